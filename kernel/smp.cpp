@@ -1,0 +1,95 @@
+#include "kernel/smp.hpp"
+
+#include <string.h>
+
+#include "drivers/lapic.hpp"
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/time.hpp"
+#include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
+
+extern "C" const u8 ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_parameters[];
+
+namespace {
+
+constexpr PhysAddr kApTrampolinePhys = 0x8000;  // SIPI vector 0x08: start at 0800:0000
+constexpr u64 kApStartTimeoutUs = 2000000;  // generous: emulated CPUs are slow
+
+struct __attribute__((packed)) ApStartParameters {  // boot/ap_trampoline.S
+    u32 cr3;
+    u32 efer_bits;
+    u64 stack;
+    u64 entry;
+    u32 cpu_index;
+    u32 reserved;
+};
+
+ApMain g_ap_main = nullptr;
+
+extern "C" [[noreturn]] void ap_entry(u32 cpu_index) {
+    percpu_load(cpu_index);
+    g_ap_main(cpu_index);
+    for (;;) x86::hlt();
+}
+
+bool wait_online(u32 index, u64 timeout_us) {
+    const u64 step = 50;
+    for (u64 waited = 0; waited < timeout_us; waited += step) {
+        if (percpu(index).online) return true;
+        udelay(step);
+    }
+    return percpu(index).online;
+}
+
+}  // namespace
+
+u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_main) {
+    g_ap_main = ap_main;
+    const u64 size = u64(ap_trampoline_end - ap_trampoline_start);
+    memcpy(phys_to_virt(kApTrampolinePhys), ap_trampoline_start, size);
+    auto* params = phys_to_virt<ApStartParameters>(kApTrampolinePhys + u64(ap_trampoline_parameters - ap_trampoline_start));
+    if (!map_identity_code_page(kApTrampolinePhys)) {
+        log_error("smp: cannot map the AP start-up page; running on the boot CPU only");
+        return 1;
+    }
+    u32 online = 1;
+    for (u32 i = 0; i < count; ++i) {
+        if (cpus[i].apic_id == boot_apic_id) continue;
+        if (online == kMaxCpus) {
+            log_warn("smp: more than %u CPUs; the rest stay off", kMaxCpus);
+            break;
+        }
+        const PhysAddr stack = frame_alloc(kKernelStackSize / kPageSize);
+        if (stack == kNoPhysFrame) {
+            log_error("smp: out of memory for the stack of APIC %u", cpus[i].apic_id);
+            break;
+        }
+        PerCpu& cpu = percpu(online);
+        cpu.apic_id = cpus[i].apic_id;
+        cpu.kernel_stack_top = kDirectMapBase + stack + kKernelStackSize;
+        params->cr3 = u32(kernel_page_table_root());
+        params->efer_bits = u32(msr_bits::kEferLme | (x86::rdmsr(Msr::Efer) & msr_bits::kEferNxe));
+        params->stack = cpu.kernel_stack_top;
+        params->entry = reinterpret_cast<u64>(&ap_entry);
+        params->cpu_index = online;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+        // INIT, 10 ms, SIPI, 200 us, SIPI (SDM vol. 3, 9.4.4.1).
+        bool sent = lapic_send_init(cpu.apic_id);
+        udelay(10000);
+        sent = sent && lapic_send_startup(cpu.apic_id, u8(kApTrampolinePhys >> 12));
+        udelay(200);
+        if (sent && !percpu(online).online) sent = lapic_send_startup(cpu.apic_id, u8(kApTrampolinePhys >> 12));
+        if (!sent || !wait_online(online, kApStartTimeoutUs)) {
+            log_error("smp: CPU with APIC ID %u did not start (%s); continuing without it", cpu.apic_id,
+                      sent ? "no answer within 2 s" : "the IPI was not accepted");
+            frame_free(stack, kKernelStackSize / kPageSize);
+            continue;
+        }
+        ++online;
+    }
+    unmap_identity_code_page(kApTrampolinePhys);
+    return online;
+}

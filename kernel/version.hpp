@@ -1,0 +1,3 @@
+#pragma once
+
+inline constexpr const char* kVireoVersion = "0.1.0";

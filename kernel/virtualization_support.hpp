@@ -1,0 +1,39 @@
+// "Does this processor support virtualization?" — decided from CPUID and MSRs read
+// through CpuAccess, so every answer (present, absent, disabled by firmware) is unit
+// tested with a fake CPU.
+//   AMD-V: CPUID 8000_0001h ECX[2] (SVM), disabled when VM_CR.SVMDIS is set
+//          (AMD APM vol. 2, 15.4 "Enabling SVM").
+//   VT-x:  CPUID 01h ECX[5] (VMX), disabled when IA32_FEATURE_CONTROL is locked with
+//          "VMXON outside SMX" clear (Intel SDM vol. 3, 23.7 "Enabling and entering
+//          VMX operation").
+#pragma once
+
+#include "kernel/types.hpp"
+#include "kernel/x86/cpu_access.hpp"
+
+enum class VirtualizationVendor : u8 { None, AmdSvm, IntelVmx };
+enum class VirtualizationStatus : u8 { Usable, NotSupported, DisabledByFirmware };
+
+struct SvmFeatures {
+    u32 revision;   // CPUID 8000_000Ah EAX[7:0]
+    u32 asid_count; // EBX
+    bool nested_paging;      // EDX[0]
+    bool nrip_save;          // EDX[3]
+    bool vmcb_clean;         // EDX[5]
+    bool flush_by_asid;      // EDX[6]
+    bool decode_assists;     // EDX[7]
+    bool vgif;               // EDX[16]
+};
+
+struct VirtualizationSupport {
+    VirtualizationVendor vendor = VirtualizationVendor::None;
+    VirtualizationStatus status = VirtualizationStatus::NotSupported;
+    bool firmware_lock = false;  // VM_CR.LOCK / FEATURE_CONTROL.LOCK as found
+    SvmFeatures svm = {};
+};
+
+VirtualizationSupport detect_virtualization(const CpuAccess& cpu);
+
+// One plain sentence for the console, e.g. why Vireo cannot run here.
+const char* describe_virtualization(const VirtualizationSupport& support);
+const char* virtualization_mode_name(VirtualizationVendor vendor);  // "SVM" / "VMX"

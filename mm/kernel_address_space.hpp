@@ -1,0 +1,41 @@
+// The hypervisor's own memory: the physical frame allocator fed by the boot memory map,
+// the hypervisor's page tables (W^X: text RX, rodata R, data RW+NX, direct map RW+NX),
+// and mappings of device registers and firmware tables. Kernel only; the logic it
+// stands on (mm/memory_map, mm/frame_allocator, mm/page_table) is unit-tested.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct Multiboot2Info;
+
+struct MemoryStats {
+    u64 usable_bytes;    // RAM the firmware reports usable, minus what boot reserved
+    u64 free_bytes;      // frames not allocated right now
+    u64 hypervisor_image_bytes;
+};
+
+// Builds the memory map and the frame allocator, builds the final page tables and
+// switches to them, then starts the heap. Panics with a clear message when the
+// machine's memory cannot hold the hypervisor.
+void mm_init(const Multiboot2Info& boot);
+
+inline constexpr PhysAddr kNoPhysFrame = ~0ull;
+// Allocates `pages` contiguous zeroed frames (aligned to `align_pages`) below `limit`;
+// kNoPhysFrame when memory is exhausted.
+PhysAddr frame_alloc(u64 pages = 1, u64 align_pages = 1, PhysAddr limit = ~0ull);
+void frame_free(PhysAddr start, u64 pages = 1);
+MemoryStats memory_stats();
+
+// Maps device registers uncached, read-write, never executable. nullptr when the
+// device window or the page-table memory is exhausted.
+void* map_device(PhysAddr base, u64 size);
+// Returns a read-only pointer to firmware data (e.g. ACPI tables) anywhere in physical
+// memory: through the direct map when it covers the range, else a new mapping.
+const void* map_firmware(PhysAddr base, u64 size);
+
+// The AP start-up page must run at its physical address while paging turns on: map it
+// at VA == PA, executable and read-only, for the duration of AP start-up.
+bool map_identity_code_page(PhysAddr page);
+void unmap_identity_code_page(PhysAddr page);
+
+PhysAddr kernel_page_table_root();

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Boot build/vireo.iso in QEMU (TCG) and judge what a user would see on the console.
+
+The hypervisor gets extra command-line options through an SMBIOS OEM string that
+boot/grub.cfg appends (`vireo:<options>`); with debug_exit=0xf4 it ends QEMU through
+the isa-debug-exit device, whose exit status is (code << 1) | 1 (kernel/power.hpp).
+
+Passes when every --expect regex matches the console output, no --forbid regex does,
+and QEMU's exit status is --status. On failure prints the whole console log.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+# A hypervisor fault, an error log line, or a CPU reset (GRUB printing again) is never
+# acceptable unless the test expects it.
+DEFAULT_FORBIDDEN = [r"VIREO PANIC", r"\] cpu\d+ E ", r"GRUB loading.*GRUB loading"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iso", required=True)
+    parser.add_argument("--cpu", default="EPYC-Milan")
+    parser.add_argument("--machine", default="pc")
+    parser.add_argument("--smp", type=int, default=1)
+    parser.add_argument("--mem", default="512M")
+    parser.add_argument("--options", default="", help="extra hypervisor command-line options")
+    parser.add_argument("--expect", action="append", default=[])
+    parser.add_argument("--forbid", action="append", default=[])
+    parser.add_argument("--allow", action="append", default=[], help="drop a default forbidden pattern")
+    parser.add_argument("--status", type=int, default=1, help="expected QEMU exit status")
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--serial-port", type=int, default=1, help="which COM port the console is on (1-4)")
+    args = parser.parse_args()
+
+    forbidden = [p for p in DEFAULT_FORBIDDEN if p not in args.allow] + args.forbid
+    with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
+        log_path = os.path.join(tmp, "console.log")
+        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-serial", f"file:{log_path}"]
+        options = f"debug_exit=0xf4 {args.options}".strip()
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", args.cpu, "-machine", args.machine,
+               "-smp", str(args.smp), "-m", args.mem, "-display", "none", "-monitor", "none",
+               "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+               "-smbios", f"type=11,value=vireo:{options}", "-cdrom", args.iso] + serial
+        print("+", " ".join(cmd), flush=True)
+        start = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=args.timeout)
+            status, qemu_output = proc.returncode, proc.stdout.decode(errors="replace")
+        except subprocess.TimeoutExpired as e:
+            status, qemu_output = None, (e.stdout or b"").decode(errors="replace")
+        elapsed = time.monotonic() - start
+        console = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+    console = console.replace("\r", "")
+
+    problems = []
+    if status is None:
+        problems.append(f"QEMU did not exit within {args.timeout:.0f} s")
+    elif status != args.status:
+        problems.append(f"QEMU exit status {status}, expected {args.status}")
+    for pattern in args.expect:
+        if not re.search(pattern, console, re.MULTILINE):
+            problems.append(f"expected output not found: {pattern!r}")
+    for pattern in forbidden:
+        m = re.search(pattern, console, re.MULTILINE | re.DOTALL)
+        if m:
+            problems.append(f"forbidden output found: {pattern!r}: {m.group(0)[:120]!r}")
+
+    print(f"QEMU finished in {elapsed:.1f} s with status {status}")
+    if problems:
+        print("---- console ----")
+        print(console)
+        print("---- QEMU ----")
+        print(qemu_output)
+        for p in problems:
+            print("FAIL:", p)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

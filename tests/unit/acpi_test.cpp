@@ -1,0 +1,939 @@
+// ACPI table parsing: synthetic tables (checksums computed here), malformed tables, and
+// real tables captured from QEMU (tests/fixtures/acpi/*.dump, see tools/capture-acpi-fixtures).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "drivers/acpi/acpi_dump.hpp"
+#include "drivers/acpi/acpi_tables.hpp"
+#include "tests/unit/acpi_fixture.hpp"
+
+namespace {
+
+using Bytes = std::vector<u8>;
+
+void put16(Bytes& b, usize at, u16 v) { std::memcpy(&b[at], &v, 2); }
+void put32(Bytes& b, usize at, u32 v) { std::memcpy(&b[at], &v, 4); }
+void put64(Bytes& b, usize at, u64 v) { std::memcpy(&b[at], &v, 8); }
+void append16(Bytes& b, u16 v) { b.resize(b.size() + 2), put16(b, b.size() - 2, v); }
+void append32(Bytes& b, u32 v) { b.resize(b.size() + 4), put32(b, b.size() - 4, v); }
+void append64(Bytes& b, u64 v) { b.resize(b.size() + 8), put64(b, b.size() - 8, v); }
+
+u8 sum(const Bytes& b, usize length) {
+    u8 s = 0;
+    for (usize i = 0; i < length; ++i) s = u8(s + b[i]);
+    return s;
+}
+
+// Makes bytes [0, length) sum to zero by adjusting the checksum byte at `at`.
+void fix_checksum(Bytes& b, usize at, usize length) {
+    b[at] = 0;
+    b[at] = u8(0x100 - sum(b, length));
+}
+
+// An SDT with a valid header (ACPI 5.2.6) around `body`.
+Bytes make_sdt(const char* signature, u8 revision, const Bytes& body, const char* oem_id = "VIREO ") {
+    Bytes t(36);
+    std::memcpy(&t[0], signature, 4);
+    t[8] = revision;
+    std::memcpy(&t[10], oem_id, 6);
+    std::memcpy(&t[16], "TESTTBL ", 8);
+    put32(t, 24, 1);
+    std::memcpy(&t[28], "VTST", 4);
+    put32(t, 32, 1);
+    t.insert(t.end(), body.begin(), body.end());
+    put32(t, 4, u32(t.size()));
+    fix_checksum(t, 9, t.size());
+    return t;
+}
+
+// Re-seals a table after a test edits it (Length and checksum).
+void reseal(Bytes& t) {
+    put32(t, 4, u32(t.size()));
+    fix_checksum(t, 9, t.size());
+}
+
+Bytes make_rsdp(u8 revision, u32 rsdt, u64 xsdt) {
+    Bytes r(revision >= 2 ? 36 : 20);
+    std::memcpy(&r[0], "RSD PTR ", 8);
+    std::memcpy(&r[9], "VIREO ", 6);
+    r[15] = revision;
+    put32(r, 16, rsdt);
+    if (revision >= 2) {
+        put32(r, 20, 36);
+        put64(r, 24, xsdt);
+    }
+    fix_checksum(r, 8, 20);
+    if (revision >= 2) fix_checksum(r, 32, 36);  // covers the first checksum byte too, so it goes second
+    return r;
+}
+
+// MADT interrupt controller structures (ACPI 5.2.12.x).
+Bytes lapic(u8 uid, u8 apic_id, u32 flags) {
+    Bytes e{0, 8, uid, apic_id};
+    append32(e, flags);
+    return e;
+}
+Bytes x2apic(u32 apic_id, u32 uid, u32 flags) {
+    Bytes e{9, 16, 0, 0};
+    append32(e, apic_id);
+    append32(e, flags);
+    append32(e, uid);
+    return e;
+}
+Bytes ioapic(u8 id, u32 address, u32 gsi_base) {
+    Bytes e{1, 12, id, 0};
+    append32(e, address);
+    append32(e, gsi_base);
+    return e;
+}
+Bytes iso(u8 source, u32 gsi, u16 flags) {
+    Bytes e{2, 10, 0, source};
+    append32(e, gsi);
+    append16(e, flags);
+    return e;
+}
+Bytes lapic_nmi(u8 uid, u16 flags, u8 lint) {
+    Bytes e{4, 6, uid};
+    append16(e, flags);
+    e.push_back(lint);
+    return e;
+}
+Bytes x2apic_nmi(u32 uid, u16 flags, u8 lint) {
+    Bytes e{0xa, 12};
+    append16(e, flags);
+    append32(e, uid);
+    e.insert(e.end(), {lint, 0, 0, 0});
+    return e;
+}
+Bytes lapic_override(u64 address) {
+    Bytes e{5, 12, 0, 0};
+    append64(e, address);
+    return e;
+}
+
+Bytes make_madt(u32 lapic_address, u32 flags, const std::vector<Bytes>& entries) {
+    Bytes body;
+    append32(body, lapic_address);
+    append32(body, flags);
+    for (const Bytes& e : entries) body.insert(body.end(), e.begin(), e.end());
+    return make_sdt("APIC", 5, body);
+}
+
+void put_gas(Bytes& t, usize at, u8 space, u8 width, u8 offset, u8 access, u64 address) {
+    t[at] = space;
+    t[at + 1] = width;
+    t[at + 2] = offset;
+    t[at + 3] = access;
+    put64(t, at + 4, address);
+}
+
+// A FADT (ACPI 5.2.9) like QEMU's q35 one, cut to `length` bytes (276 = revision 6).
+Bytes make_fadt(u8 revision, usize length, u32 dsdt, u32 facs, u64 x_dsdt = 0) {
+    Bytes t(276);
+    put32(t, 36, facs);
+    put32(t, 40, dsdt);
+    put16(t, 46, 9);                        // SCI_INT
+    put32(t, 56, 0x600);                    // PM1a_EVT_BLK
+    put32(t, 64, 0x604);                    // PM1a_CNT_BLK
+    put32(t, 76, 0x608);                    // PM_TMR_BLK
+    t[88] = 4;                              // PM1_EVT_LEN
+    t[89] = 2;                              // PM1_CNT_LEN
+    t[91] = 4;                              // PM_TMR_LEN
+    t[108] = 0x32;                          // CENTURY
+    put16(t, 109, 0x0003);                  // IAPC_BOOT_ARCH: legacy devices, 8042
+    put32(t, 112, (1u << 8) | (1u << 10));  // TMR_VAL_EXT, RESET_REG_SUP
+    put_gas(t, 116, 1, 8, 0, 0, 0xcf9);
+    t[128] = 0x6;
+    put64(t, 140, x_dsdt);
+    t.resize(length);
+    return make_sdt("FACP", revision, Bytes(t.begin() + 36, t.end()));
+}
+
+Bytes make_hpet(u32 block_id, u8 space, u64 base, u8 number = 0, u16 min_tick = 0x80) {
+    Bytes t(56);
+    put32(t, 36, block_id);
+    put_gas(t, 40, space, 0, 0, 0, base);
+    t[52] = number;
+    put16(t, 53, min_tick);
+    return make_sdt("HPET", 1, Bytes(t.begin() + 36, t.end()));
+}
+
+Bytes make_facs() {
+    Bytes t(64);
+    std::memcpy(&t[0], "FACS", 4);
+    put32(t, 4, 64);
+    t[32] = 1;
+    return t;
+}
+
+// A small, complete platform: RSDP -> XSDT (and RSDT) -> FACP, APIC, HPET, SSDT; FACP -> DSDT, FACS.
+struct Firmware {
+    static constexpr PhysAddr kRsdt = 0x7fe1000;
+    static constexpr PhysAddr kXsdt = 0x7fe2000;
+    static constexpr PhysAddr kFacp = 0x7fe3000;
+    static constexpr PhysAddr kApic = 0x7fe4000;
+    static constexpr PhysAddr kHpet = 0x7fe5000;
+    static constexpr PhysAddr kDsdt = 0x7fe6000;
+    static constexpr PhysAddr kFacs = 0x7fe7000;
+    static constexpr PhysAddr kSsdt = 0x7fe8000;
+
+    u8 rsdp_revision = 2;
+    bool with_xsdt = true;
+    bool with_rsdt = true;
+    std::vector<PhysAddr> listed{kFacp, kApic, kHpet, kSsdt};
+    std::map<PhysAddr, Bytes> tables;
+    FixtureMemory mem;
+    Bytes rsdp;
+    std::unique_ptr<AcpiInfo> info = std::make_unique<AcpiInfo>();
+    const char* error = nullptr;
+
+    Firmware() {
+        tables[kFacp] = make_fadt(6, 276, u32(kDsdt), u32(kFacs));
+        tables[kApic] = make_madt(0xfee00000, 1,
+                                  {lapic(0, 0, 1), lapic(1, 1, 1), lapic(2, 2, 1), lapic(3, 3, 1),
+                                   ioapic(0, 0xfec00000, 0), iso(0, 2, 0), iso(9, 9, 0xd), lapic_nmi(0xff, 0, 1)});
+        tables[kHpet] = make_hpet(0x8086a201, 0, 0xfed00000);
+        tables[kDsdt] = make_sdt("DSDT", 2, Bytes(100, 0xa5));
+        tables[kFacs] = make_facs();
+        tables[kSsdt] = make_sdt("SSDT", 2, Bytes(40, 0x11));
+    }
+
+    // Builds the root tables and the RSDP and places everything in `mem`.
+    void install() {
+        Bytes rsdt_body, xsdt_body;
+        for (PhysAddr a : listed) {
+            append32(rsdt_body, u32(a));
+            append64(xsdt_body, a);
+        }
+        if (with_rsdt) mem.add(kRsdt, make_sdt("RSDT", 1, rsdt_body));
+        if (with_xsdt) mem.add(kXsdt, make_sdt("XSDT", 1, xsdt_body));
+        for (const auto& [address, bytes] : tables) mem.add(address, bytes);
+        rsdp = make_rsdp(rsdp_revision, with_rsdt ? u32(kRsdt) : 0, with_xsdt ? kXsdt : 0);
+    }
+
+    bool parse() { return parse_acpi(mem, rsdp.data(), rsdp.size(), *info, &error); }
+    bool install_and_parse() {
+        install();
+        return parse();
+    }
+};
+
+std::string all_warnings(const AcpiInfo& info) {
+    std::string s;
+    for (usize i = 0; i < info.warning_count; ++i) s += std::string(info.warnings[i]) + "\n";
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------
+// Synthetic platforms
+
+TEST(AcpiSynthetic, ParsesACompletePlatformThroughTheXsdt) {
+    Firmware fw;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiInfo& info = *fw.info;
+    EXPECT_EQ(fw.error, nullptr);
+    EXPECT_EQ(info.warning_count, 0u) << all_warnings(info);
+    EXPECT_EQ(info.rsdp_revision, 2);
+    EXPECT_STREQ(info.rsdp_oem_id, "VIREO");
+    EXPECT_EQ(info.rsdp_length, 36u);
+    EXPECT_TRUE(info.using_xsdt);
+    EXPECT_EQ(info.xsdt_address, Firmware::kXsdt);
+    EXPECT_EQ(info.rsdt_address, Firmware::kRsdt);
+
+    // Root first, then the listed tables in order, then DSDT, FACS, then the unused RSDT.
+    const char* expected[] = {"XSDT", "FACP", "APIC", "HPET", "SSDT", "DSDT", "FACS", "RSDT"};
+    ASSERT_EQ(info.table_count, std::size(expected));
+    for (usize i = 0; i < std::size(expected); ++i) EXPECT_STREQ(info.tables[i].signature, expected[i]) << i;
+    EXPECT_EQ(info.tables[1].address, Firmware::kFacp);
+    EXPECT_EQ(info.tables[1].length, 276u);
+    EXPECT_EQ(info.tables[1].revision, 6);
+    EXPECT_STREQ(info.tables[1].oem_id, "VIREO");
+    EXPECT_EQ(info.tables[6].revision, 1);  // FACS Version
+    EXPECT_STREQ(info.tables[6].oem_id, "");
+    ASSERT_NE(find_acpi_table(info, "SSDT"), nullptr);
+    EXPECT_EQ(find_acpi_table(info, "SSDT")->address, Firmware::kSsdt);
+    EXPECT_EQ(find_acpi_table(info, "MCFG"), nullptr);
+
+    const AcpiMadt& madt = info.madt;
+    ASSERT_TRUE(madt.present);
+    EXPECT_EQ(madt.table_address, Firmware::kApic);
+    EXPECT_EQ(madt.local_apic_address, 0xfee00000u);
+    EXPECT_FALSE(madt.local_apic_address_overridden);
+    EXPECT_TRUE(madt.pcat_compat);
+    ASSERT_EQ(madt.cpu_count, 4u);
+    for (u32 i = 0; i < 4; ++i) {
+        EXPECT_EQ(madt.cpus[i].apic_id, i);
+        EXPECT_EQ(madt.cpus[i].acpi_uid, i);
+        EXPECT_TRUE(madt.cpus[i].enabled);
+        EXPECT_FALSE(madt.cpus[i].online_capable);
+        EXPECT_FALSE(madt.cpus[i].x2apic);
+    }
+    ASSERT_EQ(madt.ioapic_count, 1u);
+    EXPECT_EQ(madt.ioapics[0].id, 0);
+    EXPECT_EQ(madt.ioapics[0].address, 0xfec00000u);
+    EXPECT_EQ(madt.ioapics[0].gsi_base, 0u);
+    ASSERT_EQ(madt.override_count, 2u);
+    EXPECT_EQ(madt.overrides[0].source, 0);
+    EXPECT_EQ(madt.overrides[0].gsi, 2u);
+    EXPECT_EQ(madt.overrides[1].source, 9);
+    EXPECT_EQ(madt.overrides[1].flags & AcpiInterruptOverride::kTriggerMask, AcpiInterruptOverride::kTriggerLevel);
+    EXPECT_EQ(madt.overrides[1].flags & AcpiInterruptOverride::kPolarityMask,
+              AcpiInterruptOverride::kPolarityActiveHigh);
+    ASSERT_EQ(madt.local_apic_nmi_count, 1u);
+    EXPECT_TRUE(madt.local_apic_nmis[0].all_processors);
+    EXPECT_EQ(madt.local_apic_nmis[0].lint, 1);
+
+    const AcpiFadt& fadt = info.fadt;
+    ASSERT_TRUE(fadt.present);
+    EXPECT_EQ(fadt.revision, 6);
+    EXPECT_EQ(fadt.length, 276u);
+    EXPECT_EQ(fadt.sci_interrupt, 9);
+    EXPECT_TRUE(fadt.pm_timer_present);
+    EXPECT_EQ(fadt.pm_timer_port, 0x608);
+    EXPECT_EQ(fadt.pm_timer.space_id, AcpiGenericAddress::kSystemIo);
+    EXPECT_EQ(fadt.pm_timer.bit_width, 32);
+    EXPECT_TRUE(fadt.pm_timer_32bit);
+    EXPECT_EQ(fadt.pm1a_control_port, 0x604);
+    EXPECT_EQ(fadt.pm1a_control.bit_width, 16);
+    EXPECT_EQ(fadt.pm1b_control_port, 0);
+    EXPECT_EQ(fadt.century, 0x32);
+    EXPECT_TRUE(fadt.iapc_boot_arch_valid);
+    EXPECT_TRUE(fadt.legacy_devices);
+    EXPECT_TRUE(fadt.has_8042);
+    EXPECT_FALSE(fadt.vga_not_present);
+    EXPECT_FALSE(fadt.cmos_rtc_not_present);
+    EXPECT_TRUE(fadt.reset_supported);
+    EXPECT_EQ(fadt.reset_register.space_id, AcpiGenericAddress::kSystemIo);
+    EXPECT_EQ(fadt.reset_register.address, 0xcf9u);
+    EXPECT_EQ(fadt.reset_value, 6);
+    EXPECT_FALSE(fadt.hardware_reduced);
+    EXPECT_EQ(fadt.dsdt_address, Firmware::kDsdt);
+    EXPECT_EQ(fadt.facs_address, Firmware::kFacs);
+
+    EXPECT_TRUE(info.has_dsdt);
+    EXPECT_EQ(info.dsdt_address, Firmware::kDsdt);
+    EXPECT_TRUE(info.has_facs);
+    EXPECT_EQ(info.facs_address, Firmware::kFacs);
+
+    const AcpiHpet& hpet = info.hpet;
+    ASSERT_TRUE(hpet.present);
+    EXPECT_EQ(hpet.base_address, 0xfed00000u);
+    EXPECT_EQ(hpet.vendor_id, 0x8086);
+    EXPECT_EQ(hpet.comparator_count, 3);
+    EXPECT_TRUE(hpet.counter_64bit);
+    EXPECT_TRUE(hpet.legacy_replacement);
+    EXPECT_EQ(hpet.hardware_revision, 1);
+    EXPECT_EQ(hpet.minimum_tick, 0x80);
+}
+
+TEST(AcpiSynthetic, Revision0RsdpUsesTheRsdt) {
+    Firmware fw;
+    fw.rsdp_revision = 0;
+    fw.with_xsdt = false;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->using_xsdt);
+    EXPECT_EQ(fw.info->rsdp_length, 20u);
+    EXPECT_STREQ(fw.info->tables[0].signature, "RSDT");
+    EXPECT_EQ(fw.info->madt.cpu_count, 4u);
+    EXPECT_TRUE(fw.info->fadt.present);
+    EXPECT_TRUE(fw.info->hpet.present);
+}
+
+TEST(AcpiSynthetic, PrefersTheXsdtWhenBothExist) {
+    // The RSDT lists only the FADT; if the parser used it there would be no MADT.
+    Firmware fw;
+    fw.install();
+    Bytes rsdt_body;
+    append32(rsdt_body, u32(Firmware::kFacp));
+    fw.mem.add(Firmware::kRsdt, make_sdt("RSDT", 1, rsdt_body));
+    ASSERT_TRUE(fw.parse()) << fw.error;
+    EXPECT_TRUE(fw.info->using_xsdt);
+    EXPECT_TRUE(fw.info->madt.present);
+}
+
+TEST(AcpiSynthetic, Revision2WithZeroXsdtAddressUsesTheRsdt) {
+    Firmware fw;
+    fw.with_xsdt = false;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->using_xsdt);
+    EXPECT_EQ(fw.info->xsdt_address, 0u);
+    EXPECT_TRUE(fw.info->madt.present);
+}
+
+TEST(AcpiSynthetic, Revision2RsdpGivenAsOnly20BytesFallsBackToTheRsdtWithAWarning) {
+    Firmware fw;
+    fw.install();
+    ASSERT_TRUE(parse_acpi(fw.mem, fw.rsdp.data(), 20, *fw.info, &fw.error)) << fw.error;
+    EXPECT_FALSE(fw.info->using_xsdt);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_NE(std::string(fw.info->warnings[0]).find("using the RSDT"), std::string::npos);
+}
+
+TEST(AcpiSynthetic, ThirtyTwoBitAndSixtyFourBitFieldsOfTheFadt) {
+    // X_DSDT wins over DSDT; X_PM_TMR_BLK wins over PM_TMR_BLK.
+    Firmware fw;
+    Bytes fadt = make_fadt(6, 276, 0x1234, u32(Firmware::kFacs), Firmware::kDsdt);
+    put_gas(fadt, 208, 1, 32, 0, 3, 0xb008);
+    reseal(fadt);
+    fw.tables[Firmware::kFacp] = fadt;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_EQ(fw.info->fadt.dsdt_address, Firmware::kDsdt);
+    EXPECT_TRUE(fw.info->has_dsdt);
+    EXPECT_EQ(fw.info->fadt.pm_timer_port, 0xb008);
+    EXPECT_EQ(fw.info->fadt.pm_timer.access_size, 3);
+}
+
+TEST(AcpiSynthetic, OldRevision1FadtReadsOnlyFieldsInsideItsLength) {
+    Firmware fw;
+    Bytes fadt = make_fadt(1, 116, u32(Firmware::kDsdt), u32(Firmware::kFacs));
+    // Flags says RESET_REG_SUP (as make_fadt sets it), but the table ends before RESET_REG.
+    fw.tables[Firmware::kFacp] = fadt;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiFadt& f = fw.info->fadt;
+    ASSERT_TRUE(f.present);
+    EXPECT_EQ(f.revision, 1);
+    EXPECT_EQ(f.length, 116u);
+    EXPECT_EQ(f.pm_timer_port, 0x608);
+    EXPECT_TRUE(f.pm_timer_32bit);
+    EXPECT_EQ(f.pm1a_control_port, 0x604);
+    EXPECT_EQ(f.sci_interrupt, 9);
+    EXPECT_EQ(f.century, 0x32);
+    EXPECT_FALSE(f.reset_supported);
+    EXPECT_EQ(f.reset_register.address, 0u);
+    // ACPI 1.0 had no IA-PC boot architecture flags: a PC/AT with legacy devices and an 8042 is assumed.
+    EXPECT_FALSE(f.iapc_boot_arch_valid);
+    EXPECT_TRUE(f.legacy_devices);
+    EXPECT_TRUE(f.has_8042);
+    EXPECT_EQ(f.dsdt_address, Firmware::kDsdt);
+    EXPECT_TRUE(fw.info->has_dsdt);
+    EXPECT_TRUE(fw.info->has_facs);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_NE(std::string(fw.info->warnings[0]).find("RESET_REG_SUP"), std::string::npos);
+}
+
+TEST(AcpiSynthetic, TinyFadtIsAcceptedAndReadsNothingBeyondItsHeader) {
+    Firmware fw;
+    fw.tables[Firmware::kFacp] = make_fadt(1, 36, u32(Firmware::kDsdt), u32(Firmware::kFacs));
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_TRUE(fw.info->fadt.present);
+    EXPECT_EQ(fw.info->fadt.dsdt_address, 0u);
+    EXPECT_FALSE(fw.info->fadt.pm_timer_present);
+    EXPECT_FALSE(fw.info->has_dsdt);
+    EXPECT_FALSE(fw.info->has_facs);
+}
+
+TEST(AcpiSynthetic, HardwareReducedFadtIgnoresTheFixedHardwareFields) {
+    Firmware fw;
+    Bytes fadt = make_fadt(6, 276, u32(Firmware::kDsdt), 0);
+    put32(fadt, 112, 1u << 20);
+    put16(fadt, 109, 0x0024);  // VGA not present, CMOS RTC not present
+    reseal(fadt);
+    fw.tables[Firmware::kFacp] = fadt;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiFadt& f = fw.info->fadt;
+    EXPECT_TRUE(f.hardware_reduced);
+    EXPECT_FALSE(f.pm_timer_present);
+    EXPECT_EQ(f.pm1a_control_port, 0);
+    EXPECT_EQ(f.sci_interrupt, 0);
+    EXPECT_FALSE(f.legacy_devices);
+    EXPECT_FALSE(f.has_8042);
+    EXPECT_TRUE(f.vga_not_present);
+    EXPECT_TRUE(f.cmos_rtc_not_present);
+    EXPECT_FALSE(f.reset_supported);
+    EXPECT_FALSE(fw.info->has_facs);
+}
+
+TEST(AcpiSynthetic, X2apicEntriesNmisAndTheLocalApicAddressOverride) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] =
+        make_madt(0xfee00000, 0,
+                  {lapic(0, 0, 1), x2apic(300, 1, 1), x2apic(301, 2, 2), lapic(3, 3, 0), x2apic(302, 4, 0),
+                   lapic_override(0x1'fee0'0000ull), lapic_nmi(0, 0x5, 1), x2apic_nmi(0xffffffff, 0, 1),
+                   Bytes{0x7f, 3, 0}});  // an unknown type, skipped by its length
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiMadt& m = fw.info->madt;
+    EXPECT_FALSE(m.pcat_compat);
+    EXPECT_TRUE(m.local_apic_address_overridden);
+    EXPECT_EQ(m.local_apic_address, 0x1'fee0'0000ull);
+    ASSERT_EQ(m.cpu_count, 3u);
+    EXPECT_EQ(m.unusable_cpu_count, 2u);
+    EXPECT_EQ(m.cpus[1].apic_id, 300u);
+    EXPECT_EQ(m.cpus[1].acpi_uid, 1u);
+    EXPECT_TRUE(m.cpus[1].x2apic);
+    EXPECT_TRUE(m.cpus[1].enabled);
+    EXPECT_EQ(m.cpus[2].apic_id, 301u);
+    EXPECT_FALSE(m.cpus[2].enabled);
+    EXPECT_TRUE(m.cpus[2].online_capable);
+    ASSERT_EQ(m.local_apic_nmi_count, 2u);
+    EXPECT_FALSE(m.local_apic_nmis[0].all_processors);
+    EXPECT_EQ(m.local_apic_nmis[0].acpi_uid, 0u);
+    EXPECT_EQ(m.local_apic_nmis[0].flags, 0x5);
+    EXPECT_TRUE(m.local_apic_nmis[1].all_processors);
+    EXPECT_EQ(m.local_apic_nmis[1].lint, 1);
+}
+
+TEST(AcpiSynthetic, DuplicateApicIdKeepsTheFirstEntryAndWarns) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {lapic(0, 0, 1), lapic(1, 1, 1), x2apic(1, 7, 1)});
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_EQ(fw.info->madt.cpu_count, 2u);
+    EXPECT_EQ(fw.info->madt.cpus[1].acpi_uid, 1u);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_NE(std::string(fw.info->warnings[0]).find("APIC id 1 listed twice"), std::string::npos);
+}
+
+TEST(AcpiSynthetic, SixtyFourCpusFitAndUnusableEntriesDoNotCount) {
+    Firmware fw;
+    std::vector<Bytes> entries;
+    for (u32 i = 0; i < 64; ++i) entries.push_back(lapic(u8(i), u8(i), 1));
+    for (u32 i = 64; i < 200; ++i) entries.push_back(lapic(u8(i), u8(i), 0));  // absent sockets
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, entries);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_EQ(fw.info->madt.cpu_count, 64u);
+    EXPECT_EQ(fw.info->madt.unusable_cpu_count, 136u);
+    EXPECT_EQ(fw.info->madt.cpus[63].apic_id, 63u);
+}
+
+TEST(AcpiSynthetic, HpetOutsideSystemMemoryIsIgnoredWithAWarning) {
+    Firmware fw;
+    fw.tables[Firmware::kHpet] = make_hpet(0x8086a201, 1, 0xfed00000);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->hpet.present);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_NE(std::string(fw.info->warnings[0]).find("not system memory"), std::string::npos);
+}
+
+TEST(AcpiSynthetic, HpetWith32BitCounterAndEightComparators) {
+    Firmware fw;
+    fw.tables[Firmware::kHpet] = make_hpet(0x10de0701, 0, 0xfed01000, 2, 0x37ee);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiHpet& h = fw.info->hpet;
+    ASSERT_TRUE(h.present);
+    EXPECT_EQ(h.vendor_id, 0x10de);
+    EXPECT_EQ(h.comparator_count, 8);
+    EXPECT_FALSE(h.counter_64bit);
+    EXPECT_FALSE(h.legacy_replacement);
+    EXPECT_EQ(h.hpet_number, 2);
+    EXPECT_EQ(h.minimum_tick, 0x37ee);
+    EXPECT_EQ(h.base_address, 0xfed01000u);
+}
+
+// ---------------------------------------------------------------------------------------
+// Malformed tables
+
+TEST(AcpiMalformed, NoRsdpOrTooShort) {
+    Firmware fw;
+    fw.install();
+    EXPECT_FALSE(parse_acpi(fw.mem, nullptr, 0, *fw.info, &fw.error));
+    EXPECT_STREQ(fw.error, "RSDP: none given");
+    EXPECT_FALSE(parse_acpi(fw.mem, fw.rsdp.data(), 19, *fw.info, &fw.error));
+    EXPECT_NE(std::string(fw.error).find("need at least 20"), std::string::npos);
+}
+
+TEST(AcpiMalformed, BadRsdpSignature) {
+    Firmware fw;
+    fw.install();
+    fw.rsdp[3] = 'X';
+    EXPECT_FALSE(fw.parse());
+    EXPECT_NE(std::string(fw.error).find("signature"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, BadRsdpChecksum) {
+    Firmware fw;
+    fw.install();
+    fw.rsdp[8] ^= 1;
+    EXPECT_FALSE(fw.parse());
+    EXPECT_STREQ(fw.error, "RSDP: bad checksum over the first 20 bytes");
+    EXPECT_EQ(fw.error, fw.info->error_message);
+}
+
+TEST(AcpiMalformed, BadRsdpExtendedChecksum) {
+    Firmware fw;
+    fw.install();
+    fw.rsdp[32] ^= 1;
+    EXPECT_FALSE(fw.parse());
+    EXPECT_STREQ(fw.error, "RSDP: bad extended checksum");
+}
+
+TEST(AcpiMalformed, RsdpLengthLargerThanTheBytesGiven) {
+    Firmware fw;
+    fw.install();
+    put32(fw.rsdp, 20, 40);
+    fix_checksum(fw.rsdp, 32, 36);
+    EXPECT_FALSE(fw.parse());
+    EXPECT_NE(std::string(fw.error).find("Length 40 outside 36..36"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, NoRootTableAddressAtAll) {
+    Firmware fw;
+    fw.with_rsdt = false;
+    fw.with_xsdt = false;
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_STREQ(fw.error, "RSDP: neither an RSDT nor an XSDT address");
+}
+
+TEST(AcpiMalformed, XsdtLengthPastTheEndOfAccessibleMemory) {
+    Firmware fw;
+    fw.install();
+    Bytes xsdt = fw.mem.find(Firmware::kXsdt)->storage;
+    xsdt.erase(xsdt.begin());
+    put32(xsdt, 4, u32(xsdt.size() + 64));  // claims 8 more entries than exist
+    fix_checksum(xsdt, 9, xsdt.size());
+    fw.mem.add(Firmware::kXsdt, xsdt);
+    EXPECT_FALSE(fw.parse());
+    EXPECT_NE(std::string(fw.error).find("XSDT at 0x7fe2000: length 132 runs into inaccessible memory"),
+              std::string::npos)
+        << fw.error;
+}
+
+TEST(AcpiMalformed, XsdtLengthsOutsideTheSaneRange) {
+    for (u32 length : {0u, 35u, 2u * 1024 * 1024}) {
+        Firmware fw;
+        fw.install();
+        Bytes xsdt = fw.mem.find(Firmware::kXsdt)->storage;
+        xsdt.erase(xsdt.begin());
+        put32(xsdt, 4, length);
+        fw.mem.add(Firmware::kXsdt, xsdt);
+        EXPECT_FALSE(fw.parse()) << length;
+        EXPECT_NE(std::string(fw.error).find("outside 36..1048576"), std::string::npos) << fw.error;
+    }
+}
+
+TEST(AcpiMalformed, XsdtWithPartialEntry) {
+    Firmware fw;
+    fw.install();
+    Bytes xsdt = fw.mem.find(Firmware::kXsdt)->storage;
+    xsdt.erase(xsdt.begin());
+    xsdt.resize(xsdt.size() + 4);
+    reseal(xsdt);
+    fw.mem.add(Firmware::kXsdt, xsdt);
+    EXPECT_FALSE(fw.parse());
+    EXPECT_NE(std::string(fw.error).find("partial 8-byte entry"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, BadXsdtChecksumOrSignatureIsFatal) {
+    {
+        Firmware fw;
+        fw.install();
+        Bytes xsdt = fw.mem.find(Firmware::kXsdt)->storage;
+        xsdt.erase(xsdt.begin());
+        xsdt[9] ^= 0x40;
+        fw.mem.add(Firmware::kXsdt, xsdt);
+        EXPECT_FALSE(fw.parse());
+        EXPECT_STREQ(fw.error, "XSDT at 0x7fe2000: bad checksum");
+    }
+    {
+        Firmware fw;
+        fw.install();
+        fw.mem.add(Firmware::kXsdt, make_sdt("RSDT", 1, Bytes(8, 0)));
+        EXPECT_FALSE(fw.parse());
+        EXPECT_STREQ(fw.error, "XSDT at 0x7fe2000: signature is 'RSDT'");
+    }
+    {
+        Firmware fw;
+        fw.with_xsdt = false;
+        fw.install();
+        fw.rsdp = make_rsdp(2, u32(Firmware::kRsdt), 0x5000000);  // nothing there
+        EXPECT_FALSE(fw.parse());
+        EXPECT_STREQ(fw.error, "XSDT at 0x5000000: not accessible");
+    }
+}
+
+TEST(AcpiMalformed, TableWithBadChecksumIsSkippedWithAWarning) {
+    Firmware fw;
+    fw.tables[Firmware::kHpet][20] ^= 0xff;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->hpet.present);
+    EXPECT_EQ(find_acpi_table(*fw.info, "HPET"), nullptr);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_STREQ(fw.info->warnings[0], "HPET at 0x7fe5000: bad checksum; skipped");
+    // Everything else is still there.
+    EXPECT_TRUE(fw.info->madt.present);
+    EXPECT_TRUE(fw.info->fadt.present);
+    EXPECT_NE(find_acpi_table(*fw.info, "SSDT"), nullptr);
+}
+
+TEST(AcpiMalformed, BadMadtChecksumSkipsTheMadt) {
+    Firmware fw;
+    fw.tables[Firmware::kApic][40] ^= 0x1;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->madt.present);
+    EXPECT_EQ(fw.info->warning_count, 1u);
+}
+
+TEST(AcpiMalformed, UnreachableNullAndOversizedTablesAreWarnings) {
+    Firmware fw;
+    fw.listed = {Firmware::kFacp, 0, 0x9990000, Firmware::kApic, Firmware::kSsdt};
+    Bytes& ssdt = fw.tables[Firmware::kSsdt];
+    put32(ssdt, 4, 2 * 1024 * 1024);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    ASSERT_EQ(fw.info->warning_count, 3u) << all_warnings(*fw.info);
+    EXPECT_STREQ(fw.info->warnings[0], "XSDT entry 1 is a null address; skipped");
+    EXPECT_STREQ(fw.info->warnings[1], "table at 0x9990000: not accessible; skipped");
+    EXPECT_STREQ(fw.info->warnings[2], "SSDT at 0x7fe8000: length 2097152 outside 36..1048576; skipped");
+    EXPECT_TRUE(fw.info->madt.present);
+}
+
+TEST(AcpiMalformed, MoreThanEightWarningsAreCountedNotLost) {
+    Firmware fw;
+    fw.listed.clear();
+    for (int i = 0; i < 11; ++i) fw.listed.push_back(0);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_EQ(fw.info->warning_count, 8u);
+    EXPECT_EQ(fw.info->warnings_dropped, 3u);
+}
+
+TEST(AcpiMalformed, FadtPointingAtSomethingThatIsNotADsdt) {
+    Firmware fw;
+    fw.tables[Firmware::kFacp] = make_fadt(6, 276, u32(Firmware::kSsdt), u32(Firmware::kFacs));
+    fw.listed = {Firmware::kFacp, Firmware::kApic};
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->has_dsdt);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_STREQ(fw.info->warnings[0], "DSDT at 0x7fe8000: signature is 'SSDT'; skipped");
+}
+
+TEST(AcpiMalformed, MadtEntryWithLengthZero) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {lapic(0, 0, 1), Bytes{0, 0, 0, 0, 0, 0, 0, 0}});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_STREQ(fw.error, "MADT: entry type 0 at offset 0x34 has length 0");
+}
+
+TEST(AcpiMalformed, MadtEntryWithLengthOne) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {Bytes{0x7f, 1}});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_STREQ(fw.error, "MADT: entry type 127 at offset 0x2c has length 1");
+}
+
+TEST(AcpiMalformed, MadtEntryRunningPastTheTable) {
+    Firmware fw;
+    Bytes entry = lapic(0, 0, 1);
+    entry[1] = 20;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {entry});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_NE(std::string(fw.error).find("runs past the table end"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, MadtEntryShorterThanItsType) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {Bytes{1, 8, 0, 0, 0, 0, 0xc0, 0xfe}});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_STREQ(fw.error, "MADT: entry type 1 at offset 0x2c has length 8, expected 12");
+}
+
+TEST(AcpiMalformed, MadtTruncatedEntryHeader) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, {lapic(0, 0, 1), Bytes{0}});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_NE(std::string(fw.error).find("truncated entry header"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, MadtShorterThanItsFixedFields) {
+    Firmware fw;
+    fw.tables[Firmware::kApic] = make_sdt("APIC", 5, Bytes{0, 0, 0xe0, 0xfe});
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_STREQ(fw.error, "MADT at 0x7fe4000: length 40 too short");
+}
+
+TEST(AcpiMalformed, TooManyCpus) {
+    Firmware fw;
+    std::vector<Bytes> entries;
+    for (u32 i = 0; i < 65; ++i) entries.push_back(x2apic(i, i, 1));
+    fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, entries);
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_NE(std::string(fw.error).find("more than 64 processors"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, TooManyIoApicsAndOverrides) {
+    {
+        Firmware fw;
+        std::vector<Bytes> entries;
+        for (u32 i = 0; i < 9; ++i) entries.push_back(ioapic(u8(i), 0xfec00000 + i * 0x1000, i * 24));
+        fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, entries);
+        EXPECT_FALSE(fw.install_and_parse());
+        EXPECT_STREQ(fw.error, "MADT: more than 8 I/O APICs");
+    }
+    {
+        Firmware fw;
+        std::vector<Bytes> entries;
+        for (u32 i = 0; i < 33; ++i) entries.push_back(iso(u8(i % 16), i, 0));
+        fw.tables[Firmware::kApic] = make_madt(0xfee00000, 1, entries);
+        EXPECT_FALSE(fw.install_and_parse());
+        EXPECT_STREQ(fw.error, "MADT: more than 32 interrupt source overrides");
+    }
+}
+
+TEST(AcpiMalformed, TooManyTables) {
+    Firmware fw;
+    fw.listed.clear();
+    for (u32 i = 0; i < 70; ++i) {
+        const PhysAddr a = 0x100000 + i * 0x100;
+        fw.tables[a] = make_sdt("SSDT", 2, Bytes(8, u8(i)));
+        fw.listed.push_back(a);
+    }
+    EXPECT_FALSE(fw.install_and_parse());
+    EXPECT_NE(std::string(fw.error).find("more than 64 ACPI tables"), std::string::npos) << fw.error;
+}
+
+TEST(AcpiMalformed, AddressRangesThatWrapAroundAreNeverMapped) {
+    Firmware fw;
+    fw.listed = {0xffffffffffffffe0ull};
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_STREQ(fw.info->warnings[0], "table at 0xffffffffffffffe0: not accessible; skipped");
+}
+
+// ---------------------------------------------------------------------------------------
+// The acpidump format and its loader
+
+void collect_line(const char* line, void* ctx) { static_cast<std::vector<std::string>*>(ctx)->push_back(line); }
+
+std::vector<std::string> dump_lines(AcpiMemory& mem, const AcpiInfo& info) {
+    std::vector<std::string> lines;
+    dump_acpi_tables(mem, info, collect_line, &lines);
+    return lines;
+}
+
+std::string join(const std::vector<std::string>& lines) {
+    std::string s;
+    for (const std::string& l : lines) s += l + "\n";
+    return s;
+}
+
+TEST(AcpiDump, ExactFormatOfASmallDump) {
+    FixtureMemory mem;
+    Bytes rsdt = make_sdt("RSDT", 1, {});
+    mem.add(0xe0000, rsdt);
+    Bytes rsdp = make_rsdp(0, 0xe0000, 0);
+    auto info = std::make_unique<AcpiInfo>();
+    const char* error = nullptr;
+    ASSERT_TRUE(parse_acpi(mem, rsdp.data(), rsdp.size(), *info, &error)) << error;
+    const std::vector<std::string> lines = dump_lines(mem, *info);
+    char hex[80] = {};
+    for (usize i = 0; i < 20; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rsdp[i]);
+    ASSERT_EQ(lines.size(), 8u);
+    EXPECT_EQ(lines[0], "acpidump: table RSDP addr=0x0 len=20");
+    EXPECT_EQ(lines[1], std::string("acpidump: RSDP 0000: ") + hex);
+    EXPECT_EQ(lines[2], "acpidump: end RSDP");
+    EXPECT_EQ(lines[3], "acpidump: table RSDT addr=0xe0000 len=36");
+    EXPECT_EQ(lines[4].substr(0, 31), "acpidump: RSDT 0000: 5253445424");
+    EXPECT_EQ(lines[4].size(), 21u + 64);
+    EXPECT_EQ(lines[5].size(), 21u + 8);
+    EXPECT_EQ(lines[5].substr(0, 21), "acpidump: RSDT 0020: ");
+    EXPECT_EQ(lines[6], "acpidump: end RSDT");
+    EXPECT_EQ(lines[7], "acpidump: done");
+}
+
+TEST(AcpiDump, RoundTripThroughTheLoaderGivesTheSameTablesAndTheSameParse) {
+    Firmware fw;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const std::vector<std::string> lines = dump_lines(fw.mem, *fw.info);
+
+    // What a serial capture looks like: a log prefix, CRLF line ends, other output mixed in.
+    std::string capture = "GRUB loading...\r\n";
+    for (const std::string& l : lines) capture += "[vireo] " + l + "\r\n";
+    capture += "vireo: halting\r\n";
+
+    FixtureMemory loaded;
+    std::string error;
+    ASSERT_TRUE(loaded.load_dump_text(capture, &error)) << error;
+    EXPECT_EQ(loaded.rsdp(), fw.rsdp);
+    ASSERT_EQ(loaded.tables().size(), fw.info->table_count);
+    for (const FixtureMemory::Table& t : loaded.tables()) {
+        const FixtureMemory::Table* original = fw.mem.find(t.address);
+        ASSERT_NE(original, nullptr) << t.signature;
+        EXPECT_EQ(t.storage, original->storage) << t.signature;
+    }
+    auto again = std::make_unique<AcpiInfo>();
+    const char* parse_error = nullptr;
+    ASSERT_TRUE(parse_acpi(loaded, loaded.rsdp().data(), loaded.rsdp().size(), *again, &parse_error)) << parse_error;
+    EXPECT_EQ(std::memcmp(again.get(), fw.info.get(), sizeof(AcpiInfo)), 0);
+    EXPECT_EQ(dump_lines(loaded, *again), lines);
+}
+
+TEST(AcpiDump, UnmappableTableIsReportedAsMissing) {
+    Firmware fw;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    FixtureMemory partial;  // has everything but the SSDT
+    for (const FixtureMemory::Table& t : fw.mem.tables()) {
+        if (t.address != Firmware::kSsdt) partial.add(t.address, Bytes(t.data(), t.data() + t.size()));
+    }
+    const std::vector<std::string> lines = dump_lines(partial, *fw.info);
+    EXPECT_NE(std::find(lines.begin(), lines.end(), "acpidump: missing SSDT addr=0x7fe8000 len=76"), lines.end());
+    FixtureMemory loaded;
+    std::string error;
+    ASSERT_TRUE(loaded.load_dump_text(join(lines), &error)) << error;
+    ASSERT_EQ(loaded.missing().size(), 1u);
+    EXPECT_EQ(loaded.missing()[0].signature, "SSDT");
+    EXPECT_EQ(loaded.missing()[0].length, 76u);
+}
+
+TEST(AcpiDump, LoaderRejectsBrokenDumps) {
+    const std::string good =
+        "acpidump: table RSDP addr=0x0 len=4\n"
+        "acpidump: RSDP 0000: 01020304\n"
+        "acpidump: end RSDP\n"
+        "acpidump: done\n";
+    std::string error;
+    {
+        FixtureMemory m;
+        EXPECT_TRUE(m.load_dump_text(good, &error)) << error;
+        EXPECT_EQ(m.rsdp(), (Bytes{1, 2, 3, 4}));
+    }
+    struct Case {
+        std::string text;
+        std::string why;
+    } cases[] = {
+        {good.substr(0, good.find("acpidump: done")), "no 'acpidump: done'"},
+        {"acpidump: table RSDP addr=0x0 len=5\nacpidump: RSDP 0000: 01020304\nacpidump: end RSDP\nacpidump: done\n",
+         "4 bytes, header said 5"},
+        {"acpidump: table RSDP addr=0x0 len=4\nacpidump: RSDP 0000: 0102030g\n", "bad hex digit"},
+        {"acpidump: table RSDP addr=0x0 len=4\nacpidump: RSDP 0000: 0102030\n", "bad hex length"},
+        {"acpidump: table RSDP addr=0x0 len=4\nacpidump: RSDP 0002: 01020304\n", "leaves a gap"},
+        {"acpidump: table RSDP addr=0x0 len=4\nacpidump: RSDP 0000: 01020304\n", "ends inside table RSDP"},
+        {"acpidump: table RSDP addr=0x0 len=4\nacpidump: RSDP 0000: 01020304\nacpidump: end APIC\n", "does not match"},
+        {"acpidump: hello\n", "unexpected line"},
+        {"acpidump: done\n", "no RSDP"},
+        {good + "acpidump: done\n", "after 'acpidump: done'"},
+    };
+    for (const Case& c : cases) {
+        FixtureMemory m;
+        EXPECT_FALSE(m.load_dump_text(c.text, &error)) << c.text;
+        EXPECT_NE(error.find(c.why), std::string::npos) << error << " -- wanted: " << c.why;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Real tables captured from QEMU 7.2 (tools/capture-acpi-fixtures). A missing fixture
+// fails the test: skipping would let the most valuable checks disappear unnoticed.
+
+struct QemuTables {
+    FixtureMemory mem;
+    std::unique_ptr<AcpiInfo> info = std::make_unique<AcpiInfo>();
+    std::string path;
+    std::string text;
+};
+
+// Loads a fixture and parses it; gtest assertion failures inside abort the caller via ASSERT_NO_FATAL_FAILURE.
+[[maybe_unused]] void load_qemu(const char* name, QemuTables& q) {
+    q.path = std::string(VIREO_FIXTURES_DIR) + "/acpi/" + name;
+    std::string error;
+    ASSERT_TRUE(q.mem.load_dump_file(q.path, &error))
+        << q.path << ": " << error << " (recapture with tools/capture-acpi-fixtures)";
+    const char* parse_error = nullptr;
+    ASSERT_TRUE(parse_acpi(q.mem, q.mem.rsdp().data(), q.mem.rsdp().size(), *q.info, &parse_error)) << parse_error;
+    EXPECT_EQ(q.info->warning_count, 0u) << all_warnings(*q.info);
+    EXPECT_TRUE(q.mem.missing().empty());
+}
+
+}  // namespace
