@@ -1,0 +1,133 @@
+#include "kernel/virtualization_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+namespace {
+
+// A CPU described by the CPUID leaves and MSRs it answers; reading an MSR the test did
+// not define fails the test (the real CPU would #GP).
+class FakeCpu final : public CpuAccess {
+public:
+    std::map<std::pair<u32, u32>, CpuidResult> leaves;
+    std::map<Msr, u64> msrs;
+
+    CpuidResult cpuid(u32 leaf, u32 subleaf) const override {
+        auto it = leaves.find({leaf, subleaf});
+        return it == leaves.end() ? CpuidResult{} : it->second;
+    }
+    u64 read_msr(Msr msr) const override {
+        auto it = msrs.find(msr);
+        EXPECT_NE(it, msrs.end()) << "read of an MSR this CPU does not have: " << std::hex << msr_index(msr);
+        return it == msrs.end() ? 0 : it->second;
+    }
+    void write_msr(Msr msr, u64 value) override { msrs[msr] = value; }
+};
+
+constexpr CpuidResult vendor(const char (&name)[13], u32 max_leaf) {
+    auto dword = [&](int i) {
+        return u32(u8(name[i])) | u32(u8(name[i + 1])) << 8 | u32(u8(name[i + 2])) << 16 | u32(u8(name[i + 3])) << 24;
+    };
+    return {max_leaf, dword(0), dword(8), dword(4)};
+}
+
+FakeCpu amd_epyc_under_qemu() {  // what QEMU TCG -cpu EPYC-Milan reports
+    FakeCpu cpu;
+    cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 0xd);
+    cpu.leaves[{0x80000000, 0}] = {0x80000023, 0, 0, 0};
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};
+    cpu.leaves[{0x8000000a, 0}] = {1, 16, 0, 0x10000001};
+    cpu.msrs[Msr::VmCr] = 0;
+    return cpu;
+}
+
+FakeCpu intel_with_vmx(u64 feature_control) {
+    FakeCpu cpu;
+    cpu.leaves[{0, 0}] = vendor("GenuineIntel", 0x16);
+    cpu.leaves[{1, 0}] = {0, 0, 1u << 5, 0};
+    cpu.leaves[{0x80000000, 0}] = {0x80000008, 0, 0, 0};
+    cpu.msrs[Msr::FeatureControl] = feature_control;
+    return cpu;
+}
+
+TEST(VirtualizationSupport, AmdSvmUsableWithFeatures) {
+    const VirtualizationSupport s = detect_virtualization(amd_epyc_under_qemu());
+    EXPECT_EQ(s.vendor, VirtualizationVendor::AmdSvm);
+    EXPECT_EQ(s.status, VirtualizationStatus::Usable);
+    EXPECT_EQ(s.svm.revision, 1u);
+    EXPECT_EQ(s.svm.asid_count, 16u);
+    EXPECT_TRUE(s.svm.nested_paging);
+    EXPECT_FALSE(s.svm.nrip_save);
+    EXPECT_FALSE(s.svm.decode_assists);
+    EXPECT_STREQ(virtualization_mode_name(s.vendor), "SVM");
+}
+
+TEST(VirtualizationSupport, AmdSvmDisabledByFirmware) {
+    FakeCpu cpu = amd_epyc_under_qemu();
+    cpu.msrs[Msr::VmCr] = msr_bits::kVmCrSvmDisable | msr_bits::kVmCrLock;
+    const VirtualizationSupport s = detect_virtualization(cpu);
+    EXPECT_EQ(s.status, VirtualizationStatus::DisabledByFirmware);
+    EXPECT_TRUE(s.firmware_lock);
+    EXPECT_NE(std::string(describe_virtualization(s)).find("disabled by the firmware (VM_CR.SVMDIS=1, locked)"),
+              std::string::npos);
+}
+
+TEST(VirtualizationSupport, AmdSvmDisabledButNotLocked) {
+    FakeCpu cpu = amd_epyc_under_qemu();
+    cpu.msrs[Msr::VmCr] = msr_bits::kVmCrSvmDisable;
+    const VirtualizationSupport s = detect_virtualization(cpu);
+    EXPECT_EQ(s.status, VirtualizationStatus::DisabledByFirmware);
+    EXPECT_FALSE(s.firmware_lock);
+}
+
+TEST(VirtualizationSupport, IntelVmxUnlockedIsUsable) {
+    const VirtualizationSupport s = detect_virtualization(intel_with_vmx(0));
+    EXPECT_EQ(s.vendor, VirtualizationVendor::IntelVmx);
+    EXPECT_EQ(s.status, VirtualizationStatus::Usable);
+    EXPECT_FALSE(s.firmware_lock);
+}
+
+TEST(VirtualizationSupport, IntelVmxLockedAndEnabledIsUsable) {  // Bochs' BIOS leaves 0x5
+    const VirtualizationSupport s = detect_virtualization(
+        intel_with_vmx(msr_bits::kFeatureControlLock | msr_bits::kFeatureControlVmxOutsideSmx));
+    EXPECT_EQ(s.status, VirtualizationStatus::Usable);
+    EXPECT_STREQ(virtualization_mode_name(s.vendor), "VMX");
+}
+
+TEST(VirtualizationSupport, IntelVmxLockedWithoutEnableIsDisabledByFirmware) {
+    const VirtualizationSupport s = detect_virtualization(intel_with_vmx(msr_bits::kFeatureControlLock));
+    EXPECT_EQ(s.status, VirtualizationStatus::DisabledByFirmware);
+    EXPECT_NE(std::string(describe_virtualization(s)).find("Intel VT-x (VMX) is disabled by the firmware"),
+              std::string::npos);
+}
+
+TEST(VirtualizationSupport, NeitherExtension) {  // QEMU -cpu qemu64
+    FakeCpu cpu;
+    cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 0xd);
+    cpu.leaves[{0x80000000, 0}] = {0x8000000a, 0, 0, 0};
+    const VirtualizationSupport s = detect_virtualization(cpu);
+    EXPECT_EQ(s.vendor, VirtualizationVendor::None);
+    EXPECT_EQ(s.status, VirtualizationStatus::NotSupported);
+    EXPECT_NE(std::string(describe_virtualization(s)).find("neither AMD-V (SVM) nor Intel VT-x (VMX)"),
+              std::string::npos);
+}
+
+TEST(VirtualizationSupport, OldCpuWithoutExtendedLeavesDoesNotReadThem) {
+    FakeCpu cpu;
+    cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 1);
+    cpu.leaves[{0x80000000, 0}] = {0x80000000, 0, 0, 0};
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};  // would claim SVM, but is out of range
+    EXPECT_EQ(detect_virtualization(cpu).status, VirtualizationStatus::NotSupported);
+}
+
+TEST(VirtualizationSupport, BothAdvertisedFollowsVendor) {
+    FakeCpu cpu = intel_with_vmx(0);
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};
+    cpu.msrs[Msr::VmCr] = 0;
+    EXPECT_EQ(detect_virtualization(cpu).vendor, VirtualizationVendor::IntelVmx);
+}
+
+}  // namespace
