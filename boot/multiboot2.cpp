@@ -13,11 +13,11 @@ constexpr u32 kTagMemoryMap = 6;       // 3.6.8 "Memory map"
 constexpr u32 kTagAcpiOldRsdp = 14;    // 3.6.16 "ACPI old RSDP"
 constexpr u32 kTagAcpiNewRsdp = 15;    // 3.6.17 "ACPI new RSDP"
 
-constexpr u64 kFixedPartSize = 8;   // total_size u32, reserved u32 (3.6.1)
-constexpr u64 kTagHeaderSize = 8;   // type u32, size u32 (3.6.2)
-constexpr u64 kTagAlignment = 8;    // "Tags are ... padded when necessary to have size multiple of 8" (3.6.1)
-constexpr u64 kMaxTotalSize = 1 * MiB;  // GRUB's information is a few KiB; more means a wild pointer
-constexpr u64 kModuleFixedSize = 16;    // type, size, mod_start, mod_end
+constexpr u64 kFixedPartSize = 8;        // total_size u32, reserved u32 (3.6.1)
+constexpr u64 kTagHeaderSize = 8;        // type u32, size u32 (3.6.2)
+constexpr u64 kTagAlignment = 8;         // "Tags are ... padded when necessary to have size multiple of 8" (3.6.1)
+constexpr u64 kMaxTotalSize = 1 * MiB;   // GRUB's information is a few KiB; more means a wild pointer
+constexpr u64 kModuleFixedSize = 16;     // type, size, mod_start, mod_end
 constexpr u64 kMemoryMapFixedSize = 16;  // type, size, entry_size, entry_version
 constexpr u64 kMemoryMapEntrySize = 24;  // base u64, length u64, type u32, reserved u32
 
@@ -99,14 +99,17 @@ bool parse_module(const u8* tag, u64 size, Multiboot2Info& out, const char** err
 bool parse_rsdp(u32 type, const u8* tag, u64 size, Multiboot2Info& out, const char** error) {
     const u64 payload = size - kTagHeaderSize;
     if (type == kTagAcpiOldRsdp) {
-        if (payload < Multiboot2Info::kRsdpLength) return fail(error, "multiboot2: ACPI old RSDP tag shorter than 20 bytes");
-        if (out.rsdp_length == Multiboot2Info::kRsdpLength) return fail(error, "multiboot2: more than one old RSDP tag");
+        if (payload < Multiboot2Info::kRsdpLength)
+            return fail(error, "multiboot2: ACPI old RSDP tag shorter than 20 bytes");
+        if (out.rsdp_length == Multiboot2Info::kRsdpLength)
+            return fail(error, "multiboot2: more than one old RSDP tag");
         if (out.rsdp_is_xsdp) return true;
         memcpy(out.rsdp, tag + kTagHeaderSize, Multiboot2Info::kRsdpLength);
         out.rsdp_length = Multiboot2Info::kRsdpLength;
         return true;
     }
-    if (payload < Multiboot2Info::kXsdpLength) return fail(error, "multiboot2: ACPI new RSDP tag shorter than 36 bytes");
+    if (payload < Multiboot2Info::kXsdpLength)
+        return fail(error, "multiboot2: ACPI new RSDP tag shorter than 36 bytes");
     if (out.rsdp_is_xsdp) return fail(error, "multiboot2: more than one new RSDP tag");
     memcpy(out.rsdp, tag + kTagHeaderSize, Multiboot2Info::kXsdpLength);
     out.rsdp_length = Multiboot2Info::kXsdpLength;
@@ -116,30 +119,27 @@ bool parse_rsdp(u32 type, const u8* tag, u64 size, Multiboot2Info& out, const ch
 
 bool parse_tag(u32 type, const u8* tag, u64 size, Multiboot2Info& out, const char** error) {
     switch (type) {
-    case kTagCmdline:
-        if (out.has_cmdline) return fail(error, "multiboot2: more than one command line tag");
-        out.has_cmdline = true;
-        return copy_string(tag + kTagHeaderSize, size - kTagHeaderSize, out.cmdline, sizeof out.cmdline, error,
-                           "multiboot2: command line is not NUL-terminated inside its tag",
-                           "multiboot2: command line longer than 1023 characters");
-    case kTagBootloaderName:
-        if (out.has_bootloader_name) return fail(error, "multiboot2: more than one boot loader name tag");
-        out.has_bootloader_name = true;
-        return copy_string(tag + kTagHeaderSize, size - kTagHeaderSize, out.bootloader_name,
-                           sizeof out.bootloader_name, error,
-                           "multiboot2: boot loader name is not NUL-terminated inside its tag",
-                           "multiboot2: boot loader name longer than 63 characters");
-    case kTagModule:
-        return parse_module(tag, size, out, error);
-    case kTagMemoryMap:
-        return parse_memory_map(tag, size, out, error);
-    case kTagAcpiOldRsdp:
-    case kTagAcpiNewRsdp:
-        return parse_rsdp(type, tag, size, out, error);
-    default:
-        // 3.6.2: an OS image must ignore tags it does not understand (framebuffer, ELF
-        // sections, EFI tables, ...).
-        return true;
+        case kTagCmdline:
+            if (out.has_cmdline) return fail(error, "multiboot2: more than one command line tag");
+            out.has_cmdline = true;
+            return copy_string(tag + kTagHeaderSize, size - kTagHeaderSize, out.cmdline, sizeof out.cmdline, error,
+                               "multiboot2: command line is not NUL-terminated inside its tag",
+                               "multiboot2: command line longer than 1023 characters");
+        case kTagBootloaderName:
+            if (out.has_bootloader_name) return fail(error, "multiboot2: more than one boot loader name tag");
+            out.has_bootloader_name = true;
+            return copy_string(tag + kTagHeaderSize, size - kTagHeaderSize, out.bootloader_name,
+                               sizeof out.bootloader_name, error,
+                               "multiboot2: boot loader name is not NUL-terminated inside its tag",
+                               "multiboot2: boot loader name longer than 63 characters");
+        case kTagModule: return parse_module(tag, size, out, error);
+        case kTagMemoryMap: return parse_memory_map(tag, size, out, error);
+        case kTagAcpiOldRsdp:
+        case kTagAcpiNewRsdp: return parse_rsdp(type, tag, size, out, error);
+        default:
+            // 3.6.2: an OS image must ignore tags it does not understand (framebuffer, ELF
+            // sections, EFI tables, ...).
+            return true;
     }
 }
 

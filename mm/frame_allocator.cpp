@@ -61,15 +61,17 @@ bool FrameAllocator::test(u64 frame) const {
 }
 
 void FrameAllocator::set_run(u64 frame, u64 count, bool used) {
-    VIREO_ASSERT(frame >= first_frame_ && count <= end_frame_ - frame);
+    VIREO_ASSERT(frame >= first_frame_ && frame <= end_frame_ && count <= end_frame_ - frame);
     u64 i = frame - first_frame_;
     const u64 end = i + count;
     while (i < end) {
         const u64 bit = i % kBitsPerWord;
         const u64 n = (end - i < kBitsPerWord - bit) ? end - i : kBitsPerWord - bit;
         const u64 mask = (n == kBitsPerWord ? ~0ull : ((1ull << n) - 1)) << bit;
-        if (used) bitmap_[i / kBitsPerWord] |= mask;
-        else bitmap_[i / kBitsPerWord] &= ~mask;
+        if (used)
+            bitmap_[i / kBitsPerWord] |= mask;
+        else
+            bitmap_[i / kBitsPerWord] &= ~mask;
         i += n;
     }
 }
@@ -99,8 +101,10 @@ bool FrameAllocator::usable_run(u64 frame, u64 count) const {
     usize lo = 0, hi = usable_count_;
     while (lo < hi) {
         const usize mid = lo + (hi - lo) / 2;
-        if (usable_[mid].end / kPageSize <= frame) lo = mid + 1;
-        else hi = mid;
+        if (usable_[mid].end / kPageSize <= frame)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo == usable_count_) return false;
     const u64 first = usable_[lo].start / kPageSize;
@@ -168,4 +172,4 @@ bool FrameAllocator::reserve(PhysAddr start, u64 pages) {
     return true;
 }
 
-bool FrameAllocator::is_free(PhysAddr frame) const { return bitmap_ && !test(frame / kPageSize); }
+bool FrameAllocator::is_free(PhysAddr address) const { return bitmap_ && !test(address / kPageSize); }

@@ -44,7 +44,8 @@ public:
 
     u64 free_frames() const { return free_frames_; }
     u64 total_frames() const { return total_frames_; }
-    bool is_free(PhysAddr frame) const;
+    // Whether the frame holding `address` is usable RAM that is currently free.
+    bool is_free(PhysAddr address) const;
 
 private:
     // Frame numbers below are absolute (physical address / 4 KiB).

@@ -60,8 +60,10 @@ void* Heap::alloc(usize size, usize alignment) {
 }
 
 void Heap::unlink(Slab* slab) {
-    if (slab->prev) slab->prev->next = slab->next;
-    else partial_[slab->class_index] = slab->next;
+    if (slab->prev)
+        slab->prev->next = slab->next;
+    else
+        partial_[slab->class_index] = slab->next;
     if (slab->next) slab->next->prev = slab->prev;
     slab->next = slab->prev = nullptr;
 }
@@ -91,9 +93,12 @@ void* Heap::alloc_small(usize class_index) {
         slab->reserved = 0;
         for (usize w = 0; w < 4; ++w) {
             const usize first_bit = w * 64;
-            if (slab->capacity >= first_bit + 64) slab->used[w] = 0;
-            else if (slab->capacity <= first_bit) slab->used[w] = ~0ull;
-            else slab->used[w] = ~0ull << (slab->capacity - first_bit);
+            if (slab->capacity >= first_bit + 64)
+                slab->used[w] = 0;
+            else if (slab->capacity <= first_bit)
+                slab->used[w] = ~0ull;
+            else
+                slab->used[w] = ~0ull << (slab->capacity - first_bit);
         }
         push_front(slab);
     }
@@ -135,20 +140,21 @@ void Heap::free(void* p) {
 bool Heap::try_free(void* p) {
     if (!p) return true;
     VIREO_ASSERT(source_ != nullptr);
+    auto* block = static_cast<u8*>(p);
     const uintptr_t address = reinterpret_cast<uintptr_t>(p);
     if (!is_aligned(address, kMinBlock)) return false;  // every block is at least 16-byte aligned
     // Blocks never start at a page boundary (the slab header is there), so a page-aligned
     // pointer can only be a 4096-aligned large block, whose header is one page below.
-    if (is_aligned(address, kPageSize)) return free_large(address - kPageSize, address);
-    const uintptr_t page = align_down(address, kPageSize);
+    if (is_aligned(address, kPageSize)) return free_large(block - kPageSize, block);
+    u8* page = block - address % kPageSize;
     const u64 magic = *reinterpret_cast<const u64*>(page);
-    if (magic == kSlabMagic) return free_small(reinterpret_cast<Slab*>(page), address);
-    if (magic == kLargeMagic) return free_large(page, address);
+    if (magic == kSlabMagic) return free_small(reinterpret_cast<Slab*>(page), block);
+    if (magic == kLargeMagic) return free_large(page, block);
     return false;
 }
 
-bool Heap::free_small(Slab* slab, uintptr_t address) {
-    const uintptr_t offset = address - reinterpret_cast<uintptr_t>(slab);
+bool Heap::free_small(Slab* slab, u8* block) {
+    const usize offset = usize(block - reinterpret_cast<u8*>(slab));
     if (slab->class_index >= kClassCount || offset < slab->first_offset) return false;
     if ((offset - slab->first_offset) % slab->block_size != 0) return false;  // inside a block
     const usize index = (offset - slab->first_offset) / slab->block_size;
@@ -169,13 +175,13 @@ bool Heap::free_small(Slab* slab, uintptr_t address) {
     return true;
 }
 
-bool Heap::free_large(uintptr_t header_address, uintptr_t address) {
-    auto* header = reinterpret_cast<LargeHeader*>(header_address);
-    if (header->magic != kLargeMagic || header_address + header->payload_offset != address) return false;
+bool Heap::free_large(u8* run, u8* payload) {
+    auto* header = reinterpret_cast<LargeHeader*>(run);
+    if (header->magic != kLargeMagic || run + header->payload_offset != payload) return false;
     const u64 pages = header->pages;
     header->magic = 0;  // a second free of the same block fails the check above
     bytes_in_use_ -= header->size;
     bytes_reserved_ -= pages * kPageSize;
-    source_->free_pages(header, pages);
+    source_->free_pages(run, pages);
     return true;
 }

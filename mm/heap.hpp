@@ -63,8 +63,8 @@ private:
     struct Slab;
     void* alloc_small(usize class_index);
     void* alloc_large(usize size, usize alignment);
-    bool free_small(Slab* slab, uintptr_t address);
-    bool free_large(uintptr_t header, uintptr_t address);
+    bool free_small(Slab* slab, u8* block);
+    bool free_large(u8* run, u8* payload);
     void unlink(Slab* slab);
     void push_front(Slab* slab);
 

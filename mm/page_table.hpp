@@ -15,7 +15,7 @@
 //   void free_table(PhysAddr)  only needed by release().
 //
 // Levels are numbered as the walk goes: 4 = PML4, 3 = PDPT (1 GiB leaves), 2 = PD
-// (2 MiB leaves), 1 = PT (4 KiB leaves) (Intel SDM vol. 3A 4.5, Figures 4-8 to 4-10).
+// (2 MiB leaves), 1 = PT (4 KiB leaves) (Intel SDM vol. 3A 4.5).
 //
 // The builder never flushes TLBs: after changing tables that are in use (loaded in CR3,
 // or reachable from a VMCB/VMCS), the caller invalidates (Intel SDM vol. 3A 4.10.4;
@@ -37,11 +37,12 @@ struct PageAttributes {
 };
 
 // Ordinary 4-level paging entries (Intel SDM vol. 3A 4.5, the PML4E/PDPTE/PDE/PTE format
-// tables; AMD APM vol. 2 5.3.3). The XD bit (63) requires IA32_EFER.NXE = 1, otherwise it is a reserved
-// bit and every non-executable page faults (SDM 4.1.4): load these tables only with NXE set.
+// tables; AMD APM vol. 2 5.3.3). The XD bit (63) requires IA32_EFER.NXE = 1; otherwise it
+// is a reserved bit and every non-executable page faults (SDM vol. 3A 4.1.4), so these
+// tables may only be loaded with NXE set.
 struct X86PagingFormat {
-    static constexpr u32 kMaxLeafLevel = 3;             // 1 GiB pages in the PDPT (CPUID Page1GB)
-    static constexpr bool kCanonicalAddresses = true;   // inputs are linear addresses
+    static constexpr u32 kMaxLeafLevel = 3;            // 1 GiB pages in the PDPT (CPUID Page1GB)
+    static constexpr bool kCanonicalAddresses = true;  // inputs are linear addresses
 
     static constexpr u64 kPresent = 1ull << 0;
     static constexpr u64 kWritable = 1ull << 1;
@@ -50,7 +51,7 @@ struct X86PagingFormat {
     static constexpr u64 kCacheDisable = 1ull << 4;  // PCD
     static constexpr u64 kLargePage = 1ull << 7;     // PS, levels 2 and 3 only
     static constexpr u64 kGlobal = 1ull << 8;
-    static constexpr u64 kNoExecute = 1ull << 63;    // XD
+    static constexpr u64 kNoExecute = 1ull << 63;               // XD
     static constexpr u64 kAddressMask = 0x000ffffffffff000ull;  // bits 51:12 (MAXPHYADDR <= 52)
 
     static constexpr u64 page_size(u32 level) { return 1ull << (12 + 9 * (level - 1)); }
@@ -105,6 +106,10 @@ public:
         : memory_(memory), huge_pages_(huge_pages) {}
     PageTableBuilder(const PageTableBuilder&) = delete;
     PageTableBuilder& operator=(const PageTableBuilder&) = delete;
+
+    // For builders constructed before CPUID was read (e.g. as globals): later maps use 1 GiB
+    // leaves only when enabled. Without CPU support a 1 GiB PDPTE has a reserved bit set.
+    void set_huge_pages(bool enabled) { huge_pages_ = enabled; }
 
     static constexpr u64 page_size(u32 level) { return 1ull << (12 + 9 * (level - 1)); }
 
@@ -178,9 +183,9 @@ public:
     }
 
 private:
-    static constexpr u64 kLowerHalfEnd = 1ull << 47;                // 48-bit linear addresses
+    static constexpr u64 kLowerHalfEnd = 1ull << 47;               // 48-bit linear addresses
     static constexpr u64 kUpperHalfStart = 0xffff800000000000ull;  // SDM vol. 1 3.3.7.1
-    static constexpr u64 kInputLimit = 1ull << 48;  // non-canonical formats (guest-physical)
+    static constexpr u64 kInputLimit = 1ull << 48;                 // non-canonical formats (guest-physical)
 
     static constexpr usize index(VirtAddr va, u32 level) { return (va >> (12 + 9 * (level - 1))) & (kEntries - 1); }
 

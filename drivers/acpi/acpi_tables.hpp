@@ -221,6 +221,7 @@ struct AcpiInfo {
 // tag) into `out`, which is cleared first. Returns false on a fatal problem (bad RSDP, bad
 // RSDT/XSDT, a malformed MADT, more entries than AcpiInfo can hold) and then sets *error
 // (when `error` is not null) to a message inside `out`; `out` is otherwise unspecified.
+// On success *error is set to nullptr; warnings (skipped tables) are in out.warnings.
 bool parse_acpi(AcpiMemory& mem, const u8* rsdp_bytes, usize rsdp_length, AcpiInfo& out, const char** error);
 
 // Finds a recorded table by its 4-character signature (the first one if several); nullptr if none.

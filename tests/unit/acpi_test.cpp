@@ -925,7 +925,7 @@ struct QemuTables {
 };
 
 // Loads a fixture and parses it; gtest assertion failures inside abort the caller via ASSERT_NO_FATAL_FAILURE.
-[[maybe_unused]] void load_qemu(const char* name, QemuTables& q) {
+void load_qemu(const char* name, QemuTables& q) {
     q.path = std::string(VIREO_FIXTURES_DIR) + "/acpi/" + name;
     std::string error;
     ASSERT_TRUE(q.mem.load_dump_file(q.path, &error))
@@ -934,6 +934,209 @@ struct QemuTables {
     ASSERT_TRUE(parse_acpi(q.mem, q.mem.rsdp().data(), q.mem.rsdp().size(), *q.info, &parse_error)) << parse_error;
     EXPECT_EQ(q.info->warning_count, 0u) << all_warnings(*q.info);
     EXPECT_TRUE(q.mem.missing().empty());
+}
+
+// Facts every QEMU 7.2 x86 machine shows, pc (i440fx/PIIX4) and q35 (ICH9) alike.
+void expect_common_qemu_facts(const AcpiInfo& info, u32 cpus) {
+    // SeaBIOS hands over an ACPI 1.0 RSDP: no XSDT, only the RSDT.
+    EXPECT_EQ(info.rsdp_revision, 0);
+    EXPECT_EQ(info.rsdp_length, 20u);
+    EXPECT_FALSE(info.using_xsdt);
+    EXPECT_STREQ(info.rsdp_oem_id, "BOCHS");
+    EXPECT_STREQ(info.tables[0].signature, "RSDT");
+    for (usize i = 0; i < info.table_count; ++i) {
+        if (std::strcmp(info.tables[i].signature, "FACS") != 0) EXPECT_STREQ(info.tables[i].oem_id, "BOCHS");
+    }
+    ASSERT_NE(find_acpi_table(info, "WAET"), nullptr);
+
+    const AcpiMadt& madt = info.madt;
+    ASSERT_TRUE(madt.present);
+    EXPECT_EQ(madt.local_apic_address, 0xfee00000u);
+    EXPECT_FALSE(madt.local_apic_address_overridden);
+    EXPECT_TRUE(madt.pcat_compat);
+    ASSERT_EQ(madt.cpu_count, cpus);
+    EXPECT_EQ(madt.unusable_cpu_count, 0u);
+    for (u32 i = 0; i < cpus; ++i) {
+        EXPECT_EQ(madt.cpus[i].apic_id, i);
+        EXPECT_EQ(madt.cpus[i].acpi_uid, i);
+        EXPECT_TRUE(madt.cpus[i].enabled);
+        EXPECT_FALSE(madt.cpus[i].online_capable);
+        EXPECT_FALSE(madt.cpus[i].x2apic);  // APIC ids below 255 use type 0 structures
+    }
+    ASSERT_EQ(madt.ioapic_count, 1u);
+    EXPECT_EQ(madt.ioapics[0].id, 0);
+    EXPECT_EQ(madt.ioapics[0].address, 0xfec00000u);
+    EXPECT_EQ(madt.ioapics[0].gsi_base, 0u);
+    // IRQ0 (PIT) -> GSI2 with bus-default flags; the PCI link IRQs 5, 9, 10, 11 and the SCI
+    // (9) are level-triggered, active high (flags 0xd), on both chipsets.
+    ASSERT_EQ(madt.override_count, 5u);
+    EXPECT_EQ(madt.overrides[0].bus, 0);
+    EXPECT_EQ(madt.overrides[0].source, 0);
+    EXPECT_EQ(madt.overrides[0].gsi, 2u);
+    EXPECT_EQ(madt.overrides[0].flags, 0);
+    const u8 level_irqs[] = {5, 9, 10, 11};
+    for (usize i = 0; i < 4; ++i) {
+        EXPECT_EQ(madt.overrides[i + 1].source, level_irqs[i]);
+        EXPECT_EQ(madt.overrides[i + 1].gsi, level_irqs[i]);
+        EXPECT_EQ(madt.overrides[i + 1].flags,
+                  AcpiInterruptOverride::kTriggerLevel | AcpiInterruptOverride::kPolarityActiveHigh);
+    }
+    ASSERT_EQ(madt.local_apic_nmi_count, 1u);
+    EXPECT_TRUE(madt.local_apic_nmis[0].all_processors);
+    EXPECT_EQ(madt.local_apic_nmis[0].acpi_uid, 0xffu);
+    EXPECT_EQ(madt.local_apic_nmis[0].lint, 1);
+    EXPECT_EQ(madt.local_apic_nmis[0].flags, 0);
+
+    const AcpiFadt& fadt = info.fadt;
+    ASSERT_TRUE(fadt.present);
+    EXPECT_FALSE(fadt.hardware_reduced);
+    EXPECT_EQ(fadt.sci_interrupt, 9);
+    EXPECT_TRUE(fadt.pm_timer_present);
+    EXPECT_EQ(fadt.pm_timer_port, 0x608);
+    EXPECT_EQ(fadt.pm_timer.space_id, AcpiGenericAddress::kSystemIo);
+    EXPECT_EQ(fadt.pm_timer.bit_width, 32);
+    EXPECT_FALSE(fadt.pm_timer_32bit);  // TMR_VAL_EXT clear: a 24-bit counter
+    EXPECT_EQ(fadt.pm1a_control_port, 0x604);
+    EXPECT_EQ(fadt.pm1a_control.bit_width, 16);
+    EXPECT_EQ(fadt.pm1b_control_port, 0);
+    EXPECT_EQ(fadt.century, 0x32);
+    EXPECT_FALSE(fadt.vga_not_present);
+    EXPECT_FALSE(fadt.cmos_rtc_not_present);
+    EXPECT_TRUE(fadt.has_8042);
+
+    // The DSDT and FACS are found only through the FADT and sit at the start of the ACPI area.
+    EXPECT_TRUE(info.has_dsdt);
+    EXPECT_EQ(info.dsdt_address, fadt.dsdt_address);
+    EXPECT_TRUE(info.has_facs);
+    EXPECT_EQ(info.facs_address, fadt.facs_address);
+    EXPECT_EQ(info.dsdt_address, info.facs_address + 0x40);
+    ASSERT_NE(find_acpi_table(info, "FACS"), nullptr);
+    EXPECT_EQ(find_acpi_table(info, "FACS")->length, 64u);
+
+    const AcpiHpet& hpet = info.hpet;
+    ASSERT_TRUE(hpet.present);
+    EXPECT_EQ(hpet.base.space_id, AcpiGenericAddress::kSystemMemory);
+    EXPECT_EQ(hpet.base_address, 0xfed00000u);
+    EXPECT_EQ(hpet.event_timer_block_id, 0x8086a201u);
+    EXPECT_EQ(hpet.vendor_id, 0x8086);
+    EXPECT_EQ(hpet.comparator_count, 3);
+    EXPECT_TRUE(hpet.counter_64bit);
+    EXPECT_TRUE(hpet.legacy_replacement);
+    EXPECT_EQ(hpet.hardware_revision, 1);
+    EXPECT_EQ(hpet.hpet_number, 0);
+    EXPECT_EQ(hpet.minimum_tick, 0);
+}
+
+std::vector<std::string> table_order(const AcpiInfo& info) {
+    std::vector<std::string> order;
+    for (usize i = 0; i < info.table_count; ++i) order.emplace_back(info.tables[i].signature);
+    return order;
+}
+
+TEST(AcpiQemu, Q35With4CpusAnd4GiB) {
+    QemuTables q;
+    ASSERT_NO_FATAL_FAILURE(load_qemu("qemu-q35-smp4-4g.dump", q));
+    const AcpiInfo& info = *q.info;
+    ASSERT_NO_FATAL_FAILURE(expect_common_qemu_facts(info, 4));
+    EXPECT_EQ(table_order(info),
+              (std::vector<std::string>{"RSDT", "FACP", "APIC", "HPET", "MCFG", "WAET", "DSDT", "FACS"}));
+    // q35 keeps its ACPI tables below 2 GiB (its low RAM ends there with 4 GiB).
+    EXPECT_EQ(info.rsdt_address, 0x7ffe23f8u);
+    EXPECT_EQ(info.facs_address, 0x7ffe0000u);
+    EXPECT_EQ(find_acpi_table(info, "DSDT")->length, 8600u);
+
+    // ICH9: an ACPI 2.0 FADT (revision 3, 244 bytes) with the reset register at port 0xcf9.
+    const AcpiFadt& fadt = info.fadt;
+    EXPECT_EQ(fadt.revision, 3);
+    EXPECT_EQ(fadt.length, 244u);
+    EXPECT_EQ(fadt.flags, 0x84a5u);
+    EXPECT_TRUE(fadt.reset_supported);
+    EXPECT_EQ(fadt.reset_register.space_id, AcpiGenericAddress::kSystemIo);
+    EXPECT_EQ(fadt.reset_register.bit_width, 8);
+    EXPECT_EQ(fadt.reset_register.address, 0xcf9u);
+    EXPECT_EQ(fadt.reset_value, 0xf);
+    // IAPC_BOOT_ARCH = 0x2: an 8042, but no LEGACY_DEVICES flag.
+    EXPECT_TRUE(fadt.iapc_boot_arch_valid);
+    EXPECT_EQ(fadt.iapc_boot_arch, 0x2);
+    EXPECT_FALSE(fadt.legacy_devices);
+}
+
+// i440fx/PIIX4: QEMU still emits an ACPI 1.0 FADT (revision 1, 116 bytes): no reset
+// register and no boot architecture flags.
+void expect_pc_fadt(const AcpiFadt& fadt) {
+    EXPECT_EQ(fadt.revision, 1);
+    EXPECT_EQ(fadt.length, 116u);
+    EXPECT_EQ(fadt.flags, 0x80a5u);
+    EXPECT_FALSE(fadt.reset_supported);
+    EXPECT_EQ(fadt.reset_register.address, 0u);
+    EXPECT_FALSE(fadt.iapc_boot_arch_valid);
+    EXPECT_TRUE(fadt.legacy_devices);  // assumed for ACPI 1.0
+}
+
+TEST(AcpiQemu, PcWith1CpuAnd512MiB) {
+    QemuTables q;
+    ASSERT_NO_FATAL_FAILURE(load_qemu("qemu-pc-smp1-512m.dump", q));
+    const AcpiInfo& info = *q.info;
+    ASSERT_NO_FATAL_FAILURE(expect_common_qemu_facts(info, 1));
+    EXPECT_EQ(table_order(info), (std::vector<std::string>{"RSDT", "FACP", "APIC", "HPET", "WAET", "DSDT", "FACS"}));
+    EXPECT_EQ(find_acpi_table(info, "MCFG"), nullptr);  // no PCIe on i440fx
+    // The ACPI area sits at the top of low RAM: 512 MiB - 128 KiB.
+    EXPECT_EQ(info.facs_address, 0x1ffe0000u);
+    EXPECT_EQ(info.rsdt_address, 0x1ffe1ad8u);
+    expect_pc_fadt(info.fadt);
+}
+
+TEST(AcpiQemu, PcWith2CpusAnd4GiB) {
+    QemuTables q;
+    ASSERT_NO_FATAL_FAILURE(load_qemu("qemu-pc-smp2-4g.dump", q));
+    const AcpiInfo& info = *q.info;
+    ASSERT_NO_FATAL_FAILURE(expect_common_qemu_facts(info, 2));
+    EXPECT_EQ(table_order(info), (std::vector<std::string>{"RSDT", "FACP", "APIC", "HPET", "WAET", "DSDT", "FACS"}));
+    // With 4 GiB, i440fx ends low RAM at 3 GiB (the PCI hole above); the tables sit below it.
+    EXPECT_EQ(info.facs_address, 0xbffe0000u);
+    EXPECT_EQ(info.rsdt_address, 0xbffe1b33u);  // firmware does not align tables
+    expect_pc_fadt(info.fadt);
+}
+
+// Dumping the tables served from a fixture must give back the fixture's own lines: the
+// dump format, the loader and the parser's table list agree on real data.
+TEST(AcpiQemu, RedumpingEachFixtureReproducesItExactly) {
+    for (const char* name : {"qemu-q35-smp4-4g.dump", "qemu-pc-smp1-512m.dump", "qemu-pc-smp2-4g.dump"}) {
+        QemuTables q;
+        ASSERT_NO_FATAL_FAILURE(load_qemu(name, q));
+        std::ifstream file(q.path);
+        std::vector<std::string> expected;
+        for (std::string line; std::getline(file, line);) {
+            if (line.rfind(kAcpiDumpPrefix, 0) == 0) expected.push_back(line);
+        }
+        EXPECT_EQ(dump_lines(q.mem, *q.info), expected) << name;
+    }
+}
+
+// Every real table passes the checks a corrupted copy must fail.
+TEST(AcpiQemu, CorruptingAnyRealTableIsNoticed) {
+    QemuTables q;
+    ASSERT_NO_FATAL_FAILURE(load_qemu("qemu-q35-smp4-4g.dump", q));
+    for (const FixtureMemory::Table& t : q.mem.tables()) {
+        if (t.signature == "FACS") continue;  // the FACS has no checksum (ACPI 5.2.10)
+        FixtureMemory broken = q.mem;
+        Bytes bytes(t.data(), t.data() + t.size());
+        bytes[bytes.size() / 2] ^= 0x01;
+        broken.add(t.address, bytes);
+        auto info = std::make_unique<AcpiInfo>();
+        const char* error = nullptr;
+        const bool ok = parse_acpi(broken, q.mem.rsdp().data(), q.mem.rsdp().size(), *info, &error);
+        if (t.signature == "RSDT") {
+            EXPECT_FALSE(ok);
+            EXPECT_STREQ(error, "RSDT at 0x7ffe23f8: bad checksum");
+        } else {
+            ASSERT_TRUE(ok) << t.signature << ": " << error;
+            ASSERT_EQ(info->warning_count, 1u) << t.signature;
+            EXPECT_NE(std::string(info->warnings[0]).find(t.signature + " at 0x"), std::string::npos);
+            EXPECT_NE(std::string(info->warnings[0]).find("bad checksum; skipped"), std::string::npos);
+            EXPECT_EQ(find_acpi_table(*info, t.signature.c_str()), nullptr);
+        }
+    }
 }
 
 }  // namespace

@@ -205,7 +205,7 @@ TEST(FrameAllocator, OneGiBAlignedRuns) {
     // 2..3 GiB ends at 0xbffe0000, short of the next GiB boundary; the next whole one is at 4 GiB.
     EXPECT_EQ(f->frames->alloc(kGiBFrames, kGiBFrames), 4 * GiB);
     EXPECT_EQ(f->frames->alloc(kGiBFrames, kGiBFrames), kNo);
-    EXPECT_EQ(f->frames->alloc(kGiBFrames), kNo);  // no unaligned GiB is left either
+    EXPECT_EQ(f->frames->alloc(kGiBFrames), kNo);             // no unaligned GiB is left either
     EXPECT_EQ(f->frames->alloc(kGiBFrames - 0x20), 2 * GiB);  // exactly 0x80000000..0xbffe0000
 }
 
@@ -261,19 +261,19 @@ TEST(FrameAllocator, FreeRejectsDoubleFreesAndForeignFrames) {
     auto f = qemu_4g();
     const PhysAddr p = f->frames->alloc(4);
     ASSERT_NE(p, kNo);
-    EXPECT_FALSE(f->frames->free(p + 1, 1));           // unaligned
-    EXPECT_FALSE(f->frames->free(p, 0));               // empty
-    EXPECT_FALSE(f->frames->free(0x0, 1));             // never usable (low memory)
-    EXPECT_FALSE(f->frames->free(0x200000, 1));        // never usable (image)
-    EXPECT_FALSE(f->frames->free(0xc0000000, 1));      // PCI hole
-    EXPECT_FALSE(f->frames->free(0x140000000, 1));     // above RAM
-    EXPECT_FALSE(f->frames->free(0xbffdf000, 2));      // runs off the end of a range
+    EXPECT_FALSE(f->frames->free(p + 1, 1));        // unaligned
+    EXPECT_FALSE(f->frames->free(p, 0));            // empty
+    EXPECT_FALSE(f->frames->free(0x0, 1));          // never usable (low memory)
+    EXPECT_FALSE(f->frames->free(0x200000, 1));     // never usable (image)
+    EXPECT_FALSE(f->frames->free(0xc0000000, 1));   // PCI hole
+    EXPECT_FALSE(f->frames->free(0x140000000, 1));  // above RAM
+    EXPECT_FALSE(f->frames->free(0xbffdf000, 2));   // runs off the end of a range
     EXPECT_FALSE(f->frames->free(~0ull & ~0xfffull, 1));
     EXPECT_FALSE(f->frames->free(p, ~0ull));
-    EXPECT_FALSE(f->frames->free(p, 5));               // the fifth frame is free
+    EXPECT_FALSE(f->frames->free(p, 5));  // the fifth frame is free
     const u64 free_before = f->frames->free_frames();
-    ASSERT_TRUE(f->frames->free(p + kPageSize, 2));    // part of a run is fine
-    EXPECT_FALSE(f->frames->free(p, 4));               // double free of the middle: nothing changes
+    ASSERT_TRUE(f->frames->free(p + kPageSize, 2));  // part of a run is fine
+    EXPECT_FALSE(f->frames->free(p, 4));             // double free of the middle: nothing changes
     EXPECT_EQ(f->frames->free_frames(), free_before + 2);
     EXPECT_FALSE(f->frames->is_free(p));
     EXPECT_TRUE(f->frames->free(p, 1));

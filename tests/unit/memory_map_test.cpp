@@ -19,16 +19,15 @@ struct E820 {
 
 // SeaBIOS's e820 map under QEMU -m 128M (what GRUB passes on as the Multiboot2 map).
 const std::vector<E820> kQemu128M = {
-    {0x0, 0x9fc00, 1},         {0x9fc00, 0x400, 2},   {0xf0000, 0x10000, 2},
-    {0x100000, 0x7ee0000, 1},  {0x7fe0000, 0x20000, 2}, {0xfffc0000, 0x40000, 2},
+    {0x0, 0x9fc00, 1},        {0x9fc00, 0x400, 2},     {0xf0000, 0x10000, 2},
+    {0x100000, 0x7ee0000, 1}, {0x7fe0000, 0x20000, 2}, {0xfffc0000, 0x40000, 2},
 };
 
 // QEMU -m 4G: RAM is split around the 32-bit PCI hole, 3 GiB below 0xc0000000 and
 // the remaining 1 GiB from 4 GiB up.
 const std::vector<E820> kQemu4G = {
-    {0x0, 0x9fc00, 1},          {0x9fc00, 0x400, 2},      {0xf0000, 0x10000, 2},
-    {0x100000, 0xbfee0000, 1},  {0xbffe0000, 0x20000, 2}, {0xfeffc000, 0x4000, 2},
-    {0xfffc0000, 0x40000, 2},   {0x100000000, 0x40000000, 1},
+    {0x0, 0x9fc00, 1},        {0x9fc00, 0x400, 2},     {0xf0000, 0x10000, 2},    {0x100000, 0xbfee0000, 1},
+    {0xbffe0000, 0x20000, 2}, {0xfeffc000, 0x4000, 2}, {0xfffc0000, 0x40000, 2}, {0x100000000, 0x40000000, 1},
 };
 
 // Heap allocated: the map is about 12 KiB.
@@ -72,10 +71,10 @@ TEST(MemoryMap, Qemu128MAvailableRegionsArePageAlignedInward) {
 
 TEST(MemoryMap, Qemu128MWithHypervisorCarvedOut) {
     const auto map = from_e820(kQemu128M);
-    ASSERT_TRUE(map->reserve(0, 1 * MiB));                  // real-mode area, BIOS
-    ASSERT_TRUE(map->reserve(0x200000, 0x236000));          // hypervisor image
-    ASSERT_TRUE(map->reserve(0x10000, 0x10a48));            // boot information (below 1 MiB here)
-    ASSERT_TRUE(map->reserve(0x237000, 0x237000 + 0x1234)); // a module, unaligned end
+    ASSERT_TRUE(map->reserve(0, 1 * MiB));                   // real-mode area, BIOS
+    ASSERT_TRUE(map->reserve(0x200000, 0x236000));           // hypervisor image
+    ASSERT_TRUE(map->reserve(0x10000, 0x10a48));             // boot information (below 1 MiB here)
+    ASSERT_TRUE(map->reserve(0x237000, 0x237000 + 0x1234));  // a module, unaligned end
     expect_ranges(*map, {{0x100000, 0x200000}, {0x236000, 0x237000}, {0x239000, 0x7fe0000}});
     EXPECT_EQ(map->highest_address(), 0x7fe0000u);
 }
@@ -152,8 +151,8 @@ TEST(MemoryMap, ZeroLengthRegionsAreIgnored) {
 
 TEST(MemoryMap, RegionsSmallerThanAPageVanish) {
     MemoryMap map;
-    ASSERT_TRUE(map.add_available(0x1200, 0xc00));   // 0x1200..0x1e00: no whole page
-    ASSERT_TRUE(map.add_available(0x10800, 0x1000)); // 0x10800..0x11800: no whole page either
+    ASSERT_TRUE(map.add_available(0x1200, 0xc00));    // 0x1200..0x1e00: no whole page
+    ASSERT_TRUE(map.add_available(0x10800, 0x1000));  // 0x10800..0x11800: no whole page either
     EXPECT_EQ(map.range_count(), 0u);
     EXPECT_EQ(map.total_bytes(), 0u);
 }
@@ -218,8 +217,7 @@ TEST(MemoryMap, RejectsBackwardsReservation) {
 
 TEST(MemoryMap, AvailableCapacityOverflowFailsAndLeavesTheMapUnchanged) {
     auto map = std::make_unique<MemoryMap>();
-    for (u64 i = 0; i < MemoryMap::kMaxAvailable; ++i)
-        ASSERT_TRUE(map->add_available(i * 0x10000, 0x1000)) << i;
+    for (u64 i = 0; i < MemoryMap::kMaxAvailable; ++i) ASSERT_TRUE(map->add_available(i * 0x10000, 0x1000)) << i;
     EXPECT_EQ(map->range_count(), MemoryMap::kMaxAvailable);
     const char* error = nullptr;
     EXPECT_FALSE(map->add_available(0x10000000, 0x1000, &error));

@@ -122,9 +122,8 @@ ParseResult parse(const std::vector<u8>& bytes, u64 phys = kInfoPhys) {
 
 // QEMU's e820 map for -m 4G: the 3 GiB below the PCI hole, then 1 GiB above 4 GiB.
 const std::vector<MmapEntry> kQemu4GMap = {
-    {0x0, 0x9fc00, 1},          {0x9fc00, 0x400, 2},          {0xf0000, 0x10000, 2},
-    {0x100000, 0xbfee0000, 1},  {0xbffe0000, 0x20000, 2},     {0xfeffc000, 0x4000, 2},
-    {0xfffc0000, 0x40000, 2},   {0x100000000, 0x40000000, 1},
+    {0x0, 0x9fc00, 1},        {0x9fc00, 0x400, 2},     {0xf0000, 0x10000, 2},    {0x100000, 0xbfee0000, 1},
+    {0xbffe0000, 0x20000, 2}, {0xfeffc000, 0x4000, 2}, {0xfffc0000, 0x40000, 2}, {0x100000000, 0x40000000, 1},
 };
 
 std::vector<u8> grub_like_info() {
@@ -324,9 +323,7 @@ TEST(Multiboot2, RejectsTotalSizeAbove1MiB) {
     expect_error(bytes, "above 1 MiB");
 }
 
-TEST(Multiboot2, RejectsInformationWrappingPast2To64) {
-    expect_error(InfoBuilder().end().bytes(), "wraps", ~0ull - 7);
-}
+TEST(Multiboot2, RejectsInformationWrappingPast2To64) { expect_error(InfoBuilder().end().bytes(), "wraps", ~0ull - 7); }
 
 TEST(Multiboot2, RejectsMissingEndTag) {
     expect_error(InfoBuilder().string_tag(kTagCmdline, "abc").bytes(), "no end tag");
@@ -413,8 +410,7 @@ TEST(Multiboot2, RejectsDuplicateTags) {
                  "more than one command line");
     expect_error(InfoBuilder().string_tag(kTagBootloaderName, "a").string_tag(kTagBootloaderName, "b").end().bytes(),
                  "more than one boot loader name");
-    expect_error(InfoBuilder().memory_map(kQemu4GMap).memory_map(kQemu4GMap).end().bytes(),
-                 "more than one memory map");
+    expect_error(InfoBuilder().memory_map(kQemu4GMap).memory_map(kQemu4GMap).end().bytes(), "more than one memory map");
     expect_error(InfoBuilder().rsdp(kTagAcpiOld, 20, 1).rsdp(kTagAcpiOld, 20, 1).end().bytes(), "more than one old");
     expect_error(InfoBuilder().rsdp(kTagAcpiNew, 36, 1).rsdp(kTagAcpiNew, 36, 1).end().bytes(), "more than one new");
 }
@@ -454,11 +450,11 @@ TEST(Multiboot2, SurvivesRandomCorruption) {
         for (int f = 0; f < flips; ++f) {
             const usize at = rng() % bytes.size();
             switch (rng() % 3) {
-            case 0: bytes[at] = u8(rng()); break;
-            case 1: bytes[at] ^= u8(1u << (rng() % 8)); break;
-            default:
-                if (bytes.size() > 8) bytes.resize(8 + rng() % (bytes.size() - 8));
-                break;
+                case 0: bytes[at] = u8(rng()); break;
+                case 1: bytes[at] ^= u8(1u << (rng() % 8)); break;
+                default:
+                    if (bytes.size() > 8) bytes.resize(8 + rng() % (bytes.size() - 8));
+                    break;
             }
         }
         // Keep total_size within the buffer, as a real boot loader's memory would be.
