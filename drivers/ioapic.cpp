@@ -29,8 +29,7 @@ bool ioapic_init(u8 id, PhysAddr address, u32 gsi_base, IoApicState& state) {
     }
     const u32 version = read(regs, kVersionRegister);
     if (version == 0xffffffffu) {
-        log_error("ioapic%u: nothing answers at %#llx (reads all ones); ignoring it", id,
-                  (unsigned long long)address);
+        log_error("ioapic%u: nothing answers at %#llx (reads all ones); ignoring it", id, (unsigned long long)address);
         return false;
     }
     state = {id, address, gsi_base, ((version >> 16) & 0xff) + 1};
@@ -38,7 +37,7 @@ bool ioapic_init(u8 id, PhysAddr address, u32 gsi_base, IoApicState& state) {
         write(regs, kRedirectionTableBase + 2 * i, kRedirectionMasked);
         write(regs, kRedirectionTableBase + 2 * i + 1, 0);
     }
-    log_info("ioapic%u: at %#llx, version %#x, GSIs %u-%u, all masked", id, (unsigned long long)address,
-             version & 0xff, gsi_base, gsi_base + state.redirection_entries - 1);
+    log_info("ioapic%u: at %#llx, version %#x, GSIs %u-%u, all masked", id, (unsigned long long)address, version & 0xff,
+             gsi_base, gsi_base + state.redirection_entries - 1);
     return true;
 }

@@ -1,8 +1,8 @@
 #include "drivers/lapic.hpp"
 
+#include "kernel/idt.hpp"
 #include "kernel/log.hpp"
 #include "kernel/panic.hpp"
-#include "kernel/idt.hpp"
 #include "kernel/time.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -50,8 +50,10 @@ u32 read(LapicReg reg) {
 }
 
 void write(LapicReg reg, u32 value) {
-    if (g_mode == LapicMode::X2Apic) x86::wrmsr(x2apic_msr(reg), value);
-    else g_mmio[u32(reg) / 4] = value;
+    if (g_mode == LapicMode::X2Apic)
+        x86::wrmsr(x2apic_msr(reg), value);
+    else
+        g_mmio[u32(reg) / 4] = value;
 }
 
 bool send_ipi(u32 apic_id, u32 command) {

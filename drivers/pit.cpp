@@ -16,7 +16,7 @@ u64 pit_measure_tsc_hz() {
     constexpr u32 count = kPitHz * kMilliseconds / 1000;
     u8 control = x86::inb(kSpeakerControl);
     x86::outb(kSpeakerControl, u8((control & ~0x02) | 0x01));  // gate on, speaker off
-    x86::outb(kCommand, 0xb0);                                  // channel 2, lo/hi, mode 0
+    x86::outb(kCommand, 0xb0);                                 // channel 2, lo/hi, mode 0
     x86::outb(kChannel2Data, u8(count & 0xff));
     x86::outb(kChannel2Data, u8(count >> 8));
     const u64 start = x86::rdtsc();

@@ -7,12 +7,12 @@
 #if __STDC_HOSTED__
 #include <cstdio>
 #include <cstdlib>
-#define VIREO_ASSERT(cond)                                                                   \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
+#define VIREO_ASSERT(cond)                                                                      \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
             std::fprintf(stderr, "assertion failed: %s at %s:%d\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                    \
-        }                                                                                    \
+            std::abort();                                                                       \
+        }                                                                                       \
     } while (0)
 #else
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -29,10 +29,14 @@ bool parse_u64(const char* s, usize len, u64& out) {
     for (usize i = 0; i < len; ++i) {
         u64 digit;
         const char c = s[i];
-        if (c >= '0' && c <= '9') digit = u64(c - '0');
-        else if (base == 16 && c >= 'a' && c <= 'f') digit = u64(c - 'a' + 10);
-        else if (base == 16 && c >= 'A' && c <= 'F') digit = u64(c - 'A' + 10);
-        else return false;
+        if (c >= '0' && c <= '9')
+            digit = u64(c) - u64('0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            digit = u64(c) - u64('a') + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            digit = u64(c) - u64('A') + 10;
+        else
+            return false;
         if (value > (~0ull - digit) / base) return false;
         value = value * base + digit;
     }
@@ -47,8 +51,7 @@ void report(CmdlineDiagnostics& d, const Token& t, const char* why) {
     }
     const int key_len = int(t.key_len > 40 ? 40 : t.key_len);
     snprintf(d.messages[d.count++], CmdlineDiagnostics::kLength, "command line: '%.*s%s%.*s': %s", key_len, t.key,
-             t.value ? "=" : "", int(t.value ? (t.value_len > 40 ? 40 : t.value_len) : 0), t.value ? t.value : "",
-             why);
+             t.value ? "=" : "", int(t.value ? (t.value_len > 40 ? 40 : t.value_len) : 0), t.value ? t.value : "", why);
 }
 
 void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
@@ -66,8 +69,8 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
         static const struct {
             const char* name;
             LogLevel level;
-        } kLevels[] = {{"error", LogLevel::Error}, {"warn", LogLevel::Warn}, {"info", LogLevel::Info},
-                       {"debug", LogLevel::Debug}};
+        } kLevels[] = {
+            {"error", LogLevel::Error}, {"warn", LogLevel::Warn}, {"info", LogLevel::Info}, {"debug", LogLevel::Debug}};
         bool found = false;
         for (const auto& l : kLevels) {
             if (t.value && equals(t.value, t.value_len, l.name)) {
@@ -84,12 +87,17 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             report(d, t, "expected an I/O port such as 0xf4");
         }
     } else if (equals(t.key, t.key_len, "selftest")) {
-        if (t.value && equals(t.value, t.value_len, "pagefault")) o.self_test = SelfTest::PageFault;
-        else if (t.value && equals(t.value, t.value_len, "assert")) o.self_test = SelfTest::Assert;
-        else report(d, t, "expected pagefault or assert");
+        if (t.value && equals(t.value, t.value_len, "pagefault"))
+            o.self_test = SelfTest::PageFault;
+        else if (t.value && equals(t.value, t.value_len, "assert"))
+            o.self_test = SelfTest::Assert;
+        else
+            report(d, t, "expected pagefault or assert");
     } else if (equals(t.key, t.key_len, "acpidump")) {
-        if (t.value) report(d, t, "takes no value");
-        else o.dump_acpi = true;
+        if (t.value)
+            report(d, t, "takes no value");
+        else
+            o.dump_acpi = true;
     } else {
         report(d, t, "unknown option, ignored");
     }

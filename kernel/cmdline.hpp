@@ -14,11 +14,11 @@ enum class SelfTest : u8 {
 };
 
 struct HypervisorOptions {
-    u16 console_port = 0x3f8;      // console=com1..com4 or console=0xPORT
+    u16 console_port = 0x3f8;  // console=com1..com4 or console=0xPORT
     LogLevel log_level = LogLevel::Info;
-    u16 debug_exit_port = 0;       // debug_exit=0xPORT: QEMU isa-debug-exit; 0 = none
+    u16 debug_exit_port = 0;  // debug_exit=0xPORT: QEMU isa-debug-exit; 0 = none
     SelfTest self_test = SelfTest::None;
-    bool dump_acpi = false;        // acpidump: hex-dump every ACPI table to the console
+    bool dump_acpi = false;  // acpidump: hex-dump every ACPI table to the console
 };
 
 struct CmdlineDiagnostics {

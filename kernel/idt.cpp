@@ -37,8 +37,13 @@ InterruptStack stack_for(u32 vector) {
 void idt_init() {
     for (u32 v = 0; v < 256; ++v) {
         const u64 handler = trap_stub_table[v];
-        g_idt[v] = IdtGate{u16(handler), kKernelCodeSelector, u8(stack_for(v)), kInterruptGate, u16(handler >> 16),
-                           u32(handler >> 32), 0};
+        g_idt[v] = IdtGate{u16(handler),
+                           kKernelCodeSelector,
+                           u8(stack_for(v)),
+                           kInterruptGate,
+                           u16(handler >> 16),
+                           u32(handler >> 32),
+                           0};
     }
 }
 

@@ -12,6 +12,6 @@ inline constexpr u8 kVectorSpurious = 0xff;
 
 using InterruptHandler = void (*)(TrapFrame& frame);
 
-void idt_init();        // builds the IDT, once, on the boot CPU
-void idt_load();        // loads it on the calling CPU
+void idt_init();  // builds the IDT, once, on the boot CPU
+void idt_load();  // loads it on the calling CPU
 void register_interrupt_handler(u8 vector, InterruptHandler handler);

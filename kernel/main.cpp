@@ -96,8 +96,8 @@ void enter_root_mode_here() {
         __atomic_fetch_add(&g_root_mode_cpus, 1, __ATOMIC_ACQ_REL);
     } else {
         __atomic_fetch_add(&g_root_mode_failures, 1, __ATOMIC_ACQ_REL);
-        log_error("cpu%u: cannot enter %s root mode: %s", cpu.index,
-                  virtualization_mode_name(g_virtualization.vendor), error);
+        log_error("cpu%u: cannot enter %s root mode: %s", cpu.index, virtualization_mode_name(g_virtualization.vendor),
+                  error);
     }
 }
 
@@ -132,8 +132,8 @@ void init_acpi() {
     if (g_boot.rsdp_length == 0) panic("acpi: the boot loader passed no ACPI RSDP; Vireo needs ACPI to find CPUs");
     if (!parse_acpi(memory, g_boot.rsdp, g_boot.rsdp_length, g_acpi, &error)) panic("acpi: %s", error);
     for (usize i = 0; i < g_acpi.warning_count; ++i) log_warn("acpi: %s", g_acpi.warnings[i]);
-    log_info("acpi: %zu tables; %zu CPUs, %zu IOAPICs in the MADT; HPET %s", g_acpi.table_count,
-             g_acpi.madt.cpu_count, g_acpi.madt.ioapic_count, g_acpi.hpet.present ? "present" : "absent");
+    log_info("acpi: %zu tables; %zu CPUs, %zu IOAPICs in the MADT; HPET %s", g_acpi.table_count, g_acpi.madt.cpu_count,
+             g_acpi.madt.ioapic_count, g_acpi.hpet.present ? "present" : "absent");
     if (g_acpi.warnings_dropped) log_warn("acpi: %zu more warnings not shown", g_acpi.warnings_dropped);
     if (g_options.dump_acpi) dump_acpi_tables(memory, g_acpi, emit_console_line, nullptr);
 }
@@ -159,7 +159,8 @@ void log_memory(const char* when) {
              kernel_heap_bytes_in_use());
 }
 
-void run_self_test() {
+// Not inlined, so the backtrace test can find it by name.
+__attribute__((noinline)) void run_self_test() {
     switch (g_options.self_test) {
         case SelfTest::PageFault:
             log_info("selftest: touching an unmapped address; a panic report must follow");
@@ -193,7 +194,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     parse_hypervisor_cmdline(g_boot.cmdline, g_options, diagnostics);
     power_set_debug_exit_port(g_options.debug_exit_port);
     init_console();
-    log_info("Vireo %s starting, loaded by %s", kVireoVersion, g_boot.bootloader_name[0] ? g_boot.bootloader_name : "?");
+    log_info("Vireo %s starting, loaded by %s", kVireoVersion,
+             g_boot.bootloader_name[0] ? g_boot.bootloader_name : "?");
     log_info("command line: %s", g_boot.cmdline);
     for (usize i = 0; i < diagnostics.count; ++i) log_warn("%s", diagnostics.messages[i]);
     if (diagnostics.overflowed) log_warn("command line: more problems than shown");
@@ -207,7 +209,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     for (usize i = 0; i < g_boot.module_count; ++i)
         log_info("module %zu: %#llx-%#llx (%llu KiB) '%s'", i, (unsigned long long)g_boot.modules[i].start,
                  (unsigned long long)g_boot.modules[i].end,
-                 (unsigned long long)((g_boot.modules[i].end - g_boot.modules[i].start) / KiB), g_boot.modules[i].cmdline);
+                 (unsigned long long)((g_boot.modules[i].end - g_boot.modules[i].start) / KiB),
+                 g_boot.modules[i].cmdline);
 
     init_acpi();
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);

@@ -7,7 +7,8 @@
 
 #include "kernel/panic.hpp"
 
-#define VIREO_UNSUPPORTED_SYSCALL(name) panic("newlib called the system call '%s', which the hypervisor does not provide", name)
+#define VIREO_UNSUPPORTED_SYSCALL(name) \
+    panic("newlib called the system call '%s', which the hypervisor does not provide", name)
 
 extern "C" {
 void* sbrk(ptrdiff_t) { VIREO_UNSUPPORTED_SYSCALL("sbrk"); }

@@ -28,8 +28,8 @@ inline constexpr u64 kKernelStackSize = 32 * KiB;
 enum class RootMode : u8 { None, Svm, Vmx };
 
 struct PerCpu {
-    PerCpu* self;            // %gs:0
-    u32 index;               // %gs:8: dense CPU number used in logs
+    PerCpu* self;  // %gs:0
+    u32 index;     // %gs:8: dense CPU number used in logs
     u32 apic_id;
     alignas(16) u64 gdt[5];  // null, code64, data, TSS (two slots)
     TaskStateSegment tss;

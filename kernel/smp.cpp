@@ -15,7 +15,7 @@ extern "C" const u8 ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_pa
 namespace {
 
 constexpr PhysAddr kApTrampolinePhys = 0x8000;  // SIPI vector 0x08: start at 0800:0000
-constexpr u64 kApStartTimeoutUs = 2000000;  // generous: emulated CPUs are slow
+constexpr u64 kApStartTimeoutUs = 2000000;      // generous: emulated CPUs are slow
 
 struct __attribute__((packed)) ApStartParameters {  // boot/ap_trampoline.S
     u32 cr3;
@@ -49,7 +49,8 @@ u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_mai
     g_ap_main = ap_main;
     const u64 size = u64(ap_trampoline_end - ap_trampoline_start);
     memcpy(phys_to_virt(kApTrampolinePhys), ap_trampoline_start, size);
-    auto* params = phys_to_virt<ApStartParameters>(kApTrampolinePhys + u64(ap_trampoline_parameters - ap_trampoline_start));
+    auto* params =
+        phys_to_virt<ApStartParameters>(kApTrampolinePhys + u64(ap_trampoline_parameters - ap_trampoline_start));
     if (!map_identity_code_page(kApTrampolinePhys)) {
         log_error("smp: cannot map the AP start-up page; running on the boot CPU only");
         return 1;

@@ -16,8 +16,7 @@ public:
         for (u64 i = 0; i < spins; ++i) {
             u32 serving = __atomic_load_n(&serving_, __ATOMIC_ACQUIRE);
             u32 expected = serving;
-            if (__atomic_compare_exchange_n(&next_, &expected, serving + 1, false, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
+            if (__atomic_compare_exchange_n(&next_, &expected, serving + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 return true;
             cpu_relax();
         }

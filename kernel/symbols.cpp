@@ -6,8 +6,10 @@ SymbolMatch find_symbol(const SymbolEntry* entries, u64 count, u64 address, u64 
     u64 lo = 0, hi = count;
     while (hi - lo > 1) {
         const u64 mid = lo + (hi - lo) / 2;
-        if (entries[mid].address <= address) lo = mid;
-        else hi = mid;
+        if (entries[mid].address <= address)
+            lo = mid;
+        else
+            hi = mid;
     }
     return {entries[lo].name, address - entries[lo].address};
 }

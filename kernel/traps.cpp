@@ -11,14 +11,38 @@ InterruptHandler interrupt_handler(u8 vector);
 
 namespace {
 
-const char* const kExceptionNames[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
-    "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor segment overrun",
-    "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection",
-    "#PF page fault", "reserved (15)", "#MF x87 floating point", "#AC alignment check", "#MC machine check",
-    "#XM SIMD floating point", "#VE virtualization", "#CP control protection", "reserved (22)", "reserved (23)",
-    "reserved (24)", "reserved (25)", "reserved (26)", "reserved (27)", "#HV hypervisor injection",
-    "#VC VMM communication", "#SX security", "reserved (31)"};
+const char* const kExceptionNames[32] = {"#DE divide error",
+                                         "#DB debug",
+                                         "NMI",
+                                         "#BP breakpoint",
+                                         "#OF overflow",
+                                         "#BR bound range",
+                                         "#UD invalid opcode",
+                                         "#NM device not available",
+                                         "#DF double fault",
+                                         "coprocessor segment overrun",
+                                         "#TS invalid TSS",
+                                         "#NP segment not present",
+                                         "#SS stack fault",
+                                         "#GP general protection",
+                                         "#PF page fault",
+                                         "reserved (15)",
+                                         "#MF x87 floating point",
+                                         "#AC alignment check",
+                                         "#MC machine check",
+                                         "#XM SIMD floating point",
+                                         "#VE virtualization",
+                                         "#CP control protection",
+                                         "reserved (22)",
+                                         "reserved (23)",
+                                         "reserved (24)",
+                                         "reserved (25)",
+                                         "reserved (26)",
+                                         "reserved (27)",
+                                         "#HV hypervisor injection",
+                                         "#VC VMM communication",
+                                         "#SX security",
+                                         "reserved (31)"};
 
 constexpr u64 kPageFaultPresent = 1 << 0, kPageFaultWrite = 1 << 1, kPageFaultUser = 1 << 2,
               kPageFaultReserved = 1 << 3, kPageFaultFetch = 1 << 4;
@@ -30,7 +54,9 @@ constexpr u64 kPageFaultPresent = 1 << 0, kPageFaultWrite = 1 << 1, kPageFaultUs
         const u64 e = frame.error_code;
         panic_with_frame(frame, "%s at rip %#llx: %s %s of address %#llx%s%s", name, (unsigned long long)frame.rip,
                          (e & kPageFaultPresent) ? "protection violation on" : "not-present page on",
-                         (e & kPageFaultFetch) ? "instruction fetch" : (e & kPageFaultWrite) ? "write" : "read",
+                         (e & kPageFaultFetch)   ? "instruction fetch"
+                         : (e & kPageFaultWrite) ? "write"
+                                                 : "read",
                          (unsigned long long)x86::read_cr2(), (e & kPageFaultUser) ? " (user mode)" : "",
                          (e & kPageFaultReserved) ? " (reserved bit set in a page-table entry)" : "");
     }

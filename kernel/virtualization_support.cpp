@@ -17,17 +17,15 @@ bool has_svm(const CpuAccess& cpu) {
     return max_extended >= 0x80000001 && (cpu.cpuid(0x80000001).ecx & kCpuidExtEcxSvm);
 }
 
-bool has_vmx(const CpuAccess& cpu) {
-    return cpu.cpuid(0).eax >= 1 && (cpu.cpuid(1).ecx & kCpuid1EcxVmx);
-}
+bool has_vmx(const CpuAccess& cpu) { return cpu.cpuid(0).eax >= 1 && (cpu.cpuid(1).ecx & kCpuid1EcxVmx); }
 
 VirtualizationSupport check_svm(const CpuAccess& cpu) {
     VirtualizationSupport s;
     s.vendor = VirtualizationVendor::AmdSvm;
     const u64 vm_cr = cpu.read_msr(Msr::VmCr);
     s.firmware_lock = (vm_cr & msr_bits::kVmCrLock) != 0;
-    s.status = (vm_cr & msr_bits::kVmCrSvmDisable) ? VirtualizationStatus::DisabledByFirmware
-                                                   : VirtualizationStatus::Usable;
+    s.status =
+        (vm_cr & msr_bits::kVmCrSvmDisable) ? VirtualizationStatus::DisabledByFirmware : VirtualizationStatus::Usable;
     if (cpu.cpuid(0x80000000).eax >= 0x8000000a) {
         const CpuidResult leaf = cpu.cpuid(0x8000000a);
         s.svm = {leaf.eax & 0xff,
@@ -39,6 +37,8 @@ VirtualizationSupport check_svm(const CpuAccess& cpu) {
                  (leaf.edx & (1u << 7)) != 0,
                  (leaf.edx & (1u << 16)) != 0};
     }
+    if (s.status == VirtualizationStatus::Usable && !s.svm.nested_paging)
+        s.status = VirtualizationStatus::NoNestedPaging;
     return s;
 }
 
@@ -51,6 +51,15 @@ VirtualizationSupport check_vmx(const CpuAccess& cpu) {
     // Unlocked: Vireo sets the enable and the lock itself (vmx/vmx_root.cpp).
     const bool disabled = s.firmware_lock && !(control & msr_bits::kFeatureControlVmxOutsideSmx);
     s.status = disabled ? VirtualizationStatus::DisabledByFirmware : VirtualizationStatus::Usable;
+    // The capability MSRs' high halves say which controls may be 1 (SDM A.3.2, A.3.3);
+    // the secondary-controls MSR exists only when bit 63 of the primary one is set.
+    constexpr u64 kActivateSecondaryControls = 1ull << (32 + 31);
+    if (cpu.read_msr(Msr::VmxProcbasedCtls) & kActivateSecondaryControls) {
+        const u64 secondary = cpu.read_msr(Msr::VmxProcbasedCtls2);
+        s.vmx_ept = (secondary & (1ull << (32 + 1))) != 0;
+        s.vmx_unrestricted_guest = (secondary & (1ull << (32 + 7))) != 0;
+    }
+    if (s.status == VirtualizationStatus::Usable && !s.vmx_ept) s.status = VirtualizationStatus::NoNestedPaging;
     return s;
 }
 
@@ -91,6 +100,10 @@ const char* describe_virtualization(const VirtualizationSupport& s) {
                              "UEFI setup";
             return "Intel VT-x (VMX) is disabled by the firmware (IA32_FEATURE_CONTROL locked without VMXON "
                    "outside SMX): enable VT-x / virtualization in the BIOS or UEFI setup";
+        case VirtualizationStatus::NoNestedPaging:
+            return s.vendor == VirtualizationVendor::AmdSvm
+                       ? "AMD-V (SVM) is present but without nested paging (NPT), which Vireo needs to run guests"
+                       : "Intel VT-x (VMX) is present but without EPT, which Vireo needs to run guests";
         case VirtualizationStatus::NotSupported: break;
     }
     return "this processor supports neither AMD-V (SVM) nor Intel VT-x (VMX) in CPUID; Vireo needs one of them "

@@ -6,23 +6,26 @@
 //   VT-x:  CPUID 01h ECX[5] (VMX), disabled when IA32_FEATURE_CONTROL is locked with
 //          "VMXON outside SMX" clear (Intel SDM vol. 3, 23.7 "Enabling and entering
 //          VMX operation").
+// Vireo gives guests their memory through nested paging only (no shadow page tables),
+// so an extension without it (NPT: CPUID 8000_000Ah EDX[0]; EPT: secondary processor-
+// based control bit 1, SDM A.3.3) cannot run guests either, and says so.
 #pragma once
 
 #include "kernel/types.hpp"
 #include "kernel/x86/cpu_access.hpp"
 
 enum class VirtualizationVendor : u8 { None, AmdSvm, IntelVmx };
-enum class VirtualizationStatus : u8 { Usable, NotSupported, DisabledByFirmware };
+enum class VirtualizationStatus : u8 { Usable, NotSupported, DisabledByFirmware, NoNestedPaging };
 
 struct SvmFeatures {
-    u32 revision;   // CPUID 8000_000Ah EAX[7:0]
-    u32 asid_count; // EBX
-    bool nested_paging;      // EDX[0]
-    bool nrip_save;          // EDX[3]
-    bool vmcb_clean;         // EDX[5]
-    bool flush_by_asid;      // EDX[6]
-    bool decode_assists;     // EDX[7]
-    bool vgif;               // EDX[16]
+    u32 revision;         // CPUID 8000_000Ah EAX[7:0]
+    u32 asid_count;       // EBX
+    bool nested_paging;   // EDX[0]
+    bool nrip_save;       // EDX[3]
+    bool vmcb_clean;      // EDX[5]
+    bool flush_by_asid;   // EDX[6]
+    bool decode_assists;  // EDX[7]
+    bool vgif;            // EDX[16]
 };
 
 struct VirtualizationSupport {
@@ -30,6 +33,8 @@ struct VirtualizationSupport {
     VirtualizationStatus status = VirtualizationStatus::NotSupported;
     bool firmware_lock = false;  // VM_CR.LOCK / FEATURE_CONTROL.LOCK as found
     SvmFeatures svm = {};
+    bool vmx_ept = false;                 // secondary control "enable EPT" may be 1
+    bool vmx_unrestricted_guest = false;  // secondary control "unrestricted guest" may be 1
 };
 
 VirtualizationSupport detect_virtualization(const CpuAccess& cpu);

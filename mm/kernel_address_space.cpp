@@ -97,10 +97,14 @@ void init_frame_allocator() {
 void build_kernel_page_tables(const Multiboot2Info& boot) {
     // The PML4 must lie below 4 GiB: APs load CR3 in 32-bit mode (boot/ap_trampoline.S).
     if (!g_page_table.create()) panic("mm: no memory for the hypervisor's page tables");
+    // 1 GiB pages only where CPUID 8000_0001h EDX[26] (Page1GB) says the CPU has them.
+    g_page_table.set_huge_pages(x86::cpuid(0x80000000).eax >= 0x80000001 && (x86::cpuid(0x80000001).edx & (1u << 26)));
 
     const PageAttributes text{.writable = false, .executable = true, .user = false, .global = true, .uncached = false};
-    const PageAttributes read_only{.writable = false, .executable = false, .user = false, .global = true, .uncached = false};
-    const PageAttributes read_write{.writable = true, .executable = false, .user = false, .global = true, .uncached = false};
+    const PageAttributes read_only{
+        .writable = false, .executable = false, .user = false, .global = true, .uncached = false};
+    const PageAttributes read_write{
+        .writable = true, .executable = false, .user = false, .global = true, .uncached = false};
     auto map_section = [&](const u8* start, const u8* end, PageAttributes attrs, const char* what) {
         const VirtAddr va = reinterpret_cast<VirtAddr>(start);
         const u64 size = align_up(u64(end - start), kPageSize);  // sections start page-aligned (linker.ld)
@@ -113,11 +117,14 @@ void build_kernel_page_tables(const Multiboot2Info& boot) {
 
     // Direct map: RAM and the ACPI areas, plus the first MiB (BIOS data, where firmware
     // tables may live). Never executable.
-    const PageAttributes direct{.writable = true, .executable = false, .user = false, .global = true, .uncached = false};
+    const PageAttributes direct{
+        .writable = true, .executable = false, .user = false, .global = true, .uncached = false};
     map_or_panic(kDirectMapBase, 0, 1 * MiB, direct, "the first MiB");
     for (usize i = 0; i < boot.memory_region_count; ++i) {
         const auto& r = boot.memory_regions[i];
-        if (r.type != kMultiboot2MemoryAvailable && r.type != kMultiboot2MemoryAcpiReclaimable && r.type != kMultiboot2MemoryNvs) continue;
+        if (r.type != kMultiboot2MemoryAvailable && r.type != kMultiboot2MemoryAcpiReclaimable &&
+            r.type != kMultiboot2MemoryNvs)
+            continue;
         const PhysAddr start = align_down(r.base, kPageSize);
         const PhysAddr end = align_up(r.base + r.length, kPageSize);
         if (end <= 1 * MiB) continue;

@@ -9,8 +9,8 @@
 struct Multiboot2Info;
 
 struct MemoryStats {
-    u64 usable_bytes;    // RAM the firmware reports usable, minus what boot reserved
-    u64 free_bytes;      // frames not allocated right now
+    u64 usable_bytes;  // RAM the firmware reports usable, minus what boot reserved
+    u64 free_bytes;    // frames not allocated right now
     u64 hypervisor_image_bytes;
 };
 

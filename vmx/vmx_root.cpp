@@ -1,11 +1,11 @@
 // Intel VT-x root mode on one CPU (Intel SDM vol. 3, 23.7 "Enabling and Entering VMX
 // Operation", 23.8 "Restrictions on VMX Operation", A.1 "Basic VMX Information").
 #include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
 #include "kernel/root_mode.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
-#include "kernel/memory_layout.hpp"
 
 namespace {
 

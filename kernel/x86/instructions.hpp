@@ -50,12 +50,12 @@ inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(por
 inline void outw(u16 port, u16 v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
 inline void outl(u16 port, u32 v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 
-#define VIREO_CR_ACCESSORS(n)                                       \
-    inline u64 read_cr##n() {                                       \
-        u64 v;                                                      \
-        asm volatile("mov %%cr" #n ", %0" : "=r"(v));               \
-        return v;                                                   \
-    }                                                               \
+#define VIREO_CR_ACCESSORS(n)                         \
+    inline u64 read_cr##n() {                         \
+        u64 v;                                        \
+        asm volatile("mov %%cr" #n ", %0" : "=r"(v)); \
+        return v;                                     \
+    }                                                 \
     inline void write_cr##n(u64 v) { asm volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
 VIREO_CR_ACCESSORS(0)
 VIREO_CR_ACCESSORS(2)

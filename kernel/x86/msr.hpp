@@ -5,20 +5,22 @@
 #include "kernel/types.hpp"
 
 enum class Msr : u32 {
-    ApicBase = 0x1b,              // Intel SDM vol. 3, 11.4.4
-    FeatureControl = 0x3a,        // IA32_FEATURE_CONTROL, SDM vol. 3, 23.7
-    VmxBasic = 0x480,             // SDM vol. 3, A.1
-    VmxCr0Fixed0 = 0x486,         // SDM vol. 3, A.7
+    ApicBase = 0x1b,           // Intel SDM vol. 3, 11.4.4
+    FeatureControl = 0x3a,     // IA32_FEATURE_CONTROL, SDM vol. 3, 23.7
+    VmxBasic = 0x480,          // SDM vol. 3, A.1
+    VmxProcbasedCtls = 0x482,  // SDM vol. 3, A.3.2
+    VmxCr0Fixed0 = 0x486,      // SDM vol. 3, A.7
     VmxCr0Fixed1 = 0x487,
-    VmxCr4Fixed0 = 0x488,         // SDM vol. 3, A.8
+    VmxCr4Fixed0 = 0x488,  // SDM vol. 3, A.8
     VmxCr4Fixed1 = 0x489,
-    X2ApicBase = 0x800,           // x2APIC register block, SDM vol. 3, 11.12.1
-    Efer = 0xc0000080,            // AMD APM vol. 2, 3.1.7
+    VmxProcbasedCtls2 = 0x48b,  // SDM vol. 3, A.3.3
+    X2ApicBase = 0x800,         // x2APIC register block, SDM vol. 3, 11.12.1
+    Efer = 0xc0000080,          // AMD APM vol. 2, 3.1.7
     FsBase = 0xc0000100,
     GsBase = 0xc0000101,
     KernelGsBase = 0xc0000102,
-    VmCr = 0xc0010114,            // AMD APM vol. 2, 15.30.1
-    VmHsavePa = 0xc0010117,       // AMD APM vol. 2, 15.30.4
+    VmCr = 0xc0010114,       // AMD APM vol. 2, 15.30.1
+    VmHsavePa = 0xc0010117,  // AMD APM vol. 2, 15.30.4
 };
 
 constexpr u32 msr_index(Msr msr) { return static_cast<u32>(msr); }
@@ -28,17 +30,17 @@ namespace msr_bits {
 inline constexpr u64 kEferSce = 1ull << 0;
 inline constexpr u64 kEferLme = 1ull << 8;
 inline constexpr u64 kEferNxe = 1ull << 11;
-inline constexpr u64 kEferSvme = 1ull << 12;    // APM vol. 2, 15.4
+inline constexpr u64 kEferSvme = 1ull << 12;  // APM vol. 2, 15.4
 
 inline constexpr u64 kApicBaseBsp = 1ull << 8;
 inline constexpr u64 kApicBaseX2Apic = 1ull << 10;
 inline constexpr u64 kApicBaseEnable = 1ull << 11;
 inline constexpr u64 kApicBaseAddressMask = 0xffffff000ull;
 
-inline constexpr u64 kFeatureControlLock = 1ull << 0;           // SDM vol. 3, 23.7
+inline constexpr u64 kFeatureControlLock = 1ull << 0;  // SDM vol. 3, 23.7
 inline constexpr u64 kFeatureControlVmxInSmx = 1ull << 1;
 inline constexpr u64 kFeatureControlVmxOutsideSmx = 1ull << 2;
 
-inline constexpr u64 kVmCrLock = 1ull << 3;                     // APM vol. 2, 15.30.1
+inline constexpr u64 kVmCrLock = 1ull << 3;  // APM vol. 2, 15.30.1
 inline constexpr u64 kVmCrSvmDisable = 1ull << 4;
 }  // namespace msr_bits

@@ -61,7 +61,8 @@ TEST(Cmdline, BadValuesKeepDefaultsAndAreReported) {
     ASSERT_EQ(p.diagnostics.count, 5u);
     EXPECT_EQ(std::string(p.diagnostics.messages[0]),
               "command line: 'console=com9': expected com1..com4 or an I/O port such as 0x3f8; keeping the default");
-    EXPECT_EQ(std::string(p.diagnostics.messages[1]), "command line: 'loglevel=loud': expected error, warn, info or debug");
+    EXPECT_EQ(std::string(p.diagnostics.messages[1]),
+              "command line: 'loglevel=loud': expected error, warn, info or debug");
 }
 
 TEST(Cmdline, RejectsOverflowingAndOutOfRangeNumbers) {

@@ -50,6 +50,9 @@ FakeCpu intel_with_vmx(u64 feature_control) {
     cpu.leaves[{1, 0}] = {0, 0, 1u << 5, 0};
     cpu.leaves[{0x80000000, 0}] = {0x80000008, 0, 0, 0};
     cpu.msrs[Msr::FeatureControl] = feature_control;
+    // What Bochs' corei7_haswell_4770 reports (shared/research/vmx-under-bochs.md).
+    cpu.msrs[Msr::VmxProcbasedCtls] = 0xf7f9fffe0401e172ull;
+    cpu.msrs[Msr::VmxProcbasedCtls2] = 0x00047fff00000000ull;
     return cpu;
 }
 
@@ -91,8 +94,8 @@ TEST(VirtualizationSupport, IntelVmxUnlockedIsUsable) {
 }
 
 TEST(VirtualizationSupport, IntelVmxLockedAndEnabledIsUsable) {  // Bochs' BIOS leaves 0x5
-    const VirtualizationSupport s = detect_virtualization(
-        intel_with_vmx(msr_bits::kFeatureControlLock | msr_bits::kFeatureControlVmxOutsideSmx));
+    const VirtualizationSupport s =
+        detect_virtualization(intel_with_vmx(msr_bits::kFeatureControlLock | msr_bits::kFeatureControlVmxOutsideSmx));
     EXPECT_EQ(s.status, VirtualizationStatus::Usable);
     EXPECT_STREQ(virtualization_mode_name(s.vendor), "VMX");
 }
@@ -104,7 +107,32 @@ TEST(VirtualizationSupport, IntelVmxLockedWithoutEnableIsDisabledByFirmware) {
               std::string::npos);
 }
 
-TEST(VirtualizationSupport, NeitherExtension) {  // QEMU -cpu qemu64
+TEST(VirtualizationSupport, AmdSvmWithoutNestedPagingCannotRunGuests) {  // QEMU 7.2 -cpu qemu64
+    FakeCpu cpu = amd_epyc_under_qemu();
+    cpu.leaves[{0x8000000a, 0}] = {1, 16, 0, 0};
+    const VirtualizationSupport s = detect_virtualization(cpu);
+    EXPECT_EQ(s.status, VirtualizationStatus::NoNestedPaging);
+    EXPECT_STREQ(describe_virtualization(s),
+                 "AMD-V (SVM) is present but without nested paging (NPT), which Vireo needs to run guests");
+}
+
+TEST(VirtualizationSupport, IntelVmxFeaturesFromCapabilityMsrs) {
+    const VirtualizationSupport s = detect_virtualization(intel_with_vmx(0));
+    EXPECT_TRUE(s.vmx_ept);
+    EXPECT_TRUE(s.vmx_unrestricted_guest);
+}
+
+TEST(VirtualizationSupport, IntelVmxWithoutSecondaryControlsHasNoEpt) {  // e.g. Bochs core2_penryn
+    FakeCpu cpu = intel_with_vmx(0);
+    cpu.msrs[Msr::VmxProcbasedCtls] = 0x7ff9fffe0401e172ull;  // bit 63 clear
+    cpu.msrs.erase(Msr::VmxProcbasedCtls2);                   // reading it would #GP
+    const VirtualizationSupport s = detect_virtualization(cpu);
+    EXPECT_EQ(s.status, VirtualizationStatus::NoNestedPaging);
+    EXPECT_STREQ(describe_virtualization(s),
+                 "Intel VT-x (VMX) is present but without EPT, which Vireo needs to run guests");
+}
+
+TEST(VirtualizationSupport, NeitherExtension) {  // QEMU -cpu qemu64,-svm
     FakeCpu cpu;
     cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 0xd);
     cpu.leaves[{0x80000000, 0}] = {0x8000000a, 0, 0, 0};

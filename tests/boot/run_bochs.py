@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Boot build/vireo.iso in Bochs (which emulates Intel VT-x) and judge the console.
+
+Bochs runs headless (the `term` display, which opens no network port), COM1 goes to a
+file, and the run stops when --until matches the console or at --timeout. Bochs' own
+exit status says nothing (it is 1 for every guest-initiated exit), so only the console
+is judged: every --expect must match and no --forbid may.
+"""
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_FORBIDDEN = [r"VIREO PANIC", r"\] cpu\d+ E ", r"GRUB loading.*GRUB loading"]
+
+BOCHSRC = """\
+megs: {megs}
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+cpu: model={model}, count={cpus}, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=0
+ata0-master: type=cdrom, path={iso}, status=inserted
+boot: cdrom
+display_library: term
+com1: enabled=1, mode=file, dev={serial}
+log: {log}
+panic: action=fatal
+error: action=report
+info: action=report
+debug: action=ignore
+mouse: enabled=0
+speaker: enabled=0
+sound: driver=dummy
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iso", required=True)
+    parser.add_argument("--model", default="corei7_haswell_4770")
+    parser.add_argument("--cpus", type=int, default=1)
+    parser.add_argument("--megs", type=int, default=256)
+    parser.add_argument("--until", required=True, help="stop once the console matches this regex")
+    parser.add_argument("--expect", action="append", default=[])
+    parser.add_argument("--forbid", action="append", default=[])
+    parser.add_argument("--timeout", type=float, default=240)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="vireo-bochs-") as tmp:
+        serial = os.path.join(tmp, "serial.out")
+        log = os.path.join(tmp, "bochs.log")
+        rc = os.path.join(tmp, "bochsrc")
+        with open(rc, "w") as f:
+            f.write(BOCHSRC.format(megs=args.megs, model=args.model, cpus=args.cpus, iso=os.path.abspath(args.iso),
+                                   serial=serial, log=log))
+        cmd = ["bochs", "-q", "-f", rc]
+        print("+", " ".join(cmd), f"(model {args.model}, {args.cpus} CPUs)", flush=True)
+        start = time.monotonic()
+        # The debugger build waits at its prompt: "c" continues it.
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, TERM="xterm"), cwd=tmp, start_new_session=True)
+        proc.stdin.write(b"c\n")
+        proc.stdin.flush()
+        console, stopped_by = "", "timeout"
+        while time.monotonic() - start < args.timeout:
+            time.sleep(0.5)
+            if os.path.exists(serial):
+                console = open(serial, errors="replace").read().replace("\r", "")
+            if re.search(args.until, console, re.MULTILINE):
+                stopped_by = "marker"
+                time.sleep(0.5)  # let the line after the marker land
+                console = open(serial, errors="replace").read().replace("\r", "")
+                break
+            if proc.poll() is not None:
+                stopped_by = f"Bochs exited ({proc.returncode})"
+                break
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        elapsed = time.monotonic() - start
+        bochs_log = open(log, errors="replace").read() if os.path.exists(log) else ""
+
+    problems = []
+    if stopped_by != "marker":
+        problems.append(f"the console never showed {args.until!r} ({stopped_by} after {elapsed:.0f} s)")
+    for pattern in args.expect:
+        if not re.search(pattern, console, re.MULTILINE):
+            problems.append(f"expected output not found: {pattern!r}")
+    for pattern in DEFAULT_FORBIDDEN + args.forbid:
+        m = re.search(pattern, console, re.MULTILINE | re.DOTALL)
+        if m:
+            problems.append(f"forbidden output found: {pattern!r}: {m.group(0)[:120]!r}")
+    print(f"Bochs stopped by {stopped_by} after {elapsed:.1f} s")
+    if problems:
+        print("---- console ----")
+        print(console)
+        print("---- bochs.log (VM-entry failures and panics are named here) ----")
+        print("\n".join(l for l in bochs_log.splitlines() if re.search(r"PANIC|ERROR|VMFAIL|VMENTER|VMEXIT", l))[-4000:])
+        for p in problems:
+            print("FAIL:", p)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
