@@ -91,8 +91,10 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             o.self_test = SelfTest::PageFault;
         else if (t.value && equals(t.value, t.value_len, "assert"))
             o.self_test = SelfTest::Assert;
+        else if (t.value && equals(t.value, t.value_len, "stacksmash"))
+            o.self_test = SelfTest::StackSmash;
         else
-            report(d, t, "expected pagefault or assert");
+            report(d, t, "expected pagefault, assert or stacksmash");
     } else if (equals(t.key, t.key_len, "acpidump")) {
         if (t.value)
             report(d, t, "takes no value");

@@ -159,6 +159,14 @@ void log_memory(const char* when) {
              kernel_heap_bytes_in_use());
 }
 
+volatile usize g_overrun_length = 40;  // volatile: the compiler must not see the overrun coming
+
+// Writes `count` bytes into a 16-byte stack buffer; past 16 it tramples the canary.
+__attribute__((noinline)) void overrun_stack_buffer(usize count) {
+    char buffer[16];
+    for (usize i = 0; i < count; ++i) reinterpret_cast<volatile char*>(buffer)[i] = 'x';
+}
+
 // Not inlined, so the backtrace test can find it by name.
 __attribute__((noinline)) void run_self_test() {
     switch (g_options.self_test) {
@@ -169,6 +177,10 @@ __attribute__((noinline)) void run_self_test() {
         case SelfTest::Assert:
             log_info("selftest: failing an assertion; a panic report must follow");
             VIREO_ASSERT(g_root_mode_cpus == 0);
+            break;
+        case SelfTest::StackSmash:
+            log_info("selftest: overrunning a stack buffer; the stack protector must panic");
+            overrun_stack_buffer(g_overrun_length);
             break;
         case SelfTest::None: break;
     }
