@@ -10,15 +10,12 @@ and QEMU's exit status is --status. On failure prints the whole console log.
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
-# A hypervisor fault, an error log line, or a CPU reset (GRUB printing again) is never
-# acceptable unless the test expects it.
-DEFAULT_FORBIDDEN = [r"VIREO PANIC", r"\] cpu\d+ E ", r"GRUB loading.*GRUB loading"]
+from console_check import DEFAULT_FORBIDDEN, check_console, report
 
 
 def main():
@@ -62,25 +59,9 @@ def main():
         problems.append(f"QEMU did not exit within {args.timeout:.0f} s")
     elif status != args.status:
         problems.append(f"QEMU exit status {status}, expected {args.status}")
-    for pattern in args.expect:
-        if not re.search(pattern, console, re.MULTILINE):
-            problems.append(f"expected output not found: {pattern!r}")
-    for pattern in forbidden:
-        m = re.search(pattern, console, re.MULTILINE | re.DOTALL)
-        if m:
-            problems.append(f"forbidden output found: {pattern!r}: {m.group(0)[:120]!r}")
-
+    problems += check_console(console, args.expect, forbidden)
     print(f"QEMU finished in {elapsed:.1f} s with status {status}")
-    if problems:
-        print("---- console ----")
-        print(console)
-        print("---- QEMU ----")
-        print(qemu_output)
-        for p in problems:
-            print("FAIL:", p)
-        return 1
-    print("PASS")
-    return 0
+    return report(problems, console, "QEMU", qemu_output)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""What both boot harnesses (QEMU and Bochs) judge in the hypervisor console."""
+import re
+
+# A hypervisor fault, an error log line, or a CPU reset (GRUB printing again) is never
+# acceptable unless the test says so.
+DEFAULT_FORBIDDEN = [r"VIREO PANIC", r"\] cpu\d+ E ", r"GRUB loading.*GRUB loading"]
+
+
+def check_console(console, expect, forbid):
+    """Returns the problems found: expected patterns missing, forbidden ones present."""
+    problems = []
+    for pattern in expect:
+        if not re.search(pattern, console, re.MULTILINE):
+            problems.append(f"expected output not found: {pattern!r}")
+    for pattern in forbid:
+        m = re.search(pattern, console, re.MULTILINE | re.DOTALL)
+        if m:
+            problems.append(f"forbidden output found: {pattern!r}: {m.group(0)[:120]!r}")
+    return problems
+
+
+def report(problems, console, extra_title, extra_text):
+    """Prints PASS, or the console, the extra log and each problem; returns the exit code."""
+    if not problems:
+        print("PASS")
+        return 0
+    print("---- console ----")
+    print(console)
+    print(f"---- {extra_title} ----")
+    print(extra_text)
+    for p in problems:
+        print("FAIL:", p)
+    return 1
