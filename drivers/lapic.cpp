@@ -136,6 +136,16 @@ void lapic_timer_oneshot(u64 microseconds, u8 vector) {
     write(LapicReg::TimerInitialCount, u32(ticks));
 }
 
+void lapic_timer_periodic(u64 microseconds, u8 vector) {
+    constexpr u32 kPeriodic = 1u << 17;  // LVT timer mode bits 18:17 = 01 (SDM 11.5.4)
+    u64 ticks = g_timer_ticks_per_ms * microseconds / 1000;
+    if (ticks == 0) ticks = 1;
+    if (ticks > 0xffffffffu) ticks = 0xffffffffu;
+    write(LapicReg::TimerDivide, kTimerDivideBy16);
+    write(LapicReg::LvtTimer, kPeriodic | vector);
+    write(LapicReg::TimerInitialCount, u32(ticks));
+}
+
 void lapic_timer_stop() {
     write(LapicReg::LvtTimer, kLvtMasked);
     write(LapicReg::TimerInitialCount, 0);

@@ -25,4 +25,5 @@ void lapic_send_nmi_to_all_others();
 // The APIC timer (SDM vol. 3, 11.5.4), counting at bus clock / 16.
 u64 lapic_timer_calibrate();  // measures ticks per millisecond against the TSC
 void lapic_timer_oneshot(u64 microseconds, u8 vector);
+void lapic_timer_periodic(u64 microseconds, u8 vector);
 void lapic_timer_stop();

@@ -22,6 +22,12 @@ void Serial16550::write_byte(u8 byte) {
     io_.out8(base_ + kData, byte);
 }
 
+bool Serial16550::read_byte(u8& byte) {
+    if (!(io_.in8(base_ + kLineStatus) & 0x01)) return false;
+    byte = io_.in8(base_ + kData);
+    return true;
+}
+
 void Serial16550::write(const char* text, usize len) {
     for (usize i = 0; i < len; ++i) {
         if (text[i] == '\n') write_byte('\r');

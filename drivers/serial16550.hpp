@@ -15,6 +15,8 @@ public:
     // answers at this base (the scratch register does not hold a value).
     bool init(u32 baud = kDefaultBaud);
     void write_byte(u8 byte);
+    // A received byte, if one is waiting (line status bit 0, data ready).
+    bool read_byte(u8& byte);
     // Writes `len` bytes, turning "\n" into "\r\n" for terminals.
     void write(const char* text, usize len);
     u16 base() const { return base_; }

@@ -8,6 +8,7 @@
 // 16 the 8259 PICs are remapped to, so a stray legacy interrupt is recognisable).
 inline constexpr u8 kVectorLegacyPicBase = 0x20;  // 0x20..0x2f, all masked
 inline constexpr u8 kVectorLapicTimer = 0xf0;
+inline constexpr u8 kVectorSchedulerTick = 0xf1;
 inline constexpr u8 kVectorSpurious = 0xff;
 
 using InterruptHandler = void (*)(TrapFrame& frame);

@@ -64,6 +64,14 @@ void console_line(const char* fmt, ...) {
     emit(line, len);
 }
 
+bool console_read_key(char& key) {
+    u8 byte;
+    IrqLockGuard guard(g_console_lock);
+    if (!g_console || !g_console->read_byte(byte)) return false;
+    key = char(byte);
+    return true;
+}
+
 void console_write_panic(const char* text) {
     // Another CPU may have died holding the lock; print anyway after a short wait.
     const bool locked = g_console_lock.try_lock_for(1000000);

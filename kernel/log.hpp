@@ -22,5 +22,8 @@ void log_message(LogLevel level, const char* fmt, ...) __attribute__((format(pri
 // such as the boot summary "vireo: 4 CPUs in SVM root mode".
 void console_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// A key typed on the console, if any (debug keys).
+bool console_read_key(char& key);
+
 // Raw output for the panic path: takes the console lock only if it can get it soon.
 void console_write_panic(const char* text);

@@ -25,6 +25,9 @@
 #include "kernel/time.hpp"
 #include "kernel/version.hpp"
 #include "kernel/virtualization_support.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/guest_loader.hpp"
+#include "kernel/vm/scheduler.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -116,7 +119,7 @@ void ap_main(u32 index) {
     enter_root_mode_here();
     log_info("cpu%u: online (APIC ID %u)%s", index, cpu.apic_id, timer_ok ? "" : ", but its APIC timer never fired");
     __atomic_store_n(&cpu.online, true, __ATOMIC_RELEASE);
-    for (;;) x86::sti_hlt();  // idle until the scheduler exists
+    scheduler_run_this_cpu();
 }
 
 class KernelAcpiMemory final : public AcpiMemory {
@@ -267,9 +270,12 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     }
     console_line("vireo: %u CPUs in %s root mode", g_root_mode_cpus, virtualization_mode_name(g_virtualization.vendor));
     run_self_test();
-    if (g_options.debug_exit_port) {
-        log_info("nothing to run yet: powering off through the debug-exit port %#x", g_options.debug_exit_port);
+    const u32 domains = load_domains_from_modules(g_boot);
+    if (g_options.debug_exit_port && domain_count() == 0) {
+        log_info("no domains to run: powering off through the debug-exit port %#x", g_options.debug_exit_port);
         halt_machine(HaltReason::NothingToRun);
     }
-    for (;;) x86::sti_hlt();
+    if (domains) log_info("%u domain%s started", domains, domains == 1 ? "" : "s");
+    scheduler_power_off_when_done(g_options.debug_exit_port != 0);
+    scheduler_run_this_cpu();
 }

@@ -36,6 +36,8 @@ struct PerCpu {
     VirtAddr kernel_stack_top;
     VirtAddr interrupt_stack_top[kInterruptStackCount];
     PhysAddr root_mode_area;  // SVM host save area or VMXON region
+    PhysAddr svm_host_vmsave_area;  // host FS/GS/TR/... across VMRUN (svm_world_switch.S)
+    struct Vcpu* last_vcpu;         // the vCPU whose guest TLB entries this CPU may hold
     RootMode root_mode;
     volatile bool online;
     volatile u64 timer_interrupts;

@@ -26,6 +26,13 @@ bool svm_enter_root_mode(PerCpu& cpu, const char** error) {
         *error = "EFER.SVME or VM_HSAVE_PA did not keep the value written";
         return false;
     }
+    // VMSAVE/VMLOAD keep the host's FS/GS/TR/... here around each VMRUN.
+    const PhysAddr vmsave_area = frame_alloc(1);
+    if (vmsave_area == kNoPhysFrame) {
+        *error = "out of memory for the SVM host VMSAVE area";
+        return false;
+    }
+    cpu.svm_host_vmsave_area = vmsave_area;
     cpu.root_mode_area = host_save_area;
     cpu.root_mode = RootMode::Svm;
     log_debug("svm: root mode on (EFER.SVME=1), host save area at %#llx", (unsigned long long)host_save_area);

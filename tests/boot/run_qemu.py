@@ -26,6 +26,7 @@ def main():
     parser.add_argument("--smp", type=int, default=1)
     parser.add_argument("--mem", default="512M")
     parser.add_argument("--options", default="", help="extra hypervisor command-line options")
+    parser.add_argument("--entry", default="", help="GRUB menu entry id to boot (guest-suite image)")
     parser.add_argument("--expect", action="append", default=[])
     parser.add_argument("--forbid", action="append", default=[])
     parser.add_argument("--allow", action="append", default=[], help="drop a default forbidden pattern")
@@ -39,10 +40,11 @@ def main():
         log_path = os.path.join(tmp, "console.log")
         serial = ["-serial", "null"] * (args.serial_port - 1) + ["-serial", f"file:{log_path}"]
         options = f"debug_exit=0xf4 {args.options}".strip()
+        entry = f"[{args.entry}] " if args.entry else ""
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", args.cpu, "-machine", args.machine,
                "-smp", str(args.smp), "-m", args.mem, "-display", "none", "-monitor", "none",
                "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-               "-smbios", f"type=11,value=vireo:{options}", "-cdrom", args.iso] + serial
+               "-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", args.iso] + serial
         print("+", " ".join(cmd), flush=True)
         start = time.monotonic()
         try:

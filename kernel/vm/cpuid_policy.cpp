@@ -1,0 +1,114 @@
+#include "kernel/vm/cpuid_policy.hpp"
+
+#include <string.h>
+
+namespace {
+
+constexpr u32 bit(u32 n) { return 1u << n; }
+
+// Leaf 1 ECX and EDX (Intel SDM vol. 2A, CPUID, tables 3-10 and 3-11): features that are
+// plain instructions or architectural state VMRUN/VM entry already switches. Left out,
+// for now: MONITOR/MWAIT, VMX, SMX, PCID, x2APIC, TSC-deadline, XSAVE/OSXSAVE/AVX/F16C/FMA
+// (no XSAVE state handling yet), APIC, MTRR, MCE/MCA, HTT, debug store and thermal.
+constexpr u32 kLeaf1Ecx = bit(0) | bit(1) | bit(9) | bit(13) | bit(19) | bit(20) | bit(22) | bit(23) | bit(25) |
+                          bit(30);
+constexpr u32 kLeaf1EcxHypervisor = bit(31);
+constexpr u32 kLeaf1Edx = bit(0) | bit(1) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) | bit(13) |
+                          bit(15) | bit(16) | bit(17) | bit(19) | bit(23) | bit(24) | bit(25) | bit(26);
+// Leaf 7.0 EBX: FSGSBASE, BMI1, SMEP, BMI2, ERMS, RDSEED, ADX, SMAP, CLFLUSHOPT, CLWB, SHA.
+constexpr u32 kLeaf7Ebx = bit(0) | bit(3) | bit(7) | bit(8) | bit(9) | bit(18) | bit(19) | bit(20) | bit(23) |
+                          bit(24) | bit(29);
+// Leaf 8000_0001h (AMD APM vol. 3, E.4.2): LAHF/SAHF, LZCNT, SSE4A, misaligned SSE,
+// PREFETCHW; SYSCALL, NX, MMX extensions, 1 GiB pages, long mode. SVM is hidden.
+constexpr u32 kExt1Ecx = bit(0) | bit(5) | bit(6) | bit(7) | bit(8);
+constexpr u32 kExt1Edx = bit(11) | bit(20) | bit(22) | bit(26) | bit(29);
+constexpr u32 kExt7EdxInvariantTsc = bit(8);
+
+constexpr u32 kMaxBasicLeaf = 0xb;
+constexpr u32 kMaxExtendedLeaf = 0x80000008;
+
+u32 signature_dword(int i) {
+    u32 v;
+    memcpy(&v, kVireoCpuidSignature + 4 * i, 4);
+    return v;
+}
+
+u32 min(u32 a, u32 b) { return a < b ? a : b; }
+
+// Smallest n with 2^n >= count: the APIC-ID shift for a level of `count` CPUs.
+u32 id_shift(u32 count) {
+    u32 n = 0;
+    while ((1u << n) < count) ++n;
+    return n;
+}
+
+}  // namespace
+
+void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count) {
+    host_ = &host;
+    vcpu_count_ = vcpu_count ? vcpu_count : 1;
+    max_basic_ = min(host.cpuid(0).eax, kMaxBasicLeaf);
+    const u32 host_extended = host.cpuid(0x80000000).eax;
+    max_extended_ = host_extended >= 0x80000000 ? min(host_extended, kMaxExtendedLeaf) : 0x80000000;
+}
+
+CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4) const {
+    (void)guest_cr4;  // OSXSAVE/OSPKE would come from it; XSAVE and PKU are hidden for now
+    if (leaf >= 0x40000000 && leaf < 0x80000000) {
+        if (leaf == 0x40000000) return {kVireoCpuidMaxLeaf, signature_dword(0), signature_dword(1), signature_dword(2)};
+        if (leaf == 0x40000001) return {0x00000001, 0, 0, 0};  // interface version 0.1
+        return {};
+    }
+    const bool extended = leaf >= 0x80000000;
+    if ((!extended && leaf > max_basic_) || (extended && leaf > max_extended_)) return {};  // AMD: zeros
+
+    CpuidResult host = host_->cpuid(leaf, subleaf);
+    CpuidResult r{};
+    switch (leaf) {
+        case 0: return {max_basic_, host.ebx, host.ecx, host.edx};
+        case 1:
+            // EBX: initial APIC ID, logical processors per package, CLFLUSH line size.
+            r.eax = host.eax;
+            r.ebx = (vcpu_index << 24) | (min(vcpu_count_, 255) << 16) | (host.ebx & 0xff00);
+            r.ecx = (host.ecx & kLeaf1Ecx) | kLeaf1EcxHypervisor;
+            r.edx = host.edx & kLeaf1Edx;
+            return r;
+        case 2:
+        case 4: return host;  // cache descriptors
+        case 7:
+            if (subleaf == 0) r.ebx = host.ebx & kLeaf7Ebx;
+            return r;
+        case 0xb:
+            // Topology (SDM vol. 3, 9.9.1): one thread per core, vcpu_count cores.
+            r.edx = vcpu_index;
+            if (subleaf == 0) {
+                r.eax = 0;
+                r.ebx = 1;
+                r.ecx = (1u << 8) | subleaf;
+            } else if (subleaf == 1) {
+                r.eax = id_shift(vcpu_count_);
+                r.ebx = vcpu_count_;
+                r.ecx = (2u << 8) | subleaf;
+            } else {
+                r.ecx = subleaf;
+            }
+            return r;
+        case 0x80000000: return {max_extended_, host.ebx, host.ecx, host.edx};
+        case 0x80000001:
+            r.eax = host.eax;
+            r.ecx = host.ecx & kExt1Ecx;
+            r.edx = host.edx & kExt1Edx;
+            return r;
+        case 0x80000002:
+        case 0x80000003:
+        case 0x80000004:
+        case 0x80000005:
+        case 0x80000006: return host;  // brand string and cache information
+        case 0x80000007: r.edx = host.edx & kExt7EdxInvariantTsc; return r;
+        case 0x80000008:
+            r.eax = host.eax & 0xffff;  // physical and linear address sizes
+            r.ecx = vcpu_count_ - 1;    // cores per package - 1
+            return r;
+        default: return {};
+    }
+}

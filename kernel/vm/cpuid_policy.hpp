@@ -1,0 +1,28 @@
+// What CPUID tells a guest. Built per domain from the host's CPUID: leaves pass through
+// with every feature Vireo does not implement for guests masked off, the virtualization
+// extensions hidden, the topology made to match the domain's vCPUs, and the hypervisor
+// leaves 0x40000000.. saying "Vireo". Pure logic, unit-tested with a fake CPU.
+#pragma once
+
+#include "kernel/types.hpp"
+#include "kernel/x86/cpu_access.hpp"
+
+// "VireoVireoHV" in EBX, ECX, EDX of leaf 0x40000000.
+inline constexpr char kVireoCpuidSignature[13] = "VireoVireoHV";
+inline constexpr u32 kVireoCpuidMaxLeaf = 0x40000001;
+
+class CpuidPolicy {
+public:
+    void init(const CpuAccess& host, u32 vcpu_count);
+    // `guest_cr4` feeds the bits CPUID reports from CR4 (OSXSAVE, OSPKE).
+    CpuidResult query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4) const;
+
+    u32 max_basic_leaf() const { return max_basic_; }
+    u32 max_extended_leaf() const { return max_extended_; }
+
+private:
+    const CpuAccess* host_ = nullptr;
+    u32 vcpu_count_ = 1;
+    u32 max_basic_ = 0;
+    u32 max_extended_ = 0;
+};

@@ -1,0 +1,67 @@
+// A domain: a guest with its own memory, vCPUs and virtual devices. States follow
+// `xm list`: running, blocked, paused, shut down, crashed.
+#pragma once
+
+#include "kernel/spinlock.hpp"
+#include "kernel/types.hpp"
+#include "kernel/vm/cpuid_policy.hpp"
+#include "kernel/vm/io_bus.hpp"
+#include "kernel/vm/vcpu.hpp"
+#include "mm/guest_memory.hpp"
+
+enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed };
+const char* domain_state_name(DomainState state);
+
+struct Domain {
+    static constexpr u32 kMaxVcpus = 8;
+    static constexpr usize kNameLength = 32;
+
+    u32 id = 0;
+    char name[kNameLength] = {};
+    volatile DomainState state = DomainState::Running;
+    i64 exit_code = 0;
+    char end_reason[128] = {};
+    GuestMemory memory;
+    Vcpu vcpus[kMaxVcpus];
+    u32 vcpu_count = 0;
+    CpuidPolicy cpuid;
+    IoBus io;
+    SpinLock lock;
+    // vCPUs still inside the scheduler; the last one to leave frees the domain.
+    u32 live_vcpus = 0;
+    // Guest console output collects here until a newline (domain_console_write).
+    char console_line[160] = {};
+    usize console_length = 0;
+    // Unknown MSRs already reported, so each is logged once.
+    u32 reported_msrs[16] = {};
+    usize reported_msr_count = 0;
+
+    // True the first time `index` is seen (and then remembered, while there is room).
+    bool note_unknown_msr(u32 index);
+
+    bool ended() const { return state == DomainState::Shutdown || state == DomainState::Crashed; }
+};
+
+struct DomainConfig {
+    char name[Domain::kNameLength];
+    u64 memory_bytes;
+    u32 vcpus;
+};
+
+// Creates a domain with zeroed memory and stopped vCPUs (not yet scheduled).
+Domain* domain_create(const DomainConfig& config, const char** error);
+// Ends a domain: from a guest's own action (shutdown with `exit_code`) or because it
+// broke a rule (crash, with the reason logged). Its vCPUs stop at their next exit and
+// its memory is returned when the last one has stopped.
+void domain_shutdown(Domain& domain, i64 exit_code);
+void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// Called by the scheduler when a vCPU of an ended domain has left the CPU for good.
+void domain_vcpu_stopped(Domain& domain);
+// Guest console output: whole lines go to the hypervisor console as "[name] text".
+void domain_console_write(Domain& domain, const char* text, usize length);
+
+u32 domain_count();
+u32 domains_alive();
+bool all_domains_exited_cleanly();
+// Prints a per-domain table of exit counts (debug key 'e').
+void domain_print_exit_counters();

@@ -1,0 +1,120 @@
+#include "kernel/vm/domain_config.hpp"
+
+#include <stdio.h>
+#include <string.h>
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+bool equals(const char* s, usize len, const char* literal) {
+    return strlen(literal) == len && memcmp(s, literal, len) == 0;
+}
+
+bool parse_decimal(const char* s, usize len, u64& out) {
+    if (len == 0) return false;
+    u64 v = 0;
+    for (usize i = 0; i < len; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        const u64 digit = u64(s[i]) - u64('0');
+        if (v > (~0ull - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    out = v;
+    return true;
+}
+
+bool valid_name(const char* s, usize len) {
+    if (len == 0 || len >= DomainModuleLine::kNameLength) return false;
+    for (usize i = 0; i < len; ++i) {
+        const char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return false;
+    }
+    return true;
+}
+
+bool fail(char* buffer, usize size, const char* fmt, const char* s, usize len) {
+    snprintf(buffer, size, fmt, int(len > 40 ? 40 : len), s);
+    return false;
+}
+
+}  // namespace
+
+bool is_domain_line(const char* cmdline) {
+    if (!cmdline) return false;
+    while (is_space(*cmdline)) ++cmdline;
+    return strncmp(cmdline, "domain", 6) == 0 && (cmdline[6] == 0 || is_space(cmdline[6]));
+}
+
+bool parse_memory_size(const char* text, usize length, u64& bytes) {
+    if (length == 0) return false;
+    u64 multiplier = 1;
+    const char suffix = text[length - 1];
+    if (suffix == 'K' || suffix == 'k') multiplier = KiB;
+    else if (suffix == 'M' || suffix == 'm') multiplier = MiB;
+    else if (suffix == 'G' || suffix == 'g') multiplier = GiB;
+    const usize digits = multiplier == 1 ? length : length - 1;
+    u64 value;
+    if (!parse_decimal(text, digits, value) || value == 0 || value > ~0ull / multiplier) return false;
+    bytes = value * multiplier;
+    return true;
+}
+
+bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine& out, char* error_buffer,
+                       usize error_buffer_size) {
+    memset(&out, 0, sizeof(out));
+    snprintf(out.name, sizeof(out.name), "dom%u", default_index);
+    out.memory_bytes = kDefaultDomainMemory;
+    out.vcpus = 1;
+    if (!is_domain_line(cmdline)) return fail(error_buffer, error_buffer_size, "%.*s: not a domain line", "", 0);
+    const char* p = cmdline;
+    while (is_space(*p)) ++p;
+    p += 6;
+    while (*p) {
+        while (is_space(*p)) ++p;
+        if (!*p) break;
+        const char* start = p;
+        while (*p && !is_space(*p)) ++p;
+        const usize len = usize(p - start);
+        if (equals(start, len, "--")) {
+            while (is_space(*p)) ++p;
+            if (strlen(p) >= sizeof(out.guest_cmdline))
+                return fail(error_buffer, error_buffer_size, "the guest command line is longer than 255 bytes%.*s", "",
+                            0);
+            strcpy(out.guest_cmdline, p);
+            break;
+        }
+        const char* eq = static_cast<const char*>(memchr(start, '=', len));
+        if (!eq) return fail(error_buffer, error_buffer_size, "'%.*s': expected key=value", start, len);
+        const usize key_len = usize(eq - start);
+        const char* value = eq + 1;
+        const usize value_len = len - key_len - 1;
+        if (equals(start, key_len, "name")) {
+            if (!valid_name(value, value_len))
+                return fail(error_buffer, error_buffer_size,
+                            "name '%.*s': use 1-31 letters, digits, '-', '_' or '.'", value, value_len);
+            memcpy(out.name, value, value_len);
+            out.name[value_len] = 0;
+        } else if (equals(start, key_len, "mem")) {
+            u64 bytes;
+            if (!parse_memory_size(value, value_len, bytes))
+                return fail(error_buffer, error_buffer_size, "mem '%.*s': expected a size such as 64M or 1G", value,
+                            value_len);
+            if (bytes < kMinDomainMemory || bytes > kMaxDomainMemory)
+                return fail(error_buffer, error_buffer_size, "mem '%.*s': must be between 2M and 64G", value,
+                            value_len);
+            out.memory_bytes = bytes;
+        } else if (equals(start, key_len, "vcpus")) {
+            u64 n;
+            if (!parse_decimal(value, value_len, n) || n < 1 || n > 8)
+                return fail(error_buffer, error_buffer_size, "vcpus '%.*s': must be between 1 and 8", value,
+                            value_len);
+            out.vcpus = u32(n);
+        } else {
+            return fail(error_buffer, error_buffer_size, "'%.*s': unknown option", start, len);
+        }
+    }
+    return true;
+}

@@ -1,0 +1,30 @@
+// The command line of a GRUB module that starts a domain:
+//   domain name=t1 mem=64M vcpus=1 -- text passed to the guest kernel as its command line
+// Modules that follow without "domain" belong to that domain (its multiboot modules).
+// Pure logic: every accepted and rejected form is unit-tested.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct DomainModuleLine {
+    static constexpr usize kNameLength = 32;
+    static constexpr usize kGuestCmdlineLength = 256;
+    char name[kNameLength];
+    u64 memory_bytes;
+    u32 vcpus;
+    char guest_cmdline[kGuestCmdlineLength];
+};
+
+inline constexpr u64 kDefaultDomainMemory = 32 * MiB;
+inline constexpr u64 kMinDomainMemory = 2 * MiB;
+inline constexpr u64 kMaxDomainMemory = 64 * GiB;
+
+// True when `cmdline` starts a domain (its first word is "domain").
+bool is_domain_line(const char* cmdline);
+
+// Parses a domain line; false with a sentence in `error` (a static string or `error_buffer`).
+bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine& out, char* error_buffer,
+                       usize error_buffer_size);
+
+// "64M", "1G", "512K", "1048576": bytes; false on junk, zero or overflow.
+bool parse_memory_size(const char* text, usize length, u64& bytes);

@@ -1,0 +1,139 @@
+#include "kernel/vm/guest_loader.hpp"
+
+#include <string.h>
+
+#include "boot/multiboot2.hpp"
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/domain_config.hpp"
+#include "kernel/vm/elf_image.hpp"
+#include "kernel/vm/multiboot1_info.hpp"
+#include "kernel/vm/scheduler.hpp"
+#include "mm/kernel_address_space.hpp"
+
+namespace {
+
+constexpr u64 kFlatLoadAddress = 0x7c00;
+constexpr usize kMaxDomainModules = 16;
+
+struct ModuleGroup {
+    usize kernel;         // index of the domain line's module
+    usize first_extra;    // its own modules: [first_extra, end)
+    usize end;
+};
+
+const u8* module_data(const Multiboot2Module& m) { return phys_to_virt<const u8>(m.start); }
+u64 module_size(const Multiboot2Module& m) { return m.end - m.start; }
+
+bool load_kernel(Domain& d, const Multiboot2Module& module, GuestEntryState& entry, u64& end, const char** error) {
+    const u8* data = module_data(module);
+    const u64 size = module_size(module);
+    if (looks_like_elf(data, size)) {
+        ElfImage image;
+        if (!parse_elf_image(data, size, d.memory.size(), image, error)) return false;
+        for (usize i = 0; i < image.segment_count; ++i) {
+            const ElfSegment& s = image.segments[i];
+            // Memory is zeroed at creation, so only the file part needs copying.
+            d.memory.write(s.guest_physical, data + s.file_offset, s.file_size);
+        }
+        entry = {GuestCpuMode::Protected32, image.entry, 0, kMultiboot1BootloaderMagic, 0, 0};
+        end = image.highest_address;
+        return true;
+    }
+    if (size == 0 || kFlatLoadAddress + size > d.memory.size() || kFlatLoadAddress + size > 0xa0000) {
+        *error = "a flat real-mode binary must be non-empty and fit between 0x7c00 and 0xa0000";
+        return false;
+    }
+    d.memory.write(kFlatLoadAddress, data, size);
+    entry = {GuestCpuMode::Real, kFlatLoadAddress, 0, 0, 0, kFlatLoadAddress};
+    end = kFlatLoadAddress + size;
+    return true;
+}
+
+// Copies the domain's own modules above the kernel and builds the multiboot info
+// after them; EBX of the entry state points at it.
+bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, const char* cmdline,
+                           u64 kernel_end, GuestEntryState& entry, const char** error) {
+    Multiboot1Module modules[kMaxDomainModules];
+    usize count = 0;
+    u64 next = align_up(kernel_end < 0x100000 ? 0x100000 : kernel_end, kPageSize);
+    for (usize i = g.first_extra; i < g.end; ++i) {
+        if (count == kMaxDomainModules) {
+            *error = "more than 16 modules for one domain";
+            return false;
+        }
+        const Multiboot2Module& m = boot.modules[i];
+        if (next + module_size(m) > d.memory.size() || next + module_size(m) > 0xffffffffull) {
+            *error = "the domain's modules do not fit in its memory";
+            return false;
+        }
+        d.memory.write(next, module_data(m), module_size(m));
+        modules[count++] = {u32(next), u32(next + module_size(m)), m.cmdline};
+        next = align_up(next + module_size(m), kPageSize);
+    }
+    static u8 buffer[8192];  // under the loader's single-threaded boot path only
+    const Multiboot1Layout layout{d.memory.size(), cmdline, modules, count};
+    const usize used = build_multiboot1_info(layout, u32(next), buffer, sizeof(buffer));
+    if (used == 0 || next + used > d.memory.size()) {
+        *error = "no room for the multiboot information";
+        return false;
+    }
+    d.memory.write(next, buffer, used);
+    if (entry.mode == GuestCpuMode::Protected32) entry.rbx = next;
+    return true;
+}
+
+void load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) {
+    const Multiboot2Module& kernel = boot.modules[g.kernel];
+    DomainModuleLine line;
+    char message[120];
+    if (!parse_domain_line(kernel.cmdline, ordinal, line, message, sizeof(message))) {
+        log_error("module %zu ('%s'): bad domain line: %s; no domain started", g.kernel, kernel.cmdline, message);
+        return;
+    }
+    DomainConfig config{};
+    memcpy(config.name, line.name, sizeof(config.name));
+    config.memory_bytes = line.memory_bytes;
+    config.vcpus = line.vcpus;
+    const char* error = nullptr;
+    Domain* d = domain_create(config, &error);
+    if (!d) {
+        log_error("domain %s: cannot create it: %s", line.name, error);
+        return;
+    }
+    GuestEntryState entry{};
+    u64 kernel_end = 0;
+    if (!load_kernel(*d, kernel, entry, kernel_end, &error) ||
+        !load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error) ||
+        !scheduler_add_domain(*d, entry, &error)) {
+        domain_crash(*d, "cannot load its kernel (module %zu): %s", g.kernel, error);
+        // It never ran: nothing is on a CPU, so its memory goes back right away.
+        __atomic_store_n(&d->live_vcpus, 1, __ATOMIC_RELEASE);
+        domain_vcpu_stopped(*d);
+        return;
+    }
+    log_info("domain %u (%s): %llu MiB, %u vCPU%s, %s kernel entered at %#llx", d->id, d->name,
+             (unsigned long long)(d->memory.size() / MiB), d->vcpu_count, d->vcpu_count == 1 ? "" : "s",
+             entry.mode == GuestCpuMode::Real ? "real-mode" : "multiboot ELF", (unsigned long long)entry.rip);
+}
+
+}  // namespace
+
+u32 load_domains_from_modules(const Multiboot2Info& boot) {
+    u32 started = 0;
+    usize i = 0;
+    while (i < boot.module_count) {
+        if (!is_domain_line(boot.modules[i].cmdline)) {
+            ++i;  // not a guest (e.g. the sample module): left alone
+            continue;
+        }
+        ModuleGroup g{i, i + 1, i + 1};
+        while (g.end < boot.module_count && !is_domain_line(boot.modules[g.end].cmdline)) ++g.end;
+        const u32 before = domain_count();
+        load_domain(boot, g, before + 1);
+        if (domain_count() > before) ++started;
+        i = g.end;
+    }
+    return started;
+}

@@ -1,0 +1,27 @@
+// A vCPU's general registers, instruction pointer and flags, vendor neutral. The
+// backends keep them here across exits (SVM keeps RAX/RSP/RIP/RFLAGS in the VMCB and
+// copies them in and out around each exit).
+#pragma once
+
+#include "kernel/types.hpp"
+
+enum class Gpr : u8 { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15, Count };
+
+struct GuestRegisters {
+    u64 gpr[static_cast<u8>(Gpr::Count)];  // in the x86 encoding order (ModRM reg numbers)
+    u64 rip;
+    u64 rflags;
+
+    u64& operator[](Gpr r) { return gpr[static_cast<u8>(r)]; }
+    u64 operator[](Gpr r) const { return gpr[static_cast<u8>(r)]; }
+};
+
+// Guest state the handlers read but that lives in the backend's control structure.
+enum class GuestCpuMode : u8 { Real, Protected16, Protected32, Long64 };
+
+struct GuestControlState {
+    u64 cr0, cr2, cr3, cr4, efer;
+    u64 cs_base;
+    u8 cpl;
+    GuestCpuMode mode;
+};

@@ -1,0 +1,69 @@
+#include "kernel/vm/hypercalls.hpp"
+
+#include "kernel/log.hpp"
+#include "kernel/time.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/guest_view.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
+#include "kernel/vm/scheduler.hpp"
+
+namespace {
+
+using namespace hypercall;
+
+i64 console_write(Vcpu& vcpu, u64 address, u64 length) {
+    if (length > kConsoleWriteMax) return kErrorTooBig;
+    char text[kConsoleWriteMax];
+    WalkFault fault;
+    if (!read_guest_linear(vcpu, address, text, usize(length), fault)) return kErrorFault;
+    domain_console_write(*vcpu.domain, text, usize(length));
+    return i64(length);
+}
+
+i64 set_timer(Vcpu& vcpu, u64 microseconds, u64 vector) {
+    if (microseconds > kMaxTimerMicroseconds || vector < 32 || vector > 255) return kErrorInvalid;
+    vcpu.timer_vector = u8(vector);
+    vcpu.timer_deadline_us = microseconds ? uptime_us() + microseconds : 0;
+    return 0;
+}
+
+i64 domain_info(Vcpu& vcpu, u64 address) {
+    const Domain& d = *vcpu.domain;
+    const DomainInfo info{d.id, vcpu.index, d.vcpu_count, 0, d.memory.size()};
+    WalkFault fault;
+    return write_guest_linear(vcpu, address, &info, sizeof(info), fault) ? 0 : kErrorFault;
+}
+
+i64 vcpu_start(Vcpu& vcpu, u64 index, u64 eip, u64 esp) {
+    Domain& d = *vcpu.domain;
+    if (index >= d.vcpu_count || eip > 0xffffffffull || esp > 0xffffffffull) return kErrorInvalid;
+    Vcpu& target = d.vcpus[index];
+    const GuestEntryState entry{GuestCpuMode::Protected32, eip, 0, 0, 0, esp};
+    return scheduler_start_vcpu(target, entry) ? 0 : kErrorBusy;
+}
+
+}  // namespace
+
+bool handle_hypercall(Vcpu& vcpu) {
+    GuestRegisters& r = vcpu.regs;
+    const bool wide = vcpu.backend->control_state().mode == GuestCpuMode::Long64;
+    auto arg = [&](Gpr g) { return wide ? r[g] : (r[g] & 0xffffffffull); };
+    const u64 number = arg(Gpr::Rax);
+    i64 result;
+    if (vcpu.backend->control_state().cpl != 0) {
+        result = kErrorPermission;
+    } else {
+        switch (number) {
+            case kVersion: result = kVersionValue; break;
+            case kConsoleWrite: result = console_write(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx)); break;
+            case kSetTimer: result = set_timer(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx)); break;
+            case kYield: result = 0; break;
+            case kShutdown: domain_shutdown(*vcpu.domain, i64(i32(arg(Gpr::Rbx)))); return false;
+            case kDomainInfo: result = domain_info(vcpu, arg(Gpr::Rbx)); break;
+            case kVcpuStart: result = vcpu_start(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx), arg(Gpr::Rdx)); break;
+            default: result = kErrorNoSuchCall; break;
+        }
+    }
+    r[Gpr::Rax] = wide ? u64(result) : (u64(result) & 0xffffffffull);
+    return true;
+}

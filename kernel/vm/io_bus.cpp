@@ -1,0 +1,22 @@
+#include "kernel/vm/io_bus.hpp"
+
+bool IoBus::claim(u16 first, u16 last, IoDevice* device) {
+    if (first > last || range_count_ == kMaxRanges) return false;
+    for (usize i = 0; i < range_count_; ++i)
+        if (first <= ranges_[i].last && ranges_[i].first <= last) return false;
+    ranges_[range_count_++] = {first, last, device};
+    return true;
+}
+
+IoDevice* IoBus::device_at(u16 port) const {
+    for (usize i = 0; i < range_count_; ++i)
+        if (port >= ranges_[i].first && port <= ranges_[i].last) return ranges_[i].device;
+    return nullptr;
+}
+
+bool IoBus::first_unclaimed_access(u16 port) {
+    const u64 bit = 1ull << (port % 64);
+    if (logged_[port / 64] & bit) return false;
+    logged_[port / 64] |= bit;
+    return true;
+}

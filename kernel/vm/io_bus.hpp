@@ -1,0 +1,37 @@
+// A domain's I/O port space: device models claim port ranges; the generic I/O exit
+// handler dispatches to them. Unclaimed reads return all ones and unclaimed writes are
+// dropped, as on a PC bus with nothing there; each unclaimed port is logged once.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct Vcpu;
+
+class IoDevice {
+public:
+    virtual u32 io_read(Vcpu& vcpu, u16 port, u8 size) = 0;
+    virtual void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) = 0;
+
+protected:
+    ~IoDevice() = default;
+};
+
+class IoBus {
+public:
+    static constexpr usize kMaxRanges = 32;
+
+    // False when the range overlaps another or the table is full.
+    bool claim(u16 first, u16 last, IoDevice* device);
+    IoDevice* device_at(u16 port) const;
+    // True the first time an unclaimed `port` is seen (so the caller logs it once).
+    bool first_unclaimed_access(u16 port);
+
+private:
+    struct Range {
+        u16 first, last;
+        IoDevice* device;
+    };
+    Range ranges_[kMaxRanges] = {};
+    usize range_count_ = 0;
+    u64 logged_[65536 / 64] = {};
+};

@@ -1,0 +1,49 @@
+#include "kernel/vm/msr_policy.hpp"
+
+#include "kernel/log.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/msr_rules.hpp"
+#include "kernel/x86/instructions.hpp"
+
+namespace {
+
+constexpr u32 kMsrTsc = 0x10;
+
+void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
+    Domain& d = *vcpu.domain;
+    if (!d.note_unknown_msr(index)) return;
+    log_warn("%s: vcpu%u %s unknown MSR %#x at rip %#llx: #GP injected (logged once)", d.name, vcpu.index,
+             write ? "wrote" : "read", index, (unsigned long long)vcpu.regs.rip);
+}
+
+}  // namespace
+
+MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
+    switch (index) {
+        case msr_index(Msr::Efer):
+        case msr_index(Msr::Pat):
+            return vcpu.backend->read_guest_msr(static_cast<Msr>(index), value) ? MsrResult::Ok
+                                                                                : MsrResult::GeneralProtection;
+        case kMsrTsc: value = x86::rdtsc(); return MsrResult::Ok;
+        default: log_unknown_once(vcpu, index, false); return MsrResult::GeneralProtection;
+    }
+}
+
+MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
+    switch (index) {
+        case msr_index(Msr::Efer): {
+            if (!valid_guest_efer(value)) return MsrResult::GeneralProtection;
+            // LMA is the CPU's to set (SDM 2.2.1): keep the current value.
+            u64 current = 0;
+            vcpu.backend->read_guest_msr(Msr::Efer, current);
+            value = (value & ~(1ull << 10)) | (current & (1ull << 10));
+            vcpu.backend->write_guest_msr(Msr::Efer, value);
+            return MsrResult::Ok;
+        }
+        case msr_index(Msr::Pat):
+            if (!valid_pat(value)) return MsrResult::GeneralProtection;
+            vcpu.backend->write_guest_msr(Msr::Pat, value);
+            return MsrResult::Ok;
+        default: log_unknown_once(vcpu, index, true); return MsrResult::GeneralProtection;
+    }
+}

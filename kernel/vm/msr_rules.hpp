@@ -1,0 +1,7 @@
+// Architectural validity rules for guest MSR writes (pure; unit-tested).
+#pragma once
+
+#include "kernel/types.hpp"
+
+bool valid_guest_efer(u64 value);  // only SCE, LME, LMA, NXE may be set (SVME is hidden)
+bool valid_pat(u64 value);         // every entry a defined memory type (SDM vol. 3, 11.12.2)

@@ -1,0 +1,154 @@
+#include "kernel/vm/scheduler.hpp"
+
+#include "drivers/lapic.hpp"
+#include "kernel/idt.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/power.hpp"
+#include "kernel/spinlock.hpp"
+#include "kernel/time.hpp"
+#include "kernel/vm/debug_keys.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/exit_handlers.hpp"
+#include "kernel/x86/instructions.hpp"
+
+namespace {
+
+constexpr u64 kTickMicroseconds = 2000;
+constexpr u32 kMaxVcpusPerCpu = 64;
+
+struct RunQueue {
+    SpinLock lock;
+    Vcpu* vcpus[kMaxVcpusPerCpu];
+    u32 count = 0;
+    u32 next = 0;
+};
+
+RunQueue g_queues[kMaxCpus];
+u32 g_next_cpu = 0;
+u32 g_cpu_count = 1;
+bool g_power_off_when_done = false;
+
+u32 online_cpu_count() {
+    u32 n = 0;
+    while (n < kMaxCpus && percpu(n).online) ++n;
+    return n ? n : 1;
+}
+
+bool enqueue(Vcpu& vcpu) {
+    RunQueue& q = g_queues[vcpu.cpu];
+    IrqLockGuard guard(q.lock);
+    if (q.count == kMaxVcpusPerCpu) return false;
+    q.vcpus[q.count++] = &vcpu;
+    return true;
+}
+
+void remove_at(RunQueue& q, u32 i) {
+    IrqLockGuard guard(q.lock);
+    q.vcpus[i] = q.vcpus[--q.count];
+    if (q.next >= q.count) q.next = 0;
+}
+
+// Virtual timers that are due become interrupt requests; a halted vCPU wakes.
+void fire_due_timers(RunQueue& q, u64 now) {
+    for (u32 i = 0; i < q.count; ++i) {
+        Vcpu& v = *q.vcpus[i];
+        if (v.timer_deadline_us == 0 || now < v.timer_deadline_us || v.state == VcpuState::Stopped) continue;
+        v.timer_deadline_us = 0;
+        v.backend->request_interrupt(v.timer_vector);
+        if (v.state == VcpuState::Blocked) v.state = VcpuState::Runnable;
+    }
+}
+
+// vCPUs of ended domains leave the queue; the last one out frees the domain's memory.
+void reap_ended(RunQueue& q) {
+    for (u32 i = 0; i < q.count;) {
+        Vcpu& v = *q.vcpus[i];
+        if (!v.domain->ended()) {
+            ++i;
+            continue;
+        }
+        v.state = VcpuState::Stopped;
+        remove_at(q, i);
+        domain_vcpu_stopped(*v.domain);
+    }
+}
+
+Vcpu* pick_next(RunQueue& q) {
+    for (u32 tried = 0; tried < q.count; ++tried) {
+        Vcpu* v = q.vcpus[(q.next + tried) % q.count];
+        if (v->state == VcpuState::Runnable) {
+            q.next = (q.next + tried + 1) % q.count;
+            return v;
+        }
+    }
+    return nullptr;
+}
+
+void tick(TrapFrame&) { lapic_eoi(); }
+
+}  // namespace
+
+void scheduler_power_off_when_done(bool enabled) { g_power_off_when_done = enabled; }
+
+bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const char** error) {
+    g_cpu_count = online_cpu_count();
+    for (u32 i = 0; i < domain.vcpu_count; ++i) {
+        Vcpu& v = domain.vcpus[i];
+        // The backend starts every vCPU in the boot state; only vCPU 0 runs at once.
+        v.backend = create_vcpu_backend(v, entry, error);
+        if (!v.backend) return false;
+        v.cpu = __atomic_fetch_add(&g_next_cpu, 1, __ATOMIC_RELAXED) % g_cpu_count;
+    }
+    for (u32 i = 0; i < domain.vcpu_count; ++i) {
+        if (g_queues[domain.vcpus[i].cpu].count + domain.vcpu_count > kMaxVcpusPerCpu) {
+            *error = "too many vCPUs on one CPU";
+            return false;
+        }
+    }
+    __atomic_store_n(&domain.live_vcpus, domain.vcpu_count, __ATOMIC_RELEASE);
+    domain.vcpus[0].started = true;
+    domain.vcpus[0].state = VcpuState::Runnable;
+    for (u32 i = 0; i < domain.vcpu_count; ++i) enqueue(domain.vcpus[i]);
+    return true;
+}
+
+bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
+    LockGuard<SpinLock> guard(vcpu.domain->lock);
+    if (vcpu.started || vcpu.state != VcpuState::Stopped || vcpu.domain->ended()) return false;
+    vcpu.started = true;
+    vcpu.regs = {};
+    vcpu.backend->reset(vcpu, entry);
+    __atomic_thread_fence(__ATOMIC_RELEASE);  // registers first, then the state its CPU polls
+    vcpu.state = VcpuState::Runnable;
+    return true;
+}
+
+void scheduler_run_this_cpu() {
+    const u32 me = this_cpu_index();
+    RunQueue& q = g_queues[me];
+    register_interrupt_handler(kVectorSchedulerTick, tick);
+    lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
+    bool announced_done = false;
+    for (;;) {
+        x86::cli();
+        if (me == 0) poll_debug_keys();
+        fire_due_timers(q, uptime_us());
+        reap_ended(q);
+        Vcpu* v = pick_next(q);
+        if (!v) {
+            if (me == 0 && g_power_off_when_done && domain_count() && domains_alive() == 0 && !announced_done) {
+                announced_done = true;
+                const bool clean = all_domains_exited_cleanly();
+                console_line("vireo: all %u domains have ended%s", domain_count(),
+                             clean ? ", all with exit code 0" : "; not all with exit code 0");
+                halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
+            }
+            x86::sti_hlt();  // the tick wakes us
+            continue;
+        }
+        VmExit exit;
+        v->backend->run(*v, exit);
+        handle_vm_exit(*v, exit);
+    }
+}

@@ -1,0 +1,62 @@
+// A virtual CPU: vendor-neutral register state and scheduling state, plus the backend
+// object (svm/ or vmx/) that owns the hardware control structure.
+#pragma once
+
+#include "kernel/types.hpp"
+#include "kernel/vm/guest_registers.hpp"
+#include "kernel/vm/vm_exit.hpp"
+#include "kernel/x86/msr.hpp"
+
+struct Domain;
+struct Vcpu;
+
+// How a vCPU starts (what the boot protocol of its kernel asks for).
+struct GuestEntryState {
+    GuestCpuMode mode;    // Real (CS:IP) or Protected32 (flat segments, paging off)
+    u64 rip;
+    u16 cs_selector;      // real mode: CS; rip is the offset
+    u64 rax, rbx, rsp;
+};
+
+// The operations generic code needs from a hardware backend. One object per vCPU.
+class VcpuBackend {
+public:
+    virtual ~VcpuBackend() = default;
+    // Runs the guest from vcpu.regs until the next exit, which it translates into
+    // `exit`; vcpu.regs holds the guest state at the exit afterwards.
+    virtual void run(Vcpu& vcpu, VmExit& exit) = 0;
+    virtual GuestControlState control_state() const = 0;
+    // Puts the vCPU into `entry`'s start state (control structure and vcpu.regs).
+    virtual void reset(Vcpu& vcpu, const GuestEntryState& entry) = 0;
+    // Raises an exception in the guest at the next entry (SDM/APM event injection).
+    virtual void inject_exception(u8 vector, bool has_error_code, u32 error_code) = 0;
+    virtual void set_cr2(u64 value) = 0;  // with a #PF injection
+    // Asks for an external interrupt to be delivered when the guest can take it.
+    virtual void request_interrupt(u8 vector) = 0;
+    virtual bool interrupt_requested() const = 0;
+    // MSRs whose guest values the hardware structure holds (EFER, PAT): false for others.
+    virtual bool read_guest_msr(Msr msr, u64& value) const = 0;
+    virtual bool write_guest_msr(Msr msr, u64 value) = 0;
+    // Which hypercall instruction this backend's guests use (VMMCALL or VMCALL).
+    virtual bool is_svm() const = 0;
+};
+
+enum class VcpuState : u8 { Runnable, Blocked, Stopped };
+
+struct Vcpu {
+    Domain* domain = nullptr;
+    u32 index = 0;          // within the domain
+    u32 cpu = 0;            // the physical CPU that runs it
+    GuestRegisters regs = {};
+    volatile VcpuState state = VcpuState::Runnable;
+    bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
+    VcpuBackend* backend = nullptr;
+    // A one-shot virtual timer (hypercall SET_TIMER): at the deadline the vector is
+    // requested as an external interrupt and a blocked vCPU wakes.
+    u64 timer_deadline_us = 0;
+    u8 timer_vector = 0;
+    u64 exits[static_cast<u8>(ExitKind::Count)] = {};
+};
+
+// Creates the backend for this machine's virtualization extension.
+VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);

@@ -1,0 +1,17 @@
+// Picks the vCPU backend for this machine's virtualization extension.
+#include "kernel/vm/vcpu.hpp"
+#include "kernel/x86/hardware_cpu.hpp"
+#include "kernel/virtualization_support.hpp"
+
+VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+
+VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    HardwareCpu cpu;
+    switch (detect_virtualization(cpu).vendor) {
+        case VirtualizationVendor::AmdSvm: return create_svm_vcpu_backend(vcpu, entry, error);
+        case VirtualizationVendor::IntelVmx: *error = "guests on Intel VT-x are not supported yet"; return nullptr;
+        case VirtualizationVendor::None: break;
+    }
+    *error = "no virtualization extension";
+    return nullptr;
+}

@@ -1,0 +1,53 @@
+// The vendor-neutral exit event. svm/ and vmx/ translate their exits (a #VMEXIT code
+// with EXITINFO, or a VMX exit reason with its qualification) into one of these; the
+// handlers in kernel/vm/ are written once against it.
+#pragma once
+
+#include "kernel/types.hpp"
+
+enum class ExitKind : u8 {
+    Cpuid,
+    MsrRead,
+    MsrWrite,
+    Io,
+    Hlt,
+    Hypercall,
+    NestedPageFault,
+    TripleFault,
+    InvalidGuestState,
+    PhysicalInterrupt,  // a host interrupt arrived while the guest ran; already serviced
+    InterruptWindow,
+    Exception,          // an intercepted guest exception
+    VirtualizationInstruction,  // VMRUN, VMXON, ...: the extensions are hidden from guests
+    Unhandled,          // an exit the backend knows but no generic handler takes
+    Count,
+};
+
+const char* exit_kind_name(ExitKind kind);
+
+struct IoExit {
+    u16 port;
+    u8 size;        // 1, 2 or 4
+    bool in;
+    bool string;    // INS/OUTS
+    bool rep;
+    u64 next_rip;   // SVM gives it (EXITINFO2); VMX: rip + instruction length
+};
+
+struct NestedPageFaultExit {
+    u64 gpa;
+    bool read, write, fetch;
+    bool present;     // the nested entry was present: a permission fault
+    bool during_walk; // while walking the guest's own page tables
+};
+
+struct VmExit {
+    ExitKind kind = ExitKind::Unhandled;
+    u64 raw_reason = 0;   // the backend's own code, for logs
+    union {
+        IoExit io;
+        NestedPageFaultExit npf;
+        u8 exception_vector;
+    };
+    VmExit() : io{} {}
+};

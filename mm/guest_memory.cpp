@@ -1,0 +1,122 @@
+#include "mm/guest_memory.hpp"
+
+#include <string.h>
+
+#include "kernel/memory_layout.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/page_table.hpp"
+
+namespace {
+
+struct NestedTableMemory {
+    PhysAddr alloc_table() {
+        const PhysAddr pa = frame_alloc(1);
+        return pa == kNoPhysFrame ? ~0ull : pa;
+    }
+    u64* table(PhysAddr pa) { return phys_to_virt<u64>(pa); }
+    void free_table(PhysAddr pa) { frame_free(pa); }
+};
+
+using NestedPageTable = PageTableBuilder<X86PagingFormat, NestedTableMemory>;
+
+struct NestedTables {
+    NestedTableMemory memory;
+    NestedPageTable table{memory, /*huge_pages=*/false};
+};
+
+// Guest RAM is readable, writable and executable by the guest; the guest's own page
+// tables decide what its software may do.
+constexpr PageAttributes kGuestRam{.writable = true, .executable = true, .user = true, .global = false, .uncached = false};
+
+}  // namespace
+
+bool GuestMemory::create(u64 bytes, const char** error) {
+    destroy();
+    const u64 count = align_up(bytes, kChunkSize) / kChunkSize;
+    if (count == 0) {
+        *error = "a domain needs some memory";
+        return false;
+    }
+    chunks_ = new PhysAddr[count];
+    auto* tables = new NestedTables;
+    nested_tables_ = tables;
+    if (!tables->table.create()) {
+        *error = "out of memory for nested page tables";
+        destroy();
+        return false;
+    }
+    for (u64 i = 0; i < count; ++i) {
+        const PhysAddr chunk = frame_alloc(kChunkSize / kPageSize, kChunkSize / kPageSize);  // zeroed
+        if (chunk == kNoPhysFrame) {
+            *error = "out of host memory for guest RAM";
+            destroy();
+            return false;
+        }
+        chunks_[chunk_count_++] = chunk;
+        if (!tables->table.map(i * kChunkSize, chunk, kChunkSize, kGuestRam)) {
+            *error = "out of memory for nested page tables";
+            destroy();
+            return false;
+        }
+    }
+    nested_root_ = tables->table.root();
+    return true;
+}
+
+void GuestMemory::destroy() {
+    if (nested_tables_) {
+        auto* tables = static_cast<NestedTables*>(nested_tables_);
+        if (tables->table.root()) tables->table.release();
+        delete tables;
+        nested_tables_ = nullptr;
+    }
+    for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);
+    delete[] chunks_;
+    chunks_ = nullptr;
+    chunk_count_ = 0;
+    nested_root_ = 0;
+}
+
+void* GuestMemory::host_pointer(u64 gpa) const {
+    return phys_to_virt(chunks_[gpa / kChunkSize] + gpa % kChunkSize);
+}
+
+bool GuestMemory::read(u64 gpa, void* dst, usize len) {
+    if (!contains(gpa, len)) return false;
+    auto* out = static_cast<u8*>(dst);
+    while (len) {
+        const usize piece = usize(kChunkSize - gpa % kChunkSize) < len ? usize(kChunkSize - gpa % kChunkSize) : len;
+        memcpy(out, host_pointer(gpa), piece);
+        out += piece;
+        gpa += piece;
+        len -= piece;
+    }
+    return true;
+}
+
+bool GuestMemory::write(u64 gpa, const void* src, usize len) {
+    if (!contains(gpa, len)) return false;
+    const auto* in = static_cast<const u8*>(src);
+    while (len) {
+        const usize piece = usize(kChunkSize - gpa % kChunkSize) < len ? usize(kChunkSize - gpa % kChunkSize) : len;
+        memcpy(host_pointer(gpa), in, piece);
+        in += piece;
+        gpa += piece;
+        len -= piece;
+    }
+    return true;
+}
+
+bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) {
+    // Naturally aligned 4- or 8-byte entries never straddle a chunk.
+    if ((size != 4 && size != 8) || gpa % size || !contains(gpa, size)) return false;
+    if (size == 8) {
+        exchanged = __atomic_compare_exchange_n(static_cast<u64*>(host_pointer(gpa)), &expected, desired, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    } else {
+        u32 expected32 = u32(expected);
+        exchanged = __atomic_compare_exchange_n(static_cast<u32*>(host_pointer(gpa)), &expected32, u32(desired),
+                                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    return true;
+}

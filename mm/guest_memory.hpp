@@ -1,0 +1,41 @@
+// A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
+// all returned when the domain dies) and the nested page tables that map guest-physical
+// address 0..size onto them. The nested tables use the same page-table builder as the
+// hypervisor's own; AMD NPT takes the ordinary x86-64 entry format, with the U bit set
+// on every entry because nested walks count as user accesses (APM vol. 2, 15.25.5).
+#pragma once
+
+#include "kernel/types.hpp"
+#include "mm/guest_page_walk.hpp"
+
+class GuestMemory final : public GuestPhysicalMemory {
+public:
+    static constexpr u64 kChunkSize = 2 * MiB;
+
+    GuestMemory() = default;
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
+    ~GuestMemory() { destroy(); }
+
+    // Allocates `bytes` (rounded up to 2 MiB) and builds the nested tables. On failure
+    // everything allocated so far is returned and `error` says why.
+    bool create(u64 bytes, const char** error);
+    void destroy();
+
+    u64 size() const { return chunk_count_ * kChunkSize; }
+    PhysAddr nested_root() const { return nested_root_; }
+    bool contains(u64 gpa, u64 len) const { return gpa < size() && len <= size() - gpa; }
+
+    // Guest-physical accesses from the hypervisor; false outside guest RAM.
+    bool read(u64 gpa, void* dst, usize len) override;
+    bool write(u64 gpa, const void* src, usize len) override;
+    bool compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) override;
+
+private:
+    void* host_pointer(u64 gpa) const;
+
+    PhysAddr* chunks_ = nullptr;
+    u64 chunk_count_ = 0;
+    PhysAddr nested_root_ = 0;
+    void* nested_tables_ = nullptr;  // the builder, opaque here (guest_memory.cpp)
+};

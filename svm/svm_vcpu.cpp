@@ -1,0 +1,260 @@
+#include "svm/svm_vcpu.hpp"
+
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "svm/svm_permission_maps.hpp"
+
+extern "C" void svm_world_switch(PhysAddr vmcb_pa, PhysAddr host_vmsave_pa, u64* guest_gprs);
+
+namespace svm {
+
+namespace {
+
+// Segment attributes in the VMCB's compressed form (APM vol. 2, 15.5.1): type, S, DPL, P
+// in bits 7:0; AVL, L, D/B, G in bits 11:8.
+constexpr u16 kCode32Flat = 0xc9b;  // present, code exec/read accessed, D=1, G=1
+constexpr u16 kData32Flat = 0xc93;  // present, data read/write accessed, B=1, G=1
+constexpr u16 kCode16 = 0x09b;
+constexpr u16 kData16 = 0x093;
+constexpr u16 kTss32Busy = 0x08b;
+constexpr u16 kLdt = 0x082;
+
+constexpr u64 kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4;
+constexpr u64 kEferLma = 1ull << 10;
+constexpr u64 kDefaultPat = 0x0007040600070406ull;  // the power-on PAT (SDM vol. 3, 11.12.4)
+
+// One ASID for guests, with a full TLB flush whenever this CPU switches to a different
+// vCPU: QEMU's TCG has no flush-by-ASID (shared/research/svm-under-qemu-tcg.md).
+constexpr u32 kGuestAsid = 1;
+
+VmcbSegment segment(u16 selector, u64 base, u32 limit, u16 attrib) { return {selector, attrib, limit, base}; }
+
+}  // namespace
+
+bool SvmVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    const PermissionMaps* maps = permission_maps();
+    if (!maps) {
+        *error = "out of memory for the SVM I/O and MSR permission maps";
+        return false;
+    }
+    vmcb_pa_ = frame_alloc(1);
+    if (vmcb_pa_ == kNoPhysFrame) {
+        *error = "out of memory for the VMCB";
+        return false;
+    }
+    vmcb_ = phys_to_virt<Vmcb>(vmcb_pa_);
+    VmcbControlArea& c = vmcb_->control;
+    c.intercept_exceptions = 0;
+    c.intercept_misc1 = intercept1::kIntr | intercept1::kNmi | intercept1::kSmi | intercept1::kInit |
+                        intercept1::kCpuid | intercept1::kHlt | intercept1::kIoioProt | intercept1::kMsrProt |
+                        intercept1::kShutdown | intercept1::kInvlpga | intercept1::kTaskSwitch;
+    c.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload | intercept2::kVmsave |
+                        intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit;
+    c.iopm_base_pa = maps->io;
+    c.msrpm_base_pa = maps->msr;
+    c.guest_asid = kGuestAsid;
+    c.tlb_control = kTlbControlFlushAll;
+    // Physical interrupts stay under the host's RFLAGS.IF while the guest runs, and the
+    // guest's IF only masks virtual interrupts (APM 15.21.1).
+    c.int_ctl = kIntCtlVIntrMasking;
+    c.np_control = kNpEnable;
+    c.nested_cr3 = vcpu.domain->memory.nested_root();
+    reset(vcpu, entry);
+    return true;
+}
+
+void SvmVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
+    load_entry_state(entry);
+    vcpu.regs = {};
+    vcpu.regs[Gpr::Rax] = entry.rax;
+    vcpu.regs[Gpr::Rbx] = entry.rbx;
+    vcpu.regs[Gpr::Rsp] = entry.rsp;
+    vcpu.regs.rip = entry.rip;
+    vcpu.regs.rflags = 0x2;  // bit 1 is always set
+    vmcb_->control.event_inject = 0;
+    vmcb_->control.int_ctl = kIntCtlVIntrMasking;
+}
+
+SvmVcpu::~SvmVcpu() {
+    if (vmcb_pa_) frame_free(vmcb_pa_);
+}
+
+void SvmVcpu::load_entry_state(const GuestEntryState& entry) {
+    VmcbStateSaveArea& s = vmcb_->save;
+    if (entry.mode == GuestCpuMode::Real) {
+        s.cs = segment(entry.cs_selector, u64(entry.cs_selector) << 4, 0xffff, kCode16);
+        s.ds = s.es = s.ss = s.fs = s.gs = segment(0, 0, 0xffff, kData16);
+        s.cr0 = kCr0Et;
+    } else {
+        // The multiboot1 machine state (Multiboot spec 3.2): flat 4 GiB segments,
+        // protected mode, paging off; GDTR and IDTR are the kernel's to set.
+        s.cs = segment(0x08, 0, 0xffffffff, kCode32Flat);
+        s.ds = s.es = s.ss = s.fs = s.gs = segment(0x10, 0, 0xffffffff, kData32Flat);
+        s.cr0 = kCr0Pe | kCr0Et;
+    }
+    s.gdtr = segment(0, 0, 0xffff, 0);
+    s.idtr = segment(0, 0, 0x3ff, 0);
+    s.tr = segment(0, 0, 0xffff, kTss32Busy);
+    s.ldtr = segment(0, 0, 0xffff, kLdt);
+    s.cpl = 0;
+    s.efer = msr_bits::kEferSvme;  // VMRUN requires it (APM 15.5.1); hidden from the guest
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.dr6 = 0xffff0ff0;
+    s.dr7 = 0x400;
+    s.g_pat = kDefaultPat;
+}
+
+void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
+    VmcbStateSaveArea& s = vmcb_->save;
+    VmcbControlArea& c = vmcb_->control;
+    s.rax = vcpu.regs[Gpr::Rax];
+    s.rsp = vcpu.regs[Gpr::Rsp];
+    s.rip = vcpu.regs.rip;
+    s.rflags = vcpu.regs.rflags;
+
+    // Another vCPU (with other nested tables under the same ASID) may have run here.
+    PerCpu& cpu = this_cpu();
+    if (cpu.last_vcpu != &vcpu) {
+        c.tlb_control = kTlbControlFlushAll;
+        cpu.last_vcpu = &vcpu;
+    }
+    x86::sti();
+    svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);
+    x86::cli();
+    c.tlb_control = 0;
+
+    vcpu.regs[Gpr::Rax] = s.rax;
+    vcpu.regs[Gpr::Rsp] = s.rsp;
+    vcpu.regs.rip = s.rip;
+    vcpu.regs.rflags = s.rflags;
+    // An event whose delivery the exit interrupted must be delivered again (APM 15.7.2);
+    // EXITINTINFO without its valid bit is stale (research pitfall 6).
+    if (c.exit_int_info & event::kValid) c.event_inject = c.exit_int_info;
+    translate_exit(exit);
+}
+
+void SvmVcpu::translate_exit(VmExit& exit) const {
+    const VmcbControlArea& c = vmcb_->control;
+    exit = VmExit{};
+    exit.raw_reason = c.exit_code;
+    const u64 code = c.exit_code;
+    if ((code & 0xffffffffull) == u64(ExitCode::Invalid)) {
+        exit.kind = ExitKind::InvalidGuestState;
+        return;
+    }
+    if (code >= u64(ExitCode::ExceptionBase) && code < u64(ExitCode::ExceptionBase) + 32) {
+        exit.kind = ExitKind::Exception;
+        exit.exception_vector = u8(code - u64(ExitCode::ExceptionBase));
+        return;
+    }
+    switch (static_cast<ExitCode>(code)) {
+        case ExitCode::Cpuid: exit.kind = ExitKind::Cpuid; return;
+        case ExitCode::Msr: exit.kind = c.exit_info1 ? ExitKind::MsrWrite : ExitKind::MsrRead; return;
+        case ExitCode::Hlt: exit.kind = ExitKind::Hlt; return;
+        case ExitCode::Vmmcall: exit.kind = ExitKind::Hypercall; return;
+        case ExitCode::Shutdown: exit.kind = ExitKind::TripleFault; return;
+        case ExitCode::Intr:
+        case ExitCode::Nmi:
+        case ExitCode::Smi:
+        case ExitCode::Init: exit.kind = ExitKind::PhysicalInterrupt; return;
+        case ExitCode::Vintr: exit.kind = ExitKind::InterruptWindow; return;
+        case ExitCode::Ioio: {
+            // EXITINFO1 (APM 15.10.2): type, string, rep, operand size, port; EXITINFO2 is
+            // the next RIP. Its address-size bits are not set by QEMU (pitfall 7).
+            const u64 info = c.exit_info1;
+            exit.kind = ExitKind::Io;
+            exit.io.in = info & 1;
+            exit.io.string = info & (1 << 2);
+            exit.io.rep = info & (1 << 3);
+            exit.io.size = (info & (1 << 6)) ? 4 : (info & (1 << 5)) ? 2 : 1;
+            exit.io.port = u16(info >> 16);
+            exit.io.next_rip = c.exit_info2;
+            return;
+        }
+        case ExitCode::NestedPageFault: {
+            // EXITINFO1 holds a #PF-style error code plus bits 32/33 (APM 15.25.6).
+            const u64 error = c.exit_info1;
+            exit.kind = ExitKind::NestedPageFault;
+            exit.npf.gpa = c.exit_info2;
+            exit.npf.present = error & 1;
+            exit.npf.write = error & 2;
+            exit.npf.fetch = error & 16;
+            exit.npf.read = !exit.npf.write && !exit.npf.fetch;
+            exit.npf.during_walk = error & (1ull << 33);
+            return;
+        }
+        case ExitCode::Vmrun:
+        case ExitCode::Vmload:
+        case ExitCode::Vmsave:
+        case ExitCode::Stgi:
+        case ExitCode::Clgi:
+        case ExitCode::Skinit:
+        case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
+        default: exit.kind = ExitKind::Unhandled; return;
+    }
+}
+
+GuestControlState SvmVcpu::control_state() const {
+    const VmcbStateSaveArea& s = vmcb_->save;
+    GuestControlState g{};
+    g.cr0 = s.cr0;
+    g.cr2 = s.cr2;
+    g.cr3 = s.cr3;
+    g.cr4 = s.cr4;
+    g.efer = s.efer & ~msr_bits::kEferSvme;
+    g.cs_base = s.cs.base;
+    g.cpl = s.cpl;
+    if (!(s.cr0 & kCr0Pe)) g.mode = GuestCpuMode::Real;
+    else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9))) g.mode = GuestCpuMode::Long64;
+    else if (s.cs.attrib & (1 << 10)) g.mode = GuestCpuMode::Protected32;
+    else g.mode = GuestCpuMode::Protected16;
+    return g;
+}
+
+void SvmVcpu::inject_exception(u8 vector, bool has_error_code, u32 error_code) {
+    u64 e = event::kValid | event::kTypeException | vector;
+    if (has_error_code) e |= event::kErrorCodeValid | (u64(error_code) << 32);
+    vmcb_->control.event_inject = e;
+}
+
+void SvmVcpu::request_interrupt(u8 vector) {
+    // V_IRQ: the CPU delivers it when the guest's IF allows (APM 15.21.4); priority 15
+    // and IGN_TPR, since there is no virtual local APIC yet to arbitrate.
+    u64 ctl = vmcb_->control.int_ctl & ~(0xffull << 32) & ~(0xfull << 16);
+    ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(vector) << 32);
+    vmcb_->control.int_ctl = ctl;
+}
+
+bool SvmVcpu::interrupt_requested() const { return vmcb_->control.int_ctl & kIntCtlVIrq; }
+
+bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
+    switch (msr) {
+        case Msr::Efer: value = vmcb_->save.efer & ~msr_bits::kEferSvme; return true;
+        case Msr::Pat: value = vmcb_->save.g_pat; return true;
+        default: return false;
+    }
+}
+
+bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
+    switch (msr) {
+        case Msr::Efer: vmcb_->save.efer = value | msr_bits::kEferSvme; return true;
+        case Msr::Pat: vmcb_->save.g_pat = value; return true;
+        default: return false;
+    }
+}
+
+}  // namespace svm
+
+VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    auto* backend = new svm::SvmVcpu;
+    if (!backend->init(vcpu, entry, error)) {
+        delete backend;
+        return nullptr;
+    }
+    return backend;
+}

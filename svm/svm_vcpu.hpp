@@ -1,0 +1,35 @@
+// The SVM backend of a vCPU: its VMCB, and the translation of each #VMEXIT into a
+// vendor-neutral VmExit (kernel/vm/vm_exit.hpp).
+#pragma once
+
+#include "kernel/vm/vcpu.hpp"
+#include "svm/vmcb.hpp"
+
+namespace svm {
+
+class SvmVcpu final : public VcpuBackend {
+public:
+    // False (with `error`) when the VMCB or the shared permission maps cannot be had.
+    bool init(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+    ~SvmVcpu() override;
+
+    void run(Vcpu& vcpu, VmExit& exit) override;
+    GuestControlState control_state() const override;
+    void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
+    void inject_exception(u8 vector, bool has_error_code, u32 error_code) override;
+    void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
+    void request_interrupt(u8 vector) override;
+    bool interrupt_requested() const override;
+    bool read_guest_msr(Msr msr, u64& value) const override;
+    bool write_guest_msr(Msr msr, u64 value) override;
+    bool is_svm() const override { return true; }
+
+private:
+    void load_entry_state(const GuestEntryState& entry);
+    void translate_exit(VmExit& exit) const;
+
+    Vmcb* vmcb_ = nullptr;
+    PhysAddr vmcb_pa_ = 0;
+};
+
+}  // namespace svm
