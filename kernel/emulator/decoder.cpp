@@ -238,9 +238,11 @@ DecodeResult Decoder::vector_prefix(u8 first) {
         case 1: {
             d_.map = OpcodeMap::TwoByte;
             const OpcodeInfo info = two_byte_info(op);
+            // The opcodes without ModRM in the legacy map (SYSCALL, Jcc, BSWAP ...) have
+            // no VEX form; holes of the legacy map may (EVEX 0F 7A, 7B).
             if (op == 0x77 && v.kind != VexKind::Evex) {
                 shape_.modrm = false;  // VZEROUPPER, VZEROALL
-            } else if (info.undefined || !info.modrm) {
+            } else if (!info.modrm && !info.undefined) {
                 return DecodeResult::Invalid;
             }
             if (info.imm == Imm::Ib) shape_.imm = Imm::Ib;
@@ -312,8 +314,10 @@ DecodeResult Decoder::legacy_opcode() {
     shape_.imm = info.imm;
     shape_.size = info.size;
     shape_.mod_ignored = op >= 0x20 && op <= 0x23;
-    // 66 0F 78 /0 ib ib is EXTRQ, F2 0F 78 /r ib ib INSERTQ (AMD SSE4a, APM vol. 4).
-    if (op == 0x78 && (d_.mandatory_prefix == MandatoryPrefix::P66 || d_.mandatory_prefix == MandatoryPrefix::PF2))
+    // On AMD, 66 0F 78 /0 ib ib is EXTRQ and F2 0F 78 /r ib ib INSERTQ (SSE4a, APM vol. 4),
+    // register forms only; Intel has only VMREAD there.
+    if (op == 0x78 && vendor_ == CpuVendor::Amd &&
+        (d_.mandatory_prefix == MandatoryPrefix::P66 || d_.mandatory_prefix == MandatoryPrefix::PF2))
         shape_.imm = Imm::IbIb;
     return DecodeResult::Ok;
 }
@@ -446,6 +450,9 @@ bool Decoder::valid() {
     if (d_.map != OpcodeMap::TwoByte) return true;
     switch (op) {
         case 0x00: return reg <= 5;  // group 6
+        case 0x78:                   // EXTRQ xmm, imm8, imm8 (/0) and INSERTQ xmm, xmm, imm8, imm8
+            if (shape_.imm != Imm::IbIb) return true;
+            return reg_form && (d_.mandatory_prefix == MandatoryPrefix::PF2 || reg == 0);
         case 0x20:
         case 0x21:
         case 0x22:

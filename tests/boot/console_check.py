@@ -2,8 +2,17 @@
 import re
 
 # A hypervisor fault, an error log line, or a CPU reset (GRUB printing again) is never
-# acceptable unless the test says so.
-DEFAULT_FORBIDDEN = [r"VIREO PANIC", r"\] cpu\d+ E ", r"GRUB loading.*GRUB loading"]
+# acceptable unless the test says so (--allow-panic, --allow-errors).
+PANIC = r"VIREO PANIC"
+ERROR_LINE = r"\] cpu\d+ E "
+DEFAULT_FORBIDDEN = [PANIC, ERROR_LINE, r"GRUB loading.*GRUB loading"]
+
+
+def forbidden_patterns(allow_panic, allow_errors, extra):
+    dropped = {PANIC} if allow_panic else set()
+    if allow_errors:
+        dropped.add(ERROR_LINE)
+    return [p for p in DEFAULT_FORBIDDEN if p not in dropped] + extra
 
 
 def check_console(console, expect, forbid):

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from console_check import DEFAULT_FORBIDDEN, check_console, report
+from console_check import check_console, forbidden_patterns, report
 
 BOCHSRC = """\
 megs: {megs}
@@ -86,7 +86,7 @@ def main():
     problems = []
     if stopped_by != "marker":
         problems.append(f"the console never showed {args.until!r} ({stopped_by} after {elapsed:.0f} s)")
-    problems += check_console(console, args.expect, DEFAULT_FORBIDDEN + args.forbid)
+    problems += check_console(console, args.expect, forbidden_patterns(False, False, args.forbid))
     print(f"Bochs stopped by {stopped_by} after {elapsed:.1f} s")
     # bochs.log names the exact failed VM-entry check and any Bochs panic.
     interesting = [l for l in bochs_log.splitlines() if re.search(r"PANIC|ERROR|VMFAIL|VMENTER|VMEXIT", l)]

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from console_check import DEFAULT_FORBIDDEN, check_console, report
+from console_check import check_console, forbidden_patterns, report
 
 
 def main():
@@ -29,13 +29,14 @@ def main():
     parser.add_argument("--entry", default="", help="GRUB menu entry id to boot (guest-suite image)")
     parser.add_argument("--expect", action="append", default=[])
     parser.add_argument("--forbid", action="append", default=[])
-    parser.add_argument("--allow", action="append", default=[], help="drop a default forbidden pattern")
+    parser.add_argument("--allow-panic", action="store_true", help="a hypervisor panic is what the test expects")
+    parser.add_argument("--allow-errors", action="store_true", help="error log lines are what the test expects")
     parser.add_argument("--status", type=int, default=1, help="expected QEMU exit status")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--serial-port", type=int, default=1, help="which COM port the console is on (1-4)")
     args = parser.parse_args()
 
-    forbidden = [p for p in DEFAULT_FORBIDDEN if p not in args.allow] + args.forbid
+    forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
     with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
         log_path = os.path.join(tmp, "console.log")
         serial = ["-serial", "null"] * (args.serial_port - 1) + ["-serial", f"file:{log_path}"]
