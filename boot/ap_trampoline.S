@@ -21,8 +21,9 @@ ap_trampoline_start:
     movw %cs, %ax
     movw %ax, %ds
     lgdtl (ap_gdt_pointer - ap_trampoline_start)
-    movl %cr0, %eax
-    orl $1, %eax                   /* CR0.PE */
+    /* CR0 is loaded whole: after INIT, CD and NW keep whatever the firmware left in them
+       (SDM vol. 3, table 9-1), and an AP must not run with caching off. */
+    movl $0x00000031, %eax         /* PE, ET, NE */
     movl %eax, %cr0
     ljmpl $0x08, $ABS(ap_protected_mode)
 
@@ -41,8 +42,7 @@ ap_protected_mode:
     rdmsr
     orl ABS(ap_param_efer_bits), %eax  /* LME, and NXE when the boot CPU has it */
     wrmsr
-    movl %cr0, %eax
-    orl $((1 << 31) | (1 << 16) | 1), %eax   /* PG, WP, PE */
+    movl $0x80010031, %eax         /* PG, WP, NE, ET, PE */
     movl %eax, %cr0
     ljmpl $0x18, $ABS(ap_long_mode)
 
@@ -56,7 +56,9 @@ ap_long_mode:
     movl ABS(ap_param_cpu_index), %edi
     movq ABS(ap_param_entry), %rax
     xorl %ebp, %ebp
-    jmp *%rax
+    call *%rax                     /* a call, so RSP+8 is 16-byte aligned on entry (SysV ABI) */
+1:  hlt
+    jmp 1b
 
     .balign 16
 ap_gdt:

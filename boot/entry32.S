@@ -39,7 +39,9 @@ boot_entry32:
     cpuid
     btl $29, %edx
     jnc no_long_mode
-    movl %edx, %ebp                /* keep extended features: bit 20 is NX */
+    /* The page tables mark data non-executable (W^X): without NX that bit is reserved. */
+    btl $20, %edx
+    jnc no_nx
 
     /* PML4[0] -> identity PDPT, PML4[511] -> kernel PDPT. */
     movl $boot_pdpt_identity + PTE_PRESENT_WRITE, boot_pml4
@@ -71,11 +73,8 @@ boot_entry32:
     movl %eax, %cr3
     movl $EFER_MSR, %ecx
     rdmsr
-    orl $EFER_LME, %eax
-    btl $20, %ebp
-    jnc 2f
-    orl $EFER_NXE, %eax
-2:  wrmsr
+    orl $(EFER_LME | EFER_NXE), %eax
+    wrmsr
     movl %cr0, %eax
     orl $(CR0_PG | CR0_WP | CR0_PE), %eax
     movl %eax, %cr0
@@ -83,8 +82,12 @@ boot_entry32:
     lgdt boot_gdt_pointer
     ljmp $0x08, $boot_entry64
 
+no_nx:
+    movl $no_nx_message, %esi
+    jmp print_and_halt
 no_long_mode:
     movl $no_long_mode_message, %esi
+print_and_halt:
 3:  lodsb
     testb %al, %al
     jz 5f
@@ -124,6 +127,8 @@ boot_gdt_pointer:
     .long boot_gdt
 no_long_mode_message:
     .asciz "vireo: this CPU has no 64-bit long mode; Vireo needs an x86_64 processor. Halted.\r\n"
+no_nx_message:
+    .asciz "vireo: this CPU has no NX (execute-disable) bit, which Vireo needs to keep code and data apart. Halted.\r\n"
 
     .section .boot.bss, "aw"
     .balign 4096

@@ -9,10 +9,15 @@ set -euo pipefail
 tarball=$1 prefix=$2 cc=${3:-clang-14} sfx=${4:--14}
 cflags="-g -O2 -ffreestanding -mno-red-zone -mcmodel=kernel -mgeneral-regs-only -fno-pic -fno-stack-protector"
 stamp="$prefix/.stamp"
-want="newlib-3.3.0 $(sha256sum "$tarball" | cut -c1-16) $cc $cflags v2"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$prefix/lib/libc.a" ]]; then
-  echo "newlib: using cached build in $prefix"; exit 0
-fi
+want="newlib-3.3.0 $(sha256sum "$tarball" | cut -c1-16) $(basename "$cc") $cflags v2"
+cached() { [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$prefix/lib/libc.a" ]]; }
+if cached; then echo "newlib: using cached build in $prefix"; exit 0; fi
+# One builder at a time per cache (two build trees may configure at once); the result
+# is moved into place whole, so a reader never sees a half-written prefix.
+mkdir -p "$(dirname "$prefix")"
+exec 9>"$prefix.lock"
+flock 9
+if cached; then echo "newlib: using cached build in $prefix"; exit 0; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/vireo-newlib.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "newlib: building into $prefix (about a minute)"
@@ -39,9 +44,12 @@ libc="$work/build/x86_64-elf/newlib/libc"
 mkdir -p "$libc/stdlib"
 $cc --target=x86_64-elf $cflags -c "$work/empty.c" -o "$libc/stdlib/lib_a-ldtoa.o"
 make -j"$(nproc)" -C "$libc" AR_FLAGS=rc >>"$work/make.log" 2>&1 || { tail -30 "$work/make.log"; exit 1; }
-rm -rf "$prefix" && mkdir -p "$prefix/lib"
-cp "$libc/libc.a" "$prefix/lib/libc.a"
-cp -r "$src/newlib/libc/include" "$prefix/include"
-cp -r "$work/build/x86_64-elf/newlib/targ-include/." "$prefix/include/"
-echo "$want" >"$stamp"
+out="$work/result"
+mkdir -p "$out/lib"
+cp "$libc/libc.a" "$out/lib/libc.a"
+cp -r "$src/newlib/libc/include" "$out/include"
+cp -r "$work/build/x86_64-elf/newlib/targ-include/." "$out/include/"
+echo "$want" >"$out/.stamp"
+rm -rf "$prefix.old" && { [[ ! -e "$prefix" ]] || mv "$prefix" "$prefix.old"; }
+mv "$out" "$prefix" && rm -rf "$prefix.old"
 echo "newlib: done"

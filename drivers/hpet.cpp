@@ -13,6 +13,8 @@ constexpr u64 kEnable = 1;
 
 volatile u64* g_regs = nullptr;
 u64 g_period_fs = 0;
+u64 g_counter_mask = ~0ull;
+constexpr u64 kCounterSize64 = 1ull << 13;  // capabilities COUNT_SIZE_CAP
 
 u64 read(u64 offset) { return g_regs[offset / 8]; }
 void write(u64 offset, u64 value) { g_regs[offset / 8] = value; }
@@ -31,10 +33,12 @@ bool hpet_init(PhysAddr base) {
         g_regs = nullptr;
         return false;
     }
+    if (!(read(kCapabilities) & kCounterSize64)) g_counter_mask = 0xffffffffull;
     write(kConfiguration, read(kConfiguration) | kEnable);
     return true;
 }
 
 u64 hpet_counter() { return read(kMainCounter); }
 u64 hpet_period_fs() { return g_period_fs; }
+u64 hpet_counter_mask() { return g_counter_mask; }
 u64 hpet_ticks_for_us(u64 microseconds) { return microseconds * 1000000000ull / g_period_fs; }

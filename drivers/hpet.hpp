@@ -6,5 +6,6 @@
 
 bool hpet_init(PhysAddr base);  // maps the registers and starts the main counter
 u64 hpet_counter();
+u64 hpet_counter_mask();  // all ones, or 0xffffffff for a 32-bit counter (COUNT_SIZE_CAP = 0)
 u64 hpet_period_fs();
 u64 hpet_ticks_for_us(u64 microseconds);

@@ -59,9 +59,13 @@ void write(LapicReg reg, u32 value) {
 bool send_ipi(u32 apic_id, u32 command) {
     if (g_mode == LapicMode::X2Apic) {
         // One 64-bit write; x2APIC has no delivery-status bit to wait for (SDM 11.12.9).
+        // WRMSR to the ICR is not serializing: earlier stores must be visible first (SDM
+        // 11.12.3).
+        asm volatile("mfence; lfence" ::: "memory");
         x86::wrmsr(x2apic_msr(LapicReg::InterruptCommandLow), (u64(apic_id) << 32) | command);
         return true;
     }
+    if (apic_id > 0xff) return false;  // xAPIC destinations are 8 bits (SDM 11.6.1)
     write(LapicReg::InterruptCommandHigh, apic_id << 24);
     write(LapicReg::InterruptCommandLow, command);
     for (u32 i = 0; i < 1000; ++i) {
@@ -87,9 +91,11 @@ void lapic_init_boot_cpu() {
 }
 
 void lapic_init_this_cpu() {
+    // Enable first, then x2APIC: going from disabled straight to x2APIC is an invalid
+    // transition that raises #GP (SDM vol. 3, 11.12.5).
     u64 base = x86::rdmsr(Msr::ApicBase) | msr_bits::kApicBaseEnable;
-    if (g_mode == LapicMode::X2Apic) base |= msr_bits::kApicBaseX2Apic;
     x86::wrmsr(Msr::ApicBase, base);
+    if (g_mode == LapicMode::X2Apic) x86::wrmsr(Msr::ApicBase, base | msr_bits::kApicBaseX2Apic);
     write(LapicReg::SpuriousVector, kSoftwareEnable | kVectorSpurious);
     const LapicReg local_interrupts[] = {LapicReg::LvtTimer, LapicReg::LvtLint0, LapicReg::LvtLint1,
                                          LapicReg::LvtError};

@@ -73,8 +73,11 @@ bool console_read_key(char& key) {
 }
 
 void console_write_panic(const char* text) {
-    // Another CPU may have died holding the lock; print anyway after a short wait.
-    const bool locked = g_console_lock.try_lock_for(1000000);
+    // Another CPU may have been stopped holding the lock: wait a little once, and after
+    // that print without it for the rest of the report.
+    static bool lock_abandoned = false;
+    const bool locked = !lock_abandoned && g_console_lock.try_lock_for(100000);
+    if (!locked) lock_abandoned = true;
     emit(text, strlen(text));
     if (locked) g_console_lock.unlock();
 }

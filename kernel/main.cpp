@@ -86,8 +86,11 @@ void timer_interrupt(TrapFrame&) {
 bool check_timer_interrupt() {
     const u64 before = this_cpu().timer_interrupts;
     lapic_timer_oneshot(1000, kVectorLapicTimer);
+    // Polls rather than halts: if the timer never fires, nothing else would wake us.
     const u64 deadline = uptime_us() + 500000;
-    while (this_cpu().timer_interrupts == before && uptime_us() < deadline) x86::sti_hlt();
+    x86::sti();
+    for (u64 spins = 0; this_cpu().timer_interrupts == before && uptime_us() < deadline && spins < 100000000; ++spins)
+        x86::pause();
     x86::cli();
     return this_cpu().timer_interrupts != before;
 }
@@ -112,6 +115,7 @@ void load_descriptor_tables(PerCpu& cpu) {
 
 void ap_main(u32 index) {
     PerCpu& cpu = this_cpu();
+    idt_load();  // first: until now an exception here would find the real-mode IVT
     load_descriptor_tables(cpu);
     lapic_init_this_cpu();
     cpu.apic_id = lapic_id();
@@ -216,6 +220,10 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     if (diagnostics.overflowed) log_warn("command line: more problems than shown");
 
     PerCpu& boot_cpu = percpu(0);
+    // Our own GDT, TSS and IDT before the page-table switch: GRUB's GDT lives in low
+    // memory, which the final tables do not map, so an exception would triple-fault.
+    // (The TSS gets its interrupt stacks once memory can be allocated.)
+    gdt_load(boot_cpu);
     idt_init();
     idt_load();
     mm_init(g_boot);
@@ -229,6 +237,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
 
     init_acpi();
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);
+    if (tsc.hz == 0) panic("time: cannot measure the TSC: no usable HPET, and PIT channel 2 does not count");
     log_info("time: TSC at %llu.%03llu MHz (against the %s), %s", (unsigned long long)(tsc.hz / 1000000),
              (unsigned long long)(tsc.hz / 1000 % 1000), tsc_reference_name(tsc.reference),
              tsc.invariant ? "invariant" : "not invariant");
@@ -260,7 +269,14 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     u32 count = 0;
     for (usize i = 0; i < g_acpi.madt.cpu_count && count < kMaxCpus; ++i)
         if (g_acpi.madt.cpus[i].enabled) cpus[count++] = {g_acpi.madt.cpus[i].apic_id};
-    const u32 online = smp_start_aps(cpus, count, boot_cpu.apic_id, ap_main);
+    bool low_page_usable = false;
+    for (usize i = 0; i < g_boot.memory_region_count; ++i) {
+        const Multiboot2MemoryRegion& r = g_boot.memory_regions[i];
+        if (r.type == kMultiboot2MemoryAvailable && r.base <= kApTrampolinePhys &&
+            r.base + r.length >= kApTrampolinePhys + kPageSize)
+            low_page_usable = true;
+    }
+    const u32 online = smp_start_aps(cpus, count, boot_cpu.apic_id, ap_main, low_page_usable);
     log_memory("after SMP start");
 
     if (g_root_mode_failures) {

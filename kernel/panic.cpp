@@ -9,10 +9,14 @@
 #include "kernel/power.hpp"
 #include "kernel/symbols.hpp"
 #include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
+
+extern "C" const u8 __data_start[], __data_end[];
 
 namespace {
 
-u32 g_panicking = 0;
+constexpr u32 kNoCpu = ~0u;
+u32 g_panicking_cpu = kNoCpu;  // the one CPU that reports
 void (*g_stop_others)() = nullptr;
 
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -34,11 +38,14 @@ void print_location(u32 depth, u64 address) {
         print("  #%-2u 0x%016llx ?\n", depth, (unsigned long long)address);
 }
 
-// Only frame pointers inside the hypervisor's own image or direct map are followed, so
-// a corrupt chain ends the backtrace instead of faulting inside the panic.
+// Only frame pointers into memory that holds stacks are followed (the image's data,
+// where the boot stack is, and mapped RAM in the direct map), so a corrupt chain ends
+// the backtrace instead of faulting inside the panic.
 bool plausible_frame(u64 rbp) {
     if (rbp & 7) return false;
-    return (rbp >= kKernelImageBase && rbp < ~0ull - 16) || (rbp >= kDirectMapBase && rbp < kDeviceWindowBase);
+    const u64 data_start = reinterpret_cast<u64>(__data_start), data_end = reinterpret_cast<u64>(__data_end);
+    if (rbp >= data_start && rbp + 16 <= data_end) return true;
+    return rbp >= kDirectMapBase && rbp + 16 <= kDirectMapBase + direct_map_ram_end();
 }
 
 void print_backtrace(u64 rbp) {
@@ -63,10 +70,15 @@ void print_control_registers() {
 [[noreturn]] void begin_and_finish(const TrapFrame* frame, const char* fmt, va_list args) {
     x86::cli();
     const u32 cpu = this_cpu_index();
-    if (__atomic_exchange_n(&g_panicking, 1, __ATOMIC_ACQ_REL)) {
-        // A second panic, on this CPU (a fault in the panic path) or on another: the
-        // first one reports; this CPU just stops.
-        halt_this_cpu();
+    u32 expected = kNoCpu;
+    if (!__atomic_compare_exchange_n(&g_panicking_cpu, &expected, cpu, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        if (expected == cpu) {
+            // A fault inside the panic path itself: end it as the panic would have.
+            console_write_panic("\n*** VIREO PANIC: another fault while reporting a panic; halting\n");
+            halt_machine(HaltReason::Panic);
+        }
+        halt_this_cpu();  // another CPU reports
     }
     if (g_stop_others) g_stop_others();
 
@@ -101,7 +113,12 @@ void print_control_registers() {
 
 }  // namespace
 
-bool panic_in_progress() { return __atomic_load_n(&g_panicking, __ATOMIC_ACQUIRE) != 0; }
+bool panic_in_progress() { return __atomic_load_n(&g_panicking_cpu, __ATOMIC_ACQUIRE) != kNoCpu; }
+
+bool panic_in_progress_elsewhere() {
+    const u32 cpu = __atomic_load_n(&g_panicking_cpu, __ATOMIC_ACQUIRE);
+    return cpu != kNoCpu && cpu != this_cpu_index();
+}
 
 void panic_set_stop_others(void (*stop_others)()) { g_stop_others = stop_others; }
 

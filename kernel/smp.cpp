@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "drivers/lapic.hpp"
+#include "kernel/assert.hpp"
 #include "kernel/log.hpp"
+#include "kernel/panic.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/time.hpp"
@@ -14,7 +16,6 @@ extern "C" const u8 ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_pa
 
 namespace {
 
-constexpr PhysAddr kApTrampolinePhys = 0x8000;  // SIPI vector 0x08: start at 0800:0000
 constexpr u64 kApStartTimeoutUs = 2000000;      // generous: emulated CPUs are slow
 
 struct __attribute__((packed)) ApStartParameters {  // boot/ap_trampoline.S
@@ -45,9 +46,17 @@ bool wait_online(u32 index, u64 timeout_us) {
 
 }  // namespace
 
-u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_main) {
+u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_main, bool low_page_usable) {
     g_ap_main = ap_main;
     const u64 size = u64(ap_trampoline_end - ap_trampoline_start);
+    if (size > kPageSize) panic("smp: the AP start-up code (%llu bytes) is larger than a page", (unsigned long long)size);
+    if (!low_page_usable) {
+        log_error("smp: the memory map does not give page %#llx as RAM; running on the boot CPU only",
+                  (unsigned long long)kApTrampolinePhys);
+        return 1;
+    }
+    // APs load CR3 while still in 32-bit mode (boot/ap_trampoline.S).
+    VIREO_ASSERT(kernel_page_table_root() < 4 * GiB);
     memcpy(phys_to_virt(kApTrampolinePhys), ap_trampoline_start, size);
     auto* params =
         phys_to_virt<ApStartParameters>(kApTrampolinePhys + u64(ap_trampoline_parameters - ap_trampoline_start));
@@ -56,6 +65,7 @@ u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_mai
         return 1;
     }
     u32 online = 1;
+    bool any_failed = false;
     for (u32 i = 0; i < count; ++i) {
         if (cpus[i].apic_id == boot_apic_id) continue;
         if (online == kMaxCpus) {
@@ -68,6 +78,7 @@ u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_mai
             break;
         }
         PerCpu& cpu = percpu(online);
+        cpu.online = false;
         cpu.apic_id = cpus[i].apic_id;
         cpu.kernel_stack_top = kDirectMapBase + stack + kKernelStackSize;
         params->cr3 = u32(kernel_page_table_root());
@@ -84,13 +95,17 @@ u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_mai
         udelay(200);
         if (sent && !percpu(online).online) sent = lapic_send_startup(cpu.apic_id, u8(kApTrampolinePhys >> 12));
         if (!sent || !wait_online(online, kApStartTimeoutUs)) {
+            // Park it with INIT so a late start cannot use this slot, whose stack and
+            // parameters go to the next AP; its stack is leaked rather than reused.
+            lapic_send_init(cpu.apic_id);
+            any_failed = true;
             log_error("smp: CPU with APIC ID %u did not start (%s); continuing without it", cpu.apic_id,
                       sent ? "no answer within 2 s" : "the IPI was not accepted");
-            frame_free(stack, kKernelStackSize / kPageSize);
             continue;
         }
         ++online;
     }
-    unmap_identity_code_page(kApTrampolinePhys);
+    // A parked AP could still be inside the start-up page; then it stays mapped.
+    if (!any_failed) unmap_identity_code_page(kApTrampolinePhys);
     return online;
 }

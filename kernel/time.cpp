@@ -13,14 +13,20 @@ TscCalibration time_calibrate_tsc(PhysAddr hpet_base) {
     TscCalibration result;
     if (hpet_base && hpet_init(hpet_base)) {
         // 50 ms against the HPET main counter (IA-PC HPET spec 2.3.4).
+        // The counter may be 32 bits wide and wrap; differences are taken in its width.
+        const u64 mask = hpet_counter_mask();
         const u64 ticks = hpet_ticks_for_us(50000);
         const u64 start_counter = hpet_counter();
         const u64 start_tsc = x86::rdtsc();
-        while (hpet_counter() - start_counter < ticks) x86::pause();
+        u64 counter = start_counter;
+        while (((counter - start_counter) & mask) < ticks) {
+            x86::pause();
+            counter = hpet_counter();
+        }
         const u64 end_tsc = x86::rdtsc();
         // In microseconds, so the products below stay within 64 bits (no 128-bit division
         // helpers in a freestanding image).
-        const u64 elapsed_us = (hpet_counter() - start_counter) * hpet_period_fs() / 1000000000ull;
+        const u64 elapsed_us = ((counter - start_counter) & mask) * hpet_period_fs() / 1000000000ull;
         result.hz = elapsed_us ? (end_tsc - start_tsc) * 1000000 / elapsed_us : 0;
         result.reference = TscReference::Hpet;
     } else {

@@ -67,7 +67,7 @@ constexpr u64 kPageFaultPresent = 1 << 0, kPageFaultWrite = 1 << 1, kPageFaultUs
 }  // namespace
 
 extern "C" void trap_dispatch(TrapFrame* frame) {
-    if (frame->vector == 2 && panic_in_progress()) halt_this_cpu();  // stopped by a panicking CPU
+    if (frame->vector == 2 && panic_in_progress_elsewhere()) halt_this_cpu();  // stopped by the panicking CPU
     if (frame->vector < 32) exception(*frame);
     const InterruptHandler handler = interrupt_handler(u8(frame->vector));
     if (!handler) panic_with_frame(*frame, "unexpected interrupt on vector %#llx", (unsigned long long)frame->vector);

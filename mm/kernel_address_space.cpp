@@ -131,6 +131,11 @@ void build_kernel_page_tables(const Multiboot2Info& boot) {
         const PhysAddr from = start < 1 * MiB ? 1 * MiB : start;
         map_or_panic(kDirectMapBase + from, from, end - from, direct, "the direct map");
     }
+    // The image's own frames appear in the direct map too: read-only there, so no page
+    // of hypervisor code has a writable alias (W^X per physical page, not per mapping).
+    const PageAttributes alias{.writable = false, .executable = false, .user = false, .global = true, .uncached = false};
+    map_or_panic(kDirectMapBase + image_start_phys(), image_start_phys(),
+                 align_up(image_end_phys(), kPageSize) - image_start_phys(), alias, "the image alias");
 }
 
 void verify_w_xor_x() {
@@ -232,3 +237,5 @@ void unmap_identity_code_page(PhysAddr page) {
 }
 
 PhysAddr kernel_page_table_root() { return g_page_table.root(); }
+
+u64 direct_map_ram_end() { return g_memory_map.highest_address(); }

@@ -39,3 +39,5 @@ bool map_identity_code_page(PhysAddr page);
 void unmap_identity_code_page(PhysAddr page);
 
 PhysAddr kernel_page_table_root();
+// The end of the highest RAM the direct map covers (0 before mm_init).
+u64 direct_map_ram_end();

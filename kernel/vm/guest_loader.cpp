@@ -84,13 +84,13 @@ bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGr
     return true;
 }
 
-void load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) {
+bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) {
     const Multiboot2Module& kernel = boot.modules[g.kernel];
     DomainModuleLine line;
     char message[120];
     if (!parse_domain_line(kernel.cmdline, ordinal, line, message, sizeof(message))) {
         log_error("module %zu ('%s'): bad domain line: %s; no domain started", g.kernel, kernel.cmdline, message);
-        return;
+        return false;
     }
     DomainConfig config{};
     memcpy(config.name, line.name, sizeof(config.name));
@@ -100,7 +100,7 @@ void load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     Domain* d = domain_create(config, &error);
     if (!d) {
         log_error("domain %s: cannot create it: %s", line.name, error);
-        return;
+        return false;
     }
     GuestEntryState entry{};
     u64 kernel_end = 0;
@@ -111,11 +111,12 @@ void load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
         // It never ran: nothing is on a CPU, so its memory goes back right away.
         __atomic_store_n(&d->live_vcpus, 1, __ATOMIC_RELEASE);
         domain_vcpu_stopped(*d);
-        return;
+        return false;
     }
     log_info("domain %u (%s): %llu MiB, %u vCPU%s, %s kernel entered at %#llx", d->id, d->name,
              (unsigned long long)(d->memory.size() / MiB), d->vcpu_count, d->vcpu_count == 1 ? "" : "s",
              entry.mode == GuestCpuMode::Real ? "real-mode" : "multiboot ELF", (unsigned long long)entry.rip);
+    return true;
 }
 
 }  // namespace
@@ -130,9 +131,7 @@ u32 load_domains_from_modules(const Multiboot2Info& boot) {
         }
         ModuleGroup g{i, i + 1, i + 1};
         while (g.end < boot.module_count && !is_domain_line(boot.modules[g.end].cmdline)) ++g.end;
-        const u32 before = domain_count();
-        load_domain(boot, g, before + 1);
-        if (domain_count() > before) ++started;
+        if (load_domain(boot, g, domain_count() + 1)) ++started;
         i = g.end;
     }
     return started;
