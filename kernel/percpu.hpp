@@ -38,6 +38,7 @@ struct PerCpu {
     PhysAddr root_mode_area;  // SVM host save area or VMXON region
     PhysAddr svm_host_vmsave_area;  // host FS/GS/TR/... across VMRUN (svm_world_switch.S)
     struct Vcpu* last_vcpu;         // the vCPU whose guest TLB entries this CPU may hold
+    struct Vcpu* fpu_owner;         // the vCPU whose x87/SSE state is in this CPU's registers
     RootMode root_mode;
     volatile bool online;
     volatile u64 timer_interrupts;

@@ -4,6 +4,7 @@
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/vm/domain.hpp"
+#include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "svm/svm_permission_maps.hpp"
@@ -53,7 +54,9 @@ bool SvmVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error)
                         intercept1::kCpuid | intercept1::kHlt | intercept1::kIoioProt | intercept1::kMsrProt |
                         intercept1::kShutdown | intercept1::kInvlpga | intercept1::kTaskSwitch;
     c.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload | intercept2::kVmsave |
-                        intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit;
+                        intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
+                        // XCR0 is not switched between guests and host: XSETBV must exit.
+                        intercept2::kXsetbv;
     c.iopm_base_pa = maps->io;
     c.msrpm_base_pa = maps->msr;
     c.guest_asid = kGuestAsid;
@@ -75,6 +78,7 @@ void SvmVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.regs[Gpr::Rsp] = entry.rsp;
     vcpu.regs.rip = entry.rip;
     vcpu.regs.rflags = 0x2;  // bit 1 is always set
+    fpu_reset_state(vcpu);
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
 }
@@ -195,6 +199,7 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Clgi:
         case ExitCode::Skinit:
         case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
+        case ExitCode::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
         default: exit.kind = ExitKind::Unhandled; return;
     }
 }
@@ -208,6 +213,12 @@ GuestControlState SvmVcpu::control_state() const {
     g.cr4 = s.cr4;
     g.efer = s.efer & ~msr_bits::kEferSvme;
     g.cs_base = s.cs.base;
+    g.segment_base[u8(SegmentRegister::Es)] = s.es.base;
+    g.segment_base[u8(SegmentRegister::Cs)] = s.cs.base;
+    g.segment_base[u8(SegmentRegister::Ss)] = s.ss.base;
+    g.segment_base[u8(SegmentRegister::Ds)] = s.ds.base;
+    g.segment_base[u8(SegmentRegister::Fs)] = s.fs.base;
+    g.segment_base[u8(SegmentRegister::Gs)] = s.gs.base;
     g.cpl = s.cpl;
     if (!(s.cr0 & kCr0Pe)) g.mode = GuestCpuMode::Real;
     else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9))) g.mode = GuestCpuMode::Long64;

@@ -179,6 +179,7 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::InterruptWindow: return "interrupt-window";
         case ExitKind::Exception: return "exception";
         case ExitKind::VirtualizationInstruction: return "virt-insn";
+        case ExitKind::Xsetbv: return "xsetbv";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

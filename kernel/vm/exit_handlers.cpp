@@ -71,28 +71,107 @@ void handle_msr(Vcpu& vcpu, bool write) {
     }
 }
 
-void handle_io(Vcpu& vcpu, const IoExit& io) {
+u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
     Domain& d = *vcpu.domain;
-    if (io.string) {
-        // INS/OUTS go through the instruction emulator, which is not there yet.
-        domain_crash(d, "vcpu%u: string I/O (%s port %#x) at rip %#llx is not supported yet", vcpu.index,
-                     io.in ? "INS from" : "OUTS to", io.port, (unsigned long long)vcpu.regs.rip);
+    const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    if (IoDevice* device = d.io.device_at(port)) return device->io_read(vcpu, port, size) & mask;
+    if (d.io.first_unclaimed_access(port))
+        log_info("%s: vcpu%u read from unclaimed port %#x: all ones (logged once)", d.name, vcpu.index, port);
+    return mask;  // nothing there: the bus floats high
+}
+
+void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
+    Domain& d = *vcpu.domain;
+    const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    if (IoDevice* device = d.io.device_at(port)) device->io_write(vcpu, port, size, value & mask);
+    else if (d.io.first_unclaimed_access(port))
+        log_info("%s: vcpu%u wrote to unclaimed port %#x: dropped (logged once)", d.name, vcpu.index, port);
+}
+
+// INS/OUTS, with or without REP (SDM vol. 2, INS/OUTS): the memory operand is ES:rDI for
+// INS and DS:rSI (segment override allowed) for OUTS, stepping by the operand size up or
+// down with RFLAGS.DF. QEMU gives neither the segment nor the address size in EXITINFO1
+// (research pitfall 7), so both come from the instruction's own prefixes.
+void handle_string_io(Vcpu& vcpu, const IoExit& io) {
+    u8 bytes[15];
+    usize available = 0;
+    WalkFault fault;
+    if (!fetch_guest_instruction(vcpu, bytes, available, fault)) {
+        if (!reflect_guest_fault(vcpu, fault))
+            domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the string I/O instruction at rip %#llx", vcpu.index,
+                         (unsigned long long)vcpu.regs.rip);
         return;
     }
-    IoDevice* device = d.io.device_at(io.port);
+    const GuestControlState c = vcpu.backend->control_state();
+    SegmentRegister segment = io.in ? SegmentRegister::Es : SegmentRegister::Ds;
+    bool address_override = false;
+    for (usize i = 0; i < available; ++i) {
+        const u8 b = bytes[i];
+        if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) {
+            if (!io.in) segment = b == 0x26 ? SegmentRegister::Es : b == 0x2e ? SegmentRegister::Cs
+                                 : b == 0x36 ? SegmentRegister::Ss : b == 0x3e ? SegmentRegister::Ds
+                                 : b == 0x64 ? SegmentRegister::Fs : SegmentRegister::Gs;
+        } else if (b == 0x67) {
+            address_override = true;
+        } else if (b != 0x66 && b != 0xf2 && b != 0xf3 && b != 0xf0) {
+            break;
+        }
+    }
+    u32 address_bits = c.mode == GuestCpuMode::Long64 ? 64 : c.mode == GuestCpuMode::Protected32 ? 32 : 16;
+    if (address_override) address_bits = address_bits == 64 ? 32 : address_bits == 32 ? 16 : 32;
+    const u64 address_mask = address_bits == 64 ? ~0ull : (1ull << address_bits) - 1;
+    const u64 segment_base = c.mode == GuestCpuMode::Long64 && segment != SegmentRegister::Fs &&
+                                     segment != SegmentRegister::Gs
+                                 ? 0
+                                 : c.segment_base[u8(segment)];
+    const Gpr pointer = io.in ? Gpr::Rdi : Gpr::Rsi;
+    const bool down = vcpu.regs.rflags & (1ull << 10);  // DF
+    u64 count = io.rep ? (vcpu.regs[Gpr::Rcx] & address_mask) : 1;
+    // A long REP is done in slices, so one exit never holds the CPU for long; RIP stays on
+    // the instruction until the count reaches zero, as an interrupted REP does on the CPU.
+    constexpr u64 kSlice = 4096;
+    for (u64 done = 0; count > 0 && done < kSlice; ++done) {
+        const u64 offset = vcpu.regs[pointer] & address_mask;
+        const u64 linear = (segment_base + offset) & (c.mode == GuestCpuMode::Long64 ? ~0ull : 0xffffffffull);
+        u32 value = 0;
+        if (io.in) {
+            value = port_read(vcpu, io.port, io.size);
+            if (!write_guest_linear(vcpu, linear, &value, io.size, fault)) {
+                if (!reflect_guest_fault(vcpu, fault))
+                    domain_crash(*vcpu.domain, "vcpu%u: INS into memory outside its RAM at rip %#llx", vcpu.index,
+                                 (unsigned long long)vcpu.regs.rip);
+                return;
+            }
+        } else {
+            if (!read_guest_linear(vcpu, linear, &value, io.size, fault)) {
+                if (!reflect_guest_fault(vcpu, fault))
+                    domain_crash(*vcpu.domain, "vcpu%u: OUTS from memory outside its RAM at rip %#llx", vcpu.index,
+                                 (unsigned long long)vcpu.regs.rip);
+                return;
+            }
+            port_write(vcpu, io.port, io.size, value);
+        }
+        const u64 next = down ? offset - io.size : offset + io.size;
+        vcpu.regs[pointer] = (vcpu.regs[pointer] & ~address_mask) | (next & address_mask);
+        --count;
+        if (io.rep) vcpu.regs[Gpr::Rcx] = (vcpu.regs[Gpr::Rcx] & ~address_mask) | count;
+    }
+    if (count == 0) vcpu.regs.rip = io.next_rip;
+}
+
+void handle_io(Vcpu& vcpu, const IoExit& io) {
+    if (io.string) {
+        handle_string_io(vcpu, io);
+        return;
+    }
     const u32 mask = io.size == 4 ? 0xffffffffu : io.size == 2 ? 0xffffu : 0xffu;
     if (io.in) {
-        u32 value = mask;  // nothing there: the bus floats high
-        if (device) value = device->io_read(vcpu, io.port, io.size) & mask;
-        else if (d.io.first_unclaimed_access(io.port))
-            log_info("%s: vcpu%u read from unclaimed port %#x: all ones (logged once)", d.name, vcpu.index, io.port);
+        const u32 value = port_read(vcpu, io.port, io.size);
         // IN to AL/AX leaves the rest of RAX alone; IN to EAX zero-extends (SDM 3.4.1.1).
         u64& rax = vcpu.regs[Gpr::Rax];
         rax = io.size == 4 ? u64(value) : (rax & ~u64(mask)) | value;
-    } else if (device) {
-        device->io_write(vcpu, io.port, io.size, u32(vcpu.regs[Gpr::Rax]) & mask);
-    } else if (d.io.first_unclaimed_access(io.port)) {
-        log_info("%s: vcpu%u wrote to unclaimed port %#x: dropped (logged once)", d.name, vcpu.index, io.port);
+    } else {
+        port_write(vcpu, io.port, io.size, u32(vcpu.regs[Gpr::Rax]));
     }
     vcpu.regs.rip = io.next_rip;
 }
@@ -145,7 +224,9 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
         case ExitKind::PhysicalInterrupt:
         case ExitKind::InterruptWindow: return;  // the host already serviced it
         case ExitKind::VirtualizationInstruction:
-            // The extensions are hidden from guests (CPUID), so their instructions are #UD.
+        case ExitKind::Xsetbv:
+            // The extensions and XSAVE are hidden from guests (CPUID): their instructions
+            // are #UD, as on a CPU without them.
             vcpu.backend->inject_exception(kVectorUd, false, 0);
             return;
         case ExitKind::Exception:

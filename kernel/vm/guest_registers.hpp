@@ -19,9 +19,12 @@ struct GuestRegisters {
 // Guest state the handlers read but that lives in the backend's control structure.
 enum class GuestCpuMode : u8 { Real, Protected16, Protected32, Long64 };
 
+enum class SegmentRegister : u8 { Es, Cs, Ss, Ds, Fs, Gs, Count };
+
 struct GuestControlState {
     u64 cr0, cr2, cr3, cr4, efer;
     u64 cs_base;
+    u64 segment_base[static_cast<u8>(SegmentRegister::Count)];
     u8 cpl;
     GuestCpuMode mode;
 };

@@ -10,6 +10,7 @@
 #include "kernel/vm/debug_keys.hpp"
 #include "kernel/vm/domain.hpp"
 #include "kernel/vm/exit_handlers.hpp"
+#include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -127,6 +128,7 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
 void scheduler_run_this_cpu() {
     const u32 me = this_cpu_index();
     RunQueue& q = g_queues[me];
+    fpu_enable_this_cpu();
     register_interrupt_handler(kVectorSchedulerTick, tick);
     lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
     bool announced_done = false;
@@ -148,6 +150,7 @@ void scheduler_run_this_cpu() {
             continue;
         }
         VmExit exit;
+        fpu_switch_to(*v);
         v->backend->run(*v, exit);
         handle_vm_exit(*v, exit);
     }

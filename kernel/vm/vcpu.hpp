@@ -56,6 +56,9 @@ struct Vcpu {
     u64 timer_deadline_us = 0;
     u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
+    // The guest's x87/SSE state while another vCPU has this CPU's registers (FXSAVE
+    // format, Intel SDM vol. 1, 10.5.1). XSAVE state is not exposed to guests yet.
+    alignas(16) u8 fpu_area[512] = {};
 };
 
 // Creates the backend for this machine's virtualization extension.

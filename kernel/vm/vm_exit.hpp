@@ -19,6 +19,7 @@ enum class ExitKind : u8 {
     InterruptWindow,
     Exception,          // an intercepted guest exception
     VirtualizationInstruction,  // VMRUN, VMXON, ...: the extensions are hidden from guests
+    Xsetbv,                     // XSAVE is hidden from guests
     Unhandled,          // an exit the backend knows but no generic handler takes
     Count,
 };

@@ -64,6 +64,9 @@ extern volatile uint32_t interrupt_count[2];
 void enable_interrupts();
 void disable_interrupts();
 
+// CR0.MP/NE on, EM off; CR4.OSFXSR and OSXMMEXCPT on: SSE instructions work.
+void enable_sse();
+
 extern int g_failures;
 #define CHECK(cond, ...)                                   \
     do {                                                   \

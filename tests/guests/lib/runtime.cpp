@@ -171,6 +171,14 @@ int try_wrmsr(uint32_t msr, uint64_t value) {
     return g_fault_vector;
 }
 
+void enable_sse() {
+    uint32_t cr0, cr4;
+    asm volatile("mov %%cr0, %0" : "=r"(cr0));
+    asm volatile("mov %0, %%cr0" ::"r"((cr0 | 0x22) & ~0x4u));
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    asm volatile("mov %0, %%cr4" ::"r"(cr4 | 0x600));
+}
+
 void enable_interrupts() { asm volatile("sti" ::: "memory"); }
 void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 
