@@ -10,9 +10,12 @@ and QEMU's exit status is --status. On failure prints the whole console log.
 """
 import argparse
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from console_check import check_console, forbidden_patterns, report
@@ -34,12 +37,18 @@ def main():
     parser.add_argument("--status", type=int, default=1, help="expected QEMU exit status")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--serial-port", type=int, default=1, help="which COM port the console is on (1-4)")
+    parser.add_argument("--type-when", nargs=2, metavar=("REGEX", "KEYS"),
+                        help="type KEYS on the console once its output matches REGEX (debug keys)")
     args = parser.parse_args()
 
     forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
     with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
         log_path = os.path.join(tmp, "console.log")
-        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-serial", f"file:{log_path}"]
+        socket_path = os.path.join(tmp, "console.sock")
+        # The console is a socket chardev whose output QEMU also logs to a file; the
+        # harness connects to the socket only to type keys.
+        console_dev = f"socket,id=console,path={socket_path},server=on,wait=off,logfile={log_path}"
+        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-chardev", console_dev, "-serial", "chardev:console"]
         options = f"debug_exit=0xf4 {args.options}".strip()
         entry = f"[{args.entry}] " if args.entry else ""
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", args.cpu, "-machine", args.machine,
@@ -48,11 +57,18 @@ def main():
                "-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", args.iso] + serial
         print("+", " ".join(cmd), flush=True)
         start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        typist = None
+        if args.type_when:
+            typist = threading.Thread(target=type_when, args=(log_path, socket_path, args.type_when, proc), daemon=True)
+            typist.start()
         try:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=args.timeout)
-            status, qemu_output = proc.returncode, proc.stdout.decode(errors="replace")
-        except subprocess.TimeoutExpired as e:
-            status, qemu_output = None, (e.stdout or b"").decode(errors="replace")
+            out, _ = proc.communicate(timeout=args.timeout)
+            status, qemu_output = proc.returncode, out.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            status, qemu_output = None, out.decode(errors="replace")
         elapsed = time.monotonic() - start
         console = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
     console = console.replace("\r", "")
@@ -65,6 +81,20 @@ def main():
     problems += check_console(console, args.expect, forbidden)
     print(f"QEMU finished in {elapsed:.1f} s with status {status}")
     return report(problems, console, "QEMU", qemu_output)
+
+
+def type_when(log_path, socket_path, when, proc):
+    """Waits until the console log matches when[0], then types when[1] on the console."""
+    pattern, keys = when
+    while proc.poll() is None:
+        text = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+        if re.search(pattern, text, re.MULTILINE):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(socket_path)
+                s.sendall(keys.encode())
+                time.sleep(1)  # keep the connection until the keys are read
+            return
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

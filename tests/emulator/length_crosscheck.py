@@ -215,6 +215,205 @@ def exclusion(name, reason):
     return register
 
 
+def reg_of(c):
+    return None if c.modrm is None else (c.modrm >> 3) & 7
+
+
+def mod_of(c):
+    return None if c.modrm is None else c.modrm >> 6
+
+
+def rex_of(c):
+    """The REX byte that applies (the prefix directly before the opcode), or 0."""
+    if c.mode == "long64" and c.prefixes and 0x40 <= c.prefixes[-1] <= 0x4F:
+        return c.prefixes[-1]
+    return 0
+
+
+def lock_allowed(c):
+    """SDM vol. 2 "LOCK": the read-modify-write instructions with a memory destination."""
+    op, reg = c.opcode, reg_of(c)
+    if c.kind != "legacy" or mod_of(c) in (None, 3):
+        return False
+    if c.map == "1":
+        return (op in (0x00, 0x01, 0x08, 0x09, 0x10, 0x11, 0x18, 0x19, 0x20, 0x21, 0x28, 0x29, 0x30, 0x31)
+                or (0x80 <= op <= 0x83 and reg != 7) or op in (0x86, 0x87)
+                or (op in (0xF6, 0xF7) and reg in (2, 3)) or (op in (0xFE, 0xFF) and reg in (0, 1)))
+    if c.map == "0f":
+        return (op in (0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1) or (op == 0xBA and reg >= 5)
+                or (op == 0xC7 and reg == 1))
+    return False
+
+
+def vector_context(c):
+    """C4/C5/62 are VEX/EVEX in 64-bit mode or before a register-form byte, 8F is XOP
+    when the next byte's mmmmm >= 8."""
+    if c.map != "1" or c.opcode not in (0xC4, 0xC5, 0x62, 0x8F) or c.modrm is None:
+        return False
+    if c.opcode == 0x8F:
+        return (c.modrm & 0x1F) >= 8
+    return c.mode == "long64" or c.modrm >> 6 == 3
+
+
+SSE_0F = set(range(0x10, 0x18)) | set(range(0x28, 0x30)) | set(range(0x50, 0x80)) | set(range(0xC2, 0xC7)) | \
+    set(range(0xD0, 0x100))
+
+
+@exclusion("lock-not-allowed", "LOCK on an instruction or form that cannot be locked is #UD (SDM vol. 2 LOCK); "
+           "llvm-objdump prints the lock prefix as a pseudo-instruction and decodes the rest")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and 0xF0 in c.prefixes and not lock_allowed(c)
+
+
+@exclusion("vex-after-prefix", "66, F2, F3, LOCK or REX before VEX/EVEX/XOP is #UD (SDM vol. 2 2.3.2); "
+           "LLVM ignores the prefix")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and vector_context(c) and (
+        any(p in c.prefixes for p in (0x66, 0xF2, 0xF3, 0xF0)) or rex_of(c))
+
+
+@exclusion("mov-sreg-invalid", "MOV to CS, or to segment register 6/7, is #UD (SDM vol. 2 MOV); LLVM decodes it")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and c.map == "1" and c.opcode == 0x8E and reg_of(c) in (1, 6, 7)
+
+
+@exclusion("ud-opcodes", "UD0 (0F FF), UD1 (0F B9), UD2 (0F 0B) always raise #UD (SDM vol. 2 UD); LLVM "
+           "decodes them as instructions")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and c.map == "0f" and c.opcode in (0x0B, 0xB9, 0xFF)
+
+
+@exclusion("mov-crdr-register", "MOV with CR1, CR5-CR7, CR9-CR15 or DR8-DR15 is #UD (SDM vol. 2 MOV CR/DR); "
+           "LLVM decodes it")
+def _(c, what, result, ours, theirs):
+    if what != "decoder-rejects" or c.map != "0f" or not 0x20 <= c.opcode <= 0x23:
+        return False
+    n = reg_of(c) + (8 if rex_of(c) & 4 else 0)
+    if c.opcode in (0x20, 0x22):
+        n += 8 if 0xF0 in c.prefixes else 0  # AMD: LOCK MOV CR0 is MOV CR8
+        return n not in (0, 2, 3, 4, 8)
+    return n >= 8
+
+
+@exclusion("via-padlock", "0F A6/A7 are VIA PadLock instructions, #UD on AMD and Intel processors; LLVM "
+           "decodes them")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and c.map == "0f" and c.opcode in (0xA6, 0xA7)
+
+
+@exclusion("sse4a-forms", "66/F2 0F 78 on AMD is EXTRQ/INSERTQ, register forms only (/0 for EXTRQ), else "
+           "#UD (APM vol. 4); LLVM decodes the memory forms as VMREAD")
+def _(c, what, result, ours, theirs):
+    return (what == "decoder-rejects" and c.map == "0f" and c.opcode == 0x78 and
+            (0x66 in c.prefixes or 0xF2 in c.prefixes) and (mod_of(c) != 3 or reg_of(c) != 0))
+
+
+@exclusion("rex-before-prefix", "a REX prefix followed by a legacy prefix is ignored (SDM vol. 2 2.2.1), the "
+           "66 still selects 16-bit immediates; llvm-objdump splits 'REX 66' off as a 'data16' "
+           "pseudo-instruction and decodes the rest without it")
+def _(c, what, result, ours, theirs):
+    if what != "length" or c.mode != "long64":
+        return False
+    seen_rex = False
+    for p in c.prefixes:
+        if 0x40 <= p <= 0x4F:
+            seen_rex = True
+        elif seen_rex and p == 0x66:
+            return True
+    return False
+
+
+@exclusion("rexw-near-branch", "66 with REX.W on a near branch in 64-bit mode: REX.W takes precedence "
+           "(SDM vol. 2 table 2-4), rel32 as QEMU decodes it; LLVM takes rel16")
+def _(c, what, result, ours, theirs):
+    return (what == "length" and c.mode == "long64" and 0x66 in c.prefixes and rex_of(c) & 8 and
+            ((c.map == "0f" and 0x80 <= c.opcode <= 0x8F) or (c.map == "1" and c.opcode in (0xE8, 0xE9))))
+
+
+@exclusion("15-byte-limit", "an instruction longer than 15 bytes is #GP (SDM vol. 2 2.3.11); LLVM has no limit")
+def _(c, what, result, ours, theirs):
+    return what == "decoder-rejects" and result == "TooLong" and theirs > 15
+
+
+@exclusion("x87-reserved", "x87 escapes D8-DF: every encoding has a ModRM byte and no more (SDM vol. 2 A.5); "
+           "LLVM has no decoding for the reserved and alias forms (FSTP1, FXCH4, FCOMP5 ...)")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "1" and 0xD8 <= c.opcode <= 0xDF
+
+
+@exclusion("int1", "F1 is INT1/ICEBP (SDM vol. 2 INT n/INTO/INT3/INT1); LLVM 14 does not decode it")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "1" and c.opcode == 0xF1
+
+
+@exclusion("shift-group-6", "group 2 /6 (C0 C1 D0-D3) is an undocumented alias of SHL/SAL /4 that processors "
+           "execute (sandpile.org); LLVM rejects it")
+def _(c, what, result, ours, theirs):
+    return (what == "llvm-rejects" and c.map == "1" and c.opcode in (0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3) and
+            reg_of(c) == 6)
+
+
+@exclusion("test-group-1", "group 3 /1 (F6 F7) is an undocumented alias of TEST /0, with its immediate "
+           "(sandpile.org); LLVM rejects it")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "1" and c.opcode in (0xF6, 0xF7) and reg_of(c) == 1
+
+
+@exclusion("hint-nop", "0F 0D and 0F 18-1F are PREFETCH/hint-NOP space: every ModRM form is defined (SDM vol. 2 "
+           "NOP, PREFETCHh; APM vol. 3 PREFETCH); LLVM decodes only the assigned ones")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and (c.opcode == 0x0D or 0x18 <= c.opcode <= 0x1F)
+
+
+@exclusion("mov-crdr-mod", "MOV CRn/DRn ignore ModRM.mod: always register operands, no SIB or displacement "
+           "(SDM vol. 2 MOV CR/DR); LLVM rejects mod != 11")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and 0x20 <= c.opcode <= 0x23 and mod_of(c) != 3
+
+
+@exclusion("rep-on-0f-map", "F2/F3 on a 0F-map instruction that has no form with that prefix: reserved (SDM vol. 2 "
+           "2.1.1); the decoder keeps the opcode's shape, LLVM rejects")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and (0xF2 in c.prefixes or 0xF3 in c.prefixes)
+
+
+@exclusion("sse-undefined-form", "an SSE/MMX opcode with a 66 prefix or ModRM form it does not define is #UD; the "
+           "decoder has no per-prefix validity table and keeps the opcode's length (kind Other)")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and c.opcode in SSE_0F
+
+
+@exclusion("group-reserved-forms", "groups 6, 7, 15 and 9 (0F 00, 0F 01, 0F AE, 0F C7) have reserved ModRM forms that "
+           "are #UD; the decoder keeps their (ModRM-only) length without a table of the assigned ones")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and c.opcode in (0x00, 0x01, 0xAE, 0xC7)
+
+
+@exclusion("66-on-system", "66 on an operand-less system instruction (WBINVD, GETSEC ...) has nothing to "
+           "resize and does not change the length; LLVM rejects it in 32/64-bit mode")
+def _(c, what, result, ours, theirs):
+    return (what == "llvm-rejects" and c.map == "0f" and 0x66 in c.prefixes and
+            c.opcode in (0x05, 0x06, 0x07, 0x08, 0x09, 0x0E, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37, 0x77, 0xA2, 0xAA))
+
+
+@exclusion("3dnow-suffix", "3DNow! (0F 0F): ModRM, then the opcode as an imm8 suffix (APM vol. 3 A.2); the "
+           "decoder does not check which suffixes exist")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map == "0f" and c.opcode == 0x0F
+
+
+@exclusion("three-byte-undefined", "0F 38 (ModRM) and 0F 3A (ModRM, imm8) have one shape each (SDM vol. 2 A.3); "
+           "the decoder does not check which opcodes exist")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and c.map in ("0f38", "0f3a")
+
+
+@exclusion("vector-undefined", "VEX/EVEX/XOP opcodes: the decoder length-decodes every opcode of a valid map "
+           "(ModRM, imm8 in map 3 and the legacy imm8 opcodes) without checking it exists")
+def _(c, what, result, ours, theirs):
+    return what == "llvm-rejects" and (c.kind in ("vex2", "vex3", "evex", "xop") or vector_context(c))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--decoder", required=True)
