@@ -34,8 +34,8 @@ K one_byte_kind(const DecodedInstruction& insn) {
         case 0xa9: return K::Test;
         case 0x86:
         case 0x87: return K::Xchg;
-        case 0x8f: return K::Pop;                                   // group 1A: only /0 is valid
-        case 0x90: return insn.rex.b ? K::Xchg : K::Other;          // XCHG r8, rAX; else NOP/PAUSE
+        case 0x8f: return K::Pop;                           // group 1A: only /0 is valid
+        case 0x90: return insn.rex.b ? K::Xchg : K::Other;  // XCHG r8, rAX; else NOP/PAUSE
         case 0xa4:
         case 0xa5: return K::Movs;
         case 0xa6:
@@ -185,11 +185,10 @@ const char* decode_result_name(DecodeResult result) {
 
 const char* instruction_kind_name(InstructionKind kind) {
     static const char* const kNames[] = {
-        "Other",  "Mov",    "Movzx",  "Movsx",  "Movsxd", "Movnti", "Movs",    "Stos",     "Lods",  "Cmps",
-        "Scas",   "Add",    "Adc",    "Sub",    "Sbb",    "And",    "Or",      "Xor",      "Cmp",   "Test",
-        "Inc",    "Dec",    "Neg",    "Not",    "Bt",     "Bts",    "Btr",     "Btc",      "Xchg",  "Cmpxchg",
-        "Xadd",   "Setcc",  "Push",   "Pop",    "Movd",   "Movq",   "Movdqa",  "Movdqu",   "Movaps", "Movapd",
-        "Movups", "Movupd", "Movss",  "MovsdXmm",
+        "Other", "Mov",  "Movzx", "Movsx",  "Movsxd", "Movnti", "Movs",   "Stos",    "Lods",   "Cmps",  "Scas",
+        "Add",   "Adc",  "Sub",   "Sbb",    "And",    "Or",     "Xor",    "Cmp",     "Test",   "Inc",   "Dec",
+        "Neg",   "Not",  "Bt",    "Bts",    "Btr",    "Btc",    "Xchg",   "Cmpxchg", "Xadd",   "Setcc", "Push",
+        "Pop",   "Movd", "Movq",  "Movdqa", "Movdqu", "Movaps", "Movapd", "Movups",  "Movupd", "Movss", "MovsdXmm",
     };
     static_assert(sizeof(kNames) / sizeof(kNames[0]) == usize(InstructionKind::MovsdXmm) + 1);
     const usize index = usize(kind);

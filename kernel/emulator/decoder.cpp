@@ -24,6 +24,12 @@ DecodeResult reach(usize index, usize available) {
     return DecodeResult::Ok;
 }
 
+// 26 2E 36 3E select ES CS SS DS (bits 4:3), 64 and 65 FS and GS.
+Segment segment_of_prefix(u8 prefix) {
+    if (prefix >= 0x64) return prefix == 0x64 ? Segment::FS : Segment::GS;
+    return Segment((prefix >> 3) & 3);
+}
+
 u64 read_le(const u8* p, usize size) {
     u64 value = 0;
     for (usize i = 0; i < size; ++i) value |= u64(p[i]) << (8 * i);
@@ -134,12 +140,15 @@ DecodeResult Decoder::prefixes() {
                 break;
             case 0x66: p.operand_size = true; break;
             case 0x67: p.address_size = true; break;
-            case 0x26: p.segment = Segment::ES; break;
-            case 0x2e: p.segment = Segment::CS; break;
-            case 0x36: p.segment = Segment::SS; break;
-            case 0x3e: p.segment = Segment::DS; break;
-            case 0x64: p.segment = Segment::FS; break;
-            case 0x65: p.segment = Segment::GS; break;
+            case 0x26:
+            case 0x2e:
+            case 0x36:
+            case 0x3e:
+            case 0x64:
+            case 0x65:
+                p.has_segment = true;
+                p.segment = segment_of_prefix(b);
+                break;
             default:
                 if (rex_pending) {
                     d_.rex.present = true;
@@ -150,7 +159,6 @@ DecodeResult Decoder::prefixes() {
                 }
                 return DecodeResult::Ok;
         }
-        if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) p.has_segment = true;
         if (rex_pending) ++p.count;
         rex_pending = false;
         ++p.count;
@@ -164,14 +172,15 @@ DecodeResult Decoder::opcode() {
     // byte would be a register-form ModRM, which those instructions do not allow (SDM
     // vol. 2 2.3.5, 2.7.1 footnote). 8F is XOP when the next byte's mmmmm is 8 or more
     // (APM vol. 6 1.1), which POP's group 1A (only /0) cannot be.
+    const Special special = one_byte_info(first).special;
     bool vector = false;
-    if (first == 0xc4 || first == 0xc5 || first == 0x62 || first == 0x8f) {
-        if (first != 0x8f && long_mode()) {
+    if (special == Special::VexOrLoad || special == Special::EvexOrBound || special == Special::XopOrPop) {
+        if (special != Special::XopOrPop && long_mode()) {
             vector = true;
         } else {
             if (DecodeResult r = need(pos_ + 1); r != DecodeResult::Ok) return r;
             const u8 next = bytes_[pos_ + 1];
-            vector = first == 0x8f ? (next & 0x1f) >= 8 : (next & 0xc0) == 0xc0;
+            vector = special == Special::XopOrPop ? (next & 0x1f) >= 8 : (next & 0xc0) == 0xc0;
         }
     }
     if (!vector) return legacy_opcode();
@@ -230,7 +239,7 @@ DecodeResult Decoder::vector_prefix(u8 first) {
     d_.opcode = bytes_[pos_++];
     const u8 op = d_.opcode;
     constexpr MandatoryPrefix kFromPp[4] = {MandatoryPrefix::None, MandatoryPrefix::P66, MandatoryPrefix::PF3,
-                                           MandatoryPrefix::PF2};
+                                            MandatoryPrefix::PF2};
     d_.mandatory_prefix = kFromPp[v.pp];
     shape_ = Shape{};
     shape_.modrm = true;
@@ -288,8 +297,8 @@ DecodeResult Decoder::legacy_opcode() {
         shape_.size = info.size;
         return DecodeResult::Ok;
     }
-    d_.mandatory_prefix = p.rep     ? MandatoryPrefix::PF3
-                          : p.repne ? MandatoryPrefix::PF2
+    d_.mandatory_prefix = p.rep            ? MandatoryPrefix::PF3
+                          : p.repne        ? MandatoryPrefix::PF2
                           : p.operand_size ? MandatoryPrefix::P66
                                            : MandatoryPrefix::None;
     if (DecodeResult r = need(pos_); r != DecodeResult::Ok) return r;
@@ -433,16 +442,16 @@ bool Decoder::valid() {
     const bool reg_form = d_.modrm.mod == 3;
     if (d_.map == OpcodeMap::OneByte) {
         switch (op) {
-            case 0x62:                                // BOUND
-            case 0x8d:                                // LEA
-            case 0xc4:                                // LES
-            case 0xc5: return !reg_form;              // LDS: memory operands only
-            case 0x8c: return reg <= 5;               // MOV r/m, Sreg
-            case 0x8e: return reg <= 5 && reg != 1;   // MOV Sreg, r/m: not CS
-            case 0x8f: return reg == 0;               // POP r/m (group 1A)
-            case 0xc6:                                // MOV r/m8, imm8; XABORT
-            case 0xc7: return reg == 0 || d_.modrm.raw == 0xf8;  // MOV r/m, imm; XBEGIN
-            case 0xfe: return reg <= 1;                           // INC, DEC
+            case 0x62:                                                            // BOUND
+            case 0x8d:                                                            // LEA
+            case 0xc4:                                                            // LES
+            case 0xc5: return !reg_form;                                          // LDS: memory operands only
+            case 0x8c: return reg <= 5;                                           // MOV r/m, Sreg
+            case 0x8e: return reg <= 5 && reg != 1;                               // MOV Sreg, r/m: not CS
+            case 0x8f: return reg == 0;                                           // POP r/m (group 1A)
+            case 0xc6:                                                            // MOV r/m8, imm8; XABORT
+            case 0xc7: return reg == 0 || d_.modrm.raw == 0xf8;                   // MOV r/m, imm; XBEGIN
+            case 0xfe: return reg <= 1;                                           // INC, DEC
             case 0xff: return reg != 7 && !(reg_form && (reg == 3 || reg == 5));  // far CALL/JMP need memory
             default: return true;
         }
@@ -459,9 +468,9 @@ bool Decoder::valid() {
         case 0x23: return control_debug_valid();
         case 0xb2:
         case 0xb4:
-        case 0xb5:                        // LSS, LFS, LGS
-        case 0xc3: return !reg_form;      // MOVNTI
-        case 0xba: return reg >= 4;       // group 8: BT, BTS, BTR, BTC
+        case 0xb5:                                // LSS, LFS, LGS
+        case 0xc3: return !reg_form;              // MOVNTI
+        case 0xba: return reg >= 4;               // group 8: BT, BTS, BTR, BTC
         case 0xc7: return reg != 1 || !reg_form;  // CMPXCHG8B/16B need memory
         default: return true;
     }
@@ -494,15 +503,15 @@ bool Decoder::lock_valid() const {
     }
     if (d_.map != OpcodeMap::TwoByte) return false;
     switch (op) {
-        case 0xab:                                 // BTS
-        case 0xb3:                                 // BTR
-        case 0xbb:                                 // BTC
-        case 0xb0:                                 // CMPXCHG
-        case 0xb1:                                 // CMPXCHG
-        case 0xc0:                                 // XADD
-        case 0xc1: return true;                    // XADD
-        case 0xba: return reg >= 5;                // BTS BTR BTC imm8
-        case 0xc7: return reg == 1;                // CMPXCHG8B/16B
+        case 0xab:                   // BTS
+        case 0xb3:                   // BTR
+        case 0xbb:                   // BTC
+        case 0xb0:                   // CMPXCHG
+        case 0xb1:                   // CMPXCHG
+        case 0xc0:                   // XADD
+        case 0xc1: return true;      // XADD
+        case 0xba: return reg >= 5;  // BTS BTR BTC imm8
+        case 0xc7: return reg == 1;  // CMPXCHG8B/16B
         default: return false;
     }
 }
@@ -576,7 +585,7 @@ void Decoder::fill_operands(usize immediate_at, u8 size1, u8 size2) {
     if ((op >= 0x40 && op <= 0x5f) || (op >= 0x90 && op <= 0x97) || (op >= 0xb0 && op <= 0xbf))
         d_.opcode_register = u8((op & 7) | (d_.rex.b ? 8 : 0));
     if (op == 0x8c || op == 0x8e) d_.modrm.reg &= 7;  // Sreg: REX.R is ignored
-    if (op >= 0xa0 && op <= 0xa3) {                    // moffs: an absolute address
+    if (op >= 0xa0 && op <= 0xa3) {                   // moffs: an absolute address
         mem.present = true;
         mem.displacement = i64(d_.immediate.value);
         set_segment(Segment::DS);

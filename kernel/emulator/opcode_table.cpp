@@ -27,6 +27,8 @@ constexpr u16 Ap = imm(Imm::Ap);
 constexpr u16 Ob = imm(Imm::Moffs);
 constexpr u16 Jb = imm(Imm::Jb);
 constexpr u16 Jz = imm(Imm::Jz);
+constexpr u16 JB = Jb | F64;  // short branch (rel8)
+constexpr u16 JZ = Jz | F64;  // near branch (rel16/32)
 constexpr u16 G6 = imm(Imm::GroupF6);
 constexpr u16 G7 = imm(Imm::GroupF7);
 constexpr u16 PFX = special(Special::Prefix);
@@ -54,8 +56,7 @@ constexpr u16 kOneByte[256] = {
     // PUSH Ib, IMUL Ib, INS, OUTS
     I64, I64, EVX, M, PFX, PFX, PFX, PFX, Iz | D64, M | Iz, Ib | D64, M | Ib, B, N, B, N,
     // 70-7F: Jcc rel8
-    Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64,
-    Jb | F64, Jb | F64, Jb | F64, Jb | F64, Jb | F64,
+    JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB, JB,
     // 80-8F: group 1, TEST, XCHG, MOV, MOV Sreg, LEA, MOV Sreg, group 1A (POP) / XOP
     M | Ib | B, M | Iz, M | Ib | B | I64, M | Ib, M | B, M, M | B, M, M | B, M, M | B, M, M, M, M, XOP,
     // 90-9F: XCHG/NOP, CBW, CWD, CALLF, FWAIT, PUSHF, POPF, SAHF, LAHF
@@ -70,7 +71,7 @@ constexpr u16 kOneByte[256] = {
     // D0-DF: shift group 2 by 1 and CL, AAM, AAD, SALC, XLAT, x87 escapes
     M | B, M, M | B, M, Ib | I64, Ib | I64, I64, B, M, M, M, M, M, M, M, M,
     // E0-EF: LOOPNE, LOOPE, LOOP, JrCXZ, IN/OUT Ib, CALL, JMP, JMPF, JMP rel8, IN/OUT DX
-    Jb | F64, Jb | F64, Jb | F64, Jb | F64, Ib | B, Ib, Ib | B, Ib, Jz | F64, Jz | F64, Ap | I64, Jb | F64, B, N, B, N,
+    JB, JB, JB, JB, Ib | B, Ib, Ib | B, Ib, JZ, JZ, Ap | I64, JB, B, N, B, N,
     // F0-FF: LOCK, INT1, REPNE, REP, HLT, CMC, group 3, CLC..STD, group 4, group 5
     PFX, N, PFX, PFX, N, N, M | G6 | B, M | G7, N, N, N, N, N, N, M | B, M,
 };
@@ -96,8 +97,7 @@ constexpr u16 kTwoByte[256] = {
     // -, SSE3, MOVD/MOVQ
     M | Ib, M | Ib, M | Ib, M | Ib, M, M, M, N, M, M, UD, UD, M, M, M, M,
     // 80-8F: Jcc rel16/32
-    Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64,
-    Jz | F64, Jz | F64, Jz | F64, Jz | F64, Jz | F64,
+    JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ, JZ,
     // 90-9F: SETcc
     M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B, M | B,
     // A0-AF: PUSH/POP FS, CPUID, BT, SHLD Ib, SHLD CL, (VIA PadLock: #UD here),
@@ -116,6 +116,9 @@ constexpr u16 kTwoByte[256] = {
     M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, UD,
 };
 // clang-format on
+
+static_assert(u16(Imm::GroupF7) < 16 && u16(SizeRule::Fixed64) < 8 && u16(Special::XopOrPop) < 8,
+              "the fields fit their bits");
 
 OpcodeInfo unpack(u16 word) {
     OpcodeInfo info;
