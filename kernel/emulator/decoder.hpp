@@ -175,8 +175,8 @@ struct MemoryOperand {
     bool present = false;
     Segment segment = Segment::DS;  // effective: default DS, SS for rBP/rSP bases, override
     u8 base = kNoRegister;
-    u8 index = kNoRegister;
-    u8 scale = 1;  // 1, 2, 4 or 8
+    u8 index = kNoRegister;  // a vector register for VSIB (VEX/EVEX gathers and scatters)
+    u8 scale = 1;            // 1, 2, 4 or 8
     i64 displacement = 0;
     bool rip_relative = false;  // 64-bit mode mod=00 rm=101: relative to the next instruction
 };
@@ -233,7 +233,9 @@ struct DecodedInstruction {
 DecodeResult decode_instruction(const u8* bytes, usize available, CpuMode mode, DecodedInstruction& out,
                                 CpuVendor vendor = CpuVendor::Amd);
 
-// True when register `reg` of a byte operand names AH, CH, DH or BH (no REX prefix).
+// For an operand the caller knows to be a byte register (an 8-bit instruction's, or the
+// source of MOVZX/MOVSX r, r/m8): true when `reg` names AH, CH, DH or BH, which it does
+// for 4..7 unless a REX prefix is present (then SPL, BPL, SIL, DIL). SDM vol. 1 3.7.2.1.
 inline bool is_high_byte_register(const DecodedInstruction& insn, u8 reg) {
-    return insn.operand_size == 1 && !insn.rex.present && reg >= 4 && reg <= 7;
+    return !insn.rex.present && reg >= 4 && reg <= 7;
 }

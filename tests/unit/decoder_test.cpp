@@ -498,6 +498,10 @@ TEST(Decoder, ModRmSibAndImmediateFields) {
     EXPECT_TRUE(is_high_byte_register(d.insn, d.insn.modrm.reg));
     d = decode(L64, "40 88 e0");  // mov al, spl
     EXPECT_FALSE(is_high_byte_register(d.insn, d.insn.modrm.reg));
+    d = decode(P32, "0f b6 c7");  // movzx eax, bh
+    EXPECT_TRUE(is_high_byte_register(d.insn, d.insn.modrm.rm));
+    d = decode(L64, "40 0f b6 c7");  // movzx eax, dil
+    EXPECT_FALSE(is_high_byte_register(d.insn, d.insn.modrm.rm));
 
     d = decode(L64, "0f c9");  // bswap ecx
     EXPECT_EQ(d.insn.opcode_register, 1);
