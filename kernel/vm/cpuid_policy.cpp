@@ -90,7 +90,7 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
                 r.ebx = vcpu_count_;
                 r.ecx = (2u << 8) | subleaf;
             } else {
-                r.ecx = subleaf;
+                r.ecx = subleaf & 0xff;  // level number in ECX[7:0]; ECX[15:8] = 0: invalid level
             }
             return r;
         case 0x80000000: return {max_extended_, host.ebx, host.ecx, host.edx};
