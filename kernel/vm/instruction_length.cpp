@@ -36,8 +36,9 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
         case InterceptedInstruction::SvmOrVmx: {
             // 0F 01 D8..DF (VMRUN..INVLPGA) and 0F 01 C1..C4 (VMCALL..VMXOFF); VMX's
             // 0F C7 /6 and 0F 78/79 forms take ModRM and are not intercepted here.
-            if (i + 3 > available) return 0;
-            if (bytes[i] == 0x0f && bytes[i + 1] == 0x01 && ((bytes[i + 2] >= 0xd8) || (bytes[i + 2] >= 0xc1 && bytes[i + 2] <= 0xc4)))
+            if (i + 3 > available || i + 3 > 15) return 0;
+            if (bytes[i] == 0x0f && bytes[i + 1] == 0x01 &&
+                ((bytes[i + 2] >= 0xd8 && bytes[i + 2] <= 0xdf) || (bytes[i + 2] >= 0xc1 && bytes[i + 2] <= 0xc4)))
                 return u8(i + 3);
             return 0;
         }
