@@ -4,6 +4,7 @@
 
 #include "kernel/emulator/classify.hpp"
 #include "kernel/emulator/opcode_table.hpp"
+#include "kernel/emulator/validity.hpp"
 
 using namespace x86_decode;
 
@@ -73,9 +74,6 @@ private:
     DecodeResult modrm_sib();
     void sizes();
     u8 immediate_size(u8& second) const;
-    bool valid();
-    bool lock_valid() const;
-    bool control_debug_valid();
     void fill_operands(usize immediate_at, u8 size1, u8 size2);
     void memory_from_modrm();
     void set_segment(Segment default_segment);
@@ -102,7 +100,7 @@ DecodeResult Decoder::run(DecodedInstruction& out) {
     const usize length = immediate_at + size1 + size2;
     // With the shape known, an over-long instruction is #GP whatever the bytes hold.
     if (length > kMaxLength) return DecodeResult::TooLong;
-    if (!valid()) return DecodeResult::Invalid;
+    if (!encoding_valid(d_, vendor_)) return DecodeResult::Invalid;
     if (length > available_) return DecodeResult::NeedMoreBytes;
     d_.length = u8(length);
     fill_operands(immediate_at, size1, size2);
@@ -431,100 +429,6 @@ u8 Decoder::immediate_size(u8& second) const {
         case Imm::GroupF7: return test ? z : 0;
     }
     return 0;
-}
-
-// #UD encodings that the shape alone does not reveal.
-bool Decoder::valid() {
-    if (d_.prefixes.lock && !lock_valid()) return false;
-    if (d_.vex.kind != VexKind::None || !d_.modrm.present) return true;
-    const u8 op = d_.opcode;
-    const u8 reg = (d_.modrm.raw >> 3) & 7;
-    const bool reg_form = d_.modrm.mod == 3;
-    if (d_.map == OpcodeMap::OneByte) {
-        switch (op) {
-            case 0x62:                                                            // BOUND
-            case 0x8d:                                                            // LEA
-            case 0xc4:                                                            // LES
-            case 0xc5: return !reg_form;                                          // LDS: memory operands only
-            case 0x8c: return reg <= 5;                                           // MOV r/m, Sreg
-            case 0x8e: return reg <= 5 && reg != 1;                               // MOV Sreg, r/m: not CS
-            case 0x8f: return reg == 0;                                           // POP r/m (group 1A)
-            case 0xc6:                                                            // MOV r/m8, imm8; XABORT
-            case 0xc7: return reg == 0 || d_.modrm.raw == 0xf8;                   // MOV r/m, imm; XBEGIN
-            case 0xfe: return reg <= 1;                                           // INC, DEC
-            case 0xff: return reg != 7 && !(reg_form && (reg == 3 || reg == 5));  // far CALL/JMP need memory
-            default: return true;
-        }
-    }
-    if (d_.map != OpcodeMap::TwoByte) return true;
-    switch (op) {
-        case 0x00: return reg <= 5;  // group 6
-        case 0x78:                   // EXTRQ xmm, imm8, imm8 (/0) and INSERTQ xmm, xmm, imm8, imm8
-            if (shape_.imm != Imm::IbIb) return true;
-            return reg_form && (d_.mandatory_prefix == MandatoryPrefix::PF2 || reg == 0);
-        case 0x20:
-        case 0x21:
-        case 0x22:
-        case 0x23: return control_debug_valid();
-        case 0xb2:
-        case 0xb4:
-        case 0xb5:                                // LSS, LFS, LGS
-        case 0xc3: return !reg_form;              // MOVNTI
-        case 0xba: return reg >= 4;               // group 8: BT, BTS, BTR, BTC
-        case 0xc7: return reg != 1 || !reg_form;  // CMPXCHG8B/16B need memory
-        default: return true;
-    }
-}
-
-// LOCK is allowed only on the read-modify-write instructions listed in SDM vol. 2
-// "LOCK", with a memory destination; elsewhere it is #UD. AMD adds LOCK MOV CR0 as
-// MOV CR8 (APM vol. 3 "MOV CRn").
-bool Decoder::lock_valid() const {
-    if (d_.vex.kind != VexKind::None) return false;
-    const u8 op = d_.opcode;
-    if (d_.map == OpcodeMap::TwoByte && (op == 0x20 || op == 0x22)) return vendor_ == CpuVendor::Amd;
-    if (!d_.modrm.present || d_.modrm.mod == 3) return false;
-    const u8 reg = (d_.modrm.raw >> 3) & 7;
-    if (d_.map == OpcodeMap::OneByte) {
-        if (op < 0x38 && (op & 7) <= 1) return true;  // ADD OR ADC SBB AND SUB XOR r/m, r
-        switch (op) {
-            case 0x80:
-            case 0x81:
-            case 0x82:
-            case 0x83: return reg != 7;  // not CMP
-            case 0x86:
-            case 0x87: return true;  // XCHG
-            case 0xf6:
-            case 0xf7: return reg == 2 || reg == 3;  // NOT, NEG
-            case 0xfe:
-            case 0xff: return reg <= 1;  // INC, DEC
-            default: return false;
-        }
-    }
-    if (d_.map != OpcodeMap::TwoByte) return false;
-    switch (op) {
-        case 0xab:                   // BTS
-        case 0xb3:                   // BTR
-        case 0xbb:                   // BTC
-        case 0xb0:                   // CMPXCHG
-        case 0xb1:                   // CMPXCHG
-        case 0xc0:                   // XADD
-        case 0xc1: return true;      // XADD
-        case 0xba: return reg >= 5;  // BTS BTR BTC imm8
-        case 0xc7: return reg == 1;  // CMPXCHG8B/16B
-        default: return false;
-    }
-}
-
-// MOV CRn/DRn: only CR0 CR2 CR3 CR4 CR8 and DR0-DR7 exist (SDM vol. 2 MOV CR, MOV DR).
-// Sets ModRM.reg to the register number (REX.R, and AMD's LOCK for CR8, applied).
-bool Decoder::control_debug_valid() {
-    const bool control = d_.opcode == 0x20 || d_.opcode == 0x22;
-    u8 n = d_.modrm.reg;
-    if (control && d_.prefixes.lock) n = u8(n + 8);
-    d_.modrm.reg = n;
-    if (!control) return n < 8;
-    return n == 0 || n == 2 || n == 3 || n == 4 || n == 8;
 }
 
 void Decoder::set_segment(Segment default_segment) {
