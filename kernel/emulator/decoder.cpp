@@ -10,7 +10,8 @@ using namespace x86_decode;
 
 namespace {
 
-constexpr usize kMaxLength = 15;  // SDM vol. 2 2.3.11 "AVX Instruction Length", 2.1 (all)
+// No instruction may exceed 15 bytes, #GP(0) otherwise (SDM vol. 2 2.3.11, APM vol. 3 1.1).
+constexpr usize kMaxLength = 15;
 
 constexpr u8 kRegSp = 4;
 constexpr u8 kRegBp = 5;

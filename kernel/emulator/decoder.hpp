@@ -170,7 +170,9 @@ struct Sib {
 // The memory operand: a ModRM memory form, a moffs (A0-A3, as a displacement with no
 // base), or the rSI/rDI operand of a string instruction. For MOVS and CMPS it describes
 // the source DS:rSI (segment override applies); the second operand is always ES:rDI.
-// For STOS and SCAS (and INS) it is ES:rDI, which no override changes.
+// For STOS and SCAS (and INS) it is ES:rDI, which no override changes. The effective
+// address is base + index * scale + displacement (+ the next instruction's rIP when
+// rip_relative), truncated to address_size bytes.
 struct MemoryOperand {
     bool present = false;
     Segment segment = Segment::DS;  // effective: default DS, SS for rBP/rSP bases, override
@@ -208,7 +210,7 @@ struct DecodedInstruction {
     VectorPrefix vex;
     MandatoryPrefix mandatory_prefix = MandatoryPrefix::None;
     OpcodeMap map = OpcodeMap::OneByte;
-    u8 opcode = 0;
+    u8 opcode = 0;  // for 3DNow! (0F 0F) the operation is the imm8 suffix in `immediate`
     ModRm modrm;
     Sib sib;
     Displacement displacement;
