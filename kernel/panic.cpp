@@ -71,8 +71,7 @@ void print_control_registers() {
     x86::cli();
     const u32 cpu = this_cpu_index();
     u32 expected = kNoCpu;
-    if (!__atomic_compare_exchange_n(&g_panicking_cpu, &expected, cpu, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (!__atomic_compare_exchange_n(&g_panicking_cpu, &expected, cpu, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         if (expected == cpu) {
             // A fault inside the panic path itself: end it as the panic would have.
             console_write_panic("\n*** VIREO PANIC: another fault while reporting a panic; halting\n");

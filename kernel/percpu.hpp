@@ -35,7 +35,7 @@ struct PerCpu {
     TaskStateSegment tss;
     VirtAddr kernel_stack_top;
     VirtAddr interrupt_stack_top[kInterruptStackCount];
-    PhysAddr root_mode_area;  // SVM host save area or VMXON region
+    PhysAddr root_mode_area;        // SVM host save area or VMXON region
     PhysAddr svm_host_vmsave_area;  // host FS/GS/TR/... across VMRUN (svm_world_switch.S)
     struct Vcpu* last_vcpu;         // the vCPU whose guest TLB entries this CPU may hold
     struct Vcpu* fpu_owner;         // the vCPU whose x87/SSE state is in this CPU's registers

@@ -10,7 +10,7 @@ enum class HaltReason : u8 {
     NothingToRun = 0,      // boot finished and nothing is left to run (QEMU status 1)
     NoVirtualization = 1,  // the CPU cannot run guests (QEMU status 3)
     Panic = 2,             // a hypervisor fault (QEMU status 5)
-    GuestsFailed = 3,     // every domain ended, not all with exit code 0 (QEMU status 7)
+    GuestsFailed = 3,      // every domain ended, not all with exit code 0 (QEMU status 7)
 };
 
 void power_set_debug_exit_port(u16 port);

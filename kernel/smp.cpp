@@ -5,8 +5,8 @@
 #include "drivers/lapic.hpp"
 #include "kernel/assert.hpp"
 #include "kernel/log.hpp"
-#include "kernel/panic.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/panic.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/time.hpp"
 #include "kernel/x86/instructions.hpp"
@@ -16,7 +16,7 @@ extern "C" const u8 ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_pa
 
 namespace {
 
-constexpr u64 kApStartTimeoutUs = 2000000;      // generous: emulated CPUs are slow
+constexpr u64 kApStartTimeoutUs = 2000000;  // generous: emulated CPUs are slow
 
 struct __attribute__((packed)) ApStartParameters {  // boot/ap_trampoline.S
     u32 cr3;
@@ -49,7 +49,8 @@ bool wait_online(u32 index, u64 timeout_us) {
 u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_main, bool low_page_usable) {
     g_ap_main = ap_main;
     const u64 size = u64(ap_trampoline_end - ap_trampoline_start);
-    if (size > kPageSize) panic("smp: the AP start-up code (%llu bytes) is larger than a page", (unsigned long long)size);
+    if (size > kPageSize)
+        panic("smp: the AP start-up code (%llu bytes) is larger than a page", (unsigned long long)size);
     if (!low_page_usable) {
         log_error("smp: the memory map does not give page %#llx as RAM; running on the boot CPU only",
                   (unsigned long long)kApTrampolinePhys);

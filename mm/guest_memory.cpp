@@ -26,7 +26,8 @@ struct NestedTables {
 
 // Guest RAM is readable, writable and executable by the guest; the guest's own page
 // tables decide what its software may do.
-constexpr PageAttributes kGuestRam{.writable = true, .executable = true, .user = true, .global = false, .uncached = false};
+constexpr PageAttributes kGuestRam{
+    .writable = true, .executable = true, .user = true, .global = false, .uncached = false};
 
 }  // namespace
 
@@ -77,9 +78,7 @@ void GuestMemory::destroy() {
     nested_root_ = 0;
 }
 
-void* GuestMemory::host_pointer(u64 gpa) const {
-    return phys_to_virt(chunks_[gpa / kChunkSize] + gpa % kChunkSize);
-}
+void* GuestMemory::host_pointer(u64 gpa) const { return phys_to_virt(chunks_[gpa / kChunkSize] + gpa % kChunkSize); }
 
 bool GuestMemory::read(u64 gpa, void* dst, usize len) {
     if (!contains(gpa, len)) return false;
@@ -115,8 +114,8 @@ bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize siz
                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     } else {
         u32 expected32 = u32(expected);
-        exchanged = __atomic_compare_exchange_n(static_cast<u32*>(host_pointer(gpa)), &expected32, u32(desired),
-                                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        exchanged = __atomic_compare_exchange_n(static_cast<u32*>(host_pointer(gpa)), &expected32, u32(desired), false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     }
     return true;
 }

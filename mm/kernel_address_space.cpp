@@ -133,7 +133,8 @@ void build_kernel_page_tables(const Multiboot2Info& boot) {
     }
     // The image's own frames appear in the direct map too: read-only there, so no page
     // of hypervisor code has a writable alias (W^X per physical page, not per mapping).
-    const PageAttributes alias{.writable = false, .executable = false, .user = false, .global = true, .uncached = false};
+    const PageAttributes alias{
+        .writable = false, .executable = false, .user = false, .global = true, .uncached = false};
     map_or_panic(kDirectMapBase + image_start_phys(), image_start_phys(),
                  align_up(image_end_phys(), kPageSize) - image_start_phys(), alias, "the image alias");
 }

@@ -18,18 +18,28 @@ SpinLock g_lock;
 // The MSRs a guest may read and write directly: VMRUN/VMLOAD/VMSAVE switch their values
 // between guests and host (APM 15.5.2), so they need no emulation.
 constexpr u32 kPassThrough[] = {
-    0x174, 0x175, 0x176,              // SYSENTER_CS/ESP/EIP
-    0xc0000081, 0xc0000082,           // STAR, LSTAR
-    0xc0000083, 0xc0000084,           // CSTAR, SFMASK
-    msr_index(Msr::FsBase), msr_index(Msr::GsBase), msr_index(Msr::KernelGsBase),
+    0x174,
+    0x175,
+    0x176,  // SYSENTER_CS/ESP/EIP
+    0xc0000081,
+    0xc0000082,  // STAR, LSTAR
+    0xc0000083,
+    0xc0000084,  // CSTAR, SFMASK
+    msr_index(Msr::FsBase),
+    msr_index(Msr::GsBase),
+    msr_index(Msr::KernelGsBase),
 };
 
 // The MSRPM covers three 8 K-MSR ranges at byte offsets 0, 0x800 and 0x1000 (APM 15.11).
 bool msr_bit_offset(u32 msr, u64& bit) {
-    if (msr <= 0x1fff) bit = u64(msr) * 2;
-    else if (msr >= 0xc0000000 && msr <= 0xc0001fff) bit = 0x800 * 8 + u64(msr - 0xc0000000) * 2;
-    else if (msr >= 0xc0010000 && msr <= 0xc0011fff) bit = 0x1000 * 8 + u64(msr - 0xc0010000) * 2;
-    else return false;
+    if (msr <= 0x1fff)
+        bit = u64(msr) * 2;
+    else if (msr >= 0xc0000000 && msr <= 0xc0001fff)
+        bit = 0x800ull * 8 + u64(msr - 0xc0000000) * 2;
+    else if (msr >= 0xc0010000 && msr <= 0xc0011fff)
+        bit = 0x1000ull * 8 + u64(msr - 0xc0010000) * 2;
+    else
+        return false;
     return true;
 }
 

@@ -220,10 +220,14 @@ GuestControlState SvmVcpu::control_state() const {
     g.segment_base[u8(SegmentRegister::Fs)] = s.fs.base;
     g.segment_base[u8(SegmentRegister::Gs)] = s.gs.base;
     g.cpl = s.cpl;
-    if (!(s.cr0 & kCr0Pe)) g.mode = GuestCpuMode::Real;
-    else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9))) g.mode = GuestCpuMode::Long64;
-    else if (s.cs.attrib & (1 << 10)) g.mode = GuestCpuMode::Protected32;
-    else g.mode = GuestCpuMode::Protected16;
+    if (!(s.cr0 & kCr0Pe))
+        g.mode = GuestCpuMode::Real;
+    else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9)))
+        g.mode = GuestCpuMode::Long64;
+    else if (s.cs.attrib & (1 << 10))
+        g.mode = GuestCpuMode::Protected32;
+    else
+        g.mode = GuestCpuMode::Protected16;
     return g;
 }
 

@@ -93,14 +93,14 @@ inline constexpr u64 kNpEnable = 1ull << 0;
 inline constexpr u8 kTlbControlFlushAll = 1;
 
 struct __attribute__((packed)) VmcbControlArea {
-    u16 intercept_cr_read;      // 0x000
-    u16 intercept_cr_write;     // 0x002
-    u16 intercept_dr_read;      // 0x004
-    u16 intercept_dr_write;     // 0x006
-    u32 intercept_exceptions;   // 0x008
-    u32 intercept_misc1;        // 0x00c
-    u32 intercept_misc2;        // 0x010
-    u32 intercept_misc3;        // 0x014
+    u16 intercept_cr_read;     // 0x000
+    u16 intercept_cr_write;    // 0x002
+    u16 intercept_dr_read;     // 0x004
+    u16 intercept_dr_write;    // 0x006
+    u32 intercept_exceptions;  // 0x008
+    u32 intercept_misc1;       // 0x00c
+    u32 intercept_misc2;       // 0x010
+    u32 intercept_misc3;       // 0x014
     u8 reserved0[0x03c - 0x018];
     u16 pause_filter_threshold;  // 0x03c
     u16 pause_filter_count;      // 0x03e
@@ -110,22 +110,22 @@ struct __attribute__((packed)) VmcbControlArea {
     u32 guest_asid;              // 0x058
     u8 tlb_control;              // 0x05c
     u8 reserved1[3];
-    u64 int_ctl;                 // 0x060
-    u64 interrupt_shadow;        // 0x068
-    u64 exit_code;               // 0x070
-    u64 exit_info1;              // 0x078
-    u64 exit_info2;              // 0x080
-    u64 exit_int_info;           // 0x088
-    u64 np_control;              // 0x090
-    u64 avic_apic_bar;           // 0x098
-    u64 ghcb_pa;                 // 0x0a0
-    u64 event_inject;            // 0x0a8
-    u64 nested_cr3;              // 0x0b0
-    u64 virtualization_ext;      // 0x0b8
-    u32 clean_bits;              // 0x0c0
+    u64 int_ctl;             // 0x060
+    u64 interrupt_shadow;    // 0x068
+    u64 exit_code;           // 0x070
+    u64 exit_info1;          // 0x078
+    u64 exit_info2;          // 0x080
+    u64 exit_int_info;       // 0x088
+    u64 np_control;          // 0x090
+    u64 avic_apic_bar;       // 0x098
+    u64 ghcb_pa;             // 0x0a0
+    u64 event_inject;        // 0x0a8
+    u64 nested_cr3;          // 0x0b0
+    u64 virtualization_ext;  // 0x0b8
+    u32 clean_bits;          // 0x0c0
     u32 reserved2;
-    u64 next_rip;                // 0x0c8 (never written under QEMU TCG)
-    u8 bytes_fetched;            // 0x0d0
+    u64 next_rip;      // 0x0c8 (never written under QEMU TCG)
+    u8 bytes_fetched;  // 0x0d0
     u8 guest_instruction_bytes[15];
     u8 reserved3[0x400 - 0x0e0];
 };
@@ -134,33 +134,33 @@ struct __attribute__((packed)) VmcbStateSaveArea {
     VmcbSegment es, cs, ss, ds, fs, gs;  // 0x400..0x45f
     VmcbSegment gdtr, ldtr, idtr, tr;    // 0x460..0x49f
     u8 reserved0[0x4cb - 0x4a0];
-    u8 cpl;                              // 0x4cb
+    u8 cpl;  // 0x4cb
     u32 reserved1;
-    u64 efer;                            // 0x4d0
+    u64 efer;  // 0x4d0
     u8 reserved2[0x548 - 0x4d8];
-    u64 cr4;                             // 0x548
-    u64 cr3;                             // 0x550
-    u64 cr0;                             // 0x558
-    u64 dr7;                             // 0x560
-    u64 dr6;                             // 0x568
-    u64 rflags;                          // 0x570
-    u64 rip;                             // 0x578
+    u64 cr4;     // 0x548
+    u64 cr3;     // 0x550
+    u64 cr0;     // 0x558
+    u64 dr7;     // 0x560
+    u64 dr6;     // 0x568
+    u64 rflags;  // 0x570
+    u64 rip;     // 0x578
     u8 reserved3[0x5d8 - 0x580];
-    u64 rsp;                             // 0x5d8
+    u64 rsp;  // 0x5d8
     u8 reserved4[0x5f8 - 0x5e0];
-    u64 rax;                             // 0x5f8
-    u64 star;                            // 0x600
-    u64 lstar;                           // 0x608
-    u64 cstar;                           // 0x610
-    u64 sfmask;                          // 0x618
-    u64 kernel_gs_base;                  // 0x620
-    u64 sysenter_cs;                     // 0x628
-    u64 sysenter_esp;                    // 0x630
-    u64 sysenter_eip;                    // 0x638
-    u64 cr2;                             // 0x640
+    u64 rax;             // 0x5f8
+    u64 star;            // 0x600
+    u64 lstar;           // 0x608
+    u64 cstar;           // 0x610
+    u64 sfmask;          // 0x618
+    u64 kernel_gs_base;  // 0x620
+    u64 sysenter_cs;     // 0x628
+    u64 sysenter_esp;    // 0x630
+    u64 sysenter_eip;    // 0x638
+    u64 cr2;             // 0x640
     u8 reserved5[0x668 - 0x648];
-    u64 g_pat;                           // 0x668
-    u64 dbgctl;                          // 0x670
+    u64 g_pat;   // 0x668
+    u64 dbgctl;  // 0x670
     u8 reserved6[0x1000 - 0x678];
 };
 

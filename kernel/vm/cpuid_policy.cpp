@@ -10,14 +10,14 @@ constexpr u32 bit(u32 n) { return 1u << n; }
 // plain instructions or architectural state VMRUN/VM entry already switches. Left out,
 // for now: MONITOR/MWAIT, VMX, SMX, PCID, x2APIC, TSC-deadline, XSAVE/OSXSAVE/AVX/F16C/FMA
 // (no XSAVE state handling yet), APIC, MTRR, MCE/MCA, HTT, debug store and thermal.
-constexpr u32 kLeaf1Ecx = bit(0) | bit(1) | bit(9) | bit(13) | bit(19) | bit(20) | bit(22) | bit(23) | bit(25) |
-                          bit(30);
+constexpr u32 kLeaf1Ecx =
+    bit(0) | bit(1) | bit(9) | bit(13) | bit(19) | bit(20) | bit(22) | bit(23) | bit(25) | bit(30);
 constexpr u32 kLeaf1EcxHypervisor = bit(31);
 constexpr u32 kLeaf1Edx = bit(0) | bit(1) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) | bit(13) |
                           bit(15) | bit(16) | bit(17) | bit(19) | bit(23) | bit(24) | bit(25) | bit(26);
 // Leaf 7.0 EBX: FSGSBASE, BMI1, SMEP, BMI2, ERMS, RDSEED, ADX, SMAP, CLFLUSHOPT, CLWB, SHA.
-constexpr u32 kLeaf7Ebx = bit(0) | bit(3) | bit(7) | bit(8) | bit(9) | bit(18) | bit(19) | bit(20) | bit(23) |
-                          bit(24) | bit(29);
+constexpr u32 kLeaf7Ebx =
+    bit(0) | bit(3) | bit(7) | bit(8) | bit(9) | bit(18) | bit(19) | bit(20) | bit(23) | bit(24) | bit(29);
 // Leaf 8000_0001h (AMD APM vol. 3, E.4.2): LAHF/SAHF, LZCNT, SSE4A, misaligned SSE,
 // PREFETCHW; SYSCALL, NX, MMX extensions, 1 GiB pages, long mode. SVM is hidden.
 constexpr u32 kExt1Ecx = bit(0) | bit(5) | bit(6) | bit(7) | bit(8);
@@ -27,7 +27,7 @@ constexpr u32 kExt7EdxInvariantTsc = bit(8);
 constexpr u32 kMaxBasicLeaf = 0xb;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 
-u32 signature_dword(int i) {
+u32 signature_dword(usize i) {
     u32 v;
     memcpy(&v, kVireoCpuidSignature + 4 * i, 4);
     return v;

@@ -54,7 +54,8 @@ const char* domain_state_name(DomainState state) {
 bool Domain::note_unknown_msr(u32 index) {
     for (usize i = 0; i < reported_msr_count; ++i)
         if (reported_msrs[i] == index) return false;
-    if (reported_msr_count < sizeof(reported_msrs) / sizeof(reported_msrs[0])) reported_msrs[reported_msr_count++] = index;
+    if (reported_msr_count < sizeof(reported_msrs) / sizeof(reported_msrs[0]))
+        reported_msrs[reported_msr_count++] = index;
     return true;
 }
 
@@ -153,7 +154,8 @@ void domain_print_exit_counters() {
         const Domain& d = *g_domains[i];
         for (u32 v = 0; v < d.vcpu_count; ++v) {
             char line[512];
-            int n = snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s]:", d.name, d.id, v, domain_state_name(d.state));
+            int n =
+                snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s]:", d.name, d.id, v, domain_state_name(d.state));
             for (u8 k = 0; k < u8(ExitKind::Count) && n > 0 && usize(n) < sizeof(line); ++k) {
                 if (d.vcpus[v].exits[k] == 0) continue;
                 n += snprintf(line + n, sizeof(line) - usize(n), " %s=%llu", exit_kind_name(static_cast<ExitKind>(k)),

@@ -35,8 +35,14 @@ bool valid_name(const char* s, usize len) {
     return true;
 }
 
+// Formats a message about the offending text `s` (shown up to 40 bytes) into `buffer`.
 bool fail(char* buffer, usize size, const char* fmt, const char* s, usize len) {
     snprintf(buffer, size, fmt, int(len > 40 ? 40 : len), s);
+    return false;
+}
+
+bool fail(char* buffer, usize size, const char* message) {
+    snprintf(buffer, size, "%s", message);
     return false;
 }
 
@@ -52,9 +58,12 @@ bool parse_memory_size(const char* text, usize length, u64& bytes) {
     if (length == 0) return false;
     u64 multiplier = 1;
     const char suffix = text[length - 1];
-    if (suffix == 'K' || suffix == 'k') multiplier = KiB;
-    else if (suffix == 'M' || suffix == 'm') multiplier = MiB;
-    else if (suffix == 'G' || suffix == 'g') multiplier = GiB;
+    if (suffix == 'K' || suffix == 'k')
+        multiplier = KiB;
+    else if (suffix == 'M' || suffix == 'm')
+        multiplier = MiB;
+    else if (suffix == 'G' || suffix == 'g')
+        multiplier = GiB;
     const usize digits = multiplier == 1 ? length : length - 1;
     u64 value;
     if (!parse_decimal(text, digits, value) || value == 0 || value > ~0ull / multiplier) return false;
@@ -68,7 +77,7 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
     snprintf(out.name, sizeof(out.name), "dom%u", default_index);
     out.memory_bytes = kDefaultDomainMemory;
     out.vcpus = 1;
-    if (!is_domain_line(cmdline)) return fail(error_buffer, error_buffer_size, "%.*s: not a domain line", "", 0);
+    if (!is_domain_line(cmdline)) return fail(error_buffer, error_buffer_size, "not a domain line");
     const char* p = cmdline;
     while (is_space(*p)) ++p;
     p += 6;
@@ -81,8 +90,7 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
         if (equals(start, len, "--")) {
             while (is_space(*p)) ++p;
             if (strlen(p) >= sizeof(out.guest_cmdline))
-                return fail(error_buffer, error_buffer_size, "the guest command line is longer than 255 bytes%.*s", "",
-                            0);
+                return fail(error_buffer, error_buffer_size, "the guest command line is longer than 255 bytes");
             strcpy(out.guest_cmdline, p);
             break;
         }
@@ -93,8 +101,8 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
         const usize value_len = len - key_len - 1;
         if (equals(start, key_len, "name")) {
             if (!valid_name(value, value_len))
-                return fail(error_buffer, error_buffer_size,
-                            "name '%.*s': use 1-31 letters, digits, '-', '_' or '.'", value, value_len);
+                return fail(error_buffer, error_buffer_size, "name '%.*s': use 1-31 letters, digits, '-', '_' or '.'",
+                            value, value_len);
             memcpy(out.name, value, value_len);
             out.name[value_len] = 0;
         } else if (equals(start, key_len, "mem")) {
@@ -109,8 +117,7 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
         } else if (equals(start, key_len, "vcpus")) {
             u64 n;
             if (!parse_decimal(value, value_len, n) || n < 1 || n > 8)
-                return fail(error_buffer, error_buffer_size, "vcpus '%.*s': must be between 1 and 8", value,
-                            value_len);
+                return fail(error_buffer, error_buffer_size, "vcpus '%.*s': must be between 1 and 8", value, value_len);
             out.vcpus = u32(n);
         } else {
             return fail(error_buffer, error_buffer_size, "'%.*s': unknown option", start, len);

@@ -22,7 +22,7 @@ inline constexpr u64 kMaxDomainMemory = 64 * GiB;
 // True when `cmdline` starts a domain (its first word is "domain").
 bool is_domain_line(const char* cmdline);
 
-// Parses a domain line; false with a sentence in `error` (a static string or `error_buffer`).
+// Parses a domain line; false with a sentence in `error_buffer`.
 bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine& out, char* error_buffer,
                        usize error_buffer_size);
 

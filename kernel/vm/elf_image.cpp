@@ -87,8 +87,11 @@ bool parse_elf_image(const u8* data, usize size, u64 guest_memory_bytes, ElfImag
             s.memory_size = load<u32>(ph + 20);
         }
         if (s.memory_size == 0) continue;
-        if (s.file_size > s.memory_size || add_overflows(s.file_offset, s.file_size) ||
-            s.file_offset + s.file_size > size) {
+        if (s.file_size > s.memory_size) {
+            *error = "a loadable segment has more bytes in the file than in memory";
+            return false;
+        }
+        if (s.file_size && (add_overflows(s.file_offset, s.file_size) || s.file_offset + s.file_size > size)) {
             *error = "a loadable segment lies outside the file";
             return false;
         }

@@ -10,7 +10,7 @@ struct ElfSegment {
     u64 guest_physical;  // p_paddr: where the multiboot protocol loads it
     u64 file_offset;
     u64 file_size;
-    u64 memory_size;     // >= file_size; the rest is zeroed
+    u64 memory_size;  // >= file_size; the rest is zeroed
 };
 
 struct ElfImage {

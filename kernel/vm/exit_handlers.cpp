@@ -83,7 +83,8 @@ u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
 void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
     Domain& d = *vcpu.domain;
     const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
-    if (IoDevice* device = d.io.device_at(port)) device->io_write(vcpu, port, size, value & mask);
+    if (IoDevice* device = d.io.device_at(port))
+        device->io_write(vcpu, port, size, value & mask);
     else if (d.io.first_unclaimed_access(port))
         log_info("%s: vcpu%u wrote to unclaimed port %#x: dropped (logged once)", d.name, vcpu.index, port);
 }
@@ -108,9 +109,13 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
     for (usize i = 0; i < available; ++i) {
         const u8 b = bytes[i];
         if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) {
-            if (!io.in) segment = b == 0x26 ? SegmentRegister::Es : b == 0x2e ? SegmentRegister::Cs
-                                 : b == 0x36 ? SegmentRegister::Ss : b == 0x3e ? SegmentRegister::Ds
-                                 : b == 0x64 ? SegmentRegister::Fs : SegmentRegister::Gs;
+            if (!io.in)
+                segment = b == 0x26   ? SegmentRegister::Es
+                          : b == 0x2e ? SegmentRegister::Cs
+                          : b == 0x36 ? SegmentRegister::Ss
+                          : b == 0x3e ? SegmentRegister::Ds
+                          : b == 0x64 ? SegmentRegister::Fs
+                                      : SegmentRegister::Gs;
         } else if (b == 0x67) {
             address_override = true;
         } else if (b != 0x66 && b != 0xf2 && b != 0xf3 && b != 0xf0) {
@@ -120,10 +125,10 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
     u32 address_bits = c.mode == GuestCpuMode::Long64 ? 64 : c.mode == GuestCpuMode::Protected32 ? 32 : 16;
     if (address_override) address_bits = address_bits == 64 ? 32 : address_bits == 32 ? 16 : 32;
     const u64 address_mask = address_bits == 64 ? ~0ull : (1ull << address_bits) - 1;
-    const u64 segment_base = c.mode == GuestCpuMode::Long64 && segment != SegmentRegister::Fs &&
-                                     segment != SegmentRegister::Gs
-                                 ? 0
-                                 : c.segment_base[u8(segment)];
+    const u64 segment_base =
+        c.mode == GuestCpuMode::Long64 && segment != SegmentRegister::Fs && segment != SegmentRegister::Gs
+            ? 0
+            : c.segment_base[u8(segment)];
     const Gpr pointer = io.in ? Gpr::Rdi : Gpr::Rsi;
     const bool down = vcpu.regs.rflags & (1ull << 10);  // DF
     u64 count = io.rep ? (vcpu.regs[Gpr::Rcx] & address_mask) : 1;
@@ -180,8 +185,8 @@ void handle_hlt(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Hlt)) return;
     if (vcpu.backend->interrupt_requested()) return;  // delivered at the next entry
     if (!(vcpu.regs.rflags & kRflagsIf) && vcpu.timer_deadline_us == 0) {
-        log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", vcpu.domain->name,
-                 vcpu.index, (unsigned long long)vcpu.regs.rip);
+        log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", vcpu.domain->name, vcpu.index,
+                 (unsigned long long)vcpu.regs.rip);
     }
     vcpu.state = VcpuState::Blocked;
 }
@@ -190,7 +195,10 @@ void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
     // No emulated MMIO yet: every guest-physical address outside the domain's RAM is a
     // rule broken by the guest, which ends it (and only it).
     domain_crash(*vcpu.domain, "vcpu%u: %s guest-physical address %#llx outside its memory (%llu MiB) at rip %#llx%s",
-                 vcpu.index, npf.fetch ? "executed from" : npf.write ? "wrote to" : "read from",
+                 vcpu.index,
+                 npf.fetch   ? "executed from"
+                 : npf.write ? "wrote to"
+                             : "read from",
                  (unsigned long long)npf.gpa, (unsigned long long)(vcpu.domain->memory.size() / MiB),
                  (unsigned long long)vcpu.regs.rip, npf.during_walk ? " (walking its page tables)" : "");
 }

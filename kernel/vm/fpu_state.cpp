@@ -10,7 +10,7 @@ void fpu_reset_state(Vcpu& vcpu) {
     memset(vcpu.fpu_area, 0, sizeof(vcpu.fpu_area));
     const u16 fcw = 0x037f;
     const u32 mxcsr = 0x1f80;
-    memcpy(vcpu.fpu_area + 0, &fcw, sizeof(fcw));     // FXSAVE layout: FCW at byte 0
+    memcpy(vcpu.fpu_area + 0, &fcw, sizeof(fcw));       // FXSAVE layout: FCW at byte 0
     memcpy(vcpu.fpu_area + 24, &mxcsr, sizeof(mxcsr));  // MXCSR at byte 24
 }
 

@@ -18,8 +18,8 @@ constexpr u64 kFlatLoadAddress = 0x7c00;
 constexpr usize kMaxDomainModules = 16;
 
 struct ModuleGroup {
-    usize kernel;         // index of the domain line's module
-    usize first_extra;    // its own modules: [first_extra, end)
+    usize kernel;       // index of the domain line's module
+    usize first_extra;  // its own modules: [first_extra, end)
     usize end;
 };
 

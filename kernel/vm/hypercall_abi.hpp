@@ -22,12 +22,12 @@ enum Number : uint32_t {
 };
 
 enum Error : int64_t {
-    kErrorPermission = -1,  // called from CPL > 0
-    kErrorTooBig = -7,      // a length over its limit
-    kErrorFault = -14,      // a buffer the guest cannot access (it would fault)
-    kErrorBusy = -16,       // the vCPU is already running
-    kErrorInvalid = -22,    // an argument out of range
-    kErrorNoSuchCall = -38, // unknown call number
+    kErrorPermission = -1,   // called from CPL > 0
+    kErrorTooBig = -7,       // a length over its limit
+    kErrorFault = -14,       // a buffer the guest cannot access (it would fault)
+    kErrorBusy = -16,        // the vCPU is already running
+    kErrorInvalid = -22,     // an argument out of range
+    kErrorNoSuchCall = -38,  // unknown call number
 };
 
 inline constexpr uint32_t kVersionValue = (0u << 16) | 1u;

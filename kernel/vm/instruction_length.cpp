@@ -4,8 +4,17 @@ namespace {
 
 bool is_legacy_prefix(u8 b) {
     switch (b) {
-        case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65:  // segment overrides
-        case 0x66: case 0x67: case 0xf0: case 0xf2: case 0xf3: return true;
+        case 0x26:
+        case 0x2e:
+        case 0x36:
+        case 0x3e:
+        case 0x64:
+        case 0x65:  // segment overrides
+        case 0x66:
+        case 0x67:
+        case 0xf0:
+        case 0xf2:
+        case 0xf3: return true;
         default: return false;
     }
 }

@@ -11,8 +11,8 @@ constexpr u32 kFlagModules = 1u << 3;
 constexpr u32 kFlagMemoryMap = 1u << 6;
 constexpr u32 kFlagBootloaderName = 1u << 9;
 
-constexpr u32 kInfoSize = 88;        // the fixed part through the VBE fields (spec 3.3)
-constexpr u32 kMmapEntrySize = 24;   // u32 size (= 20) + u64 base + u64 length + u32 type
+constexpr u32 kInfoSize = 88;       // the fixed part through the VBE fields (spec 3.3)
+constexpr u32 kMmapEntrySize = 24;  // u32 size (= 20) + u64 base + u64 length + u32 type
 constexpr u32 kModuleEntrySize = 16;
 constexpr char kBootloaderName[] = "Vireo";
 
@@ -58,8 +58,9 @@ usize build_multiboot1_info(const Multiboot1Layout& layout, u32 base, u8* buffer
     u8* info = buffer;
     put32(info + 0, kFlagMemory | kFlagCmdline | kFlagModules | kFlagMemoryMap | kFlagBootloaderName);
     put32(info + 4, 639);  // mem_lower, KiB below 640 KiB
-    put32(info + 8, u32((layout.memory_bytes - 0x100000) / KiB > 0xffffffffull ? 0xffffffffull
-                                                                                : (layout.memory_bytes - 0x100000) / KiB));
+    put32(info + 8,
+          u32((layout.memory_bytes - 0x100000) / KiB > 0xffffffffull ? 0xffffffffull
+                                                                     : (layout.memory_bytes - 0x100000) / KiB));
     put32(info + 16, add_string(layout.cmdline ? layout.cmdline : ""));
     put32(info + 20, u32(layout.module_count));
     put32(info + 24, u32(base + modules_at));

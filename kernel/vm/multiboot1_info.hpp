@@ -8,13 +8,13 @@
 inline constexpr u32 kMultiboot1BootloaderMagic = 0x2badb002;
 
 struct Multiboot1Module {
-    u32 start, end;   // guest-physical, end exclusive
+    u32 start, end;  // guest-physical, end exclusive
     const char* cmdline;
 };
 
 struct Multiboot1Layout {
-    u64 memory_bytes;             // the domain's RAM, from guest-physical 0
-    const char* cmdline;          // the kernel's command line
+    u64 memory_bytes;     // the domain's RAM, from guest-physical 0
+    const char* cmdline;  // the kernel's command line
     const Multiboot1Module* modules;
     usize module_count;
 };

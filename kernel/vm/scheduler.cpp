@@ -131,7 +131,6 @@ void scheduler_run_this_cpu() {
     fpu_enable_this_cpu();
     register_interrupt_handler(kVectorSchedulerTick, tick);
     lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
-    bool announced_done = false;
     for (;;) {
         x86::cli();
         if (me == 0) poll_debug_keys();
@@ -139,8 +138,7 @@ void scheduler_run_this_cpu() {
         reap_ended(q);
         Vcpu* v = pick_next(q);
         if (!v) {
-            if (me == 0 && g_power_off_when_done && domain_count() && domains_alive() == 0 && !announced_done) {
-                announced_done = true;
+            if (me == 0 && g_power_off_when_done && domain_count() && domains_alive() == 0) {
                 const bool clean = all_domains_exited_cleanly();
                 console_line("vireo: all %u domains have ended%s", domain_count(),
                              clean ? ", all with exit code 0" : "; not all with exit code 0");

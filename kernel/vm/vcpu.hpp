@@ -12,9 +12,9 @@ struct Vcpu;
 
 // How a vCPU starts (what the boot protocol of its kernel asks for).
 struct GuestEntryState {
-    GuestCpuMode mode;    // Real (CS:IP) or Protected32 (flat segments, paging off)
+    GuestCpuMode mode;  // Real (CS:IP) or Protected32 (flat segments, paging off)
     u64 rip;
-    u16 cs_selector;      // real mode: CS; rip is the offset
+    u16 cs_selector;  // real mode: CS; rip is the offset
     u64 rax, rbx, rsp;
 };
 
@@ -45,8 +45,8 @@ enum class VcpuState : u8 { Runnable, Blocked, Stopped };
 
 struct Vcpu {
     Domain* domain = nullptr;
-    u32 index = 0;          // within the domain
-    u32 cpu = 0;            // the physical CPU that runs it
+    u32 index = 0;  // within the domain
+    u32 cpu = 0;    // the physical CPU that runs it
     GuestRegisters regs = {};
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall

@@ -17,10 +17,10 @@ enum class ExitKind : u8 {
     InvalidGuestState,
     PhysicalInterrupt,  // a host interrupt arrived while the guest ran; already serviced
     InterruptWindow,
-    Exception,          // an intercepted guest exception
+    Exception,                  // an intercepted guest exception
     VirtualizationInstruction,  // VMRUN, VMXON, ...: the extensions are hidden from guests
     Xsetbv,                     // XSAVE is hidden from guests
-    Unhandled,          // an exit the backend knows but no generic handler takes
+    Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
 };
 
@@ -28,23 +28,23 @@ const char* exit_kind_name(ExitKind kind);
 
 struct IoExit {
     u16 port;
-    u8 size;        // 1, 2 or 4
+    u8 size;  // 1, 2 or 4
     bool in;
-    bool string;    // INS/OUTS
+    bool string;  // INS/OUTS
     bool rep;
-    u64 next_rip;   // SVM gives it (EXITINFO2); VMX: rip + instruction length
+    u64 next_rip;  // SVM gives it (EXITINFO2); VMX: rip + instruction length
 };
 
 struct NestedPageFaultExit {
     u64 gpa;
     bool read, write, fetch;
-    bool present;     // the nested entry was present: a permission fault
-    bool during_walk; // while walking the guest's own page tables
+    bool present;      // the nested entry was present: a permission fault
+    bool during_walk;  // while walking the guest's own page tables
 };
 
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
-    u64 raw_reason = 0;   // the backend's own code, for logs
+    u64 raw_reason = 0;  // the backend's own code, for logs
     union {
         IoExit io;
         NestedPageFaultExit npf;

@@ -7,7 +7,7 @@
 enum class Msr : u32 {
     ApicBase = 0x1b,           // Intel SDM vol. 3, 11.4.4
     FeatureControl = 0x3a,     // IA32_FEATURE_CONTROL, SDM vol. 3, 23.7
- Pat = 0x277,                  // SDM vol. 3, 11.12.2
+    Pat = 0x277,               // SDM vol. 3, 11.12.2
     VmxBasic = 0x480,          // SDM vol. 3, A.1
     VmxProcbasedCtls = 0x482,  // SDM vol. 3, A.3.2
     VmxCr0Fixed0 = 0x486,      // SDM vol. 3, A.7

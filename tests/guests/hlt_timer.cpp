@@ -21,8 +21,8 @@ int guest_main(uint32_t, uint32_t) {
     CHECK(call_hypervisor(kSetTimer, 0, 65) == 0, "cancelled");
     CHECK(call_hypervisor(kSetTimer, 10000, 64) == 0, "a third timer, on vector 64");
     asm volatile("sti; hlt; cli" ::: "memory");
-    CHECK(interrupt_count[0] == 2 && interrupt_count[1] == 0, "only the live timer fired (%u, %u)",
-          interrupt_count[0], interrupt_count[1]);
+    CHECK(interrupt_count[0] == 2 && interrupt_count[1] == 0, "only the live timer fired (%u, %u)", interrupt_count[0],
+          interrupt_count[1]);
 
     // With interrupts masked the request waits: it arrives at STI.
     CHECK(call_hypervisor(kSetTimer, 1000, 65) == 0, "a timer while IF=0");

@@ -36,6 +36,7 @@ int guest_main(uint32_t, uint32_t) {
     uint8_t byte_buffer[2] = {0, 0};
     uint8_t* backwards = &byte_buffer[1];
     asm volatile("std; insb; cld" : "+D"(backwards) : "d"(uint16_t(0x3f8 + 7)) : "memory");
-    CHECK(byte_buffer[1] == 0x5a && backwards == &byte_buffer[0], "INSB with DF=1 stored the scratch byte and stepped down");
+    CHECK(byte_buffer[1] == 0x5a && backwards == &byte_buffer[0],
+          "INSB with DF=1 stored the scratch byte and stepped down");
     return finish("portio");
 }

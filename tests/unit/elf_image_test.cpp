@@ -393,6 +393,7 @@ TEST(ElfImage, FileSizeAboveMemorySizeIsRejected) {
     ElfBuilder e = good_elf32();
     e.phdrs[0].filesz = 0x801;  // memsz 0x800
     EXPECT_FALSE(parse(e).ok);
+    EXPECT_EQ(parse(e).error, "a loadable segment has more bytes in the file than in memory");
     ElfBuilder e64 = good_elf64();
     e64.phdrs[1].filesz = 0x2001;  // memsz 0x2000, still inside the file
     e64.file_size = 0x6000;

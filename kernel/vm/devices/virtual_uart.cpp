@@ -28,12 +28,16 @@ void VirtualUart::io_write(Vcpu&, u16 port, u8, u32 value) {
     const bool dlab = line_control_ & kDlab;
     switch (port - kCom1) {
         case 0:
-            if (dlab) divisor_low_ = byte;
-            else domain_console_write(domain_, reinterpret_cast<const char*>(&byte), 1);
+            if (dlab)
+                divisor_low_ = byte;
+            else
+                domain_console_write(domain_, reinterpret_cast<const char*>(&byte), 1);
             break;
         case 1:
-            if (dlab) divisor_high_ = byte;
-            else interrupt_enable_ = byte & 0x0f;
+            if (dlab)
+                divisor_high_ = byte;
+            else
+                interrupt_enable_ = byte & 0x0f;
             break;
         case 3: line_control_ = byte; break;
         case 4: modem_control_ = byte & 0x1f; break;

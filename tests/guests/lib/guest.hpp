@@ -68,15 +68,15 @@ void disable_interrupts();
 void enable_sse();
 
 extern int g_failures;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) {                                        \
-            print("ok   " __VA_ARGS__);                    \
-        } else {                                           \
-            ++g_failures;                                  \
-            print("FAIL " __VA_ARGS__);                    \
-        }                                                  \
-        print("\n");                                       \
+#define CHECK(cond, ...)                \
+    do {                                \
+        if (cond) {                     \
+            print("ok   " __VA_ARGS__); \
+        } else {                        \
+            ++g_failures;               \
+            print("FAIL " __VA_ARGS__); \
+        }                               \
+        print("\n");                    \
     } while (0)
 
 // Prints "RESULT: PASS" or "RESULT: FAIL (n)" and returns the exit code.

@@ -25,17 +25,16 @@ uint64_t g_idt[256];
 volatile bool g_fault_expected = false;
 volatile int g_fault_vector = -1;
 
-extern "C" char trap_stub_0[], trap_stub_1[], trap_stub_2[], trap_stub_3[], trap_stub_4[], trap_stub_5[],
-    trap_stub_6[], trap_stub_7[], trap_stub_8[], trap_stub_9[], trap_stub_10[], trap_stub_11[], trap_stub_12[],
-    trap_stub_13[], trap_stub_14[], trap_stub_15[], trap_stub_16[], trap_stub_17[], trap_stub_18[], trap_stub_19[],
-    trap_stub_20[], trap_stub_21[], trap_stub_22[], trap_stub_23[], trap_stub_24[], trap_stub_25[], trap_stub_26[],
-    trap_stub_27[], trap_stub_28[], trap_stub_29[], trap_stub_30[], trap_stub_31[], trap_stub_64[], trap_stub_65[];
-char* const kStubs[32] = {trap_stub_0,  trap_stub_1,  trap_stub_2,  trap_stub_3,  trap_stub_4,  trap_stub_5,
-                          trap_stub_6,  trap_stub_7,  trap_stub_8,  trap_stub_9,  trap_stub_10, trap_stub_11,
-                          trap_stub_12, trap_stub_13, trap_stub_14, trap_stub_15, trap_stub_16, trap_stub_17,
-                          trap_stub_18, trap_stub_19, trap_stub_20, trap_stub_21, trap_stub_22, trap_stub_23,
-                          trap_stub_24, trap_stub_25, trap_stub_26, trap_stub_27, trap_stub_28, trap_stub_29,
-                          trap_stub_30, trap_stub_31};
+extern "C" char trap_stub_0[], trap_stub_1[], trap_stub_2[], trap_stub_3[], trap_stub_4[], trap_stub_5[], trap_stub_6[],
+    trap_stub_7[], trap_stub_8[], trap_stub_9[], trap_stub_10[], trap_stub_11[], trap_stub_12[], trap_stub_13[],
+    trap_stub_14[], trap_stub_15[], trap_stub_16[], trap_stub_17[], trap_stub_18[], trap_stub_19[], trap_stub_20[],
+    trap_stub_21[], trap_stub_22[], trap_stub_23[], trap_stub_24[], trap_stub_25[], trap_stub_26[], trap_stub_27[],
+    trap_stub_28[], trap_stub_29[], trap_stub_30[], trap_stub_31[], trap_stub_64[], trap_stub_65[];
+char* const kStubs[32] = {
+    trap_stub_0,  trap_stub_1,  trap_stub_2,  trap_stub_3,  trap_stub_4,  trap_stub_5,  trap_stub_6,  trap_stub_7,
+    trap_stub_8,  trap_stub_9,  trap_stub_10, trap_stub_11, trap_stub_12, trap_stub_13, trap_stub_14, trap_stub_15,
+    trap_stub_16, trap_stub_17, trap_stub_18, trap_stub_19, trap_stub_20, trap_stub_21, trap_stub_22, trap_stub_23,
+    trap_stub_24, trap_stub_25, trap_stub_26, trap_stub_27, trap_stub_28, trap_stub_29, trap_stub_30, trap_stub_31};
 
 uint64_t gate(const char* handler) {  // 32-bit interrupt gate, selector 0x08, DPL 0
     const uint32_t h = uint32_t(reinterpret_cast<uintptr_t>(handler));
@@ -183,8 +182,10 @@ void enable_interrupts() { asm volatile("sti" ::: "memory"); }
 void disable_interrupts() { asm volatile("cli" ::: "memory"); }
 
 int finish(const char* test_name) {
-    if (g_failures == 0) print("RESULT: PASS %s\n", test_name);
-    else print("RESULT: FAIL %s (%d checks failed)\n", test_name, g_failures);
+    if (g_failures == 0)
+        print("RESULT: PASS %s\n", test_name);
+    else
+        print("RESULT: FAIL %s (%d checks failed)\n", test_name, g_failures);
     return g_failures ? 1 : 0;
 }
 
