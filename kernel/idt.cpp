@@ -60,3 +60,5 @@ void register_interrupt_handler(u8 vector, InterruptHandler handler) {
 }
 
 InterruptHandler interrupt_handler(u8 vector) { return __atomic_load_n(&g_handlers[vector], __ATOMIC_ACQUIRE); }
+
+u64 idt_base() { return reinterpret_cast<u64>(g_idt); }

@@ -15,4 +15,5 @@ using InterruptHandler = void (*)(TrapFrame& frame);
 
 void idt_init();  // builds the IDT, once, on the boot CPU
 void idt_load();  // loads it on the calling CPU
+u64 idt_base();   // its address (for VMX host state)
 void register_interrupt_handler(u8 vector, InterruptHandler handler);

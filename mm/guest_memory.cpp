@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernel/memory_layout.hpp"
+#include "mm/ept_format.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/page_table.hpp"
 
@@ -17,35 +18,53 @@ struct NestedTableMemory {
     void free_table(PhysAddr pa) { frame_free(pa); }
 };
 
-using NestedPageTable = PageTableBuilder<X86PagingFormat, NestedTableMemory>;
-
-struct NestedTables {
-    NestedTableMemory memory;
-    NestedPageTable table{memory, /*huge_pages=*/false};
-};
-
 // Guest RAM is readable, writable and executable by the guest; the guest's own page
 // tables decide what its software may do.
 constexpr PageAttributes kGuestRam{
     .writable = true, .executable = true, .user = true, .global = false, .uncached = false};
 
+// One builder per format; only the one the domain uses is created.
+template <typename Format>
+struct NestedTables {
+    NestedTableMemory memory;
+    PageTableBuilder<Format, NestedTableMemory> table{memory, /*huge_pages=*/false};
+};
+using NptTables = NestedTables<X86PagingFormat>;
+using EptTables = NestedTables<EptFormat>;
+
+template <typename Tables>
+bool build_tables(Tables* tables, const PhysAddr* chunks, u64 count, u64 chunk_size, const char** error) {
+    if (!tables->table.create()) {
+        *error = "out of memory for nested page tables";
+        return false;
+    }
+    for (u64 i = 0; i < count; ++i) {
+        if (!tables->table.map(i * chunk_size, chunks[i], chunk_size, kGuestRam)) {
+            *error = "out of memory for nested page tables";
+            return false;
+        }
+    }
+    return true;
+}
+
+template <typename Tables>
+void release_tables(void* opaque) {
+    auto* tables = static_cast<Tables*>(opaque);
+    if (tables->table.root()) tables->table.release();
+    delete tables;
+}
+
 }  // namespace
 
-bool GuestMemory::create(u64 bytes, const char** error) {
+bool GuestMemory::create(u64 bytes, NestedPagingFormat format, const char** error) {
     destroy();
     const u64 count = align_up(bytes, kChunkSize) / kChunkSize;
     if (count == 0) {
         *error = "a domain needs some memory";
         return false;
     }
+    format_ = format;
     chunks_ = new PhysAddr[count];
-    auto* tables = new NestedTables;
-    nested_tables_ = tables;
-    if (!tables->table.create()) {
-        *error = "out of memory for nested page tables";
-        destroy();
-        return false;
-    }
     for (u64 i = 0; i < count; ++i) {
         const PhysAddr chunk = frame_alloc(kChunkSize / kPageSize, kChunkSize / kPageSize);  // zeroed
         if (chunk == kNoPhysFrame) {
@@ -54,21 +73,32 @@ bool GuestMemory::create(u64 bytes, const char** error) {
             return false;
         }
         chunks_[chunk_count_++] = chunk;
-        if (!tables->table.map(i * kChunkSize, chunk, kChunkSize, kGuestRam)) {
-            *error = "out of memory for nested page tables";
-            destroy();
-            return false;
-        }
     }
-    nested_root_ = tables->table.root();
+    bool built;
+    if (format == NestedPagingFormat::IntelEpt) {
+        auto* tables = new EptTables;
+        nested_tables_ = tables;
+        built = build_tables(tables, chunks_, chunk_count_, kChunkSize, error);
+        nested_root_ = tables->table.root();
+    } else {
+        auto* tables = new NptTables;
+        nested_tables_ = tables;
+        built = build_tables(tables, chunks_, chunk_count_, kChunkSize, error);
+        nested_root_ = tables->table.root();
+    }
+    if (!built) {
+        destroy();
+        return false;
+    }
     return true;
 }
 
 void GuestMemory::destroy() {
     if (nested_tables_) {
-        auto* tables = static_cast<NestedTables*>(nested_tables_);
-        if (tables->table.root()) tables->table.release();
-        delete tables;
+        if (format_ == NestedPagingFormat::IntelEpt)
+            release_tables<EptTables>(nested_tables_);
+        else
+            release_tables<NptTables>(nested_tables_);
         nested_tables_ = nullptr;
     }
     for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);

@@ -1,12 +1,16 @@
 // A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
 // all returned when the domain dies) and the nested page tables that map guest-physical
 // address 0..size onto them. The nested tables use the same page-table builder as the
-// hypervisor's own; AMD NPT takes the ordinary x86-64 entry format, with the U bit set
-// on every entry because nested walks count as user accesses (APM vol. 2, 15.25.5).
+// hypervisor's own, with an entry-format policy: AMD NPT takes the ordinary x86-64
+// format, with the U bit set on every entry because nested walks count as user accesses
+// (APM vol. 2, 15.25.5); Intel EPT has its own (mm/ept_format.hpp).
 #pragma once
 
 #include "kernel/types.hpp"
 #include "mm/guest_page_walk.hpp"
+
+// Which nested paging the tables are for: AMD NPT or Intel EPT (mm/ept_format.hpp).
+enum class NestedPagingFormat : u8 { AmdNpt, IntelEpt };
 
 class GuestMemory final : public GuestPhysicalMemory {
 public:
@@ -19,7 +23,7 @@ public:
 
     // Allocates `bytes` (rounded up to 2 MiB) and builds the nested tables. On failure
     // everything allocated so far is returned and `error` says why.
-    bool create(u64 bytes, const char** error);
+    bool create(u64 bytes, NestedPagingFormat format, const char** error);
     void destroy();
 
     u64 size() const { return chunk_count_ * kChunkSize; }
@@ -38,4 +42,5 @@ private:
     u64 chunk_count_ = 0;
     PhysAddr nested_root_ = 0;
     void* nested_tables_ = nullptr;  // the builder, opaque here (guest_memory.cpp)
+    NestedPagingFormat format_ = NestedPagingFormat::AmdNpt;
 };

@@ -23,6 +23,7 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
+    void instruction_skipped() override { vmcb_->control.interrupt_shadow &= ~1ull; }
 
 private:
     void load_entry_state(const GuestEntryState& entry);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernel/log.hpp"
+#include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
 #include "kernel/vm/devices/virtual_uart.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
@@ -73,7 +74,10 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     d->id = g_domain_count + 1;  // 0 is reserved for the service domain
     memcpy(d->name, config.name, sizeof(d->name));
     d->name[sizeof(d->name) - 1] = 0;
-    if (!d->memory.create(config.memory_bytes, error)) {
+    const NestedPagingFormat format = detect_virtualization(g_host_cpu).vendor == VirtualizationVendor::IntelVmx
+                                          ? NestedPagingFormat::IntelEpt
+                                          : NestedPagingFormat::AmdNpt;
+    if (!d->memory.create(config.memory_bytes, format, error)) {
         delete d;
         return nullptr;
     }

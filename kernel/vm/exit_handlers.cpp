@@ -33,6 +33,7 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
     }
     vcpu.regs.rip += length;
     if (mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
+    vcpu.backend->instruction_skipped();
     return true;
 }
 
@@ -161,7 +162,10 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
         --count;
         if (io.rep) vcpu.regs[Gpr::Rcx] = (vcpu.regs[Gpr::Rcx] & ~address_mask) | count;
     }
-    if (count == 0) vcpu.regs.rip = io.next_rip;
+    if (count == 0) {
+        vcpu.regs.rip = io.next_rip;
+        vcpu.backend->instruction_skipped();
+    }
 }
 
 void handle_io(Vcpu& vcpu, const IoExit& io) {
@@ -179,6 +183,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
         port_write(vcpu, io.port, io.size, u32(vcpu.regs[Gpr::Rax]));
     }
     vcpu.regs.rip = io.next_rip;
+    vcpu.backend->instruction_skipped();
 }
 
 void handle_hlt(Vcpu& vcpu) {

@@ -19,14 +19,15 @@ void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
 }  // namespace
 
 MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
-    switch (index) {
-        case msr_index(Msr::Efer):
-        case msr_index(Msr::Pat):
-            return vcpu.backend->read_guest_msr(static_cast<Msr>(index), value) ? MsrResult::Ok
-                                                                                : MsrResult::GeneralProtection;
-        case kMsrTsc: value = x86::rdtsc(); return MsrResult::Ok;
-        default: log_unknown_once(vcpu, index, false); return MsrResult::GeneralProtection;
+    if (index == kMsrTsc) {
+        value = x86::rdtsc();
+        return MsrResult::Ok;
     }
+    // MSRs whose guest values the backend keeps (EFER and PAT on both; on VMX also the
+    // SYSCALL/SYSENTER MSRs, which SVM passes through because VMLOAD/VMSAVE switch them).
+    if (vcpu.backend->read_guest_msr(static_cast<Msr>(index), value)) return MsrResult::Ok;
+    log_unknown_once(vcpu, index, false);
+    return MsrResult::GeneralProtection;
 }
 
 MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
@@ -37,13 +38,22 @@ MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
             u64 current = 0;
             vcpu.backend->read_guest_msr(Msr::Efer, current);
             value = (value & ~(1ull << 10)) | (current & (1ull << 10));
-            vcpu.backend->write_guest_msr(Msr::Efer, value);
-            return MsrResult::Ok;
+            break;
         }
         case msr_index(Msr::Pat):
             if (!valid_pat(value)) return MsrResult::GeneralProtection;
-            vcpu.backend->write_guest_msr(Msr::Pat, value);
-            return MsrResult::Ok;
-        default: log_unknown_once(vcpu, index, true); return MsrResult::GeneralProtection;
+            break;
+        case msr_index(Msr::Lstar):
+        case msr_index(Msr::Cstar):
+        case msr_index(Msr::KernelGsBase):
+        case msr_index(Msr::SysenterEsp):
+        case msr_index(Msr::SysenterEip):
+            // Addresses: a non-canonical one raises #GP (SDM vol. 4, WRMSR).
+            if (!is_canonical(value)) return MsrResult::GeneralProtection;
+            break;
+        default: break;
     }
+    if (vcpu.backend->write_guest_msr(static_cast<Msr>(index), value)) return MsrResult::Ok;
+    log_unknown_once(vcpu, index, true);
+    return MsrResult::GeneralProtection;
 }

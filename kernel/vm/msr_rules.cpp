@@ -13,3 +13,8 @@ bool valid_pat(u64 value) {
     }
     return true;
 }
+
+bool is_canonical(u64 address) {
+    const u64 top = address >> 47;
+    return top == 0 || top == 0x1ffff;
+}

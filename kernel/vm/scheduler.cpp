@@ -18,17 +18,24 @@ namespace {
 constexpr u64 kTickMicroseconds = 2000;
 constexpr u32 kMaxVcpusPerCpu = 64;
 
+// A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
+// flush, the FPU state and, on VMX, a VMPTRLD and the SYSCALL MSRs.
+constexpr u64 kSliceMicroseconds = 10000;
+
 struct RunQueue {
     SpinLock lock;
     Vcpu* vcpus[kMaxVcpusPerCpu];
     u32 count = 0;
     u32 next = 0;
+    Vcpu* current = nullptr;
+    u64 slice_end_us = 0;
 };
 
 RunQueue g_queues[kMaxCpus];
 u32 g_next_cpu = 0;
 u32 g_cpu_count = 1;
 bool g_power_off_when_done = false;
+bool g_announced_end = false;
 
 u32 online_cpu_count() {
     u32 n = 0;
@@ -46,6 +53,7 @@ bool enqueue(Vcpu& vcpu) {
 
 void remove_at(RunQueue& q, u32 i) {
     IrqLockGuard guard(q.lock);
+    if (q.current == q.vcpus[i]) q.current = nullptr;
     q.vcpus[i] = q.vcpus[--q.count];
     if (q.next >= q.count) q.next = 0;
 }
@@ -75,14 +83,18 @@ void reap_ended(RunQueue& q) {
     }
 }
 
-Vcpu* pick_next(RunQueue& q) {
+Vcpu* pick_next(RunQueue& q, u64 now) {
+    if (q.current && q.current->state == VcpuState::Runnable && now < q.slice_end_us) return q.current;
     for (u32 tried = 0; tried < q.count; ++tried) {
         Vcpu* v = q.vcpus[(q.next + tried) % q.count];
         if (v->state == VcpuState::Runnable) {
             q.next = (q.next + tried + 1) % q.count;
+            q.current = v;
+            q.slice_end_us = now + kSliceMicroseconds;
             return v;
         }
     }
+    q.current = nullptr;
     return nullptr;
 }
 
@@ -134,15 +146,18 @@ void scheduler_run_this_cpu() {
     for (;;) {
         x86::cli();
         if (me == 0) poll_debug_keys();
-        fire_due_timers(q, uptime_us());
+        const u64 now = uptime_us();
+        fire_due_timers(q, now);
         reap_ended(q);
-        Vcpu* v = pick_next(q);
+        Vcpu* v = pick_next(q, now);
         if (!v) {
-            if (me == 0 && g_power_off_when_done && domain_count() && domains_alive() == 0) {
+            if (me == 0 && !g_announced_end && domain_count() && domains_alive() == 0) {
+                // Said once, whether or not the machine powers off (Bochs has no exit device).
+                g_announced_end = true;
                 const bool clean = all_domains_exited_cleanly();
                 console_line("vireo: all %u domains have ended%s", domain_count(),
                              clean ? ", all with exit code 0" : "; not all with exit code 0");
-                halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
+                if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
             }
             x86::sti_hlt();  // the tick wakes us
             continue;

@@ -39,6 +39,9 @@ public:
     virtual bool write_guest_msr(Msr msr, u64 value) = 0;
     // Which hypercall instruction this backend's guests use (VMMCALL or VMCALL).
     virtual bool is_svm() const = 0;
+    // The hypervisor has completed an instruction for the guest (moved RIP past it):
+    // blocking by STI or MOV SS, which covered only that instruction, ends.
+    virtual void instruction_skipped() = 0;
 };
 
 enum class VcpuState : u8 { Runnable, Blocked, Stopped };

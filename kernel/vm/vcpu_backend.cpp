@@ -4,12 +4,13 @@
 #include "kernel/x86/hardware_cpu.hpp"
 
 VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
 
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
     HardwareCpu cpu;
     switch (detect_virtualization(cpu).vendor) {
         case VirtualizationVendor::AmdSvm: return create_svm_vcpu_backend(vcpu, entry, error);
-        case VirtualizationVendor::IntelVmx: *error = "guests on Intel VT-x are not supported yet"; return nullptr;
+        case VirtualizationVendor::IntelVmx: return create_vmx_vcpu_backend(vcpu, entry, error);
         case VirtualizationVendor::None: break;
     }
     *error = "no virtualization extension";

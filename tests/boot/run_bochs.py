@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--expect", action="append", default=[])
     parser.add_argument("--forbid", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=240)
+    parser.add_argument("--show-console", action="store_true", help="print the console even when the run passes")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vireo-bochs-") as tmp:
@@ -88,6 +89,8 @@ def main():
         problems.append(f"the console never showed {args.until!r} ({stopped_by} after {elapsed:.0f} s)")
     problems += check_console(console, args.expect, forbidden_patterns(False, False, args.forbid))
     print(f"Bochs stopped by {stopped_by} after {elapsed:.1f} s")
+    if args.show_console:
+        print(console)
     # bochs.log names the exact failed VM-entry check and any Bochs panic.
     interesting = [l for l in bochs_log.splitlines() if re.search(r"PANIC|ERROR|VMFAIL|VMENTER|VMEXIT", l)]
     return report(problems, console, "bochs.log (errors and VM entries)", "\n".join(interesting)[-4000:])

@@ -40,6 +40,12 @@ long_mode_main:
     movw %ax, %ss
     movq $stack64_top, %rsp
     xorl %r15d, %r15d              /* failed checks */
+    /* Intel takes VMCALL, AMD VMMCALL (the other is #UD): patch nothing, just remember. */
+    xorl %eax, %eax
+    cpuid
+    xorl %r14d, %r14d
+    cmpl $0x756e6547, %ebx         /* "Genu" */
+    sete %r14b
 
     /* 1. CPUID leaf 0x40000000 in 64-bit mode: "VireoVireoHV". */
     movl $0x40000000, %eax
@@ -58,7 +64,7 @@ long_mode_main:
 3:
     /* 2. version hypercall with the upper half of RAX clear. */
     xorl %eax, %eax
-    vmmcall
+    call hypercall64
     cmpq $1, %rax
     leaq msg_version(%rip), %rsi
     call report
@@ -67,7 +73,7 @@ long_mode_main:
     movq $1, %rax
     movabsq $0x100100000, %rbx
     movq $8, %rcx
-    vmmcall
+    call hypercall64
     cmpq $-14, %rax
     leaq msg_fault(%rip), %rsi
     call report
@@ -123,6 +129,14 @@ report_fail:
     call puts64
     popq %rsi
     call puts64
+    ret
+
+hypercall64:
+    testl %r14d, %r14d
+    jnz 1f
+    vmmcall
+    ret
+1:  vmcall
     ret
 
 puts64:

@@ -46,10 +46,17 @@ inline uint64_t rdtsc() {
     return (uint64_t(hi) << 32) | lo;
 }
 
-// VMMCALL with the ABI of docs/hypercalls.md.
+// True on Intel CPUs (CPUID vendor GenuineIntel): hypercalls use VMCALL there and
+// VMMCALL on AMD; the other one is #UD (docs/hypercalls.md). Set by runtime_init.
+extern bool g_intel;
+
+// A hypercall with the ABI of docs/hypercalls.md.
 inline int32_t call_hypervisor(uint32_t number, uint32_t a1 = 0, uint32_t a2 = 0, uint32_t a3 = 0) {
     int32_t result;
-    asm volatile("vmmcall" : "=a"(result) : "a"(number), "b"(a1), "c"(a2), "d"(a3) : "memory");
+    if (g_intel)
+        asm volatile("vmcall" : "=a"(result) : "a"(number), "b"(a1), "c"(a2), "d"(a3) : "memory");
+    else
+        asm volatile("vmmcall" : "=a"(result) : "a"(number), "b"(a1), "c"(a2), "d"(a3) : "memory");
     return result;
 }
 

@@ -3,6 +3,7 @@
 #include "tests/guests/lib/guest.hpp"
 
 int g_failures = 0;
+bool g_intel = false;
 volatile uint32_t interrupt_count[2];
 
 namespace {
@@ -79,6 +80,8 @@ void put_unsigned(uint64_t v, unsigned base, int width, char pad) {
 }  // namespace
 
 extern "C" void runtime_init() {
+    const Cpuid vendor = cpuid(0);
+    g_intel = vendor.ebx == 0x756e6547 && vendor.edx == 0x49656e69 && vendor.ecx == 0x6c65746e;  // GenuineIntel
     const DescriptorPointer gdt{sizeof(g_gdt) - 1, uint32_t(reinterpret_cast<uintptr_t>(g_gdt))};
     asm volatile(
         "lgdt %0\n"

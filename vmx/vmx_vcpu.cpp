@@ -1,0 +1,506 @@
+#include "vmx/vmx_vcpu.hpp"
+
+#include <string.h>
+
+#include "kernel/gdt.hpp"
+#include "kernel/idt.hpp"
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/time.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/fpu_state.hpp"
+#include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "vmx/vmcs.hpp"
+#include "vmx/vmx_capabilities.hpp"
+
+extern "C" int vmx_world_switch(u64* guest_gprs, u32 launched);
+extern "C" char vmx_exit_entry[];
+
+namespace vmx {
+
+namespace {
+
+// Segment access rights in the VMCS layout (SDM vol. 3C, table 25-2): descriptor bits
+// 40-47 in 7:0, 52-55 in 15:12, bit 16 "unusable".
+constexpr u32 kCode32Flat = 0xc09b, kData32Flat = 0xc093, kCode16 = 0x009b, kData16 = 0x0093;
+constexpr u32 kTss32Busy = 0x008b, kUnusable = 1u << 16;
+constexpr u64 kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5;
+constexpr u64 kCr4Vmxe = 1ull << 13;
+constexpr u64 kEferLma = 1ull << 10;
+constexpr u64 kDefaultPat = 0x0007040600070406ull;
+constexpr u64 kRflagsIf = 1ull << 9;
+// Entry/exit interruption information (SDM vol. 3C, 25.8.3 and 25.9.2).
+constexpr u32 kEventValid = 1u << 31, kEventErrorCode = 1u << 11;
+constexpr u32 kEventExternal = 0u << 8, kEventNmi = 2u << 8, kEventHardwareException = 3u << 8;
+constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1;
+
+u16 g_next_vpid = 1;
+
+// VMCLEAR/VMPTRLD report failure in CF/ZF (SDM vol. 3C, 31.2).
+bool vmclear(PhysAddr pa) {
+    u8 failed;
+    asm volatile("vmclear %1; setbe %0" : "=qm"(failed) : "m"(pa) : "cc", "memory");
+    return !failed;
+}
+bool vmptrld(PhysAddr pa) {
+    u8 failed;
+    asm volatile("vmptrld %1; setbe %0" : "=qm"(failed) : "m"(pa) : "cc", "memory");
+    return !failed;
+}
+void invept_all() {
+    struct {
+        u64 eptp, reserved;
+    } descriptor{0, 0};
+    asm volatile("invept %0, %1" ::"m"(descriptor), "r"(2ull) : "cc", "memory");  // type 2: all contexts
+}
+
+void write_segment(Field16 selector, FieldNatural base, Field32 limit, Field32 rights, u16 sel, u64 b, u32 l, u32 r) {
+    write(selector, sel);
+    write(base, b);
+    write(limit, l);
+    write(rights, r);
+}
+
+}  // namespace
+
+bool VmxVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    const Capabilities* caps = capabilities();
+    if (!caps->usable) {
+        *error = caps->problem;
+        return false;
+    }
+    vmcs_pa_ = frame_alloc(1);
+    if (vmcs_pa_ == kNoPhysFrame) {
+        *error = "out of memory for the VMCS";
+        return false;
+    }
+    *phys_to_virt<u32>(vmcs_pa_) = caps->revision;  // SDM 25.2: revision identifier first
+    vmclear(vmcs_pa_);                              // launch state "clear" (SDM 25.1)
+    vpid_ = __atomic_fetch_add(&g_next_vpid, 1, __ATOMIC_RELAXED);
+    if (vpid_ == 0) vpid_ = __atomic_fetch_add(&g_next_vpid, 1, __ATOMIC_RELAXED);  // 0 is the host's
+    // The VMCS is written on the CPU that will run the vCPU (a VMCS is loaded, filled
+    // and launched on one CPU); until then only the generic state is set.
+    reset(vcpu, entry);
+    return true;
+}
+
+VmxVcpu::~VmxVcpu() {
+    // Freed by the last vCPU of its domain to stop, possibly on another CPU: the CPU that
+    // ran it may still have it active. Each CPU forgets it when it loads another VMCS;
+    // until then its frame must not be reused, so it is cleared here only if it is ours.
+    PerCpu& cpu = this_cpu();
+    if (cpu.vmx_current_owner == this) {
+        vmclear(vmcs_pa_);
+        cpu.vmx_current_owner = nullptr;
+        cpu.vmx_current_vmcs = 0;
+        frame_free(vmcs_pa_);
+    } else if (cpu_ == ~0u || cpu_ == cpu.index) {
+        frame_free(vmcs_pa_);
+    }
+    // Otherwise the frame is leaked: another CPU may still hold it active.
+}
+
+void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
+    entry_ = entry;
+    needs_entry_state_ = true;
+    vcpu.regs = {};
+    vcpu.regs[Gpr::Rax] = entry.rax;
+    vcpu.regs[Gpr::Rbx] = entry.rbx;
+    vcpu.regs[Gpr::Rsp] = entry.rsp;
+    vcpu.regs.rip = entry.rip;
+    vcpu.regs.rflags = 0x2;
+    interrupt_pending_ = false;
+    pending_event_ = 0;
+    fpu_reset_state(vcpu);
+}
+
+void VmxVcpu::make_current() {
+    PerCpu& cpu = this_cpu();
+    if (cpu.vmx_current_vmcs == vmcs_pa_) return;
+    // One active VMCS per CPU: the outgoing one is cleared (its state written back to
+    // memory, its launch state reset: SDM 25.1), so its next entry is a VMLAUNCH. Keeping
+    // several active is allowed, but Bochs stops delivering external-interrupt exits to
+    // the second one, and a vCPU switch is rare next to an exit.
+    if (cpu.vmx_current_owner) {
+        vmclear(cpu.vmx_current_vmcs);
+        static_cast<VmxVcpu*>(cpu.vmx_current_owner)->launched_ = false;
+    }
+    vmptrld(vmcs_pa_);
+    cpu.vmx_current_vmcs = vmcs_pa_;
+    cpu.vmx_current_owner = this;
+    if (cpu_ != cpu.index) {
+        // First run, on the CPU this vCPU is pinned to.
+        cpu_ = cpu.index;
+        setup_host_state();
+        invept_all();  // nested tables may reuse frames of a dead domain's tables
+    }
+}
+
+void VmxVcpu::setup_host_state() {
+    // What a VM exit loads (SDM vol. 3C, 28.5): this CPU's own descriptor tables and
+    // per-CPU GS base, the hypervisor's page tables, and the exit entry point.
+    PerCpu& cpu = this_cpu();
+    write(FieldNatural::HostCr0, x86::read_cr0());
+    write(FieldNatural::HostCr3, x86::read_cr3());
+    write(FieldNatural::HostCr4, x86::read_cr4());
+    write(Field16::HostCsSelector, kKernelCodeSelector);
+    write(Field16::HostSsSelector, kKernelDataSelector);
+    write(Field16::HostDsSelector, kKernelDataSelector);
+    write(Field16::HostEsSelector, kKernelDataSelector);
+    write(Field16::HostFsSelector, u16(0));
+    write(Field16::HostGsSelector, u16(0));
+    write(Field16::HostTrSelector, kTssSelector);
+    write(FieldNatural::HostFsBase, x86::rdmsr(Msr::FsBase));
+    write(FieldNatural::HostGsBase, x86::rdmsr(Msr::GsBase));
+    write(FieldNatural::HostTrBase, reinterpret_cast<u64>(&cpu.tss));
+    write(FieldNatural::HostGdtrBase, reinterpret_cast<u64>(cpu.gdt));
+    write(FieldNatural::HostIdtrBase, idt_base());
+    write(Field32::HostSysenterCs, u32(0));
+    write(FieldNatural::HostSysenterEsp, u64(0));
+    write(FieldNatural::HostSysenterEip, u64(0));
+    write(Field64::HostEfer, x86::rdmsr(Msr::Efer));
+    write(Field64::HostPat, x86::rdmsr(Msr::Pat));
+    write(FieldNatural::HostRip, reinterpret_cast<u64>(vmx_exit_entry));
+}
+
+void VmxVcpu::setup_controls(Vcpu& vcpu) {
+    const Capabilities* caps = capabilities();
+    write(Field32::PinBasedControls, caps->pin);
+    write(Field32::ProcessorBasedControls, caps->proc);
+    write(Field32::SecondaryControls, caps->proc2);
+    write(Field32::ExitControls, caps->exit);
+    write(Field32::EntryControls, caps->entry);
+    write(Field32::ExceptionBitmap, u32(0));
+    write(Field32::Cr3TargetCount, u32(0));
+    write(Field32::ExitMsrStoreCount, u32(0));
+    write(Field32::ExitMsrLoadCount, u32(0));
+    write(Field32::EntryMsrLoadCount, u32(0));
+    write(Field32::EntryInterruptionInfo, u32(0));
+    write(Field64::IoBitmapA, caps->io_bitmap_a);
+    write(Field64::IoBitmapB, caps->io_bitmap_b);
+    write(Field64::MsrBitmap, caps->msr_bitmap);
+    write(Field16::Vpid, vpid_);
+    // EPTP: 4-level walk (bits 5:3 = 3), write-back paging structures (bits 2:0 = 6).
+    write(Field64::EptPointer, u64(vcpu.domain->memory.nested_root() | (3ull << 3) | 6ull));
+    write(Field64::VmcsLinkPointer, u64(~0ull));
+    // The guest may not clear CR0.NE or set CR4.VMXE, which VMX operation fixes; it reads
+    // them as it last wrote them (shadows) and an attempt to change them exits.
+    write(FieldNatural::Cr0GuestHostMask, kCr0Ne);
+    write(FieldNatural::Cr0ReadShadow, kCr0Ne);
+    write(FieldNatural::Cr4GuestHostMask, kCr4Vmxe);
+    write(FieldNatural::Cr4ReadShadow, u64(0));
+}
+
+void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
+    const Capabilities* caps = capabilities();
+    if (entry.mode == GuestCpuMode::Real) {
+        const u64 cs_base = u64(entry.cs_selector) << 4;
+        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
+                      Field32::GuestCsAccessRights, entry.cs_selector, cs_base, 0xffff, kCode16);
+        write(FieldNatural::GuestCr0, u64((kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~kCr0Pe & ~(1ull << 31)));
+    } else {
+        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
+                      Field32::GuestCsAccessRights, 0x08, 0, 0xffffffff, kCode32Flat);
+        write(FieldNatural::GuestCr0, u64((kCr0Pe | kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~(1ull << 31)));
+    }
+    const bool real = entry.mode == GuestCpuMode::Real;
+    const u16 data_selector = real ? 0 : 0x10;
+    const u32 data_limit = real ? 0xffff : 0xffffffff;
+    const u32 data_rights = real ? kData16 : kData32Flat;
+    write_segment(Field16::GuestDsSelector, FieldNatural::GuestDsBase, Field32::GuestDsLimit,
+                  Field32::GuestDsAccessRights, data_selector, 0, data_limit, data_rights);
+    write_segment(Field16::GuestEsSelector, FieldNatural::GuestEsBase, Field32::GuestEsLimit,
+                  Field32::GuestEsAccessRights, data_selector, 0, data_limit, data_rights);
+    write_segment(Field16::GuestSsSelector, FieldNatural::GuestSsBase, Field32::GuestSsLimit,
+                  Field32::GuestSsAccessRights, data_selector, 0, data_limit, data_rights);
+    write_segment(Field16::GuestFsSelector, FieldNatural::GuestFsBase, Field32::GuestFsLimit,
+                  Field32::GuestFsAccessRights, data_selector, 0, data_limit, data_rights);
+    write_segment(Field16::GuestGsSelector, FieldNatural::GuestGsBase, Field32::GuestGsLimit,
+                  Field32::GuestGsAccessRights, data_selector, 0, data_limit, data_rights);
+    write_segment(Field16::GuestTrSelector, FieldNatural::GuestTrBase, Field32::GuestTrLimit,
+                  Field32::GuestTrAccessRights, 0, 0, 0xffff, kTss32Busy);
+    write_segment(Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit,
+                  Field32::GuestLdtrAccessRights, 0, 0, 0xffff, kUnusable);
+    write(FieldNatural::GuestGdtrBase, u64(0));
+    write(Field32::GuestGdtrLimit, u32(0xffff));
+    write(FieldNatural::GuestIdtrBase, u64(0));
+    write(Field32::GuestIdtrLimit, u32(0x3ff));
+    write(FieldNatural::GuestCr3, u64(0));
+    write(FieldNatural::GuestCr4, caps->cr4_fixed0);
+    write(FieldNatural::GuestDr7, u64(0x400));
+    write(FieldNatural::GuestPendingDebugExceptions, u64(0));
+    write(Field32::GuestInterruptibility, u32(0));
+    write(Field32::GuestActivityState, u32(0));
+    write(Field32::GuestSysenterCs, u32(0));
+    write(FieldNatural::GuestSysenterEsp, u64(0));
+    write(FieldNatural::GuestSysenterEip, u64(0));
+    write(Field64::GuestEfer, u64(0));
+    write(Field64::GuestPat, kDefaultPat);
+    star_ = lstar_ = cstar_ = sfmask_ = kernel_gs_base_ = 0;
+    guest_cr2_ = 0;
+    launched_ = false;
+}
+
+void VmxVcpu::request_interrupt(u8 vector) {
+    interrupt_pending_ = true;
+    interrupt_vector_ = vector;
+}
+
+void VmxVcpu::inject_exception(u8 vector, bool has_error_code, u32 error_code) {
+    pending_event_ = kEventValid | kEventHardwareException | vector | (has_error_code ? kEventErrorCode : 0);
+    pending_event_error_ = error_code;
+}
+
+// Exceptions first, then a requested external interrupt when the guest can take it
+// (IF set, no STI/MOV SS blocking: SDM vol. 3C, 26.3.1.5 and 27.2); otherwise ask for
+// an interrupt-window exit.
+void VmxVcpu::prepare_event_injection() {
+    u32 interruptibility = read(Field32::GuestInterruptibility);
+    if (clear_interrupt_shadow_) {
+        interruptibility &= ~(kBlockingBySti | kBlockingByMovSs);
+        write(Field32::GuestInterruptibility, interruptibility);
+        clear_interrupt_shadow_ = false;
+    }
+    u32 controls = read(Field32::ProcessorBasedControls) & ~proc::kInterruptWindowExiting;
+    if (pending_event_) {
+        write(Field32::EntryInterruptionInfo, pending_event_);
+        write(Field32::EntryExceptionErrorCode, pending_event_error_);
+        pending_event_ = 0;
+        if (interrupt_pending_) controls |= proc::kInterruptWindowExiting;
+    } else if (interrupt_pending_) {
+        const u64 rflags = read(FieldNatural::GuestRflags);
+        if ((rflags & kRflagsIf) && !(interruptibility & (kBlockingBySti | kBlockingByMovSs))) {
+            write(Field32::EntryInterruptionInfo, kEventValid | kEventExternal | interrupt_vector_);
+            interrupt_pending_ = false;
+        } else {
+            controls |= proc::kInterruptWindowExiting;
+        }
+    }
+    write(Field32::ProcessorBasedControls, controls);
+}
+
+void VmxVcpu::load_syscall_msrs() {
+    x86::wrmsr(Msr::Star, star_);
+    x86::wrmsr(Msr::Lstar, lstar_);
+    x86::wrmsr(Msr::Cstar, cstar_);
+    x86::wrmsr(Msr::Sfmask, sfmask_);
+    x86::wrmsr(Msr::KernelGsBase, kernel_gs_base_);
+}
+
+void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
+    make_current();
+    if (needs_entry_state_) {
+        setup_controls(vcpu);
+        load_entry_state(entry_);
+        needs_entry_state_ = false;
+    }
+    PerCpu& cpu = this_cpu();
+    if (cpu.last_vcpu != &vcpu) {
+        load_syscall_msrs();
+        cpu.last_vcpu = &vcpu;
+    }
+    write(FieldNatural::GuestRsp, vcpu.regs[Gpr::Rsp]);
+    write(FieldNatural::GuestRip, vcpu.regs.rip);
+    write(FieldNatural::GuestRflags, vcpu.regs.rflags);
+    // The entry control must match the guest's EFER.LMA (SDM 26.3.1.1), which the guest
+    // changes itself by enabling paging with EFER.LME set.
+    u32 entry = read(Field32::EntryControls) & ~entry_ctl::kIa32eModeGuest;
+    if (read(Field64::GuestEfer) & kEferLma) entry |= entry_ctl::kIa32eModeGuest;
+    write(Field32::EntryControls, entry);
+    prepare_event_injection();
+    const Capabilities* caps = capabilities();
+    if (caps->preemption_timer) {
+        constexpr u64 kPreemptMicroseconds = 2000;  // as the scheduler tick
+        const u64 ticks = (tsc_hz() / 1000000 * kPreemptMicroseconds) >> caps->preemption_timer_shift;
+        write(Field32::PreemptionTimerValue, u32(ticks > 0xffffffffull ? 0xffffffffull : (ticks ? ticks : 1)));
+    }
+
+    x86::write_cr2(guest_cr2_);  // VMX does not switch CR2
+    const int failed = vmx_world_switch(vcpu.regs.gpr, launched_ ? 1 : 0);
+    guest_cr2_ = x86::read_cr2();
+    // VM exit leaves RFLAGS.IF clear; a host interrupt that caused the exit is still
+    // pending in the local APIC. Interrupts stay enabled while the exit is handled, so
+    // it is taken soon (an STI window of one instruction is not enough under Bochs, and
+    // a tick left pending would make every entry exit at once); the scheduler masks
+    // them again before the next entry.
+    x86::sti();
+    if (failed) {
+        const u32 error = read(Field32::InstructionError);
+        exit = VmExit{};
+        exit.kind = ExitKind::InvalidGuestState;
+        exit.raw_reason = 0x80000000u | error;
+        log_error("vmx: VM%s failed: VM-instruction error %u (%s)", launched_ ? "RESUME" : "LAUNCH", error,
+                  instruction_error_name(error));
+        return;
+    }
+    launched_ = true;
+    vcpu.regs[Gpr::Rsp] = read(FieldNatural::GuestRsp);
+    vcpu.regs.rip = read(FieldNatural::GuestRip);
+    vcpu.regs.rflags = read(FieldNatural::GuestRflags);
+    // An event whose delivery the exit interrupted must be delivered again (SDM 28.2.4).
+    const u32 vectoring = read(Field32::IdtVectoringInfo);
+    if (vectoring & kEventValid) {
+        pending_event_ = vectoring & ~(1u << 12);
+        pending_event_error_ = read(Field32::IdtVectoringErrorCode);
+        const u32 type = (vectoring >> 8) & 7;
+        if (type == 4 || type == 5 || type == 6)  // software events need their length
+            write(Field32::EntryInstructionLength, read(Field32::ExitInstructionLength));
+    }
+    translate_exit(exit);
+}
+
+void VmxVcpu::translate_exit(VmExit& exit) {
+    exit = VmExit{};
+    const u32 reason = read(Field32::ExitReason);
+    exit.raw_reason = reason;
+    if (reason & (1u << 31)) {
+        // A VM-entry failure after the checks on the host state passed (SDM 26.8).
+        log_error("vmx: VM entry failed: %s, qualification %#llx", exit_reason_name(reason & 0xffff),
+                  (unsigned long long)read(FieldNatural::ExitQualification));
+        exit.kind = ExitKind::InvalidGuestState;
+        return;
+    }
+    switch (static_cast<ExitReason>(reason & 0xffff)) {
+        case ExitReason::ExceptionOrNmi: {
+            const u32 info = read(Field32::ExitInterruptionInfo);
+            if ((info & (7u << 8)) == kEventNmi) {
+                asm volatile("int $2");  // a host NMI (e.g. a panicking CPU stopping us)
+                exit.kind = ExitKind::PhysicalInterrupt;
+                return;
+            }
+            exit.kind = ExitKind::Exception;
+            exit.exception_vector = u8(info);
+            return;
+        }
+        case ExitReason::ExternalInterrupt:
+        case ExitReason::PreemptionTimer:
+        case ExitReason::Init:
+        case ExitReason::Sipi: exit.kind = ExitKind::PhysicalInterrupt; return;
+        case ExitReason::InterruptWindow: exit.kind = ExitKind::InterruptWindow; return;
+        case ExitReason::TripleFault: exit.kind = ExitKind::TripleFault; return;
+        case ExitReason::Cpuid: exit.kind = ExitKind::Cpuid; return;
+        case ExitReason::Hlt: exit.kind = ExitKind::Hlt; return;
+        case ExitReason::Vmcall: exit.kind = ExitKind::Hypercall; return;
+        case ExitReason::Rdmsr: exit.kind = ExitKind::MsrRead; return;
+        case ExitReason::Wrmsr: exit.kind = ExitKind::MsrWrite; return;
+        case ExitReason::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitReason::IoInstruction: {
+            // Exit qualification for I/O (SDM vol. 3C, table 28-5).
+            const u64 q = read(FieldNatural::ExitQualification);
+            exit.kind = ExitKind::Io;
+            exit.io.size = u8((q & 7) + 1);
+            exit.io.in = q & (1 << 3);
+            exit.io.string = q & (1 << 4);
+            exit.io.rep = q & (1 << 5);
+            exit.io.port = u16(q >> 16);
+            exit.io.next_rip = read(FieldNatural::GuestRip) + read(Field32::ExitInstructionLength);
+            return;
+        }
+        case ExitReason::EptViolation: {
+            // Exit qualification for EPT violations (SDM vol. 3C, table 28-7).
+            const u64 q = read(FieldNatural::ExitQualification);
+            exit.kind = ExitKind::NestedPageFault;
+            exit.npf.gpa = read(Field64::GuestPhysicalAddress);
+            exit.npf.read = q & 1;
+            exit.npf.write = q & 2;
+            exit.npf.fetch = q & 4;
+            exit.npf.present = q & 0x38;
+            exit.npf.during_walk = (q & 0x80) && !(q & 0x100);
+            return;
+        }
+        case ExitReason::InvalidGuestState:
+        case ExitReason::MsrLoadFailure: exit.kind = ExitKind::InvalidGuestState; return;
+        case ExitReason::Vmclear:
+        case ExitReason::Vmlaunch:
+        case ExitReason::Vmptrld:
+        case ExitReason::Vmptrst:
+        case ExitReason::Vmread:
+        case ExitReason::Vmresume:
+        case ExitReason::Vmwrite:
+        case ExitReason::Vmxoff:
+        case ExitReason::Vmxon:
+        case ExitReason::Invept:
+        case ExitReason::Invvpid: exit.kind = ExitKind::VirtualizationInstruction; return;
+        default:
+            log_warn("vmx: unhandled exit %s (%u), qualification %#llx", exit_reason_name(reason & 0xffff),
+                     reason & 0xffff, (unsigned long long)read(FieldNatural::ExitQualification));
+            exit.kind = ExitKind::Unhandled;
+            return;
+    }
+}
+
+GuestControlState VmxVcpu::control_state() const {
+    GuestControlState g{};
+    // CR0.NE and CR4.VMXE as the guest believes them (the read shadows).
+    g.cr0 = (read(FieldNatural::GuestCr0) & ~kCr0Ne) | (read(FieldNatural::Cr0ReadShadow) & kCr0Ne);
+    g.cr2 = guest_cr2_;
+    g.cr3 = read(FieldNatural::GuestCr3);
+    g.cr4 = read(FieldNatural::GuestCr4) & ~kCr4Vmxe;
+    g.efer = read(Field64::GuestEfer);
+    g.cs_base = read(FieldNatural::GuestCsBase);
+    g.segment_base[u8(SegmentRegister::Es)] = read(FieldNatural::GuestEsBase);
+    g.segment_base[u8(SegmentRegister::Cs)] = g.cs_base;
+    g.segment_base[u8(SegmentRegister::Ss)] = read(FieldNatural::GuestSsBase);
+    g.segment_base[u8(SegmentRegister::Ds)] = read(FieldNatural::GuestDsBase);
+    g.segment_base[u8(SegmentRegister::Fs)] = read(FieldNatural::GuestFsBase);
+    g.segment_base[u8(SegmentRegister::Gs)] = read(FieldNatural::GuestGsBase);
+    const u32 ss_rights = read(Field32::GuestSsAccessRights);
+    g.cpl = u8((ss_rights >> 5) & 3);  // SS.DPL is the CPL (SDM 25.4.1)
+    const u32 cs_rights = read(Field32::GuestCsAccessRights);
+    if (!(g.cr0 & kCr0Pe))
+        g.mode = GuestCpuMode::Real;
+    else if ((g.efer & kEferLma) && (cs_rights & (1u << 13)))
+        g.mode = GuestCpuMode::Long64;
+    else if (cs_rights & (1u << 14))
+        g.mode = GuestCpuMode::Protected32;
+    else
+        g.mode = GuestCpuMode::Protected16;
+    return g;
+}
+
+bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
+    switch (msr) {
+        case Msr::Efer: value = read(Field64::GuestEfer); return true;
+        case Msr::Pat: value = read(Field64::GuestPat); return true;
+        case Msr::SysenterCs: value = read(Field32::GuestSysenterCs); return true;
+        case Msr::SysenterEsp: value = read(FieldNatural::GuestSysenterEsp); return true;
+        case Msr::SysenterEip: value = read(FieldNatural::GuestSysenterEip); return true;
+        case Msr::Star: value = star_; return true;
+        case Msr::Lstar: value = lstar_; return true;
+        case Msr::Cstar: value = cstar_; return true;
+        case Msr::Sfmask: value = sfmask_; return true;
+        case Msr::KernelGsBase: value = kernel_gs_base_; return true;
+        default: return false;
+    }
+}
+
+bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
+    switch (msr) {
+        case Msr::Efer: write(Field64::GuestEfer, value); return true;
+        case Msr::Pat: write(Field64::GuestPat, value); return true;
+        case Msr::SysenterCs: write(Field32::GuestSysenterCs, u32(value)); return true;
+        case Msr::SysenterEsp: write(FieldNatural::GuestSysenterEsp, value); return true;
+        case Msr::SysenterEip: write(FieldNatural::GuestSysenterEip, value); return true;
+        case Msr::Star: star_ = value; break;
+        case Msr::Lstar: lstar_ = value; break;
+        case Msr::Cstar: cstar_ = value; break;
+        case Msr::Sfmask: sfmask_ = value; break;
+        case Msr::KernelGsBase: kernel_gs_base_ = value; break;
+        default: return false;
+    }
+    x86::wrmsr(msr, value);  // this vCPU's values are the CPU's while it runs here
+    return true;
+}
+
+}  // namespace vmx
+
+VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    auto* backend = new vmx::VmxVcpu;
+    if (!backend->init(vcpu, entry, error)) {
+        delete backend;
+        return nullptr;
+    }
+    return backend;
+}
