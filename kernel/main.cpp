@@ -26,6 +26,7 @@
 #include "kernel/version.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/domain.hpp"
+#include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
 #include "kernel/vm/scheduler.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
@@ -111,6 +112,7 @@ void load_descriptor_tables(PerCpu& cpu) {
     allocate_interrupt_stacks(cpu);
     gdt_load(cpu);
     idt_load();
+    fpu_enable_this_cpu();  // guests' x87/SSE/AVX state is switched with FXSAVE or XSAVE
 }
 
 void ap_main(u32 index) {

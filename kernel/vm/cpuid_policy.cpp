@@ -24,7 +24,14 @@ constexpr u32 kExt1Ecx = bit(0) | bit(5) | bit(6) | bit(7) | bit(8);
 constexpr u32 kExt1Edx = bit(11) | bit(20) | bit(22) | bit(26) | bit(29);
 constexpr u32 kExt7EdxInvariantTsc = bit(8);
 
-constexpr u32 kMaxBasicLeaf = 0xb;
+constexpr u32 kMaxBasicLeaf = 0xd;
+constexpr u32 kLeaf1EcxXsave = bit(26), kLeaf1EcxOsxsave = bit(27), kLeaf1EcxAvx = bit(28);
+constexpr u32 kLeaf7EbxAvx2 = bit(5);
+constexpr u64 kCr4Osxsave = 1ull << 18;
+constexpr u64 kXcr0Avx = 4;
+// XSAVE layout (SDM vol. 1, 13.4): 512-byte legacy region + 64-byte header, then the AVX
+// (YMM_Hi128) component of 256 bytes at offset 576.
+constexpr u32 kXsaveLegacyAndHeader = 576, kXsaveAvxSize = 256;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 
 u32 signature_dword(usize i) {
@@ -44,16 +51,18 @@ u32 id_shift(u32 count) {
 
 }  // namespace
 
-void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count) {
+void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count, u64 xcr0_supported) {
     host_ = &host;
+    xcr0_supported_ = xcr0_supported;
     vcpu_count_ = vcpu_count ? vcpu_count : 1;
     max_basic_ = min(host.cpuid(0).eax, kMaxBasicLeaf);
     const u32 host_extended = host.cpuid(0x80000000).eax;
     max_extended_ = host_extended >= 0x80000000 ? min(host_extended, kMaxExtendedLeaf) : 0x80000000;
 }
 
-CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4) const {
-    (void)guest_cr4;  // OSXSAVE/OSPKE would come from it; XSAVE and PKU are hidden for now
+CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0) const {
+    const bool xsave = xcr0_supported_ != 0;
+    const bool avx = (xcr0_supported_ & kXcr0Avx) != 0;
     if (leaf >= 0x40000000 && leaf < 0x80000000) {
         if (leaf == 0x40000000) return {kVireoCpuidMaxLeaf, signature_dword(0), signature_dword(1), signature_dword(2)};
         if (leaf == 0x40000001) return {0x00000001, 0, 0, 0};  // interface version 0.1
@@ -71,12 +80,26 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
             r.eax = host.eax;
             r.ebx = (vcpu_index << 24) | (min(vcpu_count_, 255) << 16) | (host.ebx & 0xff00);
             r.ecx = (host.ecx & kLeaf1Ecx) | kLeaf1EcxHypervisor;
+            if (xsave) r.ecx |= kLeaf1EcxXsave | ((guest_cr4 & kCr4Osxsave) ? kLeaf1EcxOsxsave : 0);
+            if (avx) r.ecx |= host.ecx & kLeaf1EcxAvx;
             r.edx = host.edx & kLeaf1Edx;
             return r;
         case 2:
         case 4: return host;  // cache descriptors
         case 7:
-            if (subleaf == 0) r.ebx = host.ebx & kLeaf7Ebx;
+            if (subleaf == 0) r.ebx = host.ebx & (kLeaf7Ebx | (avx ? kLeaf7EbxAvx2 : 0));
+            return r;
+        case 0xd:
+            // XSAVE components (SDM vol. 1, 13.2): x87, SSE and AVX only.
+            if (!xsave) return r;
+            if (subleaf == 0) {
+                r.eax = u32(xcr0_supported_);
+                r.ebx = kXsaveLegacyAndHeader + ((guest_xcr0 & kXcr0Avx) ? kXsaveAvxSize : 0);
+                r.ecx = kXsaveLegacyAndHeader + (avx ? kXsaveAvxSize : 0);
+            } else if (subleaf == 2 && avx) {
+                r.eax = kXsaveAvxSize;
+                r.ebx = kXsaveLegacyAndHeader;
+            }
             return r;
         case 0xb:
             // Topology (SDM vol. 3, 9.9.1): one thread per core, vcpu_count cores.

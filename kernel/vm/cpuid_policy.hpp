@@ -13,9 +13,11 @@ inline constexpr u32 kVireoCpuidMaxLeaf = 0x40000001;
 
 class CpuidPolicy {
 public:
-    void init(const CpuAccess& host, u32 vcpu_count);
-    // `guest_cr4` feeds the bits CPUID reports from CR4 (OSXSAVE, OSPKE).
-    CpuidResult query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4) const;
+    // `xcr0_supported`: the XCR0 bits guests may enable (x87, SSE, AVX; 0 hides XSAVE).
+    void init(const CpuAccess& host, u32 vcpu_count, u64 xcr0_supported = 0);
+    // `guest_cr4` feeds the bits CPUID reports from CR4 (OSXSAVE); `guest_xcr0` the XSAVE
+    // area size for the components the guest has enabled (leaf 0xD).
+    CpuidResult query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0 = 1) const;
 
     u32 max_basic_leaf() const { return max_basic_; }
     u32 max_extended_leaf() const { return max_extended_; }
@@ -25,4 +27,5 @@ private:
     u32 vcpu_count_ = 1;
     u32 max_basic_ = 0;
     u32 max_extended_ = 0;
+    u64 xcr0_supported_ = 0;
 };

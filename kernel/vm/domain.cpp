@@ -8,6 +8,7 @@
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
 #include "kernel/vm/devices/virtual_uart.hpp"
+#include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
 namespace {
@@ -87,7 +88,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         d->vcpus[i].index = i;
         d->vcpus[i].state = VcpuState::Stopped;
     }
-    d->cpuid.init(g_host_cpu, config.vcpus);
+    d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
     auto* devices = new DomainDevices(*d);
     d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
     d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
@@ -117,6 +118,7 @@ void domain_vcpu_stopped(Domain& d) {
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         delete d.vcpus[i].backend;
         d.vcpus[i].backend = nullptr;
+        fpu_release_vcpu(d.vcpus[i]);
     }
     const u64 bytes = d.memory.size();
     d.memory.destroy();

@@ -2,6 +2,7 @@
 
 #include "kernel/log.hpp"
 #include "kernel/vm/domain.hpp"
+#include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"
 #include "kernel/vm/instruction_length.hpp"
@@ -43,7 +44,8 @@ void handle_cpuid(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Cpuid)) return;
     const u32 leaf = u32(vcpu.regs[Gpr::Rax]);
     const u32 subleaf = u32(vcpu.regs[Gpr::Rcx]);
-    const CpuidResult r = vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, vcpu.backend->control_state().cr4);
+    const CpuidResult r =
+        vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, vcpu.backend->control_state().cr4, fpu_guest_xcr0(vcpu));
     set_result32(vcpu, Gpr::Rax, r.eax);
     set_result32(vcpu, Gpr::Rbx, r.ebx);
     set_result32(vcpu, Gpr::Rcx, r.ecx);
@@ -196,6 +198,23 @@ void handle_hlt(Vcpu& vcpu) {
     vcpu.state = VcpuState::Blocked;
 }
 
+// XSETBV (SDM vol. 2): #UD without CR4.OSXSAVE, #GP at CPL > 0, for ECX != 0 or an
+// invalid value; otherwise the vCPU's XCR0 changes (kernel/vm/fpu_state.cpp).
+void handle_xsetbv(Vcpu& vcpu) {
+    constexpr u64 kCr4Osxsave = 1ull << 18;
+    const GuestControlState c = vcpu.backend->control_state();
+    if (!(c.cr4 & kCr4Osxsave) || fpu_guest_xcr0_supported() == 0) {
+        vcpu.backend->inject_exception(kVectorUd, false, 0);
+        return;
+    }
+    const u64 value = (vcpu.regs[Gpr::Rdx] << 32) | u32(vcpu.regs[Gpr::Rax]);
+    if (c.cpl != 0 || u32(vcpu.regs[Gpr::Rcx]) != 0 || !fpu_set_guest_xcr0(vcpu, value)) {
+        vcpu.backend->inject_exception(kVectorGp, true, 0);
+        return;
+    }
+    skip_instruction(vcpu, InterceptedInstruction::Xsetbv);
+}
+
 void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
     // No emulated MMIO yet: every guest-physical address outside the domain's RAM is a
     // rule broken by the guest, which ends it (and only it).
@@ -237,11 +256,11 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
         case ExitKind::PhysicalInterrupt:
         case ExitKind::InterruptWindow: return;  // the host already serviced it
         case ExitKind::VirtualizationInstruction:
-        case ExitKind::Xsetbv:
-            // The extensions and XSAVE are hidden from guests (CPUID): their instructions
-            // are #UD, as on a CPU without them.
+            // The extensions are hidden from guests (CPUID): their instructions are #UD,
+            // as on a CPU without them.
             vcpu.backend->inject_exception(kVectorUd, false, 0);
             return;
+        case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
         case ExitKind::Exception:
             domain_crash(d, "vcpu%u: unexpected intercepted exception %u at rip %#llx", vcpu.index,
                          exit.exception_vector, (unsigned long long)vcpu.regs.rip);

@@ -2,29 +2,109 @@
 
 #include <string.h>
 
+#include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
+
+namespace {
+
+constexpr u64 kXcr0X87 = 1, kXcr0Sse = 2, kXcr0Avx = 4;
+bool g_xsave = false;
+u64 g_guest_xcr0_supported = 0;
+
+u64 xgetbv() {
+    u32 lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
+    return (u64(hi) << 32) | lo;
+}
+
+void xsetbv(u64 value) { asm volatile("xsetbv" ::"c"(0u), "a"(u32(value)), "d"(u32(value >> 32)) : "memory"); }
+
+// All components enabled in XCR0 (requested-feature bitmap all ones).
+void xsave(u8* area) { asm volatile("xsave64 %0" : "=m"(*area) : "a"(~0u), "d"(~0u) : "memory"); }
+void xrstor(const u8* area) { asm volatile("xrstor64 %0" ::"m"(*area), "a"(~0u), "d"(~0u) : "memory"); }
+
+u8* area_of(Vcpu& vcpu) { return phys_to_virt<u8>(vcpu.fpu_area_page); }
+
+}  // namespace
+
+void fpu_enable_this_cpu() {
+    constexpr u64 kCr0Mp = 1ull << 1, kCr0Em = 1ull << 2, kCr0Ts = 1ull << 3, kCr0Ne = 1ull << 5;
+    constexpr u64 kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10, kCr4Osxsave = 1ull << 18;
+    x86::write_cr0((x86::read_cr0() | kCr0Mp | kCr0Ne) & ~(kCr0Em | kCr0Ts));
+    u64 cr4 = x86::read_cr4() | kCr4Osfxsr | kCr4Osxmmexcpt;
+    const bool xsave = x86::cpuid(0).eax >= 0xd && (x86::cpuid(1).ecx & (1u << 26));
+    if (xsave) cr4 |= kCr4Osxsave;
+    x86::write_cr4(cr4);
+    if (xsave) {
+        const u64 hardware = x86::cpuid(0xd, 0).eax;
+        g_guest_xcr0_supported = hardware & (kXcr0X87 | kXcr0Sse | kXcr0Avx);
+        xsetbv(kXcr0X87 | kXcr0Sse);
+        // One page per vCPU must hold everything a guest may enable (x87+SSE+AVX: 832 bytes).
+        g_xsave = x86::cpuid(0xd, 0).ecx <= kPageSize;
+    }
+}
+
+u64 fpu_guest_xcr0_supported() { return g_xsave ? g_guest_xcr0_supported : 0; }
+
+bool fpu_prepare_vcpu(Vcpu& vcpu) {
+    if (vcpu.fpu_area_page) return true;
+    vcpu.fpu_area_page = frame_alloc(1);  // zeroed, page-aligned (XSAVE needs 64 bytes)
+    if (vcpu.fpu_area_page == kNoPhysFrame) {
+        vcpu.fpu_area_page = 0;
+        return false;
+    }
+    fpu_reset_state(vcpu);
+    return true;
+}
+
+void fpu_release_vcpu(Vcpu& vcpu) {
+    if (vcpu.fpu_area_page) frame_free(vcpu.fpu_area_page);
+    vcpu.fpu_area_page = 0;
+}
 
 void fpu_reset_state(Vcpu& vcpu) {
-    memset(vcpu.fpu_area, 0, sizeof(vcpu.fpu_area));
+    vcpu.xcr0 = kXcr0X87;
+    if (!vcpu.fpu_area_page) return;
+    u8* area = area_of(vcpu);
+    memset(area, 0, kPageSize);  // XSTATE_BV = 0: every component in its initial state
     const u16 fcw = 0x037f;
     const u32 mxcsr = 0x1f80;
-    memcpy(vcpu.fpu_area + 0, &fcw, sizeof(fcw));       // FXSAVE layout: FCW at byte 0
-    memcpy(vcpu.fpu_area + 24, &mxcsr, sizeof(mxcsr));  // MXCSR at byte 24
+    memcpy(area + 0, &fcw, sizeof(fcw));       // legacy region: FCW at byte 0
+    memcpy(area + 24, &mxcsr, sizeof(mxcsr));  // MXCSR at byte 24
 }
 
 void fpu_switch_to(Vcpu& vcpu) {
     PerCpu& cpu = this_cpu();
     if (cpu.fpu_owner == &vcpu) return;
-    if (cpu.fpu_owner) asm volatile("fxsave64 %0" : "=m"(cpu.fpu_owner->fpu_area));
-    asm volatile("fxrstor64 %0" ::"m"(vcpu.fpu_area));
+    if (g_xsave) {
+        // XSAVE/XRSTOR move only what XCR0 enables, but SSE registers are usable with
+        // XCR0 = x87 alone (CR4.OSFXSR decides): the state moves under every component a
+        // guest may have, then the new owner's own XCR0 goes in.
+        // QEMU's TCG does not honour the SVM XSETBV intercept: a guest may have changed
+        // XCR0 itself, so the owner's value is read back rather than trusted.
+        if (cpu.fpu_owner) cpu.fpu_owner->xcr0 = xgetbv();
+        xsetbv(g_guest_xcr0_supported);
+        if (cpu.fpu_owner) xsave(area_of(*cpu.fpu_owner));
+        xrstor(area_of(vcpu));
+        xsetbv(vcpu.xcr0);
+    } else {
+        if (cpu.fpu_owner) asm volatile("fxsave64 %0" : "=m"(*area_of(*cpu.fpu_owner)));
+        asm volatile("fxrstor64 %0" ::"m"(*area_of(vcpu)));
+    }
     cpu.fpu_owner = &vcpu;
 }
 
-void fpu_enable_this_cpu() {
-    constexpr u64 kCr0Mp = 1ull << 1, kCr0Em = 1ull << 2, kCr0Ts = 1ull << 3, kCr0Ne = 1ull << 5;
-    constexpr u64 kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10;
-    x86::write_cr0((x86::read_cr0() | kCr0Mp | kCr0Ne) & ~(kCr0Em | kCr0Ts));
-    x86::write_cr4(x86::read_cr4() | kCr4Osfxsr | kCr4Osxmmexcpt);
+u64 fpu_guest_xcr0(Vcpu& vcpu) {
+    if (g_xsave && this_cpu().fpu_owner == &vcpu) return xgetbv();  // its value is the live one
+    return vcpu.xcr0;
+}
+
+bool fpu_set_guest_xcr0(Vcpu& vcpu, u64 value) {
+    if (!valid_guest_xcr0(value, fpu_guest_xcr0_supported())) return false;
+    vcpu.xcr0 = value;
+    xsetbv(value);  // the vCPU is this CPU's FPU owner: it is running here
+    return true;
 }

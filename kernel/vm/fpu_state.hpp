@@ -1,13 +1,30 @@
-// Each vCPU's x87/SSE registers. The hypervisor never touches them itself (it is built
-// without SSE), so a CPU keeps the last vCPU's values in its registers and switches
-// them only when it runs a different vCPU: FXSAVE the old owner, FXRSTOR the new one.
+// Each vCPU's x87/SSE/AVX registers. The hypervisor never touches them itself (it is
+// built without SSE), so a CPU keeps the last vCPU's values in its registers and switches
+// them only when it runs a different vCPU: XSAVE the old owner (with its XCR0 in force),
+// XSETBV the new owner's XCR0, XRSTOR its state (Intel SDM vol. 1, chapter 13). Without
+// XSAVE the legacy FXSAVE/FXRSTOR pair does the same for x87/SSE.
 #pragma once
+
+#include "kernel/types.hpp"
 
 struct Vcpu;
 
-// The power-on state (Intel SDM vol. 1, 8.1.1 and 10.2.3): FCW 0x037f, MXCSR 0x1f80.
+// Enables FXSAVE and SSE on this CPU (CR4.OSFXSR/OSXMMEXCPT, CR0.MP/NE, no EM/TS) and,
+// when the CPU has it, XSAVE (CR4.OSXSAVE).
+void fpu_enable_this_cpu();
+// The XCR0 bits guests may set: x87, SSE and AVX as far as this CPU has them (0 without
+// XSAVE). Valid once fpu_enable_this_cpu ran.
+u64 fpu_guest_xcr0_supported();
+// Gives the vCPU its save area (one page). False when memory ran out.
+bool fpu_prepare_vcpu(Vcpu& vcpu);
+void fpu_release_vcpu(Vcpu& vcpu);
+// The power-on state (SDM vol. 1, 8.1.1, 10.2.3, 13.6): FCW 0x037f, MXCSR 0x1f80, XCR0 = x87.
 void fpu_reset_state(Vcpu& vcpu);
 // Makes `vcpu`'s state the one in this CPU's registers.
 void fpu_switch_to(Vcpu& vcpu);
-// Enables FXSAVE/FXRSTOR and SSE on this CPU (CR4.OSFXSR/OSXMMEXCPT, CR0.MP/NE, no EM/TS).
-void fpu_enable_this_cpu();
+// The vCPU's XCR0 (read from the CPU when its state is loaded here).
+u64 fpu_guest_xcr0(Vcpu& vcpu);
+// XSETBV for the vCPU running on this CPU; false if `value` is not a valid XCR0 for it.
+bool fpu_set_guest_xcr0(Vcpu& vcpu, u64 value);
+// Pure rule (unit-tested): x87 always, AVX only with SSE, nothing outside `supported`.
+bool valid_guest_xcr0(u64 value, u64 supported);

@@ -34,7 +34,7 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
         return u8(i + n);
     };
     static const u8 kCpuid[] = {0x0f, 0xa2}, kRdmsr[] = {0x0f, 0x32}, kWrmsr[] = {0x0f, 0x30}, kHlt[] = {0xf4},
-                    kVmmcall[] = {0x0f, 0x01, 0xd9}, kVmcall[] = {0x0f, 0x01, 0xc1};
+                    kVmmcall[] = {0x0f, 0x01, 0xd9}, kVmcall[] = {0x0f, 0x01, 0xc1}, kXsetbv[] = {0x0f, 0x01, 0xd1};
     switch (which) {
         case InterceptedInstruction::Cpuid: return match(kCpuid, 2);
         case InterceptedInstruction::Rdmsr: return match(kRdmsr, 2);
@@ -42,6 +42,7 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
         case InterceptedInstruction::Hlt: return match(kHlt, 1);
         case InterceptedInstruction::Vmmcall: return match(kVmmcall, 3);
         case InterceptedInstruction::Vmcall: return match(kVmcall, 3);
+        case InterceptedInstruction::Xsetbv: return match(kXsetbv, 3);
         case InterceptedInstruction::SvmOrVmx: {
             // 0F 01 D8..DF (VMRUN..INVLPGA) and 0F 01 C1..C4 (VMCALL..VMXOFF); VMX's
             // 0F C7 /6 and 0F 78/79 forms take ModRM and are not intercepted here.

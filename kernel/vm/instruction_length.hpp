@@ -5,7 +5,7 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/guest_registers.hpp"
 
-enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, SvmOrVmx };
+enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv, SvmOrVmx };
 
 // Decodes `bytes` (legacy prefixes, REX in 64-bit mode, then the opcode) and checks that
 // it is the instruction the exit reported. 0 when it is not (the guest changed its code

@@ -78,6 +78,9 @@ void reap_ended(RunQueue& q) {
             continue;
         }
         v.state = VcpuState::Stopped;
+        // Its register state may be this CPU's (never another's: vCPUs are pinned); it
+        // is dropped here, before the domain's memory, FPU pages included, goes back.
+        if (this_cpu().fpu_owner == &v) this_cpu().fpu_owner = nullptr;
         remove_at(q, i);
         domain_vcpu_stopped(*v.domain);
     }
@@ -108,6 +111,10 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
     g_cpu_count = online_cpu_count();
     for (u32 i = 0; i < domain.vcpu_count; ++i) {
         Vcpu& v = domain.vcpus[i];
+        if (!fpu_prepare_vcpu(v)) {
+            *error = "out of memory for the vCPUs' FPU state";
+            return false;
+        }
         // The backend starts every vCPU in the boot state; only vCPU 0 runs at once.
         v.backend = create_vcpu_backend(v, entry, error);
         if (!v.backend) return false;
@@ -140,7 +147,6 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
 void scheduler_run_this_cpu() {
     const u32 me = this_cpu_index();
     RunQueue& q = g_queues[me];
-    fpu_enable_this_cpu();
     register_interrupt_handler(kVectorSchedulerTick, tick);
     lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
     for (;;) {

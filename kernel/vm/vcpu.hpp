@@ -59,9 +59,10 @@ struct Vcpu {
     u64 timer_deadline_us = 0;
     u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
-    // The guest's x87/SSE state while another vCPU has this CPU's registers (FXSAVE
-    // format, Intel SDM vol. 1, 10.5.1). XSAVE state is not exposed to guests yet.
-    alignas(16) u8 fpu_area[512] = {};
+    // The guest's x87/SSE/AVX state while another vCPU has this CPU's registers: one
+    // page in XSAVE (or FXSAVE) format, and the guest's XCR0 (kernel/vm/fpu_state.hpp).
+    PhysAddr fpu_area_page = 0;
+    u64 xcr0 = 1;
 };
 
 // Creates the backend for this machine's virtualization extension.

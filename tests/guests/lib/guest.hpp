@@ -65,6 +65,10 @@ void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Runs an MSR access; returns the exception vector it raised (13 for #GP) or -1.
 int try_rdmsr(uint32_t msr, uint64_t& value);
 int try_wrmsr(uint32_t msr, uint64_t value);
+// XSETBV; returns the vector it raised or -1. XGETBV of XCR0. CR4.OSXSAVE on.
+int try_xsetbv(uint32_t index, uint64_t value);
+uint64_t xgetbv();
+void enable_osxsave();
 
 // Interrupt vectors 64 and 65 have handlers that count here.
 extern volatile uint32_t interrupt_count[2];

@@ -25,6 +25,7 @@ uint64_t g_gdt[3] = {0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull};
 uint64_t g_idt[256];
 volatile bool g_fault_expected = false;
 volatile int g_fault_vector = -1;
+volatile uint32_t g_fault_skip = 2;  // bytes of the instruction expected to fault
 
 extern "C" char trap_stub_0[], trap_stub_1[], trap_stub_2[], trap_stub_3[], trap_stub_4[], trap_stub_5[], trap_stub_6[],
     trap_stub_7[], trap_stub_8[], trap_stub_9[], trap_stub_10[], trap_stub_11[], trap_stub_12[], trap_stub_13[],
@@ -102,10 +103,11 @@ extern "C" void trap_handler(TrapFrame* f) {
         return;
     }
     if (g_fault_expected) {
-        // try_rdmsr/try_wrmsr: note the vector and step over the 2-byte RDMSR/WRMSR.
+        // try_*: note the vector and step over the instruction (RDMSR/WRMSR 2 bytes,
+        // XSETBV 3).
         g_fault_vector = int(f->vector);
         g_fault_expected = false;
-        f->eip += 2;
+        f->eip += g_fault_skip;
         return;
     }
     print("unexpected exception %u (error %#x) at eip %#x\n", f->vector, f->error_code, f->eip);
@@ -153,6 +155,28 @@ void print(const char* fmt, ...) {
         }
     }
     va_end(args);
+}
+
+int try_xsetbv(uint32_t index, uint64_t value) {
+    g_fault_vector = -1;
+    g_fault_skip = 3;
+    g_fault_expected = true;
+    asm volatile("xsetbv" ::"c"(index), "a"(uint32_t(value)), "d"(uint32_t(value >> 32)) : "memory");
+    g_fault_expected = false;
+    g_fault_skip = 2;
+    return g_fault_vector;
+}
+
+uint64_t xgetbv() {
+    uint32_t lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t(hi) << 32) | lo;
+}
+
+void enable_osxsave() {
+    uint32_t cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1u << 18)));
 }
 
 int try_rdmsr(uint32_t msr, uint64_t& value) {
