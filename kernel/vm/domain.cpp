@@ -42,6 +42,14 @@ void end_domain(Domain& d, DomainState how) {
 
 }  // namespace
 
+DomainState domain_current_state(const Domain& d) {
+    if (d.state != DomainState::Running) return d.state;
+    // As `xm list` shows it: blocked when no vCPU can run (all halted or not started).
+    for (u32 i = 0; i < d.vcpu_count; ++i)
+        if (d.vcpus[i].state == VcpuState::Runnable) return DomainState::Running;
+    return DomainState::Blocked;
+}
+
 const char* domain_state_name(DomainState state) {
     switch (state) {
         case DomainState::Running: return "running";

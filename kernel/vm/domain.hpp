@@ -11,6 +11,9 @@
 
 enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed };
 const char* domain_state_name(DomainState state);
+struct Domain;
+// The state to show: running, or blocked when none of its vCPUs can run; or how it ended.
+DomainState domain_current_state(const Domain& domain);
 
 struct Domain {
     static constexpr u32 kMaxVcpus = 8;
