@@ -8,13 +8,7 @@
  * Guest RAX and RSP live in the VMCB; the other general registers are swapped here,
  * from and to `guest_gprs`, an array in x86 register-number order (GuestRegisters).
  */
-#define GPR(n) (8 * (n))
-#define RCX 1
-#define RDX 2
-#define RBX 3
-#define RBP 5
-#define RSI 6
-#define RDI 7
+#include "kernel/vm/guest_gprs.inc"
 
     .text
     .globl svm_world_switch
@@ -35,20 +29,7 @@ svm_world_switch:
     vmsave
 
     movq %rdx, %rax
-    movq GPR(RCX)(%rax), %rcx
-    movq GPR(RDX)(%rax), %rdx
-    movq GPR(RBX)(%rax), %rbx
-    movq GPR(RBP)(%rax), %rbp
-    movq GPR(RSI)(%rax), %rsi
-    movq GPR(RDI)(%rax), %rdi
-    movq GPR(8)(%rax), %r8
-    movq GPR(9)(%rax), %r9
-    movq GPR(10)(%rax), %r10
-    movq GPR(11)(%rax), %r11
-    movq GPR(12)(%rax), %r12
-    movq GPR(13)(%rax), %r13
-    movq GPR(14)(%rax), %r14
-    movq GPR(15)(%rax), %r15
+    LOAD_GUEST_GPRS_FROM_RAX
     movq 8(%rsp), %rax
     vmload
     vmrun
@@ -56,20 +37,7 @@ svm_world_switch:
 
     pushq %rax
     movq 24(%rsp), %rax             /* the guest GPR array */
-    movq %rcx, GPR(RCX)(%rax)
-    movq %rdx, GPR(RDX)(%rax)
-    movq %rbx, GPR(RBX)(%rax)
-    movq %rbp, GPR(RBP)(%rax)
-    movq %rsi, GPR(RSI)(%rax)
-    movq %rdi, GPR(RDI)(%rax)
-    movq %r8, GPR(8)(%rax)
-    movq %r9, GPR(9)(%rax)
-    movq %r10, GPR(10)(%rax)
-    movq %r11, GPR(11)(%rax)
-    movq %r12, GPR(12)(%rax)
-    movq %r13, GPR(13)(%rax)
-    movq %r14, GPR(14)(%rax)
-    movq %r15, GPR(15)(%rax)
+    SAVE_GUEST_GPRS_TO_RAX
     popq %rax
 
     movq 0(%rsp), %rax

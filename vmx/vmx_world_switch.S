@@ -7,7 +7,7 @@
  * Returns 0 after a VM exit, 1 when VMLAUNCH/VMRESUME itself failed (VMfail: the VMCS's
  * instruction-error field says why).
  */
-#define GPR(n) (8 * (n))
+#include "kernel/vm/guest_gprs.inc"
 #define HOST_RSP 0x6c14
 
     .text
@@ -26,21 +26,8 @@ vmx_world_switch:
     movl %esi, %eax                 /* launched? */
     testl %eax, %eax
     movq %rdi, %rax
-    movq GPR(1)(%rax), %rcx
-    movq GPR(2)(%rax), %rdx
-    movq GPR(3)(%rax), %rbx
-    movq GPR(5)(%rax), %rbp
-    movq GPR(6)(%rax), %rsi
-    movq GPR(7)(%rax), %rdi
-    movq GPR(8)(%rax), %r8
-    movq GPR(9)(%rax), %r9
-    movq GPR(10)(%rax), %r10
-    movq GPR(11)(%rax), %r11
-    movq GPR(12)(%rax), %r12
-    movq GPR(13)(%rax), %r13
-    movq GPR(14)(%rax), %r14
-    movq GPR(15)(%rax), %r15
-    movq GPR(0)(%rax), %rax         /* flags from the test above survive the moves */
+    LOAD_GUEST_GPRS_FROM_RAX
+    movq GUEST_GPR(0)(%rax), %rax         /* flags from the test above survive the moves */
     jnz 1f
     vmlaunch
     jmp vmx_entry_failed
@@ -54,22 +41,9 @@ vmx_entry_failed:
 vmx_exit_entry:
     pushq %rax                      /* guest RAX */
     movq 8(%rsp), %rax              /* the guest GPR array */
-    movq %rcx, GPR(1)(%rax)
-    movq %rdx, GPR(2)(%rax)
-    movq %rbx, GPR(3)(%rax)
-    movq %rbp, GPR(5)(%rax)
-    movq %rsi, GPR(6)(%rax)
-    movq %rdi, GPR(7)(%rax)
-    movq %r8, GPR(8)(%rax)
-    movq %r9, GPR(9)(%rax)
-    movq %r10, GPR(10)(%rax)
-    movq %r11, GPR(11)(%rax)
-    movq %r12, GPR(12)(%rax)
-    movq %r13, GPR(13)(%rax)
-    movq %r14, GPR(14)(%rax)
-    movq %r15, GPR(15)(%rax)
+    SAVE_GUEST_GPRS_TO_RAX
     popq %rcx
-    movq %rcx, GPR(0)(%rax)
+    movq %rcx, GUEST_GPR(0)(%rax)
     popq %rdi
     xorl %eax, %eax
 vmx_return:
