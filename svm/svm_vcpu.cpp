@@ -212,7 +212,6 @@ GuestControlState SvmVcpu::control_state() const {
     g.cr3 = s.cr3;
     g.cr4 = s.cr4;
     g.efer = s.efer & ~msr_bits::kEferSvme;
-    g.cs_base = s.cs.base;
     g.segment_base[u8(SegmentRegister::Es)] = s.es.base;
     g.segment_base[u8(SegmentRegister::Cs)] = s.cs.base;
     g.segment_base[u8(SegmentRegister::Ss)] = s.ss.base;

@@ -439,9 +439,8 @@ GuestControlState VmxVcpu::control_state() const {
     g.cr3 = read(FieldNatural::GuestCr3);
     g.cr4 = read(FieldNatural::GuestCr4) & ~kCr4Vmxe;
     g.efer = read(Field64::GuestEfer);
-    g.cs_base = read(FieldNatural::GuestCsBase);
     g.segment_base[u8(SegmentRegister::Es)] = read(FieldNatural::GuestEsBase);
-    g.segment_base[u8(SegmentRegister::Cs)] = g.cs_base;
+    g.segment_base[u8(SegmentRegister::Cs)] = read(FieldNatural::GuestCsBase);
     g.segment_base[u8(SegmentRegister::Ss)] = read(FieldNatural::GuestSsBase);
     g.segment_base[u8(SegmentRegister::Ds)] = read(FieldNatural::GuestDsBase);
     g.segment_base[u8(SegmentRegister::Fs)] = read(FieldNatural::GuestFsBase);

@@ -20,12 +20,13 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
     u8 bytes[15];
     usize available = 0;
     WalkFault fault;
-    if (!fetch_guest_instruction(vcpu, bytes, available, fault)) {
+    const GuestControlState control = vcpu.backend->control_state();
+    if (!fetch_guest_instruction(vcpu, control, bytes, available, fault)) {
         domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
                      (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
         return false;
     }
-    const GuestCpuMode mode = vcpu.backend->control_state().mode;
+    const GuestCpuMode mode = control.mode;
     const u8 length = intercepted_instruction_length(bytes, available, mode, which);
     if (length == 0) {
         domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the one that exited", vcpu.index,
@@ -100,13 +101,13 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
     u8 bytes[15];
     usize available = 0;
     WalkFault fault;
-    if (!fetch_guest_instruction(vcpu, bytes, available, fault)) {
+    const GuestControlState c = vcpu.backend->control_state();
+    if (!fetch_guest_instruction(vcpu, c, bytes, available, fault)) {
         if (!reflect_guest_fault(vcpu, fault))
             domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the string I/O instruction at rip %#llx", vcpu.index,
                          (unsigned long long)vcpu.regs.rip);
         return;
     }
-    const GuestControlState c = vcpu.backend->control_state();
     SegmentRegister segment = io.in ? SegmentRegister::Es : SegmentRegister::Ds;
     bool address_override = false;
     for (usize i = 0; i < available; ++i) {

@@ -23,7 +23,6 @@ enum class SegmentRegister : u8 { Es, Cs, Ss, Ds, Fs, Gs, Count };
 
 struct GuestControlState {
     u64 cr0, cr2, cr3, cr4, efer;
-    u64 cs_base;
     u64 segment_base[static_cast<u8>(SegmentRegister::Count)];
     u8 cpl;
     GuestCpuMode mode;

@@ -9,7 +9,10 @@ constexpr u64 kRflagsAc = 1ull << 18;
 }  // namespace
 
 GuestPagingState guest_paging_state(const Vcpu& vcpu) {
-    const GuestControlState c = vcpu.backend->control_state();
+    return guest_paging_state(vcpu, vcpu.backend->control_state());
+}
+
+GuestPagingState guest_paging_state(const Vcpu& vcpu, const GuestControlState& c) {
     GuestPagingState s;
     s.cr0 = c.cr0;
     s.cr3 = c.cr3;
@@ -20,10 +23,10 @@ GuestPagingState guest_paging_state(const Vcpu& vcpu) {
     return s;
 }
 
-bool fetch_guest_instruction(Vcpu& vcpu, u8 (&bytes)[15], usize& available, WalkFault& fault) {
-    const GuestControlState c = vcpu.backend->control_state();
-    const GuestPagingState paging = guest_paging_state(vcpu);
-    u64 linear = c.cs_base + vcpu.regs.rip;
+bool fetch_guest_instruction(Vcpu& vcpu, const GuestControlState& c, u8 (&bytes)[15], usize& available,
+                             WalkFault& fault) {
+    const GuestPagingState paging = guest_paging_state(vcpu, c);
+    u64 linear = c.segment_base[u8(SegmentRegister::Cs)] + vcpu.regs.rip;
     if (c.mode != GuestCpuMode::Long64) linear &= 0xffffffffull;
     GuestAccess access;
     access.fetch = true;

@@ -6,11 +6,16 @@
 #include "kernel/vm/vcpu.hpp"
 #include "mm/guest_page_walk.hpp"
 
+// Reading the control state costs a VMCB walk or many VMREADs: callers that have it
+// pass it in.
+GuestPagingState guest_paging_state(const Vcpu& vcpu, const GuestControlState& control);
 GuestPagingState guest_paging_state(const Vcpu& vcpu);
 
 // Fetches the bytes of the instruction at CS:RIP (up to 15, fewer at the end of guest
-// RAM); false with `fault` when not even the first byte can be read.
-bool fetch_guest_instruction(Vcpu& vcpu, u8 (&bytes)[15], usize& available, WalkFault& fault);
+// RAM); false with `fault` when not even the first byte can be read. `control` is the
+// vCPU's current control state.
+bool fetch_guest_instruction(Vcpu& vcpu, const GuestControlState& control, u8 (&bytes)[15], usize& available,
+                             WalkFault& fault);
 
 bool read_guest_linear(Vcpu& vcpu, u64 linear, void* dst, usize len, WalkFault& fault);
 bool write_guest_linear(Vcpu& vcpu, u64 linear, const void* src, usize len, WalkFault& fault);

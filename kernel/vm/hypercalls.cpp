@@ -46,11 +46,12 @@ i64 vcpu_start(Vcpu& vcpu, u64 index, u64 eip, u64 esp) {
 
 bool handle_hypercall(Vcpu& vcpu) {
     GuestRegisters& r = vcpu.regs;
-    const bool wide = vcpu.backend->control_state().mode == GuestCpuMode::Long64;
+    const GuestControlState control = vcpu.backend->control_state();
+    const bool wide = control.mode == GuestCpuMode::Long64;
     auto arg = [&](Gpr g) { return wide ? r[g] : (r[g] & 0xffffffffull); };
     const u64 number = arg(Gpr::Rax);
     i64 result;
-    if (vcpu.backend->control_state().cpl != 0) {
+    if (control.cpl != 0) {
         result = kErrorPermission;
     } else {
         switch (number) {
