@@ -1,0 +1,41 @@
+// A domain's emulated MMIO space: device models claim guest-physical ranges (which the
+// domain's nested page tables leave unmapped); a nested page fault inside one is
+// emulated (kernel/emulator) and its accesses reach the device's callbacks. A fault
+// outside every claimed range and outside RAM ends the domain, as before.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct Vcpu;
+
+class MmioDevice {
+public:
+    // `offset` is from the start of the claimed range; `size` is 1, 2, 4 or 8 (the
+    // emulator splits wider or unaligned-across-range accesses). Reads fill the low
+    // `size` bytes of the result.
+    virtual u64 mmio_read(Vcpu& vcpu, u64 offset, u8 size) = 0;
+    virtual void mmio_write(Vcpu& vcpu, u64 offset, u8 size, u64 value) = 0;
+
+protected:
+    ~MmioDevice() = default;
+};
+
+class MmioBus {
+public:
+    static constexpr usize kMaxRanges = 16;
+
+    struct Range {
+        u64 base = 0;
+        u64 size = 0;
+        MmioDevice* device = nullptr;
+    };
+
+    // False when the range is empty, wraps, overlaps another, or the table is full.
+    bool claim(u64 base, u64 size, MmioDevice* device);
+    // The range containing gpa, or nullptr.
+    const Range* range_at(u64 gpa) const;
+
+private:
+    Range ranges_[kMaxRanges] = {};
+    usize range_count_ = 0;
+};
