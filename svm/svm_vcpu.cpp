@@ -219,6 +219,7 @@ GuestControlState SvmVcpu::control_state() const {
     g.segment_base[u8(SegmentRegister::Fs)] = s.fs.base;
     g.segment_base[u8(SegmentRegister::Gs)] = s.gs.base;
     g.cpl = s.cpl;
+    g.stack_32bit = (s.ss.attrib & (1 << 10)) != 0;  // VMCB attribute bit 10 is D/B (APM vol. 2 15.5.1)
     if (!(s.cr0 & kCr0Pe))
         g.mode = GuestCpuMode::Real;
     else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9)))

@@ -446,7 +446,8 @@ GuestControlState VmxVcpu::control_state() const {
     g.segment_base[u8(SegmentRegister::Fs)] = read(FieldNatural::GuestFsBase);
     g.segment_base[u8(SegmentRegister::Gs)] = read(FieldNatural::GuestGsBase);
     const u32 ss_rights = read(Field32::GuestSsAccessRights);
-    g.cpl = u8((ss_rights >> 5) & 3);  // SS.DPL is the CPL (SDM 25.4.1)
+    g.cpl = u8((ss_rights >> 5) & 3);               // SS.DPL is the CPL (SDM 25.4.1)
+    g.stack_32bit = (ss_rights & (1u << 14)) != 0;  // D/B (SDM 24.4.1, table 24-2)
     const u32 cs_rights = read(Field32::GuestCsAccessRights);
     if (!(g.cr0 & kCr0Pe))
         g.mode = GuestCpuMode::Real;

@@ -7,6 +7,7 @@
 #include "kernel/log.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
+#include "kernel/vm/devices/test_mmio_device.hpp"
 #include "kernel/vm/devices/virtual_uart.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
@@ -23,6 +24,7 @@ HardwareCpu g_host_cpu;
 struct DomainDevices {
     VirtualUart com1;
     TestExitPort exit_port;
+    TestMmioDevice test_mmio;
     explicit DomainDevices(Domain& d) : com1(d), exit_port(d) {}
 };
 DomainDevices* g_devices[kMaxDomains];
@@ -100,6 +102,9 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     auto* devices = new DomainDevices(*d);
     d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
     d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
+    // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
+    if (d->memory.size() <= TestMmioDevice::kBase)
+        d->mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
     g_devices[g_domain_count] = devices;
     g_domains[g_domain_count++] = d;
     return d;

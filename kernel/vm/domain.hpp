@@ -6,6 +6,7 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/cpuid_policy.hpp"
 #include "kernel/vm/io_bus.hpp"
+#include "kernel/vm/mmio_bus.hpp"
 #include "kernel/vm/vcpu.hpp"
 #include "mm/guest_memory.hpp"
 
@@ -29,6 +30,7 @@ struct Domain {
     u32 vcpu_count = 0;
     CpuidPolicy cpuid;
     IoBus io;
+    MmioBus mmio;
     SpinLock lock;
     // vCPUs still inside the scheduler; the last one to leave frees the domain.
     u32 live_vcpus = 0;

@@ -6,6 +6,7 @@
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"
 #include "kernel/vm/instruction_length.hpp"
+#include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
 
 namespace {
@@ -217,8 +218,8 @@ void handle_xsetbv(Vcpu& vcpu) {
 }
 
 void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
-    // No emulated MMIO yet: every guest-physical address outside the domain's RAM is a
-    // rule broken by the guest, which ends it (and only it).
+    if (emulate_mmio_access(vcpu, npf)) return;
+    // Neither RAM nor a device: a rule broken by the guest, which ends it (and only it).
     domain_crash(*vcpu.domain, "vcpu%u: %s guest-physical address %#llx outside its memory (%llu MiB) at rip %#llx%s",
                  vcpu.index,
                  npf.fetch   ? "executed from"

@@ -108,3 +108,78 @@ bool fpu_set_guest_xcr0(Vcpu& vcpu, u64 value) {
     xsetbv(value);  // the vCPU is this CPU's FPU owner: it is running here
     return true;
 }
+
+namespace {
+
+// MOVDQU/MOVQ with the register number in the instruction: one case per register. The
+// hypervisor is built without SSE, so the compiler never holds values in these registers
+// and no clobber is needed; the guest's state is in them (fpu_switch_to).
+#define VIREO_XMM_CASES(op) \
+    op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+#define VIREO_MMX_CASES(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7)
+
+void save_xmm(u8 index, u8 (&out)[16]) {
+    switch (index) {
+#define SAVE_XMM(n) \
+    case n: asm volatile("movdqu %%xmm" #n ", %0" : "=m"(out)); break;
+        VIREO_XMM_CASES(SAVE_XMM)
+#undef SAVE_XMM
+    }
+}
+
+void load_xmm(u8 index, const u8 (&in)[16]) {
+    switch (index) {
+#define LOAD_XMM(n) \
+    case n: asm volatile("movdqu %0, %%xmm" #n ::"m"(in)); break;
+        VIREO_XMM_CASES(LOAD_XMM)
+#undef LOAD_XMM
+    }
+}
+
+void save_mmx(u8 index, u8 (&out)[8]) {
+    switch (index) {
+#define SAVE_MMX(n) \
+    case n: asm volatile("movq %%mm" #n ", %0" : "=m"(out)); break;
+        VIREO_MMX_CASES(SAVE_MMX)
+#undef SAVE_MMX
+    }
+}
+
+void load_mmx(u8 index, const u8 (&in)[8]) {
+    switch (index) {
+#define LOAD_MMX(n) \
+    case n: asm volatile("movq %0, %%mm" #n ::"m"(in)); break;
+        VIREO_MMX_CASES(LOAD_MMX)
+#undef LOAD_MMX
+    }
+}
+
+}  // namespace
+
+void fpu_read_vector_register(Vcpu& vcpu, bool xmm, u8 index, u8* dst, u8 size) {
+    fpu_switch_to(vcpu);
+    if (xmm) {
+        u8 value[16] = {};
+        save_xmm(index & 15, value);
+        memcpy(dst, value, size < 16 ? size : 16);
+    } else {
+        u8 value[8] = {};
+        save_mmx(index & 7, value);
+        memcpy(dst, value, size < 8 ? size : 8);
+    }
+}
+
+void fpu_write_vector_register(Vcpu& vcpu, bool xmm, u8 index, const u8* src, u8 size) {
+    fpu_switch_to(vcpu);
+    if (xmm) {
+        u8 value[16] = {};
+        save_xmm(index & 15, value);
+        memcpy(value, src, size < 16 ? size : 16);
+        load_xmm(index & 15, value);
+    } else {
+        u8 value[8] = {};
+        save_mmx(index & 7, value);
+        memcpy(value, src, size < 8 ? size : 8);
+        load_mmx(index & 7, value);
+    }
+}

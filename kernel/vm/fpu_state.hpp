@@ -28,3 +28,9 @@ u64 fpu_guest_xcr0(Vcpu& vcpu);
 bool fpu_set_guest_xcr0(Vcpu& vcpu, u64 value);
 // Pure rule (unit-tested): x87 always, AVX only with SSE, nothing outside `supported`.
 bool valid_guest_xcr0(u64 value, u64 supported);
+// The vCPU's XMM (xmm = true, index 0..15) or MMX (index 0..7) register, for the MMIO
+// emulator: reads copy the low `size` bytes out; writes replace the low `size` bytes and
+// keep the rest (callers that zero-extend pass all 16). The vCPU's state is made this
+// CPU's first (it normally is: the vCPU has just exited here).
+void fpu_read_vector_register(Vcpu& vcpu, bool xmm, u8 index, u8* dst, u8 size);
+void fpu_write_vector_register(Vcpu& vcpu, bool xmm, u8 index, const u8* src, u8 size);

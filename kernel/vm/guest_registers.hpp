@@ -26,4 +26,5 @@ struct GuestControlState {
     u64 segment_base[static_cast<u8>(SegmentRegister::Count)];
     u8 cpl;
     GuestCpuMode mode;
+    bool stack_32bit;  // SS.B: 32-bit stack pointer outside 64-bit mode (SDM vol. 3A 3.4.5)
 };

@@ -28,6 +28,9 @@ public:
         u64 base = 0;
         u64 size = 0;
         MmioDevice* device = nullptr;
+
+        // Whether [gpa, gpa + size) lies inside the range.
+        bool mmio_fits(u64 gpa, u64 size) const { return gpa >= base && gpa - base + size <= this->size; }
     };
 
     // False when the range is empty, wraps, overlaps another, or the table is full.
