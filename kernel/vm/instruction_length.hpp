@@ -1,13 +1,18 @@
 // The length of the instruction that caused an exit. QEMU's TCG gives no NRIP (AMD's
-// next-RIP save), so the hypervisor decodes the bytes at CS:RIP itself.
+// next-RIP save), so the hypervisor decodes the bytes at CS:RIP itself, with the
+// emulator's decoder (kernel/emulator/decoder.hpp).
 #pragma once
 
+#include "kernel/emulator/decoder.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vm/guest_registers.hpp"
 
-enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv, SvmOrVmx };
+enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv };
 
-// Decodes `bytes` (legacy prefixes, REX in 64-bit mode, then the opcode) and checks that
-// it is the instruction the exit reported. 0 when it is not (the guest changed its code
-// under the exit, or the bytes are not an instruction we know).
+// The decoder's mode for a guest running in `mode`.
+CpuMode decoder_mode(GuestCpuMode mode);
+
+// Decodes `bytes` and checks that it is the instruction the exit reported. 0 when it is
+// not (the guest changed its code under the exit), or when the bytes are no valid
+// instruction (then the CPU would have raised #UD or #GP instead of exiting).
 u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode mode, InterceptedInstruction which);

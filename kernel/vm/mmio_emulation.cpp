@@ -7,18 +7,9 @@
 #include "kernel/vm/emulator_guest_memory.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
+#include "kernel/vm/instruction_length.hpp"
 
 namespace {
-
-CpuMode decoder_mode(GuestCpuMode mode) {
-    switch (mode) {
-        case GuestCpuMode::Real: return CpuMode::Real16;
-        case GuestCpuMode::Protected16: return CpuMode::Protected16;
-        case GuestCpuMode::Protected32: return CpuMode::Protected32;
-        case GuestCpuMode::Long64: break;
-    }
-    return CpuMode::Long64;
-}
 
 // The domain's device models behind guest-physical addresses.
 class DomainMmio final : public GuestMmioSink {
