@@ -25,9 +25,12 @@ namespace {
 // Segment access rights in the VMCS layout (SDM vol. 3C, table 25-2): descriptor bits
 // 40-47 in 7:0, 52-55 in 15:12, bit 16 "unusable".
 constexpr u32 kCode32Flat = 0xc09b, kData32Flat = 0xc093, kCode16 = 0x009b, kData16 = 0x0093;
+constexpr u32 kCode64 = 0xa09b;  // present, code exec/read accessed, L=1, G=1
 constexpr u32 kTss32Busy = 0x008b, kUnusable = 1u << 16;
 constexpr u64 kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5;
-constexpr u64 kCr4Vmxe = 1ull << 13;
+constexpr u64 kCr4Vmxe = 1ull << 13, kCr4Pae = 1ull << 5;
+constexpr u64 kCr0Pg = 1ull << 31;
+constexpr u64 kEferLme = 1ull << 8;
 constexpr u64 kEferLma = 1ull << 10;
 constexpr u64 kDefaultPat = 0x0007040600070406ull;
 constexpr u64 kRflagsIf = 1ull << 9;
@@ -109,6 +112,7 @@ void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.regs[Gpr::Rax] = entry.rax;
     vcpu.regs[Gpr::Rbx] = entry.rbx;
     vcpu.regs[Gpr::Rsp] = entry.rsp;
+    vcpu.regs[Gpr::Rsi] = entry.rsi;
     vcpu.regs.rip = entry.rip;
     vcpu.regs.rflags = 0x2;
     interrupt_pending_ = false;
@@ -200,13 +204,20 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
         write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
                       Field32::GuestCsAccessRights, entry.cs_selector, cs_base, 0xffff, kCode16);
         write(FieldNatural::GuestCr0, u64((kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~kCr0Pe & ~(1ull << 31)));
+    } else if (entry.mode == GuestCpuMode::Long64) {
+        // Paging and long mode already on, as the Linux 64-bit boot protocol requires; the
+        // IA-32e-mode-guest entry control follows EFER.LMA at every entry.
+        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
+                      Field32::GuestCsAccessRights, entry.cs_selector, 0, 0xffffffff, kCode64);
+        write(FieldNatural::GuestCr0, u64(kCr0Pe | kCr0Et | kCr0Ne | kCr0Pg | caps->cr0_fixed0));
     } else {
         write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
                       Field32::GuestCsAccessRights, 0x08, 0, 0xffffffff, kCode32Flat);
         write(FieldNatural::GuestCr0, u64((kCr0Pe | kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~(1ull << 31)));
     }
     const bool real = entry.mode == GuestCpuMode::Real;
-    const u16 data_selector = real ? 0 : 0x10;
+    const bool long_mode = entry.mode == GuestCpuMode::Long64;
+    const u16 data_selector = real ? 0 : long_mode ? entry.data_selector : 0x10;
     const u32 data_limit = real ? 0xffff : 0xffffffff;
     const u32 data_rights = real ? kData16 : kData32Flat;
     write_segment(Field16::GuestDsSelector, FieldNatural::GuestDsBase, Field32::GuestDsLimit,
@@ -223,12 +234,12 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
                   Field32::GuestTrAccessRights, 0, 0, 0xffff, kTss32Busy);
     write_segment(Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit,
                   Field32::GuestLdtrAccessRights, 0, 0, 0xffff, kUnusable);
-    write(FieldNatural::GuestGdtrBase, u64(0));
-    write(Field32::GuestGdtrLimit, u32(0xffff));
+    write(FieldNatural::GuestGdtrBase, long_mode ? entry.gdt_base : u64(0));
+    write(Field32::GuestGdtrLimit, u32(long_mode ? entry.gdt_limit : 0xffff));
     write(FieldNatural::GuestIdtrBase, u64(0));
     write(Field32::GuestIdtrLimit, u32(0x3ff));
-    write(FieldNatural::GuestCr3, u64(0));
-    write(FieldNatural::GuestCr4, caps->cr4_fixed0);
+    write(FieldNatural::GuestCr3, long_mode ? entry.cr3 : u64(0));
+    write(FieldNatural::GuestCr4, caps->cr4_fixed0 | (long_mode ? kCr4Pae : 0));
     write(FieldNatural::GuestDr7, u64(0x400));
     write(FieldNatural::GuestPendingDebugExceptions, u64(0));
     write(Field32::GuestInterruptibility, u32(0));
@@ -236,7 +247,7 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
     write(Field32::GuestSysenterCs, u32(0));
     write(FieldNatural::GuestSysenterEsp, u64(0));
     write(FieldNatural::GuestSysenterEip, u64(0));
-    write(Field64::GuestEfer, u64(0));
+    write(Field64::GuestEfer, long_mode ? kEferLme | kEferLma : u64(0));
     write(Field64::GuestPat, kDefaultPat);
     star_ = lstar_ = cstar_ = sfmask_ = kernel_gs_base_ = 0;
     guest_cr2_ = 0;

@@ -12,10 +12,18 @@ struct Vcpu;
 
 // How a vCPU starts (what the boot protocol of its kernel asks for).
 struct GuestEntryState {
-    GuestCpuMode mode;  // Real (CS:IP) or Protected32 (flat segments, paging off)
+    // Real (CS:IP), Protected32 (flat segments, paging off: Multiboot) or Long64 (paging
+    // on through `cr3`, 64-bit code segment `cs_selector` in the GDT at gdt_base: the
+    // Linux 64-bit boot protocol).
+    GuestCpuMode mode;
     u64 rip;
-    u16 cs_selector;  // real mode: CS; rip is the offset
+    u16 cs_selector;  // real mode: CS (rip is the offset); long mode: the CS selector
     u64 rax, rbx, rsp;
+    u64 rsi = 0;
+    u16 data_selector = 0;  // long mode: DS, ES and SS
+    u64 cr3 = 0;
+    u64 gdt_base = 0;
+    u16 gdt_limit = 0;
 };
 
 // The operations generic code needs from a hardware backend. One object per vCPU.
