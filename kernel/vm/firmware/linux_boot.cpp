@@ -1,0 +1,147 @@
+#include "kernel/vm/firmware/linux_boot.hpp"
+
+#include "kernel/vm/firmware/e820_map.hpp"
+#include "kernel/vm/firmware/guest_memory_writer.hpp"
+#include "kernel/vm/firmware/guest_pc_layout.hpp"
+#include "kernel/vm/firmware/linux_boot_params.hpp"
+#include "kernel/vm/firmware/linux_bzimage.hpp"
+
+namespace {
+
+struct Placement {
+    u64 kernel = 0, kernel_end = 0;
+    u64 initrd = 0;
+    usize cmdline_length = 0;
+};
+
+bool fail(const char** error, const char* message) {
+    *error = message;
+    return false;
+}
+
+// boot.rst: a relocatable kernel runs at its load address aligned up to kernel_alignment,
+// a non-relocatable one at pref_address. Either way the kernel then needs init_size bytes
+// from there (and never less than the file it was loaded from) before it reads e820.
+bool place_kernel(const LinuxBzImage& k, u64 low_ram_end, Placement& p, const char** error) {
+    const bool pref_usable =
+        k.pref_address >= kGuestHighRamStart && (!k.relocatable || is_aligned(k.pref_address, k.kernel_alignment));
+    if (pref_usable) {
+        p.kernel = k.pref_address;
+    } else if (k.relocatable) {
+        p.kernel = align_up(kLinuxDefaultLoadAddress, k.kernel_alignment);
+    } else {
+        return fail(error, "non-relocatable kernel without a pref_address at or above 1 MiB");
+    }
+    const u64 footprint = k.init_size > k.protected_mode_size ? k.init_size : k.protected_mode_size;
+    if (p.kernel >= low_ram_end || footprint > low_ram_end - p.kernel) {
+        return fail(error, "guest RAM too small: the kernel's load address + init_size lies past RAM below 3 GiB");
+    }
+    p.kernel_end = p.kernel + footprint;
+    return true;
+}
+
+// As high as possible (boot.rst initrd_addr_max: the highest byte it may occupy), page
+// aligned, above everything the kernel needs while it decompresses.
+bool place_initrd(const LinuxBzImage& k, const LinuxBootInputs& in, u64 low_ram_end, Placement& p, const char** error) {
+    if (in.initrd_size == 0) return true;
+    if (in.initrd == nullptr) return fail(error, "initrd size given without initrd data");
+    const u64 limit = u64(k.initrd_addr_max) + 1;
+    const u64 top = low_ram_end < limit ? low_ram_end : limit;
+    if (top < p.kernel_end || top - p.kernel_end < in.initrd_size ||
+        align_down(top - in.initrd_size, kPageSize) < p.kernel_end) {
+        return fail(error, "initrd too big: it does not fit between the kernel and min(RAM, initrd_addr_max)");
+    }
+    p.initrd = align_down(top - in.initrd_size, kPageSize);
+    return true;
+}
+
+// boot.rst cmdline_size: the longest command line without the NUL. A longer one is an
+// error here rather than a silent truncation by the kernel.
+bool check_cmdline(const LinuxBzImage& k, const char* cmdline, Placement& p, const char** error) {
+    if (cmdline == nullptr) cmdline = "";
+    const u64 buffer_limit = kGuestCmdlineMaxBytes - 1;
+    const u64 limit = k.cmdline_size < buffer_limit ? k.cmdline_size : buffer_limit;
+    usize length = 0;
+    while (length <= limit && cmdline[length] != '\0') ++length;
+    if (length > limit) {
+        return fail(error, limit == k.cmdline_size ? "command line longer than the kernel's cmdline_size"
+                                                   : "command line longer than the guest's command line buffer");
+    }
+    p.cmdline_length = length;
+    return true;
+}
+
+bool put(GuestPhysicalMemory& memory, u64 gpa, const void* value, usize size) { return memory.write(gpa, value, size); }
+template <typename T>
+bool put(GuestPhysicalMemory& memory, u64 gpa, T value) {
+    return put(memory, gpa, &value, sizeof value);
+}
+
+// The zero page (boot.rst "64-bit Boot Protocol", zero-page.rst): all zero, the image's
+// setup header copied in, then the fields a boot loader writes.
+bool write_boot_params(GuestPhysicalMemory& memory, const LinuxBootInputs& in, const LinuxBzImage& k,
+                       const Placement& p, const E820Map& e820) {
+    const u64 bp = kGuestBootParamsGpa;
+    GuestMemoryWriter zero(memory, bp);
+    zero.zeros(kLinuxBootParamsSize);
+    if (!zero.ok()) return false;
+    bool ok = put(memory, bp + kLinuxSetupHeaderOffset, in.kernel + kLinuxSetupHeaderOffset,
+                  k.header_end - kLinuxSetupHeaderOffset);
+    ok = ok && put<u8>(memory, bp + kLinuxHdrTypeOfLoader, kLinuxLoaderUndefined);
+    // LOADED_HIGH is already set (parse_linux_bzimage insists); CAN_USE_HEAP and
+    // heap_end_ptr only matter to the real-mode setup code, which the 64-bit entry skips.
+    ok = ok && put<u8>(memory, bp + kLinuxHdrLoadflags, u8(in.kernel[kLinuxHdrLoadflags] | kLinuxLoadedHigh));
+    ok = ok && put<u32>(memory, bp + kLinuxHdrCode32Start, u32(p.kernel));
+    ok = ok && put<u32>(memory, bp + kLinuxHdrRamdiskImage, u32(p.initrd));
+    ok = ok && put<u32>(memory, bp + kLinuxHdrRamdiskSize, u32(in.initrd_size));
+    ok = ok && put<u32>(memory, bp + kLinuxBpExtRamdiskImage, u32(p.initrd >> 32));
+    ok = ok && put<u32>(memory, bp + kLinuxBpExtRamdiskSize, u32(u64(in.initrd_size) >> 32));
+    ok = ok && put<u32>(memory, bp + kLinuxHdrCmdLinePtr, u32(kGuestCmdlineGpa));
+    ok = ok && put<u32>(memory, bp + kLinuxBpExtCmdLinePtr, u32(kGuestCmdlineGpa >> 32));
+    ok = ok && put<u64>(memory, bp + kLinuxBpAcpiRsdpAddr, in.rsdp_gpa);
+    ok = ok && put<u8>(memory, bp + kLinuxBpE820Entries, u8(e820.count));
+    for (usize i = 0; ok && i < e820.count; ++i) {
+        const LinuxE820Entry entry{e820.entries[i].address, e820.entries[i].size, e820.entries[i].type};
+        ok = put(memory, bp + kLinuxBpE820Table + i * sizeof entry, &entry, sizeof entry);
+    }
+    return ok;
+}
+
+static_assert(E820Map::kMaxEntries <= kLinuxE820TableEntries);
+
+}  // namespace
+
+bool load_linux_kernel(GuestPhysicalMemory& memory, const LinuxBootInputs& in, LinuxEntryState& out,
+                       const char** error) {
+    LinuxBzImage k;
+    if (!parse_linux_bzimage(in.kernel, in.kernel_size, k, error)) return false;
+    E820Map e820;
+    if (!build_guest_e820(in.ram_bytes, e820, error)) return false;
+    const u64 low_ram_end = guest_ram_below_4g(in.ram_bytes);
+    Placement p;
+    if (!place_kernel(k, low_ram_end, p, error) || !place_initrd(k, in, low_ram_end, p, error) ||
+        !check_cmdline(k, in.cmdline, p, error)) {
+        return false;
+    }
+
+    const char* cmdline = in.cmdline != nullptr ? in.cmdline : "";
+    if (!put(memory, p.kernel, k.protected_mode, k.protected_mode_size) ||
+        (in.initrd_size != 0 && !put(memory, p.initrd, in.initrd, in.initrd_size)) ||
+        !put(memory, kGuestCmdlineGpa, cmdline, p.cmdline_length + 1) || !write_boot_params(memory, in, k, p, e820) ||
+        !write_long_mode_boot_structures(memory, out.cpu)) {
+        return fail(error, "guest memory refused a write while loading the Linux kernel");
+    }
+
+    out.rip = p.kernel + kLinux64BitEntryOffset;
+    out.rsp = kGuestBootStackTop;
+    out.rsi = kGuestBootParamsGpa;
+    out.kernel_gpa = p.kernel;
+    out.kernel_end = p.kernel_end;
+    out.initrd_gpa = p.initrd;
+    out.initrd_size = in.initrd_size;
+    out.boot_params_gpa = kGuestBootParamsGpa;
+    out.cmdline_gpa = kGuestCmdlineGpa;
+    out.protocol_version = k.protocol_version;
+    *error = nullptr;
+    return true;
+}
