@@ -1,0 +1,119 @@
+#include "kernel/vm/devices/apic/lapic_timer.hpp"
+
+#include "kernel/vm/devices/apic/apic_time.hpp"
+
+namespace {
+
+constexpr u64 kNever = ~0ull;
+constexpr u32 kDivideConfigMask = 0xb;  // bits 0, 1 and 3 (SDM Figure 11-10)
+
+u64 saturating_add(u64 a, u64 b) { return a + b < a ? kNever : a + b; }
+
+}  // namespace
+
+LapicTimer::LapicTimer(u64 timer_hz)
+    : timer_hz_(timer_hz == 0             ? 1
+                : timer_hz > kNsPerSecond ? kNsPerSecond
+                                          : timer_hz) {}
+
+void LapicTimer::reset() {
+    mode_ = Mode::OneShot;
+    divide_config_ = 0;
+    initial_count_ = 0;
+    tsc_deadline_ = 0;
+    base_ns_ = 0;
+    base_count_ = 0;
+    counting_ = false;
+    armed_ = false;
+    expiry_ticks_ = 0;
+    expiry_ns_ = 0;
+}
+
+void LapicTimer::set_mode(Mode mode) {
+    if (mode == mode_) return;
+    mode_ = mode;
+    initial_count_ = 0;
+    tsc_deadline_ = 0;
+    counting_ = false;
+    armed_ = false;
+}
+
+// Divide value = bits 3,1,0 as a 3-bit number n: divide by 2^(n+1), with 111b meaning 1.
+u32 LapicTimer::divisor() const {
+    const u32 n = (divide_config_ & 3) | ((divide_config_ >> 1) & 4);
+    return 1u << ((n + 1) & 7);
+}
+
+u64 LapicTimer::ticks_to_ns(u64 ticks) const { return mul_div_ceil(ticks, u64(divisor()) * kNsPerSecond, timer_hz_); }
+
+u64 LapicTimer::elapsed_ticks(u64 now_ns) const {
+    if (now_ns <= base_ns_) return 0;
+    return mul_div_floor(now_ns - base_ns_, timer_hz_, u64(divisor()) * kNsPerSecond);
+}
+
+void LapicTimer::arm_count(u32 count, u64 now_ns) {
+    base_ns_ = now_ns;
+    base_count_ = count;
+    counting_ = count != 0;
+    armed_ = counting_;
+    expiry_ticks_ = count;
+    expiry_ns_ = saturating_add(base_ns_, ticks_to_ns(count));
+}
+
+void LapicTimer::set_divide_config(u32 value, u64 now_ns) {
+    const u32 remaining = current_count(now_ns);
+    divide_config_ = value & kDivideConfigMask;
+    // A count that already reached 0 keeps its pending expiry; a running one goes on from
+    // where it is at the new rate (its reload value stays the initial count).
+    if (counting_ && remaining != 0) arm_count(remaining, now_ns);
+}
+
+void LapicTimer::set_initial_count(u32 count, u64 now_ns) {
+    if (mode_ == Mode::TscDeadline) return;
+    initial_count_ = count;
+    arm_count(count, now_ns);
+}
+
+u32 LapicTimer::current_count(u64 now_ns) const {
+    if (!counting_ || mode_ == Mode::TscDeadline) return 0;
+    const u64 elapsed = elapsed_ticks(now_ns);
+    if (elapsed < base_count_) return u32(base_count_ - elapsed);
+    if (mode_ == Mode::OneShot || initial_count_ == 0) return 0;
+    // Periodic: at 0 the count reloads the initial count in the same tick.
+    return u32(initial_count_ - (elapsed - base_count_) % initial_count_);
+}
+
+void LapicTimer::set_tsc_deadline(u64 tsc, u64 due_ns) {
+    if (mode_ != Mode::TscDeadline) return;
+    tsc_deadline_ = tsc;
+    armed_ = tsc != 0;
+    expiry_ns_ = due_ns;
+}
+
+bool LapicTimer::advance_to(u64 now_ns) {
+    if (!armed_ || now_ns < expiry_ns_) return false;
+    switch (mode_) {
+        case Mode::TscDeadline:
+            tsc_deadline_ = 0;  // SDM 11.5.4.1: the MSR reads 0 once the timer fired
+            armed_ = false;
+            return true;
+        case Mode::OneShot:
+            armed_ = false;
+            counting_ = false;
+            return true;
+        case Mode::Periodic: break;
+    }
+    if (initial_count_ == 0) {
+        armed_ = false;
+        counting_ = false;
+        return true;
+    }
+    // The first period boundary after now + the minimum interval: all boundaries up to
+    // there coalesce into this expiry. elapsed >= base_count_ because the expiry is due.
+    const u64 elapsed = elapsed_ticks(saturating_add(now_ns, kMinPeriodicIntervalNs));
+    const u64 periods = (elapsed - base_count_) / initial_count_ + 1;
+    const u64 span = periods > kNever / initial_count_ ? kNever : periods * initial_count_;
+    expiry_ticks_ = saturating_add(base_count_, span);
+    expiry_ns_ = expiry_ticks_ == kNever ? kNever : saturating_add(base_ns_, ticks_to_ns(expiry_ticks_));
+    return true;
+}
