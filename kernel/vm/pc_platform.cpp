@@ -1,0 +1,352 @@
+#include "kernel/vm/pc_platform.hpp"
+
+#include "kernel/log.hpp"
+#include "kernel/spinlock.hpp"
+#include "kernel/time.hpp"
+#include "kernel/vm/devices/apic/apic_bus.hpp"
+#include "kernel/vm/devices/apic/apic_time.hpp"
+#include "kernel/vm/devices/apic/virtual_ioapic.hpp"
+#include "kernel/vm/devices/apic/virtual_lapic.hpp"
+#include "kernel/vm/devices/pc/acpi_pm_block.hpp"
+#include "kernel/vm/devices/pc/i8042_model.hpp"
+#include "kernel/vm/devices/pc/pci_host_bridge.hpp"
+#include "kernel/vm/devices/pc/pic8259_model.hpp"
+#include "kernel/vm/devices/pc/pit8254_model.hpp"
+#include "kernel/vm/devices/pc/reset_control.hpp"
+#include "kernel/vm/devices/pc/system_control_port_b.hpp"
+#include "kernel/vm/devices/pc/uart16550_model.hpp"
+#include "kernel/vm/domain.hpp"
+#include "kernel/vm/firmware/guest_pc_layout.hpp"
+#include "kernel/vm/scheduler.hpp"
+#include "kernel/x86/instructions.hpp"
+
+namespace {
+
+u64 host_ns() { return mul_div_floor(x86::rdtsc(), kNsPerSecond, tsc_hz()); }
+
+}  // namespace
+
+class PcPlatform final : public GuestClock,
+                         public InterruptLines,
+                         public UartOutput,
+                         public PlatformControl,
+                         public ApicWakeup,
+                         public ExtIntSource {
+public:
+    explicit PcPlatform(Domain& domain)
+        : domain_(domain),
+          start_ns_(host_ns()),
+          tsc_(tsc_hz(), i64(x86::rdtsc())),
+          pit_(*this, *this),
+          port61_(pit_),
+          com1_(*this, *this),
+          pm_(*this, *this, *this),
+          reset_control_(*this),
+          pci_(reset_control_),
+          kbc_(*this, *this),
+          apic_bus_(this),
+          ioapic_(apic_bus_, 0x11, kGuestIoApicId) {}
+
+    ~PcPlatform() {
+        for (VirtualLapic* l : lapics_) delete l;
+    }
+
+    bool create_lapics() {
+        for (u32 i = 0; i < domain_.vcpu_count; ++i) {
+            LapicConfig config;
+            config.apic_id = i;
+            config.bsp = i == 0;
+            lapics_[i] = new VirtualLapic(config, *this, tsc_);
+            if (!lapics_[i] || !apic_bus_.attach(i, *lapics_[i])) return false;
+            lapics_[i]->set_eoi_listener(&ioapic_);
+            if (i == 0) lapics_[i]->set_extint_source(this);
+        }
+        return true;
+    }
+
+    // GuestClock.
+    u64 now_ns() const override { return host_ns() - start_ns_; }
+
+    // InterruptLines: ISA IRQ n reaches PIC pin n and IOAPIC pin n, except IRQ 0, which
+    // is IOAPIC pin 2 (the MADT's interrupt source override says so).
+    void set_isa_irq(u8 irq, bool high) override {
+        pic_.set_irq(irq, high);
+        ioapic_.set_pin(irq == 0 ? 2 : irq, high);
+        pic_output_changed();
+    }
+
+    // UartOutput: COM1 lines go to the Vireo console as "[name] text".
+    void uart_transmit(u8 byte) override {
+        const char c = char(byte);
+        domain_console_write(domain_, &c, 1);
+    }
+
+    // PlatformControl.
+    void request_power_off() override {
+        log_info("domain %u (%s): ACPI power-off", domain_.id, domain_.name);
+        domain_shutdown(domain_, 0);
+    }
+    void request_reset() override {
+        // Restarting a domain in place needs its kernel again; until then a reset ends it.
+        log_info("domain %u (%s): reset requested; the domain ends", domain_.id, domain_.name);
+        domain_shutdown(domain_, 0);
+    }
+
+    // ApicWakeup: something arrived for vCPU `index`.
+    void wake_vcpu(u32 index) override {
+        if (index >= domain_.vcpu_count) return;
+        Vcpu& v = domain_.vcpus[index];
+        if (v.state == VcpuState::Blocked) {
+            v.state = VcpuState::Runnable;
+        } else if (v.state == VcpuState::Stopped && !domain_.ended()) {
+            start_if_sipi(v);
+        }
+    }
+
+    // ExtIntSource: the PIC behind LINT0 of vCPU 0.
+    bool extint_pending() const override { return pic_.interrupt_pending(); }
+    u8 extint_acknowledge() override {
+        const u8 vector = pic_.acknowledge();
+        pic_output_changed();
+        return vector;
+    }
+
+    // After anything that may have changed the PIC's INTR output.
+    void pic_output_changed() {
+        if (lapics_[0]) lapics_[0]->set_lint(0, pic_.interrupt_pending());
+    }
+
+    // Device time: raises what became due since the last call.
+    void advance(u64 now) {
+        if (now < next_deadline_ns_) return;
+        pit_.advance_to(now);
+        pm_.advance_to(now);
+        for (u32 i = 0; i < domain_.vcpu_count; ++i) lapics_[i]->advance_to(now);
+        u64 next = pit_.next_deadline_ns();
+        const u64 pm_next = pm_.next_deadline_ns();
+        if (pm_next < next) next = pm_next;
+        for (u32 i = 0; i < domain_.vcpu_count; ++i) {
+            const u64 l = lapics_[i]->next_deadline_ns();
+            if (l < next) next = l;
+        }
+        next_deadline_ns_ = next;
+    }
+    // A guest access may have armed a timer: look again at the next advance.
+    void deadlines_changed() { next_deadline_ns_ = 0; }
+
+    bool before_entry(Vcpu& v) {
+        LockGuard<SpinLock> guard(lock_);
+        advance(now_ns());
+        VirtualLapic& l = *lapics_[v.index];
+        if (l.take_init()) {
+            // INIT: the vCPU waits for a start-up IPI (SDM 8.4.3); its APIC reset itself.
+            v.started = false;
+            v.state = VcpuState::Stopped;
+            requested_[v.index] = false;
+            return false;
+        }
+        if (v.backend->interrupt_requested()) return true;
+        if (l.extint_pending()) {
+            v.backend->request_interrupt(l.acknowledge_extint());
+        } else if (const i32 vector = l.pending_vector(); vector != VirtualLapic::kNoVector) {
+            v.backend->request_interrupt(u8(vector));
+            requested_[v.index] = true;
+            requested_vector_[v.index] = u8(vector);
+        }
+        return true;
+    }
+
+    void after_exit(Vcpu& v) {
+        if (!requested_[v.index] || v.backend->interrupt_requested()) return;
+        LockGuard<SpinLock> guard(lock_);
+        lapics_[v.index]->acknowledge(requested_vector_[v.index]);
+        requested_[v.index] = false;
+    }
+
+    bool interrupt_pending(Vcpu& v) {
+        LockGuard<SpinLock> guard(lock_);
+        VirtualLapic& l = *lapics_[v.index];
+        return l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector;
+    }
+
+    void poll() {
+        if (__atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED) > now_ns()) return;
+        LockGuard<SpinLock> guard(lock_);
+        advance(now_ns());
+    }
+
+    bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
+        if (!VirtualLapic::handles_msr(index)) return false;
+        LockGuard<SpinLock> guard(lock_);
+        ok = write ? lapics_[v.index]->msr_write(index, value) : lapics_[v.index]->msr_read(index, value);
+        deadlines_changed();
+        return true;
+    }
+
+    SpinLock lock_;
+    Domain& domain_;
+    u64 start_ns_;
+    LinearGuestTsc tsc_;
+    Pic8259Pair pic_;
+    Pit8254 pit_;
+    SystemControlPortB port61_;
+    Uart16550 com1_;
+    AcpiPmBlock pm_;
+    ResetControl reset_control_;
+    PciHostBridge pci_;
+    I8042 kbc_;
+    ApicBus apic_bus_;
+    VirtualIoapic ioapic_;
+    VirtualLapic* lapics_[Domain::kMaxVcpus] = {};
+    bool requested_[Domain::kMaxVcpus] = {};
+    u8 requested_vector_[Domain::kMaxVcpus] = {};
+    u64 next_deadline_ns_ = 0;
+
+private:
+    void start_if_sipi(Vcpu& v) {
+        VirtualLapic& l = *lapics_[v.index];
+        l.take_init();  // the INIT that preceded the SIPI: the vCPU is already stopped
+        u8 vector = 0;
+        if (!l.take_sipi(vector)) return;
+        // The start-up IPI's vector names the 4 KiB page where the AP starts in real mode
+        // (SDM 8.4.4.1): CS = vector << 8, IP = 0.
+        GuestEntryState entry{};
+        entry.mode = GuestCpuMode::Real;
+        entry.cs_selector = u16(vector) << 8;
+        entry.rip = 0;
+        if (!scheduler_start_vcpu(v, entry))
+            log_warn("domain %u (%s): vcpu%u ignored a start-up IPI", domain_.id, domain_.name, v.index);
+    }
+};
+
+namespace {
+
+// Port I/O into one model, under the platform's lock.
+template <typename Model>
+class LockedPorts final : public IoDevice {
+public:
+    LockedPorts(PcPlatform& platform, Model& model) : platform_(platform), model_(model) {}
+    u32 io_read(Vcpu&, u16 port, u8 size) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        const u32 value = model_.port_read(port, size);
+        platform_.pic_output_changed();
+        platform_.deadlines_changed();
+        return value;
+    }
+    void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        model_.port_write(port, size, value);
+        platform_.pic_output_changed();
+        platform_.deadlines_changed();
+    }
+
+private:
+    PcPlatform& platform_;
+    Model& model_;
+};
+
+// The local APIC page: each vCPU reaches its own APIC at the same address.
+class LapicMmio final : public MmioDevice {
+public:
+    explicit LapicMmio(PcPlatform& platform) : platform_(platform) {}
+    u64 mmio_read(Vcpu& vcpu, u64 offset, u8 size) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        return platform_.lapics_[vcpu.index]->mmio_read_sized(offset, size);
+    }
+    void mmio_write(Vcpu& vcpu, u64 offset, u8 size, u64 value) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        platform_.lapics_[vcpu.index]->mmio_write_sized(offset, size, value);
+        platform_.deadlines_changed();
+    }
+
+private:
+    PcPlatform& platform_;
+};
+
+class IoapicMmio final : public MmioDevice {
+public:
+    explicit IoapicMmio(PcPlatform& platform) : platform_(platform) {}
+    u64 mmio_read(Vcpu&, u64 offset, u8 size) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        return offset < VirtualIoapic::kMmioSize ? platform_.ioapic_.mmio_read_sized(offset, size) : ~0ull;
+    }
+    void mmio_write(Vcpu&, u64 offset, u8 size, u64 value) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        if (offset < VirtualIoapic::kMmioSize) platform_.ioapic_.mmio_write_sized(offset, size, value);
+    }
+
+private:
+    PcPlatform& platform_;
+};
+
+}  // namespace
+
+// Everything a platform owns, allocated together (Domain::platform).
+struct PcPlatformParts {
+    PcPlatform platform;
+    LockedPorts<Pic8259Pair> pic_ports{platform, platform.pic_};
+    LockedPorts<Pit8254> pit_ports{platform, platform.pit_};
+    LockedPorts<SystemControlPortB> port61{platform, platform.port61_};
+    LockedPorts<Uart16550> com1{platform, platform.com1_};
+    LockedPorts<AcpiPmBlock> pm{platform, platform.pm_};
+    // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
+    LockedPorts<PciHostBridge> pci{platform, platform.pci_};
+    LockedPorts<I8042> kbc{platform, platform.kbc_};
+    LapicMmio lapic_mmio{platform};
+    IoapicMmio ioapic_mmio{platform};
+    explicit PcPlatformParts(Domain& d) : platform(d) {}
+};
+
+namespace {
+
+PcPlatformParts* parts_of(Domain& d) { return d.platform; }
+
+}  // namespace
+
+bool pc_platform_attach(Domain& d, const char** error) {
+    auto* parts = new PcPlatformParts(d);
+    if (!parts || !parts->platform.create_lapics()) {
+        delete parts;
+        *error = "out of memory for the virtual PC's devices";
+        return false;
+    }
+    IoBus& io = d.io;
+    bool ok =
+        io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &parts->pic_ports) &&
+        io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &parts->pic_ports) &&
+        io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &parts->pic_ports) &&
+        io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &parts->pit_ports) &&
+        io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &parts->port61) &&
+        io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &parts->com1) &&
+        io.claim(AcpiPmBlock::kDefaultBase, AcpiPmBlock::kDefaultBase + AcpiPmBlock::kBlockSize - 1, &parts->pm) &&
+        io.claim(PciHostBridge::kFirstPort, PciHostBridge::kFirstPort + PciHostBridge::kPortCount - 1, &parts->pci) &&
+        io.claim(I8042::kDataPort, I8042::kDataPort, &parts->kbc) &&
+        io.claim(I8042::kStatusPort, I8042::kStatusPort, &parts->kbc) &&
+        d.mmio.claim(kGuestLocalApicBase, kPageSize, &parts->lapic_mmio) &&
+        d.mmio.claim(kGuestIoApicBase, kPageSize, &parts->ioapic_mmio);
+    if (!ok) {
+        delete parts;
+        *error = "the virtual PC's ports or MMIO ranges are taken";
+        return false;
+    }
+    d.platform = parts;
+    return true;
+}
+
+void pc_platform_destroy(Domain& d) {
+    delete parts_of(d);
+    d.platform = nullptr;
+}
+
+bool pc_platform_before_entry(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.before_entry(vcpu); }
+void pc_platform_after_exit(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.after_exit(vcpu); }
+void pc_platform_poll(Domain& d) { parts_of(d)->platform.poll(); }
+bool pc_platform_interrupt_pending(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.interrupt_pending(vcpu); }
+
+bool pc_platform_read_msr(Vcpu& vcpu, u32 index, u64& value, bool& ok) {
+    return parts_of(*vcpu.domain)->platform.msr(vcpu, false, index, value, ok);
+}
+
+bool pc_platform_write_msr(Vcpu& vcpu, u32 index, u64 value, bool& ok) {
+    return parts_of(*vcpu.domain)->platform.msr(vcpu, true, index, value, ok);
+}
