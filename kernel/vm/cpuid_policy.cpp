@@ -27,6 +27,7 @@ constexpr u32 kExt7EdxInvariantTsc = bit(8);
 constexpr u32 kMaxBasicLeaf = 0xd;
 constexpr u32 kLeaf1EcxXsave = bit(26), kLeaf1EcxOsxsave = bit(27), kLeaf1EcxAvx = bit(28);
 constexpr u32 kLeaf7EbxAvx2 = bit(5);
+constexpr u32 kLeaf1EdxApic = bit(9), kLeaf1EcxX2apic = bit(21), kLeaf1EcxTscDeadline = bit(24);
 constexpr u64 kCr4Osxsave = 1ull << 18;
 constexpr u64 kXcr0Avx = 4;
 // XSAVE layout (SDM vol. 1, 13.4): 512-byte legacy region + 64-byte header, then the AVX
@@ -83,6 +84,10 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
             if (xsave) r.ecx |= kLeaf1EcxXsave | ((guest_cr4 & kCr4Osxsave) ? kLeaf1EcxOsxsave : 0);
             if (avx) r.ecx |= host.ecx & kLeaf1EcxAvx;
             r.edx = host.edx & kLeaf1Edx;
+            if (local_apic_) {
+                r.edx |= kLeaf1EdxApic;
+                r.ecx |= kLeaf1EcxX2apic | kLeaf1EcxTscDeadline;
+            }
             return r;
         case 2:
         case 4: return host;  // cache descriptors

@@ -19,6 +19,9 @@ public:
     // area size for the components the guest has enabled (leaf 0xD).
     CpuidResult query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0 = 1) const;
 
+    // A domain with a virtual local APIC (kernel/vm/pc_platform.hpp) sees APIC, x2APIC
+    // and the TSC-deadline timer in leaf 1.
+    void set_local_apic(bool present) { local_apic_ = present; }
     u32 max_basic_leaf() const { return max_basic_; }
     u32 max_extended_leaf() const { return max_extended_; }
 
@@ -28,4 +31,5 @@ private:
     u32 max_basic_ = 0;
     u32 max_extended_ = 0;
     u64 xcr0_supported_ = 0;
+    bool local_apic_ = false;
 };

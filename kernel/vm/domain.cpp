@@ -10,6 +10,7 @@
 #include "kernel/vm/devices/test_mmio_device.hpp"
 #include "kernel/vm/devices/virtual_uart.hpp"
 #include "kernel/vm/fpu_state.hpp"
+#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
 namespace {
@@ -100,11 +101,21 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
     auto* devices = new DomainDevices(*d);
-    d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
-    d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
-    // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
-    if (d->memory.size() <= TestMmioDevice::kBase)
-        d->mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
+    if (config.pc_platform) {
+        if (!pc_platform_attach(*d, error)) {
+            d->memory.destroy();
+            delete devices;
+            delete d;
+            return nullptr;
+        }
+        d->cpuid.set_local_apic(true);
+    } else {
+        d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
+        d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
+        // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
+        if (d->memory.size() <= TestMmioDevice::kBase)
+            d->mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
+    }
     g_devices[g_domain_count] = devices;
     g_domains[g_domain_count++] = d;
     return d;
@@ -133,6 +144,7 @@ void domain_vcpu_stopped(Domain& d) {
         d.vcpus[i].backend = nullptr;
         fpu_release_vcpu(d.vcpus[i]);
     }
+    if (d.platform) pc_platform_destroy(d);
     const u64 bytes = d.memory.size();
     d.memory.destroy();
     log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));

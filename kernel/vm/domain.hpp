@@ -10,6 +10,8 @@
 #include "kernel/vm/vcpu.hpp"
 #include "mm/guest_memory.hpp"
 
+struct PcPlatformParts;
+
 enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed };
 const char* domain_state_name(DomainState state);
 struct Domain;
@@ -31,6 +33,9 @@ struct Domain {
     CpuidPolicy cpuid;
     IoBus io;
     MmioBus mmio;
+    // The virtual PC (kernel/vm/pc_platform.hpp) of a domain that boots a PC operating
+    // system; null for the Multiboot test kernels, which get COM1 and the test devices.
+    PcPlatformParts* platform = nullptr;
     SpinLock lock;
     // vCPUs still inside the scheduler; the last one to leave frees the domain.
     u32 live_vcpus = 0;
@@ -51,6 +56,7 @@ struct DomainConfig {
     char name[Domain::kNameLength];
     u64 memory_bytes;
     u32 vcpus;
+    bool pc_platform;  // give it the virtual PC (Linux) instead of the test devices
 };
 
 // Creates a domain with zeroed memory and stopped vCPUs (not yet scheduled).

@@ -8,6 +8,7 @@
 #include "kernel/vm/instruction_length.hpp"
 #include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
+#include "kernel/vm/pc_platform.hpp"
 
 namespace {
 
@@ -193,6 +194,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
 void handle_hlt(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Hlt)) return;
     if (vcpu.backend->interrupt_requested()) return;  // delivered at the next entry
+    if (vcpu.domain->platform && pc_platform_interrupt_pending(vcpu)) return;
     if (!(vcpu.regs.rflags & kRflagsIf) && vcpu.timer_deadline_us == 0) {
         log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", vcpu.domain->name, vcpu.index,
                  (unsigned long long)vcpu.regs.rip);

@@ -8,6 +8,9 @@
 #include "kernel/vm/domain.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
+#include "kernel/vm/firmware/guest_acpi_tables.hpp"
+#include "kernel/vm/firmware/guest_pc_layout.hpp"
+#include "kernel/vm/firmware/linux_boot.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
 #include "kernel/vm/scheduler.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -25,6 +28,57 @@ struct ModuleGroup {
 
 const u8* module_data(const Multiboot2Module& m) { return phys_to_virt<const u8>(m.start); }
 u64 module_size(const Multiboot2Module& m) { return m.end - m.start; }
+
+// A Linux bzImage carries "HdrS" at 0x202 (Documentation/arch/x86/boot.rst); such a
+// kernel gets the virtual PC and the 64-bit boot protocol.
+bool looks_like_bzimage(const Multiboot2Module& m) {
+    return module_size(m) > 0x206 && memcmp(module_data(m) + 0x202, "HdrS", 4) == 0;
+}
+
+// ACPI tables, then the kernel, its initrd (the domain's first own module) and its
+// command line, as the Linux 64-bit boot protocol wants them.
+bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, const char* cmdline,
+                GuestEntryState& entry, const char** error) {
+    if (g.end - g.first_extra > 1) {
+        *error = "a Linux domain takes one module after its kernel (the initrd)";
+        return false;
+    }
+    AcpiPlatform platform;
+    platform.vcpu_count = d.vcpu_count;
+    platform.pci_host_bridge = true;
+    const AcpiBuildResult acpi = build_acpi_tables(d.memory, kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize, platform);
+    if (!acpi.ok) {
+        *error = acpi.error;
+        return false;
+    }
+    const Multiboot2Module& kernel = boot.modules[g.kernel];
+    const bool has_initrd = g.end > g.first_extra;
+    const Multiboot2Module* initrd = has_initrd ? &boot.modules[g.first_extra] : nullptr;
+    LinuxBootInputs in{};
+    in.kernel = module_data(kernel);
+    in.kernel_size = module_size(kernel);
+    in.initrd = initrd ? module_data(*initrd) : nullptr;
+    in.initrd_size = initrd ? module_size(*initrd) : 0;
+    in.cmdline = cmdline;
+    in.ram_bytes = d.memory.size();
+    in.rsdp_gpa = acpi.rsdp_gpa;
+    LinuxEntryState linux;
+    if (!load_linux_kernel(d.memory, in, linux, error)) return false;
+    entry = {};
+    entry.mode = GuestCpuMode::Long64;
+    entry.rip = linux.rip;
+    entry.rsp = linux.rsp;
+    entry.rsi = linux.rsi;
+    entry.cs_selector = linux.cpu.cs.selector;
+    entry.data_selector = linux.cpu.ds.selector;
+    entry.cr3 = linux.cpu.cr3;
+    entry.gdt_base = linux.cpu.gdt_base;
+    entry.gdt_limit = linux.cpu.gdt_limit;
+    log_info("domain %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx", d.name,
+             linux.protocol_version >> 8, linux.protocol_version & 0xff, (unsigned long long)linux.kernel_gpa,
+             (unsigned long long)(linux.initrd_size / KiB), (unsigned long long)linux.initrd_gpa);
+    return true;
+}
 
 bool load_kernel(Domain& d, const Multiboot2Module& module, GuestEntryState& entry, u64& end, const char** error) {
     const u8* data = module_data(module);
@@ -96,7 +150,13 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     memcpy(config.name, line.name, sizeof(config.name));
     config.memory_bytes = line.memory_bytes;
     config.vcpus = line.vcpus;
+    const bool linux = looks_like_bzimage(kernel);
+    config.pc_platform = linux;
     const char* error = nullptr;
+    if (linux && line.memory_bytes > kGuestMmioHoleStart) {
+        log_error("domain %s: a Linux domain has at most 3 GiB of memory for now; no domain started", line.name);
+        return false;
+    }
     Domain* d = domain_create(config, &error);
     if (!d) {
         log_error("domain %s: cannot create it: %s", line.name, error);
@@ -104,9 +164,10 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     }
     GuestEntryState entry{};
     u64 kernel_end = 0;
-    if (!load_kernel(*d, kernel, entry, kernel_end, &error) ||
-        !load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error) ||
-        !scheduler_add_domain(*d, entry, &error)) {
+    const bool loaded = linux ? load_linux(*d, boot, g, line.guest_cmdline, entry, &error)
+                              : load_kernel(*d, kernel, entry, kernel_end, &error) &&
+                                    load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error);
+    if (!loaded || !scheduler_add_domain(*d, entry, &error)) {
         domain_crash(*d, "cannot load its kernel (module %zu): %s", g.kernel, error);
         // It never ran: nothing is on a CPU, so its memory goes back right away.
         __atomic_store_n(&d->live_vcpus, 1, __ATOMIC_RELEASE);
@@ -115,7 +176,10 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     }
     log_info("domain %u (%s): %llu MiB, %u vCPU%s, %s kernel entered at %#llx", d->id, d->name,
              (unsigned long long)(d->memory.size() / MiB), d->vcpu_count, d->vcpu_count == 1 ? "" : "s",
-             entry.mode == GuestCpuMode::Real ? "real-mode" : "multiboot ELF", (unsigned long long)entry.rip);
+             linux                              ? "Linux"
+             : entry.mode == GuestCpuMode::Real ? "real-mode"
+                                                : "multiboot ELF",
+             (unsigned long long)entry.rip);
     return true;
 }
 

@@ -3,6 +3,7 @@
 #include "kernel/log.hpp"
 #include "kernel/vm/domain.hpp"
 #include "kernel/vm/msr_rules.hpp"
+#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -19,6 +20,9 @@ void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
 }  // namespace
 
 MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
+    bool ok = false;
+    if (vcpu.domain->platform && pc_platform_read_msr(vcpu, index, value, ok))
+        return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     if (index == kMsrTsc) {
         value = x86::rdtsc();
         return MsrResult::Ok;
@@ -31,6 +35,9 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
 }
 
 MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
+    bool ok = false;
+    if (vcpu.domain->platform && pc_platform_write_msr(vcpu, index, value, ok))
+        return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     switch (index) {
         case msr_index(Msr::Efer): {
             if (!valid_guest_efer(value)) return MsrResult::GeneralProtection;

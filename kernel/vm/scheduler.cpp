@@ -11,6 +11,7 @@
 #include "kernel/vm/domain.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
+#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -62,6 +63,7 @@ void remove_at(RunQueue& q, u32 i) {
 void fire_due_timers(RunQueue& q, u64 now) {
     for (u32 i = 0; i < q.count; ++i) {
         Vcpu& v = *q.vcpus[i];
+        if (v.domain->platform && !v.domain->ended()) pc_platform_poll(*v.domain);
         if (v.timer_deadline_us == 0 || now < v.timer_deadline_us || v.state == VcpuState::Stopped) continue;
         v.timer_deadline_us = 0;
         v.backend->request_interrupt(v.timer_vector);
@@ -168,9 +170,11 @@ void scheduler_run_this_cpu() {
             x86::sti_hlt();  // the tick wakes us
             continue;
         }
+        if (v->domain->platform && !pc_platform_before_entry(*v)) continue;
         VmExit exit;
         fpu_switch_to(*v);
         v->backend->run(*v, exit);
+        if (v->domain->platform) pc_platform_after_exit(*v);
         handle_vm_exit(*v, exit);
     }
 }
