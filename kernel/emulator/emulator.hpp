@@ -111,6 +111,8 @@ struct EmulationResult {
         Done,         // the instruction completed (or a REP chunk did: see kMaxRepIterations)
         Exception,    // `exception` is to be injected; RIP still names the instruction
         Retry,        // re-enter the guest at the same instruction, nothing changed
+                      // (a REP instruction that had completed iterations returns Done
+                      // with RIP unchanged instead, so that its progress is written back)
         Unsupported,  // not an instruction the emulator executes: `reason`
         Unhandlable,  // a memory access the guest cannot be given a fault for: `reason`
     };
@@ -126,6 +128,11 @@ const char* emulation_result_name(EmulationResult::Kind kind);
 // interrupts, as the processor allows (SDM vol. 2, REP: "interrupted ... resumed").
 inline constexpr u64 kMaxRepIterations = 1024;
 
-// Executes `insn` (decoded for cpu.mode). On Done RIP has moved past it (except for an
-// unfinished REP chunk) and registers, flags and memory are updated.
+// Executes `insn` (decoded for cpu.mode; another mode is Unsupported). On Done RIP has
+// moved past it (except for an unfinished REP chunk) and registers, flags and memory are
+// updated. Otherwise `cpu` is unchanged, except for the iterations a REP string
+// instruction completed before a fault. Memory is accessed in the processor's order
+// (read, compute, write), each operand as one access of its size, so a device sees a
+// 4-byte MOV as one 4-byte access; the read of a read-modify-write passes
+// GuestAccess::write so that a write-protection fault comes before any device read.
 EmulationResult emulate_instruction(const DecodedInstruction& insn, EmulatorCpuState& cpu, EmulatorEnvironment& env);
