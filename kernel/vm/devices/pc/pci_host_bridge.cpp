@@ -1,0 +1,93 @@
+#include "kernel/vm/devices/pc/pci_host_bridge.hpp"
+
+#include "kernel/vm/devices/pc/port_access.hpp"
+
+namespace {
+// CONFIG_ADDRESS: enable (31), bus (23:16), device (15:11), function (10:8), register
+// (7:2). Bits 30:24 are reserved and bits 1:0 read as 0.
+constexpr u32 kAddressWritable = 0x80fffffc;
+
+// Configuration header offsets (PCI Local Bus spec 3.0, 6.1).
+constexpr u32 kVendorOffset = 0x00;
+constexpr u32 kDeviceOffset = 0x02;
+constexpr u32 kCommandOffset = 0x04;
+constexpr u32 kStatusOffset = 0x06;
+constexpr u32 kRevisionOffset = 0x08;
+constexpr u32 kClassOffset = 0x0b;
+constexpr u32 kLatencyTimerOffset = 0x0d;
+
+// 82441FX power-on values: PCICMD 0006 (memory access and bus mastering hardwired on),
+// PCISTS 0280 (fast back-to-back capable, medium DEVSEL timing).
+constexpr u16 kCommandDefault = 0x0006;
+constexpr u16 kStatusDefault = 0x0280;
+// Writable bits: PCICMD SERR# enable (8) and parity error enable (6); MLT bits 7:3.
+// The status error bits are write-1-to-clear but never set here, so read-only.
+constexpr u16 kCommandWritable = 0x0140;
+constexpr u8 kLatencyTimerWritable = 0xf8;
+
+}  // namespace
+
+PciHostBridge::PciHostBridge(ResetControl& reset_control) : reset_control_(reset_control) { reset(); }
+
+void PciHostBridge::reset() {
+    address_ = 0;
+    for (u8& byte : config_) byte = 0;
+    config_[kVendorOffset] = u8(kVendorId);
+    config_[kVendorOffset + 1] = u8(kVendorId >> 8);
+    config_[kDeviceOffset] = u8(kDeviceId);
+    config_[kDeviceOffset + 1] = u8(kDeviceId >> 8);
+    config_[kCommandOffset] = u8(kCommandDefault);
+    config_[kCommandOffset + 1] = u8(kCommandDefault >> 8);
+    config_[kStatusOffset] = u8(kStatusDefault);
+    config_[kStatusOffset + 1] = u8(kStatusDefault >> 8);
+    config_[kRevisionOffset] = kRevision;
+    config_[kClassOffset] = kClassHostBridge;  // subclass 0x00, programming interface 0x00
+}
+
+u32 PciHostBridge::port_read(u16 port, u8 size) {
+    if (port < kFirstPort || port - kFirstPort >= kPortCount) return port_access_mask(size);
+    if (port == kConfigAddressPort && size == 4) return address_;
+    u32 value = 0;
+    for (u32 i = 0; i < port_access_bytes(size); ++i) {
+        const u32 byte_port = u32(port) + i;
+        u8 byte = 0xff;
+        if (byte_port == ResetControl::kPort) {
+            byte = u8(reset_control_.port_read(ResetControl::kPort, 1));
+        } else if (byte_port >= kConfigDataPort && byte_port < kFirstPort + kPortCount && addresses_host_bridge()) {
+            byte = config_read_byte((address_ & 0xfc) + (byte_port - kConfigDataPort));
+        }
+        value |= u32(byte) << (8 * i);
+    }
+    return value;
+}
+
+void PciHostBridge::port_write(u16 port, u8 size, u32 value) {
+    if (port < kFirstPort || port - kFirstPort >= kPortCount) return;
+    if (port == kConfigAddressPort && size == 4) {
+        address_ = value & kAddressWritable;
+        return;
+    }
+    for (u32 i = 0; i < port_access_bytes(size); ++i) {
+        const u32 byte_port = u32(port) + i;
+        const u8 byte = u8(value >> (8 * i));
+        if (byte_port == ResetControl::kPort) {
+            reset_control_.port_write(ResetControl::kPort, 1, byte);
+        } else if (byte_port >= kConfigDataPort && byte_port < kFirstPort + kPortCount && addresses_host_bridge()) {
+            config_write_byte((address_ & 0xfc) + (byte_port - kConfigDataPort), byte);
+        }
+    }
+}
+
+// Only an enabled type 0 cycle to bus 0, device 0, function 0 finds a target.
+bool PciHostBridge::addresses_host_bridge() const { return (address_ & kConfigEnable) && (address_ & 0x00ffff00) == 0; }
+
+u8 PciHostBridge::config_read_byte(u32 offset) const { return config_[offset & 0xff]; }
+
+void PciHostBridge::config_write_byte(u32 offset, u8 value) {
+    offset &= 0xff;
+    u8 writable = 0;
+    if (offset == kCommandOffset) writable = u8(kCommandWritable);
+    if (offset == kCommandOffset + 1) writable = u8(kCommandWritable >> 8);
+    if (offset == kLatencyTimerOffset) writable = kLatencyTimerWritable;
+    config_[offset] = u8((config_[offset] & ~writable) | (value & writable));
+}
