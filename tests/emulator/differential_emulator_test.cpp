@@ -1,0 +1,407 @@
+// emulate_instruction against the host CPU (see differential_case.hpp): for every
+// instruction form below, many random cases (random registers, flags, addressing forms,
+// memory contents and immediates), each compared in full: 16 GPRs, RIP, the status
+// flags and DF, the whole scratch area, XMM0-15 and MM0-7.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tests/emulator/differential_case.hpp"
+
+namespace {
+
+using differential::CaseOptions;
+using differential::Generated;
+using differential::MachineState;
+using differential::NativeRunner;
+using differential::Rng;
+using differential::Spec;
+
+constexpr usize kScratchSize = 16 * 1024;
+constexpr u64 kCenter = kScratchSize / 2;
+constexpr u64 kSpread = 1024;
+constexpr int kCasesPerForm = 300;
+constexpr int kMaxReportsPerForm = 3;
+
+// A seed per test, derived from the base seed and the test's name, so that adding a test
+// does not change the cases of the others.
+u64 seed_for(const char* name) {
+    u64 h = differential::base_seed();
+    for (const char* p = name; *p; ++p) h = (h ^ u8(*p)) * 0x100000001b3ull;
+    return h;
+}
+
+// Legacy prefixes and REX.W for an operand size (1 uses the byte opcode).
+struct SizeForm {
+    u8 size;
+    std::vector<u8> prefixes;
+    bool rex_w;
+};
+
+const SizeForm kSizes[] = {{1, {}, false}, {2, {0x66}, false}, {4, {}, false}, {8, {}, true}};
+
+std::vector<u8> with_lock(std::vector<u8> prefixes, bool lock) {
+    if (lock) prefixes.insert(prefixes.begin(), 0xf0);
+    return prefixes;
+}
+
+std::string form_name(const char* what, u8 size, bool lock, bool memory) {
+    return std::string(lock ? "lock " : "") + what + std::to_string(8 * size) + (memory ? " mem" : " reg");
+}
+
+// Runs `cases` cases of one form: `setup` writes the state (and may touch the scratch
+// area, already random) and returns the bytes.
+using FormSetup = std::function<std::vector<u8>(Rng&, MachineState&, NativeRunner&)>;
+
+class Differential : public testing::Test {
+protected:
+    void SetUp() override {
+        const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
+        seed_ = seed_for(info->name());
+        printf("seed %#llx (VIREO_DIFF_SEED=%#llx)\n", static_cast<unsigned long long>(seed_),
+               static_cast<unsigned long long>(differential::base_seed()));
+    }
+
+    void run_form(const std::string& name, const FormSetup& setup, int cases = kCasesPerForm,
+                  const CaseOptions& options = {}) {
+        Rng rng(seed_ ^ std::hash<std::string>{}(name));
+        int reports = 0;
+        for (int i = 0; i < cases; ++i) {
+            differential::fill_scratch(rng, runner_);
+            MachineState state = differential::random_state(rng, runner_);
+            const std::vector<u8> bytes = setup(rng, state, runner_);
+            const std::string report = differential::run_case(runner_, bytes, state, options);
+            ++total_;
+            if (!report.empty() && reports++ < kMaxReportsPerForm) {
+                ADD_FAILURE() << name << ", case " << i << " (test seed " << std::hex << seed_ << std::dec << ")\n"
+                              << report;
+            }
+        }
+    }
+
+    // One Spec with random registers and addressing.
+    void run_spec(const Spec& spec, int cases = kCasesPerForm) {
+        run_form(
+            spec.name,
+            [&](Rng& rng, MachineState& s, NativeRunner& runner) {
+                return differential::generate(spec, rng, s, runner, kCenter, kSpread).bytes;
+            },
+            cases);
+    }
+
+    // CMPXCHG r/m, r: half the cases with rAX equal to the destination (rAX pinned: never
+    // part of the address).
+    void run_cmpxchg(const SizeForm& sf, bool lock, bool memory) {
+        const Spec cmpxchg{.name = "",
+                           .prefixes = with_lock(sf.prefixes, lock),
+                           .rex_w = sf.rex_w,
+                           .random_rex = sf.size == 1,
+                           .opcode = {0x0f, u8(0xb0 + (sf.size == 1 ? 0 : 1))},
+                           .memory = memory,
+                           .access_size = sf.size,
+                           .pinned = 1};
+        run_form(form_name("cmpxchg", sf.size, lock, memory), [&](Rng& rng, MachineState& s, NativeRunner& r) {
+            Generated g = differential::generate(cmpxchg, rng, s, r, kCenter, kSpread);
+            if (rng.coin()) {
+                if (memory) {
+                    memcpy(&s.gpr[0], reinterpret_cast<void*>(g.target), sf.size);
+                } else if (!(sf.size == 1 && !g.rex && g.rm >= 4 && g.rm < 8)) {
+                    s.gpr[0] = s.gpr[g.rm];
+                }
+            }
+            return g.bytes;
+        });
+    }
+
+    void TearDown() override { printf("%d cases\n", total_); }
+
+    NativeRunner runner_{kScratchSize};
+    u64 seed_ = 0;
+    int total_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// The harness itself: a deliberately wrong emulated result must be reported.
+
+TEST_F(Differential, HarnessCatchesWrongResults) {
+    const Spec add{.name = "add", .opcode = {0x01}};
+    Rng rng(seed_);
+    for (differential::Tamper t : {differential::Tamper::FlipFlag, differential::Tamper::FlipRegister,
+                                   differential::Tamper::FlipMemory, differential::Tamper::FlipXmm}) {
+        differential::fill_scratch(rng, runner_);
+        MachineState s = differential::random_state(rng, runner_);
+        const std::vector<u8> bytes = differential::generate(add, rng, s, runner_, kCenter, kSpread).bytes;
+        // Emulator correct: no report; tampered: a report.
+        const std::vector<u8> saved(runner_.scratch(), runner_.scratch() + runner_.scratch_size());
+        CaseOptions clean;
+        EXPECT_EQ(differential::run_case(runner_, bytes, s, clean), "");
+        memcpy(runner_.scratch(), saved.data(), saved.size());
+        CaseOptions tampered;
+        tampered.tamper = t;
+        EXPECT_NE(differential::run_case(runner_, bytes, s, tampered), "") << "tamper " << int(t);
+        memcpy(runner_.scratch(), saved.data(), saved.size());
+    }
+    // Each status flag, one at a time.
+    for (u64 flag : {kRflagsCf, kRflagsPf, kRflagsAf, kRflagsZf, kRflagsSf, kRflagsOf, kRflagsDf}) {
+        differential::fill_scratch(rng, runner_);
+        MachineState s = differential::random_state(rng, runner_);
+        const std::vector<u8> bytes = differential::generate(add, rng, s, runner_, kCenter, kSpread).bytes;
+        CaseOptions tampered;
+        tampered.tamper = differential::Tamper::FlipFlag;
+        tampered.tamper_flag = flag;
+        EXPECT_NE(differential::run_case(runner_, bytes, s, tampered), "") << differential::describe_flags(flag);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ALU: ADD OR ADC SBB AND SUB XOR CMP in all forms and sizes.
+
+TEST_F(Differential, AluBinary) {
+    static const char* kNames[8] = {"add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"};
+    for (u8 op = 0; op < 8; ++op) {
+        const bool lockable = op != 7;
+        for (const SizeForm& sf : kSizes) {
+            const u8 w = sf.size == 1 ? 0 : 1;
+            for (bool lock : {false, true}) {
+                if (lock && !lockable) continue;
+                // op r/m, reg
+                for (bool memory : {true, false}) {
+                    if (lock && !memory) continue;
+                    run_spec({.name = form_name(kNames[op], sf.size, lock, memory).append(", r"),
+                              .prefixes = with_lock(sf.prefixes, lock),
+                              .rex_w = sf.rex_w,
+                              .random_rex = sf.size == 1,
+                              .opcode = {u8(op * 8 + w)},
+                              .memory = memory,
+                              .access_size = sf.size});
+                }
+                // op r/m, imm (80 /op ib, 81 /op iz, 83 /op ib)
+                for (u8 imm_op : {u8(0x80), u8(0x81), u8(0x83)}) {
+                    if ((imm_op == 0x80) != (sf.size == 1)) continue;
+                    const u8 imm = imm_op == 0x81 ? (sf.size == 2 ? 2 : 4) : 1;
+                    for (bool memory : {true, false}) {
+                        if (lock && !memory) continue;
+                        run_spec(
+                            {.name = (form_name(kNames[op], sf.size, lock, memory) + ", imm" + std::to_string(8 * imm)),
+                             .prefixes = with_lock(sf.prefixes, lock),
+                             .rex_w = sf.rex_w,
+                             .random_rex = sf.size == 1,
+                             .opcode = {imm_op},
+                             .reg_digit = op,
+                             .memory = memory,
+                             .imm_size = imm,
+                             .access_size = sf.size});
+                    }
+                }
+            }
+            // op reg, r/m
+            for (bool memory : {true, false}) {
+                run_spec({.name = form_name(kNames[op], sf.size, false, memory).append(" r, r/m"),
+                          .prefixes = sf.prefixes,
+                          .rex_w = sf.rex_w,
+                          .random_rex = sf.size == 1,
+                          .opcode = {u8(op * 8 + 2 + w)},
+                          .memory = memory,
+                          .access_size = sf.size});
+            }
+        }
+    }
+}
+
+// op AL/AX/EAX/RAX, imm (04+8*op, 05+8*op).
+TEST_F(Differential, AluAccumulatorImmediate) {
+    for (u8 op = 0; op < 8; ++op) {
+        for (const SizeForm& sf : kSizes) {
+            const u8 imm = sf.size == 1 ? 1 : sf.size == 2 ? 2 : 4;
+            run_form("acc imm op " + std::to_string(op) + " size " + std::to_string(sf.size),
+                     [&](Rng& rng, MachineState&, NativeRunner&) {
+                         std::vector<u8> b = sf.prefixes;
+                         if (sf.rex_w) b.push_back(0x48);
+                         b.push_back(u8(op * 8 + 4 + (sf.size == 1 ? 0 : 1)));
+                         for (u8 i = 0; i < imm; ++i) b.push_back(u8(rng.operand() >> (8 * i)));
+                         return b;
+                     });
+        }
+    }
+}
+
+TEST_F(Differential, TestInstruction) {
+    for (const SizeForm& sf : kSizes) {
+        const u8 w = sf.size == 1 ? 0 : 1;
+        for (bool memory : {true, false}) {
+            run_spec({.name = form_name("test", sf.size, false, memory),
+                      .prefixes = sf.prefixes,
+                      .rex_w = sf.rex_w,
+                      .random_rex = sf.size == 1,
+                      .opcode = {u8(0x84 + w)},
+                      .memory = memory,
+                      .access_size = sf.size});
+            for (u8 digit : {0, 1}) {  // F6/F7 /0 and its alias /1
+                run_spec({.name = (form_name("test", sf.size, false, memory) + " imm /" + std::to_string(digit)),
+                          .prefixes = sf.prefixes,
+                          .rex_w = sf.rex_w,
+                          .random_rex = sf.size == 1,
+                          .opcode = {u8(0xf6 + w)},
+                          .reg_digit = digit,
+                          .memory = memory,
+                          .imm_size = u8(sf.size == 1   ? 1
+                                         : sf.size == 2 ? 2
+                                                        : 4),
+                          .access_size = sf.size});
+            }
+        }
+        run_form("test acc imm " + std::to_string(sf.size), [&](Rng& rng, MachineState&, NativeRunner&) {
+            std::vector<u8> b = sf.prefixes;
+            if (sf.rex_w) b.push_back(0x48);
+            b.push_back(u8(0xa8 + w));
+            const u8 imm = sf.size == 1 ? 1 : sf.size == 2 ? 2 : 4;
+            for (u8 i = 0; i < imm; ++i) b.push_back(u8(rng.operand() >> (8 * i)));
+            return b;
+        });
+    }
+}
+
+// INC DEC (FE/FF /0 /1), NOT NEG (F6/F7 /2 /3), with LOCK on memory.
+TEST_F(Differential, AluUnary) {
+    struct Unary {
+        const char* name;
+        u8 opcode_byte;  // the byte form; +1 for the others
+        u8 digit;
+    };
+    for (const Unary& u :
+         {Unary{"inc", 0xfe, 0}, Unary{"dec", 0xfe, 1}, Unary{"not", 0xf6, 2}, Unary{"neg", 0xf6, 3}}) {
+        for (const SizeForm& sf : kSizes) {
+            for (bool memory : {true, false}) {
+                for (bool lock : {false, true}) {
+                    if (lock && !memory) continue;
+                    run_spec({.name = form_name(u.name, sf.size, lock, memory),
+                              .prefixes = with_lock(sf.prefixes, lock),
+                              .rex_w = sf.rex_w,
+                              .random_rex = sf.size == 1,
+                              .opcode = {u8(u.opcode_byte + (sf.size == 1 ? 0 : 1))},
+                              .reg_digit = u.digit,
+                              .memory = memory,
+                              .access_size = sf.size});
+                }
+            }
+        }
+    }
+}
+
+// BT BTS BTR BTC with an immediate offset (0F BA /4-7 ib: offset mod the operand width,
+// also for memory) and with a register offset (0F A3/AB/B3/BB: on memory a signed bit
+// offset that addresses other bytes, SDM vol. 2 BT "bit base ... bit offset").
+TEST_F(Differential, BitTests) {
+    static const char* kNames[4] = {"bt", "bts", "btr", "btc"};
+    static const u8 kRegOpcodes[4] = {0xa3, 0xab, 0xb3, 0xbb};
+    for (u8 k = 0; k < 4; ++k) {
+        for (const SizeForm& sf : kSizes) {
+            if (sf.size == 1) continue;
+            for (bool lock : {false, true}) {
+                if (lock && k == 0) continue;
+                for (bool memory : {true, false}) {
+                    if (lock && !memory) continue;
+                    run_spec({.name = (form_name(kNames[k], sf.size, lock, memory) + " imm"),
+                              .prefixes = with_lock(sf.prefixes, lock),
+                              .rex_w = sf.rex_w,
+                              .opcode = {0x0f, 0xba},
+                              .reg_digit = 4 + k,
+                              .memory = memory,
+                              .imm_size = 1,
+                              .access_size = sf.size});
+                }
+                // Register offset, on memory: the offset register takes values from large
+                // negative to large positive (within the scratch area), on a register: any.
+                const std::string name = form_name(kNames[k], sf.size, lock, true) + " reg offset";
+                run_form(name, [&](Rng& rng, MachineState& s, NativeRunner& runner) {
+                    const Spec spec{.name = "",
+                                    .prefixes = with_lock(sf.prefixes, lock),
+                                    .rex_w = sf.rex_w,
+                                    .opcode = {0x0f, kRegOpcodes[k]},
+                                    .memory = true,
+                                    .access_size = sf.size};
+                    Generated g = differential::generate(spec, rng, s, runner, kCenter, kSpread);
+                    // Bytes reachable: +-(kCenter - kSpread - 16) around the operand.
+                    const i64 reach_bits = i64(kCenter - kSpread - 16) * 8;
+                    i64 offset = 0;
+                    switch (rng.below(3)) {
+                        case 0: offset = i64(rng.below(8 * sf.size)); break;
+                        case 1: offset = i64(rng.below(512)) - 256; break;
+                        default: offset = i64(rng.below(u64(2 * reach_bits))) - reach_bits; break;
+                    }
+                    if (sf.size == 2) offset = i16(offset);  // a 16-bit offset register is signed 16-bit
+                    // Keep the upper register bits random where the operand size ignores them.
+                    const u64 upper = sf.size == 8 ? 0 : rng.next() & ~(sf.size == 2 ? 0xffffull : 0xffffffffull);
+                    s.gpr[g.reg] = u64(offset) & (sf.size == 8 ? ~0ull : sf.size == 4 ? 0xffffffffull : 0xffffull);
+                    s.gpr[g.reg] |= upper;
+                    return g.bytes;
+                });
+                if (!lock) {
+                    run_spec({.name = form_name(kNames[k], sf.size, false, false),
+                              .prefixes = sf.prefixes,
+                              .rex_w = sf.rex_w,
+                              .opcode = {0x0f, kRegOpcodes[k]},
+                              .memory = false,
+                              .access_size = sf.size});
+                }
+            }
+        }
+    }
+}
+
+// XCHG (86/87, locked implicitly on memory), XADD (0F C0/C1), CMPXCHG (0F B0/B1), with
+// and without LOCK. CMPXCHG: half the cases with rAX equal to the memory operand.
+TEST_F(Differential, ExchangeFamily) {
+    for (const SizeForm& sf : kSizes) {
+        const u8 w = sf.size == 1 ? 0 : 1;
+        for (bool memory : {true, false}) {
+            for (bool lock : {false, true}) {
+                if (lock && !memory) continue;
+                run_spec({.name = form_name("xchg", sf.size, lock, memory),
+                          .prefixes = with_lock(sf.prefixes, lock),
+                          .rex_w = sf.rex_w,
+                          .random_rex = sf.size == 1,
+                          .opcode = {u8(0x86 + w)},
+                          .memory = memory,
+                          .access_size = sf.size});
+                run_spec({.name = form_name("xadd", sf.size, lock, memory),
+                          .prefixes = with_lock(sf.prefixes, lock),
+                          .rex_w = sf.rex_w,
+                          .random_rex = sf.size == 1,
+                          .opcode = {0x0f, u8(0xc0 + w)},
+                          .memory = memory,
+                          .access_size = sf.size});
+                if (memory) run_cmpxchg(sf, lock, true);
+            }
+        }
+    }
+}
+
+// CMPXCHG with a register destination. The processor writes the destination only when
+// the comparison succeeds (SDM vol. 2 CMPXCHG: the memory destination "receives a write
+// cycle without regard to the result"; a register that is not written keeps bits 63:32
+// with a 32-bit operand, as the host shows).
+TEST_F(Differential, CmpxchgRegister) {
+    for (const SizeForm& sf : kSizes) run_cmpxchg(sf, false, false);
+}
+
+// SETcc r/m8 (0F 90-9F) for all 16 conditions.
+TEST_F(Differential, Setcc) {
+    for (u8 cc = 0; cc < 16; ++cc) {
+        for (bool memory : {true, false}) {
+            run_spec({.name = ("set" + std::to_string(cc) + (memory ? " mem" : " reg")),
+                      .random_rex = true,
+                      .opcode = {0x0f, u8(0x90 + cc)},
+                      .reg_digit = 0,
+                      .memory = memory,
+                      .access_size = 1},
+                     100);
+        }
+    }
+}
+
+}  // namespace
