@@ -1,9 +1,9 @@
 #include "kernel/vm/devices/pc/acpi_pm_block.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
+#include "kernel/vm/devices/pc/tick_math.hpp"
 
 namespace {
-constexpr u64 kNsPerSecond = 1000000000;
 constexpr u32 kTimerMask = 0xffffff;
 constexpr u32 kTimerFlipShift = 23;  // TMR_STS is set whenever bit 23 changes (ACPI 6.x 4.8.3.3)
 
@@ -15,22 +15,10 @@ constexpr u16 kStatusBits = AcpiPmBlock::kTmrSts | AcpiPmBlock::kBmSts | AcpiPmB
 constexpr u16 kEnableBits = AcpiPmBlock::kTmrSts | AcpiPmBlock::kGblSts | AcpiPmBlock::kPwrBtnSts |
                             AcpiPmBlock::kSlpBtnSts | AcpiPmBlock::kRtcSts;
 
-// PM timer ticks since the clock's zero: floor(ns * 3579545 / 10^9) without a 128-bit
-// product, split at whole seconds so that both products stay below 2^64.
-u64 ticks_at(u64 ns) {
-    const u64 seconds = ns / kNsPerSecond;
-    const u64 rest = ns % kNsPerSecond;
-    return seconds * AcpiPmBlock::kPmTimerHz + rest * AcpiPmBlock::kPmTimerHz / kNsPerSecond;
-}
-
-// The first nanosecond at which ticks_at() reaches `ticks` (ceiling of the inverse).
-u64 first_ns_with(u64 ticks) {
-    const u64 seconds = ticks / AcpiPmBlock::kPmTimerHz;
-    const u64 rest = ticks % AcpiPmBlock::kPmTimerHz;
-    if (seconds > (kNoDeadline - kNsPerSecond) / kNsPerSecond) return kNoDeadline;
-    return seconds * kNsPerSecond + (rest * kNsPerSecond + AcpiPmBlock::kPmTimerHz - 1) / AcpiPmBlock::kPmTimerHz;
-}
-
+// PM timer ticks since the clock's zero, and the first nanosecond with a given count
+// (integer-only and overflow-free: tick_math.hpp).
+u64 ticks_at(u64 ns) { return ns_to_ticks(ns, AcpiPmBlock::kPmTimerHz); }
+u64 first_ns_with(u64 ticks) { return ticks_to_ns_ceil(ticks, AcpiPmBlock::kPmTimerHz); }
 }  // namespace
 
 AcpiPmBlock::AcpiPmBlock(const GuestClock& clock, InterruptLines& lines, PlatformControl& platform, u16 base)
