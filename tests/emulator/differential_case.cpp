@@ -171,6 +171,8 @@ Generated generate(const Spec& spec, Rng& rng, MachineState& state, const Native
 
     std::vector<u8>& b = g.bytes;
     b = spec.prefixes;
+    g.address32 = spec.memory && spec.address32 && rng.below(4) == 0;
+    if (g.address32) b.insert(b.begin() + rng.below(b.size() + 1), 0x67);
     if (g.rex) {
         u8 rex = 0x40;
         if (spec.rex_w) rex |= 8;
@@ -217,12 +219,19 @@ Generated generate(const Spec& spec, Rng& rng, MachineState& state, const Native
         const i64 index_value = index == kNoRegister ? 0 : i64(rng.below(64)) - 32;
         if (index != kNoRegister) state.gpr[index] = u64(index_value);
         state.gpr[base] = target - u64(i64(disp)) - u64(index_value * (i64(1) << scale_bits));
+        if (g.address32) {
+            // Only the low 32 bits take part in a 32-bit effective address (SDM vol. 1
+            // 3.3.7): random upper halves show that the emulator ignores them.
+            for (u8 r : {base, index}) {
+                if (r != kNoRegister) state.gpr[r] = (state.gpr[r] & 0xffffffffull) | (rng.next() << 32);
+            }
+        }
     }
     for (u8 i = 0; i < disp_size; ++i) b.push_back(u8(u32(disp) >> (8 * i)));
     for (u8 i = 0; i < spec.imm_size; ++i) b.push_back(u8(rng.operand() >> (8 * (i % 8))));
     if (spec.memory && form == kRipRelative) {
         const u64 next = runner.instruction_address() + b.size();
-        disp = i32(i64(target - next));
+        disp = i32(i64(target - next));  // with 67: EIP-relative, the same below 4 GiB
         memcpy(b.data() + disp_at, &disp, 4);
     }
     return g;

@@ -40,17 +40,19 @@ struct Spec {
     bool memory = true;  // r/m a memory operand (else a register)
     u8 rm_count = 16;
     u8 imm_size = 0;
-    u8 access_size = 8;  // bytes the memory operand covers (for placement)
-    u8 align = 1;        // the memory operand's address is a multiple of this
-    u16 pinned = 0;      // GPRs (bit n = register n) the caller sets: never base or index
+    u8 access_size = 8;     // bytes the memory operand covers (for placement)
+    u8 align = 1;           // the memory operand's address is a multiple of this
+    u16 pinned = 0;         // GPRs (bit n = register n) the caller sets: never base or index
+    bool address32 = true;  // sometimes a 67 prefix (32-bit effective address) on memory forms
 };
 
 struct Generated {
     std::vector<u8> bytes;
-    u64 target = 0;    // the memory operand's address (memory forms)
-    u8 reg = 0;        // ModRM.reg as encoded (with REX.R)
-    u8 rm = 0;         // the r/m register (register forms)
-    bool rex = false;  // a REX prefix is present
+    u64 target = 0;          // the memory operand's address (memory forms)
+    u8 reg = 0;              // ModRM.reg as encoded (with REX.R)
+    u8 rm = 0;               // the r/m register (register forms)
+    bool rex = false;        // a REX prefix is present
+    bool address32 = false;  // a 67 prefix was added
 };
 
 // Encodes `spec` with random choices, and sets the address registers in `state` (the

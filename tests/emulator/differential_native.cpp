@@ -103,7 +103,8 @@ void pop_gpr(Emitter& e, u8 reg) {
 NativeRunner::NativeRunner(usize scratch_size) : scratch_size_(scratch_size) {
     const usize page = usize(sysconf(_SC_PAGESIZE));
     region_size_ = kCodeSize + ((scratch_size + page - 1) / page) * page;
-    void* p = mmap(nullptr, region_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Below 2 GiB (MAP_32BIT), so that 32-bit address sizes (67 prefix) reach it too.
+    void* p = mmap(nullptr, region_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     if (p == MAP_FAILED) {
         perror("mmap");
         abort();

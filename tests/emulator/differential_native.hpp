@@ -29,8 +29,9 @@ struct MachineState {
 // Status flags and DF: the RFLAGS bits the tests load and compare.
 inline constexpr u64 kFlagsLoaded = kRflagsStatus | kRflagsDf;
 
-// One RWX-free code page (rewritten RW, then made RX, for each instruction) followed by a
-// scratch area, in one mapping so that RIP-relative operands can reach the scratch area.
+// One code page (rewritten RW, then made RX, for each instruction; never both) followed
+// by a scratch area, in one mapping below 2 GiB so that RIP-relative operands and 32-bit
+// addresses reach the scratch area.
 class NativeRunner {
 public:
     explicit NativeRunner(usize scratch_size);
