@@ -133,6 +133,7 @@ inline constexpr u64 kMaxRepIterations = 1024;
 // updated. Otherwise `cpu` is unchanged, except for the iterations a REP string
 // instruction completed before a fault. Memory is accessed in the processor's order
 // (read, compute, write), each operand as one access of its size, so a device sees a
-// 4-byte MOV as one 4-byte access; the read of a read-modify-write passes
-// GuestAccess::write so that a write-protection fault comes before any device read.
+// 4-byte MOV as one 4-byte access. The read of a read-modify-write (ALU ops, BTS/BTR/
+// BTC, XCHG, CMPXCHG, XADD) passes GuestAccess::write = true: an environment may check
+// write access there, so that a write-protection #PF comes before a device sees the read.
 EmulationResult emulate_instruction(const DecodedInstruction& insn, EmulatorCpuState& cpu, EmulatorEnvironment& env);

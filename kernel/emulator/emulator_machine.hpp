@@ -52,8 +52,8 @@ public:
     // stays on the instruction.
     bool advance_rip = true;
     // Set once a REP string instruction has completed an iteration: its register changes
-    // survive a later fault, as on the processor (SDM vol. 2 REP: "the registers are
-    // updated ... so the instruction can be restarted").
+    // survive a later fault, as on the processor (SDM vol. 2 REP: an exception suspends
+    // the repeated operation with the registers preserved so that it resumes afterwards).
     bool made_progress = false;
 
     bool long_mode() const { return cpu.mode == CpuMode::Long64; }
@@ -84,7 +84,7 @@ public:
     // Unhandlable become the EmulationResult of the same name. `write_intent` marks the
     // read of a read-modify-write, so the environment may check write access before any
     // device sees the read (the processor reports such a fault as a write: SDM vol. 3A
-    // 4.7, W/R "the access causing the fault was a write").
+    // 4.7, W/R set: the access causing the fault was a write).
     EmulationResult read(u64 linear, void* dst, u8 size, bool write_intent = false);
     EmulationResult write(u64 linear, const void* src, u8 size);
 

@@ -20,11 +20,11 @@ struct VectorShape {
     bool aligned = false;  // the memory operand must be 16-byte aligned
 };
 
-// Which way each opcode moves and what a destination keeps. Loads from memory zero the
-// rest of the destination (MOVD/MOVQ xmm: "zero-extended to 128 bits", MOVSS/MOVSD
-// xmm, m: "bits 127:32 (63) are cleared"); MOVSS/MOVSD between registers merge ("bits
-// 127:32 (64) of the destination are unchanged"); MOVQ xmm, xmm (F3 0F 7E, 66 0F D6)
-// clears bits 127:64.
+// Which way each opcode moves and what a destination keeps (SDM vol. 2, each page's
+// "Operation"): a load from memory or a GPR zeroes the rest of the destination (MOVD/MOVQ
+// into XMM zero-extend to 128 bits, into MMX to 64; MOVSS/MOVSD xmm, m clear bits
+// 127:32 / 127:64); legacy-SSE MOVSS/MOVSD between registers leave the destination's
+// upper bits unchanged; MOVQ xmm, xmm (F3 0F 7E, 66 0F D6) clears bits 127:64.
 VectorShape shape_of(const DecodedInstruction& insn) {
     VectorShape s;
     s.size = insn.operand_size;
@@ -82,8 +82,8 @@ EmulationResult execute_vector_move(Machine& m) {
     if (insn.memory.present) {
         result = m.memory_operand(s.size, linear);
         if (failed(result)) return result;
-        // SDM vol. 2 MOVDQA/MOVAPS/MOVAPD: "#GP(0) if a memory operand is not aligned on a
-        // 16-byte boundary, regardless of segment".
+        // SDM vol. 2 MOVDQA/MOVAPS/MOVAPD, protected-mode exceptions: #GP(0) for a memory
+        // operand not aligned on 16 bytes, whatever the segment (so #GP, not #SS, for SS).
         if (s.aligned && (linear & 15) != 0) return raise_with_code(kVectorGp, 0);
     }
     u8 data[16] = {};

@@ -654,6 +654,12 @@ const Case kBitCases[] = {
      .mmio_values = {0x8000000000000000},
      .expect_rflags = kFlags | CF,
      .expect_mmio = {mmio_read(kMmio + 0x10, 8, 0x8000000000000000), mmio_write(kMmio + 0x10, 8, 0)}},
+    {.name = "BtcMemoryImmediate",  // btc qword [rbx], 63
+     .code = "48 0f ba 3b 3f",
+     .regs = {{RBX, kMmio}},
+     .mmio_values = {0x8000000000000001},
+     .expect_rflags = kFlags | CF,
+     .expect_mmio = {mmio_read(kMmio, 8, 0x8000000000000001), mmio_write(kMmio, 8, 1)}},
     {.name = "BtcRegister",  // btc eax, ecx with ecx = 33: bit 1
      .code = "0f bb c8",
      .regs = {{RAX, 0xffffffff00000000}, {RCX, 33}},
@@ -1023,6 +1029,31 @@ TEST(EmulatorRep, CmpsStopsEarlyAcrossChunks) {
     EXPECT_EQ(cpu.gpr[RCX], 3000u - 1501u);
     EXPECT_EQ(cpu.gpr[RSI], kRam + 1501);
     EXPECT_EQ(cpu.rflags & kRflagsZf, 0u);
+}
+
+TEST(EmulatorString, SourceSegmentOverrideDestinationAlwaysEs) {
+    // Protected mode with distinct bases: movsb reads DS:ESI (or the override), writes
+    // ES:EDI whatever the prefix says.
+    const struct {
+        const char* code;
+        Segment source;
+    } cases[] = {{"a4", Segment::DS}, {"26 a4", Segment::ES}, {"2e a4", Segment::CS}, {"64 a4", Segment::FS}};
+    for (const auto& c : cases) {
+        FakeEnvironment env;
+        EmulatorCpuState cpu = initial_cpu(P32);
+        for (unsigned s = 0; s < 6; ++s) cpu.segment_base[s] = kRam + 0x1000 * (s + 1);
+        cpu.segment_base[unsigned(Segment::ES)] = kMmio;
+        cpu.gpr[RSI] = 0x10;
+        cpu.gpr[RDI] = 0x20;
+        const u64 source = (c.source == Segment::ES ? kMmio : kRam + 0x1000 * (unsigned(c.source) + 1)) + 0x10;
+        if (c.source != Segment::ES) env.poke(source, 0x40 + unsigned(c.source), 1);
+        env.mmio_values = {0x40 + unsigned(c.source)};
+        ASSERT_EQ(emulate(env, cpu, c.code).kind, EmulationResult::Done) << c.code;
+        ASSERT_FALSE(env.mmio_log.empty()) << c.code;
+        EXPECT_EQ(env.mmio_log.back(), mmio_write(kMmio + 0x20, 1, 0x40 + unsigned(c.source))) << c.code;
+        EXPECT_EQ(cpu.gpr[RSI], 0x11u);
+        EXPECT_EQ(cpu.gpr[RDI], 0x21u);
+    }
 }
 
 // Faults: the vector and error code, and that nothing changed.
