@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/tick_math.hpp"
 
@@ -490,6 +491,33 @@ TEST(Pit8254, GarbageNeverWedgesTheModel) {
         f.pit.advance_to(f.clock.now);
         const u64 deadline = f.pit.next_deadline_ns();
         ASSERT_TRUE(deadline == kNoDeadline || deadline > f.clock.now);
+    }
+}
+
+// ISA IRQs wired to the PIC pair, as the platform does.
+class PicLines final : public InterruptLines {
+public:
+    Pic8259Pair pic;
+    void set_isa_irq(u8 irq, bool high) override { pic.set_irq(irq, high); }
+};
+
+TEST(Pit8254, PeriodicTicksReachThePicAsEdges) {
+    FakeClock clock;
+    PicLines lines;
+    Pit8254 pit(clock, lines);
+    // init_8259A with IRQ 0 unmasked.
+    for (u8 value : {0x11, 0x30, 0x04, 0x01}) lines.pic.port_write(value == 0x11 ? 0x20 : 0x21, 1, value);
+    lines.pic.port_write(0x21, 1, 0xfe);
+    pit.port_write(kMode, 1, 0x34);
+    pit.port_write(kCh0, 1, u8(kLinuxLatch));
+    pit.port_write(kCh0, 1, kLinuxLatch >> 8);
+    for (u64 tick = 1; tick <= 3; ++tick) {
+        clock.now = at_tick(tick * kLinuxLatch);
+        pit.advance_to(clock.now);
+        ASSERT_TRUE(lines.pic.interrupt_pending());
+        EXPECT_EQ(lines.pic.acknowledge(), 0x30);
+        lines.pic.port_write(0x20, 1, 0x60);  // specific EOI, IR0
+        EXPECT_FALSE(lines.pic.interrupt_pending());
     }
 }
 
