@@ -58,6 +58,7 @@ public:
     static constexpr u16 kSlpTypMask = 7u << kSlpTypShift;
     static constexpr u16 kSlpEn = 1u << 13;
 
+    // Reads `clock` (the timer's phase) but never calls `lines`: the SCI starts low.
     AcpiPmBlock(const GuestClock& clock, InterruptLines& lines, PlatformControl& platform, u16 base = kDefaultBase);
 
     u32 port_read(u16 port, u8 size);

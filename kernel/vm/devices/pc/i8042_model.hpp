@@ -56,6 +56,7 @@ public:
     // As a PC BIOS leaves it: keyboard interrupt, POST passed, aux off, translation.
     static constexpr u8 kCtrDefault = kCtrKeyboardInterrupt | kCtrSystemFlag | kCtrAuxDisabled | kCtrTranslate;
 
+    // Constructing never calls `lines` or `platform`: both IRQs start low.
     I8042(PlatformControl& platform, InterruptLines& lines);
 
     u32 port_read(u16 port, u8 size);

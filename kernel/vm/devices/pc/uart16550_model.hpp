@@ -49,6 +49,7 @@ public:
     static constexpr u16 kMsr = 6;
     static constexpr u16 kScr = 7;
 
+    // Constructing (and reset() on a quiet UART) never calls `lines`: the IRQ line starts low.
     Uart16550(UartOutput& output, InterruptLines& lines, u16 base = kCom1Base, u8 irq = kCom1Irq);
 
     u32 port_read(u16 port, u8 size);
