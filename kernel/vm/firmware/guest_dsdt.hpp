@@ -14,6 +14,7 @@ struct AmlFragment {
 // soft-off (ACPI 7.4.2.4), without which Linux cannot power the guest off.
 AmlFragment guest_dsdt_s5_package();
 
-// Scope(\_SB) { Device(PCI0) { _HID/_CID PNP0A03, _UID 0, _BBN 0 } }: a PCI host bridge
-// for bus 0 (ACPI 6.1.5 _HID, 6.5.5 _BBN).
+// Scope(\_SB) { Device(PCI0) { _HID/_CID PNP0A03, _UID 0, _BBN 0, _CRS } }: a PCI host
+// bridge for bus 0 (ACPI 6.1.5 _HID, 6.5.5 _BBN) decoding bus numbers 0-0xFF, every I/O
+// port but its own 0xCF8-0xCFF, and the MMIO window [0xC0000000, 0xFEBFFFFF].
 AmlFragment guest_dsdt_pci_host_bridge();
