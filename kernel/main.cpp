@@ -6,6 +6,7 @@
 #include "boot/multiboot2.hpp"
 #include "drivers/acpi/acpi_dump.hpp"
 #include "drivers/acpi/acpi_tables.hpp"
+#include "drivers/cmos_clock.hpp"
 #include "drivers/hardware_port_io.hpp"
 #include "drivers/ioapic.hpp"
 #include "drivers/lapic.hpp"
@@ -243,6 +244,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     log_info("time: TSC at %llu.%03llu MHz (against the %s), %s", (unsigned long long)(tsc.hz / 1000000),
              (unsigned long long)(tsc.hz / 1000 % 1000), tsc_reference_name(tsc.reference),
              tsc.invariant ? "invariant" : "not invariant");
+    time_set_wall_clock(read_cmos_wall_clock(HardwarePortIo::instance()));
+    if (time_wall_clock_at_boot() < 0) log_warn("time: the CMOS clock reads nonsense; guests' clocks start at 1970");
     init_interrupt_controllers();
     lapic_init_this_cpu();
     boot_cpu.apic_id = lapic_id();

@@ -50,6 +50,13 @@ u64 uptime_us() {
 
 void time_mark_boot() { g_boot_tsc = x86::rdtsc(); }
 
+namespace {
+i64 g_wall_clock_at_boot = -1;
+}
+
+void time_set_wall_clock(i64 unix_seconds_at_boot) { g_wall_clock_at_boot = unix_seconds_at_boot; }
+i64 time_wall_clock_at_boot() { return g_wall_clock_at_boot; }
+
 void udelay(u64 microseconds) {
     const u64 start = x86::rdtsc();
     const u64 hz = g_tsc_hz ? g_tsc_hz : 3000000000ull;  // before calibration: assume 3 GHz

@@ -173,6 +173,13 @@ u32 domains_alive() {
     return alive;
 }
 
+u32 domains_running() {
+    u32 running = 0;
+    for (u32 i = 0; i < g_domain_count; ++i)
+        if (!g_domains[i]->ended()) ++running;
+    return running;
+}
+
 bool all_domains_exited_cleanly() {
     for (u32 i = 0; i < g_domain_count; ++i)
         if (g_domains[i]->state != DomainState::Shutdown || g_domains[i]->exit_code != 0) return false;

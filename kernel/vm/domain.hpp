@@ -73,6 +73,9 @@ void domain_console_write(Domain& domain, const char* text, usize length);
 
 u32 domain_count();
 u32 domains_alive();
+// Domains not yet shut down or crashed (domains_alive also counts ended ones whose vCPUs
+// are still leaving their CPUs).
+u32 domains_running();
 bool all_domains_exited_cleanly();
 // Prints a per-domain table of exit counts (debug key 'e').
 void domain_print_exit_counters();

@@ -18,6 +18,7 @@ enum Number : uint32_t {
     kShutdown = 4,      // (exit code) -> does not return
     kDomainInfo = 5,    // (linear address of a DomainInfo) -> 0
     kVcpuStart = 6,     // (vCPU index, entry EIP, ESP) -> 0: starts a stopped vCPU, flat 32-bit
+    kDomainsAlive = 7,  // () -> how many domains have not ended, the caller's included
     kCount,
 };
 

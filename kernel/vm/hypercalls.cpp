@@ -62,6 +62,7 @@ bool handle_hypercall(Vcpu& vcpu) {
             case kShutdown: domain_shutdown(*vcpu.domain, i64(i32(arg(Gpr::Rbx)))); return false;
             case kDomainInfo: result = domain_info(vcpu, arg(Gpr::Rbx)); break;
             case kVcpuStart: result = vcpu_start(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx), arg(Gpr::Rdx)); break;
+            case kDomainsAlive: result = domains_running(); break;
             default: result = kErrorNoSuchCall; break;
         }
     }

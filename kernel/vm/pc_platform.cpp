@@ -8,6 +8,7 @@
 #include "kernel/vm/devices/apic/virtual_ioapic.hpp"
 #include "kernel/vm/devices/apic/virtual_lapic.hpp"
 #include "kernel/vm/devices/pc/acpi_pm_block.hpp"
+#include "kernel/vm/devices/pc/cmos_rtc.hpp"
 #include "kernel/vm/devices/pc/i8042_model.hpp"
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
@@ -24,6 +25,12 @@ namespace {
 
 u64 host_ns() { return mul_div_floor(x86::rdtsc(), kNsPerSecond, tsc_hz()); }
 
+// Unix seconds now; 0 (1970) when the machine's clock could not be read.
+i64 wall_clock_now() {
+    const i64 boot = time_wall_clock_at_boot();
+    return boot < 0 ? 0 : boot + i64(uptime_us() / 1000000);
+}
+
 }  // namespace
 
 class PcPlatform final : public GuestClock,
@@ -39,6 +46,7 @@ public:
           tsc_(tsc_hz(), i64(x86::rdtsc())),
           pit_(*this, *this),
           port61_(pit_),
+          rtc_(*this, *this, wall_clock_now(), {domain.memory.size(), 0}),
           com1_(*this, *this),
           pm_(*this, *this, *this),
           reset_control_(*this),
@@ -120,11 +128,14 @@ public:
     void advance(u64 now) {
         if (now < next_deadline_ns_) return;
         pit_.advance_to(now);
+        rtc_.advance_to(now);
         pm_.advance_to(now);
         for (u32 i = 0; i < domain_.vcpu_count; ++i) lapics_[i]->advance_to(now);
         u64 next = pit_.next_deadline_ns();
         const u64 pm_next = pm_.next_deadline_ns();
         if (pm_next < next) next = pm_next;
+        const u64 rtc_next = rtc_.next_deadline_ns();
+        if (rtc_next < next) next = rtc_next;
         for (u32 i = 0; i < domain_.vcpu_count; ++i) {
             const u64 l = lapics_[i]->next_deadline_ns();
             if (l < next) next = l;
@@ -190,6 +201,7 @@ public:
     Pic8259Pair pic_;
     Pit8254 pit_;
     SystemControlPortB port61_;
+    CmosRtc rtc_;
     Uart16550 com1_;
     AcpiPmBlock pm_;
     ResetControl reset_control_;
@@ -287,6 +299,7 @@ struct PcPlatformParts {
     LockedPorts<Pic8259Pair> pic_ports{platform, platform.pic_};
     LockedPorts<Pit8254> pit_ports{platform, platform.pit_};
     LockedPorts<SystemControlPortB> port61{platform, platform.port61_};
+    LockedPorts<CmosRtc> rtc{platform, platform.rtc_};
     LockedPorts<Uart16550> com1{platform, platform.com1_};
     LockedPorts<AcpiPmBlock> pm{platform, platform.pm_};
     // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
@@ -317,6 +330,7 @@ bool pc_platform_attach(Domain& d, const char** error) {
         io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &parts->pic_ports) &&
         io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &parts->pit_ports) &&
         io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &parts->port61) &&
+        io.claim(CmosRtc::kIndexPort, CmosRtc::kDataPort, &parts->rtc) &&
         io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &parts->com1) &&
         io.claim(AcpiPmBlock::kDefaultBase, AcpiPmBlock::kDefaultBase + AcpiPmBlock::kBlockSize - 1, &parts->pm) &&
         io.claim(PciHostBridge::kFirstPort, PciHostBridge::kFirstPort + PciHostBridge::kPortCount - 1, &parts->pci) &&
