@@ -122,6 +122,65 @@ std::string run_case(NativeRunner& runner, const std::vector<u8>& bytes, const M
     return header() + diffs;
 }
 
+std::string run_fault_case(NativeRunner& runner, const std::vector<u8>& bytes, const MachineState& in) {
+    const u64 base = runner.scratch_address();
+    FakeEnvironment env(base, runner.scratch(), runner.scratch_size());
+    memcpy(env.xmm, in.xmm, sizeof env.xmm);
+    memcpy(env.mmx, in.mmx, sizeof env.mmx);
+    const std::string header =
+        "instruction " + hex_bytes(bytes.data(), bytes.size()) + "\ninput:\n" + describe_state(in);
+
+    MachineState native = in;
+    const int native_vector = runner.run_expecting_fault(bytes.data(), bytes.size(), native);
+    if (native_vector < 0) return header + "the host did not fault\n";
+
+    DecodedInstruction insn;
+    const DecodeResult decoded =
+        decode_instruction(bytes.data(), bytes.size(), CpuMode::Long64, insn, CpuVendor::Intel);
+    if (decoded == DecodeResult::Invalid) {
+        if (native_vector == kVectorUd) return {};
+        return header + "decoder: Invalid (#UD), host vector " + std::to_string(native_vector) + "\n";
+    }
+    if (decoded != DecodeResult::Ok) return header + "decode: " + decode_result_name(decoded) + "\n";
+
+    EmulatorCpuState cpu;
+    for (int i = 0; i < 16; ++i) cpu.gpr[i] = in.gpr[i];
+    cpu.rip = runner.instruction_address();
+    cpu.rflags = (in.rflags & kFlagsLoaded) | 0x202;
+    cpu.cpl = 3;
+    cpu.cr0 = kCr0;
+    cpu.cr4 = kCr4;
+    cpu.efer = kEfer;
+    const EmulatorCpuState before = cpu;
+    const EmulationResult result = emulate_instruction(insn, cpu, env);
+    std::string diffs;
+    if (result.kind != EmulationResult::Exception) {
+        diffs += std::string("emulator: ") + emulation_result_name(result.kind) +
+                 (result.reason ? std::string(" (") + result.reason + ")" : "") + ", host vector " +
+                 std::to_string(native_vector) + "\n";
+    } else {
+        const EmulatorException& e = result.exception;
+        if (e.vector != native_vector) {
+            diffs += "vector: host " + std::to_string(native_vector) + " emulated " + std::to_string(e.vector) + "\n";
+        }
+        const bool wants_code = e.vector == kVectorGp || e.vector == kVectorSs;
+        if (e.has_error_code != wants_code || (wants_code && e.error_code != 0)) {
+            diffs +=
+                "error code: " + std::string(e.has_error_code ? "" : "none ") + std::to_string(e.error_code) + "\n";
+        }
+    }
+    for (int i = 0; i < 16; ++i) {
+        if (cpu.gpr[i] != before.gpr[i]) diffs += std::string(kGprNames[i]) + " changed by a faulting instruction\n";
+    }
+    if (cpu.rip != before.rip || cpu.rflags != before.rflags)
+        diffs += "rip or rflags changed by a faulting instruction\n";
+    if (memcmp(env.memory().data(), runner.scratch(), runner.scratch_size()) != 0) {
+        diffs += "memory changed by a faulting instruction\n";
+    }
+    if (!env.errors.empty()) diffs += "environment: " + env.errors + "\n";
+    return diffs.empty() ? std::string() : header + diffs;
+}
+
 Generated generate(const Spec& spec, Rng& rng, MachineState& state, const NativeRunner& runner, u64 center,
                    u64 spread) {
     Generated g;

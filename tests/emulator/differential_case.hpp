@@ -26,6 +26,11 @@ struct CaseOptions {
 std::string run_case(NativeRunner& runner, const std::vector<u8>& bytes, const MachineState& in,
                      const CaseOptions& options = {});
 
+// For an instruction that faults: the host must fault (run_expecting_fault) and the
+// emulator raise the same vector (error code 0 for #GP/#SS), leaving registers, RIP,
+// flags and memory as they were. An encoding the decoder rejects counts as #UD.
+std::string run_fault_case(NativeRunner& runner, const std::vector<u8>& bytes, const MachineState& in);
+
 // Instruction generation over a scratch area: a ModRM instruction with a memory or
 // register r/m operand, random registers and addressing forms, and the base/index
 // registers set so that the operand lands inside the scratch area.

@@ -684,3 +684,127 @@ TEST_F(Differential, VectorMoves) {
 }
 
 }  // namespace
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Faults: the host's signal (see NativeRunner::run_expecting_fault) against the emulator's
+// exception, with nothing changed on either side.
+
+class DifferentialFaults : public Differential {
+protected:
+    void run_fault(const std::string& name, const FormSetup& setup, int cases = 40) {
+        Rng rng(seed_ ^ std::hash<std::string>{}(name));
+        int reports = 0;
+        for (int i = 0; i < cases; ++i) {
+            differential::fill_scratch(rng, runner_);
+            MachineState state = differential::random_state(rng, runner_);
+            const std::vector<u8> bytes = setup(rng, state, runner_);
+            const std::string report = differential::run_fault_case(runner_, bytes, state);
+            ++total_;
+            if (!report.empty() && reports++ < kMaxReportsPerForm) {
+                ADD_FAILURE() << name << ", case " << i << " (test seed " << std::hex << seed_ << std::dec << ")\n"
+                              << report;
+            }
+        }
+    }
+};
+
+// A non-canonical address: bits 63:47 not all equal (SDM vol. 1 3.3.7.1).
+u64 non_canonical(Rng& rng) {
+    switch (rng.below(3)) {
+        case 0: return 0x0000800000000000ull + (rng.next() & 0x00007fffffffffffull);
+        case 1: return 0xffff000000000000ull + (rng.next() & 0x00007fffffffffffull);
+        default: return (rng.next() | 0x4000000000000000ull) & ~0x0000800000000000ull;
+    }
+}
+
+// MOVDQA/MOVAPS/MOVAPD at a misaligned address: #GP(0) (SDM vol. 2 MOVDQA).
+TEST_F(DifferentialFaults, MisalignedAlignedVectorMoves) {
+    const std::vector<std::vector<u8>> kOpcodes = {{0x66, 0x0f, 0x6f}, {0x66, 0x0f, 0x7f}, {0x0f, 0x28},
+                                                   {0x0f, 0x29},       {0x66, 0x0f, 0x28}, {0x66, 0x0f, 0x29}};
+    for (const std::vector<u8>& opcode : kOpcodes) {
+        run_fault("misaligned " + differential::hex_bytes(opcode.data(), opcode.size()), [&](Rng& rng, MachineState& s,
+                                                                                             NativeRunner& runner) {
+            const std::vector<u8> prefixes(opcode.begin(), opcode.end() - 2);
+            const Spec spec{
+                .name = "", .prefixes = prefixes, .opcode = {0x0f, opcode.back()}, .memory = true, .access_size = 16};
+            for (;;) {
+                MachineState t = s;
+                Generated g = differential::generate(spec, rng, t, runner, kCenter, kSpread);
+                if (g.target % 16 != 0) {
+                    s = t;
+                    return g.bytes;
+                }
+            }
+        });
+    }
+}
+
+// Non-canonical addresses: #GP(0), or #SS(0) when the stack segment is used (rSP or rBP
+// base, PUSH/POP), SDM vol. 3A 6.15; also an access whose last byte is past the canonical
+// boundary.
+TEST_F(DifferentialFaults, NonCanonical) {
+    struct Form {
+        const char* name;
+        std::vector<u8> bytes;
+        u8 reg;  // the register made non-canonical
+    };
+    const Form kForms[] = {
+        {"mov eax, [rbx+10]", {0x8b, 0x43, 0x10}, 3},
+        {"mov [rbx+10], eax", {0x89, 0x43, 0x10}, 3},
+        {"lock add [rbx], eax", {0xf0, 0x01, 0x03}, 3},
+        {"add qword [r9+r10*8], 5", {0x4b, 0x83, 0x04, 0xd1, 0x05}, 9},
+        {"mov eax, [rbp+8]", {0x8b, 0x45, 0x08}, 5},
+        {"mov eax, [rsp+8]", {0x8b, 0x44, 0x24, 0x08}, 4},
+        {"push rax", {0x50}, 4},
+        {"pop rax", {0x58}, 4},
+        {"push qword [rbx]", {0xff, 0x33}, 3},
+        {"movsb (rsi)", {0xa4}, 6},
+        {"movsb (rdi)", {0xa4}, 7},
+        {"stosq", {0x48, 0xab}, 7},
+        {"movdqa xmm0, [rbx]", {0x66, 0x0f, 0x6f, 0x03}, 3},
+        {"movups [rbx], xmm1", {0x0f, 0x11, 0x0b}, 3},
+        {"bt [rbx], eax", {0x0f, 0xa3, 0x03}, 3},
+        {"xchg [rbx], rax", {0x48, 0x87, 0x03}, 3},
+    };
+    for (const Form& f : kForms) {
+        run_fault(f.name, [&](Rng& rng, MachineState& s, NativeRunner& runner) {
+            for (u8 r : {3, 5, 6, 7, 10}) s.gpr[r] = runner.scratch_address() + kCenter;
+            s.gpr[0] = rng.below(64);  // a small BT offset
+            s.gpr[f.reg] = non_canonical(rng);
+            return f.bytes;
+        });
+    }
+    // The last byte past the top of the lower canonical half.
+    run_fault("mov rax, [rbx] across 0x800000000000", [&](Rng& rng, MachineState& s, NativeRunner&) {
+        s.gpr[3] = 0x0000800000000000ull - 1 - rng.below(7);
+        return std::vector<u8>{0x48, 0x8b, 0x03};
+    });
+}
+
+// LOCK where it is not allowed: #UD (SDM vol. 2 LOCK): register destinations, CMP, TEST,
+// BT, MOV.
+TEST_F(DifferentialFaults, InvalidLock) {
+    const std::vector<std::vector<u8>> kForms = {
+        {0xf0, 0x01, 0xc8},        // add eax, ecx
+        {0xf0, 0x39, 0x03},        // cmp [rbx], eax
+        {0xf0, 0x85, 0x03},        // test [rbx], eax
+        {0xf0, 0x0f, 0xa3, 0x03},  // bt [rbx], eax
+        {0xf0, 0x89, 0x03},        // mov [rbx], eax
+        {0xf0, 0x03, 0x03},        // add eax, [rbx]
+        {0xf0, 0xa4},              // movsb
+    };
+    for (const std::vector<u8>& bytes : kForms) {
+        run_fault(
+            "invalid lock " + differential::hex_bytes(bytes.data(), bytes.size()),
+            [&](Rng&, MachineState& s, NativeRunner& runner) {
+                for (u8 r : {3, 6, 7}) s.gpr[r] = runner.scratch_address() + kCenter;
+                s.gpr[0] = 5;
+                return bytes;
+            },
+            5);
+    }
+}
+
+}  // namespace

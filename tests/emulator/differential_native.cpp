@@ -1,5 +1,7 @@
 #include "tests/emulator/differential_native.hpp"
 
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -182,6 +184,55 @@ void NativeRunner::run(const u8* insn, usize length, MachineState& state) {
     state.rflags = (state.rflags & kFlagsLoaded) | 0x202;
     __builtin___clear_cache(reinterpret_cast<char*>(region_), reinterpret_cast<char*>(region_ + kCodeSize));
     reinterpret_cast<void (*)()>(region_)();
+}
+
+namespace {
+
+sigjmp_buf g_fault_jump;
+volatile sig_atomic_t g_fault_signal = 0;
+volatile sig_atomic_t g_fault_code = 0;
+
+void on_fault(int signal, siginfo_t* info, void*) {
+    g_fault_signal = signal;
+    g_fault_code = info->si_code;
+    siglongjmp(g_fault_jump, 1);
+}
+
+}  // namespace
+
+int NativeRunner::run_expecting_fault(const u8* insn, usize length, MachineState& state) {
+    static constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL};
+    static u8 alternate_stack[64 * 1024];
+    stack_t stack{}, old_stack{};
+    stack.ss_sp = alternate_stack;
+    stack.ss_size = sizeof alternate_stack;
+    if (sigaltstack(&stack, &old_stack) != 0) abort();
+    struct sigaction action {};
+    struct sigaction old_actions[3];
+    action.sa_sigaction = on_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &action, &old_actions[i]);
+
+    g_fault_signal = 0;
+    int vector = -1;
+    if (sigsetjmp(g_fault_jump, 1) == 0) {
+        run(insn, length, state);
+    } else {
+        // The stub never got to its epilogue: empty the x87 tags its MMX loads set. (The
+        // kernel cleared DF for the handler; callee-saved registers come from the jump
+        // buffer.)
+        __asm__ volatile("emms");
+        switch (g_fault_signal) {
+            case SIGILL: vector = kVectorUd; break;
+            case SIGBUS: vector = kVectorSs; break;
+            case SIGSEGV: vector = g_fault_code == SI_KERNEL ? kVectorGp : kVectorPf; break;
+            default: vector = 255; break;
+        }
+    }
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &old_actions[i], nullptr);
+    sigaltstack(&old_stack, nullptr);
+    return vector;
 }
 
 bool FakeEnvironment::in_range(u64 linear, usize size) const {

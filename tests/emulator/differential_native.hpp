@@ -50,6 +50,14 @@ public:
     // branch.
     void run(const u8* insn, usize length, MachineState& state);
 
+    // Like run, for an instruction expected to fault: SIGSEGV, SIGBUS and SIGILL are caught
+    // (on an alternate stack: RSP is the guest's) for the duration of the call. Returns the
+    // exception vector the signal stands for (Linux, arch/x86/kernel/traps.c: #UD SIGILL,
+    // #SS SIGBUS, #GP SIGSEGV with SI_KERNEL, #PF SIGSEGV with SEGV_MAPERR/ACCERR), or -1
+    // if the instruction completed (then `state` holds the result). After a fault `state`
+    // is unspecified.
+    int run_expecting_fault(const u8* insn, usize length, MachineState& state);
+
 private:
     u8* region_ = nullptr;
     usize region_size_ = 0;
