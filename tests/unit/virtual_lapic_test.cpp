@@ -688,6 +688,46 @@ TEST(VirtualLapic, ExtIntThroughLint0) {
     EXPECT_TRUE(rig.lapic.extint_pending());
 }
 
+TEST(VirtualLapic, PendingEventsForAHaltedVcpu) {
+    Rig rig;
+    EXPECT_FALSE(rig.lapic.has_pending_event());
+    rig.lapic.accept_nmi();
+    EXPECT_TRUE(rig.lapic.has_pending_event());
+    rig.lapic.take_nmi();
+    rig.enable();
+    rig.write(lapic::kTpr, 0xf0);
+    rig.lapic.accept_fixed(0x40, false);
+    EXPECT_FALSE(rig.lapic.has_pending_event());  // blocked by TPR
+    rig.write(lapic::kTpr, 0);
+    EXPECT_TRUE(rig.lapic.has_pending_event());
+    rig.lapic.accept_init();
+    EXPECT_TRUE(rig.lapic.has_pending_event());
+    rig.lapic.take_init();
+    EXPECT_FALSE(rig.lapic.has_pending_event());
+    rig.lapic.accept_sipi(0x10);
+    EXPECT_TRUE(rig.lapic.has_pending_event());
+}
+
+TEST(VirtualLapic, PlatformResetRestoresPowerUpState) {
+    Rig rig(config_with_id(6, true));
+    rig.enable_x2apic();
+    rig.lapic.accept_fixed(0x40, false);
+    rig.lapic.accept_nmi();
+    rig.lapic.reset();
+    EXPECT_EQ(rig.lapic.apic_base(), 0xfee00900u);
+    EXPECT_TRUE(rig.lapic.mmio_enabled());
+    EXPECT_EQ(rig.read(lapic::kId), 6u << 24);
+    EXPECT_EQ(rig.read(lapic::kSvr), 0xffu);
+    EXPECT_FALSE(rig.lapic.has_pending_event());
+    EXPECT_FALSE(rig.lapic.wait_for_sipi());
+    Rig ap(config_with_id(1));
+    ap.lapic.accept_sipi(0x10);
+    ap.lapic.reset();
+    EXPECT_TRUE(ap.lapic.wait_for_sipi());
+    u8 vector = 0;
+    EXPECT_FALSE(ap.lapic.take_sipi(vector));
+}
+
 // --- IA32_APIC_BASE and x2APIC -------------------------------------------------------------
 
 TEST(VirtualLapic, ApicBaseTransitions) {

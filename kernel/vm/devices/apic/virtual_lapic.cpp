@@ -54,13 +54,21 @@ VirtualLapic::VirtualLapic(const LapicConfig& config, const GuestClock& clock, c
     : clock_(clock),
       tsc_(tsc),
       apic_id_(config.apic_id),
+      bsp_(config.bsp),
       eoi_broadcast_suppression_(config.eoi_broadcast_suppression),
       apic_base_reserved_(apic_base_reserved_bits(config.phys_addr_bits)),
-      apic_base_(kDefaultApicBase | kApicBaseEnable | (config.bsp ? kApicBaseBsp : 0)),
+      apic_base_(0),
       timer_(config.timer_hz) {
+    reset();
+}
+
+void VirtualLapic::reset() {
+    apic_base_ = kDefaultApicBase | kApicBaseEnable | (bsp_ ? kApicBaseBsp : 0);
     reset_registers();
+    lint_level_[0] = lint_level_[1] = false;
+    init_pending_ = sipi_pending_ = false;
     // After power-up the APs wait for INIT/SIPI; only the BSP runs (SDM 9.4).
-    wait_for_sipi_ = !config.bsp;
+    wait_for_sipi_ = !bsp_;
 }
 
 void VirtualLapic::connect(ApicMessageSink* bus, ApicWakeup* wakeup, u32 index) {
@@ -556,6 +564,10 @@ bool VirtualLapic::take_sipi(u8& vector) {
     sipi_pending_ = false;
     vector = sipi_vector_;
     return true;
+}
+
+bool VirtualLapic::has_pending_event() const {
+    return init_pending_ || sipi_pending_ || nmi_pending_ || pending_vector() != kNoVector || extint_pending();
 }
 
 bool VirtualLapic::extint_pending() const {

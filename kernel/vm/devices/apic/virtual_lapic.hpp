@@ -50,6 +50,10 @@ public:
     void set_eoi_listener(EoiListener* listener) { eoi_listener_ = listener; }
     void set_extint_source(ExtIntSource* source) { extint_source_ = source; }
 
+    // Platform reset (RESET#, a guest reboot): power-up state, IA32_APIC_BASE included
+    // (xAPIC mode, enabled, default base), pending events dropped; the APs wait for SIPI.
+    void reset();
+
     // --- Guest register access -------------------------------------------------------
     // xAPIC page, 32-bit accesses: `offset` within the 4 KiB page. Registers sit at
     // 16-byte-aligned offsets; the other 12 bytes of each slot read 0 and ignore writes.
@@ -124,6 +128,9 @@ public:
     // True once per SIPI accepted: the vCPU starts in real mode at vector << 12.
     bool take_sipi(u8& vector);
     bool wait_for_sipi() const { return wait_for_sipi_; }
+    // Anything above that a blocked vCPU would wake for (HLT: the hypervisor still checks
+    // RFLAGS.IF for pending_vector and ExtINT).
+    bool has_pending_event() const;
     // The PIC's INTR reaches this CPU (LINT0 unmasked in ExtINT mode, an ExtINT message, or
     // the APIC hardware-disabled) and is high. Takes precedence over pending_vector (ExtINT
     // bypasses APIC priority, SDM 11.5.1).
@@ -181,6 +188,7 @@ private:
     u32 index_ = 0;
 
     const u32 apic_id_;
+    const bool bsp_;
     const bool eoi_broadcast_suppression_;
     const u64 apic_base_reserved_;
     u64 apic_base_;
