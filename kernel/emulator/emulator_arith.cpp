@@ -59,26 +59,22 @@ EmulationResult execute_alu(Machine& m) {
     const u8 size = insn.operand_size;
     const u8 op = insn.opcode;
     const AluOp alu = alu_op_of(insn.kind);
-    Location destination;
-    u64 source = 0;
-    EmulationResult result;
     if (op >= 0x40 && op <= 0x4f) return apply(m, alu, m.register_location(insn.opcode_register), 0, size);
     const bool accumulator_form = (op < 0x40 && (op & 7) >= 4) || op == 0xa8 || op == 0xa9;
     if (accumulator_form) return apply(m, alu, m.register_location(kRegAx), immediate_as(insn, size), size);
-    result = m.rm_location(size, destination);
+    Location rm;
+    EmulationResult result = m.rm_location(size, rm);
     if (failed(result)) return result;
-    if (op < 0x40 && (op & 7) >= 2) {
-        // r, r/m: the r/m operand is the source.
-        const Location rm = destination;
+    if (op < 0x40 && (op & 7) >= 2) {  // r, r/m: the r/m operand is the source
+        u64 source = 0;
         result = m.read_value(rm, size, source);
         if (failed(result)) return result;
         return apply(m, alu, m.reg_location(), source, size);
     }
-    if (op < 0x40 || op == 0x84 || op == 0x85)
-        source = m.read_gpr(insn.modrm.reg, size);
-    else
-        source = immediate_as(insn, size);  // 80-83, F6/F7 /0 /1; ignored by INC DEC NEG NOT
-    return apply(m, alu, destination, source, size);
+    // r/m, r; or r/m, imm (80-83, F6/F7 /0 /1), which INC DEC NEG NOT ignore.
+    const bool register_source = op < 0x40 || op == 0x84 || op == 0x85;
+    const u64 source = register_source ? m.read_gpr(insn.modrm.reg, size) : immediate_as(insn, size);
+    return apply(m, alu, rm, source, size);
 }
 
 // BT/BTS/BTR/BTC r/m, r and r/m, imm8 (SDM vol. 2 BT, "bit base" and "bit offset"). The
