@@ -8,7 +8,8 @@
 //   0x0000_7000 .. 0x0000_7FFF   RAM: Linux boot_params ("zero page")
 //   0x0000_8000 .. 0x0000_8FFF   RAM: boot GDT
 //   0x0000_9000 .. 0x0000_FFFF   RAM: boot stack (RSP starts at 0x10000)
-//   0x0002_0000 .. 0x0009_FBFF   RAM: kernel command line at 0x20000
+//   0x0002_0000 .. 0x0002_FFFF   RAM: kernel command line buffer (64 KiB)
+//   0x0003_0000 .. 0x0009_FBFF   RAM: free (Linux's decompressor puts its trampoline near 0x9D000)
 //   0x0009_FC00 .. 0x000F_FFFF   reserved: EBDA, VGA window, option ROMs, BIOS
 //       0x000E_0000 ..           ACPI tables (RSDP first, 16-byte aligned, so the
 //                                legacy scan of 0xE0000-0xFFFFF finds it: ACPI 6.5 5.2.5.1)
@@ -61,7 +62,9 @@ inline constexpr u64 kGuestBootGdtGpa = 0x8000;
 inline constexpr u64 kGuestBootStackBottom = 0x9000;
 inline constexpr u64 kGuestBootStackTop = 0x10000;
 inline constexpr u64 kGuestCmdlineGpa = 0x20000;
-inline constexpr u64 kGuestCmdlineMaxBytes = kGuestLowRamEnd - kGuestCmdlineGpa;  // including the NUL
+// Including the NUL; far above any kernel's cmdline_size (2047 on x86_64), and it keeps
+// [0x30000, 0x9FC00) free for what the guest puts in conventional memory early.
+inline constexpr u64 kGuestCmdlineMaxBytes = 64 * KiB;
 
 // Guest RAM below the hole and above 4 GiB for a domain of `ram_bytes`.
 constexpr u64 guest_ram_below_4g(u64 ram_bytes) {
@@ -81,3 +84,4 @@ static_assert(kGuestBootGdtGpa + kPageSize <= kGuestBootStackBottom && kGuestBoo
 static_assert(kGuestAcpiTablesGpa >= kGuestBiosAreaStart &&
               kGuestAcpiTablesGpa + kGuestAcpiTablesMaxSize <= kGuestBiosAreaEnd);
 static_assert(kGuestAcpiTablesGpa % 16 == 0);
+static_assert(kGuestCmdlineGpa + kGuestCmdlineMaxBytes <= kGuestLowRamEnd);
