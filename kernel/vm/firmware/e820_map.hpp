@@ -19,8 +19,9 @@ struct E820Entry {
 };
 
 struct E820Map {
-    // boot_params.e820_table holds 128 entries (E820_MAX_ENTRIES_ZEROPAGE, bootparam.h).
-    static constexpr usize kMaxEntries = 128;
+    // The layout needs at most 4; boot_params.e820_table holds 128 (E820_MAX_ENTRIES_ZEROPAGE,
+    // bootparam.h). Kept small: the map lives on the hypervisor's stack while a guest loads.
+    static constexpr usize kMaxEntries = 16;
     E820Entry entries[kMaxEntries];
     usize count;
 };
