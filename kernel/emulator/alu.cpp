@@ -23,10 +23,10 @@
 // there rather than going unnoticed):
 //
 //   instruction        flag            SDM               here (= hardware)
-//   AND OR XOR TEST    AF              undefined         cleared (APM vol. 3 app. C: "U")
+//   AND OR XOR TEST    AF              undefined         cleared (APM vol. 3 app. C: undefined)
 //   BT BTS BTR BTC     OF SF AF PF     undefined         unchanged
-//   BT BTS BTR BTC     ZF              unaffected        unchanged (SDM vol. 2 BT: "The ZF
-//                                                        flag is unaffected"; APM: "U")
+//   BT BTS BTR BTC     ZF              unaffected        unchanged (SDM vol. 2 BT leaves ZF
+//                                                        alone; the APM calls it undefined)
 //
 // No other flag written by these operations is undefined: NEG sets CF = (source != 0)
 // and the rest like 0 - source; INC/DEC leave CF; NOT changes no flag.
@@ -118,7 +118,7 @@ AluResult alu_execute(AluOp op, u64 dest, u64 source, u8 size, u64 rflags) {
             a = logic(dest & source, size);
             write = false;
             break;
-        // INC/DEC: "The CF flag is not affected" (SDM vol. 2 INC, DEC).
+        // INC/DEC leave CF as it was (SDM vol. 2 INC, DEC).
         case AluOp::Inc:
             a = add(dest, 1, false, size);
             written &= ~kAluCf;

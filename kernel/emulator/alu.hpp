@@ -2,10 +2,10 @@
 // else that must compute RFLAGS as the CPU does). Pure functions over values already
 // truncated to `size` bytes (1, 2, 4 or 8).
 //
-// Flags the SDM leaves undefined (AF after logic operations, OF/SF/ZF/AF/PF after BT*, ...)
-// are set the way current AMD and Intel processors set them where those agree; each case
-// is named in alu.cpp. The differential tests (tests/emulator) compare every flag that the
-// SDM defines with the host CPU's.
+// Flags the SDM leaves undefined (AF after logic operations, OF/SF/AF/PF after BT*) are
+// set the way the host processor sets them (AF cleared, BT* leaves them unchanged); each
+// case is named in alu.cpp. The differential tests (tests/emulator/differential_*)
+// compare all six status flags, the undefined ones included, with the host CPU's.
 #pragma once
 
 #include "kernel/types.hpp"

@@ -294,7 +294,7 @@ TEST_F(Differential, AluUnary) {
 
 // BT BTS BTR BTC with an immediate offset (0F BA /4-7 ib: offset mod the operand width,
 // also for memory) and with a register offset (0F A3/AB/B3/BB: on memory a signed bit
-// offset that addresses other bytes, SDM vol. 2 BT "bit base ... bit offset").
+// offset that addresses other bytes, SDM vol. 2 BT: bit base and bit offset).
 TEST_F(Differential, BitTests) {
     static const char* kNames[4] = {"bt", "bts", "btr", "btc"};
     static const u8 kRegOpcodes[4] = {0xa3, 0xab, 0xb3, 0xbb};
@@ -382,9 +382,9 @@ TEST_F(Differential, ExchangeFamily) {
 }
 
 // CMPXCHG with a register destination. The processor writes the destination only when
-// the comparison succeeds (SDM vol. 2 CMPXCHG: the memory destination "receives a write
-// cycle without regard to the result"; a register that is not written keeps bits 63:32
-// with a 32-bit operand, as the host shows).
+// the comparison succeeds (SDM vol. 2 CMPXCHG: only a memory destination is written
+// whatever the outcome, so that the bus sees a locked read-modify-write); a register that is not written keeps bits
+// 63:32 with a 32-bit operand, as the host shows).
 TEST_F(Differential, CmpxchgRegister) {
     for (const SizeForm& sf : kSizes) run_cmpxchg(sf, false, false);
 }
@@ -555,8 +555,7 @@ TEST_F(Differential, PushPop) {
         }
     }
     // PUSH/POP [rsp + disp8]: for POP the address uses RSP after the increment (SDM vol. 2
-    // POP: "If the ESP register is used as a base register ... computes the effective
-    // address after it increments").
+    // POP, on an rSP base register).
     for (bool pop : {false, true}) {
         run_form(
             std::string(pop ? "pop" : "push") + " [rsp+disp8]", [&](Rng& rng, MachineState& s, NativeRunner& runner) {
