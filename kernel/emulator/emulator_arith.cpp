@@ -111,9 +111,12 @@ EmulationResult execute_bit_test(Machine& m) {
 }
 
 // CMPXCHG r/m, r (SDM vol. 2 CMPXCHG): compares the accumulator with the destination
-// (flags as CMP acc, dest); equal: dest = source; else acc = dest, and the destination is
-// written back with its own value ("the processor never produces a locked read without
-// also producing a locked write").
+// (flags as CMP acc, dest); equal: dest = source; else acc = dest. A memory destination is
+// written back with its own value on failure ("the processor never produces a locked read
+// without also producing a locked write"), so the device sees the write. A register
+// destination is not written on failure, although the SDM's pseudocode writes it: a
+// 32-bit one keeps bits 63:32, as the host CPU shows in the differential tests
+// (tests/emulator) and as QEMU models it.
 EmulationResult execute_cmpxchg(Machine& m) {
     const DecodedInstruction& insn = m.insn;
     const u8 size = insn.operand_size;
@@ -127,8 +130,10 @@ EmulationResult execute_cmpxchg(Machine& m) {
     const u64 source = m.read_gpr(insn.modrm.reg, size);
     const AluResult compare = alu_execute(AluOp::Cmp, accumulator, value, size, m.cpu.rflags);
     const bool equal = (compare.rflags & kRflagsZf) != 0;
-    result = m.write_value(destination, size, equal ? source : value);
-    if (failed(result)) return result;
+    if (equal || destination.memory) {
+        result = m.write_value(destination, size, equal ? source : value);
+        if (failed(result)) return result;
+    }
     if (!equal) m.write_gpr(kRegAx, size, value);
     m.cpu.rflags = compare.rflags;
     return proceed();

@@ -708,6 +708,11 @@ const Case kExchangeCases[] = {
      .regs = {{RAX, 1}, {RCX, 1}, {RDX, 7}},
      .expect_regs = {{RCX, 7}},
      .expect_rflags = kFlags | ZF | PF},
+    {.name = "CmpxchgRegisterNotEqualLeavesDestination",  // cmpxchg ecx, edx: eax != ecx
+     .code = "0f b1 d1",
+     .regs = {{RAX, 0xffffffff00000002}, {RCX, 0xffffffff00000001}, {RDX, 7}},
+     .expect_regs = {{RAX, 1}},
+     .expect_rflags = kFlags},
     {.name = "XaddMemory",  // xadd [rbx], eax
      .code = "0f c1 03",
      .regs = {{RAX, 4}, {RBX, kMmio}},
