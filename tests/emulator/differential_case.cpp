@@ -52,7 +52,12 @@ std::string run_case(NativeRunner& runner, const std::vector<u8>& bytes, const M
     cpu.cr0 = kCr0;
     cpu.cr4 = kCr4;
     cpu.efer = kEfer;
-    const EmulationResult result = emulate_instruction(insn, cpu, env);
+    EmulationResult result = emulate_instruction(insn, cpu, env);
+    for (int calls = 1;
+         result.kind == EmulationResult::Done && cpu.rip == runner.instruction_address() && calls < options.max_calls;
+         ++calls) {
+        result = emulate_instruction(insn, cpu, env);
+    }
     if (result.kind != EmulationResult::Done) {
         report = header() + "emulator: " + emulation_result_name(result.kind);
         if (result.reason) report += std::string(" (") + result.reason + ")";

@@ -18,6 +18,9 @@ struct CaseOptions {
     u64 flag_mask = kFlagsLoaded;  // the RFLAGS bits compared
     Tamper tamper = Tamper::None;
     u64 tamper_flag = kRflagsAf;
+    // Emulate again while RIP stays on the instruction (a REP string instruction runs at
+    // most kMaxRepIterations per call), up to this many calls in all.
+    int max_calls = 1;
 };
 
 // Runs one case over the runner's scratch area as it is now (the caller fills it);

@@ -622,6 +622,41 @@ TEST_F(Differential, Strings) {
     }
 }
 
+// REP MOVS/STOS/LODS/CMPS/SCAS with counts around kMaxRepIterations (1024): the emulator
+// stops after that many iterations with RIP on the instruction and is called again, as the
+// hypervisor re-enters the guest; the end result must be the host's.
+TEST_F(Differential, LongRepStrings) {
+    for (u8 opcode : {0xa4, 0xa5, 0xaa, 0xab, 0xac, 0xa6, 0xae}) {
+        const bool compares = opcode == 0xa6 || opcode == 0xae;
+        CaseOptions options;
+        options.max_calls = 4;
+        run_form(
+            "long rep " + std::to_string(opcode),
+            [&](Rng& rng, MachineState& s, NativeRunner& runner) {
+                const u8 size = (opcode & 1) ? 2 : 1;
+                std::vector<u8> b;
+                if (size == 2) b.push_back(0x66);
+                b.push_back(0xf3);
+                b.push_back(opcode);
+                const bool down = rng.coin();
+                if (down) s.rflags |= kRflagsDf;
+                s.gpr[1] = 1000 + rng.below(1200);
+                // Room for 2200 elements of 2 bytes either way from each pointer.
+                s.gpr[6] = runner.scratch_address() + 4608 + rng.below(64);
+                s.gpr[7] = runner.scratch_address() + 11520 + rng.below(64);
+                if (compares) {
+                    // Equal over a long run, so that REPE crosses the 1024 boundary.
+                    memset(runner.scratch(), 0x5a, runner.scratch_size());
+                    const u64 stop = rng.below(2400);
+                    for (u64 a : {s.gpr[6], s.gpr[7]}) reinterpret_cast<u8*>(a)[down ? -i64(stop) : i64(stop)] ^= 1;
+                    s.gpr[0] = 0x5a5a;
+                }
+                return b;
+            },
+            20, options);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // SSE and MMX moves, memory and register forms (aligned forms at aligned addresses).
 
