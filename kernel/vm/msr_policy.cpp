@@ -10,6 +10,12 @@ namespace {
 
 constexpr u32 kMsrTsc = 0x10;
 
+// IA32_MISC_ENABLE as a guest sees it (SDM vol. 4, table 2-2): fast strings on, branch
+// trace and PEBS unavailable, XD not disabled. Linux's verify_cpu reads it on Intel CPUs
+// (to clear XD_DISABLE) before it has an IDT, so a #GP there would be a triple fault.
+// Writes are accepted and dropped: nothing the guest may change here changes anything.
+constexpr u64 kGuestMiscEnable = (1ull << 0) | (1ull << 11) | (1ull << 12);
+
 void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
     Domain& d = *vcpu.domain;
     if (!d.note_unknown_msr(index)) return;
@@ -27,6 +33,14 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
         value = x86::rdtsc();
         return MsrResult::Ok;
     }
+    if (index == msr_index(Msr::MiscEnable)) {
+        value = kGuestMiscEnable;
+        return MsrResult::Ok;
+    }
+    if (index == msr_index(Msr::BiosSignId)) {
+        value = 0;  // no microcode update loaded
+        return MsrResult::Ok;
+    }
     // MSRs whose guest values the backend keeps (EFER and PAT on both; on VMX also the
     // SYSCALL/SYSENTER MSRs, which SVM passes through because VMLOAD/VMSAVE switch them).
     if (vcpu.backend->read_guest_msr(static_cast<Msr>(index), value)) return MsrResult::Ok;
@@ -39,6 +53,8 @@ MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
     if (vcpu.domain->platform && pc_platform_write_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     switch (index) {
+        case msr_index(Msr::MiscEnable):
+        case msr_index(Msr::BiosSignId): return MsrResult::Ok;  // see kGuestMiscEnable
         case msr_index(Msr::Efer): {
             if (!valid_guest_efer(value)) return MsrResult::GeneralProtection;
             // LMA is the CPU's to set (SDM 2.2.1): keep the current value.

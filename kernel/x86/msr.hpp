@@ -8,6 +8,8 @@ enum class Msr : u32 {
     ApicBase = 0x1b,           // Intel SDM vol. 3, 11.4.4
     FeatureControl = 0x3a,     // IA32_FEATURE_CONTROL, SDM vol. 3, 23.7
     Pat = 0x277,               // SDM vol. 3, 11.12.2
+    BiosSignId = 0x8b,         // IA32_BIOS_SIGN_ID: microcode revision, SDM vol. 3, 10.11.7
+    MiscEnable = 0x1a0,        // IA32_MISC_ENABLE, SDM vol. 4, table 2-2
     VmxBasic = 0x480,          // SDM vol. 3, A.1
     VmxPinbasedCtls = 0x481,   // SDM vol. 3, A.3.1
     VmxProcbasedCtls = 0x482,  // SDM vol. 3, A.3.2
