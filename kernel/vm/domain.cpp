@@ -101,6 +101,9 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
     auto* devices = new DomainDevices(*d);
+    // The test exit port is at 0xf4, where a PC has nothing (QEMU's isa-debug-exit sits
+    // there too): every domain has it, so test kernels end the same way on any platform.
+    d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
     if (config.pc_platform) {
         if (!pc_platform_attach(*d, error)) {
             d->memory.destroy();
@@ -111,7 +114,6 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         d->cpuid.set_local_apic(true);
     } else {
         d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
-        d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
         // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
         if (d->memory.size() <= TestMmioDevice::kBase)
             d->mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);

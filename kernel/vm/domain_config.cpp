@@ -119,6 +119,11 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
             if (!parse_decimal(value, value_len, n) || n < 1 || n > 8)
                 return fail(error_buffer, error_buffer_size, "vcpus '%.*s': must be between 1 and 8", value, value_len);
             out.vcpus = u32(n);
+        } else if (equals(start, key_len, "platform")) {
+            if (!equals(value, value_len, "pc"))
+                return fail(error_buffer, error_buffer_size, "platform '%.*s': the only platform is 'pc'", value,
+                            value_len);
+            out.pc_platform = true;
         } else {
             return fail(error_buffer, error_buffer_size, "'%.*s': unknown option", start, len);
         }

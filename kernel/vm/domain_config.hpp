@@ -1,5 +1,7 @@
 // The command line of a GRUB module that starts a domain:
-//   domain name=t1 mem=64M vcpus=1 -- text passed to the guest kernel as its command line
+//   domain name=t1 mem=64M vcpus=1 platform=pc -- text passed to the guest kernel as its command line
+// platform=pc gives a Multiboot kernel the virtual PC a Linux kernel gets (the test
+// kernels that drive the PC's devices use it); a bzImage always gets it.
 // Modules that follow without "domain" belong to that domain (its multiboot modules).
 // Pure logic: every accepted and rejected form is unit-tested.
 #pragma once
@@ -12,6 +14,7 @@ struct DomainModuleLine {
     char name[kNameLength];
     u64 memory_bytes;
     u32 vcpus;
+    bool pc_platform;
     char guest_cmdline[kGuestCmdlineLength];
 };
 

@@ -151,7 +151,7 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     config.memory_bytes = line.memory_bytes;
     config.vcpus = line.vcpus;
     const bool linux = looks_like_bzimage(kernel);
-    config.pc_platform = linux;
+    config.pc_platform = linux || line.pc_platform;
     const char* error = nullptr;
     if (linux && line.memory_bytes > kGuestMmioHoleStart) {
         log_error("domain %s: a Linux domain has at most 3 GiB of memory for now; no domain started", line.name);

@@ -69,6 +69,17 @@ TEST(DomainConfig, ParsesEveryKey) {
     EXPECT_STREQ(p.line.guest_cmdline, "console=ttyS0 quiet");
 }
 
+TEST(DomainConfig, PlatformPc) {
+    EXPECT_FALSE(parse("domain name=t1").line.pc_platform);
+    Parsed p = parse("domain name=t1 platform=pc");
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_TRUE(p.line.pc_platform);
+    Parsed bad = parse("domain platform=amiga");
+    EXPECT_FALSE(bad.ok);
+    EXPECT_NE(bad.error.find("the only platform is 'pc'"), std::string::npos) << bad.error;
+    EXPECT_FALSE(parse("domain platform=").ok);
+}
+
 TEST(DomainConfig, KeysInAnyOrderWithTabsAndLeadingSpaces) {
     Parsed p = parse("  \tdomain\tvcpus=8   mem=1G\tname=guest-B_2.x  ");
     ASSERT_TRUE(p.ok) << p.error;
