@@ -47,7 +47,7 @@ EmulatorCpuState long_mode_cpu() {
 
 void decode_only(benchmark::State& state, const u8* bytes, usize size) {
     DecodedInstruction insn;
-    for (auto _ : state) {
+    for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom
         benchmark::DoNotOptimize(decode_instruction(bytes, size, CpuMode::Long64, insn));
         benchmark::DoNotOptimize(insn);
     }
@@ -59,7 +59,7 @@ template <typename Setup>
 void decode_and_emulate(benchmark::State& state, const u8* bytes, usize size, Setup setup) {
     SinkEnvironment env;
     EmulatorCpuState cpu = long_mode_cpu();
-    for (auto _ : state) {
+    for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom
         setup(cpu);
         DecodedInstruction insn;
         if (decode_instruction(bytes, size, CpuMode::Long64, insn) != DecodeResult::Ok) {
@@ -98,7 +98,7 @@ void BM_EmulateOnlyMovStoreMmio(benchmark::State& state) {
     EmulatorCpuState cpu = long_mode_cpu();
     DecodedInstruction insn;
     decode_instruction(kMovStore, sizeof(kMovStore), CpuMode::Long64, insn);
-    for (auto _ : state) {
+    for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom
         cpu.rip = 0x400000;
         benchmark::DoNotOptimize(emulate_instruction(insn, cpu, env));
     }
