@@ -159,6 +159,10 @@ inline constexpr u32 kPreemptionTimer = 1u << 6;
 namespace proc {
 inline constexpr u32 kInterruptWindowExiting = 1u << 2;
 inline constexpr u32 kHltExiting = 1u << 7;
+// MOV to/from CR8 exit (SDM vol. 3C, table 25-6): without them a guest's CR8 would be the
+// host's own task priority.
+inline constexpr u32 kCr8LoadExiting = 1u << 19;
+inline constexpr u32 kCr8StoreExiting = 1u << 20;
 inline constexpr u32 kUseIoBitmaps = 1u << 25;
 inline constexpr u32 kUseMsrBitmaps = 1u << 28;
 inline constexpr u32 kActivateSecondary = 1u << 31;

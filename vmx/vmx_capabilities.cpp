@@ -39,7 +39,8 @@ void compute(Capabilities& c) {
     const u64 entry_cap = x86::rdmsr(true_ctls ? Msr::VmxTrueEntryCtls : Msr::VmxEntryCtls);
 
     const u32 want_pin = pin::kExternalInterruptExiting | pin::kNmiExiting;
-    const u32 want_proc = proc::kHltExiting | proc::kUseIoBitmaps | proc::kUseMsrBitmaps | proc::kActivateSecondary;
+    const u32 want_proc = proc::kHltExiting | proc::kUseIoBitmaps | proc::kUseMsrBitmaps | proc::kActivateSecondary |
+                          proc::kCr8LoadExiting | proc::kCr8StoreExiting;
     const u32 want_exit = exit_ctl::kHostAddressSpaceSize | exit_ctl::kSavePat | exit_ctl::kLoadPat |
                           exit_ctl::kSaveEfer | exit_ctl::kLoadEfer;
     const u32 want_entry = entry_ctl::kLoadPat | entry_ctl::kLoadEfer;
@@ -52,7 +53,8 @@ void compute(Capabilities& c) {
     c.exit = adjust_controls(exit_cap, want_exit);
     c.entry = adjust_controls(entry_cap, want_entry) & ~entry_ctl::kIa32eModeGuest;
     if ((c.pin & want_pin) != want_pin || (c.proc & want_proc) != want_proc) {
-        c.problem = "VMX lacks external-interrupt/NMI exiting, HLT exiting, I/O or MSR bitmaps or secondary controls";
+        c.problem =
+            "VMX lacks external-interrupt/NMI exiting, HLT or CR8 exiting, I/O or MSR bitmaps or secondary controls";
         return;
     }
     if ((c.exit & want_exit) != want_exit || (c.entry & want_entry) != want_entry) {

@@ -251,7 +251,6 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
     write(Field64::GuestPat, kDefaultPat);
     star_ = lstar_ = cstar_ = sfmask_ = kernel_gs_base_ = 0;
     guest_cr2_ = 0;
-    launched_ = false;
 }
 
 void VmxVcpu::request_interrupt(u8 vector) {
@@ -397,6 +396,16 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Rdmsr: exit.kind = ExitKind::MsrRead; return;
         case ExitReason::Wrmsr: exit.kind = ExitKind::MsrWrite; return;
         case ExitReason::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitReason::CrAccess: {
+            // Exit qualification for control-register accesses (SDM vol. 3C, table 28-3):
+            // only CR8 exits (the CR0/CR4 masks own no other bits a guest could change).
+            const u64 q = read(FieldNatural::ExitQualification);
+            if ((q & 0xf) != 8 || ((q >> 4) & 3) > 1) return;  // stays Unhandled
+            exit.kind = ExitKind::Cr8Access;
+            exit.cr8.write = ((q >> 4) & 3) == 0;
+            exit.cr8.gpr = u8((q >> 8) & 0xf);
+            return;
+        }
         case ExitReason::IoInstruction: {
             // Exit qualification for I/O (SDM vol. 3C, table 28-5).
             const u64 q = read(FieldNatural::ExitQualification);

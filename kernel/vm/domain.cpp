@@ -166,6 +166,27 @@ void domain_console_write(Domain& d, const char* text, usize length) {
     }
 }
 
+bool domain_console_input(Domain& d, char key) {
+    LockGuard<SpinLock> guard(d.input_lock);
+    if (d.input_head - d.input_tail == sizeof(d.input)) return false;
+    d.input[d.input_head++ % sizeof(d.input)] = key;
+    return true;
+}
+
+bool domain_console_peek(Domain& d, char& key) {
+    LockGuard<SpinLock> guard(d.input_lock);
+    if (d.input_head == d.input_tail) return false;
+    key = d.input[d.input_tail % sizeof(d.input)];
+    return true;
+}
+
+void domain_console_pop(Domain& d) {
+    LockGuard<SpinLock> guard(d.input_lock);
+    if (d.input_head != d.input_tail) ++d.input_tail;
+}
+
+Domain* domain_at(u32 index) { return index < g_domain_count ? g_domains[index] : nullptr; }
+
 u32 domain_count() { return g_domain_count; }
 
 u32 domains_alive() {
@@ -222,6 +243,7 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::Exception: return "exception";
         case ExitKind::VirtualizationInstruction: return "virt-insn";
         case ExitKind::Xsetbv: return "xsetbv";
+        case ExitKind::Cr8Access: return "cr8";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

@@ -42,6 +42,12 @@ struct Domain {
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
     usize console_length = 0;
+    // Keys typed on the Vireo console while it is switched to this domain (debug_keys.cpp),
+    // waiting for its COM1 to take them. The console path only touches this ring (under
+    // input_lock), never the devices, so it needs no lock the devices hold.
+    SpinLock input_lock;
+    char input[64] = {};
+    u32 input_head = 0, input_tail = 0;  // free-running; head - tail bytes are queued
     // Unknown MSRs already reported, so each is logged once.
     u32 reported_msrs[16] = {};
     usize reported_msr_count = 0;
@@ -77,5 +83,11 @@ u32 domains_alive();
 // are still leaving their CPUs).
 u32 domains_running();
 bool all_domains_exited_cleanly();
+// Console input for a domain: false (and the key dropped) when its queue is full.
+bool domain_console_input(Domain& domain, char key);
+// The next queued key, without removing it; false when none is queued.
+bool domain_console_peek(Domain& domain, char& key);
+void domain_console_pop(Domain& domain);
+Domain* domain_at(u32 index);  // 0 .. domain_count() - 1
 // Prints a per-domain table of exit counts (debug key 'e').
 void domain_print_exit_counters();

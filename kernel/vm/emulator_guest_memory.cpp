@@ -74,7 +74,9 @@ u8 mmio_chunk(u64 gpa, usize remaining) {
 
 MemoryOutcome emulator_read_linear(GuestPhysicalMemory& ram, const GuestPagingState& paging, GuestMmioSink& mmio,
                                    u64 linear, void* dst, usize size, GuestAccess access) {
-    access.write = false;
+    // access.write stays as the emulator gave it: the read of a read-modify-write is
+    // checked for write permission, so a write-protection #PF comes before the device
+    // sees the read, as on the processor.
     Piece pieces[2];
     usize count = 0;
     const MemoryOutcome translated = translate(ram, paging, linear, size, access, pieces, count);

@@ -193,8 +193,11 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
 
 void handle_hlt(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Hlt)) return;
+    if (vcpu.domain->platform) {
+        pc_platform_halt(vcpu);
+        return;
+    }
     if (vcpu.backend->interrupt_requested()) return;  // delivered at the next entry
-    if (vcpu.domain->platform && pc_platform_interrupt_pending(vcpu)) return;
     if (!(vcpu.regs.rflags & kRflagsIf) && vcpu.timer_deadline_us == 0) {
         log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", vcpu.domain->name, vcpu.index,
                  (unsigned long long)vcpu.regs.rip);
@@ -231,6 +234,28 @@ void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
                  (unsigned long long)vcpu.regs.rip, npf.during_walk ? " (walking its page tables)" : "");
 }
 
+// MOV to/from CR8 (SDM vol. 3A 10.8.6.5 / 11.8.6.5): CR8[3:0] is TPR[7:4]; other bits
+// are reserved (#GP on a write of any). With a virtual local APIC it is that APIC's TPR.
+void handle_cr8(Vcpu& vcpu, const Cr8Exit& cr8) {
+    const Gpr reg = static_cast<Gpr>(cr8.gpr & 15);
+    if (cr8.write && (vcpu.regs[reg] & ~0xfull)) {
+        vcpu.backend->inject_exception(kVectorGp, true, 0);
+        return;
+    }
+    if (!skip_instruction(vcpu, cr8.write ? InterceptedInstruction::MovToCr : InterceptedInstruction::MovFromCr))
+        return;
+    if (vcpu.domain->platform) {
+        if (cr8.write)
+            pc_platform_write_cr8(vcpu, vcpu.regs[reg]);
+        else
+            vcpu.regs[reg] = pc_platform_read_cr8(vcpu);
+    } else if (cr8.write) {
+        vcpu.cr8 = vcpu.regs[reg];
+    } else {
+        vcpu.regs[reg] = vcpu.cr8;
+    }
+}
+
 }  // namespace
 
 void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
@@ -265,6 +290,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             vcpu.backend->inject_exception(kVectorUd, false, 0);
             return;
         case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
+        case ExitKind::Cr8Access: handle_cr8(vcpu, exit.cr8); return;
         case ExitKind::Exception:
             domain_crash(d, "vcpu%u: unexpected intercepted exception %u at rip %#llx", vcpu.index,
                          exit.exception_vector, (unsigned long long)vcpu.regs.rip);

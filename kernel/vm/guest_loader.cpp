@@ -153,8 +153,9 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     const bool linux = looks_like_bzimage(kernel);
     config.pc_platform = linux || line.pc_platform;
     const char* error = nullptr;
-    if (linux && line.memory_bytes > kGuestMmioHoleStart) {
-        log_error("domain %s: a Linux domain has at most 3 GiB of memory for now; no domain started", line.name);
+    if (config.pc_platform && line.memory_bytes > kGuestMmioHoleStart) {
+        log_error("domain %s: a domain with the virtual PC has at most 3 GiB of memory for now; no domain started",
+                  line.name);
         return false;
     }
     Domain* d = domain_create(config, &error);

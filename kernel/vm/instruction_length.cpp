@@ -18,6 +18,8 @@ Encoding encoding_of(InterceptedInstruction which) {
         case InterceptedInstruction::Vmmcall: return {OpcodeMap::TwoByte, 0x01, 0xd9};
         case InterceptedInstruction::Vmcall: return {OpcodeMap::TwoByte, 0x01, 0xc1};
         case InterceptedInstruction::Xsetbv: return {OpcodeMap::TwoByte, 0x01, 0xd1};
+        case InterceptedInstruction::MovToCr: return {OpcodeMap::TwoByte, 0x22, -1};
+        case InterceptedInstruction::MovFromCr: return {OpcodeMap::TwoByte, 0x20, -1};
     }
     return {OpcodeMap::OneByte, 0, -1};
 }

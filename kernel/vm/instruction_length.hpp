@@ -7,7 +7,7 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/guest_registers.hpp"
 
-enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv };
+enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv, MovToCr, MovFromCr };
 
 // The decoder's mode for a guest running in `mode`.
 CpuMode decoder_mode(GuestCpuMode mode);

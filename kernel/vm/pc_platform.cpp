@@ -95,10 +95,13 @@ public:
         domain_shutdown(domain_, 0);
     }
     void request_reset() override {
-        // Restarting a domain in place needs its kernel again; until then a reset ends it.
-        log_info("domain %u (%s): reset requested; the domain ends", domain_.id, domain_.name);
-        domain_shutdown(domain_, 0);
+        // Restarting a domain in place needs its kernel again; until then a reset ends it,
+        // with an exit code of its own so that it never passes for a clean power-off.
+        log_info("domain %u (%s): reset requested; Vireo cannot restart a domain yet, so it ends (exit code %d)",
+                 domain_.id, domain_.name, kResetExitCode);
+        domain_shutdown(domain_, kResetExitCode);
     }
+    static constexpr int kResetExitCode = 2;
 
     // ApicWakeup: something arrived for vCPU `index`.
     void wake_vcpu(u32 index) override {
@@ -150,10 +153,18 @@ public:
         advance(now_ns());
         VirtualLapic& l = *lapics_[v.index];
         if (l.take_init()) {
+            if (v.index == 0) {
+                // INIT to the boot processor restarts it at the reset vector, which only a
+                // firmware could serve: the guest asked for a reset.
+                request_reset();
+                return false;
+            }
             // INIT: the vCPU waits for a start-up IPI (SDM 8.4.3); its APIC reset itself.
+            // The SIPI may already be here (Linux sends it right after the INIT).
             v.started = false;
             v.state = VcpuState::Stopped;
             requested_[v.index] = false;
+            start_if_sipi(v);
             return false;
         }
         if (v.backend->interrupt_requested()) return true;
@@ -174,20 +185,37 @@ public:
         requested_[v.index] = false;
     }
 
-    bool interrupt_pending(Vcpu& v) {
+    void halt(Vcpu& v) {
+        constexpr u64 kRflagsIf = 1ull << 9;
         LockGuard<SpinLock> guard(lock_);
         VirtualLapic& l = *lapics_[v.index];
-        return l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector;
+        const bool interruptible = v.regs.rflags & kRflagsIf;
+        if (interruptible &&
+            (v.backend->interrupt_requested() || l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector))
+            return;  // taken at the next entry
+        v.state = VcpuState::Blocked;
     }
 
     void poll() {
-        if (__atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED) > now_ns()) return;
+        char key;
+        const bool input = domain_console_peek(domain_, key);
+        if (!input && __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED) > now_ns()) return;
         LockGuard<SpinLock> guard(lock_);
         advance(now_ns());
+        // Console keys for this domain go to its COM1 while its receive FIFO has room.
+        while (domain_console_peek(domain_, key) && com1_.receive(u8(key))) domain_console_pop(domain_);
     }
 
     bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
         if (!VirtualLapic::handles_msr(index)) return false;
+        constexpr u32 kApicBaseMsr = 0x1b;
+        constexpr u64 kApicBaseAddress = 0xffffff000ull;
+        if (write && index == kApicBaseMsr && (value & kApicBaseAddress) != kGuestLocalApicBase) {
+            // The APIC page stays where the MADT says; relocating it is refused (#GP), as
+            // on processors whose APIC base is fixed.
+            ok = false;
+            return true;
+        }
         LockGuard<SpinLock> guard(lock_);
         ok = write ? lapics_[v.index]->msr_write(index, value) : lapics_[v.index]->msr_read(index, value);
         deadlines_changed();
@@ -355,7 +383,19 @@ void pc_platform_destroy(Domain& d) {
 bool pc_platform_before_entry(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.before_entry(vcpu); }
 void pc_platform_after_exit(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.after_exit(vcpu); }
 void pc_platform_poll(Domain& d) { parts_of(d)->platform.poll(); }
-bool pc_platform_interrupt_pending(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.interrupt_pending(vcpu); }
+void pc_platform_halt(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.halt(vcpu); }
+
+u64 pc_platform_read_cr8(Vcpu& vcpu) {
+    PcPlatform& p = parts_of(*vcpu.domain)->platform;
+    LockGuard<SpinLock> guard(p.lock_);
+    return p.lapics_[vcpu.index]->tpr() >> 4;
+}
+
+void pc_platform_write_cr8(Vcpu& vcpu, u64 value) {
+    PcPlatform& p = parts_of(*vcpu.domain)->platform;
+    LockGuard<SpinLock> guard(p.lock_);
+    p.lapics_[vcpu.index]->write_cr8(value);
+}
 
 bool pc_platform_read_msr(Vcpu& vcpu, u32 index, u64& value, bool& ok) {
     return parts_of(*vcpu.domain)->platform.msr(vcpu, false, index, value, ok);

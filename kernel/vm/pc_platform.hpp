@@ -10,8 +10,8 @@
 struct Domain;
 struct Vcpu;
 
-// Creates the platform and claims its ports and MMIO ranges. False with `error` when
-// memory runs out.
+// Creates the platform and claims its ports and MMIO ranges. False with `error` when a
+// port or MMIO range is already taken.
 bool pc_platform_attach(Domain& domain, const char** error);
 void pc_platform_destroy(Domain& domain);
 
@@ -26,8 +26,14 @@ void pc_platform_after_exit(Vcpu& vcpu);
 // From the scheduler's loop on every CPU: raises whatever became due (timers) and wakes
 // the vCPUs that got interrupts or a start-up IPI.
 void pc_platform_poll(Domain& domain);
-// Whether the vCPU has an interrupt it could take now (so HLT does not block).
-bool pc_platform_interrupt_pending(Vcpu& vcpu);
+// HLT: the vCPU blocks unless (with RFLAGS.IF set) it has an interrupt to take. Decided
+// under the lock every wake-up takes, so a wake-up cannot fall between the check and the
+// block. With IF clear it blocks until an INIT or start-up IPI (NMIs are not delivered).
+void pc_platform_halt(Vcpu& vcpu);
+
+// CR8, the local APIC's TPR[7:4] (SDM vol. 3A 11.8.6.5).
+u64 pc_platform_read_cr8(Vcpu& vcpu);
+void pc_platform_write_cr8(Vcpu& vcpu, u64 value);
 
 // The MSRs the local APIC owns (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC): true when
 // `index` is one of them, with `ok` false for a #GP.

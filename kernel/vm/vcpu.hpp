@@ -67,6 +67,9 @@ struct Vcpu {
     u64 timer_deadline_us = 0;
     u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
+    // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes
+    // MOV CR8 exit (with one, CR8 is its TPR[7:4]).
+    u64 cr8 = 0;
     // The guest's x87/SSE/AVX state while another vCPU has this CPU's registers: one
     // page in XSAVE (or FXSAVE) format, and the guest's XCR0 (kernel/vm/fpu_state.hpp).
     PhysAddr fpu_area_page = 0;

@@ -20,6 +20,7 @@ enum class ExitKind : u8 {
     Exception,                  // an intercepted guest exception
     VirtualizationInstruction,  // VMRUN, VMXON, ...: the extensions are hidden from guests
     Xsetbv,                     // XSAVE is hidden from guests
+    Cr8Access,                  // MOV to or from CR8 (VMX; SVM keeps CR8 in V_TPR)
     Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
 };
@@ -42,12 +43,18 @@ struct NestedPageFaultExit {
     bool during_walk;  // while walking the guest's own page tables
 };
 
+struct Cr8Exit {
+    bool write;  // MOV CR8, reg
+    u8 gpr;      // the general register (x86 encoding number)
+};
+
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
     u64 raw_reason = 0;  // the backend's own code, for logs
     union {
         IoExit io;
         NestedPageFaultExit npf;
+        Cr8Exit cr8;
         u8 exception_vector;
     };
     VmExit() : io{} {}

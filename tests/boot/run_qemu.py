@@ -91,7 +91,8 @@ def type_when(log_path, socket_path, when, proc):
         if re.search(pattern, text, re.MULTILINE):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.connect(socket_path)
-                s.sendall(keys.encode())
+                # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
+                s.sendall(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
                 time.sleep(1)  # keep the connection until the keys are read
             return
         time.sleep(0.1)

@@ -147,6 +147,8 @@ public:
     u32 ldr() const;  // register value (xAPIC: bits 31:24; x2APIC: derived from the ID)
     u32 dfr() const;
     u8 tpr() const { return tpr_; }
+    // MOV to CR8 (SDM 11.8.6.5): TPR[7:4] = CR8[3:0], TPR[3:0] = 0, in any APIC mode.
+    void write_cr8(u64 cr8) { tpr_ = u8((cr8 & 0xf) << 4); }
     u8 ppr() const;
     u8 apr() const;
     bool in_irr(u8 vector) const { return test(irr_, vector); }
