@@ -157,6 +157,15 @@ TEST(InstructionLength, FifteenByteLimit) {
     }
 }
 
+TEST(InstructionLength, MovToAndFromCr8) {
+    // MOV CR8, RAX is REX.R 0F 22 /r (ModRM 0xC0: reg = 0 + REX.R = 8, rm = RAX); the read
+    // is 0F 20. In legacy modes AMD's LOCK MOV CR0 form reaches CR8 (APM vol. 3, MOV CRn).
+    EXPECT_EQ(length({0x44, 0x0f, 0x22, 0xc0}, GuestCpuMode::Long64, II::MovToCr), 4u);
+    EXPECT_EQ(length({0x4c, 0x0f, 0x20, 0xc3}, GuestCpuMode::Long64, II::MovFromCr), 4u);
+    EXPECT_EQ(length({0x44, 0x0f, 0x22, 0xc0}, GuestCpuMode::Long64, II::MovFromCr), 0u);
+    EXPECT_EQ(length({0x0f, 0x20, 0xc0}, GuestCpuMode::Protected32, II::MovToCr), 0u);
+}
+
 TEST(InstructionLength, LockPrefixIsUndefinedOnTheseInstructions) {
     // LOCK is #UD on anything but a read-modify-write of memory (SDM vol. 2, LOCK): the
     // CPU raises #UD before any intercept, so such bytes never belong to an exit.
