@@ -330,6 +330,9 @@ void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
     x86::write_cr2(guest_cr2_);  // VMX does not switch CR2
     const int failed = vmx_world_switch(vcpu.regs.gpr, launched_ ? 1 : 0);
     guest_cr2_ = x86::read_cr2();
+    // SWAPGS changes IA32_KERNEL_GS_BASE without an exit: the live value is the guest's,
+    // and it must be the one restored when this vCPU comes back after another ran here.
+    kernel_gs_base_ = x86::rdmsr(Msr::KernelGsBase);
     // VM exit leaves RFLAGS.IF clear; a host interrupt that caused the exit is still
     // pending in the local APIC. Interrupts stay enabled while the exit is handled, so
     // it is taken soon (an STI window of one instruction is not enough under Bochs, and
