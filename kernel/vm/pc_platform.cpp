@@ -65,7 +65,7 @@ public:
             config.apic_id = i;
             config.bsp = i == 0;
             lapics_[i] = new VirtualLapic(config, *this, tsc_);
-            if (!lapics_[i] || !apic_bus_.attach(i, *lapics_[i])) return false;
+            if (!apic_bus_.attach(i, *lapics_[i])) return false;  // (new panics when memory runs out)
             lapics_[i]->set_eoi_listener(&ioapic_);
             if (i == 0) lapics_[i]->set_extint_source(this);
         }
@@ -346,9 +346,9 @@ PcPlatformParts* parts_of(Domain& d) { return d.platform; }
 
 bool pc_platform_attach(Domain& d, const char** error) {
     auto* parts = new PcPlatformParts(d);
-    if (!parts || !parts->platform.create_lapics()) {
+    if (!parts->platform.create_lapics()) {
         delete parts;
-        *error = "out of memory for the virtual PC's devices";
+        *error = "more vCPUs than the APIC bus takes";
         return false;
     }
     IoBus& io = d.io;
