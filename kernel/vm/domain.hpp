@@ -11,6 +11,16 @@
 #include "mm/guest_memory.hpp"
 
 struct PcPlatformParts;
+struct Multiboot2Info;
+
+// Where a domain's kernel came from, so that a guest reset can load it again: its GRUB
+// modules (reserved for good at boot) and its command line.
+struct DomainImage {
+    const Multiboot2Info* boot = nullptr;  // null: it cannot be loaded again
+    usize kernel = 0;                      // the domain line's module
+    usize first_extra = 0, end = 0;        // its own modules: [first_extra, end)
+    char cmdline[256] = {};
+};
 
 enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed };
 const char* domain_state_name(DomainState state);
@@ -36,6 +46,11 @@ struct Domain {
     // The virtual PC (kernel/vm/pc_platform.hpp) of a domain that boots a PC operating
     // system; null for the Multiboot test kernels, which get COM1 and the test devices.
     PcPlatformParts* platform = nullptr;
+    DomainImage image;
+    // A guest reset asked for a restart (kernel/vm/scheduler.cpp carries it out once every
+    // vCPU is off its CPU); restart_owner makes one CPU do it.
+    volatile bool restart_requested = false;
+    u32 restart_owner = 0;
     SpinLock lock;
     // vCPUs still inside the scheduler; the last one to leave frees the domain.
     u32 live_vcpus = 0;

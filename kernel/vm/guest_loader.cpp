@@ -165,6 +165,14 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     }
     GuestEntryState entry{};
     u64 kernel_end = 0;
+    if (linux) {
+        d->image.boot = &boot;
+        d->image.kernel = g.kernel;
+        d->image.first_extra = g.first_extra;
+        d->image.end = g.end;
+        static_assert(sizeof(d->image.cmdline) == sizeof(line.guest_cmdline));
+        memcpy(d->image.cmdline, line.guest_cmdline, sizeof(d->image.cmdline));
+    }
     const bool loaded = linux ? load_linux(*d, boot, g, line.guest_cmdline, entry, &error)
                               : load_kernel(*d, kernel, entry, kernel_end, &error) &&
                                     load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error);
@@ -185,6 +193,18 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
 }
 
 }  // namespace
+
+bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
+    if (!d.image.boot) {
+        *error = "its kernel cannot be loaded again";
+        return false;
+    }
+    // A power cycle: RAM comes back zeroed, then the boot loader's work is done again.
+    static const u8 kZeroPage[kPageSize] = {};
+    for (u64 gpa = 0; gpa < d.memory.size(); gpa += kPageSize) d.memory.write(gpa, kZeroPage, kPageSize);
+    const ModuleGroup g{d.image.kernel, d.image.first_extra, d.image.end};
+    return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
+}
 
 u32 load_domains_from_modules(const Multiboot2Info& boot) {
     u32 started = 0;

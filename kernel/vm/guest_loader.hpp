@@ -12,3 +12,9 @@ struct Multiboot2Info;
 // Creates and schedules every domain described; a bad one is reported and skipped.
 // Returns how many domains were started.
 u32 load_domains_from_modules(const Multiboot2Info& boot);
+
+struct Domain;
+struct GuestEntryState;
+// For a restart after a guest reset: zeroes the domain's RAM and loads its kernel (a
+// Linux bzImage) again from its modules; `entry` is where vCPU 0 starts.
+bool reload_domain(Domain& domain, GuestEntryState& entry, const char** error);

@@ -95,17 +95,44 @@ public:
         domain_shutdown(domain_, 0);
     }
     void request_reset() override {
-        // Restarting a domain in place needs its kernel again; until then a reset ends it,
-        // with an exit code of its own so that it never passes for a clean power-off.
-        log_info("domain %u (%s): reset requested; Vireo cannot restart a domain yet, so it ends (exit code %d)",
-                 domain_.id, domain_.name, kResetExitCode);
+        if (domain_.image.boot) {
+            // The scheduler restarts it (domain_restart) once every vCPU is off its CPU.
+            if (!domain_.restart_requested)
+                log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
+            domain_.restart_requested = true;
+            return;
+        }
+        // A kernel Vireo cannot load again ends, with an exit code of its own so that it
+        // never passes for a clean power-off.
+        log_info("domain %u (%s): reset requested; it cannot be restarted, so it ends (exit code %d)", domain_.id,
+                 domain_.name, kResetExitCode);
         domain_shutdown(domain_, kResetExitCode);
+    }
+
+    // The platform reset (RESET# on every device, SDM vol. 3A 9.1.1 for the APICs). The
+    // CMOS RTC keeps its time and RAM (battery-backed). The PIT, port 0x61 and the PICs
+    // keep theirs: every OS programs them before use (ICW1 starts a PIC afresh), and
+    // nothing reaches the CPU from the PICs meanwhile, since a reset local APIC has LINT0
+    // masked.
+    void reset_devices() {
+        LockGuard<SpinLock> guard(lock_);
+        com1_.reset();
+        pm_.reset();
+        reset_control_.reset();
+        pci_.reset();
+        kbc_.reset();
+        ioapic_.reset();
+        for (u32 i = 0; i < domain_.vcpu_count; ++i) {
+            lapics_[i]->reset();
+            requested_[i] = false;
+        }
+        next_deadline_ns_ = 0;
     }
     static constexpr int kResetExitCode = 2;
 
     // ApicWakeup: something arrived for vCPU `index`.
     void wake_vcpu(u32 index) override {
-        if (index >= domain_.vcpu_count) return;
+        if (index >= domain_.vcpu_count || domain_.restart_requested) return;
         Vcpu& v = domain_.vcpus[index];
         if (v.state == VcpuState::Blocked) {
             v.state = VcpuState::Runnable;
@@ -383,6 +410,8 @@ void pc_platform_destroy(Domain& d) {
 bool pc_platform_before_entry(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.before_entry(vcpu); }
 void pc_platform_after_exit(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.after_exit(vcpu); }
 void pc_platform_poll(Domain& d) { parts_of(d)->platform.poll(); }
+void pc_platform_reset(Domain& d) { parts_of(d)->platform.reset_devices(); }
+
 void pc_platform_halt(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.halt(vcpu); }
 
 u64 pc_platform_read_cr8(Vcpu& vcpu) {

@@ -15,6 +15,10 @@ struct Vcpu;
 bool pc_platform_attach(Domain& domain, const char** error);
 void pc_platform_destroy(Domain& domain);
 
+// The platform reset, for a domain restart: every device back to its power-on state
+// (but the RTC's clock and RAM). Every vCPU of the domain must be stopped.
+void pc_platform_reset(Domain& domain);
+
 // Before a vCPU of a platform domain enters the guest (on its CPU): brings device time
 // up to date and requests the interrupt the guest should take next (ExtINT from the PIC,
 // else the local APIC's highest pending vector). False when the vCPU must not run: an

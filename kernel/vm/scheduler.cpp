@@ -11,6 +11,7 @@
 #include "kernel/vm/domain.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
+#include "kernel/vm/guest_loader.hpp"
 #include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"
 
@@ -105,6 +106,53 @@ Vcpu* pick_next(RunQueue& q, u64 now) {
 
 void tick(TrapFrame&) { lapic_eoi(); }
 
+// A guest reset restarts the domain, as xm's on_reboot=restart does: its RAM is zeroed,
+// its kernel loaded again, its devices reset, and vCPU 0 starts at the kernel's entry
+// (the others wait for a start-up IPI again). Done by the CPU that parks the domain's last
+// vCPU; a vCPU only ever leaves the guest on its own CPU, so once all are stopped none is
+// running.
+void restart_domain(Domain& d) {
+    if (__atomic_exchange_n(&d.restart_owner, 1u, __ATOMIC_ACQUIRE) != 0) return;
+    pc_platform_reset(d);
+    GuestEntryState entry{};
+    const char* error = nullptr;
+    const bool ok = reload_domain(d, entry, &error);
+    for (u32 i = 0; i < d.vcpu_count; ++i) {
+        d.vcpus[i].started = false;
+        d.vcpus[i].timer_deadline_us = 0;
+    }
+    if (ok) {
+        Vcpu& boot = d.vcpus[0];
+        boot.regs = {};
+        boot.backend->reset(boot, entry);
+        boot.started = true;
+        log_info("domain %u (%s): restarted", d.id, d.name);
+    }
+    d.restart_requested = false;
+    __atomic_store_n(&d.restart_owner, 0u, __ATOMIC_RELEASE);
+    if (!ok) {
+        domain_crash(d, "cannot restart it after a reset: %s", error);
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);  // its state first, then the state its CPU polls
+    d.vcpus[0].state = VcpuState::Runnable;
+}
+
+// This vCPU leaves the CPU for the domain's restart; halted ones are stopped for it (they
+// run nowhere, and wake-ups are ignored while a restart is pending).
+void park_for_restart(Vcpu& v) {
+    Domain& d = *v.domain;
+    v.state = VcpuState::Stopped;
+    for (u32 i = 0; i < d.vcpu_count; ++i) {
+        Vcpu& other = d.vcpus[i];
+        u8 blocked = u8(VcpuState::Blocked);
+        __atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&other.state), &blocked, u8(VcpuState::Stopped),
+                                    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        if (other.state != VcpuState::Stopped) return;  // it parks itself at its next exit
+    }
+    if (!d.ended()) restart_domain(d);
+}
+
 }  // namespace
 
 void scheduler_power_off_when_done(bool enabled) { g_power_off_when_done = enabled; }
@@ -168,6 +216,10 @@ void scheduler_run_this_cpu() {
                 if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
             }
             x86::sti_hlt();  // the tick wakes us
+            continue;
+        }
+        if (v->domain->restart_requested) {
+            park_for_restart(*v);
             continue;
         }
         if (v->domain->platform && !pc_platform_before_entry(*v)) continue;

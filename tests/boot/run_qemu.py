@@ -37,8 +37,8 @@ def main():
     parser.add_argument("--status", type=int, default=1, help="expected QEMU exit status")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--serial-port", type=int, default=1, help="which COM port the console is on (1-4)")
-    parser.add_argument("--type-when", nargs=2, metavar=("REGEX", "KEYS"),
-                        help="type KEYS on the console once its output matches REGEX (debug keys)")
+    parser.add_argument("--type-when", nargs=2, metavar=("REGEX", "KEYS"), action="append", default=[],
+                        help="type KEYS on the console once its output matches REGEX (repeatable: in order)")
     args = parser.parse_args()
 
     forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
@@ -83,19 +83,20 @@ def main():
     return report(problems, console, "QEMU", qemu_output)
 
 
-def type_when(log_path, socket_path, when, proc):
-    """Waits until the console log matches when[0], then types when[1] on the console."""
-    pattern, keys = when
-    while proc.poll() is None:
-        text = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
-        if re.search(pattern, text, re.MULTILINE):
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.connect(socket_path)
-                # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
-                s.sendall(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
-                time.sleep(1)  # keep the connection until the keys are read
-            return
-        time.sleep(0.1)
+def type_when(log_path, socket_path, steps, proc):
+    """For each (REGEX, KEYS) in turn: waits until the console log matches REGEX, then
+    types KEYS on the console."""
+    for pattern, keys in steps:
+        while proc.poll() is None:
+            text = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+            if re.search(pattern, text, re.MULTILINE):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(socket_path)
+                    # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
+                    s.sendall(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
+                    time.sleep(1)  # keep the connection until the keys are read
+                break
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":
