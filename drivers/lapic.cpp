@@ -120,6 +120,16 @@ bool lapic_send_startup(u32 apic_id, u8 vector_page) {
     return send_ipi(apic_id, kIcrDeliveryStartup | kIcrLevelAssert | vector_page);
 }
 
+bool lapic_send_fixed(u32 apic_id, u8 vector) {
+    // The ICR is written in two halves in xAPIC mode: no interrupt on this CPU may send
+    // between them.
+    const bool interrupts_were_on = (x86::read_rflags() & x86::kRflagsIf) != 0;
+    x86::cli();
+    const bool sent = send_ipi(apic_id, kIcrLevelAssert | vector);
+    if (interrupts_were_on) x86::sti();
+    return sent;
+}
+
 void lapic_send_nmi_to_all_others() { send_ipi(0, kIcrDeliveryNmi | kIcrLevelAssert | kIcrAllExcludingSelf); }
 
 u64 lapic_timer_calibrate() {

@@ -21,6 +21,8 @@ void lapic_eoi();
 bool lapic_send_init(u32 apic_id);
 bool lapic_send_startup(u32 apic_id, u8 vector_page);
 void lapic_send_nmi_to_all_others();
+// A fixed interrupt with `vector` to one CPU (the scheduler's kick).
+bool lapic_send_fixed(u32 apic_id, u8 vector);
 
 // The APIC timer (SDM vol. 3, 11.5.4), counting at bus clock / 16.
 u64 lapic_timer_calibrate();  // measures ticks per millisecond against the TSC

@@ -2,6 +2,7 @@
 // delete on the hypervisor heap, and the two compiler hooks that must panic.
 #include <stddef.h>
 
+#include "kernel/alloc.hpp"
 #include "kernel/panic.hpp"
 #include "mm/kernel_heap.hpp"
 
@@ -20,6 +21,8 @@ void* operator new(size_t size) {
     return p;
 }
 void* operator new[](size_t size) { return operator new(size); }
+void* operator new(size_t size, NoThrowTag) noexcept { return kernel_heap_alloc(size, 16); }
+void* operator new[](size_t size, NoThrowTag) noexcept { return kernel_heap_alloc(size, 16); }
 void operator delete(void* p) noexcept { kernel_heap_free(p); }
 void operator delete[](void* p) noexcept { kernel_heap_free(p); }
 void operator delete(void* p, size_t) noexcept { kernel_heap_free(p); }

@@ -9,6 +9,7 @@
 inline constexpr u8 kVectorLegacyPicBase = 0x20;  // 0x20..0x2f, all masked
 inline constexpr u8 kVectorLapicTimer = 0xf0;
 inline constexpr u8 kVectorSchedulerTick = 0xf1;
+inline constexpr u8 kVectorKick = 0xf2;  // kernel/sched/cpu_work.hpp
 inline constexpr u8 kVectorSpurious = 0xff;
 
 using InterruptHandler = void (*)(TrapFrame& frame);

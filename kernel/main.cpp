@@ -26,10 +26,12 @@
 #include "kernel/time.hpp"
 #include "kernel/version.hpp"
 #include "kernel/virtualization_support.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/sched/cpu_work.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
-#include "kernel/vm/scheduler.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -269,6 +271,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
                  g_virtualization.svm.decode_assists ? "yes" : "no");
 
     enter_root_mode_here();
+    cpu_work_init();  // before any CPU can be kicked
     boot_cpu.online = true;
     SmpCpu cpus[kMaxCpus];
     u32 count = 0;

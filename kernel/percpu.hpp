@@ -37,7 +37,7 @@ struct PerCpu {
     VirtAddr interrupt_stack_top[kInterruptStackCount];
     PhysAddr root_mode_area;        // SVM host save area or VMXON region
     PhysAddr svm_host_vmsave_area;  // host FS/GS/TR/... across VMRUN (svm_world_switch.S)
-    struct Vcpu* last_vcpu;         // the vCPU whose guest TLB entries this CPU may hold
+    u64 last_vcpu_uid;              // the vCPU whose guest TLB entries this CPU may hold
     PhysAddr vmx_current_vmcs;      // the VMCS last loaded with VMPTRLD on this CPU
     void* vmx_current_owner;        // the vmx::VmxVcpu it belongs to
     struct Vcpu* fpu_owner;         // the vCPU whose x87/SSE state is in this CPU's registers

@@ -1,13 +1,15 @@
 #include "svm/svm_vcpu.hpp"
 
+#include "kernel/alloc.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "svm/svm_permission_maps.hpp"
+#include "svm/svm_state_transfer.hpp"
 
 extern "C" void svm_world_switch(PhysAddr vmcb_pa, PhysAddr host_vmsave_pa, u64* guest_gprs);
 
@@ -136,9 +138,9 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
 
     // Another vCPU (with other nested tables under the same ASID) may have run here.
     PerCpu& cpu = this_cpu();
-    if (cpu.last_vcpu != &vcpu) {
+    if (cpu.last_vcpu_uid != vcpu.uid) {
         c.tlb_control = kTlbControlFlushAll;
-        cpu.last_vcpu = &vcpu;
+        cpu.last_vcpu_uid = vcpu.uid;
     }
     x86::sti();
     svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);
@@ -276,10 +278,23 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
     }
 }
 
+void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
+    vmcb_to_arch_state(*vmcb_, vcpu.regs, parts, out, x86::rdtsc());
+}
+
+void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
+    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, x86::rdtsc());
+    vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds
+}
+
 }  // namespace svm
 
 VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
-    auto* backend = new svm::SvmVcpu;
+    auto* backend = new (kNoThrow) svm::SvmVcpu;
+    if (!backend) {
+        *error = "out of memory for the vCPU";
+        return nullptr;
+    }
     if (!backend->init(vcpu, entry, error)) {
         delete backend;
         return nullptr;

@@ -24,6 +24,9 @@ public:
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
     void instruction_skipped() override { vmcb_->control.interrupt_shadow &= ~1ull; }
+    void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
+    void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
+    void unload_from_this_cpu() override {}  // a VMCB is plain memory: nothing stays in the CPU
 
 private:
     void load_entry_state(const GuestEntryState& entry);

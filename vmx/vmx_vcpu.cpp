@@ -2,13 +2,16 @@
 
 #include <string.h>
 
+#include "kernel/alloc.hpp"
 #include "kernel/gdt.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/time.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/id_allocator.hpp"
+#include "kernel/spinlock.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -39,7 +42,15 @@ constexpr u32 kEventValid = 1u << 31, kEventErrorCode = 1u << 11;
 constexpr u32 kEventExternal = 0u << 8, kEventNmi = 2u << 8, kEventHardwareException = 3u << 8;
 constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1;
 
-u16 g_next_vpid = 1;
+// VPIDs tag guest TLB entries (SDM vol. 3C 29.1); 0 is the host's. One per vCPU, given
+// back when it dies: a reused VPID's stale entries are flushed by the INVEPT each vCPU
+// does on the first entry on a CPU (make_current).
+}  // namespace
+
+SpinLock g_vpid_lock;
+IdAllocator g_vpids(1, 0xffff);
+
+namespace {
 
 // VMCLEAR/VMPTRLD report failure in CF/ZF (SDM vol. 3C, 31.2).
 bool vmclear(PhysAddr pa) {
@@ -81,8 +92,15 @@ bool VmxVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error)
     }
     *phys_to_virt<u32>(vmcs_pa_) = caps->revision;  // SDM 25.2: revision identifier first
     vmclear(vmcs_pa_);                              // launch state "clear" (SDM 25.1)
-    vpid_ = __atomic_fetch_add(&g_next_vpid, 1, __ATOMIC_RELAXED);
-    if (vpid_ == 0) vpid_ = __atomic_fetch_add(&g_next_vpid, 1, __ATOMIC_RELAXED);  // 0 is the host's
+    {
+        IrqLockGuard guard(g_vpid_lock);
+        const u32 vpid = g_vpids.allocate();
+        if (vpid == IdAllocator::kNone) {
+            *error = "no free VPID";
+            return false;
+        }
+        vpid_ = u16(vpid);
+    }
     // The VMCS is written on the CPU that will run the vCPU (a VMCS is loaded, filled
     // and launched on one CPU); until then only the generic state is set.
     reset(vcpu, entry);
@@ -90,19 +108,31 @@ bool VmxVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error)
 }
 
 VmxVcpu::~VmxVcpu() {
-    // Freed by the last vCPU of its domain to stop, possibly on another CPU: the CPU that
-    // ran it may still have it active. Each CPU forgets it when it loads another VMCS;
-    // until then its frame must not be reused, so it is cleared here only if it is ours.
+    // unload_from_this_cpu ran on the CPU that last had it: no CPU holds it active.
+    if (vmcs_pa_) frame_free(vmcs_pa_);
+    if (vpid_) {
+        IrqLockGuard guard(g_vpid_lock);
+        g_vpids.release(vpid_);
+    }
+}
+
+void VmxVcpu::unload_from_this_cpu() {
     PerCpu& cpu = this_cpu();
     if (cpu.vmx_current_owner == this) {
-        vmclear(vmcs_pa_);
+        vmclear(vmcs_pa_);  // written back to memory, launch state clear (SDM 25.1)
         cpu.vmx_current_owner = nullptr;
         cpu.vmx_current_vmcs = 0;
-        frame_free(vmcs_pa_);
-    } else if (cpu_ == ~0u || cpu_ == cpu.index) {
-        frame_free(vmcs_pa_);
     }
-    // Otherwise the frame is leaked: another CPU may still hold it active.
+    launched_ = false;
+    cpu_ = ~0u;  // the next CPU sets up its host state and flushes again
+}
+
+void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
+    make_current();
+    if (!needs_entry_state_) return;
+    setup_controls(vcpu);
+    load_entry_state(entry_);
+    needs_entry_state_ = false;
 }
 
 void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
@@ -300,16 +330,11 @@ void VmxVcpu::load_syscall_msrs() {
 }
 
 void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
-    make_current();
-    if (needs_entry_state_) {
-        setup_controls(vcpu);
-        load_entry_state(entry_);
-        needs_entry_state_ = false;
-    }
+    prepare_vmcs(vcpu);
     PerCpu& cpu = this_cpu();
-    if (cpu.last_vcpu != &vcpu) {
+    if (cpu.last_vcpu_uid != vcpu.uid) {
         load_syscall_msrs();
-        cpu.last_vcpu = &vcpu;
+        cpu.last_vcpu_uid = vcpu.uid;
     }
     write(FieldNatural::GuestRsp, vcpu.regs[Gpr::Rsp]);
     write(FieldNatural::GuestRip, vcpu.regs.rip);
@@ -455,6 +480,9 @@ void VmxVcpu::translate_exit(VmExit& exit) {
 }
 
 GuestControlState VmxVcpu::control_state() const {
+    // Work run while this vCPU's exit is handled (cpu_work.hpp) may have made another
+    // VMCS current here.
+    const_cast<VmxVcpu*>(this)->make_current();
     GuestControlState g{};
     // CR0.NE and CR4.VMXE as the guest believes them (the read shadows).
     g.cr0 = (read(FieldNatural::GuestCr0) & ~kCr0Ne) | (read(FieldNatural::Cr0ReadShadow) & kCr0Ne);
@@ -484,6 +512,7 @@ GuestControlState VmxVcpu::control_state() const {
 }
 
 bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
+    const_cast<VmxVcpu*>(this)->make_current();
     switch (msr) {
         case Msr::Efer: value = read(Field64::GuestEfer); return true;
         case Msr::Pat: value = read(Field64::GuestPat); return true;
@@ -500,6 +529,7 @@ bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
 }
 
 bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
+    make_current();
     switch (msr) {
         case Msr::Efer: write(Field64::GuestEfer, value); return true;
         case Msr::Pat: write(Field64::GuestPat, value); return true;
@@ -519,8 +549,17 @@ bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
 
 }  // namespace vmx
 
+u32 vmx_free_vpids() {
+    IrqLockGuard guard(vmx::g_vpid_lock);
+    return vmx::g_vpids.free_count();
+}
+
 VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
-    auto* backend = new vmx::VmxVcpu;
+    auto* backend = new (kNoThrow) vmx::VmxVcpu;
+    if (!backend) {
+        *error = "out of memory for the vCPU";
+        return nullptr;
+    }
     if (!backend->init(vcpu, entry, error)) {
         delete backend;
         return nullptr;

@@ -22,9 +22,14 @@ public:
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
     void instruction_skipped() override { clear_interrupt_shadow_ = true; }
+    void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
+    void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
+    void unload_from_this_cpu() override;
 
 private:
     void make_current();
+    // The VMCS current on this CPU and filled in (its first entry state loaded).
+    void prepare_vmcs(Vcpu& vcpu);
     void setup_controls(Vcpu& vcpu);
     void setup_host_state();
     void load_entry_state(const GuestEntryState& entry);

@@ -1,41 +1,48 @@
 #include "kernel/vm/debug_keys.hpp"
 
 #include "kernel/log.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
 
 namespace {
 
 constexpr char kCtrlA = 0x01;
 
-// Where console input goes: Vireo's debug keys (nullptr) or a domain's COM1. Ctrl-A three
-// times in a row moves it on, as on Xen's console.
-Domain* g_focus = nullptr;
+// Where console input goes: Vireo's debug keys (kNoFocus) or a domain's COM1, by id (a
+// domain may be destroyed meanwhile). Ctrl-A three times in a row moves it on, as on
+// Xen's console.
+constexpr u32 kNoFocus = ~0u;
+u32 g_focus = kNoFocus;
 u32 g_ctrl_a = 0;
 
 bool can_take_input(const Domain* d) { return d && d->platform && !d->ended(); }
 
 void announce_focus() {
-    if (g_focus)
-        console_line("vireo: console input goes to domain %u (%s); Ctrl-A three times to switch", g_focus->id,
-                     g_focus->name);
+    DomainRef d = domain_lookup(g_focus);
+    if (g_focus != kNoFocus && d)
+        console_line("vireo: console input goes to domain %u (%s); Ctrl-A three times to switch", d->id, d->name);
     else
         console_line("vireo: console input goes to Vireo (debug keys, 'h' for help); Ctrl-A three times to switch");
 }
 
-// The next domain after the current focus that has a console to type into, else Vireo.
+// The next domain after the current focus (in table order) that has a console to type
+// into, else Vireo.
 void switch_focus() {
-    const u32 count = domain_count();
+    DomainRef all[kMaxDomains];
+    const u32 count = domain_table_snapshot(all, kMaxDomains);
     u32 next = 0;
-    if (g_focus)
-        while (next < count && domain_at(next) != g_focus) ++next;
-    for (u32 i = g_focus ? next + 1 : 0; i < count; ++i) {
-        if (can_take_input(domain_at(i))) {
-            g_focus = domain_at(i);
+    if (g_focus != kNoFocus) {
+        while (next < count && all[next]->id != g_focus) ++next;
+        ++next;
+    }
+    for (u32 i = next; i < count; ++i) {
+        if (can_take_input(all[i].get())) {
+            g_focus = all[i]->id;
             announce_focus();
             return;
         }
     }
-    g_focus = nullptr;
+    g_focus = kNoFocus;
     announce_focus();
 }
 
@@ -53,15 +60,16 @@ void debug_key(char key) {
 }
 
 void deliver(char key) {
-    if (g_focus && !can_take_input(g_focus)) {
-        g_focus = nullptr;  // the domain ended: input comes back here
+    DomainRef focus = domain_lookup(g_focus);
+    if (g_focus != kNoFocus && !can_take_input(focus.get())) {
+        g_focus = kNoFocus;  // the domain ended: input comes back here
         announce_focus();
     }
-    if (!g_focus) {
+    if (g_focus == kNoFocus) {
         debug_key(key);
         return;
     }
-    if (!domain_console_input(*g_focus, key)) log_warn("%s: console input queue full, key dropped", g_focus->name);
+    if (!domain_console_input(*focus, key)) log_warn("%s: console input queue full, key dropped", focus->name);
 }
 
 }  // namespace

@@ -24,7 +24,9 @@ bool parse_decimal(const char* s, usize len, u64& out) {
     return true;
 }
 
-bool valid_name(const char* s, usize len) {
+}  // namespace
+
+bool valid_domain_name(const char* s, usize len) {
     if (len == 0 || len >= DomainModuleLine::kNameLength) return false;
     for (usize i = 0; i < len; ++i) {
         const char c = s[i];
@@ -34,6 +36,8 @@ bool valid_name(const char* s, usize len) {
     }
     return true;
 }
+
+namespace {
 
 // Formats a message about the offending text `s` (shown up to 40 bytes) into `buffer`.
 bool fail(char* buffer, usize size, const char* fmt, const char* s, usize len) {
@@ -100,7 +104,7 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
         const char* value = eq + 1;
         const usize value_len = len - key_len - 1;
         if (equals(start, key_len, "name")) {
-            if (!valid_name(value, value_len))
+            if (!valid_domain_name(value, value_len))
                 return fail(error_buffer, error_buffer_size, "name '%.*s': use 1-31 letters, digits, '-', '_' or '.'",
                             value, value_len);
             memcpy(out.name, value, value_len);
@@ -124,6 +128,11 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
                 return fail(error_buffer, error_buffer_size, "platform '%.*s': the only platform is 'pc'", value,
                             value_len);
             out.pc_platform = true;
+        } else if (equals(start, key_len, "role")) {
+            if (!equals(value, value_len, "control"))
+                return fail(error_buffer, error_buffer_size, "role '%.*s': the only role is 'control'", value,
+                            value_len);
+            out.privileged = true;
         } else {
             return fail(error_buffer, error_buffer_size, "'%.*s': unknown option", start, len);
         }

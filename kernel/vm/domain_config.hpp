@@ -1,5 +1,8 @@
 // The command line of a GRUB module that starts a domain:
 //   domain name=t1 mem=64M vcpus=1 platform=pc -- text passed to the guest kernel as its command line
+// role=control makes it a control domain, which may create, inspect and destroy other
+// domains through the control hypercalls (docs/hypercalls.md); until dom0 exists, the
+// test kernels that drive the control interface use it.
 // platform=pc gives a Multiboot kernel the virtual PC a Linux kernel gets (the test
 // kernels that drive the PC's devices use it); a bzImage always gets it.
 // Modules that follow without "domain" belong to that domain (its multiboot modules).
@@ -15,6 +18,7 @@ struct DomainModuleLine {
     u64 memory_bytes;
     u32 vcpus;
     bool pc_platform;
+    bool privileged;  // role=control
     char guest_cmdline[kGuestCmdlineLength];
 };
 
@@ -28,6 +32,9 @@ bool is_domain_line(const char* cmdline);
 // Parses a domain line; false with a sentence in `error_buffer`.
 bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine& out, char* error_buffer,
                        usize error_buffer_size);
+
+// A domain name: 1-31 of letters, digits, '-', '_' and '.'.
+bool valid_domain_name(const char* s, usize len);
 
 // "64M", "1G", "512K", "1048576": bytes; false on junk, zero or overflow.
 bool parse_memory_size(const char* text, usize length, u64& bytes);

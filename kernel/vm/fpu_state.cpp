@@ -97,6 +97,82 @@ void fpu_switch_to(Vcpu& vcpu) {
     cpu.fpu_owner = &vcpu;
 }
 
+void fpu_save_if_loaded_here(Vcpu& vcpu) {
+    PerCpu& cpu = this_cpu();
+    if (cpu.fpu_owner != &vcpu) return;
+    if (g_xsave) {
+        vcpu.xcr0 = xgetbv();
+        xsetbv(g_guest_xcr0_supported);
+        xsave(area_of(vcpu));
+    } else {
+        asm volatile("fxsave64 %0" : "=m"(*area_of(vcpu)));
+    }
+    cpu.fpu_owner = nullptr;
+}
+
+namespace {
+
+// Where the upper YMM halves sit in the standard XSAVE format (CPUID.(EAX=0DH,ECX=2).EBX,
+// SDM vol. 1 13.4.3): 576 on every CPU so far, but enumerated.
+usize ymm_offset() {
+    static usize offset = 0;
+    if (!offset) offset = x86::cpuid(0xd, 2).ebx;
+    return offset;
+}
+
+bool has_avx_area() { return g_xsave && (g_guest_xcr0_supported & kXcr0Avx); }
+
+constexpr usize kMxcsrOffset = 24, kMxcsrMaskOffset = 28;
+constexpr usize kHeaderOffset = vcpu_state::Fpu::kLegacyBytes;
+
+// MXCSR bits that may be set: the host's MXCSR_MASK, 0xffbf when it reads 0 (SDM vol. 1
+// 11.6.6).
+u32 mxcsr_mask() {
+    static u32 mask = 0;
+    if (!mask) {
+        alignas(16) u8 area[512] = {};
+        asm volatile("fxsave64 %0" : "=m"(area));
+        memcpy(&mask, area + kMxcsrMaskOffset, sizeof(mask));
+        if (!mask) mask = 0xffbf;
+    }
+    return mask;
+}
+
+}  // namespace
+
+void fpu_get_state(const Vcpu& vcpu, vcpu_state::Fpu& out) {
+    const u8* area = phys_to_virt<u8>(vcpu.fpu_area_page);
+    out.xcr0 = vcpu.xcr0;
+    memcpy(out.legacy, area, sizeof(out.legacy));
+    memset(out.header, 0, sizeof(out.header));
+    memset(out.ymm_high, 0, sizeof(out.ymm_high));
+    if (!g_xsave) return;
+    memcpy(out.header, area + kHeaderOffset, sizeof(out.header));
+    if (has_avx_area()) memcpy(out.ymm_high, area + ymm_offset(), sizeof(out.ymm_high));
+}
+
+bool fpu_set_state(Vcpu& vcpu, const vcpu_state::Fpu& in) {
+    if (!valid_guest_xcr0(in.xcr0, g_xsave ? g_guest_xcr0_supported : kXcr0X87)) return false;
+    u32 mxcsr;
+    memcpy(&mxcsr, in.legacy + kMxcsrOffset, sizeof(mxcsr));
+    if (mxcsr & ~mxcsr_mask()) return false;
+    u64 xstate_bv, xcomp_bv;
+    memcpy(&xstate_bv, in.header, sizeof(xstate_bv));
+    memcpy(&xcomp_bv, in.header + 8, sizeof(xcomp_bv));
+    for (usize i = 16; i < sizeof(in.header); ++i)
+        if (in.header[i]) return false;
+    if (xcomp_bv != 0 || (xstate_bv & ~in.xcr0)) return false;
+    if (!has_avx_area() && (xstate_bv & kXcr0Avx)) return false;
+    u8* area = area_of(vcpu);
+    memset(area, 0, kPageSize);
+    memcpy(area, in.legacy, sizeof(in.legacy));
+    vcpu.xcr0 = in.xcr0;
+    if (!g_xsave) return true;
+    memcpy(area + kHeaderOffset, in.header, sizeof(in.header));
+    if (has_avx_area()) memcpy(area + ymm_offset(), in.ymm_high, sizeof(in.ymm_high));
+    return true;
+}
+
 u64 fpu_guest_xcr0(Vcpu& vcpu) {
     if (g_xsave && this_cpu().fpu_owner == &vcpu) return xgetbv();  // its value is the live one
     return vcpu.xcr0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vcpu/vcpu_arch_state.hpp"
 
 struct Vcpu;
 
@@ -22,6 +23,15 @@ void fpu_release_vcpu(Vcpu& vcpu);
 void fpu_reset_state(Vcpu& vcpu);
 // Makes `vcpu`'s state the one in this CPU's registers.
 void fpu_switch_to(Vcpu& vcpu);
+// If this CPU's registers hold the vCPU's state, it goes to its save area and the CPU
+// forgets it (the next fpu_switch_to loads it again).
+void fpu_save_if_loaded_here(Vcpu& vcpu);
+// The vendor-neutral FPU state from the save area, and back. The vCPU's registers must
+// not be live in any CPU (fpu_save_if_loaded_here on its CPU). set refuses (false,
+// nothing changed) what XRSTOR would fault on: an XCR0 this host does not offer guests,
+// MXCSR reserved bits, components outside XCR0, a compacted or non-zero reserved header.
+void fpu_get_state(const Vcpu& vcpu, vcpu_state::Fpu& out);
+bool fpu_set_state(Vcpu& vcpu, const vcpu_state::Fpu& in);
 // The vCPU's XCR0 (read from the CPU when its state is loaded here).
 u64 fpu_guest_xcr0(Vcpu& vcpu);
 // XSETBV for the vCPU running on this CPU; false if `value` is not a valid XCR0 for it.

@@ -5,14 +5,15 @@
 #include "boot/multiboot2.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
 #include "kernel/vm/firmware/guest_acpi_tables.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
-#include "kernel/vm/scheduler.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "mm/kernel_address_space.hpp"
 
 namespace {
@@ -152,6 +153,7 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     config.vcpus = line.vcpus;
     const bool linux = looks_like_bzimage(kernel);
     config.pc_platform = linux || line.pc_platform;
+    config.privileged = line.privileged;
     const char* error = nullptr;
     if (config.pc_platform && line.memory_bytes > kGuestMmioHoleStart) {
         log_error("domain %s: a domain with the virtual PC has at most 3 GiB of memory for now; no domain started",
@@ -177,18 +179,17 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
                               : load_kernel(*d, kernel, entry, kernel_end, &error) &&
                                     load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error);
     if (!loaded || !scheduler_add_domain(*d, entry, &error)) {
+        // It never ran; its memory goes back when this CPU first reaches its scheduler.
         domain_crash(*d, "cannot load its kernel (module %zu): %s", g.kernel, error);
-        // It never ran: nothing is on a CPU, so its memory goes back right away.
-        __atomic_store_n(&d->live_vcpus, 1, __ATOMIC_RELEASE);
-        domain_vcpu_stopped(*d);
         return false;
     }
-    log_info("domain %u (%s): %llu MiB, %u vCPU%s, %s kernel entered at %#llx", d->id, d->name,
+    domain_unpause(*d);
+    log_info("domain %u (%s): %llu MiB, %u vCPU%s, %s kernel entered at %#llx%s", d->id, d->name,
              (unsigned long long)(d->memory.size() / MiB), d->vcpu_count, d->vcpu_count == 1 ? "" : "s",
              linux                              ? "Linux"
              : entry.mode == GuestCpuMode::Real ? "real-mode"
                                                 : "multiboot ELF",
-             (unsigned long long)entry.rip);
+             (unsigned long long)entry.rip, d->privileged ? ", control domain" : "");
     return true;
 }
 

@@ -1,6 +1,6 @@
 #include "kernel/vm/guest_view.hpp"
 
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 
 namespace {
 constexpr u8 kVectorGp = 13;

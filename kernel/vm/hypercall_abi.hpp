@@ -19,16 +19,33 @@ enum Number : uint32_t {
     kDomainInfo = 5,    // (linear address of a DomainInfo) -> 0
     kVcpuStart = 6,     // (vCPU index, entry EIP, ESP) -> 0: starts a stopped vCPU, flat 32-bit
     kDomainsAlive = 7,  // () -> how many domains have not ended, the caller's included
+
+    // Control calls: only a privileged domain (the control domain) may make them, and
+    // never on itself. Domains are named by id.
+    kDomainCreate = 16,       // (linear address of DomainCreateArgs) -> the new domain's id
+    kDomainDestroy = 17,      // (id) -> 0; returns once everything it had is back
+    kDomainPause = 18,        // (id) -> 0; returns once none of its vCPUs runs
+    kDomainUnpause = 19,      // (id) -> 0
+    kDomainGetStatus = 20,    // (id, linear address of DomainStatus) -> 0
+    kDomainMemoryWrite = 21,  // (id, guest-physical address, source linear address, length) -> 0
+    kDomainMemoryRead = 22,   // (id, guest-physical address, destination linear address, length) -> 0
+    kVcpuGetState = 23,       // (id, vCPU, linear address, buffer size) -> bytes of the encoded state
+    kVcpuSetState = 24,       // (id, vCPU, linear address, length) -> 0
+    kHypervisorStats = 25,    // (linear address of HypervisorStats) -> 0
     kCount,
 };
 
 enum Error : int64_t {
-    kErrorPermission = -1,   // called from CPL > 0
+    kErrorPermission = -1,   // called from CPL > 0, or a control call from an unprivileged domain
+    kErrorNoSuchDomain = -3,  // no domain has that id
+    kErrorNoMemory = -12,     // the hypervisor is out of memory (or the domain over its quota)
     kErrorTooBig = -7,       // a length over its limit
     kErrorFault = -14,       // a buffer the guest cannot access (it would fault)
     kErrorBusy = -16,        // the vCPU is already running
     kErrorInvalid = -22,     // an argument out of range
     kErrorNoSuchCall = -38,  // unknown call number
+    kErrorBadState = -74,    // a saved state that does not decode, or that the CPU would refuse
+    kErrorWrongState = -125, // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
 inline constexpr uint32_t kVersionValue = (0u << 16) | 1u;
@@ -43,5 +60,50 @@ struct DomainInfo {
     uint64_t memory_bytes;
 };
 static_assert(sizeof(DomainInfo) == 24);
+
+inline constexpr uint64_t kMemoryCopyMax = 64 * 1024;  // per kDomainMemoryRead/Write call
+
+enum DomainCreateFlags : uint32_t {
+    kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)
+};
+
+struct DomainCreateArgs {
+    char name[32];  // 1-31 of letters, digits, "-_."
+    uint64_t memory_bytes;
+    uint32_t vcpus;
+    uint32_t flags;  // DomainCreateFlags
+};
+static_assert(sizeof(DomainCreateArgs) == 48);
+
+// States as `xm list` shows them.
+enum DomainStatusState : uint32_t {
+    kStateRunning = 0,
+    kStateBlocked = 1,
+    kStatePaused = 2,
+    kStateShutdown = 3,
+    kStateCrashed = 4,
+    kStateDying = 5,
+};
+
+struct DomainStatus {
+    uint32_t id;
+    uint32_t state;  // DomainStatusState
+    int64_t exit_code;
+    uint64_t memory_bytes;
+    uint32_t vcpus;
+    uint32_t privileged;
+    char name[32];
+};
+static_assert(sizeof(DomainStatus) == 64);
+
+struct HypervisorStats {
+    uint64_t free_memory_bytes;
+    uint64_t heap_bytes_in_use;
+    uint32_t domains;
+    uint32_t free_domain_ids;
+    uint32_t free_vpids;  // VT-x; 0 on AMD-V
+    uint32_t cpus;
+};
+static_assert(sizeof(HypervisorStats) == 32);
 
 }  // namespace hypercall

@@ -1,11 +1,13 @@
 #include "kernel/vm/hypercalls.hpp"
 
+#include "kernel/control/control_hypercalls.hpp"
+#include "kernel/control/hypercall_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
-#include "kernel/vm/scheduler.hpp"
+#include "kernel/sched/scheduler.hpp"
 
 namespace {
 
@@ -55,20 +57,23 @@ bool handle_hypercall(Vcpu& vcpu) {
     const bool wide = control.mode == GuestCpuMode::Long64;
     auto arg = [&](Gpr g) { return wide ? r[g] : (r[g] & 0xffffffffull); };
     const u64 number = arg(Gpr::Rax);
+    const u64 args[5] = {arg(Gpr::Rbx), arg(Gpr::Rcx), arg(Gpr::Rdx), arg(Gpr::Rsi), arg(Gpr::Rdi)};
+    Domain& d = *vcpu.domain;
+    const HypercallCheck check = hypercall_check(number, control.cpl, d.privileged, d.id, args[0]);
     i64 result;
-    if (control.cpl != 0) {
-        result = kErrorPermission;
+    if (check != HypercallCheck::Allowed) {
+        result = hypercall_check_error(check);
     } else {
         switch (number) {
             case kVersion: result = kVersionValue; break;
-            case kConsoleWrite: result = console_write(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx)); break;
-            case kSetTimer: result = set_timer(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx)); break;
+            case kConsoleWrite: result = console_write(vcpu, args[0], args[1]); break;
+            case kSetTimer: result = set_timer(vcpu, args[0], args[1]); break;
             case kYield: result = 0; break;
-            case kShutdown: domain_shutdown(*vcpu.domain, i64(i32(arg(Gpr::Rbx)))); return false;
-            case kDomainInfo: result = domain_info(vcpu, arg(Gpr::Rbx)); break;
-            case kVcpuStart: result = vcpu_start(vcpu, arg(Gpr::Rbx), arg(Gpr::Rcx), arg(Gpr::Rdx)); break;
+            case kShutdown: domain_shutdown(d, i64(i32(args[0]))); return false;
+            case kDomainInfo: result = domain_info(vcpu, args[0]); break;
+            case kVcpuStart: result = vcpu_start(vcpu, args[0], args[1], args[2]); break;
             case kDomainsAlive: result = domains_running(); break;
-            default: result = kErrorNoSuchCall; break;
+            default: result = control_hypercall(vcpu, number, args); break;
         }
     }
     r[Gpr::Rax] = wide ? u64(result) : (u64(result) & 0xffffffffull);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "kernel/emulator/emulator.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 #include "kernel/vm/emulator_guest_memory.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"

@@ -16,9 +16,9 @@
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
-#include "kernel/vm/scheduler.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -135,7 +135,7 @@ public:
         if (index >= domain_.vcpu_count || domain_.restart_requested) return;
         Vcpu& v = domain_.vcpus[index];
         if (v.state == VcpuState::Blocked) {
-            v.state = VcpuState::Runnable;
+            scheduler_wake_vcpu(v);
         } else if (v.state == VcpuState::Stopped && !domain_.ended()) {
             start_if_sipi(v);
         }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vcpu/vcpu_arch_state.hpp"
 #include "kernel/vm/guest_registers.hpp"
 #include "kernel/vm/vm_exit.hpp"
 #include "kernel/x86/msr.hpp"
@@ -50,6 +51,14 @@ public:
     // The hypervisor has completed an instruction for the guest (moved RIP past it):
     // blocking by STI or MOV SS, which covered only that instruction, ends.
     virtual void instruction_skipped() = 0;
+    // The vendor-neutral state (kernel/vcpu/vcpu_arch_state.hpp), the parts `parts`
+    // names (vcpu_state::Part). On the vCPU's own CPU, while it is not running; the FPU
+    // part is the caller's (kernel/vm/fpu_state.hpp).
+    virtual void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) = 0;
+    virtual void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) = 0;
+    // This CPU forgets the vCPU: an active VMCS is cleared (so it may be loaded on
+    // another CPU, or freed). On the vCPU's CPU, while it is not running.
+    virtual void unload_from_this_cpu() = 0;
 };
 
 enum class VcpuState : u8 { Runnable, Blocked, Stopped };
@@ -58,6 +67,14 @@ struct Vcpu {
     Domain* domain = nullptr;
     u32 index = 0;  // within the domain
     u32 cpu = 0;    // the physical CPU that runs it
+    // Unique over the hypervisor's life: per-CPU caches remember this, never the address,
+    // which a later vCPU may have.
+    u64 uid = 0;
+    // Set by its CPU from just before the guest is entered until the exit has been
+    // handled, and only there (a seq_cst store, then a re-check of the domain's
+    // lifecycle); domain_quiesce waits for it to clear. So once a domain may not run and
+    // this is clear, no CPU is using the vCPU.
+    volatile bool running = false;
     GuestRegisters regs = {};
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
@@ -76,5 +93,8 @@ struct Vcpu {
     u64 xcr0 = 1;
 };
 
+// Hardware TLB tags still free for new vCPUs (VPIDs on VT-x; 0 on AMD-V, which uses one
+// ASID and flushes on every vCPU switch).
+u32 vcpu_free_hardware_tags();
 // Creates the backend for this machine's virtualization extension.
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);

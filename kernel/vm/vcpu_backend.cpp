@@ -6,6 +6,13 @@
 VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
 VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
 
+u32 vmx_free_vpids();
+
+u32 vcpu_free_hardware_tags() {
+    HardwareCpu cpu;
+    return detect_virtualization(cpu).vendor == VirtualizationVendor::IntelVmx ? vmx_free_vpids() : 0;
+}
+
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
     HardwareCpu cpu;
     switch (detect_virtualization(cpu).vendor) {

@@ -1,6 +1,6 @@
 #include "kernel/vm/devices/test_exit_port.hpp"
 
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 
 u32 TestExitPort::io_read(Vcpu&, u16, u8) { return 0xffffffffu; }
 

@@ -1,6 +1,6 @@
 #include "kernel/vm/devices/virtual_uart.hpp"
 
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 
 namespace {
 constexpr u8 kDlab = 0x80;

@@ -2,6 +2,8 @@
 // `xm list`: running, blocked, paused, shut down, crashed.
 #pragma once
 
+#include "kernel/domain/domain_lifecycle.hpp"
+#include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vm/cpuid_policy.hpp"
@@ -22,19 +24,32 @@ struct DomainImage {
     char cmdline[256] = {};
 };
 
-enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed };
+// What `xm list` shows: running, blocked (no vCPU can run), paused, shut down, crashed,
+// dying.
+enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed, Dying };
 const char* domain_state_name(DomainState state);
 struct Domain;
-// The state to show: running, or blocked when none of its vCPUs can run; or how it ended.
 DomainState domain_current_state(const Domain& domain);
 
+// A domain is a refcounted object in the domain table (domain_table.cpp), with its life
+// in `lifecycle` (kernel/domain/domain_lifecycle.hpp). The table holds one reference from
+// creation until the domain is destroyed; a lookup by id (DomainRef) holds another while
+// it works on the domain. The last reference frees the object.
 struct Domain {
     static constexpr u32 kMaxVcpus = 8;
     static constexpr usize kNameLength = 32;
 
     u32 id = 0;
     char name[kNameLength] = {};
-    volatile DomainState state = DomainState::Running;
+    DomainLifecycle lifecycle;
+    u32 refs = 1;  // atomic: the table's reference, plus DomainRefs
+    // The control domain may create, destroy and inspect others (docs/hypercalls.md).
+    bool privileged = false;
+    // A boot domain has no toolstack to destroy it: when it ends, its memory goes back at
+    // once (it stays listed, shut down). Others keep theirs until destroyed (xm destroy).
+    bool release_when_ended = true;
+    bool resources_released = false;  // under `lock`
+    bool crashed = false;
     i64 exit_code = 0;
     char end_reason[128] = {};
     GuestMemory memory;
@@ -46,14 +61,13 @@ struct Domain {
     // The virtual PC (kernel/vm/pc_platform.hpp) of a domain that boots a PC operating
     // system; null for the Multiboot test kernels, which get COM1 and the test devices.
     PcPlatformParts* platform = nullptr;
+    struct DomainDevices* test_devices = nullptr;
     DomainImage image;
-    // A guest reset asked for a restart (kernel/vm/scheduler.cpp carries it out once every
-    // vCPU is off its CPU); restart_owner makes one CPU do it.
+    // A guest reset asked for a restart (kernel/sched/scheduler.cpp carries it out once
+    // every vCPU is off its CPU); restart_owner makes one CPU do it.
     volatile bool restart_requested = false;
     u32 restart_owner = 0;
     SpinLock lock;
-    // vCPUs still inside the scheduler; the last one to leave frees the domain.
-    u32 live_vcpus = 0;
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
     usize console_length = 0;
@@ -66,11 +80,13 @@ struct Domain {
     // Unknown MSRs already reported, so each is logged once.
     u32 reported_msrs[16] = {};
     usize reported_msr_count = 0;
+    // The deferred end of the domain (domain_end_finish), run by the CPU that ended it.
+    CpuWork end_work;
 
     // True the first time `index` is seen (and then remembered, while there is room).
     bool note_unknown_msr(u32 index);
 
-    bool ended() const { return state == DomainState::Shutdown || state == DomainState::Crashed; }
+    bool ended() const { return lifecycle.ended(); }
 };
 
 struct DomainConfig {
@@ -78,21 +94,35 @@ struct DomainConfig {
     u64 memory_bytes;
     u32 vcpus;
     bool pc_platform;  // give it the virtual PC (Linux) instead of the test devices
+    bool privileged = false;
+    bool release_when_ended = true;  // false for domains a control domain created
 };
 
-// Creates a domain with zeroed memory and stopped vCPUs (not yet scheduled).
+// Creates a domain with zeroed memory and vCPUs that have not run, in state Created,
+// listed in the domain table. Its vCPU backends are made by scheduler_add_domain.
 Domain* domain_create(const DomainConfig& config, const char** error);
 // Ends a domain: from a guest's own action (shutdown with `exit_code`) or because it
-// broke a rule (crash, with the reason logged). Its vCPUs stop at their next exit and
-// its memory is returned when the last one has stopped.
+// broke a rule (crash, with the reason logged). Its vCPUs stop at their next exit; the
+// CPU that ended it finishes the job at its next scheduling point.
 void domain_shutdown(Domain& domain, i64 exit_code);
 void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-// Called by the scheduler when a vCPU of an ended domain has left the CPU for good.
-void domain_vcpu_stopped(Domain& domain);
+// Returns the vCPUs' backends and FPU pages, the devices and the memory, once; every
+// vCPU must have stopped (domain_quiesce). The domain itself stays until destroyed.
+void domain_release_resources(Domain& domain);
 // Guest console output: whole lines go to the hypervisor console as "[name] text".
 void domain_console_write(Domain& domain, const char* text, usize length);
 
-u32 domain_count();
+// Control operations (kernel/domain/domain_control.cpp). Never on the caller's own
+// domain. Each returns 0 or a negative hypercall error.
+i64 domain_pause(Domain& domain);
+i64 domain_unpause(Domain& domain);
+// Stops every vCPU, takes them off their CPUs, returns every resource, and takes the
+// domain out of the table (its id becomes free). Returns when all that is done.
+i64 domain_destroy(Domain& domain);
+// Stops every vCPU of the domain and waits until none runs on any CPU (the caller has
+// already changed the lifecycle so that none may start again).
+void domain_quiesce(Domain& domain);
+
 u32 domains_alive();
 // Domains not yet shut down or crashed (domains_alive also counts ended ones whose vCPUs
 // are still leaving their CPUs).
@@ -103,6 +133,5 @@ bool domain_console_input(Domain& domain, char key);
 // The next queued key, without removing it; false when none is queued.
 bool domain_console_peek(Domain& domain, char& key);
 void domain_console_pop(Domain& domain);
-Domain* domain_at(u32 index);  // 0 .. domain_count() - 1
 // Prints a per-domain table of exit counts (debug key 'e').
 void domain_print_exit_counters();

@@ -1,10 +1,14 @@
-#include "kernel/vm/domain.hpp"
+#include "kernel/domain/domain.hpp"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/alloc.hpp"
 #include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
 #include "kernel/vm/devices/test_mmio_device.hpp"
@@ -15,20 +19,7 @@
 
 namespace {
 
-constexpr u32 kMaxDomains = 64;
-Domain* g_domains[kMaxDomains];
-u32 g_domain_count = 0;
-SpinLock g_domains_lock;
 HardwareCpu g_host_cpu;
-
-// The devices every domain gets. Owned by the domain's slot.
-struct DomainDevices {
-    VirtualUart com1;
-    TestExitPort exit_port;
-    TestMmioDevice test_mmio;
-    explicit DomainDevices(Domain& d) : com1(d), exit_port(d) {}
-};
-DomainDevices* g_devices[kMaxDomains];
 
 void flush_console_line(Domain& d) {
     if (d.console_length == 0) return;
@@ -36,17 +27,54 @@ void flush_console_line(Domain& d) {
     d.console_length = 0;
 }
 
-void end_domain(Domain& d, DomainState how) {
-    LockGuard<SpinLock> guard(d.lock);
-    if (d.ended()) return;
-    d.state = how;
-    flush_console_line(d);
+// The second half of a domain's end, at the scheduling point of the CPU that ended it
+// (where none of this CPU's vCPUs runs, so waiting for the others cannot deadlock).
+void finish_end(void* arg) {
+    Domain& d = *static_cast<Domain*>(arg);
+    domain_quiesce(d);
+    bool release = false;
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (d.lifecycle.apply(LifecycleEvent::VcpusStopped)) release = d.release_when_ended;
+    }
+    if (release) domain_release_resources(d);
+    domain_put(d);  // the reference end_domain took for this
+}
+
+// Ends the domain once: the first end (shutdown or crash) wins and keeps its reason.
+bool end_domain(Domain& d) {
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (!d.lifecycle.apply(LifecycleEvent::GuestEnded)) return false;
+        flush_console_line(d);
+    }
+    domain_get(d);
+    d.end_work.run = finish_end;
+    d.end_work.arg = &d;
+    cpu_post(this_cpu_index(), d.end_work);
+    return true;
 }
 
 }  // namespace
 
+// The devices every Multiboot test domain gets.
+struct DomainDevices {
+    VirtualUart com1;
+    TestExitPort exit_port;
+    TestMmioDevice test_mmio;
+    explicit DomainDevices(Domain& d) : com1(d), exit_port(d) {}
+};
+
 DomainState domain_current_state(const Domain& d) {
-    if (d.state != DomainState::Running) return d.state;
+    switch (d.lifecycle.state()) {
+        case LifecycleState::Created:
+        case LifecycleState::Paused: return DomainState::Paused;
+        case LifecycleState::Running: break;
+        case LifecycleState::ShuttingDown:
+        case LifecycleState::Shutdown: return d.crashed ? DomainState::Crashed : DomainState::Shutdown;
+        case LifecycleState::Dying:
+        case LifecycleState::Dead: return DomainState::Dying;
+    }
     // As `xm list` shows it: blocked when no vCPU can run (all halted or not started).
     for (u32 i = 0; i < d.vcpu_count; ++i)
         if (d.vcpus[i].state == VcpuState::Runnable) return DomainState::Running;
@@ -60,6 +88,7 @@ const char* domain_state_name(DomainState state) {
         case DomainState::Paused: return "paused";
         case DomainState::Shutdown: return "shut down";
         case DomainState::Crashed: return "crashed";
+        case DomainState::Dying: return "dying";
     }
     return "?";
 }
@@ -72,20 +101,22 @@ bool Domain::note_unknown_msr(u32 index) {
     return true;
 }
 
+static bool attach_devices(Domain& d, bool pc_platform, const char** error);
+
 Domain* domain_create(const DomainConfig& config, const char** error) {
     if (config.vcpus == 0 || config.vcpus > Domain::kMaxVcpus) {
         *error = "vcpus must be between 1 and 8";
         return nullptr;
     }
-    IrqLockGuard guard(g_domains_lock);
-    if (g_domain_count == kMaxDomains) {
-        *error = "too many domains (64)";
+    auto* d = new (kNoThrow) Domain;
+    if (!d) {
+        *error = "out of memory for the domain";
         return nullptr;
     }
-    auto* d = new Domain;
-    d->id = g_domain_count + 1;  // 0 is reserved for the service domain
     memcpy(d->name, config.name, sizeof(d->name));
     d->name[sizeof(d->name) - 1] = 0;
+    d->privileged = config.privileged;
+    d->release_when_ended = config.release_when_ended;
     const NestedPagingFormat format = detect_virtualization(g_host_cpu).vendor == VirtualizationVendor::IntelVmx
                                           ? NestedPagingFormat::IntelEpt
                                           : NestedPagingFormat::AmdNpt;
@@ -100,56 +131,79 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         d->vcpus[i].state = VcpuState::Stopped;
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
-    auto* devices = new DomainDevices(*d);
-    // The test exit port is at 0xf4, where a PC has nothing (QEMU's isa-debug-exit sits
-    // there too): every domain has it, so test kernels end the same way on any platform.
-    d->io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
-    if (config.pc_platform) {
-        if (!pc_platform_attach(*d, error)) {
-            d->memory.destroy();
-            delete devices;
-            delete d;
-            return nullptr;
-        }
-        d->cpuid.set_local_apic(true);
-    } else {
-        d->io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
-        // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
-        if (d->memory.size() <= TestMmioDevice::kBase)
-            d->mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
+    if (!attach_devices(*d, config.pc_platform, error) || !domain_table_insert(*d, ~0u, error)) {
+        domain_release_resources(*d);
+        delete d;
+        return nullptr;
     }
-    g_devices[g_domain_count] = devices;
-    g_domains[g_domain_count++] = d;
     return d;
 }
 
+static bool attach_devices(Domain& d, bool pc_platform, const char** error) {
+    auto* devices = new (kNoThrow) DomainDevices(d);
+    if (!devices) {
+        *error = "out of memory for the domain's devices";
+        return false;
+    }
+    d.test_devices = devices;
+    // The test exit port is at 0xf4, where a PC has nothing (QEMU's isa-debug-exit sits
+    // there too): every domain has it, so test kernels end the same way on any platform.
+    d.io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
+    if (pc_platform) {
+        if (!pc_platform_attach(d, error)) return false;
+        d.cpuid.set_local_apic(true);
+        return true;
+    }
+    d.io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
+    // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
+    if (d.memory.size() <= TestMmioDevice::kBase)
+        d.mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
+    return true;
+}
+
 void domain_shutdown(Domain& d, i64 exit_code) {
+    if (d.ended()) return;
     d.exit_code = exit_code;
-    end_domain(d, DomainState::Shutdown);
-    log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
+    if (end_domain(d))
+        log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
 }
 
 void domain_crash(Domain& d, const char* fmt, ...) {
+    if (d.ended()) return;
+    char reason[sizeof(d.end_reason)];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(d.end_reason, sizeof(d.end_reason), fmt, args);
+    vsnprintf(reason, sizeof(reason), fmt, args);
     va_end(args);
-    end_domain(d, DomainState::Crashed);
-    log_error("domain %u (%s) crashed: %s", d.id, d.name, d.end_reason);
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (d.ended()) return;
+        memcpy(d.end_reason, reason, sizeof(reason));
+        d.crashed = true;
+    }
+    if (end_domain(d)) log_error("domain %u (%s) crashed: %s", d.id, d.name, d.end_reason);
 }
 
-void domain_vcpu_stopped(Domain& d) {
-    if (__atomic_sub_fetch(&d.live_vcpus, 1, __ATOMIC_ACQ_REL) != 0) return;
-    // The last vCPU is off every CPU: nothing uses the memory or the VMCBs any more.
+void domain_release_resources(Domain& d) {
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (d.resources_released) return;
+        d.resources_released = true;
+    }
+    // Each vCPU leaves its CPU's run queue there, and whatever that CPU still holds of
+    // it (an active VMCS, its FPU registers) is dropped there.
+    for (u32 i = 0; i < d.vcpu_count; ++i) scheduler_remove_vcpu(d.vcpus[i]);
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         delete d.vcpus[i].backend;
         d.vcpus[i].backend = nullptr;
         fpu_release_vcpu(d.vcpus[i]);
     }
     if (d.platform) pc_platform_destroy(d);
+    delete d.test_devices;
+    d.test_devices = nullptr;
     const u64 bytes = d.memory.size();
     d.memory.destroy();
-    log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));
+    if (bytes) log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));
 }
 
 void domain_console_write(Domain& d, const char* text, usize length) {
@@ -185,38 +239,51 @@ void domain_console_pop(Domain& d) {
     if (d.input_head != d.input_tail) ++d.input_tail;
 }
 
-Domain* domain_at(u32 index) { return index < g_domain_count ? g_domains[index] : nullptr; }
-
-u32 domain_count() { return g_domain_count; }
+// A domain counts as alive until it has shut down and, for a boot domain, given its
+// memory back.
+static bool alive(const Domain& d) {
+    const LifecycleState state = d.lifecycle.state();
+    if (state < LifecycleState::Shutdown) return true;
+    if (state == LifecycleState::Shutdown) return d.release_when_ended && !d.resources_released;
+    return state == LifecycleState::Dying;
+}
 
 u32 domains_alive() {
-    u32 alive = 0;
-    for (u32 i = 0; i < g_domain_count; ++i)
-        if (!g_domains[i]->ended() || g_domains[i]->live_vcpus) ++alive;
-    return alive;
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    u32 count = 0;
+    for (u32 i = 0; i < n; ++i)
+        if (alive(*all[i])) ++count;
+    return count;
 }
 
 u32 domains_running() {
-    u32 running = 0;
-    for (u32 i = 0; i < g_domain_count; ++i)
-        if (!g_domains[i]->ended()) ++running;
-    return running;
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    u32 count = 0;
+    for (u32 i = 0; i < n; ++i)
+        if (!all[i]->ended()) ++count;
+    return count;
 }
 
 bool all_domains_exited_cleanly() {
-    for (u32 i = 0; i < g_domain_count; ++i)
-        if (g_domains[i]->state != DomainState::Shutdown || g_domains[i]->exit_code != 0) return false;
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    for (u32 i = 0; i < n; ++i)
+        if (all[i]->crashed || !all[i]->ended() || all[i]->exit_code != 0) return false;
     return true;
 }
 
 void domain_print_exit_counters() {
     console_line("exit counters (debug key 'e'):");
-    for (u32 i = 0; i < g_domain_count; ++i) {
-        const Domain& d = *g_domains[i];
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    for (u32 i = 0; i < n; ++i) {
+        const Domain& d = *all[i];
         for (u32 v = 0; v < d.vcpu_count; ++v) {
             char line[512];
-            int n =
-                snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s]:", d.name, d.id, v, domain_state_name(d.state));
+            int n = snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s]:", d.name, d.id, v,
+                             domain_state_name(domain_current_state(d)));
             for (u8 k = 0; k < u8(ExitKind::Count) && n > 0 && usize(n) < sizeof(line); ++k) {
                 if (d.vcpus[v].exits[k] == 0) continue;
                 n += snprintf(line + n, sizeof(line) - usize(n), " %s=%llu", exit_kind_name(static_cast<ExitKind>(k)),

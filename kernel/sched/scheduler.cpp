@@ -1,4 +1,4 @@
-#include "kernel/vm/scheduler.hpp"
+#include "kernel/sched/scheduler.hpp"
 
 #include "drivers/lapic.hpp"
 #include "kernel/idt.hpp"
@@ -7,8 +7,10 @@
 #include "kernel/power.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/sched/cpu_work.hpp"
 #include "kernel/vm/debug_keys.hpp"
-#include "kernel/vm/domain.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
@@ -53,47 +55,68 @@ bool enqueue(Vcpu& vcpu) {
     return true;
 }
 
-void remove_at(RunQueue& q, u32 i) {
+// Removes `vcpu` from this CPU's queue, if it is there.
+void dequeue_here(Vcpu& vcpu) {
+    RunQueue& q = g_queues[this_cpu_index()];
     IrqLockGuard guard(q.lock);
-    if (q.current == q.vcpus[i]) q.current = nullptr;
-    q.vcpus[i] = q.vcpus[--q.count];
-    if (q.next >= q.count) q.next = 0;
+    for (u32 i = 0; i < q.count; ++i) {
+        if (q.vcpus[i] != &vcpu) continue;
+        if (q.current == &vcpu) q.current = nullptr;
+        q.vcpus[i] = q.vcpus[--q.count];
+        if (q.next >= q.count) q.next = 0;
+        return;
+    }
 }
 
+// On the vCPU's CPU: nothing of it stays here.
+void remove_here(void* arg) {
+    Vcpu& v = *static_cast<Vcpu*>(arg);
+    dequeue_here(v);
+    PerCpu& cpu = this_cpu();
+    if (cpu.fpu_owner == &v) cpu.fpu_owner = nullptr;  // its registers are dropped, not saved
+    if (cpu.last_vcpu_uid == v.uid) cpu.last_vcpu_uid = 0;
+    if (v.backend) v.backend->unload_from_this_cpu();
+}
+
+struct VcpuCall {
+    Vcpu* vcpu;
+    void (*run)(Vcpu&, void*);
+    void* arg;
+};
+
+void call_here(void* arg) {
+    VcpuCall& call = *static_cast<VcpuCall*>(arg);
+    fpu_save_if_loaded_here(*call.vcpu);
+    call.run(*call.vcpu, call.arg);
+}
+
+u64 g_next_vcpu_uid = 1;
+
 // Virtual timers that are due become interrupt requests; a halted vCPU wakes.
+// Only this CPU removes vCPUs from its queue (remove_here), so it walks it unlocked; a
+// vCPU appended meanwhile is seen at the next pass.
 void fire_due_timers(RunQueue& q, u64 now) {
     for (u32 i = 0; i < q.count; ++i) {
         Vcpu& v = *q.vcpus[i];
         if (v.domain->platform && !v.domain->ended()) pc_platform_poll(*v.domain);
-        if (v.timer_deadline_us == 0 || now < v.timer_deadline_us || v.state == VcpuState::Stopped) continue;
+        if (v.timer_deadline_us == 0 || now < v.timer_deadline_us || v.state == VcpuState::Stopped || !v.backend)
+            continue;
         v.timer_deadline_us = 0;
         v.backend->request_interrupt(v.timer_vector);
-        if (v.state == VcpuState::Blocked) v.state = VcpuState::Runnable;
+        u8 blocked = u8(VcpuState::Blocked);
+        __atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&v.state), &blocked, u8(VcpuState::Runnable), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
 }
 
-// vCPUs of ended domains leave the queue; the last one out frees the domain's memory.
-void reap_ended(RunQueue& q) {
-    for (u32 i = 0; i < q.count;) {
-        Vcpu& v = *q.vcpus[i];
-        if (!v.domain->ended()) {
-            ++i;
-            continue;
-        }
-        v.state = VcpuState::Stopped;
-        // Its register state may be this CPU's (never another's: vCPUs are pinned); it
-        // is dropped here, before the domain's memory, FPU pages included, goes back.
-        if (this_cpu().fpu_owner == &v) this_cpu().fpu_owner = nullptr;
-        remove_at(q, i);
-        domain_vcpu_stopped(*v.domain);
-    }
-}
+bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain->lifecycle.may_run(); }
 
 Vcpu* pick_next(RunQueue& q, u64 now) {
-    if (q.current && q.current->state == VcpuState::Runnable && now < q.slice_end_us) return q.current;
+    IrqLockGuard guard(q.lock);
+    if (q.current && can_run(*q.current) && now < q.slice_end_us) return q.current;
     for (u32 tried = 0; tried < q.count; ++tried) {
         Vcpu* v = q.vcpus[(q.next + tried) % q.count];
-        if (v->state == VcpuState::Runnable) {
+        if (can_run(*v)) {
             q.next = (q.next + tried + 1) % q.count;
             q.current = v;
             q.slice_end_us = now + kSliceMicroseconds;
@@ -161,6 +184,7 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
     g_cpu_count = online_cpu_count();
     for (u32 i = 0; i < domain.vcpu_count; ++i) {
         Vcpu& v = domain.vcpus[i];
+        v.uid = __atomic_fetch_add(&g_next_vcpu_uid, 1, __ATOMIC_RELAXED);
         if (!fpu_prepare_vcpu(v)) {
             *error = "out of memory for the vCPUs' FPU state";
             return false;
@@ -176,7 +200,6 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
             return false;
         }
     }
-    __atomic_store_n(&domain.live_vcpus, domain.vcpu_count, __ATOMIC_RELEASE);
     domain.vcpus[0].started = true;
     domain.vcpus[0].state = VcpuState::Runnable;
     for (u32 i = 0; i < domain.vcpu_count; ++i) enqueue(domain.vcpus[i]);
@@ -184,15 +207,71 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
 }
 
 bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
-    LockGuard<SpinLock> guard(vcpu.domain->lock);
-    if (vcpu.started || vcpu.state != VcpuState::Stopped || vcpu.domain->ended()) return false;
-    vcpu.started = true;
-    vcpu.regs = {};
-    vcpu.backend->reset(vcpu, entry);
-    __atomic_thread_fence(__ATOMIC_RELEASE);  // registers first, then the state its CPU polls
-    vcpu.state = VcpuState::Runnable;
+    {
+        LockGuard<SpinLock> guard(vcpu.domain->lock);
+        if (vcpu.started || vcpu.state != VcpuState::Stopped || vcpu.domain->ended()) return false;
+        vcpu.started = true;
+        vcpu.regs = {};
+        vcpu.backend->reset(vcpu, entry);
+        __atomic_thread_fence(__ATOMIC_RELEASE);  // registers first, then the state its CPU polls
+        vcpu.state = VcpuState::Runnable;
+    }
+    cpu_kick(vcpu.cpu);
     return true;
 }
+
+void scheduler_wake_vcpu(Vcpu& vcpu) {
+    u8 blocked = u8(VcpuState::Blocked);
+    if (__atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&vcpu.state), &blocked, u8(VcpuState::Runnable),
+                                    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        cpu_kick(vcpu.cpu);
+}
+
+void scheduler_remove_vcpu(Vcpu& vcpu) {
+    if (!vcpu.uid) return;  // never scheduled
+    cpu_call(vcpu.cpu, remove_here, &vcpu);
+}
+
+void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg) {
+    VcpuCall call{&vcpu, run, arg};
+    cpu_call(vcpu.cpu, call_here, &call);
+}
+
+namespace {
+
+// Said once, whether or not the machine powers off (Bochs has no exit device).
+void announce_end_if_done() {
+    if (g_announced_end || domain_count() == 0 || domains_alive() != 0) return;
+    g_announced_end = true;
+    const bool clean = all_domains_exited_cleanly();
+    console_line("vireo: all %u domains have ended%s", domain_count(),
+                 clean ? ", all with exit code 0" : "; not all with exit code 0");
+    if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
+}
+
+// Enters `v` and handles its exit. `running` is set before the lifecycle is looked at
+// again (both sequentially consistent), so domain_quiesce, which changes the lifecycle
+// and then reads `running`, either sees the vCPU running or is seen by it.
+void run_vcpu(Vcpu& v) {
+    __atomic_store_n(&v.running, true, __ATOMIC_SEQ_CST);
+    if (!v.domain->lifecycle.may_run()) {
+        __atomic_store_n(&v.running, false, __ATOMIC_RELEASE);
+        return;
+    }
+    if (v.domain->restart_requested) {
+        park_for_restart(v);
+    } else if (!v.domain->platform || pc_platform_before_entry(v)) {
+        VmExit exit;
+        fpu_switch_to(v);
+        v.backend->run(v, exit);
+        x86::cli();  // the same on both backends: exits are handled with interrupts off
+        if (v.domain->platform) pc_platform_after_exit(v);
+        handle_vm_exit(v, exit);
+    }
+    __atomic_store_n(&v.running, false, __ATOMIC_RELEASE);
+}
+
+}  // namespace
 
 void scheduler_run_this_cpu() {
     const u32 me = this_cpu_index();
@@ -201,32 +280,16 @@ void scheduler_run_this_cpu() {
     lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
     for (;;) {
         x86::cli();
+        cpu_work_run_pending();
         if (me == 0) poll_debug_keys();
         const u64 now = uptime_us();
         fire_due_timers(q, now);
-        reap_ended(q);
         Vcpu* v = pick_next(q, now);
         if (!v) {
-            if (me == 0 && !g_announced_end && domain_count() && domains_alive() == 0) {
-                // Said once, whether or not the machine powers off (Bochs has no exit device).
-                g_announced_end = true;
-                const bool clean = all_domains_exited_cleanly();
-                console_line("vireo: all %u domains have ended%s", domain_count(),
-                             clean ? ", all with exit code 0" : "; not all with exit code 0");
-                if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
-            }
-            x86::sti_hlt();  // the tick wakes us
+            if (me == 0) announce_end_if_done();
+            x86::sti_hlt();  // the tick or a kick wakes us
             continue;
         }
-        if (v->domain->restart_requested) {
-            park_for_restart(*v);
-            continue;
-        }
-        if (v->domain->platform && !pc_platform_before_entry(*v)) continue;
-        VmExit exit;
-        fpu_switch_to(*v);
-        v->backend->run(*v, exit);
-        if (v->domain->platform) pc_platform_after_exit(*v);
-        handle_vm_exit(*v, exit);
+        run_vcpu(*v);
     }
 }

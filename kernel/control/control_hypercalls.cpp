@@ -1,0 +1,253 @@
+#include "kernel/control/control_hypercalls.hpp"
+
+#include <string.h>
+
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/alloc.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/sched/scheduler.hpp"
+#include "kernel/vcpu/vcpu_state_codec.hpp"
+#include "kernel/vm/domain_config.hpp"
+#include "kernel/vm/fpu_state.hpp"
+#include "kernel/vm/guest_view.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
+#include "mm/kernel_address_space.hpp"
+#include "mm/kernel_heap.hpp"
+
+namespace {
+
+using namespace hypercall;
+
+constexpr usize kCopyChunk = 1024;  // on the hypervisor stack, per step of a memory copy
+
+bool read_caller(Vcpu& caller, u64 linear, void* dst, usize len) {
+    WalkFault fault;
+    return read_guest_linear(caller, linear, dst, len, fault);
+}
+
+bool write_caller(Vcpu& caller, u64 linear, const void* src, usize len) {
+    WalkFault fault;
+    return write_guest_linear(caller, linear, src, len, fault);
+}
+
+i64 create(Vcpu& caller, u64 args_address) {
+    DomainCreateArgs args;
+    if (!read_caller(caller, args_address, &args, sizeof(args))) return kErrorFault;
+    usize name_length = 0;
+    while (name_length < sizeof(args.name) && args.name[name_length]) ++name_length;
+    if (name_length == sizeof(args.name) || !valid_domain_name(args.name, name_length)) return kErrorInvalid;
+    if (args.memory_bytes < kMinDomainMemory || args.memory_bytes > kMaxDomainMemory) return kErrorInvalid;
+    if (args.vcpus < 1 || args.vcpus > Domain::kMaxVcpus) return kErrorInvalid;
+    if (args.flags & ~u32(kCreatePcPlatform)) return kErrorInvalid;
+    const bool pc = args.flags & kCreatePcPlatform;
+    if (pc && args.memory_bytes > 3 * GiB) return kErrorInvalid;  // below the PCI hole, for now
+    DomainConfig config{};
+    memcpy(config.name, args.name, name_length);
+    config.memory_bytes = args.memory_bytes;
+    config.vcpus = args.vcpus;
+    config.pc_platform = pc;
+    config.privileged = false;
+    config.release_when_ended = false;  // its creator destroys it
+    const char* error = nullptr;
+    Domain* d = domain_create(config, &error);
+    if (!d) {
+        log_warn("%s: domain_create '%s' refused: %s", caller.domain->name, config.name, error);
+        return kErrorNoMemory;
+    }
+    // vCPU 0 waits in flat 32-bit protected mode at 0 until its creator sets its state.
+    const GuestEntryState entry{GuestCpuMode::Protected32, 0, 0, 0, 0, 0};
+    if (!scheduler_add_domain(*d, entry, &error)) {
+        log_warn("%s: domain_create '%s' refused: %s", caller.domain->name, config.name, error);
+        domain_destroy(*d);
+        return kErrorNoMemory;
+    }
+    log_debug("domain %u (%s): created by %s", d->id, d->name, caller.domain->name);
+    return i64(d->id);
+}
+
+u32 status_state(const Domain& d) {
+    switch (domain_current_state(d)) {
+        case DomainState::Running: return kStateRunning;
+        case DomainState::Blocked: return kStateBlocked;
+        case DomainState::Paused: return kStatePaused;
+        case DomainState::Shutdown: return kStateShutdown;
+        case DomainState::Crashed: return kStateCrashed;
+        case DomainState::Dying: return kStateDying;
+    }
+    return kStateDying;
+}
+
+i64 get_status(Vcpu& caller, Domain& d, u64 address) {
+    DomainStatus status{};
+    status.id = d.id;
+    status.state = status_state(d);
+    status.exit_code = d.exit_code;
+    status.memory_bytes = d.resources_released ? 0 : d.memory.size();
+    status.vcpus = d.vcpu_count;
+    status.privileged = d.privileged;
+    memcpy(status.name, d.name, sizeof(status.name));
+    return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
+}
+
+// Copies between the caller's linear memory and the target's guest-physical memory in
+// chunks, each under the target's lock, so a destroy waits for the chunk in flight and
+// no chunk starts after the memory went back.
+i64 copy_memory(Vcpu& caller, Domain& d, u64 gpa, u64 linear, u64 length, bool to_target) {
+    if (length > kMemoryCopyMax) return kErrorTooBig;
+    if (!d.memory.contains(gpa, length)) return kErrorInvalid;
+    u8 chunk[kCopyChunk];
+    for (u64 done = 0; done < length;) {
+        const usize n = usize(length - done < kCopyChunk ? length - done : kCopyChunk);
+        if (to_target && !read_caller(caller, linear + done, chunk, n)) return kErrorFault;
+        {
+            LockGuard<SpinLock> guard(d.lock);
+            if (d.resources_released || d.lifecycle.being_destroyed()) return kErrorWrongState;
+            const bool ok = to_target ? d.memory.write(gpa + done, chunk, n) : d.memory.read(gpa + done, chunk, n);
+            if (!ok) return kErrorInvalid;
+        }
+        if (!to_target && !write_caller(caller, linear + done, chunk, n)) return kErrorFault;
+        done += n;
+    }
+    return 0;
+}
+
+// The state of a vCPU is taken or given only while its domain cannot run.
+bool state_accessible(const Domain& d) {
+    const LifecycleState s = d.lifecycle.state();
+    return s == LifecycleState::Created || s == LifecycleState::Paused || s == LifecycleState::Shutdown;
+}
+
+struct StateCall {
+    VcpuArchState* state;
+    i64 result;
+};
+
+// On the vCPU's CPU (scheduler_call_on_vcpu_cpu): its FPU registers are in its save area.
+void take_state(Vcpu& v, void* arg) {
+    StateCall& call = *static_cast<StateCall*>(arg);
+    LockGuard<SpinLock> guard(v.domain->lock);
+    if (v.domain->resources_released || !state_accessible(*v.domain)) {
+        call.result = kErrorWrongState;
+        return;
+    }
+    v.backend->get_state(v, vcpu_state::kAll & ~vcpu_state::kFpu, *call.state);
+    fpu_get_state(v, call.state->fpu);
+    call.state->events.activity = !v.started                       ? vcpu_state::ActivityState::WaitForSipi
+                                  : v.state == VcpuState::Blocked ? vcpu_state::ActivityState::Halted
+                                                                  : vcpu_state::ActivityState::Active;
+    call.result = 0;
+}
+
+void give_state(Vcpu& v, void* arg) {
+    StateCall& call = *static_cast<StateCall*>(arg);
+    LockGuard<SpinLock> guard(v.domain->lock);
+    if (v.domain->resources_released || !state_accessible(*v.domain)) {
+        call.result = kErrorWrongState;
+        return;
+    }
+    if (!fpu_set_state(v, call.state->fpu)) {
+        call.result = kErrorBadState;
+        return;
+    }
+    v.backend->set_state(v, vcpu_state::kAll & ~vcpu_state::kFpu, *call.state);
+    switch (call.state->events.activity) {
+        case vcpu_state::ActivityState::WaitForSipi:
+            v.started = false;
+            v.state = VcpuState::Stopped;
+            break;
+        case vcpu_state::ActivityState::Halted:
+            v.started = true;
+            v.state = VcpuState::Blocked;
+            break;
+        default:
+            v.started = true;
+            v.state = VcpuState::Runnable;
+            break;
+    }
+    call.result = 0;
+}
+
+i64 get_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 size) {
+    if (index >= d.vcpu_count) return kErrorInvalid;
+    if (size < vcpu_state_encoded_size()) return kErrorTooBig;
+    if (!state_accessible(d)) return kErrorWrongState;
+    auto* state = new (kNoThrow) VcpuArchState{};
+    auto* buffer = new (kNoThrow) u8[vcpu_state_encoded_size()];
+    i64 result = kErrorNoMemory;
+    if (state && buffer) {
+        StateCall call{state, kErrorWrongState};
+        scheduler_call_on_vcpu_cpu(d.vcpus[index], take_state, &call);
+        result = call.result;
+        if (result == 0) {
+            const usize bytes = vcpu_state_encode(*state, buffer, vcpu_state_encoded_size());
+            result = write_caller(caller, address, buffer, bytes) ? i64(bytes) : kErrorFault;
+        }
+    }
+    delete state;
+    delete[] buffer;
+    return result;
+}
+
+i64 set_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 length) {
+    if (index >= d.vcpu_count) return kErrorInvalid;
+    if (length != vcpu_state_encoded_size()) return kErrorInvalid;
+    if (!state_accessible(d)) return kErrorWrongState;
+    auto* state = new (kNoThrow) VcpuArchState{};
+    auto* buffer = new (kNoThrow) u8[vcpu_state_encoded_size()];
+    i64 result = kErrorNoMemory;
+    if (state && buffer) {
+        if (!read_caller(caller, address, buffer, usize(length))) {
+            result = kErrorFault;
+        } else if (const VcpuStateDecodeError e = vcpu_state_decode(buffer, usize(length), *state);
+                   e != VcpuStateDecodeError::None) {
+            log_warn("%s: vcpu_set_state for domain %u: %s", caller.domain->name, d.id,
+                     vcpu_state_decode_error_name(e));
+            result = kErrorBadState;
+        } else {
+            StateCall call{state, kErrorWrongState};
+            scheduler_call_on_vcpu_cpu(d.vcpus[index], give_state, &call);
+            result = call.result;
+        }
+    }
+    delete state;
+    delete[] buffer;
+    return result;
+}
+
+i64 stats(Vcpu& caller, u64 address) {
+    HypervisorStats s{};
+    s.free_memory_bytes = memory_stats().free_bytes;
+    s.heap_bytes_in_use = kernel_heap_bytes_in_use();
+    s.domains = domain_count();
+    s.free_domain_ids = domain_free_ids();
+    s.free_vpids = vcpu_free_hardware_tags();
+    u32 cpus = 0;
+    while (cpus < kMaxCpus && percpu(cpus).online) ++cpus;
+    s.cpus = cpus;
+    return write_caller(caller, address, &s, sizeof(s)) ? 0 : kErrorFault;
+}
+
+}  // namespace
+
+i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
+    switch (number) {
+        case kDomainCreate: return create(caller, args[0]);
+        case kHypervisorStats: return stats(caller, args[0]);
+        default: break;
+    }
+    DomainRef target = domain_lookup(u32(args[0]));
+    if (!target || args[0] > 0xffffffffull) return kErrorNoSuchDomain;
+    switch (number) {
+        case kDomainDestroy: return domain_destroy(*target);
+        case kDomainPause: return domain_pause(*target);
+        case kDomainUnpause: return domain_unpause(*target);
+        case kDomainGetStatus: return get_status(caller, *target, args[1]);
+        case kDomainMemoryWrite: return copy_memory(caller, *target, args[1], args[2], args[3], true);
+        case kDomainMemoryRead: return copy_memory(caller, *target, args[1], args[2], args[3], false);
+        case kVcpuGetState: return get_vcpu_state(caller, *target, args[1], args[2], args[3]);
+        case kVcpuSetState: return set_vcpu_state(caller, *target, args[1], args[2], args[3]);
+        default: return kErrorNoSuchCall;
+    }
+}

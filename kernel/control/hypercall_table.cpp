@@ -1,0 +1,58 @@
+#include "kernel/control/hypercall_table.hpp"
+
+#include "kernel/vm/hypercall_abi.hpp"
+
+namespace {
+
+using namespace hypercall;
+constexpr HypercallPrivilege kAny = HypercallPrivilege::AnyDomain;
+constexpr HypercallPrivilege kControl = HypercallPrivilege::ControlDomain;
+
+constexpr HypercallSpec kSpecs[] = {
+    {kVersion, "version", kAny, false},
+    {kConsoleWrite, "console_write", kAny, false},
+    {kSetTimer, "set_timer", kAny, false},
+    {kYield, "yield", kAny, false},
+    {kShutdown, "shutdown", kAny, false},
+    {kDomainInfo, "domain_info", kAny, false},
+    {kVcpuStart, "vcpu_start", kAny, false},
+    {kDomainsAlive, "domains_alive", kAny, false},
+    {kDomainCreate, "domain_create", kControl, false},
+    {kDomainDestroy, "domain_destroy", kControl, true},
+    {kDomainPause, "domain_pause", kControl, true},
+    {kDomainUnpause, "domain_unpause", kControl, true},
+    {kDomainGetStatus, "domain_get_status", kControl, false},  // its own status is fine to see
+    {kDomainMemoryWrite, "domain_memory_write", kControl, true},
+    {kDomainMemoryRead, "domain_memory_read", kControl, true},
+    {kVcpuGetState, "vcpu_get_state", kControl, true},
+    {kVcpuSetState, "vcpu_set_state", kControl, true},
+    {kHypervisorStats, "hypervisor_stats", kControl, false},
+};
+
+}  // namespace
+
+const HypercallSpec* hypercall_spec(u64 number) {
+    for (const HypercallSpec& s : kSpecs)
+        if (s.number == number) return &s;
+    return nullptr;
+}
+
+HypercallCheck hypercall_check(u64 number, u8 cpl, bool caller_privileged, u32 caller_id, u64 argument1) {
+    if (cpl != 0) return HypercallCheck::NotCpl0;
+    const HypercallSpec* spec = hypercall_spec(number);
+    if (!spec) return HypercallCheck::NoSuchCall;
+    if (spec->privilege == kControl && !caller_privileged) return HypercallCheck::NotPrivileged;
+    if (spec->targets_domain && argument1 == caller_id) return HypercallCheck::TargetsCaller;
+    return HypercallCheck::Allowed;
+}
+
+i64 hypercall_check_error(HypercallCheck check) {
+    switch (check) {
+        case HypercallCheck::Allowed: return 0;
+        case HypercallCheck::NoSuchCall: return kErrorNoSuchCall;
+        case HypercallCheck::NotCpl0:
+        case HypercallCheck::NotPrivileged: return kErrorPermission;
+        case HypercallCheck::TargetsCaller: return kErrorInvalid;
+    }
+    return kErrorInvalid;
+}

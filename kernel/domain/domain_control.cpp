@@ -1,0 +1,60 @@
+// Pause, unpause, destroy and the quiesce they stand on (kernel/domain/domain.hpp), and
+// the vCPU state of a paused domain.
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
+#include "kernel/log.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/sched/cpu_work.hpp"
+#include "kernel/sched/scheduler.hpp"
+
+void domain_quiesce(Domain& d) {
+    // The lifecycle no longer lets any vCPU start (may_run is false): each vCPU still
+    // running finishes its exit and stops. A kick makes a vCPU in the guest exit now.
+    for (u32 i = 0; i < d.vcpu_count; ++i) {
+        Vcpu& v = d.vcpus[i];
+        if (__atomic_load_n(&v.running, __ATOMIC_SEQ_CST)) cpu_kick(v.cpu);
+    }
+    for (u32 i = 0; i < d.vcpu_count; ++i) {
+        Vcpu& v = d.vcpus[i];
+        while (__atomic_load_n(&v.running, __ATOMIC_SEQ_CST)) {
+            // Its CPU may be waiting for work only this CPU can do.
+            cpu_work_run_pending();
+            asm volatile("pause" ::: "memory");
+        }
+    }
+}
+
+i64 domain_pause(Domain& d) {
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (!d.lifecycle.apply(LifecycleEvent::Pause)) return hypercall::kErrorWrongState;
+    }
+    domain_quiesce(d);
+    return 0;
+}
+
+i64 domain_unpause(Domain& d) {
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (!d.lifecycle.apply(LifecycleEvent::Unpause)) return hypercall::kErrorWrongState;
+    }
+    for (u32 i = 0; i < d.vcpu_count; ++i) cpu_kick(d.vcpus[i].cpu);
+    return 0;
+}
+
+i64 domain_destroy(Domain& d) {
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (!d.lifecycle.apply(LifecycleEvent::Destroy)) return hypercall::kErrorWrongState;
+    }
+    domain_quiesce(d);
+    domain_release_resources(d);
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        d.lifecycle.apply(LifecycleEvent::Released);
+    }
+    log_info("domain %u (%s): destroyed", d.id, d.name);
+    domain_table_remove(d);
+    return 0;
+}

@@ -1,0 +1,31 @@
+// The vCPU scheduler: each physical CPU runs the vCPUs assigned to it round-robin, with
+// a periodic tick that preempts a running guest and drives the guests' virtual timers.
+// A wake-up from another CPU kicks the vCPU's CPU (kernel/sched/cpu_work.hpp), so it is
+// seen at once rather than at the next tick. (The credit scheduler is its own issue.)
+#pragma once
+
+#include "kernel/types.hpp"
+#include "kernel/vm/vcpu.hpp"
+
+struct Domain;
+
+// Creates the backend of every vCPU of `domain`, puts vCPU 0 at `entry` and assigns the
+// vCPUs to CPUs' run queues. Nothing runs until the domain is unpaused; the other vCPUs
+// wait until the guest starts them.
+bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const char** error);
+// Starts a vCPU that has never run; false if it already has.
+bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry);
+// A blocked vCPU becomes runnable, and its CPU is kicked.
+void scheduler_wake_vcpu(Vcpu& vcpu);
+// Takes a stopped vCPU off its CPU for good: out of the run queue, its FPU registers
+// and active VMCS dropped there. Returns once done; harmless for a vCPU never queued.
+void scheduler_remove_vcpu(Vcpu& vcpu);
+// Runs `run(vcpu, arg)` on the vCPU's CPU with the vCPU not running and its FPU state in
+// its save area (get_state / set_state of a paused vCPU).
+void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg);
+
+// When set (command line debug_exit), the machine powers off once every domain has ended.
+void scheduler_power_off_when_done(bool enabled);
+
+// This CPU's loop: run vCPUs, handle their exits, idle when there is nothing to run.
+[[noreturn]] void scheduler_run_this_cpu();

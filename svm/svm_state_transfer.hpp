@@ -1,0 +1,19 @@
+// Moves a vCPU's state between the VMCB and the vendor-neutral VcpuArchState
+// (kernel/vcpu/vcpu_arch_state.hpp), for the parts a mask names. Pure (no hardware
+// access), so host tests check every field both ways. The general registers, RIP and
+// RFLAGS live in the vCPU's GuestRegisters between exits (SvmVcpu::run copies them into
+// the VMCB before VMRUN); the FPU part is fpu_state.cpp's.
+#pragma once
+
+#include "kernel/vcpu/vcpu_arch_state.hpp"
+#include "kernel/vm/guest_registers.hpp"
+#include "svm/vmcb.hpp"
+
+namespace svm {
+
+// `host_tsc` is the host's TSC now: the guest's is host_tsc + TSC_OFFSET.
+void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts, VcpuArchState& out,
+                        u64 host_tsc = 0);
+void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs, u64 host_tsc = 0);
+
+}  // namespace svm

@@ -1,0 +1,59 @@
+#include "kernel/control/hypercall_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include "kernel/vm/hypercall_abi.hpp"
+
+namespace {
+
+using namespace hypercall;
+
+constexpr u32 kCaller = 7;
+
+TEST(HypercallTable, EveryNumberBelowCountHasASpecOrIsRefused) {
+    for (u64 n = 0; n < 64; ++n) {
+        const HypercallSpec* spec = hypercall_spec(n);
+        const bool defined = n <= kDomainsAlive || (n >= kDomainCreate && n < kCount);
+        EXPECT_EQ(spec != nullptr, defined) << n;
+        if (spec) EXPECT_EQ(spec->number, n);
+        if (!defined) EXPECT_EQ(hypercall_check(n, 0, true, kCaller, 0), HypercallCheck::NoSuchCall) << n;
+    }
+    EXPECT_EQ(hypercall_check(~0ull, 0, true, kCaller, 0), HypercallCheck::NoSuchCall);
+}
+
+TEST(HypercallTable, GuestCallsAreOpenToEveryDomainAtCpl0) {
+    for (u64 n = kVersion; n <= kDomainsAlive; ++n) {
+        EXPECT_EQ(hypercall_spec(n)->privilege, HypercallPrivilege::AnyDomain) << n;
+        EXPECT_EQ(hypercall_check(n, 0, false, kCaller, kCaller), HypercallCheck::Allowed) << n;
+        EXPECT_EQ(hypercall_check(n, 3, false, kCaller, 0), HypercallCheck::NotCpl0) << n;
+    }
+}
+
+TEST(HypercallTable, ControlCallsNeedThePrivilege) {
+    for (u64 n = kDomainCreate; n < kCount; ++n) {
+        EXPECT_EQ(hypercall_spec(n)->privilege, HypercallPrivilege::ControlDomain) << n;
+        EXPECT_EQ(hypercall_check(n, 0, false, kCaller, 1), HypercallCheck::NotPrivileged) << n;
+        EXPECT_EQ(hypercall_check(n, 0, true, kCaller, 1), HypercallCheck::Allowed) << n;
+        EXPECT_EQ(hypercall_check(n, 1, true, kCaller, 1), HypercallCheck::NotCpl0) << "CPL first, " << n;
+        EXPECT_EQ(hypercall_check_error(hypercall_check(n, 0, false, kCaller, 1)), kErrorPermission);
+    }
+}
+
+TEST(HypercallTable, ACallOnADomainNeverTargetsTheCaller) {
+    for (u64 n : {kDomainDestroy, kDomainPause, kDomainUnpause, kDomainMemoryWrite, kDomainMemoryRead, kVcpuGetState,
+                  kVcpuSetState}) {
+        EXPECT_TRUE(hypercall_spec(n)->targets_domain) << n;
+        EXPECT_EQ(hypercall_check(n, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller) << n;
+        EXPECT_EQ(hypercall_check_error(HypercallCheck::TargetsCaller), kErrorInvalid);
+    }
+    EXPECT_EQ(hypercall_check(kDomainGetStatus, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
+    EXPECT_EQ(hypercall_check(kDomainCreate, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
+}
+
+TEST(HypercallTable, NamesAreUnique) {
+    for (u64 a = 0; a < kCount; ++a)
+        for (u64 b = a + 1; b < kCount; ++b)
+            if (hypercall_spec(a) && hypercall_spec(b)) EXPECT_STRNE(hypercall_spec(a)->name, hypercall_spec(b)->name);
+}
+
+}  // namespace

@@ -1,0 +1,158 @@
+// VmxVcpu::get_state / set_state: the VMCS fields to and from the vendor-neutral
+// VcpuArchState (kernel/vcpu/vcpu_arch_state.hpp). Run on the vCPU's CPU with its VMCS
+// current (a VMCS is read and written only through VMREAD/VMWRITE: SDM vol. 3C 25.11.1).
+#include "kernel/percpu.hpp"
+#include "kernel/vcpu/event_encoding.hpp"
+#include "kernel/vm/vcpu.hpp"
+#include "kernel/x86/instructions.hpp"
+#include "vmx/vmcs.hpp"
+#include "vmx/vmx_capabilities.hpp"
+#include "vmx/vmx_vcpu.hpp"
+
+namespace vmx {
+
+namespace {
+
+using vcpu_state::Part;
+using vcpu_state::SegmentIndex;
+
+constexpr u64 kCr0Ne = 1ull << 5, kCr0Pe = 1ull << 0, kCr0Pg = 1ull << 31;
+constexpr u64 kCr4Vmxe = 1ull << 13;
+constexpr u32 kUnusable = 1u << 16;
+constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1, kBlockingByNmi = 1u << 3;
+
+struct SegmentFields {
+    Field16 selector;
+    FieldNatural base;
+    Field32 limit;
+    Field32 rights;
+};
+
+constexpr SegmentFields kSegments[] = {
+    {Field16::GuestEsSelector, FieldNatural::GuestEsBase, Field32::GuestEsLimit, Field32::GuestEsAccessRights},
+    {Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit, Field32::GuestCsAccessRights},
+    {Field16::GuestSsSelector, FieldNatural::GuestSsBase, Field32::GuestSsLimit, Field32::GuestSsAccessRights},
+    {Field16::GuestDsSelector, FieldNatural::GuestDsBase, Field32::GuestDsLimit, Field32::GuestDsAccessRights},
+    {Field16::GuestFsSelector, FieldNatural::GuestFsBase, Field32::GuestFsLimit, Field32::GuestFsAccessRights},
+    {Field16::GuestGsSelector, FieldNatural::GuestGsBase, Field32::GuestGsLimit, Field32::GuestGsAccessRights},
+    {Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit,
+     Field32::GuestLdtrAccessRights},
+    {Field16::GuestTrSelector, FieldNatural::GuestTrBase, Field32::GuestTrLimit, Field32::GuestTrAccessRights},
+};
+static_assert(sizeof(kSegments) / sizeof(kSegments[0]) == u8(SegmentIndex::Count));
+
+// VMX access rights (SDM vol. 3C 25.4.1, table 25-2) keep descriptor bits 52-55 in
+// 15:12 and "unusable" in bit 16; the neutral form packs those four bits into 11:8.
+vcpu_state::Segment read_segment(const SegmentFields& f) {
+    const u32 ar = read(f.rights);
+    return {read(f.selector), u16((ar & 0xff) | ((ar >> 4) & 0xf00)), read(f.limit), read(f.base),
+            (ar & kUnusable) != 0};
+}
+
+void write_segment(const SegmentFields& f, const vcpu_state::Segment& s) {
+    const u32 ar = (s.attributes & 0xffu) | ((s.attributes & 0xf00u) << 4) | (s.unusable ? kUnusable : 0);
+    write(f.selector, s.selector);
+    write(f.base, s.base);
+    write(f.limit, s.limit);
+    write(f.rights, ar);
+}
+
+}  // namespace
+
+void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
+    prepare_vmcs(const_cast<Vcpu&>(vcpu));
+    if (parts & Part::kGprs)
+        for (u8 i = 0; i < 16; ++i) out.gpr[i] = vcpu.regs.gpr[i];
+    if (parts & Part::kRipFlags) {
+        out.rip = vcpu.regs.rip;
+        out.rflags = vcpu.regs.rflags;
+    }
+    if (parts & Part::kSegments) {
+        for (u8 i = 0; i < u8(SegmentIndex::Count); ++i) out.segment[i] = read_segment(kSegments[i]);
+        out.gdtr = {read(FieldNatural::GuestGdtrBase), u16(read(Field32::GuestGdtrLimit))};
+        out.idtr = {read(FieldNatural::GuestIdtrBase), u16(read(Field32::GuestIdtrLimit))};
+    }
+    if (parts & Part::kControl) {
+        const GuestControlState c = control_state();
+        out.control = {c.cr0, guest_cr2_, c.cr3, c.cr4, vcpu.cr8, c.efer};
+    }
+    if (parts & Part::kDebug) out.debug = {{0, 0, 0, 0}, 0xffff0ff0, read(FieldNatural::GuestDr7)};
+    if (parts & Part::kMsrs) {
+        out.msrs = {star_,
+                    lstar_,
+                    cstar_,
+                    sfmask_,
+                    kernel_gs_base_,
+                    read(Field32::GuestSysenterCs),
+                    read(FieldNatural::GuestSysenterEsp),
+                    read(FieldNatural::GuestSysenterEip),
+                    read(Field64::GuestPat),
+                    0};
+        out.tsc = x86::rdtsc();  // no TSC offsetting yet on VMX: the guest sees the host's TSC
+    }
+    if (parts & Part::kEvents) {
+        const u32 interruptibility = read(Field32::GuestInterruptibility);
+        out.events.injected =
+            event_encoding::decode(pending_event_, pending_event_error_, u8(read(Field32::EntryInstructionLength)));
+        out.events.interrupt_shadow = (interruptibility & (kBlockingBySti | kBlockingByMovSs)) != 0;
+        out.events.nmi_blocked = (interruptibility & kBlockingByNmi) != 0;
+        out.events.nmi_pending = false;
+    }
+}
+
+void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
+    prepare_vmcs(vcpu);
+    const Capabilities* caps = capabilities();
+    if (parts & Part::kGprs)
+        for (u8 i = 0; i < 16; ++i) vcpu.regs.gpr[i] = in.gpr[i];
+    if (parts & Part::kRipFlags) {
+        vcpu.regs.rip = in.rip;
+        vcpu.regs.rflags = in.rflags;
+    }
+    if (parts & Part::kSegments) {
+        for (u8 i = 0; i < u8(SegmentIndex::Count); ++i) write_segment(kSegments[i], in.segment[i]);
+        write(FieldNatural::GuestGdtrBase, in.gdtr.base);
+        write(Field32::GuestGdtrLimit, u32(in.gdtr.limit));
+        write(FieldNatural::GuestIdtrBase, in.idtr.base);
+        write(Field32::GuestIdtrLimit, u32(in.idtr.limit));
+    }
+    if (parts & Part::kControl) {
+        // CR0.NE and CR4.VMXE are fixed by VMX operation; the guest sees its own values
+        // through the read shadows. PE and PG may be clear with unrestricted guest.
+        const u64 cr0_fixed = caps->cr0_fixed0 & ~(kCr0Pe | kCr0Pg);
+        write(FieldNatural::GuestCr0, in.control.cr0 | cr0_fixed | kCr0Ne);
+        write(FieldNatural::Cr0ReadShadow, in.control.cr0 & kCr0Ne);
+        write(FieldNatural::GuestCr3, in.control.cr3);
+        write(FieldNatural::GuestCr4, in.control.cr4 | caps->cr4_fixed0);
+        write(FieldNatural::Cr4ReadShadow, in.control.cr4 & kCr4Vmxe);
+        write(Field64::GuestEfer, in.control.efer);
+        guest_cr2_ = in.control.cr2;
+        vcpu.cr8 = in.control.cr8 & 0xf;
+    }
+    if (parts & Part::kDebug) write(FieldNatural::GuestDr7, in.debug.dr7);
+    if (parts & Part::kMsrs) {
+        star_ = in.msrs.star;
+        lstar_ = in.msrs.lstar;
+        cstar_ = in.msrs.cstar;
+        sfmask_ = in.msrs.sfmask;
+        kernel_gs_base_ = in.msrs.kernel_gs_base;
+        write(Field32::GuestSysenterCs, u32(in.msrs.sysenter_cs));
+        write(FieldNatural::GuestSysenterEsp, in.msrs.sysenter_esp);
+        write(FieldNatural::GuestSysenterEip, in.msrs.sysenter_eip);
+        write(Field64::GuestPat, in.msrs.pat);
+        if (this_cpu().last_vcpu_uid == vcpu.uid) this_cpu().last_vcpu_uid = 0;  // reload them at the next entry
+    }
+    if (parts & Part::kEvents) {
+        const vcpu_state::Event& e = in.events.injected;
+        pending_event_ = event_encoding::encode(e, true);
+        pending_event_error_ = e.has_error_code ? e.error_code : 0;
+        if (e.instruction_length) write(Field32::EntryInstructionLength, u32(e.instruction_length));
+        u32 interruptibility = read(Field32::GuestInterruptibility) & ~(kBlockingBySti | kBlockingByNmi);
+        interruptibility &= ~kBlockingByMovSs;
+        if (in.events.interrupt_shadow) interruptibility |= kBlockingBySti;
+        if (in.events.nmi_blocked) interruptibility |= kBlockingByNmi;
+        write(Field32::GuestInterruptibility, interruptibility);
+    }
+}
+
+}  // namespace vmx
