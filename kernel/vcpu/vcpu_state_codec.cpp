@@ -3,6 +3,8 @@
 // so the size, the encoder and the decoder cannot disagree about the layout.
 #include "kernel/vcpu/vcpu_state_codec.hpp"
 
+#include "kernel/vm/hypercall_abi.hpp"
+
 using namespace vcpu_state;
 
 namespace {
@@ -183,6 +185,7 @@ constexpr usize encoded_size() {
 
 constexpr usize kEncodedSize = encoded_size();
 static_assert(kEncodedSize == 1352, "the layout of version 1 changed: bump VcpuArchState::kVersion");
+static_assert(kEncodedSize == hypercall::kVcpuStateSize, "docs/hypercalls.md names the size");
 
 struct Header {
     u32 magic, version, length, reserved;

@@ -161,7 +161,9 @@ bool fpu_set_state(Vcpu& vcpu, const vcpu_state::Fpu& in) {
     memcpy(&xcomp_bv, in.header + 8, sizeof(xcomp_bv));
     for (usize i = 16; i < sizeof(in.header); ++i)
         if (in.header[i]) return false;
-    if (xcomp_bv != 0 || (xstate_bv & ~in.xcr0)) return false;
+    // Saved under every component guests may use (fpu_switch_to), so XSTATE_BV may name
+    // more than the guest's own XCR0, but nothing this host does not offer.
+    if (xcomp_bv != 0 || (xstate_bv & ~fpu_guest_xcr0_supported())) return false;
     if (!has_avx_area() && (xstate_bv & kXcr0Avx)) return false;
     u8* area = area_of(vcpu);
     memset(area, 0, kPageSize);

@@ -63,6 +63,15 @@ static_assert(sizeof(DomainInfo) == 24);
 
 inline constexpr uint64_t kMemoryCopyMax = 64 * 1024;  // per kDomainMemoryRead/Write call
 
+// The encoded vCPU state of kVcpuGetState/kVcpuSetState (kernel/vcpu/vcpu_state_codec.hpp):
+// a 16-byte header (magic 'VCPS', version, total length, 0), then the fields in a fixed
+// little-endian order. A toolstack that only moves a state treats it as opaque; one that
+// builds a domain edits these: the 16 general registers (x86 order) and RIP, RFLAGS.
+inline constexpr uint32_t kVcpuStateSize = 1352;
+inline constexpr uint32_t kVcpuStateGprOffset = 16;
+inline constexpr uint32_t kVcpuStateRipOffset = 144;
+inline constexpr uint32_t kVcpuStateRflagsOffset = 152;
+
 enum DomainCreateFlags : uint32_t {
     kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)
 };

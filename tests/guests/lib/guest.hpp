@@ -60,6 +60,16 @@ inline int32_t call_hypervisor(uint32_t number, uint32_t a1 = 0, uint32_t a2 = 0
     return result;
 }
 
+// The same with a fourth argument (ESI), for the control calls.
+inline int32_t call_hypervisor4(uint32_t number, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4) {
+    int32_t result;
+    if (g_intel)
+        asm volatile("vmcall" : "=a"(result) : "a"(number), "b"(a1), "c"(a2), "d"(a3), "S"(a4) : "memory");
+    else
+        asm volatile("vmmcall" : "=a"(result) : "a"(number), "b"(a1), "c"(a2), "d"(a3), "S"(a4) : "memory");
+    return result;
+}
+
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Runs an MSR access; returns the exception vector it raised (13 for #GP) or -1.

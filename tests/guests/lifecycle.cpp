@@ -1,0 +1,262 @@
+// The control interface from a control domain (role=control): domains created and
+// destroyed at run time while others run, with every kind of end (the guest's own
+// shutdown, destroy while its vCPUs run on other CPUs, destroy while paused); afterwards
+// the hypervisor's free memory, heap, domain ids and VPIDs are exactly as before. Then a
+// preview of save/restore: a counting domain is paused, its vCPU state and memory taken,
+// a fresh domain built from them, the first destroyed, and the copy counts on to the end
+// with its registers (general, control, SSE) intact. Also the refusals: bad arguments,
+// states and encodings get their documented errors.
+#include "tests/guests/lib/guest.hpp"
+
+using namespace hypercall;
+
+extern "C" const char child_exit_start[], child_exit_end[];
+extern "C" const char child_spin_start[], child_spin_end[];
+extern "C" const char child_counter_start[], child_counter_end[];
+
+namespace {
+
+constexpr uint32_t kIterations = 200;
+constexpr uint32_t kChildMemory = 2 * 1024 * 1024;
+constexpr uint32_t kCodeGpa = 0x1000, kDataGpa = 0x2000, kStackTop = 0x8000;
+constexpr uint64_t kMaxPolls = 200000000;  // only a broken hypervisor gets near this
+
+alignas(16) uint8_t g_state[kVcpuStateSize];
+alignas(4096) uint8_t g_saved_memory[kChildMemory];
+uint32_t g_self = 0;
+
+int32_t call(uint32_t number, uint32_t a1 = 0, uint32_t a2 = 0, uint32_t a3 = 0, uint32_t a4 = 0) {
+    return call_hypervisor4(number, a1, a2, a3, a4);
+}
+uint32_t addr(const void* p) { return uint32_t(reinterpret_cast<uintptr_t>(p)); }
+
+int32_t create(const char* name, uint32_t vcpus) {
+    DomainCreateArgs args{};
+    for (int i = 0; name[i] && i < 31; ++i) args.name[i] = name[i];
+    args.memory_bytes = kChildMemory;
+    args.vcpus = vcpus;
+    return call(kDomainCreate, addr(&args));
+}
+
+bool status(int32_t id, DomainStatus& s) { return call(kDomainGetStatus, uint32_t(id), addr(&s)) == 0; }
+
+uint64_t& state_gpr(int reg) { return *reinterpret_cast<uint64_t*>(g_state + kVcpuStateGprOffset + 8 * reg); }
+uint64_t& state_rip() { return *reinterpret_cast<uint64_t*>(g_state + kVcpuStateRipOffset); }
+enum { kEax = 0, kEcx = 1, kEdx = 2, kEbx = 3, kEsp = 4, kEbp = 5, kEsi = 6, kEdi = 7 };
+
+// Loads `code` at kCodeGpa of domain `id` and points vCPU `vcpu` at it, with EBX = `ebx`.
+bool load_child(int32_t id, uint32_t vcpu, const char* start, const char* end, uint32_t ebx, uint32_t edi = 0) {
+    if (vcpu == 0 && call(kDomainMemoryWrite, uint32_t(id), kCodeGpa, addr(start), uint32_t(end - start)) != 0)
+        return false;
+    if (call(kVcpuGetState, uint32_t(id), vcpu, addr(g_state), sizeof(g_state)) != int32_t(kVcpuStateSize))
+        return false;
+    state_rip() = kCodeGpa;
+    state_gpr(kEsp) = kStackTop - 0x100 * vcpu;
+    state_gpr(kEbx) = ebx;
+    state_gpr(kEdi) = edi;
+    g_state[kVcpuStateSize - 12] = 0;  // activity: active (events.activity, just before the TSC)
+    return call(kVcpuSetState, uint32_t(id), vcpu, addr(g_state), sizeof(g_state)) == 0;
+}
+
+bool wait_for_state(int32_t id, uint32_t want, DomainStatus& s) {
+    for (uint64_t i = 0; i < kMaxPolls; ++i) {
+        if (!status(id, s)) return false;
+        if (s.state == want) return true;
+        call(kYield);
+    }
+    return false;
+}
+
+uint32_t read_child_word(int32_t id, uint32_t gpa) {
+    uint32_t value = 0;
+    call(kDomainMemoryRead, uint32_t(id), gpa, addr(&value), 4);
+    return value;
+}
+
+bool wait_for_word(int32_t id, uint32_t gpa, uint32_t at_least) {
+    for (uint64_t i = 0; i < kMaxPolls; ++i) {
+        if (read_child_word(id, gpa) >= at_least) return true;
+        call(kYield);
+    }
+    return false;
+}
+
+bool same_stats(const HypervisorStats& a, const HypervisorStats& b) {
+    return a.free_memory_bytes == b.free_memory_bytes && a.heap_bytes_in_use == b.heap_bytes_in_use &&
+           a.domains == b.domains && a.free_domain_ids == b.free_domain_ids && a.free_vpids == b.free_vpids;
+}
+
+void print_stats(const char* when, const HypervisorStats& s) {
+    print("%s: %u KiB free, heap %u bytes, %u domains, %u free ids, %u free VPIDs, %u CPUs\n", when,
+          uint32_t(s.free_memory_bytes / 1024), uint32_t(s.heap_bytes_in_use), s.domains, s.free_domain_ids,
+          s.free_vpids, s.cpus);
+}
+
+// One create/destroy cycle; the way it ends depends on the iteration. False (with the
+// reason printed) when anything is not as a user would expect.
+bool cycle(uint32_t i) {
+    const uint32_t kind = i % 4;
+    const int32_t id = create("child", kind == 3 ? 2 : 1);
+    if (id <= 0) {
+        print("iteration %u: domain_create returned %d\n", i, id);
+        return false;
+    }
+    DomainStatus s;
+    if (!status(id, s) || s.state != kStatePaused || s.vcpus != (kind == 3 ? 2u : 1u)) {
+        print("iteration %u: a new domain is paused with its vCPUs (state %u)\n", i, s.state);
+        return false;
+    }
+    const bool spin = kind != 0;
+    const char* start = spin ? child_spin_start : child_exit_start;
+    const char* end = spin ? child_spin_end : child_exit_end;
+    if (!load_child(id, 0, start, end, 100 + i % 50) || (kind == 3 && !load_child(id, 1, start, end, 0))) {
+        print("iteration %u: cannot load the child\n", i);
+        return false;
+    }
+    if (call(kDomainUnpause, uint32_t(id)) != 0) return false;
+    if (kind == 0) {
+        // It ends itself: shut down, its exit code kept, its memory kept until destroyed.
+        if (!wait_for_state(id, kStateShutdown, s) || s.exit_code != 100 + i % 50 || s.memory_bytes != kChildMemory) {
+            print("iteration %u: shutdown state %u exit code %d\n", i, s.state, int(s.exit_code));
+            return false;
+        }
+    } else {
+        // It runs on some other CPU: destroyed while running, or paused first.
+        if (!wait_for_word(id, kDataGpa, 1)) {
+            print("iteration %u: the child never ran\n", i);
+            return false;
+        }
+        if (kind == 2) {
+            if (call(kDomainPause, uint32_t(id)) != 0) return false;
+            const uint32_t a = read_child_word(id, kDataGpa + 4);
+            call(kYield);
+            const uint32_t b = read_child_word(id, kDataGpa + 4);
+            if (a != b || !status(id, s) || s.state != kStatePaused) {
+                print("iteration %u: a paused domain still runs (%u then %u)\n", i, a, b);
+                return false;
+            }
+        }
+    }
+    const int32_t destroyed = call(kDomainDestroy, uint32_t(id));
+    if (destroyed != 0 || call(kDomainGetStatus, uint32_t(id), addr(&s)) != kErrorNoSuchDomain) {
+        print("iteration %u: destroy returned %d and the domain is %s\n", i, destroyed, "still there");
+        return false;
+    }
+    return true;
+}
+
+void test_create_destroy_cycles() {
+    HypervisorStats before, after;
+    CHECK(call(kHypervisorStats, addr(&before)) == 0, "hypervisor_stats");
+    print_stats("before", before);
+    uint32_t done = 0;
+    while (done < kIterations && cycle(done)) {
+        ++done;
+        if (done % 50 == 0) print("%u of %u create/destroy cycles done\n", done, kIterations);
+    }
+    CHECK(done == kIterations, "%u create/destroy cycles (exit, destroy while running, destroy while paused, 2 vCPUs)",
+          done);
+    CHECK(call(kHypervisorStats, addr(&after)) == 0, "hypervisor_stats again");
+    print_stats("after", after);
+    CHECK(same_stats(before, after), "free memory, heap, domains, domain ids and VPIDs exactly as before");
+}
+
+void test_save_restore_preview() {
+    const int32_t a = create("counter-a", 1);
+    CHECK(a > 0 && load_child(a, 0, child_counter_start, child_counter_end, 0x1000, 0x7fffffff), "counter-a built");
+    CHECK(call(kDomainUnpause, uint32_t(a)) == 0, "counter-a unpaused");
+    CHECK(wait_for_word(a, kDataGpa, 20000), "counter-a counts");
+    CHECK(call(kDomainPause, uint32_t(a)) == 0, "counter-a paused");
+    const uint32_t saved_count = read_child_word(a, kDataGpa);
+    CHECK(call(kVcpuGetState, uint32_t(a), 0, addr(g_state), sizeof(g_state)) == int32_t(kVcpuStateSize),
+          "its vCPU state taken (%u bytes)", kVcpuStateSize);
+    CHECK(uint32_t(state_gpr(kEsi)) == saved_count, "ESI %u equals the count in memory %u", uint32_t(state_gpr(kEsi)),
+          saved_count);
+    bool copied = true;
+    for (uint32_t off = 0; off < kChildMemory; off += uint32_t(kMemoryCopyMax))
+        copied = copied && call(kDomainMemoryRead, uint32_t(a), off, addr(g_saved_memory + off), kMemoryCopyMax) == 0;
+    CHECK(copied, "its %u KiB of memory read", kChildMemory / 1024);
+
+    const int32_t b = create("counter-b", 1);
+    CHECK(b > 0 && b != a, "counter-b created (id %d)", b);
+    copied = true;
+    for (uint32_t off = 0; off < kChildMemory; off += uint32_t(kMemoryCopyMax))
+        copied = copied && call(kDomainMemoryWrite, uint32_t(b), off, addr(g_saved_memory + off), kMemoryCopyMax) == 0;
+    CHECK(copied, "the memory written into counter-b");
+    const uint32_t target = saved_count + 30000;
+    state_gpr(kEdi) = target;  // the copy counts on to here, then exits with 0
+    CHECK(call(kVcpuSetState, uint32_t(b), 0, addr(g_state), sizeof(g_state)) == 0, "the state loaded into counter-b");
+    CHECK(call(kDomainDestroy, uint32_t(a)) == 0, "counter-a destroyed");
+    CHECK(call(kDomainUnpause, uint32_t(b)) == 0, "counter-b unpaused");
+    DomainStatus s;
+    CHECK(wait_for_state(b, kStateShutdown, s) && s.exit_code == 0,
+          "counter-b counted on with its registers, CR0/CR4 and XMM0-7 intact (exit code %d)", int(s.exit_code));
+    CHECK(read_child_word(b, kDataGpa) == target, "counter-b's count went from %u to %u", saved_count, target);
+    CHECK(call(kDomainDestroy, uint32_t(b)) == 0, "counter-b destroyed");
+}
+
+void test_refusals() {
+    DomainStatus s;
+    DomainCreateArgs args{};
+    args.memory_bytes = kChildMemory;
+    args.vcpus = 1;
+    CHECK(call(kDomainCreate, addr(&args)) == kErrorInvalid, "create without a name: invalid");
+    args.name[0] = 'b';
+    args.name[1] = '!';
+    CHECK(call(kDomainCreate, addr(&args)) == kErrorInvalid, "create named 'b!': invalid");
+    args.name[1] = 0;
+    args.vcpus = 9;
+    CHECK(call(kDomainCreate, addr(&args)) == kErrorInvalid, "create with 9 vCPUs: invalid");
+    args.vcpus = 1;
+    args.memory_bytes = 64ull << 30;
+    CHECK(call(kDomainCreate, addr(&args)) == kErrorNoMemory, "create with 64 GiB: out of memory");
+    CHECK(call(kDomainCreate, 0xfffff000u) == kErrorFault, "create with its arguments unmapped: fault");
+    CHECK(call(kDomainDestroy, g_self) == kErrorInvalid, "destroy itself: invalid");
+    CHECK(call(kDomainPause, g_self) == kErrorInvalid, "pause itself: invalid");
+    CHECK(call(kDomainDestroy, 30000) == kErrorNoSuchDomain, "destroy id 30000: no such domain");
+    CHECK(call(kDomainGetStatus, g_self, addr(&s)) == 0 && s.privileged == 1 && s.id == g_self,
+          "its own status: the control domain (id %u)", g_self);
+
+    const int32_t id = create("refusals", 1);
+    CHECK(id > 0, "a domain to refuse things on");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == 0, "unpaused (it waits at 0, a page of zeros: it runs into RAM)");
+    CHECK(call(kVcpuGetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == kErrorWrongState,
+          "vCPU state of a running domain: wrong state");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == kErrorWrongState, "unpause a running domain: wrong state");
+    CHECK(call(kDomainPause, uint32_t(id)) == 0, "paused");
+    CHECK(call(kDomainPause, uint32_t(id)) == kErrorWrongState, "paused twice: wrong state");
+    CHECK(call(kVcpuGetState, uint32_t(id), 1, addr(g_state), sizeof(g_state)) == kErrorInvalid,
+          "vCPU 1 of a 1-vCPU domain: invalid");
+    CHECK(call(kVcpuGetState, uint32_t(id), 0, addr(g_state), 100) == kErrorTooBig,
+          "a state buffer of 100 bytes: too small");
+    CHECK(call(kVcpuGetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == int32_t(kVcpuStateSize),
+          "vCPU state of the paused domain");
+    g_state[0] ^= 0xff;
+    CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == kErrorBadState,
+          "a state with a bad magic: bad state");
+    g_state[0] ^= 0xff;
+    CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), 100) == kErrorInvalid, "a state of 100 bytes: invalid");
+    CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == 0, "the state put back as it was");
+    uint32_t word = 0;
+    CHECK(call(kDomainMemoryRead, uint32_t(id), kChildMemory - 2, addr(&word), 4) == kErrorInvalid,
+          "a read across the end of its memory: invalid");
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, addr(g_saved_memory), uint32_t(kMemoryCopyMax) + 1) ==
+              kErrorTooBig,
+          "a write over 64 KiB: too big");
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, 0xfffff000u, 16) == kErrorFault,
+          "a write from the caller's unmapped memory: fault");
+    CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "destroyed");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == kErrorNoSuchDomain, "unpause after destroy: no such domain");
+}
+
+}  // namespace
+
+int guest_main(uint32_t, uint32_t) {
+    DomainInfo di;
+    call_hypervisor(kDomainInfo, addr(&di));
+    g_self = di.domain_id;
+    test_refusals();
+    test_create_destroy_cycles();
+    test_save_restore_preview();
+    return finish("lifecycle");
+}

@@ -1,0 +1,65 @@
+/* Code for the domains the lifecycle test kernel creates (tests/guests/lifecycle.cpp).
+ * Each piece is position independent 32-bit code that the control domain copies to
+ * guest-physical 0x1000 of a fresh domain and starts in flat protected mode with paging
+ * off; what it needs comes in registers the control domain sets through vcpu_set_state.
+ * Data lives at 0x2000 of the child. */
+    .code32
+    .section .rodata
+    .globl child_exit_start, child_exit_end
+    .globl child_spin_start, child_spin_end
+    .globl child_counter_start, child_counter_end
+
+/* Ends the domain with exit code EBX through the test exit port. */
+child_exit_start:
+    movl %ebx, %eax
+    outl %eax, $0xf4
+1:  hlt
+    jmp 1b
+child_exit_end:
+
+/* Says it runs (0x2000 = 1), then counts at 0x2004 forever. */
+child_spin_start:
+    movl $1, 0x2000
+1:  incl 0x2004
+    jmp 1b
+child_spin_end:
+
+/* Counts at 0x2000 and in ESI, which must agree, with XMM0-XMM7 holding EBX+0..EBX+7
+ * in every lane all along; exits with 0 once the count reaches EDI, or 1 at the first
+ * disagreement (a state lost across a save and restore). */
+child_counter_start:
+    movl %cr0, %eax
+    andl $~4, %eax          /* EM off */
+    orl $2, %eax            /* MP on */
+    movl %eax, %cr0
+    movl %cr4, %eax
+    orl $0x600, %eax        /* OSFXSR, OSXMMEXCPT */
+    movl %eax, %cr4
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    leal \n(%ebx), %eax
+    movd %eax, %xmm\n
+    pshufd $0, %xmm\n, %xmm\n
+    .endr
+    xorl %esi, %esi
+    movl $0, 0x2000
+2:  incl 0x2000
+    incl %esi
+    cmpl 0x2000, %esi
+    jne 3f
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    pshufd $0x39, %xmm\n, %xmm\n    /* rotate the lanes: each must still hold the value */
+    movd %xmm\n, %eax
+    leal \n(%ebx), %ecx
+    cmpl %ecx, %eax
+    jne 3f
+    .endr
+    cmpl %edi, %esi
+    jb 2b
+    xorl %eax, %eax
+    outl %eax, $0xf4
+    jmp 4f
+3:  movl $1, %eax
+    outl %eax, $0xf4
+4:  hlt
+    jmp 4b
+child_counter_end:
