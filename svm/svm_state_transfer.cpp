@@ -64,8 +64,8 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts,
         out.debug = {{0, 0, 0, 0}, s.dr6, s.dr7};
     }
     if (parts & Part::kMsrs) {
-        out.msrs = {s.star, s.lstar, s.cstar, s.sfmask, s.kernel_gs_base, s.sysenter_cs, s.sysenter_esp,
-                    s.sysenter_eip, s.g_pat, 0};
+        out.msrs = {s.star,        s.lstar,        s.cstar,        s.sfmask, s.kernel_gs_base,
+                    s.sysenter_cs, s.sysenter_esp, s.sysenter_eip, s.g_pat,  0};
         out.tsc = host_tsc + c.tsc_offset;
     }
     if (parts & Part::kEvents) {

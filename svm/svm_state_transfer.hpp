@@ -12,8 +12,7 @@
 namespace svm {
 
 // `host_tsc` is the host's TSC now: the guest's is host_tsc + TSC_OFFSET.
-void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts, VcpuArchState& out,
-                        u64 host_tsc = 0);
+void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts, VcpuArchState& out, u64 host_tsc = 0);
 void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs, u64 host_tsc = 0);
 
 }  // namespace svm

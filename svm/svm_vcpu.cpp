@@ -1,10 +1,10 @@
 #include "svm/svm_vcpu.hpp"
 
 #include "kernel/alloc.hpp"
+#include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
-#include "kernel/domain/domain.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"

@@ -35,8 +35,7 @@ constexpr SegmentFields kSegments[] = {
     {Field16::GuestDsSelector, FieldNatural::GuestDsBase, Field32::GuestDsLimit, Field32::GuestDsAccessRights},
     {Field16::GuestFsSelector, FieldNatural::GuestFsBase, Field32::GuestFsLimit, Field32::GuestFsAccessRights},
     {Field16::GuestGsSelector, FieldNatural::GuestGsBase, Field32::GuestGsLimit, Field32::GuestGsAccessRights},
-    {Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit,
-     Field32::GuestLdtrAccessRights},
+    {Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit, Field32::GuestLdtrAccessRights},
     {Field16::GuestTrSelector, FieldNatural::GuestTrBase, Field32::GuestTrLimit, Field32::GuestTrAccessRights},
 };
 static_assert(sizeof(kSegments) / sizeof(kSegments[0]) == u8(SegmentIndex::Count));

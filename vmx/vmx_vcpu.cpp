@@ -3,15 +3,15 @@
 #include <string.h>
 
 #include "kernel/alloc.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/id_allocator.hpp"
 #include "kernel/gdt.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
-#include "kernel/time.hpp"
-#include "kernel/domain/domain.hpp"
-#include "kernel/domain/id_allocator.hpp"
 #include "kernel/spinlock.hpp"
+#include "kernel/time.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"

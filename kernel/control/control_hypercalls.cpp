@@ -2,9 +2,9 @@
 
 #include <string.h>
 
+#include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
-#include "kernel/alloc.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/scheduler.hpp"
@@ -134,7 +134,7 @@ void take_state(Vcpu& v, void* arg) {
     }
     v.backend->get_state(v, vcpu_state::kAll & ~vcpu_state::kFpu, *call.state);
     fpu_get_state(v, call.state->fpu);
-    call.state->events.activity = !v.started                       ? vcpu_state::ActivityState::WaitForSipi
+    call.state->events.activity = !v.started                      ? vcpu_state::ActivityState::WaitForSipi
                                   : v.state == VcpuState::Blocked ? vcpu_state::ActivityState::Halted
                                                                   : vcpu_state::ActivityState::Active;
     call.result = 0;

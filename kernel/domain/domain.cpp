@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernel/domain/domain_table.hpp"
 #include "kernel/alloc.hpp"
+#include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/scheduler.hpp"
@@ -164,8 +164,7 @@ static bool attach_devices(Domain& d, bool pc_platform, const char** error) {
 void domain_shutdown(Domain& d, i64 exit_code) {
     if (d.ended()) return;
     d.exit_code = exit_code;
-    if (end_domain(d))
-        log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
+    if (end_domain(d)) log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
 }
 
 void domain_crash(Domain& d, const char* fmt, ...) {

@@ -1,12 +1,12 @@
 // Pause, unpause, destroy and the quiesce they stand on (kernel/domain/domain.hpp), and
 // the vCPU state of a paused domain.
-#include "kernel/domain/domain_table.hpp"
-#include "kernel/vm/hypercall_abi.hpp"
-#include "kernel/log.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/scheduler.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 
 void domain_quiesce(Domain& d) {
     // The lifecycle no longer lets any vCPU start (may_run is false): each vCPU still

@@ -31,9 +31,8 @@ inline vcpu_state::Event decode(u32 info, u32 error_code, u8 instruction_length)
     e.vector = u8(info);
     e.has_error_code = (info & kErrorCodeValid) != 0;
     e.error_code = e.has_error_code ? error_code : 0;
-    e.instruction_length = e.kind == EventKind::SoftwareInterrupt || e.kind == EventKind::SoftwareException
-                               ? instruction_length
-                               : 0;
+    e.instruction_length =
+        e.kind == EventKind::SoftwareInterrupt || e.kind == EventKind::SoftwareException ? instruction_length : 0;
     return e;
 }
 

@@ -17,14 +17,14 @@ namespace vcpu_state {
 // Which parts of the state a get_state / set_state call moves. A backend may keep parts
 // cached; it reads the hardware structure only for what is asked.
 enum Part : u32 {
-    kGprs = 1u << 0,       // the 16 general registers
-    kRipFlags = 1u << 1,   // RIP and RFLAGS
-    kSegments = 1u << 2,   // CS..GS, LDTR, TR with their hidden parts; GDTR, IDTR
-    kControl = 1u << 3,    // CR0, CR2, CR3, CR4, CR8 (TPR), EFER
-    kDebug = 1u << 4,      // DR0-DR3, DR6, DR7
-    kMsrs = 1u << 5,       // the MSRs of Msrs below
-    kFpu = 1u << 6,        // x87, SSE, AVX registers and XCR0
-    kEvents = 1u << 7,     // pending and injected events, shadows, NMI blocking, activity
+    kGprs = 1u << 0,      // the 16 general registers
+    kRipFlags = 1u << 1,  // RIP and RFLAGS
+    kSegments = 1u << 2,  // CS..GS, LDTR, TR with their hidden parts; GDTR, IDTR
+    kControl = 1u << 3,   // CR0, CR2, CR3, CR4, CR8 (TPR), EFER
+    kDebug = 1u << 4,     // DR0-DR3, DR6, DR7
+    kMsrs = 1u << 5,      // the MSRs of Msrs below
+    kFpu = 1u << 6,       // x87, SSE, AVX registers and XCR0
+    kEvents = 1u << 7,    // pending and injected events, shadows, NMI blocking, activity
     kAll = (1u << 8) - 1,
 };
 
@@ -68,10 +68,10 @@ struct Event {
 enum class ActivityState : u8 { Active, Halted, WaitForSipi, Shutdown };
 
 struct Events {
-    Event injected;           // being delivered (or to be re-delivered) at the next entry
-    bool interrupt_shadow;    // blocking by STI or MOV SS for one instruction
-    bool nmi_blocked;         // an NMI handler runs (until IRET)
-    bool nmi_pending;         // an NMI waits for delivery
+    Event injected;         // being delivered (or to be re-delivered) at the next entry
+    bool interrupt_shadow;  // blocking by STI or MOV SS for one instruction
+    bool nmi_blocked;       // an NMI handler runs (until IRET)
+    bool nmi_pending;       // an NMI waits for delivery
     ActivityState activity;
 };
 

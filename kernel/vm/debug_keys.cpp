@@ -1,8 +1,8 @@
 #include "kernel/vm/debug_keys.hpp"
 
-#include "kernel/log.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
+#include "kernel/log.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 #include "kernel/vm/exit_handlers.hpp"
 
-#include "kernel/log.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/log.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"

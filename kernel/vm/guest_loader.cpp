@@ -3,17 +3,17 @@
 #include <string.h>
 
 #include "boot/multiboot2.hpp"
-#include "kernel/log.hpp"
-#include "kernel/memory_layout.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
 #include "kernel/vm/firmware/guest_acpi_tables.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
-#include "kernel/sched/scheduler.hpp"
 #include "mm/kernel_address_space.hpp"
 
 namespace {

@@ -36,16 +36,16 @@ enum Number : uint32_t {
 };
 
 enum Error : int64_t {
-    kErrorPermission = -1,   // called from CPL > 0, or a control call from an unprivileged domain
+    kErrorPermission = -1,    // called from CPL > 0, or a control call from an unprivileged domain
     kErrorNoSuchDomain = -3,  // no domain has that id
     kErrorNoMemory = -12,     // the hypervisor is out of memory (or the domain over its quota)
-    kErrorTooBig = -7,       // a length over its limit
-    kErrorFault = -14,       // a buffer the guest cannot access (it would fault)
-    kErrorBusy = -16,        // the vCPU is already running
-    kErrorInvalid = -22,     // an argument out of range
-    kErrorNoSuchCall = -38,  // unknown call number
-    kErrorBadState = -74,    // a saved state that does not decode, or that the CPU would refuse
-    kErrorWrongState = -125, // not allowed in the domain's present state (e.g. unpause a dying domain)
+    kErrorTooBig = -7,        // a length over its limit
+    kErrorFault = -14,        // a buffer the guest cannot access (it would fault)
+    kErrorBusy = -16,         // the vCPU is already running
+    kErrorInvalid = -22,      // an argument out of range
+    kErrorNoSuchCall = -38,   // unknown call number
+    kErrorBadState = -74,     // a saved state that does not decode, or that the CPU would refuse
+    kErrorWrongState = -125,  // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
 inline constexpr uint32_t kVersionValue = (0u << 16) | 1u;

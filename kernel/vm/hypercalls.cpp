@@ -2,12 +2,12 @@
 
 #include "kernel/control/control_hypercalls.hpp"
 #include "kernel/control/hypercall_table.hpp"
-#include "kernel/log.hpp"
-#include "kernel/time.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/log.hpp"
+#include "kernel/sched/scheduler.hpp"
+#include "kernel/time.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
-#include "kernel/sched/scheduler.hpp"
 
 namespace {
 

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "kernel/emulator/emulator.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/emulator/emulator.hpp"
 #include "kernel/vm/emulator_guest_memory.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"

@@ -1,7 +1,7 @@
 #include "kernel/vm/msr_policy.hpp"
 
-#include "kernel/log.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/log.hpp"
 #include "kernel/vm/msr_rules.hpp"
 #include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"

@@ -1,6 +1,8 @@
 #include "kernel/vm/pc_platform.hpp"
 
+#include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vm/devices/apic/apic_bus.hpp"
@@ -16,9 +18,7 @@
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
-#include "kernel/domain/domain.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
-#include "kernel/sched/scheduler.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {

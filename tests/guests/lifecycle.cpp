@@ -240,8 +240,7 @@ void test_refusals() {
     uint32_t word = 0;
     CHECK(call(kDomainMemoryRead, uint32_t(id), kChildMemory - 2, addr(&word), 4) == kErrorInvalid,
           "a read across the end of its memory: invalid");
-    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, addr(g_saved_memory), uint32_t(kMemoryCopyMax) + 1) ==
-              kErrorTooBig,
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, addr(g_saved_memory), uint32_t(kMemoryCopyMax) + 1) == kErrorTooBig,
           "a write over 64 KiB: too big");
     CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, 0xfffff000u, 16) == kErrorFault,
           "a write from the caller's unmapped memory: fault");

@@ -18,12 +18,18 @@ struct Transition {
 
 // Every allowed transition; the test checks that all others are refused.
 constexpr Transition kAllowed[] = {
-    {S::Created, E::Unpause, S::Running},        {S::Created, E::GuestEnded, S::ShuttingDown},
-    {S::Created, E::Destroy, S::Dying},          {S::Running, E::Pause, S::Paused},
-    {S::Running, E::GuestEnded, S::ShuttingDown}, {S::Running, E::Destroy, S::Dying},
-    {S::Paused, E::Unpause, S::Running},         {S::Paused, E::GuestEnded, S::ShuttingDown},
-    {S::Paused, E::Destroy, S::Dying},           {S::ShuttingDown, E::VcpusStopped, S::Shutdown},
-    {S::ShuttingDown, E::Destroy, S::Dying},     {S::Shutdown, E::Destroy, S::Dying},
+    {S::Created, E::Unpause, S::Running},
+    {S::Created, E::GuestEnded, S::ShuttingDown},
+    {S::Created, E::Destroy, S::Dying},
+    {S::Running, E::Pause, S::Paused},
+    {S::Running, E::GuestEnded, S::ShuttingDown},
+    {S::Running, E::Destroy, S::Dying},
+    {S::Paused, E::Unpause, S::Running},
+    {S::Paused, E::GuestEnded, S::ShuttingDown},
+    {S::Paused, E::Destroy, S::Dying},
+    {S::ShuttingDown, E::VcpusStopped, S::Shutdown},
+    {S::ShuttingDown, E::Destroy, S::Dying},
+    {S::Shutdown, E::Destroy, S::Dying},
     {S::Dying, E::Released, S::Dead},
 };
 
