@@ -80,6 +80,29 @@ TEST(DomainConfig, PlatformPc) {
     EXPECT_FALSE(parse("domain platform=").ok);
 }
 
+TEST(DomainConfig, RoleControl) {
+    EXPECT_FALSE(parse("domain name=t1").line.privileged);
+    Parsed p = parse("domain name=ctl role=control");
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_TRUE(p.line.privileged);
+    Parsed bad = parse("domain role=admin");
+    EXPECT_FALSE(bad.ok);
+    EXPECT_NE(bad.error.find("the only role is 'control'"), std::string::npos) << bad.error;
+    EXPECT_FALSE(parse("domain role=").ok);
+}
+
+TEST(DomainConfig, NamesForTheControlInterface) {
+    EXPECT_TRUE(valid_domain_name("a", 1));
+    EXPECT_TRUE(valid_domain_name("guest-B_2.x", 11));
+    EXPECT_FALSE(valid_domain_name("", 0));
+    EXPECT_FALSE(valid_domain_name("b!", 2));
+    EXPECT_FALSE(valid_domain_name("has space", 9));
+    const std::string longest(31, 'x');
+    EXPECT_TRUE(valid_domain_name(longest.data(), longest.size()));
+    const std::string too_long(32, 'x');
+    EXPECT_FALSE(valid_domain_name(too_long.data(), too_long.size()));
+}
+
 TEST(DomainConfig, KeysInAnyOrderWithTabsAndLeadingSpaces) {
     Parsed p = parse("  \tdomain\tvcpus=8   mem=1G\tname=guest-B_2.x  ");
     ASSERT_TRUE(p.ok) << p.error;

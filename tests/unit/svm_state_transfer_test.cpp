@@ -1,0 +1,157 @@
+#include "svm/svm_state_transfer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+#include "kernel/vcpu/event_encoding.hpp"
+
+namespace {
+
+using namespace vcpu_state;
+
+// A state where every field the VMCB carries has its own value.
+VcpuArchState distinct_state() {
+    VcpuArchState s{};
+    for (int i = 0; i < 16; ++i) s.gpr[i] = 0x1000 + i;
+    s.rip = 0xffffffff81000000ull;
+    s.rflags = 0x246;
+    for (u8 i = 0; i < u8(SegmentIndex::Count); ++i)
+        s.segment[i] = {u16(0x08 * (i + 1)), u16(0x093 | (i << 8) | 0x80), 0xfffff000u + i, 0x10000ull * (i + 1), false};
+    s.seg(SegmentIndex::Ss).attributes = 0xc93 | (3 << 5);  // DPL 3: the CPL
+    s.gdtr = {0xfffffe0000001000ull, 0x7f};
+    s.idtr = {0xfffffe0000002000ull, 0xfff};
+    s.control = {0x80050033, 0xdead0000, 0x1234000, 0x3606a0, 0x9, 0xd01};
+    s.debug = {{0, 0, 0, 0}, 0xffff4ff0, 0x401};
+    s.msrs = {1, 2, 3, 4, 5, 6, 7, 8, 0x0007040600070406ull, 0};
+    s.tsc = 123456789;
+    s.events.injected = {EventKind::HardwareException, 14, true, 0x6, 0};
+    s.events.interrupt_shadow = true;
+    return s;
+}
+
+void expect_same_vmcb_parts(const VcpuArchState& a, const VcpuArchState& b) {
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(a.gpr[i], b.gpr[i]) << "gpr " << i;
+    EXPECT_EQ(a.rip, b.rip);
+    EXPECT_EQ(a.rflags, b.rflags);
+    for (u8 i = 0; i < u8(SegmentIndex::Count); ++i) {
+        EXPECT_EQ(a.segment[i].selector, b.segment[i].selector) << "segment " << int(i);
+        EXPECT_EQ(a.segment[i].attributes, b.segment[i].attributes) << "segment " << int(i);
+        EXPECT_EQ(a.segment[i].limit, b.segment[i].limit) << "segment " << int(i);
+        EXPECT_EQ(a.segment[i].base, b.segment[i].base) << "segment " << int(i);
+        EXPECT_EQ(a.segment[i].unusable, b.segment[i].unusable) << "segment " << int(i);
+    }
+    EXPECT_EQ(a.gdtr.base, b.gdtr.base);
+    EXPECT_EQ(a.gdtr.limit, b.gdtr.limit);
+    EXPECT_EQ(a.idtr.base, b.idtr.base);
+    EXPECT_EQ(a.idtr.limit, b.idtr.limit);
+    EXPECT_EQ(a.control.cr0, b.control.cr0);
+    EXPECT_EQ(a.control.cr2, b.control.cr2);
+    EXPECT_EQ(a.control.cr3, b.control.cr3);
+    EXPECT_EQ(a.control.cr4, b.control.cr4);
+    EXPECT_EQ(a.control.cr8, b.control.cr8);
+    EXPECT_EQ(a.control.efer, b.control.efer);
+    EXPECT_EQ(a.debug.dr6, b.debug.dr6);
+    EXPECT_EQ(a.debug.dr7, b.debug.dr7);
+    EXPECT_EQ(a.msrs.star, b.msrs.star);
+    EXPECT_EQ(a.msrs.lstar, b.msrs.lstar);
+    EXPECT_EQ(a.msrs.cstar, b.msrs.cstar);
+    EXPECT_EQ(a.msrs.sfmask, b.msrs.sfmask);
+    EXPECT_EQ(a.msrs.kernel_gs_base, b.msrs.kernel_gs_base);
+    EXPECT_EQ(a.msrs.sysenter_cs, b.msrs.sysenter_cs);
+    EXPECT_EQ(a.msrs.sysenter_esp, b.msrs.sysenter_esp);
+    EXPECT_EQ(a.msrs.sysenter_eip, b.msrs.sysenter_eip);
+    EXPECT_EQ(a.msrs.pat, b.msrs.pat);
+    EXPECT_EQ(a.tsc, b.tsc);
+    EXPECT_EQ(a.events.injected.kind, b.events.injected.kind);
+    EXPECT_EQ(a.events.injected.vector, b.events.injected.vector);
+    EXPECT_EQ(a.events.injected.has_error_code, b.events.injected.has_error_code);
+    EXPECT_EQ(a.events.injected.error_code, b.events.injected.error_code);
+    EXPECT_EQ(a.events.interrupt_shadow, b.events.interrupt_shadow);
+}
+
+TEST(SvmStateTransfer, EveryFieldRoundTripsThroughTheVmcb) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    GuestRegisters regs{};
+    const VcpuArchState in = distinct_state();
+    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, 1000);
+    VcpuArchState out{};
+    svm::vmcb_to_arch_state(*vmcb, regs, kAll, out, 1000);
+    expect_same_vmcb_parts(in, out);
+}
+
+TEST(SvmStateTransfer, TheVmcbHoldsTheArchitecturalMeaning) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    GuestRegisters regs{};
+    const VcpuArchState in = distinct_state();
+    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, 1000);
+    EXPECT_EQ(vmcb->save.efer, 0xd01u | (1u << 12)) << "EFER.SVME set for VMRUN, hidden from the guest";
+    EXPECT_EQ(vmcb->save.cpl, 3) << "CPL from SS.DPL";
+    EXPECT_EQ(vmcb->control.int_ctl & 0xf, 9u) << "CR8 is V_TPR";
+    EXPECT_EQ(vmcb->control.tsc_offset, 123456789u - 1000u) << "guest TSC = host TSC + offset";
+    EXPECT_EQ(vmcb->control.event_inject, (u64(6) << 32) | event_encoding::kValid | (3u << 8) |
+                                              event_encoding::kErrorCodeValid | 14u)
+        << "#PF with error code 6 (APM vol. 2 15.20)";
+    EXPECT_EQ(vmcb->save.cs.attrib, in.seg(SegmentIndex::Cs).attributes);
+    EXPECT_EQ(regs.rip, in.rip) << "RIP and the GPRs live in GuestRegisters between exits";
+    EXPECT_EQ(regs.gpr[7], in.gpr[7]);
+}
+
+TEST(SvmStateTransfer, AnUnusableSegmentIsOneWithoutP) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    GuestRegisters regs{};
+    VcpuArchState in = distinct_state();
+    in.seg(SegmentIndex::Fs) = {0, 0x093, 0xffff, 0, true};
+    svm::arch_state_to_vmcb(in, kSegments, *vmcb, regs);
+    EXPECT_EQ(vmcb->save.fs.attrib & 0x80, 0) << "P clear";
+    VcpuArchState out{};
+    svm::vmcb_to_arch_state(*vmcb, regs, kSegments, out);
+    EXPECT_TRUE(out.seg(SegmentIndex::Fs).unusable);
+    EXPECT_FALSE(out.seg(SegmentIndex::Cs).unusable);
+}
+
+TEST(SvmStateTransfer, OnlyThePartsAskedForMove) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    GuestRegisters regs{};
+    const VcpuArchState in = distinct_state();
+    svm::arch_state_to_vmcb(in, kControl, *vmcb, regs);
+    EXPECT_EQ(vmcb->save.cr3, in.control.cr3);
+    EXPECT_EQ(vmcb->save.cs.selector, 0) << "segments not asked for";
+    EXPECT_EQ(regs.rip, 0u) << "RIP not asked for";
+    EXPECT_EQ(vmcb->save.star, 0u) << "MSRs not asked for";
+    VcpuArchState out{};
+    out.rip = 77;
+    svm::vmcb_to_arch_state(*vmcb, regs, kControl, out);
+    EXPECT_EQ(out.rip, 77u) << "a part not asked for is left alone";
+    EXPECT_EQ(out.control.cr0, in.control.cr0);
+}
+
+TEST(EventEncoding, EveryKindBothWaysOnBothVendors) {
+    for (EventKind kind : {EventKind::ExternalInterrupt, EventKind::Nmi, EventKind::HardwareException,
+                           EventKind::SoftwareInterrupt, EventKind::SoftwareException}) {
+        for (bool vmx : {false, true}) {
+            const Event e{kind, 0x80, kind == EventKind::HardwareException, 0x1234, 2};
+            const u32 info = event_encoding::encode(e, vmx);
+            const Event back = event_encoding::decode(info, 0x1234, 2);
+            if (!vmx && kind == EventKind::SoftwareException) {
+                EXPECT_EQ(back.kind, EventKind::SoftwareInterrupt) << "SVM has one type for both";
+                continue;
+            }
+            EXPECT_EQ(back.kind, kind);
+            EXPECT_EQ(back.vector, 0x80);
+            EXPECT_EQ(back.has_error_code, e.has_error_code);
+            EXPECT_EQ(back.error_code, e.has_error_code ? 0x1234u : 0u);
+        }
+    }
+    EXPECT_EQ(event_encoding::encode(Event{}, true), 0u) << "no event, no valid bit";
+    EXPECT_EQ(event_encoding::decode(0x0000030e, 0, 0).kind, EventKind::None) << "valid bit clear";
+    EXPECT_EQ(event_encoding::decode(event_encoding::kValid | (7u << 8), 0, 0).kind, EventKind::None)
+        << "type 7 (other event) carries nothing";
+}
+
+}  // namespace
