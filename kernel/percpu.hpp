@@ -43,6 +43,7 @@ struct PerCpu {
     struct Vcpu* fpu_owner;         // the vCPU whose x87/SSE state is in this CPU's registers
     RootMode root_mode;
     volatile bool online;
+    volatile bool idle;  // in the scheduler's HLT with nothing to run (a hint for load balancing)
     volatile u64 timer_interrupts;
 };
 

@@ -229,6 +229,19 @@ i64 stats(Vcpu& caller, u64 address) {
     return write_caller(caller, address, &s, sizeof(s)) ? 0 : kErrorFault;
 }
 
+i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
+    if (index >= d.vcpu_count) return kErrorInvalid;
+    const Vcpu& v = d.vcpus[index];
+    VcpuInfo info{};
+    info.cpu = __atomic_load_n(&v.cpu, __ATOMIC_RELAXED);
+    info.state = v.state == VcpuState::Runnable  ? kVcpuRunnable
+                 : v.state == VcpuState::Blocked ? kVcpuBlocked
+                                                 : kVcpuStopped;
+    info.migrations = v.migrations;
+    for (u64 count : v.exits) info.exits += count;
+    return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
+}
+
 }  // namespace
 
 i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
@@ -248,6 +261,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainMemoryRead: return copy_memory(caller, *target, args[1], args[2], args[3], false);
         case kVcpuGetState: return get_vcpu_state(caller, *target, args[1], args[2], args[3]);
         case kVcpuSetState: return set_vcpu_state(caller, *target, args[1], args[2], args[3]);
+        case kVcpuGetInfo: return get_vcpu_info(caller, *target, args[1], args[2]);
         default: return kErrorNoSuchCall;
     }
 }

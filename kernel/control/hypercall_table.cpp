@@ -27,6 +27,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kVcpuGetState, "vcpu_get_state", kControl, true},
     {kVcpuSetState, "vcpu_set_state", kControl, true},
     {kHypervisorStats, "hypervisor_stats", kControl, false},
+    {kVcpuGetInfo, "vcpu_get_info", kControl, false},  // its own vCPUs are fine to see
 };
 
 }  // namespace

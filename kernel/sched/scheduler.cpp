@@ -129,6 +129,62 @@ Vcpu* pick_next(RunQueue& q, u64 now) {
 
 void tick(TrapFrame&) { lapic_eoi(); }
 
+// Moves a runnable vCPU from this CPU to `target`. Everything of it this CPU holds goes
+// first: its FPU registers to its save area, its VMCS cleared (SDM vol. 3C 25.11.1: a
+// VMCS is active on one CPU at a time); `target` loads them again at its first entry.
+// Under the domain's lock, where pause and destroy change the lifecycle: a vCPU of a
+// domain that may not run stays, so once a pause or destroy is through, its vCPUs stay
+// where they are and calls posted to `vcpu.cpu` find them there.
+bool migrate(Vcpu& v, u32 target) {
+    Domain& d = *v.domain;
+    LockGuard<SpinLock> guard(d.lock);
+    if (!d.lifecycle.may_run() || v.state != VcpuState::Runnable || v.running) return false;
+    dequeue_here(v);
+    fpu_save_if_loaded_here(v);
+    PerCpu& cpu = this_cpu();
+    if (cpu.last_vcpu_uid == v.uid) cpu.last_vcpu_uid = 0;
+    v.backend->unload_from_this_cpu();
+    __atomic_store_n(&v.cpu, target, __ATOMIC_SEQ_CST);
+    ++v.migrations;
+    if (!enqueue(v)) {  // its queue is full: it stays here
+        __atomic_store_n(&v.cpu, this_cpu_index(), __ATOMIC_SEQ_CST);
+        enqueue(v);
+        return false;
+    }
+    percpu(target).idle = false;  // one push per idle CPU
+    cpu_kick(target);
+    return true;
+}
+
+// Load balancing, the simplest that works (the credit scheduler is its own issue): at a
+// slice boundary, a CPU with two or more runnable vCPUs gives the one whose slice just
+// ended to an idle CPU, so both run at once. That one's FPU registers and VMCS are the
+// live ones here, which migrate() moves out.
+void balance(RunQueue& q, u64 now) {
+    if (q.current && now < q.slice_end_us) return;
+    const u32 me = this_cpu_index();
+    u32 target = kMaxCpus;
+    for (u32 c = 0; c < g_cpu_count; ++c) {
+        if (c != me && percpu(c).online && percpu(c).idle) {
+            target = c;
+            break;
+        }
+    }
+    if (target == kMaxCpus) return;
+    Vcpu* candidate = nullptr;
+    u32 runnable = 0;
+    {
+        IrqLockGuard guard(q.lock);
+        for (u32 i = 0; i < q.count; ++i) {
+            Vcpu* v = q.vcpus[i];
+            if (!can_run(*v)) continue;
+            ++runnable;
+            if (v == q.current || !candidate) candidate = v;
+        }
+    }
+    if (runnable >= 2 && candidate) migrate(*candidate, target);
+}
+
 // A guest reset restarts the domain, as xm's on_reboot=restart does: its RAM is zeroed,
 // its kernel loaded again, its devices reset, and vCPU 0 starts at the kernel's entry
 // (the others wait for a start-up IPI again). Done by the CPU that parks the domain's last
@@ -159,6 +215,7 @@ void restart_domain(Domain& d) {
     }
     __atomic_thread_fence(__ATOMIC_RELEASE);  // its state first, then the state its CPU polls
     d.vcpus[0].state = VcpuState::Runnable;
+    cpu_kick(d.vcpus[0].cpu);
 }
 
 // This vCPU leaves the CPU for the domain's restart; halted ones are stopped for it (they
@@ -284,10 +341,13 @@ void scheduler_run_this_cpu() {
         if (me == 0) poll_debug_keys();
         const u64 now = uptime_us();
         fire_due_timers(q, now);
+        balance(q, now);
         Vcpu* v = pick_next(q, now);
         if (!v) {
             if (me == 0) announce_end_if_done();
+            percpu(me).idle = true;
             x86::sti_hlt();  // the tick or a kick wakes us
+            percpu(me).idle = false;
             continue;
         }
         run_vcpu(*v);

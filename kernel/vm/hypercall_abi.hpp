@@ -32,6 +32,7 @@ enum Number : uint32_t {
     kVcpuGetState = 23,       // (id, vCPU, linear address, buffer size) -> bytes of the encoded state
     kVcpuSetState = 24,       // (id, vCPU, linear address, length) -> 0
     kHypervisorStats = 25,    // (linear address of HypervisorStats) -> 0
+    kVcpuGetInfo = 26,        // (id, vCPU, linear address of VcpuInfo) -> 0
     kCount,
 };
 
@@ -104,6 +105,16 @@ struct DomainStatus {
     char name[32];
 };
 static_assert(sizeof(DomainStatus) == 64);
+
+enum VcpuInfoState : uint32_t { kVcpuRunnable = 0, kVcpuBlocked = 1, kVcpuStopped = 2 };
+
+struct VcpuInfo {
+    uint32_t cpu;    // the physical CPU it runs on
+    uint32_t state;  // VcpuInfoState
+    uint64_t migrations;  // moves from one physical CPU to another
+    uint64_t exits;
+};
+static_assert(sizeof(VcpuInfo) == 24);
 
 struct HypervisorStats {
     uint64_t free_memory_bytes;

@@ -84,6 +84,7 @@ struct Vcpu {
     u64 timer_deadline_us = 0;
     u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
+    u64 migrations = 0;  // moves from one physical CPU to another
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes
     // MOV CR8 exit (with one, CR8 is its TPR[7:4]).
     u64 cr8 = 0;

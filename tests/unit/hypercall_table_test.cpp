@@ -48,6 +48,7 @@ TEST(HypercallTable, ACallOnADomainNeverTargetsTheCaller) {
     }
     EXPECT_EQ(hypercall_check(kDomainGetStatus, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
     EXPECT_EQ(hypercall_check(kDomainCreate, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
+    EXPECT_EQ(hypercall_check(kVcpuGetInfo, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
 }
 
 TEST(HypercallTable, NamesAreUnique) {
