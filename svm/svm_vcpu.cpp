@@ -32,6 +32,8 @@ constexpr u64 kCr4Pae = 1ull << 5;
 constexpr u64 kEferLme = 1ull << 8, kEferLma = 1ull << 10;
 constexpr u64 kDefaultPat = 0x0007040600070406ull;  // the power-on PAT (SDM vol. 3, 11.12.4)
 
+bool g_nrip_save = false;  // set once, from CPUID 8000000Ah EDX[3], by the first vCPU
+
 // One ASID for guests, with a full TLB flush whenever this CPU switches to a different
 // vCPU: QEMU's TCG has no flush-by-ASID (shared/research/svm-under-qemu-tcg.md).
 constexpr u32 kGuestAsid = 1;
@@ -41,6 +43,7 @@ VmcbSegment segment(u16 selector, u64 base, u32 limit, u16 attrib) { return {sel
 }  // namespace
 
 bool SvmVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+    g_nrip_save = (x86::cpuid(0x8000000a).edx & (1u << 3)) != 0;
     const PermissionMaps* maps = permission_maps();
     if (!maps) {
         *error = "out of memory for the SVM I/O and MSR permission maps";
@@ -161,6 +164,18 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
     const VmcbControlArea& c = vmcb_->control;
     exit = VmExit{};
     exit.raw_reason = c.exit_code;
+    // With NRIP save, instruction intercepts leave the next RIP in the VMCB (APM vol. 2
+    // 15.7.1); QEMU's TCG has no NRIP (shared/research/svm-under-qemu-tcg.md).
+    if (g_nrip_save && c.next_rip > vmcb_->save.rip && c.next_rip - vmcb_->save.rip <= 15) {
+        switch (static_cast<ExitCode>(c.exit_code)) {
+            case ExitCode::Cpuid:
+            case ExitCode::Hlt:
+            case ExitCode::Vmmcall:
+            case ExitCode::Msr:
+            case ExitCode::Xsetbv: exit.instruction_length = u8(c.next_rip - vmcb_->save.rip); break;
+            default: break;
+        }
+    }
     const u64 code = c.exit_code;
     if ((code & 0xffffffffull) == u64(ExitCode::Invalid)) {
         exit.kind = ExitKind::InvalidGuestState;

@@ -101,6 +101,7 @@ void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
 
 void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     prepare_vmcs(vcpu);
+    control_cached_ = false;
     const Capabilities* caps = capabilities();
     if (parts & Part::kGprs)
         for (u8 i = 0; i < 16; ++i) vcpu.regs.gpr[i] = in.gpr[i];

@@ -130,12 +130,14 @@ void VmxVcpu::unload_from_this_cpu() {
 void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
     make_current();
     if (!needs_entry_state_) return;
+    control_cached_ = false;
     setup_controls(vcpu);
     load_entry_state(entry_);
     needs_entry_state_ = false;
 }
 
 void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
+    control_cached_ = false;
     entry_ = entry;
     needs_entry_state_ = true;
     vcpu.regs = {};
@@ -330,6 +332,7 @@ void VmxVcpu::load_syscall_msrs() {
 }
 
 void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
+    control_cached_ = false;
     prepare_vmcs(vcpu);
     PerCpu& cpu = this_cpu();
     if (cpu.last_vcpu_uid != vcpu.uid) {
@@ -393,6 +396,17 @@ void VmxVcpu::translate_exit(VmExit& exit) {
     exit = VmExit{};
     const u32 reason = read(Field32::ExitReason);
     exit.raw_reason = reason;
+    switch (static_cast<ExitReason>(reason & 0xffff)) {
+        // Exits caused by an instruction report its length (SDM vol. 3C 28.2.5).
+        case ExitReason::Cpuid:
+        case ExitReason::Hlt:
+        case ExitReason::Vmcall:
+        case ExitReason::Rdmsr:
+        case ExitReason::Wrmsr:
+        case ExitReason::Xsetbv:
+        case ExitReason::CrAccess: exit.instruction_length = u8(read(Field32::ExitInstructionLength)); break;
+        default: break;
+    }
     if (reason & (1u << 31)) {
         // A VM-entry failure after the checks on the host state passed (SDM 26.8).
         log_error("vmx: VM entry failed: %s, qualification %#llx", exit_reason_name(reason & 0xffff),
@@ -482,6 +496,7 @@ void VmxVcpu::translate_exit(VmExit& exit) {
 GuestControlState VmxVcpu::control_state() const {
     // Work run while this vCPU's exit is handled (cpu_work.hpp) may have made another
     // VMCS current here.
+    if (control_cached_) return control_cache_;
     const_cast<VmxVcpu*>(this)->make_current();
     GuestControlState g{};
     // CR0.NE and CR4.VMXE as the guest believes them (the read shadows).
@@ -508,6 +523,8 @@ GuestControlState VmxVcpu::control_state() const {
         g.mode = GuestCpuMode::Protected32;
     else
         g.mode = GuestCpuMode::Protected16;
+    control_cache_ = g;
+    control_cached_ = true;
     return g;
 }
 
@@ -530,6 +547,7 @@ bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
 
 bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
     make_current();
+    control_cached_ = false;  // EFER is part of it
     switch (msr) {
         case Msr::Efer: write(Field64::GuestEfer, value); return true;
         case Msr::Pat: write(Field64::GuestPat, value); return true;

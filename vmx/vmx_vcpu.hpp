@@ -15,7 +15,10 @@ public:
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
     void inject_exception(u8 vector, bool has_error_code, u32 error_code) override;
-    void set_cr2(u64 value) override { guest_cr2_ = value; }
+    void set_cr2(u64 value) override {
+        guest_cr2_ = value;
+        control_cached_ = false;
+    }
     void request_interrupt(u8 vector) override;
     bool interrupt_requested() const override { return interrupt_pending_; }
     bool read_guest_msr(Msr msr, u64& value) const override;
@@ -37,6 +40,11 @@ private:
     void translate_exit(VmExit& exit);
     void load_syscall_msrs();
 
+    // control_state() as read after the last exit: the handlers ask for it several times
+    // per exit, and each read is a dozen VMREADs. Forgotten at every entry and whenever
+    // the hypervisor writes one of its fields.
+    mutable GuestControlState control_cache_{};
+    mutable bool control_cached_ = false;
     GuestEntryState entry_{};
     bool needs_entry_state_ = true;
     PhysAddr vmcs_pa_ = 0;

@@ -8,13 +8,11 @@
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
-#include "kernel/vm/devices/test_mmio_device.hpp"
-#include "kernel/vm/devices/virtual_uart.hpp"
 #include "kernel/vm/fpu_state.hpp"
-#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
 namespace {
@@ -56,14 +54,6 @@ bool end_domain(Domain& d) {
 }
 
 }  // namespace
-
-// The devices every Multiboot test domain gets.
-struct DomainDevices {
-    VirtualUart com1;
-    TestExitPort exit_port;
-    TestMmioDevice test_mmio;
-    explicit DomainDevices(Domain& d) : com1(d), exit_port(d) {}
-};
 
 DomainState domain_current_state(const Domain& d) {
     switch (d.lifecycle.state()) {
@@ -140,24 +130,17 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
 }
 
 static bool attach_devices(Domain& d, bool pc_platform, const char** error) {
-    auto* devices = new (kNoThrow) DomainDevices(d);
-    if (!devices) {
+    // The test exit port is at 0xf4, where a PC has nothing (QEMU's isa-debug-exit sits
+    // there too): every domain has it, so test kernels end the same way on any platform.
+    d.exit_port = new (kNoThrow) TestExitPort(d);
+    if (!d.exit_port) {
         *error = "out of memory for the domain's devices";
         return false;
     }
-    d.test_devices = devices;
-    // The test exit port is at 0xf4, where a PC has nothing (QEMU's isa-debug-exit sits
-    // there too): every domain has it, so test kernels end the same way on any platform.
-    d.io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, &devices->exit_port);
-    if (pc_platform) {
-        if (!pc_platform_attach(d, error)) return false;
-        d.cpuid.set_local_apic(true);
-        return true;
-    }
-    d.io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &devices->com1);
-    // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
-    if (d.memory.size() <= TestMmioDevice::kBase)
-        d.mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &devices->test_mmio);
+    d.io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, d.exit_port);
+    d.platform = pc_platform ? create_pc_platform(d, error) : create_test_platform(d, error);
+    if (!d.platform) return false;
+    if (d.platform->has_local_apics()) d.cpuid.set_local_apic(true);
     return true;
 }
 
@@ -197,9 +180,10 @@ void domain_release_resources(Domain& d) {
         d.vcpus[i].backend = nullptr;
         fpu_release_vcpu(d.vcpus[i]);
     }
-    if (d.platform) pc_platform_destroy(d);
-    delete d.test_devices;
-    d.test_devices = nullptr;
+    delete d.platform;
+    d.platform = nullptr;
+    delete d.exit_port;
+    d.exit_port = nullptr;
     const u64 bytes = d.memory.size();
     d.memory.destroy();
     if (bytes) log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));

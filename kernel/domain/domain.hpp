@@ -12,7 +12,8 @@
 #include "kernel/vm/vcpu.hpp"
 #include "mm/guest_memory.hpp"
 
-struct PcPlatformParts;
+class Platform;
+class TestExitPort;
 struct Multiboot2Info;
 
 // Where a domain's kernel came from, so that a guest reset can load it again: its GRUB
@@ -58,10 +59,12 @@ struct Domain {
     CpuidPolicy cpuid;
     IoBus io;
     MmioBus mmio;
-    // The virtual PC (kernel/vm/pc_platform.hpp) of a domain that boots a PC operating
-    // system; null for the Multiboot test kernels, which get COM1 and the test devices.
-    PcPlatformParts* platform = nullptr;
-    struct DomainDevices* test_devices = nullptr;
+    // Its machine (kernel/platform/platform.hpp): the virtual PC of a domain that boots a
+    // PC operating system, or the test machine of the Multiboot test kernels. Owned; set
+    // from creation until its resources go back.
+    Platform* platform = nullptr;
+    // The test exit port at 0xf4, which every domain has (kernel/vm/devices/test_exit_port.hpp).
+    TestExitPort* exit_port = nullptr;
     DomainImage image;
     // A guest reset asked for a restart (kernel/sched/scheduler.cpp carries it out once
     // every vCPU is off its CPU); restart_owner makes one CPU do it.

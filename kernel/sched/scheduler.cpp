@@ -6,6 +6,7 @@
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/power.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
@@ -14,7 +15,6 @@
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
-#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -92,20 +92,14 @@ void call_here(void* arg) {
 
 u64 g_next_vcpu_uid = 1;
 
-// Virtual timers that are due become interrupt requests; a halted vCPU wakes.
-// Only this CPU removes vCPUs from its queue (remove_here), so it walks it unlocked; a
-// vCPU appended meanwhile is seen at the next pass.
-void fire_due_timers(RunQueue& q, u64 now) {
+// Whatever became due for the vCPUs queued here (their timers, their platform's device
+// time, console input) is raised; a halted vCPU that got an interrupt wakes. Only this
+// CPU removes vCPUs from its queue, so it walks it unlocked; a vCPU appended meanwhile
+// is seen at the next pass.
+void poll_platforms(RunQueue& q) {
     for (u32 i = 0; i < q.count; ++i) {
         Vcpu& v = *q.vcpus[i];
-        if (v.domain->platform && !v.domain->ended()) pc_platform_poll(*v.domain);
-        if (v.timer_deadline_us == 0 || now < v.timer_deadline_us || v.state == VcpuState::Stopped || !v.backend)
-            continue;
-        v.timer_deadline_us = 0;
-        v.backend->request_interrupt(v.timer_vector);
-        u8 blocked = u8(VcpuState::Blocked);
-        __atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&v.state), &blocked, u8(VcpuState::Runnable), false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        if (!v.domain->ended() && v.backend) v.domain->platform->poll(v);
     }
 }
 
@@ -192,7 +186,7 @@ void balance(RunQueue& q, u64 now) {
 // running.
 void restart_domain(Domain& d) {
     if (__atomic_exchange_n(&d.restart_owner, 1u, __ATOMIC_ACQUIRE) != 0) return;
-    pc_platform_reset(d);
+    d.platform->reset();
     GuestEntryState entry{};
     const char* error = nullptr;
     const bool ok = reload_domain(d, entry, &error);
@@ -317,12 +311,12 @@ void run_vcpu(Vcpu& v) {
     }
     if (v.domain->restart_requested) {
         park_for_restart(v);
-    } else if (!v.domain->platform || pc_platform_before_entry(v)) {
+    } else if (v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
         v.backend->run(v, exit);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
-        if (v.domain->platform) pc_platform_after_exit(v);
+        v.domain->platform->after_exit(v);
         handle_vm_exit(v, exit);
     }
     __atomic_store_n(&v.running, false, __ATOMIC_RELEASE);
@@ -340,7 +334,7 @@ void scheduler_run_this_cpu() {
         cpu_work_run_pending();
         if (me == 0) poll_debug_keys();
         const u64 now = uptime_us();
-        fire_due_timers(q, now);
+        poll_platforms(q);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
         if (!v) {

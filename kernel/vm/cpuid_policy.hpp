@@ -19,7 +19,7 @@ public:
     // area size for the components the guest has enabled (leaf 0xD).
     CpuidResult query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0 = 1) const;
 
-    // A domain with a virtual local APIC (kernel/vm/pc_platform.hpp) sees APIC, x2APIC
+    // A domain with a virtual local APIC (kernel/platform/pc_platform.cpp) sees APIC, x2APIC
     // and the TSC-deadline timer in leaf 1.
     void set_local_apic(bool present) { local_apic_ = present; }
     u32 max_basic_leaf() const { return max_basic_; }

@@ -3,6 +3,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
+#include "kernel/platform/platform.hpp"
 
 namespace {
 
@@ -15,7 +16,7 @@ constexpr u32 kNoFocus = ~0u;
 u32 g_focus = kNoFocus;
 u32 g_ctrl_a = 0;
 
-bool can_take_input(const Domain* d) { return d && d->platform && !d->ended(); }
+bool can_take_input(const Domain* d) { return d && !d->ended() && d->platform->takes_console_input(); }
 
 void announce_focus() {
     DomainRef d = domain_lookup(g_focus);

@@ -2,23 +2,29 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"
 #include "kernel/vm/instruction_length.hpp"
 #include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
-#include "kernel/vm/pc_platform.hpp"
 
 namespace {
 
 constexpr u8 kVectorUd = 6;
 constexpr u8 kVectorGp = 13;
-constexpr u64 kRflagsIf = 1ull << 9;
 
 // Moves RIP past the intercepted instruction, decoding its length from guest memory.
 // False when the bytes there are not that instruction; the domain has been ended then.
 bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
+    if (const u8 length = vcpu.exit_instruction_length) {
+        // The hardware told it; the mode cannot have changed since the exit.
+        vcpu.regs.rip += length;
+        if (vcpu.backend->control_state().mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
+        vcpu.backend->instruction_skipped();
+        return true;
+    }
     u8 bytes[15];
     usize available = 0;
     WalkFault fault;
@@ -193,16 +199,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
 
 void handle_hlt(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Hlt)) return;
-    if (vcpu.domain->platform) {
-        pc_platform_halt(vcpu);
-        return;
-    }
-    if (vcpu.backend->interrupt_requested()) return;  // delivered at the next entry
-    if (!(vcpu.regs.rflags & kRflagsIf) && vcpu.timer_deadline_us == 0) {
-        log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", vcpu.domain->name, vcpu.index,
-                 (unsigned long long)vcpu.regs.rip);
-    }
-    vcpu.state = VcpuState::Blocked;
+    vcpu.domain->platform->halt(vcpu);
 }
 
 // XSETBV (SDM vol. 2): #UD without CR4.OSXSAVE, #GP at CPL > 0, for ECX != 0 or an
@@ -244,22 +241,18 @@ void handle_cr8(Vcpu& vcpu, const Cr8Exit& cr8) {
     }
     if (!skip_instruction(vcpu, cr8.write ? InterceptedInstruction::MovToCr : InterceptedInstruction::MovFromCr))
         return;
-    if (vcpu.domain->platform) {
-        if (cr8.write)
-            pc_platform_write_cr8(vcpu, vcpu.regs[reg]);
-        else
-            vcpu.regs[reg] = pc_platform_read_cr8(vcpu);
-    } else if (cr8.write) {
-        vcpu.cr8 = vcpu.regs[reg];
-    } else {
-        vcpu.regs[reg] = vcpu.cr8;
-    }
+    Platform& platform = *vcpu.domain->platform;
+    if (cr8.write)
+        platform.write_cr8(vcpu, vcpu.regs[reg]);
+    else
+        vcpu.regs[reg] = platform.read_cr8(vcpu);
 }
 
 }  // namespace
 
 void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
     ++vcpu.exits[static_cast<u8>(exit.kind)];
+    vcpu.exit_instruction_length = exit.instruction_length;
     Domain& d = *vcpu.domain;
     switch (exit.kind) {
         case ExitKind::Cpuid: handle_cpuid(vcpu); return;

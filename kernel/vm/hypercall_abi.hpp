@@ -109,8 +109,8 @@ static_assert(sizeof(DomainStatus) == 64);
 enum VcpuInfoState : uint32_t { kVcpuRunnable = 0, kVcpuBlocked = 1, kVcpuStopped = 2 };
 
 struct VcpuInfo {
-    uint32_t cpu;    // the physical CPU it runs on
-    uint32_t state;  // VcpuInfoState
+    uint32_t cpu;         // the physical CPU it runs on
+    uint32_t state;       // VcpuInfoState
     uint64_t migrations;  // moves from one physical CPU to another
     uint64_t exits;
 };

@@ -4,6 +4,7 @@
 #include "kernel/control/hypercall_table.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vm/guest_view.hpp"
@@ -26,7 +27,7 @@ i64 console_write(Vcpu& vcpu, u64 address, u64 length) {
 // hypercall versions would bypass them (an interrupt the APIC never saw, a vCPU started
 // while its APIC waits for a SIPI), so they are refused there.
 i64 set_timer(Vcpu& vcpu, u64 microseconds, u64 vector) {
-    if (vcpu.domain->platform) return kErrorInvalid;
+    if (vcpu.domain->platform->has_local_apics()) return kErrorInvalid;
     if (microseconds > kMaxTimerMicroseconds || vector < 32 || vector > 255) return kErrorInvalid;
     vcpu.timer_vector = u8(vector);
     vcpu.timer_deadline_us = microseconds ? uptime_us() + microseconds : 0;
@@ -41,7 +42,7 @@ i64 domain_info(Vcpu& vcpu, u64 address) {
 }
 
 i64 vcpu_start(Vcpu& vcpu, u64 index, u64 eip, u64 esp) {
-    if (vcpu.domain->platform) return kErrorInvalid;
+    if (vcpu.domain->platform->has_local_apics()) return kErrorInvalid;
     Domain& d = *vcpu.domain;
     if (index >= d.vcpu_count || eip > 0xffffffffull || esp > 0xffffffffull) return kErrorInvalid;
     Vcpu& target = d.vcpus[index];

@@ -2,8 +2,8 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/vm/msr_rules.hpp"
-#include "kernel/vm/pc_platform.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -27,7 +27,7 @@ void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
 
 MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
     bool ok = false;
-    if (vcpu.domain->platform && pc_platform_read_msr(vcpu, index, value, ok))
+    if (vcpu.domain->platform->read_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     if (index == kMsrTsc) {
         value = x86::rdtsc();
@@ -50,7 +50,7 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
 
 MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
     bool ok = false;
-    if (vcpu.domain->platform && pc_platform_write_msr(vcpu, index, value, ok))
+    if (vcpu.domain->platform->write_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     switch (index) {
         case msr_index(Msr::MiscEnable):

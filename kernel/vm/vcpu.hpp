@@ -84,7 +84,8 @@ struct Vcpu {
     u64 timer_deadline_us = 0;
     u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
-    u64 migrations = 0;  // moves from one physical CPU to another
+    u64 migrations = 0;              // moves from one physical CPU to another
+    u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes
     // MOV CR8 exit (with one, CR8 is its TPR[7:4]).
     u64 cr8 = 0;

@@ -51,6 +51,10 @@ struct Cr8Exit {
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
     u64 raw_reason = 0;  // the backend's own code, for logs
+    // The intercepted instruction's length when the hardware tells it (VMX for every
+    // instruction exit, SDM vol. 3C 28.2.5; SVM with NRIP save, APM vol. 2 15.7.1); 0
+    // when it does not, and the handlers decode the instruction from guest memory.
+    u8 instruction_length = 0;
     union {
         IoExit io;
         NestedPageFaultExit npf;

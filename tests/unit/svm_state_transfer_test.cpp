@@ -18,7 +18,8 @@ VcpuArchState distinct_state() {
     s.rip = 0xffffffff81000000ull;
     s.rflags = 0x246;
     for (u8 i = 0; i < u8(SegmentIndex::Count); ++i)
-        s.segment[i] = {u16(0x08 * (i + 1)), u16(0x093 | (i << 8) | 0x80), 0xfffff000u + i, 0x10000ull * (i + 1), false};
+        s.segment[i] = {u16(0x08 * (i + 1)), u16(0x093 | (i << 8) | 0x80), 0xfffff000u + i, 0x10000ull * (i + 1),
+                        false};
     s.seg(SegmentIndex::Ss).attributes = 0xc93 | (3 << 5);  // DPL 3: the CPL
     s.gdtr = {0xfffffe0000001000ull, 0x7f};
     s.idtr = {0xfffffe0000002000ull, 0xfff};
@@ -92,8 +93,8 @@ TEST(SvmStateTransfer, TheVmcbHoldsTheArchitecturalMeaning) {
     EXPECT_EQ(vmcb->save.cpl, 3) << "CPL from SS.DPL";
     EXPECT_EQ(vmcb->control.int_ctl & 0xf, 9u) << "CR8 is V_TPR";
     EXPECT_EQ(vmcb->control.tsc_offset, 123456789u - 1000u) << "guest TSC = host TSC + offset";
-    EXPECT_EQ(vmcb->control.event_inject, (u64(6) << 32) | event_encoding::kValid | (3u << 8) |
-                                              event_encoding::kErrorCodeValid | 14u)
+    EXPECT_EQ(vmcb->control.event_inject,
+              (u64(6) << 32) | event_encoding::kValid | (3u << 8) | event_encoding::kErrorCodeValid | 14u)
         << "#PF with error code 6 (APM vol. 2 15.20)";
     EXPECT_EQ(vmcb->save.cs.attrib, in.seg(SegmentIndex::Cs).attributes);
     EXPECT_EQ(regs.rip, in.rip) << "RIP and the GPRs live in GuestRegisters between exits";

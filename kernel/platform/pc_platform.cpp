@@ -1,4 +1,10 @@
-#include "kernel/vm/pc_platform.hpp"
+// The virtual PC a Linux domain stands on: the device models of kernel/vm/devices (PICs,
+// PIT, port 0x61, COM1 with interrupts, ACPI PM block, PCI host bridge, reset control,
+// keyboard controller, IOAPIC, one local APIC per vCPU), wired to the domain's port and
+// MMIO buses, to its vCPUs' interrupt delivery and to the scheduler's time. All models of
+// one domain sit behind one lock.
+#include "kernel/alloc.hpp"
+#include "kernel/platform/platform.hpp"
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
@@ -33,13 +39,27 @@ i64 wall_clock_now() {
 
 }  // namespace
 
+namespace {
+template <typename Model>
+class LockedPorts;
+class LapicMmio;
+class IoapicMmio;
+class PcMachine;
+
+// The device models and their wiring. Everything is private: the domain reaches it
+// through PcMachine (the Platform) and the port and MMIO adapters, its friends.
 class PcPlatform final : public GuestClock,
                          public InterruptLines,
                          public UartOutput,
                          public PlatformControl,
                          public ApicWakeup,
                          public ExtIntSource {
-public:
+    template <typename Model>
+    friend class LockedPorts;
+    friend class LapicMmio;
+    friend class IoapicMmio;
+    friend class PcMachine;
+
     explicit PcPlatform(Domain& domain)
         : domain_(domain),
           start_ns_(host_ns()),
@@ -64,8 +84,8 @@ public:
             LapicConfig config;
             config.apic_id = i;
             config.bsp = i == 0;
-            lapics_[i] = new VirtualLapic(config, *this, tsc_);
-            if (!apic_bus_.attach(i, *lapics_[i])) return false;  // (new panics when memory runs out)
+            lapics_[i] = new (kNoThrow) VirtualLapic(config, *this, tsc_);
+            if (!lapics_[i] || !apic_bus_.attach(i, *lapics_[i])) return false;
             lapics_[i]->set_eoi_listener(&ioapic_);
             if (i == 0) lapics_[i]->set_extint_source(this);
         }
@@ -269,7 +289,6 @@ public:
     u8 requested_vector_[Domain::kMaxVcpus] = {};
     u64 next_deadline_ns_ = 0;
 
-private:
     void start_if_sipi(Vcpu& v) {
         VirtualLapic& l = *lapics_[v.index];
         l.take_init();  // the INIT that preceded the SIPI: the vCPU is already stopped
@@ -285,8 +304,6 @@ private:
             log_warn("domain %u (%s): vcpu%u ignored a start-up IPI", domain_.id, domain_.name, v.index);
     }
 };
-
-namespace {
 
 // Port I/O into one model, under the platform's lock.
 template <typename Model>
@@ -348,88 +365,86 @@ private:
 
 }  // namespace
 
-// Everything a platform owns, allocated together (Domain::platform).
-struct PcPlatformParts {
-    PcPlatform platform;
-    LockedPorts<Pic8259Pair> pic_ports{platform, platform.pic_};
-    LockedPorts<Pit8254> pit_ports{platform, platform.pit_};
-    LockedPorts<SystemControlPortB> port61{platform, platform.port61_};
-    LockedPorts<CmosRtc> rtc{platform, platform.rtc_};
-    LockedPorts<Uart16550> com1{platform, platform.com1_};
-    LockedPorts<AcpiPmBlock> pm{platform, platform.pm_};
-    // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
-    LockedPorts<PciHostBridge> pci{platform, platform.pci_};
-    LockedPorts<I8042> kbc{platform, platform.kbc_};
-    LapicMmio lapic_mmio{platform};
-    IoapicMmio ioapic_mmio{platform};
-    explicit PcPlatformParts(Domain& d) : platform(d) {}
-};
-
 namespace {
 
-PcPlatformParts* parts_of(Domain& d) { return d.platform; }
+// The Platform of a PC domain: the models and the adapters that put them on the domain's
+// buses, allocated together.
+class PcMachine final : public Platform {
+public:
+    explicit PcMachine(Domain& d) : platform_(d) {}
+
+    bool attach(Domain& d, const char** error) {
+        if (!platform_.create_lapics()) {
+            *error = "more vCPUs than the APIC bus takes, or no memory for their local APICs";
+            return false;
+        }
+        IoBus& io = d.io;
+        const bool ok =
+            io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
+            io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &pic_ports_) &&
+            io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &pic_ports_) &&
+            io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &pit_ports_) &&
+            io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
+            io.claim(CmosRtc::kIndexPort, CmosRtc::kDataPort, &rtc_) &&
+            io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
+            io.claim(AcpiPmBlock::kDefaultBase, AcpiPmBlock::kDefaultBase + AcpiPmBlock::kBlockSize - 1, &pm_) &&
+            io.claim(PciHostBridge::kFirstPort, PciHostBridge::kFirstPort + PciHostBridge::kPortCount - 1, &pci_) &&
+            io.claim(I8042::kDataPort, I8042::kDataPort, &kbc_) &&
+            io.claim(I8042::kStatusPort, I8042::kStatusPort, &kbc_) &&
+            d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
+            d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
+        if (!ok) *error = "the virtual PC's ports or MMIO ranges are taken";
+        return ok;
+    }
+
+    bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
+    void after_exit(Vcpu& v) override { platform_.after_exit(v); }
+    void poll(Vcpu&) override { platform_.poll(); }
+    void halt(Vcpu& v) override { platform_.halt(v); }
+    u64 read_cr8(Vcpu& v) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        return platform_.lapics_[v.index]->tpr() >> 4;
+    }
+    void write_cr8(Vcpu& v, u64 value) override {
+        LockGuard<SpinLock> guard(platform_.lock_);
+        platform_.lapics_[v.index]->write_cr8(value);
+    }
+    bool read_msr(Vcpu& v, u32 index, u64& value, bool& ok) override {
+        return platform_.msr(v, false, index, value, ok);
+    }
+    bool write_msr(Vcpu& v, u32 index, u64 value, bool& ok) override {
+        return platform_.msr(v, true, index, value, ok);
+    }
+    void reset() override { platform_.reset_devices(); }
+    bool has_local_apics() const override { return true; }
+    bool takes_console_input() const override { return true; }
+
+private:
+    PcPlatform platform_;
+    LockedPorts<Pic8259Pair> pic_ports_{platform_, platform_.pic_};
+    LockedPorts<Pit8254> pit_ports_{platform_, platform_.pit_};
+    LockedPorts<SystemControlPortB> port61_{platform_, platform_.port61_};
+    LockedPorts<CmosRtc> rtc_{platform_, platform_.rtc_};
+    LockedPorts<Uart16550> com1_{platform_, platform_.com1_};
+    LockedPorts<AcpiPmBlock> pm_{platform_, platform_.pm_};
+    // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
+    LockedPorts<PciHostBridge> pci_{platform_, platform_.pci_};
+    LockedPorts<I8042> kbc_{platform_, platform_.kbc_};
+    LapicMmio lapic_mmio_{platform_};
+    IoapicMmio ioapic_mmio_{platform_};
+};
 
 }  // namespace
 
-bool pc_platform_attach(Domain& d, const char** error) {
-    auto* parts = new PcPlatformParts(d);
-    if (!parts->platform.create_lapics()) {
-        delete parts;
-        *error = "more vCPUs than the APIC bus takes";
-        return false;
+Platform* create_pc_platform(Domain& d, const char** error) {
+    auto* machine = new (kNoThrow) PcMachine(d);
+    if (!machine) {
+        *error = "out of memory for the virtual PC";
+        return nullptr;
     }
-    IoBus& io = d.io;
-    bool ok =
-        io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &parts->pic_ports) &&
-        io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &parts->pic_ports) &&
-        io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &parts->pic_ports) &&
-        io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &parts->pit_ports) &&
-        io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &parts->port61) &&
-        io.claim(CmosRtc::kIndexPort, CmosRtc::kDataPort, &parts->rtc) &&
-        io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &parts->com1) &&
-        io.claim(AcpiPmBlock::kDefaultBase, AcpiPmBlock::kDefaultBase + AcpiPmBlock::kBlockSize - 1, &parts->pm) &&
-        io.claim(PciHostBridge::kFirstPort, PciHostBridge::kFirstPort + PciHostBridge::kPortCount - 1, &parts->pci) &&
-        io.claim(I8042::kDataPort, I8042::kDataPort, &parts->kbc) &&
-        io.claim(I8042::kStatusPort, I8042::kStatusPort, &parts->kbc) &&
-        d.mmio.claim(kGuestLocalApicBase, kPageSize, &parts->lapic_mmio) &&
-        d.mmio.claim(kGuestIoApicBase, kPageSize, &parts->ioapic_mmio);
-    if (!ok) {
-        delete parts;
-        *error = "the virtual PC's ports or MMIO ranges are taken";
-        return false;
+    if (!machine->attach(d, error)) {
+        delete machine;
+        return nullptr;
     }
-    d.platform = parts;
-    return true;
-}
-
-void pc_platform_destroy(Domain& d) {
-    delete parts_of(d);
-    d.platform = nullptr;
-}
-
-bool pc_platform_before_entry(Vcpu& vcpu) { return parts_of(*vcpu.domain)->platform.before_entry(vcpu); }
-void pc_platform_after_exit(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.after_exit(vcpu); }
-void pc_platform_poll(Domain& d) { parts_of(d)->platform.poll(); }
-void pc_platform_reset(Domain& d) { parts_of(d)->platform.reset_devices(); }
-
-void pc_platform_halt(Vcpu& vcpu) { parts_of(*vcpu.domain)->platform.halt(vcpu); }
-
-u64 pc_platform_read_cr8(Vcpu& vcpu) {
-    PcPlatform& p = parts_of(*vcpu.domain)->platform;
-    LockGuard<SpinLock> guard(p.lock_);
-    return p.lapics_[vcpu.index]->tpr() >> 4;
-}
-
-void pc_platform_write_cr8(Vcpu& vcpu, u64 value) {
-    PcPlatform& p = parts_of(*vcpu.domain)->platform;
-    LockGuard<SpinLock> guard(p.lock_);
-    p.lapics_[vcpu.index]->write_cr8(value);
-}
-
-bool pc_platform_read_msr(Vcpu& vcpu, u32 index, u64& value, bool& ok) {
-    return parts_of(*vcpu.domain)->platform.msr(vcpu, false, index, value, ok);
-}
-
-bool pc_platform_write_msr(Vcpu& vcpu, u32 index, u64 value, bool& ok) {
-    return parts_of(*vcpu.domain)->platform.msr(vcpu, true, index, value, ok);
+    return machine;
 }

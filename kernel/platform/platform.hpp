@@ -1,0 +1,49 @@
+// What a domain's machine looks like around its vCPUs: the devices, where interrupts come
+// from, what HLT waits for and what CR8 means. Generic code (exit handlers, scheduler,
+// hypercalls) asks the domain's platform and never which platform it is, so the virtual
+// PC of a Linux domain, the small test machine of the Multiboot test kernels and (next)
+// dom0's machine with passthrough devices plug in alike. A domain owns its platform.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct Domain;
+struct Vcpu;
+
+class Platform {
+public:
+    virtual ~Platform() = default;
+
+    // Before a vCPU enters the guest, on its CPU: device time brought up to date and the
+    // interrupt it should take next requested. False when it must not run now (an INIT
+    // stopped it: it waits for a start-up IPI).
+    virtual bool before_entry(Vcpu& vcpu) = 0;
+    // After its exit, before the exit is handled.
+    virtual void after_exit(Vcpu& vcpu) = 0;
+    // At each scheduling pass of the CPU the vCPU is queued on: whatever became due (its
+    // timers, device time, console input) is raised, and blocked vCPUs that got an
+    // interrupt wake.
+    virtual void poll(Vcpu& vcpu) = 0;
+    // HLT, the instruction already skipped: the vCPU blocks unless it has an interrupt to
+    // take, decided so that no wake-up can fall between the check and the block.
+    virtual void halt(Vcpu& vcpu) = 0;
+    // CR8, the task priority (SDM vol. 3A 10.8.6.5).
+    virtual u64 read_cr8(Vcpu& vcpu) = 0;
+    virtual void write_cr8(Vcpu& vcpu, u64 value) = 0;
+    // MSRs the platform owns (the local APIC's): true when it handled `index`, with `ok`
+    // false for a #GP.
+    virtual bool read_msr(Vcpu& vcpu, u32 index, u64& value, bool& ok) = 0;
+    virtual bool write_msr(Vcpu& vcpu, u32 index, u64 value, bool& ok) = 0;
+    // The platform reset of a domain restart (every vCPU stopped).
+    virtual void reset() = 0;
+    // Its vCPUs start and take timers through local APICs: then the vcpu_start and
+    // set_timer hypercalls, which would bypass them, are refused.
+    virtual bool has_local_apics() const = 0;
+    // Keys typed on Vireo's console can go to it (a COM1 that receives).
+    virtual bool takes_console_input() const = 0;
+};
+
+// The two platforms there are (kernel/platform/pc_platform.cpp, test_platform.cpp). Each
+// claims its ports and MMIO ranges on the domain's buses; null with `error` on failure.
+Platform* create_pc_platform(Domain& domain, const char** error);
+Platform* create_test_platform(Domain& domain, const char** error);
