@@ -204,9 +204,13 @@ void domain_console_write(Domain& d, const char* text, usize length) {
 }
 
 bool domain_console_input(Domain& d, char key) {
-    LockGuard<SpinLock> guard(d.input_lock);
-    if (d.input_head - d.input_tail == sizeof(d.input)) return false;
-    d.input[d.input_head++ % sizeof(d.input)] = key;
+    {
+        LockGuard<SpinLock> guard(d.input_lock);
+        if (d.input_head - d.input_tail == sizeof(d.input)) return false;
+        d.input[d.input_head++ % sizeof(d.input)] = key;
+    }
+    // Its platform takes the key at the next pass of a CPU that has one of its vCPUs.
+    for (u32 i = 0; i < d.vcpu_count; ++i) cpu_kick(d.vcpus[i].cpu);
     return true;
 }
 

@@ -243,6 +243,17 @@ class PcPlatform final : public GuestClock,
         v.state = VcpuState::Blocked;
     }
 
+    // The device time of the next deadline, as uptime; due at once when a guest access
+    // may have armed something (deadlines_changed) or a key waits for COM1.
+    u64 next_deadline_us() const {
+        const u64 next = __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED);
+        char key;
+        if (next == 0 || domain_console_peek(domain_, key)) return uptime_us();
+        if (next == kNoDeadline) return 0;
+        const u64 now = now_ns();
+        return uptime_us() + (next > now ? (next - now + 999) / 1000 : 0);
+    }
+
     void poll() {
         char key;
         const bool input = domain_console_peek(domain_, key);
@@ -400,6 +411,7 @@ public:
     bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
     void after_exit(Vcpu& v) override { platform_.after_exit(v); }
     void poll(Vcpu&) override { platform_.poll(); }
+    u64 next_deadline_us(Vcpu&) override { return platform_.next_deadline_us(); }
     void halt(Vcpu& v) override { platform_.halt(v); }
     u64 read_cr8(Vcpu& v) override {
         LockGuard<SpinLock> guard(platform_.lock_);

@@ -24,6 +24,10 @@ public:
     // timers, device time, console input) is raised, and blocked vCPUs that got an
     // interrupt wake.
     virtual void poll(Vcpu& vcpu) = 0;
+    // When poll() next has something to raise for this vCPU (a timer, device time), in
+    // uptime_us() terms; 0 when nothing is due. The scheduler arms its CPU's one-shot
+    // timer at the earliest of these, instead of polling on a periodic tick.
+    virtual u64 next_deadline_us(Vcpu& vcpu) = 0;
     // HLT, the instruction already skipped: the vCPU blocks unless it has an interrupt to
     // take, decided so that no wake-up can fall between the check and the block.
     virtual void halt(Vcpu& vcpu) = 0;

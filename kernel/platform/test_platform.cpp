@@ -39,6 +39,8 @@ public:
         scheduler_wake_vcpu(v);
     }
 
+    u64 next_deadline_us(Vcpu& v) override { return v.timer_deadline_us; }
+
     void halt(Vcpu& v) override {
         if (v.backend->interrupt_requested()) return;  // delivered at the next entry
         if (!(v.regs.rflags & kRflagsIf) && v.timer_deadline_us == 0) {

@@ -19,8 +19,10 @@
 
 namespace {
 
-constexpr u64 kTickMicroseconds = 2000;
 constexpr u32 kMaxVcpusPerCpu = 64;
+// CPU 0 reads the serial console (debug keys, input for domains), which interrupts no one.
+constexpr u64 kConsolePollMicroseconds = 5000;
+constexpr u64 kNotArmed = ~0ull;
 
 // A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
 // flush, the FPU state and, on VMX, a VMPTRLD and the SYSCALL MSRs.
@@ -33,6 +35,8 @@ struct RunQueue {
     u32 next = 0;
     Vcpu* current = nullptr;
     u64 slice_end_us = 0;
+    u32 runnable = 0;            // found by the last pick_next
+    u64 armed_at = kNotArmed;    // when this CPU's one-shot timer fires (uptime_us)
 };
 
 RunQueue g_queues[kMaxCpus];
@@ -107,6 +111,9 @@ bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain-
 
 Vcpu* pick_next(RunQueue& q, u64 now) {
     IrqLockGuard guard(q.lock);
+    q.runnable = 0;
+    for (u32 i = 0; i < q.count; ++i)
+        if (can_run(*q.vcpus[i])) ++q.runnable;
     if (q.current && can_run(*q.current) && now < q.slice_end_us) return q.current;
     for (u32 tried = 0; tried < q.count; ++tried) {
         Vcpu* v = q.vcpus[(q.next + tried) % q.count];
@@ -121,7 +128,37 @@ Vcpu* pick_next(RunQueue& q, u64 now) {
     return nullptr;
 }
 
-void tick(TrapFrame&) { lapic_eoi(); }
+// The one-shot timer: it only interrupts (a guest exits, HLT returns); the pass of the
+// scheduler loop that follows does the work.
+void tick(TrapFrame&) {
+    g_queues[this_cpu_index()].armed_at = kNotArmed;
+    lapic_eoi();
+}
+
+// Arms this CPU's one-shot timer for the next thing only it will notice: the end of the
+// slice when another vCPU waits here, the earliest deadline of the platforms of the vCPUs
+// queued here, and on CPU 0 the next look at the serial console. Nothing else needs a
+// timer: a wake-up or work from another CPU comes with a kick (cpu_work.hpp). So an idle
+// CPU with nothing due sleeps until kicked, and a lost kick would show as a hang, not as
+// a delay of a tick.
+void arm_timer(RunQueue& q, u64 now, bool running_one) {
+    u64 at = ~0ull;
+    if (q.runnable > (running_one ? 1u : 0u)) at = q.slice_end_us > now ? q.slice_end_us : now + 1;
+    for (u32 i = 0; i < q.count; ++i) {
+        Vcpu& v = *q.vcpus[i];
+        if (v.domain->ended() || !v.backend) continue;
+        const u64 due = v.domain->platform->next_deadline_us(v);
+        if (due && due < at) at = due;
+    }
+    if (this_cpu_index() == 0 && now + kConsolePollMicroseconds < at) at = now + kConsolePollMicroseconds;
+    if (at == q.armed_at) return;
+    if (at == ~0ull) {
+        lapic_timer_stop();
+    } else {
+        lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
+    }
+    q.armed_at = at;
+}
 
 // Moves a runnable vCPU from this CPU to `target`. Everything of it this CPU holds goes
 // first: its FPU registers to its save area, its VMCS cleared (SDM vol. 3C 25.11.1: a
@@ -328,7 +365,6 @@ void scheduler_run_this_cpu() {
     const u32 me = this_cpu_index();
     RunQueue& q = g_queues[me];
     register_interrupt_handler(kVectorSchedulerTick, tick);
-    lapic_timer_periodic(kTickMicroseconds, kVectorSchedulerTick);
     for (;;) {
         x86::cli();
         cpu_work_run_pending();
@@ -337,10 +373,11 @@ void scheduler_run_this_cpu() {
         poll_platforms(q);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
+        arm_timer(q, now, v != nullptr);
         if (!v) {
             if (me == 0) announce_end_if_done();
             percpu(me).idle = true;
-            x86::sti_hlt();  // the tick or a kick wakes us
+            x86::sti_hlt();  // the one-shot timer or a kick wakes us
             percpu(me).idle = false;
             continue;
         }

@@ -1,7 +1,9 @@
-// The vCPU scheduler: each physical CPU runs the vCPUs assigned to it round-robin, with
-// a periodic tick that preempts a running guest and drives the guests' virtual timers.
-// A wake-up from another CPU kicks the vCPU's CPU (kernel/sched/cpu_work.hpp), so it is
-// seen at once rather than at the next tick. (The credit scheduler is its own issue.)
+// The vCPU scheduler: each physical CPU runs the vCPUs queued on it round-robin, in
+// slices, and a CPU with two runnable vCPUs gives one to an idle CPU. There is no
+// periodic tick: each CPU arms a one-shot timer at the next thing it must do (a slice's
+// end, a platform's deadline), and a wake-up from another CPU kicks the vCPU's CPU
+// (kernel/sched/cpu_work.hpp), so it is seen at once. (The credit scheduler is its own
+// issue.)
 #pragma once
 
 #include "kernel/types.hpp"

@@ -219,7 +219,9 @@ void test_refusals() {
 
     const int32_t id = create("refusals", 1);
     CHECK(id > 0, "a domain to refuse things on");
-    CHECK(call(kDomainUnpause, uint32_t(id)) == 0, "unpaused (it waits at 0, a page of zeros: it runs into RAM)");
+    static const uint8_t kSpin[2] = {0xeb, 0xfe};  // jmp . at its entry, 0
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, addr(kSpin), sizeof(kSpin)) == 0, "a loop written at its entry");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == 0, "unpaused: it spins");
     CHECK(call(kVcpuGetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == kErrorWrongState,
           "vCPU state of a running domain: wrong state");
     CHECK(call(kDomainUnpause, uint32_t(id)) == kErrorWrongState, "unpause a running domain: wrong state");
