@@ -55,7 +55,9 @@ bool enqueue(Vcpu& vcpu) {
     RunQueue& q = g_queues[vcpu.cpu];
     IrqLockGuard guard(q.lock);
     if (q.count == kMaxVcpusPerCpu) return false;
-    q.vcpus[q.count++] = &vcpu;
+    // The slot first, then the count: the queue's own CPU walks it without the lock.
+    q.vcpus[q.count] = &vcpu;
+    __atomic_store_n(&q.count, q.count + 1, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -109,8 +111,8 @@ void poll_platforms(RunQueue& q) {
 
 bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain->lifecycle.may_run(); }
 
+// Unlocked, like poll_platforms: only this CPU removes from or reorders its queue.
 Vcpu* pick_next(RunQueue& q, u64 now) {
-    IrqLockGuard guard(q.lock);
     q.runnable = 0;
     for (u32 i = 0; i < q.count; ++i)
         if (can_run(*q.vcpus[i])) ++q.runnable;
@@ -151,12 +153,11 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
         if (due && due < at) at = due;
     }
     if (this_cpu_index() == 0 && now + kConsolePollMicroseconds < at) at = now + kConsolePollMicroseconds;
-    if (at == q.armed_at) return;
-    if (at == ~0ull) {
-        lapic_timer_stop();
-    } else {
-        lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
-    }
+    // A timer already armed for earlier stays: firing early costs one pass, while arming
+    // again on every pass (the console's deadline moves with `now`) costs every exit.
+    if (q.armed_at != kNotArmed && q.armed_at <= at) return;
+    if (at == ~0ull) return;
+    lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
     q.armed_at = at;
 }
 
