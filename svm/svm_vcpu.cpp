@@ -145,8 +145,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
         c.tlb_control = kTlbControlFlushAll;
         cpu.last_vcpu_uid = vcpu.uid;
     }
-    x86::sti();
-    svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);
+    svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);  // sets RFLAGS.IF under GIF=0
     x86::cli();
     c.tlb_control = 0;
 

@@ -25,6 +25,12 @@ svm_world_switch:
     pushq %rsi                      /*  0(%rsp): host VMSAVE area */
 
     clgi
+    /* RFLAGS.IF decides whether host interrupts exit the guest (V_INTR_MASKING, APM
+     * 15.21.1), so it is set, but only now, under GIF=0: an interrupt arriving before
+     * VMRUN stays pending and makes the guest exit at once. Set before CLGI, it would
+     * run here in the host instead, and a one-shot timer consumed so would leave the
+     * guest running with no timer at all. */
+    sti
     movq %rsi, %rax
     vmsave
 

@@ -269,8 +269,13 @@ void domain_print_exit_counters() {
         const Domain& d = *all[i];
         for (u32 v = 0; v < d.vcpu_count; ++v) {
             char line[512];
-            int n = snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s]:", d.name, d.id, v,
-                             domain_state_name(domain_current_state(d)));
+            const Vcpu& vcpu = d.vcpus[v];
+            const char* state = vcpu.state == VcpuState::Runnable  ? "runnable"
+                                : vcpu.state == VcpuState::Blocked ? "blocked"
+                                                                   : "stopped";
+            int n = snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s] cpu%u %s%s:", d.name, d.id, v,
+                             domain_state_name(domain_current_state(d)), vcpu.cpu, state,
+                             vcpu.running ? " in guest" : "");
             for (u8 k = 0; k < u8(ExitKind::Count) && n > 0 && usize(n) < sizeof(line); ++k) {
                 if (d.vcpus[v].exits[k] == 0) continue;
                 n += snprintf(line + n, sizeof(line) - usize(n), " %s=%llu", exit_kind_name(static_cast<ExitKind>(k)),

@@ -37,6 +37,7 @@ struct RunQueue {
     u64 slice_end_us = 0;
     u32 runnable = 0;            // found by the last pick_next
     u64 armed_at = kNotArmed;    // when this CPU's one-shot timer fires (uptime_us)
+    u64 timer_interrupts = 0;
 };
 
 RunQueue g_queues[kMaxCpus];
@@ -134,6 +135,7 @@ Vcpu* pick_next(RunQueue& q, u64 now) {
 // scheduler loop that follows does the work.
 void tick(TrapFrame&) {
     g_queues[this_cpu_index()].armed_at = kNotArmed;
+    ++g_queues[this_cpu_index()].timer_interrupts;
     lapic_eoi();
 }
 
@@ -157,8 +159,10 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
     // again on every pass (the console's deadline moves with `now`) costs every exit.
     if (q.armed_at != kNotArmed && q.armed_at <= at) return;
     if (at == ~0ull) return;
-    lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
+    // Noted first: should the timer fire at once, its interrupt finds it noted and
+    // clears it, rather than the note outliving a timer that already went off.
     q.armed_at = at;
+    lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
 }
 
 // Moves a runnable vCPU from this CPU to `target`. Everything of it this CPU holds goes
@@ -266,6 +270,18 @@ void park_for_restart(Vcpu& v) {
 }
 
 }  // namespace
+
+void scheduler_print_state() {
+    const u64 now = uptime_us();
+    console_line("scheduler (debug key 's') at %llu us:", (unsigned long long)now);
+    for (u32 c = 0; c < g_cpu_count; ++c) {
+        const RunQueue& q = g_queues[c];
+        console_line("  cpu%u: %u vCPUs queued, %u runnable, %s, timer %s%lld us, %llu timer interrupts", c, q.count,
+                     q.runnable, percpu(c).idle ? "idle" : "busy", q.armed_at == kNotArmed ? "off " : "in ",
+                     q.armed_at == kNotArmed ? 0ll : (long long)(q.armed_at - now),
+                     (unsigned long long)q.timer_interrupts);
+    }
+}
 
 void scheduler_power_off_when_done(bool enabled) { g_power_off_when_done = enabled; }
 

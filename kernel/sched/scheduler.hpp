@@ -26,6 +26,9 @@ void scheduler_remove_vcpu(Vcpu& vcpu);
 // its save area (get_state / set_state of a paused vCPU).
 void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg);
 
+// Prints each CPU's queue and timer (debug key 's').
+void scheduler_print_state();
+
 // When set (command line debug_exit), the machine powers off once every domain has ended.
 void scheduler_power_off_when_done(bool enabled);
 

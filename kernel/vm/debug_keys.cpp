@@ -3,6 +3,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
+#include "kernel/sched/scheduler.hpp"
 #include "kernel/platform/platform.hpp"
 
 namespace {
@@ -50,11 +51,12 @@ void switch_focus() {
 void debug_key(char key) {
     switch (key) {
         case 'e': domain_print_exit_counters(); break;
+        case 's': scheduler_print_state(); break;
         case 'h':
         case '?':
             console_line(
-                "debug keys: 'e' exit counters per domain and vCPU, 'h' this help; Ctrl-A three times "
-                "sends console input to a domain");
+                "debug keys: 'e' exit counters per domain and vCPU, 's' scheduler state, 'h' this help; Ctrl-A three "
+                "times sends console input to a domain");
             break;
         default: break;
     }
