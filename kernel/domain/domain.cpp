@@ -275,7 +275,7 @@ void domain_print_exit_counters() {
                                                                    : "stopped";
             int n = snprintf(line, sizeof(line), "  %s (id %u) vcpu%u [%s] cpu%u %s%s:", d.name, d.id, v,
                              domain_state_name(domain_current_state(d)), vcpu.cpu, state,
-                             vcpu.running ? " in guest" : "");
+                             vcpu.gate.in_use() ? " in guest" : "");
             for (u8 k = 0; k < u8(ExitKind::Count) && n > 0 && usize(n) < sizeof(line); ++k) {
                 if (d.vcpus[v].exits[k] == 0) continue;
                 n += snprintf(line + n, sizeof(line) - usize(n), " %s=%llu", exit_kind_name(static_cast<ExitKind>(k)),

@@ -13,11 +13,11 @@ void domain_quiesce(Domain& d) {
     // running finishes its exit and stops. A kick makes a vCPU in the guest exit now.
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         Vcpu& v = d.vcpus[i];
-        if (__atomic_load_n(&v.running, __ATOMIC_SEQ_CST)) cpu_kick(v.cpu);
+        if (v.gate.in_use()) cpu_kick(v.cpu);
     }
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         Vcpu& v = d.vcpus[i];
-        while (__atomic_load_n(&v.running, __ATOMIC_SEQ_CST)) {
+        while (v.gate.in_use()) {
             // Its CPU may be waiting for work only this CPU can do.
             cpu_work_run_pending();
             asm volatile("pause" ::: "memory");

@@ -35,8 +35,8 @@ struct RunQueue {
     u32 next = 0;
     Vcpu* current = nullptr;
     u64 slice_end_us = 0;
-    u32 runnable = 0;            // found by the last pick_next
-    u64 armed_at = kNotArmed;    // when this CPU's one-shot timer fires (uptime_us)
+    u32 runnable = 0;          // found by the last pick_next
+    u64 armed_at = kNotArmed;  // when this CPU's one-shot timer fires (uptime_us)
     u64 timer_interrupts = 0;
 };
 
@@ -174,7 +174,7 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
 bool migrate(Vcpu& v, u32 target) {
     Domain& d = *v.domain;
     LockGuard<SpinLock> guard(d.lock);
-    if (!d.lifecycle.may_run() || v.state != VcpuState::Runnable || v.running) return false;
+    if (!d.lifecycle.may_run() || v.state != VcpuState::Runnable || v.gate.in_use()) return false;
     dequeue_here(v);
     fpu_save_if_loaded_here(v);
     PerCpu& cpu = this_cpu();
@@ -354,15 +354,10 @@ void announce_end_if_done() {
     if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
 }
 
-// Enters `v` and handles its exit. `running` is set before the lifecycle is looked at
-// again (both sequentially consistent), so domain_quiesce, which changes the lifecycle
-// and then reads `running`, either sees the vCPU running or is seen by it.
+// Enters `v` and handles its exit, through its RunGate (kernel/domain/run_gate.hpp), so
+// that domain_quiesce either sees it in use or is seen by it.
 void run_vcpu(Vcpu& v) {
-    __atomic_store_n(&v.running, true, __ATOMIC_SEQ_CST);
-    if (!v.domain->lifecycle.may_run()) {
-        __atomic_store_n(&v.running, false, __ATOMIC_RELEASE);
-        return;
-    }
+    if (!v.gate.try_enter(v.domain->lifecycle)) return;
     if (v.domain->restart_requested) {
         park_for_restart(v);
     } else if (v.domain->platform->before_entry(v)) {
@@ -373,7 +368,7 @@ void run_vcpu(Vcpu& v) {
         v.domain->platform->after_exit(v);
         handle_vm_exit(v, exit);
     }
-    __atomic_store_n(&v.running, false, __ATOMIC_RELEASE);
+    v.gate.leave();
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
-#include "kernel/sched/scheduler.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/sched/scheduler.hpp"
 
 namespace {
 

@@ -2,6 +2,7 @@
 // object (svm/ or vmx/) that owns the hardware control structure.
 #pragma once
 
+#include "kernel/domain/run_gate.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
 #include "kernel/vm/guest_registers.hpp"
@@ -70,11 +71,9 @@ struct Vcpu {
     // Unique over the hypervisor's life: per-CPU caches remember this, never the address,
     // which a later vCPU may have.
     u64 uid = 0;
-    // Set by its CPU from just before the guest is entered until the exit has been
-    // handled, and only there (a seq_cst store, then a re-check of the domain's
-    // lifecycle); domain_quiesce waits for it to clear. So once a domain may not run and
-    // this is clear, no CPU is using the vCPU.
-    volatile bool running = false;
+    // In use by its CPU from just before the guest is entered until the exit has been
+    // handled (kernel/domain/run_gate.hpp); domain_quiesce waits for it.
+    RunGate gate;
     GuestRegisters regs = {};
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall

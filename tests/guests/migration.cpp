@@ -28,7 +28,10 @@ void set_xmm(uint32_t vcpu) {
 #define SET_XMM(n) asm volatile("movd %0, %%xmm" #n "; pshufd $0, %%xmm" #n ", %%xmm" #n ::"r"(pattern(vcpu, n)));
     SET_XMM(0)
     SET_XMM(1)
-    SET_XMM(2) SET_XMM(3) SET_XMM(4) SET_XMM(5) SET_XMM(6)
+    SET_XMM(2)
+    SET_XMM(3)
+    SET_XMM(4)
+    SET_XMM(5) SET_XMM(6)
 #undef SET_XMM
         asm volatile("pxor %%xmm7, %%xmm7" ::
                          : "memory");
@@ -52,7 +55,10 @@ bool xmm_intact(uint32_t vcpu) {
     }
     CHECK_XMM(0)
     CHECK_XMM(1)
-    CHECK_XMM(2) CHECK_XMM(3) CHECK_XMM(4) CHECK_XMM(5) CHECK_XMM(6)
+    CHECK_XMM(2)
+    CHECK_XMM(3)
+    CHECK_XMM(4)
+    CHECK_XMM(5) CHECK_XMM(6)
 #undef CHECK_XMM
         return ok;
 }
