@@ -25,16 +25,16 @@ volatile uint32_t g_checks[kVcpus];
 uint32_t pattern(uint32_t vcpu, uint32_t reg) { return 0x10000000u * (vcpu + 1) + 0x01010101u * reg; }
 
 void set_xmm(uint32_t vcpu) {
-#define SET_XMM(n) asm volatile("movd %0, %%xmm" #n "; pshufd $0, %%xmm" #n ", %%xmm" #n ::"r"(pattern(vcpu, n)));
-    SET_XMM(0)
-    SET_XMM(1)
-    SET_XMM(2)
-    SET_XMM(3)
-    SET_XMM(4)
-    SET_XMM(5) SET_XMM(6)
+#define SET_XMM(n) asm volatile("movd %0, %%xmm" #n "; pshufd $0, %%xmm" #n ", %%xmm" #n ::"r"(pattern(vcpu, n)))
+    SET_XMM(0);
+    SET_XMM(1);
+    SET_XMM(2);
+    SET_XMM(3);
+    SET_XMM(4);
+    SET_XMM(5);
+    SET_XMM(6);
 #undef SET_XMM
-        asm volatile("pxor %%xmm7, %%xmm7" ::
-                         : "memory");
+    asm volatile("pxor %%xmm7, %%xmm7" ::: "memory");
     g_checks[vcpu] = 0;
 }
 
@@ -47,20 +47,23 @@ bool xmm_intact(uint32_t vcpu) {
     ok = count == g_checks[vcpu];
     g_checks[vcpu] = g_checks[vcpu] + 1;
     asm volatile("movd %0, %%xmm7; pshufd $0, %%xmm7, %%xmm7" ::"r"(count + 1));
-#define CHECK_XMM(n)                                                                            \
-    for (int lane = 0; lane < 4; ++lane) {                                                      \
-        uint32_t v;                                                                             \
-        asm volatile("pshufd $0x39, %%xmm" #n ", %%xmm" #n "; movd %%xmm" #n ", %0" : "=r"(v)); \
-        ok = ok && v == pattern(vcpu, n);                                                       \
-    }
-    CHECK_XMM(0)
-    CHECK_XMM(1)
-    CHECK_XMM(2)
-    CHECK_XMM(3)
-    CHECK_XMM(4)
-    CHECK_XMM(5) CHECK_XMM(6)
+#define CHECK_XMM(n)                                                                                \
+    do {                                                                                            \
+        for (int lane = 0; lane < 4; ++lane) {                                                      \
+            uint32_t v;                                                                             \
+            asm volatile("pshufd $0x39, %%xmm" #n ", %%xmm" #n "; movd %%xmm" #n ", %0" : "=r"(v)); \
+            ok = ok && v == pattern(vcpu, n);                                                       \
+        }                                                                                           \
+    } while (0)
+    CHECK_XMM(0);
+    CHECK_XMM(1);
+    CHECK_XMM(2);
+    CHECK_XMM(3);
+    CHECK_XMM(4);
+    CHECK_XMM(5);
+    CHECK_XMM(6);
 #undef CHECK_XMM
-        return ok;
+    return ok;
 }
 
 void sleep_a_little() {
