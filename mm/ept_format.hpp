@@ -26,6 +26,7 @@ struct EptFormat {
         if (a.writable) e |= kWrite;
         if (a.executable) e |= kExecute;
         if (!a.uncached) e |= kMemoryTypeWriteBack << kMemoryTypeShift;
+        e |= (u64(a.software) << kSoftwareBitsShift) & kSoftwareBitsMask;
         return e;
     }
     // Non-leaf entries grant everything; the leaf decides (as in X86PagingFormat).
@@ -41,6 +42,7 @@ struct EptFormat {
         a.executable = (e & kExecute) != 0;
         a.user = true;
         a.uncached = ((e >> kMemoryTypeShift) & 7) == 0;
+        a.software = u8((e & kSoftwareBitsMask) >> kSoftwareBitsShift);
         return a;
     }
 };

@@ -5,6 +5,7 @@
 #include "kernel/memory_layout.hpp"
 #include "mm/ept_format.hpp"
 #include "mm/kernel_address_space.hpp"
+#include "mm/p2m.hpp"
 #include "mm/page_table.hpp"
 
 namespace {
@@ -18,16 +19,12 @@ struct NestedTableMemory {
     void free_table(PhysAddr pa) { frame_free(pa); }
 };
 
-// Guest RAM is readable, writable and executable by the guest; the guest's own page
-// tables decide what its software may do.
-constexpr PageAttributes kGuestRam{
-    .writable = true, .executable = true, .user = true, .global = false, .uncached = false};
-
-// One builder per format; only the one the domain uses is created.
+// One p2m per format (mm/p2m.hpp); only the one the domain uses is created. 2 MiB leaves,
+// no 1 GiB ones (not every CPU has them, and EPT would need EPT_VPID_CAP bit 17).
 template <typename Format>
 struct NestedTables {
     NestedTableMemory memory;
-    PageTableBuilder<Format, NestedTableMemory> table{memory, /*huge_pages=*/false};
+    P2m<Format, NestedTableMemory> table{memory, /*huge_pages=*/false};
 };
 using NptTables = NestedTables<X86PagingFormat>;
 using EptTables = NestedTables<EptFormat>;
@@ -39,7 +36,9 @@ bool build_tables(Tables* tables, const PhysAddr* chunks, u64 count, u64 chunk_s
         return false;
     }
     for (u64 i = 0; i < count; ++i) {
-        if (!tables->table.map(i * chunk_size, chunks[i], chunk_size, kGuestRam)) {
+        // Guest RAM is readable, writable and executable by the guest; the guest's own
+        // page tables decide what its software may do.
+        if (!tables->table.map(i * chunk_size, chunks[i], chunk_size, P2mType::Ram, true, true)) {
             *error = "out of memory for nested page tables";
             return false;
         }
@@ -106,6 +105,13 @@ void GuestMemory::destroy() {
     chunks_ = nullptr;
     chunk_count_ = 0;
     nested_root_ = 0;
+}
+
+bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
+    if (!nested_tables_) return false;
+    if (format_ == NestedPagingFormat::IntelEpt)
+        return static_cast<const EptTables*>(nested_tables_)->table.lookup(gpa, out);
+    return static_cast<const NptTables*>(nested_tables_)->table.lookup(gpa, out);
 }
 
 void* GuestMemory::host_pointer(u64 gpa) const { return phys_to_virt(chunks_[gpa / kChunkSize] + gpa % kChunkSize); }

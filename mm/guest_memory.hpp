@@ -1,13 +1,15 @@
 // A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
-// all returned when the domain dies) and the nested page tables that map guest-physical
-// address 0..size onto them. The nested tables use the same page-table builder as the
-// hypervisor's own, with an entry-format policy: AMD NPT takes the ordinary x86-64
-// format, with the U bit set on every entry because nested walks count as user accesses
-// (APM vol. 2, 15.25.5); Intel EPT has its own (mm/ept_format.hpp).
+// all returned when the domain dies) and its p2m (mm/p2m.hpp), the nested page tables
+// that map guest-physical address 0..size onto them as typed entries. The nested tables use the same page-table builder
+// as the hypervisor's own, with an entry-format policy: AMD NPT takes the ordinary x86-64 format, with the U bit set on
+// every entry because nested walks count as user accesses (APM vol. 2, 15.25.5); Intel EPT has its own
+// (mm/ept_format.hpp).
 #pragma once
 
 #include "kernel/types.hpp"
 #include "mm/guest_page_walk.hpp"
+
+struct P2mEntry;
 
 // Which nested paging the tables are for: AMD NPT or Intel EPT (mm/ept_format.hpp).
 enum class NestedPagingFormat : u8 { AmdNpt, IntelEpt };
@@ -29,6 +31,8 @@ public:
     u64 size() const { return chunk_count_ * kChunkSize; }
     PhysAddr nested_root() const { return nested_root_; }
     bool contains(u64 gpa, u64 len) const { return gpa < size() && len <= size() - gpa; }
+    // What the p2m maps at `gpa` (mm/p2m.hpp); false where nothing is mapped.
+    bool lookup(u64 gpa, P2mEntry& out) const;
 
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;

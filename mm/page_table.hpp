@@ -32,9 +32,18 @@ struct PageAttributes {
     bool user = false;
     bool global = false;
     bool uncached = false;
+    // Three bits for the owner's own use, kept in bits 54:52 of a leaf, which the MMU
+    // ignores in both formats (SDM vol. 3A 4.5 tables 4-19 to 4-20, "ignored"; SDM vol.
+    // 3C 29.3.2, EPT bits 63:52 other than 63 ignored without #VE; APM vol. 2 5.4.1
+    // "available"). The p2m keeps its entry types there (mm/p2m.hpp).
+    u8 software = 0;
 
     constexpr bool operator==(const PageAttributes&) const = default;
 };
+
+// Where PageAttributes::software lives in a leaf, in either format.
+inline constexpr u32 kSoftwareBitsShift = 52;
+inline constexpr u64 kSoftwareBitsMask = 7ull << kSoftwareBitsShift;
 
 // Ordinary 4-level paging entries (Intel SDM vol. 3A 4.5, the PML4E/PDPTE/PDE/PTE format
 // tables; AMD APM vol. 2 5.3.3). The XD bit (63) requires IA32_EFER.NXE = 1; otherwise it
@@ -66,6 +75,7 @@ struct X86PagingFormat {
         // vol. 3A "Selecting a Memory Type from the PAT"); the PAT bit stays 0.
         if (a.uncached) e |= kCacheDisable | kWriteThrough;
         if (!a.executable) e |= kNoExecute;
+        e |= (u64(a.software) << kSoftwareBitsShift) & kSoftwareBitsMask;
         return e;
     }
 
@@ -88,6 +98,7 @@ struct X86PagingFormat {
         a.user = (e & kUser) != 0;
         a.global = (e & kGlobal) != 0;
         a.uncached = (e & kCacheDisable) != 0;
+        a.software = u8((e & kSoftwareBitsMask) >> kSoftwareBitsShift);
         return a;
     }
 };

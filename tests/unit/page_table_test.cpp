@@ -569,4 +569,19 @@ TEST(PageTable, RandomizedAgainstAModel) {
     EXPECT_TRUE(saw_large_page);
 }
 
+TEST(PageTableFormats, SoftwareBitsRoundTripAndLeaveTheAddressAlone) {
+    for (u8 bits = 0; bits < 8; ++bits) {
+        PageAttributes a;
+        a.writable = true;
+        a.software = bits;
+        const u64 x86 = X86PagingFormat::make_leaf(1, 0x000ffffffffff000ull, a);
+        EXPECT_EQ(X86PagingFormat::attributes(x86, 1).software, bits);
+        EXPECT_EQ(X86PagingFormat::leaf_address(x86, 1), 0x000ffffffffff000ull);
+        EXPECT_EQ((x86 >> 52) & 7, bits) << "bits 54:52, ignored by the MMU";
+    }
+    PageAttributes a;
+    a.software = 9;  // only three bits
+    EXPECT_EQ(X86PagingFormat::attributes(X86PagingFormat::make_leaf(1, 0, a), 1).software, 1);
+}
+
 }  // namespace
