@@ -93,6 +93,7 @@ bool GuestMemory::create(u64 bytes, NestedPagingFormat format, const char** erro
 }
 
 void GuestMemory::destroy() {
+    dirty_log_ = false;
     if (nested_tables_) {
         if (format_ == NestedPagingFormat::IntelEpt)
             release_tables<EptTables>(nested_tables_);
@@ -105,6 +106,48 @@ void GuestMemory::destroy() {
     chunks_ = nullptr;
     chunk_count_ = 0;
     nested_root_ = 0;
+}
+
+// Runs `f` on the domain's p2m, whichever format it has.
+template <typename F>
+auto with_p2m(void* tables, NestedPagingFormat format, F f) {
+    if (format == NestedPagingFormat::IntelEpt) return f(static_cast<EptTables*>(tables)->table);
+    return f(static_cast<NptTables*>(tables)->table);
+}
+
+bool GuestMemory::dirty_log_enable(u64* bitmap) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!nested_tables_ || dirty_log_) return false;
+    dirty_log_ = with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_enable(bitmap, pages()); });
+    return dirty_log_;
+}
+
+bool GuestMemory::dirty_log_write_fault(u64 gpa) {
+    if (!dirty_log_) return false;
+    LockGuard<SpinLock> guard(p2m_lock_);
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_write_fault(gpa); });
+}
+
+u64 GuestMemory::dirty_log_take(u64* out) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!dirty_log_) return 0;
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_take(out); });
+}
+
+bool GuestMemory::dirty_log_disable() {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!dirty_log_) return false;
+    dirty_log_ = false;
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_disable(); });
+}
+
+void GuestMemory::mark_dirty(u64 gpa, u64 len) {
+    if (!dirty_log_) return;
+    LockGuard<SpinLock> guard(p2m_lock_);
+    with_p2m(nested_tables_, format_, [&](auto& p2m) {
+        p2m.dirty_log_mark(gpa, len);
+        return true;
+    });
 }
 
 bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
@@ -131,6 +174,7 @@ bool GuestMemory::read(u64 gpa, void* dst, usize len) {
 
 bool GuestMemory::write(u64 gpa, const void* src, usize len) {
     if (!contains(gpa, len)) return false;
+    mark_dirty(gpa, len);
     const auto* in = static_cast<const u8*>(src);
     while (len) {
         const usize piece = usize(kChunkSize - gpa % kChunkSize) < len ? usize(kChunkSize - gpa % kChunkSize) : len;
@@ -145,6 +189,7 @@ bool GuestMemory::write(u64 gpa, const void* src, usize len) {
 bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) {
     // Naturally aligned 4- or 8-byte entries never straddle a chunk.
     if ((size != 4 && size != 8) || gpa % size || !contains(gpa, size)) return false;
+    mark_dirty(gpa, size);
     if (size == 8) {
         exchanged = __atomic_compare_exchange_n(static_cast<u64*>(host_pointer(gpa)), &expected, desired, false,
                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);

@@ -6,6 +6,7 @@
 // (mm/ept_format.hpp).
 #pragma once
 
+#include "kernel/spinlock.hpp"
 #include "kernel/types.hpp"
 #include "mm/guest_page_walk.hpp"
 
@@ -34,6 +35,17 @@ public:
     // What the p2m maps at `gpa` (mm/p2m.hpp); false where nothing is mapped.
     bool lookup(u64 gpa, P2mEntry& out) const;
 
+    // The dirty log over the whole RAM (P2m's, under this memory's lock). The bitmap has
+    // a bit per 4 KiB page and stays the caller's while the log runs. After enable and
+    // take, which take write access away, every CPU's cached translations must be
+    // flushed (domain_tlb_shootdown) before the pages are read.
+    bool dirty_log_enable(u64* bitmap);
+    bool dirty_log_write_fault(u64 gpa);
+    u64 dirty_log_take(u64* out);
+    bool dirty_log_disable();
+    bool dirty_log_active() const { return dirty_log_; }
+    u64 pages() const { return size() / kPageSize; }
+
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;
     bool write(u64 gpa, const void* src, usize len) override;
@@ -47,4 +59,9 @@ private:
     PhysAddr nested_root_ = 0;
     void* nested_tables_ = nullptr;  // the builder, opaque here (guest_memory.cpp)
     NestedPagingFormat format_ = NestedPagingFormat::AmdNpt;
+    // The p2m changes from several CPUs at once (write faults of a dirty log, the control
+    // domain's take); the hypervisor's own writes mark pages under it too.
+    SpinLock p2m_lock_;
+    bool dirty_log_ = false;
+    void mark_dirty(u64 gpa, u64 len);
 };

@@ -92,6 +92,14 @@ public:
         return table_.map(gpa & ~(kPageSize - 1), frame, kPageSize, attributes(P2mType::Ram, true, e.executable));
     }
 
+    // Marks pages the hypervisor itself wrote (a hypercall's result, an emulated store):
+    // they change without a fault, and a dirty log must see them too.
+    void dirty_log_mark(u64 gpa, u64 size) {
+        if (!dirty_ || size == 0) return;
+        for (u64 page = gpa / kPageSize; page <= (gpa + size - 1) / kPageSize && page < dirty_pages_; ++page)
+            dirty_[page / 64] |= 1ull << (page % 64);
+    }
+
     // Moves the pages dirtied since the last call into `out` (OR-ed in) and protects them
     // again; returns how many there were.
     u64 dirty_log_take(u64* out) {

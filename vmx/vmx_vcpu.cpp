@@ -567,6 +567,8 @@ bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
 
 }  // namespace vmx
 
+void vmx_flush_nested_tlb_here() { vmx::invept_all(); }
+
 u32 vmx_free_vpids() {
     IrqLockGuard guard(vmx::g_vpid_lock);
     return vmx::g_vpids.free_count();

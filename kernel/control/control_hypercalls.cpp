@@ -242,6 +242,60 @@ i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
     return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
 }
 
+// The dirty log (docs/hypercalls.md): the hypervisor keeps the bitmap; take hands it over.
+// Taking write access away is followed by a shootdown, outside the domain's lock (a CPU
+// handling an exit of this domain may be waiting for that lock).
+i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
+    const usize words = usize((d.memory.pages() + 63) / 64);
+    switch (op) {
+        case kDirtyLogEnable: {
+            auto* bitmap = new (kNoThrow) u64[words];
+            if (!bitmap) return kErrorNoMemory;
+            {
+                LockGuard<SpinLock> guard(d.lock);
+                if (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap) {
+                    delete[] bitmap;
+                    return kErrorWrongState;
+                }
+                if (!d.memory.dirty_log_enable(bitmap)) {
+                    delete[] bitmap;
+                    return kErrorNoMemory;  // no table memory to split a page
+                }
+                d.dirty_bitmap = bitmap;
+            }
+            domain_tlb_shootdown(d);
+            return 0;
+        }
+        case kDirtyLogTake: {
+            if (pages != d.memory.pages()) return kErrorInvalid;
+            auto* out = new (kNoThrow) u64[words]{};
+            if (!out) return kErrorNoMemory;
+            u64 count;
+            {
+                LockGuard<SpinLock> guard(d.lock);
+                if (d.resources_released || !d.dirty_bitmap) {
+                    delete[] out;
+                    return kErrorWrongState;
+                }
+                count = d.memory.dirty_log_take(out);
+            }
+            domain_tlb_shootdown(d);  // before the caller reads the pages it names
+            const bool ok = write_caller(caller, address, out, usize((pages + 7) / 8));
+            delete[] out;
+            return ok ? i64(count) : kErrorFault;
+        }
+        case kDirtyLogDisable: {
+            LockGuard<SpinLock> guard(d.lock);
+            if (d.resources_released || !d.dirty_bitmap) return kErrorWrongState;
+            d.memory.dirty_log_disable();
+            delete[] d.dirty_bitmap;
+            d.dirty_bitmap = nullptr;
+            return 0;
+        }
+        default: return kErrorInvalid;
+    }
+}
+
 }  // namespace
 
 i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
@@ -262,6 +316,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kVcpuGetState: return get_vcpu_state(caller, *target, args[1], args[2], args[3]);
         case kVcpuSetState: return set_vcpu_state(caller, *target, args[1], args[2], args[3]);
         case kVcpuGetInfo: return get_vcpu_info(caller, *target, args[1], args[2]);
+        case kDomainDirtyLog: return dirty_log(caller, *target, args[1], args[2], args[3]);
         default: return kErrorNoSuchCall;
     }
 }

@@ -28,6 +28,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kVcpuSetState, "vcpu_set_state", kControl, true},
     {kHypervisorStats, "hypervisor_stats", kControl, false},
     {kVcpuGetInfo, "vcpu_get_info", kControl, false},  // its own vCPUs are fine to see
+    {kDomainDirtyLog, "domain_dirty_log", kControl, true},
 };
 
 }  // namespace

@@ -186,6 +186,8 @@ void domain_release_resources(Domain& d) {
     d.exit_port = nullptr;
     const u64 bytes = d.memory.size();
     d.memory.destroy();
+    delete[] d.dirty_bitmap;
+    d.dirty_bitmap = nullptr;
     if (bytes) log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));
 }
 

@@ -83,6 +83,9 @@ struct Domain {
     // Unknown MSRs already reported, so each is logged once.
     u32 reported_msrs[16] = {};
     usize reported_msr_count = 0;
+    // The dirty log's bitmap while one runs (control call domain_dirty_log), one bit per
+    // 4 KiB page; owned here, under `lock`.
+    u64* dirty_bitmap = nullptr;
     // The deferred end of the domain (domain_end_finish), run by the CPU that ended it.
     CpuWork end_work;
 
@@ -125,6 +128,9 @@ i64 domain_destroy(Domain& domain);
 // Stops every vCPU of the domain and waits until none runs on any CPU (the caller has
 // already changed the lifecycle so that none may start again).
 void domain_quiesce(Domain& domain);
+// After the domain's p2m lost access somewhere: every CPU forgets its cached
+// guest-physical translations before this returns. Never with the domain's lock held.
+void domain_tlb_shootdown(Domain& domain);
 
 u32 domains_alive();
 // Domains not yet shut down or crashed (domains_alive also counts ended ones whose vCPUs

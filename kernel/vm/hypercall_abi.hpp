@@ -33,6 +33,7 @@ enum Number : uint32_t {
     kVcpuSetState = 24,       // (id, vCPU, linear address, length) -> 0
     kHypervisorStats = 25,    // (linear address of HypervisorStats) -> 0
     kVcpuGetInfo = 26,        // (id, vCPU, linear address of VcpuInfo) -> 0
+    kDomainDirtyLog = 27,     // (id, DirtyLogOp, linear address of a bitmap, pages) -> see DirtyLogOp
     kCount,
 };
 
@@ -105,6 +106,14 @@ struct DomainStatus {
     char name[32];
 };
 static_assert(sizeof(DomainStatus) == 64);
+
+// kDomainDirtyLog's operations. The bitmap has one bit per 4 KiB page of the domain's
+// RAM (bit n of byte n / 8 for page n); `pages` must be the domain's page count.
+enum DirtyLogOp : uint32_t {
+    kDirtyLogEnable = 0,   // -> 0: writes from now on are logged
+    kDirtyLogTake = 1,     // -> pages dirtied since the last take (or enable), their bits written to the bitmap
+    kDirtyLogDisable = 2,  // -> 0
+};
 
 enum VcpuInfoState : uint32_t { kVcpuRunnable = 0, kVcpuBlocked = 1, kVcpuStopped = 2 };
 

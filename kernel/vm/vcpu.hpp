@@ -94,6 +94,10 @@ struct Vcpu {
     u64 xcr0 = 1;
 };
 
+// Forgets every guest-physical translation this CPU may have cached, for all domains
+// (SVM: the next VMRUN flushes the TLB; VMX: INVEPT all contexts). On this CPU, with no
+// guest running here (kernel/domain/domain_control.cpp's shootdown runs it on each CPU).
+void nested_tlb_flush_this_cpu();
 // Hardware TLB tags still free for new vCPUs (VPIDs on VT-x; 0 on AMD-V, which uses one
 // ASID and flushes on every vCPU switch).
 u32 vcpu_free_hardware_tags();

@@ -1,4 +1,5 @@
 // Picks the vCPU backend for this machine's virtualization extension.
+#include "kernel/percpu.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
@@ -7,6 +8,15 @@ VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, c
 VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
 
 u32 vmx_free_vpids();
+void vmx_flush_nested_tlb_here();
+
+void nested_tlb_flush_this_cpu() {
+    HardwareCpu cpu;
+    if (detect_virtualization(cpu).vendor == VirtualizationVendor::IntelVmx)
+        vmx_flush_nested_tlb_here();
+    else
+        this_cpu().last_vcpu_uid = 0;  // SvmVcpu::run flushes when it sees another vCPU
+}
 
 u32 vcpu_free_hardware_tags() {
     HardwareCpu cpu;

@@ -13,6 +13,7 @@ using namespace hypercall;
 extern "C" const char child_exit_start[], child_exit_end[];
 extern "C" const char child_spin_start[], child_spin_end[];
 extern "C" const char child_counter_start[], child_counter_end[];
+extern "C" const char child_touch_start[], child_touch_end[];
 
 namespace {
 
@@ -195,6 +196,56 @@ void test_save_restore_preview() {
     CHECK(call(kDomainDestroy, uint32_t(b)) == 0, "counter-b destroyed");
 }
 
+// Bits set in a dirty bitmap, as page numbers (at most `max`); returns how many.
+uint32_t dirty_pages(const uint8_t* bitmap, uint32_t pages, uint32_t* out, uint32_t max) {
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < pages; ++p)
+        if (bitmap[p / 8] & (1u << (p % 8))) {
+            if (n < max) out[n] = p;
+            ++n;
+        }
+    return n;
+}
+
+uint8_t g_dirty[kChildMemory / 4096 / 8];
+
+// The dirty log, as live migration uses it: writes from the time it is enabled are
+// logged page by page, a take hands them over and starts afresh, and pages written by the
+// hypervisor for the guest (its memory written by a control call) count too.
+void test_dirty_log() {
+    constexpr uint32_t kPages = kChildMemory / 4096;
+    const int32_t id = create("dirty", 1);
+    CHECK(id > 0 && load_child(id, 0, child_touch_start, child_touch_end, 0), "a domain that writes three pages");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages) == kErrorWrongState,
+          "take before enable: wrong state");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogEnable, 0, 0) == 0, "dirty log enabled");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogEnable, 0, 0) == kErrorWrongState, "enabled twice: wrong state");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == 0 && wait_for_word(id, kDataGpa, 1), "it ran its writes");
+    uint32_t pages[8];
+    const int32_t first = call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages);
+    const uint32_t n = dirty_pages(g_dirty, kPages, pages, 8);
+    CHECK(first == 4 && n == 4 && pages[0] == 2 && pages[1] == 0x10 && pages[2] == 0x30 && pages[3] == 0x50,
+          "the first take names exactly pages 2, 0x10, 0x30, 0x50 (%d pages: %x %x %x %x)", first, pages[0], pages[1],
+          pages[2], pages[3]);
+    const uint32_t count = read_child_word(id, kDataGpa + 4);
+    while (read_child_word(id, kDataGpa + 4) == count) call(kYield);
+    const int32_t second = call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages);
+    CHECK(second == 1 && dirty_pages(g_dirty, kPages, pages, 8) == 1 && pages[0] == 2,
+          "the second take names only page 2, where it still counts (%d pages)", second);
+    static const uint32_t kWord = 0x12345678;
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0x70000, addr(&kWord), 4) == 0, "a control call writes page 0x70");
+    call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages);
+    CHECK(dirty_pages(g_dirty, kPages, pages, 8) == 2 && pages[1] == 0x70, "the hypervisor's own write is logged");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), 5) == kErrorInvalid,
+          "a bitmap of the wrong size: invalid");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogDisable, 0, 0) == 0, "dirty log disabled");
+    const uint32_t after = read_child_word(id, kDataGpa + 4);
+    while (read_child_word(id, kDataGpa + 4) == after) call(kYield);
+    CHECK(true, "it runs on without the log");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), 7, 0, 0) == kErrorInvalid, "an unknown operation: invalid");
+    CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "destroyed");
+}
+
 void test_refusals() {
     DomainStatus s;
     DomainCreateArgs args{};
@@ -259,5 +310,6 @@ int guest_main(uint32_t, uint32_t) {
     test_refusals();
     test_create_destroy_cycles();
     test_save_restore_preview();
+    test_dirty_log();
     return finish("lifecycle");
 }

@@ -8,6 +8,7 @@
     .globl child_exit_start, child_exit_end
     .globl child_spin_start, child_spin_end
     .globl child_counter_start, child_counter_end
+    .globl child_touch_start, child_touch_end
 
 /* Ends the domain with exit code EBX through the test exit port. */
 child_exit_start:
@@ -23,6 +24,17 @@ child_spin_start:
 1:  incl 0x2004
     jmp 1b
 child_spin_end:
+
+/* Writes one word into pages 0x10, 0x30 and 0x50 (for the dirty log), then says it is
+ * done (0x2000 = 1) and counts at 0x2004 forever: after that only page 2 changes. */
+child_touch_start:
+    movl $0x11, 0x10000
+    movl $0x33, 0x30004
+    movl $0x55, 0x50ff8
+    movl $1, 0x2000
+1:  incl 0x2004
+    jmp 1b
+child_touch_end:
 
 /* Counts at 0x2000 and in ESI, which must agree, with XMM0-XMM7 holding EBX+0..EBX+7
  * in every lane all along; exits with 0 once the count reaches EDI, or 1 at the first
