@@ -219,6 +219,7 @@ class PcPlatform final : public GuestClock,
             v.backend->request_interrupt(l.acknowledge_extint());
         } else if (const i32 vector = l.pending_vector(); vector != VirtualLapic::kNoVector) {
             v.backend->request_interrupt(u8(vector));
+            l.mark_in_flight(u8(vector));
             requested_[v.index] = true;
             requested_vector_[v.index] = u8(vector);
         }
@@ -311,7 +312,10 @@ class PcPlatform final : public GuestClock,
         entry.mode = GuestCpuMode::Real;
         entry.cs_selector = u16(vector) << 8;
         entry.rip = 0;
-        if (!scheduler_start_vcpu(v, entry))
+        if (scheduler_start_vcpu(v, entry))
+            log_info("domain %u (%s): vcpu%u started by a start-up IPI at %04x:0000 on cpu%u", domain_.id, domain_.name,
+                     v.index, u32(vector) << 8, v.cpu);
+        else
             log_warn("domain %u (%s): vcpu%u ignored a start-up IPI", domain_.id, domain_.name, v.index);
     }
 };

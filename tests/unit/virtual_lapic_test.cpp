@@ -295,6 +295,30 @@ TEST(VirtualLapic, PendingVectorFollowsPriorityClasses) {
     EXPECT_FALSE(rig.lapic.in_isr(0x99));
 }
 
+// A fixed interrupt that arrives again while the first of its vector is on its way into
+// the CPU is a second interrupt, not merged into the first (the lost-IPI hang of two
+// vCPUs ping-ponging IPIs).
+TEST(VirtualLapic, TheSameVectorArrivingWhileInFlightStaysPending) {
+    Rig rig;
+    rig.enable();
+    ASSERT_TRUE(rig.lapic.accept_fixed(0x45, false));
+    rig.lapic.mark_in_flight(0x45);
+    ASSERT_TRUE(rig.lapic.accept_fixed(0x45, false));  // the IPI again, before the exit
+    rig.lapic.acknowledge(0x45);                       // the first was taken
+    EXPECT_TRUE(rig.lapic.in_isr(0x45));
+    EXPECT_TRUE(rig.lapic.in_irr(0x45)) << "the second is pending";
+    rig.write(lapic::kEoi, 0);
+    EXPECT_EQ(rig.lapic.pending_vector(), 0x45) << "and delivered after the EOI";
+    rig.lapic.mark_in_flight(0x45);
+    rig.lapic.acknowledge(0x45);
+    EXPECT_FALSE(rig.lapic.in_irr(0x45)) << "no third";
+    // Without a second arrival, acknowledging clears IRR as before.
+    ASSERT_TRUE(rig.lapic.accept_fixed(0x50, false));
+    rig.lapic.mark_in_flight(0x50);
+    rig.lapic.acknowledge(0x50);
+    EXPECT_FALSE(rig.lapic.in_irr(0x50));
+}
+
 TEST(VirtualLapic, PprAndAprValues) {
     Rig rig;
     rig.enable();

@@ -85,6 +85,8 @@ void VirtualLapic::reset_registers() {
     dfr_ = ~0u;
     svr_ = 0xff;
     for (u32 i = 0; i < 8; ++i) isr_[i] = tmr_[i] = irr_[i] = 0;
+    in_flight_ = -1;
+    arrived_again_ = false;
     esr_ = esr_pending_ = 0;
     icr_low_ = icr_high_ = 0;
     for (u32& lvt : lvt_) lvt = kLvtMasked;
@@ -392,6 +394,7 @@ bool VirtualLapic::accept_fixed(u8 vector, bool level_triggered) {
     }
     if (!sw_enabled()) return false;
     set(irr_, vector);
+    if (i32(vector) == in_flight_) arrived_again_ = true;
     if (level_triggered)
         set(tmr_, vector);
     else
@@ -541,9 +544,19 @@ i32 VirtualLapic::pending_vector() const {
     return vector;
 }
 
+void VirtualLapic::mark_in_flight(u8 vector) {
+    in_flight_ = vector;
+    arrived_again_ = false;
+}
+
 void VirtualLapic::acknowledge(u8 vector) {
+    const bool again = i32(vector) == in_flight_ && arrived_again_;
+    if (i32(vector) == in_flight_) {
+        in_flight_ = -1;
+        arrived_again_ = false;
+    }
     if (!test(irr_, vector)) return;
-    clear(irr_, vector);
+    if (!again) clear(irr_, vector);
     set(isr_, vector);
 }
 

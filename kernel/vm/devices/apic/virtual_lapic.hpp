@@ -120,7 +120,15 @@ public:
     // --- Delivery to the vCPU (owning vCPU) -------------------------------------------
     // The highest IRR vector whose priority class is above PPR's (SDM 11.8.3.1), or kNoVector.
     i32 pending_vector() const;
-    // The vector was injected: IRR -> ISR (SDM 11.8.4). Ignored when not in IRR.
+    // The vector was handed to the CPU to inject (it is delivered when the guest can take
+    // it). Another arrival of the same vector from now on counts as a new interrupt: on
+    // hardware the first leaves IRR for ISR the moment it is delivered, so a second one
+    // after that sets IRR again (SDM 11.8.4). When the second came before the delivery,
+    // hardware would merge the two; the exit cannot tell which came first, so the choice
+    // is the one that never loses an interrupt (a rare duplicate instead).
+    void mark_in_flight(u8 vector);
+    // The vector was injected: IRR -> ISR (SDM 11.8.4). Ignored when not in IRR. If the
+    // same vector arrived again while it was in flight, IRR keeps it, pending.
     void acknowledge(u8 vector);
     bool take_nmi();
     // True once per INIT received: the vCPU stops and waits for SIPI (its APIC was reset).
@@ -202,6 +210,8 @@ private:
     u32 isr_[8] = {};
     u32 tmr_[8] = {};
     u32 irr_[8] = {};
+    i32 in_flight_ = -1;  // mark_in_flight's vector until acknowledged, else -1
+    bool arrived_again_ = false;
     u32 esr_ = 0;          // what ESR reads: the errors latched by the last ESR write
     u32 esr_pending_ = 0;  // errors since the last ESR write (SDM 11.5.3)
     u32 icr_low_ = 0;
