@@ -13,6 +13,7 @@
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
+#include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/kernel_heap.hpp"
 
@@ -51,7 +52,11 @@ i64 create(Vcpu& caller, u64 args_address) {
     config.privileged = false;
     config.release_when_ended = false;  // its creator destroys it
     const char* error = nullptr;
+    // Zeroing a large domain's RAM takes long: this CPU takes its interrupts (a kick, its
+    // timer) meanwhile instead of holding them off for the whole allocation.
+    x86::sti();
     Domain* d = domain_create(config, &error);
+    x86::cli();
     if (!d) {
         log_warn("%s: domain_create '%s' refused: %s", caller.domain->name, config.name, error);
         return kErrorNoMemory;
@@ -155,15 +160,15 @@ void give_state(Vcpu& v, void* arg) {
     switch (call.state->events.activity) {
         case vcpu_state::ActivityState::WaitForSipi:
             v.started = false;
-            v.state = VcpuState::Stopped;
+            vcpu_set_state(v, VcpuState::Stopped);
             break;
         case vcpu_state::ActivityState::Halted:
             v.started = true;
-            v.state = VcpuState::Blocked;
+            vcpu_set_state(v, VcpuState::Blocked);
             break;
         default:
             v.started = true;
-            v.state = VcpuState::Runnable;
+            vcpu_set_state(v, VcpuState::Runnable);
             break;
     }
     call.result = 0;

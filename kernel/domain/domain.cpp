@@ -118,7 +118,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     for (u32 i = 0; i < config.vcpus; ++i) {
         d->vcpus[i].domain = d;
         d->vcpus[i].index = i;
-        d->vcpus[i].state = VcpuState::Stopped;
+        vcpu_set_state(d->vcpus[i], VcpuState::Stopped);
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
     if (!attach_devices(*d, config.pc_platform, error) || !domain_table_insert(*d, ~0u, error)) {

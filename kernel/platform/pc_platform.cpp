@@ -209,7 +209,7 @@ class PcPlatform final : public GuestClock,
             // INIT: the vCPU waits for a start-up IPI (SDM 8.4.3); its APIC reset itself.
             // The SIPI may already be here (Linux sends it right after the INIT).
             v.started = false;
-            v.state = VcpuState::Stopped;
+            vcpu_set_state(v, VcpuState::Stopped);
             requested_[v.index] = false;
             start_if_sipi(v);
             return false;
@@ -241,7 +241,7 @@ class PcPlatform final : public GuestClock,
         if (interruptible &&
             (v.backend->interrupt_requested() || l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector))
             return;  // taken at the next entry
-        v.state = VcpuState::Blocked;
+        vcpu_set_state(v, VcpuState::Blocked);
     }
 
     // The device time of the next deadline, as uptime; due at once when a guest access

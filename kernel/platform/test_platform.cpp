@@ -47,7 +47,7 @@ public:
             log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", v.domain->name, v.index,
                      (unsigned long long)v.regs.rip);
         }
-        v.state = VcpuState::Blocked;
+        vcpu_set_state(v, VcpuState::Blocked);
     }
 
     u64 read_cr8(Vcpu& v) override { return v.cr8; }

@@ -249,8 +249,7 @@ void restart_domain(Domain& d) {
         domain_crash(d, "cannot restart it after a reset: %s", error);
         return;
     }
-    __atomic_thread_fence(__ATOMIC_RELEASE);  // its state first, then the state its CPU polls
-    d.vcpus[0].state = VcpuState::Runnable;
+    vcpu_set_state(d.vcpus[0], VcpuState::Runnable);  // after its registers
     cpu_kick(d.vcpus[0].cpu);
 }
 
@@ -258,12 +257,10 @@ void restart_domain(Domain& d) {
 // run nowhere, and wake-ups are ignored while a restart is pending).
 void park_for_restart(Vcpu& v) {
     Domain& d = *v.domain;
-    v.state = VcpuState::Stopped;
+    vcpu_set_state(v, VcpuState::Stopped);
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         Vcpu& other = d.vcpus[i];
-        u8 blocked = u8(VcpuState::Blocked);
-        __atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&other.state), &blocked, u8(VcpuState::Stopped),
-                                    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        vcpu_change_state(other, VcpuState::Blocked, VcpuState::Stopped);
         if (other.state != VcpuState::Stopped) return;  // it parks itself at its next exit
     }
     if (!d.ended()) restart_domain(d);
@@ -306,7 +303,7 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
         }
     }
     domain.vcpus[0].started = true;
-    domain.vcpus[0].state = VcpuState::Runnable;
+    vcpu_set_state(domain.vcpus[0], VcpuState::Runnable);
     for (u32 i = 0; i < domain.vcpu_count; ++i) enqueue(domain.vcpus[i]);
     return true;
 }
@@ -318,18 +315,14 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
         vcpu.started = true;
         vcpu.regs = {};
         vcpu.backend->reset(vcpu, entry);
-        __atomic_thread_fence(__ATOMIC_RELEASE);  // registers first, then the state its CPU polls
-        vcpu.state = VcpuState::Runnable;
+        vcpu_set_state(vcpu, VcpuState::Runnable);  // after its registers
     }
     cpu_kick(vcpu.cpu);
     return true;
 }
 
 void scheduler_wake_vcpu(Vcpu& vcpu) {
-    u8 blocked = u8(VcpuState::Blocked);
-    if (__atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&vcpu.state), &blocked, u8(VcpuState::Runnable),
-                                    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        cpu_kick(vcpu.cpu);
+    if (vcpu_change_state(vcpu, VcpuState::Blocked, VcpuState::Runnable)) cpu_kick(vcpu.cpu);
 }
 
 void scheduler_remove_vcpu(Vcpu& vcpu) {

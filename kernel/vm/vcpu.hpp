@@ -101,5 +101,23 @@ void nested_tlb_flush_this_cpu();
 // Hardware TLB tags still free for new vCPUs (VPIDs on VT-x; 0 on AMD-V, which uses one
 // ASID and flushes on every vCPU switch).
 u32 vcpu_free_hardware_tags();
+// Vcpu::state changes only through these two, in these ways (reads may look at any time):
+//  - a wake-up from anywhere: vcpu_change_state(Blocked -> Runnable), which fails when the
+//    vCPU was not blocked (a start, a stop or another wake-up came first);
+//  - everything else, by whoever has the vCPU to itself: its own CPU while handling its
+//    exit (HLT blocks it, an INIT or a restart stops it), or the starter of a vCPU that
+//    is stopped or whose domain cannot run (start-up IPI, vcpu_start, set_state, a new
+//    domain): vcpu_set_state, a release store after the vCPU's registers are in place.
+// HLT decides to block under the platform's lock that wake-ups take, so none falls
+// between the check and the block.
+inline void vcpu_set_state(Vcpu& vcpu, VcpuState state) {
+    __atomic_store_n(reinterpret_cast<volatile u8*>(&vcpu.state), u8(state), __ATOMIC_RELEASE);
+}
+inline bool vcpu_change_state(Vcpu& vcpu, VcpuState from, VcpuState to) {
+    u8 expected = u8(from);
+    return __atomic_compare_exchange_n(reinterpret_cast<volatile u8*>(&vcpu.state), &expected, u8(to), false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 // Creates the backend for this machine's virtualization extension.
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
