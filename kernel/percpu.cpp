@@ -9,6 +9,12 @@ bool g_gs_loaded_on_boot_cpu = false;
 
 PerCpu& percpu(u32 index) { return g_percpu[index]; }
 
+u32 percpu_online_count() {
+    u32 n = 0;
+    while (n < kMaxCpus && g_percpu[n].online) ++n;
+    return n ? n : 1;
+}
+
 void percpu_load(u32 index) {
     PerCpu& p = g_percpu[index];
     p.self = &p;

@@ -52,6 +52,8 @@ void percpu_init_boot_cpu();
 // Loads GS for CPU `index` (an AP, on its own first instructions in C++).
 void percpu_load(u32 index);
 PerCpu& percpu(u32 index);
+// CPUs online (they come up in index order); at least 1.
+u32 percpu_online_count();
 
 inline PerCpu& this_cpu() {
     PerCpu* p;

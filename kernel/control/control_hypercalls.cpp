@@ -129,14 +129,19 @@ struct StateCall {
     i64 result;
 };
 
+// Whether the vCPU's state may be touched now (under its domain's lock): the domain may
+// have been unpaused or destroyed since the call was posted.
+bool still_accessible(const Vcpu& v, StateCall& call) {
+    if (!v.domain->resources_released && state_accessible(*v.domain)) return true;
+    call.result = kErrorWrongState;
+    return false;
+}
+
 // On the vCPU's CPU (scheduler_call_on_vcpu_cpu): its FPU registers are in its save area.
 void take_state(Vcpu& v, void* arg) {
     StateCall& call = *static_cast<StateCall*>(arg);
     LockGuard<SpinLock> guard(v.domain->lock);
-    if (v.domain->resources_released || !state_accessible(*v.domain)) {
-        call.result = kErrorWrongState;
-        return;
-    }
+    if (!still_accessible(v, call)) return;
     v.backend->get_state(v, vcpu_state::kAll & ~vcpu_state::kFpu, *call.state);
     fpu_get_state(v, call.state->fpu);
     call.state->events.activity = !v.started                      ? vcpu_state::ActivityState::WaitForSipi
@@ -148,10 +153,7 @@ void take_state(Vcpu& v, void* arg) {
 void give_state(Vcpu& v, void* arg) {
     StateCall& call = *static_cast<StateCall*>(arg);
     LockGuard<SpinLock> guard(v.domain->lock);
-    if (v.domain->resources_released || !state_accessible(*v.domain)) {
-        call.result = kErrorWrongState;
-        return;
-    }
+    if (!still_accessible(v, call)) return;
     if (!fpu_set_state(v, call.state->fpu)) {
         call.result = kErrorBadState;
         return;
@@ -228,9 +230,7 @@ i64 stats(Vcpu& caller, u64 address) {
     s.domains = domain_count();
     s.free_domain_ids = domain_free_ids();
     s.free_vpids = vcpu_free_hardware_tags();
-    u32 cpus = 0;
-    while (cpus < kMaxCpus && percpu(cpus).online) ++cpus;
-    s.cpus = cpus;
+    s.cpus = percpu_online_count();
     return write_caller(caller, address, &s, sizeof(s)) ? 0 : kErrorFault;
 }
 

@@ -35,7 +35,7 @@ void domain_tlb_shootdown(Domain&) {
     // Every online CPU, not only those that ran the domain: a vCPU may have moved, and a
     // flush is cheap next to what it protects (a page reused while a stale translation
     // still reaches it, or a write that escapes the dirty log).
-    for (u32 c = 0; c < kMaxCpus && percpu(c).online; ++c) cpu_call(c, flush_here, nullptr);
+    for (u32 c = 0; c < percpu_online_count(); ++c) cpu_call(c, flush_here, nullptr);
 }
 
 i64 domain_pause(Domain& d) {

@@ -248,8 +248,7 @@ class PcPlatform final : public GuestClock,
     // may have armed something (deadlines_changed) or a key waits for COM1.
     u64 next_deadline_us() const {
         const u64 next = __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED);
-        char key;
-        if (next == 0 || domain_console_peek(domain_, key)) return uptime_us();
+        if (next == 0 || domain_console_pending(domain_)) return uptime_us();
         if (next == kNoDeadline) return 0;
         const u64 now = now_ns();
         return uptime_us() + (next > now ? (next - now + 999) / 1000 : 0);
@@ -257,7 +256,7 @@ class PcPlatform final : public GuestClock,
 
     void poll() {
         char key;
-        const bool input = domain_console_peek(domain_, key);
+        const bool input = domain_console_pending(domain_);
         if (!input && __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED) > now_ns()) return;
         LockGuard<SpinLock> guard(lock_);
         advance(now_ns());

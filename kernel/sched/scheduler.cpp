@@ -46,12 +46,6 @@ u32 g_cpu_count = 1;
 bool g_power_off_when_done = false;
 bool g_announced_end = false;
 
-u32 online_cpu_count() {
-    u32 n = 0;
-    while (n < kMaxCpus && percpu(n).online) ++n;
-    return n ? n : 1;
-}
-
 bool enqueue(Vcpu& vcpu) {
     RunQueue& q = g_queues[vcpu.cpu];
     IrqLockGuard guard(q.lock);
@@ -283,7 +277,7 @@ void scheduler_print_state() {
 void scheduler_power_off_when_done(bool enabled) { g_power_off_when_done = enabled; }
 
 bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const char** error) {
-    g_cpu_count = online_cpu_count();
+    g_cpu_count = percpu_online_count();
     for (u32 i = 0; i < domain.vcpu_count; ++i) {
         Vcpu& v = domain.vcpus[i];
         v.uid = __atomic_fetch_add(&g_next_vcpu_uid, 1, __ATOMIC_RELAXED);

@@ -62,7 +62,10 @@ TEST(RunGate, EntersOnlyWhileTheDomainMayRun) {
     EXPECT_FALSE(gate.in_use());
 }
 
-TEST(RunGate, PauseWhileAnotherCpuRunsTheVcpu) {
+// 200 rounds: a thread keeps entering and leaving while this one applies `stop` and
+// waits; then the thread must stay out. `after` runs with the thread still trying.
+template <typename After>
+void stop_while_another_cpu_runs(LifecycleEvent stop, After after) {
     for (int round = 0; round < 200; ++round) {
         DomainLifecycle lifecycle;
         ASSERT_TRUE(lifecycle.apply(LifecycleEvent::Unpause));
@@ -70,33 +73,29 @@ TEST(RunGate, PauseWhileAnotherCpuRunsTheVcpu) {
         FakeCpu cpu{lifecycle, gate};
         std::thread t([&] { cpu.run(); });
         while (cpu.entries.load() < 10) std::this_thread::yield();
-        ASSERT_TRUE(lifecycle.apply(LifecycleEvent::Pause));
+        ASSERT_TRUE(lifecycle.apply(stop));
         quiesce(gate);
         expect_stays_out(cpu);
-        // Unpaused, it runs again.
-        ASSERT_TRUE(lifecycle.apply(LifecycleEvent::Unpause));
-        const unsigned long before = cpu.entries.load();
-        while (cpu.entries.load() == before) std::this_thread::yield();
+        after(lifecycle, cpu);
         cpu.stop.store(true);
         t.join();
     }
 }
 
-TEST(RunGate, DestroyWhileAnotherCpuRunsTheVcpu) {
-    for (int round = 0; round < 200; ++round) {
-        DomainLifecycle lifecycle;
+TEST(RunGate, PauseWhileAnotherCpuRunsTheVcpu) {
+    stop_while_another_cpu_runs(LifecycleEvent::Pause, [](DomainLifecycle& lifecycle, FakeCpu& cpu) {
+        // Unpaused, it runs again.
         ASSERT_TRUE(lifecycle.apply(LifecycleEvent::Unpause));
-        RunGate gate;
-        FakeCpu cpu{lifecycle, gate};
-        std::thread t([&] { cpu.run(); });
-        while (cpu.entries.load() < 10) std::this_thread::yield();
-        ASSERT_TRUE(lifecycle.apply(LifecycleEvent::Destroy));
-        quiesce(gate);
-        expect_stays_out(cpu);  // now its resources could go: nothing uses them
-        cpu.stop.store(true);
-        t.join();
+        const unsigned long before = cpu.entries.load();
+        while (cpu.entries.load() == before) std::this_thread::yield();
+    });
+}
+
+TEST(RunGate, DestroyWhileAnotherCpuRunsTheVcpu) {
+    // Once it stays out, its resources could go: nothing uses them.
+    stop_while_another_cpu_runs(LifecycleEvent::Destroy, [](DomainLifecycle& lifecycle, FakeCpu&) {
         EXPECT_TRUE(lifecycle.apply(LifecycleEvent::Released));
-    }
+    });
 }
 
 TEST(RunGate, DestroyDuringPauseNeedsNoWait) {
