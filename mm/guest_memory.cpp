@@ -2,21 +2,33 @@
 
 #include <string.h>
 
+#include "kernel/alloc.hpp"
 #include "kernel/memory_layout.hpp"
 #include "mm/ept_format.hpp"
 #include "mm/kernel_address_space.hpp"
+#include "mm/memory_quota.hpp"
 #include "mm/p2m.hpp"
 #include "mm/page_table.hpp"
 
 namespace {
 
+// Table pages come from the frame allocator and are charged to the domain's quota, so a
+// p2m that keeps splitting (a dirty log, later foreign mappings) stops at its quota
+// instead of draining the host.
 struct NestedTableMemory {
+    MemoryQuota* quota = nullptr;
     PhysAddr alloc_table() {
+        if (quota && !quota->charge(kPageSize)) return ~0ull;
         const PhysAddr pa = frame_alloc(1);
-        return pa == kNoPhysFrame ? ~0ull : pa;
+        if (pa != kNoPhysFrame) return pa;
+        if (quota) quota->uncharge(kPageSize);
+        return ~0ull;
     }
     u64* table(PhysAddr pa) { return phys_to_virt<u64>(pa); }
-    void free_table(PhysAddr pa) { frame_free(pa); }
+    void free_table(PhysAddr pa) {
+        frame_free(pa);
+        if (quota) quota->uncharge(kPageSize);
+    }
 };
 
 // One p2m per format (mm/p2m.hpp); only the one the domain uses is created. 2 MiB leaves,
@@ -29,18 +41,23 @@ struct NestedTables {
 using NptTables = NestedTables<X86PagingFormat>;
 using EptTables = NestedTables<EptFormat>;
 
+// Maps every range's chunks, in order, as the domain's RAM.
 template <typename Tables>
-bool build_tables(Tables* tables, const PhysAddr* chunks, u64 count, u64 chunk_size, const char** error) {
+bool build_tables(Tables* tables, const GuestRamRange* ranges, usize range_count, const PhysAddr* chunks,
+                  u64 chunk_size, const char** error) {
     if (!tables->table.create()) {
         *error = "out of memory for nested page tables";
         return false;
     }
-    for (u64 i = 0; i < count; ++i) {
-        // Guest RAM is readable, writable and executable by the guest; the guest's own
-        // page tables decide what its software may do.
-        if (!tables->table.map(i * chunk_size, chunks[i], chunk_size, P2mType::Ram, true, true)) {
-            *error = "out of memory for nested page tables";
-            return false;
+    u64 chunk = 0;
+    for (usize r = 0; r < range_count; ++r) {
+        for (u64 offset = 0; offset < ranges[r].bytes; offset += chunk_size) {
+            // Guest RAM is readable, writable and executable by the guest; the guest's own
+            // page tables decide what its software may do.
+            if (!tables->table.map(ranges[r].gpa + offset, chunks[chunk++], chunk_size, P2mType::Ram, true, true)) {
+                *error = "out of memory for nested page tables";
+                return false;
+            }
         }
     }
     return true;
@@ -55,36 +72,69 @@ void release_tables(void* opaque) {
 
 }  // namespace
 
-bool GuestMemory::create(u64 bytes, NestedPagingFormat format, const char** error) {
+bool GuestMemory::create(u64 bytes, NestedPagingFormat format, MemoryQuota* quota, const char** error) {
+    const GuestRamRange one{0, align_up(bytes, kChunkSize)};
+    return create(&one, bytes ? 1 : 0, format, quota, error);
+}
+
+bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, MemoryQuota* quota,
+                         const char** error) {
     destroy();
-    const u64 count = align_up(bytes, kChunkSize) / kChunkSize;
-    if (count == 0) {
-        *error = "a domain needs some memory";
+    quota_ = quota;
+    if (count == 0 || count > kMaxRanges) {
+        *error = count ? "too many RAM ranges" : "a domain needs some memory";
         return false;
     }
+    u64 total = 0, previous_end = 0;
+    for (usize i = 0; i < count; ++i) {
+        const GuestRamRange& r = ranges[i];
+        if (r.bytes == 0 || r.gpa % kChunkSize || r.bytes % kChunkSize || (i && r.gpa <= previous_end) ||
+            r.gpa >= kMaxGuestPhysical || r.bytes > kMaxGuestPhysical - r.gpa) {
+            *error = "bad RAM layout (ranges must be ascending, apart, 2 MiB aligned and below 1 TiB)";
+            return false;
+        }
+        previous_end = r.gpa + r.bytes;
+        total += r.bytes;
+    }
     format_ = format;
-    chunks_ = new PhysAddr[count];
-    for (u64 i = 0; i < count; ++i) {
+    const u64 count_chunks = total / kChunkSize;
+    chunks_ = new (kNoThrow) PhysAddr[count_chunks];
+    if (!chunks_) {
+        *error = "out of memory for the RAM's chunk list";
+        return false;
+    }
+    for (usize i = 0; i < count; ++i) ranges_[i] = ranges[i];
+    range_count_ = count;
+    for (u64 i = 0; i < count_chunks; ++i) {
+        if (quota_ && !quota_->charge(kChunkSize)) {
+            *error = "its RAM passes its memory quota";
+            destroy();
+            return false;
+        }
         const PhysAddr chunk = frame_alloc(kChunkSize / kPageSize, kChunkSize / kPageSize);  // zeroed
         if (chunk == kNoPhysFrame) {
+            if (quota_) quota_->uncharge(kChunkSize);
             *error = "out of host memory for guest RAM";
             destroy();
             return false;
         }
         chunks_[chunk_count_++] = chunk;
     }
-    bool built;
+    bool built = false;
     if (format == NestedPagingFormat::IntelEpt) {
-        auto* tables = new EptTables;
+        auto* tables = new (kNoThrow) EptTables;
         nested_tables_ = tables;
-        built = build_tables(tables, chunks_, chunk_count_, kChunkSize, error);
-        nested_root_ = tables->table.root();
+        if (tables) tables->memory.quota = quota_;
+        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, error);
+        if (tables) nested_root_ = tables->table.root();
     } else {
-        auto* tables = new NptTables;
+        auto* tables = new (kNoThrow) NptTables;
         nested_tables_ = tables;
-        built = build_tables(tables, chunks_, chunk_count_, kChunkSize, error);
-        nested_root_ = tables->table.root();
+        if (tables) tables->memory.quota = quota_;
+        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, error);
+        if (tables) nested_root_ = tables->table.root();
     }
+    if (!nested_tables_) *error = "out of memory for nested page tables";
     if (!built) {
         destroy();
         return false;
@@ -102,9 +152,11 @@ void GuestMemory::destroy() {
         nested_tables_ = nullptr;
     }
     for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);
+    if (quota_) quota_->uncharge(chunk_count_ * kChunkSize);
     delete[] chunks_;
     chunks_ = nullptr;
     chunk_count_ = 0;
+    range_count_ = 0;
     nested_root_ = 0;
 }
 
@@ -157,14 +209,36 @@ bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
     return static_cast<const NptTables*>(nested_tables_)->table.lookup(gpa, out);
 }
 
-void* GuestMemory::host_pointer(u64 gpa) const { return phys_to_virt(chunks_[gpa / kChunkSize] + gpa % kChunkSize); }
+bool GuestMemory::contains(u64 gpa, u64 len) const {
+    for (usize i = 0; i < range_count_; ++i) {
+        const GuestRamRange& r = ranges_[i];
+        if (gpa >= r.gpa && gpa - r.gpa < r.bytes) return len <= r.bytes - (gpa - r.gpa);
+    }
+    return false;
+}
+
+void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) const {
+    u64 ram_offset = 0;
+    for (usize i = 0; i < range_count_; ++i) {
+        const GuestRamRange& r = ranges_[i];
+        if (gpa >= r.gpa && gpa - r.gpa < r.bytes) {
+            ram_offset += gpa - r.gpa;
+            break;
+        }
+        ram_offset += r.bytes;
+    }
+    contiguous = usize(kChunkSize - ram_offset % kChunkSize);
+    return phys_to_virt(chunks_[ram_offset / kChunkSize] + ram_offset % kChunkSize);
+}
 
 bool GuestMemory::read(u64 gpa, void* dst, usize len) {
     if (!contains(gpa, len)) return false;
     auto* out = static_cast<u8*>(dst);
     while (len) {
-        const usize piece = usize(kChunkSize - gpa % kChunkSize) < len ? usize(kChunkSize - gpa % kChunkSize) : len;
-        memcpy(out, host_pointer(gpa), piece);
+        usize piece;
+        const void* from = host_pointer(gpa, piece);
+        if (piece > len) piece = len;
+        memcpy(out, from, piece);
         out += piece;
         gpa += piece;
         len -= piece;
@@ -177,8 +251,10 @@ bool GuestMemory::write(u64 gpa, const void* src, usize len) {
     mark_dirty(gpa, len);
     const auto* in = static_cast<const u8*>(src);
     while (len) {
-        const usize piece = usize(kChunkSize - gpa % kChunkSize) < len ? usize(kChunkSize - gpa % kChunkSize) : len;
-        memcpy(host_pointer(gpa), in, piece);
+        usize piece;
+        void* to = host_pointer(gpa, piece);
+        if (piece > len) piece = len;
+        memcpy(to, in, piece);
         in += piece;
         gpa += piece;
         len -= piece;
@@ -190,12 +266,14 @@ bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize siz
     // Naturally aligned 4- or 8-byte entries never straddle a chunk.
     if ((size != 4 && size != 8) || gpa % size || !contains(gpa, size)) return false;
     mark_dirty(gpa, size);
+    usize contiguous;
+    void* entry = host_pointer(gpa, contiguous);
     if (size == 8) {
-        exchanged = __atomic_compare_exchange_n(static_cast<u64*>(host_pointer(gpa)), &expected, desired, false,
-                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        exchanged = __atomic_compare_exchange_n(static_cast<u64*>(entry), &expected, desired, false, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST);
     } else {
         u32 expected32 = u32(expected);
-        exchanged = __atomic_compare_exchange_n(static_cast<u32*>(host_pointer(gpa)), &expected32, u32(desired), false,
+        exchanged = __atomic_compare_exchange_n(static_cast<u32*>(entry), &expected32, u32(desired), false,
                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     }
     return true;

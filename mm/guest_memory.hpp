@@ -1,6 +1,8 @@
 // A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
 // all returned when the domain dies) and its p2m (mm/p2m.hpp), the nested page tables
-// that map guest-physical address 0..size onto them as typed entries. The nested tables use the same page-table builder
+// that map the RAM ranges of the domain's layout onto them as typed entries. RAM need not
+// be one block: a virtual PC has RAM below its 32-bit MMIO hole and the rest above 4 GiB
+// (kernel/vm/firmware/guest_pc_layout.hpp). The nested tables use the same page-table builder
 // as the hypervisor's own, with an entry-format policy: AMD NPT takes the ordinary x86-64 format, with the U bit set on
 // every entry because nested walks count as user accesses (APM vol. 2, 15.25.5); Intel EPT has its own
 // (mm/ept_format.hpp).
@@ -11,27 +13,50 @@
 #include "mm/guest_page_walk.hpp"
 
 struct P2mEntry;
+class MemoryQuota;
 
 // Which nested paging the tables are for: AMD NPT or Intel EPT (mm/ept_format.hpp).
 enum class NestedPagingFormat : u8 { AmdNpt, IntelEpt };
 
+// A block of guest-physical RAM: [gpa, gpa + bytes), both multiples of 2 MiB.
+struct GuestRamRange {
+    u64 gpa;
+    u64 bytes;
+};
+
 class GuestMemory final : public GuestPhysicalMemory {
 public:
     static constexpr u64 kChunkSize = 2 * MiB;
+    static constexpr usize kMaxRanges = 4;
+    // The highest guest-physical address RAM may reach: 1 TiB, within the 40 physical
+    // address bits every x86-64 CPU reports (CPUID 80000008H:EAX[7:0]) and far beyond any
+    // domain this machine class can hold.
+    static constexpr u64 kMaxGuestPhysical = 1ull << 40;
 
     GuestMemory() = default;
     GuestMemory(const GuestMemory&) = delete;
     GuestMemory& operator=(const GuestMemory&) = delete;
     ~GuestMemory() { destroy(); }
 
-    // Allocates `bytes` (rounded up to 2 MiB) and builds the nested tables. On failure
-    // everything allocated so far is returned and `error` says why.
-    bool create(u64 bytes, NestedPagingFormat format, const char** error);
+    // Allocates RAM for `ranges` (ascending, disjoint, 2 MiB aligned, below
+    // kMaxGuestPhysical) and builds the nested tables, charging both to `quota` (RAM
+    // before it is allocated, each table page as the p2m allocates it, later splits
+    // included; destroy gives it all back). On failure everything allocated so far is
+    // returned and `error` says why.
+    bool create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, MemoryQuota* quota,
+                const char** error);
+    // One block at guest-physical 0 of `bytes`, rounded up to 2 MiB.
+    bool create(u64 bytes, NestedPagingFormat format, MemoryQuota* quota, const char** error);
     void destroy();
 
+    // Bytes of RAM (what `xm list` shows), and one past its highest guest-physical address.
     u64 size() const { return chunk_count_ * kChunkSize; }
+    u64 end() const { return range_count_ ? ranges_[range_count_ - 1].gpa + ranges_[range_count_ - 1].bytes : 0; }
+    usize range_count() const { return range_count_; }
+    const GuestRamRange& range(usize i) const { return ranges_[i]; }
     PhysAddr nested_root() const { return nested_root_; }
-    bool contains(u64 gpa, u64 len) const { return gpa < size() && len <= size() - gpa; }
+    // Whether [gpa, gpa + len) lies in RAM (in one range: ranges never touch).
+    bool contains(u64 gpa, u64 len) const;
     // What the p2m maps at `gpa` (mm/p2m.hpp); false where nothing is mapped.
     bool lookup(u64 gpa, P2mEntry& out) const;
 
@@ -44,7 +69,8 @@ public:
     u64 dirty_log_take(u64* out);
     bool dirty_log_disable();
     bool dirty_log_active() const { return dirty_log_; }
-    u64 pages() const { return size() / kPageSize; }
+    // Guest-physical pages up to end(), holes included: the dirty log's bitmap covers them.
+    u64 pages() const { return end() / kPageSize; }
 
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;
@@ -52,9 +78,14 @@ public:
     bool compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) override;
 
 private:
-    void* host_pointer(u64 gpa) const;
+    // Where RAM at `gpa` (inside a range) is in the hypervisor's view, and how many bytes
+    // from there stay in the same chunk.
+    void* host_pointer(u64 gpa, usize& contiguous) const;
 
-    PhysAddr* chunks_ = nullptr;
+    MemoryQuota* quota_ = nullptr;
+    GuestRamRange ranges_[kMaxRanges] = {};
+    usize range_count_ = 0;
+    PhysAddr* chunks_ = nullptr;  // in range order
     u64 chunk_count_ = 0;
     PhysAddr nested_root_ = 0;
     void* nested_tables_ = nullptr;  // the builder, opaque here (guest_memory.cpp)

@@ -27,6 +27,7 @@ public:
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     void unload_from_this_cpu() override {}  // a VMCB is plain memory: nothing stays in the CPU
+    usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCB
 
 private:
     void load_entry_state(const GuestEntryState& entry);

@@ -28,6 +28,7 @@ public:
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     void unload_from_this_cpu() override;
+    usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCS
 
 private:
     void make_current();

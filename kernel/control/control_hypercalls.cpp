@@ -43,7 +43,6 @@ i64 create(Vcpu& caller, u64 args_address) {
     if (args.vcpus < 1 || args.vcpus > Domain::kMaxVcpus) return kErrorInvalid;
     if (args.flags & ~u32(kCreatePcPlatform)) return kErrorInvalid;
     const bool pc = args.flags & kCreatePcPlatform;
-    if (pc && args.memory_bytes > 3 * GiB) return kErrorInvalid;  // below the PCI hole, for now
     DomainConfig config{};
     memcpy(config.name, args.name, name_length);
     config.memory_bytes = args.memory_bytes;
@@ -93,6 +92,8 @@ i64 get_status(Vcpu& caller, Domain& d, u64 address) {
     status.vcpus = d.vcpu_count;
     status.privileged = d.privileged;
     memcpy(status.name, d.name, sizeof(status.name));
+    status.quota_bytes = d.quota.limit();
+    status.charged_bytes = d.resources_released ? 0 : d.quota.used();
     return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
 }
 
@@ -254,17 +255,21 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
     const usize words = usize((d.memory.pages() + 63) / 64);
     switch (op) {
         case kDirtyLogEnable: {
+            if (!d.quota.charge(words * sizeof(u64))) return kErrorNoMemory;
             auto* bitmap = new (kNoThrow) u64[words];
-            if (!bitmap) return kErrorNoMemory;
             {
                 LockGuard<SpinLock> guard(d.lock);
-                if (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap) {
+                i64 result = 0;
+                if (!bitmap)
+                    result = kErrorNoMemory;
+                else if (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap)
+                    result = kErrorWrongState;
+                else if (!d.memory.dirty_log_enable(bitmap))
+                    result = kErrorNoMemory;  // no table memory (or quota) to split a page
+                if (result) {
                     delete[] bitmap;
-                    return kErrorWrongState;
-                }
-                if (!d.memory.dirty_log_enable(bitmap)) {
-                    delete[] bitmap;
-                    return kErrorNoMemory;  // no table memory to split a page
+                    d.quota.uncharge(words * sizeof(u64));
+                    return result;
                 }
                 d.dirty_bitmap = bitmap;
             }
@@ -295,6 +300,7 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             d.memory.dirty_log_disable();
             delete[] d.dirty_bitmap;
             d.dirty_bitmap = nullptr;
+            d.quota.uncharge(words * sizeof(u64));
             return 0;
         }
         default: return kErrorInvalid;

@@ -12,6 +12,7 @@
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
+#include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
@@ -93,6 +94,21 @@ bool Domain::note_unknown_msr(u32 index) {
 
 static bool attach_devices(Domain& d, bool pc_platform, const char** error);
 
+// A virtual PC's RAM goes around its 32-bit MMIO hole: up to 3 GiB below it, the rest
+// from 4 GiB (kernel/vm/firmware/guest_pc_layout.hpp); the test machine's is one block.
+// The quota is set first: the RAM and the tables are charged to it as they are allocated.
+static bool create_memory(Domain& d, const DomainConfig& config, NestedPagingFormat format, const char** error) {
+    const u64 bytes = align_up(config.memory_bytes, GuestMemory::kChunkSize);
+    d.quota.set_limit(bytes + MemoryQuota::overhead_allowance(bytes, config.vcpus));
+    if (!d.quota.charge(sizeof(Domain))) {
+        *error = "the domain object passes its memory quota";
+        return false;
+    }
+    if (!config.pc_platform || bytes <= kGuestMmioHoleStart) return d.memory.create(bytes, format, &d.quota, error);
+    const GuestRamRange ranges[] = {{0, guest_ram_below_4g(bytes)}, {kGuestHighMemoryStart, guest_ram_above_4g(bytes)}};
+    return d.memory.create(ranges, 2, format, &d.quota, error);
+}
+
 Domain* domain_create(const DomainConfig& config, const char** error) {
     if (config.vcpus == 0 || config.vcpus > Domain::kMaxVcpus) {
         *error = "vcpus must be between 1 and 8";
@@ -110,7 +126,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     const NestedPagingFormat format = detect_virtualization(g_host_cpu).vendor == VirtualizationVendor::IntelVmx
                                           ? NestedPagingFormat::IntelEpt
                                           : NestedPagingFormat::AmdNpt;
-    if (!d->memory.create(config.memory_bytes, format, error)) {
+    if (!create_memory(*d, config, format, error)) {
         delete d;
         return nullptr;
     }
@@ -140,6 +156,13 @@ static bool attach_devices(Domain& d, bool pc_platform, const char** error) {
     d.io.claim(TestExitPort::kPort, TestExitPort::kPort + 3, d.exit_port);
     d.platform = pc_platform ? create_pc_platform(d, error) : create_test_platform(d, error);
     if (!d.platform) return false;
+    if (!d.quota.charge(sizeof(TestExitPort) + d.platform->footprint_bytes())) {
+        *error = "its devices pass its memory quota";
+        delete d.platform;  // never charged
+        d.platform = nullptr;
+        return false;
+    }
+    d.charged_structures += sizeof(TestExitPort) + d.platform->footprint_bytes();
     if (d.platform->has_local_apics()) d.cpuid.set_local_apic(true);
     return true;
 }
@@ -185,9 +208,17 @@ void domain_release_resources(Domain& d) {
     delete d.exit_port;
     d.exit_port = nullptr;
     const u64 bytes = d.memory.size();
+    if (d.dirty_bitmap) d.quota.uncharge(dirty_bitmap_bytes(d));
     d.memory.destroy();
     delete[] d.dirty_bitmap;
     d.dirty_bitmap = nullptr;
+    d.quota.uncharge(d.charged_structures);
+    d.charged_structures = 0;
+    // Only the domain object itself may be left: anything else is a charge without its
+    // release (or the reverse), which would leak quota on every create and destroy.
+    if (d.quota.used() != sizeof(Domain))
+        log_error("domain %u (%s): %llu bytes still charged to its quota after its release", d.id, d.name,
+                  (unsigned long long)(d.quota.used() - sizeof(Domain)));
     if (bytes) log_info("domain %u (%s): %llu MiB of memory returned", d.id, d.name, (unsigned long long)(bytes / MiB));
 }
 

@@ -11,6 +11,7 @@
 #include "kernel/vm/mmio_bus.hpp"
 #include "kernel/vm/vcpu.hpp"
 #include "mm/guest_memory.hpp"
+#include "mm/memory_quota.hpp"
 
 class Platform;
 class TestExitPort;
@@ -53,6 +54,11 @@ struct Domain {
     bool crashed = false;
     i64 exit_code = 0;
     char end_reason[128] = {};
+    // What it may cost the host (mm/memory_quota.hpp): its RAM, this object,
+    // its tables, vCPUs, devices and dirty log are charged; destroy gives all of it back.
+    MemoryQuota quota;
+    // Of it, what its devices and vCPU structures were charged (given back on release).
+    u64 charged_structures = 0;
     GuestMemory memory;
     Vcpu vcpus[kMaxVcpus];
     u32 vcpu_count = 0;
@@ -115,6 +121,8 @@ void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(pr
 // Returns the vCPUs' backends and FPU pages, the devices and the memory, once; every
 // vCPU must have stopped (domain_quiesce). The domain itself stays until destroyed.
 void domain_release_resources(Domain& domain);
+// The size of a dirty log's bitmap, which is charged to the domain's quota while it exists.
+inline u64 dirty_bitmap_bytes(const Domain& d) { return (d.memory.pages() + 63) / 64 * sizeof(u64); }
 // Guest console output: whole lines go to the hypervisor console as "[name] text".
 void domain_console_write(Domain& domain, const char* text, usize length);
 

@@ -66,7 +66,8 @@ class PcPlatform final : public GuestClock,
           tsc_(tsc_hz(), i64(x86::rdtsc())),
           pit_(*this, *this),
           port61_(pit_),
-          rtc_(*this, *this, wall_clock_now(), {domain.memory.size(), 0}),
+          rtc_(*this, *this, wall_clock_now(),
+               {guest_ram_below_4g(domain.memory.size()), guest_ram_above_4g(domain.memory.size())}),
           com1_(*this, *this),
           pm_(*this, *this, *this),
           reset_control_(*this),
@@ -433,6 +434,9 @@ public:
     void reset() override { platform_.reset_devices(); }
     bool has_local_apics() const override { return true; }
     bool takes_console_input() const override { return true; }
+    usize footprint_bytes() const override {
+        return sizeof(*this) + platform_.domain_.vcpu_count * sizeof(VirtualLapic);
+    }
 
 private:
     PcPlatform platform_;

@@ -45,6 +45,8 @@ public:
     virtual bool has_local_apics() const = 0;
     // Keys typed on Vireo's console can go to it (a COM1 that receives).
     virtual bool takes_console_input() const = 0;
+    // Host memory its devices hold, charged to the domain's quota (mm/memory_quota.hpp).
+    virtual usize footprint_bytes() const = 0;
 };
 
 // The two platforms there are (kernel/platform/pc_platform.cpp, test_platform.cpp). Each

@@ -57,6 +57,7 @@ public:
     void reset() override {}
     bool has_local_apics() const override { return false; }
     bool takes_console_input() const override { return false; }
+    usize footprint_bytes() const override { return sizeof(*this); }
 
 private:
     VirtualUart com1_;

@@ -288,6 +288,14 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
         // The backend starts every vCPU in the boot state; only vCPU 0 runs at once.
         v.backend = create_vcpu_backend(v, entry, error);
         if (!v.backend) return false;
+        // Charged to the domain's quota (mm/memory_quota.hpp); its release
+        // gives charged_structures back.
+        const u64 footprint = kPageSize + v.backend->footprint_bytes();  // the FPU page, the backend
+        if (!domain.quota.charge(footprint)) {
+            *error = "its vCPUs pass its memory quota";
+            return false;
+        }
+        domain.charged_structures += footprint;
         v.cpu = __atomic_fetch_add(&g_next_cpu, 1, __ATOMIC_RELAXED) % g_cpu_count;
     }
     for (u32 i = 0; i < domain.vcpu_count; ++i) {

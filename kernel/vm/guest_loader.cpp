@@ -155,11 +155,6 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     config.pc_platform = linux || line.pc_platform;
     config.privileged = line.privileged;
     const char* error = nullptr;
-    if (config.pc_platform && line.memory_bytes > kGuestMmioHoleStart) {
-        log_error("domain %s: a domain with the virtual PC has at most 3 GiB of memory for now; no domain started",
-                  line.name);
-        return false;
-    }
     Domain* d = domain_create(config, &error);
     if (!d) {
         log_error("domain %s: cannot create it: %s", line.name, error);
@@ -202,7 +197,11 @@ bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
     }
     // A power cycle: RAM comes back zeroed, then the boot loader's work is done again.
     static const u8 kZeroPage[kPageSize] = {};
-    for (u64 gpa = 0; gpa < d.memory.size(); gpa += kPageSize) d.memory.write(gpa, kZeroPage, kPageSize);
+    for (usize r = 0; r < d.memory.range_count(); ++r) {
+        const GuestRamRange range = d.memory.range(r);
+        for (u64 gpa = range.gpa; gpa < range.gpa + range.bytes; gpa += kPageSize)
+            d.memory.write(gpa, kZeroPage, kPageSize);
+    }
     const ModuleGroup g{d.image.kernel, d.image.first_extra, d.image.end};
     return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
 }

@@ -104,8 +104,12 @@ struct DomainStatus {
     uint32_t vcpus;
     uint32_t privileged;
     char name[32];
+    // Its memory quota, and how much of it is charged now: its RAM and the hypervisor's
+    // structures for it (tables, vCPUs, devices, a dirty log); 0 once they went back.
+    uint64_t quota_bytes;
+    uint64_t charged_bytes;
 };
-static_assert(sizeof(DomainStatus) == 64);
+static_assert(sizeof(DomainStatus) == 80);
 
 // kDomainDirtyLog's operations. The bitmap has one bit per 4 KiB page of the domain's
 // RAM (bit n of byte n / 8 for page n); `pages` must be the domain's page count.

@@ -60,6 +60,9 @@ public:
     // This CPU forgets the vCPU: an active VMCS is cleared (so it may be loaded on
     // another CPU, or freed). On the vCPU's CPU, while it is not running.
     virtual void unload_from_this_cpu() = 0;
+    // Host memory it holds (the object and its control block), charged to the domain's
+    // quota (mm/memory_quota.hpp).
+    virtual usize footprint_bytes() const = 0;
 };
 
 enum class VcpuState : u8 { Runnable, Blocked, Stopped };

@@ -18,7 +18,8 @@ import time
 from console_check import check_console, forbidden_patterns, report
 
 BOCHSRC = """\
-megs: {megs}
+# `megs` stops at 2048; guest RAM beyond what Bochs keeps in host memory is paged.
+memory: guest={megs}, host={host_megs}
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 cpu: model={model}, count={cpus}, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=0
@@ -56,8 +57,8 @@ def main():
         log = os.path.join(tmp, "bochs.log")
         rc = os.path.join(tmp, "bochsrc")
         with open(rc, "w") as f:
-            f.write(BOCHSRC.format(megs=args.megs, model=args.model, cpus=args.cpus, iso=os.path.abspath(args.iso),
-                                   serial=serial, log=log))
+            f.write(BOCHSRC.format(megs=args.megs, host_megs=min(args.megs, 2048), model=args.model, cpus=args.cpus,
+                                   iso=os.path.abspath(args.iso), serial=serial, log=log))
         cmd = ["bochs", "-q", "-f", rc]
         print("+", " ".join(cmd), f"(model {args.model}, {args.cpus} CPUs)", flush=True)
         start = time.monotonic()

@@ -218,9 +218,18 @@ void test_dirty_log() {
     CHECK(id > 0 && load_child(id, 0, child_touch_start, child_touch_end, 0), "a domain that writes three pages");
     CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages) == kErrorWrongState,
           "take before enable: wrong state");
+    DomainStatus before, enabled, written, disabled;
+    CHECK(status(id, before) && before.charged_bytes > kChildMemory && before.charged_bytes <= before.quota_bytes,
+          "its RAM and its structures are charged to its quota (%u of %u KiB)", uint32_t(before.charged_bytes / 1024),
+          uint32_t(before.quota_bytes / 1024));
     CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogEnable, 0, 0) == 0, "dirty log enabled");
+    CHECK(status(id, enabled) && enabled.charged_bytes == before.charged_bytes + kPages / 8,
+          "the log's bitmap is charged (%u bytes more)", uint32_t(enabled.charged_bytes - before.charged_bytes));
     CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogEnable, 0, 0) == kErrorWrongState, "enabled twice: wrong state");
     CHECK(call(kDomainUnpause, uint32_t(id)) == 0 && wait_for_word(id, kDataGpa, 1), "it ran its writes");
+    CHECK(status(id, written) && written.charged_bytes >= enabled.charged_bytes + 4096,
+          "the page table its writes split the 2 MiB page into is charged (%u bytes more)",
+          uint32_t(written.charged_bytes - enabled.charged_bytes));
     uint32_t pages[8];
     const int32_t first = call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), kPages);
     const uint32_t n = dirty_pages(g_dirty, kPages, pages, 8);
@@ -239,6 +248,8 @@ void test_dirty_log() {
     CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogTake, addr(g_dirty), 5) == kErrorInvalid,
           "a bitmap of the wrong size: invalid");
     CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogDisable, 0, 0) == 0, "dirty log disabled");
+    CHECK(status(id, disabled) && disabled.charged_bytes <= written.charged_bytes - kPages / 8,
+          "the bitmap's charge is given back");
     const uint32_t after = read_child_word(id, kDataGpa + 4);
     while (read_child_word(id, kDataGpa + 4) == after) call(kYield);
     CHECK(true, "it runs on without the log");
