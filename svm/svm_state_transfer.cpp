@@ -69,7 +69,7 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts,
         out.tsc = host_tsc + c.tsc_offset;
     }
     if (parts & Part::kEvents) {
-        out.events.injected = event_encoding::decode(u32(c.event_inject), u32(c.event_inject >> 32), 0);
+        // The injected event is the vCPU's (VcpuEvents), not the VMCB's, between exits.
         out.events.interrupt_shadow = c.interrupt_shadow & 1;
         out.events.nmi_blocked = false;  // not tracked without vNMI (the NMI issue)
         out.events.nmi_pending = false;
@@ -118,11 +118,28 @@ void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestReg
         c.tsc_offset = in.tsc - host_tsc;
     }
     if (parts & Part::kEvents) {
-        const vcpu_state::Event& e = in.events.injected;
-        const u32 info = event_encoding::encode(e, false);
-        c.event_inject = info ? u64(info) | (u64(e.error_code) << 32) : 0;
         c.interrupt_shadow = in.events.interrupt_shadow ? 1 : 0;
     }
+}
+
+void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb) {
+    VmcbControlArea& c = vmcb.control;
+    const u32 info = event_encoding::encode(events.injected, false);
+    c.event_inject = info ? u64(info) | (u64(events.injected.error_code) << 32) : 0;
+    events.injected = {};
+    // Priority 15 and IGN_TPR: the virtual local APIC (the platform's) has already
+    // arbitrated, so the CPU must not hold the interrupt back by V_TPR (APM 15.21.4).
+    u64 ctl = c.int_ctl & ~kIntCtlVIrq & ~(0xffull << 32) & ~(0xfull << 16) & ~kIntCtlVIgnTpr;
+    if (events.interrupt_requested)
+        ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(events.interrupt_vector) << 32);
+    c.int_ctl = ctl;
+}
+
+void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events) {
+    const VmcbControlArea& c = vmcb.control;
+    events.interrupt_requested = (c.int_ctl & kIntCtlVIrq) != 0;
+    if (c.exit_int_info & event::kValid)
+        events.injected = event_encoding::decode(u32(c.exit_int_info), u32(c.exit_int_info >> 32), 0);
 }
 
 }  // namespace svm

@@ -87,6 +87,7 @@ void SvmVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.regs.rip = entry.rip;
     vcpu.regs.rflags = 0x2;  // bit 1 is always set
     fpu_reset_state(vcpu);
+    vcpu.events = {};
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
 }
@@ -138,6 +139,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     s.rsp = vcpu.regs[Gpr::Rsp];
     s.rip = vcpu.regs.rip;
     s.rflags = vcpu.regs.rflags;
+    events_to_vmcb(vcpu.events, *vmcb_);
 
     // Another vCPU (with other nested tables under the same ASID) may have run here.
     PerCpu& cpu = this_cpu();
@@ -153,9 +155,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     vcpu.regs[Gpr::Rsp] = s.rsp;
     vcpu.regs.rip = s.rip;
     vcpu.regs.rflags = s.rflags;
-    // An event whose delivery the exit interrupted must be delivered again (APM 15.7.2);
-    // EXITINTINFO without its valid bit is stale (research pitfall 6).
-    if (c.exit_int_info & event::kValid) c.event_inject = c.exit_int_info;
+    events_from_vmcb(*vmcb_, vcpu.events);
     translate_exit(exit);
 }
 
@@ -260,22 +260,6 @@ GuestControlState SvmVcpu::control_state() const {
     return g;
 }
 
-void SvmVcpu::inject_exception(u8 vector, bool has_error_code, u32 error_code) {
-    u64 e = event::kValid | event::kTypeException | vector;
-    if (has_error_code) e |= event::kErrorCodeValid | (u64(error_code) << 32);
-    vmcb_->control.event_inject = e;
-}
-
-void SvmVcpu::request_interrupt(u8 vector) {
-    // V_IRQ: the CPU delivers it when the guest's IF allows (APM 15.21.4); priority 15
-    // and IGN_TPR, since there is no virtual local APIC yet to arbitrate.
-    u64 ctl = vmcb_->control.int_ctl & ~(0xffull << 32) & ~(0xfull << 16);
-    ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(vector) << 32);
-    vmcb_->control.int_ctl = ctl;
-}
-
-bool SvmVcpu::interrupt_requested() const { return vmcb_->control.int_ctl & kIntCtlVIrq; }
-
 bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
         case Msr::Efer: value = vmcb_->save.efer & ~msr_bits::kEferSvme; return true;
@@ -294,10 +278,12 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
     vmcb_to_arch_state(*vmcb_, vcpu.regs, parts, out, x86::rdtsc());
+    if (parts & vcpu_state::kEvents) out.events.injected = vcpu.events.injected;
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, x86::rdtsc());
+    if (parts & vcpu_state::kEvents) vcpu.events.injected = in.events.injected;
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds
 }
 

@@ -16,10 +16,7 @@ public:
     void run(Vcpu& vcpu, VmExit& exit) override;
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
-    void inject_exception(u8 vector, bool has_error_code, u32 error_code) override;
     void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
-    void request_interrupt(u8 vector) override;
-    bool interrupt_requested() const override;
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }

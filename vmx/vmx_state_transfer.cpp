@@ -91,8 +91,7 @@ void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
     }
     if (parts & Part::kEvents) {
         const u32 interruptibility = read(Field32::GuestInterruptibility);
-        out.events.injected =
-            event_encoding::decode(pending_event_, pending_event_error_, u8(read(Field32::EntryInstructionLength)));
+        out.events.injected = vcpu.events.injected;
         out.events.interrupt_shadow = (interruptibility & (kBlockingBySti | kBlockingByMovSs)) != 0;
         out.events.nmi_blocked = (interruptibility & kBlockingByNmi) != 0;
         out.events.nmi_pending = false;
@@ -143,10 +142,7 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         if (this_cpu().last_vcpu_uid == vcpu.uid) this_cpu().last_vcpu_uid = 0;  // reload them at the next entry
     }
     if (parts & Part::kEvents) {
-        const vcpu_state::Event& e = in.events.injected;
-        pending_event_ = event_encoding::encode(e, true);
-        pending_event_error_ = e.has_error_code ? e.error_code : 0;
-        if (e.instruction_length) write(Field32::EntryInstructionLength, u32(e.instruction_length));
+        vcpu.events.injected = in.events.injected;
         u32 interruptibility = read(Field32::GuestInterruptibility) & ~(kBlockingBySti | kBlockingByNmi);
         interruptibility &= ~kBlockingByMovSs;
         if (in.events.interrupt_shadow) interruptibility |= kBlockingBySti;

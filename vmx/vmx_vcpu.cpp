@@ -12,6 +12,7 @@
 #include "kernel/percpu.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
+#include "kernel/vcpu/event_encoding.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -38,8 +39,8 @@ constexpr u64 kEferLma = 1ull << 10;
 constexpr u64 kDefaultPat = 0x0007040600070406ull;
 constexpr u64 kRflagsIf = 1ull << 9;
 // Entry/exit interruption information (SDM vol. 3C, 25.8.3 and 25.9.2).
-constexpr u32 kEventValid = 1u << 31, kEventErrorCode = 1u << 11;
-constexpr u32 kEventExternal = 0u << 8, kEventNmi = 2u << 8, kEventHardwareException = 3u << 8;
+constexpr u32 kEventValid = 1u << 31;
+constexpr u32 kEventExternal = 0u << 8, kEventNmi = 2u << 8;
 constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1;
 
 // VPIDs tag guest TLB entries (SDM vol. 3C 29.1); 0 is the host's. One per vCPU, given
@@ -147,8 +148,7 @@ void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.regs[Gpr::Rsi] = entry.rsi;
     vcpu.regs.rip = entry.rip;
     vcpu.regs.rflags = 0x2;
-    interrupt_pending_ = false;
-    pending_event_ = 0;
+    vcpu.events = {};
     fpu_reset_state(vcpu);
 }
 
@@ -285,20 +285,12 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
     guest_cr2_ = 0;
 }
 
-void VmxVcpu::request_interrupt(u8 vector) {
-    interrupt_pending_ = true;
-    interrupt_vector_ = vector;
-}
-
-void VmxVcpu::inject_exception(u8 vector, bool has_error_code, u32 error_code) {
-    pending_event_ = kEventValid | kEventHardwareException | vector | (has_error_code ? kEventErrorCode : 0);
-    pending_event_error_ = error_code;
-}
-
-// Exceptions first, then a requested external interrupt when the guest can take it
-// (IF set, no STI/MOV SS blocking: SDM vol. 3C, 26.3.1.5 and 27.2); otherwise ask for
-// an interrupt-window exit.
-void VmxVcpu::prepare_event_injection() {
+// The vCPU's events (kernel/vcpu/vcpu_events.hpp) into the VM-entry interruption
+// information: an event to inject first (with its length when it is a software event,
+// SDM vol. 3C 26.6.1.1), else a requested external interrupt when the guest can take it
+// (IF set, no STI/MOV SS blocking: SDM vol. 3C, 26.3.1.5 and 27.2); otherwise an
+// interrupt-window exit asks for the moment it can.
+void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
     u32 interruptibility = read(Field32::GuestInterruptibility);
     if (clear_interrupt_shadow_) {
         interruptibility &= ~(kBlockingBySti | kBlockingByMovSs);
@@ -306,16 +298,18 @@ void VmxVcpu::prepare_event_injection() {
         clear_interrupt_shadow_ = false;
     }
     u32 controls = read(Field32::ProcessorBasedControls) & ~proc::kInterruptWindowExiting;
-    if (pending_event_) {
-        write(Field32::EntryInterruptionInfo, pending_event_);
-        write(Field32::EntryExceptionErrorCode, pending_event_error_);
-        pending_event_ = 0;
-        if (interrupt_pending_) controls |= proc::kInterruptWindowExiting;
-    } else if (interrupt_pending_) {
+    if (events.has_injection()) {
+        const vcpu_state::Event& e = events.injected;
+        write(Field32::EntryInterruptionInfo, event_encoding::encode(e, true));
+        write(Field32::EntryExceptionErrorCode, e.has_error_code ? e.error_code : 0);
+        if (e.instruction_length) write(Field32::EntryInstructionLength, u32(e.instruction_length));
+        events.injected = {};
+        if (events.interrupt_requested) controls |= proc::kInterruptWindowExiting;
+    } else if (events.interrupt_requested) {
         const u64 rflags = read(FieldNatural::GuestRflags);
         if ((rflags & kRflagsIf) && !(interruptibility & (kBlockingBySti | kBlockingByMovSs))) {
-            write(Field32::EntryInterruptionInfo, kEventValid | kEventExternal | interrupt_vector_);
-            interrupt_pending_ = false;
+            write(Field32::EntryInterruptionInfo, kEventValid | kEventExternal | events.interrupt_vector);
+            events.interrupt_requested = false;
         } else {
             controls |= proc::kInterruptWindowExiting;
         }
@@ -347,7 +341,7 @@ void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
     u32 entry = read(Field32::EntryControls) & ~entry_ctl::kIa32eModeGuest;
     if (read(Field64::GuestEfer) & kEferLma) entry |= entry_ctl::kIa32eModeGuest;
     write(Field32::EntryControls, entry);
-    prepare_event_injection();
+    prepare_event_injection(vcpu.events);
     const Capabilities* caps = capabilities();
     if (caps->preemption_timer) {
         constexpr u64 kPreemptMicroseconds = 2000;  // as the scheduler tick
@@ -381,14 +375,11 @@ void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
     vcpu.regs.rip = read(FieldNatural::GuestRip);
     vcpu.regs.rflags = read(FieldNatural::GuestRflags);
     // An event whose delivery the exit interrupted must be delivered again (SDM 28.2.4).
+    // Software events keep the instruction's length, which their re-injection needs.
     const u32 vectoring = read(Field32::IdtVectoringInfo);
-    if (vectoring & kEventValid) {
-        pending_event_ = vectoring & ~(1u << 12);
-        pending_event_error_ = read(Field32::IdtVectoringErrorCode);
-        const u32 type = (vectoring >> 8) & 7;
-        if (type == 4 || type == 5 || type == 6)  // software events need their length
-            write(Field32::EntryInstructionLength, read(Field32::ExitInstructionLength));
-    }
+    if (vectoring & kEventValid)
+        vcpu.events.injected = event_encoding::decode(vectoring, read(Field32::IdtVectoringErrorCode),
+                                                      u8(read(Field32::ExitInstructionLength)));
     translate_exit(exit);
 }
 

@@ -14,13 +14,10 @@ public:
     void run(Vcpu& vcpu, VmExit& exit) override;
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
-    void inject_exception(u8 vector, bool has_error_code, u32 error_code) override;
     void set_cr2(u64 value) override {
         guest_cr2_ = value;
         control_cached_ = false;
     }
-    void request_interrupt(u8 vector) override;
-    bool interrupt_requested() const override { return interrupt_pending_; }
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
@@ -37,7 +34,7 @@ private:
     void setup_controls(Vcpu& vcpu);
     void setup_host_state();
     void load_entry_state(const GuestEntryState& entry);
-    void prepare_event_injection();
+    void prepare_event_injection(VcpuEvents& events);
     void translate_exit(VmExit& exit);
     void load_syscall_msrs();
 
@@ -53,11 +50,7 @@ private:
     u16 vpid_ = 0;
     u32 cpu_ = ~0u;
     u64 guest_cr2_ = 0;
-    bool interrupt_pending_ = false;
-    u8 interrupt_vector_ = 0;
     bool clear_interrupt_shadow_ = false;
-    u32 pending_event_ = 0;  // entry interruption information to inject
-    u32 pending_event_error_ = 0;
     // The SYSCALL MSRs: VM entry and exit do not switch them, so each vCPU's values are
     // loaded into the CPU when it starts running that vCPU (SDM vol. 3C, 28.5.1 lists
     // what VM exit does load).

@@ -215,11 +215,11 @@ class PcPlatform final : public GuestClock,
             start_if_sipi(v);
             return false;
         }
-        if (v.backend->interrupt_requested()) return true;
+        if (v.events.interrupt_requested) return true;
         if (l.extint_pending()) {
-            v.backend->request_interrupt(l.acknowledge_extint());
+            v.events.request_interrupt(l.acknowledge_extint());
         } else if (const i32 vector = l.pending_vector(); vector != VirtualLapic::kNoVector) {
-            v.backend->request_interrupt(u8(vector));
+            v.events.request_interrupt(u8(vector));
             l.mark_in_flight(u8(vector));
             requested_[v.index] = true;
             requested_vector_[v.index] = u8(vector);
@@ -228,7 +228,7 @@ class PcPlatform final : public GuestClock,
     }
 
     void after_exit(Vcpu& v) {
-        if (!requested_[v.index] || v.backend->interrupt_requested()) return;
+        if (!requested_[v.index] || v.events.interrupt_requested) return;
         LockGuard<SpinLock> guard(lock_);
         lapics_[v.index]->acknowledge(requested_vector_[v.index]);
         requested_[v.index] = false;
@@ -240,7 +240,7 @@ class PcPlatform final : public GuestClock,
         VirtualLapic& l = *lapics_[v.index];
         const bool interruptible = v.regs.rflags & kRflagsIf;
         if (interruptible &&
-            (v.backend->interrupt_requested() || l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector))
+            (v.events.interrupt_requested || l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector))
             return;  // taken at the next entry
         vcpu_set_state(v, VcpuState::Blocked);
     }

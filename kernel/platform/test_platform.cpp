@@ -35,14 +35,14 @@ public:
     void poll(Vcpu& v) override {
         if (v.timer_deadline_us == 0 || uptime_us() < v.timer_deadline_us || v.state == VcpuState::Stopped) return;
         v.timer_deadline_us = 0;
-        v.backend->request_interrupt(v.timer_vector);
+        v.events.request_interrupt(v.timer_vector);
         scheduler_wake_vcpu(v);
     }
 
     u64 next_deadline_us(Vcpu& v) override { return v.timer_deadline_us; }
 
     void halt(Vcpu& v) override {
-        if (v.backend->interrupt_requested()) return;  // delivered at the next entry
+        if (v.events.interrupt_requested) return;  // delivered at the next entry
         if (!(v.regs.rflags & kRflagsIf) && v.timer_deadline_us == 0) {
             log_info("%s: vcpu%u halted with interrupts off at rip %#llx: it stays halted", v.domain->name, v.index,
                      (unsigned long long)v.regs.rip);

@@ -5,6 +5,7 @@
 // 63:32 of the same field, VMX in a field of its own. Types: 0 external interrupt, 2 NMI,
 // 3 hardware exception, 4 software interrupt (INTn), 5 privileged software exception
 // (INT1, VMX only), 6 software exception (INT3/INTO, VMX only; SVM calls them type 4).
+// Decoding then encoding for the same vendor gives the word back.
 #pragma once
 
 #include "kernel/types.hpp"
@@ -24,15 +25,17 @@ inline vcpu_state::Event decode(u32 info, u32 error_code, u8 instruction_length)
         case 2: e.kind = EventKind::Nmi; break;
         case 3: e.kind = EventKind::HardwareException; break;
         case 4: e.kind = EventKind::SoftwareInterrupt; break;
-        case 5:
+        case 5: e.kind = EventKind::PrivilegedSoftwareException; break;
         case 6: e.kind = EventKind::SoftwareException; break;
         default: return e;  // reserved types: nothing to carry
     }
     e.vector = u8(info);
     e.has_error_code = (info & kErrorCodeValid) != 0;
     e.error_code = e.has_error_code ? error_code : 0;
-    e.instruction_length =
-        e.kind == EventKind::SoftwareInterrupt || e.kind == EventKind::SoftwareException ? instruction_length : 0;
+    e.instruction_length = e.kind == EventKind::SoftwareInterrupt || e.kind == EventKind::SoftwareException ||
+                                   e.kind == EventKind::PrivilegedSoftwareException
+                               ? instruction_length
+                               : 0;
     return e;
 }
 
@@ -46,6 +49,8 @@ inline u32 encode(const vcpu_state::Event& e, bool vmx) {
         case EventKind::HardwareException: type = 3; break;
         case EventKind::SoftwareInterrupt: type = 4; break;
         case EventKind::SoftwareException: type = vmx ? 6 : 4; break;
+        // SVM has no type of its own for INT1: it is the #DB exception there.
+        case EventKind::PrivilegedSoftwareException: type = vmx ? 5 : 3; break;
         default: return 0;
     }
     return kValid | (type << 8) | e.vector | (e.has_error_code ? kErrorCodeValid : 0);

@@ -55,7 +55,16 @@ struct Msrs {
 
 // One event the CPU must deliver at the next entry, as both vendors describe it: the
 // vector, its kind and its error code (SDM vol. 3C 25.8.3, APM vol. 2 15.20).
-enum class EventKind : u8 { None, ExternalInterrupt, Nmi, HardwareException, SoftwareInterrupt, SoftwareException };
+// PrivilegedSoftwareException is INT1 (ICEBP), which VMX delivers as its own type (5).
+enum class EventKind : u8 {
+    None,
+    ExternalInterrupt,
+    Nmi,
+    HardwareException,
+    SoftwareInterrupt,
+    SoftwareException,
+    PrivilegedSoftwareException,
+};
 
 struct Event {
     EventKind kind;

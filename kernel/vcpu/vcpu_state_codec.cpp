@@ -149,7 +149,7 @@ constexpr void visit_fpu(auto& io, auto& f) {
 }
 
 constexpr void visit_events(auto& io, auto& e) {
-    io.enumeration(e.injected.kind, EventKind::SoftwareException);
+    io.enumeration(e.injected.kind, EventKind::PrivilegedSoftwareException);
     io.field(e.injected.vector);
     io.field(e.injected.has_error_code);
     io.field(e.injected.error_code);

@@ -73,7 +73,7 @@ void handle_msr(Vcpu& vcpu, bool write) {
     }
     if (result == MsrResult::GeneralProtection) {
         // A faulting instruction does not complete: RIP stays on it (SDM 6.5).
-        vcpu.backend->inject_exception(kVectorGp, true, 0);
+        vcpu.events.raise_exception(kVectorGp, true, 0);
         return;
     }
     if (!skip_instruction(vcpu, write ? InterceptedInstruction::Wrmsr : InterceptedInstruction::Rdmsr)) return;
@@ -208,12 +208,12 @@ void handle_xsetbv(Vcpu& vcpu) {
     constexpr u64 kCr4Osxsave = 1ull << 18;
     const GuestControlState c = vcpu.backend->control_state();
     if (!(c.cr4 & kCr4Osxsave) || fpu_guest_xcr0_supported() == 0) {
-        vcpu.backend->inject_exception(kVectorUd, false, 0);
+        vcpu.events.raise_exception(kVectorUd, false, 0);
         return;
     }
     const u64 value = (vcpu.regs[Gpr::Rdx] << 32) | u32(vcpu.regs[Gpr::Rax]);
     if (c.cpl != 0 || u32(vcpu.regs[Gpr::Rcx]) != 0 || !fpu_set_guest_xcr0(vcpu, value)) {
-        vcpu.backend->inject_exception(kVectorGp, true, 0);
+        vcpu.events.raise_exception(kVectorGp, true, 0);
         return;
     }
     skip_instruction(vcpu, InterceptedInstruction::Xsetbv);
@@ -238,7 +238,7 @@ void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
 void handle_cr8(Vcpu& vcpu, const Cr8Exit& cr8) {
     const Gpr reg = static_cast<Gpr>(cr8.gpr & 15);
     if (cr8.write && (vcpu.regs[reg] & ~0xfull)) {
-        vcpu.backend->inject_exception(kVectorGp, true, 0);
+        vcpu.events.raise_exception(kVectorGp, true, 0);
         return;
     }
     if (!skip_instruction(vcpu, cr8.write ? InterceptedInstruction::MovToCr : InterceptedInstruction::MovFromCr))
@@ -282,7 +282,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
         case ExitKind::VirtualizationInstruction:
             // The extensions are hidden from guests (CPUID): their instructions are #UD,
             // as on a CPU without them.
-            vcpu.backend->inject_exception(kVectorUd, false, 0);
+            vcpu.events.raise_exception(kVectorUd, false, 0);
             return;
         case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
         case ExitKind::Cr8Access: handle_cr8(vcpu, exit.cr8); return;

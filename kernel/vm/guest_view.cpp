@@ -54,9 +54,9 @@ bool reflect_guest_fault(Vcpu& vcpu, const WalkFault& fault) {
     switch (fault.kind) {
         case WalkResult::PageFault:
             vcpu.backend->set_cr2(fault.address);
-            vcpu.backend->inject_exception(kVectorPf, true, fault.error_code);
+            vcpu.events.raise_exception(kVectorPf, true, fault.error_code);
             return true;
-        case WalkResult::NonCanonical: vcpu.backend->inject_exception(kVectorGp, true, 0); return true;
+        case WalkResult::NonCanonical: vcpu.events.raise_exception(kVectorGp, true, 0); return true;
         case WalkResult::Contended: return true;  // re-execute the instruction
         case WalkResult::Ok:
         case WalkResult::BadTablePhysical:

@@ -132,8 +132,8 @@ bool emulate_mmio_access(Vcpu& vcpu, const NestedPageFaultExit& npf) {
         case EmulationResult::Exception:
             write_back(vcpu, cpu);  // a faulting REP keeps the iterations it completed
             if (result.exception.vector == kVectorPf) vcpu.backend->set_cr2(result.exception.cr2);
-            vcpu.backend->inject_exception(result.exception.vector, result.exception.has_error_code,
-                                           result.exception.error_code);
+            vcpu.events.raise_exception(result.exception.vector, result.exception.has_error_code,
+                                        result.exception.error_code);
             break;
         case EmulationResult::Retry: break;
         case EmulationResult::Unsupported:

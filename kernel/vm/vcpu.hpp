@@ -5,6 +5,7 @@
 #include "kernel/domain/run_gate.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
+#include "kernel/vcpu/vcpu_events.hpp"
 #include "kernel/vm/guest_registers.hpp"
 #include "kernel/vm/vm_exit.hpp"
 #include "kernel/x86/msr.hpp"
@@ -38,12 +39,7 @@ public:
     virtual GuestControlState control_state() const = 0;
     // Puts the vCPU into `entry`'s start state (control structure and vcpu.regs).
     virtual void reset(Vcpu& vcpu, const GuestEntryState& entry) = 0;
-    // Raises an exception in the guest at the next entry (SDM/APM event injection).
-    virtual void inject_exception(u8 vector, bool has_error_code, u32 error_code) = 0;
-    virtual void set_cr2(u64 value) = 0;  // with a #PF injection
-    // Asks for an external interrupt to be delivered when the guest can take it.
-    virtual void request_interrupt(u8 vector) = 0;
-    virtual bool interrupt_requested() const = 0;
+    virtual void set_cr2(u64 value) = 0;  // with a #PF raised in vcpu.events
     // MSRs whose guest values the hardware structure holds (EFER, PAT): false for others.
     virtual bool read_guest_msr(Msr msr, u64& value) const = 0;
     virtual bool write_guest_msr(Msr msr, u64 value) = 0;
@@ -78,6 +74,9 @@ struct Vcpu {
     // handled (kernel/domain/run_gate.hpp); domain_quiesce waits for it.
     RunGate gate;
     GuestRegisters regs = {};
+    // What it has to take at its next entries (kernel/vcpu/vcpu_events.hpp); its CPU's
+    // (or, while it is stopped, its controller's), like regs.
+    VcpuEvents events;
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
     VcpuBackend* backend = nullptr;

@@ -65,10 +65,7 @@ void expect_same_vmcb_parts(const VcpuArchState& a, const VcpuArchState& b) {
     EXPECT_EQ(a.msrs.sysenter_eip, b.msrs.sysenter_eip);
     EXPECT_EQ(a.msrs.pat, b.msrs.pat);
     EXPECT_EQ(a.tsc, b.tsc);
-    EXPECT_EQ(a.events.injected.kind, b.events.injected.kind);
-    EXPECT_EQ(a.events.injected.vector, b.events.injected.vector);
-    EXPECT_EQ(a.events.injected.has_error_code, b.events.injected.has_error_code);
-    EXPECT_EQ(a.events.injected.error_code, b.events.injected.error_code);
+    // The injected event lives in the vCPU's VcpuEvents, not in the VMCB (SvmEvents below).
     EXPECT_EQ(a.events.interrupt_shadow, b.events.interrupt_shadow);
 }
 
@@ -93,9 +90,7 @@ TEST(SvmStateTransfer, TheVmcbHoldsTheArchitecturalMeaning) {
     EXPECT_EQ(vmcb->save.cpl, 3) << "CPL from SS.DPL";
     EXPECT_EQ(vmcb->control.int_ctl & 0xf, 9u) << "CR8 is V_TPR";
     EXPECT_EQ(vmcb->control.tsc_offset, 123456789u - 1000u) << "guest TSC = host TSC + offset";
-    EXPECT_EQ(vmcb->control.event_inject,
-              (u64(6) << 32) | event_encoding::kValid | (3u << 8) | event_encoding::kErrorCodeValid | 14u)
-        << "#PF with error code 6 (APM vol. 2 15.20)";
+    EXPECT_EQ(vmcb->control.event_inject, 0u) << "the injected event is the vCPU's (VcpuEvents), not the VMCB's";
     EXPECT_EQ(vmcb->save.cs.attrib, in.seg(SegmentIndex::Cs).attributes);
     EXPECT_EQ(regs.rip, in.rip) << "RIP and the GPRs live in GuestRegisters between exits";
     EXPECT_EQ(regs.gpr[7], in.gpr[7]);
@@ -133,16 +128,26 @@ TEST(SvmStateTransfer, OnlyThePartsAskedForMove) {
 }
 
 TEST(EventEncoding, EveryKindBothWaysOnBothVendors) {
-    for (EventKind kind : {EventKind::ExternalInterrupt, EventKind::Nmi, EventKind::HardwareException,
-                           EventKind::SoftwareInterrupt, EventKind::SoftwareException}) {
+    for (EventKind kind :
+         {EventKind::ExternalInterrupt, EventKind::Nmi, EventKind::HardwareException, EventKind::SoftwareInterrupt,
+          EventKind::SoftwareException, EventKind::PrivilegedSoftwareException}) {
         for (bool vmx : {false, true}) {
             const Event e{kind, 0x80, kind == EventKind::HardwareException, 0x1234, 2};
             const u32 info = event_encoding::encode(e, vmx);
             const Event back = event_encoding::decode(info, 0x1234, 2);
+            EXPECT_EQ(event_encoding::encode(back, vmx), info) << "the word comes back";
             if (!vmx && kind == EventKind::SoftwareException) {
                 EXPECT_EQ(back.kind, EventKind::SoftwareInterrupt) << "SVM has one type for both";
                 continue;
             }
+            if (!vmx && kind == EventKind::PrivilegedSoftwareException) {
+                EXPECT_EQ(back.kind, EventKind::HardwareException) << "INT1 is #DB on SVM";
+                continue;
+            }
+            if (vmx)
+                EXPECT_EQ((info >> 8) & 7, kind == EventKind::PrivilegedSoftwareException ? 5u
+                                           : kind == EventKind::SoftwareException         ? 6u
+                                                                                          : (info >> 8) & 7);
             EXPECT_EQ(back.kind, kind);
             EXPECT_EQ(back.vector, 0x80);
             EXPECT_EQ(back.has_error_code, e.has_error_code);
@@ -153,6 +158,49 @@ TEST(EventEncoding, EveryKindBothWaysOnBothVendors) {
     EXPECT_EQ(event_encoding::decode(0x0000030e, 0, 0).kind, EventKind::None) << "valid bit clear";
     EXPECT_EQ(event_encoding::decode(event_encoding::kValid | (7u << 8), 0, 0).kind, EventKind::None)
         << "type 7 (other event) carries nothing";
+}
+
+TEST(SvmEvents, AnInjectedEventGoesToEventinjOnceAndARequestToVIrq) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    VcpuEvents events;
+    events.raise_exception(14, true, 6);
+    events.request_interrupt(0x30);
+    svm::events_to_vmcb(events, *vmcb);
+    EXPECT_EQ(vmcb->control.event_inject,
+              (u64(6) << 32) | event_encoding::kValid | (3u << 8) | event_encoding::kErrorCodeValid | 14u)
+        << "#PF with error code 6 (APM vol. 2 15.20)";
+    EXPECT_FALSE(events.has_injection()) << "handed to the CPU";
+    EXPECT_TRUE(vmcb->control.int_ctl & svm::kIntCtlVIrq);
+    EXPECT_EQ((vmcb->control.int_ctl >> 32) & 0xff, 0x30u) << "V_INTR_VECTOR";
+    EXPECT_TRUE(events.interrupt_requested) << "requested until the CPU takes it";
+
+    svm::events_to_vmcb(events, *vmcb);
+    EXPECT_EQ(vmcb->control.event_inject, 0u) << "injected once";
+    events.interrupt_requested = false;
+    vmcb->control.int_ctl |= 0x5;  // V_TPR stays the guest's
+    svm::events_to_vmcb(events, *vmcb);
+    EXPECT_FALSE(vmcb->control.int_ctl & svm::kIntCtlVIrq) << "no request, no V_IRQ";
+    EXPECT_EQ(vmcb->control.int_ctl & 0xf, 0x5u);
+}
+
+TEST(SvmEvents, AfterAnExitWhatWasNotDeliveredComesBack) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    VcpuEvents events;
+    events.request_interrupt(0x41);
+    svm::events_to_vmcb(events, *vmcb);
+    vmcb->control.int_ctl &= ~svm::kIntCtlVIrq;                   // the CPU took the interrupt...
+    vmcb->control.exit_int_info = event_encoding::kValid | 0x41;  // ...and an exit cut its delivery short
+    svm::events_from_vmcb(*vmcb, events);
+    EXPECT_FALSE(events.interrupt_requested);
+    EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
+    EXPECT_EQ(events.injected.vector, 0x41);
+
+    VcpuEvents quiet;
+    vmcb->control.exit_int_info = 0x41;  // no valid bit: stale (APM 15.7.2)
+    svm::events_from_vmcb(*vmcb, quiet);
+    EXPECT_FALSE(quiet.has_injection());
 }
 
 }  // namespace

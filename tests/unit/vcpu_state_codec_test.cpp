@@ -260,7 +260,7 @@ TEST(VcpuStateCodec, NonZeroReservedIsBadField) {
 }
 
 TEST(VcpuStateCodec, EnumsOutOfRangeAreBadField) {
-    EXPECT_EQ(decode_with_byte(kEventKind, static_cast<u8>(EventKind::SoftwareException) + 1),
+    EXPECT_EQ(decode_with_byte(kEventKind, static_cast<u8>(EventKind::PrivilegedSoftwareException) + 1),
               VcpuStateDecodeError::BadField);
     EXPECT_EQ(decode_with_byte(kEventKind, 0xff), VcpuStateDecodeError::BadField);
     EXPECT_EQ(decode_with_byte(kActivity, static_cast<u8>(ActivityState::Shutdown) + 1),
