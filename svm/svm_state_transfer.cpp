@@ -66,8 +66,8 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts,
     if (parts & Part::kMsrs) {
         out.msrs = {s.star,        s.lstar,        s.cstar,        s.sfmask, s.kernel_gs_base,
                     s.sysenter_cs, s.sysenter_esp, s.sysenter_eip, s.g_pat,  0};
-        out.tsc = host_tsc + c.tsc_offset;
     }
+    if (parts & Part::kTsc) out.tsc = host_tsc + c.tsc_offset;
     if (parts & Part::kEvents) {
         // The injected event is the vCPU's (VcpuEvents), not the VMCB's, between exits.
         out.events.interrupt_shadow = c.interrupt_shadow & 1;
@@ -115,8 +115,8 @@ void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestReg
         s.sysenter_esp = in.msrs.sysenter_esp;
         s.sysenter_eip = in.msrs.sysenter_eip;
         s.g_pat = in.msrs.pat;
-        c.tsc_offset = in.tsc - host_tsc;
     }
+    if (parts & Part::kTsc) c.tsc_offset = in.tsc - host_tsc;
     if (parts & Part::kEvents) {
         c.interrupt_shadow = in.events.interrupt_shadow ? 1 : 0;
     }

@@ -17,20 +17,8 @@ namespace svm {
 
 namespace {
 
-// Segment attributes in the VMCB's compressed form (APM vol. 2, 15.5.1): type, S, DPL, P
-// in bits 7:0; AVL, L, D/B, G in bits 11:8.
-constexpr u16 kCode32Flat = 0xc9b;  // present, code exec/read accessed, D=1, G=1
-constexpr u16 kCode64 = 0xa9b;      // present, code exec/read accessed, L=1, G=1
-constexpr u16 kData32Flat = 0xc93;  // present, data read/write accessed, B=1, G=1
-constexpr u16 kCode16 = 0x09b;
-constexpr u16 kData16 = 0x093;
-constexpr u16 kTss32Busy = 0x08b;
-constexpr u16 kLdt = 0x082;
-
-constexpr u64 kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5, kCr0Pg = 1ull << 31;
-constexpr u64 kCr4Pae = 1ull << 5;
-constexpr u64 kEferLme = 1ull << 8, kEferLma = 1ull << 10;
-constexpr u64 kDefaultPat = 0x0007040600070406ull;  // the power-on PAT (SDM vol. 3, 11.12.4)
+constexpr u64 kCr0Pe = 1ull << 0;
+constexpr u64 kEferLma = 1ull << 10;
 
 bool g_nrip_save = false;  // set once, from CPUID 8000000Ah EDX[3], by the first vCPU
 
@@ -38,11 +26,9 @@ bool g_nrip_save = false;  // set once, from CPUID 8000000Ah EDX[3], by the firs
 // vCPU: QEMU's TCG has no flush-by-ASID (shared/research/svm-under-qemu-tcg.md).
 constexpr u32 kGuestAsid = 1;
 
-VmcbSegment segment(u16 selector, u64 base, u32 limit, u16 attrib) { return {selector, attrib, limit, base}; }
-
 }  // namespace
 
-bool SvmVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     g_nrip_save = (x86::cpuid(0x8000000a).edx & (1u << 3)) != 0;
     const PermissionMaps* maps = permission_maps();
     if (!maps) {
@@ -73,63 +59,22 @@ bool SvmVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error)
     c.int_ctl = kIntCtlVIntrMasking;
     c.np_control = kNpEnable;
     c.nested_cr3 = vcpu.domain->memory.nested_root();
-    reset(vcpu, entry);
+    reset(vcpu, boot);
     return true;
 }
 
-void SvmVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
-    load_entry_state(entry);
-    vcpu.regs = {};
-    vcpu.regs[Gpr::Rax] = entry.rax;
-    vcpu.regs[Gpr::Rbx] = entry.rbx;
-    vcpu.regs[Gpr::Rsp] = entry.rsp;
-    vcpu.regs[Gpr::Rsi] = entry.rsi;
-    vcpu.regs.rip = entry.rip;
-    vcpu.regs.rflags = 0x2;  // bit 1 is always set
-    fpu_reset_state(vcpu);
-    vcpu.events = {};
+void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
+    // Guest interrupts are virtual ones, none requested; V_TPR comes with the state.
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
+    arch_state_to_vmcb(boot, kBootStateParts, *vmcb_, vcpu.regs);
+    vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3 and paging mode
+    vcpu.events = {};
+    fpu_reset_state(vcpu);
 }
 
 SvmVcpu::~SvmVcpu() {
     if (vmcb_pa_) frame_free(vmcb_pa_);
-}
-
-void SvmVcpu::load_entry_state(const GuestEntryState& entry) {
-    VmcbStateSaveArea& s = vmcb_->save;
-    s.cr3 = 0;
-    s.cr4 = 0;
-    s.efer = msr_bits::kEferSvme;  // VMRUN requires it (APM 15.5.1); hidden from the guest
-    s.gdtr = segment(0, 0, 0xffff, 0);
-    if (entry.mode == GuestCpuMode::Real) {
-        s.cs = segment(entry.cs_selector, u64(entry.cs_selector) << 4, 0xffff, kCode16);
-        s.ds = s.es = s.ss = s.fs = s.gs = segment(0, 0, 0xffff, kData16);
-        s.cr0 = kCr0Et;
-    } else if (entry.mode == GuestCpuMode::Long64) {
-        // Paging and long mode already on, as the Linux 64-bit boot protocol requires.
-        s.cs = segment(entry.cs_selector, 0, 0xffffffff, kCode64);
-        s.ds = s.es = s.ss = segment(entry.data_selector, 0, 0xffffffff, kData32Flat);
-        s.fs = s.gs = segment(0, 0, 0xffff, kData16);
-        s.cr0 = kCr0Pe | kCr0Et | kCr0Ne | kCr0Pg;
-        s.cr3 = entry.cr3;
-        s.cr4 = kCr4Pae;
-        s.efer |= kEferLme | kEferLma;
-        s.gdtr = segment(0, entry.gdt_base, entry.gdt_limit, 0);
-    } else {
-        // The multiboot1 machine state (Multiboot spec 3.2): flat 4 GiB segments,
-        // protected mode, paging off; GDTR and IDTR are the kernel's to set.
-        s.cs = segment(0x08, 0, 0xffffffff, kCode32Flat);
-        s.ds = s.es = s.ss = s.fs = s.gs = segment(0x10, 0, 0xffffffff, kData32Flat);
-        s.cr0 = kCr0Pe | kCr0Et;
-    }
-    s.idtr = segment(0, 0, 0x3ff, 0);
-    s.tr = segment(0, 0, 0xffff, kTss32Busy);
-    s.ldtr = segment(0, 0, 0xffff, kLdt);
-    s.cpl = 0;
-    s.dr6 = 0xffff0ff0;
-    s.dr7 = 0x400;
-    s.g_pat = kDefaultPat;
 }
 
 void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
@@ -264,6 +209,7 @@ bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
         case Msr::Efer: value = vmcb_->save.efer & ~msr_bits::kEferSvme; return true;
         case Msr::Pat: value = vmcb_->save.g_pat; return true;
+        case Msr::Tsc: value = x86::rdtsc() + vmcb_->control.tsc_offset; return true;  // APM vol. 2 15.30.5
         default: return false;
     }
 }
@@ -289,13 +235,13 @@ void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
 
 }  // namespace svm
 
-VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     auto* backend = new (kNoThrow) svm::SvmVcpu;
     if (!backend) {
         *error = "out of memory for the vCPU";
         return nullptr;
     }
-    if (!backend->init(vcpu, entry, error)) {
+    if (!backend->init(vcpu, boot, error)) {
         delete backend;
         return nullptr;
     }

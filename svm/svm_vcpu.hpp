@@ -10,12 +10,12 @@ namespace svm {
 class SvmVcpu final : public VcpuBackend {
 public:
     // False (with `error`) when the VMCB or the shared permission maps cannot be had.
-    bool init(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+    bool init(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
     ~SvmVcpu() override;
 
     void run(Vcpu& vcpu, VmExit& exit) override;
     GuestControlState control_state() const override;
-    void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
+    void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
@@ -27,7 +27,6 @@ public:
     usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCB
 
 private:
-    void load_entry_state(const GuestEntryState& entry);
     void translate_exit(VmExit& exit) const;
 
     Vmcb* vmcb_ = nullptr;

@@ -31,6 +31,7 @@ enum class Field64 : u32 {
     IoBitmapA = 0x2000,
     IoBitmapB = 0x2002,
     MsrBitmap = 0x2004,
+    TscOffset = 0x2010,
     EptPointer = 0x201a,
     GuestPhysicalAddress = 0x2400,
     VmcsLinkPointer = 0x2800,
@@ -158,6 +159,7 @@ inline constexpr u32 kPreemptionTimer = 1u << 6;
 }  // namespace pin
 namespace proc {
 inline constexpr u32 kInterruptWindowExiting = 1u << 2;
+inline constexpr u32 kUseTscOffsetting = 1u << 3;
 inline constexpr u32 kHltExiting = 1u << 7;
 // MOV to/from CR8 exit (SDM vol. 3C, table 25-6): without them a guest's CR8 would be the
 // host's own task priority.

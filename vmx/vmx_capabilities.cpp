@@ -49,7 +49,10 @@ void compute(Capabilities& c) {
     c.pin = adjust_controls(pin_cap, want_pin | pin::kPreemptionTimer);
     c.preemption_timer = c.pin & pin::kPreemptionTimer;
     if (c.preemption_timer) c.preemption_timer_shift = u32(x86::rdmsr(Msr::VmxMisc) & 0x1f);
-    c.proc = adjust_controls(proc_cap, want_proc);
+    // TSC offsetting, where there is one, gives each guest its own time base, so a
+    // restored or migrated guest's TSC goes on from where it was (SDM vol. 3C 25.6.5).
+    c.proc = adjust_controls(proc_cap, want_proc | proc::kUseTscOffsetting);
+    c.tsc_offsetting = c.proc & proc::kUseTscOffsetting;
     c.exit = adjust_controls(exit_cap, want_exit);
     c.entry = adjust_controls(entry_cap, want_entry) & ~entry_ctl::kIa32eModeGuest;
     if ((c.pin & want_pin) != want_pin || (c.proc & want_proc) != want_proc) {

@@ -87,8 +87,8 @@ void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
                     read(FieldNatural::GuestSysenterEip),
                     read(Field64::GuestPat),
                     0};
-        out.tsc = x86::rdtsc();  // no TSC offsetting yet on VMX: the guest sees the host's TSC
     }
+    if (parts & Part::kTsc) out.tsc = guest_tsc();
     if (parts & Part::kEvents) {
         const u32 interruptibility = read(Field32::GuestInterruptibility);
         out.events.injected = vcpu.events.injected;
@@ -140,6 +140,10 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         write(FieldNatural::GuestSysenterEip, in.msrs.sysenter_eip);
         write(Field64::GuestPat, in.msrs.pat);
         if (this_cpu().last_vcpu_uid == vcpu.uid) this_cpu().last_vcpu_uid = 0;  // reload them at the next entry
+    }
+    if (parts & Part::kTsc) {
+        tsc_offset_ = in.tsc - x86::rdtsc();
+        if (caps->tsc_offsetting) write(Field64::TscOffset, tsc_offset_);
     }
     if (parts & Part::kEvents) {
         vcpu.events.injected = in.events.injected;

@@ -26,17 +26,9 @@ namespace vmx {
 
 namespace {
 
-// Segment access rights in the VMCS layout (SDM vol. 3C, table 25-2): descriptor bits
-// 40-47 in 7:0, 52-55 in 15:12, bit 16 "unusable".
-constexpr u32 kCode32Flat = 0xc09b, kData32Flat = 0xc093, kCode16 = 0x009b, kData16 = 0x0093;
-constexpr u32 kCode64 = 0xa09b;  // present, code exec/read accessed, L=1, G=1
-constexpr u32 kTss32Busy = 0x008b, kUnusable = 1u << 16;
-constexpr u64 kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5;
-constexpr u64 kCr4Vmxe = 1ull << 13, kCr4Pae = 1ull << 5;
-constexpr u64 kCr0Pg = 1ull << 31;
-constexpr u64 kEferLme = 1ull << 8;
+constexpr u64 kCr0Pe = 1ull << 0, kCr0Ne = 1ull << 5;
+constexpr u64 kCr4Vmxe = 1ull << 13;
 constexpr u64 kEferLma = 1ull << 10;
-constexpr u64 kDefaultPat = 0x0007040600070406ull;
 constexpr u64 kRflagsIf = 1ull << 9;
 // Entry/exit interruption information (SDM vol. 3C, 25.8.3 and 25.9.2).
 constexpr u32 kEventValid = 1u << 31;
@@ -71,16 +63,9 @@ void invept_all() {
     asm volatile("invept %0, %1" ::"m"(descriptor), "r"(2ull) : "cc", "memory");  // type 2: all contexts
 }
 
-void write_segment(Field16 selector, FieldNatural base, Field32 limit, Field32 rights, u16 sel, u64 b, u32 l, u32 r) {
-    write(selector, sel);
-    write(base, b);
-    write(limit, l);
-    write(rights, r);
-}
-
 }  // namespace
 
-bool VmxVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+bool VmxVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     const Capabilities* caps = capabilities();
     if (!caps->usable) {
         *error = caps->problem;
@@ -104,7 +89,7 @@ bool VmxVcpu::init(Vcpu& vcpu, const GuestEntryState& entry, const char** error)
     }
     // The VMCS is written on the CPU that will run the vCPU (a VMCS is loaded, filled
     // and launched on one CPU); until then only the generic state is set.
-    reset(vcpu, entry);
+    reset(vcpu, boot);
     return true;
 }
 
@@ -131,26 +116,35 @@ void VmxVcpu::unload_from_this_cpu() {
 void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
     make_current();
     if (!needs_entry_state_) return;
+    needs_entry_state_ = false;  // first: load_boot_state's set_state comes back here
     control_cached_ = false;
     setup_controls(vcpu);
-    load_entry_state(entry_);
-    needs_entry_state_ = false;
+    load_boot_state(vcpu);
 }
 
-void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
+void VmxVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     control_cached_ = false;
-    entry_ = entry;
+    boot_ = boot;
     needs_entry_state_ = true;
-    vcpu.regs = {};
-    vcpu.regs[Gpr::Rax] = entry.rax;
-    vcpu.regs[Gpr::Rbx] = entry.rbx;
-    vcpu.regs[Gpr::Rsp] = entry.rsp;
-    vcpu.regs[Gpr::Rsi] = entry.rsi;
-    vcpu.regs.rip = entry.rip;
-    vcpu.regs.rflags = 0x2;
+    // The registers that live in vcpu.regs are set now; the VMCS waits for the vCPU's CPU.
+    for (u8 i = 0; i < 16; ++i) vcpu.regs.gpr[i] = boot.gpr[i];
+    vcpu.regs.rip = boot.rip;
+    vcpu.regs.rflags = boot.rflags;
     vcpu.events = {};
     fpu_reset_state(vcpu);
 }
+
+// The boot state's VMCS part, on the vCPU's CPU, plus what a VM entry wants of a fresh
+// guest: no pending debug exceptions, no blocking, active (SDM vol. 3C 25.4.2).
+void VmxVcpu::load_boot_state(Vcpu& vcpu) {
+    using namespace vcpu_state;
+    set_state(vcpu, kBootStateParts & ~(kGprs | kRipFlags), boot_);
+    write(FieldNatural::GuestPendingDebugExceptions, u64(0));
+    write(Field32::GuestInterruptibility, u32(0));
+    write(Field32::GuestActivityState, u32(0));
+}
+
+u64 VmxVcpu::guest_tsc() const { return x86::rdtsc() + (capabilities()->tsc_offsetting ? tsc_offset_ : 0); }
 
 void VmxVcpu::make_current() {
     PerCpu& cpu = this_cpu();
@@ -227,62 +221,6 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     write(FieldNatural::Cr0ReadShadow, kCr0Ne);
     write(FieldNatural::Cr4GuestHostMask, kCr4Vmxe);
     write(FieldNatural::Cr4ReadShadow, u64(0));
-}
-
-void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
-    const Capabilities* caps = capabilities();
-    if (entry.mode == GuestCpuMode::Real) {
-        const u64 cs_base = u64(entry.cs_selector) << 4;
-        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
-                      Field32::GuestCsAccessRights, entry.cs_selector, cs_base, 0xffff, kCode16);
-        write(FieldNatural::GuestCr0, u64((kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~kCr0Pe & ~(1ull << 31)));
-    } else if (entry.mode == GuestCpuMode::Long64) {
-        // Paging and long mode already on, as the Linux 64-bit boot protocol requires; the
-        // IA-32e-mode-guest entry control follows EFER.LMA at every entry.
-        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
-                      Field32::GuestCsAccessRights, entry.cs_selector, 0, 0xffffffff, kCode64);
-        write(FieldNatural::GuestCr0, u64(kCr0Pe | kCr0Et | kCr0Ne | kCr0Pg | caps->cr0_fixed0));
-    } else {
-        write_segment(Field16::GuestCsSelector, FieldNatural::GuestCsBase, Field32::GuestCsLimit,
-                      Field32::GuestCsAccessRights, 0x08, 0, 0xffffffff, kCode32Flat);
-        write(FieldNatural::GuestCr0, u64((kCr0Pe | kCr0Et | kCr0Ne | caps->cr0_fixed0) & ~(1ull << 31)));
-    }
-    const bool real = entry.mode == GuestCpuMode::Real;
-    const bool long_mode = entry.mode == GuestCpuMode::Long64;
-    const u16 data_selector = real ? 0 : long_mode ? entry.data_selector : 0x10;
-    const u32 data_limit = real ? 0xffff : 0xffffffff;
-    const u32 data_rights = real ? kData16 : kData32Flat;
-    write_segment(Field16::GuestDsSelector, FieldNatural::GuestDsBase, Field32::GuestDsLimit,
-                  Field32::GuestDsAccessRights, data_selector, 0, data_limit, data_rights);
-    write_segment(Field16::GuestEsSelector, FieldNatural::GuestEsBase, Field32::GuestEsLimit,
-                  Field32::GuestEsAccessRights, data_selector, 0, data_limit, data_rights);
-    write_segment(Field16::GuestSsSelector, FieldNatural::GuestSsBase, Field32::GuestSsLimit,
-                  Field32::GuestSsAccessRights, data_selector, 0, data_limit, data_rights);
-    write_segment(Field16::GuestFsSelector, FieldNatural::GuestFsBase, Field32::GuestFsLimit,
-                  Field32::GuestFsAccessRights, data_selector, 0, data_limit, data_rights);
-    write_segment(Field16::GuestGsSelector, FieldNatural::GuestGsBase, Field32::GuestGsLimit,
-                  Field32::GuestGsAccessRights, data_selector, 0, data_limit, data_rights);
-    write_segment(Field16::GuestTrSelector, FieldNatural::GuestTrBase, Field32::GuestTrLimit,
-                  Field32::GuestTrAccessRights, 0, 0, 0xffff, kTss32Busy);
-    write_segment(Field16::GuestLdtrSelector, FieldNatural::GuestLdtrBase, Field32::GuestLdtrLimit,
-                  Field32::GuestLdtrAccessRights, 0, 0, 0xffff, kUnusable);
-    write(FieldNatural::GuestGdtrBase, long_mode ? entry.gdt_base : u64(0));
-    write(Field32::GuestGdtrLimit, u32(long_mode ? entry.gdt_limit : 0xffff));
-    write(FieldNatural::GuestIdtrBase, u64(0));
-    write(Field32::GuestIdtrLimit, u32(0x3ff));
-    write(FieldNatural::GuestCr3, long_mode ? entry.cr3 : u64(0));
-    write(FieldNatural::GuestCr4, caps->cr4_fixed0 | (long_mode ? kCr4Pae : 0));
-    write(FieldNatural::GuestDr7, u64(0x400));
-    write(FieldNatural::GuestPendingDebugExceptions, u64(0));
-    write(Field32::GuestInterruptibility, u32(0));
-    write(Field32::GuestActivityState, u32(0));
-    write(Field32::GuestSysenterCs, u32(0));
-    write(FieldNatural::GuestSysenterEsp, u64(0));
-    write(FieldNatural::GuestSysenterEip, u64(0));
-    write(Field64::GuestEfer, long_mode ? kEferLme | kEferLma : u64(0));
-    write(Field64::GuestPat, kDefaultPat);
-    star_ = lstar_ = cstar_ = sfmask_ = kernel_gs_base_ = 0;
-    guest_cr2_ = 0;
 }
 
 // The vCPU's events (kernel/vcpu/vcpu_events.hpp) into the VM-entry interruption
@@ -524,6 +462,7 @@ bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
         case Msr::Efer: value = read(Field64::GuestEfer); return true;
         case Msr::Pat: value = read(Field64::GuestPat); return true;
+        case Msr::Tsc: value = guest_tsc(); return true;
         case Msr::SysenterCs: value = read(Field32::GuestSysenterCs); return true;
         case Msr::SysenterEsp: value = read(FieldNatural::GuestSysenterEsp); return true;
         case Msr::SysenterEip: value = read(FieldNatural::GuestSysenterEip); return true;
@@ -565,13 +504,13 @@ u32 vmx_free_vpids() {
     return vmx::g_vpids.free_count();
 }
 
-VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
+VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     auto* backend = new (kNoThrow) vmx::VmxVcpu;
     if (!backend) {
         *error = "out of memory for the vCPU";
         return nullptr;
     }
-    if (!backend->init(vcpu, entry, error)) {
+    if (!backend->init(vcpu, boot, error)) {
         delete backend;
         return nullptr;
     }

@@ -8,12 +8,12 @@ namespace vmx {
 
 class VmxVcpu final : public VcpuBackend {
 public:
-    bool init(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+    bool init(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
     ~VmxVcpu() override;
 
     void run(Vcpu& vcpu, VmExit& exit) override;
     GuestControlState control_state() const override;
-    void reset(Vcpu& vcpu, const GuestEntryState& entry) override;
+    void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override {
         guest_cr2_ = value;
         control_cached_ = false;
@@ -33,7 +33,9 @@ private:
     void prepare_vmcs(Vcpu& vcpu);
     void setup_controls(Vcpu& vcpu);
     void setup_host_state();
-    void load_entry_state(const GuestEntryState& entry);
+    void load_boot_state(Vcpu& vcpu);
+    // The guest's TSC: the host's plus TSC_OFFSET, where the CPU offsets it.
+    u64 guest_tsc() const;
     void prepare_event_injection(VcpuEvents& events);
     void translate_exit(VmExit& exit);
     void load_syscall_msrs();
@@ -43,8 +45,10 @@ private:
     // the hypervisor writes one of its fields.
     mutable GuestControlState control_cache_{};
     mutable bool control_cached_ = false;
-    GuestEntryState entry_{};
+    // The start state of the last reset, loaded into the VMCS on the vCPU's own CPU.
+    VcpuArchState boot_{};
     bool needs_entry_state_ = true;
+    u64 tsc_offset_ = 0;  // TSC_OFFSET, kept here so that a reset's setup keeps it
     PhysAddr vmcs_pa_ = 0;
     bool launched_ = false;
     u16 vpid_ = 0;

@@ -233,7 +233,7 @@ void restart_domain(Domain& d) {
     if (ok) {
         Vcpu& boot = d.vcpus[0];
         boot.regs = {};
-        boot.backend->reset(boot, entry);
+        vcpu_reset(boot, entry);
         boot.started = true;
         log_info("domain %u (%s): restarted", d.id, d.name);
     }
@@ -316,7 +316,7 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
         if (vcpu.started || vcpu.state != VcpuState::Stopped || vcpu.domain->ended()) return false;
         vcpu.started = true;
         vcpu.regs = {};
-        vcpu.backend->reset(vcpu, entry);
+        vcpu_reset(vcpu, entry);
         vcpu_set_state(vcpu, VcpuState::Runnable);  // after its registers
     }
     cpu_kick(vcpu.cpu);

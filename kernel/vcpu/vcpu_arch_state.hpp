@@ -25,7 +25,8 @@ enum Part : u32 {
     kMsrs = 1u << 5,      // the MSRs of Msrs below
     kFpu = 1u << 6,       // x87, SSE, AVX registers and XCR0
     kEvents = 1u << 7,    // pending and injected events, shadows, NMI blocking, activity
-    kAll = (1u << 8) - 1,
+    kTsc = 1u << 8,       // the guest's time-stamp counter
+    kAll = (1u << 9) - 1,
 };
 
 struct Segment {
@@ -45,7 +46,7 @@ enum class SegmentIndex : u8 { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr, Count };
 
 // MSRs a guest may read or write and that belong to its vCPU rather than to a device
 // model: SYSCALL and SYSENTER, KERNEL_GS_BASE, PAT and TSC_AUX. (FS and GS bases are the
-// segments' bases; EFER is in Control; the TSC is VcpuArchState::tsc, moved with kMsrs.)
+// segments' bases; EFER is in Control; the TSC is VcpuArchState::tsc, part kTsc.)
 struct Msrs {
     u64 star, lstar, cstar, sfmask, kernel_gs_base;
     u64 sysenter_cs, sysenter_esp, sysenter_eip;
@@ -122,7 +123,7 @@ struct VcpuArchState {
     vcpu_state::Msrs msrs;
     vcpu_state::Fpu fpu;
     vcpu_state::Events events;
-    u64 tsc;  // the guest's TSC when the state was taken (part kMsrs)
+    u64 tsc;  // the guest's TSC when the state was taken (part kTsc)
 
     vcpu_state::Segment& seg(vcpu_state::SegmentIndex i) { return segment[static_cast<u8>(i)]; }
     const vcpu_state::Segment& seg(vcpu_state::SegmentIndex i) const { return segment[static_cast<u8>(i)]; }

@@ -8,8 +8,6 @@
 
 namespace {
 
-constexpr u32 kMsrTsc = 0x10;
-
 // IA32_MISC_ENABLE as a guest sees it (SDM vol. 4, table 2-2): fast strings on, branch
 // trace and PEBS unavailable, XD not disabled. Linux's verify_cpu reads it on Intel CPUs
 // (to clear XD_DISABLE) before it has an IDT, so a #GP there would be a triple fault.
@@ -29,10 +27,6 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
     bool ok = false;
     if (vcpu.domain->platform->read_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
-    if (index == kMsrTsc) {
-        value = x86::rdtsc();
-        return MsrResult::Ok;
-    }
     if (index == msr_index(Msr::MiscEnable)) {
         value = kGuestMiscEnable;
         return MsrResult::Ok;
@@ -41,8 +35,9 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
         value = 0;  // no microcode update loaded
         return MsrResult::Ok;
     }
-    // MSRs whose guest values the backend keeps (EFER and PAT on both; on VMX also the
-    // SYSCALL/SYSENTER MSRs, which SVM passes through because VMLOAD/VMSAVE switch them).
+    // MSRs whose guest values the backend keeps (EFER, PAT and the TSC, which is the host's
+    // plus the vCPU's offset, on both; on VMX also the SYSCALL/SYSENTER MSRs, which SVM
+    // passes through because VMLOAD/VMSAVE switch them).
     if (vcpu.backend->read_guest_msr(static_cast<Msr>(index), value)) return MsrResult::Ok;
     log_unknown_once(vcpu, index, false);
     return MsrResult::GeneralProtection;

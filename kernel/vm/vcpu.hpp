@@ -4,6 +4,7 @@
 
 #include "kernel/domain/run_gate.hpp"
 #include "kernel/types.hpp"
+#include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
 #include "kernel/vcpu/vcpu_events.hpp"
 #include "kernel/vm/guest_registers.hpp"
@@ -13,22 +14,6 @@
 struct Domain;
 struct Vcpu;
 
-// How a vCPU starts (what the boot protocol of its kernel asks for).
-struct GuestEntryState {
-    // Real (CS:IP), Protected32 (flat segments, paging off: Multiboot) or Long64 (paging
-    // on through `cr3`, 64-bit code segment `cs_selector` in the GDT at gdt_base: the
-    // Linux 64-bit boot protocol).
-    GuestCpuMode mode;
-    u64 rip;
-    u16 cs_selector;  // real mode: CS (rip is the offset); long mode: the CS selector
-    u64 rax, rbx, rsp;
-    u64 rsi = 0;
-    u16 data_selector = 0;  // long mode: DS, ES and SS
-    u64 cr3 = 0;
-    u64 gdt_base = 0;
-    u16 gdt_limit = 0;
-};
-
 // The operations generic code needs from a hardware backend. One object per vCPU.
 class VcpuBackend {
 public:
@@ -37,8 +22,11 @@ public:
     // `exit`; vcpu.regs holds the guest state at the exit afterwards.
     virtual void run(Vcpu& vcpu, VmExit& exit) = 0;
     virtual GuestControlState control_state() const = 0;
-    // Puts the vCPU into `entry`'s start state (control structure and vcpu.regs).
-    virtual void reset(Vcpu& vcpu, const GuestEntryState& entry) = 0;
+    // Puts the vCPU into a boot protocol's start state (kernel/vcpu/boot_state.hpp, the
+    // parts kBootStateParts names), its events cleared and its FPU reset. From any CPU
+    // while the vCPU is not running: what only its own CPU may write waits for its next
+    // entry there.
+    virtual void reset(Vcpu& vcpu, const VcpuArchState& boot) = 0;
     virtual void set_cr2(u64 value) = 0;  // with a #PF raised in vcpu.events
     // MSRs whose guest values the hardware structure holds (EFER, PAT): false for others.
     virtual bool read_guest_msr(Msr msr, u64& value) const = 0;
@@ -121,5 +109,8 @@ inline bool vcpu_change_state(Vcpu& vcpu, VcpuState from, VcpuState to) {
                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-// Creates the backend for this machine's virtualization extension.
+// Creates the backend for this machine's virtualization extension, the vCPU in `entry`'s
+// start state.
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+// Puts the vCPU into `entry`'s start state (VcpuBackend::reset with boot_arch_state).
+void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry);

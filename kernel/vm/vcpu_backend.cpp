@@ -4,8 +4,8 @@
 #include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
-VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
-VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error);
+VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
+VcpuBackend* create_vmx_vcpu_backend(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
 
 u32 vmx_free_vpids();
 void vmx_flush_nested_tlb_here();
@@ -23,11 +23,14 @@ u32 vcpu_free_hardware_tags() {
     return detect_virtualization(cpu).vendor == VirtualizationVendor::IntelVmx ? vmx_free_vpids() : 0;
 }
 
+void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry) { vcpu.backend->reset(vcpu, boot_arch_state(entry)); }
+
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
     HardwareCpu cpu;
+    const VcpuArchState boot = boot_arch_state(entry);
     switch (detect_virtualization(cpu).vendor) {
-        case VirtualizationVendor::AmdSvm: return create_svm_vcpu_backend(vcpu, entry, error);
-        case VirtualizationVendor::IntelVmx: return create_vmx_vcpu_backend(vcpu, entry, error);
+        case VirtualizationVendor::AmdSvm: return create_svm_vcpu_backend(vcpu, boot, error);
+        case VirtualizationVendor::IntelVmx: return create_vmx_vcpu_backend(vcpu, boot, error);
         case VirtualizationVendor::None: break;
     }
     *error = "no virtualization extension";

@@ -5,6 +5,7 @@
 #include "kernel/types.hpp"
 
 enum class Msr : u32 {
+    Tsc = 0x10,                // IA32_TIME_STAMP_COUNTER, SDM vol. 3, 17.17
     ApicBase = 0x1b,           // Intel SDM vol. 3, 11.4.4
     FeatureControl = 0x3a,     // IA32_FEATURE_CONTROL, SDM vol. 3, 23.7
     Pat = 0x277,               // SDM vol. 3, 11.12.2
