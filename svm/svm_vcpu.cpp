@@ -5,6 +5,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -87,6 +88,7 @@ void SvmVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.regs.rip = entry.rip;
     vcpu.regs.rflags = 0x2;  // bit 1 is always set
     fpu_reset_state(vcpu);
+    debug_reset_state(vcpu);  // DR6 and DR7 are the VMCB's (load_entry_state)
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
 }
@@ -293,11 +295,12 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 }
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
-    vmcb_to_arch_state(*vmcb_, vcpu.regs, parts, out, x86::rdtsc());
+    vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
-    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, x86::rdtsc());
+    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
+    if (parts & vcpu_state::kDebug) debug_state_changed(vcpu);
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds
 }
 

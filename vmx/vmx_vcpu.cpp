@@ -12,6 +12,7 @@
 #include "kernel/percpu.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -150,6 +151,7 @@ void VmxVcpu::reset(Vcpu& vcpu, const GuestEntryState& entry) {
     interrupt_pending_ = false;
     pending_event_ = 0;
     fpu_reset_state(vcpu);
+    debug_reset_state(vcpu);  // DR7 is the VMCS's (load_entry_state)
 }
 
 void VmxVcpu::make_current() {
@@ -273,6 +275,7 @@ void VmxVcpu::load_entry_state(const GuestEntryState& entry) {
     write(FieldNatural::GuestCr3, long_mode ? entry.cr3 : u64(0));
     write(FieldNatural::GuestCr4, caps->cr4_fixed0 | (long_mode ? kCr4Pae : 0));
     write(FieldNatural::GuestDr7, u64(0x400));
+    write(Field64::GuestDebugctl, u64(0));  // power-on value (SDM vol. 3A 10.1.1)
     write(FieldNatural::GuestPendingDebugExceptions, u64(0));
     write(Field32::GuestInterruptibility, u32(0));
     write(Field32::GuestActivityState, u32(0));
