@@ -41,6 +41,8 @@ struct PerCpu {
     PhysAddr vmx_current_vmcs;      // the VMCS last loaded with VMPTRLD on this CPU
     void* vmx_current_owner;        // the vmx::VmxVcpu it belongs to
     struct Vcpu* fpu_owner;         // the vCPU whose x87/SSE state is in this CPU's registers
+    u64 debug_vcpu_uid;             // the vCPU whose DR0-DR3 (VT-x: and DR6) are in them,
+    u32 debug_version;              // as of this Vcpu::debug_version (debug_registers.hpp)
     RootMode root_mode;
     volatile bool online;
     volatile bool idle;  // in the scheduler's HLT with nothing to run (a hint for load balancing)

@@ -40,7 +40,8 @@ VmcbSegment* segment_slot(VmcbStateSaveArea& save, SegmentIndex i) {
 
 }  // namespace
 
-void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts, VcpuArchState& out, u64 host_tsc) {
+void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, const GuestDebugRegisters& debug, u32 parts,
+                        VcpuArchState& out, u64 host_tsc) {
     const VmcbStateSaveArea& s = vmcb.save;
     const VmcbControlArea& c = vmcb.control;
     if (parts & Part::kGprs)
@@ -60,8 +61,9 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts,
         out.control = {s.cr0, s.cr2, s.cr3, s.cr4, c.int_ctl & 0xf, s.efer & ~kEferSvme};
     }
     if (parts & Part::kDebug) {
-        // DR0-DR3 are not in the VMCB and not yet switched per vCPU (the hardening issue).
-        out.debug = {{0, 0, 0, 0}, s.dr6, s.dr7};
+        // DR6 and DR7 are VMCB fields that VMRUN loads and #VMEXIT saves (APM vol. 2
+        // 15.5.1); DR0-DR3 are not, the vCPU's copy has them.
+        out.debug = {{debug.dr[0], debug.dr[1], debug.dr[2], debug.dr[3]}, s.dr6, s.dr7};
     }
     if (parts & Part::kMsrs) {
         out.msrs = {s.star,        s.lstar,        s.cstar,        s.sfmask, s.kernel_gs_base,
@@ -77,7 +79,8 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts,
     }
 }
 
-void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs, u64 host_tsc) {
+void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs,
+                        GuestDebugRegisters& debug, u64 host_tsc) {
     VmcbStateSaveArea& s = vmcb.save;
     VmcbControlArea& c = vmcb.control;
     if (parts & Part::kGprs)
@@ -102,6 +105,7 @@ void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestReg
         c.int_ctl = (c.int_ctl & ~0xfull) | (in.control.cr8 & 0xf);
     }
     if (parts & Part::kDebug) {
+        for (u8 i = 0; i < 4; ++i) debug.dr[i] = in.debug.dr[i];
         s.dr6 = in.debug.dr6;
         s.dr7 = in.debug.dr7;
     }

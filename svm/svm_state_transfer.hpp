@@ -2,7 +2,8 @@
 // (kernel/vcpu/vcpu_arch_state.hpp), for the parts a mask names. Pure (no hardware
 // access), so host tests check every field both ways. The general registers, RIP and
 // RFLAGS live in the vCPU's GuestRegisters between exits (SvmVcpu::run copies them into
-// the VMCB before VMRUN); the FPU part is fpu_state.cpp's.
+// the VMCB before VMRUN), DR0-DR3 in its GuestDebugRegisters; the FPU part is
+// fpu_state.cpp's.
 #pragma once
 
 #include "kernel/vcpu/vcpu_arch_state.hpp"
@@ -12,9 +13,13 @@
 
 namespace svm {
 
-// `host_tsc` is the host's TSC now: the guest's is host_tsc + TSC_OFFSET.
-void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, u32 parts, VcpuArchState& out, u64 host_tsc = 0);
-void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs, u64 host_tsc = 0);
+// `host_tsc` is the host's TSC now: the guest's is host_tsc + TSC_OFFSET. DR0-DR3 are
+// not in the VMCB (APM vol. 2 15.5.1 and appendix B): they come from and go to `debug`,
+// the vCPU's copy (kernel/vm/debug_registers.hpp); DR6 and DR7 are the VMCB's.
+void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, const GuestDebugRegisters& debug, u32 parts,
+                        VcpuArchState& out, u64 host_tsc = 0);
+void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestRegisters& regs,
+                        GuestDebugRegisters& debug, u64 host_tsc = 0);
 
 // Just before VMRUN: the event to inject goes to EVENTINJ (and leaves `events`: the CPU
 // delivers it or reports it in EXITINTINFO), a requested interrupt to V_IRQ, which the

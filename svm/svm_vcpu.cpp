@@ -5,6 +5,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -67,8 +68,9 @@ void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     // Guest interrupts are virtual ones, none requested; V_TPR comes with the state.
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
-    arch_state_to_vmcb(boot, kBootStateParts, *vmcb_, vcpu.regs);
+    arch_state_to_vmcb(boot, kBootStateParts, *vmcb_, vcpu.regs, vcpu.debug);
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3 and paging mode
+    debug_state_changed(vcpu);
     vcpu.events = {};
     fpu_reset_state(vcpu);
 }
@@ -223,12 +225,13 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 }
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
-    vmcb_to_arch_state(*vmcb_, vcpu.regs, parts, out, x86::rdtsc());
+    vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
     if (parts & vcpu_state::kEvents) out.events.injected = vcpu.events.injected;
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
-    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, x86::rdtsc());
+    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
+    if (parts & vcpu_state::kDebug) debug_state_changed(vcpu);
     if (parts & vcpu_state::kEvents) vcpu.events.injected = in.events.injected;
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds
 }

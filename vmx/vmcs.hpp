@@ -35,6 +35,7 @@ enum class Field64 : u32 {
     EptPointer = 0x201a,
     GuestPhysicalAddress = 0x2400,
     VmcsLinkPointer = 0x2800,
+    GuestDebugctl = 0x2802,  // IA32_DEBUGCTL, loaded and saved with DR7 (the debug controls)
     GuestPat = 0x2804,
     GuestEfer = 0x2806,
     HostPat = 0x2c00,
@@ -175,6 +176,8 @@ inline constexpr u32 kEnableVpid = 1u << 5;
 inline constexpr u32 kUnrestrictedGuest = 1u << 7;
 }  // namespace proc2
 namespace exit_ctl {
+// DR7 and IA32_DEBUGCTL saved into the guest-state area (SDM vol. 3C 28.3.1).
+inline constexpr u32 kSaveDebugControls = 1u << 2;
 inline constexpr u32 kHostAddressSpaceSize = 1u << 9;
 inline constexpr u32 kSavePat = 1u << 18;
 inline constexpr u32 kLoadPat = 1u << 19;
@@ -182,6 +185,8 @@ inline constexpr u32 kSaveEfer = 1u << 20;
 inline constexpr u32 kLoadEfer = 1u << 21;
 }  // namespace exit_ctl
 namespace entry_ctl {
+// DR7 and IA32_DEBUGCTL loaded from the guest-state area (SDM vol. 3C 26.3.2.1).
+inline constexpr u32 kLoadDebugControls = 1u << 2;
 inline constexpr u32 kIa32eModeGuest = 1u << 9;
 inline constexpr u32 kLoadPat = 1u << 14;
 inline constexpr u32 kLoadEfer = 1u << 15;

@@ -41,9 +41,12 @@ void compute(Capabilities& c) {
     const u32 want_pin = pin::kExternalInterruptExiting | pin::kNmiExiting;
     const u32 want_proc = proc::kHltExiting | proc::kUseIoBitmaps | proc::kUseMsrBitmaps | proc::kActivateSecondary |
                           proc::kCr8LoadExiting | proc::kCr8StoreExiting;
+    // The debug controls make DR7 (and IA32_DEBUGCTL) the guest's own across entry and
+    // exit; DR0-DR3 and DR6 are kernel/vm/debug_registers.cpp's. The first VMX processors
+    // had them fixed at 1 (SDM vol. 3C 28.3.1, appendix A.4 and A.5).
     const u32 want_exit = exit_ctl::kHostAddressSpaceSize | exit_ctl::kSavePat | exit_ctl::kLoadPat |
-                          exit_ctl::kSaveEfer | exit_ctl::kLoadEfer;
-    const u32 want_entry = entry_ctl::kLoadPat | entry_ctl::kLoadEfer;
+                          exit_ctl::kSaveEfer | exit_ctl::kLoadEfer | exit_ctl::kSaveDebugControls;
+    const u32 want_entry = entry_ctl::kLoadPat | entry_ctl::kLoadEfer | entry_ctl::kLoadDebugControls;
     // The preemption timer guarantees a slice ends with an exit, whatever happens to
     // interrupt delivery: used when the CPU has it.
     c.pin = adjust_controls(pin_cap, want_pin | pin::kPreemptionTimer);
@@ -61,7 +64,7 @@ void compute(Capabilities& c) {
         return;
     }
     if ((c.exit & want_exit) != want_exit || (c.entry & want_entry) != want_entry) {
-        c.problem = "VMX cannot save and load EFER and PAT on VM entry and exit";
+        c.problem = "VMX cannot save and load EFER, PAT and the debug controls on VM entry and exit";
         return;
     }
     // Only now is the secondary-controls MSR known to exist.

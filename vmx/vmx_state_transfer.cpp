@@ -3,6 +3,7 @@
 // current (a VMCS is read and written only through VMREAD/VMWRITE: SDM vol. 3C 25.11.1).
 #include "kernel/percpu.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "vmx/vmcs.hpp"
@@ -75,7 +76,12 @@ void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
         const GuestControlState c = control_state();
         out.control = {c.cr0, guest_cr2_, c.cr3, c.cr4, vcpu.cr8, c.efer};
     }
-    if (parts & Part::kDebug) out.debug = {{0, 0, 0, 0}, 0xffff0ff0, read(FieldNatural::GuestDr7)};
+    if (parts & Part::kDebug) {
+        // DR7 is saved into the VMCS at every exit ("save debug controls", SDM vol. 3C
+        // 28.3.1); DR0-DR3 and DR6 are no VMCS fields: the vCPU's copy has them.
+        const GuestDebugRegisters& d = vcpu.debug;
+        out.debug = {{d.dr[0], d.dr[1], d.dr[2], d.dr[3]}, d.dr6, read(FieldNatural::GuestDr7)};
+    }
     if (parts & Part::kMsrs) {
         out.msrs = {star_,
                     lstar_,
@@ -128,7 +134,12 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         guest_cr2_ = in.control.cr2;
         vcpu.cr8 = in.control.cr8 & 0xf;
     }
-    if (parts & Part::kDebug) write(FieldNatural::GuestDr7, in.debug.dr7);
+    if (parts & Part::kDebug) {
+        for (u8 i = 0; i < 4; ++i) vcpu.debug.dr[i] = in.debug.dr[i];
+        vcpu.debug.dr6 = in.debug.dr6;
+        debug_state_changed(vcpu);  // loaded into the CPU before the next entry
+        write(FieldNatural::GuestDr7, in.debug.dr7);
+    }
     if (parts & Part::kMsrs) {
         star_ = in.msrs.star;
         lstar_ = in.msrs.lstar;

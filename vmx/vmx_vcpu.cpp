@@ -13,6 +13,7 @@
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -132,6 +133,7 @@ void VmxVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     vcpu.regs.rflags = boot.rflags;
     vcpu.events = {};
     fpu_reset_state(vcpu);
+    debug_reset_state(vcpu);  // DR7 is the VMCS's (load_boot_state)
 }
 
 // The boot state's VMCS part, on the vCPU's CPU, plus what a VM entry wants of a fresh
@@ -139,6 +141,7 @@ void VmxVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
 void VmxVcpu::load_boot_state(Vcpu& vcpu) {
     using namespace vcpu_state;
     set_state(vcpu, kBootStateParts & ~(kGprs | kRipFlags), boot_);
+    write(Field64::GuestDebugctl, u64(0));  // power-on value (SDM vol. 3A 10.1.1)
     write(FieldNatural::GuestPendingDebugExceptions, u64(0));
     write(Field32::GuestInterruptibility, u32(0));
     write(Field32::GuestActivityState, u32(0));

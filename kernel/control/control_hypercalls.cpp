@@ -128,6 +128,7 @@ bool state_accessible(const Domain& d) {
 struct StateCall {
     VcpuArchState* state;
     i64 result;
+    u32 parts = vcpu_state::kAll;  // set_state: the parts the encoding carries
 };
 
 // Whether the vCPU's state may be touched now (under its domain's lock): the domain may
@@ -155,11 +156,13 @@ void give_state(Vcpu& v, void* arg) {
     StateCall& call = *static_cast<StateCall*>(arg);
     LockGuard<SpinLock> guard(v.domain->lock);
     if (!still_accessible(v, call)) return;
-    if (!fpu_set_state(v, call.state->fpu)) {
+    if ((call.parts & vcpu_state::kFpu) && !fpu_set_state(v, call.state->fpu)) {
         call.result = kErrorBadState;
         return;
     }
-    v.backend->set_state(v, vcpu_state::kAll & ~vcpu_state::kFpu, *call.state);
+    v.backend->set_state(v, call.parts & ~vcpu_state::kFpu, *call.state);
+    call.result = 0;
+    if (!(call.parts & vcpu_state::kEvents)) return;  // the activity is an event part
     switch (call.state->events.activity) {
         case vcpu_state::ActivityState::WaitForSipi:
             v.started = false;
@@ -174,7 +177,6 @@ void give_state(Vcpu& v, void* arg) {
             vcpu_set_state(v, VcpuState::Runnable);
             break;
     }
-    call.result = 0;
 }
 
 i64 get_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 size) {
@@ -205,16 +207,17 @@ i64 set_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 length) 
     auto* state = new (kNoThrow) VcpuArchState{};
     auto* buffer = new (kNoThrow) u8[vcpu_state_encoded_size()];
     i64 result = kErrorNoMemory;
+    u32 parts = 0;
     if (state && buffer) {
         if (!read_caller(caller, address, buffer, usize(length))) {
             result = kErrorFault;
-        } else if (const VcpuStateDecodeError e = vcpu_state_decode(buffer, usize(length), *state);
+        } else if (const VcpuStateDecodeError e = vcpu_state_decode(buffer, usize(length), *state, &parts);
                    e != VcpuStateDecodeError::None) {
             log_warn("%s: vcpu_set_state for domain %u: %s", caller.domain->name, d.id,
                      vcpu_state_decode_error_name(e));
             result = kErrorBadState;
         } else {
-            StateCall call{state, kErrorWrongState};
+            StateCall call{state, kErrorWrongState, parts};
             scheduler_call_on_vcpu_cpu(d.vcpus[index], give_state, &call);
             result = call.result;
         }

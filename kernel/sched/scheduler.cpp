@@ -12,6 +12,7 @@
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vm/debug_keys.hpp"
+#include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
@@ -75,6 +76,7 @@ void remove_here(void* arg) {
     dequeue_here(v);
     PerCpu& cpu = this_cpu();
     if (cpu.fpu_owner == &v) cpu.fpu_owner = nullptr;  // its registers are dropped, not saved
+    debug_forget_here(v);
     if (cpu.last_vcpu_uid == v.uid) cpu.last_vcpu_uid = 0;
     if (v.backend) v.backend->unload_from_this_cpu();
 }
@@ -171,6 +173,7 @@ bool migrate(Vcpu& v, u32 target) {
     if (!d.lifecycle.may_run() || v.state != VcpuState::Runnable || v.gate.in_use()) return false;
     dequeue_here(v);
     fpu_save_if_loaded_here(v);
+    debug_forget_here(v);
     PerCpu& cpu = this_cpu();
     if (cpu.last_vcpu_uid == v.uid) cpu.last_vcpu_uid = 0;
     v.backend->unload_from_this_cpu();
@@ -358,7 +361,9 @@ void run_vcpu(Vcpu& v) {
     } else if (v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
+        debug_load(v);
         v.backend->run(v, exit);
+        debug_save(v);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
         handle_vm_exit(v, exit);

@@ -19,8 +19,8 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
 bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry);
 // A blocked vCPU becomes runnable, and its CPU is kicked.
 void scheduler_wake_vcpu(Vcpu& vcpu);
-// Takes a stopped vCPU off its CPU for good: out of the run queue, its FPU registers
-// and active VMCS dropped there. Returns once done; harmless for a vCPU never queued.
+// Takes a stopped vCPU off its CPU for good: out of the run queue, its FPU and debug
+// registers and active VMCS dropped there. Returns once done; harmless for a vCPU never queued.
 void scheduler_remove_vcpu(Vcpu& vcpu);
 // Runs `run(vcpu, arg)` on the vCPU's CPU with the vCPU not running and its FPU state in
 // its save area (get_state / set_state of a paused vCPU).

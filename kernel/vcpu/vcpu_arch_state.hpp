@@ -112,7 +112,7 @@ struct Debug {
 struct VcpuArchState {
     // Bumped whenever a field is added, removed or changes meaning; the serialised form
     // (vcpu_state_codec.hpp) carries it and refuses versions it does not know.
-    static constexpr u32 kVersion = 1;
+    static constexpr u32 kVersion = 2;
 
     u64 gpr[16];  // x86 encoding order (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15)
     u64 rip, rflags;

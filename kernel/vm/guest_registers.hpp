@@ -16,6 +16,15 @@ struct GuestRegisters {
     u64 operator[](Gpr r) const { return gpr[static_cast<u8>(r)]; }
 };
 
+// The guest's DR0-DR3 and DR6 while the guest's values are not in a CPU's registers
+// (kernel/vm/debug_registers.hpp). DR7 is in the control structure on both vendors;
+// DR6 is in the VMCB on AMD-V (APM vol. 2 15.5.1), so `dr6` here is used only where the
+// control structure lacks it (VT-x: the VMCS has no DR6, SDM vol. 3C 25.4.1).
+struct GuestDebugRegisters {
+    u64 dr[4];
+    u64 dr6;
+};
+
 // Guest state the handlers read but that lives in the backend's control structure.
 enum class GuestCpuMode : u8 { Real, Protected16, Protected32, Long64 };
 

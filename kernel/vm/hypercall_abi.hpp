@@ -1,6 +1,6 @@
 // The hypercall ABI (docs/hypercalls.md), shared by the hypervisor and the guests that
-// call it (tests/guests/). Plain constants and layouts only: it is compiled into
-// 32-bit guest code too.
+// call it (tests/guests/). Plain constants and layouts (and the vCPU state's checksum)
+// only: it is compiled into 32-bit guest code too.
 #pragma once
 
 #include <stdint.h>
@@ -66,13 +66,42 @@ static_assert(sizeof(DomainInfo) == 24);
 inline constexpr uint64_t kMemoryCopyMax = 64 * 1024;  // per kDomainMemoryRead/Write call
 
 // The encoded vCPU state of kVcpuGetState/kVcpuSetState (kernel/vcpu/vcpu_state_codec.hpp):
-// a 16-byte header (magic 'VCPS', version, total length, 0), then the fields in a fixed
-// little-endian order. A toolstack that only moves a state treats it as opaque; one that
-// builds a domain edits these: the 16 general registers (x86 order) and RIP, RFLAGS.
-inline constexpr uint32_t kVcpuStateSize = 1352;
-inline constexpr uint32_t kVcpuStateGprOffset = 16;
-inline constexpr uint32_t kVcpuStateRipOffset = 144;
-inline constexpr uint32_t kVcpuStateRflagsOffset = 152;
+// a 24-byte header (magic 'VCPS', version 2, total length, parts, checksum, 0), then the
+// fields in a fixed little-endian order. A toolstack that only moves a state treats it as
+// opaque; one that builds a domain edits these: the 16 general registers (x86 order), RIP,
+// RFLAGS and the debug registers (DR0-DR3, DR6, DR7), and then seals it again
+// (vcpu_state_seal). `parts` (at kVcpuStatePartsOffset) says which parts the state
+// carries (bit 0 GPRs, 1 RIP/RFLAGS, 2 segments, 3 control registers, 4 debug registers,
+// 5 MSRs and TSC, 6 FPU, 7 events and activity): vcpu_get_state gives all (0xff);
+// vcpu_set_state changes only those named, and the bytes of the others must be 0.
+inline constexpr uint32_t kVcpuStateVersion = 2;
+inline constexpr uint32_t kVcpuStateSize = 1360;
+inline constexpr uint32_t kVcpuStatePartsOffset = 12;
+inline constexpr uint32_t kVcpuStateChecksumOffset = 16;
+inline constexpr uint32_t kVcpuStateGprOffset = 24;
+inline constexpr uint32_t kVcpuStateRipOffset = 152;
+inline constexpr uint32_t kVcpuStateRflagsOffset = 160;
+inline constexpr uint32_t kVcpuStateDebugOffset = 372;                    // DR0-DR3, DR6, DR7: 8 bytes each
+inline constexpr uint32_t kVcpuStateActivityOffset = kVcpuStateSize - 9;  // 0 active, 1 halted, 2 wait for SIPI
+
+// The checksum: CRC-32 as in zlib, PNG and IEEE 802.3 (reflected polynomial EDB88320H,
+// initial value and final XOR all ones) over the whole encoding with the checksum field
+// read as 0, so it covers the body and the parts mask alike.
+inline uint32_t vcpu_state_checksum(const uint8_t* state, uint32_t length) {
+    uint32_t crc = 0xffffffffu;
+    for (uint32_t i = 0; i < length; ++i) {
+        const bool in_field = i >= kVcpuStateChecksumOffset && i < kVcpuStateChecksumOffset + 4;
+        crc ^= in_field ? 0u : state[i];
+        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+// Writes the checksum of an edited state of kVcpuStateSize bytes.
+inline void vcpu_state_seal(uint8_t* state) {
+    const uint32_t crc = vcpu_state_checksum(state, kVcpuStateSize);
+    for (uint32_t i = 0; i < 4; ++i) state[kVcpuStateChecksumOffset + i] = uint8_t(crc >> (8 * i));
+}
 
 enum DomainCreateFlags : uint32_t {
     kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)

@@ -41,6 +41,9 @@ public:
     // part is the caller's (kernel/vm/fpu_state.hpp).
     virtual void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) = 0;
     virtual void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) = 0;
+    // Whether the control structure holds the guest's DR6 (the VMCB does; the VMCS does
+    // not, so kernel/vm/debug_registers.cpp switches it with DR0-DR3 on VT-x).
+    virtual bool dr6_in_control_structure() const = 0;
     // This CPU forgets the vCPU: an active VMCS is cleared (so it may be loaded on
     // another CPU, or freed). On the vCPU's CPU, while it is not running.
     virtual void unload_from_this_cpu() = 0;
@@ -65,6 +68,9 @@ struct Vcpu {
     // What it has to take at its next entries (kernel/vcpu/vcpu_events.hpp); its CPU's
     // (or, while it is stopped, its controller's), like regs.
     VcpuEvents events;
+    // DR0-DR3 (and on VT-x DR6) while not in a CPU's registers (kernel/vm/debug_registers.hpp).
+    GuestDebugRegisters debug = {{0, 0, 0, 0}, 0xffff0ff0};
+    u32 debug_version = 0;  // changes whenever `debug` is replaced rather than saved
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
     VcpuBackend* backend = nullptr;

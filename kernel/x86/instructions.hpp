@@ -63,6 +63,21 @@ VIREO_CR_ACCESSORS(3)
 VIREO_CR_ACCESSORS(4)
 #undef VIREO_CR_ACCESSORS
 
+// The debug registers a guest's state needs switched (kernel/vm/debug_registers.hpp).
+#define VIREO_DR_ACCESSORS(n)                         \
+    inline u64 read_dr##n() {                         \
+        u64 v;                                        \
+        asm volatile("mov %%dr" #n ", %0" : "=r"(v)); \
+        return v;                                     \
+    }                                                 \
+    inline void write_dr##n(u64 v) { asm volatile("mov %0, %%dr" #n ::"r"(v) : "memory"); }
+VIREO_DR_ACCESSORS(0)
+VIREO_DR_ACCESSORS(1)
+VIREO_DR_ACCESSORS(2)
+VIREO_DR_ACCESSORS(3)
+VIREO_DR_ACCESSORS(6)
+#undef VIREO_DR_ACCESSORS
+
 inline u64 read_rflags() {
     u64 v;
     asm volatile("pushfq; popq %0" : "=r"(v));

@@ -4,8 +4,9 @@
 // the hypervisor's free memory, heap, domain ids and VPIDs are exactly as before. Then a
 // preview of save/restore: a counting domain is paused, its vCPU state and memory taken,
 // a fresh domain built from them, the first destroyed, and the copy counts on to the end
-// with its registers (general, control, SSE) intact. Also the refusals: bad arguments,
-// states and encodings get their documented errors.
+// with its registers (general, control, SSE, debug) intact; the debug registers are
+// changed in the saved state on the way, so the copy can only have them from the state. Also the refusals: bad
+// arguments, states and encodings get their documented errors.
 #include "tests/guests/lib/guest.hpp"
 
 using namespace hypercall;
@@ -13,6 +14,7 @@ using namespace hypercall;
 extern "C" const char child_exit_start[], child_exit_end[];
 extern "C" const char child_spin_start[], child_spin_end[];
 extern "C" const char child_counter_start[], child_counter_end[];
+extern "C" const char child_counter_dr_check[], child_counter_dr_check_end[];
 extern "C" const char child_touch_start[], child_touch_end[];
 
 namespace {
@@ -43,10 +45,12 @@ bool status(int32_t id, DomainStatus& s) { return call(kDomainGetStatus, uint32_
 
 uint64_t& state_gpr(int reg) { return *reinterpret_cast<uint64_t*>(g_state + kVcpuStateGprOffset + 8 * reg); }
 uint64_t& state_rip() { return *reinterpret_cast<uint64_t*>(g_state + kVcpuStateRipOffset); }
+uint64_t& state_dr(int n) { return *reinterpret_cast<uint64_t*>(g_state + kVcpuStateDebugOffset + 8 * n); }
 enum { kEax = 0, kEcx = 1, kEdx = 2, kEbx = 3, kEsp = 4, kEbp = 5, kEsi = 6, kEdi = 7 };
 
 // Loads `code` at kCodeGpa of domain `id` and points vCPU `vcpu` at it, with EBX = `ebx`.
-bool load_child(int32_t id, uint32_t vcpu, const char* start, const char* end, uint32_t ebx, uint32_t edi = 0) {
+bool load_child(int32_t id, uint32_t vcpu, const char* start, const char* end, uint32_t ebx, uint32_t edi = 0,
+                uint32_t ebp = 0) {
     if (vcpu == 0 && call(kDomainMemoryWrite, uint32_t(id), kCodeGpa, addr(start), uint32_t(end - start)) != 0)
         return false;
     if (call(kVcpuGetState, uint32_t(id), vcpu, addr(g_state), sizeof(g_state)) != int32_t(kVcpuStateSize))
@@ -55,7 +59,9 @@ bool load_child(int32_t id, uint32_t vcpu, const char* start, const char* end, u
     state_gpr(kEsp) = kStackTop - 0x100 * vcpu;
     state_gpr(kEbx) = ebx;
     state_gpr(kEdi) = edi;
-    g_state[kVcpuStateSize - 12] = 0;  // activity: active (events.activity, just before the TSC)
+    state_gpr(kEbp) = ebp;
+    g_state[kVcpuStateActivityOffset] = 0;  // active
+    vcpu_state_seal(g_state);
     return call(kVcpuSetState, uint32_t(id), vcpu, addr(g_state), sizeof(g_state)) == 0;
 }
 
@@ -164,15 +170,36 @@ void test_create_destroy_cycles() {
 
 void test_save_restore_preview() {
     const int32_t a = create("counter-a", 1);
-    CHECK(a > 0 && load_child(a, 0, child_counter_start, child_counter_end, 0x1000, 0x7fffffff), "counter-a built");
+    constexpr uint32_t kDrA = 0x00a0'0000, kDrB = 0x00b0'0000;  // DRn = base + n * 100h
+    CHECK(a > 0 && load_child(a, 0, child_counter_start, child_counter_end, 0x1000, 0x7fffffff, kDrA),
+          "counter-a built");
     CHECK(call(kDomainUnpause, uint32_t(a)) == 0, "counter-a unpaused");
     CHECK(wait_for_word(a, kDataGpa, 20000), "counter-a counts");
-    CHECK(call(kDomainPause, uint32_t(a)) == 0, "counter-a paused");
-    const uint32_t saved_count = read_child_word(a, kDataGpa);
-    CHECK(call(kVcpuGetState, uint32_t(a), 0, addr(g_state), sizeof(g_state)) == int32_t(kVcpuStateSize),
-          "its vCPU state taken (%u bytes)", kVcpuStateSize);
+    // The copy's debug registers will differ from counter-a's: a state taken while it
+    // compares them (old values in EAX/ECX) is not a fair one to edit, so it runs on a
+    // little and is paused again.
+    const uint32_t check_from = kCodeGpa + uint32_t(child_counter_dr_check - child_counter_start);
+    const uint32_t check_to = kCodeGpa + uint32_t(child_counter_dr_check_end - child_counter_start);
+    uint32_t saved_count = 0;
+    bool taken = false;
+    for (int attempt = 0; attempt < 100 && !taken; ++attempt) {
+        if (attempt > 0) {
+            call(kDomainUnpause, uint32_t(a));
+            for (int i = 0; i < 10; ++i) call(kYield);
+        }
+        if (call(kDomainPause, uint32_t(a)) != 0) break;
+        saved_count = read_child_word(a, kDataGpa);
+        if (call(kVcpuGetState, uint32_t(a), 0, addr(g_state), sizeof(g_state)) != int32_t(kVcpuStateSize)) break;
+        taken = state_rip() < check_from || state_rip() >= check_to;
+    }
+    CHECK(taken, "counter-a paused and its vCPU state taken (%u bytes) outside its DR check", kVcpuStateSize);
     CHECK(uint32_t(state_gpr(kEsi)) == saved_count, "ESI %u equals the count in memory %u", uint32_t(state_gpr(kEsi)),
           saved_count);
+    CHECK(state_dr(0) == kDrA && state_dr(1) == kDrA + 0x100 && state_dr(2) == kDrA + 0x200 &&
+              state_dr(3) == kDrA + 0x300,
+          "the state carries the DR0-DR3 counter-a wrote (%x %x %x %x)", uint32_t(state_dr(0)), uint32_t(state_dr(1)),
+          uint32_t(state_dr(2)), uint32_t(state_dr(3)));
+    CHECK(g_state[kVcpuStatePartsOffset] == 0xff, "all parts");
     bool copied = true;
     for (uint32_t off = 0; off < kChildMemory; off += uint32_t(kMemoryCopyMax))
         copied = copied && call(kDomainMemoryRead, uint32_t(a), off, addr(g_saved_memory + off), kMemoryCopyMax) == 0;
@@ -186,12 +213,19 @@ void test_save_restore_preview() {
     CHECK(copied, "the memory written into counter-b");
     const uint32_t target = saved_count + 30000;
     state_gpr(kEdi) = target;  // the copy counts on to here, then exits with 0
+    // Other debug registers, which the copy checks (EBP is their base): it has them only if
+    // set_state gives them to it, and sees them only if its CPU switches them in.
+    state_gpr(kEbp) = kDrB;
+    for (int n = 0; n < 4; ++n) state_dr(n) = kDrB + 0x100 * n;
+    CHECK(call(kVcpuSetState, uint32_t(b), 0, addr(g_state), sizeof(g_state)) == kErrorBadState,
+          "an edited state not sealed again: bad state (the checksum)");
+    vcpu_state_seal(g_state);
     CHECK(call(kVcpuSetState, uint32_t(b), 0, addr(g_state), sizeof(g_state)) == 0, "the state loaded into counter-b");
     CHECK(call(kDomainDestroy, uint32_t(a)) == 0, "counter-a destroyed");
     CHECK(call(kDomainUnpause, uint32_t(b)) == 0, "counter-b unpaused");
     DomainStatus s;
     CHECK(wait_for_state(b, kStateShutdown, s) && s.exit_code == 0,
-          "counter-b counted on with its registers, CR0/CR4 and XMM0-7 intact (exit code %d)", int(s.exit_code));
+          "counter-b counted on with its registers, CR0/CR4, XMM0-7 and DR0-3 intact (exit code %d)", int(s.exit_code));
     CHECK(read_child_word(b, kDataGpa) == target, "counter-b's count went from %u to %u", saved_count, target);
     CHECK(call(kDomainDestroy, uint32_t(b)) == 0, "counter-b destroyed");
 }
@@ -299,6 +333,12 @@ void test_refusals() {
     CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == kErrorBadState,
           "a state with a bad magic: bad state");
     g_state[0] ^= 0xff;
+    g_state[4] = 1;
+    vcpu_state_seal(g_state);
+    CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == kErrorBadState,
+          "a state of format version 1: bad state");
+    g_state[4] = uint8_t(kVcpuStateVersion);
+    vcpu_state_seal(g_state);
     CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), 100) == kErrorInvalid, "a state of 100 bytes: invalid");
     CHECK(call(kVcpuSetState, uint32_t(id), 0, addr(g_state), sizeof(g_state)) == 0, "the state put back as it was");
     uint32_t word = 0;

@@ -7,7 +7,7 @@
     .section .rodata
     .globl child_exit_start, child_exit_end
     .globl child_spin_start, child_spin_end
-    .globl child_counter_start, child_counter_end
+    .globl child_counter_start, child_counter_end, child_counter_dr_check, child_counter_dr_check_end
     .globl child_touch_start, child_touch_end
 
 /* Ends the domain with exit code EBX through the test exit port. */
@@ -38,8 +38,22 @@ child_touch_end:
 
 /* Counts at 0x2000 and in ESI, which must agree, with XMM0-XMM7 holding EBX+0..EBX+7
  * in every lane all along; exits with 0 once the count reaches EDI, or 1 at the first
- * disagreement (a state lost across a save and restore). */
+ * disagreement (a state lost across a save and restore). With EBP non-zero it first sets
+ * DRn = EBP + n * 100h (breakpoints stay disabled) and checks them at every count too,
+ * exiting with 2 when one differs; a restored copy checks the values its state carries,
+ * EBP included. */
 child_counter_start:
+    testl %ebp, %ebp
+    jz 1f
+    movl %ebp, %eax
+    movl %eax, %dr0
+    addl $0x100, %eax
+    movl %eax, %dr1
+    addl $0x100, %eax
+    movl %eax, %dr2
+    addl $0x100, %eax
+    movl %eax, %dr3
+1:
     movl %cr0, %eax
     andl $~4, %eax          /* EM off */
     orl $2, %eax            /* MP on */
@@ -65,12 +79,27 @@ child_counter_start:
     cmpl %ecx, %eax
     jne 3f
     .endr
+child_counter_dr_check:     /* to 5: a state taken in here has ECX/EAX from the old DRs */
+    testl %ebp, %ebp
+    jz 5f
+    movl %ebp, %ecx
+    .irp n, 0, 1, 2, 3
+    movl %dr\n, %eax
+    cmpl %ecx, %eax
+    jne 6f
+    addl $0x100, %ecx
+    .endr
+5:
+child_counter_dr_check_end:
     cmpl %edi, %esi
     jb 2b
     xorl %eax, %eax
     outl %eax, $0xf4
     jmp 4f
 3:  movl $1, %eax
+    outl %eax, $0xf4
+    jmp 4f
+6:  movl $2, %eax
     outl %eax, $0xf4
 4:  hlt
     jmp 4b

@@ -74,7 +74,9 @@ TEST(BootState, SvmLoadsItAsAnyOtherState) {
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     vmcb->control.tsc_offset = 12345;
     GuestRegisters regs{};
-    svm::arch_state_to_vmcb(boot_arch_state(e), kBootStateParts, *vmcb, regs, 99);
+    GuestDebugRegisters debug{{1, 2, 3, 4}, 0};
+    svm::arch_state_to_vmcb(boot_arch_state(e), kBootStateParts, *vmcb, regs, debug, 99);
+    EXPECT_EQ(debug.dr[0], 0u) << "DR0-DR3 cleared";
     EXPECT_EQ(vmcb->save.efer, (1ull << 8) | (1ull << 10) | (1ull << 12)) << "LME, LMA and SVME";
     EXPECT_EQ(vmcb->save.cpl, 0);
     EXPECT_EQ(vmcb->save.cs.attrib, 0xa9b);

@@ -24,7 +24,7 @@ VcpuArchState distinct_state() {
     s.gdtr = {0xfffffe0000001000ull, 0x7f};
     s.idtr = {0xfffffe0000002000ull, 0xfff};
     s.control = {0x80050033, 0xdead0000, 0x1234000, 0x3606a0, 0x9, 0xd01};
-    s.debug = {{0, 0, 0, 0}, 0xffff4ff0, 0x401};
+    s.debug = {{0xffffffff81000000ull, 0x2000, 0x7fff00001000ull, 0xffff800000004000ull}, 0xffff4ff0, 0x401};
     s.msrs = {1, 2, 3, 4, 5, 6, 7, 8, 0x0007040600070406ull, 0};
     s.tsc = 123456789;
     s.events.injected = {EventKind::HardwareException, 14, true, 0x6, 0};
@@ -53,6 +53,7 @@ void expect_same_vmcb_parts(const VcpuArchState& a, const VcpuArchState& b) {
     EXPECT_EQ(a.control.cr4, b.control.cr4);
     EXPECT_EQ(a.control.cr8, b.control.cr8);
     EXPECT_EQ(a.control.efer, b.control.efer);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(a.debug.dr[i], b.debug.dr[i]) << "dr " << i;
     EXPECT_EQ(a.debug.dr6, b.debug.dr6);
     EXPECT_EQ(a.debug.dr7, b.debug.dr7);
     EXPECT_EQ(a.msrs.star, b.msrs.star);
@@ -73,10 +74,11 @@ TEST(SvmStateTransfer, EveryFieldRoundTripsThroughTheVmcb) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     GuestRegisters regs{};
+    GuestDebugRegisters debug{};
     const VcpuArchState in = distinct_state();
-    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, 1000);
+    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, debug, 1000);
     VcpuArchState out{};
-    svm::vmcb_to_arch_state(*vmcb, regs, kAll, out, 1000);
+    svm::vmcb_to_arch_state(*vmcb, regs, debug, kAll, out, 1000);
     expect_same_vmcb_parts(in, out);
 }
 
@@ -84,8 +86,9 @@ TEST(SvmStateTransfer, TheVmcbHoldsTheArchitecturalMeaning) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     GuestRegisters regs{};
+    GuestDebugRegisters debug{};
     const VcpuArchState in = distinct_state();
-    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, 1000);
+    svm::arch_state_to_vmcb(in, kAll, *vmcb, regs, debug, 1000);
     EXPECT_EQ(vmcb->save.efer, 0xd01u | (1u << 12)) << "EFER.SVME set for VMRUN, hidden from the guest";
     EXPECT_EQ(vmcb->save.cpl, 3) << "CPL from SS.DPL";
     EXPECT_EQ(vmcb->control.int_ctl & 0xf, 9u) << "CR8 is V_TPR";
@@ -96,16 +99,55 @@ TEST(SvmStateTransfer, TheVmcbHoldsTheArchitecturalMeaning) {
     EXPECT_EQ(regs.gpr[7], in.gpr[7]);
 }
 
+// DR0-DR3 are no VMCB fields (APM vol. 2 appendix B): they go to the vCPU's own copy,
+// which the hypervisor loads into the CPU; DR6 and DR7 are the VMCB's.
+TEST(SvmStateTransfer, DebugRegistersGoToTheVcpusCopyAndTheVmcb) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    GuestRegisters regs{};
+    GuestDebugRegisters debug{{0, 0, 0, 0}, 0x1234};
+    const VcpuArchState in = distinct_state();
+    svm::arch_state_to_vmcb(in, kDebug, *vmcb, regs, debug);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(debug.dr[i], in.debug.dr[i]) << "dr " << i;
+    EXPECT_EQ(debug.dr6, 0x1234u) << "on AMD-V the vCPU's DR6 copy is unused: the VMCB has it";
+    EXPECT_EQ(vmcb->save.dr6, in.debug.dr6);
+    EXPECT_EQ(vmcb->save.dr7, in.debug.dr7);
+
+    // What the guest left after an exit (debug_save) is what get_state reports.
+    debug = {{0x1111, 0x2222, 0x3333, 0x4444}, 0};
+    vmcb->save.dr6 = 0xffff0ff1;
+    vmcb->save.dr7 = 0x455;
+    VcpuArchState out{};
+    svm::vmcb_to_arch_state(*vmcb, regs, debug, kDebug, out);
+    EXPECT_EQ(out.debug.dr[0], 0x1111u);
+    EXPECT_EQ(out.debug.dr[1], 0x2222u);
+    EXPECT_EQ(out.debug.dr[2], 0x3333u);
+    EXPECT_EQ(out.debug.dr[3], 0x4444u);
+    EXPECT_EQ(out.debug.dr6, 0xffff0ff1u);
+    EXPECT_EQ(out.debug.dr7, 0x455u);
+
+    // Another part asked for: the debug registers stay where they are, both ways.
+    GuestDebugRegisters untouched{{7, 7, 7, 7}, 7};
+    svm::arch_state_to_vmcb(in, kAll & ~kDebug, *vmcb, regs, untouched);
+    EXPECT_EQ(untouched.dr[0], 7u);
+    EXPECT_EQ(vmcb->save.dr7, 0x455u);
+    VcpuArchState kept{};
+    kept.debug.dr[2] = 99;
+    svm::vmcb_to_arch_state(*vmcb, regs, untouched, kAll & ~kDebug, kept);
+    EXPECT_EQ(kept.debug.dr[2], 99u);
+}
+
 TEST(SvmStateTransfer, AnUnusableSegmentIsOneWithoutP) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     GuestRegisters regs{};
+    GuestDebugRegisters debug{};
     VcpuArchState in = distinct_state();
     in.seg(SegmentIndex::Fs) = {0, 0x093, 0xffff, 0, true};
-    svm::arch_state_to_vmcb(in, kSegments, *vmcb, regs);
+    svm::arch_state_to_vmcb(in, kSegments, *vmcb, regs, debug);
     EXPECT_EQ(vmcb->save.fs.attrib & 0x80, 0) << "P clear";
     VcpuArchState out{};
-    svm::vmcb_to_arch_state(*vmcb, regs, kSegments, out);
+    svm::vmcb_to_arch_state(*vmcb, regs, debug, kSegments, out);
     EXPECT_TRUE(out.seg(SegmentIndex::Fs).unusable);
     EXPECT_FALSE(out.seg(SegmentIndex::Cs).unusable);
 }
@@ -114,15 +156,16 @@ TEST(SvmStateTransfer, OnlyThePartsAskedForMove) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     GuestRegisters regs{};
+    GuestDebugRegisters debug{};
     const VcpuArchState in = distinct_state();
-    svm::arch_state_to_vmcb(in, kControl, *vmcb, regs);
+    svm::arch_state_to_vmcb(in, kControl, *vmcb, regs, debug);
     EXPECT_EQ(vmcb->save.cr3, in.control.cr3);
     EXPECT_EQ(vmcb->save.cs.selector, 0) << "segments not asked for";
     EXPECT_EQ(regs.rip, 0u) << "RIP not asked for";
     EXPECT_EQ(vmcb->save.star, 0u) << "MSRs not asked for";
     VcpuArchState out{};
     out.rip = 77;
-    svm::vmcb_to_arch_state(*vmcb, regs, kControl, out);
+    svm::vmcb_to_arch_state(*vmcb, regs, debug, kControl, out);
     EXPECT_EQ(out.rip, 77u) << "a part not asked for is left alone";
     EXPECT_EQ(out.control.cr0, in.control.cr0);
 }

@@ -1,24 +1,30 @@
 // The serialised vCPU state (kernel/vcpu/vcpu_state_codec.hpp): round trips, the fixed
-// version-1 layout, and strict, bounded decoding of damaged input.
+// version-2 layout, the parts mask and the checksum, version 1 refused, and strict,
+// bounded decoding of damaged input.
 #include <gtest/gtest.h>
 #include <string.h>
 
 #include "kernel/vcpu/vcpu_state_codec.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 
 using namespace vcpu_state;
 
 namespace {
 
-// Version 1 offsets (the layout comment in vcpu_state_codec.hpp, worked out).
-constexpr usize kSize = 1352;
-constexpr usize kGprs = 16, kRip = 144, kRflags = 152, kSegments = 160, kSegmentBytes = 17;
-constexpr usize kGdtr = 296, kIdtr = 306, kControl = 316, kDebug = 364, kMsrs = 412, kFpu = 492;
-constexpr usize kEvents = 1332, kTsc = 1344;
+// Version 2 offsets (the layout comment in vcpu_state_codec.hpp, worked out).
+constexpr usize kSize = 1360;
+constexpr usize kParts = 12, kChecksum = 16, kReserved = 20;
+constexpr usize kGprs = 24, kRip = 152, kRflags = 160, kSegments = 168, kSegmentBytes = 17;
+constexpr usize kGdtr = 304, kIdtr = 314, kControl = 324, kDebug = 372, kMsrs = 420, kFpu = 500;
+constexpr usize kEvents = 1340, kTsc = 1352;
+static_assert(kGprs == hypercall::kVcpuStateGprOffset && kRip == hypercall::kVcpuStateRipOffset);
+static_assert(kRflags == hypercall::kVcpuStateRflagsOffset && kDebug == hypercall::kVcpuStateDebugOffset);
 constexpr usize kSegmentCount = static_cast<usize>(SegmentIndex::Count);
 // Offsets within events: kind, vector, has_error_code, error_code (4), instruction_length,
 // interrupt_shadow, nmi_blocked, nmi_pending, activity.
 constexpr usize kEventKind = kEvents + 0, kHasErrorCode = kEvents + 2, kShadow = kEvents + 8;
 constexpr usize kNmiBlocked = kEvents + 9, kNmiPending = kEvents + 10, kActivity = kEvents + 11;
+static_assert(kActivity == hypercall::kVcpuStateActivityOffset);
 
 u64 load_le(const u8* p, usize width) {
     u64 v = 0;
@@ -46,7 +52,7 @@ VcpuArchState distinct_state() {
     s.gdtr = {take(), 0x7f7};
     s.idtr = {take(), 0xff1};
     s.control = {take(), take(), take(), take(), take(), take()};
-    s.debug = {{take(), take(), take(), take()}, take(), take()};
+    s.debug = {{take(), take(), take(), take()}, 0xffff4ff1, 0x0d0d0703};  // DR6, DR7: 32 bits
     s.msrs = {take(), take(), take(), take(), take(), take(), take(), take(), take(), take()};
     s.fpu.xcr0 = take();
     for (usize i = 0; i < Fpu::kLegacyBytes; ++i) s.fpu.legacy[i] = static_cast<u8>(1 + i % 251);
@@ -123,9 +129,14 @@ VcpuStateDecodeError decode_keeps_out_on_error(const u8* in, usize length) {
     return error;
 }
 
+// The checksum made right again after an edit, as a toolstack does (hypercall_abi.hpp).
+void reseal(u8* bytes) { hypercall::vcpu_state_seal(bytes); }
+
+// One byte changed and the checksum made right again, so the field checks are what decides.
 VcpuStateDecodeError decode_with_byte(usize offset, u8 value) {
     Encoded e = encode(distinct_state());
     e.bytes[offset] = value;
+    reseal(e.bytes);
     return decode_keeps_out_on_error(e.bytes, e.size);
 }
 
@@ -134,13 +145,28 @@ TEST(VcpuStateCodec, SizeAndHeaderAreAsDocumented) {
     const VcpuArchState s = distinct_state();
     const Encoded e = encode(s);
     ASSERT_EQ(e.size, kSize);
-    const u8 header[16] = {'V', 'C', 'P', 'S', 1, 0, 0, 0, 0x48, 0x05, 0, 0, 0, 0, 0, 0};
+    const u8 header[16] = {'V', 'C', 'P', 'S', 2, 0, 0, 0, 0x50, 0x05, 0, 0, 0xff, 0x01, 0, 0};
     EXPECT_EQ(memcmp(e.bytes, header, sizeof header), 0);
     EXPECT_EQ(load_le(e.bytes, 4), 0x53504356u);
     EXPECT_EQ(load_le(e.bytes + 4, 4), VcpuArchState::kVersion);
+    EXPECT_EQ(VcpuArchState::kVersion, 2u);
+    EXPECT_EQ(load_le(e.bytes + kParts, 4), u64{kAll});
+    EXPECT_EQ(load_le(e.bytes + kChecksum, 4), hypercall::vcpu_state_checksum(e.bytes, kSize));
+    EXPECT_EQ(load_le(e.bytes + kReserved, 4), 0u);
 }
 
-TEST(VcpuStateCodec, FieldsSitAtTheirVersion1Offsets) {
+// The checksum is the common CRC-32 (zlib's crc32()): its check value for "123456789" is
+// CBF43926h, and the checksum field itself reads as 0.
+TEST(VcpuStateCodec, TheChecksumIsZlibsCrc32) {
+    const u8 digits[9] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+    EXPECT_EQ(hypercall::vcpu_state_checksum(digits, 9), 0xcbf43926u);
+    u8 a[kSize] = {}, b[kSize] = {};
+    b[kChecksum] = 0x5a;
+    b[kChecksum + 3] = 0xa5;
+    EXPECT_EQ(hypercall::vcpu_state_checksum(a, kSize), hypercall::vcpu_state_checksum(b, kSize));
+}
+
+TEST(VcpuStateCodec, FieldsSitAtTheirVersion2Offsets) {
     const VcpuArchState s = distinct_state();
     const Encoded e = encode(s);
     const u8* p = e.bytes;
@@ -240,10 +266,25 @@ TEST(VcpuStateCodec, WrongMagicIsBadMagic) {
     EXPECT_EQ(decode_with_byte(3, 'T'), VcpuStateDecodeError::BadMagic);
 }
 
+// Version 1 (a 16-byte header {magic, 1, 1352, 0} and the same body) is refused, at its
+// own length and at version 2's.
+TEST(VcpuStateCodec, Version1IsRefused) {
+    const Encoded v2 = encode(distinct_state());
+    u8 v1[1352];
+    store_le(v1, 0x53504356, 4);
+    store_le(v1 + 4, 1, 4);
+    store_le(v1 + 8, 1352, 4);
+    store_le(v1 + 12, 0, 4);
+    memcpy(v1 + 16, v2.bytes + 24, kSize - 24);
+    EXPECT_EQ(decode_keeps_out_on_error(v1, sizeof v1), VcpuStateDecodeError::UnknownVersion);
+    EXPECT_EQ(decode_with_byte(4, 1), VcpuStateDecodeError::UnknownVersion);
+    EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::UnknownVersion), "unknown version");
+}
+
 TEST(VcpuStateCodec, OtherVersionsAreUnknown) {
     EXPECT_EQ(decode_with_byte(4, VcpuArchState::kVersion + 1), VcpuStateDecodeError::UnknownVersion);
     EXPECT_EQ(decode_with_byte(4, 0), VcpuStateDecodeError::UnknownVersion);
-    EXPECT_EQ(decode_with_byte(7, 1), VcpuStateDecodeError::UnknownVersion);  // 2^24 + 1
+    EXPECT_EQ(decode_with_byte(7, 1), VcpuStateDecodeError::UnknownVersion);  // 2^24 + 2
 }
 
 TEST(VcpuStateCodec, WrongLengthFieldIsBadLength) {
@@ -255,8 +296,85 @@ TEST(VcpuStateCodec, WrongLengthFieldIsBadLength) {
 }
 
 TEST(VcpuStateCodec, NonZeroReservedIsBadField) {
-    EXPECT_EQ(decode_with_byte(12, 1), VcpuStateDecodeError::BadField);
-    EXPECT_EQ(decode_with_byte(15, 0x80), VcpuStateDecodeError::BadField);
+    EXPECT_EQ(decode_with_byte(kReserved, 1), VcpuStateDecodeError::BadField);
+    EXPECT_EQ(decode_with_byte(kReserved + 3, 0x80), VcpuStateDecodeError::BadField);
+}
+
+TEST(VcpuStateCodec, UnknownPartsAreBadField) {
+    EXPECT_EQ(decode_with_byte(kParts + 1, 2), VcpuStateDecodeError::BadField);  // bit 9
+    EXPECT_EQ(decode_with_byte(kParts + 3, 0x80), VcpuStateDecodeError::BadField);
+}
+
+// Any change to the body or the parts mask without sealing again: every single-bit flip
+// and every whole-byte inversion after the magic, version and length is a bad checksum,
+// and `out` is left alone.
+TEST(VcpuStateCodec, CorruptionWithoutResealingIsBadChecksum) {
+    const Encoded good = encode(distinct_state());
+    for (usize offset = kParts; offset < kSize; ++offset) {
+        for (u8 mask : {u8{0x01}, u8{0x10}, u8{0x80}, u8{0xff}}) {
+            Encoded e = good;
+            e.bytes[offset] ^= mask;
+            ASSERT_EQ(decode_keeps_out_on_error(e.bytes, e.size), VcpuStateDecodeError::BadChecksum)
+                << "offset " << offset << " mask " << int(mask);
+        }
+    }
+    Encoded e = good;
+    store_le(e.bytes + kDebug, load_le(e.bytes + kDebug, 8) + 1, 8);  // DR0 one higher
+    EXPECT_EQ(decode_keeps_out_on_error(e.bytes, e.size), VcpuStateDecodeError::BadChecksum);
+    reseal(e.bytes);
+    VcpuArchState out{};
+    ASSERT_EQ(vcpu_state_decode(e.bytes, e.size, out), VcpuStateDecodeError::None) << "sealed again, it decodes";
+    EXPECT_EQ(out.debug.dr[0], distinct_state().debug.dr[0] + 1);
+}
+
+// DR0-DR3 take any 64-bit value (the codec does not judge addresses); DR6 and DR7 have
+// bits 63:32 reserved.
+TEST(VcpuStateCodec, DebugRegistersRoundTripAndDr6Dr7Stay32Bit) {
+    VcpuArchState s = distinct_state();
+    s.debug = {{0xffff'8000'0000'1000ull, 0x7fff'ffff'ffffull, 1, 0xffff'ffff'ffff'ffffull}, 0xffff0ff0, 0x400};
+    const Encoded e = encode(s);
+    VcpuArchState out{};
+    u32 parts = 0;
+    ASSERT_EQ(vcpu_state_decode(e.bytes, e.size, out, &parts), VcpuStateDecodeError::None);
+    EXPECT_TRUE(same_state(out, s));
+    EXPECT_EQ(parts, u32{kAll});
+    for (usize i = 0; i < 4; ++i) EXPECT_EQ(load_le(e.bytes + kDebug + 8 * i, 8), s.debug.dr[i]) << i;
+    EXPECT_EQ(decode_with_byte(kDebug + 32 + 4, 1), VcpuStateDecodeError::BadField) << "DR6 bit 32";
+    EXPECT_EQ(decode_with_byte(kDebug + 40 + 7, 0x80), VcpuStateDecodeError::BadField) << "DR7 bit 63";
+    EXPECT_EQ(decode_with_byte(kDebug + 7, 0x80), VcpuStateDecodeError::None) << "DR0 bit 63";
+}
+
+// A state of some parts only (the Part names are qualified: kGprs, kSegments and kDebug
+// here are offsets): the others encode as zeros, decode as zeros, and a non-zero
+// byte in one of them is refused even with the checksum right.
+TEST(VcpuStateCodec, PartsMaskNamesWhatTheStateCarries) {
+    const VcpuArchState s = distinct_state();
+    Encoded e{};
+    e.size = vcpu_state_encode(s, e.bytes, sizeof e.bytes, vcpu_state::kDebug | vcpu_state::kRipFlags);
+    ASSERT_EQ(e.size, kSize);
+    EXPECT_EQ(load_le(e.bytes + kParts, 4), u64{vcpu_state::kDebug | vcpu_state::kRipFlags});
+    EXPECT_EQ(load_le(e.bytes + kGprs, 8), 0u) << "GPRs absent";
+    EXPECT_EQ(load_le(e.bytes + kTsc, 8), 0u) << "TSC (kTsc) absent";
+    EXPECT_EQ(load_le(e.bytes + kRip, 8), s.rip);
+    EXPECT_EQ(load_le(e.bytes + kDebug, 8), s.debug.dr[0]);
+    VcpuArchState out = distinct_state();
+    u32 parts = 0;
+    ASSERT_EQ(vcpu_state_decode(e.bytes, e.size, out, &parts), VcpuStateDecodeError::None);
+    EXPECT_EQ(parts, u32{vcpu_state::kDebug | vcpu_state::kRipFlags});
+    VcpuArchState expected{};
+    expected.rip = s.rip;
+    expected.rflags = s.rflags;
+    expected.debug = s.debug;
+    EXPECT_TRUE(same_state(out, expected));
+    for (usize offset : {kGprs, kSegments + 16, kFpu + 100, kActivity, kTsc + 7}) {
+        Encoded bad = e;
+        bad.bytes[offset] = 1;
+        reseal(bad.bytes);
+        EXPECT_EQ(decode_keeps_out_on_error(bad.bytes, bad.size), VcpuStateDecodeError::BadField) << offset;
+    }
+    EXPECT_EQ(vcpu_state_encode(s, e.bytes, sizeof e.bytes, 0xffff'fe00u | vcpu_state::kGprs), kSize)
+        << "unknown bits dropped";
+    EXPECT_EQ(load_le(e.bytes + kParts, 4), u64{vcpu_state::kGprs});
 }
 
 TEST(VcpuStateCodec, EnumsOutOfRangeAreBadField) {
@@ -287,8 +405,9 @@ TEST(VcpuStateCodec, SegmentAttributesAbove12BitsAreBadField) {
     }
 }
 
-// Every single-bit and whole-byte corruption: no crash or out-of-bounds read (ASan,
-// UBSan), `out` untouched on error, and anything accepted re-encodes to the same bytes.
+// Every single-bit and whole-byte corruption, sealed again so that the field checks see
+// it: no crash or out-of-bounds read (ASan, UBSan), `out` untouched on error, and anything
+// accepted re-encodes to the same bytes.
 TEST(VcpuStateCodec, CorruptedBytesNeverCrash) {
     const Encoded good = encode(distinct_state());
     usize accepted = 0, rejected = 0;
@@ -296,6 +415,7 @@ TEST(VcpuStateCodec, CorruptedBytesNeverCrash) {
         for (u8 mask : {u8{0x01}, u8{0x02}, u8{0x04}, u8{0x08}, u8{0x10}, u8{0x20}, u8{0x40}, u8{0x80}, u8{0xff}}) {
             Encoded e = good;
             e.bytes[offset] ^= mask;
+            reseal(e.bytes);
             VcpuArchState out = distinct_state();
             const VcpuStateDecodeError error = decode_keeps_out_on_error(e.bytes, e.size);
             if (error != VcpuStateDecodeError::None) {
@@ -318,6 +438,7 @@ TEST(VcpuStateCodec, ErrorsHaveNames) {
     EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::BadMagic), "bad magic");
     EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::UnknownVersion), "unknown version");
     EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::BadLength), "bad length");
+    EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::BadChecksum), "bad checksum");
     EXPECT_STREQ(vcpu_state_decode_error_name(VcpuStateDecodeError::BadField), "bad field");
 }
 
