@@ -562,7 +562,7 @@ TEST(PageTable, MergeStopsWhereRetireRefuses) {
     EXPECT_EQ(l[1].size, kPageSize);
 }
 
-TEST(PageTable, MergeIgnoresAccessedAndDirtyButNotPat) {
+TEST(PageTable, MergeIgnoresAccessedAndDirtyBits) {
     FakeMemory memory;
     Builder b(memory);
     ASSERT_TRUE(b.create());
