@@ -7,15 +7,23 @@
 #include "mm/page_table.hpp"
 
 struct EptFormat {
-    static constexpr u32 kMaxLeafLevel = 2;  // 2 MiB pages; 1 GiB needs EPT_VPID_CAP bit 17
+    // 2 MiB leaves in EPT PDEs and 1 GiB leaves in EPT PDPTEs (bit 7 set, address bits
+    // 51:30, bits 29:12 reserved: SDM vol. 3C 29.3.2 table 29-2); make_leaf and
+    // leaf_address below already handle level 3. A 1 GiB leaf is only valid when
+    // IA32_VMX_EPT_VPID_CAP bit 17 is set (SDM vol. 3D A.10), so the builder's huge_pages
+    // flag must come from supports_1gib_pages() for EPT.
+    static constexpr u32 kMaxLeafLevel = 3;
     static constexpr bool kCanonicalAddresses = false;
+    static constexpr u64 kCap1GiBPages = 1ull << 17;  // in IA32_VMX_EPT_VPID_CAP (MSR 0x48c)
+
+    static constexpr bool supports_1gib_pages(u64 ept_vpid_cap) { return (ept_vpid_cap & kCap1GiBPages) != 0; }
 
     static constexpr u64 kRead = 1ull << 0;
     static constexpr u64 kWrite = 1ull << 1;
     static constexpr u64 kExecute = 1ull << 2;
     static constexpr u64 kMemoryTypeShift = 3;  // bits 5:3 of a leaf
     static constexpr u64 kMemoryTypeWriteBack = 6;
-    static constexpr u64 kLargePage = 1ull << 7;
+    static constexpr u64 kLargePage = 1ull << 7;  // PDE (2 MiB) or PDPTE (1 GiB) maps a page
     static constexpr u64 kAddressMask = 0x000ffffffffff000ull;
 
     static constexpr u64 page_size(u32 level) { return 1ull << (12 + 9 * (level - 1)); }

@@ -144,6 +144,7 @@ bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingF
 
 void GuestMemory::destroy() {
     dirty_log_ = false;
+    free_retired_tables();  // no CPU walks the tables any more
     if (nested_tables_) {
         if (format_ == NestedPagingFormat::IntelEpt)
             release_tables<EptTables>(nested_tables_);
@@ -165,6 +166,13 @@ template <typename F>
 auto with_p2m(void* tables, NestedPagingFormat format, F f) {
     if (format == NestedPagingFormat::IntelEpt) return f(static_cast<EptTables*>(tables)->table);
     return f(static_cast<NptTables*>(tables)->table);
+}
+
+// Frees a batch of retired tables that GuestMemory kept as (list, count).
+template <typename Map>
+static void free_batch(Map& p2m, PhysAddr list, u64 count) {
+    typename Map::Retired r{list, count};
+    p2m.free_retired(r);
 }
 
 bool GuestMemory::dirty_log_enable(u64* bitmap) {
@@ -190,7 +198,28 @@ bool GuestMemory::dirty_log_disable() {
     LockGuard<SpinLock> guard(p2m_lock_);
     if (!dirty_log_) return false;
     dirty_log_ = false;
-    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_disable(); });
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) {
+        const bool ok = p2m.dirty_log_disable();
+        // Step 2 of the rule in mm/p2m.hpp: taken under the lock of the change. One batch
+        // waits at a time: a batch still waiting goes back first (it was flushed by the
+        // shootdown that followed its own disable, before this one could start).
+        if (retired_count_) free_batch(p2m, retired_list_, retired_count_);
+        const auto r = p2m.take_retired();
+        retired_list_ = r.list;
+        retired_count_ = r.count;
+        return ok;
+    });
+}
+
+void GuestMemory::free_retired_tables() {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!retired_count_ || !nested_tables_) return;
+    with_p2m(nested_tables_, format_, [&](auto& p2m) {
+        free_batch(p2m, retired_list_, retired_count_);
+        return true;
+    });
+    retired_list_ = ~0ull;
+    retired_count_ = 0;
 }
 
 void GuestMemory::mark_dirty(u64 gpa, u64 len) {

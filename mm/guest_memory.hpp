@@ -67,7 +67,12 @@ public:
     bool dirty_log_enable(u64* bitmap);
     bool dirty_log_write_fault(u64 gpa);
     u64 dirty_log_take(u64* out);
+    // Ends the log; pages its write faults split are merged back into large leaves, and
+    // the tables that freed wait for free_retired_tables, after the caller's shootdown.
     bool dirty_log_disable();
+    // After a TLB shootdown on every CPU: tables the p2m took out of the tree (merges)
+    // before it go back to the host (mm/p2m.hpp, the rule for retired tables).
+    void free_retired_tables();
     bool dirty_log_active() const { return dirty_log_; }
     // Guest-physical pages up to end(), holes included: the dirty log's bitmap covers them.
     u64 pages() const { return end() / kPageSize; }
@@ -94,5 +99,9 @@ private:
     // domain's take); the hypervisor's own writes mark pages under it too.
     SpinLock p2m_lock_;
     bool dirty_log_ = false;
+    // Retired tables taken from the p2m (P2m::Retired, the same for both formats), waiting
+    // for the shootdown that makes them safe to free; under p2m_lock_.
+    PhysAddr retired_list_ = ~0ull;
+    u64 retired_count_ = 0;
     void mark_dirty(u64 gpa, u64 len);
 };

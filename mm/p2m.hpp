@@ -16,6 +16,28 @@
 // leaves translations the CPUs may have cached: the caller flushes them on every CPU that
 // may run the domain before it relies on the change or reuses a frame. Pure, so host tests
 // drive it with fake table memory.
+//
+// Page sizes: map picks 4 KiB, 2 MiB or 1 GiB leaves as alignment allows (1 GiB only with
+// huge_pages: CPUID Page1GB for NPT, IA32_VMX_EPT_VPID_CAP bit 17 for EPT, SDM vol. 3D
+// A.10); unmap, protect and the dirty log split a large leaf they only partly cover.
+//
+// Merging and when table memory is freed. merge() (also run by protect and
+// dirty_log_disable) undoes splits: a table whose 512 leaves map one contiguous, aligned
+// host range with the same type and access becomes one 2 MiB or 1 GiB leaf again
+// (PageTableBuilder::merge). The translation stays the same, but the detached table may
+// still be walked: a CPU may keep the old pointer to it in its paging-structure caches,
+// or (EPT) guest-physical and combined mappings, until an invalidation (Intel SDM vol. 3A
+// 4.10.2.3 and 4.10.4, vol. 3C 29.4.3: INVEPT); AMD nested walks cache the same way
+// until the TLB is flushed through the VMCB's TLB_CONTROL (AMD APM vol. 2 15.25 "Nested
+// Paging", 15.16). A walk may even set accessed/dirty bits in it. So merged tables are
+// never freed here. They are retired: recorded, untouched, on a list the p2m keeps (in
+// pages from Memory::alloc_table, never in the retired tables themselves). The rule:
+//   1. change the p2m (merge, protect, dirty_log_disable) under the p2m's lock;
+//   2. take_retired() under the same lock: the tables retired so far become the caller's;
+//   3. flush every CPU that may run the domain (INVEPT / TLB_CONTROL shootdown);
+//   4. free_retired() them (for_each_retired shows their addresses first, if wanted).
+// Tables retired after step 2 wait for the next round. Until then, and for owners that
+// never take them, they stay allocated; release() frees them with the tree.
 #pragma once
 
 #include "kernel/types.hpp"
@@ -33,13 +55,27 @@ struct P2mEntry {
 template <typename Format, typename Memory>
 class P2m {
 public:
-    P2m(Memory& memory, bool huge_pages) : table_(memory, huge_pages) {}
+    static constexpr PhysAddr kNoTable = PageTableBuilder<Format, Memory>::kNoTable;
+
+    // Tables taken out of the tree by merges, waiting for the caller's flush (see above).
+    struct Retired {
+        PhysAddr list = kNoTable;  // newest list page; each links to the next in its last entry
+        u64 count = 0;             // retired tables (the list pages not counted)
+    };
+
+    P2m(Memory& memory, bool huge_pages) : memory_(memory), table_(memory, huge_pages) {}
     P2m(const P2m&) = delete;
     P2m& operator=(const P2m&) = delete;
 
     bool create() { return table_.create(); }
     PhysAddr root() const { return table_.root(); }
-    void release() { table_.release(); }
+
+    // Frees the tree and every table still retired: no CPU may walk any of them any more.
+    void release() {
+        table_.release();
+        Retired r = take_retired();
+        free_retired(r);
+    }
 
     // Maps [gpa, gpa + size) onto host [pa, pa + size) as `type`, with large pages where
     // alignment allows. False on bad arguments (PageTableBuilder::map) or no table memory.
@@ -61,12 +97,55 @@ public:
 
     // New access for every mapped page of the range (unmapped parts stay unmapped); a
     // large page only partly inside is split first. A log-dirty page stays
-    // write-protected until its first write, whatever `writable` says.
+    // write-protected until its first write, whatever `writable` says. Tables the range
+    // made uniform again are merged (and retired).
     bool protect(u64 gpa, u64 size, bool writable, bool executable) {
-        return for_each_mapped(gpa, size, [&](u64 at, PhysAddr pa, u64 chunk, P2mEntry& e) {
+        const bool ok = for_each_mapped(gpa, size, [&](u64 at, PhysAddr pa, u64 chunk, P2mEntry& e) {
             const bool w = e.type == P2mType::RamLogDirty ? false : writable;
             return table_.map(at, pa, chunk, attributes(e.type, w, executable));
         });
+        if (ok) merge(gpa, size);
+        return ok;
+    }
+
+    // Merges every table that maps part of [gpa, gpa + size) and whose 512 entries map one
+    // contiguous, aligned host range with the same type and access into one large leaf
+    // (PageTableBuilder::merge), retiring the tables. Returns how many were retired; 0 for
+    // bad arguments, and the merge stops early when no memory is left for the list.
+    u64 merge(u64 gpa, u64 size) {
+        return table_.merge(gpa, size, [this](PhysAddr t) { return retire(t); });
+    }
+
+    u64 retired_count() const { return retired_.count; }
+
+    // Hands every table retired so far to the caller (step 2 above); the p2m forgets them.
+    Retired take_retired() {
+        const Retired r = retired_;
+        retired_ = Retired{};
+        return r;
+    }
+
+    // Calls f(PhysAddr) for each table in `r`, newest first.
+    template <typename F>
+    void for_each_retired(const Retired& r, F f) const {
+        u64 in_page = r.count % kPerListPage == 0 ? kPerListPage : r.count % kPerListPage;
+        for (PhysAddr page = r.list; page != kNoTable; page = memory_.table(page)[kPerListPage]) {
+            const u64* slots = memory_.table(page);
+            for (u64 i = in_page; i > 0; --i) f(slots[i - 1]);
+            in_page = kPerListPage;
+        }
+    }
+
+    // Frees the tables of `r` and the pages that listed them, through Memory::free_table.
+    // Only after every CPU that may have walked them was flushed (step 4 above).
+    void free_retired(Retired& r) {
+        for_each_retired(r, [this](PhysAddr t) { memory_.free_table(t); });
+        for (PhysAddr page = r.list; page != kNoTable;) {
+            const PhysAddr next = memory_.table(page)[kPerListPage];
+            memory_.free_table(page);
+            page = next;
+        }
+        r = Retired{};
     }
 
     // Starts logging writes to the RAM pages in [0, pages * 4 KiB): every writable Ram
@@ -122,10 +201,12 @@ public:
         return count;
     }
 
-    // Ends the log: every log-dirty page is writable Ram again.
+    // Ends the log: every log-dirty page is writable Ram again, and the tables that write
+    // faults split are merged back where their pages are uniform again.
     bool dirty_log_disable() {
         if (!dirty_) return false;
         const bool ok = retype(P2mType::RamLogDirty, P2mType::Ram, true);
+        if (ok) merge(0, dirty_pages_ * kPageSize);
         dirty_ = nullptr;
         dirty_pages_ = 0;
         return ok;
@@ -134,6 +215,23 @@ public:
     bool dirty_log_active() const { return dirty_ != nullptr; }
 
 private:
+    // A list page holds this many retired table addresses, then the next list page.
+    static constexpr u64 kPerListPage = PageTableBuilder<Format, Memory>::kEntries - 1;
+
+    // Records a detached table; false (the merge stops) when a new list page is needed
+    // and there is no memory for it.
+    bool retire(PhysAddr table) {
+        if (retired_.count % kPerListPage == 0) {
+            const PhysAddr page = memory_.alloc_table();
+            if (page == kNoTable) return false;
+            memory_.table(page)[kPerListPage] = retired_.list;
+            retired_.list = page;
+        }
+        memory_.table(retired_.list)[retired_.count % kPerListPage] = table;
+        ++retired_.count;
+        return true;
+    }
+
     static PageAttributes attributes(P2mType type, bool writable, bool executable) {
         PageAttributes a;
         a.writable = writable;
@@ -172,7 +270,9 @@ private:
         });
     }
 
+    Memory& memory_;
     PageTableBuilder<Format, Memory> table_;
+    Retired retired_;
     u64* dirty_ = nullptr;
     u64 dirty_pages_ = 0;
 };

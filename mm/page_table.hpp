@@ -21,7 +21,10 @@
 // or reachable from a VMCB/VMCS), the caller invalidates (Intel SDM vol. 3A 4.10.4;
 // splitting a large page is the case of 4.10.2.3, where both sizes may be cached).
 // Table memory is never freed while tables may be live: unmap keeps emptied tables;
-// release() frees everything once the tables are no longer used.
+// release() frees everything once the tables are no longer used; merge() takes tables out
+// of the tree but hands them to the caller instead of freeing them, because a CPU may
+// still hold a pointer to them in its paging-structure caches (SDM vol. 3A 4.10.3) and
+// walk them until the caller has invalidated (SDM vol. 3A 4.10.4).
 #pragma once
 
 #include "kernel/types.hpp"
@@ -112,7 +115,9 @@ public:
     // Largest table-output address + 1 (SDM vol. 3A 4.1.4: MAXPHYADDR is at most 52).
     static constexpr PhysAddr kPhysLimit = 1ull << 52;
 
-    // huge_pages: whether 1 GiB leaves may be used (CPUID.80000001H:EDX.Page1GB[bit 26]).
+    // huge_pages: whether 1 GiB leaves may be used: CPUID.80000001H:EDX.Page1GB[bit 26]
+    // for ordinary paging and AMD nested paging, IA32_VMX_EPT_VPID_CAP bit 17 for EPT
+    // (SDM vol. 3D A.10). Formats whose kMaxLeafLevel is below 3 never use them.
     constexpr explicit PageTableBuilder(Memory& memory, bool huge_pages = true)
         : memory_(memory), huge_pages_(huge_pages) {}
     PageTableBuilder(const PageTableBuilder&) = delete;
@@ -183,6 +188,24 @@ public:
     template <typename F>
     void for_each_leaf(F f) const {
         if (root_ != kNoTable) walk(root_, kLevels, 0, f);
+    }
+
+    // The reverse of a split: every table that maps part of [va, va + size) (same argument
+    // rules as unmap) and whose 512 entries are leaves with identical attributes mapping
+    // one contiguous range aligned to the parent entry's size is replaced by one leaf of
+    // that size, where a leaf is allowed there (1 GiB ones only with huge_pages).
+    // Bottom-up, so 4 KiB leaves can end in a 1 GiB leaf. Translations do not change, only
+    // their page size: the TLBs may then hold both sizes and use either (SDM vol. 3A
+    // 4.10.2.3), harmless because frame and attributes are the same. A detached table is not
+    // freed: retire(PhysAddr) takes it, or returns false when it cannot, which stops the
+    // merge before that table is detached. Returns how many tables were detached; the
+    // caller frees them only after invalidating on every CPU that may have walked them.
+    template <typename Retire>
+    u64 merge(VirtAddr va, u64 size, Retire retire) {
+        if (root_ == kNoTable || !valid_range(va, size)) return 0;
+        u64 merged = 0;
+        merge_level(root_, kLevels, va, size, retire, merged);
+        return merged;
     }
 
     // Frees every table, root included, through Memory::free_table. Only for tables no CPU
@@ -290,6 +313,55 @@ private:
             }
             va += chunk;
             size -= chunk;
+        }
+        return true;
+    }
+
+    // Merges below every table entry of [va, va + size) at `level`, then the entry's own
+    // table. False once retire refused a table.
+    template <typename Retire>
+    bool merge_level(PhysAddr table, u32 level, VirtAddr va, u64 size, Retire& retire, u64& merged) {
+        u64* entries = memory_.table(table);
+        const u64 entry_size = page_size(level);
+        while (size != 0) {
+            const u64 offset = va & (entry_size - 1);
+            const u64 chunk = size < entry_size - offset ? size : entry_size - offset;
+            u64& e = entries[index(va, level)];
+            if (Format::is_present(e) && !Format::is_leaf(e, level)) {
+                const PhysAddr child = Format::table_address(e);
+                if (level > 2 && !merge_level(child, level - 1, va, chunk, retire, merged)) return false;
+                PhysAddr base;
+                PageAttributes attrs;
+                if (collapsible(child, level, base, attrs)) {
+                    if (!retire(child)) return false;
+                    write_entry(e, Format::make_leaf(level, base, attrs));
+                    ++merged;
+                }
+            }
+            va += chunk;
+            size -= chunk;
+        }
+        return true;
+    }
+
+    // Whether the table below an entry at `level` can become one leaf there: 512 leaves,
+    // each the next piece of one range aligned to the new leaf's size, all with the
+    // attributes of the first (software bits included). Bits the CPU sets (accessed,
+    // dirty) are not attributes and are dropped by the merge.
+    bool collapsible(PhysAddr child, u32 level, PhysAddr& base, PageAttributes& attrs) const {
+        if (!leaf_allowed(level, true)) return false;
+        const u64* entries = memory_.table(child);
+        const u32 child_level = level - 1;
+        const u64 child_size = page_size(child_level);
+        if (!Format::is_present(entries[0]) || !Format::is_leaf(entries[0], child_level)) return false;
+        base = Format::leaf_address(entries[0], child_level);
+        attrs = Format::attributes(entries[0], child_level);
+        if (!is_aligned(base, page_size(level))) return false;
+        for (u64 i = 1; i < kEntries; ++i) {
+            const u64 e = entries[i];
+            if (!Format::is_present(e) || !Format::is_leaf(e, child_level)) return false;
+            if (Format::leaf_address(e, child_level) != base + i * child_size) return false;
+            if (Format::attributes(e, child_level) != attrs) return false;
         }
         return true;
     }

@@ -298,12 +298,19 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             return ok ? i64(count) : kErrorFault;
         }
         case kDirtyLogDisable: {
+            {
+                LockGuard<SpinLock> guard(d.lock);
+                if (d.resources_released || !d.dirty_bitmap) return kErrorWrongState;
+                d.memory.dirty_log_disable();
+                delete[] d.dirty_bitmap;
+                d.dirty_bitmap = nullptr;
+                d.quota.uncharge(words * sizeof(u64));
+            }
+            // The pages its write faults split are merged again: once no CPU can walk the
+            // tables that freed, they go back (and off the domain's quota).
+            domain_tlb_shootdown(d);
             LockGuard<SpinLock> guard(d.lock);
-            if (d.resources_released || !d.dirty_bitmap) return kErrorWrongState;
-            d.memory.dirty_log_disable();
-            delete[] d.dirty_bitmap;
-            d.dirty_bitmap = nullptr;
-            d.quota.uncharge(words * sizeof(u64));
+            if (!d.resources_released) d.memory.free_retired_tables();
             return 0;
         }
         default: return kErrorInvalid;

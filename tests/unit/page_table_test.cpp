@@ -1,6 +1,6 @@
 // PageTableBuilder with X86PagingFormat over fake table memory: large-page selection,
-// splitting, unmapping, translation, attribute encoding, argument checks, exhaustion
-// and the W^X walk.
+// splitting, merging, unmapping, translation, attribute encoding, argument checks,
+// exhaustion and the W^X walk.
 #include "mm/page_table.hpp"
 
 #include <gtest/gtest.h>
@@ -507,6 +507,100 @@ TEST(PageTable, ReleaseFreesEveryTable) {
         EXPECT_EQ(b.root(), Builder::kNoTable);
         b.release();  // nothing left: no-op
     }
+    EXPECT_EQ(memory.live(), 0u);
+}
+
+// The table below the entry that maps `va` at `level` (4 = the root's entry).
+PhysAddr table_at(FakeMemory& memory, const Builder& b, VirtAddr va, u32 level) {
+    PhysAddr t = b.root();
+    for (u32 l = 4; l >= level; --l)
+        t = X86PagingFormat::table_address(memory.table(t)[(va >> (12 + 9 * (l - 1))) & 511]);
+    return t;
+}
+
+TEST(PageTable, MergeHandsDetachedTablesToTheCallerAndFreesNothing) {
+    FakeMemory memory;
+    Builder b(memory);
+    ASSERT_TRUE(b.create());
+    ASSERT_TRUE(b.map(kHugePageSize, 3 * kHugePageSize, kHugePageSize, kRw));
+    ASSERT_TRUE(b.map(kHugePageSize + 0x5000, 3 * kHugePageSize + 0x5000, kPageSize, kRo));  // splits twice
+    const PhysAddr pd = table_at(memory, b, kHugePageSize, 3);
+    const PhysAddr pt = table_at(memory, b, kHugePageSize, 2);
+    ASSERT_EQ(memory.live(), 4u);
+    std::vector<PhysAddr> retired;
+    auto retire = [&](PhysAddr t) {
+        retired.push_back(t);
+        return true;
+    };
+    EXPECT_EQ(b.merge(kHugePageSize, kHugePageSize, retire), 0u) << "one page differs";
+    ASSERT_TRUE(b.map(kHugePageSize + 0x5000, 3 * kHugePageSize + 0x5000, kPageSize, kRw));
+    EXPECT_EQ(b.merge(kHugePageSize + 0x5000, kPageSize, retire), 2u);
+    EXPECT_EQ(retired, (std::vector<PhysAddr>{pt, pd})) << "bottom-up";
+    EXPECT_EQ(memory.live(), 4u) << "nothing freed: the caller frees after its flush";
+    const auto l = leaves(b);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0].size, kHugePageSize);
+    EXPECT_EQ(l[0].pa, 3 * kHugePageSize);
+    EXPECT_EQ(l[0].attrs, kRw);
+    for (PhysAddr t : retired) memory.free_table(t);
+    b.release();
+    EXPECT_EQ(memory.live(), 0u) << "release() does not free the detached tables again";
+}
+
+TEST(PageTable, MergeStopsWhereRetireRefuses) {
+    FakeMemory memory;
+    Builder b(memory);
+    ASSERT_TRUE(b.create());
+    ASSERT_TRUE(b.map(0, 0, 4 * MiB, kRw, /*allow_large_pages=*/false));
+    EXPECT_EQ(b.merge(0, 4 * MiB, [](PhysAddr) { return false; }), 0u);
+    EXPECT_EQ(leaves(b).size(), 1024u) << "both tables stay";
+    int calls = 0;
+    EXPECT_EQ(b.merge(0, 4 * MiB, [&](PhysAddr) { return ++calls == 1; }), 1u);
+    const auto l = leaves(b);
+    ASSERT_EQ(l.size(), 513u);
+    EXPECT_EQ(l[0].size, 2 * MiB);
+    EXPECT_EQ(l[1].size, kPageSize);
+}
+
+TEST(PageTable, MergeIgnoresAccessedAndDirtyBits) {
+    FakeMemory memory;
+    Builder b(memory);
+    ASSERT_TRUE(b.create());
+    ASSERT_TRUE(b.map(0, 0, 2 * MiB, kRw, /*allow_large_pages=*/false));
+    u64* pt = memory.table(table_at(memory, b, 0, 2));
+    pt[7] |= 1ull << 5 | 1ull << 6;  // accessed and dirty, set by the CPU's walks (SDM vol. 3A 4.8)
+    std::vector<PhysAddr> retired;
+    auto retire = [&](PhysAddr t) {
+        retired.push_back(t);
+        return true;
+    };
+    EXPECT_EQ(b.merge(0, 2 * MiB, retire), 1u);
+    Translation t = translate(b, 0x7000);
+    ASSERT_TRUE(t.ok);
+    EXPECT_EQ(t.size, 2 * MiB);
+    EXPECT_EQ(t.attrs, kRw);
+    for (PhysAddr r : retired) memory.free_table(r);
+    b.release();
+}
+
+TEST(PageTable, MergeDoesNotMakeA1GiBLeafWithoutHugePages) {
+    FakeMemory memory;
+    Builder b(memory, /*huge_pages=*/false);
+    ASSERT_TRUE(b.create());
+    ASSERT_TRUE(b.map(kHugePageSize, 3 * kHugePageSize, kHugePageSize, kRw));
+    EXPECT_EQ(b.merge(kHugePageSize, kHugePageSize, [](PhysAddr) { return true; }), 0u);
+    EXPECT_EQ(leaves(b).size(), 512u);
+    b.set_huge_pages(true);
+    std::vector<PhysAddr> retired;
+    EXPECT_EQ(b.merge(kHugePageSize, kHugePageSize,
+                      [&](PhysAddr t) {
+                          retired.push_back(t);
+                          return true;
+                      }),
+              1u);
+    EXPECT_EQ(leaves(b).size(), 1u);
+    for (PhysAddr r : retired) memory.free_table(r);
+    b.release();
     EXPECT_EQ(memory.live(), 0u);
 }
 

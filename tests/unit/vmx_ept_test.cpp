@@ -70,4 +70,30 @@ TEST(EptFormat, BuilderMapsGuestPhysicalWithLargePages) {
     builder.release();
 }
 
+TEST(EptFormat, OneGiBLeafNeedsTheCapability) {
+    const PageAttributes ram{.writable = true, .executable = true, .user = true, .global = false, .uncached = false};
+    // 1 GiB leaf in a PDPTE: bit 7, address bits 51:30 (SDM vol. 3C 29.3.2 table 29-2).
+    EXPECT_EQ(EptFormat::make_leaf(3, 0x1c0000000ull, ram), 0x1c0000000ull | 0x7 | (6 << 3) | 0x80);
+    EXPECT_EQ(EptFormat::leaf_address(0x1c0000000ull | 0x87 | (1ull << 29), 3), 0x1c0000000ull)
+        << "bits 29:12 no address";
+    EXPECT_TRUE(EptFormat::is_leaf(0x1c0000087ull, 3));
+    EXPECT_FALSE(EptFormat::is_leaf(0x1c0000007ull, 3)) << "bit 7 clear: a PD pointer";
+    EXPECT_TRUE(EptFormat::supports_1gib_pages(1ull << 17));
+    EXPECT_FALSE(EptFormat::supports_1gib_pages(~(1ull << 17)));
+
+    for (const bool huge : {false, true}) {
+        FakeTables memory;
+        PageTableBuilder<EptFormat, FakeTables> builder(memory, huge);
+        ASSERT_TRUE(builder.create());
+        ASSERT_TRUE(builder.map(0x40000000, 0x1c0000000ull, 0x40000000, ram));
+        PhysAddr pa = 0;
+        PageAttributes attrs;
+        u64 size = 0;
+        ASSERT_TRUE(builder.translate(0x7654321f, pa, attrs, size));
+        EXPECT_EQ(pa, 0x1c0000000ull + 0x3654321f);
+        EXPECT_EQ(size, huge ? 0x40000000u : 2u * 1024 * 1024);
+        builder.release();
+    }
+}
+
 }  // namespace
