@@ -39,6 +39,7 @@ VirtualizationSupport check_svm(const CpuAccess& cpu) {
     }
     if (s.status == VirtualizationStatus::Usable && !s.svm.nested_paging)
         s.status = VirtualizationStatus::NoNestedPaging;
+    s.nested_1gib_pages = cpu.cpuid(0x80000000).eax >= 0x80000001 && (cpu.cpuid(0x80000001).edx & (1u << 26));
     return s;
 }
 
@@ -58,6 +59,8 @@ VirtualizationSupport check_vmx(const CpuAccess& cpu) {
         const u64 secondary = cpu.read_msr(Msr::VmxProcbasedCtls2);
         s.vmx_ept = (secondary & (1ull << (32 + 1))) != 0;
         s.vmx_unrestricted_guest = (secondary & (1ull << (32 + 7))) != 0;
+        // The EPT/VPID capability MSR exists when EPT (or VPID) may be enabled (SDM A.10).
+        if (s.vmx_ept) s.nested_1gib_pages = (cpu.read_msr(Msr::VmxEptVpidCap) & (1ull << 17)) != 0;
     }
     if (s.status == VirtualizationStatus::Usable && !s.vmx_ept) s.status = VirtualizationStatus::NoNestedPaging;
     return s;

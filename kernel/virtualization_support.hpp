@@ -35,6 +35,10 @@ struct VirtualizationSupport {
     SvmFeatures svm = {};
     bool vmx_ept = false;                 // secondary control "enable EPT" may be 1
     bool vmx_unrestricted_guest = false;  // secondary control "unrestricted guest" may be 1
+    // Nested page tables may use 1 GiB leaves: NPT walks take the host's page sizes
+    // (CPUID 80000001H:EDX.Page1GB[26], AMD APM vol. 2 15.25.1); EPT says so in
+    // IA32_VMX_EPT_VPID_CAP bit 17 (Intel SDM vol. 3D A.10).
+    bool nested_1gib_pages = false;
 };
 
 VirtualizationSupport detect_virtualization(const CpuAccess& cpu);

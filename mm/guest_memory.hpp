@@ -43,10 +43,11 @@ public:
     // before it is allocated, each table page as the p2m allocates it, later splits
     // included; destroy gives it all back). On failure everything allocated so far is
     // returned and `error` says why.
-    bool create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, MemoryQuota* quota,
-                const char** error);
+    // `huge_pages`: the nested tables may use 1 GiB leaves (where the host frames allow).
+    bool create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, bool huge_pages,
+                MemoryQuota* quota, const char** error);
     // One block at guest-physical 0 of `bytes`, rounded up to 2 MiB.
-    bool create(u64 bytes, NestedPagingFormat format, MemoryQuota* quota, const char** error);
+    bool create(u64 bytes, NestedPagingFormat format, bool huge_pages, MemoryQuota* quota, const char** error);
     void destroy();
 
     // Bytes of RAM (what `xm list` shows), and one past its highest guest-physical address.
@@ -59,6 +60,8 @@ public:
     bool contains(u64 gpa, u64 len) const;
     // What the p2m maps at `gpa` (mm/p2m.hpp); false where nothing is mapped.
     bool lookup(u64 gpa, P2mEntry& out) const;
+    // How many gigabytes of RAM one 1 GiB leaf each maps.
+    u64 gigabyte_leaves() const;
 
     // The dirty log over the whole RAM (P2m's, under this memory's lock). The bitmap has
     // a bit per 4 KiB page and stays the caller's while the log runs. After enable and
@@ -86,6 +89,9 @@ private:
     // Where RAM at `gpa` (inside a range) is in the hypervisor's view, and how many bytes
     // from there stay in the same chunk.
     void* host_pointer(u64 gpa, usize& contiguous) const;
+    // Appends `bytes` (2 MiB or 1 GiB) of zeroed host RAM, aligned to its size, to
+    // chunks_, charged to the quota; false when there is no room or quota.
+    bool allocate_ram(u64 bytes);
 
     MemoryQuota* quota_ = nullptr;
     GuestRamRange ranges_[kMaxRanges] = {};

@@ -97,16 +97,18 @@ static bool attach_devices(Domain& d, bool pc_platform, const char** error);
 // A virtual PC's RAM goes around its 32-bit MMIO hole: up to 3 GiB below it, the rest
 // from 4 GiB (kernel/vm/firmware/guest_pc_layout.hpp); the test machine's is one block.
 // The quota is set first: the RAM and the tables are charged to it as they are allocated.
-static bool create_memory(Domain& d, const DomainConfig& config, NestedPagingFormat format, const char** error) {
+static bool create_memory(Domain& d, const DomainConfig& config, NestedPagingFormat format, bool huge_pages,
+                          const char** error) {
     const u64 bytes = align_up(config.memory_bytes, GuestMemory::kChunkSize);
     d.quota.set_limit(bytes + MemoryQuota::overhead_allowance(bytes, config.vcpus));
     if (!d.quota.charge(sizeof(Domain))) {
         *error = "the domain object passes its memory quota";
         return false;
     }
-    if (!config.pc_platform || bytes <= kGuestMmioHoleStart) return d.memory.create(bytes, format, &d.quota, error);
+    if (!config.pc_platform || bytes <= kGuestMmioHoleStart)
+        return d.memory.create(bytes, format, huge_pages, &d.quota, error);
     const GuestRamRange ranges[] = {{0, guest_ram_below_4g(bytes)}, {kGuestHighMemoryStart, guest_ram_above_4g(bytes)}};
-    return d.memory.create(ranges, 2, format, &d.quota, error);
+    return d.memory.create(ranges, 2, format, huge_pages, &d.quota, error);
 }
 
 Domain* domain_create(const DomainConfig& config, const char** error) {
@@ -123,10 +125,10 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     d->name[sizeof(d->name) - 1] = 0;
     d->privileged = config.privileged;
     d->release_when_ended = config.release_when_ended;
-    const NestedPagingFormat format = detect_virtualization(g_host_cpu).vendor == VirtualizationVendor::IntelVmx
-                                          ? NestedPagingFormat::IntelEpt
-                                          : NestedPagingFormat::AmdNpt;
-    if (!create_memory(*d, config, format, error)) {
+    const VirtualizationSupport support = detect_virtualization(g_host_cpu);
+    const NestedPagingFormat format =
+        support.vendor == VirtualizationVendor::IntelVmx ? NestedPagingFormat::IntelEpt : NestedPagingFormat::AmdNpt;
+    if (!create_memory(*d, config, format, support.nested_1gib_pages, error)) {
         delete d;
         return nullptr;
     }

@@ -185,6 +185,9 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
              : entry.mode == GuestCpuMode::Real ? "real-mode"
                                                 : "multiboot ELF",
              (unsigned long long)entry.rip, d->privileged ? ", control domain" : "");
+    if (const u64 gigabytes = d->memory.gigabyte_leaves())
+        log_info("domain %u (%s): %llu GiB of its RAM mapped with 1 GiB pages", d->id, d->name,
+                 (unsigned long long)gigabytes);
     return true;
 }
 
