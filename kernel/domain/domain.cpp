@@ -61,6 +61,7 @@ DomainState domain_current_state(const Domain& d) {
         case LifecycleState::Created:
         case LifecycleState::Paused: return DomainState::Paused;
         case LifecycleState::Running: break;
+        case LifecycleState::Restarting: return DomainState::Blocked;
         case LifecycleState::ShuttingDown:
         case LifecycleState::Shutdown: return d.crashed ? DomainState::Crashed : DomainState::Shutdown;
         case LifecycleState::Dying:

@@ -20,9 +20,12 @@ struct Multiboot2Info;
 // Where a domain's kernel came from, so that a guest reset can load it again: its GRUB
 // modules (reserved for good at boot) and its command line.
 struct DomainImage {
-    const Multiboot2Info* boot = nullptr;  // null: it cannot be loaded again
-    usize kernel = 0;                      // the domain line's module
-    usize first_extra = 0, end = 0;        // its own modules: [first_extra, end)
+    // Zeroes the domain's RAM and loads its kernel again, for a restart; `entry` is where
+    // vCPU 0 starts. Set by the loader that built it; null: it cannot be loaded again.
+    bool (*reload)(Domain& domain, GuestEntryState& entry, const char** error) = nullptr;
+    const Multiboot2Info* boot = nullptr;
+    usize kernel = 0;                // the domain line's module
+    usize first_extra = 0, end = 0;  // its own modules: [first_extra, end)
     char cmdline[256] = {};
 };
 
@@ -72,10 +75,12 @@ struct Domain {
     // The test exit port at 0xf4, which every domain has (kernel/vm/devices/test_exit_port.hpp).
     TestExitPort* exit_port = nullptr;
     DomainImage image;
-    // A guest reset asked for a restart (kernel/sched/scheduler.cpp carries it out once
-    // every vCPU is off its CPU); restart_owner makes one CPU do it.
-    volatile bool restart_requested = false;
-    u32 restart_owner = 0;
+    // A guest reset asked for a restart while the domain was paused: it follows the
+    // unpause. Under `lock`.
+    bool restart_requested = false;
+    // A restart's work is under way (kernel/domain/domain_restart.cpp): destroy waits.
+    bool restart_busy = false;
+    CpuWork restart_work;
     SpinLock lock;
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
@@ -123,6 +128,9 @@ void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(pr
 void domain_release_resources(Domain& domain);
 // The size of a dirty log's bitmap, which is charged to the domain's quota while it exists.
 inline u64 dirty_bitmap_bytes(const Domain& d) { return (d.memory.pages() + 63) / 64 * sizeof(u64); }
+// A guest reset its machine: the domain restarts (kernel/domain/domain_restart.cpp), now
+// or after an unpause. False when it cannot be loaded again (DomainImage::reload).
+bool domain_request_restart(Domain& domain);
 // Guest console output: whole lines go to the hypervisor console as "[name] text".
 void domain_console_write(Domain& domain, const char* text, usize length);
 

@@ -52,6 +52,7 @@ i64 domain_unpause(Domain& d) {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::Unpause)) return hypercall::kErrorWrongState;
     }
+    if (d.restart_requested) domain_request_restart(d);  // a reset the pause held back
     for (u32 i = 0; i < d.vcpu_count; ++i) cpu_kick(d.vcpus[i].cpu);
     return 0;
 }
@@ -62,6 +63,11 @@ i64 domain_destroy(Domain& d) {
         if (!d.lifecycle.apply(LifecycleEvent::Destroy)) return hypercall::kErrorWrongState;
     }
     domain_quiesce(d);
+    // A restart under way still uses the memory and devices (domain_restart.cpp).
+    while (__atomic_load_n(&d.restart_busy, __ATOMIC_ACQUIRE)) {
+        cpu_work_run_pending();  // it may be this CPU's own work
+        asm volatile("pause" ::: "memory");
+    }
     domain_release_resources(d);
     {
         LockGuard<SpinLock> guard(d.lock);

@@ -5,6 +5,7 @@ const char* lifecycle_state_name(LifecycleState state) {
         case LifecycleState::Created: return "created";
         case LifecycleState::Running: return "running";
         case LifecycleState::Paused: return "paused";
+        case LifecycleState::Restarting: return "restarting";
         case LifecycleState::ShuttingDown: return "shutting down";
         case LifecycleState::Shutdown: return "shut down";
         case LifecycleState::Dying: return "dying";
@@ -17,6 +18,8 @@ const char* lifecycle_event_name(LifecycleEvent event) {
     switch (event) {
         case LifecycleEvent::Unpause: return "unpause";
         case LifecycleEvent::Pause: return "pause";
+        case LifecycleEvent::Restart: return "restart";
+        case LifecycleEvent::Restarted: return "restarted";
         case LifecycleEvent::GuestEnded: return "guest ended";
         case LifecycleEvent::VcpusStopped: return "vcpus stopped";
         case LifecycleEvent::Destroy: return "destroy";
@@ -38,8 +41,17 @@ bool lifecycle_next(LifecycleState state, LifecycleEvent event, LifecycleState& 
             if (state != S::Running) return false;
             to = S::Paused;
             break;
+        case E::Restart:
+            if (state != S::Running) return false;
+            to = S::Restarting;
+            break;
+        case E::Restarted:
+            if (state != S::Restarting) return false;
+            to = S::Running;
+            break;
         case E::GuestEnded:
-            if (state != S::Created && state != S::Running && state != S::Paused) return false;
+            if (state != S::Created && state != S::Running && state != S::Paused && state != S::Restarting)
+                return false;
             to = S::ShuttingDown;
             break;
         case E::VcpusStopped:

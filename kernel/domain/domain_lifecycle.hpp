@@ -4,10 +4,13 @@
 // (unpausing a dying domain, destroying one twice) gets an error instead of corrupting it.
 //
 //   Created --unpause--> Running <--pause/unpause--> Paused
-//   Created, Running, Paused --guest ended--> ShuttingDown --vCPUs stopped--> Shutdown
+//   Running --restart--> Restarting --restarted--> Running
+//   Created, Running, Paused, Restarting --guest ended--> ShuttingDown --vCPUs stopped--> Shutdown
 //   any state but Dying and Dead --destroy--> Dying --released--> Dead
 //
 // Created: built, never run (a control domain fills its memory, then unpauses it).
+// Restarting: the guest reset its machine; its vCPUs leave their CPUs and it is loaded
+// again (kernel/domain/domain_restart.cpp); a restart that fails ends it (guest ended).
 // ShuttingDown: the guest shut down or crashed; its vCPUs are leaving their CPUs.
 // Shutdown: none runs; memory is kept until it is destroyed (a boot domain, which has no
 // toolstack to destroy it, gives it back at once). Dying: destroy asked for; its vCPUs
@@ -17,8 +20,9 @@
 
 #include "kernel/types.hpp"
 
-enum class LifecycleState : u8 { Created, Running, Paused, ShuttingDown, Shutdown, Dying, Dead };
-enum class LifecycleEvent : u8 { Unpause, Pause, GuestEnded, VcpusStopped, Destroy, Released };
+// In this order: ended() and being_destroyed() compare.
+enum class LifecycleState : u8 { Created, Running, Paused, Restarting, ShuttingDown, Shutdown, Dying, Dead };
+enum class LifecycleEvent : u8 { Unpause, Pause, Restart, Restarted, GuestEnded, VcpusStopped, Destroy, Released };
 
 const char* lifecycle_state_name(LifecycleState state);
 const char* lifecycle_event_name(LifecycleEvent event);

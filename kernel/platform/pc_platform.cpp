@@ -116,11 +116,9 @@ class PcPlatform final : public GuestClock,
         domain_shutdown(domain_, 0);
     }
     void request_reset() override {
-        if (domain_.image.boot) {
-            // The scheduler restarts it (domain_restart) once every vCPU is off its CPU.
-            if (!domain_.restart_requested)
-                log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
-            domain_.restart_requested = true;
+        if (domain_.lifecycle.state() == LifecycleState::Restarting) return;  // a second reset of the same
+        if (domain_request_restart(domain_)) {
+            log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
             return;
         }
         // A kernel Vireo cannot load again ends, with an exit code of its own so that it
@@ -153,7 +151,7 @@ class PcPlatform final : public GuestClock,
 
     // ApicWakeup: something arrived for vCPU `index`.
     void wake_vcpu(u32 index) override {
-        if (index >= domain_.vcpu_count || domain_.restart_requested) return;
+        if (index >= domain_.vcpu_count || domain_.lifecycle.state() == LifecycleState::Restarting) return;
         Vcpu& v = domain_.vcpus[index];
         if (v.state == VcpuState::Blocked) {
             scheduler_wake_vcpu(v);

@@ -15,7 +15,6 @@
 #include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
-#include "kernel/vm/guest_loader.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -218,51 +217,6 @@ void balance(RunQueue& q, u64 now) {
     if (runnable >= 2 && candidate) migrate(*candidate, target);
 }
 
-// A guest reset restarts the domain, as xm's on_reboot=restart does: its RAM is zeroed,
-// its kernel loaded again, its devices reset, and vCPU 0 starts at the kernel's entry
-// (the others wait for a start-up IPI again). Done by the CPU that parks the domain's last
-// vCPU; a vCPU only ever leaves the guest on its own CPU, so once all are stopped none is
-// running.
-void restart_domain(Domain& d) {
-    if (__atomic_exchange_n(&d.restart_owner, 1u, __ATOMIC_ACQUIRE) != 0) return;
-    d.platform->reset();
-    GuestEntryState entry{};
-    const char* error = nullptr;
-    const bool ok = reload_domain(d, entry, &error);
-    for (u32 i = 0; i < d.vcpu_count; ++i) {
-        d.vcpus[i].started = false;
-        d.vcpus[i].timer_deadline_us = 0;
-    }
-    if (ok) {
-        Vcpu& boot = d.vcpus[0];
-        boot.regs = {};
-        vcpu_reset(boot, entry);
-        boot.started = true;
-        log_info("domain %u (%s): restarted", d.id, d.name);
-    }
-    d.restart_requested = false;
-    __atomic_store_n(&d.restart_owner, 0u, __ATOMIC_RELEASE);
-    if (!ok) {
-        domain_crash(d, "cannot restart it after a reset: %s", error);
-        return;
-    }
-    vcpu_set_state(d.vcpus[0], VcpuState::Runnable);  // after its registers
-    cpu_kick(d.vcpus[0].cpu);
-}
-
-// This vCPU leaves the CPU for the domain's restart; halted ones are stopped for it (they
-// run nowhere, and wake-ups are ignored while a restart is pending).
-void park_for_restart(Vcpu& v) {
-    Domain& d = *v.domain;
-    vcpu_set_state(v, VcpuState::Stopped);
-    for (u32 i = 0; i < d.vcpu_count; ++i) {
-        Vcpu& other = d.vcpus[i];
-        vcpu_change_state(other, VcpuState::Blocked, VcpuState::Stopped);
-        if (other.state != VcpuState::Stopped) return;  // it parks itself at its next exit
-    }
-    if (!d.ended()) restart_domain(d);
-}
-
 }  // namespace
 
 void scheduler_print_state() {
@@ -356,9 +310,7 @@ void announce_end_if_done() {
 // that domain_quiesce either sees it in use or is seen by it.
 void run_vcpu(Vcpu& v) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return;
-    if (v.domain->restart_requested) {
-        park_for_restart(v);
-    } else if (v.domain->platform->before_entry(v)) {
+    if (v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);

@@ -163,6 +163,7 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     GuestEntryState entry{};
     u64 kernel_end = 0;
     if (linux) {
+        d->image.reload = reload_domain;
         d->image.boot = &boot;
         d->image.kernel = g.kernel;
         d->image.first_extra = g.first_extra;

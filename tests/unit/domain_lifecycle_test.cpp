@@ -7,8 +7,10 @@ namespace {
 using S = LifecycleState;
 using E = LifecycleEvent;
 
-constexpr S kStates[] = {S::Created, S::Running, S::Paused, S::ShuttingDown, S::Shutdown, S::Dying, S::Dead};
-constexpr E kEvents[] = {E::Unpause, E::Pause, E::GuestEnded, E::VcpusStopped, E::Destroy, E::Released};
+constexpr S kStates[] = {S::Created,      S::Running,  S::Paused, S::Restarting,
+                         S::ShuttingDown, S::Shutdown, S::Dying,  S::Dead};
+constexpr E kEvents[] = {E::Unpause,    E::Pause,        E::Restart, E::Restarted,
+                         E::GuestEnded, E::VcpusStopped, E::Destroy, E::Released};
 
 struct Transition {
     S from;
@@ -27,6 +29,10 @@ constexpr Transition kAllowed[] = {
     {S::Paused, E::Unpause, S::Running},
     {S::Paused, E::GuestEnded, S::ShuttingDown},
     {S::Paused, E::Destroy, S::Dying},
+    {S::Running, E::Restart, S::Restarting},
+    {S::Restarting, E::Restarted, S::Running},
+    {S::Restarting, E::GuestEnded, S::ShuttingDown},
+    {S::Restarting, E::Destroy, S::Dying},
     {S::ShuttingDown, E::VcpusStopped, S::Shutdown},
     {S::ShuttingDown, E::Destroy, S::Dying},
     {S::Shutdown, E::Destroy, S::Dying},
@@ -97,10 +103,25 @@ TEST(DomainLifecycle, GuestShutdownThenDestroy) {
     ASSERT_TRUE(l.apply(E::Released));
 }
 
+TEST(DomainLifecycle, ARestartStopsTheVcpusAndRefusesAPause) {
+    DomainLifecycle l;
+    ASSERT_TRUE(l.apply(E::Unpause));
+    ASSERT_TRUE(l.apply(E::Restart));
+    EXPECT_FALSE(l.may_run()) << "no vCPU enters while it is loaded again";
+    EXPECT_FALSE(l.ended());
+    EXPECT_FALSE(l.apply(E::Pause)) << "a pause waits for the restart";
+    EXPECT_FALSE(l.apply(E::Restart)) << "one restart at a time";
+    ASSERT_TRUE(l.apply(E::Restarted));
+    EXPECT_TRUE(l.may_run());
+}
+
 TEST(DomainLifecycle, NamesAreDistinct) {
     for (S a : kStates)
         for (S b : kStates)
             if (a != b) EXPECT_STRNE(lifecycle_state_name(a), lifecycle_state_name(b));
+    for (E a : kEvents)
+        for (E b : kEvents)
+            if (a != b) EXPECT_STRNE(lifecycle_event_name(a), lifecycle_event_name(b));
 }
 
 }  // namespace

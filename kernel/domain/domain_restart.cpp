@@ -1,0 +1,76 @@
+// A guest reset restarts the domain, as xm's on_reboot=restart does: its vCPUs leave their
+// CPUs (the same quiesce as pause and destroy), its devices are reset, its RAM is zeroed
+// and its kernel loaded again (DomainImage::reload, which the loader that built it gave),
+// and vCPU 0 starts at the kernel's entry while the others wait for a start-up IPI again.
+// The work runs as deferred work (kernel/sched/cpu_work.hpp) on the CPU whose vCPU asked,
+// at its next scheduling point: the scheduler knows nothing of restarts.
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/platform/platform.hpp"
+
+namespace {
+
+// Everything but the lifecycle, with no vCPU on any CPU. False (with `error`) when the
+// kernel cannot be loaded again.
+bool reload(Domain& d, const char** error) {
+    d.platform->reset();
+    GuestEntryState entry{};
+    if (!d.image.reload(d, entry, error)) return false;
+    for (u32 i = 0; i < d.vcpu_count; ++i) {
+        Vcpu& v = d.vcpus[i];
+        v.started = false;
+        v.timer_deadline_us = 0;
+        vcpu_set_state(v, VcpuState::Stopped);
+    }
+    Vcpu& boot = d.vcpus[0];
+    vcpu_reset(boot, entry);
+    boot.started = true;
+    return true;
+}
+
+void restart_work(void* arg) {
+    Domain& d = *static_cast<Domain*>(arg);
+    domain_quiesce(d);  // the lifecycle (Restarting) lets no vCPU start meanwhile
+    const char* error = nullptr;
+    // A destroy that came meanwhile waits for this (restart_busy) before it releases
+    // anything, so the memory and devices are still there; the domain just is not
+    // reloaded then.
+    const bool ok = d.lifecycle.being_destroyed() || reload(d, &error);
+    bool resumed = false;
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (ok) resumed = d.lifecycle.apply(LifecycleEvent::Restarted);
+        __atomic_store_n(&d.restart_busy, false, __ATOMIC_RELEASE);
+    }
+    if (resumed) {
+        log_info("domain %u (%s): restarted", d.id, d.name);
+        vcpu_set_state(d.vcpus[0], VcpuState::Runnable);  // after its registers
+        cpu_kick(d.vcpus[0].cpu);
+    } else if (!ok) {
+        domain_crash(d, "cannot restart it after a reset: %s", error);
+    }
+    domain_put(d);  // the reference domain_request_restart took
+}
+
+}  // namespace
+
+bool domain_request_restart(Domain& d) {
+    if (!d.image.reload) return false;
+    LockGuard<SpinLock> guard(d.lock);
+    if (d.lifecycle.state() == LifecycleState::Paused) {
+        // A pause came first (it waits for the exit that asked): the restart follows
+        // the unpause.
+        d.restart_requested = true;
+        return true;
+    }
+    if (!d.lifecycle.apply(LifecycleEvent::Restart)) return true;  // restarting, ending or dying already
+    d.restart_requested = false;
+    __atomic_store_n(&d.restart_busy, true, __ATOMIC_RELEASE);
+    domain_get(d);
+    d.restart_work.run = restart_work;
+    d.restart_work.arg = &d;
+    cpu_post(this_cpu_index(), d.restart_work);
+    return true;
+}
