@@ -8,6 +8,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
@@ -157,6 +158,11 @@ class PcPlatform final : public GuestClock,
             scheduler_wake_vcpu(v);
         } else if (v.state == VcpuState::Stopped && !domain_.ended()) {
             start_if_sipi(v);
+        } else if (v.state == VcpuState::Runnable) {
+            // It may be in the guest on another CPU, where nothing else makes it exit (no
+            // tick while it is alone there): the kick does, and its next entry takes what
+            // arrived. A kick to this CPU is dropped: it is in the hypervisor already.
+            cpu_kick(__atomic_load_n(&v.cpu, __ATOMIC_SEQ_CST));
         }
     }
 
