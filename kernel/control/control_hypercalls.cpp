@@ -263,12 +263,10 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             {
                 LockGuard<SpinLock> guard(d.lock);
                 i64 result = 0;
-                if (!bitmap)
-                    result = kErrorNoMemory;
-                else if (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap)
+                if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap))
                     result = kErrorWrongState;
-                else if (!d.memory.dirty_log_enable(bitmap))
-                    result = kErrorNoMemory;  // no table memory (or quota) to split a page
+                else if (!bitmap || !d.memory.dirty_log_enable(bitmap))
+                    result = kErrorNoMemory;  // no bitmap, or no table memory (or quota) to split a page
                 if (result) {
                     delete[] bitmap;
                     d.quota.uncharge(words * sizeof(u64));
