@@ -198,6 +198,10 @@ void domain_release_resources(Domain& d) {
         if (d.resources_released) return;
         d.resources_released = true;
     }
+    // First its device timers: once stop_timers returns, no callback of its platform
+    // runs on any CPU or ever will (none may touch what goes below). Console input
+    // checks resources_released under the lock before arming one.
+    if (d.platform) d.platform->stop_timers();
     // Each vCPU leaves its CPU's run queue there, and whatever that CPU still holds of
     // it (an active VMCS, its FPU registers) is dropped there.
     for (u32 i = 0; i < d.vcpu_count; ++i) scheduler_remove_vcpu(d.vcpus[i]);
@@ -245,8 +249,11 @@ bool domain_console_input(Domain& d, char key) {
         if (d.input_head - d.input_tail == sizeof(d.input)) return false;
         d.input[d.input_head++ % sizeof(d.input)] = key;
     }
-    // Its platform takes the key at the next pass of a CPU that has one of its vCPUs.
-    for (u32 i = 0; i < d.vcpu_count; ++i) cpu_kick(d.vcpus[i].cpu);
+    // Its platform takes the key from a timer callback, armed for now. Under the
+    // domain's lock, so that domain_release_resources (which sets resources_released
+    // under it before it stops the timers) never frees the platform in between.
+    LockGuard<SpinLock> guard(d.lock);
+    if (!d.resources_released && d.platform) d.platform->console_input();
     return true;
 }
 

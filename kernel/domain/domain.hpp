@@ -155,7 +155,7 @@ u32 domains_running();
 bool all_domains_exited_cleanly();
 // Console input for a domain: false (and the key dropped) when its queue is full.
 bool domain_console_input(Domain& domain, char key);
-// Whether a key is queued, without the queue's lock (a hint for the scheduler's every pass).
+// Whether a key is queued, without the queue's lock (a hint for the platform's devices).
 inline bool domain_console_pending(const Domain& d) {
     return __atomic_load_n(&d.input_head, __ATOMIC_ACQUIRE) != __atomic_load_n(&d.input_tail, __ATOMIC_ACQUIRE);
 }

@@ -21,7 +21,6 @@ bool reload(Domain& d, const char** error) {
     for (u32 i = 0; i < d.vcpu_count; ++i) {
         Vcpu& v = d.vcpus[i];
         v.started = false;
-        v.timer_deadline_us = 0;
         vcpu_set_state(v, VcpuState::Stopped);
     }
     Vcpu& boot = d.vcpus[0];

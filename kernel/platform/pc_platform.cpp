@@ -3,12 +3,21 @@
 // keyboard controller, IOAPIC, one local APIC per vCPU), wired to the domain's port and
 // MMIO buses, to its vCPUs' interrupt delivery and to the scheduler's time. All models of
 // one domain sit behind one lock.
+//
+// Device time runs on one timer per domain (kernel/sched/cpu_timers.hpp), re-armed under
+// that lock whenever the earliest deadline of the models changes (a guest access, or
+// device time advancing). It is armed on the CPU of the vCPU whose local APIC timer is
+// due first, else of vCPU 0, which takes the PIC's and most other interrupts, so that
+// usually the interrupt is raised where it is taken. A vCPU that moves leaves the timer
+// where it is until it is re-armed: its callback works on any CPU, waking a halted vCPU
+// or kicking one in the guest on another CPU (scheduler_notify_vcpu).
 #include "kernel/alloc.hpp"
 #include "kernel/platform/platform.hpp"
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/sched/cpu_work.hpp"
+#include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
@@ -78,7 +87,13 @@ class PcPlatform final : public GuestClock,
           ioapic_(apic_bus_, 0x11, kGuestIoApicId) {}
 
     ~PcPlatform() {
+        stop_timers();
         for (VirtualLapic* l : lapics_) delete l;
+    }
+
+    void stop_timers() {
+        timer_shutdown(device_timer_);
+        timer_shutdown(input_timer_);
     }
 
     bool create_lapics() {
@@ -146,24 +161,21 @@ class PcPlatform final : public GuestClock,
             lapics_[i]->reset();
             requested_[i] = false;
         }
-        next_deadline_ns_ = 0;
+        deadlines_changed();
     }
     static constexpr int kResetExitCode = 2;
 
-    // ApicWakeup: something arrived for vCPU `index`.
+    // ApicWakeup: something arrived for vCPU `index`. A halted vCPU wakes; one in the
+    // guest on another CPU is kicked so that it takes it now (a timer callback or another
+    // vCPU's IPI may come from any CPU).
     void wake_vcpu(u32 index) override {
         if (index >= domain_.vcpu_count || domain_.lifecycle.state() == LifecycleState::Restarting) return;
         Vcpu& v = domain_.vcpus[index];
-        if (v.state == VcpuState::Blocked) {
-            scheduler_wake_vcpu(v);
-        } else if (v.state == VcpuState::Stopped && !domain_.ended()) {
-            start_if_sipi(v);
-        } else if (v.state == VcpuState::Runnable) {
-            // It may be in the guest on another CPU, where nothing else makes it exit (no
-            // tick while it is alone there): the kick does, and its next entry takes what
-            // arrived. A kick to this CPU is dropped: it is in the hypervisor already.
-            cpu_kick(__atomic_load_n(&v.cpu, __ATOMIC_SEQ_CST));
+        if (v.state == VcpuState::Stopped) {
+            if (!domain_.ended()) start_if_sipi(v);
+            return;
         }
+        scheduler_notify_vcpu(v);
     }
 
     // ExtIntSource: the PIC behind LINT0 of vCPU 0.
@@ -179,9 +191,10 @@ class PcPlatform final : public GuestClock,
         if (lapics_[0]) lapics_[0]->set_lint(0, pic_.interrupt_pending());
     }
 
-    // Device time: raises what became due since the last call.
-    void advance(u64 now) {
-        if (now < next_deadline_ns_) return;
+    // Device time: raises what became due since the last call; true when it did, and
+    // the next deadline was computed again.
+    bool advance(u64 now) {
+        if (now < next_deadline_ns_) return false;
         pit_.advance_to(now);
         rtc_.advance_to(now);
         pm_.advance_to(now);
@@ -191,18 +204,75 @@ class PcPlatform final : public GuestClock,
         if (pm_next < next) next = pm_next;
         const u64 rtc_next = rtc_.next_deadline_ns();
         if (rtc_next < next) next = rtc_next;
+        next_owner_ = 0;
         for (u32 i = 0; i < domain_.vcpu_count; ++i) {
             const u64 l = lapics_[i]->next_deadline_ns();
-            if (l < next) next = l;
+            if (l < next) {
+                next = l;
+                next_owner_ = i;
+            }
         }
         next_deadline_ns_ = next;
+        return true;
     }
-    // A guest access may have armed a timer: look again at the next advance.
-    void deadlines_changed() { next_deadline_ns_ = 0; }
+
+    // The device timer, for next_deadline_ns_, unless it is armed for that already.
+    // Device time is the host's TSC less start_ns_, uptime the TSC less boot: the same
+    // clock, so a deadline converts with a fixed offset, and the same device deadline
+    // gives the same uptime (no re-arm at each access). Two microseconds late rather than
+    // early, for the rounding of both conversions: an early callback would find nothing due.
+    void schedule_timer() {
+        if (next_deadline_ns_ == kNoDeadline) {
+            if (armed_us_) timer_cancel(device_timer_);
+            armed_us_ = 0;
+            return;
+        }
+        const u64 at = (next_deadline_ns_ + uptime_offset_ns_) / 1000 + 2;
+        const u32 cpu = __atomic_load_n(&domain_.vcpus[next_owner_].cpu, __ATOMIC_RELAXED);
+        if (at == armed_us_ && cpu == armed_cpu_) return;
+        armed_us_ = at;
+        armed_cpu_ = cpu;
+        timer_arm(device_timer_, cpu, at);
+    }
+
+    // A guest access, or a reset, may have changed a model's deadline: device time is
+    // brought up to date, and the timer follows the new earliest deadline.
+    void deadlines_changed() {
+        next_deadline_ns_ = 0;
+        advance(now_ns());
+        schedule_timer();
+    }
+
+    static void device_timer_fired(Timer& timer, u64) {
+        PcPlatform& p = *static_cast<PcPlatform*>(timer.owner);
+        if (p.domain_.ended()) return;
+        LockGuard<SpinLock> guard(p.lock_);
+        p.armed_us_ = 0;  // it fired: whatever is due next needs arming again
+        p.advance(p.now_ns());
+        p.schedule_timer();
+    }
+
+    // Keys queued for the domain (domain_console_input) go to COM1 while its receive
+    // FIFO has room; the rest wait until the guest reads COM1 (after_access).
+    void console_input() { timer_arm(input_timer_, domain_.vcpus[0].cpu, uptime_us()); }
+    static void input_timer_fired(Timer& timer, u64) {
+        PcPlatform& p = *static_cast<PcPlatform*>(timer.owner);
+        if (p.domain_.ended()) return;
+        LockGuard<SpinLock> guard(p.lock_);
+        char key;
+        while (domain_console_peek(p.domain_, key) && p.com1_.receive(u8(key))) domain_console_pop(p.domain_);
+    }
+
+    // After a port access to a model, under the lock.
+    template <typename Model>
+    void after_access(Model&) {}
+    void after_access(Uart16550& uart) {
+        if (domain_console_pending(domain_) && !uart.receive_fifo_full()) console_input();
+    }
 
     bool before_entry(Vcpu& v) {
         LockGuard<SpinLock> guard(lock_);
-        advance(now_ns());
+        if (advance(now_ns())) schedule_timer();
         VirtualLapic& l = *lapics_[v.index];
         if (l.take_init()) {
             if (v.index == 0) {
@@ -249,26 +319,6 @@ class PcPlatform final : public GuestClock,
         vcpu_set_state(v, VcpuState::Blocked);
     }
 
-    // The device time of the next deadline, as uptime; due at once when a guest access
-    // may have armed something (deadlines_changed) or a key waits for COM1.
-    u64 next_deadline_us() const {
-        const u64 next = __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED);
-        if (next == 0 || domain_console_pending(domain_)) return uptime_us();
-        if (next == kNoDeadline) return 0;
-        const u64 now = now_ns();
-        return uptime_us() + (next > now ? (next - now + 999) / 1000 : 0);
-    }
-
-    void poll() {
-        char key;
-        const bool input = domain_console_pending(domain_);
-        if (!input && __atomic_load_n(&next_deadline_ns_, __ATOMIC_RELAXED) > now_ns()) return;
-        LockGuard<SpinLock> guard(lock_);
-        advance(now_ns());
-        // Console keys for this domain go to its COM1 while its receive FIFO has room.
-        while (domain_console_peek(domain_, key) && com1_.receive(u8(key))) domain_console_pop(domain_);
-    }
-
     bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
         if (!VirtualLapic::handles_msr(index)) return false;
         constexpr u32 kApicBaseMsr = 0x1b;
@@ -304,6 +354,13 @@ class PcPlatform final : public GuestClock,
     bool requested_[Domain::kMaxVcpus] = {};
     u8 requested_vector_[Domain::kMaxVcpus] = {};
     u64 next_deadline_ns_ = 0;
+    u32 next_owner_ = 0;  // the vCPU whose local APIC is due at next_deadline_ns_, else 0
+    // uptime in ns = device time + this (both count the same TSC: schedule_timer).
+    u64 uptime_offset_ns_ = uptime_us() * 1000 - now_ns();
+    Timer device_timer_{device_timer_fired, this};
+    Timer input_timer_{input_timer_fired, this};
+    u64 armed_us_ = 0;  // device_timer_'s deadline while armed, else 0
+    u32 armed_cpu_ = 0;
 
     void start_if_sipi(Vcpu& v) {
         VirtualLapic& l = *lapics_[v.index];
@@ -334,6 +391,7 @@ public:
         const u32 value = model_.port_read(port, size);
         platform_.pic_output_changed();
         platform_.deadlines_changed();
+        platform_.after_access(model_);
         return value;
     }
     void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
@@ -341,6 +399,7 @@ public:
         model_.port_write(port, size, value);
         platform_.pic_output_changed();
         platform_.deadlines_changed();
+        platform_.after_access(model_);
     }
 
 private:
@@ -418,8 +477,6 @@ public:
 
     bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
     void after_exit(Vcpu& v) override { platform_.after_exit(v); }
-    void poll(Vcpu&) override { platform_.poll(); }
-    u64 next_deadline_us(Vcpu&) override { return platform_.next_deadline_us(); }
     void halt(Vcpu& v) override { platform_.halt(v); }
     u64 read_cr8(Vcpu& v) override {
         LockGuard<SpinLock> guard(platform_.lock_);
@@ -441,6 +498,9 @@ public:
     usize footprint_bytes() const override {
         return sizeof(*this) + platform_.domain_.vcpu_count * sizeof(VirtualLapic);
     }
+    void console_input() override { platform_.console_input(); }
+    bool set_vcpu_timer(Vcpu&, u64, u8) override { return false; }  // its local APICs have timers
+    void stop_timers() override { platform_.stop_timers(); }
 
 private:
     PcPlatform platform_;

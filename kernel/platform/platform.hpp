@@ -3,6 +3,13 @@
 // hypercalls) asks the domain's platform and never which platform it is, so the virtual
 // PC of a Linux domain, the small test machine of the Multiboot test kernels and (next)
 // dom0's machine with passthrough devices plug in alike. A domain owns its platform.
+//
+// Device time is not polled: a platform arms its timers (kernel/sched/cpu_timers.hpp)
+// whenever a device's next deadline changes, and their callbacks advance the devices,
+// raise interrupts and wake or kick the vCPUs concerned (scheduler_notify_vcpu). Those
+// callbacks run on whichever CPU the timer was armed on, so they touch only state under
+// the platform's own locks, never a vCPU's hardware state (its VMCB/VMCS belongs to the
+// CPU that runs it): interrupts are requested in before_entry, on the vCPU's CPU.
 #pragma once
 
 #include "kernel/types.hpp"
@@ -20,14 +27,6 @@ public:
     virtual bool before_entry(Vcpu& vcpu) = 0;
     // After its exit, before the exit is handled.
     virtual void after_exit(Vcpu& vcpu) = 0;
-    // At each scheduling pass of the CPU the vCPU is queued on: whatever became due (its
-    // timers, device time, console input) is raised, and blocked vCPUs that got an
-    // interrupt wake.
-    virtual void poll(Vcpu& vcpu) = 0;
-    // When poll() next has something to raise for this vCPU (a timer, device time), in
-    // uptime_us() terms; 0 when nothing is due. The scheduler arms its CPU's one-shot
-    // timer at the earliest of these, instead of polling on a periodic tick.
-    virtual u64 next_deadline_us(Vcpu& vcpu) = 0;
     // HLT, the instruction already skipped: the vCPU blocks unless it has an interrupt to
     // take, decided so that no wake-up can fall between the check and the block.
     virtual void halt(Vcpu& vcpu) = 0;
@@ -47,6 +46,16 @@ public:
     virtual bool takes_console_input() const = 0;
     // Host memory its devices hold, charged to the domain's quota (mm/memory_quota.hpp).
     virtual usize footprint_bytes() const = 0;
+    // A key was queued for the domain (domain_console_input): the platform takes it into
+    // its device from a timer callback. Called under the domain's lock, so it only arms.
+    virtual void console_input() = 0;
+    // The set_timer hypercall: `vcpu`'s one-shot timer raises `vector` in `microseconds`
+    // (0 cancels it). False where the platform has no such timer (its local APICs have).
+    virtual bool set_vcpu_timer(Vcpu& vcpu, u64 microseconds, u8 vector) = 0;
+    // Before the platform is freed (domain_release_resources): every timer of it is
+    // cancelled and no callback of it runs anywhere, or will. Waits for a running one, so
+    // never under a lock a callback takes.
+    virtual void stop_timers() = 0;
 };
 
 // The two platforms there are (kernel/platform/pc_platform.cpp, test_platform.cpp). Each

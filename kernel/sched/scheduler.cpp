@@ -8,6 +8,7 @@
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/power.hpp"
+#include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
@@ -38,6 +39,7 @@ struct RunQueue {
     u32 runnable = 0;          // found by the last pick_next
     u64 armed_at = kNotArmed;  // when this CPU's one-shot timer fires (uptime_us)
     u64 timer_interrupts = 0;
+    u64 passes = 0;  // of the scheduler loop
 };
 
 RunQueue g_queues[kMaxCpus];
@@ -94,20 +96,10 @@ void call_here(void* arg) {
 
 u64 g_next_vcpu_uid = 1;
 
-// Whatever became due for the vCPUs queued here (their timers, their platform's device
-// time, console input) is raised; a halted vCPU that got an interrupt wakes. Only this
-// CPU removes vCPUs from its queue, so it walks it unlocked; a vCPU appended meanwhile
-// is seen at the next pass.
-void poll_platforms(RunQueue& q) {
-    for (u32 i = 0; i < q.count; ++i) {
-        Vcpu& v = *q.vcpus[i];
-        if (!v.domain->ended() && v.backend) v.domain->platform->poll(v);
-    }
-}
-
 bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain->lifecycle.may_run(); }
 
-// Unlocked, like poll_platforms: only this CPU removes from or reorders its queue.
+// Unlocked: only this CPU removes from or reorders its queue; a vCPU appended meanwhile
+// is seen at the next pass.
 Vcpu* pick_next(RunQueue& q, u64 now) {
     q.runnable = 0;
     for (u32 i = 0; i < q.count; ++i)
@@ -135,20 +127,16 @@ void tick(TrapFrame&) {
 }
 
 // Arms this CPU's one-shot timer for the next thing only it will notice: the end of the
-// slice when another vCPU waits here, the earliest deadline of the platforms of the vCPUs
-// queued here, and on CPU 0 the next look at the serial console. Nothing else needs a
-// timer: a wake-up or work from another CPU comes with a kick (cpu_work.hpp). So an idle
-// CPU with nothing due sleeps until kicked, and a lost kick would show as a hang, not as
-// a delay of a tick.
+// slice when another vCPU waits here, the earliest timer on this CPU's queue (device
+// models arm those: kernel/sched/cpu_timers.hpp), and on CPU 0 the next look at the
+// serial console. Nothing else needs a timer: a wake-up, work or a timer armed here from
+// another CPU comes with a kick (cpu_work.hpp). So an idle CPU with nothing due sleeps
+// until kicked, and a lost kick would show as a hang, not as a delay of a tick.
 void arm_timer(RunQueue& q, u64 now, bool running_one) {
     u64 at = ~0ull;
     if (q.runnable > (running_one ? 1u : 0u)) at = q.slice_end_us > now ? q.slice_end_us : now + 1;
-    for (u32 i = 0; i < q.count; ++i) {
-        Vcpu& v = *q.vcpus[i];
-        if (v.domain->ended() || !v.backend) continue;
-        const u64 due = v.domain->platform->next_deadline_us(v);
-        if (due && due < at) at = due;
-    }
+    const u64 timer = timers_next_deadline_here();
+    if (timer < at) at = timer;
     if (this_cpu_index() == 0 && now + kConsolePollMicroseconds < at) at = now + kConsolePollMicroseconds;
     // A timer already armed for earlier stays: firing early costs one pass, while arming
     // again on every pass (the console's deadline moves with `now`) costs every exit.
@@ -228,6 +216,10 @@ void scheduler_print_state() {
                      q.runnable, percpu(c).idle ? "idle" : "busy", q.armed_at == kNotArmed ? "off " : "in ",
                      q.armed_at == kNotArmed ? 0ll : (long long)(q.armed_at - now),
                      (unsigned long long)q.timer_interrupts);
+        // Device models arm timers instead of being polled at each pass: the callbacks
+        // run are the work done for them, next to the passes made.
+        console_line("  cpu%u: %u timers armed, %llu timer callbacks run in %llu passes", c, timers_pending(c),
+                     (unsigned long long)timers_fired(c), (unsigned long long)q.passes);
     }
 }
 
@@ -280,8 +272,8 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
     return true;
 }
 
-void scheduler_wake_vcpu(Vcpu& vcpu) {
-    if (vcpu_change_state(vcpu, VcpuState::Blocked, VcpuState::Runnable)) cpu_kick(vcpu.cpu);
+void scheduler_notify_vcpu(Vcpu& vcpu) {
+    if (vcpu_change_state(vcpu, VcpuState::Blocked, VcpuState::Runnable) || vcpu.gate.in_use()) cpu_kick(vcpu.cpu);
 }
 
 void scheduler_remove_vcpu(Vcpu& vcpu) {
@@ -334,7 +326,8 @@ void scheduler_run_this_cpu() {
         cpu_work_run_pending();
         if (me == 0) poll_debug_keys();
         const u64 now = uptime_us();
-        poll_platforms(q);
+        ++q.passes;
+        timers_run_expired_here(now);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
         arm_timer(q, now, v != nullptr);

@@ -1,9 +1,9 @@
 // The vCPU scheduler: each physical CPU runs the vCPUs queued on it round-robin, in
 // slices, and a CPU with two runnable vCPUs gives one to an idle CPU. There is no
 // periodic tick: each CPU arms a one-shot timer at the next thing it must do (a slice's
-// end, a platform's deadline), and a wake-up from another CPU kicks the vCPU's CPU
-// (kernel/sched/cpu_work.hpp), so it is seen at once. (The credit scheduler is its own
-// issue.)
+// end, the earliest timer a device model armed on it: kernel/sched/cpu_timers.hpp), and
+// a wake-up from another CPU kicks the vCPU's CPU (kernel/sched/cpu_work.hpp), so it is
+// seen at once. (The credit scheduler is its own issue.)
 #pragma once
 
 #include "kernel/types.hpp"
@@ -17,8 +17,10 @@ struct Domain;
 bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const char** error);
 // Starts a vCPU that has never run; false if it already has.
 bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry);
-// A blocked vCPU becomes runnable, and its CPU is kicked.
-void scheduler_wake_vcpu(Vcpu& vcpu);
+// Something arrived for the vCPU (an interrupt, its timer), from any CPU: a blocked one
+// wakes; one in the guest is kicked, so that it exits and takes it at its next entry
+// rather than at whatever exit comes next.
+void scheduler_notify_vcpu(Vcpu& vcpu);
 // Takes a stopped vCPU off its CPU for good: out of the run queue, its FPU and debug
 // registers and active VMCS dropped there. Returns once done; harmless for a vCPU never queued.
 void scheduler_remove_vcpu(Vcpu& vcpu);

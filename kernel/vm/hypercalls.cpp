@@ -6,7 +6,6 @@
 #include "kernel/log.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
-#include "kernel/time.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
 
@@ -29,9 +28,7 @@ i64 console_write(Vcpu& vcpu, u64 address, u64 length) {
 i64 set_timer(Vcpu& vcpu, u64 microseconds, u64 vector) {
     if (vcpu.domain->platform->has_local_apics()) return kErrorInvalid;
     if (microseconds > kMaxTimerMicroseconds || vector < 32 || vector > 255) return kErrorInvalid;
-    vcpu.timer_vector = u8(vector);
-    vcpu.timer_deadline_us = microseconds ? uptime_us() + microseconds : 0;
-    return 0;
+    return vcpu.domain->platform->set_vcpu_timer(vcpu, microseconds, u8(vector)) ? 0 : kErrorInvalid;
 }
 
 i64 domain_info(Vcpu& vcpu, u64 address) {

@@ -74,10 +74,6 @@ struct Vcpu {
     volatile VcpuState state = VcpuState::Runnable;
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
     VcpuBackend* backend = nullptr;
-    // A one-shot virtual timer (hypercall SET_TIMER): at the deadline the vector is
-    // requested as an external interrupt and a blocked vCPU wakes.
-    u64 timer_deadline_us = 0;
-    u8 timer_vector = 0;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
     u64 migrations = 0;              // moves from one physical CPU to another
     u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)

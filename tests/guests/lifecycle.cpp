@@ -1,6 +1,8 @@
 // The control interface from a control domain (role=control): domains created and
 // destroyed at run time while others run, with every kind of end (the guest's own
-// shutdown, destroy while its vCPUs run on other CPUs, destroy while paused); afterwards
+// shutdown, destroy while its vCPUs run on other CPUs, destroy while paused, the running
+// ones with their set_timer timer armed or fired: a destroyed domain's timer
+// must never fire, its device memory being gone); afterwards
 // the hypervisor's free memory, heap, domain ids and VPIDs are exactly as before. Then a
 // preview of save/restore: a counting domain is paused, its vCPU state and memory taken,
 // a fresh domain built from them, the first destroyed, and the copy counts on to the end
@@ -12,7 +14,7 @@
 using namespace hypercall;
 
 extern "C" const char child_exit_start[], child_exit_end[];
-extern "C" const char child_spin_start[], child_spin_end[];
+extern "C" const char child_timer_start[], child_timer_end[];
 extern "C" const char child_counter_start[], child_counter_end[];
 extern "C" const char child_counter_dr_check[], child_counter_dr_check_end[];
 extern "C" const char child_touch_start[], child_touch_end[];
@@ -113,10 +115,15 @@ bool cycle(uint32_t i) {
         print("iteration %u: a new domain is paused with its vCPUs (state %u)\n", i, s.state);
         return false;
     }
+    // The running ones arm a timer first: mostly one still pending when the domain is
+    // destroyed (2 s), sometimes one that fires while it runs (kind 1, and the second
+    // vCPU of kind 3).
     const bool spin = kind != 0;
-    const char* start = spin ? child_spin_start : child_exit_start;
-    const char* end = spin ? child_spin_end : child_exit_end;
-    if (!load_child(id, 0, start, end, 100 + i % 50) || (kind == 3 && !load_child(id, 1, start, end, 0))) {
+    const char* start = spin ? child_timer_start : child_exit_start;
+    const char* end = spin ? child_timer_end : child_exit_end;
+    const uint32_t timer_us = kind == 1 && i % 8 < 4 ? 100 + i % 50 : 2000000;
+    const uint32_t ebx = spin ? timer_us : 100 + i % 50;
+    if (!load_child(id, 0, start, end, ebx, g_intel) || (kind == 3 && !load_child(id, 1, start, end, 50, g_intel))) {
         print("iteration %u: cannot load the child\n", i);
         return false;
     }

@@ -6,7 +6,7 @@
     .code32
     .section .rodata
     .globl child_exit_start, child_exit_end
-    .globl child_spin_start, child_spin_end
+    .globl child_timer_start, child_timer_end
     .globl child_counter_start, child_counter_end, child_counter_dr_check, child_counter_dr_check_end
     .globl child_touch_start, child_touch_end
 
@@ -18,12 +18,21 @@ child_exit_start:
     jmp 1b
 child_exit_end:
 
-/* Says it runs (0x2000 = 1), then counts at 0x2004 forever. */
-child_spin_start:
-    movl $1, 0x2000
-1:  incl 0x2004
-    jmp 1b
-child_spin_end:
+/* Arms the set_timer hypercall's timer for EBX microseconds (vector 0x40; interrupts
+ * stay off, so it only stays pending), says it runs (0x2000 = 1), then counts at 0x2004
+ * forever. Hypercalls are VMCALL on Intel (EDI != 0), VMMCALL on AMD. */
+child_timer_start:
+    movl $2, %eax           /* set_timer (docs/hypercalls.md) */
+    movl $0x40, %ecx
+    testl %edi, %edi
+    jz 1f
+    vmcall
+    jmp 2f
+1:  vmmcall
+2:  movl $1, 0x2000
+3:  incl 0x2004
+    jmp 3b
+child_timer_end:
 
 /* Writes one word into pages 0x10, 0x30 and 0x50 (for the dirty log), then says it is
  * done (0x2000 = 1) and counts at 0x2004 forever: after that only page 2 changes. */
