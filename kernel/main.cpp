@@ -30,6 +30,7 @@
 #include "kernel/time.hpp"
 #include "kernel/version.hpp"
 #include "kernel/virtualization_support.hpp"
+#include "kernel/vm/debug_keys.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
@@ -300,6 +301,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
         halt_machine(HaltReason::NothingToRun);
     }
     if (domains) log_info("%u domain%s started", domains, domains == 1 ? "" : "s");
-    scheduler_power_off_when_done(g_options.debug_exit_port != 0);
+    domains_power_off_when_ended(g_options.debug_exit_port != 0);
+    debug_keys_start();
     scheduler_run_this_cpu();
 }

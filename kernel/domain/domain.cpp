@@ -9,6 +9,7 @@
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/power.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
@@ -37,6 +38,7 @@ void finish_end(void* arg) {
         if (d.lifecycle.apply(LifecycleEvent::VcpusStopped)) release = d.release_when_ended;
     }
     if (release) domain_release_resources(d);
+    domains_note_end();
     domain_put(d);  // the reference end_domain took for this
 }
 
@@ -276,6 +278,25 @@ static bool alive(const Domain& d) {
     if (state < LifecycleState::Shutdown) return true;
     if (state == LifecycleState::Shutdown) return d.release_when_ended && !d.resources_released;
     return state == LifecycleState::Dying;
+}
+
+namespace {
+
+bool g_power_off_when_ended = false;
+bool g_announced_end = false;  // atomic: the last two ends may race
+
+}  // namespace
+
+void domains_power_off_when_ended(bool enabled) { g_power_off_when_ended = enabled; }
+
+// Bochs has no exit device: the line is said whether or not the machine powers off.
+void domains_note_end() {
+    if (domain_count() == 0 || domains_alive() != 0) return;
+    if (__atomic_exchange_n(&g_announced_end, true, __ATOMIC_ACQ_REL)) return;
+    const bool clean = all_domains_exited_cleanly();
+    console_line("vireo: all %u domains have ended%s", domain_count(),
+                 clean ? ", all with exit code 0" : "; not all with exit code 0");
+    if (g_power_off_when_ended) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
 }
 
 u32 domains_alive() {

@@ -149,6 +149,11 @@ void domain_quiesce(Domain& domain);
 void domain_tlb_shootdown(Domain& domain);
 
 u32 domains_alive();
+// When set (command line debug_exit), the machine powers off once every domain has ended.
+void domains_power_off_when_ended(bool enabled);
+// Said once, when the last domain has ended (shut down and released, or destroyed):
+// "vireo: all N domains have ended", then the power-off when asked for.
+void domains_note_end();
 // Domains not yet shut down or crashed (domains_alive also counts ended ones whose vCPUs
 // are still leaving their CPUs).
 u32 domains_running();

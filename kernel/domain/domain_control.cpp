@@ -75,5 +75,6 @@ i64 domain_destroy(Domain& d) {
     }
     log_info("domain %u (%s): destroyed", d.id, d.name);
     domain_table_remove(d);
+    domains_note_end();
     return 0;
 }

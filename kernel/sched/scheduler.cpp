@@ -7,12 +7,10 @@
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
-#include "kernel/power.hpp"
 #include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
-#include "kernel/vm/debug_keys.hpp"
 #include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
@@ -22,7 +20,6 @@ namespace {
 
 constexpr u32 kMaxVcpusPerCpu = 64;
 // CPU 0 reads the serial console (debug keys, input for domains), which interrupts no one.
-constexpr u64 kConsolePollMicroseconds = 5000;
 constexpr u64 kNotArmed = ~0ull;
 
 // A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
@@ -45,8 +42,6 @@ struct RunQueue {
 RunQueue g_queues[kMaxCpus];
 u32 g_next_cpu = 0;
 u32 g_cpu_count = 1;
-bool g_power_off_when_done = false;
-bool g_announced_end = false;
 
 bool enqueue(Vcpu& vcpu) {
     RunQueue& q = g_queues[vcpu.cpu];
@@ -127,9 +122,9 @@ void tick(TrapFrame&) {
 }
 
 // Arms this CPU's one-shot timer for the next thing only it will notice: the end of the
-// slice when another vCPU waits here, the earliest timer on this CPU's queue (device
-// models arm those: kernel/sched/cpu_timers.hpp), and on CPU 0 the next look at the
-// serial console. Nothing else needs a timer: a wake-up, work or a timer armed here from
+// slice when another vCPU waits here, and the earliest timer on this CPU's queue (device
+// models and the console's debug keys arm those: kernel/sched/cpu_timers.hpp). Nothing
+// else needs a timer: a wake-up, work or a timer armed here from
 // another CPU comes with a kick (cpu_work.hpp). So an idle CPU with nothing due sleeps
 // until kicked, and a lost kick would show as a hang, not as a delay of a tick.
 void arm_timer(RunQueue& q, u64 now, bool running_one) {
@@ -137,9 +132,8 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
     if (q.runnable > (running_one ? 1u : 0u)) at = q.slice_end_us > now ? q.slice_end_us : now + 1;
     const u64 timer = timers_next_deadline_here();
     if (timer < at) at = timer;
-    if (this_cpu_index() == 0 && now + kConsolePollMicroseconds < at) at = now + kConsolePollMicroseconds;
     // A timer already armed for earlier stays: firing early costs one pass, while arming
-    // again on every pass (the console's deadline moves with `now`) costs every exit.
+    // again on every pass costs every exit.
     if (q.armed_at != kNotArmed && q.armed_at <= at) return;
     if (at == ~0ull) return;
     // Noted first: should the timer fire at once, its interrupt finds it noted and
@@ -223,8 +217,6 @@ void scheduler_print_state() {
     }
 }
 
-void scheduler_power_off_when_done(bool enabled) { g_power_off_when_done = enabled; }
-
 bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const char** error) {
     g_cpu_count = percpu_online_count();
     for (u32 i = 0; i < domain.vcpu_count; ++i) {
@@ -288,16 +280,6 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 
 namespace {
 
-// Said once, whether or not the machine powers off (Bochs has no exit device).
-void announce_end_if_done() {
-    if (g_announced_end || domain_count() == 0 || domains_alive() != 0) return;
-    g_announced_end = true;
-    const bool clean = all_domains_exited_cleanly();
-    console_line("vireo: all %u domains have ended%s", domain_count(),
-                 clean ? ", all with exit code 0" : "; not all with exit code 0");
-    if (g_power_off_when_done) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
-}
-
 // Enters `v` and handles its exit, through its RunGate (kernel/domain/run_gate.hpp), so
 // that domain_quiesce either sees it in use or is seen by it.
 void run_vcpu(Vcpu& v) {
@@ -324,7 +306,6 @@ void scheduler_run_this_cpu() {
     for (;;) {
         x86::cli();
         cpu_work_run_pending();
-        if (me == 0) poll_debug_keys();
         const u64 now = uptime_us();
         ++q.passes;
         timers_run_expired_here(now);
@@ -332,7 +313,6 @@ void scheduler_run_this_cpu() {
         Vcpu* v = pick_next(q, now);
         arm_timer(q, now, v != nullptr);
         if (!v) {
-            if (me == 0) announce_end_if_done();
             percpu(me).idle = true;
             x86::sti_hlt();  // the one-shot timer or a kick wakes us
             percpu(me).idle = false;

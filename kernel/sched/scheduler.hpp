@@ -31,8 +31,5 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 // Prints each CPU's queue and timer (debug key 's').
 void scheduler_print_state();
 
-// When set (command line debug_exit), the machine powers off once every domain has ended.
-void scheduler_power_off_when_done(bool enabled);
-
 // This CPU's loop: run vCPUs, handle their exits, idle when there is nothing to run.
 [[noreturn]] void scheduler_run_this_cpu();

@@ -4,7 +4,9 @@
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/scheduler.hpp"
+#include "kernel/time.hpp"
 
 namespace {
 
@@ -77,6 +79,10 @@ void deliver(char key) {
 
 }  // namespace
 
+namespace {
+
+constexpr u64 kConsolePollMicroseconds = 5000;
+
 void poll_debug_keys() {
     char key;
     while (console_read_key(key)) {
@@ -92,3 +98,14 @@ void poll_debug_keys() {
         deliver(key);
     }
 }
+
+void console_timer_fired(Timer& timer, u64 now_us) {
+    poll_debug_keys();
+    timer_arm(timer, 0, now_us + kConsolePollMicroseconds);
+}
+
+Timer g_console_timer{console_timer_fired, nullptr};
+
+}  // namespace
+
+void debug_keys_start() { timer_arm(g_console_timer, 0, uptime_us() + kConsolePollMicroseconds); }

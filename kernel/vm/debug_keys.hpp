@@ -2,4 +2,6 @@
 // prints internal state. 'h' lists them.
 #pragma once
 
-void poll_debug_keys();
+// The serial console has no receive interrupt here: from now on CPU 0 looks at it every
+// 5 ms from a timer of its own (kernel/sched/cpu_timers.hpp), not from the scheduler.
+void debug_keys_start();
