@@ -2,7 +2,7 @@
 // vendor-neutral VmExit (kernel/vm/vm_exit.hpp).
 #pragma once
 
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "svm/vmcb.hpp"
 
 namespace svm {

@@ -3,8 +3,8 @@
 // current (a VMCS is read and written only through VMREAD/VMWRITE: SDM vol. 3C 25.11.1).
 #include "kernel/percpu.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/debug_registers.hpp"
-#include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "vmx/vmcs.hpp"
 #include "vmx/vmx_capabilities.hpp"

@@ -6,10 +6,10 @@
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/types.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/cpuid_policy.hpp"
 #include "kernel/vm/io_bus.hpp"
 #include "kernel/vm/mmio_bus.hpp"
-#include "kernel/vm/vcpu.hpp"
 #include "mm/guest_memory.hpp"
 #include "mm/memory_quota.hpp"
 

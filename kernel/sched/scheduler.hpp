@@ -7,7 +7,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 
 struct Domain;
 

@@ -1,7 +1,7 @@
 #include "kernel/vm/debug_registers.hpp"
 
 #include "kernel/percpu.hpp"
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 

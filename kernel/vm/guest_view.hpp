@@ -3,7 +3,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "mm/guest_page_walk.hpp"
 
 // Reading the control state costs a VMCB walk or many VMREADs: callers that have it

@@ -4,7 +4,7 @@
 // device's callbacks.
 #pragma once
 
-#include "kernel/vm/vcpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/vm_exit.hpp"
 
 // False when no device claims npf.gpa (the caller reports the fault); otherwise the

@@ -1,7 +1,7 @@
 // Picks the vCPU backend for this machine's virtualization extension.
 #include "kernel/percpu.hpp"
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/virtualization_support.hpp"
-#include "kernel/vm/vcpu.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 
 VcpuBackend* create_svm_vcpu_backend(Vcpu& vcpu, const VcpuArchState& boot, const char** error);

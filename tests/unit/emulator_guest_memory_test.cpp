@@ -7,9 +7,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/devices/test_mmio_device.hpp"
 #include "kernel/vm/mmio_bus.hpp"
-#include "kernel/vm/vcpu.hpp"
 
 namespace {
 
