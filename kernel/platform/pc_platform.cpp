@@ -16,8 +16,8 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
-#include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/cpu_timers.hpp"
+#include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"

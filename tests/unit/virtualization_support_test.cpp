@@ -38,7 +38,7 @@ FakeCpu amd_epyc_under_qemu() {  // what QEMU TCG -cpu EPYC-Milan reports
     FakeCpu cpu;
     cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 0xd);
     cpu.leaves[{0x80000000, 0}] = {0x80000023, 0, 0, 0};
-    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 1u << 26};  // SVM; Page1GB
     cpu.leaves[{0x8000000a, 0}] = {1, 16, 0, 0x10000001};
     cpu.msrs[Msr::VmCr] = 0;
     return cpu;
@@ -53,7 +53,19 @@ FakeCpu intel_with_vmx(u64 feature_control) {
     // What Bochs' corei7_haswell_4770 reports (shared/research/vmx-under-bochs.md).
     cpu.msrs[Msr::VmxProcbasedCtls] = 0xf7f9fffe0401e172ull;
     cpu.msrs[Msr::VmxProcbasedCtls2] = 0x00047fff00000000ull;
+    cpu.msrs[Msr::VmxEptVpidCap] = 0x00000f0106334141ull;  // 2M and 1G EPT pages among others
     return cpu;
+}
+
+TEST(VirtualizationSupport, OneGigabyteNestedPagesWhereTheCpuHasThem) {
+    EXPECT_TRUE(detect_virtualization(amd_epyc_under_qemu()).nested_1gib_pages) << "Page1GB";
+    EXPECT_TRUE(detect_virtualization(intel_with_vmx(0)).nested_1gib_pages) << "EPT_VPID_CAP bit 17";
+    FakeCpu amd = amd_epyc_under_qemu();
+    amd.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};
+    EXPECT_FALSE(detect_virtualization(amd).nested_1gib_pages);
+    FakeCpu intel = intel_with_vmx(0);
+    intel.msrs[Msr::VmxEptVpidCap] = 0x00000f0106314141ull;  // bit 17 clear
+    EXPECT_FALSE(detect_virtualization(intel).nested_1gib_pages);
 }
 
 TEST(VirtualizationSupport, AmdSvmUsableWithFeatures) {
@@ -147,13 +159,13 @@ TEST(VirtualizationSupport, OldCpuWithoutExtendedLeavesDoesNotReadThem) {
     FakeCpu cpu;
     cpu.leaves[{0, 0}] = vendor("AuthenticAMD", 1);
     cpu.leaves[{0x80000000, 0}] = {0x80000000, 0, 0, 0};
-    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};  // would claim SVM, but is out of range
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 1u << 26};  // SVM; Page1GB  // would claim SVM, but is out of range
     EXPECT_EQ(detect_virtualization(cpu).status, VirtualizationStatus::NotSupported);
 }
 
 TEST(VirtualizationSupport, BothAdvertisedFollowsVendor) {
     FakeCpu cpu = intel_with_vmx(0);
-    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 0};
+    cpu.leaves[{0x80000001, 0}] = {0, 0, 1u << 2, 1u << 26};  // SVM; Page1GB
     cpu.msrs[Msr::VmCr] = 0;
     EXPECT_EQ(detect_virtualization(cpu).vendor, VirtualizationVendor::IntelVmx);
 }
