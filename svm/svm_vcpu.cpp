@@ -220,6 +220,8 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
     switch (msr) {
         case Msr::Efer: vmcb_->save.efer = value | msr_bits::kEferSvme; return true;
         case Msr::Pat: vmcb_->save.g_pat = value; return true;
+        // The guest's TSC becomes `value`: only its offset changes (APM vol. 2 15.30.5).
+        case Msr::Tsc: vmcb_->control.tsc_offset = value - x86::rdtsc(); return true;
         default: return false;
     }
 }

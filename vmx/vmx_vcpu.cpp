@@ -487,6 +487,13 @@ bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
         case Msr::SysenterCs: write(Field32::GuestSysenterCs, u32(value)); return true;
         case Msr::SysenterEsp: write(FieldNatural::GuestSysenterEsp, value); return true;
         case Msr::SysenterEip: write(FieldNatural::GuestSysenterEip, value); return true;
+        case Msr::Tsc:
+            // The guest's TSC becomes `value`: only its offset changes (SDM vol. 3C 25.6.5).
+            // Without TSC offsetting the host's counter cannot be the guest's to set.
+            if (!capabilities()->tsc_offsetting) return false;
+            tsc_offset_ = value - x86::rdtsc();
+            write(Field64::TscOffset, tsc_offset_);
+            return true;
         case Msr::Star: star_ = value; break;
         case Msr::Lstar: lstar_ = value; break;
         case Msr::Cstar: cstar_ = value; break;

@@ -53,6 +53,7 @@ i64 create(Vcpu& caller, u64 args_address) {
     const char* error = nullptr;
     // Zeroing a large domain's RAM takes long: this CPU takes its interrupts (a kick, its
     // timer) meanwhile instead of holding them off for the whole allocation.
+    if (domain_name_taken(config.name)) return kErrorExists;
     x86::sti();
     Domain* d = domain_create(config, &error);
     x86::cli();

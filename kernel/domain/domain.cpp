@@ -119,6 +119,11 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         *error = "vcpus must be between 1 and 8";
         return nullptr;
     }
+    // Checked again when it enters the table; here before any memory is taken.
+    if (domain_name_taken(config.name)) {
+        *error = "a domain of that name exists already";
+        return nullptr;
+    }
     auto* d = new (kNoThrow) Domain;
     if (!d) {
         *error = "out of memory for the domain";

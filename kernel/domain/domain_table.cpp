@@ -1,5 +1,7 @@
 #include "kernel/domain/domain_table.hpp"
 
+#include <string.h>
+
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/id_allocator.hpp"
 #include "kernel/spinlock.hpp"
@@ -20,10 +22,29 @@ void domain_put(Domain& d) {
     if (__atomic_sub_fetch(&d.refs, 1, __ATOMIC_ACQ_REL) == 0) delete &d;
 }
 
+namespace {
+
+bool name_taken_locked(const char* name) {
+    for (u32 i = 0; i < kMaxDomains; ++i)
+        if (g_slots[i] && strncmp(g_slots[i]->name, name, Domain::kNameLength) == 0) return true;
+    return false;
+}
+
+}  // namespace
+
+bool domain_name_taken(const char* name) {
+    IrqLockGuard guard(g_lock);
+    return name_taken_locked(name);
+}
+
 bool domain_table_insert(Domain& d, u32 id, const char** error) {
     IrqLockGuard guard(g_lock);
     if (g_count == kMaxDomains) {
         *error = "too many domains (64)";
+        return false;
+    }
+    if (name_taken_locked(d.name)) {
+        *error = "a domain of that name exists already";
         return false;
     }
     if (id == 0) {

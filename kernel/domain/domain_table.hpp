@@ -48,6 +48,9 @@ private:
 // False with `error` when the table is full. `id` 0 asks for id 0 (the service domain);
 // ~0u for any free id from 1.
 bool domain_table_insert(Domain& domain, u32 id, const char** error);
+// Whether a domain in the table (running or ended, not yet destroyed) has this name. Names
+// are unique, as on Xen: console lines and `xm` commands name domains by them.
+bool domain_name_taken(const char* name);
 // Takes the domain out of the table: its id becomes free and the table's reference is
 // dropped.
 void domain_table_remove(Domain& domain);

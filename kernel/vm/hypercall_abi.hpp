@@ -44,6 +44,7 @@ enum Error : int64_t {
     kErrorTooBig = -7,        // a length over its limit
     kErrorFault = -14,        // a buffer the guest cannot access (it would fault)
     kErrorBusy = -16,         // the vCPU is already running
+    kErrorExists = -17,       // a domain of that name exists already
     kErrorInvalid = -22,      // an argument out of range
     kErrorNoSuchCall = -38,   // unknown call number
     kErrorBadState = -74,     // a saved state that does not decode, or that the CPU would refuse

@@ -34,5 +34,14 @@ int guest_main(uint32_t magic, uint32_t) {
     CHECK(try_wrmsr(kPat, 0x0007040600070406ull) == -1, "writing a valid PAT works");
     CHECK(try_wrmsr(kPat, 0x0007040600070402ull) == 13, "a PAT entry of reserved type 2 raises #GP");
     CHECK(try_rdmsr(kPat, value) == -1 && value == 0x0007040600070406ull, "PAT reads back %#llx", value);
+    // WRMSR to IA32_TSC sets the guest's TSC (SDM vol. 3B 17.17): RDTSC and RDMSR go on
+    // from the value written, and the other domains' time is not touched.
+    constexpr uint32_t kTsc = 0x10;
+    constexpr uint64_t kFar = 1ull << 50;
+    CHECK(try_wrmsr(kTsc, kFar) == -1, "WRMSR to IA32_TSC is allowed");
+    const uint64_t after = rdtsc();
+    CHECK(after >= kFar && after - kFar < (1ull << 40), "RDTSC goes on from the value written (%#llx)", after);
+    CHECK(try_rdmsr(kTsc, value) == -1 && value >= after, "RDMSR of IA32_TSC agrees (%#llx)", value);
+    CHECK(try_wrmsr(kTsc, 0) == -1 && rdtsc() < kFar, "and it can be set back");
     return finish("cpuid_msr");
 }

@@ -324,6 +324,8 @@ void test_refusals() {
 
     const int32_t id = create("refusals", 1);
     CHECK(id > 0, "a domain to refuse things on");
+    CHECK(create("refusals", 1) == kErrorExists, "a second domain of the same name: exists");
+    CHECK(create("bystander", 1) == kErrorExists, "nor one named as a boot domain");
     static const uint8_t kSpin[2] = {0xeb, 0xfe};  // jmp . at its entry, 0
     CHECK(call(kDomainMemoryWrite, uint32_t(id), 0, addr(kSpin), sizeof(kSpin)) == 0, "a loop written at its entry");
     CHECK(call(kDomainUnpause, uint32_t(id)) == 0, "unpaused: it spins");
