@@ -118,10 +118,8 @@ bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingF
             // A whole aligned gigabyte in one piece where the CPU can map it with one
             // 1 GiB leaf (fewer table pages, fewer TLB misses); 2 MiB pieces otherwise.
             const bool gigabyte = huge_pages && (ranges[r].gpa + offset) % GiB == 0 && ranges[r].bytes - offset >= GiB;
-            const u64 piece = gigabyte && allocate_ram(GiB) ? GiB : kChunkSize;
-            if (piece == kChunkSize && !allocate_ram(kChunkSize)) {
-                *error = quota_ && quota_->used() + kChunkSize > quota_->limit() ? "its RAM passes its memory quota"
-                                                                                 : "out of host memory for guest RAM";
+            const u64 piece = gigabyte && allocate_ram(GiB, error) ? GiB : kChunkSize;
+            if (piece == kChunkSize && !allocate_ram(kChunkSize, error)) {
                 destroy();
                 return false;
             }
@@ -150,11 +148,15 @@ bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingF
     return true;
 }
 
-bool GuestMemory::allocate_ram(u64 bytes) {
-    if (quota_ && !quota_->charge(bytes)) return false;
+bool GuestMemory::allocate_ram(u64 bytes, const char** error) {
+    if (quota_ && !quota_->charge(bytes)) {
+        *error = "its RAM passes its memory quota";
+        return false;
+    }
     const PhysAddr block = frame_alloc(bytes / kPageSize, bytes / kPageSize);  // zeroed
     if (block == kNoPhysFrame) {
         if (quota_) quota_->uncharge(bytes);
+        *error = "out of host memory for guest RAM";
         return false;
     }
     // Kept as 2 MiB chunks whatever the block: they are freed one by one.

@@ -90,8 +90,8 @@ private:
     // from there stay in the same chunk.
     void* host_pointer(u64 gpa, usize& contiguous) const;
     // Appends `bytes` (2 MiB or 1 GiB) of zeroed host RAM, aligned to its size, to
-    // chunks_, charged to the quota; false when there is no room or quota.
-    bool allocate_ram(u64 bytes);
+    // chunks_, charged to the quota; false (with `error`) when there is no room or quota.
+    bool allocate_ram(u64 bytes, const char** error);
 
     MemoryQuota* quota_ = nullptr;
     GuestRamRange ranges_[kMaxRanges] = {};

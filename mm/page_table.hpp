@@ -269,79 +269,71 @@ private:
         return t;
     }
 
-    bool map_level(PhysAddr table, u32 level, VirtAddr va, PhysAddr pa, u64 size, PageAttributes attrs,
-                   bool allow_large_pages) {
+    // Calls f(entry, va, offset, chunk) for each entry of `table` at `level` that
+    // [va, va + size) touches, in order: `chunk` bytes of the range fall in it, starting
+    // `offset` bytes into it. Stops with false as soon as f does.
+    template <typename F>
+    bool for_each_entry(PhysAddr table, u32 level, VirtAddr va, u64 size, F f) {
         u64* entries = memory_.table(table);
         const u64 entry_size = page_size(level);
         while (size != 0) {
             const u64 offset = va & (entry_size - 1);
             const u64 chunk = size < entry_size - offset ? size : entry_size - offset;
-            u64& e = entries[index(va, level)];
-            // A whole, aligned entry becomes a leaf unless a table is already there: its
-            // memory cannot be freed while the tables may be live, so it is reused.
-            const bool whole = offset == 0 && chunk == entry_size && is_aligned(pa, entry_size);
-            const bool has_table = Format::is_present(e) && !Format::is_leaf(e, level);
-            if (whole && !has_table && leaf_allowed(level, allow_large_pages)) {
-                write_entry(e, Format::make_leaf(level, pa, attrs));
-            } else {
-                const PhysAddr child = table_below(e, level);
-                if (child == kNoTable) return false;
-                if (!map_level(child, level - 1, va, pa, chunk, attrs, allow_large_pages)) return false;
-            }
+            if (!f(entries[index(va, level)], va, offset, chunk)) return false;
             va += chunk;  // may wrap to 0 after the last page of the address space; size is 0 then
-            pa += chunk;
             size -= chunk;
         }
         return true;
     }
 
-    bool unmap_level(PhysAddr table, u32 level, VirtAddr va, u64 size) {
-        u64* entries = memory_.table(table);
+    bool map_level(PhysAddr table, u32 level, VirtAddr va, PhysAddr pa, u64 size, PageAttributes attrs,
+                   bool allow_large_pages) {
         const u64 entry_size = page_size(level);
-        while (size != 0) {
-            const u64 offset = va & (entry_size - 1);
-            const u64 chunk = size < entry_size - offset ? size : entry_size - offset;
-            u64& e = entries[index(va, level)];
-            if (Format::is_present(e)) {
-                if (Format::is_leaf(e, level) && offset == 0 && chunk == entry_size) {
-                    write_entry(e, 0);
-                } else {
-                    const PhysAddr child = table_below(e, level);  // splits a partly unmapped leaf
-                    if (child == kNoTable) return false;
-                    if (!unmap_level(child, level - 1, va, chunk)) return false;
-                }
+        return for_each_entry(table, level, va, size, [&](u64& e, VirtAddr at, u64 offset, u64 chunk) {
+            const PhysAddr to = pa + (at - va);
+            // A whole, aligned entry becomes a leaf unless a table is already there: its
+            // memory cannot be freed while the tables may be live, so it is reused.
+            const bool whole = offset == 0 && chunk == entry_size && is_aligned(to, entry_size);
+            const bool has_table = Format::is_present(e) && !Format::is_leaf(e, level);
+            if (whole && !has_table && leaf_allowed(level, allow_large_pages)) {
+                write_entry(e, Format::make_leaf(level, to, attrs));
+                return true;
             }
-            va += chunk;
-            size -= chunk;
-        }
-        return true;
+            const PhysAddr child = table_below(e, level);
+            return child != kNoTable && map_level(child, level - 1, at, to, chunk, attrs, allow_large_pages);
+        });
+    }
+
+    bool unmap_level(PhysAddr table, u32 level, VirtAddr va, u64 size) {
+        const u64 entry_size = page_size(level);
+        return for_each_entry(table, level, va, size, [&](u64& e, VirtAddr at, u64 offset, u64 chunk) {
+            if (!Format::is_present(e)) return true;
+            if (Format::is_leaf(e, level) && offset == 0 && chunk == entry_size) {
+                write_entry(e, 0);
+                return true;
+            }
+            const PhysAddr child = table_below(e, level);  // splits a partly unmapped leaf
+            return child != kNoTable && unmap_level(child, level - 1, at, chunk);
+        });
     }
 
     // Merges below every table entry of [va, va + size) at `level`, then the entry's own
     // table. False once retire refused a table.
     template <typename Retire>
     bool merge_level(PhysAddr table, u32 level, VirtAddr va, u64 size, Retire& retire, u64& merged) {
-        u64* entries = memory_.table(table);
-        const u64 entry_size = page_size(level);
-        while (size != 0) {
-            const u64 offset = va & (entry_size - 1);
-            const u64 chunk = size < entry_size - offset ? size : entry_size - offset;
-            u64& e = entries[index(va, level)];
-            if (Format::is_present(e) && !Format::is_leaf(e, level)) {
-                const PhysAddr child = Format::table_address(e);
-                if (level > 2 && !merge_level(child, level - 1, va, chunk, retire, merged)) return false;
-                PhysAddr base;
-                PageAttributes attrs;
-                if (collapsible(child, level, base, attrs)) {
-                    if (!retire(child)) return false;
-                    write_entry(e, Format::make_leaf(level, base, attrs));
-                    ++merged;
-                }
+        return for_each_entry(table, level, va, size, [&](u64& e, VirtAddr at, u64, u64 chunk) {
+            if (!Format::is_present(e) || Format::is_leaf(e, level)) return true;
+            const PhysAddr child = Format::table_address(e);
+            if (level > 2 && !merge_level(child, level - 1, at, chunk, retire, merged)) return false;
+            PhysAddr base;
+            PageAttributes attrs;
+            if (collapsible(child, level, base, attrs)) {
+                if (!retire(child)) return false;
+                write_entry(e, Format::make_leaf(level, base, attrs));
+                ++merged;
             }
-            va += chunk;
-            size -= chunk;
-        }
-        return true;
+            return true;
+        });
     }
 
     // Whether the table below an entry at `level` can become one leaf there: 512 leaves,

@@ -14,50 +14,9 @@
 #include <vector>
 
 #include "mm/ept_format.hpp"
+#include "tests/unit/fake_table_memory.hpp"
 
 namespace {
-
-// Table memory with fake physical addresses; counts allocations and frees, so a test sees
-// exactly when a table goes back, and can run out on demand.
-class FakeMemory {
-public:
-    static constexpr PhysAddr kBase = 0x6600000000ull;
-    ~FakeMemory() {
-        for (auto& [pa, table] : tables_) std::free(table);
-    }
-    PhysAddr alloc_table() {
-        if (tables_.size() >= limit_) return ~0ull;
-        auto* t = static_cast<u64*>(std::aligned_alloc(kPageSize, kPageSize));
-        std::memset(t, 0, kPageSize);
-        const PhysAddr pa = kBase + next_++ * kPageSize;
-        tables_[pa] = t;
-        ++allocations_;
-        return pa;
-    }
-    u64* table(PhysAddr pa) { return tables_.at(pa); }
-    void free_table(PhysAddr pa) {
-        std::free(tables_.at(pa));
-        tables_.erase(pa);
-        ++frees_;
-    }
-    usize live() const { return tables_.size(); }
-    bool contains(PhysAddr pa) const { return tables_.count(pa) != 0; }
-    usize allocations() const { return allocations_; }
-    usize frees() const { return frees_; }
-    void set_limit(usize limit) { limit_ = limit; }
-    // Tables allocated from the `first`-th allocation on, in order.
-    std::vector<PhysAddr> allocated_since(usize first) const {
-        std::vector<PhysAddr> v;
-        for (usize i = first; i < allocations_; ++i) v.push_back(kBase + i * kPageSize);
-        return v;
-    }
-
-private:
-    std::map<PhysAddr, u64*> tables_;
-    u64 next_ = 0;
-    usize allocations_ = 0, frees_ = 0;
-    usize limit_ = 1 << 20;
-};
 
 constexpr u64 k2M = 2 * MiB;
 constexpr u64 k1G = GiB;

@@ -11,52 +11,9 @@
 #include <random>
 #include <vector>
 
+#include "tests/unit/fake_table_memory.hpp"
+
 namespace {
-
-// Tables live in 4 KiB aligned host buffers; their "physical" addresses are fake,
-// derived from an index, so a bug that uses a physical address as a pointer crashes.
-class FakeMemory {
-public:
-    static constexpr PhysAddr kBase = 0x7700000000ull;
-
-    explicit FakeMemory(usize limit = 1 << 20) : limit_(limit) {}
-    ~FakeMemory() {
-        for (auto& [pa, table] : tables_) std::free(table);
-    }
-    FakeMemory(const FakeMemory&) = delete;
-    FakeMemory& operator=(const FakeMemory&) = delete;
-
-    PhysAddr alloc_table() {
-        if (tables_.size() >= limit_) return ~0ull;
-        auto* t = static_cast<u64*>(std::aligned_alloc(kPageSize, kPageSize));
-        std::memset(t, 0, kPageSize);
-        const PhysAddr pa = kBase + next_index_++ * kPageSize;
-        tables_[pa] = t;
-        ++allocations_;
-        return pa;
-    }
-    u64* table(PhysAddr pa) {
-        auto it = tables_.find(pa);
-        EXPECT_NE(it, tables_.end()) << "not a table: " << std::hex << pa;
-        return it == tables_.end() ? nullptr : it->second;
-    }
-    void free_table(PhysAddr pa) {
-        auto it = tables_.find(pa);
-        ASSERT_NE(it, tables_.end()) << "freeing a non-table " << std::hex << pa;
-        std::free(it->second);
-        tables_.erase(it);
-    }
-
-    usize live() const { return tables_.size(); }
-    usize allocations() const { return allocations_; }
-    void set_limit(usize limit) { limit_ = limit; }
-
-private:
-    std::map<PhysAddr, u64*> tables_;
-    usize limit_;
-    u64 next_index_ = 0;
-    usize allocations_ = 0;
-};
 
 using Builder = PageTableBuilder<X86PagingFormat, FakeMemory>;
 
