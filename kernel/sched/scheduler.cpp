@@ -21,6 +21,8 @@ namespace {
 constexpr u32 kMaxVcpusPerCpu = 64;
 // CPU 0 reads the serial console (debug keys, input for domains), which interrupts no one.
 constexpr u64 kNotArmed = ~0ull;
+// How late a CPU's one-shot timer may be before it counts as lost (watch_other_cpus).
+constexpr u64 kLostTimerMicroseconds = 20000;
 
 // A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
 // flush, the FPU state and, on VMX, a VMPTRLD and the SYSCALL MSRs.
@@ -134,12 +136,27 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
     if (timer < at) at = timer;
     // A timer already armed for earlier stays: firing early costs one pass, while arming
     // again on every pass costs every exit.
-    if (q.armed_at != kNotArmed && q.armed_at <= at) return;
+    // One that should have fired a while ago was lost (seen under QEMU's TCG with SVM, where
+    // nothing else bounds a guest's run as VMX's preemption timer does): armed again.
+    const bool lost = q.armed_at != kNotArmed && now > q.armed_at + kLostTimerMicroseconds;
+    if (q.armed_at != kNotArmed && q.armed_at <= at && !lost) return;
     if (at == ~0ull) return;
     // Noted first: should the timer fire at once, its interrupt finds it noted and
     // clears it, rather than the note outliving a timer that already went off.
     q.armed_at = at;
     lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
+}
+
+// A CPU whose one-shot timer is long overdue while it is busy lost that interrupt, and
+// a guest that spins without exits would keep it forever (a 2-vCPU Linux hung at AP
+// bring-up: the AP queued behind a BSP that never left the guest). CPU 0 kicks it: the
+// kick makes the guest exit, and the CPU's next pass arms its timer again (arm_timer).
+void watch_other_cpus(u64 now) {
+    for (u32 c = 1; c < g_cpu_count; ++c) {
+        const RunQueue& q = g_queues[c];
+        const u64 armed = __atomic_load_n(&q.armed_at, __ATOMIC_RELAXED);
+        if (armed != kNotArmed && now > armed + kLostTimerMicroseconds && !percpu(c).idle) cpu_kick(c);
+    }
 }
 
 // Moves a runnable vCPU from this CPU to `target`. Everything of it this CPU holds goes
@@ -308,6 +325,7 @@ void scheduler_run_this_cpu() {
         cpu_work_run_pending();
         const u64 now = uptime_us();
         ++q.passes;
+        if (me == 0) watch_other_cpus(now);
         timers_run_expired_here(now);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
