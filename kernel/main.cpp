@@ -19,6 +19,7 @@
 #include "kernel/gdt.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/panic.hpp"
 #include "kernel/percpu.hpp"
@@ -242,6 +243,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
                  g_boot.modules[i].cmdline);
 
     init_acpi();
+    passthrough_init(g_boot, g_acpi);
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);
     if (tsc.hz == 0) panic("time: cannot measure the TSC: no usable HPET, and PIT channel 2 does not count");
     log_info("time: TSC at %llu.%03llu MHz (against the %s), %s", (unsigned long long)(tsc.hz / 1000000),

@@ -16,3 +16,6 @@ enum class HaltReason : u8 {
 void power_set_debug_exit_port(u16 port);
 [[noreturn]] void halt_machine(HaltReason reason);
 [[noreturn]] void halt_this_cpu();
+// Resets the machine (Domain-0's reboot): the PCI reset control's full reset, then the
+// keyboard controller's pulse; halts if neither worked.
+[[noreturn]] void reboot_machine();

@@ -42,22 +42,31 @@ struct NestedTables {
 using NptTables = NestedTables<X86PagingFormat>;
 using EptTables = NestedTables<EptFormat>;
 
-// Maps every range's chunks, in order, as the domain's RAM.
+// Maps every range's chunks, in order, as the domain's RAM; identity-mapped RAM maps
+// each range onto the same host addresses.
 template <typename Tables>
 bool build_tables(Tables* tables, const GuestRamRange* ranges, usize range_count, const PhysAddr* chunks,
-                  u64 chunk_size, const char** error) {
+                  u64 chunk_size, bool identity, const char** error) {
     if (!tables->table.create()) {
         *error = "out of memory for nested page tables";
         return false;
     }
     u64 chunk = 0;
     for (usize r = 0; r < range_count; ++r) {
-        for (u64 offset = 0; offset < ranges[r].bytes; offset += chunk_size) {
-            // Guest RAM is readable, writable and executable by the guest; the guest's own
-            // page tables decide what its software may do.
-            if (!tables->table.map(ranges[r].gpa + offset, chunks[chunk++], chunk_size, P2mType::Ram, true, true)) {
+        // Guest RAM is readable, writable and executable by the guest; the guest's own
+        // page tables decide what its software may do.
+        if (identity) {
+            if (!tables->table.map(ranges[r].gpa, ranges[r].gpa, ranges[r].bytes, P2mType::Ram, true, true)) {
                 *error = "out of memory for nested page tables";
                 return false;
+            }
+        } else {
+            for (u64 offset = 0; offset < ranges[r].bytes; offset += chunk_size) {
+                if (!tables->table.map(ranges[r].gpa + offset, chunks[chunk++], chunk_size, P2mType::Ram, true,
+                                       true)) {
+                    *error = "out of memory for nested page tables";
+                    return false;
+                }
             }
         }
         // Where the chunks happen to be one aligned, contiguous gigabyte of host memory,
@@ -126,26 +135,85 @@ bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingF
             offset += piece;
         }
     }
+    ram_bytes_ = total;
+    if (!build_nested_tables(huge_pages, error)) {
+        destroy();
+        return false;
+    }
+    return true;
+}
+
+bool GuestMemory::create_identity(u64 bytes, GuestRamRange low, NestedPagingFormat format, bool huge_pages,
+                                  MemoryQuota* quota, const char** error) {
+    destroy();
+    quota_ = quota;
+    format_ = format;
+    identity_ = true;
+    bytes = align_up(bytes, kPageSize);
+    if (low.gpa % kPageSize || low.bytes % kPageSize || low.bytes >= bytes) {
+        *error = "bad identity-mapped RAM (low memory unaligned, or all of the RAM)";
+        return false;
+    }
+    const u64 chunk_total = align_up(bytes - low.bytes, kChunkSize) / kChunkSize;
+    chunks_ = new (kNoThrow) PhysAddr[chunk_total];
+    if (!chunks_) {
+        *error = "out of memory for the RAM's chunk list";
+        return false;
+    }
+    if (low.bytes) {
+        if (quota_ && !quota_->charge(low.bytes)) {
+            *error = "its RAM passes its memory quota";
+            destroy();
+            return false;
+        }
+        low_bytes_ = low.bytes;
+        ranges_[range_count_++] = low;
+    }
+    for (u64 i = 0; i < chunk_total; ++i) {
+        if (!allocate_ram(kChunkSize, error)) {
+            destroy();
+            return false;
+        }
+        const PhysAddr block = chunks_[chunk_count_ - 1];
+        GuestRamRange* last = range_count_ ? &ranges_[range_count_ - 1] : nullptr;
+        if (last && last->gpa + last->bytes == block) {
+            last->bytes += kChunkSize;
+            continue;
+        }
+        // First fit from the bottom hands chunks out in ascending order; anything else
+        // (or more pieces than fit) is a host too fragmented for this RAM.
+        if ((last && block < last->gpa + last->bytes) || range_count_ == kMaxRanges) {
+            *error = "the host's free memory is too fragmented for identity-mapped RAM of this size";
+            destroy();
+            return false;
+        }
+        ranges_[range_count_++] = {block, kChunkSize};
+    }
+    ram_bytes_ = low_bytes_ + chunk_count_ * kChunkSize;
+    if (!build_nested_tables(huge_pages, error)) {
+        destroy();
+        return false;
+    }
+    return true;
+}
+
+bool GuestMemory::build_nested_tables(bool huge_pages, const char** error) {
     bool built = false;
-    if (format == NestedPagingFormat::IntelEpt) {
+    if (format_ == NestedPagingFormat::IntelEpt) {
         auto* tables = new (kNoThrow) EptTables(huge_pages);
         nested_tables_ = tables;
         if (tables) tables->memory.quota = quota_;
-        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, error);
+        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_, error);
         if (tables) nested_root_ = tables->table.root();
     } else {
         auto* tables = new (kNoThrow) NptTables(huge_pages);
         nested_tables_ = tables;
         if (tables) tables->memory.quota = quota_;
-        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, error);
+        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_, error);
         if (tables) nested_root_ = tables->table.root();
     }
     if (!nested_tables_) *error = "out of memory for nested page tables";
-    if (!built) {
-        destroy();
-        return false;
-    }
-    return true;
+    return built;
 }
 
 bool GuestMemory::allocate_ram(u64 bytes, const char** error) {
@@ -175,11 +243,14 @@ void GuestMemory::destroy() {
         nested_tables_ = nullptr;
     }
     for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);
-    if (quota_) quota_->uncharge(chunk_count_ * kChunkSize);
+    if (quota_) quota_->uncharge(chunk_count_ * kChunkSize + low_bytes_);
     delete[] chunks_;
     chunks_ = nullptr;
     chunk_count_ = 0;
     range_count_ = 0;
+    ram_bytes_ = 0;
+    low_bytes_ = 0;
+    identity_ = false;
     nested_root_ = 0;
 }
 
@@ -253,6 +324,21 @@ void GuestMemory::mark_dirty(u64 gpa, u64 len) {
     });
 }
 
+bool GuestMemory::map_passthrough(u64 gpa, u64 bytes) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!identity_ || !nested_tables_) return false;
+    // Device registers: never executed, never cached (the guest's PAT cannot make them
+    // cacheable: the nested UC type wins, AMD APM vol. 2 15.25.8, Intel SDM vol. 3C 29.3.7.2).
+    return with_p2m(nested_tables_, format_,
+                    [&](auto& p2m) { return p2m.map(gpa, gpa, bytes, P2mType::MmioPassthrough, true, false); });
+}
+
+bool GuestMemory::unmap_passthrough(u64 gpa, u64 bytes) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (!identity_ || !nested_tables_) return false;
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.unmap(gpa, bytes); });
+}
+
 bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
     if (!nested_tables_) return false;
     if (format_ == NestedPagingFormat::IntelEpt)
@@ -278,6 +364,13 @@ u64 GuestMemory::gigabyte_leaves() const {
 }
 
 void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) const {
+    if (identity_) {
+        for (usize i = 0; i < range_count_; ++i) {
+            const GuestRamRange& r = ranges_[i];
+            if (gpa >= r.gpa && gpa - r.gpa < r.bytes) contiguous = usize(r.gpa + r.bytes - gpa);
+        }
+        return phys_to_virt(gpa);
+    }
     u64 ram_offset = 0;
     for (usize i = 0; i < range_count_; ++i) {
         const GuestRamRange& r = ranges_[i];

@@ -18,7 +18,8 @@ class MemoryQuota;
 // Which nested paging the tables are for: AMD NPT or Intel EPT (mm/ept_format.hpp).
 enum class NestedPagingFormat : u8 { AmdNpt, IntelEpt };
 
-// A block of guest-physical RAM: [gpa, gpa + bytes), both multiples of 2 MiB.
+// A block of guest-physical RAM: [gpa, gpa + bytes), both multiples of 2 MiB (of 4 KiB
+// for identity-mapped RAM).
 struct GuestRamRange {
     u64 gpa;
     u64 bytes;
@@ -27,7 +28,8 @@ struct GuestRamRange {
 class GuestMemory final : public GuestPhysicalMemory {
 public:
     static constexpr u64 kChunkSize = 2 * MiB;
-    static constexpr usize kMaxRanges = 4;
+    // A virtual PC needs 2; dom0's identity-mapped RAM follows the host's free memory.
+    static constexpr usize kMaxRanges = 16;
     // The highest guest-physical address RAM may reach: 1 TiB, within the 40 physical
     // address bits every x86-64 CPU reports (CPUID 80000008H:EAX[7:0]) and far beyond any
     // domain this machine class can hold.
@@ -48,10 +50,18 @@ public:
                 MemoryQuota* quota, const char** error);
     // One block at guest-physical 0 of `bytes`, rounded up to 2 MiB.
     bool create(u64 bytes, NestedPagingFormat format, bool huge_pages, MemoryQuota* quota, const char** error);
+    // Identity-mapped RAM (dom0's: guest-physical == host-physical for every page, so
+    // the DMA its drivers program reaches the right pages without an IOMMU). `low` is
+    // host RAM the frame allocator never hands out (conventional memory below 1 MiB,
+    // page-aligned; may be empty), the domain's from now on; the rest of `bytes` comes
+    // from the host in 2 MiB chunks, lowest first, so that it forms few ranges.
+    bool create_identity(u64 bytes, GuestRamRange low, NestedPagingFormat format, bool huge_pages,
+                         MemoryQuota* quota, const char** error);
+    bool identity() const { return identity_; }
     void destroy();
 
     // Bytes of RAM (what `xm list` shows), and one past its highest guest-physical address.
-    u64 size() const { return chunk_count_ * kChunkSize; }
+    u64 size() const { return ram_bytes_; }
     u64 end() const { return range_count_ ? ranges_[range_count_ - 1].gpa + ranges_[range_count_ - 1].bytes : 0; }
     usize range_count() const { return range_count_; }
     const GuestRamRange& range(usize i) const { return ranges_[i]; }
@@ -80,6 +90,14 @@ public:
     // Guest-physical pages up to end(), holes included: the dirty log's bitmap covers them.
     u64 pages() const { return end() / kPageSize; }
 
+    // dom0's passthrough of a real device's registers: [gpa, gpa + bytes) mapped onto the
+    // same host addresses, uncached (MmioPassthrough), charged like any table. Only for
+    // identity-mapped memory; the caller has checked that the host range is a device's.
+    bool map_passthrough(u64 gpa, u64 bytes);
+    // Takes a passthrough mapping away again (a page that becomes emulated, e.g. an MSI-X
+    // table); the caller then flushes every CPU (domain_tlb_shootdown).
+    bool unmap_passthrough(u64 gpa, u64 bytes);
+
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;
     bool write(u64 gpa, const void* src, usize len) override;
@@ -93,7 +111,13 @@ private:
     // chunks_, charged to the quota; false (with `error`) when there is no room or quota.
     bool allocate_ram(u64 bytes, const char** error);
 
+    // Maps every range onto its chunks (or onto itself, identity) and merges.
+    bool build_nested_tables(bool huge_pages, const char** error);
+
     MemoryQuota* quota_ = nullptr;
+    bool identity_ = false;
+    u64 ram_bytes_ = 0;
+    u64 low_bytes_ = 0;  // identity: the part of ram_bytes_ not from the frame allocator
     GuestRamRange ranges_[kMaxRanges] = {};
     usize range_count_ = 0;
     PhysAddr* chunks_ = nullptr;  // in range order

@@ -51,7 +51,8 @@ bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
                         intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
                         // XCR0 is not switched between guests and host: XSETBV must exit.
                         intercept2::kXsetbv;
-    c.iopm_base_pa = maps->io;
+    // Domain-0's own bitmap lets the ports no device model claims reach the hardware.
+    c.iopm_base_pa = vcpu.domain->io_bitmap ? vcpu.domain->io_bitmap : maps->io;
     c.msrpm_base_pa = maps->msr;
     c.guest_asid = kGuestAsid;
     c.tlb_control = kTlbControlFlushAll;

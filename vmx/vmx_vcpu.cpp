@@ -211,8 +211,10 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     write(Field32::ExitMsrLoadCount, u32(0));
     write(Field32::EntryMsrLoadCount, u32(0));
     write(Field32::EntryInterruptionInfo, u32(0));
-    write(Field64::IoBitmapA, caps->io_bitmap_a);
-    write(Field64::IoBitmapB, caps->io_bitmap_b);
+    // Domain-0's own bitmaps let the ports no device model claims reach the hardware.
+    const PhysAddr io = vcpu.domain->io_bitmap;
+    write(Field64::IoBitmapA, io ? u64(io) : caps->io_bitmap_a);
+    write(Field64::IoBitmapB, io ? u64(io + kPageSize) : caps->io_bitmap_b);
     write(Field64::MsrBitmap, caps->msr_bitmap);
     write(Field16::Vpid, vpid_);
     // EPTP: 4-level walk (bits 5:3 = 3), write-back paging structures (bits 2:0 = 6).

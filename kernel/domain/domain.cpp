@@ -7,6 +7,7 @@
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/power.hpp"
@@ -108,6 +109,8 @@ static bool create_memory(Domain& d, const DomainConfig& config, NestedPagingFor
         *error = "the domain object passes its memory quota";
         return false;
     }
+    if (config.hardware_domain)
+        return d.memory.create_identity(config.memory_bytes, config.low_memory, format, huge_pages, &d.quota, error);
     if (!config.pc_platform || bytes <= kGuestMmioHoleStart)
         return d.memory.create(bytes, format, huge_pages, &d.quota, error);
     const GuestRamRange ranges[] = {{0, guest_ram_below_4g(bytes)}, {kGuestHighMemoryStart, guest_ram_above_4g(bytes)}};
@@ -131,7 +134,8 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     }
     memcpy(d->name, config.name, sizeof(d->name));
     d->name[sizeof(d->name) - 1] = 0;
-    d->privileged = config.privileged;
+    d->privileged = config.privileged || config.hardware_domain;
+    d->hardware_domain = config.hardware_domain;
     d->release_when_ended = config.release_when_ended;
     const VirtualizationSupport support = detect_virtualization(g_host_cpu);
     const NestedPagingFormat format =
@@ -147,7 +151,9 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         vcpu_set_state(d->vcpus[i], VcpuState::Stopped);
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
-    if (!attach_devices(*d, config.pc_platform, error) || !domain_table_insert(*d, ~0u, error)) {
+    if (!attach_devices(*d, config.pc_platform || config.hardware_domain, error) ||
+        (d->hardware_domain && !passthrough_attach(*d, error)) ||
+        !domain_table_insert(*d, d->hardware_domain ? 0 : ~0u, error)) {
         domain_release_resources(*d);
         delete d;
         return nullptr;
@@ -221,6 +227,7 @@ void domain_release_resources(Domain& d) {
     d.platform = nullptr;
     delete d.exit_port;
     d.exit_port = nullptr;
+    passthrough_detach(d);
     const u64 bytes = d.memory.size();
     if (d.dirty_bitmap) d.quota.uncharge(dirty_bitmap_bytes(d));
     d.memory.destroy();

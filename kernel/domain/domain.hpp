@@ -50,6 +50,12 @@ struct Domain {
     u32 refs = 1;  // atomic: the table's reference, plus DomainRefs
     // The control domain may create, destroy and inspect others (docs/hypercalls.md).
     bool privileged = false;
+    // Domain-0 (Xen's hardware domain): id 0, identity-mapped RAM, the machine's devices
+    // reached straight through (kernel/passthrough/hardware_domain.hpp).
+    bool hardware_domain = false;
+    // Its I/O permission bitmap (3 pages: set bits exit), where port accesses no device
+    // model claims reach the hardware; 0 for every other domain (all ports exit).
+    PhysAddr io_bitmap = 0;
     // A boot domain has no toolstack to destroy it: when it ends, its memory goes back at
     // once (it stays listed, shut down). Others keep theirs until destroyed (xm destroy).
     bool release_when_ended = true;
@@ -113,6 +119,10 @@ struct DomainConfig {
     bool pc_platform;  // give it the virtual PC (Linux) instead of the test devices
     bool privileged = false;
     bool release_when_ended = true;  // false for domains a control domain created
+    // Domain-0: id 0, privileged, RAM identity-mapped (`low_memory` first, the host's
+    // conventional memory), the virtual PC with the real devices passed through.
+    bool hardware_domain = false;
+    GuestRamRange low_memory = {};
 };
 
 // Creates a domain with zeroed memory and vCPUs that have not run, in state Created,

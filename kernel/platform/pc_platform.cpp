@@ -16,6 +16,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/power.hpp"
 #include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/scheduler.hpp"
@@ -132,6 +133,11 @@ class PcPlatform final : public GuestClock,
         domain_shutdown(domain_, 0);
     }
     void request_reset() override {
+        if (domain_.hardware_domain) {
+            // Domain-0's reboot is the machine's.
+            console_line("vireo: Domain-0 asked for a reboot; rebooting the machine");
+            reboot_machine();
+        }
         if (domain_.lifecycle.state() == LifecycleState::Restarting) return;  // a second reset of the same
         if (domain_request_restart(domain_)) {
             log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
@@ -457,6 +463,24 @@ public:
             return false;
         }
         IoBus& io = d.io;
+        if (d.hardware_domain) {
+            // Domain-0 keeps the models of what the hypervisor owns (the PICs, the PIT and
+            // port 0x61, the console's COM1, the interrupt controllers) and the reset
+            // control; the RTC, the ACPI PM block, PCI configuration space and the
+            // keyboard controller are the real ones (kernel/passthrough/).
+            const bool ok =
+                io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
+                io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &pic_ports_) &&
+                io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &pic_ports_) &&
+                io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &pit_ports_) &&
+                io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
+                io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
+                io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
+                d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
+                d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
+            if (!ok) *error = "Domain-0's ports or MMIO ranges are taken";
+            return ok;
+        }
         const bool ok =
             io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
             io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &pic_ports_) &&
@@ -513,6 +537,7 @@ private:
     // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
     LockedPorts<PciHostBridge> pci_{platform_, platform_.pci_};
     LockedPorts<I8042> kbc_{platform_, platform_.kbc_};
+    LockedPorts<ResetControl> reset_ports_{platform_, platform_.reset_control_};
     LapicMmio lapic_mmio_{platform_};
     IoapicMmio ioapic_mmio_{platform_};
 };

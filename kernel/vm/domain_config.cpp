@@ -98,8 +98,12 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
             strcpy(out.guest_cmdline, p);
             break;
         }
+        if (equals(start, len, "dom0")) {
+            out.dom0 = true;
+            continue;
+        }
         const char* eq = static_cast<const char*>(memchr(start, '=', len));
-        if (!eq) return fail(error_buffer, error_buffer_size, "'%.*s': expected key=value", start, len);
+        if (!eq) return fail(error_buffer, error_buffer_size, "'%.*s': expected key=value or dom0", start, len);
         const usize key_len = usize(eq - start);
         const char* value = eq + 1;
         const usize value_len = len - key_len - 1;

@@ -3,6 +3,9 @@
 // role=control makes it a control domain, which may create, inspect and destroy other
 // domains through the control hypercalls (docs/hypercalls.md); until dom0 exists, the
 // test kernels that drive the control interface use it.
+// dom0 makes it Domain-0 (Xen's word): the privileged domain with id 0 that owns the
+// machine's devices (a Linux bzImage; one at most), e.g.
+//   domain name=Domain-0 dom0 mem=1G vcpus=2 -- console=ttyS0
 // platform=pc gives a Multiboot kernel the virtual PC a Linux kernel gets (the test
 // kernels that drive the PC's devices use it); a bzImage always gets it.
 // Modules that follow without "domain" belong to that domain (its multiboot modules).
@@ -19,6 +22,7 @@ struct DomainModuleLine {
     u32 vcpus;
     bool pc_platform;
     bool privileged;  // role=control
+    bool dom0;        // the word dom0
     char guest_cmdline[kGuestCmdlineLength];
 };
 

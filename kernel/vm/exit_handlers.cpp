@@ -2,6 +2,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
@@ -222,6 +223,8 @@ void handle_xsetbv(Vcpu& vcpu) {
 void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
     // A write to a page the dirty log protects: marked, writable again, and retried.
     if (npf.write && npf.present && vcpu.domain->memory.dirty_log_write_fault(npf.gpa)) return;
+    // Domain-0's device pages are mapped on first touch.
+    if (passthrough_nested_fault(vcpu, npf)) return;
     if (emulate_mmio_access(vcpu, npf)) return;
     // Neither RAM nor a device: a rule broken by the guest, which ends it (and only it).
     domain_crash(*vcpu.domain, "vcpu%u: %s guest-physical address %#llx outside its memory (%llu MiB) at rip %#llx%s",

@@ -7,10 +7,12 @@
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
 #include "kernel/vm/firmware/guest_acpi_tables.hpp"
+#include "kernel/vm/firmware/e820_map.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
@@ -36,6 +38,50 @@ bool looks_like_bzimage(const Multiboot2Module& m) {
     return module_size(m) > 0x206 && memcmp(module_data(m) + 0x202, "HdrS", 4) == 0;
 }
 
+// Domain-0's memory map: its own RAM, the host's firmware regions as they are, and every
+// other byte of host RAM reserved (the hypervisor's and other domains': Linux must not
+// use it, nor put a PCI BAR there). Sorted; false when it does not fit.
+bool build_dom0_e820(const Multiboot2Info& boot, const GuestMemory& memory, E820Map& out, const char** error) {
+    out.count = 0;
+    auto add = [&](u64 start, u64 end, u32 type) {
+        if (end <= start) return true;
+        if (out.count == E820Map::kMaxEntries) return false;
+        out.entries[out.count++] = {start, end - start, type};
+        return true;
+    };
+    bool ok = true;
+    for (usize r = 0; r < memory.range_count(); ++r)
+        ok = ok && add(memory.range(r).gpa, memory.range(r).gpa + memory.range(r).bytes, kE820Ram);
+    for (usize i = 0; i < boot.memory_region_count; ++i) {
+        const Multiboot2MemoryRegion& m = boot.memory_regions[i];
+        if (m.type != kMultiboot2MemoryAvailable) {
+            ok = ok && add(m.base, m.base + m.length, m.type >= 2 && m.type <= 5 ? m.type : kE820Reserved);
+            continue;
+        }
+        // Host RAM minus dom0's ranges (sorted, disjoint).
+        u64 at = m.base;
+        const u64 end = m.base + m.length;
+        for (usize r = 0; r < memory.range_count() && at < end; ++r) {
+            const u64 rs = memory.range(r).gpa, re = rs + memory.range(r).bytes;
+            if (re <= at || rs >= end) continue;
+            ok = ok && add(at, rs, kE820Reserved);
+            at = re;
+        }
+        ok = ok && add(at, end, kE820Reserved);
+    }
+    if (!ok) {
+        *error = "Domain-0's memory map has more entries than the boot protocol takes";
+        return false;
+    }
+    for (usize i = 1; i < out.count; ++i)
+        for (usize j = i; j > 0 && out.entries[j].address < out.entries[j - 1].address; --j) {
+            const E820Entry t = out.entries[j];
+            out.entries[j] = out.entries[j - 1];
+            out.entries[j - 1] = t;
+        }
+    return true;
+}
+
 // ACPI tables, then the kernel, its initrd (the domain's first own module) and its
 // command line, as the Linux 64-bit boot protocol wants them.
 bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, const char* cmdline,
@@ -44,13 +90,22 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
         *error = "a Linux domain takes one module after its kernel (the initrd)";
         return false;
     }
-    AcpiPlatform platform;
-    platform.vcpu_count = d.vcpu_count;
-    platform.pci_host_bridge = true;
-    const AcpiBuildResult acpi = build_acpi_tables(d.memory, kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize, platform);
-    if (!acpi.ok) {
-        *error = acpi.error;
-        return false;
+    AcpiBuildResult acpi;
+    E820Map dom0_e820;
+    if (d.hardware_domain) {
+        // The host's own ACPI tables, found where the firmware put them (the BIOS area is
+        // passed through); its memory map from the host's.
+        acpi.rsdp_gpa = 0;
+        if (!build_dom0_e820(boot, d.memory, dom0_e820, error)) return false;
+    } else {
+        AcpiPlatform platform;
+        platform.vcpu_count = d.vcpu_count;
+        platform.pci_host_bridge = true;
+        acpi = build_acpi_tables(d.memory, kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize, platform);
+        if (!acpi.ok) {
+            *error = acpi.error;
+            return false;
+        }
     }
     const Multiboot2Module& kernel = boot.modules[g.kernel];
     const bool has_initrd = g.end > g.first_extra;
@@ -63,6 +118,7 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
     in.cmdline = cmdline;
     in.ram_bytes = d.memory.size();
     in.rsdp_gpa = acpi.rsdp_gpa;
+    in.e820 = d.hardware_domain ? &dom0_e820 : nullptr;
     LinuxEntryState linux;
     if (!load_linux_kernel(d.memory, in, linux, error)) return false;
     entry = {};
@@ -154,6 +210,14 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     const bool linux = looks_like_bzimage(kernel);
     config.pc_platform = linux || line.pc_platform;
     config.privileged = line.privileged;
+    if (line.dom0) {
+        if (!linux) {
+            log_error("domain %s: cannot create it: Domain-0 must be a Linux kernel (a bzImage)", line.name);
+            return false;
+        }
+        config.hardware_domain = true;
+        config.low_memory = passthrough_low_memory(boot);
+    }
     const char* error = nullptr;
     Domain* d = domain_create(config, &error);
     if (!d) {
@@ -185,7 +249,10 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
              linux                              ? "Linux"
              : entry.mode == GuestCpuMode::Real ? "real-mode"
                                                 : "multiboot ELF",
-             (unsigned long long)entry.rip, d->privileged ? ", control domain" : "");
+             (unsigned long long)entry.rip,
+             d->hardware_domain ? ", Domain-0 (identity-mapped RAM, the machine's devices)"
+             : d->privileged    ? ", control domain"
+                                : "");
     if (const u64 gigabytes = d->memory.gigabyte_leaves())
         log_info("domain %u (%s): %llu GiB of its RAM mapped with 1 GiB pages", d->id, d->name,
                  (unsigned long long)gigabytes);
@@ -210,18 +277,41 @@ bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
     return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
 }
 
+namespace {
+
+bool is_dom0_line(const char* cmdline) {
+    DomainModuleLine line;
+    char message[120];
+    return parse_domain_line(cmdline, 0, line, message, sizeof(message)) && line.dom0;
+}
+
+}  // namespace
+
 u32 load_domains_from_modules(const Multiboot2Info& boot) {
     u32 started = 0;
-    usize i = 0;
-    while (i < boot.module_count) {
-        if (!is_domain_line(boot.modules[i].cmdline)) {
-            ++i;  // not a guest (e.g. the sample module): left alone
-            continue;
+    // Domain-0 first, wherever its line is: it takes id 0 and its identity-mapped RAM
+    // before any other domain takes memory. One only.
+    usize dom0_module = boot.module_count;
+    for (usize pass = 0; pass < 2; ++pass) {
+        usize i = 0;
+        while (i < boot.module_count) {
+            if (!is_domain_line(boot.modules[i].cmdline)) {
+                ++i;  // not a guest (e.g. the sample module): left alone
+                continue;
+            }
+            ModuleGroup g{i, i + 1, i + 1};
+            while (g.end < boot.module_count && !is_domain_line(boot.modules[g.end].cmdline)) ++g.end;
+            i = g.end;
+            const bool dom0 = is_dom0_line(boot.modules[g.kernel].cmdline);
+            if (dom0 != (pass == 0)) continue;
+            if (dom0 && dom0_module != boot.module_count) {
+                log_error("module %zu ('%s'): a second Domain-0 is refused (module %zu is Domain-0)", g.kernel,
+                          boot.modules[g.kernel].cmdline, dom0_module);
+                continue;
+            }
+            if (dom0) dom0_module = g.kernel;
+            if (load_domain(boot, g, domain_count() + 1)) ++started;
         }
-        ModuleGroup g{i, i + 1, i + 1};
-        while (g.end < boot.module_count && !is_domain_line(boot.modules[g.end].cmdline)) ++g.end;
-        if (load_domain(boot, g, domain_count() + 1)) ++started;
-        i = g.end;
     }
     return started;
 }

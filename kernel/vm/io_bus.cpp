@@ -8,10 +8,15 @@ bool IoBus::claim(u16 first, u16 last, IoDevice* device) {
     return true;
 }
 
-IoDevice* IoBus::device_at(u16 port) const {
+IoDevice* IoBus::claimed_device_at(u16 port) const {
     for (usize i = 0; i < range_count_; ++i)
         if (port >= ranges_[i].first && port <= ranges_[i].last) return ranges_[i].device;
     return nullptr;
+}
+
+IoDevice* IoBus::device_at(u16 port) const {
+    IoDevice* device = claimed_device_at(port);
+    return device ? device : fallback_;
 }
 
 bool IoBus::first_unclaimed_access(u16 port) {

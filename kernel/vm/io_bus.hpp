@@ -22,7 +22,13 @@ public:
 
     // False when the range overlaps another or the table is full.
     bool claim(u16 first, u16 last, IoDevice* device);
+    // The claimed device at `port`, else the fallback (null when there is none).
     IoDevice* device_at(u16 port) const;
+    // The claimed device at `port` only.
+    IoDevice* claimed_device_at(u16 port) const;
+    // dom0's: the real ports, for accesses no model claims that still exit (a dword at
+    // 0xCF8 exits because the reset control claims 0xCF9, and goes to the hardware).
+    void set_fallback(IoDevice* device) { fallback_ = device; }
     // True the first time an unclaimed `port` is seen (so the caller logs it once).
     bool first_unclaimed_access(u16 port);
 
@@ -33,5 +39,6 @@ private:
     };
     Range ranges_[kMaxRanges] = {};
     usize range_count_ = 0;
+    IoDevice* fallback_ = nullptr;
     u64 logged_[65536 / 64] = {};
 };

@@ -35,10 +35,18 @@ public:
 
     // False when the range is empty, wraps, overlaps another, or the table is full.
     bool claim(u64 base, u64 size, MmioDevice* device);
-    // The range containing gpa, or nullptr.
+    // The range containing gpa; else the fallback range when there is one; else nullptr.
     const Range* range_at(u64 gpa) const;
+    // The claimed range containing gpa (never the fallback), or nullptr.
+    const Range* claimed_range_at(u64 gpa) const;
+    // Whether any claimed range overlaps [base, base + size).
+    bool overlaps(u64 base, u64 size) const;
+    // dom0's: what answers an access nothing claims and that may not pass through to the
+    // host (kernel/passthrough/): one range over all addresses, offsets = addresses.
+    void set_fallback(MmioDevice* device) { fallback_ = {0, ~0ull, device}; }
 
 private:
+    Range fallback_ = {};
     Range ranges_[kMaxRanges] = {};
     usize range_count_ = 0;
 };

@@ -91,6 +91,17 @@ TEST(DomainConfig, RoleControl) {
     EXPECT_FALSE(parse("domain role=").ok);
 }
 
+TEST(DomainConfig, Dom0Word) {
+    EXPECT_FALSE(parse("domain name=t1").line.dom0);
+    Parsed p = parse("domain name=Domain-0 dom0 mem=1G vcpus=2 -- console=ttyS0 dom0");
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_TRUE(p.line.dom0);
+    EXPECT_EQ(p.line.memory_bytes, 1ull << 30);
+    EXPECT_STREQ(p.line.guest_cmdline, "console=ttyS0 dom0");
+    EXPECT_FALSE(parse("domain dom0=yes").ok);
+    EXPECT_FALSE(parse("domain dom00").ok);
+}
+
 TEST(DomainConfig, NamesForTheControlInterface) {
     EXPECT_TRUE(valid_domain_name("a", 1));
     EXPECT_TRUE(valid_domain_name("guest-B_2.x", 11));
@@ -264,10 +275,10 @@ TEST(DomainConfig, UnknownKeysAndMissingEquals) {
     EXPECT_EQ(parse("domain name=t1 cpus=2").error, "'cpus=2': unknown option");
     EXPECT_EQ(parse("domain Name=t1").error, "'Name=t1': unknown option");
     EXPECT_EQ(parse("domain =5").error, "'=5': unknown option");
-    EXPECT_EQ(parse("domain name").error, "'name': expected key=value");
-    EXPECT_EQ(parse("domain name=t1 quiet").error, "'quiet': expected key=value");
-    EXPECT_EQ(parse("domain -").error, "'-': expected key=value");
-    EXPECT_EQ(parse("domain --x").error, "'--x': expected key=value");
+    EXPECT_EQ(parse("domain name").error, "'name': expected key=value or dom0");
+    EXPECT_EQ(parse("domain name=t1 quiet").error, "'quiet': expected key=value or dom0");
+    EXPECT_EQ(parse("domain -").error, "'-': expected key=value or dom0");
+    EXPECT_EQ(parse("domain --x").error, "'--x': expected key=value or dom0");
     EXPECT_FALSE(parse("domain mem=64M garbage").ok);
 }
 

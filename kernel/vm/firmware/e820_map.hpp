@@ -19,9 +19,10 @@ struct E820Entry {
 };
 
 struct E820Map {
-    // The layout needs at most 4; boot_params.e820_table holds 128 (E820_MAX_ENTRIES_ZEROPAGE,
-    // bootparam.h). Kept small: the map lives on the hypervisor's stack while a guest loads.
-    static constexpr usize kMaxEntries = 16;
+    // The layout needs at most 4, dom0's follows the host's; boot_params.e820_table holds
+    // 128 (E820_MAX_ENTRIES_ZEROPAGE, bootparam.h). Kept small: the map lives on the
+    // hypervisor's stack while a guest loads.
+    static constexpr usize kMaxEntries = 64;
     E820Entry entries[kMaxEntries];
     usize count;
 };

@@ -19,40 +19,62 @@ bool fail(const char** error, const char* message) {
     return false;
 }
 
+// The highest address below 4 GiB: code32_start and the initrd fields the loader fills
+// are 32 bits (the ext_ fields are not used for the kernel itself).
+constexpr u64 k4GiB = 4 * GiB;
+
 // boot.rst: a relocatable kernel runs at its load address aligned up to kernel_alignment,
 // a non-relocatable one at pref_address. Either way the kernel then needs init_size bytes
-// from there (and never less than the file it was loaded from) before it reads e820.
-bool place_kernel(const LinuxBzImage& k, u64 low_ram_end, Placement& p, const char** error) {
+// from there (and never less than the file it was loaded from) before it reads e820. The
+// first RAM entry of the map with room at or above that address takes it (a relocatable
+// kernel never decompresses below LOAD_PHYSICAL_ADDR, which pref_address is).
+bool place_kernel(const LinuxBzImage& k, const E820Map& e820, Placement& p, const char** error) {
     const bool pref_usable =
         k.pref_address >= kGuestHighRamStart && (!k.relocatable || is_aligned(k.pref_address, k.kernel_alignment));
+    u64 want;
     if (pref_usable) {
-        p.kernel = k.pref_address;
+        want = k.pref_address;
     } else if (k.relocatable) {
-        p.kernel = align_up(kLinuxDefaultLoadAddress, k.kernel_alignment);
+        want = align_up(kLinuxDefaultLoadAddress, k.kernel_alignment);
     } else {
         return fail(error, "non-relocatable kernel without a pref_address at or above 1 MiB");
     }
     const u64 footprint = k.init_size > k.protected_mode_size ? k.init_size : k.protected_mode_size;
-    if (p.kernel >= low_ram_end || footprint > low_ram_end - p.kernel) {
-        return fail(error, "guest RAM too small: the kernel's load address + init_size lies past RAM below 3 GiB");
+    for (usize i = 0; i < e820.count; ++i) {
+        const E820Entry& e = e820.entries[i];
+        if (e.type != kE820Ram) continue;
+        const u64 end = e.address + e.size < k4GiB ? e.address + e.size : k4GiB;
+        u64 at = e.address > want ? e.address : want;
+        if (k.relocatable) at = align_up(at, k.kernel_alignment);
+        if (!k.relocatable && at != want) break;
+        if (at < end && footprint <= end - at) {
+            p.kernel = at;
+            p.kernel_end = at + footprint;
+            return true;
+        }
     }
-    p.kernel_end = p.kernel + footprint;
-    return true;
+    return fail(error, "guest RAM too small: the kernel's load address + init_size lies past RAM below 3 GiB");
 }
 
 // As high as possible (boot.rst initrd_addr_max: the highest byte it may occupy), page
-// aligned, above everything the kernel needs while it decompresses.
-bool place_initrd(const LinuxBzImage& k, const LinuxBootInputs& in, u64 low_ram_end, Placement& p, const char** error) {
+// aligned, in RAM above everything the kernel needs while it decompresses.
+bool place_initrd(const LinuxBzImage& k, const LinuxBootInputs& in, const E820Map& e820, Placement& p,
+                  const char** error) {
     if (in.initrd_size == 0) return true;
     if (in.initrd == nullptr) return fail(error, "initrd size given without initrd data");
     const u64 limit = u64(k.initrd_addr_max) + 1;
-    const u64 top = low_ram_end < limit ? low_ram_end : limit;
-    if (top < p.kernel_end || top - p.kernel_end < in.initrd_size ||
-        align_down(top - in.initrd_size, kPageSize) < p.kernel_end) {
-        return fail(error, "initrd too big: it does not fit between the kernel and min(RAM, initrd_addr_max)");
+    for (usize i = e820.count; i-- > 0;) {
+        const E820Entry& e = e820.entries[i];
+        if (e.type != kE820Ram) continue;
+        const u64 bottom = e.address > p.kernel_end ? e.address : p.kernel_end;
+        const u64 top = e.address + e.size < limit ? e.address + e.size : limit;
+        if (top <= bottom || top - bottom < in.initrd_size) continue;
+        const u64 at = align_down(top - in.initrd_size, kPageSize);
+        if (at < bottom) continue;
+        p.initrd = at;
+        return true;
     }
-    p.initrd = align_down(top - in.initrd_size, kPageSize);
-    return true;
+    return fail(error, "initrd too big: it does not fit between the kernel and min(RAM, initrd_addr_max)");
 }
 
 // boot.rst cmdline_size: the longest command line without the NUL. A longer one is an
@@ -115,11 +137,11 @@ bool load_linux_kernel(GuestPhysicalMemory& memory, const LinuxBootInputs& in, L
                        const char** error) {
     LinuxBzImage k;
     if (!parse_linux_bzimage(in.kernel, in.kernel_size, k, error)) return false;
-    E820Map e820;
-    if (!build_guest_e820(in.ram_bytes, e820, error)) return false;
-    const u64 low_ram_end = guest_ram_below_4g(in.ram_bytes);
+    E820Map built;
+    if (!in.e820 && !build_guest_e820(in.ram_bytes, built, error)) return false;
+    const E820Map& e820 = in.e820 ? *in.e820 : built;
     Placement p;
-    if (!place_kernel(k, low_ram_end, p, error) || !place_initrd(k, in, low_ram_end, p, error) ||
+    if (!place_kernel(k, e820, p, error) || !place_initrd(k, in, e820, p, error) ||
         !check_cmdline(k, in.cmdline, p, error)) {
         return false;
     }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vm/firmware/e820_map.hpp"
 #include "kernel/vm/firmware/long_mode_boot.hpp"
 #include "mm/guest_page_walk.hpp"
 
@@ -24,6 +25,10 @@ struct LinuxBootInputs {
     const char* cmdline;  // NUL-terminated; nullptr means empty
     u64 ram_bytes;        // the domain's RAM (guest_pc_layout.hpp)
     u64 rsdp_gpa;         // boot_params.acpi_rsdp_addr; 0 lets Linux scan 0xE0000-0xFFFFF itself
+    // The memory map to hand over (dom0's, from the host's); null: the virtual PC's for
+    // ram_bytes. The kernel and initrd go into its RAM entries; the boot structures of
+    // guest_pc_layout.hpp (below 0x30000) must be RAM in it too.
+    const E820Map* e820 = nullptr;
 };
 
 // The kernel's loader default when pref_address is unusable: LOAD_PHYSICAL_ADDR of x86_64

@@ -1,0 +1,143 @@
+#include "kernel/passthrough/hardware_domain.hpp"
+
+#include <string.h>
+
+#include "boot/multiboot2.hpp"
+#include "drivers/acpi/acpi_tables.hpp"
+#include "drivers/hardware_port_io.hpp"
+#include "kernel/domain/domain.hpp"
+#include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/host_physical_policy.hpp"
+#include "kernel/vm/vm_exit.hpp"
+#include "mm/kernel_address_space.hpp"
+
+namespace {
+
+HostPhysicalPolicy g_policy;
+
+// I/O permission bitmap: one bit per port, set = the access exits. SVM's IOPM is 12 KiB
+// (AMD APM vol. 2 15.10.1: the third page covers accesses that run past port 0xFFFF);
+// VMX's I/O bitmaps A and B are its first two pages (Intel SDM vol. 3C 25.6.4).
+constexpr u64 kIoBitmapPages = 3;
+constexpr u64 kIoBitmapBytes = kIoBitmapPages * kPageSize;
+
+// What a hardware domain finds where it may not look: nothing, as on an empty bus.
+class DeniedPages final : public MmioDevice {
+public:
+    u64 mmio_read(Vcpu& vcpu, u64 address, u8) override {
+        report(vcpu, address, "read");
+        return ~0ull;
+    }
+    void mmio_write(Vcpu& vcpu, u64 address, u8, u64) override { report(vcpu, address, "write"); }
+
+private:
+    static void report(Vcpu& vcpu, u64 address, const char* what) {
+        // A few lines, then silence: a guest must not flood the console.
+        static u32 reported = 0;
+        if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) >= 8) return;
+        const char* owner = g_policy.denied_what(address);
+        log_warn("domain %u (%s): vcpu%u: %s of %#llx (%s, not its own) ignored; it reads as all ones",
+                 vcpu.domain->id, vcpu.domain->name, vcpu.index, what, (unsigned long long)address,
+                 owner ? owner : "nothing there");
+    }
+};
+
+DeniedPages g_denied;
+
+// The real ports, for the accesses of a hardware domain that exit although no model
+// claims their first port.
+class HardwarePorts final : public IoDevice {
+public:
+    u32 io_read(Vcpu&, u16 port, u8 size) override {
+        PortIo& io = HardwarePortIo::instance();
+        return size == 1 ? io.in8(port) : size == 2 ? io.in16(port) : io.in32(port);
+    }
+    void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
+        PortIo& io = HardwarePortIo::instance();
+        if (size == 1)
+            io.out8(port, u8(value));
+        else if (size == 2)
+            io.out16(port, u16(value));
+        else
+            io.out32(port, value);
+    }
+};
+
+HardwarePorts g_hardware_ports;
+
+}  // namespace
+
+void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi) {
+    for (usize i = 0; i < boot.memory_region_count; ++i) {
+        const Multiboot2MemoryRegion& r = boot.memory_regions[i];
+        if (r.type == kMultiboot2MemoryAvailable) g_policy.add_ram(r.base, r.base + r.length);
+    }
+    // The interrupt controllers and the timer stay the hypervisor's; dom0 gets models of
+    // the interrupt controllers at the same addresses.
+    g_policy.deny(acpi.madt.local_apic_address, acpi.madt.local_apic_address + kPageSize, "the local APIC");
+    for (usize i = 0; i < acpi.madt.ioapic_count; ++i)
+        g_policy.deny(acpi.madt.ioapics[i].address, acpi.madt.ioapics[i].address + kPageSize, "an I/O APIC");
+    if (acpi.hpet.present) g_policy.deny(acpi.hpet.base_address, acpi.hpet.base_address + kPageSize, "the HPET");
+    if (!g_policy.allowed(0xa0000, 0xa1000))
+        log_error("passthrough: the host-physical policy is full; Domain-0 can reach no device memory");
+}
+
+const HostPhysicalPolicy& passthrough_policy() { return g_policy; }
+
+GuestRamRange passthrough_low_memory(const Multiboot2Info& boot) {
+    for (usize i = 0; i < boot.memory_region_count; ++i) {
+        const Multiboot2MemoryRegion& r = boot.memory_regions[i];
+        if (r.type != kMultiboot2MemoryAvailable || r.base != 0) continue;
+        const u64 end = r.length < 1 * MiB ? r.length : 1 * MiB;
+        return {0, align_down(end, kPageSize)};
+    }
+    return {0, 0};
+}
+
+bool passthrough_attach(Domain& d, const char** error) {
+    if (!d.quota.charge(kIoBitmapBytes)) {
+        *error = "its I/O bitmap passes its memory quota";
+        return false;
+    }
+    const PhysAddr bitmap = frame_alloc(kIoBitmapPages);
+    if (bitmap == kNoPhysFrame) {
+        d.quota.uncharge(kIoBitmapBytes);
+        *error = "out of memory for its I/O bitmap";
+        return false;
+    }
+    d.charged_structures += kIoBitmapBytes;
+    auto* bits = phys_to_virt<u8>(bitmap);
+    memset(bits + 2 * kPageSize, 0xff, kPageSize);  // past port 0xFFFF: exits
+    for (u32 port = 0; port < 0x10000; ++port)
+        if (d.io.claimed_device_at(u16(port))) bits[port / 8] |= u8(1u << (port % 8));
+    d.io_bitmap = bitmap;
+    d.mmio.set_fallback(&g_denied);
+    d.io.set_fallback(&g_hardware_ports);
+    return true;
+}
+
+void passthrough_detach(Domain& d) {
+    if (!d.io_bitmap) return;
+    frame_free(d.io_bitmap, kIoBitmapPages);
+    d.io_bitmap = 0;
+}
+
+bool passthrough_nested_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
+    Domain& d = *vcpu.domain;
+    if (!d.hardware_domain || npf.present || d.mmio.claimed_range_at(npf.gpa)) return false;
+    // A whole 2 MiB block where nothing inside is the hypervisor's or emulated (BARs of
+    // megabytes fault once), else the page.
+    const u64 block = align_down(npf.gpa, 2 * MiB);
+    if (g_policy.allowed(block, block + 2 * MiB) && !d.mmio.overlaps(block, 2 * MiB) &&
+        !d.memory.contains(block, 1) && !d.memory.contains(block + 2 * MiB - 1, 1)) {
+        // (RAM is 2 MiB chunks above 1 MiB and the policy forbids all host RAM, so a
+        // block the policy allows holds none of the domain's RAM either.)
+        if (d.memory.map_passthrough(block, 2 * MiB)) return true;
+    }
+    const u64 page = align_down(npf.gpa, kPageSize);
+    if (!g_policy.allowed(page, page + kPageSize)) return false;
+    if (d.memory.map_passthrough(page, kPageSize)) return true;
+    domain_crash(d, "vcpu%u: no memory to map device page %#llx through", vcpu.index, (unsigned long long)page);
+    return true;
+}

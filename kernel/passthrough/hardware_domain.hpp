@@ -1,0 +1,36 @@
+// Domain-0 and the real machine, the hypervisor's side (docs/ARCHITECTURE.md, "Domain-0"):
+// which host-physical pages it may reach (host_physical_policy.hpp, filled at boot), its
+// nested page faults on device pages (mapped straight through, uncached, on first touch;
+// a page it may not reach reads as all ones and ignores writes, as an empty bus would,
+// and is logged), and the I/O permission bitmap that lets every port access no device
+// model claims reach the hardware without an exit.
+#pragma once
+
+#include "kernel/types.hpp"
+#include "mm/guest_memory.hpp"
+
+struct AcpiInfo;
+struct Domain;
+struct Multiboot2Info;
+struct NestedPageFaultExit;
+struct Vcpu;
+
+// At boot, after the ACPI tables are parsed: host RAM and the hypervisor's devices.
+void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi);
+const class HostPhysicalPolicy& passthrough_policy();
+
+// Conventional memory dom0 takes as its own: the host's RAM from address 0 up to the
+// first page that is not RAM (below the EBDA), which the frame allocator never hands out
+// (the first MiB is reserved for good) and the hypervisor no longer uses once the other
+// CPUs have started. Empty when the memory map has no RAM at 0.
+GuestRamRange passthrough_low_memory(const Multiboot2Info& boot);
+
+// For a hardware domain, after its platform claimed its ports and MMIO: the fallback for
+// pages it may not reach, and the I/O bitmap (charged to its quota). False with `error`.
+bool passthrough_attach(Domain& domain, const char** error);
+void passthrough_detach(Domain& domain);
+
+// A nested page fault of a hardware domain outside its RAM and its emulated devices:
+// true when the page (or its whole 2 MiB block) was mapped through and the access is to
+// be retried; false when it must be emulated (claimed, or not allowed: the fallback).
+bool passthrough_nested_fault(Vcpu& vcpu, const NestedPageFaultExit& npf);
