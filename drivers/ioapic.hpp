@@ -1,6 +1,6 @@
-// I/O APICs (82093AA datasheet; ACPI MADT type 1). At this stage the hypervisor owns
-// no device interrupts, so each IOAPIC is found, checked and fully masked; routing
-// arrives with the devices that need it.
+// I/O APICs (82093AA datasheet; ACPI MADT type 1). Each IOAPIC is found, checked and
+// fully masked at boot; the hypervisor owns no device interrupt itself, and routes the
+// lines Domain-0's devices raise to vectors of its own (kernel/passthrough/host_interrupts.hpp).
 #pragma once
 
 #include "kernel/types.hpp"
@@ -15,3 +15,11 @@ struct IoApicState {
 // Maps the IOAPIC, reads its version and masks every redirection entry. False (with a
 // log line) when nothing sensible answers at that address.
 bool ioapic_init(u8 id, PhysAddr address, u32 gsi_base, IoApicState& state);
+
+// Redirection entry of `gsi` on whichever IOAPIC serves it: fixed delivery of `vector` to
+// the local APIC `apic_id` (physical destination), with the line's trigger and polarity.
+// False when no IOAPIC serves the GSI. Safe from interrupt handlers (under an IRQ lock).
+bool ioapic_program(u32 gsi, u8 vector, u8 apic_id, bool level, bool active_low, bool masked);
+bool ioapic_set_masked(u32 gsi, bool masked);
+// Whether an IOAPIC serves `gsi`.
+bool ioapic_serves(u32 gsi);

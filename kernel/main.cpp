@@ -19,9 +19,10 @@
 #include "kernel/gdt.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
-#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
+#include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/power.hpp"
 #include "kernel/root_mode.hpp"
@@ -162,6 +163,7 @@ void init_interrupt_controllers() {
     lapic_init_boot_cpu();
     panic_set_stop_others(lapic_send_nmi_to_all_others);
     register_interrupt_handler(kVectorLapicTimer, timer_interrupt);
+    host_interrupts_init();
 }
 
 void log_memory(const char* when) {

@@ -16,6 +16,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/power.hpp"
 #include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/cpu_work.hpp"
@@ -64,7 +65,8 @@ class PcPlatform final : public GuestClock,
                          public UartOutput,
                          public PlatformControl,
                          public ApicWakeup,
-                         public ExtIntSource {
+                         public ExtIntSource,
+                         public IoapicPinListener {
     template <typename Model>
     friend class LockedPorts;
     friend class LapicMmio;
@@ -85,9 +87,19 @@ class PcPlatform final : public GuestClock,
           pci_(reset_control_),
           kbc_(*this, *this),
           apic_bus_(this),
-          ioapic_(apic_bus_, 0x11, kGuestIoApicId) {}
+          ioapic_(apic_bus_, 0x11, kGuestIoApicId) {
+        if (domain.hardware_domain) {
+            ioapic_.set_pin_listener(this);
+            host_interrupts_set_target(&domain.vcpus[0]);
+        }
+    }
 
     ~PcPlatform() {
+        if (domain_.hardware_domain) {
+            host_interrupts_set_target(nullptr);
+            for (u8 pin = 0; pin < VirtualIoapic::kPins; ++pin)
+                if (forwarded(pin)) host_gsi_program(pin, false, false, true);
+        }
         stop_timers();
         for (VirtualLapic* l : lapics_) delete l;
     }
@@ -184,6 +196,39 @@ class PcPlatform final : public GuestClock,
         scheduler_notify_vcpu(v);
     }
 
+    // Domain-0's pins that follow the real lines of the same number: all but those of
+    // the devices it has as models (IRQ 0 of the PIT on pin 2, COM1 on pin 4) and pin 0.
+    bool forwarded(u8 pin) const {
+        return domain_.hardware_domain && pin != 0 && pin != 2 && pin != 4 && host_gsi_forwardable(pin);
+    }
+
+    // IoapicPinListener: the real line follows what dom0 programs; a level line's EOI
+    // takes the pin down until the line fires again, and lets it fire.
+    void pin_programmed(u8 pin, u64 entry) override {
+        if (!forwarded(pin)) return;
+        host_gsi_program(pin, entry & VirtualIoapic::kEntryLevelTriggered, entry & VirtualIoapic::kEntryActiveLow,
+                         entry & VirtualIoapic::kEntryMasked);
+    }
+    void pin_eoi(u8 pin) override {
+        if (!forwarded(pin)) return;
+        ioapic_.set_pin(pin, !ioapic_.asserted_level(pin));
+        host_gsi_unmask(pin);
+    }
+
+    // The real lines that fired since the last look raise dom0's pins: a level line
+    // stays asserted until dom0's EOI, an edge is a pulse.
+    void take_host_interrupts() {
+        u64 pending = host_gsi_take_pending();
+        while (pending) {
+            const u8 pin = u8(__builtin_ctzll(pending));
+            pending &= pending - 1;
+            if (!forwarded(pin)) continue;
+            const bool level = ioapic_.asserted_level(pin);
+            ioapic_.set_pin(pin, level);
+            if (!(ioapic_.redirection_entry(pin) & VirtualIoapic::kEntryLevelTriggered)) ioapic_.set_pin(pin, !level);
+        }
+    }
+
     // ExtIntSource: the PIC behind LINT0 of vCPU 0.
     bool extint_pending() const override { return pic_.interrupt_pending(); }
     u8 extint_acknowledge() override {
@@ -278,6 +323,7 @@ class PcPlatform final : public GuestClock,
 
     bool before_entry(Vcpu& v) {
         LockGuard<SpinLock> guard(lock_);
+        if (domain_.hardware_domain) take_host_interrupts();
         if (advance(now_ns())) schedule_timer();
         VirtualLapic& l = *lapics_[v.index];
         if (l.take_init()) {
@@ -468,16 +514,15 @@ public:
             // port 0x61, the console's COM1, the interrupt controllers) and the reset
             // control; the RTC, the ACPI PM block, PCI configuration space and the
             // keyboard controller are the real ones (kernel/passthrough/).
-            const bool ok =
-                io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
-                io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &pic_ports_) &&
-                io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &pic_ports_) &&
-                io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &pit_ports_) &&
-                io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
-                io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
-                io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
-                d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
-                d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
+            const bool ok = io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
+                            io.claim(Pic8259Pair::kSlaveCommandPort, Pic8259Pair::kSlaveDataPort, &pic_ports_) &&
+                            io.claim(Pic8259Pair::kElcrMasterPort, Pic8259Pair::kElcrSlavePort, &pic_ports_) &&
+                            io.claim(Pit8254::kCounter0Port, Pit8254::kControlPort, &pit_ports_) &&
+                            io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
+                            io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
+                            io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
+                            d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
+                            d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
             if (!ok) *error = "Domain-0's ports or MMIO ranges are taken";
             return ok;
         }

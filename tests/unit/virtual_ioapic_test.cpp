@@ -308,3 +308,48 @@ TEST(VirtualIoapic, ArbitraryGuestAccessesAreSafe) {
 }
 
 }  // namespace
+
+namespace {
+
+// Domain-0's forwarding of a real level-triggered line: the listener sees the guest's
+// programming, and at the EOI takes the pin down before the model looks at it again, so
+// the entry delivers once per real interrupt instead of at once again.
+class ForwardingListener final : public IoapicPinListener {
+public:
+    explicit ForwardingListener(VirtualIoapic*& ioapic) : ioapic_(ioapic) {}
+    void pin_programmed(u8 pin, u64 entry) override { programmed.push_back({pin, entry}); }
+    void pin_eoi(u8 pin) override {
+        eois.push_back(pin);
+        ioapic_->set_pin(pin, !ioapic_->asserted_level(pin));
+    }
+    std::vector<std::pair<u8, u64>> programmed;
+    std::vector<u8> eois;
+
+private:
+    VirtualIoapic*& ioapic_;
+};
+
+TEST(VirtualIoapic, PinListenerForwardsALevelLine) {
+    RecordingSink sink;
+    VirtualIoapic ioapic(sink);
+    VirtualIoapic* self = &ioapic;
+    ForwardingListener listener(self);
+    ioapic.set_pin_listener(&listener);
+    write_register(ioapic, 0x10 + 2 * 11, 0x41 | kLevel | kActiveLow);
+    ASSERT_EQ(listener.programmed.size(), 1u);
+    EXPECT_EQ(listener.programmed[0].first, 11);
+    EXPECT_EQ(listener.programmed[0].second & 0x1ffff, u64(0x41 | kLevel | kActiveLow));
+    EXPECT_FALSE(ioapic.asserted_level(11));
+    ioapic.set_pin(11, false);  // the real line fired: asserted (active low)
+    ASSERT_EQ(sink.messages.size(), 1u);
+    ioapic.eoi(0x41);
+    EXPECT_EQ(listener.eois, std::vector<u8>{11});
+    EXPECT_EQ(sink.messages.size(), 1u);  // not again until the line fires anew
+    EXPECT_EQ(ioapic.redirection_entry(11) & kRemoteIrr, 0u);
+    ioapic.set_pin(11, false);
+    EXPECT_EQ(sink.messages.size(), 2u);
+    ioapic.eoi(0x42);  // another vector: nothing
+    EXPECT_EQ(listener.eois.size(), 1u);
+}
+
+}  // namespace

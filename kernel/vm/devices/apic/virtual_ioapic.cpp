@@ -83,6 +83,7 @@ void VirtualIoapic::write_indirect(u8 index, u32 value) {
     // Remote IRR means nothing for edge triggering: switching to edge clears it (Linux
     // relies on this to unstick a level entry on version 0x11, as KVM implements).
     if (!(entry & kEntryLevelTriggered)) entry &= ~kEntryRemoteIrr;
+    if (listener_) listener_->pin_programmed(pin, entry);
     service_level(pin);
 }
 
@@ -129,6 +130,7 @@ void VirtualIoapic::eoi(u8 vector) {
         u64& entry = entries_[pin];
         if ((entry & 0xff) != vector || !(entry & kEntryRemoteIrr)) continue;
         entry &= ~kEntryRemoteIrr;
+        if (listener_) listener_->pin_eoi(pin);
         service_level(pin);
     }
 }

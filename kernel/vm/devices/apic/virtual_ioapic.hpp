@@ -26,6 +26,21 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/apic/apic_interfaces.hpp"
 
+// A platform whose pins follow real interrupt lines (Domain-0's) hears what the guest
+// programs and when it EOIs a level-triggered entry.
+class IoapicPinListener {
+public:
+    // The guest wrote the low dword of `pin`'s entry (mask, trigger or polarity may have
+    // changed).
+    virtual void pin_programmed(u8 pin, u64 entry) = 0;
+    // An EOI cleared `pin`'s remote IRR; called before the model looks at the pin again,
+    // so the listener may first take the pin down (set_pin) until the real line fires anew.
+    virtual void pin_eoi(u8 pin) = 0;
+
+protected:
+    ~IoapicPinListener() = default;
+};
+
 class VirtualIoapic final : public EoiListener {
 public:
     static constexpr u32 kPins = 24;
@@ -72,6 +87,9 @@ public:
     void eoi(u8 vector) override;
 
     u64 redirection_entry(u8 pin) const { return pin < kPins ? entries_[pin] : 0; }
+    // The level that asserts `pin` as it is programmed now (polarity, bit 13).
+    bool asserted_level(u8 pin) const { return pin >= kPins || !(entries_[pin] & kEntryActiveLow); }
+    void set_pin_listener(IoapicPinListener* listener) { listener_ = listener; }
     u8 version() const { return version_; }
 
 private:
@@ -82,6 +100,7 @@ private:
     void deliver(u8 pin);
 
     ApicMessageSink& bus_;
+    IoapicPinListener* listener_ = nullptr;
     const u8 version_;
     u8 id_;
     u8 ioregsel_ = 0;

@@ -1,0 +1,53 @@
+#include "kernel/passthrough/host_interrupts.hpp"
+
+#include "drivers/ioapic.hpp"
+#include "drivers/lapic.hpp"
+#include "kernel/idt.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/sched/scheduler.hpp"
+#include "kernel/trap_frame.hpp"
+
+namespace {
+
+u64 g_pending = 0;         // atomic: bit n = GSI n fired
+u64 g_level = 0;           // atomic: bit n = GSI n is level-triggered (masked in the handler)
+Vcpu* g_target = nullptr;  // atomic
+
+void gsi_interrupt(TrapFrame& frame) {
+    const u32 gsi = u32(frame.vector) - kHostGsiVectorBase;
+    const u64 bit = 1ull << gsi;
+    // A level line stays asserted until the device is served: masked here, unmasked at
+    // dom0's EOI, or it would interrupt again at once (82093AA datasheet 3.2.4).
+    if (__atomic_load_n(&g_level, __ATOMIC_RELAXED) & bit) ioapic_set_masked(gsi, true);
+    __atomic_fetch_or(&g_pending, bit, __ATOMIC_SEQ_CST);
+    lapic_eoi();
+    if (Vcpu* v = __atomic_load_n(&g_target, __ATOMIC_ACQUIRE)) scheduler_notify_vcpu(*v);
+}
+
+}  // namespace
+
+void host_interrupts_init() {
+    for (u32 gsi = 0; gsi < kHostGsiCount; ++gsi)
+        register_interrupt_handler(u8(kHostGsiVectorBase + gsi), gsi_interrupt);
+}
+
+bool host_gsi_forwardable(u32 gsi) { return gsi < kHostGsiCount && ioapic_serves(gsi); }
+
+void host_gsi_program(u32 gsi, bool level, bool active_low, bool masked) {
+    if (!host_gsi_forwardable(gsi)) return;
+    const u64 bit = 1ull << gsi;
+    if (level)
+        __atomic_fetch_or(&g_level, bit, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_and(&g_level, ~bit, __ATOMIC_SEQ_CST);
+    // Every line goes to the boot CPU, whose APIC ID percpu(0) knows.
+    ioapic_program(gsi, u8(kHostGsiVectorBase + gsi), u8(percpu(0).apic_id), level, active_low, masked);
+}
+
+void host_gsi_unmask(u32 gsi) {
+    if (host_gsi_forwardable(gsi)) ioapic_set_masked(gsi, false);
+}
+
+u64 host_gsi_take_pending() { return __atomic_exchange_n(&g_pending, 0, __ATOMIC_SEQ_CST); }
+
+void host_interrupts_set_target(Vcpu* vcpu) { __atomic_store_n(&g_target, vcpu, __ATOMIC_RELEASE); }
