@@ -7,6 +7,7 @@
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/dom0_power.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
@@ -308,6 +309,7 @@ void domains_note_end() {
     const bool clean = all_domains_exited_cleanly();
     console_line("vireo: all %u domains have ended%s", domain_count(),
                  clean ? ", all with exit code 0" : "; not all with exit code 0");
+    dom0_power_off_if_requested();
     if (g_power_off_when_ended) halt_machine(clean ? HaltReason::NothingToRun : HaltReason::GuestsFailed);
 }
 

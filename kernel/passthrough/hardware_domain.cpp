@@ -15,6 +15,7 @@
 namespace {
 
 HostPhysicalPolicy g_policy;
+HostAcpiPorts g_acpi_ports;
 
 // I/O permission bitmap: one bit per port, set = the access exits. SVM's IOPM is 12 KiB
 // (AMD APM vol. 2 15.10.1: the third page covers accesses that run past port 0xFFFF);
@@ -78,12 +79,16 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi) {
     g_policy.deny(acpi.madt.local_apic_address, acpi.madt.local_apic_address + kPageSize, "the local APIC");
     for (usize i = 0; i < acpi.madt.ioapic_count; ++i)
         g_policy.deny(acpi.madt.ioapics[i].address, acpi.madt.ioapics[i].address + kPageSize, "an I/O APIC");
+    if (acpi.fadt.present && !acpi.fadt.hardware_reduced)
+        g_acpi_ports = {acpi.fadt.pm1a_control_port, acpi.fadt.pm1b_control_port};
     if (acpi.hpet.present) g_policy.deny(acpi.hpet.base_address, acpi.hpet.base_address + kPageSize, "the HPET");
     if (!g_policy.allowed(0xa0000, 0xa1000))
         log_error("passthrough: the host-physical policy is full; Domain-0 can reach no device memory");
 }
 
 const HostPhysicalPolicy& passthrough_policy() { return g_policy; }
+
+HostAcpiPorts passthrough_acpi_ports() { return g_acpi_ports; }
 
 GuestRamRange passthrough_low_memory(const Multiboot2Info& boot) {
     for (usize i = 0; i < boot.memory_region_count; ++i) {

@@ -19,6 +19,12 @@ struct Vcpu;
 void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi);
 const class HostPhysicalPolicy& passthrough_policy();
 
+// The machine's ACPI fixed-hardware ports Domain-0 reaches through a model (0: none).
+struct HostAcpiPorts {
+    u16 pm1a_control = 0, pm1b_control = 0;
+};
+HostAcpiPorts passthrough_acpi_ports();
+
 // Conventional memory dom0 takes as its own: the host's RAM from address 0 up to the
 // first page that is not RAM (below the EBDA), which the frame allocator never hands out
 // (the first MiB is reserved for good) and the hypervisor no longer uses once the other

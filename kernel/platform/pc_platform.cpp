@@ -16,6 +16,8 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/dom0_power.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/power.hpp"
 #include "kernel/sched/cpu_timers.hpp"
@@ -107,6 +109,18 @@ class PcPlatform final : public GuestClock,
     void stop_timers() {
         timer_shutdown(device_timer_);
         timer_shutdown(input_timer_);
+        timer_shutdown(shutdown_timer_);
+    }
+
+    // A shutdown request (Platform::request_shutdown, under the domain's lock): the power
+    // button is pressed from a timer, under the platform's lock.
+    void request_shutdown() { timer_arm(shutdown_timer_, domain_.vcpus[0].cpu, uptime_us()); }
+    static void shutdown_timer_fired(Timer& timer, u64) {
+        PcPlatform& p = *static_cast<PcPlatform*>(timer.owner);
+        if (p.domain_.ended()) return;
+        LockGuard<SpinLock> guard(p.lock_);
+        p.pm_.press_power_button();
+        p.deadlines_changed();
     }
 
     bool create_lapics() {
@@ -411,6 +425,7 @@ class PcPlatform final : public GuestClock,
     u64 uptime_offset_ns_ = uptime_us() * 1000 - now_ns();
     Timer device_timer_{device_timer_fired, this};
     Timer input_timer_{input_timer_fired, this};
+    Timer shutdown_timer_{shutdown_timer_fired, this};
     u64 armed_us_ = 0;  // device_timer_'s deadline while armed, else 0
     u32 armed_cpu_ = 0;
 
@@ -457,6 +472,29 @@ public:
 private:
     PcPlatform& platform_;
     Model& model_;
+};
+
+// Domain-0's PM1 control registers are the machine's (ACPI 4.8.3.2.1): written through,
+// except a write with SLP_EN, which would put the machine to sleep or power it off under
+// the other domains: the hypervisor first ends them (kernel/passthrough/dom0_power.hpp).
+class HostPm1Control final : public IoDevice {
+public:
+    u32 io_read(Vcpu&, u16 port, u8 size) override {
+        return size == 1 ? x86::inb(port) : size == 2 ? x86::inw(port) : x86::inl(port);
+    }
+    void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
+        constexpr u32 kSlpEn = 1u << 13;
+        if (size >= 2 && (value & kSlpEn)) {
+            dom0_request_machine_power_off(*vcpu.domain, port, u16(value));
+            return;
+        }
+        if (size == 1)
+            x86::outb(port, u8(value));
+        else if (size == 2)
+            x86::outw(port, u16(value));
+        else
+            x86::outl(port, value);
+    }
 };
 
 // The local APIC page: each vCPU reaches its own APIC at the same address.
@@ -521,6 +559,7 @@ public:
                             io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
                             io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
                             io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
+                claim_pm1_control(io) &&
                             d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
                             d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
             if (!ok) *error = "Domain-0's ports or MMIO ranges are taken";
@@ -564,6 +603,11 @@ public:
     void reset() override { platform_.reset_devices(); }
     bool has_local_apics() const override { return true; }
     bool takes_console_input() const override { return true; }
+    bool request_shutdown() override {
+        if (platform_.domain_.hardware_domain) return false;  // its PM block is the machine's
+        platform_.request_shutdown();
+        return true;
+    }
     usize footprint_bytes() const override {
         return sizeof(*this) + platform_.domain_.vcpu_count * sizeof(VirtualLapic);
     }
@@ -583,6 +627,16 @@ private:
     LockedPorts<PciHostBridge> pci_{platform_, platform_.pci_};
     LockedPorts<I8042> kbc_{platform_, platform_.kbc_};
     LockedPorts<ResetControl> reset_ports_{platform_, platform_.reset_control_};
+    HostPm1Control pm1_control_;
+
+    // The machine's PM1a/PM1b control blocks, when in I/O space (the FADT's).
+    bool claim_pm1_control(IoBus& io) {
+        const HostAcpiPorts ports = passthrough_acpi_ports();
+        const u16 blocks[] = {ports.pm1a_control, ports.pm1b_control};
+        for (const u16 port : blocks)
+            if (port && !io.claim(port, u16(port + 1), &pm1_control_)) return false;
+        return true;
+    }
     LapicMmio lapic_mmio_{platform_};
     IoapicMmio ioapic_mmio_{platform_};
 };

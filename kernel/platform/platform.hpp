@@ -42,6 +42,9 @@ public:
     // Its vCPUs start and take timers through local APICs: then the vcpu_start and
     // set_timer hypercalls, which would bypass them, are refused.
     virtual bool has_local_apics() const = 0;
+    // A graceful shutdown request the guest sees (the ACPI power button of a PC): false
+    // where the machine has no such thing (the guest can only be destroyed).
+    virtual bool request_shutdown() = 0;
     // Keys typed on Vireo's console can go to it (a COM1 that receives).
     virtual bool takes_console_input() const = 0;
     // Host memory its devices hold, charged to the domain's quota (mm/memory_quota.hpp).

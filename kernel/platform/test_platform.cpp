@@ -87,6 +87,7 @@ public:
     }
     bool has_local_apics() const override { return false; }
     bool takes_console_input() const override { return false; }
+    bool request_shutdown() override { return false; }
     usize footprint_bytes() const override { return sizeof(*this); }
     void console_input() override {}
 

@@ -1,0 +1,62 @@
+#include "kernel/passthrough/dom0_power.hpp"
+
+#include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_table.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/platform/platform.hpp"
+#include "kernel/power.hpp"
+#include "kernel/sched/cpu_timers.hpp"
+#include "kernel/time.hpp"
+#include "kernel/x86/instructions.hpp"
+
+namespace {
+
+
+bool g_requested = false;  // atomic
+u16 g_port = 0, g_value = 0;
+
+// The grace period is over: whoever is still running is ended.
+void grace_expired(Timer&, u64) {
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    for (u32 i = 0; i < n; ++i)
+        if (!all[i]->ended())
+            domain_crash(*all[i], "still running %u s after Domain-0 powered the machine off", kDom0PowerOffGraceSeconds);
+}
+
+Timer g_grace_timer{grace_expired, nullptr};
+
+}  // namespace
+
+void dom0_request_machine_power_off(Domain& dom0, u16 port, u16 value) {
+    if (__atomic_exchange_n(&g_requested, true, __ATOMIC_ACQ_REL)) return;
+    g_port = port;
+    g_value = value;
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    u32 others = 0, asked = 0;
+    for (u32 i = 0; i < n; ++i) {
+        Domain& d = *all[i];
+        if (&d == &dom0 || d.ended()) continue;
+        ++others;
+        // Under the domain's lock, its platform cannot go away (domain_release_resources
+        // marks the release under it first); request_shutdown only arms a timer.
+        LockGuard<SpinLock> guard(d.lock);
+        if (!d.resources_released && d.platform && d.platform->request_shutdown()) ++asked;
+    }
+    console_line("vireo: Domain-0 powers the machine off: %u other domain%s, %u asked to shut down, %u s to do so",
+                 others, others == 1 ? "" : "s", asked, kDom0PowerOffGraceSeconds);
+    if (others) timer_arm(g_grace_timer, this_cpu_index(), uptime_us() + u64(kDom0PowerOffGraceSeconds) * 1000000);
+    domain_shutdown(dom0, 0);
+}
+
+void dom0_power_off_if_requested() {
+    if (!__atomic_load_n(&g_requested, __ATOMIC_ACQUIRE)) return;
+    timer_cancel(g_grace_timer);
+    console_line("vireo: powering the machine off, as Domain-0 asked");
+    x86::cli();
+    x86::outw(g_port, g_value);
+    // Still here: the write did not power off (e.g. a sleep state, not S5).
+    halt_machine(HaltReason::NothingToRun);
+}
