@@ -95,6 +95,11 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             o.self_test = SelfTest::StackSmash;
         else
             report(d, t, "expected pagefault, assert or stacksmash");
+    } else if (equals(t.key, t.key_len, "noreboot")) {
+        if (t.value)
+            report(d, t, "takes no value");
+        else
+            o.noreboot = true;
     } else if (equals(t.key, t.key_len, "acpidump")) {
         if (t.value)
             report(d, t, "takes no value");

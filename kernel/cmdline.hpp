@@ -1,5 +1,5 @@
 // The hypervisor command line (from GRUB's multiboot2 line), e.g.
-//   console=com1 loglevel=debug debug_exit=0xf4
+//   console=com1 loglevel=debug debug_exit=0xf4 noreboot
 // Parsing is pure so that every accepted and rejected form is unit-tested. Bad or
 // unknown options never stop the boot: each becomes a diagnostic the caller logs.
 #pragma once
@@ -20,6 +20,9 @@ struct HypervisorOptions {
     u16 debug_exit_port = 0;  // debug_exit=0xPORT: QEMU isa-debug-exit; 0 = none
     SelfTest self_test = SelfTest::None;
     bool dump_acpi = false;  // acpidump: hex-dump every ACPI table to the console
+    // noreboot (Xen's word): when Domain-0 crashes, halt the machine instead of rebooting
+    // it, so that its last words stay on the console.
+    bool noreboot = false;
 };
 
 struct CmdlineDiagnostics {

@@ -21,6 +21,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/panic.hpp"
+#include "kernel/passthrough/dom0_power.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/percpu.hpp"
@@ -246,6 +247,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
 
     init_acpi();
     passthrough_init(g_boot, g_acpi);
+    dom0_set_noreboot(g_options.noreboot);
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);
     if (tsc.hz == 0) panic("time: cannot measure the TSC: no usable HPET, and PIT channel 2 does not count");
     log_info("time: TSC at %llu.%03llu MHz (against the %s), %s", (unsigned long long)(tsc.hz / 1000000),

@@ -90,6 +90,8 @@ struct Domain {
     SpinLock lock;
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
+    // Domain-0's last "Kernel panic" line, if its kernel printed one (domain_console_write).
+    char panic_line[120] = {};
     usize console_length = 0;
     // Keys typed on the Vireo console while it is switched to this domain (debug_keys.cpp),
     // waiting for its COM1 to take them. The console path only touches this ring (under

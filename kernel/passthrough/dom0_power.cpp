@@ -12,8 +12,8 @@
 
 namespace {
 
-
 bool g_requested = false;  // atomic
+bool g_noreboot = false;
 u16 g_port = 0, g_value = 0;
 
 // The grace period is over: whoever is still running is ended.
@@ -22,7 +22,8 @@ void grace_expired(Timer&, u64) {
     const u32 n = domain_table_snapshot(all, kMaxDomains);
     for (u32 i = 0; i < n; ++i)
         if (!all[i]->ended())
-            domain_crash(*all[i], "still running %u s after Domain-0 powered the machine off", kDom0PowerOffGraceSeconds);
+            domain_crash(*all[i], "still running %u s after Domain-0 powered the machine off",
+                         kDom0PowerOffGraceSeconds);
 }
 
 Timer g_grace_timer{grace_expired, nullptr};
@@ -59,4 +60,22 @@ void dom0_power_off_if_requested() {
     x86::outw(g_port, g_value);
     // Still here: the write did not power off (e.g. a sleep state, not S5).
     halt_machine(HaltReason::NothingToRun);
+}
+
+void dom0_set_noreboot(bool noreboot) { g_noreboot = noreboot; }
+
+void dom0_crashed(Domain& dom0) {
+    console_line("vireo: Domain-0 crashed: %s; %s", dom0.end_reason[0] ? dom0.end_reason : "no reason given",
+                 g_noreboot ? "halting the machine (noreboot)" : "rebooting the machine");
+    if (g_noreboot) halt_machine(HaltReason::GuestsFailed);
+    reboot_machine();
+}
+
+void dom0_reset(Domain& dom0) {
+    if (dom0.panic_line[0]) {
+        domain_crash(dom0, "%s", dom0.panic_line);  // reports and reboots or halts
+        dom0_crashed(dom0);                         // (already ended otherwise)
+    }
+    console_line("vireo: Domain-0 asked for a reboot; rebooting the machine");
+    reboot_machine();
 }

@@ -16,3 +16,10 @@ void dom0_request_machine_power_off(Domain& dom0, u16 port, u16 value);
 // Every domain has ended: powers the machine off if dom0 asked for it (and does not
 // return then); else returns.
 void dom0_power_off_if_requested();
+
+// A Domain-0 crash takes the machine with it, as on Xen: reported with its reason, then
+// the machine reboots, or halts with the command-line option noreboot.
+void dom0_set_noreboot(bool noreboot);
+[[noreturn]] void dom0_crashed(Domain& dom0);
+// Domain-0 reset the machine: after a kernel panic it printed, that is its crash.
+[[noreturn]] void dom0_reset(Domain& dom0);

@@ -159,11 +159,7 @@ class PcPlatform final : public GuestClock,
         domain_shutdown(domain_, 0);
     }
     void request_reset() override {
-        if (domain_.hardware_domain) {
-            // Domain-0's reboot is the machine's.
-            console_line("vireo: Domain-0 asked for a reboot; rebooting the machine");
-            reboot_machine();
-        }
+        if (domain_.hardware_domain) dom0_reset(domain_);                     // the machine's reboot
         if (domain_.lifecycle.state() == LifecycleState::Restarting) return;  // a second reset of the same
         if (domain_request_restart(domain_)) {
             log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
@@ -497,6 +493,20 @@ public:
     }
 };
 
+// Domain-0's keyboard controller is the machine's, but for its reset line: a command
+// 0xF0-0xFF with bit 0 clear pulses the reset output (8042 "pulse output port"; 0xFE is
+// the classic reset Linux tries with reboot=kbd), which would reset the machine under the
+// hypervisor. That becomes dom0's reset (dom0_reset: a crash if it had panicked).
+class HostKbcCommand final : public IoDevice {
+public:
+    u32 io_read(Vcpu&, u16 port, u8) override { return x86::inb(port); }
+    void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
+        const u8 command = u8(value);
+        if (size == 1 && (command & 0xf0) == 0xf0 && !(command & 1)) dom0_reset(*vcpu.domain);
+        x86::outb(port, u8(value));
+    }
+};
+
 // The local APIC page: each vCPU reaches its own APIC at the same address.
 class LapicMmio final : public MmioDevice {
 public:
@@ -559,7 +569,7 @@ public:
                             io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
                             io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
                             io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
-                claim_pm1_control(io) &&
+                            io.claim(I8042::kStatusPort, I8042::kStatusPort, &kbc_command_) && claim_pm1_control(io) &&
                             d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
                             d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
             if (!ok) *error = "Domain-0's ports or MMIO ranges are taken";
@@ -628,6 +638,7 @@ private:
     LockedPorts<I8042> kbc_{platform_, platform_.kbc_};
     LockedPorts<ResetControl> reset_ports_{platform_, platform_.reset_control_};
     HostPm1Control pm1_control_;
+    HostKbcCommand kbc_command_;
 
     // The machine's PM1a/PM1b control blocks, when in I/O space (the FADT's).
     bool claim_pm1_control(IoBus& io) {

@@ -30,12 +30,13 @@ TEST(Cmdline, DefaultsWhenEmptyOrAbsent) {
 }
 
 TEST(Cmdline, ParsesEveryOption) {
-    Parsed p = parse("console=com2 loglevel=debug\tdebug_exit=0xf4 selftest=pagefault acpidump");
+    Parsed p = parse("console=com2 loglevel=debug\tdebug_exit=0xf4 selftest=pagefault acpidump noreboot");
     EXPECT_EQ(p.options.console_port, 0x2f8);
     EXPECT_EQ(p.options.log_level, LogLevel::Debug);
     EXPECT_EQ(p.options.debug_exit_port, 0xf4);
     EXPECT_EQ(p.options.self_test, SelfTest::PageFault);
     EXPECT_TRUE(p.options.dump_acpi);
+    EXPECT_TRUE(p.options.noreboot);
     EXPECT_EQ(p.diagnostics.count, 0u);
 }
 
