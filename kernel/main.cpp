@@ -246,7 +246,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
                  g_boot.modules[i].cmdline);
 
     init_acpi();
-    passthrough_init(g_boot, g_acpi);
+    passthrough_init(g_boot, g_acpi, g_options.console_port);
     dom0_set_noreboot(g_options.noreboot);
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);
     if (tsc.hz == 0) panic("time: cannot measure the TSC: no usable HPET, and PIT channel 2 does not count");

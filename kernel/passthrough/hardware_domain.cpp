@@ -16,6 +16,8 @@ namespace {
 
 HostPhysicalPolicy g_policy;
 HostAcpiPorts g_acpi_ports;
+u64 g_ioapic_base = 0xfec00000;  // 82093AA default
+u16 g_console_port = 0;
 
 // I/O permission bitmap: one bit per port, set = the access exits. SVM's IOPM is 12 KiB
 // (AMD APM vol. 2 15.10.1: the third page covers accesses that run past port 0xFFFF);
@@ -38,9 +40,8 @@ private:
         static u32 reported = 0;
         if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) >= 8) return;
         const char* owner = g_policy.denied_what(address);
-        log_warn("domain %u (%s): vcpu%u: %s of %#llx (%s, not its own) ignored; it reads as all ones",
-                 vcpu.domain->id, vcpu.domain->name, vcpu.index, what, (unsigned long long)address,
-                 owner ? owner : "nothing there");
+        log_warn("domain %u (%s): vcpu%u: %s of %#llx (%s, not its own) ignored; it reads as all ones", vcpu.domain->id,
+                 vcpu.domain->name, vcpu.index, what, (unsigned long long)address, owner ? owner : "nothing there");
     }
 };
 
@@ -67,9 +68,20 @@ public:
 
 HardwarePorts g_hardware_ports;
 
+// Ports a hardware domain must not reach and that have no model: nothing there.
+class NoPorts final : public IoDevice {
+public:
+    u32 io_read(Vcpu&, u16, u8) override { return ~0u; }
+    void io_write(Vcpu&, u16, u8, u32) override {}
+};
+
+NoPorts g_nothing;
+
 }  // namespace
 
-void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi) {
+void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port) {
+    g_console_port = console_port;
+    if (acpi.madt.ioapic_count) g_ioapic_base = acpi.madt.ioapics[0].address;
     for (usize i = 0; i < boot.memory_region_count; ++i) {
         const Multiboot2MemoryRegion& r = boot.memory_regions[i];
         if (r.type == kMultiboot2MemoryAvailable) g_policy.add_ram(r.base, r.base + r.length);
@@ -89,6 +101,8 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi) {
 const HostPhysicalPolicy& passthrough_policy() { return g_policy; }
 
 HostAcpiPorts passthrough_acpi_ports() { return g_acpi_ports; }
+
+u64 passthrough_ioapic_base() { return g_ioapic_base; }
 
 GuestRamRange passthrough_low_memory(const Multiboot2Info& boot) {
     for (usize i = 0; i < boot.memory_region_count; ++i) {
@@ -112,6 +126,10 @@ bool passthrough_attach(Domain& d, const char** error) {
         return false;
     }
     d.charged_structures += kIoBitmapBytes;
+    // The hypervisor's console stays its own (dom0's COM1 is a model, claimed already;
+    // a console elsewhere is claimed here and reads as nothing).
+    if (g_console_port && !d.io.claimed_device_at(g_console_port))
+        d.io.claim(g_console_port, u16(g_console_port + 7), &g_nothing);
     auto* bits = phys_to_virt<u8>(bitmap);
     memset(bits + 2 * kPageSize, 0xff, kPageSize);  // past port 0xFFFF: exits
     for (u32 port = 0; port < 0x10000; ++port)
@@ -134,8 +152,8 @@ bool passthrough_nested_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
     // A whole 2 MiB block where nothing inside is the hypervisor's or emulated (BARs of
     // megabytes fault once), else the page.
     const u64 block = align_down(npf.gpa, 2 * MiB);
-    if (g_policy.allowed(block, block + 2 * MiB) && !d.mmio.overlaps(block, 2 * MiB) &&
-        !d.memory.contains(block, 1) && !d.memory.contains(block + 2 * MiB - 1, 1)) {
+    if (g_policy.allowed(block, block + 2 * MiB) && !d.mmio.overlaps(block, 2 * MiB) && !d.memory.contains(block, 1) &&
+        !d.memory.contains(block + 2 * MiB - 1, 1)) {
         // (RAM is 2 MiB chunks above 1 MiB and the policy forbids all host RAM, so a
         // block the policy allows holds none of the domain's RAM either.)
         if (d.memory.map_passthrough(block, 2 * MiB)) return true;

@@ -15,8 +15,9 @@ struct Multiboot2Info;
 struct NestedPageFaultExit;
 struct Vcpu;
 
-// At boot, after the ACPI tables are parsed: host RAM and the hypervisor's devices.
-void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi);
+// At boot, after the ACPI tables are parsed: host RAM and the hypervisor's devices,
+// among them its console's UART (`console_port`, 8 ports).
+void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port);
 const class HostPhysicalPolicy& passthrough_policy();
 
 // The machine's ACPI fixed-hardware ports Domain-0 reaches through a model (0: none).
@@ -24,6 +25,8 @@ struct HostAcpiPorts {
     u16 pm1a_control = 0, pm1b_control = 0;
 };
 HostAcpiPorts passthrough_acpi_ports();
+// Where dom0's virtual I/O APIC sits: where the machine's first one is (its MADT says so).
+u64 passthrough_ioapic_base();
 
 // Conventional memory dom0 takes as its own: the host's RAM from address 0 up to the
 // first page that is not RAM (below the EBDA), which the frame allocator never hands out

@@ -5,6 +5,7 @@
 #include "kernel/idt.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/scheduler.hpp"
+#include "kernel/spinlock.hpp"
 #include "kernel/trap_frame.hpp"
 
 namespace {
@@ -24,11 +25,52 @@ void gsi_interrupt(TrapFrame& frame) {
     if (Vcpu* v = __atomic_load_n(&g_target, __ATOMIC_ACQUIRE)) scheduler_notify_vcpu(*v);
 }
 
+u64 g_msi_pending[2] = {};    // atomic
+u64 g_msi_allocated[2] = {};  // under g_msi_lock
+SpinLock g_msi_lock;
+
+void msi_interrupt(TrapFrame& frame) {
+    const u32 index = u32(frame.vector) - kHostMsiVectorBase;
+    __atomic_fetch_or(&g_msi_pending[index / 64], 1ull << (index % 64), __ATOMIC_SEQ_CST);
+    lapic_eoi();
+    if (Vcpu* v = __atomic_load_n(&g_target, __ATOMIC_ACQUIRE)) scheduler_notify_vcpu(*v);
+}
+
 }  // namespace
 
 void host_interrupts_init() {
+    static_assert(kHostGsiVectorBase + kHostGsiCount <= kHostMsiVectorBase);
+    static_assert(kHostMsiVectorBase + kHostMsiVectorCount <= kVectorLapicTimer);
     for (u32 gsi = 0; gsi < kHostGsiCount; ++gsi)
         register_interrupt_handler(u8(kHostGsiVectorBase + gsi), gsi_interrupt);
+    for (u32 i = 0; i < kHostMsiVectorCount; ++i) register_interrupt_handler(u8(kHostMsiVectorBase + i), msi_interrupt);
+}
+
+i32 host_msi_allocate() {
+    IrqLockGuard guard(g_msi_lock);
+    for (u32 i = 0; i < kHostMsiVectorCount; ++i) {
+        if (g_msi_allocated[i / 64] & (1ull << (i % 64))) continue;
+        g_msi_allocated[i / 64] |= 1ull << (i % 64);
+        __atomic_fetch_and(&g_msi_pending[i / 64], ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+        return i32(i);
+    }
+    return -1;
+}
+
+void host_msi_free(u32 index) {
+    if (index >= kHostMsiVectorCount) return;
+    IrqLockGuard guard(g_msi_lock);
+    g_msi_allocated[index / 64] &= ~(1ull << (index % 64));
+}
+
+void host_msi_message(u32 index, u64& address, u32& data) {
+    address = 0xfee00000ull | (u64(percpu(0).apic_id & 0xff) << 12);
+    data = kHostMsiVectorBase + index;
+}
+
+void host_msi_take_pending(u64 out[2]) {
+    out[0] = __atomic_exchange_n(&g_msi_pending[0], 0, __ATOMIC_SEQ_CST);
+    out[1] = __atomic_exchange_n(&g_msi_pending[1], 0, __ATOMIC_SEQ_CST);
 }
 
 bool host_gsi_forwardable(u32 gsi) { return gsi < kHostGsiCount && ioapic_serves(gsi); }

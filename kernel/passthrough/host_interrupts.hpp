@@ -28,3 +28,17 @@ void host_gsi_unmask(u32 gsi);
 u64 host_gsi_take_pending();
 // The vCPU the handlers notify (dom0's vCPU 0), or null.
 void host_interrupts_set_target(Vcpu* vcpu);
+
+// Message-signalled interrupts (PCI MSI and MSI-X) of dom0's devices: each source dom0
+// enables gets a vector of the hypervisor's own, programmed into the device as a message
+// to the boot CPU (Intel SDM vol. 3A 11.11: address 0xFEExx000 with the APIC ID in bits
+// 19:12, data = the vector, fixed delivery, edge); its handler marks it pending, and dom0's
+// platform delivers the message dom0 itself programmed.
+inline constexpr u8 kHostMsiVectorBase = 0x90;
+inline constexpr u32 kHostMsiVectorCount = 0x50;  // 0x90-0xdf
+// A free vector's index (vector = kHostMsiVectorBase + index), or -1 when none is left.
+i32 host_msi_allocate();
+void host_msi_free(u32 index);
+void host_msi_message(u32 index, u64& address, u32& data);
+// The sources that fired since the last call (bit i of word i / 64), cleared.
+void host_msi_take_pending(u64 out[2]);
