@@ -87,6 +87,11 @@ constexpr ApicMessage message_from_icr(u32 icr_low, u32 destination, bool x2apic
     return message;
 }
 
+// Whether an MSI address reaches the processors' local APICs: bits 31:20 are 0xFEE and
+// the upper half is 0 (SDM 11.11.1). Any other address makes the "MSI" an ordinary
+// memory write of the data, which no APIC sees.
+constexpr bool msi_address_is_interrupt(u64 address) { return (address >> 20) == 0xfee; }
+
 // An MSI (SDM 11.11): address 0xFEExxxxx with the destination in bits 19:12 and the
 // destination mode in bit 2; data with vector, delivery mode and trigger like the ICR.
 // The redirection hint (address bit 3) is ignored: the message goes to the whole
