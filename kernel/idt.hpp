@@ -18,3 +18,5 @@ void idt_init();  // builds the IDT, once, on the boot CPU
 void idt_load();  // loads it on the calling CPU
 u64 idt_base();   // its address (for VMX host state)
 void register_interrupt_handler(u8 vector, InterruptHandler handler);
+// The handler of `vector`, or null.
+InterruptHandler interrupt_handler(u8 vector);

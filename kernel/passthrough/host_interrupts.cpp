@@ -3,6 +3,7 @@
 #include "drivers/ioapic.hpp"
 #include "drivers/lapic.hpp"
 #include "kernel/idt.hpp"
+#include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
@@ -36,9 +37,20 @@ void msi_interrupt(TrapFrame& frame) {
     if (Vcpu* v = __atomic_load_n(&g_target, __ATOMIC_ACQUIRE)) scheduler_notify_vcpu(*v);
 }
 
+// A device dom0 programmed behind the mediator's back (it cannot, but a device may
+// misbehave) must not stop the machine: a vector nobody owns is logged and dropped.
+void stray_interrupt(TrapFrame& frame) {
+    static u32 reported = 0;
+    if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) < 4)
+        log_warn("interrupt on vector %#llx, which nothing owns; ignored", (unsigned long long)frame.vector);
+    lapic_eoi();
+}
+
 }  // namespace
 
 void host_interrupts_init() {
+    for (u32 v = 0x30; v < kVectorLapicTimer; ++v)
+        if (!interrupt_handler(u8(v))) register_interrupt_handler(u8(v), stray_interrupt);
     static_assert(kHostGsiVectorBase + kHostGsiCount <= kHostMsiVectorBase);
     static_assert(kHostMsiVectorBase + kHostMsiVectorCount <= kVectorLapicTimer);
     for (u32 gsi = 0; gsi < kHostGsiCount; ++gsi)

@@ -16,6 +16,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/dom0_pci.hpp"
 #include "kernel/passthrough/dom0_power.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
@@ -99,6 +100,7 @@ class PcPlatform final : public GuestClock,
     ~PcPlatform() {
         if (domain_.hardware_domain) {
             host_interrupts_set_target(nullptr);
+            dom0_pci_destroy(pci_passthrough_);
             for (u8 pin = 0; pin < VirtualIoapic::kPins; ++pin)
                 if (forwarded(pin)) host_gsi_program(pin, false, false, true);
         }
@@ -333,7 +335,10 @@ class PcPlatform final : public GuestClock,
 
     bool before_entry(Vcpu& v) {
         LockGuard<SpinLock> guard(lock_);
-        if (domain_.hardware_domain) take_host_interrupts();
+        if (domain_.hardware_domain) {
+            take_host_interrupts();
+            if (pci_passthrough_) dom0_pci_take_host_interrupts(*pci_passthrough_);
+        }
         if (advance(now_ns())) schedule_timer();
         VirtualLapic& l = *lapics_[v.index];
         if (l.take_init()) {
@@ -413,6 +418,7 @@ class PcPlatform final : public GuestClock,
     ApicBus apic_bus_;
     VirtualIoapic ioapic_;
     VirtualLapic* lapics_[Domain::kMaxVcpus] = {};
+    Dom0Pci* pci_passthrough_ = nullptr;  // Domain-0's real PCI devices
     bool requested_[Domain::kMaxVcpus] = {};
     u8 requested_vector_[Domain::kMaxVcpus] = {};
     u64 next_deadline_ns_ = 0;
@@ -572,8 +578,12 @@ public:
                             io.claim(I8042::kStatusPort, I8042::kStatusPort, &kbc_command_) && claim_pm1_control(io) &&
                             d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
                             d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
-            if (!ok) *error = "Domain-0's ports or MMIO ranges are taken";
-            return ok;
+            if (!ok) {
+                *error = "Domain-0's ports or MMIO ranges are taken";
+                return false;
+            }
+            platform_.pci_passthrough_ = dom0_pci_create(d, platform_.apic_bus_, platform_.lock_, error);
+            return platform_.pci_passthrough_ != nullptr;
         }
         const bool ok =
             io.claim(Pic8259Pair::kMasterCommandPort, Pic8259Pair::kMasterDataPort, &pic_ports_) &&
@@ -619,7 +629,8 @@ public:
         return true;
     }
     usize footprint_bytes() const override {
-        return sizeof(*this) + platform_.domain_.vcpu_count * sizeof(VirtualLapic);
+        return sizeof(*this) + platform_.domain_.vcpu_count * sizeof(VirtualLapic) +
+               (platform_.domain_.hardware_domain ? dom0_pci_footprint() : 0);
     }
     void console_input() override { platform_.console_input(); }
     bool set_vcpu_timer(Vcpu&, u64, u8) override { return false; }  // its local APICs have timers

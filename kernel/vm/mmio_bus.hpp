@@ -34,7 +34,12 @@ public:
     };
 
     // False when the range is empty, wraps, overlaps another, or the table is full.
+    // Claims and releases may happen while other vCPUs look ranges up (dom0 moving a BAR
+    // that holds an MSI-X table): a slot is filled before its device is published, and a
+    // released slot only loses its device; devices outlive the bus.
     bool claim(u64 base, u64 size, MmioDevice* device);
+    // Gives up exactly the range [base, base + size) of `device`; false when not claimed.
+    bool release(u64 base, u64 size, MmioDevice* device);
     // The range containing gpa; else the fallback range when there is one; else nullptr.
     const Range* range_at(u64 gpa) const;
     // The claimed range containing gpa (never the fallback), or nullptr.

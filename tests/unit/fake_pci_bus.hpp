@@ -176,8 +176,8 @@ public:
     struct Move {
         PciBdf bdf;
         u32 bar;  // ~0u for an MSI-X table move
-        PhysRange old_range;
-        PhysRange new_range;
+        DeviceRange old_range;
+        DeviceRange new_range;
     };
     struct Issue {
         PciBdf bdf;
@@ -185,10 +185,10 @@ public:
     };
     static constexpr u32 kTable = ~0u;
 
-    void memory_bar_moved(PciBdf bdf, u32 bar, PhysRange old_range, PhysRange new_range) override {
+    void memory_bar_moved(PciBdf bdf, u32 bar, DeviceRange old_range, DeviceRange new_range) override {
         moves.push_back(Move{bdf, bar, old_range, new_range});
     }
-    void msix_table_moved(PciBdf bdf, PhysRange old_range, PhysRange new_range) override {
+    void msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) override {
         moves.push_back(Move{bdf, kTable, old_range, new_range});
     }
     void report(PciBdf bdf, PassthroughIssue issue) override { issues.push_back(Issue{bdf, issue}); }

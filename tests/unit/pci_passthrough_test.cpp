@@ -174,8 +174,8 @@ TEST(PciPassthrough, ListsTheBarsAndTheirDecodedRanges) {
     EXPECT_EQ(f->bars[4].size, 0x20u);
     EXPECT_EQ(f->bars[1].kind, PciBarKind::Unused);
     EXPECT_EQ(f->bars[5].kind, PciBarKind::Unused);
-    EXPECT_EQ(f->decoded[0], (PhysRange{0xfebf0000, 0x4000}));
-    EXPECT_EQ(f->decoded[2], (PhysRange{0x800000000ull, 0x100000}));
+    EXPECT_EQ(f->decoded[0], (DeviceRange{0xfebf0000, 0x4000}));
+    EXPECT_EQ(f->decoded[2], (DeviceRange{0x800000000ull, 0x100000}));
     // The scan put everything back.
     EXPECT_EQ(rig.hw(kMsiDevice, 0x10), 0xfebf0000u);
     EXPECT_EQ(rig.hw(kMsiDevice, 0x18), 0x00000004u);
@@ -193,7 +193,7 @@ TEST(PciPassthrough, ListsTheBarsAndTheirDecodedRanges) {
     const auto tables = rig.listener.table_moves();
     ASSERT_EQ(tables.size(), 1u);
     EXPECT_EQ(tables[0].bdf, kMsixDevice);
-    EXPECT_EQ(tables[0].new_range, (PhysRange{kMsixBar, 0x1000}));
+    EXPECT_EQ(tables[0].new_range, (DeviceRange{kMsixBar, 0x1000}));
 }
 
 TEST(PciPassthrough, BridgeBusNumbersStay) {
@@ -217,7 +217,7 @@ TEST(PciPassthrough, SizingWithDecodeOffIsNoMove) {
     rig.listener.moves.clear();
     rig.write(kMsiDevice, 0x04, 2, 0x0005);  // memory decoding off
     ASSERT_EQ(rig.listener.moves.size(), 2u);
-    EXPECT_EQ(rig.listener.moves[0].new_range, PhysRange{});
+    EXPECT_EQ(rig.listener.moves[0].new_range, DeviceRange{});
     rig.listener.moves.clear();
     rig.write(kMsiDevice, 0x10, 4, 0xffffffff);
     EXPECT_EQ(rig.read(kMsiDevice, 0x10), 0xffffc000u);  // the size mask, from the hardware
@@ -225,7 +225,7 @@ TEST(PciPassthrough, SizingWithDecodeOffIsNoMove) {
     EXPECT_TRUE(rig.listener.moves.empty());
     rig.write(kMsiDevice, 0x04, 2, 0x0007);
     ASSERT_EQ(rig.listener.moves.size(), 2u);
-    EXPECT_EQ(rig.listener.moves[0].new_range, (PhysRange{0xfebf0000, 0x4000}));
+    EXPECT_EQ(rig.listener.moves[0].new_range, (DeviceRange{0xfebf0000, 0x4000}));
 }
 
 TEST(PciPassthrough, SixtyFourBitBarMoves) {
@@ -234,8 +234,8 @@ TEST(PciPassthrough, SixtyFourBitBarMoves) {
     rig.write(kMsiDevice, 0x1c, 4, 0x9);  // upper half, decoding on: a move
     ASSERT_EQ(rig.listener.moves.size(), 1u);
     EXPECT_EQ(rig.listener.moves[0].bar, 2u);
-    EXPECT_EQ(rig.listener.moves[0].old_range, (PhysRange{0x800000000ull, 0x100000}));
-    EXPECT_EQ(rig.listener.moves[0].new_range, (PhysRange{0x900000000ull, 0x100000}));
+    EXPECT_EQ(rig.listener.moves[0].old_range, (DeviceRange{0x800000000ull, 0x100000}));
+    EXPECT_EQ(rig.listener.moves[0].new_range, (DeviceRange{0x900000000ull, 0x100000}));
     EXPECT_EQ(rig.pt->find(kMsiDevice)->bars[2].base, 0x900000000ull);
 }
 
@@ -245,7 +245,7 @@ TEST(PciPassthrough, MsixTableMovesWithItsBar) {
     rig.write(kMsixDevice, 0x04, 2, 0x0004);  // decoding off
     auto tables = rig.listener.table_moves();
     ASSERT_EQ(tables.size(), 1u);
-    EXPECT_EQ(tables[0].old_range, (PhysRange{kMsixBar, 0x1000}));
+    EXPECT_EQ(tables[0].old_range, (DeviceRange{kMsixBar, 0x1000}));
     EXPECT_TRUE(tables[0].new_range.empty());
     rig.write(kMsixDevice, 0x14, 4, 0xffffffff);  // sizing: no move
     rig.write(kMsixDevice, 0x14, 4, 0xfd000000);
@@ -253,7 +253,7 @@ TEST(PciPassthrough, MsixTableMovesWithItsBar) {
     rig.write(kMsixDevice, 0x04, 2, 0x0006);
     tables = rig.listener.table_moves();
     ASSERT_EQ(tables.size(), 2u);
-    EXPECT_EQ(tables[1].new_range, (PhysRange{0xfd000000, 0x1000}));
+    EXPECT_EQ(tables[1].new_range, (DeviceRange{0xfd000000, 0x1000}));
     // The old page is no longer the table; the new one is.
     EXPECT_EQ(rig.pt->msix_page_read(kTable + 12, 4), 0xffffffffu);
     EXPECT_EQ(rig.pt->msix_page_read(0xfd000000 + 12, 4), 1u);  // entry 0 masked
@@ -577,7 +577,7 @@ TEST(PciPassthroughLimits, LargeTableShowsKMaxEntries) {
     EXPECT_EQ(rig.pt->config_read(PciBdf{0, 1, 0}, 0x42, 2), MsixMediator::kMaxEntries - 1);
     // The trap covers the whole hardware table (2 KiB: one page).
     ASSERT_EQ(rig.listener.table_moves().size(), 1u);
-    EXPECT_EQ(rig.listener.table_moves()[0].new_range, (PhysRange{0xfe000000, 0x1000}));
+    EXPECT_EQ(rig.listener.table_moves()[0].new_range, (DeviceRange{0xfe000000, 0x1000}));
     rig.pt->config_write(PciBdf{0, 1, 0}, 0x42, 2, 0x8000);
     for (u32 i = 0; i < 128; ++i) EXPECT_EQ(rig.memory.dword(0xfe000000 + 16 * i + 12), 1u) << i;
     // Entries past the visible table do not exist for dom0.

@@ -74,7 +74,7 @@ protected:
 };
 
 // A host-physical range; empty (size 0) when nothing is there.
-struct PhysRange {
+struct DeviceRange {
     u64 base = 0;
     u64 size = 0;
 
@@ -82,7 +82,7 @@ struct PhysRange {
     constexpr bool contains(u64 address, u64 length) const {
         return !empty() && address >= base && address - base < size && length <= size - (address - base);
     }
-    friend constexpr bool operator==(const PhysRange& a, const PhysRange& b) = default;
+    friend constexpr bool operator==(const DeviceRange& a, const DeviceRange& b) = default;
 };
 
 // What went wrong, for the hypervisor's log. None of these is silent: each is reported
@@ -113,12 +113,12 @@ public:
     // A memory BAR's decoded range changed: the BAR was written, or memory decoding was
     // switched in the command register. Empty when it decodes nothing (decoding off, or
     // the BAR at 0). Called at scan for every decoding BAR (old range empty).
-    virtual void memory_bar_moved(PciBdf bdf, u32 bar_index, PhysRange old_range, PhysRange new_range) = 0;
+    virtual void memory_bar_moved(PciBdf bdf, u32 bar_index, DeviceRange old_range, DeviceRange new_range) = 0;
     // The pages holding a function's MSI-X table moved (same causes): the platform traps
     // `new_range` (page-aligned) and sends dom0's accesses there to
     // PciPassthrough::msix_page_read/msix_page_write, and stops trapping `old_range`.
     // Called at scan for every decoding table (old range empty).
-    virtual void msix_table_moved(PciBdf bdf, PhysRange old_range, PhysRange new_range) = 0;
+    virtual void msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) = 0;
     virtual void report(PciBdf bdf, PassthroughIssue issue) = 0;
 
 protected:

@@ -165,25 +165,25 @@ void PciPassthrough::update_ranges(PassthroughFunction& fn) {
     for (u32 i = 0; i < fn.bar_count; ++i) {
         const PciBar& bar = fn.bars[i];
         if (!bar.is_memory()) continue;
-        const PhysRange now = decoding && bar.base != 0 ? PhysRange{bar.base, bar.size} : PhysRange{};
+        const DeviceRange now = decoding && bar.base != 0 ? DeviceRange{bar.base, bar.size} : DeviceRange{};
         if (now == fn.decoded[i]) continue;
-        const PhysRange old = fn.decoded[i];
+        const DeviceRange old = fn.decoded[i];
         fn.decoded[i] = now;
         services_.listener.memory_bar_moved(fn.bdf, i, old, now);
     }
     if (fn.msix == nullptr || !fn.msix->usable()) return;
     MsixMediator& m = *fn.msix;
-    const PhysRange& table_bar = fn.decoded[m.table_bar()];
-    const PhysRange& pba_bar = fn.decoded[m.pba_bar()];
+    const DeviceRange& table_bar = fn.decoded[m.table_bar()];
+    const DeviceRange& pba_bar = fn.decoded[m.pba_bar()];
     const u64 table = table_bar.empty() ? 0 : table_bar.base + m.table_offset();
     const u64 pba = pba_bar.empty() ? 0 : pba_bar.base + m.pba_offset();
-    PhysRange pages;
+    DeviceRange pages;
     if (table != 0) {
         pages.base = align_down(table, kPageSize);
         pages.size = align_up(table + m.table_bytes(), kPageSize) - pages.base;
     }
     if (pages != fn.msix_pages) {
-        const PhysRange old = fn.msix_pages;
+        const DeviceRange old = fn.msix_pages;
         fn.msix_pages = pages;
         services_.listener.msix_table_moved(fn.bdf, old, pages);
     }

@@ -32,10 +32,10 @@ struct PassthroughFunction {
     u32 bar_count = 0;
     PciBar bars[pci_config::kBarsNormal];
     // What the listener was last told of each memory BAR.
-    PhysRange decoded[pci_config::kBarsNormal];
+    DeviceRange decoded[pci_config::kBarsNormal];
     MsiMediator msi;
     MsixMediator* msix = nullptr;
-    PhysRange msix_pages;  // the trapped pages of the MSI-X table; empty when none
+    DeviceRange msix_pages;  // the trapped pages of the MSI-X table; empty when none
 };
 
 struct PassthroughScanSummary {
