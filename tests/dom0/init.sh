@@ -12,6 +12,7 @@
 #   vireo.bench         time a 64 MiB O_DIRECT read of the disk labelled "bench"
 #   vireo.panic         crash the kernel (sysrq "c") once userspace runs
 #   vireo.shell         a shell on the console instead of the power-off at the end
+#   vireo.kmsg          keep every kernel message on the console once userspace runs
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -43,14 +44,25 @@ now_ns() {
   ns=$(sed -n '/^now at /{s/^now at \([0-9]*\) nsecs$/\1/p;q}' /proc/timer_list 2> /dev/null)
   if [ -n "$ns" ]; then echo "$ns"; else awk '{ printf "%.0f\n", $1 * 1e9 }' /proc/uptime; fi
 }
+# Waits until the console has sent all that was written to it: before a power-off or a
+# crash, which would cut it short. stty sets the settings it reads back with TCSADRAIN,
+# which waits for the output to drain (termios(3), tcsetattr), and the kernel's serial
+# driver waits for the UART's transmitter to be empty too.
+drain_console() { stty "$(stty -g < /dev/console)" < /dev/console; }
 # dd's own error lines (busybox dd prints "dd: ..." on failure), on one line.
 dd_errors() { grep 'dd:' /tmp/dd.err | tr '\n' ' ' | sed 's/ *$//'; }
 
 say "userspace started"
 say "nproc $(nproc)"
 say "memtotal $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) kB"
+# From here on the console shows only kernel messages of warning level and worse: the
+# others (a NIC's link coming up) would land between, or inside, the lines the tests
+# match. vireo.kmsg keeps them all. (`dmesg -n` sets the console log level: the
+# kernel's Documentation/admin-guide/sysctl/kernel.rst, "printk".)
+opt vireo.kmsg > /dev/null || dmesg -n 5
 if opt vireo.panic > /dev/null; then
   say "crashing the kernel on purpose (vireo.panic)"
+  drain_console
   echo c > /proc/sysrq-trigger
 fi
 
@@ -196,14 +208,15 @@ for n in /sys/class/net/*; do
   n=${n##*/}
   [ "$n" = lo ] && continue
   pci=$(pci_function "/sys/class/net/$n/device")
-  say "nic $n ($([ -n "$pci" ] && driver_of "$pci" || echo "no PCI device")) mac $(cat "/sys/class/net/$n/address")"
+  driver=$([ -n "$pci" ] && driver_of "$pci" || echo "no PCI device")
+  say "nic $n ($driver) mac $(cat "/sys/class/net/$n/address")"
   ip link set "$n" up
   rm -f "/tmp/lease.$n"
   udhcpc -i "$n" -f -q -n -t 10 -T 3 -s /etc/udhcpc/default.script > "/tmp/udhcpc.$n" 2>&1
   if [ -s "/tmp/lease.$n" ]; then
-    say "$n lease $(cat "/tmp/lease.$n")"
+    say "$n lease $(cat "/tmp/lease.$n") ($driver)"
   else
-    fail "$n no lease: $(tail -n 2 "/tmp/udhcpc.$n" | tr '\n' ' ')"
+    fail "$n no lease ($driver): $(tail -n 2 "/tmp/udhcpc.$n" | tr '\n' ' ')"
   fi
 done
 
@@ -240,4 +253,5 @@ if opt vireo.shell > /dev/null; then
   setsid cttyhack sh
 fi
 say "powering off"
+drain_console
 poweroff -f
