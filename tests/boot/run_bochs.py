@@ -4,7 +4,9 @@
 Bochs runs headless (the `term` display, which opens no network port), COM1 goes to a
 file, and the run stops when --until matches the console or at --timeout. Bochs' own
 exit status says nothing (it is 1 for every guest-initiated exit), so only the console
-is judged: every --expect must match and no --forbid may.
+is judged: every --expect must match and no --forbid may. --ata-disk IMAGE adds an ATA
+hard disk (the primary channel's slave) on a fresh copy of IMAGE
+(tests/boot/machine_devices.py).
 """
 import argparse
 import os
@@ -16,6 +18,7 @@ import tempfile
 import time
 
 from console_check import check_console, forbidden_patterns, report
+from machine_devices import DeviceError, bochs_disk_line
 
 BOCHSRC = """\
 # `megs` stops at 2048; guest RAM beyond what Bochs keeps in host memory is paged.
@@ -24,7 +27,7 @@ romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 cpu: model={model}, count={cpus}, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=0
 ata0-master: type=cdrom, path={iso}, status=inserted
-boot: cdrom
+{disk}boot: cdrom
 display_library: term
 com1: enabled=1, mode=file, dev={serial}
 log: {log}
@@ -50,15 +53,21 @@ def main():
     parser.add_argument("--timeout", type=float, default=240)
     parser.add_argument("--show-console", action="store_true", help="print the console even when the run passes")
     parser.add_argument("--allow-errors", action="store_true", help="error log lines are what the test expects")
+    parser.add_argument("--ata-disk", metavar="IMAGE", help="an ATA hard disk on a fresh copy of IMAGE (flat, raw)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vireo-bochs-") as tmp:
         serial = os.path.join(tmp, "serial.out")
         log = os.path.join(tmp, "bochs.log")
         rc = os.path.join(tmp, "bochsrc")
+        try:
+            disk = bochs_disk_line(args.ata_disk, tmp) if args.ata_disk else ""
+        except (DeviceError, OSError) as e:
+            print(f"FAIL: {e}")
+            return 2
         with open(rc, "w") as f:
             f.write(BOCHSRC.format(megs=args.megs, host_megs=min(args.megs, 2048), model=args.model, cpus=args.cpus,
-                                   iso=os.path.abspath(args.iso), serial=serial, log=log))
+                                   iso=os.path.abspath(args.iso), serial=serial, log=log, disk=disk))
         cmd = ["bochs", "-q", "-f", rc]
         print("+", " ".join(cmd), f"(model {args.model}, {args.cpus} CPUs)", flush=True)
         start = time.monotonic()

@@ -7,6 +7,12 @@ the isa-debug-exit device, whose exit status is (code << 1) | 1 (kernel/power.hp
 
 Passes when every --expect regex matches the console output, no --forbid regex does,
 and QEMU's exit status is --status. On failure prints the whole console log.
+
+Instead of an ISO, --kernel (with --initrd and --append) boots a Linux kernel on plain
+QEMU, without Vireo (Domain-0's baseline). --disk KIND:IMAGE and --nic KIND give the
+machine disks (each run on a fresh copy of the image) and NICs (QEMU's user network
+with restrict=on, and nothing else; without --nic the machine has no NIC):
+tests/boot/machine_devices.py. --device and --qemu-arg=ARG pass more to QEMU.
 """
 import argparse
 import os
@@ -19,11 +25,16 @@ import threading
 import time
 
 from console_check import check_console, forbidden_patterns, report
+from machine_devices import DeviceError, check_no_network, qemu_disk_args, qemu_nic_args
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--iso", required=True)
+    boot = parser.add_mutually_exclusive_group(required=True)
+    boot.add_argument("--iso", help="the image GRUB boots Vireo from")
+    boot.add_argument("--kernel", help="a Linux kernel QEMU boots itself (-kernel), without Vireo")
+    parser.add_argument("--initrd", help="with --kernel: its initramfs")
+    parser.add_argument("--append", default="", help="with --kernel: its command line")
     parser.add_argument("--cpu", default="EPYC-Milan")
     parser.add_argument("--machine", default="pc")
     parser.add_argument("--smp", type=int, default=1)
@@ -39,7 +50,16 @@ def main():
     parser.add_argument("--serial-port", type=int, default=1, help="which COM port the console is on (1-4)")
     parser.add_argument("--type-when", nargs=2, metavar=("REGEX", "KEYS"), action="append", default=[],
                         help="type KEYS on the console once its output matches REGEX (repeatable: in order)")
+    parser.add_argument("--disk", action="append", default=[], metavar="KIND:IMAGE",
+                        help="a disk on a fresh copy of IMAGE; KIND virtio, ahci or ide (repeatable)")
+    parser.add_argument("--nic", action="append", default=[], metavar="KIND",
+                        help="a NIC on a restricted user network: e1000e, e1000 or virtio-net (repeatable)")
+    parser.add_argument("--device", action="append", default=[], help="a QEMU -device (repeatable)")
+    parser.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
+                        help="one more QEMU argument (repeatable; write --qemu-arg=-foo for one that starts with -)")
     args = parser.parse_args()
+    if args.kernel is None and (args.initrd or args.append):
+        parser.error("--initrd and --append go with --kernel")
 
     forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
     with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
@@ -51,10 +71,20 @@ def main():
         serial = ["-serial", "null"] * (args.serial_port - 1) + ["-chardev", console_dev, "-serial", "chardev:console"]
         options = f"debug_exit=0xf4 {args.options}".strip()
         entry = f"[{args.entry}] " if args.entry else ""
+        if args.iso:
+            boot = ["-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", args.iso]
+        else:
+            boot = ["-kernel", args.kernel, "-append", args.append] + (["-initrd", args.initrd] if args.initrd else [])
+        try:
+            check_no_network(args.qemu_arg)
+            devices = (qemu_disk_args(args.disk, tmp, args.machine, cdrom=bool(args.iso)) + qemu_nic_args(args.nic)
+                       + [a for d in args.device for a in ("-device", d)] + args.qemu_arg)
+        except (DeviceError, OSError) as e:
+            print(f"FAIL: {e}")
+            return 2
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", args.cpu, "-machine", args.machine,
                "-smp", str(args.smp), "-m", args.mem, "-display", "none", "-monitor", "none",
-               "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-               "-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", args.iso] + serial
+               "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"] + boot + serial + devices
         print("+", " ".join(cmd), flush=True)
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

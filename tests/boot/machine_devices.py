@@ -1,0 +1,117 @@
+"""Disks and NICs for a test machine (QEMU's options, Bochs' ATA disk), shared by
+run_qemu.py, run_bochs.py and tools/bench-dom0.
+
+A test writes to its disks, so each run gets its own copy of each image, in a
+directory the caller removes. NICs only ever use QEMU's user network with restrict=on,
+which lets the guest reach nothing but QEMU's own DHCP server (QEMU's documentation of
+`-netdev user`: "restrict=on|off: If this option is enabled, the guest will be isolated,
+i.e. it will not be able to contact the host and no guest IP packets will be routed over
+the host to the outside").
+"""
+import os
+
+# --disk KIND:IMAGE. virtio: virtio-blk-pci, modern only (virtio 1.0, MSI-X); ahci: a
+# separate AHCI controller (`-device ahci`, one for all such disks, 6 ports); ide: the
+# machine's own disk controller through `-drive if=ide` (the PIIX IDE on `pc`, the ICH9
+# AHCI on `q35`).
+DISK_KINDS = ("virtio", "ahci", "ide")
+# --nic KIND -> QEMU device.
+NIC_KINDS = {"e1000e": "e1000e", "e1000": "e1000", "virtio-net": "virtio-net-pci,disable-legacy=on"}
+AHCI_PORTS = 6
+# `-drive if=ide` indexes: two channels of two on pc's PIIX, six AHCI ports on q35's ICH9.
+# -cdrom takes index 2 (the secondary channel's master, or port 2).
+IDE_INDEXES = {"pc": 4, "q35": 6}
+CDROM_INDEX = 2
+
+
+class DeviceError(Exception):
+    pass
+
+
+def parse_disk(spec):
+    """KIND:IMAGE -> (kind, image); raises DeviceError with what is wrong."""
+    kind, sep, image = spec.partition(":")
+    if not sep or kind not in DISK_KINDS or not image:
+        raise DeviceError(f"--disk {spec!r}: expected KIND:IMAGE with KIND one of {', '.join(DISK_KINDS)}")
+    if not os.path.isfile(image):
+        raise DeviceError(f"--disk {spec!r}: {image} is not a file")
+    return kind, image
+
+
+def copy_image(image, directory, name):
+    """Copies IMAGE into DIRECTORY as NAME, keeping runs of zeros as holes (a bench image
+    is mostly zeros), and returns the copy's path."""
+    copy = os.path.join(directory, name)
+    with open(image, "rb") as src, open(copy, "wb") as dst:
+        while True:
+            block = src.read(1 << 20)
+            if not block:
+                break
+            if block.count(0) == len(block):
+                dst.seek(len(block), os.SEEK_CUR)
+            else:
+                dst.write(block)
+        dst.truncate()
+    if os.path.getsize(copy) != os.path.getsize(image):
+        raise DeviceError(f"copying {image} to {copy}: the copy has {os.path.getsize(copy)} bytes, "
+                          f"the image {os.path.getsize(image)}")
+    return copy
+
+
+def qemu_disk_args(specs, directory, machine="pc", cdrom=False):
+    """QEMU options for the --disk specs, on fresh copies of their images in DIRECTORY."""
+    machine_kind = "q35" if "q35" in machine else "pc"
+    ide_free = [i for i in range(IDE_INDEXES[machine_kind]) if not (cdrom and i == CDROM_INDEX)]
+    args, ahci_port = [], 0
+    for n, spec in enumerate(specs):
+        kind, image = parse_disk(spec)
+        copy = copy_image(image, directory, f"disk{n}-{kind}-{os.path.basename(image)}")
+        drive = f"file={copy},format=raw"
+        if kind == "virtio":
+            args += ["-drive", f"if=none,id=disk{n},{drive}", "-device", f"virtio-blk-pci,drive=disk{n},disable-legacy=on"]
+        elif kind == "ahci":
+            if ahci_port == AHCI_PORTS:
+                raise DeviceError(f"--disk {spec!r}: the AHCI controller has only {AHCI_PORTS} ports")
+            if ahci_port == 0:
+                args += ["-device", "ahci,id=vahci"]
+            args += ["-drive", f"if=none,id=disk{n},{drive}", "-device", f"ide-hd,drive=disk{n},bus=vahci.{ahci_port}"]
+            ahci_port += 1
+        else:
+            if not ide_free:
+                raise DeviceError(f"--disk {spec!r}: no free IDE position left on the {machine_kind} machine")
+            args += ["-drive", f"if=ide,index={ide_free.pop(0)},media=disk,{drive}"]
+    return args
+
+
+def qemu_nic_args(kinds):
+    """QEMU options for the --nic kinds, each on its own restricted user network; with
+    none, `-nic none`, so QEMU adds no default NIC (whose user network is not
+    restricted)."""
+    if not kinds:
+        return ["-nic", "none"]
+    args = []
+    for n, kind in enumerate(kinds):
+        if kind not in NIC_KINDS:
+            raise DeviceError(f"--nic {kind!r}: expected one of {', '.join(NIC_KINDS)}")
+        args += ["-netdev", f"user,id=net{n},restrict=on", "-device", f"{NIC_KINDS[kind]},netdev=net{n}"]
+    return args
+
+
+def check_no_network(qemu_args):
+    """Extra QEMU options may not add a network: --nic is the only way, always restricted."""
+    for a in qemu_args:
+        if a.split("=")[0] in ("-net", "-netdev", "-nic", "--net", "--netdev", "--nic"):
+            raise DeviceError(f"--qemu-arg {a!r}: networks come only from --nic (user network, restrict=on)")
+
+
+def bochs_disk_line(image, directory):
+    """The bochsrc line of an ATA disk on a fresh copy of IMAGE: the primary channel's
+    slave (the CD-ROM is its master). Bochs takes a flat image's geometry from its size,
+    in cylinders of 16 heads and 63 sectors (tests/dom0/make-disk-image pads to that)."""
+    size = os.path.getsize(image)
+    if size % (16 * 63 * 512):
+        raise DeviceError(f"--ata-disk {image}: {size} bytes is not a whole number of 16-head, "
+                          f"63-sector cylinders ({16 * 63 * 512} bytes), which Bochs needs")
+    copy = copy_image(image, directory, "ata-" + os.path.basename(image))
+    return f"ata0-slave: type=disk, path={copy}, mode=flat\n"
+

@@ -1,0 +1,257 @@
+#!/bin/busybox sh
+# Domain-0's /init (tools/linux-guest-assets --dom0 puts it in dom0-initramfs.cpio.gz):
+# loads the drivers of the machine's real disks and NICs, checks every disk that carries
+# the test pattern of tests/dom0/make-disk-image, gets a DHCP lease on every NIC, and
+# reports each result on a line that starts with "VIREO-DOM0:", which the tests match.
+#
+# Kernel command-line options it reads:
+#   vireo.disks=N       wait (up to vireo.wait seconds, default 60) until N disks with the
+#                       test pattern are there before checking them
+#   vireo.probe=A[,B]   read 4 KiB of /dev/mem at each physical address and print its md5
+#                       and first 16 bytes (or why the read failed)
+#   vireo.bench         time a 64 MiB O_DIRECT read of the disk labelled "bench"
+#   vireo.panic         crash the kernel (sysrq "c") once userspace runs
+#   vireo.shell         a shell on the console instead of the power-off at the end
+#   vireo.kmsg          keep every kernel message on the console once userspace runs
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+
+say() { echo "VIREO-DOM0: $*"; }
+failures=0
+fail() {
+  failures=$((failures + 1))
+  say "$*"
+}
+cmdline=$(cat /proc/cmdline)
+# opt NAME: prints the value of NAME=VALUE on the command line ("yes" for a bare NAME);
+# fails when NAME is absent.
+opt() {
+  for a in $cmdline; do
+    case $a in
+      "$1") echo yes; return 0 ;;
+      "$1"=*) echo "${a#*=}"; return 0 ;;
+    esac
+  done
+  return 1
+}
+seconds() { cut -d' ' -f1 /proc/uptime; }
+# The kernel's monotonic clock in nanoseconds ("now at N nsecs" in /proc/timer_list), or
+# /proc/uptime's centiseconds where that is missing.
+now_ns() {
+  ns=$(sed -n '/^now at /{s/^now at \([0-9]*\) nsecs$/\1/p;q}' /proc/timer_list 2> /dev/null)
+  if [ -n "$ns" ]; then echo "$ns"; else awk '{ printf "%.0f\n", $1 * 1e9 }' /proc/uptime; fi
+}
+# Waits until the console has sent all that was written to it: before a power-off or a
+# crash, which would cut it short. stty sets the settings it reads back with TCSADRAIN,
+# which waits for the output to drain (termios(3), tcsetattr), and the kernel's serial
+# driver waits for the UART's transmitter to be empty too.
+drain_console() { stty "$(stty -g < /dev/console)" < /dev/console; }
+# dd's own error lines (busybox dd prints "dd: ..." on failure), on one line.
+dd_errors() { grep 'dd:' /tmp/dd.err | tr '\n' ' ' | sed 's/ *$//'; }
+
+say "userspace started"
+say "nproc $(nproc)"
+say "memtotal $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) kB"
+# From here on the console shows only kernel messages of warning level and worse: the
+# others (a NIC's link coming up) would land between, or inside, the lines the tests
+# match. vireo.kmsg keeps them all. (`dmesg -n` sets the console log level: the
+# kernel's Documentation/admin-guide/sysctl/kernel.rst, "printk".)
+opt vireo.kmsg > /dev/null || dmesg -n 5
+if opt vireo.panic > /dev/null; then
+  say "crashing the kernel on purpose (vireo.panic)"
+  drain_console
+  echo c > /proc/sysrq-trigger
+fi
+
+# The drivers, dependencies first (tools/linux-guest-assets wrote the order). Loading a
+# module returns only after the probing it started asynchronously has finished (the
+# kernel's do_init_module waits with async_synchronize_full), so disks found by a driver
+# are there once its insmod returns.
+moddir=/lib/modules/$(uname -r)
+if [ -f "$moddir/dom0-modules.order" ]; then
+  loaded=""
+  while read -r ko; do
+    name=${ko##*/}
+    name=${name%.ko}
+    if err=$(insmod "$moddir/$ko" 2>&1); then
+      loaded="$loaded $name"
+    else
+      fail "module $name failed to load: $err"
+    fi
+  done < "$moddir/dom0-modules.order"
+  say "modules loaded:$loaded"
+else
+  fail "no modules for kernel $(uname -r) in the initramfs"
+fi
+
+# The PCI function (its sysfs directory) above a sysfs device, or nothing.
+pci_function() {
+  p=$(readlink -f "$1")
+  while [ -n "$p" ] && [ "$p" != / ]; do
+    if [ -e "$p/subsystem" ] && [ "$(basename "$(readlink "$p/subsystem")")" = pci ]; then
+      echo "$p"
+      return
+    fi
+    p=$(dirname "$p")
+  done
+}
+driver_of() {
+  if [ -e "$1/driver" ]; then basename "$(readlink "$1/driver")"; else echo none; fi
+}
+for d in /sys/bus/pci/devices/*; do
+  [ -e "$d" ] || continue
+  vendor=$(cat "$d/vendor")
+  device=$(cat "$d/device")
+  class=$(cat "$d/class")
+  say "pci ${d##*/} ${vendor#0x}:${device#0x} class ${class#0x} driver $(driver_of "$d")"
+done
+
+# The first line of a disk's first sector: "VIREO-DISK <label> chunk=<bytes>
+# data=<first chunk>+<chunks> md5=<md5 of the data chunks> scratch=<first>+<chunks>"
+# on the disks of tests/dom0/make-disk-image; empty on others.
+header() { dd if="/dev/$1" bs=512 count=1 iflag=direct 2> /dev/null | head -n 1 | tr -d '\000'; }
+pattern_disks() {
+  for b in /sys/block/*; do
+    dev=${b##*/}
+    case $dev in loop* | ram* | sr* | fd* | zram*) continue ;; esac
+    case "$(header "$dev")" in "VIREO-DISK "*) echo "$dev" ;; esac
+  done
+}
+if want=$(opt vireo.disks); then
+  limit=$(opt vireo.wait || echo 60)
+  start=$(seconds)
+  while [ "$(pattern_disks | wc -l)" -lt "$want" ]; do
+    if awk -v now="$(seconds)" -v start="$start" -v limit="$limit" 'BEGIN { exit !(now - start > limit) }'; then
+      fail "only $(pattern_disks | wc -l) of $want disks with the test pattern after $limit s: $(ls /sys/block | tr '\n' ' ')"
+      break
+    fi
+    usleep 200000
+  done
+fi
+
+check_disk() {
+  dev=$1
+  label="" chunk="" data="" md5="" scratch=""
+  set -- $(header "$dev")
+  label=$2
+  for f in "$@"; do
+    case $f in
+      chunk=*) chunk=${f#chunk=} ;;
+      data=*) data=${f#data=} ;;
+      md5=*) md5=${f#md5=} ;;
+      scratch=*) scratch=${f#scratch=} ;;
+    esac
+  done
+  pci=$(pci_function "/sys/block/$dev/device")
+  driver=$([ -n "$pci" ] && driver_of "$pci" || echo "no PCI device")
+  if [ -z "$chunk" ] || [ -z "$data" ] || [ -z "$md5" ]; then
+    fail "disk $label ($dev, $driver) pattern BAD: header '$(header "$dev")'"
+    return
+  fi
+  sum=$(dd if="/dev/$dev" bs="$chunk" skip="${data%+*}" count="${data#*+}" iflag=direct 2> /tmp/dd.err | md5sum)
+  sum=${sum%% *}
+  if [ "$sum" = "$md5" ]; then
+    say "disk $label ($dev, $driver) pattern ok"
+  else
+    fail "disk $label ($dev, $driver) pattern BAD: md5 $sum, expected $md5 $(dd_errors)"
+  fi
+  [ -n "$scratch" ] || return
+  # A block unique to this boot, written with O_DIRECT and read back with O_DIRECT after
+  # dropping the page cache, so the data makes the round trip through the device.
+  first=${scratch%+*}
+  yes "written by Domain-0 $(cat /proc/sys/kernel/random/uuid)" | head -c "$chunk" > /tmp/block
+  written=$(md5sum < /tmp/block)
+  if ! dd if=/tmp/block of="/dev/$dev" bs="$chunk" seek="$first" count=1 oflag=direct conv=notrunc,fsync 2> /tmp/dd.err; then
+    fail "disk $label write failed: $(dd_errors)"
+    return
+  fi
+  echo 3 > /proc/sys/vm/drop_caches
+  read_back=$(dd if="/dev/$dev" bs="$chunk" skip="$first" count=1 iflag=direct 2> /tmp/dd.err | md5sum)
+  if [ "$read_back" = "$written" ]; then
+    say "disk $label write read back ok"
+  else
+    fail "disk $label write read back BAD: md5 ${read_back%% *}, wrote ${written%% *} $(dd_errors)"
+  fi
+}
+disks=$(pattern_disks)
+say "disks with the test pattern: $(echo $disks)"
+for dev in $disks; do check_disk "$dev"; done
+
+if opt vireo.bench > /dev/null; then
+  bench=""
+  for dev in $disks; do
+    set -- $(header "$dev")
+    [ "$2" = bench ] && bench=$dev
+  done
+  if [ -z "$bench" ]; then
+    fail "bench: no disk labelled bench"
+  else
+    # Debian's busybox dd prints no transfer rate: the time comes from the kernel's clock.
+    start=$(now_ns)
+    if dd if="/dev/$bench" of=/dev/null bs=1M count=64 iflag=direct 2> /tmp/dd.err; then
+      end=$(now_ns)
+      # "64+0 records in": whole 1 MiB blocks (a short disk gives fewer).
+      blocks=$(sed -n 's/^\([0-9]*\)+[0-9]* records in$/\1/p' /tmp/dd.err)
+      awk -v b="$blocks" -v t0="$start" -v t1="$end" \
+        'BEGIN { printf "VIREO-DOM0: dd %d bytes %.6f s\n", b * 1048576, (t1 - t0) / 1e9 }'
+    else
+      fail "bench: dd of $bench failed: $(dd_errors)"
+    fi
+  fi
+fi
+
+# Every NIC: up, then a DHCP lease from QEMU's user network (bounded: 10 tries 3 s apart).
+for n in /sys/class/net/*; do
+  n=${n##*/}
+  [ "$n" = lo ] && continue
+  pci=$(pci_function "/sys/class/net/$n/device")
+  driver=$([ -n "$pci" ] && driver_of "$pci" || echo "no PCI device")
+  say "nic $n ($driver) mac $(cat "/sys/class/net/$n/address")"
+  ip link set "$n" up
+  rm -f "/tmp/lease.$n"
+  udhcpc -i "$n" -f -q -n -t 10 -T 3 -s /etc/udhcpc/default.script > "/tmp/udhcpc.$n" 2>&1
+  if [ -s "/tmp/lease.$n" ]; then
+    say "$n lease $(cat "/tmp/lease.$n") ($driver)"
+  else
+    fail "$n no lease ($driver): $(tail -n 2 "/tmp/udhcpc.$n" | tr '\n' ' ')"
+  fi
+done
+
+# The interrupts of the devices, summed over the CPUs: "irq <number> <count> <chip and
+# name...>", so a test sees that MSI/MSI-X and IO-APIC interrupts arrive.
+awk 'NR == 1 { cpus = NF; next }
+/virtio|ahci|ata|eth|e1000|PCI-MSI|IO-APIC/ {
+  sum = 0
+  for (i = 2; i <= cpus + 1; i++) sum += $i
+  rest = ""
+  for (i = cpus + 2; i <= NF; i++) rest = rest " " $i
+  sub(/:$/, "", $1)
+  print "VIREO-DOM0: irq " $1 " " sum rest
+}' /proc/interrupts
+
+# /dev/mem at the physical addresses asked for (the kernel's STRICT_DEVMEM refuses RAM it
+# owns, so a refused read is reported, not failed).
+if probes=$(opt vireo.probe); then
+  for addr in $(echo "$probes" | tr , ' '); do
+    if dd if=/dev/mem of=/tmp/probe bs=4096 count=1 iflag=skip_bytes skip=$((addr)) 2> /tmp/dd.err &&
+      [ "$(stat -c %s /tmp/probe)" = 4096 ]; then
+      sum=$(md5sum < /tmp/probe)
+      say "devmem $addr md5 ${sum%% *} first16 $(hexdump -v -n 16 -e '16/1 "%02x"' /tmp/probe)"
+    else
+      say "devmem $addr read failed: $(dd_errors)"
+    fi
+  done
+fi
+
+say "uptime $(seconds)"
+if [ "$failures" = 0 ]; then say "all checks passed"; else say "$failures checks FAILED"; fi
+if opt vireo.shell > /dev/null; then
+  say "shell on the console (exit to power off)"
+  setsid cttyhack sh
+fi
+say "powering off"
+drain_console
+poweroff -f
