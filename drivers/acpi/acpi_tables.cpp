@@ -147,6 +147,7 @@ private:
     bool add_cpu(u32 apic_id, u32 acpi_uid, u32 flags, bool x2apic);
     void parse_fadt(PhysAddr address, const u8* table, u32 length);
     void parse_hpet(PhysAddr address, const u8* table, u32 length);
+    void parse_mcfg(PhysAddr address, const u8* table, u32 length);
 
     AcpiMemory& mem_;
     AcpiInfo& info_;
@@ -349,6 +350,12 @@ bool Parser::visit_table(PhysAddr address, const char* expected_signature) {
             warn(info_, "HPET at 0x%llx: a second HPET table; only the first timer block is used", ull(address));
         } else {
             parse_hpet(address, table, length);
+        }
+    } else if (memcmp(signature, "MCFG", 4) == 0) {
+        if (info_.mcfg.present) {
+            warn(info_, "MCFG at 0x%llx: a second MCFG; ignored", ull(address));
+        } else {
+            parse_mcfg(address, table, length);
         }
     }
     return true;
@@ -684,6 +691,45 @@ void Parser::parse_hpet(PhysAddr address, const u8* t, u32 length) {
         return;
     }
     h.present = true;
+}
+
+// PCI Firmware Specification 3.0, 4.1.2 MCFG (Table 4-2): header, 8 reserved bytes, then
+// Configuration Space Base Address Allocation Structures of 16 bytes (Table 4-3): Base
+// Address u64, PCI Segment Group Number u16, Start Bus u8, End Bus u8, 4 reserved bytes.
+// A table whose length leaves a partial structure is ignored whole, as its end cannot be
+// trusted; a bad structure is skipped alone. Neither is fatal: the machine boots without
+// memory-mapped configuration space (the legacy 0xCF8/0xCFC mechanism still works).
+void Parser::parse_mcfg(PhysAddr address, const u8* t, u32 length) {
+    constexpr u32 kAllocationsOffset = 44;
+    constexpr u32 kAllocationLength = 16;
+    constexpr u64 kBusShift = 20;  // 1 MiB of configuration space per bus (PCIe Base 3.0, 7.2.2)
+    AcpiMcfg& m = info_.mcfg;
+    if (length < kAllocationsOffset || (length - kAllocationsOffset) % kAllocationLength != 0) {
+        warn(info_, "MCFG at 0x%llx: length %u is not 44 + 16 * n; ignored", ull(address), length);
+        return;
+    }
+    m.present = true;
+    m.table_address = address;
+    for (u32 offset = kAllocationsOffset; offset < length; offset += kAllocationLength) {
+        const u8* e = t + offset;
+        AcpiMcfgAllocation a;
+        a.base_address = read_u64(e);
+        a.segment = read_u16(e + 8);
+        a.start_bus = e[10];
+        a.end_bus = e[11];
+        const u64 window_bytes = (u64(a.end_bus) + 1) << kBusShift;
+        if (a.end_bus < a.start_bus || a.base_address == 0 || a.base_address + window_bytes < a.base_address) {
+            warn(info_, "MCFG: segment %u buses %u-%u at 0x%llx is not a valid window; ignored", a.segment, a.start_bus,
+                 a.end_bus, ull(a.base_address));
+            ++m.ignored_count;
+        } else if (m.allocation_count == AcpiMcfg::kMaxAllocations) {
+            warn(info_, "MCFG: more than %lu windows; segment %u buses %u-%u ignored", ul(AcpiMcfg::kMaxAllocations),
+                 a.segment, a.start_bus, a.end_bus);
+            ++m.ignored_count;
+        } else {
+            m.allocations[m.allocation_count++] = a;
+        }
+    }
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
-// ACPI static table parsing: RSDP -> RSDT/XSDT -> MADT, FADT, HPET (plus where the DSDT
-// and FACS live). The hypervisor needs these facts before it can bring up other CPUs,
-// route interrupts, pick a timer and reset the machine. Nothing here interprets AML.
+// ACPI static table parsing: RSDP -> RSDT/XSDT -> MADT, FADT, HPET, MCFG (plus where the
+// DSDT and FACS live). The hypervisor needs these facts before it can bring up other CPUs,
+// route interrupts, pick a timer, reset the machine and trap PCI Express configuration
+// space. Nothing here interprets AML.
 //
 // The same source is built into the freestanding hypervisor and into the host unit tests,
 // so physical memory is reached only through AcpiMemory: the hypervisor serves it from
 // its own mappings, the tests from synthetic tables and from tables dumped from QEMU.
 //
 // Spec references are to the ACPI Specification 6.5 ("ACPI 5.2.x") and the IA-PC HPET
-// Specification 1.0a ("HPET 3.2.4").
+// Specification 1.0a ("HPET 3.2.4") and the PCI Firmware Specification 3.0 ("PCI FW 4.1.2").
 #pragma once
 
 #include "kernel/types.hpp"
@@ -179,8 +180,41 @@ struct AcpiHpet {
     u8 page_protection;
 };
 
+// One Configuration Space Base Address Allocation Structure of the MCFG (PCI FW 4.1.2,
+// Table 4-3): the enhanced configuration (ECAM) window of buses start_bus..end_bus of one
+// PCI segment group. Bus b's 1 MiB of configuration space starts at base_address + (b << 20),
+// so the window itself is [window_start(), window_end()) (PCI Express Base 3.0, 7.2.2).
+struct AcpiMcfgAllocation {
+    PhysAddr base_address;  // where bus 0 of the segment would be, even when start_bus > 0
+    u16 segment;            // PCI Segment Group Number
+    u8 start_bus;
+    u8 end_bus;  // at least start_bus (the parser skips entries that say otherwise)
+
+    PhysAddr window_start() const { return base_address + (u64(start_bus) << 20); }
+    PhysAddr window_end() const { return base_address + ((u64(end_bus) + 1) << 20); }
+};
+
+struct AcpiMcfg {
+    // A server has one segment per host bridge at most; 16 is far beyond what 2-socket
+    // machines list (one or two).
+    static constexpr usize kMaxAllocations = 16;
+
+    bool present;  // a well-formed MCFG was found (its allocations may still be 0)
+    PhysAddr table_address;
+    AcpiMcfgAllocation allocations[kMaxAllocations];
+    usize allocation_count;
+    // Entries of the table that are not in `allocations`: beyond kMaxAllocations or
+    // invalid (end bus before start bus, base 0, window past 2^64). Each one was warned
+    // about. Whoever must trap every ECAM window (an OS reading this same MCFG would use
+    // them all) has to refuse a table with any.
+    usize ignored_count;
+};
+
 struct AcpiInfo {
-    static constexpr usize kMaxTables = 64;
+    // Servers with an SSDT per processor package or device list several dozen tables;
+    // a host with more cannot be described (parse_acpi fails), and dom0's XSDT, built from
+    // this list, never needs more entries than it holds.
+    static constexpr usize kMaxTables = 128;
     static constexpr usize kMaxWarnings = 8;
     static constexpr usize kMessageLength = 96;
     static constexpr usize kMaxRsdpLength = 64;  // ACPI 5.2.5.3: 36 today; room for growth
@@ -203,6 +237,7 @@ struct AcpiInfo {
     AcpiMadt madt;
     AcpiFadt fadt;
     AcpiHpet hpet;
+    AcpiMcfg mcfg;
     bool has_dsdt;
     PhysAddr dsdt_address;
     bool has_facs;

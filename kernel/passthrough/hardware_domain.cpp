@@ -9,6 +9,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
+#include "kernel/spinlock.hpp"
 #include "kernel/vm/vm_exit.hpp"
 #include "mm/kernel_address_space.hpp"
 
@@ -35,10 +36,19 @@ public:
     void mmio_write(Vcpu& vcpu, u64 address, u8, u64) override { report(vcpu, address, "write"); }
 
 private:
+    // One line per page, for the first 16 pages: a guest must not flood the console.
     static void report(Vcpu& vcpu, u64 address, const char* what) {
-        // A few lines, then silence: a guest must not flood the console.
-        static u32 reported = 0;
-        if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) >= 8) return;
+        static u64 pages[16];
+        static u32 count = 0;
+        static SpinLock lock;
+        {
+            IrqLockGuard guard(lock);
+            const u64 page = align_down(address, kPageSize) | 1;  // never 0
+            for (u32 i = 0; i < count; ++i)
+                if (pages[i] == page) return;
+            if (count == 16) return;
+            pages[count++] = page;
+        }
         const char* owner = g_policy.denied_what(address);
         log_warn("domain %u (%s): vcpu%u: %s of %#llx (%s, not its own) ignored; it reads as all ones", vcpu.domain->id,
                  vcpu.domain->name, vcpu.index, what, (unsigned long long)address, owner ? owner : "nothing there");

@@ -13,224 +13,12 @@
 
 #include "drivers/acpi/acpi_dump.hpp"
 #include "drivers/acpi/acpi_tables.hpp"
+#include "tests/unit/acpi_builders.hpp"
 #include "tests/unit/acpi_fixture.hpp"
 
 namespace {
 
-using Bytes = std::vector<u8>;
-
-void put16(Bytes& b, usize at, u16 v) { std::memcpy(&b[at], &v, 2); }
-void put32(Bytes& b, usize at, u32 v) { std::memcpy(&b[at], &v, 4); }
-void put64(Bytes& b, usize at, u64 v) { std::memcpy(&b[at], &v, 8); }
-void append16(Bytes& b, u16 v) { b.resize(b.size() + 2), put16(b, b.size() - 2, v); }
-void append32(Bytes& b, u32 v) { b.resize(b.size() + 4), put32(b, b.size() - 4, v); }
-void append64(Bytes& b, u64 v) { b.resize(b.size() + 8), put64(b, b.size() - 8, v); }
-
-u8 sum(const Bytes& b, usize length) {
-    u8 s = 0;
-    for (usize i = 0; i < length; ++i) s = u8(s + b[i]);
-    return s;
-}
-
-// Makes bytes [0, length) sum to zero by adjusting the checksum byte at `at`.
-void fix_checksum(Bytes& b, usize at, usize length) {
-    b[at] = 0;
-    b[at] = u8(0x100 - sum(b, length));
-}
-
-// An SDT with a valid header (ACPI 5.2.6) around `body`.
-Bytes make_sdt(const char* signature, u8 revision, const Bytes& body, const char* oem_id = "VIREO ") {
-    Bytes t(36);
-    std::memcpy(&t[0], signature, 4);
-    t[8] = revision;
-    std::memcpy(&t[10], oem_id, 6);
-    std::memcpy(&t[16], "TESTTBL ", 8);
-    put32(t, 24, 1);
-    std::memcpy(&t[28], "VTST", 4);
-    put32(t, 32, 1);
-    t.insert(t.end(), body.begin(), body.end());
-    put32(t, 4, u32(t.size()));
-    fix_checksum(t, 9, t.size());
-    return t;
-}
-
-// Re-seals a table after a test edits it (Length and checksum).
-void reseal(Bytes& t) {
-    put32(t, 4, u32(t.size()));
-    fix_checksum(t, 9, t.size());
-}
-
-Bytes make_rsdp(u8 revision, u32 rsdt, u64 xsdt) {
-    Bytes r(revision >= 2 ? 36 : 20);
-    std::memcpy(&r[0], "RSD PTR ", 8);
-    std::memcpy(&r[9], "VIREO ", 6);
-    r[15] = revision;
-    put32(r, 16, rsdt);
-    if (revision >= 2) {
-        put32(r, 20, 36);
-        put64(r, 24, xsdt);
-    }
-    fix_checksum(r, 8, 20);
-    if (revision >= 2) fix_checksum(r, 32, 36);  // covers the first checksum byte too, so it goes second
-    return r;
-}
-
-// MADT interrupt controller structures (ACPI 5.2.12.x).
-Bytes lapic(u8 uid, u8 apic_id, u32 flags) {
-    Bytes e{0, 8, uid, apic_id};
-    append32(e, flags);
-    return e;
-}
-Bytes x2apic(u32 apic_id, u32 uid, u32 flags) {
-    Bytes e{9, 16, 0, 0};
-    append32(e, apic_id);
-    append32(e, flags);
-    append32(e, uid);
-    return e;
-}
-Bytes ioapic(u8 id, u32 address, u32 gsi_base) {
-    Bytes e{1, 12, id, 0};
-    append32(e, address);
-    append32(e, gsi_base);
-    return e;
-}
-Bytes iso(u8 source, u32 gsi, u16 flags) {
-    Bytes e{2, 10, 0, source};
-    append32(e, gsi);
-    append16(e, flags);
-    return e;
-}
-Bytes lapic_nmi(u8 uid, u16 flags, u8 lint) {
-    Bytes e{4, 6, uid};
-    append16(e, flags);
-    e.push_back(lint);
-    return e;
-}
-Bytes x2apic_nmi(u32 uid, u16 flags, u8 lint) {
-    Bytes e{0xa, 12};
-    append16(e, flags);
-    append32(e, uid);
-    e.insert(e.end(), {lint, 0, 0, 0});
-    return e;
-}
-Bytes lapic_override(u64 address) {
-    Bytes e{5, 12, 0, 0};
-    append64(e, address);
-    return e;
-}
-
-Bytes make_madt(u32 lapic_address, u32 flags, const std::vector<Bytes>& entries) {
-    Bytes body;
-    append32(body, lapic_address);
-    append32(body, flags);
-    for (const Bytes& e : entries) body.insert(body.end(), e.begin(), e.end());
-    return make_sdt("APIC", 5, body);
-}
-
-void put_gas(Bytes& t, usize at, u8 space, u8 width, u8 offset, u8 access, u64 address) {
-    t[at] = space;
-    t[at + 1] = width;
-    t[at + 2] = offset;
-    t[at + 3] = access;
-    put64(t, at + 4, address);
-}
-
-// A FADT (ACPI 5.2.9) like QEMU's q35 one, cut to `length` bytes (276 = revision 6).
-Bytes make_fadt(u8 revision, usize length, u32 dsdt, u32 facs, u64 x_dsdt = 0) {
-    Bytes t(276);
-    put32(t, 36, facs);
-    put32(t, 40, dsdt);
-    put16(t, 46, 9);                        // SCI_INT
-    put32(t, 56, 0x600);                    // PM1a_EVT_BLK
-    put32(t, 64, 0x604);                    // PM1a_CNT_BLK
-    put32(t, 76, 0x608);                    // PM_TMR_BLK
-    t[88] = 4;                              // PM1_EVT_LEN
-    t[89] = 2;                              // PM1_CNT_LEN
-    t[91] = 4;                              // PM_TMR_LEN
-    t[108] = 0x32;                          // CENTURY
-    put16(t, 109, 0x0003);                  // IAPC_BOOT_ARCH: legacy devices, 8042
-    put32(t, 112, (1u << 8) | (1u << 10));  // TMR_VAL_EXT, RESET_REG_SUP
-    put_gas(t, 116, 1, 8, 0, 0, 0xcf9);
-    t[128] = 0x6;
-    put64(t, 140, x_dsdt);
-    t.resize(length);
-    return make_sdt("FACP", revision, Bytes(t.begin() + 36, t.end()));
-}
-
-Bytes make_hpet(u32 block_id, u8 space, u64 base, u8 number = 0, u16 min_tick = 0x80) {
-    Bytes t(56);
-    put32(t, 36, block_id);
-    put_gas(t, 40, space, 0, 0, 0, base);
-    t[52] = number;
-    put16(t, 53, min_tick);
-    return make_sdt("HPET", 1, Bytes(t.begin() + 36, t.end()));
-}
-
-Bytes make_facs() {
-    Bytes t(64);
-    std::memcpy(&t[0], "FACS", 4);
-    put32(t, 4, 64);
-    t[32] = 1;
-    return t;
-}
-
-// A small, complete platform: RSDP -> XSDT (and RSDT) -> FACP, APIC, HPET, SSDT; FACP -> DSDT, FACS.
-struct Firmware {
-    static constexpr PhysAddr kRsdt = 0x7fe1000;
-    static constexpr PhysAddr kXsdt = 0x7fe2000;
-    static constexpr PhysAddr kFacp = 0x7fe3000;
-    static constexpr PhysAddr kApic = 0x7fe4000;
-    static constexpr PhysAddr kHpet = 0x7fe5000;
-    static constexpr PhysAddr kDsdt = 0x7fe6000;
-    static constexpr PhysAddr kFacs = 0x7fe7000;
-    static constexpr PhysAddr kSsdt = 0x7fe8000;
-
-    u8 rsdp_revision = 2;
-    bool with_xsdt = true;
-    bool with_rsdt = true;
-    std::vector<PhysAddr> listed{kFacp, kApic, kHpet, kSsdt};
-    std::map<PhysAddr, Bytes> tables;
-    FixtureMemory mem;
-    Bytes rsdp;
-    std::unique_ptr<AcpiInfo> info = std::make_unique<AcpiInfo>();
-    const char* error = nullptr;
-
-    Firmware() {
-        tables[kFacp] = make_fadt(6, 276, u32(kDsdt), u32(kFacs));
-        tables[kApic] = make_madt(0xfee00000, 1,
-                                  {lapic(0, 0, 1), lapic(1, 1, 1), lapic(2, 2, 1), lapic(3, 3, 1),
-                                   ioapic(0, 0xfec00000, 0), iso(0, 2, 0), iso(9, 9, 0xd), lapic_nmi(0xff, 0, 1)});
-        tables[kHpet] = make_hpet(0x8086a201, 0, 0xfed00000);
-        tables[kDsdt] = make_sdt("DSDT", 2, Bytes(100, 0xa5));
-        tables[kFacs] = make_facs();
-        tables[kSsdt] = make_sdt("SSDT", 2, Bytes(40, 0x11));
-    }
-
-    // Builds the root tables and the RSDP and places everything in `mem`.
-    void install() {
-        Bytes rsdt_body, xsdt_body;
-        for (PhysAddr a : listed) {
-            append32(rsdt_body, u32(a));
-            append64(xsdt_body, a);
-        }
-        if (with_rsdt) mem.add(kRsdt, make_sdt("RSDT", 1, rsdt_body));
-        if (with_xsdt) mem.add(kXsdt, make_sdt("XSDT", 1, xsdt_body));
-        for (const auto& [address, bytes] : tables) mem.add(address, bytes);
-        rsdp = make_rsdp(rsdp_revision, with_rsdt ? u32(kRsdt) : 0, with_xsdt ? kXsdt : 0);
-    }
-
-    bool parse() { return parse_acpi(mem, rsdp.data(), rsdp.size(), *info, &error); }
-    bool install_and_parse() {
-        install();
-        return parse();
-    }
-};
-
-std::string all_warnings(const AcpiInfo& info) {
-    std::string s;
-    for (usize i = 0; i < info.warning_count; ++i) s += std::string(info.warnings[i]) + "\n";
-    return s;
-}
+using namespace acpi_test;
 
 // ---------------------------------------------------------------------------------------
 // Synthetic platforms
@@ -526,6 +314,109 @@ TEST(AcpiSynthetic, HpetWith32BitCounterAndEightComparators) {
     EXPECT_EQ(h.base_address, 0xfed01000u);
 }
 
+// The MCFG (PCI Firmware Specification 3.0, 4.1.2): where each segment's ECAM window is.
+Firmware firmware_with_mcfg(const Bytes& mcfg) {
+    Firmware fw;
+    fw.tables[Firmware::kMcfg] = mcfg;
+    fw.listed.push_back(Firmware::kMcfg);
+    return fw;
+}
+
+TEST(AcpiMcfg, TwoSegmentsAndABusRangeThatStartsAbove0) {
+    Firmware fw = firmware_with_mcfg(make_mcfg({{0xe0000000, 0, 0, 0xff}, {0x3ff000000000, 1, 0x80, 0x9f}}));
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_EQ(fw.info->warning_count, 0u) << all_warnings(*fw.info);
+    const AcpiMcfg& m = fw.info->mcfg;
+    ASSERT_TRUE(m.present);
+    EXPECT_EQ(m.table_address, Firmware::kMcfg);
+    EXPECT_EQ(m.ignored_count, 0u);
+    ASSERT_EQ(m.allocation_count, 2u);
+    EXPECT_EQ(m.allocations[0].base_address, 0xe0000000u);
+    EXPECT_EQ(m.allocations[0].segment, 0);
+    EXPECT_EQ(m.allocations[0].start_bus, 0);
+    EXPECT_EQ(m.allocations[0].end_bus, 0xff);
+    EXPECT_EQ(m.allocations[0].window_start(), 0xe0000000u);
+    EXPECT_EQ(m.allocations[0].window_end(), 0xf0000000u);  // 256 buses of 1 MiB
+    EXPECT_EQ(m.allocations[1].segment, 1);
+    // The base address is bus 0's, so the window of buses 0x80-0x9f starts 128 MiB in.
+    EXPECT_EQ(m.allocations[1].window_start(), 0x3ff000000000u + 0x80 * MiB);
+    EXPECT_EQ(m.allocations[1].window_end(), 0x3ff000000000u + 0xa0 * MiB);
+    ASSERT_NE(find_acpi_table(*fw.info, "MCFG"), nullptr);
+}
+
+TEST(AcpiMcfg, AnEmptyTableIsPresentWithNoWindows) {
+    Firmware fw = firmware_with_mcfg(make_mcfg({}));
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_TRUE(fw.info->mcfg.present);
+    EXPECT_EQ(fw.info->mcfg.allocation_count, 0u);
+    EXPECT_EQ(fw.info->warning_count, 0u);
+}
+
+TEST(AcpiMcfg, ALengthThatIsNot44Plus16NIgnoresTheWholeTable) {
+    for (usize cut : {usize(1), usize(15), usize(16 + 5)}) {
+        Bytes mcfg = make_mcfg({{0xe0000000, 0, 0, 0xff}});
+        mcfg.resize(mcfg.size() - cut);
+        reseal(mcfg);
+        Firmware fw = firmware_with_mcfg(mcfg);
+        ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+        EXPECT_FALSE(fw.info->mcfg.present) << cut;
+        EXPECT_EQ(fw.info->mcfg.allocation_count, 0u);
+        ASSERT_EQ(fw.info->warning_count, 1u) << all_warnings(*fw.info);
+        EXPECT_EQ(std::string(fw.info->warnings[0]),
+                  "MCFG at 0x7fe9000: length " + std::to_string(mcfg.size()) + " is not 44 + 16 * n; ignored");
+        // Still recorded as a table: it is the MCFG the firmware lists.
+        EXPECT_NE(find_acpi_table(*fw.info, "MCFG"), nullptr);
+    }
+}
+
+TEST(AcpiMcfg, InvalidWindowsAreSkippedAndCounted) {
+    Firmware fw = firmware_with_mcfg(make_mcfg(
+        {{0xe0000000, 0, 0x10, 0x0f}, {0, 1, 0, 0xff}, {0xfffffffff0000000ull, 2, 0, 0xff}, {0xd0000000, 3, 0, 0x3f}}));
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiMcfg& m = fw.info->mcfg;
+    ASSERT_TRUE(m.present);
+    ASSERT_EQ(m.allocation_count, 1u);
+    EXPECT_EQ(m.allocations[0].segment, 3);
+    EXPECT_EQ(m.allocations[0].window_end(), 0xd4000000u);
+    EXPECT_EQ(m.ignored_count, 3u);
+    ASSERT_EQ(fw.info->warning_count, 3u) << all_warnings(*fw.info);
+    EXPECT_STREQ(fw.info->warnings[0], "MCFG: segment 0 buses 16-15 at 0xe0000000 is not a valid window; ignored");
+    EXPECT_STREQ(fw.info->warnings[1], "MCFG: segment 1 buses 0-255 at 0x0 is not a valid window; ignored");
+    EXPECT_STREQ(fw.info->warnings[2],
+                 "MCFG: segment 2 buses 0-255 at 0xfffffffff0000000 is not a valid window; ignored");
+}
+
+TEST(AcpiMcfg, MoreWindowsThanTheTableHoldsAreCountedNotLost) {
+    std::vector<McfgWindow> windows;
+    for (u16 s = 0; s < AcpiMcfg::kMaxAllocations + 2; ++s) windows.push_back({0x100000000ull * (s + 1), s, 0, 0xff});
+    Firmware fw = firmware_with_mcfg(make_mcfg(windows));
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    const AcpiMcfg& m = fw.info->mcfg;
+    EXPECT_EQ(m.allocation_count, AcpiMcfg::kMaxAllocations);
+    EXPECT_EQ(m.allocations[AcpiMcfg::kMaxAllocations - 1].segment, AcpiMcfg::kMaxAllocations - 1);
+    EXPECT_EQ(m.ignored_count, 2u);
+    ASSERT_EQ(fw.info->warning_count, 2u);
+    EXPECT_STREQ(fw.info->warnings[0], "MCFG: more than 16 windows; segment 16 buses 0-255 ignored");
+}
+
+TEST(AcpiMcfg, ASecondMcfgIsIgnored) {
+    Firmware fw = firmware_with_mcfg(make_mcfg({{0xe0000000, 0, 0, 0xff}}));
+    fw.tables[0x7fea000] = make_mcfg({{0xc0000000, 0, 0, 0xff}});
+    fw.listed.push_back(0x7fea000);
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    ASSERT_EQ(fw.info->mcfg.allocation_count, 1u);
+    EXPECT_EQ(fw.info->mcfg.allocations[0].base_address, 0xe0000000u);
+    ASSERT_EQ(fw.info->warning_count, 1u);
+    EXPECT_STREQ(fw.info->warnings[0], "MCFG at 0x7fea000: a second MCFG; ignored");
+}
+
+TEST(AcpiMcfg, NoMcfgLeavesItAbsent) {
+    Firmware fw;
+    ASSERT_TRUE(fw.install_and_parse()) << fw.error;
+    EXPECT_FALSE(fw.info->mcfg.present);
+    EXPECT_EQ(fw.info->mcfg.allocation_count, 0u);
+}
+
 // ---------------------------------------------------------------------------------------
 // Malformed tables
 
@@ -776,13 +667,13 @@ TEST(AcpiMalformed, TooManyIoApicsAndOverrides) {
 TEST(AcpiMalformed, TooManyTables) {
     Firmware fw;
     fw.listed.clear();
-    for (u32 i = 0; i < 70; ++i) {
+    for (u32 i = 0; i < AcpiInfo::kMaxTables + 6; ++i) {
         const PhysAddr a = 0x100000 + i * 0x100;
         fw.tables[a] = make_sdt("SSDT", 2, Bytes(8, u8(i)));
         fw.listed.push_back(a);
     }
     EXPECT_FALSE(fw.install_and_parse());
-    EXPECT_NE(std::string(fw.error).find("more than 64 ACPI tables"), std::string::npos) << fw.error;
+    EXPECT_NE(std::string(fw.error).find("more than 128 ACPI tables"), std::string::npos) << fw.error;
 }
 
 TEST(AcpiMalformed, AddressRangesThatWrapAroundAreNeverMapped) {
@@ -1059,6 +950,18 @@ TEST(AcpiQemu, Q35With4CpusAnd4GiB) {
     EXPECT_TRUE(fadt.iapc_boot_arch_valid);
     EXPECT_EQ(fadt.iapc_boot_arch, 0x2);
     EXPECT_FALSE(fadt.legacy_devices);
+
+    // Q35's PCIe ECAM (MCH PCIEXBAR): 256 buses of segment 0 at 0xb0000000.
+    const AcpiMcfg& mcfg = info.mcfg;
+    ASSERT_TRUE(mcfg.present);
+    EXPECT_EQ(mcfg.table_address, 0x7ffe2394u);
+    ASSERT_EQ(mcfg.allocation_count, 1u);
+    EXPECT_EQ(mcfg.ignored_count, 0u);
+    EXPECT_EQ(mcfg.allocations[0].base_address, 0xb0000000u);
+    EXPECT_EQ(mcfg.allocations[0].segment, 0);
+    EXPECT_EQ(mcfg.allocations[0].start_bus, 0);
+    EXPECT_EQ(mcfg.allocations[0].end_bus, 0xff);
+    EXPECT_EQ(mcfg.allocations[0].window_end(), 0xc0000000u);
 }
 
 // i440fx/PIIX4: QEMU still emits an ACPI 1.0 FADT (revision 1, 116 bytes): no reset
@@ -1080,6 +983,7 @@ TEST(AcpiQemu, PcWith1CpuAnd512MiB) {
     ASSERT_NO_FATAL_FAILURE(expect_common_qemu_facts(info, 1));
     EXPECT_EQ(table_order(info), (std::vector<std::string>{"RSDT", "FACP", "APIC", "HPET", "WAET", "DSDT", "FACS"}));
     EXPECT_EQ(find_acpi_table(info, "MCFG"), nullptr);  // no PCIe on i440fx
+    EXPECT_FALSE(info.mcfg.present);
     // The ACPI area sits at the top of low RAM: 512 MiB - 128 KiB.
     EXPECT_EQ(info.facs_address, 0x1ffe0000u);
     EXPECT_EQ(info.rsdt_address, 0x1ffe1ad8u);

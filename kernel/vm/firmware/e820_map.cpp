@@ -21,7 +21,7 @@ bool build_guest_e820(u64 ram_bytes, E820Map& out, const char** error) {
         *error = "guest RAM size is not a multiple of 4 KiB";
         return false;
     }
-    // At most four entries (room for 16): the table can never overflow, and every entry
+    // At most four entries (room for 128): the table can never overflow, and every entry
     // starts where the one before it ends or later, so the map is sorted as built.
     add(out, 0, kGuestLowRamEnd, kE820Ram);
     add(out, kGuestBiosAreaStart, kGuestBiosAreaEnd - kGuestBiosAreaStart, kE820Reserved);

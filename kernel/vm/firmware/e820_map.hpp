@@ -19,13 +19,15 @@ struct E820Entry {
 };
 
 struct E820Map {
-    // The layout needs at most 4, dom0's follows the host's; boot_params.e820_table holds
-    // 128 (E820_MAX_ENTRIES_ZEROPAGE, bootparam.h). Kept small: the map lives on the
-    // hypervisor's stack while a guest loads.
-    static constexpr usize kMaxEntries = 64;
+    // As many as boot_params.e820_table holds (E820_MAX_ENTRIES_ZEROPAGE, Linux's
+    // bootparam.h): a virtual PC needs 4, but dom0's map follows the host's, which firmware
+    // of large machines makes long. About 3 KiB, so it may still live on a hypervisor stack
+    // (32 KiB) while a guest loads.
+    static constexpr usize kMaxEntries = 128;
     E820Entry entries[kMaxEntries];
     usize count;
 };
+static_assert(sizeof(E820Map) <= 4 * KiB);
 
 // The smallest domain: the kernel alone needs far more, but below this the layout itself
 // (conventional memory, the BIOS area, RAM above 1 MiB) does not exist.

@@ -1,29 +1,19 @@
 #include "kernel/vm/firmware/guest_acpi_tables.hpp"
 
+#include "kernel/vm/firmware/acpi_structure_writer.hpp"
 #include "kernel/vm/firmware/guest_dsdt.hpp"
 #include "kernel/vm/firmware/guest_memory_writer.hpp"
 
 namespace {
 
-// Identification in every header (ACPI 5.2.6): OEMID (6 bytes), OEM Table ID (8), OEM
-// Revision, Creator ID (4), Creator Revision. Space padded, no NUL.
-constexpr char kOemId[6] = {'V', 'I', 'R', 'E', 'O', ' '};
+// OEM Table ID of every table here (ACPI 5.2.6): 8 characters, space padded, no NUL.
 constexpr char kOemTableId[8] = {'V', 'I', 'R', 'E', 'O', 'P', 'C', ' '};
-constexpr u32 kOemRevision = 1;
-constexpr char kCreatorId[4] = {'V', 'R', 'E', 'O'};
-constexpr u32 kCreatorRevision = 1;
 
-constexpr u64 kRsdpLength = 36;          // ACPI 5.2.5.3, revision 2
-constexpr u64 kSdtHeaderLength = 36;     // ACPI 5.2.6
-constexpr u64 kRootTableEntries = 2;     // FADT and MADT (the DSDT and FACS hang off the FADT)
-constexpr u64 kFadtLength = 276;         // ACPI 5.2.9 Table 5.9, revision 6
-constexpr u64 kFacsLength = 64;          // ACPI 5.2.10 Table 5.14
-constexpr u64 kMadtFixedLength = 44;     // header + Local Interrupt Controller Address + Flags
-constexpr u64 kMadtLocalApicLength = 8;  // ACPI 5.2.12.2
-constexpr u64 kMadtIoApicLength = 12;    // ACPI 5.2.12.3
-constexpr u64 kMadtOverrideLength = 10;  // ACPI 5.2.12.5
-constexpr u64 kMadtNmiLength = 6;        // ACPI 5.2.12.7
-constexpr u64 kMadtOverrideCount = 2;    // IRQ0 -> GSI2, IRQ9 (SCI)
+constexpr u64 kSdtHeaderLength = kAcpiSdtHeaderLength;
+constexpr u64 kRootTableEntries = 2;   // FADT and MADT (the DSDT and FACS hang off the FADT)
+constexpr u64 kFadtLength = 276;       // ACPI 5.2.9 Table 5.9, revision 6
+constexpr u64 kFacsLength = 64;        // ACPI 5.2.10 Table 5.14
+constexpr u64 kMadtOverrideCount = 2;  // IRQ0 -> GSI2, IRQ9 (SCI)
 
 constexpr u8 kRsdtRevision = 1, kXsdtRevision = 1, kFadtRevision = 6, kFadtMinorVersion = 5;
 constexpr u8 kMadtRevision = 5, kDsdtRevision = 2, kFacsVersion = 2;  // DSDT 2: 64-bit AML integers
@@ -41,13 +31,9 @@ constexpr u16 kBootArch8042 = 1u << 1;
 // P_LVL2_LAT > 100 and P_LVL3_LAT > 1000 mean "C2/C3 not supported" (Table 5.9).
 constexpr u16 kCStateNotSupported = 0x0FFF;
 
-// MADT (ACPI 5.2.12).
-constexpr u32 kMadtPcAtCompat = 1u << 0;  // Flags: dual 8259s present (Table 5.19)
-constexpr u32 kLocalApicEnabled = 1u << 0;
-constexpr u8 kAllProcessors = 0xFF;  // Local APIC NMI: ACPI Processor UID 0xFF
-// MPS INTI flags (Table 5.26): polarity bits 1:0, trigger mode bits 3:2.
+// MPS INTI flags of the MADT's overrides (ACPI 5.2.12.5 Table 5.26): polarity bits 1:0,
+// trigger mode bits 3:2.
 constexpr u16 kIntiActiveHigh = 0x1, kIntiEdge = 0x1 << 2, kIntiLevel = 0x3 << 2;
-constexpr u8 kLint1 = 1;
 
 // Generic Address Structure (ACPI 5.2.3.2) address space ids and access sizes.
 constexpr u8 kSpaceSystemIo = 1;
@@ -77,7 +63,7 @@ TableLayout lay_out(u64 base, const AcpiPlatform& platform) {
         next = at + length;
         return at;
     };
-    l.rsdp = place(kRsdpLength, 16);
+    l.rsdp = place(kAcpiRsdpLength, 16);
     l.rsdt = place(kSdtHeaderLength + 4 * kRootTableEntries, 16);
     l.xsdt = place(kSdtHeaderLength + 8 * kRootTableEntries, 16);
     l.fadt = place(kFadtLength, 16);
@@ -105,25 +91,10 @@ const char* check_platform(const AcpiPlatform& p) {
 }
 
 void write_sdt_header(GuestMemoryWriter& w, const char* signature, u8 revision) {
-    w.reset_sum();
-    w.bytes(signature, 4);
-    w.u32_le(0);  // Length: patched by finish_sdt
-    w.u8_le(revision);
-    w.u8_le(0);  // Checksum: patched by finish_sdt
-    w.bytes(kOemId, sizeof kOemId);
-    w.bytes(kOemTableId, sizeof kOemTableId);
-    w.u32_le(kOemRevision);
-    w.bytes(kCreatorId, sizeof kCreatorId);
-    w.u32_le(kCreatorRevision);
+    write_acpi_sdt_header(w, signature, revision, kOemTableId);
 }
 
-// Stores Length and then the checksum that makes the whole table sum to zero (5.2.6).
-void finish_sdt(GuestMemoryWriter& w, u64 start) {
-    const u32 length = u32(w.position() - start);
-    w.patch(start + 4, &length, 4);
-    const u8 checksum = u8(0 - w.sum());
-    w.patch(start + 9, &checksum, 1);
-}
+void finish_sdt(GuestMemoryWriter& w, u64 start) { finish_acpi_sdt(w, start); }
 
 void write_gas(GuestMemoryWriter& w, u8 space, u8 bit_width, u8 access_size, u64 address) {
     w.u8_le(space);
@@ -140,25 +111,6 @@ void write_io_block_gas(GuestMemoryWriter& w, u16 port, u8 length, u8 access_siz
         return;
     }
     write_gas(w, kSpaceSystemIo, u8(length * 8), access_size, port);
-}
-
-// ACPI 5.2.5.3: Signature, Checksum over the first 20 bytes (the ACPI 1.0 part), OEMID,
-// Revision, RsdtAddress, Length, XsdtAddress, Extended Checksum over all 36, Reserved.
-void write_rsdp(GuestMemoryWriter& w, const TableLayout& l) {
-    w.reset_sum();
-    w.bytes("RSD PTR ", 8);
-    w.u8_le(0);  // Checksum
-    w.bytes(kOemId, sizeof kOemId);
-    w.u8_le(2);  // Revision 2: ACPI 2.0+, with XSDT
-    w.u32_le(u32(l.rsdt));
-    const u8 checksum = u8(0 - w.sum());
-    w.patch(l.rsdp + 8, &checksum, 1);  // the first 20 bytes now sum to 0
-    w.u32_le(u32(kRsdpLength));
-    w.u64_le(l.xsdt);
-    w.u8_le(0);  // Extended Checksum
-    w.zeros(3);
-    const u8 extended = u8(0 - w.sum());
-    w.patch(l.rsdp + 32, &extended, 1);
 }
 
 // ACPI 5.2.7 RSDT (32-bit entries) and 5.2.8 XSDT (64-bit entries): the same two tables.
@@ -264,38 +216,16 @@ void write_madt(GuestMemoryWriter& w, const TableLayout& l, const AcpiPlatform& 
     write_sdt_header(w, "APIC", kMadtRevision);
     w.u32_le(p.local_apic_address);  // 36 Local Interrupt Controller Address
     w.u32_le(kMadtPcAtCompat);       // 40 Flags
-    for (u32 cpu = 0; cpu < p.vcpu_count; ++cpu) {
-        w.u8_le(0);  // Type: Processor Local APIC (5.2.12.2)
-        w.u8_le(u8(kMadtLocalApicLength));
-        w.u8_le(u8(cpu));  // ACPI Processor UID
-        w.u8_le(u8(cpu));  // APIC ID
-        w.u32_le(kLocalApicEnabled);
-    }
-    w.u8_le(1);  // Type: I/O APIC (5.2.12.3)
-    w.u8_le(u8(kMadtIoApicLength));
-    w.u8_le(p.ioapic_id);
-    w.u8_le(0);  // reserved
-    w.u32_le(p.ioapic_address);
-    w.u32_le(0);  // Global System Interrupt Base
-    // Interrupt Source Overrides (5.2.12.5). The PIT's IRQ 0 is wired to I/O APIC pin 2
-    // on PCs (pin 0 is the 8259's INTR); edge, active high as on the ISA bus.
-    auto add_override = [&w](u8 irq, u32 gsi, u16 flags) {
-        w.u8_le(2);  // Type: Interrupt Source Override
-        w.u8_le(u8(kMadtOverrideLength));
-        w.u8_le(0);  // Bus: ISA
-        w.u8_le(irq);
-        w.u32_le(gsi);
-        w.u16_le(flags);
-    };
-    add_override(0, 2, kIntiActiveHigh | kIntiEdge);
+    for (u32 cpu = 0; cpu < p.vcpu_count; ++cpu) write_madt_local_apic(w, u8(cpu), u8(cpu));
+    write_madt_ioapic(w, p.ioapic_id, p.ioapic_address, 0);
+    // Interrupt Source Overrides (5.2.12.5), on bus 0 (ISA). The PIT's IRQ 0 is wired to
+    // I/O APIC pin 2 on PCs (pin 0 is the 8259's INTR); edge, active high as on the ISA bus.
+    write_madt_override(w, 0, 0, 2, kIntiActiveHigh | kIntiEdge);
     // The SCI is a shareable, level-triggered interrupt (ACPI 5.2.9 SCI_INT); active high
     // here, as the PM model drives it.
-    add_override(kAcpiSciIrq, kAcpiSciIrq, kIntiActiveHigh | kIntiLevel);
-    w.u8_le(4);  // Type: Local APIC NMI (5.2.12.7)
-    w.u8_le(u8(kMadtNmiLength));
-    w.u8_le(kAllProcessors);
-    w.u16_le(0);  // Flags: conforming to the bus (edge, active high)
-    w.u8_le(kLint1);
+    write_madt_override(w, 0, kAcpiSciIrq, kAcpiSciIrq, kIntiActiveHigh | kIntiLevel);
+    // Flags 0: conforming to the bus (edge, active high).
+    write_madt_local_apic_nmi(w, kMadtAllProcessors, 0, kMadtLint1);
     finish_sdt(w, l.madt);
 }
 
@@ -331,7 +261,7 @@ AcpiBuildResult build_acpi_tables(GuestPhysicalMemory& memory, u64 base_gpa, u64
     if (l.end - base_gpa > max_size) return failure("ACPI: the tables do not fit in the area given");
 
     GuestMemoryWriter w(memory, base_gpa);
-    write_rsdp(w, l);
+    write_acpi_rsdp(w, u32(l.rsdt), l.xsdt);
     w.zeros(l.rsdt - w.position());
     write_root_tables(w, l);
     w.zeros(l.fadt - w.position());
