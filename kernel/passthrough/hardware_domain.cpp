@@ -19,6 +19,7 @@ HostPhysicalPolicy g_policy;
 HostAcpiPorts g_acpi_ports;
 u64 g_ioapic_base = 0xfec00000;  // 82093AA default
 u16 g_console_port = 0;
+const AcpiInfo* g_host_acpi = nullptr;
 
 // I/O permission bitmap: one bit per port, set = the access exits. SVM's IOPM is 12 KiB
 // (AMD APM vol. 2 15.10.1: the third page covers accesses that run past port 0xFFFF);
@@ -91,6 +92,7 @@ NoPorts g_nothing;
 
 void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port) {
     g_console_port = console_port;
+    g_host_acpi = &acpi;
     if (acpi.madt.ioapic_count) g_ioapic_base = acpi.madt.ioapics[0].address;
     for (usize i = 0; i < boot.memory_region_count; ++i) {
         const Multiboot2MemoryRegion& r = boot.memory_regions[i];
@@ -111,6 +113,8 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 cons
 const HostPhysicalPolicy& passthrough_policy() { return g_policy; }
 
 HostAcpiPorts passthrough_acpi_ports() { return g_acpi_ports; }
+
+const AcpiInfo& passthrough_host_acpi() { return *g_host_acpi; }
 
 u64 passthrough_ioapic_base() { return g_ioapic_base; }
 

@@ -19,6 +19,8 @@ struct Vcpu;
 // among them its console's UART (`console_port`, 8 ports).
 void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port);
 const class HostPhysicalPolicy& passthrough_policy();
+// The machine's ACPI tables as parsed at boot (Domain-0's builder lists them).
+const AcpiInfo& passthrough_host_acpi();
 
 // The machine's ACPI fixed-hardware ports Domain-0 reaches through a model (0: none).
 struct HostAcpiPorts {

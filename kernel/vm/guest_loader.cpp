@@ -11,8 +11,10 @@
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
-#include "kernel/vm/firmware/guest_acpi_tables.hpp"
+#include "kernel/vm/firmware/dom0_acpi_tables.hpp"
+#include "kernel/vm/firmware/dom0_e820.hpp"
 #include "kernel/vm/firmware/e820_map.hpp"
+#include "kernel/vm/firmware/guest_acpi_tables.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
@@ -38,47 +40,38 @@ bool looks_like_bzimage(const Multiboot2Module& m) {
     return module_size(m) > 0x206 && memcmp(module_data(m) + 0x202, "HdrS", 4) == 0;
 }
 
-// Domain-0's memory map: its own RAM, the host's firmware regions as they are, and every
-// other byte of host RAM reserved (the hypervisor's and other domains': Linux must not
-// use it, nor put a PCI BAR there). Sorted; false when it does not fit.
-bool build_dom0_e820(const Multiboot2Info& boot, const GuestMemory& memory, E820Map& out, const char** error) {
-    out.count = 0;
-    auto add = [&](u64 start, u64 end, u32 type) {
-        if (end <= start) return true;
-        if (out.count == E820Map::kMaxEntries) return false;
-        out.entries[out.count++] = {start, end - start, type};
-        return true;
-    };
-    bool ok = true;
-    for (usize r = 0; r < memory.range_count(); ++r)
-        ok = ok && add(memory.range(r).gpa, memory.range(r).gpa + memory.range(r).bytes, kE820Ram);
-    for (usize i = 0; i < boot.memory_region_count; ++i) {
-        const Multiboot2MemoryRegion& m = boot.memory_regions[i];
-        if (m.type != kMultiboot2MemoryAvailable) {
-            ok = ok && add(m.base, m.base + m.length, m.type >= 2 && m.type <= 5 ? m.type : kE820Reserved);
-            continue;
-        }
-        // Host RAM minus dom0's ranges (sorted, disjoint).
-        u64 at = m.base;
-        const u64 end = m.base + m.length;
-        for (usize r = 0; r < memory.range_count() && at < end; ++r) {
-            const u64 rs = memory.range(r).gpa, re = rs + memory.range(r).bytes;
-            if (re <= at || rs >= end) continue;
-            ok = ok && add(at, rs, kE820Reserved);
-            at = re;
-        }
-        ok = ok && add(at, end, kE820Reserved);
+// Where Domain-0's new ACPI root tables and MADT go: the last 16 KiB of its highest RAM
+// below 4 GiB (an RSDT holds 32-bit addresses), typed ACPI in its e820 map so that Linux
+// keeps them. Its other tables are the host's, read in place.
+constexpr u64 kDom0AcpiAreaBytes = 16 * KiB;
+
+bool load_dom0_firmware(Domain& d, const Multiboot2Info& boot, E820Map& e820, u64& rsdp, const char** error) {
+    PhysRange ram[GuestMemory::kMaxRanges];
+    PhysRange area{0, 0};
+    for (usize i = 0; i < d.memory.range_count(); ++i) {
+        const GuestRamRange& r = d.memory.range(i);
+        ram[i] = {r.gpa, r.gpa + r.bytes};
+        if (r.gpa + r.bytes <= 4 * GiB && r.bytes >= 2 * kDom0AcpiAreaBytes)
+            area = {r.gpa + r.bytes - kDom0AcpiAreaBytes, r.gpa + r.bytes};
     }
-    if (!ok) {
-        *error = "Domain-0's memory map has more entries than the boot protocol takes";
+    if (area.empty()) {
+        *error = "Domain-0 has no RAM below 4 GiB for its ACPI tables";
         return false;
     }
-    for (usize i = 1; i < out.count; ++i)
-        for (usize j = i; j > 0 && out.entries[j].address < out.entries[j - 1].address; --j) {
-            const E820Entry t = out.entries[j];
-            out.entries[j] = out.entries[j - 1];
-            out.entries[j - 1] = t;
-        }
+    Dom0AcpiConfig config;
+    config.vcpu_count = d.vcpu_count;
+    config.ioapic_address = u32(passthrough_ioapic_base());
+    static Dom0AcpiBuildResult acpi;  // under the loader's single-threaded boot path only (it is large)
+    acpi = build_dom0_acpi_tables(d.memory, area.start, area.size(), passthrough_host_acpi(), config);
+    if (!acpi.ok) {
+        *error = acpi.error;
+        return false;
+    }
+    if (!build_dom0_e820(boot.memory_regions, boot.memory_region_count, ram, d.memory.range_count(), area, e820, error))
+        return false;
+    rsdp = acpi.rsdp_gpa;
+    log_info("domain %u (%s): the host's ACPI tables, %zu listed (%zu dropped), with its MADT, from RSDP %#llx", d.id,
+             d.name, acpi.host_tables_listed, acpi.host_tables_dropped, (unsigned long long)rsdp);
     return true;
 }
 
@@ -93,10 +86,9 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
     AcpiBuildResult acpi;
     E820Map dom0_e820;
     if (d.hardware_domain) {
-        // The host's own ACPI tables, found where the firmware put them (the BIOS area is
-        // passed through); its memory map from the host's.
-        acpi.rsdp_gpa = 0;
-        if (!build_dom0_e820(boot, d.memory, dom0_e820, error)) return false;
+        // The host's own ACPI tables with a MADT of its own, and its memory map from the
+        // host's (kernel/vm/firmware/dom0_acpi_tables.hpp, dom0_e820.hpp).
+        if (!load_dom0_firmware(d, boot, dom0_e820, acpi.rsdp_gpa, error)) return false;
     } else {
         AcpiPlatform platform;
         platform.vcpu_count = d.vcpu_count;
