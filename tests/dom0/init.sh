@@ -135,6 +135,7 @@ fi
 check_disk() {
   dev=$1
   label="" chunk="" data="" md5="" scratch=""
+  # shellcheck disable=SC2046 # the header's words, split on purpose
   set -- $(header "$dev")
   label=$2
   for f in "$@"; do
@@ -177,12 +178,13 @@ check_disk() {
   fi
 }
 disks=$(pattern_disks)
-say "disks with the test pattern: $(echo $disks)"
+say "disks with the test pattern: $(echo "$disks" | tr '\n' ' ' | sed 's/ *$//')"
 for dev in $disks; do check_disk "$dev"; done
 
 if opt vireo.bench > /dev/null; then
   bench=""
   for dev in $disks; do
+    # shellcheck disable=SC2046 # the header's words, split on purpose
     set -- $(header "$dev")
     [ "$2" = bench ] && bench=$dev
   done
