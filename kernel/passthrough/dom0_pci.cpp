@@ -1,24 +1,39 @@
 #include "kernel/passthrough/dom0_pci.hpp"
 
+#include "drivers/acpi/acpi_tables.hpp"
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/devices/passthrough/pci_config_ports.hpp"
+#include "kernel/vm/devices/passthrough/pci_ecam_window.hpp"
 #include "kernel/vm/devices/passthrough/pci_passthrough.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 
 namespace {
 
-// The machine's configuration space through mechanism #1 (PCI Local Bus spec 3.0,
-// 3.2.2.3.2): the address to 0xCF8, then the data at 0xCFC + (offset & 3). 256 bytes per
-// function. The hypervisor itself no longer uses it once dom0 runs; the lock keeps the
-// address/data pair together anyway.
+// The machine's configuration space: through the ECAM window of the MCFG table where
+// there is one (PCI Express base spec 7.2.2: bus << 20 | device << 15 | function << 12 |
+// offset, 4 KiB per function), else mechanism #1 (PCI Local Bus spec 3.0, 3.2.2.3.2):
+// the address to 0xCF8, then the data at 0xCFC + (offset & 3), 256 bytes per function.
+// The hypervisor itself no longer uses it once dom0 runs; the lock keeps the address/data
+// pair together anyway.
 class HardwarePciConfig final : public PciConfigSpace {
 public:
+    void use_ecam(volatile u8* window, u8 start_bus, u8 end_bus) {
+        ecam_ = window;
+        start_bus_ = start_bus;
+        end_bus_ = end_bus;
+    }
     u32 config_read(PciBdf bdf, u16 offset, u8 size) override {
+        if (volatile u8* p = ecam(bdf, offset)) {
+            if (size == 1) return *p;
+            if (size == 2) return *reinterpret_cast<volatile u16*>(p);
+            return *reinterpret_cast<volatile u32*>(p);
+        }
         if (offset >= 256) return ~0u >> (32 - 8 * size);
         IrqLockGuard guard(lock_);
         x86::outl(0xcf8, address(bdf, offset));
@@ -26,6 +41,15 @@ public:
         return size == 1 ? x86::inb(port) : size == 2 ? x86::inw(port) : x86::inl(port);
     }
     void config_write(PciBdf bdf, u16 offset, u8 size, u32 value) override {
+        if (volatile u8* p = ecam(bdf, offset)) {
+            if (size == 1)
+                *p = u8(value);
+            else if (size == 2)
+                *reinterpret_cast<volatile u16*>(p) = u16(value);
+            else
+                *reinterpret_cast<volatile u32*>(p) = value;
+            return;
+        }
         if (offset >= 256) return;
         IrqLockGuard guard(lock_);
         x86::outl(0xcf8, address(bdf, offset));
@@ -39,6 +63,13 @@ public:
     }
 
 private:
+    volatile u8* ecam(PciBdf bdf, u16 offset) const {
+        if (!ecam_ || bdf.bus < start_bus_ || bdf.bus > end_bus_ || offset >= 4096) return nullptr;
+        return ecam_ +
+               (u64(bdf.bus - start_bus_) << 20 | u64(bdf.device & 31) << 15 | u64(bdf.function & 7) << 12 | offset);
+    }
+    volatile u8* ecam_ = nullptr;
+    u8 start_bus_ = 0, end_bus_ = 0;
     static u32 address(PciBdf bdf, u16 offset) {
         return 0x80000000u | u32(bdf.bus) << 16 | u32(bdf.device & 31) << 11 | u32(bdf.function & 7) << 8 |
                (offset & 0xfc);
@@ -143,13 +174,52 @@ struct MsixWindow final : public MmioDevice {
     void mmio_write(Vcpu& vcpu, u64 offset, u8 size, u64 value) override;
 };
 
+// dom0's accesses to the ECAM window (claimed at the host's address), into the mediator.
+struct EcamDevice final : public MmioDevice {
+    Dom0Pci* owner = nullptr;
+    PciEcamWindow* window = nullptr;
+    u64 mmio_read(Vcpu& vcpu, u64 offset, u8 size) override;
+    void mmio_write(Vcpu& vcpu, u64 offset, u8 size, u64 value) override;
+};
+
 class Dom0Pci final : public PciPassthroughListener, public IoDevice {
 public:
     Dom0Pci(Domain& d, ApicMessageSink& apic, SpinLock& lock)
         : domain_(d), lock_(lock), pt_(PassthroughServices{config_, mmio_, router_, apic, *this}), ports_(pt_) {}
-    ~Dom0Pci() { router_.unbind_all(); }
+    ~Dom0Pci() {
+        router_.unbind_all();
+        delete ecam_window_;
+    }
 
     bool attach(const char** error) {
+        // Segment 0's ECAM window, when the MCFG table gives one: the hypervisor reaches the
+        // whole configuration space through it, and dom0's accesses to it are mediated.
+        const AcpiMcfg& mcfg = passthrough_host_acpi().mcfg;
+        for (usize i = 0; mcfg.present && i < mcfg.allocation_count; ++i) {
+            const AcpiMcfgAllocation& a = mcfg.allocations[i];
+            if (a.segment != 0 || ecam_window_) continue;
+            auto* mapped = static_cast<volatile u8*>(map_device(a.window_start(), a.window_end() - a.window_start()));
+            if (!mapped) {
+                *error = "cannot map the PCI ECAM window";
+                return false;
+            }
+            config_.use_ecam(mapped, a.start_bus, a.end_bus);
+            ecam_window_ = new (kNoThrow) PciEcamWindow(pt_, a.start_bus, a.end_bus);
+            if (!ecam_window_) {
+                *error = "out of memory for the ECAM window";
+                return false;
+            }
+            ecam_device_.owner = this;
+            ecam_device_.window = ecam_window_;
+            domain_.memory.unmap_passthrough(a.window_start(), a.window_end() - a.window_start());
+            if (!domain_.mmio.claim(a.window_start(), ecam_window_->size(), &ecam_device_)) {
+                *error = "cannot trap the PCI ECAM window";
+                return false;
+            }
+            log_info("domain %u (%s): PCI ECAM window %#llx-%#llx (buses %u-%u) mediated", domain_.id, domain_.name,
+                     (unsigned long long)a.window_start(), (unsigned long long)a.window_end() - 1, a.start_bus,
+                     a.end_bus);
+        }
         const PassthroughScanSummary found = pt_.scan();
         log_info("domain %u (%s): %zu PCI functions passed through (%zu hidden)", domain_.id, domain_.name,
                  found.functions, found.hidden);
@@ -219,6 +289,18 @@ public:
         flush_if_needed();
     }
 
+    u64 ecam_read(PciEcamWindow& w, u64 offset, u8 size) {
+        LockGuard<SpinLock> guard(lock_);
+        return w.read(offset, size);
+    }
+    void ecam_write(PciEcamWindow& w, u64 offset, u8 size, u64 value) {
+        {
+            LockGuard<SpinLock> guard(lock_);
+            w.write(offset, size, value);
+        }
+        flush_if_needed();
+    }
+
     // The MSI-X table pages (trapped at their host addresses: dom0's are the same).
     u64 msix_read(u64 address, u8 size) {
         LockGuard<SpinLock> guard(lock_);
@@ -258,8 +340,13 @@ private:
     PciPassthrough pt_;
     PciConfigPorts ports_;
     MsixWindow windows_[PciPassthrough::kMaxMsixFunctions];
+    PciEcamWindow* ecam_window_ = nullptr;
+    EcamDevice ecam_device_;
     bool flush_needed_ = false;
 };
+
+u64 EcamDevice::mmio_read(Vcpu&, u64 offset, u8 size) { return owner->ecam_read(*window, offset, size); }
+void EcamDevice::mmio_write(Vcpu&, u64 offset, u8 size, u64 value) { owner->ecam_write(*window, offset, size, value); }
 
 u64 MsixWindow::mmio_read(Vcpu&, u64 offset, u8 size) { return owner->msix_read(range.base + offset, size); }
 void MsixWindow::mmio_write(Vcpu&, u64 offset, u8 size, u64 value) {
