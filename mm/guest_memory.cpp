@@ -4,6 +4,7 @@
 
 #include "kernel/alloc.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/vm/mmio_bus.hpp"
 #include "mm/ept_format.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/memory_quota.hpp"
@@ -62,8 +63,7 @@ bool build_tables(Tables* tables, const GuestRamRange* ranges, usize range_count
             }
         } else {
             for (u64 offset = 0; offset < ranges[r].bytes; offset += chunk_size) {
-                if (!tables->table.map(ranges[r].gpa + offset, chunks[chunk++], chunk_size, P2mType::Ram, true,
-                                       true)) {
+                if (!tables->table.map(ranges[r].gpa + offset, chunks[chunk++], chunk_size, P2mType::Ram, true, true)) {
                     *error = "out of memory for nested page tables";
                     return false;
                 }
@@ -324,9 +324,10 @@ void GuestMemory::mark_dirty(u64 gpa, u64 len) {
     });
 }
 
-bool GuestMemory::map_passthrough(u64 gpa, u64 bytes) {
+bool GuestMemory::map_passthrough(u64 gpa, u64 bytes, const MmioBus* claims) {
     LockGuard<SpinLock> guard(p2m_lock_);
     if (!identity_ || !nested_tables_) return false;
+    if (claims && claims->overlaps(gpa, bytes)) return false;
     // Device registers: never executed, never cached (the guest's PAT cannot make them
     // cacheable: the nested UC type wins, AMD APM vol. 2 15.25.8, Intel SDM vol. 3C 29.3.7.2).
     return with_p2m(nested_tables_, format_,

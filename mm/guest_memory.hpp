@@ -55,8 +55,8 @@ public:
     // host RAM the frame allocator never hands out (conventional memory below 1 MiB,
     // page-aligned; may be empty), the domain's from now on; the rest of `bytes` comes
     // from the host in 2 MiB chunks, lowest first, so that it forms few ranges.
-    bool create_identity(u64 bytes, GuestRamRange low, NestedPagingFormat format, bool huge_pages,
-                         MemoryQuota* quota, const char** error);
+    bool create_identity(u64 bytes, GuestRamRange low, NestedPagingFormat format, bool huge_pages, MemoryQuota* quota,
+                         const char** error);
     bool identity() const { return identity_; }
     void destroy();
 
@@ -93,7 +93,10 @@ public:
     // dom0's passthrough of a real device's registers: [gpa, gpa + bytes) mapped onto the
     // same host addresses, uncached (MmioPassthrough), charged like any table. Only for
     // identity-mapped memory; the caller has checked that the host range is a device's.
-    bool map_passthrough(u64 gpa, u64 bytes);
+    // `claims`: a bus whose claimed ranges must stay unmapped, checked again under the
+    // p2m's lock, so that a claim made (then the range unmapped) by another CPU meanwhile
+    // always wins (kernel/passthrough/dom0_pci.cpp claims MSI-X tables that way).
+    bool map_passthrough(u64 gpa, u64 bytes, const class MmioBus* claims = nullptr);
     // Takes a passthrough mapping away again (a page that becomes emulated, e.g. an MSI-X
     // table); the caller then flushes every CPU (domain_tlb_shootdown).
     bool unmap_passthrough(u64 gpa, u64 bytes);

@@ -250,10 +250,11 @@ namespace {
 
 // Domain-0's kernel panics are watched for on its console (an unmodified Linux has no
 // other way to tell), so that its crash is reported with its reason: Linux prints
-// "Kernel panic - not syncing: <reason>", then reboots (panic=N) or prints
-// "---[ end Kernel panic ... ]---" and stops (kernel/panic.c). True when the panic is over.
-bool watch_for_panic(Domain& d) {
-    if (!d.hardware_domain || d.console_length == 0) return false;
+// "Kernel panic - not syncing: <reason>", then reboots (panic=N, the machine's reset:
+// dom0_reset). The line only annotates that reset: any dom0 process may print text, so
+// text alone never ends anything.
+void watch_for_panic(Domain& d) {
+    if (!d.hardware_domain || d.console_length == 0) return;
     const char* line = d.console_line;
     const usize length = d.console_length;
     auto find = [&](const char* what) -> const char* {
@@ -262,35 +263,29 @@ bool watch_for_panic(Domain& d) {
             if (memcmp(line + i, what, n) == 0) return line + i;
         return nullptr;
     };
-    if (find("---[ end Kernel panic")) return d.panic_line[0] != 0;
     if (const char* at = find("Kernel panic - not syncing")) {
         const usize n =
             usize(line + length - at) < sizeof(d.panic_line) - 1 ? usize(line + length - at) : sizeof(d.panic_line) - 1;
         memcpy(d.panic_line, at, n);
         d.panic_line[n] = 0;
     }
-    return false;
 }
 
 }  // namespace
 
 void domain_console_write(Domain& d, const char* text, usize length) {
-    bool panicked = false;
-    {
-        LockGuard<SpinLock> guard(d.lock);
-        for (usize i = 0; i < length; ++i) {
-            const char c = text[i];
-            if (c == '\n') {
-                panicked = watch_for_panic(d) || panicked;
-                flush_console_line(d);
-                continue;
-            }
-            if (c == '\r') continue;
-            if (d.console_length == sizeof(d.console_line)) flush_console_line(d);  // a long line, in pieces
-            d.console_line[d.console_length++] = (c >= 0x20 && c < 0x7f) || c == '\t' ? c : '?';
+    LockGuard<SpinLock> guard(d.lock);
+    for (usize i = 0; i < length; ++i) {
+        const char c = text[i];
+        if (c == '\n') {
+            watch_for_panic(d);
+            flush_console_line(d);
+            continue;
         }
+        if (c == '\r') continue;
+        if (d.console_length == sizeof(d.console_line)) flush_console_line(d);  // a long line, in pieces
+        d.console_line[d.console_length++] = (c >= 0x20 && c < 0x7f) || c == '\t' ? c : '?';
     }
-    if (panicked) domain_crash(d, "%s", d.panic_line);
 }
 
 bool domain_console_input(Domain& d, char key) {

@@ -6,6 +6,7 @@
 #include "kernel/log.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
+#include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/devices/passthrough/pci_config_ports.hpp"
 #include "kernel/vm/devices/passthrough/pci_ecam_window.hpp"
@@ -105,6 +106,9 @@ private:
     static constexpr usize kMaxPages = 64;
     volatile u8* at(PhysAddr address) {
         const PhysAddr page = align_down(address, kPageSize);
+        // Device memory only, never host RAM or the hypervisor's own devices, wherever a
+        // BAR claims to be.
+        if (!passthrough_policy().allowed(page, page + kPageSize)) return nullptr;
         for (usize i = 0; i < count_; ++i)
             if (pages_[i] == page) return mapped_[i] + (address - page);
         if (count_ == kMaxPages) return nullptr;
@@ -164,6 +168,9 @@ private:
 
 }  // namespace
 
+// Every range dom0 claims fits: its local APIC, I/O APIC, ECAM window and MSI-X tables.
+static_assert(MmioBus::kMaxRanges >= 3 + PciPassthrough::kMaxMsixFunctions);
+
 class Dom0Pci;
 
 // One trapped MSI-X table range (its device offsets are from `base`, a host address).
@@ -186,7 +193,15 @@ class Dom0Pci final : public PciPassthroughListener, public IoDevice {
 public:
     Dom0Pci(Domain& d, ApicMessageSink& apic, SpinLock& lock)
         : domain_(d), lock_(lock), pt_(PassthroughServices{config_, mmio_, router_, apic, *this}), ports_(pt_) {}
+    // Before dom0's memory goes back: no function may interrupt or write memory any more
+    // (MSI and MSI-X off, bus mastering off: PCI Local Bus spec 3.0, 6.2.2 Command bit 2).
     ~Dom0Pci() {
+        pt_.reset();
+        for (usize i = 0; i < pt_.function_count(); ++i) {
+            const PciBdf bdf = pt_.function(i).bdf;
+            const u32 command = config_.config_read(bdf, 0x04, 2);
+            if (command != 0xffff) config_.config_write(bdf, 0x04, 2, command & ~0x4u);
+        }
         router_.unbind_all();
         delete ecam_window_;
     }
@@ -197,7 +212,12 @@ public:
         const AcpiMcfg& mcfg = passthrough_host_acpi().mcfg;
         for (usize i = 0; mcfg.present && i < mcfg.allocation_count; ++i) {
             const AcpiMcfgAllocation& a = mcfg.allocations[i];
-            if (a.segment != 0 || ecam_window_) continue;
+            if (a.segment != 0 || ecam_window_) {
+                // dom0's MCFG lists it, and an untrapped window would be raw configuration
+                // space: refused rather than half mediated.
+                *error = "the machine has more than one ECAM window (MCFG); Domain-0 supports one";
+                return false;
+            }
             auto* mapped = static_cast<volatile u8*>(map_device(a.window_start(), a.window_end() - a.window_start()));
             if (!mapped) {
                 *error = "cannot map the PCI ECAM window";
@@ -246,30 +266,42 @@ public:
 
     // PciPassthroughListener.
     void memory_bar_moved(PciBdf, u32, DeviceRange, DeviceRange) override {}  // mapped on first touch
-    void msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) override {
+    bool msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) override {
         for (MsixWindow& w : windows_) {
             if (old_range.empty() || w.range != old_range) continue;
             domain_.mmio.release(w.range.base, w.range.size, &w);
             w.range = {};
             break;
         }
-        if (new_range.empty()) return;
+        if (new_range.empty()) return true;
+        // Only a device's memory: a BAR moved onto host RAM or a page the hypervisor keeps
+        // (its local APIC) would make the hypervisor's own table writes land there.
+        if (!passthrough_policy().allowed(new_range.base, new_range.base + new_range.size)) return false;
         MsixWindow* window = nullptr;
         for (MsixWindow& w : windows_)
             if (w.range.empty()) {
                 window = &w;
                 break;
             }
-        // A page dom0 reached straight through before must fault from now on.
-        domain_.memory.unmap_passthrough(new_range.base, new_range.size);
-        if (window) {
-            window->owner = this;
-            window->range = new_range;
+        if (!window || domain_.mmio.overlaps(new_range.base, new_range.size)) return false;
+        window->owner = this;
+        window->range = new_range;
+        // Trapped first, then unmapped: a fault in between finds the claim and emulates.
+        if (!domain_.mmio.claim(new_range.base, new_range.size, window)) {
+            window->range = {};
+            return false;
         }
-        if (!window || !domain_.mmio.claim(new_range.base, new_range.size, window))
-            log_error("domain %u (%s): cannot trap the MSI-X table of %02x:%02x.%u at %#llx", domain_.id, domain_.name,
-                      bdf.bus, bdf.device, bdf.function, (unsigned long long)new_range.base);
+        if (!domain_.memory.unmap_passthrough(new_range.base, new_range.size)) {
+            // A large passthrough leaf could not be split (no table memory): the table
+            // would stay reachable. Refused; the claim goes again.
+            domain_.mmio.release(new_range.base, new_range.size, window);
+            window->range = {};
+            log_error("domain %u (%s): cannot take the MSI-X table of %02x:%02x.%u at %#llx out of its tables",
+                      domain_.id, domain_.name, bdf.bus, bdf.device, bdf.function, (unsigned long long)new_range.base);
+            return false;
+        }
         flush_needed_ = true;
+        return true;
     }
     void report(PciBdf bdf, PassthroughIssue issue) override {
         log_warn("domain %u (%s): PCI %02x:%02x.%u: %s", domain_.id, domain_.name, bdf.bus, bdf.device, bdf.function,
@@ -328,6 +360,8 @@ private:
             case PassthroughIssue::MsixTableUnusable: return "MSI-X table outside its BARs; MSI-X stays off";
             case PassthroughIssue::BindFailed: return "no host vector left for an MSI; it stays off";
             case PassthroughIssue::BusNumberChangeRefused: return "bridge bus-number change refused";
+            case PassthroughIssue::MsixTableRefused:
+                return "MSI-X table placed where it cannot be trapped (not device memory); MSI-X stays masked";
         }
         return "?";
     }

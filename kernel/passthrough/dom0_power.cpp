@@ -58,8 +58,10 @@ void dom0_power_off_if_requested() {
     console_line("vireo: powering the machine off, as Domain-0 asked");
     x86::cli();
     x86::outw(g_port, g_value);
-    // Still here: the write did not power off (e.g. a sleep state, not S5).
-    halt_machine(HaltReason::NothingToRun);
+    // The machine goes off at its own pace (QEMU's main loop takes the request after this
+    // CPU goes on): this CPU waits for it, and never reaches the debug-exit port, whose
+    // status would win the race.
+    halt_this_cpu();
 }
 
 void dom0_set_noreboot(bool noreboot) { g_noreboot = noreboot; }

@@ -170,11 +170,13 @@ bool passthrough_nested_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
         !d.memory.contains(block + 2 * MiB - 1, 1)) {
         // (RAM is 2 MiB chunks above 1 MiB and the policy forbids all host RAM, so a
         // block the policy allows holds none of the domain's RAM either.)
-        if (d.memory.map_passthrough(block, 2 * MiB)) return true;
+        if (d.memory.map_passthrough(block, 2 * MiB, &d.mmio)) return true;
     }
     const u64 page = align_down(npf.gpa, kPageSize);
     if (!g_policy.allowed(page, page + kPageSize)) return false;
-    if (d.memory.map_passthrough(page, kPageSize)) return true;
+    if (d.mmio.claimed_range_at(page)) return false;  // claimed meanwhile: emulated
+    if (d.memory.map_passthrough(page, kPageSize, &d.mmio)) return true;
+    if (d.mmio.claimed_range_at(page)) return false;
     domain_crash(d, "vcpu%u: no memory to map device page %#llx through", vcpu.index, (unsigned long long)page);
     return true;
 }

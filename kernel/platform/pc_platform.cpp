@@ -508,7 +508,23 @@ public:
     u32 io_read(Vcpu&, u16 port, u8) override { return x86::inb(port); }
     void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
         const u8 command = u8(value);
-        if (size == 1 && (command & 0xf0) == 0xf0 && !(command & 1)) dom0_reset(*vcpu.domain);
+        if (size != 1) return;  // wider accesses reach here split by byte (exit_handlers.cpp)
+        if ((command & 0xf0) == 0xf0 && !(command & 1)) dom0_reset(*vcpu.domain);
+        // 0xD1 writes the output port through port 0x60 next, whose bit 0 is the reset
+        // line: refused (A20 gating means nothing to a 64-bit kernel).
+        if (command == 0xd1) return;
+        x86::outb(port, command);
+    }
+};
+
+// Port 0x92, "system control port A": bit 0 is a fast reset on PC chipsets (Intel PCH
+// datasheets; QEMU implements it). That becomes dom0's reset; the rest goes through.
+class HostPort92 final : public IoDevice {
+public:
+    u32 io_read(Vcpu&, u16 port, u8) override { return x86::inb(port); }
+    void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
+        if (size != 1) return;
+        if (value & 1) dom0_reset(*vcpu.domain);
         x86::outb(port, u8(value));
     }
 };
@@ -575,7 +591,8 @@ public:
                             io.claim(SystemControlPortB::kPort, SystemControlPortB::kPort, &port61_) &&
                             io.claim(Uart16550::kCom1Base, Uart16550::kCom1Base + Uart16550::kPortCount - 1, &com1_) &&
                             io.claim(ResetControl::kPort, ResetControl::kPort, &reset_ports_) &&
-                            io.claim(I8042::kStatusPort, I8042::kStatusPort, &kbc_command_) && claim_pm1_control(io) &&
+                            io.claim(I8042::kStatusPort, I8042::kStatusPort, &kbc_command_) &&
+                            io.claim(0x92, 0x92, &port92_) && claim_pm1_control(io) &&
                             d.mmio.claim(kGuestLocalApicBase, kPageSize, &lapic_mmio_) &&
                             d.mmio.claim(kGuestIoApicBase, kPageSize, &ioapic_mmio_);
             if (!ok) {
@@ -650,6 +667,7 @@ private:
     LockedPorts<ResetControl> reset_ports_{platform_, platform_.reset_control_};
     HostPm1Control pm1_control_;
     HostKbcCommand kbc_command_;
+    HostPort92 port92_;
 
     // The machine's PM1a/PM1b control blocks, when in I/O space (the FADT's).
     bool claim_pm1_control(IoBus& io) {

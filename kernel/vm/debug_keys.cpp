@@ -108,4 +108,11 @@ Timer g_console_timer{console_timer_fired, nullptr};
 
 }  // namespace
 
-void debug_keys_start() { timer_arm(g_console_timer, 0, uptime_us() + kConsolePollMicroseconds); }
+void debug_keys_start() {
+    // As on Xen, the console is Domain-0's from the start when there is one.
+    if (DomainRef d = domain_lookup(0); d && d->hardware_domain && can_take_input(d.get())) {
+        g_focus = 0;
+        announce_focus();
+    }
+    timer_arm(g_console_timer, 0, uptime_us() + kConsolePollMicroseconds);
+}

@@ -84,9 +84,27 @@ void handle_msr(Vcpu& vcpu, bool write) {
     }
 }
 
+u32 port_read(Vcpu& vcpu, u16 port, u8 size);
+void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value);
+
+// An access whose bytes belong to different devices (a dword at 0x3F5 would reach
+// port 0x3F8 too) goes to each byte's own device, byte by byte, as a PC bus splits it.
+bool split_across_devices(const Domain& d, u16 port, u8 size) {
+    IoDevice* first = d.io.device_at(port);
+    for (u32 p = u32(port) + 1; p < u32(port) + size; ++p)
+        if (p > 0xffff || d.io.device_at(u16(p)) != first) return true;
+    return false;
+}
+
 u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
     Domain& d = *vcpu.domain;
     const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    if (size > 1 && split_across_devices(d, port, size)) {
+        u32 value = 0;
+        for (u32 i = 0; i < size; ++i)
+            value |= (port + i <= 0xffff ? port_read(vcpu, u16(port + i), 1) : 0xffu) << (8 * i);
+        return value;
+    }
     if (IoDevice* device = d.io.device_at(port)) return device->io_read(vcpu, port, size) & mask;
     if (d.io.first_unclaimed_access(port))
         log_info("%s: vcpu%u read from unclaimed port %#x: all ones (logged once)", d.name, vcpu.index, port);
@@ -96,6 +114,11 @@ u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
 void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
     Domain& d = *vcpu.domain;
     const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+    if (size > 1 && split_across_devices(d, port, size)) {
+        for (u32 i = 0; i < size && port + i <= 0xffff; ++i)
+            port_write(vcpu, u16(port + i), 1, (value >> (8 * i)) & 0xff);
+        return;
+    }
     if (IoDevice* device = d.io.device_at(port))
         device->io_write(vcpu, port, size, value & mask);
     else if (d.io.first_unclaimed_access(port))

@@ -26,8 +26,8 @@ public:
     IoDevice* device_at(u16 port) const;
     // The claimed device at `port` only.
     IoDevice* claimed_device_at(u16 port) const;
-    // dom0's: the real ports, for accesses no model claims that still exit (a dword at
-    // 0xCF8 exits because the reset control claims 0xCF9, and goes to the hardware).
+    // dom0's: the real ports, for accesses no model claims that still exit (an access whose
+    // bytes belong to different devices is split by byte: kernel/vm/exit_handlers.cpp).
     void set_fallback(IoDevice* device) { fallback_ = device; }
     // True the first time an unclaimed `port` is seen (so the caller logs it once).
     bool first_unclaimed_access(u16 port);

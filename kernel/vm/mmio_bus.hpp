@@ -22,7 +22,8 @@ protected:
 
 class MmioBus {
 public:
-    static constexpr usize kMaxRanges = 16;
+    // dom0 claims its local APIC, I/O APIC and ECAM pages and up to 16 MSI-X tables.
+    static constexpr usize kMaxRanges = 32;
 
     struct Range {
         u64 base = 0;

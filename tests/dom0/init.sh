@@ -251,8 +251,10 @@ fi
 say "uptime $(seconds)"
 if [ "$failures" = 0 ]; then say "all checks passed"; else say "$failures checks FAILED"; fi
 if opt vireo.shell > /dev/null; then
-  say "shell on the console (exit to power off)"
-  setsid cttyhack sh
+  # Said by the shell's own process once it has the console as its terminal, so that
+  # what is typed after the line reaches the shell (typed earlier, the terminal's
+  # new session could drop it).
+  setsid cttyhack sh -c 'echo "VIREO-DOM0: shell on the console (exit to power off)"; exec sh'
 fi
 say "powering off"
 drain_console

@@ -188,9 +188,12 @@ public:
     void memory_bar_moved(PciBdf bdf, u32 bar, DeviceRange old_range, DeviceRange new_range) override {
         moves.push_back(Move{bdf, bar, old_range, new_range});
     }
-    void msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) override {
+    bool msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) override {
         moves.push_back(Move{bdf, kTable, old_range, new_range});
+        return new_range.empty() || new_range.base < refuse_from;
     }
+    // Table locations at or above this are refused (as host RAM would be).
+    u64 refuse_from = ~0ull;
     void report(PciBdf bdf, PassthroughIssue issue) override { issues.push_back(Issue{bdf, issue}); }
 
     std::vector<Move> table_moves() const {

@@ -523,6 +523,32 @@ TEST(PciPassthroughMsix, EnableWhileNotDecodingHoldsTheFunctionMask) {
     EXPECT_NE(rig.router.find(kMsixDevice, 0), nullptr);
 }
 
+// A BAR moved where the platform will not trap the table (host RAM, say): the table is
+// out of reach, the hardware function stays masked and nothing is written there; back
+// on device memory, everything resumes.
+TEST(PciPassthroughMsix, RefusedTableLocationHoldsTheFunctionMask) {
+    Rig rig;
+    rig.msix_entry(0, kGuestAddress, kGuestData, false);
+    rig.msix_control(true, false);
+    EXPECT_EQ(rig.hw(kMsixDevice, kMsixCap + 2, 2), 0x8007u);  // enabled, not masked
+    rig.listener.refuse_from = 0xfd000000;
+    rig.write(kMsixDevice, 0x04, 2, 0x0004);
+    rig.write(kMsixDevice, 0x14, 4, 0xfd000000);
+    rig.memory.writes.clear();
+    rig.write(kMsixDevice, 0x04, 2, 0x0006);
+    EXPECT_EQ(rig.hw(kMsixDevice, kMsixCap + 2, 2), 0xc007u);  // masked in the hardware
+    EXPECT_TRUE(rig.memory.writes.empty());
+    EXPECT_EQ(rig.pt->msix_page_read(0xfd000000 + 12, 4), 0xffffffffu);  // not trapped, not the table
+    ASSERT_FALSE(rig.listener.issues.empty());
+    EXPECT_EQ(rig.listener.issues.back().issue, PassthroughIssue::MsixTableRefused);
+    rig.listener.refuse_from = ~0ull;
+    rig.write(kMsixDevice, 0x04, 2, 0x0004);
+    rig.write(kMsixDevice, 0x14, 4, kMsixBar);
+    rig.write(kMsixDevice, 0x04, 2, 0x0006);
+    EXPECT_EQ(rig.hw(kMsixDevice, kMsixCap + 2, 2), 0x8007u);
+    EXPECT_EQ(rig.pt->msix_page_read(kTable + 12, 4), 0u);  // entry 0 unmasked, dom0's view
+}
+
 TEST(PciPassthrough, ResetGivesEveryVectorBack) {
     Rig rig;
     rig.program_msi(kGuestAddress, kGuestData);

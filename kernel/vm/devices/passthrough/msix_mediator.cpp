@@ -72,6 +72,12 @@ void MsixMediator::write_hardware_control() {
 void MsixMediator::set_location(u64 table_address, u64 pba_address) {
     table_address_ = table_address;
     pba_address_ = pba_address;
+    if (table_address_ == 0 && hardware_synced_) {
+        // Out of reach (not decoded, or refused): the function mask holds the table.
+        hardware_synced_ = false;
+        write_hardware_control();
+        return;
+    }
     if (table_address_ != 0 && enabled_ && !hardware_synced_) {
         sync_hardware_table();
         write_hardware_control();

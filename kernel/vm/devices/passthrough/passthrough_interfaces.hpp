@@ -104,6 +104,9 @@ enum class PassthroughIssue : u8 {
     // dom0 tried to change a bridge's bus numbers, which the mediator's map of functions
     // depends on: the write to them is dropped.
     BusNumberChangeRefused,
+    // The MSI-X table's pages were refused by the platform (msix_table_moved): MSI-X stays
+    // masked in the hardware until dom0 puts the BAR somewhere acceptable.
+    MsixTableRefused,
 };
 
 // What the platform follows: where the memory BARs are (to map them into dom0) and where
@@ -118,7 +121,10 @@ public:
     // `new_range` (page-aligned) and sends dom0's accesses there to
     // PciPassthrough::msix_page_read/msix_page_write, and stops trapping `old_range`.
     // Called at scan for every decoding table (old range empty).
-    virtual void msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) = 0;
+    // False: the platform refuses the location (not a device's memory, or it cannot trap
+    // it); the table then counts as unreachable and the function stays masked in the
+    // hardware, so dom0 can neither reach the table nor make the hypervisor write there.
+    virtual bool msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) = 0;
     virtual void report(PciBdf bdf, PassthroughIssue issue) = 0;
 
 protected:

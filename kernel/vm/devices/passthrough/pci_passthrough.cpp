@@ -182,10 +182,17 @@ void PciPassthrough::update_ranges(PassthroughFunction& fn) {
         pages.base = align_down(table, kPageSize);
         pages.size = align_up(table + m.table_bytes(), kPageSize) - pages.base;
     }
-    if (pages != fn.msix_pages) {
+    if (pages != fn.msix_wanted) {
+        fn.msix_wanted = pages;
         const DeviceRange old = fn.msix_pages;
-        fn.msix_pages = pages;
-        services_.listener.msix_table_moved(fn.bdf, old, pages);
+        const bool accepted = services_.listener.msix_table_moved(fn.bdf, old, pages);
+        fn.msix_pages = accepted ? pages : DeviceRange{};
+        fn.msix_refused = !accepted;
+        if (!accepted) services_.listener.report(fn.bdf, PassthroughIssue::MsixTableRefused);
+    }
+    if (fn.msix_refused) {
+        m.set_location(0, 0);
+        return;
     }
     m.set_location(table, pba);
 }

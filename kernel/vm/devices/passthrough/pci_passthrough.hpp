@@ -35,7 +35,9 @@ struct PassthroughFunction {
     DeviceRange decoded[pci_config::kBarsNormal];
     MsiMediator msi;
     MsixMediator* msix = nullptr;
-    DeviceRange msix_pages;  // the trapped pages of the MSI-X table; empty when none
+    DeviceRange msix_pages;     // the trapped pages of the MSI-X table; empty when none
+    DeviceRange msix_wanted;    // where the BARs put them last (msix_pages unless refused)
+    bool msix_refused = false;  // the platform refused msix_wanted: the table is unreachable
 };
 
 struct PassthroughScanSummary {
