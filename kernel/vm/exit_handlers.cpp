@@ -87,12 +87,15 @@ void handle_msr(Vcpu& vcpu, bool write) {
 u32 port_read(Vcpu& vcpu, u16 port, u8 size);
 void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value);
 
-// An access whose bytes belong to different devices (a dword at 0x3F5 would reach
-// port 0x3F8 too) goes to each byte's own device, byte by byte, as a PC bus splits it.
+// A model claiming the first port takes the whole access, as the chipset decodes it (a
+// dword at 0xCF8 is CONFIG_ADDRESS, though 0xCF9 alone is the reset control). But an
+// access that would reach the real ports (dom0's fallback) while some of its bytes are a
+// model's (a dword at 0x3F5 would reach Vireo's console at 0x3F8) goes byte by byte, each
+// to its own device, so the hardware never sees a claimed port.
 bool split_across_devices(const Domain& d, u16 port, u8 size) {
-    IoDevice* first = d.io.device_at(port);
+    if (d.io.claimed_device_at(port)) return false;
     for (u32 p = u32(port) + 1; p < u32(port) + size; ++p)
-        if (p > 0xffff || d.io.device_at(u16(p)) != first) return true;
+        if (p > 0xffff || d.io.claimed_device_at(u16(p))) return true;
     return false;
 }
 
