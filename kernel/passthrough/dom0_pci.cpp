@@ -328,6 +328,7 @@ private:
             case PassthroughIssue::MsixTableUnusable: return "MSI-X table outside its BARs; MSI-X stays off";
             case PassthroughIssue::BindFailed: return "no host vector left for an MSI; it stays off";
             case PassthroughIssue::BusNumberChangeRefused: return "bridge bus-number change refused";
+            case PassthroughIssue::HostBridgeWriteRefused: return "host bridge chipset register writes refused";
         }
         return "?";
     }
