@@ -8,9 +8,11 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/host_address_width.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/vm_exit.hpp"
+#include "kernel/x86/hardware_cpu.hpp"
 #include "mm/kernel_address_space.hpp"
 
 namespace {
@@ -93,6 +95,13 @@ NoPorts g_nothing;
 void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port) {
     g_console_port = console_port;
     g_host_acpi = &acpi;
+    // Above the machine's usable physical width nothing is a device, and with memory
+    // encryption an address there is host RAM under another key (host_address_width.hpp).
+    const HostAddressWidth width = host_address_width(HardwareCpu());
+    g_policy.set_physical_limit(1ull << width.bits);
+    log_info(
+        "passthrough: Domain-0 reaches host-physical addresses below 2^%u (MAXPHYADDR %u, C-bit %u, %u KeyID bits)",
+        width.bits, width.maxphyaddr, width.c_bit, width.keyid_bits);
     if (acpi.madt.ioapic_count) g_ioapic_base = acpi.madt.ioapics[0].address;
     for (usize i = 0; i < boot.memory_region_count; ++i) {
         const Multiboot2MemoryRegion& r = boot.memory_regions[i];
