@@ -7,8 +7,6 @@
 #include "kernel/trap_frame.hpp"
 #include "kernel/x86/instructions.hpp"
 
-InterruptHandler interrupt_handler(u8 vector);
-
 namespace {
 
 const char* const kExceptionNames[32] = {"#DE divide error",

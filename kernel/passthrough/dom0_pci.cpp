@@ -362,6 +362,7 @@ private:
             case PassthroughIssue::BusNumberChangeRefused: return "bridge bus-number change refused";
             case PassthroughIssue::MsixTableRefused:
                 return "MSI-X table placed where it cannot be trapped (not device memory); MSI-X stays masked";
+            case PassthroughIssue::HostBridgeWriteRefused: return "host bridge chipset register writes refused";
         }
         return "?";
     }

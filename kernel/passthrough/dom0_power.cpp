@@ -3,6 +3,8 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
+#include "kernel/passthrough/pm1_control_policy.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/power.hpp"
@@ -57,7 +59,17 @@ void dom0_power_off_if_requested() {
     timer_cancel(g_grace_timer);
     console_line("vireo: powering the machine off, as Domain-0 asked");
     x86::cli();
+    passthrough_clear_waking_vectors();
     x86::outw(g_port, g_value);
+    // A machine with two PM1 blocks sleeps when both are written (ACPI 6.5 4.8.3.2.1:
+    // OSPM writes SLP_TYPa and SLP_TYPb with SLP_EN, PM1a first, as ACPICA does). Only
+    // dom0's first SLP_EN write was kept, so Vireo writes the other block with \_S5's value.
+    const HostAcpiPorts ports = passthrough_acpi_ports();
+    if (ports.s5.found && ports.pm1a_control && ports.pm1b_control) {
+        const bool wrote_a = g_port == ports.pm1a_control;
+        const u16 other = wrote_a ? ports.pm1b_control : ports.pm1a_control;
+        x86::outw(other, pm1_sleep_value(x86::inw(other), wrote_a ? ports.s5.slp_typ_b : ports.s5.slp_typ_a));
+    }
     // The machine goes off at its own pace (QEMU's main loop takes the request after this
     // CPU goes on): this CPU waits for it, and never reaches the debug-exit port, whose
     // status would win the race.

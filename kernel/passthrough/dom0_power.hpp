@@ -1,5 +1,6 @@
-// Domain-0's power-off is the machine's, as on Xen: when dom0 writes SLP_EN to the
-// machine's PM1 control register (ACPI 4.8.3.2.1), the write is held back; every other
+// Domain-0's power-off is the machine's, as on Xen: when dom0 writes SLP_EN with the
+// machine's S5 type to its PM1 control register (ACPI 6.5 4.8.3.2.1; other sleep states
+// are refused: kernel/passthrough/pm1_control_policy.hpp), the write is held back; every other
 // domain is asked to shut down (the ACPI power button of its virtual PC; a domain with
 // no such button cannot be asked), those still running after kGraceSeconds are ended,
 // dom0 itself ends, and once every domain has ended the held write powers the machine

@@ -3,14 +3,17 @@
 #include <string.h>
 
 #include "boot/multiboot2.hpp"
+#include "drivers/acpi/acpi_sleep_type.hpp"
 #include "drivers/acpi/acpi_tables.hpp"
 #include "drivers/hardware_port_io.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/host_address_width.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/vm_exit.hpp"
+#include "kernel/x86/hardware_cpu.hpp"
 #include "mm/kernel_address_space.hpp"
 
 namespace {
@@ -20,6 +23,39 @@ HostAcpiPorts g_acpi_ports;
 u64 g_ioapic_base = 0xfec00000;  // 82093AA default
 u16 g_console_port = 0;
 const AcpiInfo* g_host_acpi = nullptr;
+volatile u8* g_facs = nullptr;  // writable; nullptr when the machine has no FACS
+
+// ACPI 6.5 5.2.10, Table 5.14: the FACS's waking vectors.
+constexpr u32 kFacsWakingVector = 12;   // 4 bytes, real-mode address
+constexpr u32 kFacsXWakingVector = 24;  // 8 bytes, from FACS version 1; reserved (zero) before
+constexpr u32 kFacsMappedBytes = 32;
+
+class FirmwareMemory final : public AcpiMemory {
+public:
+    const u8* map(PhysAddr phys, u64 length) override { return static_cast<const u8*>(map_firmware(phys, length)); }
+};
+
+// The FACS, writable: through the direct map when it covers it (RAM and ACPI areas are
+// mapped there read-write), else an uncached mapping of its own. Writing through that
+// mapping while map_firmware's read-only write-back one exists is safe here: an uncached
+// store goes to memory, and the write-back alias only ever holds clean lines.
+volatile u8* map_facs(PhysAddr facs) {
+    const void* seen = map_firmware(facs, kFacsMappedBytes);
+    if (seen == phys_to_virt(facs)) return phys_to_virt<u8>(facs);
+    return static_cast<volatile u8*>(map_device(facs, kFacsMappedBytes));
+}
+
+// The S5 SLP_TYP values from the machine's DSDT, logged either way.
+AcpiSleepType read_host_s5(const AcpiInfo& acpi) {
+    FirmwareMemory memory;
+    const AcpiSleepType s5 = acpi.has_dsdt ? acpi_read_s5(memory, acpi.dsdt_address) : AcpiSleepType{};
+    if (s5.found)
+        log_info("passthrough: the machine's S5 is SLP_TYP %u/%u; Domain-0's other sleep states are refused",
+                 s5.slp_typ_a, s5.slp_typ_b);
+    else
+        log_warn("passthrough: no \\_S5 package in the DSDT; any sleep state Domain-0 asks for powers the machine off");
+    return s5;
+}
 
 // I/O permission bitmap: one bit per port, set = the access exits. SVM's IOPM is 12 KiB
 // (AMD APM vol. 2 15.10.1: the third page covers accesses that run past port 0xFFFF);
@@ -93,6 +129,13 @@ NoPorts g_nothing;
 void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 console_port) {
     g_console_port = console_port;
     g_host_acpi = &acpi;
+    // Above the machine's usable physical width nothing is a device, and with memory
+    // encryption an address there is host RAM under another key (host_address_width.hpp).
+    const HostAddressWidth width = host_address_width(HardwareCpu());
+    g_policy.set_physical_limit(1ull << width.bits);
+    log_info(
+        "passthrough: Domain-0 reaches host-physical addresses below 2^%u (MAXPHYADDR %u, C-bit %u, %u KeyID bits)",
+        width.bits, width.maxphyaddr, width.c_bit, width.keyid_bits);
     if (acpi.madt.ioapic_count) g_ioapic_base = acpi.madt.ioapics[0].address;
     for (usize i = 0; i < boot.memory_region_count; ++i) {
         const Multiboot2MemoryRegion& r = boot.memory_regions[i];
@@ -104,7 +147,8 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 cons
     for (usize i = 0; i < acpi.madt.ioapic_count; ++i)
         g_policy.deny(acpi.madt.ioapics[i].address, acpi.madt.ioapics[i].address + kPageSize, "an I/O APIC");
     if (acpi.fadt.present && !acpi.fadt.hardware_reduced)
-        g_acpi_ports = {acpi.fadt.pm1a_control_port, acpi.fadt.pm1b_control_port};
+        g_acpi_ports = {acpi.fadt.pm1a_control_port, acpi.fadt.pm1b_control_port, read_host_s5(acpi)};
+    if (acpi.has_facs) g_facs = map_facs(acpi.facs_address);
     if (acpi.hpet.present) g_policy.deny(acpi.hpet.base_address, acpi.hpet.base_address + kPageSize, "the HPET");
     if (!g_policy.allowed(0xa0000, 0xa1000))
         log_error("passthrough: the host-physical policy is full; Domain-0 can reach no device memory");
@@ -113,6 +157,12 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 cons
 const HostPhysicalPolicy& passthrough_policy() { return g_policy; }
 
 HostAcpiPorts passthrough_acpi_ports() { return g_acpi_ports; }
+
+void passthrough_clear_waking_vectors() {
+    if (!g_facs) return;
+    for (u32 i = 0; i < 4; ++i) g_facs[kFacsWakingVector + i] = 0;
+    for (u32 i = 0; i < 8; ++i) g_facs[kFacsXWakingVector + i] = 0;
+}
 
 const AcpiInfo& passthrough_host_acpi() { return *g_host_acpi; }
 

@@ -6,6 +6,7 @@
 // model claims reach the hardware without an exit.
 #pragma once
 
+#include "drivers/acpi/acpi_sleep_type.hpp"
 #include "kernel/types.hpp"
 #include "mm/guest_memory.hpp"
 
@@ -22,11 +23,17 @@ const class HostPhysicalPolicy& passthrough_policy();
 // The machine's ACPI tables as parsed at boot (Domain-0's builder lists them).
 const AcpiInfo& passthrough_host_acpi();
 
-// The machine's ACPI fixed-hardware ports Domain-0 reaches through a model (0: none).
+// The machine's ACPI fixed-hardware ports Domain-0 reaches through a model (0: none),
+// and the SLP_TYP values of its S5 state from the DSDT's \_S5 (pm1_control_policy.hpp).
 struct HostAcpiPorts {
     u16 pm1a_control = 0, pm1b_control = 0;
+    AcpiSleepType s5;
 };
 HostAcpiPorts passthrough_acpi_ports();
+// Zeroes the waking vectors of the machine's FACS (ACPI 6.5 5.2.10: Firmware Waking
+// Vector and X Firmware Waking Vector), right before Vireo powers the machine off: should
+// the write put it to sleep after all, its firmware must find no Domain-0 code to resume.
+void passthrough_clear_waking_vectors();
 // Where dom0's virtual I/O APIC sits: where the machine's first one is (its MADT says so).
 u64 passthrough_ioapic_base();
 

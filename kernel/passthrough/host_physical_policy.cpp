@@ -17,7 +17,7 @@ bool HostPhysicalPolicy::deny(PhysAddr start, PhysAddr end, const char* what) {
 }
 
 bool HostPhysicalPolicy::allowed(PhysAddr start, PhysAddr end) const {
-    if (overflowed_ || end <= start || end > kPhysicalLimit) return false;
+    if (overflowed_ || end <= start || end > limit_) return false;
     start = align_down(start, kPageSize);
     end = align_up(end, kPageSize);
     for (usize i = 0; i < count_; ++i)

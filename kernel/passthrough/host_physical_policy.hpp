@@ -20,6 +20,14 @@ public:
     // 5.3.1): nothing above can be a device.
     static constexpr PhysAddr kPhysicalLimit = 1ull << 52;
 
+    // Nothing at or above `limit` may pass (never above kPhysicalLimit). The machine's
+    // usable width is often less: bits at the top of the physical address that select a
+    // memory-encryption key (AMD SME's C-bit, Intel TME-MK's KeyIDs) make an address up
+    // there another view of host RAM, which the RAM ranges below it would not catch
+    // (host_address_width.hpp).
+    void set_physical_limit(PhysAddr limit) { limit_ = limit < kPhysicalLimit ? limit : kPhysicalLimit; }
+    PhysAddr physical_limit() const { return limit_; }
+
     // Host RAM (Multiboot2 type 1, byte granular as firmware gives it: a page that holds
     // any RAM byte counts as RAM). False when the table is full (then nothing may pass:
     // see allowed).
@@ -43,4 +51,5 @@ private:
     Range ranges_[kMaxRanges] = {};
     usize count_ = 0;
     bool overflowed_ = false;
+    PhysAddr limit_ = kPhysicalLimit;
 };

@@ -20,6 +20,7 @@
 #include "kernel/passthrough/dom0_power.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
+#include "kernel/passthrough/pm1_control_policy.hpp"
 #include "kernel/power.hpp"
 #include "kernel/sched/cpu_timers.hpp"
 #include "kernel/sched/cpu_work.hpp"
@@ -476,18 +477,36 @@ private:
     Model& model_;
 };
 
-// Domain-0's PM1 control registers are the machine's (ACPI 4.8.3.2.1): written through,
-// except a write with SLP_EN, which would put the machine to sleep or power it off under
-// the other domains: the hypervisor first ends them (kernel/passthrough/dom0_power.hpp).
+// Domain-0's PM1 control registers are the machine's (ACPI 6.5 4.8.3.2.1): written
+// through, except a write with SLP_EN, which would put the machine to sleep or power it
+// off under the other domains. S5 becomes the machine's power-off once they have ended
+// (kernel/passthrough/dom0_power.hpp); any other sleep state is refused, since Vireo
+// cannot resume from one (pm1_control_policy.hpp). Each block is claimed on its 2 ports.
 class HostPm1Control final : public IoDevice {
 public:
     u32 io_read(Vcpu&, u16 port, u8 size) override {
         return size == 1 ? x86::inb(port) : size == 2 ? x86::inw(port) : x86::inl(port);
     }
     void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
-        constexpr u32 kSlpEn = 1u << 13;
-        if (size >= 2 && (value & kSlpEn)) {
-            dom0_request_machine_power_off(*vcpu.domain, port, u16(value));
+        const HostAcpiPorts ports = passthrough_acpi_ports();
+        const bool block_b = ports.pm1b_control && u16(port - ports.pm1b_control) < 2 &&
+                             !(ports.pm1a_control && u16(port - ports.pm1a_control) < 2);
+        const u16 base = block_b ? ports.pm1b_control : ports.pm1a_control;
+        const Pm1WriteDecision d = pm1_control_write(u16(port - base), size, value, ports.s5, block_b);
+        if (d.action == Pm1WriteAction::RefuseSleep) {
+            if (!__atomic_exchange_n(&refused_logged_, true, __ATOMIC_RELAXED))
+                log_warn("Domain-0 asked for sleep state SLP_TYP=%u; Vireo does not support sleep; ignored", d.slp_typ);
+            return;
+        }
+        if (d.action == Pm1WriteAction::PowerOff) {
+            if (d.s5_unknown)
+                log_warn(
+                    "Domain-0 wrote SLP_EN with SLP_TYP=%u; without \\_S5 in the DSDT Vireo cannot tell S5 from "
+                    "sleep and powers the machine off",
+                    d.slp_typ);
+            // The whole register: the bytes dom0 wrote, the hardware's for the others.
+            const u16 current = x86::inw(base);
+            dom0_request_machine_power_off(*vcpu.domain, base, u16((current & ~d.lanes) | (d.image & d.lanes)));
             return;
         }
         if (size == 1)
@@ -497,6 +516,9 @@ public:
         else
             x86::outl(port, value);
     }
+
+private:
+    bool refused_logged_ = false;  // atomic
 };
 
 // Domain-0's keyboard controller is the machine's, but for its reset line: a command

@@ -11,6 +11,7 @@ enum class Msr : u32 {
     Pat = 0x277,               // SDM vol. 3, 11.12.2
     BiosSignId = 0x8b,         // IA32_BIOS_SIGN_ID: microcode revision, SDM vol. 3, 10.11.7
     MiscEnable = 0x1a0,        // IA32_MISC_ENABLE, SDM vol. 4, table 2-2
+    TmeActivate = 0x982,       // IA32_TME_ACTIVATE, SDM vol. 4, table 2-2 (with CPUID.7.0:ECX[13])
     VmxBasic = 0x480,          // SDM vol. 3, A.1
     VmxPinbasedCtls = 0x481,   // SDM vol. 3, A.3.1
     VmxProcbasedCtls = 0x482,  // SDM vol. 3, A.3.2

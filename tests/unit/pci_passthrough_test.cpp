@@ -645,4 +645,109 @@ TEST(PciPassthroughLimits, FunctionsPastTheLimitsAreHidden) {
     EXPECT_NE(rig.pt->find(PciBdf{0, 15, 0}), nullptr);
 }
 
+// --- Host bridges ---------------------------------------------------------------------------
+
+// QEMU's q35 MCH (8086:29c0, class 06/00/00) with its PCIEXBAR, PAM and SMRAM registers
+// writable as on the hardware, and a memory BAR (real MCHs have none in the header, but
+// the rule must let BARs through), next to an ordinary device at 0:2.0.
+struct HostBridgeRig {
+    static constexpr PciBdf kMch{0, 0, 0};
+    static constexpr PciBdf kNic{0, 2, 0};
+    static constexpr PciBdf kLpc{0, 0x1f, 0};
+    static constexpr u64 kPciexbar = 0xb0000001;  // 256 buses at 0xb0000000, enabled
+
+    fake_pci::Bus bus;
+    fake_pci::Memory memory;
+    fake_pci::Router router;
+    fake_pci::Listener listener;
+    fake_pci::ApicSink apic;
+    PassthroughServices services{bus, memory, router, apic, listener};
+    std::unique_ptr<PciPassthrough> pt;
+
+    HostBridgeRig() {
+        fake_pci::Function& mch = bus.add(kMch);
+        mch.ids(0x8086, 0x29c0, 0);
+        mch.set(0x08, 4, 0x06000002);                  // host bridge, revision 2
+        mch.set(0x0c, 1, 0, 0xff);                     // cache line size
+        mch.memory_bar(0, 0xfed10000, 0x4000);         // (for the rule's sake)
+        mch.set(0x60, 4, u32(kPciexbar), 0xfc000007);  // PCIEXBAR
+        mch.set(0x64, 4, 0, 0x0000000f);
+        mch.set(0x90, 4, 0x11111110, 0xffffffff);  // PAM0-PAM3
+        mch.set(0x9c, 4, 0x00380200, 0xffffffff);  // SMRAMC at 9Dh, ESMRAMC at 9Eh
+        mch.set(0xb0, 4, 0x80000000, 0xfff00000);  // TOLUD
+        mch.set(0x100, 4, 0, 0xffffffff);          // extended space
+        fake_pci::Function& nic = bus.add(kNic);
+        nic.ids(0x8086, 0x10d3, 0);
+        nic.set(0x08, 4, 0x02000000);  // Ethernet controller
+        nic.set(0x40, 4, 0, 0xffffffff);
+        fake_pci::Function& lpc = bus.add(kLpc);  // ICH9's LPC bridge: class 06/01, not a host bridge
+        lpc.ids(0x8086, 0x2918, 0x80);
+        lpc.set(0x08, 4, 0x06010002);
+        lpc.set(0x40, 4, 0x00000601, 0xffffff80);  // PMBASE
+        pt = std::make_unique<PciPassthrough>(services);
+        pt->scan();
+        bus.writes.clear();
+        listener.issues.clear();
+    }
+    u32 hw(PciBdf bdf, u16 offset, u8 size = 4) { return bus.at(bdf).get(offset, size); }
+};
+
+TEST(PciPassthroughHostBridge, ChipsetRegisterWritesAreDropped) {
+    HostBridgeRig rig;
+    using R = HostBridgeRig;
+    // Moving the ECAM window (PCIEXBAR), in every width.
+    rig.pt->config_write(R::kMch, 0x60, 4, 0xe0000001);
+    rig.pt->config_write(R::kMch, 0x62, 2, 0xe000);
+    rig.pt->config_write(R::kMch, 0x60, 1, 0x00);
+    rig.pt->config_write(R::kMch, 0x64, 4, 0x1);
+    // PAM, SMRAMC (D_OPEN), ESMRAMC, TOLUD, the cache line size and extended space.
+    rig.pt->config_write(R::kMch, 0x90, 4, 0x33333330);
+    rig.pt->config_write(R::kMch, 0x9d, 1, 0x4a);
+    rig.pt->config_write(R::kMch, 0x9e, 1, 0x00);
+    rig.pt->config_write(R::kMch, 0xb0, 4, 0xc0000000);
+    rig.pt->config_write(R::kMch, 0x0c, 1, 0x10);
+    rig.pt->config_write(R::kMch, 0x100, 4, 0x12345678);
+    EXPECT_TRUE(rig.bus.writes.empty());
+    EXPECT_EQ(rig.hw(R::kMch, 0x60), u32(R::kPciexbar));
+    EXPECT_EQ(rig.hw(R::kMch, 0x90), 0x11111110u);
+    EXPECT_EQ(rig.hw(R::kMch, 0x9c), 0x00380200u);
+    EXPECT_EQ(rig.hw(R::kMch, 0xb0), 0x80000000u);
+    // Reads still pass through.
+    EXPECT_EQ(rig.pt->config_read(R::kMch, 0x60, 4), u32(R::kPciexbar));
+    EXPECT_EQ(rig.pt->config_read(R::kMch, 0x9d, 1), 0x02u);
+    EXPECT_EQ(rig.pt->config_read(R::kMch, 0x08, 4), 0x06000002u);
+    // Reported once, for the host bridge.
+    ASSERT_EQ(rig.listener.issues.size(), 1u);
+    EXPECT_EQ(rig.listener.issues[0].issue, PassthroughIssue::HostBridgeWriteRefused);
+    EXPECT_EQ(rig.listener.issues[0].bdf, R::kMch);
+}
+
+TEST(PciPassthroughHostBridge, CommandStatusAndBarsPassThrough) {
+    HostBridgeRig rig;
+    using R = HostBridgeRig;
+    rig.pt->config_write(R::kMch, 0x04, 2, 0x0006);
+    EXPECT_EQ(rig.hw(R::kMch, 0x04, 2), 0x0006u);
+    rig.pt->config_write(R::kMch, 0x06, 2, 0xffff);  // status: write-one-to-clear bits
+    rig.pt->config_write(R::kMch, 0x10, 4, 0xffffffff);
+    EXPECT_EQ(rig.hw(R::kMch, 0x10), 0xffffc000u);
+    rig.pt->config_write(R::kMch, 0x10, 4, 0xfed10000);
+    EXPECT_EQ(rig.hw(R::kMch, 0x10), 0xfed10000u);
+    EXPECT_EQ(rig.bus.writes.size(), 4u);
+    EXPECT_TRUE(rig.listener.issues.empty());
+}
+
+TEST(PciPassthroughHostBridge, OtherFunctionsKeepTheirRegisters) {
+    HostBridgeRig rig;
+    using R = HostBridgeRig;
+    rig.pt->config_write(R::kNic, 0x40, 4, 0x12345678);
+    EXPECT_EQ(rig.hw(R::kNic, 0x40), 0x12345678u);
+    rig.pt->config_write(R::kLpc, 0x40, 4, 0x00000b01);
+    EXPECT_EQ(rig.hw(R::kLpc, 0x40), 0x00000b01u);
+    EXPECT_TRUE(rig.listener.issues.empty());
+    ASSERT_NE(rig.pt->find(R::kMch), nullptr);
+    EXPECT_TRUE(rig.pt->find(R::kMch)->host_bridge);
+    EXPECT_FALSE(rig.pt->find(R::kNic)->host_bridge);
+    EXPECT_FALSE(rig.pt->find(R::kLpc)->host_bridge);
+}
+
 }  // namespace

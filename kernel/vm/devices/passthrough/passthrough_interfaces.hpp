@@ -107,6 +107,11 @@ enum class PassthroughIssue : u8 {
     // The MSI-X table's pages were refused by the platform (msix_table_moved): MSI-X stays
     // masked in the hardware until dom0 puts the BAR somewhere acceptable.
     MsixTableRefused,
+    // dom0 wrote a host bridge's chipset registers (anything but command/status and the
+    // BARs): dropped, reported once per function. On Intel's MCH these move the ECAM
+    // window (PCIEXBAR) away from where Vireo traps it, and open SMRAM or remap memory
+    // (PAM, SMRAMC/ESMRAMC, TOLUD/TOUUD/REMAP: Intel 3rd/4th-gen Core and Q35 datasheets).
+    HostBridgeWriteRefused,
 };
 
 // What the platform follows: where the memory BARs are (to map them into dom0) and where

@@ -23,6 +23,7 @@ inline constexpr u32 kSpaceSize = 4096;
 inline constexpr u16 kVendorId = 0x00;
 inline constexpr u16 kCommand = 0x04;
 inline constexpr u16 kStatus = 0x06;
+inline constexpr u16 kRevisionClass = 0x08;  // revision ID, then the 3-byte class code
 inline constexpr u16 kHeaderType = 0x0e;
 inline constexpr u16 kBar0 = 0x10;
 inline constexpr u16 kCapabilityPointer = 0x34;
@@ -35,6 +36,10 @@ inline constexpr u16 kSubordinateBus = 0x1a;
 inline constexpr u16 kCommandIoSpace = 1u << 0;
 inline constexpr u16 kCommandMemorySpace = 1u << 1;
 inline constexpr u16 kStatusCapabilityList = 1u << 4;
+
+// Class code 06h, subclass 00h: a host bridge (PCI Code and ID Assignment spec 1.11, 1.7).
+inline constexpr u8 kClassBridge = 0x06;
+inline constexpr u8 kSubclassHostBridge = 0x00;
 
 inline constexpr u8 kHeaderTypeMask = 0x7f;
 inline constexpr u8 kHeaderMultiFunction = 0x80;

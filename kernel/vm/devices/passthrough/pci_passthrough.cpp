@@ -50,6 +50,9 @@ bool PciPassthrough::add_function(PciBdf bdf, u8 header_type) {
     fn.bar_count = bar_count_of(header_type);
     pci_probe_bars(services_.config, bdf, fn.bar_count, fn.bars);
     fn.command = u16(services_.config.config_read(bdf, pci_config::kCommand, 2));
+    const u32 class_code = services_.config.config_read(bdf, pci_config::kRevisionClass, 4) >> 8;
+    fn.host_bridge =
+        class_code >> 16 == pci_config::kClassBridge && (class_code >> 8 & 0xff) == pci_config::kSubclassHostBridge;
     const u16 msi_capability = pci_find_capability(services_.config, bdf, pci_config::kCapabilityMsi);
     if (msi_capability != 0) fn.msi.attach(services_, bdf, msi_capability);
     if (msix_capability != 0) {
@@ -108,6 +111,7 @@ void PciPassthrough::config_write(PciBdf bdf, u16 offset, u8 size, u32 value) {
     PassthroughFunction* fn = find_mutable(bdf);
     if (fn == nullptr) return;
     const u16 dword = offset & ~3u;
+    if (fn->host_bridge && host_bridge_write_refused(*fn, dword)) return;
     const u32 lanes = pci_lane_mask(offset, size);
     const u32 placed = pci_lanes_value(offset, value);
     if (fn->msi.covers(dword)) {
@@ -127,6 +131,21 @@ void PciPassthrough::config_write(PciBdf bdf, u16 offset, u8 size, u32 value) {
     if (dword >= pci_config::kBar0 && dword < pci_bar_offset(fn->bar_count)) {
         follow_bar(*fn, (dword - pci_config::kBar0) / 4);
     }
+}
+
+// A host bridge's registers past the standard header's command/status and BARs are the
+// chipset's: on Intel's MCH (Q35 and the Core processors' host bridge) PCIEXBAR at 60h
+// moves the ECAM window away from where Vireo traps it, PAM at 90h-96h and SMRAMC/ESMRAMC
+// at 9Dh-9Eh open the BIOS shadow and SMRAM, TOLUD/TOUUD/REMAPBASE at A0h-BFh remap RAM
+// under the hypervisor. No OS needs to write them, so none of them is dom0's.
+bool PciPassthrough::host_bridge_write_refused(PassthroughFunction& fn, u16 dword) {
+    if (dword == pci_config::kCommand) return false;  // command and status
+    if (dword >= pci_config::kBar0 && dword < pci_bar_offset(fn.bar_count)) return false;
+    if (!fn.host_bridge_write_reported) {
+        fn.host_bridge_write_reported = true;
+        services_.listener.report(fn.bdf, PassthroughIssue::HostBridgeWriteRefused);
+    }
+    return true;
 }
 
 // Primary, secondary and subordinate bus numbers keep their values; the secondary

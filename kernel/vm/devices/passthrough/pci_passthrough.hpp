@@ -7,6 +7,8 @@
 //    command register, which pass through and are followed (the listener learns where
 //    each memory BAR and MSI-X table is); a bridge's bus numbers, which stay as firmware
 //    set them (the map of functions depends on them).
+//  - A host bridge's writes pass through only to command/status and the BARs; the rest
+//    (the chipset's registers: the ECAM window, SMRAM, memory remapping) is dropped.
 //  - Functions the scan did not find read all ones and ignore writes.
 //  - dom0's accesses to the pages of an MSI-X table come through msix_page_read/write;
 //    `deliver` is the host vector of a bound source firing.
@@ -38,6 +40,8 @@ struct PassthroughFunction {
     DeviceRange msix_pages;     // the trapped pages of the MSI-X table; empty when none
     DeviceRange msix_wanted;    // where the BARs put them last (msix_pages unless refused)
     bool msix_refused = false;  // the platform refused msix_wanted: the table is unreachable
+    bool host_bridge = false;   // class 06h/00h: only command/status and the BARs writable
+    bool host_bridge_write_reported = false;
 };
 
 struct PassthroughScanSummary {
@@ -87,6 +91,7 @@ private:
     PassthroughFunction* find_mutable(PciBdf bdf);
     bool add_function(PciBdf bdf, u8 header_type);
     void write_bus_numbers(PassthroughFunction& fn, u16 offset, u8 size, u32 value);
+    bool host_bridge_write_refused(PassthroughFunction& fn, u16 dword);
     void follow_command(PassthroughFunction& fn);
     void follow_bar(PassthroughFunction& fn, u32 index);
     void update_ranges(PassthroughFunction& fn);
