@@ -38,6 +38,8 @@ def main():
     parser.add_argument("--cpu", default="EPYC-Milan")
     parser.add_argument("--machine", default="pc")
     parser.add_argument("--smp", type=int, default=1)
+    parser.add_argument("--single-threaded-tcg", action="store_true",
+                        help="one TCG thread for all CPUs (QEMU < 8.1.1 races when a guest remaps PCI BARs)")
     parser.add_argument("--mem", default="512M")
     parser.add_argument("--options", default="", help="extra hypervisor command-line options")
     parser.add_argument("--entry", default="", help="GRUB menu entry id to boot (guest-suite image)")
@@ -82,7 +84,14 @@ def main():
         except (DeviceError, OSError) as e:
             print(f"FAIL: {e}")
             return 2
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", args.cpu, "-machine", args.machine,
+        # --single-threaded-tcg: Debian 12's QEMU 7.2 has a multi-threaded TCG race (fixed
+        # upstream in 8.1.1, commit 0d58c660689f "softmmu: Use async_run_on_cpu in
+        # tcg_commit"): when one vCPU changes the memory map (a guest toggling a PCI BAR's
+        # decoding, as Domain-0's Linux does while it sizes BARs), another vCPU's MMIO write
+        # can be dispatched through a stale TLB entry to a wrong region, and QEMU crashes
+        # (SIGSEGV, or an assertion in the MSI-X table). One TCG thread has no such window.
+        accel = "tcg,thread=single" if args.single_threaded_tcg else "tcg"
+        cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", args.cpu, "-machine", args.machine,
                "-smp", str(args.smp), "-m", args.mem, "-display", "none", "-monitor", "none",
                "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"] + boot + serial + devices
         print("+", " ".join(cmd), flush=True)
