@@ -1,6 +1,7 @@
 #include "kernel/passthrough/dom0_pci.hpp"
 
 #include "drivers/acpi/acpi_tables.hpp"
+#include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
@@ -38,8 +39,7 @@ public:
         if (offset >= 256) return ~0u >> (32 - 8 * size);
         IrqLockGuard guard(lock_);
         x86::outl(0xcf8, address(bdf, offset));
-        const u16 port = u16(0xcfc + (offset & 3));
-        return size == 1 ? x86::inb(port) : size == 2 ? x86::inw(port) : x86::inl(port);
+        return hardware_port_read(u16(0xcfc + (offset & 3)), size);
     }
     void config_write(PciBdf bdf, u16 offset, u8 size, u32 value) override {
         if (volatile u8* p = ecam(bdf, offset)) {
@@ -54,13 +54,7 @@ public:
         if (offset >= 256) return;
         IrqLockGuard guard(lock_);
         x86::outl(0xcf8, address(bdf, offset));
-        const u16 port = u16(0xcfc + (offset & 3));
-        if (size == 1)
-            x86::outb(port, u8(value));
-        else if (size == 2)
-            x86::outw(port, u16(value));
-        else
-            x86::outl(port, value);
+        hardware_port_write(u16(0xcfc + (offset & 3)), size, value);
     }
 
 private:

@@ -98,19 +98,8 @@ DeniedPages g_denied;
 // claims their first port.
 class HardwarePorts final : public IoDevice {
 public:
-    u32 io_read(Vcpu&, u16 port, u8 size) override {
-        PortIo& io = HardwarePortIo::instance();
-        return size == 1 ? io.in8(port) : size == 2 ? io.in16(port) : io.in32(port);
-    }
-    void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
-        PortIo& io = HardwarePortIo::instance();
-        if (size == 1)
-            io.out8(port, u8(value));
-        else if (size == 2)
-            io.out16(port, u16(value));
-        else
-            io.out32(port, value);
-    }
+    u32 io_read(Vcpu&, u16 port, u8 size) override { return hardware_port_read(port, size); }
+    void io_write(Vcpu&, u16 port, u8 size, u32 value) override { hardware_port_write(port, size, value); }
 };
 
 HardwarePorts g_hardware_ports;

@@ -11,6 +11,7 @@
 // usually the interrupt is raised where it is taken. A vCPU that moves leaves the timer
 // where it is until it is re-armed: its callback works on any CPU, waking a halted vCPU
 // or kicking one in the guest on another CPU (scheduler_notify_vcpu).
+#include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
 #include "kernel/platform/platform.hpp"
 
@@ -484,9 +485,7 @@ private:
 // cannot resume from one (pm1_control_policy.hpp). Each block is claimed on its 2 ports.
 class HostPm1Control final : public IoDevice {
 public:
-    u32 io_read(Vcpu&, u16 port, u8 size) override {
-        return size == 1 ? x86::inb(port) : size == 2 ? x86::inw(port) : x86::inl(port);
-    }
+    u32 io_read(Vcpu&, u16 port, u8 size) override { return hardware_port_read(port, size); }
     void io_write(Vcpu& vcpu, u16 port, u8 size, u32 value) override {
         const HostAcpiPorts ports = passthrough_acpi_ports();
         const bool block_b = ports.pm1b_control && u16(port - ports.pm1b_control) < 2 &&
@@ -509,12 +508,7 @@ public:
             dom0_request_machine_power_off(*vcpu.domain, base, u16((current & ~d.lanes) | (d.image & d.lanes)));
             return;
         }
-        if (size == 1)
-            x86::outb(port, u8(value));
-        else if (size == 2)
-            x86::outw(port, u16(value));
-        else
-            x86::outl(port, value);
+        hardware_port_write(port, size, value);
     }
 
 private:

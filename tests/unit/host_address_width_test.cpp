@@ -8,24 +8,9 @@
 #include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/x86/cpu_access.hpp"
 
+#include "tests/unit/fake_cpu.hpp"
+
 namespace {
-
-class FakeCpu final : public CpuAccess {
-public:
-    std::map<std::pair<u32, u32>, CpuidResult> leaves;
-    std::map<Msr, u64> msrs;
-
-    CpuidResult cpuid(u32 leaf, u32 subleaf) const override {
-        auto it = leaves.find({leaf, subleaf});
-        return it == leaves.end() ? CpuidResult{} : it->second;
-    }
-    u64 read_msr(Msr msr) const override {
-        auto it = msrs.find(msr);
-        EXPECT_NE(it, msrs.end()) << "read of an MSR this CPU does not have: " << std::hex << msr_index(msr);
-        return it == msrs.end() ? 0 : it->second;
-    }
-    void write_msr(Msr msr, u64 value) override { msrs[msr] = value; }
-};
 
 // EPYC (Milan): 48 address bits, SME with the C-bit at 47 (8000_001Fh EBX 0x0000b16f:
 // C-bit 47, PhysAddrReduction 5).
