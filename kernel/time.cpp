@@ -49,6 +49,7 @@ u64 uptime_us() {
 }
 
 void time_mark_boot() { g_boot_tsc = x86::rdtsc(); }
+u64 time_boot_tsc() { return g_boot_tsc; }
 
 namespace {
 i64 g_wall_clock_at_boot = -1;

@@ -16,6 +16,8 @@ TscCalibration time_calibrate_tsc(PhysAddr hpet_base);
 u64 tsc_hz();
 u64 uptime_us();  // from time_mark_boot(); 0 until the TSC is calibrated
 void time_mark_boot();
+// The TSC at time_mark_boot(): uptime 0.
+u64 time_boot_tsc();
 // The real date and time when Vireo booted, in Unix seconds (-1 when unknown), from the
 // machine's CMOS clock: guests' virtual RTCs start from it.
 void time_set_wall_clock(i64 unix_seconds_at_boot);

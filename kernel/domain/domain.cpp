@@ -389,6 +389,11 @@ void domain_print_exit_counters() {
                 n += snprintf(line + n, sizeof(line) - usize(n), " %s=%llu", exit_kind_name(static_cast<ExitKind>(k)),
                               (unsigned long long)d.vcpus[v].exits[k]);
             }
+            if (vcpu.last_msr_written != 0 && n > 0 && usize(n) < sizeof(line))
+                n += snprintf(line + n, sizeof(line) - usize(n), " last-wrmsr=%#x", vcpu.last_msr_written);
+            if (vcpu.last_npf_gpa != 0 && n > 0 && usize(n) < sizeof(line))
+                n += snprintf(line + n, sizeof(line) - usize(n), " last-npf=%#llx@rip %#llx",
+                              (unsigned long long)vcpu.last_npf_gpa, (unsigned long long)vcpu.last_npf_rip);
             console_line("%s", line);
         }
     }

@@ -46,8 +46,6 @@
 
 namespace {
 
-u64 host_ns() { return mul_div_floor(x86::rdtsc(), kNsPerSecond, tsc_hz()); }
-
 // Unix seconds now; 0 (1970) when the machine's clock could not be read.
 i64 wall_clock_now() {
     const i64 boot = time_wall_clock_at_boot();
@@ -80,8 +78,8 @@ class PcPlatform final : public GuestClock,
 
     explicit PcPlatform(Domain& domain)
         : domain_(domain),
-          start_ns_(host_ns()),
-          tsc_(tsc_hz(), i64(x86::rdtsc())),
+          start_tsc_(x86::rdtsc()),
+          tsc_(tsc_hz(), i64(start_tsc_)),
           pit_(*this, *this),
           port61_(pit_),
           rtc_(*this, *this, wall_clock_now(),
@@ -141,7 +139,7 @@ class PcPlatform final : public GuestClock,
     }
 
     // GuestClock.
-    u64 now_ns() const override { return host_ns() - start_ns_; }
+    u64 now_ns() const override { return mul_div_floor(x86::rdtsc() - start_tsc_, kNsPerSecond, tsc_hz()); }
 
     // InterruptLines: ISA IRQ n reaches PIC pin n and IOAPIC pin n, except IRQ 0, which
     // is IOAPIC pin 2 (the MADT's interrupt source override says so).
@@ -282,7 +280,7 @@ class PcPlatform final : public GuestClock,
     }
 
     // The device timer, for next_deadline_ns_, unless it is armed for that already.
-    // Device time is the host's TSC less start_ns_, uptime the TSC less boot: the same
+    // Device time is the host's TSC less start_tsc_, uptime the TSC less boot: the same
     // clock, so a deadline converts with a fixed offset, and the same device deadline
     // gives the same uptime (no re-arm at each access). Two microseconds late rather than
     // early, for the rounding of both conversions: an early callback would find nothing due.
@@ -306,6 +304,28 @@ class PcPlatform final : public GuestClock,
         next_deadline_ns_ = 0;
         advance(now_ns());
         schedule_timer();
+    }
+
+    void print_timers() {
+        LockGuard<SpinLock> guard(lock_);
+        const u64 now = now_ns();
+        console_line(
+            "  %s (id %u): device time %llu us, next deadline %lld us ahead (vcpu%u), timer armed for uptime %llu us "
+            "(now %llu us)",
+            domain_.name, domain_.id, (unsigned long long)(now / 1000),
+            next_deadline_ns_ == kNoDeadline ? -1ll : (long long)(next_deadline_ns_ - now) / 1000, next_owner_,
+            (unsigned long long)armed_us_, (unsigned long long)uptime_us());
+        for (u32 i = 0; i < domain_.vcpu_count; ++i) {
+            const LapicTimer& t = lapics_[i]->timer();
+            const u64 next = lapics_[i]->next_deadline_ns();
+            console_line(
+                "    vcpu%u: lapic timer %s, TSC deadline %#llx, guest TSC %#llx (host %#llx), next %lld us ahead", i,
+                t.mode() == LapicTimer::Mode::TscDeadline ? "tsc-deadline"
+                : t.mode() == LapicTimer::Mode::Periodic  ? "periodic"
+                                                          : "one-shot",
+                (unsigned long long)t.tsc_deadline(), (unsigned long long)tsc_.tsc_at(now),
+                (unsigned long long)x86::rdtsc(), next == kNoDeadline ? -1ll : (long long)(next - now) / 1000);
+        }
     }
 
     static void device_timer_fired(Timer& timer, u64) {
@@ -406,7 +426,12 @@ class PcPlatform final : public GuestClock,
 
     SpinLock lock_;
     Domain& domain_;
-    u64 start_ns_;
+    // Device time 0, the guest's TSC model and uptime all come from this one reading of
+    // the TSC: taken from separate readings, they would differ by whatever ran in between
+    // (an interrupt, or on an emulator a host thread switch of many milliseconds), and a
+    // guest TSC model ahead of the guest's real TSC fires every TSC deadline that much
+    // early: Linux's periodic tick, which re-arms 4 ms ahead, then fires without pause.
+    u64 start_tsc_;
     LinearGuestTsc tsc_;
     Pic8259Pair pic_;
     Pit8254 pit_;
@@ -426,7 +451,7 @@ class PcPlatform final : public GuestClock,
     u64 next_deadline_ns_ = 0;
     u32 next_owner_ = 0;  // the vCPU whose local APIC is due at next_deadline_ns_, else 0
     // uptime in ns = device time + this (both count the same TSC: schedule_timer).
-    u64 uptime_offset_ns_ = uptime_us() * 1000 - now_ns();
+    u64 uptime_offset_ns_ = mul_div_floor(start_tsc_ - time_boot_tsc(), kNsPerSecond, tsc_hz());
     Timer device_timer_{device_timer_fired, this};
     Timer input_timer_{input_timer_fired, this};
     Timer shutdown_timer_{shutdown_timer_fired, this};
@@ -668,6 +693,7 @@ public:
     void console_input() override { platform_.console_input(); }
     bool set_vcpu_timer(Vcpu&, u64, u8) override { return false; }  // its local APICs have timers
     void stop_timers() override { platform_.stop_timers(); }
+    void print_timers() override { platform_.print_timers(); }
 
 private:
     PcPlatform platform_;

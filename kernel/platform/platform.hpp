@@ -59,6 +59,9 @@ public:
     // cancelled and no callback of it runs anywhere, or will. Waits for a running one, so
     // never under a lock a callback takes.
     virtual void stop_timers() = 0;
+    // Debug key 't': the state of its timers on Vireo's console (nothing where it has none
+    // worth showing).
+    virtual void print_timers() {}
 };
 
 // The two platforms there are (kernel/platform/pc_platform.cpp, test_platform.cpp). Each

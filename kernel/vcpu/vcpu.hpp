@@ -75,7 +75,12 @@ struct Vcpu {
     bool started = false;  // vCPU 0 from boot; the others through the vcpu_start hypercall
     VcpuBackend* backend = nullptr;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
-    u64 migrations = 0;              // moves from one physical CPU to another
+    u64 migrations = 0;  // moves from one physical CPU to another
+    // What the latest MSR-write and nested-page-fault exits touched (debug key 'e' shows
+    // them: an exit storm names its register or page).
+    u32 last_msr_written = 0;
+    u64 last_npf_gpa = 0;
+    u64 last_npf_rip = 0;
     u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes
     // MOV CR8 exit (with one, CR8 is its TPR[7:4]).

@@ -50,14 +50,24 @@ void switch_focus() {
     announce_focus();
 }
 
+void print_platform_timers() {
+    console_line("platform timers (debug key 't'):");
+    DomainRef all[kMaxDomains];
+    const u32 count = domain_table_snapshot(all, kMaxDomains);
+    for (u32 i = 0; i < count; ++i)
+        if (all[i]->platform && !all[i]->ended()) all[i]->platform->print_timers();
+}
+
 void debug_key(char key) {
     switch (key) {
         case 'e': domain_print_exit_counters(); break;
         case 's': scheduler_print_state(); break;
+        case 't': print_platform_timers(); break;
         case 'h':
         case '?':
             console_line(
-                "debug keys: 'e' exit counters per domain and vCPU, 's' scheduler state, 'h' this help; Ctrl-A three "
+                "debug keys: 'e' exit counters per domain and vCPU, 's' scheduler state, 't' platform timers, 'h' this "
+                "help; Ctrl-A three "
                 "times sends console input to a domain");
             break;
         default: break;

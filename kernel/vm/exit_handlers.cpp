@@ -288,7 +288,10 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
     switch (exit.kind) {
         case ExitKind::Cpuid: handle_cpuid(vcpu); return;
         case ExitKind::MsrRead: handle_msr(vcpu, false); return;
-        case ExitKind::MsrWrite: handle_msr(vcpu, true); return;
+        case ExitKind::MsrWrite:
+            vcpu.last_msr_written = u32(vcpu.regs[Gpr::Rcx]);
+            handle_msr(vcpu, true);
+            return;
         case ExitKind::Io: handle_io(vcpu, exit.io); return;
         case ExitKind::Hlt: handle_hlt(vcpu); return;
         case ExitKind::Hypercall: {
@@ -297,7 +300,11 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
                 handle_hypercall(vcpu);
             return;
         }
-        case ExitKind::NestedPageFault: handle_nested_page_fault(vcpu, exit.npf); return;
+        case ExitKind::NestedPageFault:
+            vcpu.last_npf_gpa = exit.npf.gpa;
+            vcpu.last_npf_rip = vcpu.regs.rip;
+            handle_nested_page_fault(vcpu, exit.npf);
+            return;
         case ExitKind::TripleFault:
             domain_crash(d, "vcpu%u: triple fault (shutdown) at rip %#llx", vcpu.index,
                          (unsigned long long)vcpu.regs.rip);

@@ -2,7 +2,8 @@
 // option platform=pc): an illegal vector in an IPI, in an IOAPIC redirection entry and in
 // the LAPIC timer, a reserved delivery mode, a PIT count of 0, and garbage written all over
 // the legacy devices. Each gets what the hardware gives (ESR bits, nothing delivered, a
-// 65536 count), and the domain and Vireo carry on.
+// 65536 count), and the domain and Vireo carry on. And one thing done right: the
+// TSC-deadline timer must never fire early.
 #include "tests/guests/lib/guest.hpp"
 
 namespace {
@@ -11,6 +12,7 @@ constexpr uint32_t kLapic = 0xfee00000;
 constexpr uint32_t kIoapic = 0xfec00000;
 // Local APIC registers (SDM vol. 3A, table 11-1).
 constexpr uint32_t kId = 0x20, kVersion = 0x30, kEoi = 0xb0, kSvr = 0xf0, kEsr = 0x280, kIcrLow = 0x300;
+constexpr uint32_t kIrr = 0x200;
 constexpr uint32_t kLvtTimer = 0x320, kTimerInitial = 0x380, kTimerCurrent = 0x390, kTimerDivide = 0x3e0;
 // ESR bits (SDM vol. 3A, 11.5.3).
 constexpr uint32_t kEsrSendIllegal = 1u << 5, kEsrReceiveIllegal = 1u << 6;
@@ -59,6 +61,37 @@ int guest_main(uint32_t, uint32_t) {
     CHECK((lapic(kVersion) & 0xff) == 0x14, "the local APIC is there (version %#x)", lapic(kVersion));
     CHECK(lapic(kId) >> 24 == 0, "vCPU 0 has APIC ID 0");
     read_esr();
+
+    // 0. The TSC-deadline timer (SDM 11.5.4.1) never fires early: with interrupts off,
+    // its vector (65) must not be pending in IRR while RDTSC, read after IRR, is still
+    // below the deadline. Ten deadlines 100,000 ticks ahead.
+    constexpr uint32_t kTscDeadlineMsr = 0x6e0, kIrrOf65 = kIrr + 0x10 * (65 / 32), kBitOf65 = 1u << (65 % 32);
+    lapic(kLvtTimer) = (2u << 17) | 65;  // TSC-deadline mode, vector 65
+    uint32_t early = 0, fired = 0, taken = interrupt_count[1];
+    for (uint32_t round = 0; round < 10; ++round) {
+        const uint64_t deadline = rdtsc() + 100000;
+        try_wrmsr(kTscDeadlineMsr, deadline);
+        for (;;) {
+            const bool pending = lapic(kIrrOf65) & kBitOf65;
+            const uint64_t now = rdtsc();
+            if (pending) {
+                ++fired;
+                if (now < deadline) ++early;
+                break;
+            }
+            if (now > deadline + (1ull << 36)) break;  // tens of seconds: it never fired
+        }
+        // Taken (and ended) before the next round, whose IRR check it would confuse.
+        enable_interrupts();
+        for (uint32_t spins = 0; spins < 100000000 && interrupt_count[1] == taken; ++spins) asm volatile("pause");
+        disable_interrupts();
+        taken = interrupt_count[1];
+        lapic(kEoi) = 0;
+    }
+    CHECK(fired == 10 && early == 0 && taken == 10,
+          "the TSC-deadline timer fires at its deadline, never before (%u of 10 fired, %u early, %u taken)", fired,
+          early, taken);
+    lapic(kLvtTimer) = kMasked;
 
     // 1. A self-IPI with vector 2: send-illegal-vector, nothing delivered (SDM 11.5.3).
     lapic(kIcrLow) = (1u << 18) | 2;  // shorthand self, fixed delivery

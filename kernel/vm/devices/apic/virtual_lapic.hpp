@@ -96,6 +96,7 @@ public:
     // kNoDeadline when the timer is stopped or its LVT entry masked (an expiry while
     // masked has no effect; any LVT write first catches up with the clock).
     u64 next_deadline_ns() const;
+    const LapicTimer& timer() const { return timer_; }
     void advance_to(u64 now_ns);
 
     // --- Incoming interrupts (the ApicBus, the IOAPIC through it, local sources) -------
