@@ -21,6 +21,43 @@ void emit(const char* text, usize len) {
     if (g_console) g_console->write(text, len);
 }
 
+// The domain at the console writes to it byte by byte (console_write_raw). While it is in
+// the middle of a line (a prompt, or a line still being written), Vireo's own lines wait
+// here, so that neither is cut by the other: they follow the domain's next newline, or
+// come kHoldMicroseconds after the line began (a prompt waits for its user), on a line of
+// their own. All under g_console_lock.
+constexpr usize kHeldBytes = 4096;
+constexpr u64 kHoldMicroseconds = 50000;
+char g_held[kHeldBytes];
+usize g_held_length = 0;
+bool g_raw_mid_line = false;
+u64 g_raw_line_start_us = 0;
+
+void end_raw_line() {
+    if (!g_raw_mid_line) return;
+    emit("\r\n", 2);
+    g_raw_mid_line = false;
+}
+
+void flush_held() {
+    if (g_held_length == 0) return;
+    end_raw_line();
+    emit(g_held, g_held_length);
+    g_held_length = 0;
+}
+
+// A whole line of Vireo's (ending in a newline).
+void emit_line(const char* line, usize len) {
+    if (g_raw_mid_line && uptime_us() - g_raw_line_start_us < kHoldMicroseconds && g_held_length + len <= kHeldBytes) {
+        memcpy(g_held + g_held_length, line, len);
+        g_held_length += len;
+        return;
+    }
+    flush_held();
+    end_raw_line();
+    emit(line, len);
+}
+
 }  // namespace
 
 void log_init(Serial16550* console, LogLevel level) {
@@ -49,7 +86,7 @@ void log_message(LogLevel level, const char* fmt, ...) {
     }
     line[len++] = '\n';
     IrqLockGuard guard(g_console_lock);
-    emit(line, len);
+    emit_line(line, len);
 }
 
 void console_line(const char* fmt, ...) {
@@ -61,7 +98,25 @@ void console_line(const char* fmt, ...) {
     usize len = n < 0 ? 0 : (usize(n) > sizeof(line) - 2 ? sizeof(line) - 2 : usize(n));
     line[len++] = '\n';
     IrqLockGuard guard(g_console_lock);
-    emit(line, len);
+    emit_line(line, len);
+}
+
+void console_write_raw(const char* text, usize length) {
+    if (length == 0) return;
+    IrqLockGuard guard(g_console_lock);
+    emit(text, length);
+    if (text[length - 1] == '\n') {
+        g_raw_mid_line = false;
+        flush_held();
+    } else if (!g_raw_mid_line) {
+        g_raw_mid_line = true;
+        g_raw_line_start_us = uptime_us();
+    }
+}
+
+void console_flush_held_lines() {
+    IrqLockGuard guard(g_console_lock);
+    if (g_held_length != 0 && uptime_us() - g_raw_line_start_us >= kHoldMicroseconds) flush_held();
 }
 
 bool console_read_key(char& key) {
@@ -78,6 +133,7 @@ void console_write_panic(const char* text) {
     static bool lock_abandoned = false;
     const bool locked = !lock_abandoned && g_console_lock.try_lock_for(100000);
     if (!locked) lock_abandoned = true;
+    flush_held();
     emit(text, strlen(text));
     if (locked) g_console_lock.unlock();
 }

@@ -22,6 +22,13 @@ void log_message(LogLevel level, const char* fmt, ...) __attribute__((format(pri
 // such as the boot summary "vireo: 4 CPUs in SVM root mode".
 void console_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Bytes exactly as given, terminal sequences included: the output of the domain that has
+// the console's input (kernel/vm/debug_keys.hpp), which is its terminal, as on Xen.
+void console_write_raw(const char* text, usize length);
+// Vireo's lines wait while that domain is in the middle of a line (kernel/log.cpp); the
+// console's poll timer lets them out once they have waited long enough.
+void console_flush_held_lines();
+
 // A key typed on the console, if any (debug keys).
 bool console_read_key(char& key);
 

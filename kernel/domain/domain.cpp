@@ -14,6 +14,7 @@
 #include "kernel/power.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/virtualization_support.hpp"
+#include "kernel/vm/debug_keys.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/fpu_state.hpp"
@@ -23,9 +24,11 @@ namespace {
 
 HardwareCpu g_host_cpu;
 
+// A line of a domain's output, with its name, unless it went to the console as it came
+// (the domain has the console's input).
 void flush_console_line(Domain& d) {
     if (d.console_length == 0) return;
-    console_line("[%s] %.*s", d.name, int(d.console_length), d.console_line);
+    if (!console_focus_is(d.id)) console_line("[%s] %.*s", d.name, int(d.console_length), d.console_line);
     d.console_length = 0;
 }
 
@@ -275,6 +278,9 @@ void watch_for_panic(Domain& d) {
 
 void domain_console_write(Domain& d, const char* text, usize length) {
     LockGuard<SpinLock> guard(d.lock);
+    // The domain at the console is its terminal: a prompt shows before its line ends. Its
+    // lines are still collected (a panic is recognised by its line).
+    if (console_focus_is(d.id)) console_write_raw(text, length);
     for (usize i = 0; i < length; ++i) {
         const char c = text[i];
         if (c == '\n') {

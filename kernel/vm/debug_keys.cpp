@@ -111,12 +111,15 @@ void poll_debug_keys() {
 
 void console_timer_fired(Timer& timer, u64 now_us) {
     poll_debug_keys();
+    console_flush_held_lines();
     timer_arm(timer, 0, now_us + kConsolePollMicroseconds);
 }
 
 Timer g_console_timer{console_timer_fired, nullptr};
 
 }  // namespace
+
+bool console_focus_is(u32 domain_id) { return __atomic_load_n(&g_focus, __ATOMIC_RELAXED) == domain_id; }
 
 void debug_keys_start() {
     // As on Xen, the console is Domain-0's from the start when there is one.
