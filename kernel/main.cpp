@@ -14,6 +14,7 @@
 #include "drivers/serial16550.hpp"
 #include "kernel/assert.hpp"
 #include "kernel/cmdline.hpp"
+#include "kernel/control/host_info.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/gdt.hpp"
@@ -265,6 +266,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
 
     HardwareCpu hw;
     g_virtualization = detect_virtualization(hw);
+    host_info_record_boot(g_boot.cmdline, g_virtualization.vendor);
     if (g_virtualization.status != VirtualizationStatus::Usable) {
         console_line("vireo: %s.", describe_virtualization(g_virtualization));
         console_line("vireo: cannot run guests on this machine; halted.");

@@ -3,11 +3,14 @@
 #include <string.h>
 
 #include "kernel/alloc.hpp"
+#include "kernel/control/host_info.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
+#include "kernel/time.hpp"
 #include "kernel/vcpu/vcpu_state_codec.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/fpu_state.hpp"
@@ -84,6 +87,14 @@ u32 status_state(const Domain& d) {
     return kStateDying;
 }
 
+// A vCPU's time on physical CPUs (its TSC ticks; remainder < hz keeps the product
+// within 64 bits).
+u64 cpu_time_ns(const Vcpu& v) {
+    const u64 ticks = __atomic_load_n(&v.run_tsc, __ATOMIC_RELAXED);
+    const u64 hz = tsc_hz() ? tsc_hz() : 1;
+    return ticks / hz * 1'000'000'000 + ticks % hz * 1'000'000'000 / hz;
+}
+
 i64 get_status(Vcpu& caller, Domain& d, u64 address) {
     DomainStatus status{};
     status.id = d.id;
@@ -95,6 +106,7 @@ i64 get_status(Vcpu& caller, Domain& d, u64 address) {
     memcpy(status.name, d.name, sizeof(status.name));
     status.quota_bytes = d.quota.limit();
     status.charged_bytes = d.resources_released ? 0 : d.quota.used();
+    for (u32 i = 0; i < d.vcpu_count; ++i) status.cpu_time_ns += cpu_time_ns(d.vcpus[i]);
     return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
 }
 
@@ -228,6 +240,33 @@ i64 set_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 length) 
     return result;
 }
 
+// Every domain's id (xm list): how many there are, the first `capacity` of them written.
+i64 list(Vcpu& caller, u64 address, u64 capacity) {
+    if (capacity > kMaxDomainListCapacity) return kErrorTooBig;
+    DomainRef all[kMaxDomains];
+    const u32 n = domain_table_snapshot(all, kMaxDomains);
+    u32 ids[kMaxDomains];
+    for (u32 i = 0; i < n; ++i) ids[i] = all[i]->id;
+    const usize written = n < capacity ? n : usize(capacity);
+    if (written && !write_caller(caller, address, ids, written * sizeof(u32))) return kErrorFault;
+    return i64(n);
+}
+
+i64 host_info(Vcpu& caller, u64 address) {
+    HostInfo info;
+    host_info_fill(info);
+    return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
+}
+
+// The graceful request (xm shutdown): what the guest sees of it is its platform's (the
+// ACPI power button of the virtual PC). Under the domain's lock, the platform cannot go
+// away meanwhile (domain_release_resources marks the release under it first).
+i64 request_shutdown(Domain& d) {
+    LockGuard<SpinLock> guard(d.lock);
+    if (d.resources_released || d.ended() || !d.platform) return kErrorWrongState;
+    return d.platform->request_shutdown() ? 0 : kErrorNotSupported;
+}
+
 i64 stats(Vcpu& caller, u64 address) {
     HypervisorStats s{};
     s.free_memory_bytes = memory_stats().free_bytes;
@@ -249,6 +288,7 @@ i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
                                                  : kVcpuStopped;
     info.migrations = v.migrations;
     for (u64 count : v.exits) info.exits += count;
+    info.cpu_time_ns = cpu_time_ns(v);
     return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
 }
 
@@ -322,6 +362,8 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
     switch (number) {
         case kDomainCreate: return create(caller, args[0]);
         case kHypervisorStats: return stats(caller, args[0]);
+        case kDomainList: return list(caller, args[0], args[1]);
+        case kHostInfo: return host_info(caller, args[0]);
         default: break;
     }
     DomainRef target = domain_lookup(u32(args[0]));
@@ -337,6 +379,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kVcpuSetState: return set_vcpu_state(caller, *target, args[1], args[2], args[3]);
         case kVcpuGetInfo: return get_vcpu_info(caller, *target, args[1], args[2]);
         case kDomainDirtyLog: return dirty_log(caller, *target, args[1], args[2], args[3]);
+        case kDomainShutdown: return request_shutdown(*target);
         default: return kErrorNoSuchCall;
     }
 }

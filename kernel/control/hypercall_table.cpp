@@ -29,6 +29,9 @@ constexpr HypercallSpec kSpecs[] = {
     {kHypervisorStats, "hypervisor_stats", kControl, false},
     {kVcpuGetInfo, "vcpu_get_info", kControl, false},  // its own vCPUs are fine to see
     {kDomainDirtyLog, "domain_dirty_log", kControl, true},
+    {kDomainList, "domain_list", kControl, false},
+    {kHostInfo, "host_info", kControl, false},
+    {kDomainShutdown, "domain_shutdown", kControl, true},
 };
 
 }  // namespace

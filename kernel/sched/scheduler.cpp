@@ -301,6 +301,7 @@ namespace {
 // that domain_quiesce either sees it in use or is seen by it.
 void run_vcpu(Vcpu& v) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return;
+    const u64 start = x86::rdtsc();
     if (v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
@@ -311,6 +312,7 @@ void run_vcpu(Vcpu& v) {
         v.domain->platform->after_exit(v);
         handle_vm_exit(v, exit);
     }
+    v.run_tsc += x86::rdtsc() - start;
     v.gate.leave();
 }
 

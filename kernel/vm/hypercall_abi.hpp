@@ -34,24 +34,28 @@ enum Number : uint32_t {
     kHypervisorStats = 25,    // (linear address of HypervisorStats) -> 0
     kVcpuGetInfo = 26,        // (id, vCPU, linear address of VcpuInfo) -> 0
     kDomainDirtyLog = 27,     // (id, DirtyLogOp, linear address of a bitmap, pages) -> see DirtyLogOp
+    kDomainList = 28,         // (linear address of uint32_t ids[], capacity) -> how many domains there are
+    kHostInfo = 29,           // (linear address of HostInfo) -> 0
+    kDomainShutdown = 30,     // (id) -> 0: the graceful request the guest sees (the ACPI power button)
     kCount,
 };
 
 enum Error : int64_t {
-    kErrorPermission = -1,    // called from CPL > 0, or a control call from an unprivileged domain
-    kErrorNoSuchDomain = -3,  // no domain has that id
-    kErrorNoMemory = -12,     // the hypervisor is out of memory (or the domain over its quota)
-    kErrorTooBig = -7,        // a length over its limit
-    kErrorFault = -14,        // a buffer the guest cannot access (it would fault)
-    kErrorBusy = -16,         // the vCPU is already running
-    kErrorExists = -17,       // a domain of that name exists already
-    kErrorInvalid = -22,      // an argument out of range
-    kErrorNoSuchCall = -38,   // unknown call number
-    kErrorBadState = -74,     // a saved state that does not decode, or that the CPU would refuse
-    kErrorWrongState = -125,  // not allowed in the domain's present state (e.g. unpause a dying domain)
+    kErrorPermission = -1,     // called from CPL > 0, or a control call from an unprivileged domain
+    kErrorNoSuchDomain = -3,   // no domain has that id
+    kErrorNoMemory = -12,      // the hypervisor is out of memory (or the domain over its quota)
+    kErrorTooBig = -7,         // a length over its limit
+    kErrorFault = -14,         // a buffer the guest cannot access (it would fault)
+    kErrorBusy = -16,          // the vCPU is already running
+    kErrorExists = -17,        // a domain of that name exists already
+    kErrorInvalid = -22,       // an argument out of range
+    kErrorNoSuchCall = -38,    // unknown call number
+    kErrorBadState = -74,      // a saved state that does not decode, or that the CPU would refuse
+    kErrorNotSupported = -95,  // the domain has no such thing (a shutdown request without a power button)
+    kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 1u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 2u;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
 inline constexpr uint64_t kMaxTimerMicroseconds = 60ull * 1000 * 1000;
 
@@ -138,8 +142,9 @@ struct DomainStatus {
     // structures for it (tables, vCPUs, devices, a dirty log); 0 once they went back.
     uint64_t quota_bytes;
     uint64_t charged_bytes;
+    uint64_t cpu_time_ns;  // its vCPUs' time on physical CPUs, all added up (xm list's Time)
 };
-static_assert(sizeof(DomainStatus) == 80);
+static_assert(sizeof(DomainStatus) == 88);
 
 // kDomainDirtyLog's operations. The bitmap has one bit per 4 KiB page of the domain's
 // RAM (bit n of byte n / 8 for page n); `pages` must be the domain's page count.
@@ -156,8 +161,9 @@ struct VcpuInfo {
     uint32_t state;       // VcpuInfoState
     uint64_t migrations;  // moves from one physical CPU to another
     uint64_t exits;
+    uint64_t cpu_time_ns;  // its time on physical CPUs
 };
-static_assert(sizeof(VcpuInfo) == 24);
+static_assert(sizeof(VcpuInfo) == 32);
 
 struct HypervisorStats {
     uint64_t free_memory_bytes;
@@ -168,5 +174,25 @@ struct HypervisorStats {
     uint32_t cpus;
 };
 static_assert(sizeof(HypervisorStats) == 32);
+
+inline constexpr uint32_t kMaxDomainListCapacity = 1024;
+
+enum HostVirtualization : uint32_t { kHostAmdSvm = 0, kHostIntelVmx = 1 };
+
+// What `xm info` shows. Text fields are NUL-terminated; command_line_length is the whole
+// command line's length, which says whether command_line holds all of it.
+struct HostInfo {
+    uint32_t cpus;
+    uint32_t virtualization;      // HostVirtualization
+    uint64_t total_memory_bytes;  // RAM the hypervisor manages (usable, less its own image)
+    uint64_t free_memory_bytes;
+    uint64_t uptime_us;
+    uint64_t tsc_hz;
+    uint32_t version;  // kVersionValue
+    uint32_t command_line_length;
+    char cpu_model[48];  // CPUID's brand string
+    char command_line[256];
+};
+static_assert(sizeof(HostInfo) == 352);
 
 }  // namespace hypercall

@@ -13,6 +13,8 @@
 #   vireo.panic         crash the kernel (sysrq "c") once userspace runs
 #   vireo.shell         a shell on the console instead of the power-off at the end
 #   vireo.kmsg          keep every kernel message on the console once userspace runs
+#   vireo.xm            run xm (info, list, list --json) as root and as an unprivileged
+#                       user, printing what each says
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -85,6 +87,13 @@ if [ -f "$moddir/dom0-modules.order" ]; then
   say "modules loaded:$loaded"
 else
   fail "no modules for kernel $(uname -r) in the initramfs"
+fi
+
+# Vireo's module (dom0/module): /dev/vireo, which xm uses. It loads only on Vireo.
+if err=$(insmod /lib/modules/vireo.ko 2>&1); then
+  say "vireo module loaded: /dev/vireo mode $(stat -c %a /dev/vireo)"
+else
+  say "vireo module not loaded: $err"
 fi
 
 # The PCI function (its sysfs directory) above a sysfs device, or nothing.
@@ -246,6 +255,27 @@ if probes=$(opt vireo.probe); then
       say "devmem $addr read failed: $(dd_errors)"
     fi
   done
+fi
+
+if opt vireo.xm > /dev/null; then
+  # Each line of a command's output, and its exit status.
+  run_xm() {
+    label=$1
+    shift
+    "$@" > /tmp/xm.out 2>&1
+    status=$?
+    while IFS= read -r line; do say "$label: $line"; done < /tmp/xm.out
+    say "$label: exit status $status"
+  }
+  run_xm "xm info" xm info
+  run_xm "xm list" xm list
+  run_xm "xm list --json" xm list --json
+  run_xm "xm list Domain-0" xm list Domain-0
+  run_xm "xm list nosuch" xm list nosuch
+  run_xm "xm domid" xm domid Domain-0
+  run_xm "xm vcpu-list" xm vcpu-list
+  echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd
+  run_xm "xm list as nobody" su nobody -s /bin/sh -c "xm list"
 fi
 
 say "uptime $(seconds)"

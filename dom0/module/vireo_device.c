@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/* /dev/vireo: Domain-0's door to the hypervisor's control calls, for root only (mode
+ * 0600, and CAP_SYS_ADMIN at open). The tools (dom0/xm) ask for one hypercall per ioctl
+ * (dom0/include/vireo_control.h); a buffer the call reads or writes is copied through
+ * kernel memory, so the hypervisor never walks a process's page tables. */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "vireo_control.h"
+#include "vireo_hypercall.h"
+
+static int vireo_open(struct inode *inode, struct file *file)
+{
+	return capable(CAP_SYS_ADMIN) ? 0 : -EPERM;
+}
+
+static long vireo_do_hypercall(struct vireo_hypercall __user *user_call)
+{
+	struct vireo_hypercall call;
+	void *buffer = NULL;
+	u64 arguments[5];
+	long error = 0;
+
+	if (copy_from_user(&call, user_call, sizeof(call)))
+		return -EFAULT;
+	if (call.buffer_argument < -1 || call.buffer_argument > 4)
+		return -EINVAL;
+	memcpy(arguments, call.arguments, sizeof(arguments));
+	if (call.buffer_argument >= 0) {
+		if (call.buffer_length == 0)
+			return -EINVAL;
+		if (call.buffer_length > VIREO_MAX_BUFFER)
+			return -E2BIG;
+		buffer = kvzalloc(call.buffer_length, GFP_KERNEL);
+		if (!buffer)
+			return -ENOMEM;
+		if (copy_from_user(buffer, u64_to_user_ptr(call.buffer), call.buffer_length)) {
+			error = -EFAULT;
+			goto out;
+		}
+		arguments[call.buffer_argument] = (u64)(unsigned long)buffer;
+	}
+	call.result = vireo_hypercall(call.number, arguments);
+	if (buffer && copy_to_user(u64_to_user_ptr(call.buffer), buffer, call.buffer_length))
+		error = -EFAULT;
+	else if (copy_to_user(user_call, &call, sizeof(call)))
+		error = -EFAULT;
+out:
+	kvfree(buffer);
+	return error;
+}
+
+static long vireo_ioctl(struct file *file, unsigned int command, unsigned long argument)
+{
+	if (command != VIREO_IOCTL_HYPERCALL)
+		return -ENOTTY;
+	return vireo_do_hypercall((struct vireo_hypercall __user *)argument);
+}
+
+static const struct file_operations vireo_fops = {
+	.owner = THIS_MODULE,
+	.open = vireo_open,
+	.unlocked_ioctl = vireo_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice vireo_device = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vireo",
+	.fops = &vireo_fops,
+	.mode = 0600,
+};
+
+static int __init vireo_init(void)
+{
+	int error;
+
+	if (!vireo_present()) {
+		pr_err("vireo: not running on the Vireo hypervisor (CPUID 0x40000000)\n");
+		return -ENODEV;
+	}
+	error = misc_register(&vireo_device);
+	if (error)
+		return error;
+	pr_info("vireo: /dev/vireo ready\n");
+	return 0;
+}
+
+static void __exit vireo_exit(void)
+{
+	misc_deregister(&vireo_device);
+}
+
+module_init(vireo_init);
+module_exit(vireo_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Domain-0's control interface to the Vireo hypervisor");

@@ -1,0 +1,86 @@
+#include "dom0/xm/control_client.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "dom0/include/vireo_control.h"
+#include "dom0/xm/xm_format.hpp"
+
+namespace xm {
+
+using namespace hypercall;
+
+ControlClient::ControlClient() {
+    fd_ = open("/dev/vireo", O_RDWR | O_CLOEXEC);
+    if (fd_ >= 0) return;
+    if (errno == ENOENT)
+        error_ = "/dev/vireo is missing: is the vireo module loaded (modprobe vireo)?";
+    else if (errno == EACCES || errno == EPERM)
+        error_ = "permission denied: /dev/vireo is root's";
+    else
+        error_ = std::string("cannot open /dev/vireo: ") + strerror(errno);
+}
+
+ControlClient::~ControlClient() {
+    if (fd_ >= 0) close(fd_);
+}
+
+int64_t ControlClient::call_with_buffer(uint64_t number, int index, void* buffer, uint32_t length, uint64_t a0,
+                                        uint64_t a1, uint64_t a2, uint64_t a3) {
+    vireo_hypercall request{};
+    request.number = number;
+    request.arguments[0] = a0;
+    request.arguments[1] = a1;
+    request.arguments[2] = a2;
+    request.arguments[3] = a3;
+    request.buffer_argument = index;
+    request.buffer_length = length;
+    request.buffer = uint64_t(reinterpret_cast<uintptr_t>(buffer));
+    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &request) != 0) {
+        error_ = std::string("/dev/vireo: ") + strerror(errno);
+        return kErrorFault;
+    }
+    return request.result;
+}
+
+int64_t ControlClient::call(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+    return call_with_buffer(number, -1, nullptr, 0, a0, a1, a2, a3);
+}
+
+bool ControlClient::status(uint32_t id, DomainStatus& out, int64_t& result) {
+    out = {};
+    result = call_with_buffer(kDomainGetStatus, 1, &out, sizeof(out), id);
+    return result == 0;
+}
+
+bool ControlClient::domains(std::vector<DomainStatus>& out) {
+    out.clear();
+    std::vector<uint32_t> ids(64);
+    for (;;) {
+        const int64_t n =
+            call_with_buffer(kDomainList, 0, ids.data(), uint32_t(ids.size() * sizeof(uint32_t)), 0, ids.size());
+        if (n < 0) {
+            if (error_.empty()) error_ = "cannot list domains: " + error_text(n);
+            return false;
+        }
+        if (size_t(n) <= ids.size()) {
+            ids.resize(size_t(n));
+            break;
+        }
+        ids.resize(size_t(n));  // more came meanwhile: ask again with room for them
+    }
+    std::sort(ids.begin(), ids.end());
+    for (const uint32_t id : ids) {
+        DomainStatus s;
+        int64_t result;
+        if (status(id, s, result)) out.push_back(s);  // one destroyed meanwhile is simply gone
+    }
+    return true;
+}
+
+}  // namespace xm

@@ -1,0 +1,141 @@
+#include "dom0/xm/xm_format.hpp"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+namespace xm {
+
+using namespace hypercall;
+
+namespace {
+
+std::string printf_string(const char* format, ...) __attribute__((format(printf, 1, 2)));
+std::string printf_string(const char* format, ...) {
+    char buffer[512];
+    va_list args;
+    va_start(args, format);
+    const int n = vsnprintf(buffer, sizeof(buffer), format, args);
+    va_end(args);
+    if (n < 0) return {};
+    if (size_t(n) < sizeof(buffer)) return std::string(buffer, size_t(n));
+    std::string big(size_t(n) + 1, '\0');
+    va_start(args, format);
+    vsnprintf(big.data(), big.size(), format, args);
+    va_end(args);
+    big.resize(size_t(n));
+    return big;
+}
+
+double seconds(uint64_t ns) { return double(ns) / 1e9; }
+
+uint64_t mib(uint64_t bytes) { return bytes >> 20; }
+
+}  // namespace
+
+std::string domain_name(const DomainStatus& status) {
+    size_t length = 0;
+    while (length < sizeof(status.name) && status.name[length]) ++length;
+    return std::string(status.name, length);
+}
+
+std::string state_flags(const DomainStatus& status) {
+    std::string flags = "------";
+    switch (status.state) {
+        case kStateRunning: flags[0] = 'r'; break;
+        case kStateBlocked: flags[1] = 'b'; break;
+        case kStatePaused: flags[2] = 'p'; break;
+        case kStateShutdown: flags[3] = 's'; break;
+        case kStateCrashed:
+            flags[3] = 's';
+            flags[4] = 'c';
+            break;
+        case kStateDying: flags[5] = 'd'; break;
+        default: flags = "??????"; break;
+    }
+    return flags;
+}
+
+std::string list_header() { return "Name                                        ID   Mem VCPUs\tState\tTime(s)"; }
+
+std::string list_row(const DomainStatus& status) {
+    return printf_string("%-40s %5u %5llu %5u     %s  %8.1f", domain_name(status).c_str(), status.id,
+                         (unsigned long long)mib(status.memory_bytes), status.vcpus, state_flags(status).c_str(),
+                         seconds(status.cpu_time_ns));
+}
+
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20)
+                    out += printf_string("\\u%04x", static_cast<unsigned char>(c));
+                else
+                    out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string list_json(const std::vector<DomainStatus>& domains) {
+    std::string out = "[";
+    for (size_t i = 0; i < domains.size(); ++i) {
+        const DomainStatus& d = domains[i];
+        out += i ? ",\n  " : "\n  ";
+        out += printf_string(
+            "{\"name\": %s, \"domid\": %u, \"memory_mib\": %llu, \"vcpus\": %u, \"state\": \"%s\", "
+            "\"cpu_time\": %.3f, \"privileged\": %s}",
+            json_string(domain_name(d)).c_str(), d.id, (unsigned long long)mib(d.memory_bytes), d.vcpus,
+            state_flags(d).c_str(), seconds(d.cpu_time_ns), d.privileged ? "true" : "false");
+    }
+    return out + (domains.empty() ? "]" : "\n]");
+}
+
+std::string info_text(const HostInfo& info, const std::string& hostname, const std::string& release) {
+    auto line = [](const char* key, const std::string& value) {
+        return printf_string("%-23s: %s\n", key, value.c_str());
+    };
+    size_t length = 0;
+    while (length < sizeof(info.command_line) && info.command_line[length]) ++length;
+    std::string command_line(info.command_line, length);
+    if (info.command_line_length > length) command_line += " [...]";  // said, not silently cut
+    length = 0;
+    while (length < sizeof(info.cpu_model) && info.cpu_model[length]) ++length;
+    std::string out;
+    out += line("host", hostname);
+    out += line("release", release);
+    out += line("nr_cpus", std::to_string(info.cpus));
+    out += line("cpu_model", std::string(info.cpu_model, length));
+    out += line("cpu_mhz", std::to_string((info.tsc_hz + 500000) / 1000000));
+    out += line("virt_caps", info.virtualization == kHostIntelVmx ? "hvm (Intel VT-x, EPT)" : "hvm (AMD-V, NPT)");
+    out += line("total_memory", std::to_string(mib(info.total_memory_bytes)));
+    out += line("free_memory", std::to_string(mib(info.free_memory_bytes)));
+    out += line("vireo_version", printf_string("%u.%u", info.version >> 16, info.version & 0xffff));
+    out += line("vireo_commandline", command_line);
+    out += line("vireo_uptime", printf_string("%.1f s", double(info.uptime_us) / 1e6));
+    return out;
+}
+
+std::string error_text(int64_t error) {
+    switch (error) {
+        case kErrorPermission: return "permission denied";
+        case kErrorNoSuchDomain: return "no such domain";
+        case kErrorTooBig: return "a length over its limit";
+        case kErrorNoMemory: return "not enough free memory";
+        case kErrorFault: return "a bad buffer address";
+        case kErrorBusy: return "the vCPU is running";
+        case kErrorExists: return "a domain of that name exists";
+        case kErrorInvalid: return "an argument out of range";
+        case kErrorNoSuchCall: return "the hypervisor does not know that call (an older Vireo?)";
+        case kErrorBadState: return "a state that does not decode";
+        case kErrorNotSupported: return "the domain has no such thing";
+        case kErrorWrongState: return "not in the domain's present state";
+        default: return "error " + std::to_string(error);
+    }
+}
+
+}  // namespace xm

@@ -1,0 +1,83 @@
+#include "dom0/xm/xm_format.hpp"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+namespace {
+
+using namespace hypercall;
+
+DomainStatus status(const char* name, uint32_t id, uint32_t state, uint64_t mib, uint32_t vcpus, uint64_t ns) {
+    DomainStatus s{};
+    strncpy(s.name, name, sizeof(s.name));
+    s.id = id;
+    s.state = state;
+    s.memory_bytes = mib << 20;
+    s.vcpus = vcpus;
+    s.cpu_time_ns = ns;
+    return s;
+}
+
+TEST(XmFormat, ListHasXlsColumns) {
+    EXPECT_EQ(xm::list_header(), "Name                                        ID   Mem VCPUs\tState\tTime(s)");
+    // xl's row: "%-40s %5d %5lu %5d     %c%c%c%c%c%c  %8.1f"
+    EXPECT_EQ(xm::list_row(status("Domain-0", 0, kStateRunning, 512, 2, 12'345'000'000)),
+              "Domain-0                                     0   512     2     r-----      12.3");
+    EXPECT_EQ(xm::list_row(status("web", 7, kStateBlocked, 64, 1, 0)),
+              "web                                          7    64     1     -b----       0.0");
+}
+
+TEST(XmFormat, StateLettersFollowXl) {
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStateRunning, 1, 1, 0)), "r-----");
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStateBlocked, 1, 1, 0)), "-b----");
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStatePaused, 1, 1, 0)), "--p---");
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStateShutdown, 1, 1, 0)), "---s--");
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStateCrashed, 1, 1, 0)), "---sc-");
+    EXPECT_EQ(xm::state_flags(status("a", 1, kStateDying, 1, 1, 0)), "-----d");
+    EXPECT_EQ(xm::state_flags(status("a", 1, 99, 1, 1, 0)), "??????");
+}
+
+TEST(XmFormat, AFullNameFieldIsNotReadPastItsEnd) {
+    DomainStatus s = status("", 3, kStateRunning, 1, 1, 0);
+    memset(s.name, 'x', sizeof(s.name));  // 32 bytes, no NUL
+    EXPECT_EQ(xm::domain_name(s), std::string(32, 'x'));
+}
+
+TEST(XmFormat, JsonListEscapesAndParsesAsOneArray) {
+    EXPECT_EQ(xm::list_json({}), "[]");
+    const std::string json = xm::list_json({status("Domain-0", 0, kStateRunning, 512, 2, 1'500'000'000)});
+    EXPECT_EQ(json,
+              "[\n  {\"name\": \"Domain-0\", \"domid\": 0, \"memory_mib\": 512, \"vcpus\": 2, \"state\": \"r-----\", "
+              "\"cpu_time\": 1.500, \"privileged\": false}\n]");
+    EXPECT_EQ(xm::json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(XmFormat, InfoSaysWhenTheCommandLineIsLongerThanShown) {
+    HostInfo info{};
+    info.cpus = 2;
+    info.total_memory_bytes = 2048ull << 20;
+    info.free_memory_bytes = 1024ull << 20;
+    info.tsc_hz = 2'099'600'000;
+    info.version = kVersionValue;
+    strcpy(info.cpu_model, "AMD EPYC-Milan Processor");
+    strcpy(info.command_line, "console=com1");
+    info.command_line_length = 12;
+    const std::string text = xm::info_text(info, "dom0", "6.1.0");
+    EXPECT_NE(text.find("nr_cpus                : 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("total_memory           : 2048\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("free_memory            : 1024\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("cpu_mhz                : 2100\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("virt_caps              : hvm (AMD-V, NPT)\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("vireo_commandline      : console=com1\n"), std::string::npos) << text;
+    info.command_line_length = 400;
+    EXPECT_NE(xm::info_text(info, "dom0", "6.1.0").find("vireo_commandline      : console=com1 [...]\n"),
+              std::string::npos);
+}
+
+TEST(XmFormat, ErrorsInAUsersWords) {
+    EXPECT_EQ(xm::error_text(kErrorNoSuchDomain), "no such domain");
+    EXPECT_EQ(xm::error_text(kErrorPermission), "permission denied");
+    EXPECT_EQ(xm::error_text(-9999), "error -9999");
+}
+
+}  // namespace
