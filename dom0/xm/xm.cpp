@@ -141,6 +141,8 @@ int cmd_shutdown(ControlClient& control, const std::vector<std::string>& args) {
     if (const int r = one_domain(control, rest, "shutdown", d)) return r;
     if (d.id == 0) return fail("shutdown: not Domain-0 itself (power it off from its own shell)");
     const int64_t result = control.call(kDomainShutdown, d.id);
+    if (result == kErrorNotSupported)
+        return fail("shutdown " + xm::domain_name(d) + ": it has no power button to press (xm destroy ends it)");
     if (result < 0) return fail("shutdown " + xm::domain_name(d) + ": " + xm::error_text(result));
     if (!wait) return 0;
     const std::string name = xm::domain_name(d);

@@ -18,8 +18,8 @@ void brand_string(char (&out)[48]) {
     memset(out, 0, sizeof(out));
     if (x86::cpuid(0x80000000).eax < 0x80000004) return;
     char raw[49] = {};
-    for (u32 i = 0; i < 3; ++i) {
-        const CpuidResult r = x86::cpuid(0x80000002 + i);
+    for (usize i = 0; i < 3; ++i) {
+        const CpuidResult r = x86::cpuid(u32(0x80000002 + i));
         const u32 words[] = {r.eax, r.ebx, r.ecx, r.edx};
         memcpy(raw + 16 * i, words, sizeof(words));
     }

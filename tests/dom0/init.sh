@@ -276,6 +276,17 @@ if opt vireo.xm > /dev/null; then
   run_xm "xm vcpu-list" xm vcpu-list
   echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd
   run_xm "xm list as nobody" su nobody -s /bin/sh -c "xm list"
+  # A bystander domain (tests/guests/bystander.cpp), where there is one, paused, let run,
+  # asked to shut down (it has no power button), and destroyed.
+  if xm domid bystander > /dev/null 2>&1; then
+    run_xm "xm pause" xm pause bystander
+    run_xm "xm list paused" xm list bystander
+    run_xm "xm unpause" xm unpause "$(xm domid bystander)"
+    run_xm "xm shutdown" xm shutdown bystander
+    run_xm "xm destroy" xm destroy bystander
+    run_xm "xm list after destroy" xm list
+  fi
+  run_xm "xm destroy Domain-0" xm destroy 0
 fi
 
 say "uptime $(seconds)"
