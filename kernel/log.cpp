@@ -27,7 +27,7 @@ void emit(const char* text, usize len) {
 // come kHoldMicroseconds after the line began (a prompt waits for its user), on a line of
 // their own. All under g_console_lock.
 constexpr usize kHeldBytes = 4096;
-constexpr u64 kHoldMicroseconds = 50000;
+constexpr u64 kHoldMicroseconds = 500000;
 char g_held[kHeldBytes];
 usize g_held_length = 0;
 bool g_raw_mid_line = false;

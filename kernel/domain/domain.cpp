@@ -398,8 +398,8 @@ void domain_print_exit_counters() {
             if (vcpu.last_msr_written != 0 && n > 0 && usize(n) < sizeof(line))
                 n += snprintf(line + n, sizeof(line) - usize(n), " last-wrmsr=%#x", vcpu.last_msr_written);
             if (vcpu.last_npf_gpa != 0 && n > 0 && usize(n) < sizeof(line))
-                n += snprintf(line + n, sizeof(line) - usize(n), " last-npf=%#llx@rip %#llx",
-                              (unsigned long long)vcpu.last_npf_gpa, (unsigned long long)vcpu.last_npf_rip);
+                snprintf(line + n, sizeof(line) - usize(n), " last-npf=%#llx@rip %#llx",
+                         (unsigned long long)vcpu.last_npf_gpa, (unsigned long long)vcpu.last_npf_rip);
             console_line("%s", line);
         }
     }

@@ -17,6 +17,7 @@
 #include "kernel/vm/firmware/guest_acpi_tables.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot.hpp"
+#include "kernel/vm/firmware/linux_domain_builder.hpp"
 #include "kernel/vm/multiboot1_info.hpp"
 #include "mm/kernel_address_space.hpp"
 
@@ -83,46 +84,36 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
         *error = "a Linux domain takes one module after its kernel (the initrd)";
         return false;
     }
-    AcpiBuildResult acpi;
-    E820Map dom0_e820;
-    if (d.hardware_domain) {
-        // The host's own ACPI tables with a MADT of its own, and its memory map from the
-        // host's (kernel/vm/firmware/dom0_acpi_tables.hpp, dom0_e820.hpp).
-        if (!load_dom0_firmware(d, boot, dom0_e820, acpi.rsdp_gpa, error)) return false;
-    } else {
-        AcpiPlatform platform;
-        platform.vcpu_count = d.vcpu_count;
-        platform.pci_host_bridge = true;
-        acpi = build_acpi_tables(d.memory, kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize, platform);
-        if (!acpi.ok) {
-            *error = acpi.error;
-            return false;
-        }
-    }
     const Multiboot2Module& kernel = boot.modules[g.kernel];
     const bool has_initrd = g.end > g.first_extra;
     const Multiboot2Module* initrd = has_initrd ? &boot.modules[g.first_extra] : nullptr;
-    LinuxBootInputs in{};
-    in.kernel = module_data(kernel);
-    in.kernel_size = module_size(kernel);
-    in.initrd = initrd ? module_data(*initrd) : nullptr;
-    in.initrd_size = initrd ? module_size(*initrd) : 0;
-    in.cmdline = cmdline;
-    in.ram_bytes = d.memory.size();
-    in.rsdp_gpa = acpi.rsdp_gpa;
-    in.e820 = d.hardware_domain ? &dom0_e820 : nullptr;
     LinuxEntryState linux;
-    if (!load_linux_kernel(d.memory, in, linux, error)) return false;
-    entry = {};
-    entry.mode = GuestCpuMode::Long64;
-    entry.rip = linux.rip;
-    entry.rsp = linux.rsp;
-    entry.rsi = linux.rsi;
-    entry.cs_selector = linux.cpu.cs.selector;
-    entry.data_selector = linux.cpu.ds.selector;
-    entry.cr3 = linux.cpu.cr3;
-    entry.gdt_base = linux.cpu.gdt_base;
-    entry.gdt_limit = linux.cpu.gdt_limit;
+    if (d.hardware_domain) {
+        // The host's own ACPI tables with a MADT of its own, and its memory map from the
+        // host's (kernel/vm/firmware/dom0_acpi_tables.hpp, dom0_e820.hpp).
+        E820Map dom0_e820;
+        LinuxBootInputs in{};
+        if (!load_dom0_firmware(d, boot, dom0_e820, in.rsdp_gpa, error)) return false;
+        in.kernel = module_data(kernel);
+        in.kernel_size = module_size(kernel);
+        in.initrd = initrd ? module_data(*initrd) : nullptr;
+        in.initrd_size = initrd ? module_size(*initrd) : 0;
+        in.cmdline = cmdline;
+        in.ram_bytes = d.memory.size();
+        in.e820 = &dom0_e820;
+        if (!load_linux_kernel(d.memory, in, linux, error)) return false;
+        entry = linux_entry_state(linux);
+    } else {
+        // The virtual PC's, as Domain-0's `xm create` builds them (linux_domain_builder.hpp).
+        const LinuxDomainImage image{module_data(kernel),
+                                     module_size(kernel),
+                                     initrd ? module_data(*initrd) : nullptr,
+                                     initrd ? module_size(*initrd) : 0,
+                                     cmdline,
+                                     d.memory.size(),
+                                     d.vcpu_count};
+        if (!build_linux_domain(d.memory, image, entry, linux, error)) return false;
+    }
     log_info("domain %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx", d.name,
              linux.protocol_version >> 8, linux.protocol_version & 0xff, (unsigned long long)linux.kernel_gpa,
              (unsigned long long)(linux.initrd_size / KiB), (unsigned long long)linux.initrd_gpa);

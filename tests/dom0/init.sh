@@ -287,6 +287,31 @@ if opt vireo.xm > /dev/null; then
     run_xm "xm list after destroy" xm list
   fi
   run_xm "xm destroy Domain-0" xm destroy 0
+  # xm create from the disk of domU images (label vireo-domu), where there is one.
+  free_mib() { xm info | sed -n 's/^free_memory *: //p'; }
+  if dev=$(findfs LABEL=vireo-domu 2> /dev/null) && mkdir -p /domu && mount -t ext4 -o ro "$dev" /domu; then
+    free_before=$(free_mib)
+    run_xm "xm create" xm create /domu/web.cfg
+    run_xm "xm list with web" xm list
+    # It reports and powers itself off (the Linux tests' initramfs): wait for that.
+    for _ in $(seq 600); do
+      row=$(xm list web 2> /dev/null | tail -n 1) || break  # not there: nothing to wait for
+      case "$row" in *---s--*) break ;; esac
+      sleep 1
+    done
+    say "web ended: $(xm list web | tail -n 1)"
+    run_xm "xm destroy web" xm destroy web
+    run_xm "xm create bad key" xm create /domu/bad-key.cfg
+    run_xm "xm create too big" xm create /domu/web.cfg name=big memory=60000
+    run_xm "xm create garbage" xm create /domu/web.cfg name=garbage kernel=/domu/web.cfg
+    run_xm "xm list after create errors" xm list
+    free_after=$(free_mib)
+    if [ "$free_before" = "$free_after" ]; then
+      say "free memory after xm create and destroy: as before ($free_after MiB)"
+    else
+      fail "free memory after xm create and destroy: $free_after MiB, not $free_before MiB as before"
+    fi
+  fi
 fi
 
 say "uptime $(seconds)"

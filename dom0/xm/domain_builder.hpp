@@ -1,0 +1,30 @@
+// xm create's domain builder, as libxc's is on Xen: it makes an empty domain through the
+// control calls, lays the Linux kernel, its initrd, the ACPI tables and the boot
+// structures into the domain's memory with the same firmware code the hypervisor's own
+// loader uses (kernel/vm/firmware/linux_domain_builder.hpp), through domain_memory_write,
+// sets vCPU 0's entry state, and lets the domain run.
+#pragma once
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "dom0/xm/control_client.hpp"
+#include "dom0/xm/xl_config.hpp"
+
+namespace xm {
+
+struct BuiltDomain {
+    uint32_t id = 0;
+    uint64_t kernel_gpa = 0, initrd_gpa = 0, initrd_size = 0;
+    uint16_t protocol_version = 0;
+};
+
+// Creates, builds and unpauses the domain `config` describes from the kernel and
+// initrd bytes given. On failure nothing is left behind (the half-made domain is
+// destroyed) and `error` says why in a user's words.
+bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
+                         const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error);
+
+}  // namespace xm

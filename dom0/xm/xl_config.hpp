@@ -1,0 +1,41 @@
+// Domain configuration files in xl's syntax (xl.cfg(5)): one `key = value` per line
+// (or separated by `;`), values "quoted" or 'quoted' strings, numbers, or [lists];
+// `#` starts a comment. The keys xm create takes are below; any other key, a bad value
+// or a missing required key is an error that names the line and says why. Pure;
+// host-tested (tests/unit/xl_config_test.cpp).
+#pragma once
+
+#include <stdint.h>
+
+#include <string>
+
+namespace xm {
+
+enum class EndAction { Destroy, Restart, Preserve };
+
+struct XlConfig {
+    std::string name;
+    uint64_t memory_mib = 0;  // required
+    uint64_t maxmem_mib = 0;  // 0: the same as memory
+    uint32_t vcpus = 1;
+    std::string cpus;  // hard affinity, as written ("0-3,5"); empty: all
+    std::string kernel;
+    std::string ramdisk;
+    std::string cmdline;  // `cmdline`, or `root` and `extra` put together as xl does
+    EndAction on_poweroff = EndAction::Destroy;
+    EndAction on_reboot = EndAction::Restart;
+    EndAction on_crash = EndAction::Destroy;
+};
+
+// Parses `text` (from `source`, named in errors as "source:line: ..."). False with a
+// sentence in `error`; `out` is only meaningful on success.
+bool parse_xl_config(const std::string& text, const std::string& source, XlConfig& out, std::string& error);
+
+// The same for KEY=VALUE settings given after the file on xm create's command line
+// (they override the file's).
+bool parse_xl_config_with_overrides(const std::string& text, const std::string& source, int override_count,
+                                    char* const* overrides, XlConfig& out, std::string& error);
+
+const char* end_action_name(EndAction action);
+
+}  // namespace xm

@@ -1,0 +1,125 @@
+#include "dom0/xm/xl_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using xm::EndAction;
+using xm::XlConfig;
+
+bool parse(const std::string& text, XlConfig& c, std::string& error) {
+    return xm::parse_xl_config(text, "domu.cfg", c, error);
+}
+
+TEST(XlConfig, ReadsXlsKeys) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(
+        parse("# a domU\n"
+              "name = \"web\"\n"
+              "memory = 256\n"
+              "maxmem = 512\n"
+              "vcpus = 2 ; cpus = \"0-1\"\n"
+              "kernel = '/boot/vmlinuz'\n"
+              "ramdisk = \"/boot/initrd.img\"  # its initrd\n"
+              "cmdline = \"console=ttyS0 quiet\"\n"
+              "on_poweroff = \"destroy\"\n"
+              "on_reboot = 'restart'\n"
+              "on_crash = \"preserve\"\n",
+              c, error))
+        << error;
+    EXPECT_EQ(c.name, "web");
+    EXPECT_EQ(c.memory_mib, 256u);
+    EXPECT_EQ(c.maxmem_mib, 512u);
+    EXPECT_EQ(c.vcpus, 2u);
+    EXPECT_EQ(c.cpus, "0-1");
+    EXPECT_EQ(c.kernel, "/boot/vmlinuz");
+    EXPECT_EQ(c.ramdisk, "/boot/initrd.img");
+    EXPECT_EQ(c.cmdline, "console=ttyS0 quiet");
+    EXPECT_EQ(c.on_poweroff, EndAction::Destroy);
+    EXPECT_EQ(c.on_reboot, EndAction::Restart);
+    EXPECT_EQ(c.on_crash, EndAction::Preserve);
+}
+
+TEST(XlConfig, RootAndExtraMakeTheCommandLineAsXlDoes) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\nroot='/dev/xvda1 ro'\nextra='console=ttyS0'\n", c, error));
+    EXPECT_EQ(c.cmdline, "root=/dev/xvda1 ro console=ttyS0");
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\nextra='console=ttyS0'\n", c, error));
+    EXPECT_EQ(c.cmdline, "console=ttyS0");
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\ncmdline='x'\nextra='y'\n", c, error));
+    EXPECT_EQ(c.cmdline, "x") << "cmdline wins over root and extra";
+}
+
+TEST(XlConfig, ErrorsNameTheLineAndTheReason) {
+    XlConfig c;
+    std::string error;
+    EXPECT_FALSE(parse("name='a'\nmemory=12x\nkernel='k'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:2: memory: '12x' is not a number");
+    EXPECT_FALSE(parse("name='a'\nmemory=1\nkernel='k'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:2: memory: 1 is out of range (2 to 65536)");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncolour='blue'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: unknown key 'colour'");
+    EXPECT_FALSE(parse("name='a b'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:1: name: 'a b' is not a domain name (1-31 of letters, digits, - _ .)");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel=k\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:3: kernel: a quoted string is expected");
+    EXPECT_FALSE(parse("name='a\nmemory=64\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:1: name: a string without its closing quote");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\non_crash='reboot'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: on_crash: 'reboot' is not one of destroy, restart, preserve");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\nvcpus=9\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: vcpus: 9 is out of range (1 to 8)");
+    EXPECT_FALSE(parse("memory 64\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:1: not a 'key = value' setting");
+}
+
+TEST(XlConfig, RequiredKeysAndMaxmem) {
+    XlConfig c;
+    std::string error;
+    EXPECT_FALSE(parse("memory=64\nkernel='k'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg: 'name' is missing");
+    EXPECT_FALSE(parse("name='a'\nkernel='k'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg: 'memory' is missing");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\n", c, error));
+    EXPECT_EQ(error, "domu.cfg: 'kernel' is missing");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nmaxmem=32\nkernel='k'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg: maxmem (32) is below memory (64)");
+}
+
+TEST(XlConfig, CommandLineSettingsOverrideTheFile) {
+    XlConfig c;
+    std::string error;
+    char memory[] = "memory=96";
+    char name[] = "name=\"b\"";
+    char* overrides[] = {memory, name};
+    ASSERT_TRUE(
+        xm::parse_xl_config_with_overrides("name='a'\nmemory=64\nkernel='k'\n", "domu.cfg", 2, overrides, c, error))
+        << error;
+    EXPECT_EQ(c.memory_mib, 96u);
+    EXPECT_EQ(c.name, "b");
+    char bad[] = "vcpus=zero";
+    char* bad_overrides[] = {bad};
+    EXPECT_FALSE(xm::parse_xl_config_with_overrides("name='a'\nmemory=64\nkernel='k'\n", "domu.cfg", 1, bad_overrides,
+                                                    c, error));
+    EXPECT_EQ(error, "command line 'vcpus=zero': vcpus: 'zero' is not a number");
+    char plain_name[] = "name=web2";
+    char plain_kernel[] = "kernel=/boot/vmlinuz";
+    char* plain[] = {plain_name, plain_kernel};
+    ASSERT_TRUE(xm::parse_xl_config_with_overrides("name='a'\nmemory=64\nkernel='k'\n", "domu.cfg", 2, plain, c, error))
+        << error;
+    EXPECT_EQ(c.name, "web2") << "a plain word on the command line is a string";
+    EXPECT_EQ(c.kernel, "/boot/vmlinuz");
+}
+
+TEST(XlConfig, ListsAndSemicolonsInsideQuotes) {
+    XlConfig c;
+    std::string error;
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ndisk=['x']\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: unknown key 'disk'");
+    ASSERT_TRUE(parse("name='a';memory=64;kernel='k;#x'\n", c, error)) << error;
+    EXPECT_EQ(c.kernel, "k;#x");
+}
+
+}  // namespace
