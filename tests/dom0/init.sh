@@ -305,6 +305,18 @@ if opt vireo.xm > /dev/null; then
     run_xm "xm create too big" xm create /domu/web.cfg name=big memory=60000
     run_xm "xm create garbage" xm create /domu/web.cfg name=garbage kernel=/domu/web.cfg
     run_xm "xm list after create errors" xm list
+    # 50 create/destroy cycles: every page and structure comes back each time.
+    cycles=0
+    start=$(seconds)
+    for _ in $(seq 50); do
+      if xm create /domu/web.cfg name=cycle > /tmp/cycle.out 2>&1 && xm destroy cycle >> /tmp/cycle.out 2>&1; then
+        cycles=$((cycles + 1))
+      else
+        fail "xm create and destroy cycle failed: $(tail -n 1 /tmp/cycle.out)"
+        break
+      fi
+    done
+    say "xm create and destroy: $cycles of 50 cycles in $(awk "BEGIN { print $(seconds) - $start }") s"
     free_after=$(free_mib)
     if [ "$free_before" = "$free_after" ]; then
       say "free memory after xm create and destroy: as before ($free_after MiB)"
