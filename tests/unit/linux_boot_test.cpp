@@ -18,6 +18,7 @@
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot_params.hpp"
 #include "kernel/vm/firmware/linux_bzimage.hpp"
+#include "kernel/vm/firmware/linux_domain_builder.hpp"
 #include "mm/guest_page_walk.hpp"
 #include "tests/unit/guest_firmware_fakes.hpp"
 
@@ -116,6 +117,40 @@ void expect_rejected(const Bytes& kernel, const char* expected, u64 ram_bytes = 
     EXPECT_FALSE(l.ok) << "expected: " << expected;
     EXPECT_NE(l.error.find(expected), std::string::npos) << "error was: " << l.error;
     EXPECT_EQ(ram.writes, 0u) << "nothing may be written before everything is validated";
+}
+
+// The builder the GRUB loader and xm create share: the virtual PC's ACPI tables first
+// (their RSDP handed to the kernel), then the kernel, and vCPU 0 at its 64-bit entry.
+TEST(LinuxDomainBuilder, WritesTheTablesAndTheKernelAndStartsVcpu0AtItsEntry) {
+    SparseGuestRam ram(128 * MiB);
+    const Bytes kernel = make_bzimage();
+    const LinuxDomainImage image{kernel.data(), kernel.size(), nullptr, 0, "console=ttyS0", 128 * MiB, 2};
+    GuestEntryState entry{};
+    LinuxEntryState placed{};
+    const char* error = nullptr;
+    ASSERT_TRUE(build_linux_domain(ram, image, entry, placed, &error)) << error;
+    EXPECT_EQ(entry.mode, GuestCpuMode::Long64);
+    EXPECT_EQ(entry.rip, placed.rip);
+    EXPECT_EQ(entry.rip, 16 * MiB + 0x200);
+    EXPECT_EQ(entry.rsi, kGuestBootParamsGpa);
+    EXPECT_EQ(entry.cr3, placed.cpu.cr3);
+    EXPECT_EQ(entry.cs_selector, placed.cpu.cs.selector);
+    const std::vector<u8> bios = ram.bytes(kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize);
+    const std::string area(bios.begin(), bios.end());
+    EXPECT_NE(area.find("RSD PTR "), std::string::npos) << "the RSDP is in the BIOS area";
+    EXPECT_NE(area.find("APIC"), std::string::npos) << "with a MADT";
+}
+
+TEST(LinuxDomainBuilder, RefusesNoVcpusBeforeWritingAnything) {
+    SparseGuestRam ram(128 * MiB);
+    const Bytes kernel = make_bzimage();
+    const LinuxDomainImage image{kernel.data(), kernel.size(), nullptr, 0, nullptr, 128 * MiB, 0};
+    GuestEntryState entry{};
+    LinuxEntryState placed{};
+    const char* error = nullptr;
+    EXPECT_FALSE(build_linux_domain(ram, image, entry, placed, &error));
+    EXPECT_STREQ(error, "a domain needs at least one vCPU");
+    EXPECT_EQ(ram.writes, 0u);
 }
 
 TEST(LinuxBoot, LoadsTheProtectedModeKernelAtPrefAddress) {
