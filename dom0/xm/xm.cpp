@@ -63,6 +63,23 @@ bool find_domain(ControlClient& control, const std::string& spec, DomainStatus& 
     return false;
 }
 
+// The domains named (by name or id), in that order, or every domain when none is.
+bool select_domains(ControlClient& control, const std::vector<std::string>& specs, std::vector<DomainStatus>& out,
+                    std::string& error) {
+    out.clear();
+    if (specs.empty()) {
+        if (control.domains(out)) return true;
+        error = control.error();
+        return false;
+    }
+    for (const std::string& spec : specs) {
+        DomainStatus d;
+        if (!find_domain(control, spec, d, error)) return false;
+        out.push_back(d);
+    }
+    return true;
+}
+
 int cmd_info(ControlClient& control, const std::vector<std::string>& args) {
     if (!args.empty()) return fail("info takes no arguments");
     HostInfo info;
@@ -86,16 +103,8 @@ int cmd_list(ControlClient& control, const std::vector<std::string>& args) {
             wanted.push_back(a);
     }
     std::vector<DomainStatus> shown;
-    if (wanted.empty()) {
-        if (!control.domains(shown)) return fail(control.error());
-    } else {
-        for (const std::string& spec : wanted) {
-            DomainStatus d;
-            std::string error;
-            if (!find_domain(control, spec, d, error)) return fail(error);
-            shown.push_back(d);
-        }
-    }
+    std::string error;
+    if (!select_domains(control, wanted, shown, error)) return fail(error);
     if (json) {
         printf("%s\n", xm::list_json(shown).c_str());
         return 0;
@@ -181,16 +190,8 @@ int cmd_domname(ControlClient& control, const std::vector<std::string>& args) {
 
 int cmd_vcpu_list(ControlClient& control, const std::vector<std::string>& args) {
     std::vector<DomainStatus> shown;
-    if (args.empty()) {
-        if (!control.domains(shown)) return fail(control.error());
-    } else {
-        for (const std::string& spec : args) {
-            DomainStatus d;
-            std::string error;
-            if (!find_domain(control, spec, d, error)) return fail(error);
-            shown.push_back(d);
-        }
-    }
+    std::string error;
+    if (!select_domains(control, args, shown, error)) return fail(error);
     printf("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
     for (const DomainStatus& d : shown) {
         for (uint32_t v = 0; v < d.vcpus; ++v) {
