@@ -133,7 +133,18 @@ def type_when(log_path, socket_path, steps, proc):
                     s.connect(socket_path)
                     # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
                     s.sendall(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
-                    time.sleep(1)  # keep the connection until the keys are read
+                    # Keep the connection until the keys are read, reading what QEMU sends
+                    # meanwhile: a client that does not read backs up QEMU's serial output,
+                    # and the UART's transmitter then stays busy past the bounded wait of
+                    # Vireo's console driver, which drops bytes.
+                    s.settimeout(0.1)
+                    until = time.monotonic() + 1
+                    while time.monotonic() < until:
+                        try:
+                            if not s.recv(65536):
+                                break
+                        except socket.timeout:
+                            pass
                 break
             time.sleep(0.1)
 
