@@ -7,6 +7,7 @@
 #include "drivers/serial16550.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/spinlock.hpp"
+#include "kernel/text_ring.hpp"
 #include "kernel/time.hpp"
 
 namespace {
@@ -46,8 +47,13 @@ void flush_held() {
     g_held_length = 0;
 }
 
+// Vireo's own lines, kept for the control domain (xm dmesg), as Xen keeps its console ring.
+constexpr usize kLogRingBytes = usize(64) * 1024;
+TextRing<kLogRingBytes> g_log_ring;
+
 // A whole line of Vireo's (ending in a newline).
 void emit_line(const char* line, usize len) {
+    g_log_ring.append(line, len);
     if (g_raw_mid_line && uptime_us() - g_raw_line_start_us < kHoldMicroseconds && g_held_length + len <= kHeldBytes) {
         memcpy(g_held + g_held_length, line, len);
         g_held_length += len;
@@ -117,6 +123,14 @@ void console_write_raw(const char* text, usize length) {
 void console_flush_held_lines() {
     IrqLockGuard guard(g_console_lock);
     if (g_held_length != 0 && uptime_us() - g_raw_line_start_us >= kHoldMicroseconds) flush_held();
+}
+
+usize log_ring_read(u64 position, char* out, usize length, u64& first, u64& end, bool clear) {
+    IrqLockGuard guard(g_console_lock);
+    const usize n = g_log_ring.read(position, out, length, first);
+    end = g_log_ring.end();
+    if (clear) g_log_ring.clear_before(first + n);
+    return n;
 }
 
 bool console_read_key(char& key) {

@@ -29,6 +29,11 @@ void console_write_raw(const char* text, usize length);
 // console's poll timer lets them out once they have waited long enough.
 void console_flush_held_lines();
 
+// Vireo's own lines as they were printed, kept in a ring (xm dmesg): up to `length` bytes
+// from `position` on (TextRing::read), `end` the ring's end; `clear` then forgets all
+// up to the end of what this read gave.
+usize log_ring_read(u64 position, char* out, usize length, u64& first, u64& end, bool clear);
+
 // A key typed on the console, if any (debug keys).
 bool console_read_key(char& key);
 

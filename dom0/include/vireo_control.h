@@ -37,4 +37,29 @@ struct vireo_hypercall {
 #define VIREO_MAX_BUFFER (4u << 20)
 #define VIREO_IOCTL_HYPERCALL _IOWR('V', 1, struct vireo_hypercall)
 
+/* Turns the open file into domain `domain`'s console: read() gives its output from
+ * `position` on (0: everything the hypervisor still keeps, VIREO_CONSOLE_FROM_END: only
+ * what comes next), blocking until there is some (or O_NONBLOCK: EAGAIN); 0 (end of file)
+ * once the domain is destroyed. write() is typed into it (its COM1); poll() says when
+ * output waits. Output the hypervisor overwrote before it was read is skipped, and
+ * counted: VIREO_IOCTL_CONSOLE_LOST gives the count so far. */
+struct vireo_console_attach {
+	__u32 domain;
+	__u32 reserved;
+	__u64 position;
+};
+#define VIREO_CONSOLE_FROM_END (~(__u64)0)
+#define VIREO_IOCTL_CONSOLE_ATTACH _IOW('V', 2, struct vireo_console_attach)
+#define VIREO_IOCTL_CONSOLE_LOST _IOR('V', 3, __u64)
+
+/* Turns the open file into a watch on the domains' states: each read() gives one struct
+ * vireo_events (the hypervisor's event_status) once the state generation differs from the
+ * one this file gave last (the first read at once), blocking until then; poll() says when
+ * it does. The reader then looks at the domains (domain_list, domain_get_status). */
+struct vireo_events {
+	__u64 state_generation;
+	__u64 console_generation;
+};
+#define VIREO_IOCTL_EVENTS_ATTACH _IO('V', 4)
+
 #endif

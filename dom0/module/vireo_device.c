@@ -13,10 +13,45 @@
 
 #include "vireo_control.h"
 #include "vireo_hypercall.h"
+#include "vireo_streams.h"
 
-static int vireo_open(struct inode *inode, struct file *file)
+static int vireo_open(struct inode *inode, struct file *filp)
 {
-	return capable(CAP_SYS_ADMIN) ? 0 : -EPERM;
+	struct vireo_file *file;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	file = kzalloc(sizeof(*file), GFP_KERNEL);
+	if (!file)
+		return -ENOMEM;
+	mutex_init(&file->lock);
+	file->mode = VIREO_FILE_CONTROL;
+	filp->private_data = file;
+	return 0;
+}
+
+static int vireo_release(struct inode *inode, struct file *filp)
+{
+	struct vireo_file *file = filp->private_data;
+
+	vireo_stream_release(file);
+	kfree(file);
+	return 0;
+}
+
+static ssize_t vireo_read(struct file *filp, char __user *out, size_t length, loff_t *offset)
+{
+	return vireo_stream_read(filp->private_data, out, length, filp->f_flags & O_NONBLOCK);
+}
+
+static ssize_t vireo_write(struct file *filp, const char __user *in, size_t length, loff_t *offset)
+{
+	return vireo_stream_write(filp->private_data, in, length, filp->f_flags & O_NONBLOCK);
+}
+
+static __poll_t vireo_poll(struct file *filp, poll_table *wait)
+{
+	return vireo_stream_poll(filp, filp->private_data, wait);
 }
 
 static long vireo_do_hypercall(struct vireo_hypercall __user *user_call)
@@ -55,16 +90,32 @@ out:
 	return error;
 }
 
-static long vireo_ioctl(struct file *file, unsigned int command, unsigned long argument)
+static long vireo_ioctl(struct file *filp, unsigned int command, unsigned long argument)
 {
-	if (command != VIREO_IOCTL_HYPERCALL)
+	struct vireo_file *file = filp->private_data;
+
+	switch (command) {
+	case VIREO_IOCTL_HYPERCALL:
+		return vireo_do_hypercall((struct vireo_hypercall __user *)argument);
+	case VIREO_IOCTL_CONSOLE_ATTACH:
+		return vireo_console_attach(file, (void __user *)argument);
+	case VIREO_IOCTL_CONSOLE_LOST:
+		return put_user(file->lost, (__u64 __user *)argument);
+	case VIREO_IOCTL_EVENTS_ATTACH:
+		return vireo_events_attach(file);
+	default:
 		return -ENOTTY;
-	return vireo_do_hypercall((struct vireo_hypercall __user *)argument);
+	}
 }
 
 static const struct file_operations vireo_fops = {
 	.owner = THIS_MODULE,
 	.open = vireo_open,
+	.release = vireo_release,
+	.read = vireo_read,
+	.write = vireo_write,
+	.poll = vireo_poll,
+	.llseek = no_llseek,
 	.unlocked_ioctl = vireo_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -94,6 +145,7 @@ static int __init vireo_init(void)
 static void __exit vireo_exit(void)
 {
 	misc_deregister(&vireo_device);
+	vireo_streams_stop();
 }
 
 module_init(vireo_init);

@@ -4,6 +4,14 @@
 
 #include <linux/types.h>
 
+/* The calls the module makes itself (docs/hypercalls.md); the tools name theirs. */
+#define VIREO_CALL_DOMAIN_CONSOLE_READ 31
+#define VIREO_CALL_DOMAIN_CONSOLE_WRITE 32
+#define VIREO_CALL_EVENT_STATUS 33
+#define VIREO_ERROR_NO_SUCH_DOMAIN (-3)
+#define VIREO_CONSOLE_WRITE_MAX 1024
+#define VIREO_RING_HEADER_BYTES 16
+
 /* True when CPUID leaf 0x40000000 names Vireo ("VireoVireoHV"). */
 bool vireo_present(void);
 /* Call `number` with its five arguments: VMMCALL on AMD, VMCALL on Intel. From CPL 0

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -81,6 +82,52 @@ bool ControlClient::domains(std::vector<DomainStatus>& out) {
         if (status(id, s, result)) out.push_back(s);  // one destroyed meanwhile is simply gone
     }
     return true;
+}
+
+DeviceStream::~DeviceStream() {
+    if (fd_ >= 0) close(fd_);
+}
+
+bool DeviceStream::open_device(std::string& error) {
+    fd_ = open("/dev/vireo", O_RDWR | O_CLOEXEC);
+    if (fd_ >= 0) return true;
+    error = std::string("cannot open /dev/vireo: ") + strerror(errno);
+    return false;
+}
+
+bool DeviceStream::attach_console(uint32_t id, uint64_t position, std::string& error) {
+    if (!open_device(error)) return false;
+    vireo_console_attach attach{};
+    attach.domain = id;
+    attach.position = position;
+    if (ioctl(fd_, VIREO_IOCTL_CONSOLE_ATTACH, &attach) == 0) return true;
+    error = errno == ENOENT ? "domain " + std::to_string(id) + " is gone"
+                            : std::string("cannot attach to the console: ") + strerror(errno);
+    return false;
+}
+
+bool DeviceStream::attach_events(std::string& error) {
+    if (!open_device(error)) return false;
+    if (ioctl(fd_, VIREO_IOCTL_EVENTS_ATTACH) == 0) return true;
+    error = std::string("cannot watch the domains' events: ") + strerror(errno);
+    return false;
+}
+
+uint64_t DeviceStream::lost() const {
+    __u64 lost = 0;
+    if (ioctl(fd_, VIREO_IOCTL_CONSOLE_LOST, &lost) != 0) return 0;
+    return lost;
+}
+
+bool DeviceStream::wait_event(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    for (;;) {
+        const int ready = poll(&p, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return false;
+        vireo_events events;
+        return read(fd_, &events, sizeof(events)) == ssize_t(sizeof(events));
+    }
 }
 
 }  // namespace xm

@@ -37,4 +37,30 @@ private:
     std::string error_;
 };
 
+// A stream of /dev/vireo (dom0/include/vireo_control.h) on a file of its own: a domain's
+// console (read its output, write its input) or the domains' state events (each read
+// returns once some domain's state changed).
+class DeviceStream {
+public:
+    DeviceStream() = default;
+    ~DeviceStream();
+    DeviceStream(const DeviceStream&) = delete;
+    DeviceStream& operator=(const DeviceStream&) = delete;
+
+    // From `position` (0: all the hypervisor keeps; kFromEnd: what comes next).
+    static constexpr uint64_t kFromEnd = ~0ull;
+    bool attach_console(uint32_t id, uint64_t position, std::string& error);
+    bool attach_events(std::string& error);
+    int fd() const { return fd_; }
+    // Console bytes the hypervisor overwrote before this stream read them.
+    uint64_t lost() const;
+    // Waits until a domain's state changed after the last call (the first returns at
+    // once), or `timeout_ms` passed (-1: no limit): false on timeout or error.
+    bool wait_event(int timeout_ms);
+
+private:
+    bool open_device(std::string& error);
+    int fd_ = -1;
+};
+
 }  // namespace xm

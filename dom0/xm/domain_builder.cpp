@@ -121,6 +121,15 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
     const int64_t set =
         control.call_with_buffer(kVcpuSetState, 2, state.data(), uint32_t(length), out.id, 0, 0, length);
     if (set < 0) return undo("setting vCPU 0's state failed: " + error_text(set));
+    // cpus=: every vCPU's hard affinity (xl.cfg(5)).
+    for (uint32_t v = 0; config.cpu_mask && v < config.vcpus; ++v) {
+        const int64_t pinned = control.call(kVcpuSetAffinity, out.id, v, config.cpu_mask);
+        if (pinned == kErrorInvalid)
+            return undo("cpus='" + config.cpus + "' names no CPU of this host (it has " + std::to_string(host.cpus) +
+                        ")");
+        if (pinned < 0) return undo("pinning its vCPUs failed: " + error_text(pinned));
+    }
+    if (config.start_paused) return true;
     const int64_t run = control.call(kDomainUnpause, out.id);
     if (run < 0) return undo("it could not be started: " + error_text(run));
     return true;

@@ -21,9 +21,10 @@ struct BuiltDomain {
     uint16_t protocol_version = 0;
 };
 
-// Creates, builds and unpauses the domain `config` describes from the kernel and
-// initrd bytes given. On failure nothing is left behind (the half-made domain is
-// destroyed) and `error` says why in a user's words.
+// Creates, builds and (unless config.start_paused) unpauses the domain `config` describes
+// from the kernel and initrd bytes given, its vCPUs pinned to config.cpu_mask's CPUs. On
+// failure nothing is left behind (the half-made domain is destroyed) and `error` says why
+// in a user's words.
 bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
                          const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error);
 

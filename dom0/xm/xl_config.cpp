@@ -130,13 +130,6 @@ bool valid_name(const std::string& name) {
     return true;
 }
 
-bool valid_cpus(const std::string& s) {
-    if (s.empty() || s == "all") return true;
-    for (const char c : s)
-        if (!isdigit(static_cast<unsigned char>(c)) && c != ',' && c != '-' && c != '^') return false;
-    return true;
-}
-
 struct Parser {
     XlConfig& out;
     std::string root, extra;
@@ -158,10 +151,7 @@ struct Parser {
             if (!number(v, 1, kMaxVcpus, n, why)) return false;
             out.vcpus = uint32_t(n);
         } else if (key == "cpus") {
-            if (v.is_string ? !valid_cpus(v.text) : !number(v, 0, 4095, n, why)) {
-                if (why.empty()) why = "'" + v.text + "' is not a CPU list such as \"0-3,5\"";
-                return false;
-            }
+            if (!parse_cpu_list(v.text, out.cpu_mask, why)) return false;
             out.cpus = v.text;
         } else if (key == "kernel") {
             if (!string(v, out.kernel, why)) return false;
@@ -323,6 +313,50 @@ const char* end_action_name(EndAction action) {
         case EndAction::Preserve: return "preserve";
     }
     return "?";
+}
+
+bool parse_cpu_list(const std::string& text, uint64_t& mask, std::string& error) {
+    constexpr unsigned kMaxCpu = 63;
+    mask = 0;
+    if (text == "all") {
+        mask = ~0ull;
+        return true;
+    }
+    auto bad = [&](const std::string& why) {
+        error = "'" + text + "' is not a CPU list such as \"0-3,5\": " + why;
+        return false;
+    };
+    if (text.empty()) return bad("it is empty");
+    size_t at = 0;
+    while (at <= text.size()) {
+        const size_t comma = text.find(',', at);
+        std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        const bool remove = !item.empty() && item[0] == '^';
+        if (remove) item.erase(0, 1);
+        const size_t dash = item.find('-');
+        const std::string first = item.substr(0, dash);
+        const std::string last = dash == std::string::npos ? first : item.substr(dash + 1);
+        auto cpu = [&](const std::string& s, unsigned& out) {
+            if (s.empty() || s.size() > 3) return false;
+            for (const char c : s)
+                if (!isdigit(static_cast<unsigned char>(c))) return false;
+            out = unsigned(std::stoul(s));
+            return out <= kMaxCpu;
+        };
+        unsigned lo = 0, hi = 0;
+        if (!cpu(first, lo) || !cpu(last, hi)) return bad("'" + item + "' is not a CPU (0-63) or a range of them");
+        if (lo > hi) return bad("the range '" + item + "' runs backwards");
+        for (unsigned c = lo; c <= hi; ++c) {
+            if (remove)
+                mask &= ~(1ull << c);
+            else
+                mask |= 1ull << c;
+        }
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+    }
+    if (!mask) return bad("it names no CPU");
+    return true;
 }
 
 }  // namespace xm

@@ -18,13 +18,15 @@ struct XlConfig {
     uint64_t memory_mib = 0;  // required
     uint64_t maxmem_mib = 0;  // 0: the same as memory
     uint32_t vcpus = 1;
-    std::string cpus;  // hard affinity, as written ("0-3,5"); empty: all
+    std::string cpus;       // hard affinity, as written ("0-3,5"); empty: all
+    uint64_t cpu_mask = 0;  // the same as a mask (bit n: CPU n); 0: all
     std::string kernel;
     std::string ramdisk;
     std::string cmdline;  // `cmdline`, or `root` and `extra` put together as xl does
     EndAction on_poweroff = EndAction::Destroy;
     EndAction on_reboot = EndAction::Restart;
     EndAction on_crash = EndAction::Destroy;
+    bool start_paused = false;  // xm create -p, not a config key
 };
 
 // Parses `text` (from `source`, named in errors as "source:line: ..."). False with a
@@ -37,5 +39,10 @@ bool parse_xl_config_with_overrides(const std::string& text, const std::string& 
                                     char* const* overrides, XlConfig& out, std::string& error);
 
 const char* end_action_name(EndAction action);
+
+// A CPU list as xl takes it (xl.cfg(5) "cpus", xl vcpu-pin): "all", or comma-separated
+// CPUs and ranges ("0-3,5"), where "^N" (or "^N-M") takes CPUs out again. CPUs 0-63. The
+// mask (bit n: CPU n) is all ones for "all"; false with a sentence in `error`.
+bool parse_cpu_list(const std::string& text, uint64_t& mask, std::string& error);
 
 }  // namespace xm

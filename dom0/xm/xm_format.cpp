@@ -44,7 +44,12 @@ std::string state_flags(const DomainStatus& status) {
         case kStateRunning: flags[0] = 'r'; break;
         case kStateBlocked: flags[1] = 'b'; break;
         case kStatePaused: flags[2] = 'p'; break;
-        case kStateShutdown: flags[3] = 's'; break;
+        case kStateShutdown:
+            flags[3] = 's';
+            // xl's reason letter ("-rscwS"): '-' for a power-off, 'r' reboot, 'c' crash.
+            if (status.shutdown_reason == kReasonReboot) flags[4] = 'r';
+            if (status.shutdown_reason == kReasonCrash) flags[4] = 'c';
+            break;
         case kStateCrashed:
             flags[3] = 's';
             flags[4] = 'c';
@@ -118,6 +123,52 @@ std::string info_text(const HostInfo& info, const std::string& hostname, const s
     out += line("vireo_commandline", command_line);
     out += line("vireo_uptime", printf_string("%.1f s", double(info.uptime_us) / 1e6));
     return out;
+}
+
+std::string cpu_list_text(uint64_t mask, uint32_t host_cpus) {
+    const uint64_t host = host_cpus >= 64 ? ~0ull : (1ull << host_cpus) - 1;
+    if ((mask & host) == host) return "all";
+    std::string out;
+    for (uint32_t c = 0; c < 64;) {
+        if (!(mask >> c & 1)) {
+            ++c;
+            continue;
+        }
+        uint32_t end = c;
+        while (end + 1 < 64 && (mask >> (end + 1) & 1)) ++end;
+        if (!out.empty()) out += ",";
+        out += end == c ? std::to_string(c) : std::to_string(c) + "-" + std::to_string(end);
+        c = end + 1;
+    }
+    return out.empty() ? "none" : out;
+}
+
+std::string uptime_text(uint64_t seconds) {
+    const uint64_t days = seconds / 86400;
+    seconds %= 86400;
+    std::string out = days ? printf_string("%llu day%s, ", (unsigned long long)days, days == 1 ? "" : "s") : "";
+    return out + printf_string("%2u:%02u:%02u", unsigned(seconds / 3600), unsigned(seconds / 60 % 60),
+                               unsigned(seconds % 60));
+}
+
+std::string uptime_header() { return printf_string("%-33s %4s %s", "Name", "ID", "Uptime"); }
+
+std::string uptime_row(const DomainStatus& status) {
+    return printf_string("%-33s %4u %s", domain_name(status).c_str(), status.id,
+                         uptime_text(status.uptime_us / 1000000).c_str());
+}
+
+std::string top_header() {
+    return printf_string("%10s %6s %10s %6s %10s %6s %5s", "NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)",
+                         "VCPUS");
+}
+
+std::string top_row(const DomainStatus& status, double cpu_percent, uint64_t host_memory_bytes) {
+    const double memory_percent =
+        host_memory_bytes ? 100.0 * double(status.memory_bytes) / double(host_memory_bytes) : 0.0;
+    return printf_string("%10s %6s %10llu %6.1f %10llu %6.1f %5u", domain_name(status).c_str(),
+                         state_flags(status).c_str(), (unsigned long long)(status.cpu_time_ns / 1000000000),
+                         cpu_percent, (unsigned long long)(status.memory_bytes >> 10), memory_percent, status.vcpus);
 }
 
 std::string error_text(int64_t error) {

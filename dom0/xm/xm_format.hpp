@@ -25,6 +25,19 @@ std::string list_json(const std::vector<hypercall::DomainStatus>& domains);
 // kernel release (uname -r), `hostname` its host name.
 std::string info_text(const hypercall::HostInfo& info, const std::string& hostname, const std::string& release);
 
+// A CPU mask as a list ("0-1,3"), "all" when it covers the host's CPUs.
+std::string cpu_list_text(uint64_t mask, uint32_t host_cpus);
+
+// `xm uptime` (xl's format): "H:MM:SS", with "N days, " in front after a day.
+std::string uptime_text(uint64_t seconds);
+std::string uptime_header();
+std::string uptime_row(const hypercall::DomainStatus& status);
+
+// `xm top`'s frame (xentop's first columns): one row per domain, its CPU use over the
+// last interval in percent of one CPU.
+std::string top_header();
+std::string top_row(const hypercall::DomainStatus& status, double cpu_percent, uint64_t host_memory_bytes);
+
 // A domain's name from its fixed-size field (NUL-terminated, or all 32 bytes used).
 std::string domain_name(const hypercall::DomainStatus& status);
 

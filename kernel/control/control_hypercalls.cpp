@@ -5,6 +5,7 @@
 #include "kernel/alloc.hpp"
 #include "kernel/control/host_info.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
@@ -107,6 +108,13 @@ i64 get_status(Vcpu& caller, Domain& d, u64 address) {
     status.quota_bytes = d.quota.limit();
     status.charged_bytes = d.resources_released ? 0 : d.quota.used();
     for (u32 i = 0; i < d.vcpu_count; ++i) status.cpu_time_ns += cpu_time_ns(d.vcpus[i]);
+    switch (d.ended() ? d.end_reason_kind : EndReason::None) {
+        case EndReason::None: status.shutdown_reason = kReasonNone; break;
+        case EndReason::PowerOff: status.shutdown_reason = kReasonPowerOff; break;
+        case EndReason::Reboot: status.shutdown_reason = kReasonReboot; break;
+        case EndReason::Crash: status.shutdown_reason = kReasonCrash; break;
+    }
+    status.uptime_us = uptime_us() - __atomic_load_n(&d.created_us, __ATOMIC_RELAXED);
     return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
 }
 
@@ -289,7 +297,76 @@ i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
     info.migrations = v.migrations;
     for (u64 count : v.exits) info.exits += count;
     info.cpu_time_ns = cpu_time_ns(v);
+    info.affinity = __atomic_load_n(&v.affinity, __ATOMIC_RELAXED);
     return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
+}
+
+// A ring read (console_read, log_read): the header, then what `read` copied, through a
+// heap buffer, so that the ring's lock is never held while the caller's memory is written.
+template <typename Read>
+i64 ring_read(Vcpu& caller, u64 address, u64 length, Read read) {
+    if (length < sizeof(RingReadHeader) || length > kRingReadMax) return kErrorTooBig;
+    const usize room = usize(length - sizeof(RingReadHeader));
+    auto* buffer = new (kNoThrow) char[usize(length)];
+    if (!buffer) return kErrorNoMemory;
+    RingReadHeader header{};
+    const usize n = read(buffer + sizeof(header), room, header);
+    memcpy(buffer, &header, sizeof(header));
+    const bool ok = write_caller(caller, address, buffer, sizeof(header) + n);
+    delete[] buffer;
+    return ok ? i64(n) : kErrorFault;
+}
+
+i64 console_read(Vcpu& caller, Domain& d, u64 position, u64 address, u64 length) {
+    return ring_read(caller, address, length, [&](char* out, usize room, RingReadHeader& header) {
+        LockGuard<SpinLock> guard(d.lock);
+        const usize n = d.console_ring.read(position, out, room, header.first);
+        header.end = d.console_ring.end();
+        return n;
+    });
+}
+
+i64 log_read(Vcpu& caller, u64 position, u64 address, u64 length, u64 flags) {
+    if (flags & ~u64(kLogReadClear)) return kErrorInvalid;
+    return ring_read(caller, address, length, [&](char* out, usize room, RingReadHeader& header) {
+        return log_ring_read(position, out, room, header.first, header.end, flags & kLogReadClear);
+    });
+}
+
+// Input for the domain's console (its COM1), as keys typed on Vireo's console are: what
+// its queue takes now, which may be less than all (the caller sends the rest later).
+i64 console_input(Vcpu& caller, Domain& d, u64 address, u64 length) {
+    if (length > kConsoleWriteMax) return kErrorTooBig;
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (d.resources_released || d.ended() || !d.platform) return kErrorWrongState;
+        if (!d.platform->takes_console_input()) return kErrorNotSupported;
+    }
+    char text[kConsoleWriteMax];
+    if (length && !read_caller(caller, address, text, usize(length))) return kErrorFault;
+    usize taken = 0;
+    while (taken < length && domain_console_input(d, text[taken])) ++taken;
+    return i64(taken);
+}
+
+i64 event_status(Vcpu& caller, u64 address) {
+    EventStatus status{domain_events::state_generation(), domain_events::console_generation()};
+    return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
+}
+
+i64 rename(Vcpu& caller, Domain& d, u64 address) {
+    char name[Domain::kNameLength];
+    if (!read_caller(caller, address, name, sizeof(name))) return kErrorFault;
+    usize length = 0;
+    while (length < sizeof(name) && name[length]) ++length;
+    if (length == sizeof(name) || !valid_domain_name(name, length)) return kErrorInvalid;
+    if (d.ended() || d.lifecycle.being_destroyed()) return kErrorWrongState;
+    return domain_rename(d, name);
+}
+
+i64 set_affinity(Domain& d, u64 index, u64 mask) {
+    if (index >= d.vcpu_count) return kErrorInvalid;
+    return scheduler_set_affinity(d.vcpus[index], mask) ? 0 : kErrorInvalid;
 }
 
 // The dirty log (docs/hypercalls.md): the hypervisor keeps the bitmap; take hands it over.
@@ -364,6 +441,8 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kHypervisorStats: return stats(caller, args[0]);
         case kDomainList: return list(caller, args[0], args[1]);
         case kHostInfo: return host_info(caller, args[0]);
+        case kEventStatus: return event_status(caller, args[0]);
+        case kLogRead: return log_read(caller, args[0], args[1], args[2], args[3]);
         default: break;
     }
     DomainRef target = domain_lookup(u32(args[0]));
@@ -380,6 +459,11 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kVcpuGetInfo: return get_vcpu_info(caller, *target, args[1], args[2]);
         case kDomainDirtyLog: return dirty_log(caller, *target, args[1], args[2], args[3]);
         case kDomainShutdown: return request_shutdown(*target);
+        case kDomainConsoleRead: return console_read(caller, *target, args[1], args[2], args[3]);
+        case kDomainConsoleWrite: return console_input(caller, *target, args[1], args[2]);
+        case kDomainReset: return domain_reset(*target);
+        case kDomainRename: return rename(caller, *target, args[1]);
+        case kVcpuSetAffinity: return set_affinity(*target, args[1], args[2]);
         default: return kErrorNoSuchCall;
     }
 }

@@ -32,6 +32,13 @@ constexpr HypercallSpec kSpecs[] = {
     {kDomainList, "domain_list", kControl, false},
     {kHostInfo, "host_info", kControl, false},
     {kDomainShutdown, "domain_shutdown", kControl, true},
+    {kDomainConsoleRead, "domain_console_read", kControl, true},
+    {kDomainConsoleWrite, "domain_console_write", kControl, true},
+    {kEventStatus, "event_status", kControl, false},
+    {kLogRead, "log_read", kControl, false},
+    {kDomainReset, "domain_reset", kControl, true},
+    {kDomainRename, "domain_rename", kControl, true},
+    {kVcpuSetAffinity, "vcpu_set_affinity", kControl, true},
 };
 
 }  // namespace

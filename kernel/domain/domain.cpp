@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernel/alloc.hpp"
+#include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/passthrough/dom0_power.hpp"
@@ -13,6 +14,7 @@
 #include "kernel/platform/platform.hpp"
 #include "kernel/power.hpp"
 #include "kernel/sched/scheduler.hpp"
+#include "kernel/time.hpp"
 #include "kernel/virtualization_support.hpp"
 #include "kernel/vm/debug_keys.hpp"
 #include "kernel/vm/devices/test_exit_port.hpp"
@@ -48,12 +50,14 @@ void finish_end(void* arg) {
 }
 
 // Ends the domain once: the first end (shutdown or crash) wins and keeps its reason.
-bool end_domain(Domain& d) {
+bool end_domain(Domain& d, EndReason reason) {
     {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::GuestEnded)) return false;
+        d.end_reason_kind = reason;
         flush_console_line(d);
     }
+    domain_events::state_changed();
     domain_get(d);
     d.end_work.run = finish_end;
     d.end_work.arg = &d;
@@ -141,6 +145,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     d->privileged = config.privileged || config.hardware_domain;
     d->hardware_domain = config.hardware_domain;
     d->release_when_ended = config.release_when_ended;
+    d->created_us = uptime_us();
     const VirtualizationSupport support = detect_virtualization(g_host_cpu);
     const NestedPagingFormat format =
         support.vendor == VirtualizationVendor::IntelVmx ? NestedPagingFormat::IntelEpt : NestedPagingFormat::AmdNpt;
@@ -187,10 +192,11 @@ static bool attach_devices(Domain& d, bool pc_platform, const char** error) {
     return true;
 }
 
-void domain_shutdown(Domain& d, i64 exit_code) {
+void domain_shutdown(Domain& d, i64 exit_code, EndReason reason) {
     if (d.ended()) return;
     d.exit_code = exit_code;
-    if (end_domain(d)) log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
+    if (end_domain(d, reason))
+        log_info("domain %u (%s): shut down with exit code %lld", d.id, d.name, (long long)exit_code);
 }
 
 void domain_crash(Domain& d, const char* fmt, ...) {
@@ -206,7 +212,7 @@ void domain_crash(Domain& d, const char* fmt, ...) {
         memcpy(d.end_reason, reason, sizeof(reason));
         d.crashed = true;
     }
-    if (!end_domain(d)) return;
+    if (!end_domain(d, EndReason::Crash)) return;
     log_error("domain %u (%s) crashed: %s", d.id, d.name, d.end_reason);
     if (d.hardware_domain) dom0_crashed(d);
 }
@@ -251,13 +257,14 @@ void domain_release_resources(Domain& d) {
 
 namespace {
 
-// Domain-0's kernel panics are watched for on its console (an unmodified Linux has no
-// other way to tell), so that its crash is reported with its reason: Linux prints
-// "Kernel panic - not syncing: <reason>", then reboots (panic=N, the machine's reset:
-// dom0_reset). The line only annotates that reset: any dom0 process may print text, so
-// text alone never ends anything.
+// A Linux domain's kernel panics are watched for on its console (an unmodified Linux has
+// no other way to tell), so that its crash is reported with its reason: Linux prints
+// "Kernel panic - not syncing: <reason>", then resets the machine when booted with
+// panic=N (Domain-0's reset is the machine's: dom0_reset; a domU's ends it as crashed,
+// for its toolstack's on_crash). The line only annotates that reset: any process may
+// print text, so text alone never ends anything.
 void watch_for_panic(Domain& d) {
-    if (!d.hardware_domain || d.console_length == 0) return;
+    if (d.console_length == 0) return;
     const char* line = d.console_line;
     const usize length = d.console_length;
     auto find = [&](const char* what) -> const char* {
@@ -281,6 +288,8 @@ void domain_console_write(Domain& d, const char* text, usize length) {
     // The domain at the console is its terminal: a prompt shows before its line ends. Its
     // lines are still collected (a panic is recognised by its line).
     if (console_focus_is(d.id)) console_write_raw(text, length);
+    d.console_ring.append(text, length);
+    domain_events::console_output();
     for (usize i = 0; i < length; ++i) {
         const char c = text[i];
         if (c == '\n') {

@@ -5,6 +5,7 @@
 #include "kernel/domain/domain_lifecycle.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
+#include "kernel/text_ring.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/cpuid_policy.hpp"
@@ -32,6 +33,8 @@ struct DomainImage {
 // What `xm list` shows: running, blocked (no vCPU can run), paused, shut down, crashed,
 // dying.
 enum class DomainState : u8 { Running, Blocked, Paused, Shutdown, Crashed, Dying };
+// Why it ended, for its toolstack's on_poweroff / on_reboot / on_crash.
+enum class EndReason : u8 { None, PowerOff, Reboot, Crash };
 const char* domain_state_name(DomainState state);
 struct Domain;
 DomainState domain_current_state(const Domain& domain);
@@ -61,7 +64,11 @@ struct Domain {
     bool release_when_ended = true;
     bool resources_released = false;  // under `lock`
     bool crashed = false;
+    EndReason end_reason_kind = EndReason::None;  // set once, by the end that won
     i64 exit_code = 0;
+    u64 created_us = 0;
+    static constexpr i64 kResetExitCode =
+        2;  // the exit code of an end by reset  // uptime_us() at its creation or its last restart in place
     char end_reason[128] = {};
     // What it may cost the host (mm/memory_quota.hpp): its RAM, this object,
     // its tables, vCPUs, devices and dirty log are charged; destroy gives all of it back.
@@ -90,14 +97,19 @@ struct Domain {
     SpinLock lock;
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
-    // Domain-0's last "Kernel panic" line, if its kernel printed one (domain_console_write).
+    // The last "Kernel panic" line its kernel printed, if any (domain_console_write): a
+    // reset that follows it is a crash.
     char panic_line[120] = {};
     usize console_length = 0;
+    // Its console output as it came, for the control domain's readers (xm console), under
+    // `lock`.
+    static constexpr usize kConsoleRingBytes = 16384;
+    TextRing<kConsoleRingBytes> console_ring;
     // Keys typed on the Vireo console while it is switched to this domain (debug_keys.cpp),
     // waiting for its COM1 to take them. The console path only touches this ring (under
     // input_lock), never the devices, so it needs no lock the devices hold.
     SpinLock input_lock;
-    char input[64] = {};
+    char input[256] = {};
     u32 input_head = 0, input_tail = 0;  // free-running; head - tail bytes are queued
     // Unknown MSRs already reported, so each is logged once.
     u32 reported_msrs[16] = {};
@@ -133,7 +145,7 @@ Domain* domain_create(const DomainConfig& config, const char** error);
 // Ends a domain: from a guest's own action (shutdown with `exit_code`) or because it
 // broke a rule (crash, with the reason logged). Its vCPUs stop at their next exit; the
 // CPU that ended it finishes the job at its next scheduling point.
-void domain_shutdown(Domain& domain, i64 exit_code);
+void domain_shutdown(Domain& domain, i64 exit_code, EndReason reason = EndReason::PowerOff);
 void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 // Returns the vCPUs' backends and FPU pages, the devices and the memory, once; every
 // vCPU must have stopped (domain_quiesce). The domain itself stays until destroyed.
@@ -153,6 +165,11 @@ i64 domain_unpause(Domain& domain);
 // Stops every vCPU, takes them off their CPUs, returns every resource, and takes the
 // domain out of the table (its id becomes free). Returns when all that is done.
 i64 domain_destroy(Domain& domain);
+// The reset button: a domain the hypervisor can load again restarts in place; any other
+// ends with EndReason::Reboot (its toolstack's on_reboot follows).
+i64 domain_reset(Domain& domain);
+// A new name (xm rename), unique as at creation: -17 when another domain has it.
+i64 domain_rename(Domain& domain, const char* name);
 // Stops every vCPU of the domain and waits until none runs on any CPU (the caller has
 // already changed the lifecycle so that none may start again).
 void domain_quiesce(Domain& domain);

@@ -1,6 +1,9 @@
 // Pause, unpause, destroy and the quiesce they stand on (kernel/domain/domain.hpp), and
 // the vCPU state of a paused domain.
+#include <string.h>
+
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
@@ -43,6 +46,7 @@ i64 domain_pause(Domain& d) {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::Pause)) return hypercall::kErrorWrongState;
     }
+    domain_events::state_changed();
     domain_quiesce(d);
     return 0;
 }
@@ -52,8 +56,29 @@ i64 domain_unpause(Domain& d) {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::Unpause)) return hypercall::kErrorWrongState;
     }
+    domain_events::state_changed();
     if (d.restart_requested) domain_request_restart(d);  // a reset the pause held back
     for (u32 i = 0; i < d.vcpu_count; ++i) cpu_kick(d.vcpus[i].cpu);
+    return 0;
+}
+
+i64 domain_reset(Domain& d) {
+    if (d.ended()) return hypercall::kErrorWrongState;
+    if (domain_request_restart(d)) {
+        log_info("domain %u (%s): reset by its control domain; restarting it", d.id, d.name);
+        return 0;
+    }
+    log_info("domain %u (%s): reset by its control domain; it cannot be restarted here, so it ends", d.id, d.name);
+    domain_shutdown(d, Domain::kResetExitCode, EndReason::Reboot);
+    return 0;
+}
+
+i64 domain_rename(Domain& d, const char* name) {
+    char before[Domain::kNameLength];
+    memcpy(before, d.name, sizeof(before));
+    if (!domain_table_rename(d, name)) return hypercall::kErrorExists;
+    log_info("domain %u: renamed from %s to %s", d.id, before, d.name);
+    domain_events::state_changed();
     return 0;
 }
 
@@ -62,6 +87,7 @@ i64 domain_destroy(Domain& d) {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::Destroy)) return hypercall::kErrorWrongState;
     }
+    domain_events::state_changed();
     domain_quiesce(d);
     // A restart under way still uses the memory and devices (domain_restart.cpp).
     while (__atomic_load_n(&d.restart_busy, __ATOMIC_ACQUIRE)) {

@@ -5,10 +5,12 @@
 // The work runs as deferred work (kernel/sched/cpu_work.hpp) on the CPU whose vCPU asked,
 // at its next scheduling point: the scheduler knows nothing of restarts.
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/time.hpp"
 
 namespace {
 
@@ -16,6 +18,7 @@ namespace {
 // kernel cannot be loaded again.
 bool reload(Domain& d, const char** error) {
     d.platform->reset();
+    d.panic_line[0] = 0;  // a panic before the reset is history now
     GuestEntryState entry{};
     if (!d.image.reload(d, entry, error)) return false;
     for (u32 i = 0; i < d.vcpu_count; ++i) {
@@ -37,12 +40,14 @@ void restart_work(void* arg) {
     // anything, so the memory and devices are still there; the domain just is not
     // reloaded then.
     const bool ok = d.lifecycle.being_destroyed() || reload(d, &error);
+    if (ok) d.created_us = uptime_us();
     bool resumed = false;
     {
         LockGuard<SpinLock> guard(d.lock);
         if (ok) resumed = d.lifecycle.apply(LifecycleEvent::Restarted);
         __atomic_store_n(&d.restart_busy, false, __ATOMIC_RELEASE);
     }
+    domain_events::state_changed();
     if (resumed) {
         log_info("domain %u (%s): restarted", d.id, d.name);
         vcpu_set_state(d.vcpus[0], VcpuState::Runnable);  // after its registers
@@ -66,6 +71,7 @@ bool domain_request_restart(Domain& d) {
     }
     if (!d.lifecycle.apply(LifecycleEvent::Restart)) return true;  // restarting, ending or dying already
     d.restart_requested = false;
+    domain_events::state_changed();
     __atomic_store_n(&d.restart_busy, true, __ATOMIC_RELEASE);
     domain_get(d);
     d.restart_work.run = restart_work;

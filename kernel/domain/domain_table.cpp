@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/id_allocator.hpp"
 #include "kernel/spinlock.hpp"
 
@@ -68,6 +69,17 @@ bool domain_table_insert(Domain& d, u32 id, const char** error) {
         }
     }
     ++g_count;
+    domain_events::state_changed();
+    return true;
+}
+
+bool domain_table_rename(Domain& d, const char* name) {
+    IrqLockGuard guard(g_lock);
+    if (strcmp(d.name, name) == 0) return true;
+    if (name_taken_locked(name)) return false;
+    char padded[Domain::kNameLength] = {};
+    strncpy(padded, name, sizeof(padded) - 1);
+    memcpy(d.name, padded, sizeof(padded));
     return true;
 }
 
@@ -88,6 +100,7 @@ void domain_table_remove(Domain& d) {
         else
             g_ids.release(d.id);
     }
+    domain_events::state_changed();
     domain_put(d);
 }
 

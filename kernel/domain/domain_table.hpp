@@ -50,6 +50,8 @@ private:
 bool domain_table_insert(Domain& domain, u32 id, const char** error);
 // Whether a domain in the table (running or ended, not yet destroyed) has this name. Names
 // are unique, as on Xen: console lines and `xm` commands name domains by them.
+// Gives `domain` the name (a valid one, NUL-terminated), unless another domain has it.
+bool domain_table_rename(Domain& domain, const char* name);
 bool domain_name_taken(const char* name);
 // Takes the domain out of the table: its id becomes free and the table's reference is
 // dropped.

@@ -11,6 +11,8 @@
 // usually the interrupt is raised where it is taken. A vCPU that moves leaves the timer
 // where it is until it is re-armed: its callback works on any CPU, waking a halted vCPU
 // or kicking one in the guest on another CPU (scheduler_notify_vcpu).
+#include <string.h>
+
 #include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
 #include "kernel/platform/platform.hpp"
@@ -167,11 +169,22 @@ class PcPlatform final : public GuestClock,
             log_info("domain %u (%s): reset requested; restarting it", domain_.id, domain_.name);
             return;
         }
-        // A kernel Vireo cannot load again ends, with an exit code of its own so that it
-        // never passes for a clean power-off.
+        // A domain its toolstack built cannot be loaded again here: it ends, and the
+        // toolstack carries out on_reboot, or on_crash when its kernel panicked before
+        // (Linux's panic=N resets the machine). The exit code is one of its own, so that
+        // it never passes for a clean power-off.
+        char panic[sizeof(domain_.panic_line)];
+        {
+            LockGuard<SpinLock> guard(domain_.lock);
+            memcpy(panic, domain_.panic_line, sizeof(panic));
+        }
+        if (panic[0]) {
+            domain_crash(domain_, "reset after a kernel panic: %s", panic);
+            return;
+        }
         log_info("domain %u (%s): reset requested; it cannot be restarted, so it ends (exit code %d)", domain_.id,
-                 domain_.name, kResetExitCode);
-        domain_shutdown(domain_, kResetExitCode);
+                 domain_.name, int(Domain::kResetExitCode));
+        domain_shutdown(domain_, Domain::kResetExitCode, EndReason::Reboot);
     }
 
     // The platform reset (RESET# on every device, SDM vol. 3A 9.1.1 for the APICs). The
@@ -193,7 +206,6 @@ class PcPlatform final : public GuestClock,
         }
         deadlines_changed();
     }
-    static constexpr int kResetExitCode = 2;
 
     // ApicWakeup: something arrived for vCPU `index`. A halted vCPU wakes; one in the
     // guest on another CPU is kicked so that it takes it now (a timer callback or another

@@ -95,6 +95,8 @@ u64 g_next_vcpu_uid = 1;
 
 bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain->lifecycle.may_run(); }
 
+bool allowed_on(const Vcpu& v, u32 cpu) { return __atomic_load_n(&v.affinity, __ATOMIC_RELAXED) >> cpu & 1; }
+
 // Unlocked: only this CPU removes from or reorders its queue; a vCPU appended meanwhile
 // is seen at the next pass.
 Vcpu* pick_next(RunQueue& q, u64 now) {
@@ -187,6 +189,20 @@ bool migrate(Vcpu& v, u32 target) {
     return true;
 }
 
+// A vCPU picked here that is pinned elsewhere (xm vcpu-pin) moves to one of its CPUs, an
+// idle one if it can: true when it went.
+bool move_to_allowed_cpu(Vcpu& v) {
+    const u32 me = this_cpu_index();
+    if (allowed_on(v, me)) return false;
+    u32 target = kMaxCpus;
+    for (u32 c = 0; c < g_cpu_count; ++c) {
+        if (!percpu(c).online || !allowed_on(v, c)) continue;
+        if (target == kMaxCpus || percpu(c).idle) target = c;
+        if (percpu(c).idle) break;
+    }
+    return target != kMaxCpus && migrate(v, target);
+}
+
 // Load balancing, the simplest that works (the credit scheduler is its own issue): at a
 // slice boundary, a CPU with two or more runnable vCPUs gives the one whose slice just
 // ended to an idle CPU, so both run at once. That one's FPU registers and VMCS are the
@@ -210,6 +226,7 @@ void balance(RunQueue& q, u64 now) {
             Vcpu* v = q.vcpus[i];
             if (!can_run(*v)) continue;
             ++runnable;
+            if (!allowed_on(*v, target)) continue;
             if (v == q.current || !candidate) candidate = v;
         }
     }
@@ -338,6 +355,20 @@ void scheduler_run_this_cpu() {
             percpu(me).idle = false;
             continue;
         }
+        if (move_to_allowed_cpu(*v)) {
+            q.current = nullptr;
+            continue;
+        }
         run_vcpu(*v);
     }
+}
+
+bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
+    u64 online = 0;
+    for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
+        if (percpu(c).online) online |= 1ull << c;
+    if (!(mask & online)) return false;
+    __atomic_store_n(&vcpu.affinity, mask, __ATOMIC_RELAXED);
+    cpu_kick(__atomic_load_n(&vcpu.cpu, __ATOMIC_RELAXED));  // its CPU looks at it again
+    return true;
 }

@@ -76,7 +76,10 @@ struct Vcpu {
     VcpuBackend* backend = nullptr;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
     u64 migrations = 0;  // moves from one physical CPU to another
-    u64 run_tsc = 0;     // TSC ticks spent on a physical CPU: in the guest and handling its exits
+    // The physical CPUs it may run on (bit n: CPU n; xm vcpu-pin); the scheduler moves it
+    // to one of them before it runs (scheduler_set_affinity).
+    u64 affinity = ~0ull;
+    u64 run_tsc = 0;  // TSC ticks spent on a physical CPU: in the guest and handling its exits
     // What the latest MSR-write and nested-page-fault exits touched (debug key 'e' shows
     // them: an exit storm names its register or page).
     u32 last_msr_written = 0;

@@ -22,21 +22,28 @@ enum Number : uint32_t {
 
     // Control calls: only a privileged domain (the control domain) may make them, and
     // never on itself. Domains are named by id.
-    kDomainCreate = 16,       // (linear address of DomainCreateArgs) -> the new domain's id
-    kDomainDestroy = 17,      // (id) -> 0; returns once everything it had is back
-    kDomainPause = 18,        // (id) -> 0; returns once none of its vCPUs runs
-    kDomainUnpause = 19,      // (id) -> 0
-    kDomainGetStatus = 20,    // (id, linear address of DomainStatus) -> 0
-    kDomainMemoryWrite = 21,  // (id, guest-physical address, source linear address, length) -> 0
-    kDomainMemoryRead = 22,   // (id, guest-physical address, destination linear address, length) -> 0
-    kVcpuGetState = 23,       // (id, vCPU, linear address, buffer size) -> bytes of the encoded state
-    kVcpuSetState = 24,       // (id, vCPU, linear address, length) -> 0
-    kHypervisorStats = 25,    // (linear address of HypervisorStats) -> 0
-    kVcpuGetInfo = 26,        // (id, vCPU, linear address of VcpuInfo) -> 0
-    kDomainDirtyLog = 27,     // (id, DirtyLogOp, linear address of a bitmap, pages) -> see DirtyLogOp
-    kDomainList = 28,         // (linear address of uint32_t ids[], capacity) -> how many domains there are
-    kHostInfo = 29,           // (linear address of HostInfo) -> 0
-    kDomainShutdown = 30,     // (id) -> 0: the graceful request the guest sees (the ACPI power button)
+    kDomainCreate = 16,        // (linear address of DomainCreateArgs) -> the new domain's id
+    kDomainDestroy = 17,       // (id) -> 0; returns once everything it had is back
+    kDomainPause = 18,         // (id) -> 0; returns once none of its vCPUs runs
+    kDomainUnpause = 19,       // (id) -> 0
+    kDomainGetStatus = 20,     // (id, linear address of DomainStatus) -> 0
+    kDomainMemoryWrite = 21,   // (id, guest-physical address, source linear address, length) -> 0
+    kDomainMemoryRead = 22,    // (id, guest-physical address, destination linear address, length) -> 0
+    kVcpuGetState = 23,        // (id, vCPU, linear address, buffer size) -> bytes of the encoded state
+    kVcpuSetState = 24,        // (id, vCPU, linear address, length) -> 0
+    kHypervisorStats = 25,     // (linear address of HypervisorStats) -> 0
+    kVcpuGetInfo = 26,         // (id, vCPU, linear address of VcpuInfo) -> 0
+    kDomainDirtyLog = 27,      // (id, DirtyLogOp, linear address of a bitmap, pages) -> see DirtyLogOp
+    kDomainList = 28,          // (linear address of uint32_t ids[], capacity) -> how many domains there are
+    kHostInfo = 29,            // (linear address of HostInfo) -> 0
+    kDomainShutdown = 30,      // (id) -> 0: the graceful request the guest sees (the ACPI power button)
+    kDomainConsoleRead = 31,   // (id, position, linear address, length) -> bytes: RingReadHeader, then text
+    kDomainConsoleWrite = 32,  // (id, linear address, length <= kConsoleWriteMax) -> bytes taken as input
+    kEventStatus = 33,         // (linear address of EventStatus) -> 0
+    kLogRead = 34,             // (position, linear address, length, LogReadFlags) -> bytes, as console_read
+    kDomainReset = 35,         // (id) -> 0: the reset button (a domU's on_reboot follows)
+    kDomainRename = 36,        // (id, linear address of char[32]) -> 0
+    kVcpuSetAffinity = 37,     // (id, vCPU, mask of physical CPUs) -> 0
     kCount,
 };
 
@@ -55,7 +62,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 2u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 3u;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
 inline constexpr uint64_t kMaxTimerMicroseconds = 60ull * 1000 * 1000;
 
@@ -142,9 +149,42 @@ struct DomainStatus {
     // structures for it (tables, vCPUs, devices, a dirty log); 0 once they went back.
     uint64_t quota_bytes;
     uint64_t charged_bytes;
-    uint64_t cpu_time_ns;  // its vCPUs' time on physical CPUs, all added up (xm list's Time)
+    uint64_t cpu_time_ns;      // its vCPUs' time on physical CPUs, all added up (xm list's Time)
+    uint32_t shutdown_reason;  // ShutdownReason, once it is shut down or crashed
+    uint32_t reserved;
+    uint64_t uptime_us;  // since it was created (or last restarted by the hypervisor)
 };
-static_assert(sizeof(DomainStatus) == 88);
+static_assert(sizeof(DomainStatus) == 104);
+
+// Why a domain ended, for its toolstack's on_poweroff / on_reboot / on_crash.
+enum ShutdownReason : uint32_t {
+    kReasonNone = 0,      // it has not ended
+    kReasonPowerOff = 1,  // ACPI power-off, or the shutdown hypercall
+    kReasonReboot = 2,    // it reset its machine (or was reset: domain_reset), and cannot be reloaded in place
+    kReasonCrash = 3,     // it broke a rule, or reset after a kernel panic
+};
+
+// kDomainConsoleRead and kLogRead write this at the start of the buffer, then the text.
+// Positions count every byte the stream ever had; `first` > the position asked for means
+// the bytes between were overwritten before they were read (say so to the user).
+struct RingReadHeader {
+    uint64_t first;  // the position of the first byte that follows
+    uint64_t end;    // the stream's end: ask again from first + bytes read
+};
+static_assert(sizeof(RingReadHeader) == 16);
+inline constexpr uint64_t kRingReadMax = 64 * 1024;  // the length a read may ask for, header included
+
+enum LogReadFlags : uint32_t {
+    kLogReadClear = 1u << 0,  // then forget the log up to the end of this read (xm dmesg -c)
+};
+
+// Generation counters: each grows when such a thing happens. A waiter keeps the values
+// it saw and asks what changed when one moves (domain_get_status, console_read).
+struct EventStatus {
+    uint64_t state_generation;    // a domain was created, paused, unpaused, ended, restarted or destroyed
+    uint64_t console_generation;  // some domain wrote to its console
+};
+static_assert(sizeof(EventStatus) == 16);
 
 // kDomainDirtyLog's operations. The bitmap has one bit per 4 KiB page of the domain's
 // RAM (bit n of byte n / 8 for page n); `pages` must be the domain's page count.
@@ -162,8 +202,9 @@ struct VcpuInfo {
     uint64_t migrations;  // moves from one physical CPU to another
     uint64_t exits;
     uint64_t cpu_time_ns;  // its time on physical CPUs
+    uint64_t affinity;     // the physical CPUs it may run on (bit n: CPU n)
 };
-static_assert(sizeof(VcpuInfo) == 32);
+static_assert(sizeof(VcpuInfo) == 40);
 
 struct HypervisorStats {
     uint64_t free_memory_bytes;

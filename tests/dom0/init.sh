@@ -14,7 +14,10 @@
 #   vireo.shell         a shell on the console instead of the power-off at the end
 #   vireo.kmsg          keep every kernel message on the console once userspace runs
 #   vireo.xm            run xm (info, list, list --json) as root and as an unprivileged
-#                       user, printing what each says
+#                       user, printing what each says; xm create from the disk labelled
+#                       vireo-domu
+#   vireo.xm=lifecycle  instead: domUs from that disk through xm console, pause, vcpu-pin,
+#                       rename, reboot, a panic, shutdown -w and destroy
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -257,16 +260,207 @@ if probes=$(opt vireo.probe); then
   done
 fi
 
-if opt vireo.xm > /dev/null; then
-  # Each line of a command's output, and its exit status.
-  run_xm() {
-    label=$1
-    shift
-    "$@" > /tmp/xm.out 2>&1
-    status=$?
-    while IFS= read -r line; do say "$label: $line"; done < /tmp/xm.out
-    say "$label: exit status $status"
-  }
+# wait_for FILE PATTERN: until a line of FILE matches PATTERN (grep -E), up to 600 s
+# (a bound for a hang, not a timing assumption).
+wait_for() {
+  for _ in $(seq 600); do
+    grep -Eq "$2" "$1" 2> /dev/null && return 0
+    sleep 1
+  done
+  return 1
+}
+# wait_gone PID: until the process has exited, up to 600 s; its exit status, or 124.
+wait_gone() {
+  for _ in $(seq 600); do
+    kill -0 "$1" 2> /dev/null || { wait "$1"; return $?; }
+    sleep 1
+  done
+  return 124
+}
+cpu_time() { xm list --json "$1" | sed -n 's/.*"cpu_time": \([0-9.]*\).*/\1/p'; }
+# wait_new_id NAME OLD: until domain NAME exists with an id other than OLD (printed).
+wait_new_id() {
+  for _ in $(seq 600); do
+    id=$(xm domid "$1" 2> /dev/null)
+    if [ -n "$id" ] && [ "$id" != "$2" ]; then echo "$id"; return 0; fi
+    sleep 1
+  done
+  return 1
+}
+# console_open NAME OUT: xm console on NAME in the background (pid in $pid), its output
+# in OUT, its keys from fd 3.
+console_open() {
+  xm console "$1" < /tmp/keys > "$2" 2>&1 &
+  pid=$!
+  exec 3> /tmp/keys
+}
+# console_ready OUT: types a command until the domU's shell answers it in OUT, as a user
+# presses Enter until a prompt shows (keys typed while its kernel still boots are lost
+# when its serial driver resets the UART's FIFOs, as on a real machine).
+console_ready() {
+  for _ in $(seq 120); do
+    printf 'echo ready-$((3*3))\n' >&3
+    for _ in 1 2 3 4 5; do
+      grep -q "^ready-9" "$1" 2> /dev/null && return 0
+      sleep 1
+    done
+  done
+  return 1
+}
+# console_close: Ctrl-], then its exit status.
+console_close() {
+  printf '\035' >&3
+  exec 3>&-
+  wait_gone $pid
+}
+
+# xm console, pause, vcpu-pin, rename, uptime, dmesg, shutdown, reboot and the config's
+# on_poweroff / on_reboot / on_crash, with domUs that give a shell on their console (the
+# Linux tests' initramfs with vireo.shell). Keys reach xm console through a fifo.
+xm_console_and_lifecycle() {
+  # A console that ended by itself (its domain gone) leaves the fifo without a reader:
+  # a write then fails (EPIPE) rather than killing this shell.
+  trap '' PIPE
+  for name in shell spinner; do
+    panic=1
+    [ $name = spinner ] && panic=0
+    cat > /tmp/$name.cfg << EOF
+name = "$name"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=$panic vireo.shell"
+on_poweroff = "destroy"
+on_reboot = "restart"
+on_crash = "restart"
+EOF
+  done
+  mkfifo /tmp/keys
+  # xm create -c: its console from its first line.
+  start_ns=$(now_ns)
+  xm create -c /tmp/shell.cfg < /tmp/keys > /tmp/console1.out 2>&1 &
+  pid=$!
+  exec 3> /tmp/keys
+  if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
+    say "xm create to the domU's first userspace line: $(( ($(now_ns) - start_ns) / 1000000 )) ms"
+  fi
+  if wait_for /tmp/console1.out "VIREO-LINUX: shell on the console"; then
+    say "xm create -c: the domU's boot and shell prompt came through"
+    printf 'echo typed-into-domu $((6*7))\n' >&3
+    wait_for /tmp/console1.out "^typed-into-domu 42" && say "xm create -c: the domU's shell answered"
+  fi
+  console_close
+  say "xm create -c: detached, exit status $?"
+  shell_id=$(xm domid shell)
+  console_open shell /tmp/console2.out
+  printf 'echo again-$((7*6))\n' >&3
+  wait_for /tmp/console2.out "^again-42" && say "xm console: the domU's shell answered"
+  console_close
+  say "xm console: detached, exit status $?"
+  # Paused, its CPU time stands still; unpaused, it moves again.
+  run_xm "xm pause shell" xm pause shell
+  t1=$(cpu_time shell)
+  sleep 2
+  t2=$(cpu_time shell)
+  if [ -n "$t1" ] && [ "$t1" = "$t2" ]; then say "paused: CPU time stays"; else fail "paused: CPU time went from $t1 to $t2 s"; fi
+  run_xm "xm unpause shell" xm unpause shell
+  moved=no
+  for _ in $(seq 600); do
+    if [ "$(cpu_time shell)" != "$t1" ]; then moved=yes; break; fi
+    sleep 1
+  done
+  say "unpaused: CPU time moves: $moved"
+  # Pinned to CPU 1, its vCPU runs there.
+  run_xm "xm vcpu-pin" xm vcpu-pin shell 0 1
+  on=""
+  for _ in $(seq 600); do
+    on=$(xm vcpu-list shell | awk 'NR == 2 { print $4 " " $7 }')
+    [ "$on" = "1 1" ] && break
+    sleep 1
+  done
+  say "xm vcpu-pin: CPU and affinity now: $on"
+  run_xm "xm vcpu-pin bad" xm vcpu-pin shell 0 5-7
+  run_xm "xm rename" xm rename shell calm
+  run_xm "xm list renamed" xm list calm
+  run_xm "xm rename taken" xm rename calm Domain-0
+  xm rename calm shell
+  run_xm "xm uptime" xm uptime shell
+  xm dmesg > /tmp/dmesg.out
+  say "xm dmesg: $(grep -c . /tmp/dmesg.out) lines; boot line: $(grep -c 'Vireo' /tmp/dmesg.out)"
+  # A reboot inside the domU: on_reboot=restart brings it back under a new id.
+  console_open shell /tmp/console3.out
+  printf 'reboot -f\n' >&3
+  id=$(wait_new_id shell "$shell_id")
+  say "reboot in the domU: shell came back with a new id: $([ -n "$id" ] && echo yes || echo no)"
+  console_close
+  say "xm console across the reboot: exit status $?, $(grep -c 'is gone' /tmp/console3.out) 'gone' note"
+  shell_id=$id
+  # xm reboot: the reset button, and again on_reboot=restart.
+  run_xm "xm reboot" xm reboot shell
+  id=$(wait_new_id shell "$shell_id")
+  say "xm reboot: shell came back with a new id: $([ -n "$id" ] && echo yes || echo no)"
+  shell_id=$id
+  # A kernel panic (sysrq c) with panic=1: the reset that follows is a crash, and
+  # on_crash=restart brings it back.
+  console_open shell /tmp/console4.out
+  console_ready /tmp/console4.out || fail "the restarted shell domU gives no shell"
+  printf 'echo c > /proc/sysrq-trigger\n' >&3
+  id=$(wait_new_id shell "$shell_id")
+  say "panic in the domU: shell came back with a new id: $([ -n "$id" ] && echo yes || echo no)"
+  console_close > /dev/null
+  sed -n 's/^[0-9-]* [0-9:]* //p' /var/log/vireo/xm-shell.log | while IFS= read -r line; do say "monitor: $line"; done
+  # xm shutdown -w: the power button; its acpid powers it off; on_poweroff=destroy.
+  console_open shell /tmp/console5.out
+  console_ready /tmp/console5.out || fail "the restarted shell domU gives no shell"
+  console_close > /dev/null
+  run_xm "xm shutdown -w" xm shutdown -w shell
+  run_xm "xm list after shutdown" xm list
+  # xm destroy of a domU that spins with interrupts off: a panic with panic=0 (Linux's
+  # panic() disables interrupts and loops for ever).
+  xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
+  pid=$!
+  exec 3> /tmp/keys
+  wait_for /tmp/console6.out "VIREO-LINUX: shell on the console"
+  printf 'echo c > /proc/sysrq-trigger\n' >&3
+  wait_for /tmp/console6.out "Kernel panic - not syncing" && say "spinner: panicked, spinning with interrupts off"
+  start_ns=$(now_ns)
+  run_xm "xm destroy spinner" xm destroy spinner
+  say "xm destroy of the spinning domU took $(( ($(now_ns) - start_ns) / 1000000 )) ms"
+  exec 3>&-
+  wait_gone $pid
+  say "xm console of the destroyed spinner: exit status $?, $(grep -c 'is gone' /tmp/console6.out) 'gone' note"
+  run_xm "xm list at the end" xm list
+  rm -f /tmp/keys
+}
+
+# Each line of a command's output, and its exit status.
+run_xm() {
+  label=$1
+  shift
+  "$@" > /tmp/xm.out 2>&1
+  status=$?
+  while IFS= read -r line; do say "$label: $line"; done < /tmp/xm.out
+  say "$label: exit status $status"
+}
+free_mib() { xm info | sed -n 's/^free_memory *: //p'; }
+mount_domu_disk() {
+  dev=$(findfs LABEL=vireo-domu 2> /dev/null) && mkdir -p /domu && mount -t ext4 -o ro "$dev" /domu
+}
+
+if [ "$(opt vireo.xm)" = lifecycle ]; then
+  if mount_domu_disk; then
+    free_before=$(free_mib)
+    xm_console_and_lifecycle
+    free_after=$(free_mib)
+    if [ "$free_before" = "$free_after" ]; then
+      say "free memory after the lifecycle checks: as before ($free_after MiB)"
+    else
+      fail "free memory after the lifecycle checks: $free_after MiB, not $free_before MiB as before"
+    fi
+  else
+    fail "no disk labelled vireo-domu to create domUs from"
+  fi
+elif opt vireo.xm > /dev/null; then
   run_xm "xm info" xm info
   run_xm "xm list" xm list
   run_xm "xm list --json" xm list --json
@@ -288,8 +482,7 @@ if opt vireo.xm > /dev/null; then
   fi
   run_xm "xm destroy Domain-0" xm destroy 0
   # xm create from the disk of domU images (label vireo-domu), where there is one.
-  free_mib() { xm info | sed -n 's/^free_memory *: //p'; }
-  if dev=$(findfs LABEL=vireo-domu 2> /dev/null) && mkdir -p /domu && mount -t ext4 -o ro "$dev" /domu; then
+  if mount_domu_disk; then
     free_before=$(free_mib)
     run_xm "xm create" xm create /domu/web.cfg
     run_xm "xm list with web" xm list

@@ -33,6 +33,7 @@ TEST(XlConfig, ReadsXlsKeys) {
     EXPECT_EQ(c.maxmem_mib, 512u);
     EXPECT_EQ(c.vcpus, 2u);
     EXPECT_EQ(c.cpus, "0-1");
+    EXPECT_EQ(c.cpu_mask, 0x3u);
     EXPECT_EQ(c.kernel, "/boot/vmlinuz");
     EXPECT_EQ(c.ramdisk, "/boot/initrd.img");
     EXPECT_EQ(c.cmdline, "console=ttyS0 quiet");
@@ -120,6 +121,35 @@ TEST(XlConfig, ListsAndSemicolonsInsideQuotes) {
     EXPECT_EQ(error, "domu.cfg:4: unknown key 'disk'");
     ASSERT_TRUE(parse("name='a';memory=64;kernel='k;#x'\n", c, error)) << error;
     EXPECT_EQ(c.kernel, "k;#x");
+}
+
+TEST(CpuList, RangesListsExclusionsAndAll) {
+    uint64_t mask = 0;
+    std::string error;
+    ASSERT_TRUE(xm::parse_cpu_list("0-3,5", mask, error)) << error;
+    EXPECT_EQ(mask, 0x2fu);
+    ASSERT_TRUE(xm::parse_cpu_list("0-7,^2-3", mask, error)) << error;
+    EXPECT_EQ(mask, 0xf3u);
+    ASSERT_TRUE(xm::parse_cpu_list("1", mask, error)) << error;
+    EXPECT_EQ(mask, 0x2u);
+    ASSERT_TRUE(xm::parse_cpu_list("63", mask, error)) << error;
+    EXPECT_EQ(mask, 1ull << 63);
+    ASSERT_TRUE(xm::parse_cpu_list("all", mask, error)) << error;
+    EXPECT_EQ(mask, ~0ull);
+}
+
+TEST(CpuList, BadListsSayWhy) {
+    uint64_t mask = 0;
+    std::string error;
+    EXPECT_FALSE(xm::parse_cpu_list("64", mask, error));
+    EXPECT_EQ(error, "'64' is not a CPU list such as \"0-3,5\": '64' is not a CPU (0-63) or a range of them");
+    EXPECT_FALSE(xm::parse_cpu_list("3-1", mask, error));
+    EXPECT_EQ(error, "'3-1' is not a CPU list such as \"0-3,5\": the range '3-1' runs backwards");
+    EXPECT_FALSE(xm::parse_cpu_list("1,,2", mask, error));
+    EXPECT_FALSE(xm::parse_cpu_list("x", mask, error));
+    EXPECT_FALSE(xm::parse_cpu_list("", mask, error));
+    EXPECT_FALSE(xm::parse_cpu_list("1,^1", mask, error));
+    EXPECT_EQ(error, "'1,^1' is not a CPU list such as \"0-3,5\": it names no CPU");
 }
 
 }  // namespace

@@ -35,6 +35,34 @@ TEST(XmFormat, StateLettersFollowXl) {
     EXPECT_EQ(xm::state_flags(status("a", 1, kStateCrashed, 1, 1, 0)), "---sc-");
     EXPECT_EQ(xm::state_flags(status("a", 1, kStateDying, 1, 1, 0)), "-----d");
     EXPECT_EQ(xm::state_flags(status("a", 1, 99, 1, 1, 0)), "??????");
+    DomainStatus rebooted = status("a", 1, kStateShutdown, 1, 1, 0);
+    rebooted.shutdown_reason = kReasonReboot;
+    EXPECT_EQ(xm::state_flags(rebooted), "---sr-") << "xl's reason letter";
+}
+
+TEST(XmFormat, CpuListsAsXlWritesThem) {
+    EXPECT_EQ(xm::cpu_list_text(~0ull, 2), "all");
+    EXPECT_EQ(xm::cpu_list_text(0x3, 2), "all");
+    EXPECT_EQ(xm::cpu_list_text(0x1, 2), "0");
+    EXPECT_EQ(xm::cpu_list_text(0x2f, 8), "0-3,5");
+    EXPECT_EQ(xm::cpu_list_text(0, 8), "none");
+}
+
+TEST(XmFormat, UptimeAsXlShowsIt) {
+    EXPECT_EQ(xm::uptime_text(0), " 0:00:00");
+    EXPECT_EQ(xm::uptime_text(3725), " 1:02:05");
+    EXPECT_EQ(xm::uptime_text(86400 + 61), "1 day,  0:01:01");
+    EXPECT_EQ(xm::uptime_text(3 * 86400), "3 days,  0:00:00");
+    EXPECT_EQ(xm::uptime_header(), "Name                                ID Uptime");
+    DomainStatus web = status("web", 2, kStateRunning, 64, 1, 0);
+    web.uptime_us = 61'500'000;
+    EXPECT_EQ(xm::uptime_row(web), "web                                  2  0:01:01");
+}
+
+TEST(XmFormat, TopRowsShowCpuAndMemoryShares) {
+    EXPECT_EQ(xm::top_header(), "      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%) VCPUS");
+    EXPECT_EQ(xm::top_row(status("web", 2, kStateRunning, 64, 1, 5'000'000'000), 12.5, 256ull << 20),
+              "       web r-----          5   12.5      65536   25.0     1");
 }
 
 TEST(XmFormat, AFullNameFieldIsNotReadPastItsEnd) {

@@ -1,0 +1,147 @@
+// xm's commands on one domain's life: shutdown, reboot, destroy, pause, unpause, rename,
+// and the id/name look-ups.
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dom0/xm/xm_common.hpp"
+#include "dom0/xm/xm_format.hpp"
+
+namespace xm {
+
+using namespace hypercall;
+
+namespace {
+
+int simple_call(ControlClient& control, const Args& args, const char* command, uint64_t number) {
+    DomainStatus d;
+    if (const int r = one_domain(control, args, command, d)) return r;
+    if (d.id == 0) return fail(std::string(command) + ": not Domain-0 itself");
+    const int64_t result = control.call(number, d.id);
+    if (result < 0) return fail(std::string(command) + " " + domain_name(d) + ": " + error_text(result));
+    return 0;
+}
+
+double seconds_since(const timespec& start) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+int cmd_pause(ControlClient& c, const Args& a) { return simple_call(c, a, "pause", kDomainPause); }
+int cmd_unpause(ControlClient& c, const Args& a) { return simple_call(c, a, "unpause", kDomainUnpause); }
+int cmd_destroy(ControlClient& c, const Args& a) { return simple_call(c, a, "destroy", kDomainDestroy); }
+
+// reboot DOMAIN: the reset button (as `xl reboot -F` / `xl trigger reset` for a guest
+// without PV drivers): the guest does not see it coming. A domain xm built ends with the
+// reason "reboot", and its on_reboot (restart, by default) follows.
+int cmd_reboot(ControlClient& c, const Args& a) { return simple_call(c, a, "reboot", kDomainReset); }
+
+// shutdown [-w] [-a | DOMAIN]: the ACPI power button; -a: every domain but Domain-0; -w
+// waits until each has shut down (or is gone: its on_poweroff destroyed it), saying so
+// every 10 s. What follows the shutdown is the domain's on_poweroff (xm create's monitor).
+int cmd_shutdown(ControlClient& control, const Args& args) {
+    Args rest;
+    bool wait = false, all = false;
+    for (const std::string& a : args) {
+        if (a == "-w" || a == "--wait")
+            wait = true;
+        else if (a == "-a" || a == "--all")
+            all = true;
+        else if (!a.empty() && a[0] == '-')
+            return fail("shutdown: unknown option '" + a + "'");
+        else
+            rest.push_back(a);
+    }
+    std::vector<DomainStatus> targets;
+    std::string error;
+    if (all) {
+        if (!rest.empty()) return fail("shutdown -a takes no domain");
+        std::vector<DomainStatus> every;
+        if (!select_domains(control, {}, every, error)) return fail(error);
+        for (const DomainStatus& d : every)
+            if (d.id != 0 && d.state != kStateShutdown && d.state != kStateCrashed && d.state != kStateDying)
+                targets.push_back(d);
+    } else {
+        DomainStatus d;
+        if (const int r = one_domain(control, rest, "shutdown", d)) return r;
+        if (d.id == 0) return fail("shutdown: not Domain-0 itself (power it off from its own shell)");
+        targets.push_back(d);
+    }
+    // Watching first, so that no state change between the request and the wait is missed.
+    DeviceStream events;
+    if (wait && !events.attach_events(error)) return fail(error);
+    int status = 0;
+    std::vector<DomainStatus> asked;
+    for (const DomainStatus& d : targets) {
+        const int64_t result = control.call(kDomainShutdown, d.id);
+        if (result == kErrorNotSupported)
+            status = fail("shutdown " + domain_name(d) + ": it has no power button to press (xm destroy ends it)");
+        else if (result < 0)
+            status = fail("shutdown " + domain_name(d) + ": " + error_text(result));
+        else
+            asked.push_back(d);
+    }
+    if (!wait) return status;
+    if (asked.size() > 1) printf("Waiting for %zu domains\n", asked.size());
+    timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    double next_note = 10;
+    while (!asked.empty()) {
+        for (size_t i = 0; i < asked.size();) {
+            DomainStatus now;
+            int64_t result;
+            const bool present = control.status(asked[i].id, now, result);
+            if (present && now.state != kStateShutdown && now.state != kStateCrashed && now.state != kStateDying) {
+                ++i;
+                continue;
+            }
+            printf("Domain %s (%u) has shut down.\n", domain_name(asked[i]).c_str(), asked[i].id);
+            fflush(stdout);
+            asked.erase(asked.begin() + long(i));
+        }
+        if (asked.empty()) break;
+        if (!events.wait_event(1000) && seconds_since(start) >= next_note) {
+            fprintf(stderr, "xm: waiting for %s to shut down (%.0f s)\n", domain_name(asked[0]).c_str(),
+                    seconds_since(start));
+            next_note += 10;
+        }
+    }
+    return status;
+}
+
+int cmd_rename(ControlClient& control, const Args& args) {
+    if (args.size() != 2) return fail("rename takes a domain and its new name");
+    DomainStatus d;
+    std::string error;
+    if (!find_domain(control, args[0], d, error)) return fail(error);
+    if (d.id == 0) return fail("rename: not Domain-0");
+    char name[32] = {};
+    if (args[1].empty() || args[1].size() >= sizeof(name))
+        return fail("rename: '" + args[1] + "' is not a domain name (1-31 of letters, digits, - _ .)");
+    args[1].copy(name, sizeof(name) - 1);
+    const int64_t result = control.call_with_buffer(kDomainRename, 1, name, sizeof(name), d.id);
+    if (result == kErrorExists) return fail("rename: a domain named '" + args[1] + "' exists already");
+    if (result == kErrorInvalid)
+        return fail("rename: '" + args[1] + "' is not a domain name (1-31 of letters, digits, - _ .)");
+    if (result < 0) return fail("rename " + domain_name(d) + ": " + error_text(result));
+    return 0;
+}
+
+int cmd_domid(ControlClient& control, const Args& args) {
+    DomainStatus d;
+    if (const int r = one_domain(control, args, "domid", d)) return r;
+    printf("%u\n", d.id);
+    return 0;
+}
+
+int cmd_domname(ControlClient& control, const Args& args) {
+    DomainStatus d;
+    if (const int r = one_domain(control, args, "domname", d)) return r;
+    printf("%s\n", domain_name(d).c_str());
+    return 0;
+}
+
+}  // namespace xm

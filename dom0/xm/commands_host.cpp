@@ -1,0 +1,213 @@
+// xm's commands that look at the host and its domains: info, list, vcpu-list, vcpu-pin,
+// uptime, dmesg and top.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dom0/xm/xl_config.hpp"
+#include "dom0/xm/xm_common.hpp"
+#include "dom0/xm/xm_format.hpp"
+
+namespace xm {
+
+using namespace hypercall;
+
+namespace {
+
+bool host_info(ControlClient& control, HostInfo& info, std::string& error) {
+    const int64_t result = control.call_with_buffer(kHostInfo, 0, &info, sizeof(info));
+    if (result == 0) return true;
+    error = "cannot get the host's information: " + error_text(result);
+    return false;
+}
+
+}  // namespace
+
+int cmd_info(ControlClient& control, const Args& args) {
+    if (!args.empty()) return fail("info takes no arguments");
+    HostInfo info;
+    std::string error;
+    if (!host_info(control, info, error)) return fail(error);
+    utsname names{};
+    uname(&names);
+    fputs(info_text(info, names.nodename, names.release).c_str(), stdout);
+    return 0;
+}
+
+int cmd_list(ControlClient& control, const Args& args) {
+    bool json = false;
+    Args wanted;
+    for (const std::string& a : args) {
+        if (a == "--json" || a == "-l" || a == "--long")
+            json = true;
+        else if (!a.empty() && a[0] == '-')
+            return fail("list: unknown option '" + a + "'");
+        else
+            wanted.push_back(a);
+    }
+    std::vector<DomainStatus> shown;
+    std::string error;
+    if (!select_domains(control, wanted, shown, error)) return fail(error);
+    if (json) {
+        printf("%s\n", list_json(shown).c_str());
+        return 0;
+    }
+    printf("%s\n", list_header().c_str());
+    for (const DomainStatus& d : shown) printf("%s\n", list_row(d).c_str());
+    return 0;
+}
+
+int cmd_vcpu_list(ControlClient& control, const Args& args) {
+    std::vector<DomainStatus> shown;
+    std::string error;
+    HostInfo host;
+    if (!select_domains(control, args, shown, error) || !host_info(control, host, error)) return fail(error);
+    printf("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
+    for (const DomainStatus& d : shown) {
+        for (uint32_t v = 0; v < d.vcpus; ++v) {
+            VcpuInfo info{};
+            const int64_t result = control.call_with_buffer(kVcpuGetInfo, 2, &info, sizeof(info), d.id, v);
+            if (result < 0) continue;  // gone meanwhile
+            const char* state = info.state == kVcpuRunnable ? "r--" : info.state == kVcpuBlocked ? "-b-" : "--p";
+            printf("%-32s %5u %5u %5u   %-3s %9.1f %s / all\n", domain_name(d).c_str(), d.id, v, info.cpu, state,
+                   double(info.cpu_time_ns) / 1e9, cpu_list_text(info.affinity, host.cpus).c_str());
+        }
+    }
+    return 0;
+}
+
+// vcpu-pin DOMAIN VCPU|all CPUS|all: the vCPUs' hard affinity (xl's soft affinity, a
+// fourth argument, is taken only as "-" or "all": Vireo's scheduler has none).
+int cmd_vcpu_pin(ControlClient& control, const Args& args) {
+    if (args.size() != 3 && args.size() != 4) return fail("vcpu-pin takes DOMAIN VCPU|all CPUS|all");
+    if (args.size() == 4 && args[3] != "-" && args[3] != "all")
+        return fail("vcpu-pin: soft affinity is not supported (give '-' or 'all')");
+    DomainStatus d;
+    std::string error;
+    if (!find_domain(control, args[0], d, error)) return fail(error);
+    uint64_t mask = 0;
+    if (!parse_cpu_list(args[2], mask, error)) return fail("vcpu-pin: " + error);
+    uint32_t first = 0, last = d.vcpus - 1;
+    if (args[1] != "all") {
+        char* end = nullptr;
+        const unsigned long v = strtoul(args[1].c_str(), &end, 10);
+        if (args[1].empty() || *end || v >= d.vcpus)
+            return fail("vcpu-pin: '" + args[1] + "' is not a vCPU of " + domain_name(d) + " (it has " +
+                        std::to_string(d.vcpus) + ")");
+        first = last = uint32_t(v);
+    }
+    for (uint32_t v = first; v <= last; ++v) {
+        const int64_t result = control.call(kVcpuSetAffinity, d.id, v, mask);
+        if (result == kErrorInvalid) return fail("vcpu-pin: '" + args[2] + "' names no CPU of this host");
+        if (result < 0) return fail("vcpu-pin " + domain_name(d) + ": " + error_text(result));
+    }
+    return 0;
+}
+
+int cmd_uptime(ControlClient& control, const Args& args) {
+    bool short_form = false;
+    Args wanted;
+    for (const std::string& a : args) {
+        if (a == "-s")
+            short_form = true;
+        else if (!a.empty() && a[0] == '-')
+            return fail("uptime: unknown option '" + a + "'");
+        else
+            wanted.push_back(a);
+    }
+    std::vector<DomainStatus> shown;
+    std::string error;
+    if (!select_domains(control, wanted, shown, error)) return fail(error);
+    if (!short_form) printf("%s\n", uptime_header().c_str());
+    for (const DomainStatus& d : shown) {
+        if (short_form) {
+            const time_t now = time(nullptr);
+            char clock[16];
+            strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&now));
+            printf("%s up %s, %s (%u)\n", clock, uptime_text(d.uptime_us / 1000000).c_str(), domain_name(d).c_str(),
+                   d.id);
+        } else {
+            printf("%s\n", uptime_row(d).c_str());
+        }
+    }
+    return 0;
+}
+
+// dmesg [-c]: Vireo's own log as the hypervisor still keeps it (its last 64 KiB); -c
+// clears it afterwards.
+int cmd_dmesg(ControlClient& control, const Args& args) {
+    bool clear = false;
+    for (const std::string& a : args) {
+        if (a == "-c" || a == "--clear")
+            clear = true;
+        else
+            return fail("dmesg: unknown argument '" + a + "'");
+    }
+    std::vector<char> buffer(kRingReadMax);
+    uint64_t position = 0;
+    for (;;) {
+        const int64_t n = control.call_with_buffer(kLogRead, 1, buffer.data(), uint32_t(buffer.size()), position, 0,
+                                                   buffer.size(), 0);
+        if (n < 0) return fail("cannot read Vireo's log: " + error_text(n));
+        RingReadHeader header;
+        memcpy(&header, buffer.data(), sizeof(header));
+        fwrite(buffer.data() + sizeof(header), 1, size_t(n), stdout);
+        position = header.first + uint64_t(n);
+        if (n == 0 || position >= header.end) break;
+    }
+    if (clear) {
+        // Only what was shown is cleared: a header-sized read with the clear flag.
+        const int64_t n = control.call_with_buffer(kLogRead, 1, buffer.data(), sizeof(RingReadHeader), position, 0,
+                                                   sizeof(RingReadHeader), kLogReadClear);
+        if (n < 0) return fail("cannot clear Vireo's log: " + error_text(n));
+    }
+    return 0;
+}
+
+// top [-d SECONDS] [-i ITERATIONS]: xentop's batch mode, one frame per interval (CPU%
+// over that interval); on a terminal without -i it runs until interrupted.
+int cmd_top(ControlClient& control, const Args& args) {
+    unsigned delay = 1, iterations = isatty(STDOUT_FILENO) ? 0 : 1;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const bool has_value = i + 1 < args.size();
+        if ((args[i] == "-d" || args[i] == "-i") && has_value) {
+            char* end = nullptr;
+            const unsigned long v = strtoul(args[i + 1].c_str(), &end, 10);
+            if (args[i + 1].empty() || *end || v == 0 || v > 3600)
+                return fail("top: " + args[i] + " takes a number from 1 to 3600");
+            (args[i] == "-d" ? delay : iterations) = unsigned(v);
+            ++i;
+        } else {
+            return fail("top: unknown argument '" + args[i] + "' (top [-d SECONDS] [-i ITERATIONS])");
+        }
+    }
+    std::map<uint32_t, uint64_t> last_ns;
+    std::vector<DomainStatus> shown;
+    std::string error;
+    HostInfo host;
+    if (!select_domains(control, {}, shown, error) || !host_info(control, host, error)) return fail(error);
+    for (const DomainStatus& d : shown) last_ns[d.id] = d.cpu_time_ns;
+    for (unsigned frame = 0; iterations == 0 || frame < iterations; ++frame) {
+        sleep(delay);
+        if (!select_domains(control, {}, shown, error) || !host_info(control, host, error)) return fail(error);
+        if (iterations == 0) printf("\033[H\033[2J");
+        printf("%s\n", top_header().c_str());
+        for (const DomainStatus& d : shown) {
+            const auto before = last_ns.find(d.id);
+            const uint64_t used = before == last_ns.end() ? 0 : d.cpu_time_ns - before->second;
+            printf("%s\n", top_row(d, 100.0 * double(used) / (double(delay) * 1e9), host.total_memory_bytes).c_str());
+            last_ns[d.id] = d.cpu_time_ns;
+        }
+        fflush(stdout);
+    }
+    return 0;
+}
+
+}  // namespace xm

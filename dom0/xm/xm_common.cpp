@@ -1,0 +1,89 @@
+#include "dom0/xm/xm_common.hpp"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dom0/xm/xm_format.hpp"
+
+namespace xm {
+
+using namespace hypercall;
+
+int fail(const std::string& message) {
+    fprintf(stderr, "xm: %s\n", message.c_str());
+    return 1;
+}
+
+namespace {
+
+bool all_digits(const std::string& s) {
+    if (s.empty() || s.size() > 9) return false;
+    for (const char c : s)
+        if (!isdigit(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
+}  // namespace
+
+bool find_domain(ControlClient& control, const std::string& spec, DomainStatus& out, std::string& error) {
+    if (all_digits(spec)) {
+        int64_t result;
+        if (control.status(uint32_t(std::stoul(spec)), out, result)) return true;
+        error = result == kErrorNoSuchDomain ? "domain '" + spec + "' not found" : error_text(result);
+        return false;
+    }
+    std::vector<DomainStatus> all;
+    if (!control.domains(all)) {
+        error = control.error();
+        return false;
+    }
+    for (const DomainStatus& d : all)
+        if (domain_name(d) == spec) {
+            out = d;
+            return true;
+        }
+    error = "domain '" + spec + "' not found";
+    return false;
+}
+
+bool select_domains(ControlClient& control, const Args& specs, std::vector<DomainStatus>& out, std::string& error) {
+    out.clear();
+    if (specs.empty()) {
+        if (control.domains(out)) return true;
+        error = control.error();
+        return false;
+    }
+    for (const std::string& spec : specs) {
+        DomainStatus d;
+        if (!find_domain(control, spec, d, error)) return false;
+        out.push_back(d);
+    }
+    return true;
+}
+
+int one_domain(ControlClient& control, const Args& args, const char* command, DomainStatus& d) {
+    if (args.size() != 1) return fail(std::string(command) + " takes one domain (a name or an id)");
+    std::string error;
+    if (!find_domain(control, args[0], d, error)) return fail(error);
+    return 0;
+}
+
+bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& error) {
+    FILE* f = fopen(path.c_str(), "rb");
+    if (!f) {
+        error = "cannot read '" + path + "': " + strerror(errno);
+        return false;
+    }
+    out.clear();
+    uint8_t buffer[65536];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.insert(out.end(), buffer, buffer + n);
+    const bool failed = ferror(f);
+    fclose(f);
+    if (failed) error = "cannot read '" + path + "': " + strerror(errno);
+    return !failed;
+}
+
+}  // namespace xm
