@@ -29,6 +29,26 @@ int guest_main(uint32_t, uint32_t info) {
     CHECK(call_hypervisor(kVcpuStart, 1, 0x100000, 0x200000) == kErrorInvalid, "there is no vCPU 1 to start");
     CHECK(call_hypervisor(kVcpuStart, 0, 0x100000, 0x200000) == kErrorBusy, "vCPU 0 is already running");
 
+    // Every control call is refused to a domain that is not the control domain, with
+    // arguments that would do something if it were not (a valid create, its own id,
+    // every other id there is), and nothing changes: no domain comes.
+    const int32_t alive = call_hypervisor(kDomainsAlive);
+    static DomainCreateArgs create{};
+    memcpy(create.name, "intruder", 9);
+    create.memory_bytes = 16ull << 20;
+    create.vcpus = 1;
+    const uint32_t create_address = uint32_t(reinterpret_cast<uintptr_t>(&create));
+    for (uint32_t n = kDomainCreate; n < kCount; ++n) {
+        CHECK(call_hypervisor4(n, create_address, 0, create_address, 16) == kErrorPermission,
+              "control call %u with a buffer: permission error", n);
+        for (uint32_t id = 0; id <= di.domain_id + 1; ++id)
+            CHECK(call_hypervisor4(n, id, 0, create_address, 16) == kErrorPermission,
+                  "control call %u on domain %u: permission error", n, id);
+    }
+    // The suite's other domains may end meanwhile, but none can have come.
+    const int32_t now_alive = call_hypervisor(kDomainsAlive);
+    CHECK(now_alive <= alive, "no domain was created (%d alive before, %d now)", alive, now_alive);
+
     // The multiboot information (spec 3.3): memory map, command line, bootloader name.
     const uint32_t* mbi = reinterpret_cast<const uint32_t*>(info);
     CHECK((mbi[0] & 0x4d) == 0x4d, "multiboot flags %#x: memory, cmdline, modules, mmap", mbi[0]);
