@@ -63,7 +63,9 @@ i64 domain_unpause(Domain& d) {
 }
 
 i64 domain_reset(Domain& d) {
-    if (d.ended()) return hypercall::kErrorWrongState;
+    // A domain still being built (never unpaused) has nothing to reset: its builder
+    // would find it ended under its hands.
+    if (d.ended() || d.lifecycle.state() == LifecycleState::Created) return hypercall::kErrorWrongState;
     if (domain_request_restart(d)) {
         log_info("domain %u (%s): reset by its control domain; restarting it", d.id, d.name);
         return 0;

@@ -280,13 +280,22 @@ wait_gone() {
   return 124
 }
 cpu_time() { xm list --json "$1" | sed -n 's/.*"cpu_time": \([0-9.]*\).*/\1/p'; }
-# wait_new_id NAME OLD: until domain NAME exists with an id other than OLD (printed).
+# wait_new_id NAME OLD: until domain NAME exists with an id other than OLD (printed) and
+# runs (its builder has unpaused it: running or blocked).
 wait_new_id() {
-  for _ in $(seq 600); do
+  for _ in $(seq 300); do
     id=$(xm domid "$1" 2> /dev/null)
-    if [ -n "$id" ] && [ "$id" != "$2" ]; then echo "$id"; return 0; fi
+    if [ -n "$id" ] && [ "$id" != "$2" ]; then
+      case "$(xm list "$id" 2> /dev/null | tail -n 1)" in *" r-----"* | *" -b----"*) echo "$id"; return 0 ;; esac
+    fi
     sleep 1
   done
+  # On the console, not into the caller's $(...).
+  {
+    say "$1 did not come back: the monitor's log says:"
+    sed -n 's/^[0-9-]* [0-9:]* //p' /var/log/vireo/xm-$1.log | while IFS= read -r line; do say "  $line"; done
+    xm list | while IFS= read -r line; do say "  $line"; done
+  } >&2
   return 1
 }
 # console_open NAME OUT: xm console on NAME in the background (pid in $pid), its output
