@@ -445,7 +445,13 @@ xm_console_and_lifecycle() {
   console_ready /tmp/console5.out || fail "the restarted shell domU gives no shell"
   console_close > /dev/null
   run_xm "xm shutdown -w" timeout 600 xm shutdown -w shell
-  run_xm "xm list after shutdown" xm list
+  # shutdown -w returns once it has shut down; its monitor then destroys it.
+  gone=no
+  for _ in $(seq 300); do
+    if ! xm domid shell > /dev/null 2>&1; then gone=yes; break; fi
+    sleep 1
+  done
+  say "after the shutdown, on_poweroff=destroy removed it: $gone"
   # xm destroy of a domU that spins with interrupts off: a panic with panic=0 (Linux's
   # panic() disables interrupts and loops for ever).
   xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
