@@ -76,6 +76,22 @@ void vireo_streams_stop(void)
 	cancel_delayed_work_sync(&vireo_poll_work);
 }
 
+/* The end of domain `domain`'s console stream (a read of the header alone): 0, -ENOENT
+ * once the domain is gone, -EIO on another error. */
+static int vireo_console_end(u32 domain, u64 *end)
+{
+	char header[VIREO_RING_HEADER_BYTES];
+	u64 arguments[5] = {domain, 0, (u64)(unsigned long)header, sizeof(header)};
+	s64 result = vireo_hypercall(VIREO_CALL_DOMAIN_CONSOLE_READ, arguments);
+
+	if (result == VIREO_ERROR_NO_SUCH_DOMAIN)
+		return -ENOENT;
+	if (result < 0)
+		return -EIO;
+	memcpy(end, header + 8, 8);
+	return 0;
+}
+
 long vireo_console_attach(struct vireo_file *file, void __user *argument)
 {
 	struct vireo_console_attach attach;
@@ -89,19 +105,11 @@ long vireo_console_attach(struct vireo_file *file, void __user *argument)
 	if (file->mode != VIREO_FILE_CONTROL) {
 		error = -EBUSY;
 	} else {
-		/* A first read of the header alone: the domain exists, and "from the end"
-		 * becomes the end's position now. */
-		char header[VIREO_RING_HEADER_BYTES];
-		u64 arguments[5] = {attach.domain, 0, (u64)(unsigned long)header, sizeof(header)};
-		s64 result = vireo_hypercall(VIREO_CALL_DOMAIN_CONSOLE_READ, arguments);
+		/* The domain exists, and "from the end" becomes the end's position now. */
 		u64 end;
 
-		if (result == VIREO_ERROR_NO_SUCH_DOMAIN) {
-			error = -ENOENT;
-		} else if (result < 0) {
-			error = -EIO;
-		} else {
-			memcpy(&end, header + 8, 8);
+		error = vireo_console_end(attach.domain, &end);
+		if (!error) {
 			file->mode = VIREO_FILE_CONSOLE;
 			file->domain = attach.domain;
 			file->position =
@@ -293,16 +301,11 @@ __poll_t vireo_stream_poll(struct file *filp, struct vireo_file *file, poll_tabl
 	}
 	poll_wait(filp, &vireo_wait, wait);
 	if (file->mode == VIREO_FILE_CONSOLE) {
-		char buffer[VIREO_RING_HEADER_BYTES];
-		u64 arguments[5] = {file->domain, file->position, (u64)(unsigned long)buffer,
-				    sizeof(buffer)};
-		s64 result = vireo_hypercall(VIREO_CALL_DOMAIN_CONSOLE_READ, arguments);
 		u64 end;
 
-		if (result < 0) {
+		if (vireo_console_end(file->domain, &end)) {
 			mask = EPOLLIN | EPOLLHUP; /* gone: read() says end of file */
 		} else {
-			memcpy(&end, buffer + 8, 8);
 			if (end > file->position)
 				mask |= EPOLLIN | EPOLLRDNORM;
 			mask |= EPOLLOUT | EPOLLWRNORM;
