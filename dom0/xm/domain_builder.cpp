@@ -114,7 +114,8 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
     out.initrd_size = placed.initrd_size;
     out.protocol_version = placed.protocol_version;
 
-    // vCPU 0 at the kernel's 64-bit entry; the others wait for Linux's start-up IPIs.
+    // vCPU 0 at the kernel's 64-bit (or an i386 kernel's 32-bit) entry; the others wait
+    // for Linux's start-up IPIs.
     std::vector<uint8_t> state(vcpu_state_encoded_size());
     const usize length = vcpu_state_encode(boot_arch_state(entry), state.data(), state.size(), kBootStateParts);
     if (length == 0) return undo("its vCPU state could not be encoded");

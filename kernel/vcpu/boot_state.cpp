@@ -56,19 +56,24 @@ VcpuArchState boot_arch_state(const GuestEntryState& entry) {
             s.gdtr = {entry.gdt_base, entry.gdt_limit};
             break;
         case GuestCpuMode::Protected16:
-        case GuestCpuMode::Protected32:
+        case GuestCpuMode::Protected32: {
             // The Multiboot machine state (Multiboot spec 3.2): flat 4 GiB segments,
-            // protected mode, paging off; GDTR and IDTR are the kernel's to set.
-            code = segment(0x08, 0, 0xffffffff, kCode32Flat);
-            data = fs_gs = segment(0x10, 0, 0xffffffff, kData32Flat);
+            // protected mode, paging off; GDTR and IDTR are the kernel's to set. With a
+            // GDT given, the Linux 32-bit boot protocol's: the segments are its
+            // __BOOT_CS and __BOOT_DS (boot.rst, "32-bit Boot Protocol").
+            const bool own_gdt = entry.gdt_limit != 0;
+            code = segment(own_gdt ? entry.cs_selector : 0x08, 0, 0xffffffff, kCode32Flat);
+            data = fs_gs = segment(own_gdt ? entry.data_selector : 0x10, 0, 0xffffffff, kData32Flat);
             s.control.cr0 = kCr0Pe | kCr0Et | kCr0Ne;
+            if (own_gdt) s.gdtr = {entry.gdt_base, entry.gdt_limit};
             break;
+        }
     }
     // CR0.NE is set in every start state: VMX operation fixes it to 1 (Intel SDM vol. 3C
     // 24.8, IA32_VMX_CR0_FIXED0), so a guest that starts with it set never writes a value
     // VMX would have to emulate; x87 errors are reported as #MF, as every OS since the
     // 486 wants.
-    if (entry.mode != GuestCpuMode::Long64) s.gdtr = {0, 0xffff};
+    if (entry.mode == GuestCpuMode::Real || s.gdtr.limit == 0) s.gdtr = {0, 0xffff};
     s.seg(SegmentIndex::Cs) = code;
     s.seg(SegmentIndex::Ds) = s.seg(SegmentIndex::Es) = s.seg(SegmentIndex::Ss) = data;
     s.seg(SegmentIndex::Fs) = s.seg(SegmentIndex::Gs) = fs_gs;

@@ -11,18 +11,18 @@
 
 // How a vCPU starts (what the boot protocol of its kernel asks for).
 struct GuestEntryState {
-    // Real (CS:IP), Protected32 (flat segments, paging off: Multiboot) or Long64 (paging
-    // on through `cr3`, 64-bit code segment `cs_selector` in the GDT at gdt_base: the
-    // Linux 64-bit boot protocol).
+    // Real (CS:IP), Protected32 (flat segments, paging off: Multiboot, or with a GDT of
+    // its own the Linux 32-bit boot protocol) or Long64 (paging on through `cr3`, 64-bit
+    // code segment `cs_selector` in the GDT at gdt_base: the Linux 64-bit boot protocol).
     GuestCpuMode mode;
     u64 rip;
-    u16 cs_selector;  // real mode: CS (rip is the offset); long mode: the CS selector
+    u16 cs_selector;  // real mode: CS (rip is the offset); long mode or a GDT given: the CS selector
     u64 rax, rbx, rsp;
     u64 rsi = 0;
-    u16 data_selector = 0;  // long mode: DS, ES and SS
+    u16 data_selector = 0;  // long mode or a GDT given: DS, ES and SS
     u64 cr3 = 0;
     u64 gdt_base = 0;
-    u16 gdt_limit = 0;
+    u16 gdt_limit = 0;  // Protected32: 0 means Multiboot's state (selectors 0x08/0x10, no GDT)
 };
 
 // The parts a boot state sets: everything but the FPU (fpu_state.cpp resets it) and the

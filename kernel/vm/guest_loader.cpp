@@ -114,9 +114,10 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
                                      d.vcpu_count};
         if (!build_linux_domain(d.memory, image, entry, linux, error)) return false;
     }
-    log_info("domain %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx", d.name,
-             linux.protocol_version >> 8, linux.protocol_version & 0xff, (unsigned long long)linux.kernel_gpa,
-             (unsigned long long)(linux.initrd_size / KiB), (unsigned long long)linux.initrd_gpa);
+    log_info("domain %s: Linux boot protocol %u.%02u, %s entry, kernel at %#llx, initrd %llu KiB at %#llx", d.name,
+             linux.protocol_version >> 8, linux.protocol_version & 0xff, linux.entry_64 ? "64-bit" : "32-bit",
+             (unsigned long long)linux.kernel_gpa, (unsigned long long)(linux.initrd_size / KiB),
+             (unsigned long long)linux.initrd_gpa);
     return true;
 }
 

@@ -522,16 +522,22 @@ elif opt vireo.xm > /dev/null; then
   # xm create from the disk of domU images (label vireo-domu), where there is one.
   if mount_domu_disk; then
     free_before=$(free_mib)
+    # A 64-bit and a 32-bit (i386) domU side by side.
     run_xm "xm create" xm create /domu/web.cfg
+    run_xm "xm create 32-bit" xm create /domu/web32.cfg
     run_xm "xm list with web" xm list
-    # It reports and powers itself off (the Linux tests' initramfs): wait for that.
-    for _ in $(seq 600); do
-      row=$(xm list web 2> /dev/null | tail -n 1) || break  # not there: nothing to wait for
-      case "$row" in *---s--*) break ;; esac
-      sleep 1
+    say "xm list rows: $(xm list | tail -n +2 | wc -l)"
+    # They report and power themselves off (the Linux tests' initramfs): wait for that.
+    for name in web web32; do
+      for _ in $(seq 600); do
+        row=$(xm list $name 2> /dev/null | tail -n 1) || break  # not there: nothing to wait for
+        case "$row" in *---s--*) break ;; esac
+        sleep 1
+      done
+      say "$name ended: $(xm list $name | tail -n 1)"
     done
-    say "web ended: $(xm list web | tail -n 1)"
     run_xm "xm destroy web" xm destroy web
+    run_xm "xm destroy web32" xm destroy web32
     run_xm "xm create bad key" xm create /domu/bad-key.cfg
     run_xm "xm create too big" xm create /domu/web.cfg name=big memory=60000
     run_xm "xm create garbage" xm create /domu/web.cfg name=garbage kernel=/domu/web.cfg

@@ -55,6 +55,24 @@ TEST(BootState, LinuxStartsInLongModeOnItsOwnTables) {
     EXPECT_EQ(s.gdtr.limit, 0x1f);
 }
 
+TEST(BootState, AnI386LinuxStartsInProtectedModeOnItsGdt) {
+    GuestEntryState e{GuestCpuMode::Protected32, 0x1000000, 0x10, 0, 0, 0x10000};
+    e.rsi = 0x7000;
+    e.data_selector = 0x18;
+    e.gdt_base = 0x8000;
+    e.gdt_limit = 0x1f;
+    const VcpuArchState s = boot_arch_state(e);
+    EXPECT_EQ(s.gpr[u8(Gpr::Rsi)], 0x7000u) << "boot_params (Linux boot protocol, 32-bit entry)";
+    EXPECT_EQ(s.control.cr0 & 0x80000001u, 1u) << "PE set, PG clear";
+    EXPECT_EQ(s.control.efer, 0u);
+    EXPECT_EQ(s.seg(SegmentIndex::Cs).selector, 0x10) << "__BOOT_CS";
+    EXPECT_EQ(s.seg(SegmentIndex::Cs).attributes, 0xc9b) << "32-bit flat code";
+    EXPECT_EQ(s.seg(SegmentIndex::Ds).selector, 0x18) << "__BOOT_DS";
+    EXPECT_EQ(s.seg(SegmentIndex::Ss).selector, 0x18);
+    EXPECT_EQ(s.gdtr.base, 0x8000u);
+    EXPECT_EQ(s.gdtr.limit, 0x1f);
+}
+
 TEST(BootState, AStartupIpiStartsInRealModeAtItsVector) {
     GuestEntryState e{GuestCpuMode::Real, 0, 0x9a00, 0, 0, 0};
     const VcpuArchState s = boot_arch_state(e);

@@ -398,6 +398,40 @@ TEST(LinuxBoot, GdtHasA64BitBootCsAndFlatBootDs) {
     EXPECT_EQ(cpu.ds.access_rights, u32((ram.at<u64>(cpu.gdt_base + 0x18) >> 40) & 0xF0FF));
 }
 
+// An i386 kernel (XLF_KERNEL_64 clear) is entered through the 32-bit boot protocol
+// (boot.rst "32-bit Boot Protocol"): at its load address, in flat protected mode with
+// paging off, CS = __BOOT_CS (32-bit code) and DS = ES = SS = __BOOT_DS in a loaded GDT.
+TEST(LinuxBoot, AnI386KernelStartsAtItsLoadAddressInFlatProtectedMode) {
+    SparseGuestRam ram(256 * MiB);
+    KernelSpec spec;
+    spec.xloadflags = 0;
+    const Loaded l = load(ram, make_bzimage(spec), 256 * MiB);
+    ASSERT_TRUE(l.ok) << l.error;
+    EXPECT_FALSE(l.entry.entry_64);
+    EXPECT_EQ(l.entry.rip, l.entry.kernel_gpa) << "code32_start, not +0x200";
+    EXPECT_EQ(l.entry.rsi, kGuestBootParamsGpa);
+    const LongModeState& cpu = l.entry.cpu;
+    EXPECT_EQ(cpu.cr0 & ((1ull << 31) | 1ull), 1ull) << "PE set, PG clear";
+    EXPECT_EQ(cpu.cr4, 0u);
+    EXPECT_EQ(cpu.efer, 0u);
+    EXPECT_EQ(cpu.cs.selector, 0x10);
+    EXPECT_EQ(cpu.ds.selector, 0x18);
+    const u64 code = ram.at<u64>(cpu.gdt_base + 0x10);
+    EXPECT_EQ((code >> 53) & 1, 0u) << "not a 64-bit segment";
+    EXPECT_EQ((code >> 54) & 1, 1u) << "D = 1: 32-bit code";
+    EXPECT_EQ((code >> 40) & 0xA, 0xAu) << "code, readable";
+    EXPECT_EQ(cpu.cs.access_rights, u32((code >> 40) & 0xF0FF));
+    EXPECT_EQ(ram.at<u32>(kGuestBootParamsGpa + 0x214), u32(l.entry.kernel_gpa)) << "code32_start";
+
+    // The builder turns it into vCPU 0's protected-mode start on that GDT.
+    const GuestEntryState entry = linux_entry_state(l.entry);
+    EXPECT_EQ(entry.mode, GuestCpuMode::Protected32);
+    EXPECT_EQ(entry.cs_selector, 0x10);
+    EXPECT_EQ(entry.data_selector, 0x18);
+    EXPECT_EQ(entry.gdt_base, kGuestBootGdtGpa);
+    EXPECT_EQ(entry.gdt_limit, 31);
+}
+
 TEST(LinuxBoot, BootStructuresDoNotOverlap) {
     SparseGuestRam ram(64 * MiB);
     const Bytes initrd(1 * MiB, 1);
@@ -441,9 +475,6 @@ TEST(LinuxBoot, RejectsImagesThatAreNotBzImages) {
     KernelSpec old = s;
     old.version = 0x020B;
     expect_rejected(make_bzimage(old), "older than 2.12");
-    KernelSpec not64 = s;
-    not64.xloadflags = 0;
-    expect_rejected(make_bzimage(not64), "XLF_KERNEL_64");
     KernelSpec zimage = s;
     zimage.loadflags = 0;
     expect_rejected(make_bzimage(zimage), "zImage");
@@ -572,7 +603,7 @@ TEST(LinuxBoot, MangledImagesNeverCrash) {
         const char* error = nullptr;
         const bool ok = load_linux_kernel(ram, in, out, &error);
         EXPECT_EQ(ok, error == nullptr);
-        if (ok) EXPECT_EQ(out.rip, out.kernel_gpa + 0x200);
+        if (ok) EXPECT_EQ(out.rip, out.kernel_gpa + (out.entry_64 ? 0x200 : 0));
     }
 }
 
@@ -613,8 +644,10 @@ TEST(LinuxBoot, RealKernelFromThisMachine) {
     ASSERT_TRUE(l.ok) << l.error;
     EXPECT_EQ(l.entry.kernel_gpa % image.kernel_alignment, 0u);
     EXPECT_GE(l.entry.initrd_gpa, l.entry.kernel_end);
-    // The 64-bit entry point of x86_64 head_64.S starts at +0x200 of the protected-mode image.
-    EXPECT_EQ(l.entry.rip, l.entry.kernel_gpa + 0x200);
+    // The 64-bit entry point of x86_64 head_64.S starts at +0x200 of the protected-mode
+    // image; an i386 kernel (VIREO_LINUX_BZIMAGE may name one) starts at its first byte.
+    EXPECT_EQ(l.entry.entry_64, image.kernel_64);
+    EXPECT_EQ(l.entry.rip, l.entry.kernel_gpa + (image.kernel_64 ? 0x200 : 0));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/firmware/linux_boot_params.hpp"
 #include "kernel/vm/firmware/linux_bzimage.hpp"
+#include "kernel/vm/firmware/protected_mode_boot.hpp"
 
 namespace {
 
@@ -111,7 +112,8 @@ bool write_boot_params(GuestPhysicalMemory& memory, const LinuxBootInputs& in, c
                   k.header_end - kLinuxSetupHeaderOffset);
     ok = ok && put<u8>(memory, bp + kLinuxHdrTypeOfLoader, kLinuxLoaderUndefined);
     // LOADED_HIGH is already set (parse_linux_bzimage insists); CAN_USE_HEAP and
-    // heap_end_ptr only matter to the real-mode setup code, which the 64-bit entry skips.
+    // heap_end_ptr only matter to the real-mode setup code, which both the 64-bit and the
+    // 32-bit entry skip.
     ok = ok && put<u8>(memory, bp + kLinuxHdrLoadflags, u8(in.kernel[kLinuxHdrLoadflags] | kLinuxLoadedHigh));
     ok = ok && put<u32>(memory, bp + kLinuxHdrCode32Start, u32(p.kernel));
     ok = ok && put<u32>(memory, bp + kLinuxHdrRamdiskImage, u32(p.initrd));
@@ -150,11 +152,13 @@ bool load_linux_kernel(GuestPhysicalMemory& memory, const LinuxBootInputs& in, L
     if (!put(memory, p.kernel, k.protected_mode, k.protected_mode_size) ||
         (in.initrd_size != 0 && !put(memory, p.initrd, in.initrd, in.initrd_size)) ||
         !put(memory, kGuestCmdlineGpa, cmdline, p.cmdline_length + 1) || !write_boot_params(memory, in, k, p, e820) ||
-        !write_long_mode_boot_structures(memory, out.cpu)) {
+        !(k.kernel_64 ? write_long_mode_boot_structures(memory, out.cpu)
+                      : write_protected_mode_boot_structures(memory, out.cpu))) {
         return fail(error, "guest memory refused a write while loading the Linux kernel");
     }
 
-    out.rip = p.kernel + kLinux64BitEntryOffset;
+    out.entry_64 = k.kernel_64;
+    out.rip = k.kernel_64 ? p.kernel + kLinux64BitEntryOffset : p.kernel;
     out.rsp = kGuestBootStackTop;
     out.rsi = kGuestBootParamsGpa;
     out.kernel_gpa = p.kernel;

@@ -1,8 +1,10 @@
 // Loads a Linux bzImage, its initrd and its command line into a guest and prepares the
-// 64-bit boot protocol entry (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"):
+// 64-bit boot protocol entry (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"),
+// or for an i386 kernel the 32-bit one ("32-bit Boot Protocol"):
 // the protected-mode kernel at its preferred address, the initrd as high as the kernel
 // allows, boot_params ("zero page") with the setup header, e820 map and RSDP address, and
-// identity-mapped long mode. Addresses come from guest_pc_layout.hpp. Pure logic; unit-tested.
+// identity-mapped long mode (64-bit) or flat protected mode with paging off (32-bit). Addresses come from
+// guest_pc_layout.hpp. Pure logic; unit-tested.
 //
 // Typical use, for a domain whose RAM is mapped as guest_pc_layout.hpp describes:
 //   AcpiPlatform platform;  platform.vcpu_count = n;
@@ -36,10 +38,11 @@ struct LinuxBootInputs {
 inline constexpr u64 kLinuxDefaultLoadAddress = 16 * MiB;
 
 struct LinuxEntryState {
-    u64 rip;            // kernel load address + 0x200: the 64-bit entry point
+    u64 rip;            // kernel load address + 0x200 (the 64-bit entry), or the load address (32-bit)
     u64 rsp;            // a small boot stack in low memory (the protocol asks for none; harmless)
     u64 rsi;            // guest-physical address of boot_params
     LongModeState cpu;  // control registers, EFER, GDT, segments, RFLAGS (IF = 0)
+    bool entry_64;      // long mode at the 64-bit entry; false: the i386 kernel's 32-bit entry
 
     // Where everything went, for logs.
     u64 kernel_gpa;

@@ -156,7 +156,8 @@ static_assert(offsetof(LinuxBootParams, edd_mbr_sig_buffer) == 0x290 && offsetof
 // Magic values and flags (boot.rst, bootparam.h).
 inline constexpr u16 kLinuxBootFlag = 0xAA55;
 inline constexpr u32 kLinuxHeaderMagic = 0x53726448;  // "HdrS"
-// 2.12 brought xloadflags (XLF_KERNEL_64: the 64-bit entry at load address + 0x200);
+// 2.12 brought xloadflags (XLF_KERNEL_64: the 64-bit entry at load address + 0x200; an
+// i386 kernel has it clear and is entered at its load address in protected mode);
 // 2.10 already brought pref_address and init_size.
 inline constexpr u16 kLinuxMinimumProtocol = 0x020C;
 inline constexpr u8 kLinuxLoadedHigh = 1u << 0;  // loadflags: a bzImage, loaded at 1 MiB or above

@@ -36,7 +36,7 @@ bool parse_linux_bzimage(const u8* image, usize size, LinuxBzImage& out, const c
     }
     out.protocol_version = field<u16>(image, kLinuxHdrVersion);
     if (out.protocol_version < kLinuxMinimumProtocol) {
-        return fail(error, "Linux boot protocol older than 2.12: no 64-bit entry point (xloadflags)");
+        return fail(error, "Linux boot protocol older than 2.12 (no xloadflags): too old a kernel");
     }
     out.header_end = kLinuxHeaderEndBase + image[kLinuxHeaderLengthByteOffset];
     if (out.header_end < kLinuxHdrInitSize + 4) {
@@ -52,9 +52,7 @@ bool parse_linux_bzimage(const u8* image, usize size, LinuxBzImage& out, const c
         return fail(error, "LOADED_HIGH clear in loadflags: a zImage, not a bzImage");
     }
     out.xloadflags = field<u16>(image, kLinuxHdrXloadflags);
-    if ((out.xloadflags & kLinuxXlfKernel64) == 0) {
-        return fail(error, "XLF_KERNEL_64 clear in xloadflags: not a 64-bit kernel with a 64-bit entry");
-    }
+    out.kernel_64 = (out.xloadflags & kLinuxXlfKernel64) != 0;
     const u8 setup_sects = image[kLinuxHdrSetupSects] != 0 ? image[kLinuxHdrSetupSects] : kLinuxDefaultSetupSects;
     out.setup_size = (usize(setup_sects) + 1) * kLinuxSectorSize;
     if (out.setup_size >= size) {

@@ -12,6 +12,7 @@ struct LinuxBzImage {
     const u8* protected_mode;  // the rest of the file: loaded at the kernel's load address
     usize protected_mode_size;
     u16 xloadflags;
+    bool kernel_64;  // XLF_KERNEL_64: an x86_64 kernel, entered at +0x200 in long mode; else i386
     bool relocatable;
     u32 kernel_alignment;  // a power of two when relocatable
     u64 pref_address;      // 0 when the kernel states none
@@ -21,6 +22,6 @@ struct LinuxBzImage {
 };
 
 // False with a sentence in *error when `image` is not a bzImage this loader can enter
-// through the 64-bit protocol (no boot flag or "HdrS", protocol < 2.12, no XLF_KERNEL_64,
+// (no boot flag or "HdrS", protocol < 2.12,
 // a header or protected-mode part cut short, a field that makes no sense).
 bool parse_linux_bzimage(const u8* image, usize size, LinuxBzImage& out, const char** error);

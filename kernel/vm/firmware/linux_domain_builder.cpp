@@ -5,7 +5,7 @@
 
 GuestEntryState linux_entry_state(const LinuxEntryState& linux) {
     GuestEntryState entry{};
-    entry.mode = GuestCpuMode::Long64;
+    entry.mode = linux.entry_64 ? GuestCpuMode::Long64 : GuestCpuMode::Protected32;
     entry.rip = linux.rip;
     entry.rsp = linux.rsp;
     entry.rsi = linux.rsi;

@@ -1,5 +1,5 @@
 // A Linux domain on the virtual PC, built into its memory: the ACPI tables, then the
-// kernel, its initrd and its command line (Linux's 64-bit boot protocol), and vCPU 0's
+// kernel, its initrd and its command line (Linux's 64-bit or 32-bit boot protocol), and vCPU 0's
 // entry state. One source for the hypervisor's GRUB loader (kernel/vm/guest_loader.cpp)
 // and Domain-0's `xm create` (dom0/xm), which writes the same bytes through hypercalls.
 // Pure; unit-tested.
@@ -20,7 +20,8 @@ struct LinuxDomainImage {
     u32 vcpus;
 };
 
-// vCPU 0's start at the kernel's 64-bit entry (Documentation/arch/x86/boot.rst).
+// vCPU 0's start at the kernel's 64-bit entry, or an i386 kernel's 32-bit one
+// (Documentation/arch/x86/boot.rst).
 GuestEntryState linux_entry_state(const LinuxEntryState& linux);
 
 // Writes nothing unless the image fits (load_linux_kernel's rule); false with a sentence
