@@ -340,6 +340,33 @@ bool GuestMemory::unmap_passthrough(u64 gpa, u64 bytes) {
     return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.unmap(gpa, bytes); });
 }
 
+bool GuestMemory::foreign_source_frame(u64 gpa, PhysAddr& frame) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    P2mEntry e;
+    if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) || e.type != P2mType::Ram) return false;
+    frame = e.frame & ~(kPageSize - 1);
+    return true;
+}
+
+bool GuestMemory::map_foreign_page(u64 gpa, PhysAddr frame, PhysAddr& original) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    P2mEntry e;
+    if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) || e.type != P2mType::Ram) return false;
+    original = e.frame & ~(kPageSize - 1);
+    // A large leaf is split around the page (charged to this domain's quota, as any split).
+    return with_p2m(nested_tables_, format_,
+                    [&](auto& p2m) { return p2m.map(gpa, frame, kPageSize, P2mType::Foreign, true, false); });
+}
+
+bool GuestMemory::unmap_foreign_page(u64 gpa, PhysAddr original) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    P2mEntry e;
+    if ((gpa & (kPageSize - 1)) || !lookup(gpa, e) || e.type != P2mType::Foreign) return false;
+    // RAM is mapped writable and executable (build_nested_tables), and is again.
+    return with_p2m(nested_tables_, format_,
+                    [&](auto& p2m) { return p2m.map(gpa, original, kPageSize, P2mType::Ram, true, true); });
+}
+
 bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
     if (!nested_tables_) return false;
     if (format_ == NestedPagingFormat::IntelEpt)

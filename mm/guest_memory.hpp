@@ -101,6 +101,19 @@ public:
     // table); the caller then flushes every CPU (domain_tlb_shootdown).
     bool unmap_passthrough(u64 gpa, u64 bytes);
 
+    // Foreign mappings (kernel/domain/foreign_mappings.hpp), 4 KiB at a time, under the
+    // p2m's lock. The source side: the host frame behind one of this domain's RAM pages,
+    // false unless it is plain RAM (not log-dirty: a write through another domain's
+    // mapping would escape the log). The mapping side: the RAM page at `gpa` shows `frame`
+    // instead of its own (P2mType::Foreign: writable, never executable), and `original`
+    // gets the frame it had; false unless it is plain RAM. unmap_foreign_page puts the
+    // original back; false unless the page is foreign. After either, the caller flushes
+    // every CPU (domain_tlb_shootdown). The hypervisor's own accesses (read, write) still
+    // reach the domain's own frames.
+    bool foreign_source_frame(u64 gpa, PhysAddr& frame);
+    bool map_foreign_page(u64 gpa, PhysAddr frame, PhysAddr& original);
+    bool unmap_foreign_page(u64 gpa, PhysAddr original);
+
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;
     bool write(u64 gpa, const void* src, usize len) override;

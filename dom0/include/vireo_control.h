@@ -62,4 +62,17 @@ struct vireo_events {
 };
 #define VIREO_IOCTL_EVENTS_ATTACH _IO('V', 4)
 
+/* mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, VIREO_FOREIGN_OFFSET(domain,
+ * page)) maps `length` bytes of a domain's RAM from its guest frame `page` (the control
+ * call domain_map_foreign): at most VIREO_FOREIGN_MAX_PAGES pages, all of them RAM.
+ * Errors: ESRCH (no such domain), EINVAL (not MAP_SHARED, or pages that are not its RAM),
+ * E2BIG (too long), EBUSY (its memory is going, or its dirty log runs), ENOMEM. A mapping
+ * is never inherited by a child, split, grown or moved; munmap ends it. When the domain
+ * is destroyed first, the mapping stays but no longer reaches its memory. */
+#define VIREO_FOREIGN_MAX_PAGES 4096u
+#define VIREO_FOREIGN_OFFSET(domain, page)                                                         \
+	((((__u64)(domain) << 32) | ((__u64)(page)&0xffffffffu)) * 4096u)
+#define VIREO_FOREIGN_DOMAIN(pgoff) ((__u32)((__u64)(pgoff) >> 32))
+#define VIREO_FOREIGN_FIRST_PAGE(pgoff) ((__u64)(pgoff)&0xffffffffu)
+
 #endif

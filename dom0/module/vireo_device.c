@@ -2,7 +2,8 @@
 /* /dev/vireo: Domain-0's door to the hypervisor's control calls, for root only (mode
  * 0600, and CAP_SYS_ADMIN at open). The tools (dom0/xm) ask for one hypercall per ioctl
  * (dom0/include/vireo_control.h); a buffer the call reads or writes is copied through
- * kernel memory, so the hypervisor never walks a process's page tables. */
+ * kernel memory, so the hypervisor never walks a process's page tables. mmap maps
+ * another domain's pages (vireo_foreign.c). */
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -12,6 +13,7 @@
 #include <linux/uaccess.h>
 
 #include "vireo_control.h"
+#include "vireo_foreign.h"
 #include "vireo_hypercall.h"
 #include "vireo_streams.h"
 
@@ -65,6 +67,11 @@ static long vireo_do_hypercall(struct vireo_hypercall __user *user_call)
 		return -EFAULT;
 	if (call.buffer_argument < -1 || call.buffer_argument > 4)
 		return -EINVAL;
+	/* Foreign mappings replace pages of Domain-0's own RAM: only mmap, which owns the
+	 * pages it gives up, may ask for them. */
+	if (call.number == VIREO_CALL_DOMAIN_MAP_FOREIGN ||
+	    call.number == VIREO_CALL_DOMAIN_UNMAP_FOREIGN)
+		return -EPERM;
 	memcpy(arguments, call.arguments, sizeof(arguments));
 	if (call.buffer_argument >= 0) {
 		if (call.buffer_length == 0)
@@ -115,6 +122,7 @@ static const struct file_operations vireo_fops = {
 	.read = vireo_read,
 	.write = vireo_write,
 	.poll = vireo_poll,
+	.mmap = vireo_foreign_mmap,
 	.llseek = no_llseek,
 	.unlocked_ioctl = vireo_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

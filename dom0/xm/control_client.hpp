@@ -20,6 +20,8 @@ public:
 
     bool ok() const { return fd_ >= 0; }
     const std::string& error() const { return error_; }
+    // /dev/vireo itself, for mmap (ForeignGuestMemory).
+    int device_fd() const { return fd_; }
 
     // The call's result (>= 0) or its negative error; a failed ioctl sets error() and
     // returns kErrorFault.

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dom0/xm/foreign_memory.hpp"
 #include "dom0/xm/xm_format.hpp"
 #include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_state_codec.hpp"
@@ -12,62 +13,6 @@
 namespace xm {
 
 using namespace hypercall;
-
-namespace {
-
-// The domain's guest-physical memory as the firmware code sees it, reached through
-// domain_memory_read/write (64 KiB per call at most).
-class HypercallGuestMemory final : public GuestPhysicalMemory {
-public:
-    HypercallGuestMemory(ControlClient& control, uint32_t id) : control_(control), id_(id) {}
-
-    bool read(u64 gpa, void* dst, usize len) override { return copy(kDomainMemoryRead, gpa, dst, len); }
-    // Through a copy: /dev/vireo copies the buffer back after the call, and `src` may be
-    // read-only (the firmware's table templates).
-    bool write(u64 gpa, const void* src, usize len) override {
-        scratch_.assign(static_cast<const uint8_t*>(src), static_cast<const uint8_t*>(src) + len);
-        return copy(kDomainMemoryWrite, gpa, scratch_.data(), len);
-    }
-    // The builder never needs it (only the guest page walker does).
-    bool compare_exchange(u64, u64, u64, usize, bool&) override { return false; }
-
-    int64_t last_error() const { return last_error_; }
-    // Where the failed copy was, for the message.
-    std::string failure() const {
-        char where[64];
-        snprintf(where, sizeof(where), " (%zu bytes at guest-physical %#llx)", failed_length_,
-                 (unsigned long long)failed_at_);
-        return error_text(last_error_) + where + (control_.error().empty() ? "" : ": " + control_.error());
-    }
-
-private:
-    bool copy(uint64_t call, u64 gpa, void* buffer, usize len) {
-        auto* bytes = static_cast<uint8_t*>(buffer);
-        while (len > 0) {
-            const usize chunk = len < kMemoryCopyMax ? len : usize(kMemoryCopyMax);
-            const int64_t result = control_.call_with_buffer(call, 2, bytes, uint32_t(chunk), id_, gpa, 0, chunk);
-            if (result < 0) {
-                last_error_ = result;
-                failed_at_ = gpa;
-                failed_length_ = chunk;
-                return false;
-            }
-            gpa += chunk;
-            bytes += chunk;
-            len -= chunk;
-        }
-        return true;
-    }
-
-    ControlClient& control_;
-    uint32_t id_;
-    std::vector<uint8_t> scratch_;
-    int64_t last_error_ = 0;
-    u64 failed_at_ = 0;
-    usize failed_length_ = 0;
-};
-
-}  // namespace
 
 bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
                          const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error) {
@@ -98,15 +43,18 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
         return false;
     };
 
-    HypercallGuestMemory memory(control, out.id);
+    // Written straight into its RAM through foreign mappings (dom0/xm/foreign_memory.hpp).
+    ForeignGuestMemory memory(control.device_fd(), out.id, config.memory_mib << 20);
     const LinuxDomainImage image{kernel.data(), kernel.size(),          initrd.empty() ? nullptr : initrd.data(),
                                  initrd.size(), config.cmdline.c_str(), config.memory_mib << 20,
                                  config.vcpus};
     GuestEntryState entry{};
     LinuxEntryState placed{};
     const char* why = nullptr;
-    if (!build_linux_domain(memory, image, entry, placed, &why)) {
-        if (memory.last_error() != 0) return undo("copying to or from its memory failed: " + memory.failure());
+    const bool built = build_linux_domain(memory, image, entry, placed, &why);
+    memory.unmap();  // its memory is written: no window stays open on it
+    if (!built) {
+        if (!memory.failure().empty()) return undo(memory.failure());
         return undo(why ? why : "its kernel could not be laid out");
     }
     out.kernel_gpa = placed.kernel_gpa;

@@ -7,6 +7,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
+#include "kernel/domain/foreign_mappings.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
@@ -381,7 +382,9 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             {
                 LockGuard<SpinLock> guard(d.lock);
                 i64 result = 0;
-                if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap))
+                // Pages mapped by others would be written past the log.
+                if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap ||
+                               foreign_pages_mapped(d) != 0))
                     result = kErrorWrongState;
                 else if (!bitmap || !d.memory.dirty_log_enable(bitmap))
                     result = kErrorNoMemory;  // no bitmap, or no table memory (or quota) to split a page
@@ -433,6 +436,18 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
     }
 }
 
+// The caller's list of its own guest frames, then the mapping (foreign_mappings.hpp).
+i64 map_foreign(Vcpu& caller, Domain& d, u64 first_gfn, u64 count, u64 address) {
+    if (count == 0 || count > kForeignMapMaxPages) return count == 0 ? kErrorInvalid : kErrorTooBig;
+    auto* gfns = new (kNoThrow) u64[count];
+    if (!gfns) return kErrorNoMemory;
+    i64 result = kErrorFault;
+    if (read_caller(caller, address, gfns, usize(count) * sizeof(u64)))
+        result = foreign_map(*caller.domain, d, first_gfn, gfns, u32(count));
+    delete[] gfns;
+    return result;
+}
+
 }  // namespace
 
 i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
@@ -443,6 +458,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kHostInfo: return host_info(caller, args[0]);
         case kEventStatus: return event_status(caller, args[0]);
         case kLogRead: return log_read(caller, args[0], args[1], args[2], args[3]);
+        case kDomainUnmapForeign: return foreign_unmap(*caller.domain, args[0]);
         default: break;
     }
     DomainRef target = domain_lookup(u32(args[0]));
@@ -464,6 +480,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainReset: return domain_reset(*target);
         case kDomainRename: return rename(caller, *target, args[1]);
         case kVcpuSetAffinity: return set_affinity(*target, args[1], args[2]);
+        case kDomainMapForeign: return map_foreign(caller, *target, args[1], args[2], args[3]);
         default: return kErrorNoSuchCall;
     }
 }

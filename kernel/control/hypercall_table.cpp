@@ -39,6 +39,8 @@ constexpr HypercallSpec kSpecs[] = {
     {kDomainReset, "domain_reset", kControl, true},
     {kDomainRename, "domain_rename", kControl, true},
     {kVcpuSetAffinity, "vcpu_set_affinity", kControl, true},
+    {kDomainMapForeign, "domain_map_foreign", kControl, true},
+    {kDomainUnmapForeign, "domain_unmap_foreign", kControl, false},  // a handle, not a domain
 };
 
 }  // namespace

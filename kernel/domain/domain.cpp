@@ -1,4 +1,5 @@
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/foreign_mappings.hpp"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,6 +241,9 @@ void domain_release_resources(Domain& d) {
     delete d.exit_port;
     d.exit_port = nullptr;
     passthrough_detach(d);
+    // Mappings of its pages by others are revoked (and flushed) before a frame is freed;
+    // its own mappings of others end.
+    foreign_mappings_release(d);
     const u64 bytes = d.memory.size();
     if (d.dirty_bitmap) d.quota.uncharge(dirty_bitmap_bytes(d));
     d.memory.destroy();

@@ -44,6 +44,10 @@ enum Number : uint32_t {
     kDomainReset = 35,         // (id) -> 0: the reset button (a domU's on_reboot follows)
     kDomainRename = 36,        // (id, linear address of char[32]) -> 0
     kVcpuSetAffinity = 37,     // (id, vCPU, mask of physical CPUs) -> 0
+    // (id, first guest frame, count <= kForeignMapMaxPages, linear address of count uint64_t
+    // frame numbers of the caller's own RAM) -> a handle: those pages show the domain's
+    kDomainMapForeign = 38,
+    kDomainUnmapForeign = 39,  // (handle) -> 0: the caller's pages are its own again
     kCount,
 };
 
@@ -62,7 +66,9 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 3u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 4u;
+// The most pages one domain_map_foreign maps: 16 MiB.
+inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
 inline constexpr uint64_t kMaxTimerMicroseconds = 60ull * 1000 * 1000;
 

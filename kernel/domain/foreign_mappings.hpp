@@ -1,0 +1,36 @@
+// Foreign mappings, as Xen gives its toolstack with XENMAPSPACE_gmfn_foreign: pages of a
+// control domain's RAM that show another domain's pages instead of their own, so that
+// Domain-0's domain builder writes a new domain's kernel straight into its memory (and
+// later save and migration read it) with no copy through the hypervisor. The control
+// domain gives up pages of its own for it (Domain-0's module allocates them), and gets
+// them back, as they were, when it unmaps.
+//
+// Lifetime: a mapping holds a reference to the mapped domain (its id stays taken while
+// any remains). When that domain's memory goes back (destroy, or a boot domain's end),
+// every mapping of it is revoked first: the mapper's pages are its own again and every
+// CPU is flushed before a frame is freed, so no mapping ever reaches freed memory. The
+// mapper's handle stays valid until it unmaps. A mapper's own mappings end with its
+// memory. At most kForeignMapRecords mappings exist at once, of at most
+// kForeignMapMaxPages (hypercall_abi.hpp) pages each.
+#pragma once
+
+#include "kernel/types.hpp"
+
+struct Domain;
+
+inline constexpr u32 kForeignMapRecords = 64;
+
+// Maps `count` pages of `target` from its guest frame `first_gfn` at the mapper's RAM
+// pages `local_gfns` (its guest frame numbers). Returns a handle (>= 0) or a hypercall
+// error: kErrorInvalid (a count out of range, a page that is not plain RAM on either
+// side, a page named twice), kErrorWrongState (the target's memory is going, or its dirty
+// log runs), kErrorNoMemory (no record free, or no quota for the bookkeeping or a split).
+// On an error nothing stays mapped.
+i64 foreign_map(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_gfns, u32 count);
+// Ends the mapping `handle` names (kErrorInvalid when it names none of the mapper's):
+// its pages are its own again on every CPU when this returns.
+i64 foreign_unmap(Domain& mapper, u64 handle);
+// Called once as `domain`'s memory goes back (domain_release_resources), before it does.
+void foreign_mappings_release(Domain& domain);
+// Pages of `target` mapped by others now (a dirty log refuses to start while any are).
+u64 foreign_pages_mapped(const Domain& target);

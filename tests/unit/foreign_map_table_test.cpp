@@ -1,0 +1,53 @@
+#include "kernel/domain/foreign_map_table.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+int mapper_a, mapper_b, target_x, target_y;  // owners are opaque: any distinct addresses
+
+TEST(ForeignMapTable, AHandleNamesItsRecordForItsMapperOnly) {
+    ForeignMapTable<4> t;
+    const u32 slot = t.claim(&mapper_a, &target_x);
+    ASSERT_NE(slot, t.kNoSlot);
+    t.record(slot).count = 3;
+    const u32 h = t.handle(slot);
+    EXPECT_LT(i64(h), i64(1) << 31) << "a handle is a non-negative hypercall result";
+    ASSERT_NE(t.find(h, &mapper_a), nullptr);
+    EXPECT_EQ(t.find(h, &mapper_a)->count, 3u);
+    EXPECT_EQ(t.find(h, &mapper_b), nullptr) << "another mapper's handle";
+    EXPECT_EQ(t.find(h + 1, &mapper_a), nullptr);
+    EXPECT_EQ(t.find(u64(h) | (1ull << 40), &mapper_a), nullptr);
+    EXPECT_EQ(t.pages_of_target(&target_x), 3u);
+    EXPECT_EQ(t.pages_of_target(&target_y), 0u);
+}
+
+TEST(ForeignMapTable, AReleasedSlotComesBackUnderANewHandle) {
+    ForeignMapTable<1> t;
+    const u32 slot = t.claim(&mapper_a, &target_x);
+    const u32 old = t.handle(slot);
+    EXPECT_EQ(t.claim(&mapper_a, &target_y), t.kNoSlot) << "full";
+    t.release(t.record(slot));
+    EXPECT_EQ(t.find(old, &mapper_a), nullptr);
+    const u32 again = t.claim(&mapper_a, &target_y);
+    ASSERT_EQ(again, slot);
+    EXPECT_NE(t.handle(again), old);
+    EXPECT_EQ(t.find(old, &mapper_a), nullptr) << "a stale handle never reaches the newer record";
+    EXPECT_NE(t.find(t.handle(again), &mapper_a), nullptr);
+}
+
+TEST(ForeignMapTable, RevokedRecordsKeepTheirHandleAndUnmappingOnesDoNot) {
+    ForeignMapTable<2> t;
+    const u32 slot = t.claim(&mapper_a, &target_x);
+    t.record(slot).count = 5;
+    t.record(slot).state = ForeignMapState::Revoked;
+    EXPECT_NE(t.find(t.handle(slot), &mapper_a), nullptr) << "the mapper still unmaps it";
+    EXPECT_EQ(t.pages_of_target(&target_x), 0u) << "a revoked mapping reaches none of the target's pages";
+    t.record(slot).state = ForeignMapState::Unmapping;
+    EXPECT_EQ(t.find(t.handle(slot), &mapper_a), nullptr) << "being unmapped: nobody else may end it";
+    u32 in_use = 0;
+    t.for_each_in_use([&](ForeignMapRecord&) { ++in_use; });
+    EXPECT_EQ(in_use, 1u);
+}
+
+}  // namespace
