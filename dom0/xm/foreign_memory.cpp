@@ -28,7 +28,7 @@ bool ForeignGuestMemory::map_window(u64 gpa) {
         block_end = kGuestHighMemoryStart + above;
     } else {
         char text[96];
-        snprintf(text, sizeof(text), "guest-physical %#llx is not the domain's RAM", (unsigned long long)gpa);
+        snprintf(text, sizeof(text), "guest-physical 0x%llx is not the domain's RAM", (unsigned long long)gpa);
         failure_ = text;
         return false;
     }
@@ -38,7 +38,7 @@ bool ForeignGuestMemory::map_window(u64 gpa) {
                     off_t(VIREO_FOREIGN_OFFSET(domain_, start / kPageSize)));
     if (at == MAP_FAILED) {
         char text[128];
-        snprintf(text, sizeof(text), "mapping its memory at %#llx failed: %s", (unsigned long long)start,
+        snprintf(text, sizeof(text), "mapping its memory at 0x%llx failed: %s", (unsigned long long)start,
                  strerror(errno));
         failure_ = text;
         return false;

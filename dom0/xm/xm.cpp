@@ -34,6 +34,8 @@ const Command kCommands[] = {
     {"pause", "pause DOMAIN", "Stop a domain's vCPUs", xm::cmd_pause},
     {"unpause", "unpause DOMAIN", "Let a paused domain run", xm::cmd_unpause},
     {"rename", "rename DOMAIN NEW-NAME", "Give a domain a new name", xm::cmd_rename},
+    {"dump-core", "dump-core DOMAIN FILE", "Write a domain's memory to an ELF core file (paused meanwhile)",
+     xm::cmd_dump_core},
     {"domid", "domid NAME", "A domain's id", xm::cmd_domid},
     {"domname", "domname ID", "A domain's name", xm::cmd_domname},
     {"vcpu-list", "vcpu-list [DOMAIN ...]", "List vCPUs: CPU, state, CPU time and affinity", xm::cmd_vcpu_list},

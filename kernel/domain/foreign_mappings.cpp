@@ -4,6 +4,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/domain/foreign_map_table.hpp"
+#include "kernel/log.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
 #include "mm/p2m.hpp"
@@ -119,7 +120,7 @@ i64 foreign_unmap(Domain& mapper, u64 handle) {
 void foreign_mappings_release(Domain& d) {
     u64* pages[kForeignMapRecords];
     Domain* targets[kForeignMapRecords];
-    u32 ended = 0;
+    u32 ended = 0, revoked = 0;
     u64 uncharge = 0;
     bool flush = false;
     {
@@ -130,7 +131,10 @@ void foreign_mappings_release(Domain& d) {
                 Domain& mapper = *static_cast<Domain*>(const_cast<void*>(r.mapper));
                 if (r.state == ForeignMapState::Mapped) restore(mapper, r, r.count);
                 if (r.state != ForeignMapState::Revoked) flush = true;  // an unmap's flush may be in flight
-                if (r.state == ForeignMapState::Mapped) r.state = ForeignMapState::Revoked;
+                if (r.state == ForeignMapState::Mapped) {
+                    r.state = ForeignMapState::Revoked;
+                    ++revoked;
+                }
             } else if (r.mapper == &d) {
                 // Its own memory goes: nothing to put back; the mapping ends with it.
                 pages[ended] = r.pages;
@@ -142,6 +146,8 @@ void foreign_mappings_release(Domain& d) {
     }
     // No CPU may reach the frames about to be freed through a mapper's cached translation.
     if (flush) domain_tlb_shootdown(d);
+    if (revoked)
+        log_info("domain %u (%s): %u mapping(s) of its memory by other domains revoked", d.id, d.name, revoked);
     d.quota.uncharge(uncharge);
     for (u32 i = 0; i < ended; ++i) {
         delete[] pages[i];

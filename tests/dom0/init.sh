@@ -418,6 +418,12 @@ xm_console_and_lifecycle() {
   run_xm "xm uptime" xm uptime shell
   xm dmesg > /tmp/dmesg.out
   say "xm dmesg: $(grep -c . /tmp/dmesg.out) lines; boot line: $(grep -c 'Vireo' /tmp/dmesg.out)"
+  # xm dump-core: its memory read through foreign mappings into an ELF core file, with
+  # its running kernel's banner in it; it runs on afterwards.
+  run_xm "xm dump-core" xm dump-core shell /tmp/shell.core
+  say "xm dump-core: $(head -c 4 /tmp/shell.core | tail -c 3) core of $(( $(wc -c < /tmp/shell.core) / 1048576 )) MiB, kernel banner in it: $(grep -q -a 'Linux version 6' /tmp/shell.core && echo yes || echo no)"
+  rm -f /tmp/shell.core
+  say "after xm dump-core, shell is: $(xm list shell | awk 'NR == 2 { print $5 }')"
   # A reboot inside the domU: on_reboot=restart brings it back under a new id.
   console_open shell /tmp/console3.out
   printf 'reboot -f\n' >&3
@@ -466,6 +472,22 @@ xm_console_and_lifecycle() {
   exec 3>&-
   wait_gone $pid
   say "xm console of the destroyed spinner: exit status $?, $(grep -c 'is gone' /tmp/console6.out) 'gone' note"
+  # xm destroy while xm dump-core maps the domain's memory (it waits to write into a
+  # pipe nobody reads): the hypervisor revokes the mapping, the destroy goes through,
+  # and the dump ends with an error.
+  run_xm "xm create victim" xm create -p /tmp/shell.cfg name=victim
+  mkfifo /tmp/core.fifo
+  xm dump-core victim /tmp/core.fifo > /tmp/dump.out 2>&1 &
+  dump_pid=$!
+  exec 4< /tmp/core.fifo
+  # Past its one page of headers: its memory is mapped, and it waits in a write.
+  head -c 8192 <&4 > /dev/null
+  run_xm "xm destroy victim" xm destroy victim
+  cat <&4 > /dev/null
+  exec 4<&-
+  wait $dump_pid
+  say "xm dump-core of the destroyed victim: exit status $?: $(cat /tmp/dump.out)"
+  rm -f /tmp/core.fifo
   run_xm "xm list at the end" xm list
   rm -f /tmp/keys
 }
