@@ -1,4 +1,5 @@
 """What both boot harnesses (QEMU and Bochs) judge in the hypervisor console."""
+import json
 import re
 
 # A hypervisor fault, an error log line, or a CPU reset (GRUB printing again) is never
@@ -25,6 +26,22 @@ def check_console(console, expect, forbid):
         m = re.search(pattern, console, re.MULTILINE | re.DOTALL)
         if m:
             problems.append(f"forbidden output found: {pattern!r}: {m.group(0)[:120]!r}")
+    return problems
+
+
+def check_json(console, prefixes):
+    """For each prefix: the text of the console lines that start with it, joined, must be
+    one JSON document (what a program printed, e.g. `xm list --json`)."""
+    problems = []
+    for prefix in prefixes:
+        lines = [l[len(prefix):] for l in console.split("\n") if l.startswith(prefix)]
+        if not lines:
+            problems.append(f"no JSON lines after {prefix!r}")
+            continue
+        try:
+            json.loads("\n".join(lines))
+        except ValueError as e:
+            problems.append(f"the lines after {prefix!r} are not JSON: {e}")
     return problems
 
 

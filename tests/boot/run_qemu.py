@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 
-from console_check import check_console, forbidden_patterns, report
+from console_check import check_console, check_json, forbidden_patterns, report
 from machine_devices import DeviceError, check_no_network, qemu_disk_args, qemu_nic_args
 
 
@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--entry", default="", help="GRUB menu entry id to boot (guest-suite image)")
     parser.add_argument("--expect", action="append", default=[])
     parser.add_argument("--forbid", action="append", default=[])
+    parser.add_argument("--expect-json", action="append", default=[], metavar="PREFIX",
+                        help="the console lines that start with PREFIX form one JSON document")
     parser.add_argument("--allow-panic", action="store_true", help="a hypervisor panic is what the test expects")
     parser.add_argument("--allow-errors", action="store_true", help="error log lines are what the test expects")
     parser.add_argument("--status", type=int, default=1, help="expected QEMU exit status")
@@ -118,6 +120,7 @@ def main():
     elif status != args.status:
         problems.append(f"QEMU exit status {status}, expected {args.status}")
     problems += check_console(console, args.expect, forbidden)
+    problems += check_json(console, args.expect_json)
     print(f"QEMU finished in {elapsed:.1f} s with status {status}")
     return report(problems, console, "QEMU", qemu_output)
 

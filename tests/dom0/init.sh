@@ -524,6 +524,8 @@ elif opt vireo.xm > /dev/null; then
   run_xm "xm info" xm info
   run_xm "xm list" xm list
   run_xm "xm list --json" xm list --json
+  # The document alone, for the harness to parse (--expect-json).
+  xm list --json | while IFS= read -r line; do say "json: $line"; done
   run_xm "xm list Domain-0" xm list Domain-0
   run_xm "xm list nosuch" xm list nosuch
   run_xm "xm domid" xm domid Domain-0
