@@ -119,7 +119,11 @@ WalkResult Walker::walk_once(GuestTranslation& out, bool update_ad, bool& retry)
         table = state.cr3 & 0xfffff000ull;
         level = 2;
     } else if (mode == GuestPagingMode::Pae) {
-        // The PDPT: four 8-byte entries at CR3[31:5], without A, R/W or U/S (SDM table 4-8).
+        // The PDPT: four 8-byte entries at CR3[31:5], without R/W or U/S (SDM table 4-8).
+        // Bits 2:1, 8:6 and 63:MAXPHYADDR are reserved. Bit 5 is not checked: Intel
+        // reserves it, but AMD processors walk PAE PDPEs like any other level and set
+        // their accessed bit (as QEMU's model of them does), so a PAE guest finds it set;
+        // this walker never sets it.
         const usize i = (linear >> 30) & 3;
         const u64 pdpte_gpa = (state.cr3 & 0xffffffe0ull) + i * 8;
         u64 pdpte = 0;
@@ -129,7 +133,7 @@ WalkResult Walker::walk_once(GuestTranslation& out, bool update_ad, bool& retry)
             return bad_table(pdpte_gpa);
         }
         if ((pdpte & kPresent) == 0) return page_fault(0);
-        if ((pdpte & (bit_range(2, 1) | bit_range(8, 5) | bit_range(63, maxphyaddr))) != 0)
+        if ((pdpte & (bit_range(2, 1) | bit_range(8, 6) | bit_range(63, maxphyaddr))) != 0)
             return page_fault(kPfPresent | kPfReserved);
         table = pdpte & addr_mask;
         level = 2;
