@@ -26,6 +26,10 @@ bool g_nrip_save = false;  // set once, from CPUID 8000000Ah EDX[3], by the firs
 // One ASID for guests, with a full TLB flush whenever this CPU switches to a different
 // vCPU: QEMU's TCG has no flush-by-ASID (shared/research/svm-under-qemu-tcg.md).
 constexpr u32 kGuestAsid = 1;
+// #DB and #AC always exit (and go back into the guest, kernel/vm/exit_handlers.cpp):
+// a guest whose IDT makes their delivery raise them again holds a CPU in a microcode
+// loop that no interrupt ends (CVE-2015-8104, CVE-2015-5307), as Xen and KVM know.
+constexpr u32 kAlwaysInterceptedExceptions = (1u << 1) | (1u << 17);
 
 }  // namespace
 
@@ -43,14 +47,19 @@ bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     }
     vmcb_ = phys_to_virt<Vmcb>(vmcb_pa_);
     VmcbControlArea& c = vmcb_->control;
-    c.intercept_exceptions = 0;
+    c.intercept_exceptions = kAlwaysInterceptedExceptions;
     c.intercept_misc1 = intercept1::kIntr | intercept1::kNmi | intercept1::kSmi | intercept1::kInit |
                         intercept1::kCpuid | intercept1::kHlt | intercept1::kIoioProt | intercept1::kMsrProt |
-                        intercept1::kShutdown | intercept1::kInvlpga | intercept1::kTaskSwitch;
+                        intercept1::kShutdown | intercept1::kInvlpga | intercept1::kTaskSwitch |
+                        // INVD would discard dirty lines of the host's (it runs as WBINVD).
+                        intercept1::kInvd;
     c.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload | intercept2::kVmsave |
                         intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
                         // XCR0 is not switched between guests and host: XSETBV must exit.
-                        intercept2::kXsetbv;
+                        intercept2::kXsetbv |
+                        // A flush of the whole cache hurts every domain on the CPU; MONITOR and
+                        // MWAIT are hidden (#UD), and MWAIT would park the CPU itself.
+                        intercept2::kWbinvd | intercept2::kMonitor | intercept2::kMwait | intercept2::kMwaitArmed;
     // Domain-0's own bitmap lets the ports no device model claims reach the hardware.
     c.iopm_base_pa = vcpu.domain->io_bitmap ? vcpu.domain->io_bitmap : maps->io;
     c.msrpm_base_pa = maps->msr;
@@ -119,6 +128,8 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
             case ExitCode::Hlt:
             case ExitCode::Vmmcall:
             case ExitCode::Msr:
+            case ExitCode::Invd:
+            case ExitCode::Wbinvd:
             case ExitCode::Xsetbv: exit.instruction_length = u8(c.next_rip - vmcb_->save.rip); break;
             default: break;
         }
@@ -177,6 +188,14 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Skinit:
         case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
         case ExitCode::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitCode::Invd:
+        case ExitCode::Wbinvd:
+            exit.kind = ExitKind::CacheFlush;
+            exit.cache_flush_invd = static_cast<ExitCode>(code) == ExitCode::Invd;
+            return;
+        case ExitCode::Monitor:
+        case ExitCode::Mwait:
+        case ExitCode::MwaitArmed: exit.kind = ExitKind::MonitorMwait; return;
         default: exit.kind = ExitKind::Unhandled; return;
     }
 }

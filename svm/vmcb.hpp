@@ -43,6 +43,10 @@ inline constexpr u32 kVmsave = 1u << 3;
 inline constexpr u32 kStgi = 1u << 4;
 inline constexpr u32 kClgi = 1u << 5;
 inline constexpr u32 kSkinit = 1u << 6;
+inline constexpr u32 kWbinvd = 1u << 9;
+inline constexpr u32 kMonitor = 1u << 10;
+inline constexpr u32 kMwait = 1u << 11;  // unconditionally
+inline constexpr u32 kMwaitArmed = 1u << 12;
 inline constexpr u32 kXsetbv = 1u << 13;
 }  // namespace intercept2
 
@@ -69,6 +73,10 @@ enum class ExitCode : u64 {
     Stgi = 0x84,
     Clgi = 0x85,
     Skinit = 0x86,
+    Wbinvd = 0x89,
+    Monitor = 0x8a,
+    Mwait = 0x8b,
+    MwaitArmed = 0x8c,
     Xsetbv = 0x8d,
     NestedPageFault = 0x400,
     // QEMU writes VMEXIT_INVALID as the 32-bit value 0xffffffff, not as 64-bit -1

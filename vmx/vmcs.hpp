@@ -162,6 +162,8 @@ namespace proc {
 inline constexpr u32 kInterruptWindowExiting = 1u << 2;
 inline constexpr u32 kUseTscOffsetting = 1u << 3;
 inline constexpr u32 kHltExiting = 1u << 7;
+inline constexpr u32 kMwaitExiting = 1u << 10;
+inline constexpr u32 kMonitorExiting = 1u << 29;
 // MOV to/from CR8 exit (SDM vol. 3C, table 25-6): without them a guest's CR8 would be the
 // host's own task priority.
 inline constexpr u32 kCr8LoadExiting = 1u << 19;
@@ -173,6 +175,7 @@ inline constexpr u32 kActivateSecondary = 1u << 31;
 namespace proc2 {
 inline constexpr u32 kEnableEpt = 1u << 1;
 inline constexpr u32 kEnableVpid = 1u << 5;
+inline constexpr u32 kWbinvdExiting = 1u << 6;
 inline constexpr u32 kUnrestrictedGuest = 1u << 7;
 }  // namespace proc2
 namespace exit_ctl {
@@ -204,6 +207,8 @@ enum class ExitReason : u16 {
     Cpuid = 10,
     Hlt = 12,
     Invd = 13,
+    Mwait = 36,
+    Monitor = 39,
     Vmcall = 18,
     Vmclear = 19,
     Vmlaunch = 20,
@@ -225,6 +230,7 @@ enum class ExitReason : u16 {
     Invept = 50,
     PreemptionTimer = 52,
     Invvpid = 53,
+    Wbinvd = 54,
     Xsetbv = 55,
 };
 

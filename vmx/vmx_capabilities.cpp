@@ -39,8 +39,9 @@ void compute(Capabilities& c) {
     const u64 entry_cap = x86::rdmsr(true_ctls ? Msr::VmxTrueEntryCtls : Msr::VmxEntryCtls);
 
     const u32 want_pin = pin::kExternalInterruptExiting | pin::kNmiExiting;
+    // MONITOR and MWAIT are hidden from guests (#UD) and MWAIT would park the CPU itself.
     const u32 want_proc = proc::kHltExiting | proc::kUseIoBitmaps | proc::kUseMsrBitmaps | proc::kActivateSecondary |
-                          proc::kCr8LoadExiting | proc::kCr8StoreExiting;
+                          proc::kCr8LoadExiting | proc::kCr8StoreExiting | proc::kMonitorExiting | proc::kMwaitExiting;
     // The debug controls make DR7 (and IA32_DEBUGCTL) the guest's own across entry and
     // exit; DR0-DR3 and DR6 are kernel/vm/debug_registers.cpp's. The first VMX processors
     // had them fixed at 1 (SDM vol. 3C 28.3.1, appendix A.4 and A.5).
@@ -60,7 +61,8 @@ void compute(Capabilities& c) {
     c.entry = adjust_controls(entry_cap, want_entry) & ~entry_ctl::kIa32eModeGuest;
     if ((c.pin & want_pin) != want_pin || (c.proc & want_proc) != want_proc) {
         c.problem =
-            "VMX lacks external-interrupt/NMI exiting, HLT or CR8 exiting, I/O or MSR bitmaps or secondary controls";
+            "VMX lacks external-interrupt/NMI exiting, HLT, MONITOR, MWAIT or CR8 exiting, I/O or MSR bitmaps or "
+            "secondary controls";
         return;
     }
     if ((c.exit & want_exit) != want_exit || (c.entry & want_entry) != want_entry) {
@@ -69,7 +71,8 @@ void compute(Capabilities& c) {
     }
     // Only now is the secondary-controls MSR known to exist.
     const u64 proc2_cap = x86::rdmsr(Msr::VmxProcbasedCtls2);
-    const u32 want_proc2 = proc2::kEnableEpt | proc2::kEnableVpid | proc2::kUnrestrictedGuest;
+    // WBINVD exiting where there is one: a whole-cache flush hurts every domain on the CPU.
+    const u32 want_proc2 = proc2::kEnableEpt | proc2::kEnableVpid | proc2::kUnrestrictedGuest | proc2::kWbinvdExiting;
     c.proc2 = adjust_controls(proc2_cap, want_proc2);
     if ((c.proc2 & (proc2::kEnableEpt | proc2::kUnrestrictedGuest)) !=
         (proc2::kEnableEpt | proc2::kUnrestrictedGuest)) {

@@ -205,7 +205,10 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     write(Field32::SecondaryControls, caps->proc2);
     write(Field32::ExitControls, caps->exit);
     write(Field32::EntryControls, caps->entry);
-    write(Field32::ExceptionBitmap, u32(0));
+    // #AC always exits (and goes back into the guest, kernel/vm/exit_handlers.cpp): a
+    // guest whose #AC delivery raises #AC again holds the CPU in a microcode loop
+    // (CVE-2015-5307), as Xen and KVM know.
+    write(Field32::ExceptionBitmap, u32(1u << 17));
     write(Field32::Cr3TargetCount, u32(0));
     write(Field32::ExitMsrStoreCount, u32(0));
     write(Field32::ExitMsrLoadCount, u32(0));
@@ -338,6 +341,8 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Rdmsr:
         case ExitReason::Wrmsr:
         case ExitReason::Xsetbv:
+        case ExitReason::Invd:
+        case ExitReason::Wbinvd:
         case ExitReason::CrAccess: exit.instruction_length = u8(read(Field32::ExitInstructionLength)); break;
         default: break;
     }
@@ -372,6 +377,13 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Rdmsr: exit.kind = ExitKind::MsrRead; return;
         case ExitReason::Wrmsr: exit.kind = ExitKind::MsrWrite; return;
         case ExitReason::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitReason::Invd:
+        case ExitReason::Wbinvd:
+            exit.kind = ExitKind::CacheFlush;
+            exit.cache_flush_invd = static_cast<ExitReason>(reason & 0xffff) == ExitReason::Invd;
+            return;
+        case ExitReason::Monitor:
+        case ExitReason::Mwait: exit.kind = ExitKind::MonitorMwait; return;
         case ExitReason::CrAccess: {
             // Exit qualification for control-register accesses (SDM vol. 3C, table 28-3):
             // only CR8 exits (the CR0/CR4 masks own no other bits a guest could change).

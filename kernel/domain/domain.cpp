@@ -435,6 +435,8 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::VirtualizationInstruction: return "virt-insn";
         case ExitKind::Xsetbv: return "xsetbv";
         case ExitKind::Cr8Access: return "cr8";
+        case ExitKind::CacheFlush: return "cache-flush";
+        case ExitKind::MonitorMwait: return "monitor-mwait";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

@@ -10,11 +10,15 @@
 #include "kernel/vm/instruction_length.hpp"
 #include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
+#include "kernel/x86/instructions.hpp"
 
 namespace {
 
+// Exception vectors (SDM vol. 3A table 6-1).
+constexpr u8 kVectorDb = 1;
 constexpr u8 kVectorUd = 6;
 constexpr u8 kVectorGp = 13;
+constexpr u8 kVectorAc = 17;
 
 // Moves RIP past the intercepted instruction, decoding its length from guest memory.
 // False when the bytes there are not that instruction; the domain has been ended then.
@@ -37,6 +41,12 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
     }
     const GuestCpuMode mode = control.mode;
     const u8 length = intercepted_instruction_length(bytes, available, mode, which);
+    if (length == 0 && intercepted_instruction_is_locked(bytes, available, mode, which)) {
+        // LOCK on an instruction that takes none is #UD (SDM vol. 2A 2.1.1); the CPU
+        // checked the intercept first. Nothing of the instruction happens.
+        vcpu.events.raise_exception(kVectorUd, false, 0);
+        return false;
+    }
     if (length == 0) {
         domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the one that exited", vcpu.index,
                      (unsigned long long)vcpu.regs.rip);
@@ -281,6 +291,31 @@ void handle_cr8(Vcpu& vcpu, const Cr8Exit& cr8) {
 
 }  // namespace
 
+// #DB and #AC are intercepted so that a guest cannot hold a CPU in a microcode loop of
+// them (CVE-2015-5307, CVE-2015-8104: an exception whose delivery raises the same one
+// again, which no interrupt ends); each goes back into the guest as it came. #AC always
+// has error code 0 (SDM vol. 3A 6.15); #DB has none, and DR6 already holds its cause.
+void handle_exception(Vcpu& vcpu, u8 vector) {
+    switch (vector) {
+        case kVectorDb: vcpu.events.raise_exception(kVectorDb, false, 0); return;
+        case kVectorAc: vcpu.events.raise_exception(kVectorAc, true, 0); return;
+        default:
+            domain_crash(*vcpu.domain, "vcpu%u: unexpected intercepted exception %u at rip %#llx", vcpu.index, vector,
+                         (unsigned long long)vcpu.regs.rip);
+            return;
+    }
+}
+
+// INVD would throw away dirty cache lines, the host's and other domains' among them: it
+// runs as WBINVD, as Xen does. WBINVD itself is a no-op for a domain that drives no real
+// device (caches are coherent for everything else), and real for Domain-0, whose
+// devices may need memory written back.
+void handle_cache_flush(Vcpu& vcpu, bool invd) {
+    (void)invd;  // alike (and QEMU's TCG reports INVD as WBINVD)
+    if (!skip_instruction(vcpu, InterceptedInstruction::InvdOrWbinvd)) return;
+    if (vcpu.domain->hardware_domain) x86::wbinvd();
+}
+
 void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
     ++vcpu.exits[static_cast<u8>(exit.kind)];
     vcpu.exit_instruction_length = exit.instruction_length;
@@ -322,9 +357,12 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             return;
         case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
         case ExitKind::Cr8Access: handle_cr8(vcpu, exit.cr8); return;
-        case ExitKind::Exception:
-            domain_crash(d, "vcpu%u: unexpected intercepted exception %u at rip %#llx", vcpu.index,
-                         exit.exception_vector, (unsigned long long)vcpu.regs.rip);
+        case ExitKind::Exception: handle_exception(vcpu, exit.exception_vector); return;
+        case ExitKind::CacheFlush: handle_cache_flush(vcpu, exit.cache_flush_invd); return;
+        case ExitKind::MonitorMwait:
+            // A CPU without MONITOR/MWAIT (CPUID.1:ECX bit 3, which guests see clear)
+            // raises #UD for both (SDM vol. 2B, MONITOR and MWAIT).
+            vcpu.events.raise_exception(kVectorUd, false, 0);
             return;
         case ExitKind::Unhandled:
         case ExitKind::Count: break;

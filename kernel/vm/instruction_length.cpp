@@ -20,6 +20,7 @@ Encoding encoding_of(InterceptedInstruction which) {
         case InterceptedInstruction::Xsetbv: return {OpcodeMap::TwoByte, 0x01, 0xd1};
         case InterceptedInstruction::MovToCr: return {OpcodeMap::TwoByte, 0x22, -1};
         case InterceptedInstruction::MovFromCr: return {OpcodeMap::TwoByte, 0x20, -1};
+        case InterceptedInstruction::InvdOrWbinvd: return {OpcodeMap::TwoByte, 0x08, -1};  // or 0x09
     }
     return {OpcodeMap::OneByte, 0, -1};
 }
@@ -43,7 +44,33 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
     const CpuVendor vendor = which == InterceptedInstruction::Vmcall ? CpuVendor::Intel : CpuVendor::Amd;
     if (decode_instruction(bytes, available, decoder_mode(mode), insn, vendor) != DecodeResult::Ok) return 0;
     const Encoding expected = encoding_of(which);
-    if (insn.vex.kind != VexKind::None || insn.map != expected.map || insn.opcode != expected.opcode) return 0;
+    const bool opcode_ok = insn.opcode == expected.opcode ||
+                           (which == InterceptedInstruction::InvdOrWbinvd && insn.opcode == expected.opcode + 1);
+    if (insn.vex.kind != VexKind::None || insn.map != expected.map || !opcode_ok) return 0;
     if (expected.modrm >= 0 && (!insn.modrm.present || insn.modrm.raw != u8(expected.modrm))) return 0;
     return insn.length;
+}
+
+bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCpuMode mode,
+                                       InterceptedInstruction which) {
+    // Skip the legacy prefixes (SDM vol. 2A 2.1.1); one of them must be F0.
+    usize i = 0;
+    bool lock = false;
+    while (i < available && i < 14) {
+        const u8 b = bytes[i];
+        if (b == 0xf0) {
+            lock = true;
+        } else if (!(b == 0xf2 || b == 0xf3 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 ||
+                     b == 0x65 || b == 0x66 || b == 0x67)) {
+            break;
+        }
+        ++i;
+    }
+    if (!lock) return false;
+    // The same bytes without their LOCK prefixes decode to the exited instruction.
+    u8 unlocked[15];
+    usize n = 0;
+    for (usize j = 0; j < available && n < sizeof(unlocked); ++j)
+        if (j >= i || bytes[j] != 0xf0) unlocked[n++] = bytes[j];
+    return intercepted_instruction_length(unlocked, n, mode, which) != 0;
 }

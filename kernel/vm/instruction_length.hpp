@@ -7,7 +7,20 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/guest_registers.hpp"
 
-enum class InterceptedInstruction : u8 { Cpuid, Rdmsr, Wrmsr, Hlt, Vmmcall, Vmcall, Xsetbv, MovToCr, MovFromCr };
+enum class InterceptedInstruction : u8 {
+    Cpuid,
+    Rdmsr,
+    Wrmsr,
+    Hlt,
+    Vmmcall,
+    Vmcall,
+    Xsetbv,
+    MovToCr,
+    MovFromCr,
+    // INVD or WBINVD: either one, whichever exit reported it (QEMU's TCG reports INVD
+    // with WBINVD's SVM exit code), since both are handled alike.
+    InvdOrWbinvd,
+};
 
 // The decoder's mode for a guest running in `mode`.
 CpuMode decoder_mode(GuestCpuMode mode);
@@ -16,3 +29,8 @@ CpuMode decoder_mode(GuestCpuMode mode);
 // not (the guest changed its code under the exit), or when the bytes are no valid
 // instruction (then the CPU would have raised #UD or #GP instead of exiting).
 u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode mode, InterceptedInstruction which);
+
+// Whether `bytes` are the exited instruction with a LOCK prefix: an encoding that is #UD
+// (SDM vol. 2A 2.1.1, "LOCK"), though some CPUs (and QEMU) check the intercept first.
+bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCpuMode mode,
+                                       InterceptedInstruction which);

@@ -88,6 +88,8 @@ inline void invlpg(VirtAddr va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory
 inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
+// Writes back and invalidates every cache line (SDM vol. 2B, WBINVD); CPL 0 only.
+inline void wbinvd() { asm volatile("wbinvd" ::: "memory"); }
 inline void pause() { asm volatile("pause" ::: "memory"); }
 inline void sti_hlt() { asm volatile("sti; hlt" ::: "memory"); }
 

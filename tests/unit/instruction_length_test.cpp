@@ -18,8 +18,10 @@ struct Encoding {
     std::vector<u8> opcode;
 };
 const Encoding kEncodings[] = {
-    {II::Cpuid, {0x0f, 0xa2}}, {II::Rdmsr, {0x0f, 0x32}},         {II::Wrmsr, {0x0f, 0x30}},
-    {II::Hlt, {0xf4}},         {II::Vmmcall, {0x0f, 0x01, 0xd9}}, {II::Vmcall, {0x0f, 0x01, 0xc1}},
+    {II::Cpuid, {0x0f, 0xa2}},         {II::Rdmsr, {0x0f, 0x32}},
+    {II::Wrmsr, {0x0f, 0x30}},         {II::Hlt, {0xf4}},
+    {II::Vmmcall, {0x0f, 0x01, 0xd9}}, {II::Vmcall, {0x0f, 0x01, 0xc1}},
+    {II::InvdOrWbinvd, {0x0f, 0x08}},  {II::InvdOrWbinvd, {0x0f, 0x09}},
 };
 
 // Every legacy prefix but LOCK: operand and address size, REPNE, REP, and the six segment overrides.
@@ -171,6 +173,22 @@ TEST(InstructionLength, LockPrefixIsUndefinedOnTheseInstructions) {
     // CPU raises #UD before any intercept, so such bytes never belong to an exit.
     for (const Encoding& e : kEncodings)
         EXPECT_EQ(length(concat({{0xf0}, e.opcode}), GuestCpuMode::Protected32, e.which), 0u) << int(e.which);
+}
+
+// LOCK on an instruction that takes none is #UD: the exit handlers raise it when the
+// bytes are the exited instruction with LOCK, and only then.
+TEST(InterceptedInstruction, LockPrefixedHypercallsAreRecognised) {
+    const std::vector<u8> locked_vmmcall = {0xf0, 0x0f, 0x01, 0xd9};
+    const std::vector<u8> locked_vmcall = {0x66, 0xf0, 0x0f, 0x01, 0xc1};
+    for (const GuestCpuMode mode : kAllModes) {
+        EXPECT_EQ(length(locked_vmmcall, mode, II::Vmmcall), 0u) << "not a valid instruction";
+        EXPECT_TRUE(intercepted_instruction_is_locked(locked_vmmcall.data(), locked_vmmcall.size(), mode, II::Vmmcall));
+        EXPECT_TRUE(intercepted_instruction_is_locked(locked_vmcall.data(), locked_vmcall.size(), mode, II::Vmcall));
+        const std::vector<u8> plain = {0x0f, 0x01, 0xd9};
+        EXPECT_FALSE(intercepted_instruction_is_locked(plain.data(), plain.size(), mode, II::Vmmcall));
+        const std::vector<u8> locked_other = {0xf0, 0x0f, 0xa2};  // LOCK CPUID is not a locked VMMCALL
+        EXPECT_FALSE(intercepted_instruction_is_locked(locked_other.data(), locked_other.size(), mode, II::Vmmcall));
+    }
 }
 
 }  // namespace

@@ -80,6 +80,13 @@ int try_xsetbv(uint32_t index, uint64_t value);
 uint64_t xgetbv();
 void enable_osxsave();
 
+// Runs `run`, whose one instruction of `length` bytes is expected to fault; returns the
+// vector it raised (the handler steps over it) or -1.
+int try_instruction(void (*run)(), uint32_t length);
+// A test's own exception handling: called first for every exception; true when it took
+// the exception (then EIP and EFLAGS are what the return to the guest restores).
+extern bool (*g_exception_hook)(uint32_t vector, uint32_t& eip, uint32_t& eflags);
+
 // Interrupt vectors 64 and 65 have handlers that count here.
 extern volatile uint32_t interrupt_count[2];
 void enable_interrupts();

@@ -3,6 +3,7 @@
 #include "tests/guests/lib/guest.hpp"
 
 int g_failures = 0;
+bool (*g_exception_hook)(uint32_t vector, uint32_t& eip, uint32_t& eflags) = nullptr;
 bool g_intel = false;
 volatile uint32_t interrupt_count[2];
 
@@ -102,6 +103,7 @@ extern "C" void trap_handler(TrapFrame* f) {
         interrupt_count[f->vector - 64] = interrupt_count[f->vector - 64] + 1;
         return;
     }
+    if (g_exception_hook && g_exception_hook(f->vector, f->eip, f->eflags)) return;
     if (g_fault_expected) {
         // try_*: note the vector and step over the instruction (RDMSR/WRMSR 2 bytes,
         // XSETBV 3).
@@ -177,6 +179,16 @@ void enable_osxsave() {
     uint32_t cr4;
     asm volatile("mov %%cr4, %0" : "=r"(cr4));
     asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1u << 18)));
+}
+
+int try_instruction(void (*run)(), uint32_t length) {
+    g_fault_vector = -1;
+    g_fault_skip = length;
+    g_fault_expected = true;
+    run();
+    g_fault_expected = false;
+    g_fault_skip = 2;
+    return g_fault_vector;
 }
 
 int try_rdmsr(uint32_t msr, uint64_t& value) {

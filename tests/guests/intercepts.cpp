@@ -1,0 +1,88 @@
+// What Vireo intercepts for the host's sake must still look like the CPU to a guest:
+// #DB (intercepted on AMD-V against the #DB loop, CVE-2015-8104) from single-stepping
+// and from a data breakpoint, with DR6 telling why; INVD and WBINVD (intercepted: INVD
+// runs as WBINVD) that lose nothing written; MONITOR and MWAIT, hidden by CPUID, raise
+// #UD; a LOCK-prefixed hypercall instruction raises #UD and ends nothing.
+#include "tests/guests/lib/guest.hpp"
+
+namespace {
+
+constexpr uint32_t kTf = 1u << 8;
+constexpr uint32_t kDr6Bs = 1u << 14, kDr6B0 = 1u << 0;
+
+volatile uint32_t g_debug_traps = 0;
+volatile uint32_t g_dr6 = 0;
+volatile uint32_t g_steps_wanted = 0;
+volatile uint32_t g_watched = 0;
+
+bool debug_hook(uint32_t vector, uint32_t&, uint32_t& eflags) {
+    if (vector != 1) return false;
+    uint32_t dr6;
+    asm volatile("mov %%dr6, %0" : "=r"(dr6));
+    g_dr6 = g_dr6 | dr6;
+    asm volatile("mov %0, %%dr6" ::"r"(0xffff0ff0u));  // DR6 is sticky: the handler clears it
+    g_debug_traps = g_debug_traps + 1;
+    if (g_debug_traps >= g_steps_wanted) eflags &= ~kTf;
+    return true;
+}
+
+void run_monitor() {
+    static volatile uint32_t line;
+    asm volatile("monitor" ::"a"(&line), "c"(0), "d"(0) : "memory");
+}
+void run_mwait() { asm volatile("mwait" ::"a"(0), "c"(0) : "memory"); }
+void run_locked_vmmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xd9" ::"a"(0) : "memory"); }
+void run_locked_vmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xc1" ::"a"(0) : "memory"); }
+
+}  // namespace
+
+int guest_main(uint32_t magic, uint32_t) {
+    CHECK(magic == 0x2badb002, "entered with the multiboot magic in EAX (%#x)", magic);
+    g_exception_hook = debug_hook;
+
+    // Single-stepping: POPF sets TF, and each instruction after it traps, five of them.
+    g_debug_traps = 0;
+    g_dr6 = 0;
+    g_steps_wanted = 5;
+    asm volatile(
+        "pushfl\n orl %0, (%%esp)\n popfl\n"
+        "nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n" ::"i"(kTf)
+        : "memory", "cc");
+    CHECK(g_debug_traps == 5, "single-stepping: %u #DB traps for 5 steps", g_debug_traps);
+    CHECK(g_dr6 & kDr6Bs, "and DR6.BS tells it was a single step (DR6 %#x)", g_dr6);
+
+    // A data breakpoint: DR0 on g_watched, writes of 4 bytes (DR7 L0, R/W0 = 01, LEN0 = 11).
+    g_debug_traps = 0;
+    g_dr6 = 0;
+    g_steps_wanted = 1000;
+    asm volatile("mov %0, %%dr0" ::"r"(&g_watched));
+    asm volatile("mov %0, %%dr7" ::"r"(1u | (1u << 16) | (3u << 18)));
+    g_watched = 42;
+    const uint32_t after_write = g_debug_traps;
+    (void)g_watched;  // a read does not trigger a write breakpoint
+    asm volatile("mov %0, %%dr7" ::"r"(0u));
+    CHECK(after_write == 1 && g_debug_traps == 1, "a data breakpoint: one #DB for the write (%u)", g_debug_traps);
+    CHECK(g_dr6 & kDr6B0, "and DR6.B0 tells which breakpoint (DR6 %#x)", g_dr6);
+    g_exception_hook = nullptr;
+
+    // Cache flushes: nothing written before them is lost.
+    volatile uint32_t value = 0x5eed1234;
+    asm volatile("invd" ::: "memory");
+    CHECK(value == 0x5eed1234, "INVD loses nothing written before it (%#x)", value);
+    value = 0x600dcafe;
+    asm volatile("wbinvd" ::: "memory");
+    CHECK(value == 0x600dcafe, "WBINVD runs (%#x)", value);
+
+    // MONITOR/MWAIT: hidden (CPUID.1:ECX bit 3), so #UD, as on a CPU without them.
+    CHECK(!(cpuid(1).ecx & (1u << 3)), "CPUID hides MONITOR/MWAIT");
+    int vector = try_instruction(run_monitor, 3);
+    CHECK(vector == 6, "MONITOR raises #UD (vector %d)", vector);
+    vector = try_instruction(run_mwait, 3);
+    CHECK(vector == 6, "MWAIT raises #UD (vector %d)", vector);
+
+    // LOCK on the hypercall instruction: #UD (SDM vol. 2A 2.1.1), the domain goes on.
+    vector = try_instruction(g_intel ? run_locked_vmcall : run_locked_vmmcall, 4);
+    CHECK(vector == 6, "a LOCK-prefixed %s raises #UD (vector %d)", g_intel ? "VMCALL" : "VMMCALL", vector);
+    CHECK(call_hypervisor(0) > 0, "and the hypercall without LOCK still works");
+    return finish("intercepts");
+}
