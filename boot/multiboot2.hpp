@@ -27,13 +27,17 @@ struct Multiboot2Module {
     PhysAddr start;  // mod_start
     PhysAddr end;    // mod_end: GRUB sets it to start + size, so [start, end) holds the module
     char cmdline[256];
+    // Its command line was longer than 255 characters: `cmdline` holds the first 255,
+    // and the loader starts no domain from its group (one bad line costs only its domain).
+    bool cmdline_truncated;
 };
 
 // Plain data (no constructors) so that the parser can clear it with memset; it is about
 // 13 KiB, so the kernel keeps it in static storage rather than on a boot stack.
 struct Multiboot2Info {
     static constexpr usize kMaxMemoryRegions = 128;
-    static constexpr usize kMaxModules = 32;
+    // Enough for the 64 domains Vireo runs, each a kernel and an initrd.
+    static constexpr usize kMaxModules = 128;
     static constexpr usize kCmdlineCapacity = 1024;
     static constexpr usize kBootloaderNameCapacity = 64;
     static constexpr usize kModuleCmdlineCapacity = sizeof(Multiboot2Module::cmdline);
@@ -54,6 +58,8 @@ struct Multiboot2Info {
 
     usize module_count;  // tag 3, one tag per module, in boot-information order
     Multiboot2Module modules[kMaxModules];
+    // Module tags after the first kMaxModules: not kept (their domains do not start).
+    usize modules_dropped;
 
     // Tag 15 (new RSDP) wins over tag 14 (old RSDP) when GRUB provides both. The bytes
     // are copied verbatim; checksums are the ACPI parser's business.

@@ -273,6 +273,11 @@ bool is_dom0_line(const char* cmdline) {
 
 u32 load_domains_from_modules(const Multiboot2Info& boot) {
     u32 started = 0;
+    if (boot.modules_dropped)
+        log_error(
+            "%zu boot modules after the first %zu were dropped (Vireo takes %zu); the domains among them, "
+            "and the last one before them, do not start",
+            boot.modules_dropped, boot.module_count, Multiboot2Info::kMaxModules);
     // Domain-0 first, wherever its line is: it takes id 0 and its identity-mapped RAM
     // before any other domain takes memory. One only.
     usize dom0_module = boot.module_count;
@@ -293,6 +298,20 @@ u32 load_domains_from_modules(const Multiboot2Info& boot) {
                           boot.modules[g.kernel].cmdline, dom0_module);
                 continue;
             }
+            if (boot.modules_dropped && g.end == boot.module_count) {
+                // Its own modules (an initrd) may be among those dropped.
+                log_error("module %zu ('%.60s'): its modules may be among those dropped; no domain started", g.kernel,
+                          boot.modules[g.kernel].cmdline);
+                continue;
+            }
+            bool truncated = false;
+            for (usize m = g.kernel; m < g.end; ++m) {
+                if (!boot.modules[m].cmdline_truncated) continue;
+                log_error("module %zu ('%.60s...'): command line longer than 255 characters; no domain started", m,
+                          boot.modules[m].cmdline);
+                truncated = true;
+            }
+            if (truncated) continue;
             if (dom0) dom0_module = g.kernel;
             if (load_domain(boot, g, domain_count() + 1)) ++started;
         }

@@ -269,8 +269,9 @@ TEST(Multiboot2, AcceptsTheMaximumCounts) {
     b.string_tag(kTagBootloaderName, std::string(63, 'n'));
     const ParseResult r = parse(b.end().bytes());
     ASSERT_TRUE(r.ok) << r.error;
-    EXPECT_EQ(r.info->module_count, 32u);
-    EXPECT_STREQ(r.info->modules[31].cmdline, "31");
+    EXPECT_EQ(r.info->module_count, 128u);
+    EXPECT_STREQ(r.info->modules[127].cmdline, "127");
+    EXPECT_EQ(r.info->modules_dropped, 0u);
     EXPECT_EQ(r.info->memory_region_count, 128u);
     EXPECT_EQ(r.info->memory_regions[127].base, 127u * 0x10000);
     EXPECT_EQ(std::strlen(r.info->cmdline), 1023u);
@@ -366,10 +367,26 @@ TEST(Multiboot2, RejectsEndTagWithWrongSize) {
     expect_error(bytes, "end tag size");
 }
 
-TEST(Multiboot2, RejectsTooManyModules) {
+// Modules past the limit are counted, not kept, and the boot goes on: the loader reports
+// them and starts no domain they belong to.
+TEST(Multiboot2, CountsModulesPastTheLimit) {
     InfoBuilder b;
-    for (u32 i = 0; i <= Multiboot2Info::kMaxModules; ++i) b.module(i * 0x1000, i * 0x1000 + 1, "m");
-    expect_error(b.end().bytes(), "more than 32 modules");
+    for (u32 i = 0; i < Multiboot2Info::kMaxModules + 3; ++i) b.module(i * 0x1000, i * 0x1000 + 1, "m");
+    const ParseResult r = parse(b.end().bytes());
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.info->module_count, Multiboot2Info::kMaxModules);
+    EXPECT_EQ(r.info->modules_dropped, 3u);
+}
+
+// A module command line over 255 characters is kept cut, and flagged for the loader.
+TEST(Multiboot2, FlagsAnOverlongModuleCommandLine) {
+    const ParseResult r =
+        parse(InfoBuilder().module(0, 1, "domain name=" + std::string(300, 'x')).module(2, 3, "ok").end().bytes());
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.info->modules[0].cmdline_truncated);
+    EXPECT_EQ(std::strlen(r.info->modules[0].cmdline), 255u);
+    EXPECT_FALSE(r.info->modules[1].cmdline_truncated);
+    EXPECT_STREQ(r.info->modules[1].cmdline, "ok");
 }
 
 TEST(Multiboot2, RejectsModuleEndingBeforeItStarts) {
@@ -387,8 +404,6 @@ TEST(Multiboot2, RejectsOverlongStrings) {
                  "command line longer than 1023");
     expect_error(InfoBuilder().string_tag(kTagBootloaderName, std::string(64, 'n')).end().bytes(),
                  "boot loader name longer than 63");
-    expect_error(InfoBuilder().module(0, 1, std::string(256, 'm')).end().bytes(),
-                 "module command line longer than 255");
 }
 
 TEST(Multiboot2, RejectsUnterminatedStrings) {
