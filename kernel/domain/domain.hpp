@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/domain/domain_lifecycle.hpp"
+#include "kernel/domain/restart_limiter.hpp"
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/text_ring.hpp"
@@ -91,6 +92,8 @@ struct Domain {
     // A guest reset asked for a restart while the domain was paused: it follows the
     // unpause. Under `lock`.
     bool restart_requested = false;
+    // Restarts after resets, limited against reset loops (under `lock`).
+    RestartLimiter restart_limiter;
     // A restart's work is under way (kernel/domain/domain_restart.cpp): destroy waits.
     bool restart_busy = false;
     CpuWork restart_work;

@@ -58,17 +58,9 @@ void restart_work(void* arg) {
     domain_put(d);  // the reference domain_request_restart took
 }
 
-}  // namespace
-
-bool domain_request_restart(Domain& d) {
-    if (!d.image.reload) return false;
-    LockGuard<SpinLock> guard(d.lock);
-    if (d.lifecycle.state() == LifecycleState::Paused) {
-        // A pause came first (it waits for the exit that asked): the restart follows
-        // the unpause.
-        d.restart_requested = true;
-        return true;
-    }
+// Under the domain's lock: the restart starts, unless one is under way or the domain is
+// ending anyway.
+bool request_restart_locked(Domain& d) {
     if (!d.lifecycle.apply(LifecycleEvent::Restart)) return true;  // restarting, ending or dying already
     d.restart_requested = false;
     domain_events::state_changed();
@@ -77,5 +69,26 @@ bool domain_request_restart(Domain& d) {
     d.restart_work.run = restart_work;
     d.restart_work.arg = &d;
     cpu_post(this_cpu_index(), d.restart_work);
+    return true;
+}
+
+}  // namespace
+
+bool domain_request_restart(Domain& d) {
+    if (!d.image.reload) return false;
+    {
+        LockGuard<SpinLock> guard(d.lock);
+        if (d.lifecycle.state() == LifecycleState::Paused) {
+            // A pause came first (it waits for the exit that asked): the restart follows
+            // the unpause.
+            d.restart_requested = true;
+            return true;
+        }
+        // Only a restart that would happen counts against the limit.
+        if (d.ended() || d.lifecycle.state() == LifecycleState::Restarting || d.restart_limiter.allow(uptime_us()))
+            return request_restart_locked(d);
+    }
+    domain_crash(d, "reset %u times within %llu s: a reset loop, so it is not restarted again",
+                 RestartLimiter::kMaxRestarts, (unsigned long long)(RestartLimiter::kWindowUs / 1'000'000));
     return true;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "boot/multiboot2.hpp"
+#include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/log.hpp"
@@ -167,14 +168,22 @@ bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGr
         modules[count++] = {u32(next), u32(next + module_size(m)), m.cmdline};
         next = align_up(next + module_size(m), kPageSize);
     }
-    static u8 buffer[8192];  // under the loader's single-threaded boot path only
+    // On the heap: a restart (kernel/domain/domain_restart.cpp) runs this on any CPU.
+    constexpr usize kInfoBytes = 8192;
+    u8* buffer = new (kNoThrow) u8[kInfoBytes];
+    if (!buffer) {
+        *error = "out of memory for the multiboot information";
+        return false;
+    }
     const Multiboot1Layout layout{d.memory.size(), cmdline, modules, count};
-    const usize used = build_multiboot1_info(layout, u32(next), buffer, sizeof(buffer));
-    if (used == 0 || next + used > d.memory.size()) {
+    const usize used = build_multiboot1_info(layout, u32(next), buffer, kInfoBytes);
+    const bool fits = used != 0 && next + used <= d.memory.size();
+    if (fits) d.memory.write(next, buffer, used);
+    delete[] buffer;
+    if (!fits) {
         *error = "no room for the multiboot information";
         return false;
     }
-    d.memory.write(next, buffer, used);
     if (entry.mode == GuestCpuMode::Protected32) entry.rbx = next;
     return true;
 }
@@ -210,15 +219,14 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     }
     GuestEntryState entry{};
     u64 kernel_end = 0;
-    if (linux) {
-        d->image.reload = reload_domain;
-        d->image.boot = &boot;
-        d->image.kernel = g.kernel;
-        d->image.first_extra = g.first_extra;
-        d->image.end = g.end;
-        static_assert(sizeof(d->image.cmdline) == sizeof(line.guest_cmdline));
-        memcpy(d->image.cmdline, line.guest_cmdline, sizeof(d->image.cmdline));
-    }
+    // Every kernel GRUB loaded can be loaded again: a guest reset restarts its domain.
+    d->image.reload = reload_domain;
+    d->image.boot = &boot;
+    d->image.kernel = g.kernel;
+    d->image.first_extra = g.first_extra;
+    d->image.end = g.end;
+    static_assert(sizeof(d->image.cmdline) == sizeof(line.guest_cmdline));
+    memcpy(d->image.cmdline, line.guest_cmdline, sizeof(d->image.cmdline));
     const bool loaded = linux ? load_linux(*d, boot, g, line.guest_cmdline, entry, &error)
                               : load_kernel(*d, kernel, entry, kernel_end, &error) &&
                                     load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error);
@@ -258,7 +266,11 @@ bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
             d.memory.write(gpa, kZeroPage, kPageSize);
     }
     const ModuleGroup g{d.image.kernel, d.image.first_extra, d.image.end};
-    return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
+    const Multiboot2Module& kernel = d.image.boot->modules[g.kernel];
+    if (looks_like_bzimage(kernel)) return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
+    u64 kernel_end = 0;
+    return load_kernel(d, kernel, entry, kernel_end, error) &&
+           load_modules_and_info(d, *d.image.boot, g, d.image.cmdline, kernel_end, entry, error);
 }
 
 namespace {
