@@ -138,6 +138,21 @@ void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
         log_info("%s: vcpu%u wrote to unclaimed port %#x: dropped (logged once)", d.name, vcpu.index, port);
 }
 
+// The memory operand of an INS or OUTS that is not RAM but emulated MMIO (`fault` says
+// where): the access reaches the device, as any other instruction's access there would
+// (kernel/vm/mmio_emulation.cpp). False when it is no device's either, or when it
+// straddles a page (then the domain ends, as before).
+bool string_io_mmio(Vcpu& vcpu, u64 linear, const WalkFault& fault, u8 size, bool write, u32& value) {
+    if (fault.kind != WalkResult::BadDataPhysical || (linear & (kPageSize - 1)) + size > kPageSize) return false;
+    const MmioBus::Range* range = vcpu.domain->mmio.range_at(fault.address);
+    if (!range || !range->device || !range->mmio_fits(fault.address, size)) return false;
+    if (write)
+        range->device->mmio_write(vcpu, fault.address - range->base, size, value);
+    else
+        value = u32(range->device->mmio_read(vcpu, fault.address - range->base, size));
+    return true;
+}
+
 // INS/OUTS, with or without REP (SDM vol. 2, INS/OUTS): the memory operand is ES:rDI for
 // INS and DS:rSI (segment override allowed) for OUTS, stepping by the operand size up or
 // down with RFLAGS.DF. QEMU gives neither the segment nor the address size in EXITINFO1
@@ -190,14 +205,16 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
         u32 value = 0;
         if (io.in) {
             value = port_read(vcpu, io.port, io.size);
-            if (!write_guest_linear(vcpu, linear, &value, io.size, fault)) {
+            if (!write_guest_linear(vcpu, linear, &value, io.size, fault) &&
+                !string_io_mmio(vcpu, linear, fault, io.size, true, value)) {
                 if (!reflect_guest_fault(vcpu, fault))
                     domain_crash(*vcpu.domain, "vcpu%u: INS into memory outside its RAM at rip %#llx", vcpu.index,
                                  (unsigned long long)vcpu.regs.rip);
                 return;
             }
         } else {
-            if (!read_guest_linear(vcpu, linear, &value, io.size, fault)) {
+            if (!read_guest_linear(vcpu, linear, &value, io.size, fault) &&
+                !string_io_mmio(vcpu, linear, fault, io.size, false, value)) {
                 if (!reflect_guest_fault(vcpu, fault))
                     domain_crash(*vcpu.domain, "vcpu%u: OUTS from memory outside its RAM at rip %#llx", vcpu.index,
                                  (unsigned long long)vcpu.regs.rip);

@@ -283,6 +283,28 @@ void check_sse() {
           "MOVSS and MOVSD through the device");
 }
 
+// INS and OUTS whose memory operand is the device: each element is one access of the
+// device's, as with any other instruction (before, the domain ended).
+void check_string_io() {
+    *reg32(kScratch + 64) = 0;
+    *reg32(kScratch + 68) = 0;
+    uint32_t dst = kScratch + 64, count = 3;
+    // Port 0x1234 is nobody's: it reads all ones.
+    asm volatile("cld; rep insw" : "+D"(dst), "+c"(count) : "d"(uint16_t(0x1234)) : "memory");
+    CHECK(count == 0 && dst == kScratch + 70, "REP INSW into the device ran to the end (ECX %u)", count);
+    CHECK(last_access() == access(0x100 + 68, 2, true), "its last element was a 2-byte write at 68 (%#x)",
+          last_access());
+    CHECK(*reg32(kScratch + 64) == 0xffffffffu && *reg32(kScratch + 68) == 0x0000ffffu,
+          "and the device holds what the port gave (%#x %#x)", *reg32(kScratch + 64), *reg32(kScratch + 68));
+    const uint32_t before = *reg32(kAccessCount);
+    uint32_t src = kScratch + 64;
+    count = 4;
+    asm volatile("cld; rep outsb" : "+S"(src), "+c"(count) : "d"(uint16_t(0x1234)) : "memory");
+    CHECK(count == 0 && src == kScratch + 68, "REP OUTSB from the device ran to the end (ECX %u)", count);
+    CHECK(*reg32(kAccessCount) - before == 4, "with one 1-byte read each (%u accesses)", *reg32(kAccessCount) - before);
+    CHECK(last_access() == access(0x100 + 67, 1, false), "the last at 67 (%#x)", last_access());
+}
+
 }  // namespace
 
 int guest_main(uint32_t, uint32_t) {
@@ -292,6 +314,7 @@ int guest_main(uint32_t, uint32_t) {
     check_bits_and_exchanges();
     check_strings();
     check_sse();
+    check_string_io();
     const uint32_t first = *reg32(kReadCounter), second = *reg32(kReadCounter);
     CHECK(second == first + 1, "a read is executed exactly once (the read counter went %u -> %u)", first, second);
     const uint32_t accesses = *reg32(kAccessCount) - before;
