@@ -24,7 +24,8 @@ public:
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     bool dr6_in_control_structure() const override { return true; }  // VMCB offset 0x568 (APM vol. 2 B)
-    void unload_from_this_cpu() override {}                          // a VMCB is plain memory: nothing stays in the CPU
+    void add_guest_dr6_bits(Vcpu&, u64 bits) override { vmcb_->save.dr6 |= bits; }
+    void unload_from_this_cpu() override {}  // a VMCB is plain memory: nothing stays in the CPU
     usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCB
 
 private:

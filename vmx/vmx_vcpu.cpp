@@ -103,6 +103,11 @@ VmxVcpu::~VmxVcpu() {
     }
 }
 
+void VmxVcpu::add_guest_dr6_bits(Vcpu& vcpu, u64 bits) {
+    vcpu.debug.dr6 |= bits;
+    debug_state_changed(vcpu);
+}
+
 void VmxVcpu::unload_from_this_cpu() {
     PerCpu& cpu = this_cpu();
     if (cpu.vmx_current_owner == this) {

@@ -25,6 +25,8 @@ public:
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     bool dr6_in_control_structure() const override { return false; }  // no VMCS field (SDM vol. 3C 25.4.1)
+    // DR6 is switched in software (kernel/vm/debug_registers.cpp): the next entry loads it.
+    void add_guest_dr6_bits(Vcpu& vcpu, u64 bits) override;
     void unload_from_this_cpu() override;
     usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCS
 

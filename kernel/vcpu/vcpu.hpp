@@ -44,6 +44,8 @@ public:
     // Whether the control structure holds the guest's DR6 (the VMCB does; the VMCS does
     // not, so kernel/vm/debug_registers.cpp switches it with DR0-DR3 on VT-x).
     virtual bool dr6_in_control_structure() const = 0;
+    // Sets `bits` in the guest's DR6 (a debug exception the hypervisor raises for it).
+    virtual void add_guest_dr6_bits(Vcpu& vcpu, u64 bits) = 0;
     // This CPU forgets the vCPU: an active VMCS is cleared (so it may be loaded on
     // another CPU, or freed). On the vCPU's CPU, while it is not running.
     virtual void unload_from_this_cpu() = 0;

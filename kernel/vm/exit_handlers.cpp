@@ -7,6 +7,7 @@
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"
+#include "kernel/vm/instruction_completion.hpp"
 #include "kernel/vm/instruction_length.hpp"
 #include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
@@ -27,7 +28,7 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
         // The hardware told it; the mode cannot have changed since the exit.
         vcpu.regs.rip += length;
         if (vcpu.backend->control_state().mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
-        vcpu.backend->instruction_skipped();
+        instruction_completed(vcpu);
         return true;
     }
     u8 bytes[15];
@@ -54,7 +55,7 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
     }
     vcpu.regs.rip += length;
     if (mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
-    vcpu.backend->instruction_skipped();
+    instruction_completed(vcpu);
     return true;
 }
 
@@ -229,7 +230,7 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
     }
     if (count == 0) {
         vcpu.regs.rip = io.next_rip;
-        vcpu.backend->instruction_skipped();
+        instruction_completed(vcpu);
     }
 }
 
@@ -248,7 +249,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
         port_write(vcpu, io.port, io.size, u32(vcpu.regs[Gpr::Rax]));
     }
     vcpu.regs.rip = io.next_rip;
-    vcpu.backend->instruction_skipped();
+    instruction_completed(vcpu);
 }
 
 void handle_hlt(Vcpu& vcpu) {

@@ -7,6 +7,7 @@
 #include "kernel/vm/emulator_guest_memory.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
+#include "kernel/vm/instruction_completion.hpp"
 #include "kernel/vm/instruction_length.hpp"
 
 namespace {
@@ -85,7 +86,7 @@ void write_back(Vcpu& vcpu, const EmulatorCpuState& cpu) {
     vcpu.regs.rflags = cpu.rflags;
     if (vcpu.regs.rip != cpu.rip) {
         vcpu.regs.rip = cpu.rip;
-        vcpu.backend->instruction_skipped();
+        instruction_completed(vcpu);
     }
 }
 

@@ -14,12 +14,14 @@ volatile uint32_t g_debug_traps = 0;
 volatile uint32_t g_dr6 = 0;
 volatile uint32_t g_steps_wanted = 0;
 volatile uint32_t g_watched = 0;
+volatile uint32_t g_trap_eips[8];
 
-bool debug_hook(uint32_t vector, uint32_t&, uint32_t& eflags) {
+bool debug_hook(uint32_t vector, uint32_t& eip, uint32_t& eflags) {
     if (vector != 1) return false;
     uint32_t dr6;
     asm volatile("mov %%dr6, %0" : "=r"(dr6));
     g_dr6 = g_dr6 | dr6;
+    if (g_debug_traps < 8) g_trap_eips[g_debug_traps] = eip;
     asm volatile("mov %0, %%dr6" ::"r"(0xffff0ff0u));  // DR6 is sticky: the handler clears it
     g_debug_traps = g_debug_traps + 1;
     if (g_debug_traps >= g_steps_wanted) eflags &= ~kTf;
@@ -50,6 +52,35 @@ int guest_main(uint32_t magic, uint32_t) {
         : "memory", "cc");
     CHECK(g_debug_traps == 5, "single-stepping: %u #DB traps for 5 steps", g_debug_traps);
     CHECK(g_dr6 & kDr6Bs, "and DR6.BS tells it was a single step (DR6 %#x)", g_dr6);
+
+    // Single-stepping over instructions Vireo completes for the guest (CPUID, a MOV it
+    // does not see, RDMSR, IN, an MMIO read of the test device): each #DB comes right
+    // after its instruction, at the next one's address, as on the CPU.
+    uint32_t expected[6];
+    g_debug_traps = 0;
+    g_dr6 = 0;
+    g_steps_wanted = 6;
+    asm volatile(
+        "movl $1f, 0(%[e])\n movl $2f, 4(%[e])\n movl $3f, 8(%[e])\n"
+        "movl $4f, 12(%[e])\n movl $5f, 16(%[e])\n movl $6f, 20(%[e])\n"
+        "xorl %%eax, %%eax\n xorl %%ecx, %%ecx\n"
+        "pushfl\n orl %[tf], (%%esp)\n popfl\n"
+        "cpuid\n"
+        "1: movl $0x1a0, %%ecx\n"  // IA32_MISC_ENABLE
+        "2: rdmsr\n"
+        "3: inb $0x80, %%al\n"
+        "4: movl 0xfe000808, %%eax\n"  // the test MMIO device's access counter
+        "5: nop\n"
+        "6: nop\n"
+        :
+        : [e] "r"(expected), [tf] "i"(kTf)
+        : "eax", "ebx", "ecx", "edx", "memory", "cc");
+    CHECK(g_debug_traps == 6, "single-stepping over emulated instructions: %u #DB traps for 6 steps", g_debug_traps);
+    const char* const names[6] = {"CPUID", "MOV", "RDMSR", "IN", "an MMIO read", "NOP"};
+    for (int i = 0; i < 6; ++i)
+        CHECK(g_trap_eips[i] == expected[i], "the #DB after %s comes right after it (eip %#x, expected %#x)", names[i],
+              g_trap_eips[i], expected[i]);
+    CHECK(g_dr6 & kDr6Bs, "with DR6.BS (DR6 %#x)", g_dr6);
 
     // A data breakpoint: DR0 on g_watched, writes of 4 bytes (DR7 L0, R/W0 = 01, LEN0 = 11).
     g_debug_traps = 0;

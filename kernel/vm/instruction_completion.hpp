@@ -1,0 +1,13 @@
+// What the hypervisor owes a guest when it completes an instruction for it (moves RIP
+// past an instruction it emulated or whose exit it handled: CPUID, RDMSR, IN, INS, a
+// hypercall, an MMIO access, ...), so that the guest sees what the CPU would have done
+// after that instruction:
+//   - blocking by STI or MOV SS, which covered only that instruction, ends;
+//   - with RFLAGS.TF set, the single-step trap comes now, right after it, with DR6.BS
+//     set (SDM vol. 3B 18.3.1.4; AMD APM vol. 2 13.1.1.3), not after the guest's next
+//     instruction, which is when the CPU would raise it once it runs again.
+#pragma once
+
+struct Vcpu;
+
+void instruction_completed(Vcpu& vcpu);
