@@ -160,6 +160,11 @@ kernel_entry64:
 
     .bss
     .balign 4096
+    /* Left unmapped by mm (kernel_address_space.cpp): an overflow of the boot CPU's
+       stack faults here instead of overwriting what lies below. */
+    .globl bsp_boot_stack_guard
+bsp_boot_stack_guard:
+    .skip 4096
     .globl bsp_boot_stack_top
 bsp_boot_stack:
     .skip 32768

@@ -93,8 +93,10 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             o.self_test = SelfTest::Assert;
         else if (t.value && equals(t.value, t.value_len, "stacksmash"))
             o.self_test = SelfTest::StackSmash;
+        else if (t.value && equals(t.value, t.value_len, "stackoverflow"))
+            o.self_test = SelfTest::StackOverflow;
         else
-            report(d, t, "expected pagefault, assert or stacksmash");
+            report(d, t, "expected pagefault, assert, stacksmash or stackoverflow");
     } else if (equals(t.key, t.key_len, "noreboot")) {
         if (t.value)
             report(d, t, "takes no value");

@@ -9,9 +9,10 @@
 
 enum class SelfTest : u8 {
     None,
-    PageFault,   // touch an unmapped address: the panic path must report #PF and stop
-    Assert,      // fail a VIREO_ASSERT: the panic path must report it and stop
-    StackSmash,  // overrun a stack buffer: the stack protector must panic
+    PageFault,      // touch an unmapped address: the panic path must report #PF and stop
+    Assert,         // fail a VIREO_ASSERT: the panic path must report it and stop
+    StackSmash,     // overrun a stack buffer: the stack protector must panic
+    StackOverflow,  // recurse until the stack overflows: its guard page must stop it
 };
 
 struct HypervisorOptions {

@@ -77,12 +77,12 @@ void init_console() {
     log_init(g_console, g_options.log_level);
 }
 
-// Interrupt stacks come from the frame allocator: per CPU, one each for #DF, NMI, #MC.
+// Interrupt stacks, per CPU one each for #DF, NMI, #MC, each above a guard page.
 void allocate_interrupt_stacks(PerCpu& cpu) {
+    static const char* const kNames[kInterruptStackCount] = {"#DF stack", "NMI stack", "#MC stack"};
     for (u32 i = 0; i < kInterruptStackCount; ++i) {
-        const PhysAddr stack = frame_alloc(kInterruptStackSize / kPageSize);
-        if (stack == kNoPhysFrame) panic("out of memory for the interrupt stacks of cpu%u", cpu.index);
-        cpu.interrupt_stack_top[i] = kDirectMapBase + stack + kInterruptStackSize;
+        cpu.interrupt_stack_top[i] = map_stack(kInterruptStackSize, cpu.index, kNames[i]);
+        if (!cpu.interrupt_stack_top[i]) panic("out of memory for the interrupt stacks of cpu%u", cpu.index);
     }
 }
 
@@ -185,6 +185,17 @@ __attribute__((noinline)) void overrun_stack_buffer(usize count) {
     for (usize i = 0; i < count; ++i) reinterpret_cast<volatile char*>(buffer)[i] = 'x';
 }
 
+// Each call takes 512 bytes of stack and never returns to its caller before the next:
+// the stack runs into its guard page.
+volatile u64 g_recursion_limit = ~0ull;  // volatile: the compiler must not see the end never comes
+
+__attribute__((noinline)) u64 recurse_for_ever(u64 depth) {
+    volatile u8 frame[512];
+    frame[0] = u8(depth);
+    if (depth == g_recursion_limit) return frame[0];
+    return recurse_for_ever(depth + 1) + frame[0];
+}
+
 // Not inlined, so the backtrace test can find it by name.
 __attribute__((noinline)) void run_self_test() {
     switch (g_options.self_test) {
@@ -199,6 +210,10 @@ __attribute__((noinline)) void run_self_test() {
         case SelfTest::StackSmash:
             log_info("selftest: overrunning a stack buffer; the stack protector must panic");
             overrun_stack_buffer(g_overrun_length);
+            break;
+        case SelfTest::StackOverflow:
+            log_info("selftest: recursing until the stack overflows; its guard page must stop it");
+            recurse_for_ever(0);
             break;
         case SelfTest::None: break;
     }

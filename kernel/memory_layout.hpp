@@ -3,6 +3,8 @@
 //   0xffff800000000000  direct map of physical memory (RAM and ACPI areas), RW, NX
 //   0xffffc00000000000  device and firmware window: MMIO (uncached) and firmware
 //                       tables outside RAM, mapped on demand, NX
+//   0xffffe00000000000  kernel stacks (per CPU, and the #DF/NMI/#MC stacks), RW, NX,
+//                       each above an unmapped guard page: an overflow faults
 //   0xffffffff80000000  the hypervisor image (linker.ld): text RX, rodata R, data RW
 // Nothing is mapped in the lower half: a null or user-half pointer faults.
 #pragma once
@@ -12,6 +14,8 @@
 inline constexpr VirtAddr kDirectMapBase = 0xffff800000000000ull;
 inline constexpr VirtAddr kDeviceWindowBase = 0xffffc00000000000ull;
 inline constexpr u64 kDeviceWindowSize = 64 * GiB;
+inline constexpr VirtAddr kStackAreaBase = 0xffffe00000000000ull;
+inline constexpr u64 kStackAreaSize = 1 * GiB;
 inline constexpr VirtAddr kKernelImageBase = 0xffffffff80000000ull;
 
 // Before the final tables exist, boot/entry32.S maps the low 4 GiB at the direct-map

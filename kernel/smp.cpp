@@ -73,15 +73,16 @@ u32 smp_start_aps(const SmpCpu* cpus, u32 count, u32 boot_apic_id, ApMain ap_mai
             log_warn("smp: more than %u CPUs; the rest stay off", kMaxCpus);
             break;
         }
-        const PhysAddr stack = frame_alloc(kKernelStackSize / kPageSize);
-        if (stack == kNoPhysFrame) {
+        // Above a guard page, as every hypervisor stack (mm/kernel_address_space.hpp).
+        const VirtAddr stack_top = map_stack(kKernelStackSize, online, "kernel stack");
+        if (!stack_top) {
             log_error("smp: out of memory for the stack of APIC %u", cpus[i].apic_id);
             break;
         }
         PerCpu& cpu = percpu(online);
         cpu.online = false;
         cpu.apic_id = cpus[i].apic_id;
-        cpu.kernel_stack_top = kDirectMapBase + stack + kKernelStackSize;
+        cpu.kernel_stack_top = stack_top;
         params->cr3 = u32(kernel_page_table_root());
         params->efer_bits = u32(msr_bits::kEferLme | (x86::rdmsr(Msr::Efer) & msr_bits::kEferNxe));
         params->stack = cpu.kernel_stack_top;

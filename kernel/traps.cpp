@@ -6,6 +6,7 @@
 #include "kernel/power.hpp"
 #include "kernel/trap_frame.hpp"
 #include "kernel/x86/instructions.hpp"
+#include "mm/kernel_address_space.hpp"
 
 namespace {
 
@@ -47,6 +48,15 @@ constexpr u64 kPageFaultPresent = 1 << 0, kPageFaultWrite = 1 << 1, kPageFaultUs
 
 [[noreturn]] void exception(const TrapFrame& frame) {
     const char* name = kExceptionNames[frame.vector];
+    // A stack that ran into its guard page: #PF there, or #DF when pushing the #PF's own
+    // frame hit it again (the #DF runs on its own stack). CR2 names the guard page.
+    if (frame.vector == 14 || frame.vector == 8) {
+        char stack[48];
+        const u64 cr2 = x86::read_cr2();
+        if (stack_guard_name(cr2, stack, sizeof(stack)))
+            panic_with_frame(frame, "stack overflow: the %s ran into its guard page (%s at rip %#llx, address %#llx)",
+                             stack, name, (unsigned long long)frame.rip, (unsigned long long)cr2);
+    }
     if (frame.vector == 14) {
         // SDM vol. 3, 4.7: the error code says why; CR2 holds the address.
         const u64 e = frame.error_code;

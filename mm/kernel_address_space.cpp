@@ -1,5 +1,6 @@
 #include "mm/kernel_address_space.hpp"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "boot/multiboot2.hpp"
@@ -16,6 +17,8 @@
 extern "C" const u8 __image_start_phys[], __image_end_phys[];
 extern "C" const u8 __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern "C" const u8 __data_start[], __data_end[], __ksyms_start[], __ksyms_end[];
+// The page below the boot CPU's stack (boot/entry32.S): left unmapped as its guard.
+extern "C" const u8 bsp_boot_stack_guard[];
 
 namespace {
 
@@ -37,6 +40,25 @@ KernelTableMemory g_table_memory;
 KernelPageTable g_page_table(g_table_memory, /*huge_pages=*/false);
 bool g_final_tables_live = false;
 VirtAddr g_device_window_next = kDeviceWindowBase;
+VirtAddr g_stack_area_next = kStackAreaBase;
+
+// Every guard page, for the overflow report: the boot CPU's (below its stack in the
+// image) and one below each stack map_stack made. Filled under g_lock, read by fault
+// handlers without it (entries are complete before the count counts them).
+struct StackGuard {
+    VirtAddr page;
+    u32 cpu;
+    const char* what;
+};
+constexpr usize kMaxStackGuards = 256;
+StackGuard g_stack_guards[kMaxStackGuards];
+usize g_stack_guard_count = 0;
+
+void add_stack_guard(VirtAddr page, u32 cpu, const char* what) {
+    if (g_stack_guard_count == kMaxStackGuards) return;  // the guard still works; only its name is lost
+    g_stack_guards[g_stack_guard_count] = {page, cpu, what};
+    __atomic_store_n(&g_stack_guard_count, g_stack_guard_count + 1, __ATOMIC_RELEASE);
+}
 u64 g_image_bytes = 0;
 
 PhysAddr KernelTableMemory::alloc_table() {
@@ -114,6 +136,10 @@ void build_kernel_page_tables(const Multiboot2Info& boot) {
     map_section(__rodata_start, __rodata_end, read_only, "hypervisor rodata");
     map_section(__data_start, __data_end, read_write, "hypervisor data");
     map_section(__ksyms_start, __ksyms_end, read_only, "hypervisor symbols");
+    // The boot CPU's stack is in the image's data: the page below it is its guard.
+    const VirtAddr bsp_guard = reinterpret_cast<VirtAddr>(bsp_boot_stack_guard);
+    if (!g_page_table.unmap(bsp_guard, kPageSize)) panic("mm: cannot unmap the boot stack's guard page");
+    add_stack_guard(bsp_guard, 0, "kernel stack");
 
     // Direct map: RAM and the ACPI areas, plus the first MiB (BIOS data, where firmware
     // tables may live). Never executable.
@@ -235,6 +261,36 @@ void unmap_identity_code_page(PhysAddr page) {
     IrqLockGuard guard(g_lock);
     g_page_table.unmap(page, kPageSize);
     x86::invlpg(page);
+}
+
+VirtAddr map_stack(u64 size, u32 cpu, const char* what) {
+    const PhysAddr frames = frame_alloc(size / kPageSize);
+    if (frames == kNoPhysFrame) return 0;
+    IrqLockGuard guard(g_lock);
+    const VirtAddr guard_page = g_stack_area_next;
+    const VirtAddr bottom = guard_page + kPageSize;
+    if (bottom + size > kStackAreaBase + kStackAreaSize ||
+        !g_page_table.map(bottom, frames, size,
+                          {.writable = true, .executable = false, .user = false, .global = true, .uncached = false},
+                          false)) {
+        g_frames.free(frames, size / kPageSize);
+        return 0;
+    }
+    g_stack_area_next = bottom + size;
+    add_stack_guard(guard_page, cpu, what);
+    return bottom + size;
+}
+
+bool stack_guard_name(VirtAddr address, char* out, usize out_size) {
+    const usize count = __atomic_load_n(&g_stack_guard_count, __ATOMIC_ACQUIRE);
+    for (usize i = 0; i < count; ++i) {
+        const StackGuard& g = g_stack_guards[i];
+        if (address - g.page < kPageSize) {
+            snprintf(out, out_size, "cpu%u %s", g.cpu, g.what);
+            return true;
+        }
+    }
+    return false;
 }
 
 PhysAddr kernel_page_table_root() { return g_page_table.root(); }

@@ -38,6 +38,15 @@ const void* map_firmware(PhysAddr base, u64 size);
 bool map_identity_code_page(PhysAddr page);
 void unmap_identity_code_page(PhysAddr page);
 
+// A hypervisor stack of `size` bytes (page multiple) in the stack area, above a guard page
+// that stays unmapped, so that an overflow faults instead of overwriting whatever lies
+// below. Returns its top; 0 when memory is exhausted. `cpu` and `what` name it in the
+// report of an overflow.
+VirtAddr map_stack(u64 size, u32 cpu, const char* what);
+// The stack whose guard page holds `address`, as "cpu3 kernel stack"; false when
+// `address` is no guard page. For the fault handlers' reports (no locks taken).
+bool stack_guard_name(VirtAddr address, char* out, usize out_size);
+
 PhysAddr kernel_page_table_root();
 // The end of the highest RAM the direct map covers (0 before mm_init).
 u64 direct_map_ram_end();
