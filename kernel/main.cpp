@@ -310,6 +310,9 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     }
     const u32 online = smp_start_aps(cpus, count, boot_cpu.apic_id, ap_main, low_page_usable);
     log_memory("after SMP start");
+    // The run-time mappings so far (stacks, device windows, the AP start-up page) keep W^X
+    // too; every later one is checked as it is made (kernel_address_space.cpp).
+    mm_check_w_xor_x("after SMP start");
 
     if (g_root_mode_failures) {
         console_line("vireo: %u of %u CPUs could not enter %s root mode; halted.", g_root_mode_failures, online,

@@ -71,8 +71,17 @@ PhysAddr KernelTableMemory::alloc_table() {
 PhysAddr image_start_phys() { return reinterpret_cast<PhysAddr>(__image_start_phys); }
 PhysAddr image_end_phys() { return reinterpret_cast<PhysAddr>(__image_end_phys); }
 
+// Every mapping the hypervisor makes, at boot or later (device windows, stacks, the AP
+// start-up page), goes through here: none may be both writable and executable.
+bool map_kernel(VirtAddr va, PhysAddr pa, u64 size, PageAttributes attrs, bool allow_large_pages = true) {
+    if (attrs.writable && attrs.executable)
+        panic("mm: refusing a mapping that is both writable and executable (%#llx bytes at %#llx)",
+              (unsigned long long)size, (unsigned long long)va);
+    return g_page_table.map(va, pa, size, attrs, allow_large_pages);
+}
+
 void map_or_panic(VirtAddr va, PhysAddr pa, u64 size, PageAttributes attrs, const char* what) {
-    if (!g_page_table.map(va, pa, size, attrs))
+    if (!map_kernel(va, pa, size, attrs))
         panic("mm: cannot map %s (%#llx bytes at %#llx): out of page-table memory", what, (unsigned long long)size,
               (unsigned long long)pa);
 }
@@ -165,8 +174,9 @@ void build_kernel_page_tables(const Multiboot2Info& boot) {
                  align_up(image_end_phys(), kPageSize) - image_start_phys(), alias, "the image alias");
 }
 
-void verify_w_xor_x() {
+void verify_w_xor_x(const char* when) {
     u64 mappings = 0, violations = 0;
+    IrqLockGuard guard(g_lock);
     g_page_table.for_each_leaf([&](VirtAddr va, PhysAddr, u64 size, PageAttributes attrs) {
         ++mappings;
         if (attrs.writable && attrs.executable) {
@@ -176,7 +186,7 @@ void verify_w_xor_x() {
         }
     });
     if (violations) panic("mm: %llu mappings are both writable and executable", (unsigned long long)violations);
-    log_info("mm: page tables at %#llx, %llu mappings, W^X holds (no page both writable and executable)",
+    log_info("mm: %s: page tables at %#llx, %llu mappings, W^X holds (no page both writable and executable)", when,
              (unsigned long long)g_page_table.root(), (unsigned long long)mappings);
 }
 
@@ -186,7 +196,7 @@ void mm_init(const Multiboot2Info& boot) {
     build_memory_map(boot);
     init_frame_allocator();
     build_kernel_page_tables(boot);
-    verify_w_xor_x();
+    verify_w_xor_x("at boot");
     x86::write_cr4(x86::read_cr4() | x86::kCr4Pge);
     x86::write_cr3(g_page_table.root());
     g_final_tables_live = true;
@@ -223,7 +233,7 @@ static void* map_window(PhysAddr base, u64 size, PageAttributes attrs) {
     IrqLockGuard guard(g_lock);
     if (g_device_window_next + length > kDeviceWindowBase + kDeviceWindowSize) return nullptr;
     const VirtAddr va = g_device_window_next;
-    if (!g_page_table.map(va, first, length, attrs, false)) return nullptr;
+    if (!map_kernel(va, first, length, attrs, false)) return nullptr;
     g_device_window_next += length;
     return reinterpret_cast<void*>(va + (base - first));
 }
@@ -252,9 +262,9 @@ const void* map_firmware(PhysAddr base, u64 size) {
 
 bool map_identity_code_page(PhysAddr page) {
     IrqLockGuard guard(g_lock);
-    return g_page_table.map(page, page, kPageSize,
-                            {.writable = false, .executable = true, .user = false, .global = false, .uncached = false},
-                            false);
+    return map_kernel(page, page, kPageSize,
+                      {.writable = false, .executable = true, .user = false, .global = false, .uncached = false},
+                      false);
 }
 
 void unmap_identity_code_page(PhysAddr page) {
@@ -270,9 +280,8 @@ VirtAddr map_stack(u64 size, u32 cpu, const char* what) {
     const VirtAddr guard_page = g_stack_area_next;
     const VirtAddr bottom = guard_page + kPageSize;
     if (bottom + size > kStackAreaBase + kStackAreaSize ||
-        !g_page_table.map(bottom, frames, size,
-                          {.writable = true, .executable = false, .user = false, .global = true, .uncached = false},
-                          false)) {
+        !map_kernel(bottom, frames, size,
+                    {.writable = true, .executable = false, .user = false, .global = true, .uncached = false}, false)) {
         g_frames.free(frames, size / kPageSize);
         return 0;
     }
@@ -292,6 +301,8 @@ bool stack_guard_name(VirtAddr address, char* out, usize out_size) {
     }
     return false;
 }
+
+void mm_check_w_xor_x(const char* when) { verify_w_xor_x(when); }
 
 PhysAddr kernel_page_table_root() { return g_page_table.root(); }
 

@@ -47,6 +47,10 @@ VirtAddr map_stack(u64 size, u32 cpu, const char* what);
 // `address` is no guard page. For the fault handlers' reports (no locks taken).
 bool stack_guard_name(VirtAddr address, char* out, usize out_size);
 
+// Walks the page tables and panics on any page both writable and executable, else logs
+// that W^X holds `when` (boot checks it once more after every CPU has started).
+void mm_check_w_xor_x(const char* when);
+
 PhysAddr kernel_page_table_root();
 // The end of the highest RAM the direct map covers (0 before mm_init).
 u64 direct_map_ram_end();
