@@ -11,23 +11,22 @@
 #include "dom0/xm/domain_monitor.hpp"
 #include "dom0/xm/xl_config.hpp"
 #include "dom0/xm/xm_common.hpp"
+#include "dom0/xm/xm_options.hpp"
 
 namespace xm {
 
 // create CONFIG [-c] [-p] [KEY=VALUE ...]: settings after the file override it; -c
 // attaches to its console, -p leaves it paused (xm unpause starts it).
 int cmd_create(ControlClient& control, const Args& args) {
+    ParsedOptions options;
+    std::string parse_error;
+    if (!split_options(args, "create", {{"-c", "console"}, {"-p", "paused"}}, options, parse_error))
+        return fail(parse_error);
+    const bool console = options.has("console"), paused = options.has("paused");
     std::string path;
     std::vector<std::string> overrides;
-    bool console = false, paused = false;
-    for (const std::string& a : args) {
-        if (a == "-c") {
-            console = true;
-        } else if (a == "-p") {
-            paused = true;
-        } else if (!a.empty() && a[0] == '-') {
-            return fail("create: unknown option '" + a + "'");
-        } else if (path.empty()) {
+    for (const std::string& a : options.rest) {
+        if (path.empty()) {
             path = a;
         } else if (a.find('=') != std::string::npos) {
             overrides.push_back(a);

@@ -6,6 +6,7 @@
 
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
+#include "dom0/xm/xm_options.hpp"
 
 namespace xm {
 
@@ -43,20 +44,14 @@ int cmd_reboot(ControlClient& c, const Args& a) { return simple_call(c, a, "rebo
 // waits until each has shut down (or is gone: its on_poweroff destroyed it), saying so
 // every 10 s. What follows the shutdown is the domain's on_poweroff (xm create's monitor).
 int cmd_shutdown(ControlClient& control, const Args& args) {
-    Args rest;
-    bool wait = false, all = false;
-    for (const std::string& a : args) {
-        if (a == "-w" || a == "--wait")
-            wait = true;
-        else if (a == "-a" || a == "--all")
-            all = true;
-        else if (!a.empty() && a[0] == '-')
-            return fail("shutdown: unknown option '" + a + "'");
-        else
-            rest.push_back(a);
-    }
-    std::vector<DomainStatus> targets;
+    ParsedOptions options;
     std::string error;
+    if (!split_options(args, "shutdown", {{"-w", "wait"}, {"--wait", "wait"}, {"-a", "all"}, {"--all", "all"}}, options,
+                       error))
+        return fail(error);
+    const bool wait = options.has("wait"), all = options.has("all");
+    const Args& rest = options.rest;
+    std::vector<DomainStatus> targets;
     if (all) {
         if (!rest.empty()) return fail("shutdown -a takes no domain");
         std::vector<DomainStatus> every;

@@ -14,6 +14,7 @@
 #include "dom0/xm/xl_config.hpp"
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
+#include "dom0/xm/xm_options.hpp"
 
 namespace xm {
 
@@ -42,20 +43,13 @@ int cmd_info(ControlClient& control, const Args& args) {
 }
 
 int cmd_list(ControlClient& control, const Args& args) {
-    bool json = false;
-    Args wanted;
-    for (const std::string& a : args) {
-        if (a == "--json" || a == "-l" || a == "--long")
-            json = true;
-        else if (!a.empty() && a[0] == '-')
-            return fail("list: unknown option '" + a + "'");
-        else
-            wanted.push_back(a);
-    }
-    std::vector<DomainStatus> shown;
+    ParsedOptions options;
     std::string error;
-    if (!select_domains(control, wanted, shown, error)) return fail(error);
-    if (json) {
+    if (!split_options(args, "list", {{"--json", "json"}, {"-l", "json"}, {"--long", "json"}}, options, error))
+        return fail(error);
+    std::vector<DomainStatus> shown;
+    if (!select_domains(control, options.rest, shown, error)) return fail(error);
+    if (options.has("json")) {
         printf("%s\n", list_json(shown).c_str());
         return 0;
     }
@@ -112,18 +106,12 @@ int cmd_vcpu_pin(ControlClient& control, const Args& args) {
 }
 
 int cmd_uptime(ControlClient& control, const Args& args) {
-    bool short_form = false;
-    Args wanted;
-    for (const std::string& a : args) {
-        if (a == "-s")
-            short_form = true;
-        else if (!a.empty() && a[0] == '-')
-            return fail("uptime: unknown option '" + a + "'");
-        else
-            wanted.push_back(a);
-    }
-    std::vector<DomainStatus> shown;
+    ParsedOptions options;
     std::string error;
+    if (!split_options(args, "uptime", {{"-s", "short"}}, options, error)) return fail(error);
+    const bool short_form = options.has("short");
+    const Args& wanted = options.rest;
+    std::vector<DomainStatus> shown;
     if (!select_domains(control, wanted, shown, error)) return fail(error);
     if (!short_form) printf("%s\n", uptime_header().c_str());
     for (const DomainStatus& d : shown) {
@@ -143,13 +131,11 @@ int cmd_uptime(ControlClient& control, const Args& args) {
 // dmesg [-c]: Vireo's own log as the hypervisor still keeps it (its last 64 KiB); -c
 // clears it afterwards.
 int cmd_dmesg(ControlClient& control, const Args& args) {
-    bool clear = false;
-    for (const std::string& a : args) {
-        if (a == "-c" || a == "--clear")
-            clear = true;
-        else
-            return fail("dmesg: unknown argument '" + a + "'");
-    }
+    ParsedOptions options;
+    std::string error;
+    if (!split_options(args, "dmesg", {{"-c", "clear"}, {"--clear", "clear"}}, options, error)) return fail(error);
+    if (!options.rest.empty()) return fail("dmesg: unknown argument '" + options.rest[0] + "'");
+    const bool clear = options.has("clear");
     std::vector<char> buffer(kRingReadMax);
     uint64_t position = 0;
     for (;;) {

@@ -10,6 +10,7 @@
 #include "dom0/xm/control_client.hpp"
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
+#include "dom0/xm/xm_options.hpp"
 
 namespace xm {
 
@@ -103,14 +104,12 @@ int run_console(uint32_t id, const std::string& name, uint64_t position) {
 }
 
 int cmd_console(ControlClient& control, const Args& args) {
-    Args rest;
-    for (const std::string& a : args) {
-        if (a == "-q" || a == "--quiet") continue;  // xm's: nothing to be quiet about
-        if (!a.empty() && a[0] == '-') return fail("console: unknown option '" + a + "'");
-        rest.push_back(a);
-    }
+    // -q is xm's: nothing to be quiet about here.
+    ParsedOptions options;
+    std::string error;
+    if (!split_options(args, "console", {{"-q", "quiet"}, {"--quiet", "quiet"}}, options, error)) return fail(error);
     hypercall::DomainStatus d;
-    if (const int r = one_domain(control, rest, "console", d)) return r;
+    if (const int r = one_domain(control, options.rest, "console", d)) return r;
     if (d.id == 0) return fail("console: Domain-0's console is Vireo's own (this one)");
     // What the domain prints from now on, as `xl console` shows it (press Enter for a
     // new prompt); xm create -c shows everything from the start instead.
