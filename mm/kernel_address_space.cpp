@@ -106,6 +106,7 @@ void build_memory_map(const Multiboot2Info& boot) {
         {boot.info_start, boot.info_start + boot.info_size, "the boot information"},
     };
     usize count = 3;
+    static_assert(MemoryMap::kMaxReserved >= 3 + Multiboot2Info::kMaxModules, "a reservation for every module");
     for (usize i = 0; i < boot.module_count; ++i)
         reservations[count++] = {boot.modules[i].start, boot.modules[i].end, "a module"};
     for (usize i = 0; i < count; ++i) {

@@ -52,7 +52,7 @@ bool MemoryMap::reserve(PhysAddr start, PhysAddr end, const char** error) {
     if (start > end) return fail(error, "memory map: reservation ends before it starts");
     if (start == end) return true;
     if (!insert_merged(reserved_, reserved_count_, kMaxReserved, {start, end}))
-        return fail(error, "memory map: more than 128 disjoint reservations (MemoryMap::kMaxReserved)");
+        return fail(error, "memory map: more than 256 disjoint reservations (MemoryMap::kMaxReserved)");
     recompute();
     return true;
 }

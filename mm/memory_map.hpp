@@ -28,7 +28,8 @@ struct PhysRange {
 class MemoryMap {
 public:
     static constexpr usize kMaxAvailable = 256;
-    static constexpr usize kMaxReserved = 128;
+    // Every boot module is one (Multiboot2Info::kMaxModules, 128), with room to spare.
+    static constexpr usize kMaxReserved = 256;
     // Subtracting k disjoint reservations from n disjoint ranges leaves at most n + k
     // pieces, so recomputing the usable ranges can never overflow.
     static constexpr usize kMaxRanges = kMaxAvailable + kMaxReserved;
