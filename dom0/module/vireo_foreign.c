@@ -4,8 +4,11 @@
  * (VIREO_FOREIGN_OFFSET in vireo_control.h). The module gives up pages of Domain-0's own
  * RAM for it; the hypervisor makes them show the domain's pages, and the process maps
  * them. munmap (or the process's end) asks the hypervisor to give them their own frames
- * back, and only then are they freed. A mapping is shared, never copied into a child,
- * never split, grown or moved: it is one domain_map_foreign handle. */
+ * back, and only then are they freed. A mapping is shared, never executable, never
+ * copied into a child, split, grown or moved: it is one domain_map_foreign handle. Every
+ * VMA that refers to it holds a reference (an mremap that is refused still copies the VMA
+ * for a moment), and the last one unmaps it. */
+#include <linux/kref.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -14,6 +17,7 @@
 #include "vireo_hypercall.h"
 
 struct vireo_foreign_map {
+	struct kref references;
 	u32 domain;
 	s64 handle;
 	unsigned long count;
@@ -45,9 +49,23 @@ static void vireo_foreign_unmap(struct vireo_foreign_map *map)
 	vireo_foreign_free(map, map->count);
 }
 
+static void vireo_foreign_release(struct kref *references)
+{
+	vireo_foreign_unmap(container_of(references, struct vireo_foreign_map, references));
+}
+
+static void vireo_foreign_open(struct vm_area_struct *vma)
+{
+	struct vireo_foreign_map *map = vma->vm_private_data;
+
+	kref_get(&map->references);
+}
+
 static void vireo_foreign_close(struct vm_area_struct *vma)
 {
-	vireo_foreign_unmap(vma->vm_private_data);
+	struct vireo_foreign_map *map = vma->vm_private_data;
+
+	kref_put(&map->references, vireo_foreign_release);
 }
 
 static int vireo_foreign_may_split(struct vm_area_struct *vma, unsigned long address)
@@ -61,6 +79,7 @@ static int vireo_foreign_mremap(struct vm_area_struct *vma)
 }
 
 static const struct vm_operations_struct vireo_foreign_operations = {
+	.open = vireo_foreign_open,
 	.close = vireo_foreign_close,
 	.may_split = vireo_foreign_may_split,
 	.mremap = vireo_foreign_mremap,
@@ -94,11 +113,16 @@ int vireo_foreign_mmap(struct file *filp, struct vm_area_struct *vma)
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL; /* a private copy of another domain's memory means nothing */
+	/* The hypervisor maps the pages without execute permission: a fetch would end
+	 * Domain-0 itself. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	if (count > VIREO_FOREIGN_MAX_PAGES)
 		return -E2BIG;
 	map = kzalloc(sizeof(*map), GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
+	kref_init(&map->references);
 	map->domain = VIREO_FOREIGN_DOMAIN(vma->vm_pgoff);
 	map->count = count;
 	map->pages = kvcalloc(count, sizeof(*map->pages), GFP_KERNEL);
@@ -109,7 +133,8 @@ int vireo_foreign_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -ENOMEM;
 	}
 	for (allocated = 0; allocated < count; ++allocated) {
-		map->pages[allocated] = alloc_page(GFP_KERNEL);
+		/* Zeroed: after a revoke the process sees these pages, never old kernel data. */
+		map->pages[allocated] = alloc_page(GFP_KERNEL | __GFP_ZERO);
 		if (!map->pages[allocated]) {
 			kvfree(frames);
 			vireo_foreign_free(map, allocated);
@@ -131,11 +156,14 @@ int vireo_foreign_mmap(struct file *filp, struct vm_area_struct *vma)
 		return error;
 	}
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags &= ~VM_MAYEXEC;
 	for (i = 0; i < count && !error; ++i)
 		error = remap_pfn_range(vma, vma->vm_start + i * PAGE_SIZE,
 					page_to_pfn(map->pages[i]), PAGE_SIZE, vma->vm_page_prot);
 	if (error) {
-		/* The kernel takes the half-made mapping down itself (close is not called). */
+		/* close is not called for a mapping that failed: its entries go now, before the
+		 * pages they point at are freed. */
+		zap_vma_ptes(vma, vma->vm_start, i * PAGE_SIZE);
 		vireo_foreign_unmap(map);
 		return error;
 	}

@@ -380,11 +380,13 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             if (!d.quota.charge(words * sizeof(u64))) return kErrorNoMemory;
             auto* bitmap = new (kNoThrow) u64[words];
             {
+                // The mappings' lock first (foreign_mappings.hpp): no mapping of d starts meanwhile.
+                LockGuard<SpinLock> foreign_guard(foreign_mappings_lock());
                 LockGuard<SpinLock> guard(d.lock);
                 i64 result = 0;
                 // Pages mapped by others would be written past the log.
                 if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap ||
-                               foreign_pages_mapped(d) != 0))
+                               foreign_pages_mapped_locked(d) != 0))
                     result = kErrorWrongState;
                 else if (!bitmap || !d.memory.dirty_log_enable(bitmap))
                     result = kErrorNoMemory;  // no bitmap, or no table memory (or quota) to split a page

@@ -71,7 +71,8 @@ i64 map_locked(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_g
 }  // namespace
 
 i64 foreign_map(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_gfns, u32 count) {
-    if (count == 0 || count > kForeignMapMaxPages || first_gfn >= kMaxGfn || count > kMaxGfn - first_gfn)
+    if (&mapper == &target || count == 0 || count > kForeignMapMaxPages || first_gfn >= kMaxGfn ||
+        count > kMaxGfn - first_gfn)
         return kErrorInvalid;
     if (!mapper.quota.charge(bookkeeping_bytes(count))) return kErrorNoMemory;
     u64* pages = new (kNoThrow) u64[2 * usize(count)];
@@ -155,7 +156,6 @@ void foreign_mappings_release(Domain& d) {
     }
 }
 
-u64 foreign_pages_mapped(const Domain& target) {
-    LockGuard<SpinLock> guard(g_lock);
-    return g_table.pages_of_target(&target);
-}
+SpinLock& foreign_mappings_lock() { return g_lock; }
+
+u64 foreign_pages_mapped_locked(const Domain& target) { return g_table.pages_of_target(&target); }

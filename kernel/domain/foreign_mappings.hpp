@@ -14,6 +14,7 @@
 // kForeignMapMaxPages (hypercall_abi.hpp) pages each.
 #pragma once
 
+#include "kernel/spinlock.hpp"
 #include "kernel/types.hpp"
 
 struct Domain;
@@ -32,5 +33,9 @@ i64 foreign_map(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_
 i64 foreign_unmap(Domain& mapper, u64 handle);
 // Called once as `domain`'s memory goes back (domain_release_resources), before it does.
 void foreign_mappings_release(Domain& domain);
-// Pages of `target` mapped by others now (a dirty log refuses to start while any are).
-u64 foreign_pages_mapped(const Domain& target);
+// Pages of `target` mapped by others now (a dirty log refuses to start while any are),
+// with the mappings' lock held by the caller: it is taken before any domain's lock
+// (the order foreign_mappings.cpp keeps), so that no mapping starts while the caller
+// acts on the answer.
+SpinLock& foreign_mappings_lock();
+u64 foreign_pages_mapped_locked(const Domain& target);
