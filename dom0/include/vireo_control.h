@@ -66,6 +66,7 @@ struct vireo_events {
  * page)) maps `length` bytes of a domain's RAM from its guest frame `page` (the control
  * call domain_map_foreign): at most VIREO_FOREIGN_MAX_PAGES pages, all of them RAM.
  * Errors: ESRCH (no such domain), EINVAL (not MAP_SHARED, or pages that are not its RAM),
+ * EPERM (PROT_EXEC: the pages are never executable),
  * E2BIG (too long), EBUSY (its memory is going, or its dirty log runs), ENOMEM. A mapping
  * is never inherited by a child, split, grown or moved; munmap ends it. When the domain
  * is destroyed first, the mapping stays but no longer reaches its memory. */
