@@ -362,9 +362,11 @@ bool GuestMemory::unmap_foreign_page(u64 gpa, PhysAddr original) {
     LockGuard<SpinLock> guard(p2m_lock_);
     P2mEntry e;
     if ((gpa & (kPageSize - 1)) || !lookup(gpa, e) || e.type != P2mType::Foreign) return false;
-    // RAM is mapped writable and executable (build_nested_tables), and is again.
+    // RAM is mapped writable and executable (build_nested_tables), and is again; while
+    // this domain's own dirty log runs, write-protected and log-dirty, as its other pages.
+    const P2mType type = dirty_log_ ? P2mType::RamLogDirty : P2mType::Ram;
     return with_p2m(nested_tables_, format_,
-                    [&](auto& p2m) { return p2m.map(gpa, original, kPageSize, P2mType::Ram, true, true); });
+                    [&](auto& p2m) { return p2m.map(gpa, original, kPageSize, type, !dirty_log_, true); });
 }
 
 bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {

@@ -113,7 +113,11 @@ public:
     // (PageTableBuilder::merge), retiring the tables. Returns how many were retired; 0 for
     // bad arguments, and the merge stops early when no memory is left for the list.
     u64 merge(u64 gpa, u64 size) {
-        return table_.merge(gpa, size, [this](PhysAddr t) { return retire(t); });
+        // Foreign pages stay 4 KiB leaves: putting a mapper's own frame back at one of them
+        // (GuestMemory::unmap_foreign_page) must never need a split, which could fail.
+        return table_.merge(
+            gpa, size, [this](PhysAddr t) { return retire(t); },
+            [](const PageAttributes& a) { return a.software == u8(P2mType::Foreign); });
     }
 
     u64 retired_count() const { return retired_.count; }

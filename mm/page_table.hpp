@@ -200,11 +200,15 @@ public:
     // freed: retire(PhysAddr) takes it, or returns false when it cannot, which stops the
     // merge before that table is detached. Returns how many tables were detached; the
     // caller frees them only after invalidating on every CPU that may have walked them.
-    template <typename Retire>
-    u64 merge(VirtAddr va, u64 size, Retire retire) {
+    // keep_split(attrs): leaves with these attributes stay as they are, mergeable or not.
+    struct MergeAll {
+        bool operator()(const PageAttributes&) const { return false; }
+    };
+    template <typename Retire, typename KeepSplit = MergeAll>
+    u64 merge(VirtAddr va, u64 size, Retire retire, KeepSplit keep_split = {}) {
         if (root_ == kNoTable || !valid_range(va, size)) return 0;
         u64 merged = 0;
-        merge_level(root_, kLevels, va, size, retire, merged);
+        merge_level(root_, kLevels, va, size, retire, keep_split, merged);
         return merged;
     }
 
@@ -319,15 +323,16 @@ private:
 
     // Merges below every table entry of [va, va + size) at `level`, then the entry's own
     // table. False once retire refused a table.
-    template <typename Retire>
-    bool merge_level(PhysAddr table, u32 level, VirtAddr va, u64 size, Retire& retire, u64& merged) {
+    template <typename Retire, typename KeepSplit>
+    bool merge_level(PhysAddr table, u32 level, VirtAddr va, u64 size, Retire& retire, KeepSplit& keep_split,
+                     u64& merged) {
         return for_each_entry(table, level, va, size, [&](u64& e, VirtAddr at, u64, u64 chunk) {
             if (!Format::is_present(e) || Format::is_leaf(e, level)) return true;
             const PhysAddr child = Format::table_address(e);
-            if (level > 2 && !merge_level(child, level - 1, at, chunk, retire, merged)) return false;
+            if (level > 2 && !merge_level(child, level - 1, at, chunk, retire, keep_split, merged)) return false;
             PhysAddr base;
             PageAttributes attrs;
-            if (collapsible(child, level, base, attrs)) {
+            if (collapsible(child, level, base, attrs) && !keep_split(attrs)) {
                 if (!retire(child)) return false;
                 write_entry(e, Format::make_leaf(level, base, attrs));
                 ++merged;

@@ -22,10 +22,16 @@ constexpr u64 kMaxGfn = GuestMemory::kMaxGuestPhysical / kPageSize;
 
 u64 bookkeeping_bytes(u32 count) { return u64(count) * 2 * sizeof(u64); }
 
-// Puts the mapper's own frames back at the first `done` pages of `r`.
+// Puts the mapper's own frames back at the first `done` pages of `r`. It cannot fail: a
+// foreign page is always a 4 KiB leaf (P2m::merge never merges them), so no split is
+// needed; a failure would be a bug, and is said.
 void restore(Domain& mapper, const ForeignMapRecord& r, u32 done) {
-    for (u32 i = done; i-- > 0;)
-        mapper.memory.unmap_foreign_page(r.pages[2 * usize(i)] * kPageSize, r.pages[2 * usize(i) + 1]);
+    for (u32 i = done; i-- > 0;) {
+        const u64 gpa = r.pages[2 * usize(i)] * kPageSize;
+        if (!mapper.memory.unmap_foreign_page(gpa, r.pages[2 * usize(i) + 1]))
+            log_error("domain %u (%s): its page at %#llx could not be given its own frame back", mapper.id, mapper.name,
+                      (unsigned long long)gpa);
+    }
 }
 
 // Maps the pages under every lock; returns the handle or an error, and how many pages

@@ -263,6 +263,19 @@ TYPED_TEST(P2mTest, MergesUniformSplitTables) {
     EXPECT_EQ(this->p2m.retired_count(), 2u);
 }
 
+// Foreign pages (another domain's, mapped for a control domain) stay 4 KiB leaves even
+// when 512 of them map one aligned range: putting the mapper's own frame back at one of
+// them must never need a split.
+TYPED_TEST(P2mTest, NeverMergesForeignPages) {
+    ASSERT_TRUE(this->p2m.map(0, kHostRam, 2 * k2M, P2mType::Ram, true, true));
+    this->split_uniformly(0, kHostRam);
+    for (u64 p = 0; p < k2M; p += kPageSize)
+        ASSERT_TRUE(this->p2m.map(p, kHostRam + k2M + p, kPageSize, P2mType::Foreign, true, false));
+    EXPECT_EQ(this->p2m.merge(0, k2M), 0u);
+    EXPECT_EQ(this->at(0x5000).page_size, kPageSize);
+    EXPECT_EQ(this->at(0x5000).type, P2mType::Foreign);
+}
+
 // Each 2 MiB region below is split into 4 KiB leaves with exactly one difference that must
 // keep it from merging.
 TYPED_TEST(P2mTest, DoesNotMergeWhatIsNotOneUniformRange) {
