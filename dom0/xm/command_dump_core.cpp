@@ -120,10 +120,11 @@ int cmd_dump_core(ControlClient& control, const Args& args) {
     int64_t result = 0;
     const bool still_there = control.status(d.id, now, result);
     if (paused_here && still_there) control.call(kDomainUnpause, d.id);
-    if (!error.empty()) {
-        if (!still_there) error = "the domain was destroyed during the dump (" + error + ")";
-        return fail("dump-core " + domain_name(d) + ": " + error);
-    }
+    // Gone before the status came: its last window may have been revoked while it was read
+    // (revoked pages read as zeros), so the file cannot be trusted even without an error.
+    if (!still_there)
+        error = "the domain was destroyed during the dump" + (error.empty() ? std::string() : " (" + error + ")");
+    if (!error.empty()) return fail("dump-core " + domain_name(d) + ": " + error);
     printf("Dumped %llu MiB of %s's memory to %s\n", (unsigned long long)(d.memory_bytes >> 20), domain_name(d).c_str(),
            args[1].c_str());
     return 0;
