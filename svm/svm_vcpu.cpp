@@ -189,10 +189,7 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
         case ExitCode::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
         case ExitCode::Invd:
-        case ExitCode::Wbinvd:
-            exit.kind = ExitKind::CacheFlush;
-            exit.cache_flush_invd = static_cast<ExitCode>(code) == ExitCode::Invd;
-            return;
+        case ExitCode::Wbinvd: exit.kind = ExitKind::CacheFlush; return;
         case ExitCode::Monitor:
         case ExitCode::Mwait:
         case ExitCode::MwaitArmed: exit.kind = ExitKind::MonitorMwait; return;

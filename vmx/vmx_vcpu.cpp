@@ -383,10 +383,7 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Wrmsr: exit.kind = ExitKind::MsrWrite; return;
         case ExitReason::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
         case ExitReason::Invd:
-        case ExitReason::Wbinvd:
-            exit.kind = ExitKind::CacheFlush;
-            exit.cache_flush_invd = static_cast<ExitReason>(reason & 0xffff) == ExitReason::Invd;
-            return;
+        case ExitReason::Wbinvd: exit.kind = ExitKind::CacheFlush; return;
         case ExitReason::Monitor:
         case ExitReason::Mwait: exit.kind = ExitKind::MonitorMwait; return;
         case ExitReason::CrAccess: {

@@ -32,18 +32,6 @@ std::vector<RamBlock> ram_blocks(uint64_t ram_bytes) {
     return blocks;
 }
 
-bool write_all(int fd, const void* data, size_t length) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    while (length > 0) {
-        const ssize_t n = write(fd, bytes, length);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        bytes += n;
-        length -= size_t(n);
-    }
-    return true;
-}
-
 // The ELF header and program headers, padded to a page: the segments follow, each at
 // its own page-aligned offset.
 std::vector<uint8_t> core_headers(const std::vector<RamBlock>& blocks) {

@@ -36,17 +36,6 @@ private:
     bool active_ = false;
 };
 
-bool write_all(int fd, const char* data, size_t length) {
-    while (length) {
-        const ssize_t n = write(fd, data, length);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data += n;
-        length -= size_t(n);
-    }
-    return true;
-}
-
 }  // namespace
 
 int run_console(uint32_t id, const std::string& name, uint64_t position) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dom0/xm/xm_format.hpp"
 
@@ -84,6 +85,18 @@ bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& 
     fclose(f);
     if (failed) error = "cannot read '" + path + "': " + strerror(errno);
     return !failed;
+}
+
+bool write_all(int fd, const void* data, size_t length) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    while (length > 0) {
+        const ssize_t n = write(fd, bytes, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        bytes += n;
+        length -= size_t(n);
+    }
+    return true;
 }
 
 }  // namespace xm

@@ -25,6 +25,8 @@ bool select_domains(ControlClient& control, const Args& specs, std::vector<hyper
 int one_domain(ControlClient& control, const Args& args, const char* command, hypercall::DomainStatus& d);
 
 bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& error);
+// Writes all `length` bytes (retrying short writes and EINTR); false on an error.
+bool write_all(int fd, const void* data, size_t length);
 
 // The commands (xm help lists them), each in the file of its kind.
 int cmd_create(ControlClient& control, const Args& args);     // command_create.cpp

@@ -328,8 +328,8 @@ void handle_exception(Vcpu& vcpu, u8 vector) {
 // runs as WBINVD, as Xen does. WBINVD itself is a no-op for a domain that drives no real
 // device (caches are coherent for everything else), and real for Domain-0, whose
 // devices may need memory written back.
-void handle_cache_flush(Vcpu& vcpu, bool invd) {
-    (void)invd;  // alike (and QEMU's TCG reports INVD as WBINVD)
+// Both alike, so which one exited does not matter (QEMU's TCG reports INVD as WBINVD).
+void handle_cache_flush(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::InvdOrWbinvd)) return;
     if (vcpu.domain->hardware_domain) x86::wbinvd();
 }
@@ -376,7 +376,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
         case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
         case ExitKind::Cr8Access: handle_cr8(vcpu, exit.cr8); return;
         case ExitKind::Exception: handle_exception(vcpu, exit.exception_vector); return;
-        case ExitKind::CacheFlush: handle_cache_flush(vcpu, exit.cache_flush_invd); return;
+        case ExitKind::CacheFlush: handle_cache_flush(vcpu); return;
         case ExitKind::MonitorMwait:
             // A CPU without MONITOR/MWAIT (CPUID.1:ECX bit 3, which guests see clear)
             // raises #UD for both (SDM vol. 2B, MONITOR and MWAIT).

@@ -21,7 +21,7 @@ enum class ExitKind : u8 {
     VirtualizationInstruction,  // VMRUN, VMXON, ...: the extensions are hidden from guests
     Xsetbv,                     // XSAVE is hidden from guests
     Cr8Access,                  // MOV to or from CR8 (VMX; SVM keeps CR8 in V_TPR)
-    CacheFlush,                 // INVD or WBINVD (exit.cache_flush_invd tells which)
+    CacheFlush,                 // INVD or WBINVD: handled alike (INVD runs as WBINVD)
     MonitorMwait,               // MONITOR or MWAIT: hidden from guests (CPUID.1:ECX.MONITOR = 0)
     Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
@@ -62,7 +62,6 @@ struct VmExit {
         NestedPageFaultExit npf;
         Cr8Exit cr8;
         u8 exception_vector;
-        bool cache_flush_invd;  // CacheFlush: INVD (else WBINVD)
     };
     VmExit() : io{} {}
 };

@@ -29,32 +29,37 @@ bool write_page_tables(GuestPhysicalMemory& memory) {
     return w.ok() && w.position() == kGuestBootPageTablesEnd;
 }
 
-bool write_gdt(GuestPhysicalMemory& memory) {
+}  // namespace
+
+bool write_boot_gdt(GuestPhysicalMemory& memory, u64 code_descriptor) {
     GuestMemoryWriter w(memory, kGuestBootGdtGpa);
     w.u64_le(0);  // 0x00: null
     w.u64_le(0);  // 0x08: unused (Linux's own boot GDT leaves it empty too)
-    w.u64_le(kBootCode64Descriptor);
+    w.u64_le(code_descriptor);
     w.u64_le(kBootDataDescriptor);
     return w.ok();
 }
 
-GuestSegment flat(u16 selector, u32 access_rights) { return {selector, 0, 0xFFFFFFFFu, access_rights}; }
-
-}  // namespace
+void set_boot_segments(LongModeState& out, u32 code_access_rights) {
+    const auto flat = [](u16 selector, u32 access_rights) {
+        return GuestSegment{selector, 0, 0xFFFFFFFFu, access_rights};
+    };
+    out.gdt_base = kGuestBootGdtGpa;
+    out.gdt_limit = kBootGdtEntries * 8 - 1;
+    out.cs = flat(kBootCodeSelector, code_access_rights);
+    out.ds = out.es = out.ss = out.fs = out.gs = flat(kBootDataSelector, kBootDataAccessRights);
+}
 
 static_assert(kBootCodeSelector == 2 * 8 && kBootDataSelector == 3 * 8);
 
 bool write_long_mode_boot_structures(GuestPhysicalMemory& memory, LongModeState& out) {
-    if (!write_page_tables(memory) || !write_gdt(memory)) return false;
+    if (!write_page_tables(memory) || !write_boot_gdt(memory, kBootCode64Descriptor)) return false;
     out = {};
     out.cr0 = kCr0Pe | kCr0Et | kCr0Ne | kCr0Pg;
     out.cr3 = kGuestBootPml4Gpa;
     out.cr4 = kCr4Pae;
     out.efer = kEferLme | kEferLma;
     out.rflags = kRflagsReserved1;
-    out.gdt_base = kGuestBootGdtGpa;
-    out.gdt_limit = kBootGdtEntries * 8 - 1;
-    out.cs = flat(kBootCodeSelector, kBootCode64AccessRights);
-    out.ds = out.es = out.ss = out.fs = out.gs = flat(kBootDataSelector, kBootDataAccessRights);
+    set_boot_segments(out, kBootCode64AccessRights);
     return true;
 }

@@ -41,6 +41,14 @@ struct LongModeState {
     GuestSegment cs, ds, es, ss, fs, gs;
 };
 
+// The boot GDT at kGuestBootGdtGpa (null, unused, __BOOT_CS with `code_descriptor`,
+// __BOOT_DS), shared by the 64-bit and the 32-bit boot protocol; false when guest memory
+// refuses a write.
+bool write_boot_gdt(GuestPhysicalMemory& memory, u64 code_descriptor);
+// GDTR for that GDT, CS = __BOOT_CS with `code_access_rights` and the data segments
+// __BOOT_DS, all flat.
+void set_boot_segments(LongModeState& out, u32 code_access_rights);
+
 // Writes the boot page tables (PML4 + PDPT + four page directories of 2 MiB pages mapping
 // [0, 4 GiB) onto itself; the MMIO hole [3 GiB, 4 GiB) uncached) and the GDT into guest
 // memory, and fills `out` with the matching register state: paging on (PE, PG, PAE,
