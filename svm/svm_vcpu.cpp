@@ -5,6 +5,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/vm/control_register_rules.hpp"
 #include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
@@ -61,6 +62,10 @@ bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
                         // MWAIT are hidden (#UD), and MWAIT would park the CPU itself.
                         intercept2::kWbinvd | intercept2::kMonitor | intercept2::kMwait | intercept2::kMwaitArmed;
     // Domain-0's own bitmap lets the ports no device model claims reach the hardware.
+    // Every write to CR0 and CR4 exits, so that one the architecture refuses gets #GP
+    // before VMRUN could refuse the state (or QEMU's TCG hang on it); the guest reads
+    // both from the VMCB without an exit (kernel/vm/control_register_writes.cpp).
+    c.intercept_cr_write = (1u << 0) | (1u << 4);
     c.iopm_base_pa = vcpu.domain->io_bitmap ? vcpu.domain->io_bitmap : maps->io;
     c.msrpm_base_pa = maps->msr;
     c.guest_asid = kGuestAsid;
@@ -79,6 +84,7 @@ void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     vmcb_->control.event_inject = 0;
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
     arch_state_to_vmcb(boot, kBootStateParts, *vmcb_, vcpu.regs, vcpu.debug);
+    store_guest_efer(boot.control.efer);
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3 and paging mode
     debug_state_changed(vcpu);
     vcpu.events = {};
@@ -188,6 +194,14 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Skinit:
         case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
         case ExitCode::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitCode::WriteCr0:
+        case ExitCode::WriteCr4:
+            // MOV to CRn, and for CR0 also CLTS and LMSW (APM vol. 2 15.9). Decode assists
+            // would name the register (15.33); QEMU's TCG has none, so the handler decodes.
+            exit.kind = ExitKind::ControlRegisterWrite;
+            exit.cr_write = {};
+            exit.cr_write.cr = u8(code - u64(ExitCode::WriteCr0));
+            return;
         case ExitCode::Invd:
         case ExitCode::Wbinvd: exit.kind = ExitKind::CacheFlush; return;
         case ExitCode::Monitor:
@@ -204,7 +218,7 @@ GuestControlState SvmVcpu::control_state() const {
     g.cr2 = s.cr2;
     g.cr3 = s.cr3;
     g.cr4 = s.cr4;
-    g.efer = s.efer & ~msr_bits::kEferSvme;
+    g.efer = guest_efer();
     g.segment_base[u8(SegmentRegister::Es)] = s.es.base;
     g.segment_base[u8(SegmentRegister::Cs)] = s.cs.base;
     g.segment_base[u8(SegmentRegister::Ss)] = s.ss.base;
@@ -213,6 +227,7 @@ GuestControlState SvmVcpu::control_state() const {
     g.segment_base[u8(SegmentRegister::Gs)] = s.gs.base;
     g.cpl = s.cpl;
     g.stack_32bit = (s.ss.attrib & (1 << 10)) != 0;  // VMCB attribute bit 10 is D/B (APM vol. 2 15.5.1)
+    g.cs_long = (s.cs.attrib & (1 << 9)) != 0;       // and bit 9 is L
     if (!(s.cr0 & kCr0Pe))
         g.mode = GuestCpuMode::Real;
     else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9)))
@@ -224,9 +239,29 @@ GuestControlState SvmVcpu::control_state() const {
     return g;
 }
 
+void SvmVcpu::store_guest_efer(u64 efer) {
+    using namespace cr_bits;
+    VmcbStateSaveArea& s = vmcb_->save;
+    lme_deferred_ = (efer & kEferLme) && !(s.cr4 & kCr4Pae) && !(s.cr0 & kCr0Pg);
+    if (lme_deferred_) efer &= ~kEferLme;
+    s.efer = efer | msr_bits::kEferSvme;  // the guest's EFER never shows SVME, VMRUN needs it
+}
+
+u64 SvmVcpu::guest_efer() const {
+    return (vmcb_->save.efer & ~msr_bits::kEferSvme) | (lme_deferred_ ? cr_bits::kEferLme : 0);
+}
+
+void SvmVcpu::set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64*, bool flush_tlb) {
+    VmcbStateSaveArea& s = vmcb_->save;
+    s.cr0 = cr0;
+    s.cr4 = cr4;
+    store_guest_efer(efer);
+    if (flush_tlb) vmcb_->control.tlb_control = kTlbControlFlushAll;
+}
+
 bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
-        case Msr::Efer: value = vmcb_->save.efer & ~msr_bits::kEferSvme; return true;
+        case Msr::Efer: value = guest_efer(); return true;
         case Msr::Pat: value = vmcb_->save.g_pat; return true;
         case Msr::Tsc: value = x86::rdtsc() + vmcb_->control.tsc_offset; return true;  // APM vol. 2 15.30.5
         default: return false;
@@ -235,7 +270,7 @@ bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
 
 bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
     switch (msr) {
-        case Msr::Efer: vmcb_->save.efer = value | msr_bits::kEferSvme; return true;
+        case Msr::Efer: store_guest_efer(value); return true;
         case Msr::Pat: vmcb_->save.g_pat = value; return true;
         // The guest's TSC becomes `value`: only its offset changes (APM vol. 2 15.30.5).
         case Msr::Tsc: vmcb_->control.tsc_offset = value - x86::rdtsc(); return true;
@@ -245,11 +280,13 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
     vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
+    if (parts & vcpu_state::kControl) out.control.efer = guest_efer();
     if (parts & vcpu_state::kEvents) out.events.injected = vcpu.events.injected;
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
+    if (parts & vcpu_state::kControl) store_guest_efer(in.control.efer);
     if (parts & vcpu_state::kDebug) debug_state_changed(vcpu);
     if (parts & vcpu_state::kEvents) vcpu.events.injected = in.events.injected;
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds

@@ -17,6 +17,8 @@ public:
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
+    void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) override;
+    bool caches_pae_pdptes() const override { return false; }  // NPT walks the guest's PDPT itself
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
@@ -30,9 +32,18 @@ public:
 
 private:
     void translate_exit(VmExit& exit) const;
+    // The guest's EFER into the VMCB. QEMU's TCG stops executing a guest (and the
+    // physical CPU with it: no interrupt exits it) that VMRUN enters with EFER.LME set
+    // while CR4.PAE and CR0.PG are clear, a legal state in which LME has no effect until
+    // paging is turned on. In that state the VMCB holds EFER without LME and the guest's
+    // LME is kept here; the CR4 and CR0 writes that change the state exit
+    // (intercept_cr_write), and the VMCB gets LME back as soon as PAE is set.
+    void store_guest_efer(u64 efer);
+    u64 guest_efer() const;
 
     Vmcb* vmcb_ = nullptr;
     PhysAddr vmcb_pa_ = 0;
+    bool lme_deferred_ = false;
 };
 
 }  // namespace svm

@@ -38,6 +38,7 @@ enum class Field64 : u32 {
     GuestDebugctl = 0x2802,  // IA32_DEBUGCTL, loaded and saved with DR7 (the debug controls)
     GuestPat = 0x2804,
     GuestEfer = 0x2806,
+    GuestPdpte0 = 0x280a,  // PAE's PDPTEs with EPT (SDM vol. 3C 25.4.2); 1-3 follow two apart
     HostPat = 0x2c00,
     HostEfer = 0x2c02,
 };

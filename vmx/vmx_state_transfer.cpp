@@ -4,6 +4,8 @@
 #include "kernel/percpu.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
 #include "kernel/vcpu/vcpu.hpp"
+#include "kernel/vm/control_register_rules.hpp"
+#include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/debug_registers.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "vmx/vmcs.hpp"
@@ -17,8 +19,6 @@ namespace {
 using vcpu_state::Part;
 using vcpu_state::SegmentIndex;
 
-constexpr u64 kCr0Ne = 1ull << 5, kCr0Pe = 1ull << 0, kCr0Pg = 1ull << 31;
-constexpr u64 kCr4Vmxe = 1ull << 13;
 constexpr u32 kUnusable = 1u << 16;
 constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1, kBlockingByNmi = 1u << 3;
 
@@ -122,15 +122,17 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         write(Field32::GuestIdtrLimit, u32(in.idtr.limit));
     }
     if (parts & Part::kControl) {
-        // CR0.NE and CR4.VMXE are fixed by VMX operation; the guest sees its own values
-        // through the read shadows. PE and PG may be clear with unrestricted guest.
-        const u64 cr0_fixed = caps->cr0_fixed0 & ~(kCr0Pe | kCr0Pg);
-        write(FieldNatural::GuestCr0, in.control.cr0 | cr0_fixed | kCr0Ne);
-        write(FieldNatural::Cr0ReadShadow, in.control.cr0 & kCr0Ne);
         write(FieldNatural::GuestCr3, in.control.cr3);
-        write(FieldNatural::GuestCr4, in.control.cr4 | caps->cr4_fixed0);
-        write(FieldNatural::Cr4ReadShadow, in.control.cr4 & kCr4Vmxe);
-        write(Field64::GuestEfer, in.control.efer);
+        write_control_registers(in.control.cr0, in.control.cr4, in.control.efer);
+        // Under PAE paging VM entry takes the PDPTEs from the VMCS (SDM vol. 3C
+        // 26.3.2.4): those the guest's CR3 holds now. Bad ones load as not present.
+        u64 pdptes[4] = {0, 0, 0, 0};
+        using namespace cr_bits;
+        const bool pae_paging =
+            (in.control.cr0 & kCr0Pg) && (in.control.cr4 & kCr4Pae) && !(in.control.efer & kEferLma);
+        if (pae_paging && !read_guest_pae_pdptes(vcpu, in.control.cr3, pdptes))
+            for (u64& e : pdptes) e = 0;
+        write_pdptes(pdptes);
         guest_cr2_ = in.control.cr2;
         vcpu.cr8 = in.control.cr8 & 0xf;
     }

@@ -13,6 +13,8 @@
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
+#include "kernel/vm/control_register_rules.hpp"
+#include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/debug_registers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
@@ -27,8 +29,10 @@ namespace vmx {
 
 namespace {
 
-constexpr u64 kCr0Pe = 1ull << 0, kCr0Ne = 1ull << 5;
-constexpr u64 kCr4Vmxe = 1ull << 13;
+using cr_bits::kCr0Ne;
+using cr_bits::kCr0Pe;
+using cr_bits::kCr0Pg;
+using cr_bits::kCr4Vmxe;
 constexpr u64 kEferLma = 1ull << 10;
 constexpr u64 kRflagsIf = 1ull << 9;
 // Entry/exit interruption information (SDM vol. 3C, 25.8.3 and 25.9.2).
@@ -228,12 +232,12 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     // EPTP: 4-level walk (bits 5:3 = 3), write-back paging structures (bits 2:0 = 6).
     write(Field64::EptPointer, u64(vcpu.domain->memory.nested_root() | (3ull << 3) | 6ull));
     write(Field64::VmcsLinkPointer, u64(~0ull));
-    // The guest may not clear CR0.NE or set CR4.VMXE, which VMX operation fixes; it reads
-    // them as it last wrote them (shadows) and an attempt to change them exits.
-    write(FieldNatural::Cr0GuestHostMask, kCr0Ne);
-    write(FieldNatural::Cr0ReadShadow, kCr0Ne);
-    write(FieldNatural::Cr4GuestHostMask, kCr4Vmxe);
-    write(FieldNatural::Cr4ReadShadow, u64(0));
+    // The hypervisor owns every bit of CR4 and all of CR0 but TS and MP: a write that
+    // changes one exits, to be judged by the architecture's rules and carried out
+    // (kernel/vm/control_register_writes.cpp), and the guest reads what it wrote from the
+    // read shadows, never the bits VMX operation fixes (CR0.NE, CR4.VMXE).
+    write(FieldNatural::Cr0GuestHostMask, ~kGuestOwnedCr0Bits);
+    write(FieldNatural::Cr4GuestHostMask, ~u64(0));
 }
 
 // The vCPU's events (kernel/vcpu/vcpu_events.hpp) into the VM-entry interruption
@@ -388,12 +392,29 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Mwait: exit.kind = ExitKind::MonitorMwait; return;
         case ExitReason::CrAccess: {
             // Exit qualification for control-register accesses (SDM vol. 3C, table 28-3):
-            // only CR8 exits (the CR0/CR4 masks own no other bits a guest could change).
+            // the register (3:0), the access (5:4: MOV to, MOV from, CLTS, LMSW), the
+            // general register (11:8), LMSW's source (31:16).
             const u64 q = read(FieldNatural::ExitQualification);
-            if ((q & 0xf) != 8 || ((q >> 4) & 3) > 1) return;  // stays Unhandled
-            exit.kind = ExitKind::Cr8Access;
-            exit.cr8.write = ((q >> 4) & 3) == 0;
-            exit.cr8.gpr = u8((q >> 8) & 0xf);
+            const u8 cr = u8(q & 0xf), access = u8((q >> 4) & 3), gpr = u8((q >> 8) & 0xf);
+            if (cr == 8 && access <= 1) {
+                exit.kind = ExitKind::Cr8Access;
+                exit.cr8.write = access == 0;
+                exit.cr8.gpr = gpr;
+                return;
+            }
+            if (access == 1 || (access == 0 && cr != 0 && cr != 4)) {
+                log_warn("vmx: unexpected control-register exit, qualification %#llx", (unsigned long long)q);
+                return;  // stays Unhandled
+            }
+            exit.kind = ExitKind::ControlRegisterWrite;
+            exit.cr_write = {};
+            exit.cr_write.decoded = true;
+            exit.cr_write.cr = access == 0 ? cr : 0;
+            exit.cr_write.form = access == 0   ? CrWriteForm::MovToCr
+                                 : access == 2 ? CrWriteForm::Clts
+                                               : CrWriteForm::Lmsw;
+            exit.cr_write.gpr = gpr;
+            exit.cr_write.lmsw_source = u16(q >> 16);
             return;
         }
         case ExitReason::IoInstruction: {
@@ -447,11 +468,12 @@ GuestControlState VmxVcpu::control_state() const {
     if (control_cached_) return control_cache_;
     const_cast<VmxVcpu*>(this)->make_current();
     GuestControlState g{};
-    // CR0.NE and CR4.VMXE as the guest believes them (the read shadows).
-    g.cr0 = (read(FieldNatural::GuestCr0) & ~kCr0Ne) | (read(FieldNatural::Cr0ReadShadow) & kCr0Ne);
+    // As the guest believes them: the read shadows for the bits the hypervisor owns.
+    g.cr0 =
+        (read(FieldNatural::GuestCr0) & kGuestOwnedCr0Bits) | (read(FieldNatural::Cr0ReadShadow) & ~kGuestOwnedCr0Bits);
     g.cr2 = guest_cr2_;
     g.cr3 = read(FieldNatural::GuestCr3);
-    g.cr4 = read(FieldNatural::GuestCr4) & ~kCr4Vmxe;
+    g.cr4 = read(FieldNatural::Cr4ReadShadow);
     g.efer = read(Field64::GuestEfer);
     g.segment_base[u8(SegmentRegister::Es)] = read(FieldNatural::GuestEsBase);
     g.segment_base[u8(SegmentRegister::Cs)] = read(FieldNatural::GuestCsBase);
@@ -463,6 +485,7 @@ GuestControlState VmxVcpu::control_state() const {
     g.cpl = u8((ss_rights >> 5) & 3);               // SS.DPL is the CPL (SDM 25.4.1)
     g.stack_32bit = (ss_rights & (1u << 14)) != 0;  // D/B (SDM 24.4.1, table 24-2)
     const u32 cs_rights = read(Field32::GuestCsAccessRights);
+    g.cs_long = (cs_rights & (1u << 13)) != 0;  // L (SDM 24.4.1, table 24-2)
     if (!(g.cr0 & kCr0Pe))
         g.mode = GuestCpuMode::Real;
     else if ((g.efer & kEferLma) && (cs_rights & (1u << 13)))
@@ -474,6 +497,30 @@ GuestControlState VmxVcpu::control_state() const {
     control_cache_ = g;
     control_cached_ = true;
     return g;
+}
+
+void VmxVcpu::write_control_registers(u64 cr0, u64 cr4, u64 efer) {
+    // PE and PG may be clear with unrestricted guest; the other fixed bits hold.
+    const Capabilities* caps = capabilities();
+    write(FieldNatural::GuestCr0, cr0 | (caps->cr0_fixed0 & ~(kCr0Pe | kCr0Pg)) | kCr0Ne);
+    write(FieldNatural::Cr0ReadShadow, cr0);
+    write(FieldNatural::GuestCr4, cr4 | caps->cr4_fixed0 | kCr4Vmxe);
+    write(FieldNatural::Cr4ReadShadow, cr4);
+    write(Field64::GuestEfer, efer);
+    control_cached_ = false;
+}
+
+void VmxVcpu::write_pdptes(const u64* pdptes) {
+    for (u32 i = 0; i < 4; ++i) write(static_cast<Field64>(u32(Field64::GuestPdpte0) + 2 * i), pdptes ? pdptes[i] : 0);
+}
+
+void VmxVcpu::set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) {
+    make_current();
+    write_control_registers(cr0, cr4, efer);
+    if (pdptes) write_pdptes(pdptes);
+    // With EPT every cached translation is a combined mapping, which INVEPT drops for
+    // every VPID (SDM vol. 3C 29.4.3.1); VM entry with a VPID keeps them otherwise.
+    if (flush_tlb) invept_all();
 }
 
 bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {

@@ -18,6 +18,8 @@ public:
         guest_cr2_ = value;
         control_cached_ = false;
     }
+    void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) override;
+    bool caches_pae_pdptes() const override { return true; }
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
@@ -42,6 +44,10 @@ private:
     void prepare_event_injection(VcpuEvents& events);
     void translate_exit(VmExit& exit);
     void load_syscall_msrs();
+    // CR0, CR4 and EFER as the guest sees them into the VMCS: the read shadows take the
+    // guest's values, the fields add what VMX operation fixes.
+    void write_control_registers(u64 cr0, u64 cr4, u64 efer);
+    void write_pdptes(const u64* pdptes);
 
     // control_state() as read after the last exit: the handlers ask for it several times
     // per exit, and each read is a dozen VMREADs. Forgotten at every entry and whenever

@@ -437,6 +437,7 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::Cr8Access: return "cr8";
         case ExitKind::CacheFlush: return "cache-flush";
         case ExitKind::MonitorMwait: return "monitor-mwait";
+        case ExitKind::ControlRegisterWrite: return "cr-write";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

@@ -28,6 +28,14 @@ public:
     // entry there.
     virtual void reset(Vcpu& vcpu, const VcpuArchState& boot) = 0;
     virtual void set_cr2(u64 value) = 0;  // with a #PF raised in vcpu.events
+    // CR0, CR4 and EFER take the values an emulated write decided (as the guest sees
+    // them; kernel/vm/control_register_writes.cpp): the backend adds what its hardware
+    // fixes, takes `pdptes` (four, or null) when it caches PAE's PDPTEs, and drops the
+    // vCPU's cached translations when `flush_tlb`. During the vCPU's exit, on its CPU.
+    virtual void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) = 0;
+    // VT-x with EPT takes PAE's PDPTEs from the VMCS at VM entry (SDM vol. 3C 26.3.2.4),
+    // so whoever changes the paging mode for the guest must load them.
+    virtual bool caches_pae_pdptes() const = 0;
     // MSRs whose guest values the hardware structure holds (EFER, PAT): false for others.
     virtual bool read_guest_msr(Msr msr, u64& value) const = 0;
     virtual bool write_guest_msr(Msr msr, u64 value) = 0;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "kernel/vm/control_register_rules.hpp"
+
 namespace {
 
 constexpr u32 bit(u32 n) { return 1u << n; }
@@ -139,4 +141,16 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
             return r;
         default: return {};
     }
+}
+
+u64 CpuidPolicy::cr4_allowed() const {
+    const CpuidResult leaf7 = query(7, 0, 0, 0);
+    return guest_cr4_allowed(query(1, 0, 0, 0).ecx, leaf7.ebx, leaf7.ecx);
+}
+
+u64 CpuidPolicy::efer_allowed() const { return guest_efer_allowed(query(0x80000001, 0, 0, 0).edx); }
+
+u8 CpuidPolicy::max_physical_bits() const {
+    const u8 bits = u8(query(0x80000008, 0, 0, 0).eax);
+    return bits ? bits : 36;  // without the leaf: 36 (SDM vol. 3A 4.1.4)
 }

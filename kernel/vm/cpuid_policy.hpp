@@ -22,6 +22,11 @@ public:
     // A domain with a virtual local APIC (kernel/platform/pc_platform.cpp) sees APIC, x2APIC
     // and the TSC-deadline timer in leaf 1.
     void set_local_apic(bool present) { local_apic_ = present; }
+    // What the guest may set in CR4 and EFER: the bits of the features its CPUID offers
+    // (kernel/vm/control_register_rules.hpp); and its MAXPHYADDR.
+    u64 cr4_allowed() const;
+    u64 efer_allowed() const;
+    u8 max_physical_bits() const;
     u32 max_basic_leaf() const { return max_basic_; }
     u32 max_extended_leaf() const { return max_extended_; }
 

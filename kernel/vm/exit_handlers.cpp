@@ -4,6 +4,7 @@
 #include "kernel/log.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
 #include "kernel/vm/hypercalls.hpp"
@@ -375,6 +376,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             return;
         case ExitKind::Xsetbv: handle_xsetbv(vcpu); return;
         case ExitKind::Cr8Access: handle_cr8(vcpu, exit.cr8); return;
+        case ExitKind::ControlRegisterWrite: handle_control_register_write(vcpu, exit.cr_write); return;
         case ExitKind::Exception: handle_exception(vcpu, exit.exception_vector); return;
         case ExitKind::CacheFlush: handle_cache_flush(vcpu); return;
         case ExitKind::MonitorMwait:

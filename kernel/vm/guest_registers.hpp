@@ -36,4 +36,5 @@ struct GuestControlState {
     u8 cpl;
     GuestCpuMode mode;
     bool stack_32bit;  // SS.B: 32-bit stack pointer outside 64-bit mode (SDM vol. 3A 3.4.5)
+    bool cs_long;      // CS.L, whether or not IA-32e mode is active (SDM vol. 3A 5.2.1)
 };

@@ -74,3 +74,28 @@ bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCp
         if (j >= i || bytes[j] != 0xf0) unlocked[n++] = bytes[j];
     return intercepted_instruction_length(unlocked, n, mode, which) != 0;
 }
+
+bool decode_control_register_write(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrWrite& out) {
+    out = DecodedCrWrite{};
+    if (bytes == nullptr || available == 0) return false;
+    DecodedInstruction& insn = out.insn;
+    if (decode_instruction(bytes, available, decoder_mode(mode), insn, CpuVendor::Amd) != DecodeResult::Ok)
+        return false;
+    if (insn.vex.kind != VexKind::None || insn.map != OpcodeMap::TwoByte) return false;
+    out.length = insn.length;
+    switch (insn.opcode) {
+        case 0x22:  // MOV CRn, r32/r64 (SDM vol. 2B): ModRM.reg names the CR, rm the GPR
+            out.form = CrWriteForm::MovToCr;
+            out.cr = insn.modrm.reg;
+            out.gpr = insn.modrm.rm;
+            return true;
+        case 0x06: out.form = CrWriteForm::Clts; return true;
+        case 0x01:
+            if (((insn.modrm.raw >> 3) & 7) != 6) return false;
+            out.form = CrWriteForm::Lmsw;
+            out.lmsw_memory = insn.modrm.mod != 3;
+            out.gpr = insn.modrm.rm;
+            return true;
+        default: return false;
+    }
+}

@@ -6,6 +6,7 @@
 #include "kernel/emulator/decoder.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vm/guest_registers.hpp"
+#include "kernel/vm/vm_exit.hpp"
 
 enum class InterceptedInstruction : u8 {
     Cpuid,
@@ -34,3 +35,17 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
 // (SDM vol. 2A 2.1.1, "LOCK"), though some CPUs (and QEMU) check the intercept first.
 bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCpuMode mode,
                                        InterceptedInstruction which);
+
+// A write to a control register decoded from the bytes at RIP, for a backend that does
+// not tell its form and operand (SVM without decode assists): MOV to CRn (0F 22 /r, the
+// ModRM always naming registers), CLTS (0F 06) or LMSW (0F 01 /6, register or memory).
+struct DecodedCrWrite {
+    u8 length = 0;
+    CrWriteForm form = CrWriteForm::MovToCr;
+    u8 cr = 0;   // MovToCr: REX.R applied (and AMD's LOCK MOV CR0 = CR8); CLTS and LMSW: 0
+    u8 gpr = 0;  // MovToCr, register-form LMSW: the register
+    bool lmsw_memory = false;
+    DecodedInstruction insn;  // for LMSW's memory operand
+};
+// False when the bytes are none of these (or no valid instruction at all).
+bool decode_control_register_write(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrWrite& out);

@@ -3,6 +3,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/msr_rules.hpp"
 #include "kernel/x86/instructions.hpp"
 
@@ -50,14 +51,10 @@ MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
     switch (index) {
         case msr_index(Msr::MiscEnable):
         case msr_index(Msr::BiosSignId): return MsrResult::Ok;  // see kGuestMiscEnable
-        case msr_index(Msr::Efer): {
-            if (!valid_guest_efer(value)) return MsrResult::GeneralProtection;
-            // LMA is the CPU's to set (SDM 2.2.1): keep the current value.
-            u64 current = 0;
-            vcpu.backend->read_guest_msr(Msr::Efer, current);
-            value = (value & ~(1ull << 10)) | (current & (1ull << 10));
-            break;
-        }
+        case msr_index(Msr::Efer):
+            // Its rules (reserved bits, LME only while paging is off, LMA the CPU's) are
+            // those of the control registers (kernel/vm/control_register_writes.cpp).
+            return write_guest_efer(vcpu, value) ? MsrResult::Ok : MsrResult::GeneralProtection;
         case msr_index(Msr::Pat):
             if (!valid_pat(value)) return MsrResult::GeneralProtection;
             break;

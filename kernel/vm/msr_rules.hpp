@@ -3,6 +3,5 @@
 
 #include "kernel/types.hpp"
 
-bool valid_guest_efer(u64 value);  // only SCE, LME, LMA, NXE may be set (SVME is hidden)
-bool valid_pat(u64 value);         // every entry a defined memory type (SDM vol. 3, 11.12.2)
-bool is_canonical(u64 address);    // bits 63:47 all equal (48-bit linear addresses)
+bool valid_pat(u64 value);       // every entry a defined memory type (SDM vol. 3, 11.12.2)
+bool is_canonical(u64 address);  // bits 63:47 all equal (48-bit linear addresses)

@@ -23,6 +23,7 @@ enum class ExitKind : u8 {
     Cr8Access,                  // MOV to or from CR8 (VMX; SVM keeps CR8 in V_TPR)
     CacheFlush,                 // INVD or WBINVD: handled alike (INVD runs as WBINVD)
     MonitorMwait,               // MONITOR or MWAIT: hidden from guests (CPUID.1:ECX.MONITOR = 0)
+    ControlRegisterWrite,       // MOV to CR0 or CR4, CLTS, LMSW (kernel/vm/control_register_writes.cpp)
     Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
 };
@@ -50,6 +51,19 @@ struct Cr8Exit {
     u8 gpr;      // the general register (x86 encoding number)
 };
 
+enum class CrWriteForm : u8 { MovToCr, Clts, Lmsw };
+
+struct CrWriteExit {
+    u8 cr;  // 0 or 4
+    // Whether the hardware told the form and its operand (VMX's exit qualification,
+    // SDM vol. 3C table 28-3); otherwise the handler decodes the instruction (SVM
+    // without decode assists, as under QEMU's TCG).
+    bool decoded;
+    CrWriteForm form;
+    u8 gpr;           // MovToCr: the source register (x86 encoding number)
+    u16 lmsw_source;  // Lmsw: the 16-bit operand
+};
+
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
     u64 raw_reason = 0;  // the backend's own code, for logs
@@ -61,6 +75,7 @@ struct VmExit {
         IoExit io;
         NestedPageFaultExit npf;
         Cr8Exit cr8;
+        CrWriteExit cr_write;
         u8 exception_vector;
     };
     VmExit() : io{} {}

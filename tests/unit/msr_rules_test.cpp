@@ -4,36 +4,6 @@
 
 namespace {
 
-// EFER (AMD APM vol. 2, 3.1.7): SCE bit 0, LME bit 8, LMA bit 10, NXE bit 11, SVME bit 12;
-// LMSLE 13, FFXSR 14 and TCE 15 exist on some parts but are not offered to guests.
-constexpr u64 kSce = 1ull << 0, kLme = 1ull << 8, kLma = 1ull << 10, kNxe = 1ull << 11, kSvme = 1ull << 12;
-
-TEST(MsrRules, EferAllowedBits) {
-    EXPECT_TRUE(valid_guest_efer(0));
-    for (u64 bit : {kSce, kLme, kLma, kNxe}) EXPECT_TRUE(valid_guest_efer(bit)) << std::hex << bit;
-    EXPECT_TRUE(valid_guest_efer(kSce | kLme | kLma | kNxe));
-    EXPECT_TRUE(valid_guest_efer(kLme | kNxe));  // before paging turns LMA on
-    EXPECT_TRUE(valid_guest_efer(kSce | kLme | kLma));
-}
-
-TEST(MsrRules, EferSvmeIsRejected) {
-    EXPECT_FALSE(valid_guest_efer(kSvme));
-    EXPECT_FALSE(valid_guest_efer(kSce | kLme | kLma | kNxe | kSvme));
-}
-
-TEST(MsrRules, EferEveryOtherBitIsRejected) {
-    for (int n = 0; n < 64; ++n) {
-        const u64 bit = 1ull << n;
-        const bool allowed = n == 0 || n == 8 || n == 10 || n == 11;
-        EXPECT_EQ(valid_guest_efer(bit), allowed) << "bit " << n;
-        // A reserved bit spoils an otherwise good value.
-        if (!allowed) EXPECT_FALSE(valid_guest_efer(kSce | kLme | kLma | kNxe | bit)) << "bit " << n;
-    }
-    EXPECT_FALSE(valid_guest_efer(~0ull));
-    EXPECT_FALSE(valid_guest_efer(1ull << 63));
-    EXPECT_FALSE(valid_guest_efer(0xd01 | (1ull << 1)));
-}
-
 // PAT (SDM vol. 3, 11.12.2): eight byte-wide entries, each UC 0, WC 1, WT 4, WP 5, WB 6, UC- 7;
 // 2, 3 and 8-255 are reserved.
 u64 pat_with(int entry, u64 type, u64 others = 6) {
