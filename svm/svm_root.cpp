@@ -3,6 +3,7 @@
 #include "kernel/root_mode.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
 #include "kernel/x86/instructions.hpp"
+#include "kernel/x86/msr.hpp"
 #include "mm/kernel_address_space.hpp"
 
 bool svm_enter_root_mode(PerCpu& cpu, const char** error) {
@@ -33,6 +34,10 @@ bool svm_enter_root_mode(PerCpu& cpu, const char** error) {
         return false;
     }
     cpu.svm_host_vmsave_area = vmsave_area;
+    // RDTSCP is hidden from guests and intercepted (#UD), but QEMU's TCG reports it as
+    // RDTSC, which is not intercepted: a guest would read TSC_AUX. Vireo itself never
+    // uses it, so it holds nothing (not the CPU number an OS would put there).
+    if (x86::cpuid(0x80000001).edx & (1u << 27)) x86::wrmsr(Msr::TscAux, 0);
     cpu.root_mode_area = host_save_area;
     cpu.root_mode = RootMode::Svm;
     log_debug("svm: root mode on (EFER.SVME=1), host save area at %#llx", (unsigned long long)host_save_area);

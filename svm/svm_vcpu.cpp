@@ -53,14 +53,18 @@ bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
                         intercept1::kCpuid | intercept1::kHlt | intercept1::kIoioProt | intercept1::kMsrProt |
                         intercept1::kShutdown | intercept1::kInvlpga | intercept1::kTaskSwitch |
                         // INVD would discard dirty lines of the host's (it runs as WBINVD).
-                        intercept1::kInvd;
+                        intercept1::kInvd |
+                        // RDPMC would read the host's performance counters.
+                        intercept1::kRdpmc;
     c.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload | intercept2::kVmsave |
                         intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
                         // XCR0 is not switched between guests and host: XSETBV must exit.
                         intercept2::kXsetbv |
                         // A flush of the whole cache hurts every domain on the CPU; MONITOR and
                         // MWAIT are hidden (#UD), and MWAIT would park the CPU itself.
-                        intercept2::kWbinvd | intercept2::kMonitor | intercept2::kMwait | intercept2::kMwaitArmed;
+                        intercept2::kWbinvd | intercept2::kMonitor | intercept2::kMwait | intercept2::kMwaitArmed |
+                        // RDTSCP is hidden (CPUID) and would read the host's TSC_AUX.
+                        intercept2::kRdtscp;
     // Domain-0's own bitmap lets the ports no device model claims reach the hardware.
     // Every write to CR0 and CR4 exits, so that one the architecture refuses gets #GP
     // before VMRUN could refuse the state (or QEMU's TCG hang on it); the guest reads
@@ -207,6 +211,8 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Monitor:
         case ExitCode::Mwait:
         case ExitCode::MwaitArmed: exit.kind = ExitKind::MonitorMwait; return;
+        case ExitCode::Rdpmc: exit.kind = ExitKind::Rdpmc; return;
+        case ExitCode::Rdtscp: exit.kind = ExitKind::Rdtscp; return;
         default: exit.kind = ExitKind::Unhandled; return;
     }
 }

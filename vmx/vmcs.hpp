@@ -164,6 +164,7 @@ inline constexpr u32 kInterruptWindowExiting = 1u << 2;
 inline constexpr u32 kUseTscOffsetting = 1u << 3;
 inline constexpr u32 kHltExiting = 1u << 7;
 inline constexpr u32 kMwaitExiting = 1u << 10;
+inline constexpr u32 kRdpmcExiting = 1u << 11;
 inline constexpr u32 kMonitorExiting = 1u << 29;
 // MOV to/from CR8 exit (SDM vol. 3C, table 25-6): without them a guest's CR8 would be the
 // host's own task priority.
@@ -208,6 +209,7 @@ enum class ExitReason : u16 {
     Cpuid = 10,
     Hlt = 12,
     Invd = 13,
+    Rdpmc = 15,
     Mwait = 36,
     Monitor = 39,
     Vmcall = 18,

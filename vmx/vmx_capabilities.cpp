@@ -39,9 +39,12 @@ void compute(Capabilities& c) {
     const u64 entry_cap = x86::rdmsr(true_ctls ? Msr::VmxTrueEntryCtls : Msr::VmxEntryCtls);
 
     const u32 want_pin = pin::kExternalInterruptExiting | pin::kNmiExiting;
-    // MONITOR and MWAIT are hidden from guests (#UD) and MWAIT would park the CPU itself.
+    // MONITOR and MWAIT are hidden from guests (#UD) and MWAIT would park the CPU itself;
+    // RDPMC would read the host's performance counters. (RDTSCP, which would read the
+    // host's TSC_AUX, is #UD without the secondary control that enables it.)
     const u32 want_proc = proc::kHltExiting | proc::kUseIoBitmaps | proc::kUseMsrBitmaps | proc::kActivateSecondary |
-                          proc::kCr8LoadExiting | proc::kCr8StoreExiting | proc::kMonitorExiting | proc::kMwaitExiting;
+                          proc::kCr8LoadExiting | proc::kCr8StoreExiting | proc::kMonitorExiting | proc::kMwaitExiting |
+                          proc::kRdpmcExiting;
     // The debug controls make DR7 (and IA32_DEBUGCTL) the guest's own across entry and
     // exit; DR0-DR3 and DR6 are kernel/vm/debug_registers.cpp's. The first VMX processors
     // had them fixed at 1 (SDM vol. 3C 28.3.1, appendix A.4 and A.5).
@@ -61,7 +64,8 @@ void compute(Capabilities& c) {
     c.entry = adjust_controls(entry_cap, want_entry) & ~entry_ctl::kIa32eModeGuest;
     if ((c.pin & want_pin) != want_pin || (c.proc & want_proc) != want_proc) {
         c.problem =
-            "VMX lacks external-interrupt/NMI exiting, HLT, MONITOR, MWAIT or CR8 exiting, I/O or MSR bitmaps or "
+            "VMX lacks external-interrupt/NMI exiting, HLT, MONITOR, MWAIT, RDPMC or CR8 exiting, I/O or MSR bitmaps "
+            "or "
             "secondary controls";
         return;
     }

@@ -390,6 +390,7 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Wbinvd: exit.kind = ExitKind::CacheFlush; return;
         case ExitReason::Monitor:
         case ExitReason::Mwait: exit.kind = ExitKind::MonitorMwait; return;
+        case ExitReason::Rdpmc: exit.kind = ExitKind::Rdpmc; return;
         case ExitReason::CrAccess: {
             // Exit qualification for control-register accesses (SDM vol. 3C, table 28-3):
             // the register (3:0), the access (5:4: MOV to, MOV from, CLTS, LMSW), the

@@ -438,6 +438,8 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::CacheFlush: return "cache-flush";
         case ExitKind::MonitorMwait: return "monitor-mwait";
         case ExitKind::ControlRegisterWrite: return "cr-write";
+        case ExitKind::Rdpmc: return "rdpmc";
+        case ExitKind::Rdtscp: return "rdtscp";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

@@ -384,6 +384,16 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             // raises #UD for both (SDM vol. 2B, MONITOR and MWAIT).
             vcpu.events.raise_exception(kVectorUd, false, 0);
             return;
+        case ExitKind::Rdpmc:
+            // No counter exists, so every ECX names an invalid one: #GP(0) (SDM vol. 2B,
+            // RDPMC); the host's counters stay the host's.
+            vcpu.events.raise_exception(kVectorGp, true, 0);
+            return;
+        case ExitKind::Rdtscp:
+            // Hidden by CPUID, so #UD as on a CPU without it (APM vol. 3, RDTSCP); the
+            // host's TSC_AUX (its CPU number) stays the host's.
+            vcpu.events.raise_exception(kVectorUd, false, 0);
+            return;
         case ExitKind::Unhandled:
         case ExitKind::Count: break;
     }

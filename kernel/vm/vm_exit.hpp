@@ -24,6 +24,8 @@ enum class ExitKind : u8 {
     CacheFlush,                 // INVD or WBINVD: handled alike (INVD runs as WBINVD)
     MonitorMwait,               // MONITOR or MWAIT: hidden from guests (CPUID.1:ECX.MONITOR = 0)
     ControlRegisterWrite,       // MOV to CR0 or CR4, CLTS, LMSW (kernel/vm/control_register_writes.cpp)
+    Rdpmc,                      // guests have no performance counters (CPUID leaf 0xA absent)
+    Rdtscp,                     // hidden from guests (CPUID 8000_0001h EDX bit 27 = 0)
     Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
 };

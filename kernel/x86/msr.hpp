@@ -40,6 +40,7 @@ enum class Msr : u32 {
     FsBase = 0xc0000100,
     GsBase = 0xc0000101,
     KernelGsBase = 0xc0000102,
+    TscAux = 0xc0000103,     // read by RDTSCP (AMD APM vol. 3, RDTSCP)
     VmCr = 0xc0010114,       // AMD APM vol. 2, 15.30.1
     VmHsavePa = 0xc0010117,  // AMD APM vol. 2, 15.30.4
 };

@@ -2,7 +2,8 @@
 // #DB (intercepted on AMD-V against the #DB loop, CVE-2015-8104) from single-stepping
 // and from a data breakpoint, with DR6 telling why; INVD and WBINVD (intercepted: INVD
 // runs as WBINVD) that lose nothing written; MONITOR and MWAIT, hidden by CPUID, raise
-// #UD; a LOCK-prefixed hypercall instruction raises #UD and ends nothing.
+// #UD; RDPMC and RDTSCP, which would read host state, raise #GP and #UD; a LOCK-prefixed
+// hypercall instruction raises #UD and ends nothing.
 #include "tests/guests/lib/guest.hpp"
 
 namespace {
@@ -33,6 +34,13 @@ void run_monitor() {
     asm volatile("monitor" ::"a"(&line), "c"(0), "d"(0) : "memory");
 }
 void run_mwait() { asm volatile("mwait" ::"a"(0), "c"(0) : "memory"); }
+void run_rdpmc() { asm volatile("rdpmc" ::"c"(0) : "eax", "edx", "memory"); }
+volatile uint32_t g_tsc_aux = 0xffffffff;
+void run_rdtscp() {
+    uint32_t aux;
+    asm volatile("rdtscp" : "=c"(aux)::"eax", "edx", "memory");
+    g_tsc_aux = aux;
+}
 void run_locked_vmmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xd9" ::"a"(0) : "memory"); }
 void run_locked_vmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xc1" ::"a"(0) : "memory"); }
 
@@ -110,6 +118,17 @@ int guest_main(uint32_t magic, uint32_t) {
     CHECK(vector == 6, "MONITOR raises #UD (vector %d)", vector);
     vector = try_instruction(run_mwait, 3);
     CHECK(vector == 6, "MWAIT raises #UD (vector %d)", vector);
+
+    // RDPMC and RDTSCP would read the host's performance counters and TSC_AUX (its CPU
+    // number): a guest has no counters (#GP for every ECX) and no RDTSCP (#UD).
+    vector = try_instruction(run_rdpmc, 2);
+    CHECK(vector == 13, "RDPMC of counter 0 raises #GP (vector %d)", vector);
+    CHECK(!(cpuid(0x80000001).edx & (1u << 27)), "CPUID hides RDTSCP");
+    // Intercepted on both (#UD), but QEMU's TCG reports RDTSCP as RDTSC, which Vireo lets
+    // run: there it must at least read nothing of the host's (TSC_AUX 0).
+    vector = try_instruction(run_rdtscp, 3);
+    CHECK(vector == 6 || (!g_intel && vector < 0 && g_tsc_aux == 0),
+          "RDTSCP raises #UD, or under QEMU's TCG reads TSC_AUX 0 (vector %d, TSC_AUX %#x)", vector, g_tsc_aux);
 
     // LOCK on the hypercall instruction: #UD (SDM vol. 2A 2.1.1), the domain goes on.
     vector = try_instruction(g_intel ? run_locked_vmcall : run_locked_vmmcall, 4);
