@@ -69,7 +69,12 @@ bool SvmVcpu::init(Vcpu& vcpu, const VcpuArchState& boot, const char** error) {
     // Every write to CR0 and CR4 exits, so that one the architecture refuses gets #GP
     // before VMRUN could refuse the state (or QEMU's TCG hang on it); the guest reads
     // both from the VMCB without an exit (kernel/vm/control_register_writes.cpp).
-    c.intercept_cr_write = (1u << 0) | (1u << 4);
+    c.intercept_cr_write = (1u << 0) | (1u << 4) | (1u << 8);
+    // CR8 is the virtual local APIC's TPR[7:4] (SDM vol. 3A 11.8.6.5): reads and writes
+    // exit to it, as on VT-x, so the APIC's priority arbitration sees every change and a
+    // guest that masks interrupts with CR8 is masked (V_TPR stays unused: the interrupt
+    // requested through V_IRQ has been arbitrated already, hence V_IGN_TPR).
+    c.intercept_cr_read = 1u << 8;
     c.iopm_base_pa = vcpu.domain->io_bitmap ? vcpu.domain->io_bitmap : maps->io;
     c.msrpm_base_pa = maps->msr;
     c.guest_asid = kGuestAsid;
@@ -89,6 +94,8 @@ void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     vmcb_->control.int_ctl = kIntCtlVIntrMasking;
     arch_state_to_vmcb(boot, kBootStateParts, *vmcb_, vcpu.regs, vcpu.debug);
     store_guest_efer(boot.control.efer);
+    vcpu.cr8 = boot.control.cr8 & 0xf;  // CR8 exits (intercept_cr_read/write): V_TPR stays 0
+    vmcb_->control.int_ctl &= ~0xfull;
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3 and paging mode
     debug_state_changed(vcpu);
     vcpu.events = {};
@@ -198,6 +205,12 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Skinit:
         case ExitCode::Invlpga: exit.kind = ExitKind::VirtualizationInstruction; return;
         case ExitCode::Xsetbv: exit.kind = ExitKind::Xsetbv; return;
+        case ExitCode::ReadCr8:
+        case ExitCode::WriteCr8:
+            exit.kind = ExitKind::Cr8Access;
+            exit.cr8 = {};
+            exit.cr8.write = code == u64(ExitCode::WriteCr8);
+            return;
         case ExitCode::WriteCr0:
         case ExitCode::WriteCr4:
             // MOV to CRn, and for CR0 also CLTS and LMSW (APM vol. 2 15.9). Decode assists
@@ -286,13 +299,20 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
     vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
-    if (parts & vcpu_state::kControl) out.control.efer = guest_efer();
+    if (parts & vcpu_state::kControl) {
+        out.control.efer = guest_efer();
+        out.control.cr8 = vcpu.cr8;  // CR8 exits, as on VT-x (V_TPR is unused)
+    }
     if (parts & vcpu_state::kEvents) out.events.injected = vcpu.events.injected;
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
-    if (parts & vcpu_state::kControl) store_guest_efer(in.control.efer);
+    if (parts & vcpu_state::kControl) {
+        store_guest_efer(in.control.efer);
+        vcpu.cr8 = in.control.cr8 & 0xf;
+        vmcb_->control.int_ctl &= ~0xfull;
+    }
     if (parts & vcpu_state::kDebug) debug_state_changed(vcpu);
     if (parts & vcpu_state::kEvents) vcpu.events.injected = in.events.injected;
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds

@@ -54,7 +54,9 @@ inline constexpr u32 kXsetbv = 1u << 13;
 
 // Exit codes (APM vol. 2, appendix C).
 enum class ExitCode : u64 {
+    ReadCr8 = 0x08,
     WriteCr0 = 0x10,  // + n for CRn
+    WriteCr8 = 0x18,
     WriteCr4 = 0x14,
     ExceptionBase = 0x40,  // + vector
     Intr = 0x60,

@@ -400,6 +400,7 @@ void VmxVcpu::translate_exit(VmExit& exit) {
             if (cr == 8 && access <= 1) {
                 exit.kind = ExitKind::Cr8Access;
                 exit.cr8.write = access == 0;
+                exit.cr8.decoded = true;
                 exit.cr8.gpr = gpr;
                 return;
             }
@@ -411,9 +412,9 @@ void VmxVcpu::translate_exit(VmExit& exit) {
             exit.cr_write = {};
             exit.cr_write.decoded = true;
             exit.cr_write.cr = access == 0 ? cr : 0;
-            exit.cr_write.form = access == 0   ? CrWriteForm::MovToCr
-                                 : access == 2 ? CrWriteForm::Clts
-                                               : CrWriteForm::Lmsw;
+            exit.cr_write.form = access == 0   ? CrAccessForm::MovToCr
+                                 : access == 2 ? CrAccessForm::Clts
+                                               : CrAccessForm::Lmsw;
             exit.cr_write.gpr = gpr;
             exit.cr_write.lmsw_source = u16(q >> 16);
             return;

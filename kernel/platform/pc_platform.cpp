@@ -390,7 +390,17 @@ class PcPlatform final : public GuestClock,
             start_if_sipi(v);
             return false;
         }
-        if (v.events.interrupt_requested) return true;
+        if (v.events.interrupt_requested) {
+            // An ExtINT was acknowledged at the PIC already: it is delivered as it is.
+            if (!requested_[v.index]) return true;
+            // A vector of the local APIC handed to the CPU but not yet taken gives way when
+            // it is no longer the one the APIC would deliver now (SDM vol. 3A 11.8.3.1: the
+            // highest IRR vector above PPR): one of higher priority arrived, or TPR rose.
+            if (l.pending_vector() == i32(requested_vector_[v.index])) return true;
+            l.cancel_in_flight();
+            v.events.interrupt_requested = false;
+            requested_[v.index] = false;
+        }
         if (l.extint_pending()) {
             v.events.request_interrupt(l.acknowledge_extint());
         } else if (const i32 vector = l.pending_vector(); vector != VirtualLapic::kNoVector) {

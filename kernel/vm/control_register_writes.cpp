@@ -60,8 +60,9 @@ bool identify_write(Vcpu& vcpu, const GuestControlState& c, const CrWriteExit& e
                          (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
         return false;
     }
-    DecodedCrWrite d;
-    if (!decode_control_register_write(bytes, available, c.mode, d) || d.cr != exit.cr) {
+    DecodedCrAccess d;
+    if (!decode_control_register_access(bytes, available, c.mode, d) || d.cr != exit.cr ||
+        d.form == CrAccessForm::MovFromCr) {
         domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the CR%u write that exited", vcpu.index,
                      (unsigned long long)vcpu.regs.rip, exit.cr);
         return false;
@@ -75,7 +76,7 @@ bool identify_write(Vcpu& vcpu, const GuestControlState& c, const CrWriteExit& e
     out.form = d.form;
     out.gpr = d.gpr;
     length = d.length;
-    if (d.form == CrWriteForm::Lmsw) {
+    if (d.form == CrAccessForm::Lmsw) {
         if (d.lmsw_memory) {
             const u64 linear = memory_operand_linear(vcpu, c, d.insn);
             if (!read_guest_linear(vcpu, linear, &lmsw_source, sizeof(lmsw_source), fault)) {
@@ -112,9 +113,9 @@ void handle_control_register_write(Vcpu& vcpu, const CrWriteExit& exit) {
     if (!identify_write(vcpu, c, exit, w, length, lmsw_source)) return;
     const ControlRegisterState now = judged_state(c);
     ControlRegisterWrite result;
-    if (w.form == CrWriteForm::Clts) {
+    if (w.form == CrAccessForm::Clts) {
         result = write_cr0(now, clts_value(c.cr0));
-    } else if (w.form == CrWriteForm::Lmsw) {
+    } else if (w.form == CrAccessForm::Lmsw) {
         result = write_cr0(now, lmsw_value(c.cr0, lmsw_source));
     } else {
         // Outside 64-bit mode the instruction writes a 32-bit register (SDM vol. 2B,

@@ -293,7 +293,31 @@ void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
 
 // MOV to/from CR8 (SDM vol. 3A 10.8.6.5 / 11.8.6.5): CR8[3:0] is TPR[7:4]; other bits
 // are reserved (#GP on a write of any). With a virtual local APIC it is that APIC's TPR.
-void handle_cr8(Vcpu& vcpu, const Cr8Exit& cr8) {
+// A backend that does not tell the register (SVM without decode assists) leaves the
+// instruction to be decoded here.
+void handle_cr8(Vcpu& vcpu, const Cr8Exit& exit) {
+    Cr8Exit cr8 = exit;
+    if (!cr8.decoded) {
+        u8 bytes[15];
+        usize available = 0;
+        WalkFault fault;
+        if (!fetch_guest_instruction(vcpu, vcpu.backend->control_state(), bytes, available, fault)) {
+            if (!reflect_guest_fault(vcpu, fault))
+                domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
+                             (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
+            return;
+        }
+        DecodedCrAccess d;
+        const CrAccessForm form = cr8.write ? CrAccessForm::MovToCr : CrAccessForm::MovFromCr;
+        if (!decode_control_register_access(bytes, available, vcpu.backend->control_state().mode, d) ||
+            d.form != form || d.cr != 8) {
+            domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the CR8 access that exited",
+                         vcpu.index, (unsigned long long)vcpu.regs.rip);
+            return;
+        }
+        cr8.gpr = d.gpr;
+        vcpu.exit_instruction_length = d.length;
+    }
     const Gpr reg = static_cast<Gpr>(cr8.gpr & 15);
     if (cr8.write && (vcpu.regs[reg] & ~0xfull)) {
         vcpu.events.raise_exception(kVectorGp, true, 0);

@@ -75,8 +75,8 @@ bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCp
     return intercepted_instruction_length(unlocked, n, mode, which) != 0;
 }
 
-bool decode_control_register_write(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrWrite& out) {
-    out = DecodedCrWrite{};
+bool decode_control_register_access(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrAccess& out) {
+    out = DecodedCrAccess{};
     if (bytes == nullptr || available == 0) return false;
     DecodedInstruction& insn = out.insn;
     if (decode_instruction(bytes, available, decoder_mode(mode), insn, CpuVendor::Amd) != DecodeResult::Ok)
@@ -84,15 +84,16 @@ bool decode_control_register_write(const u8* bytes, usize available, GuestCpuMod
     if (insn.vex.kind != VexKind::None || insn.map != OpcodeMap::TwoByte) return false;
     out.length = insn.length;
     switch (insn.opcode) {
-        case 0x22:  // MOV CRn, r32/r64 (SDM vol. 2B): ModRM.reg names the CR, rm the GPR
-            out.form = CrWriteForm::MovToCr;
+        case 0x20:  // MOV r32/r64, CRn and MOV CRn, r32/r64 (SDM vol. 2B): ModRM.reg names
+        case 0x22:  // the CR, rm the GPR
+            out.form = insn.opcode == 0x22 ? CrAccessForm::MovToCr : CrAccessForm::MovFromCr;
             out.cr = insn.modrm.reg;
             out.gpr = insn.modrm.rm;
             return true;
-        case 0x06: out.form = CrWriteForm::Clts; return true;
+        case 0x06: out.form = CrAccessForm::Clts; return true;
         case 0x01:
             if (((insn.modrm.raw >> 3) & 7) != 6) return false;
-            out.form = CrWriteForm::Lmsw;
+            out.form = CrAccessForm::Lmsw;
             out.lmsw_memory = insn.modrm.mod != 3;
             out.gpr = insn.modrm.rm;
             return true;

@@ -36,16 +36,17 @@ u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode
 bool intercepted_instruction_is_locked(const u8* bytes, usize available, GuestCpuMode mode,
                                        InterceptedInstruction which);
 
-// A write to a control register decoded from the bytes at RIP, for a backend that does
-// not tell its form and operand (SVM without decode assists): MOV to CRn (0F 22 /r, the
-// ModRM always naming registers), CLTS (0F 06) or LMSW (0F 01 /6, register or memory).
-struct DecodedCrWrite {
+// An access to a control register decoded from the bytes at RIP, for a backend that does
+// not tell its form and operand (SVM without decode assists): MOV to or from CRn (0F 22
+// /r, 0F 20 /r, the ModRM always naming registers), CLTS (0F 06) or LMSW (0F 01 /6,
+// register or memory).
+struct DecodedCrAccess {
     u8 length = 0;
-    CrWriteForm form = CrWriteForm::MovToCr;
-    u8 cr = 0;   // MovToCr: REX.R applied (and AMD's LOCK MOV CR0 = CR8); CLTS and LMSW: 0
-    u8 gpr = 0;  // MovToCr, register-form LMSW: the register
+    CrAccessForm form = CrAccessForm::MovToCr;
+    u8 cr = 0;   // MOV: REX.R applied (and AMD's LOCK MOV CR0 = CR8); CLTS and LMSW: 0
+    u8 gpr = 0;  // MOV, register-form LMSW: the register
     bool lmsw_memory = false;
     DecodedInstruction insn;  // for LMSW's memory operand
 };
 // False when the bytes are none of these (or no valid instruction at all).
-bool decode_control_register_write(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrWrite& out);
+bool decode_control_register_access(const u8* bytes, usize available, GuestCpuMode mode, DecodedCrAccess& out);

@@ -49,11 +49,12 @@ struct NestedPageFaultExit {
 };
 
 struct Cr8Exit {
-    bool write;  // MOV CR8, reg
-    u8 gpr;      // the general register (x86 encoding number)
+    bool write;    // MOV CR8, reg
+    bool decoded;  // the hardware told the register (VMX); otherwise the handler decodes (SVM)
+    u8 gpr;        // the general register (x86 encoding number)
 };
 
-enum class CrWriteForm : u8 { MovToCr, Clts, Lmsw };
+enum class CrAccessForm : u8 { MovToCr, MovFromCr, Clts, Lmsw };
 
 struct CrWriteExit {
     u8 cr;  // 0 or 4
@@ -61,7 +62,7 @@ struct CrWriteExit {
     // SDM vol. 3C table 28-3); otherwise the handler decodes the instruction (SVM
     // without decode assists, as under QEMU's TCG).
     bool decoded;
-    CrWriteForm form;
+    CrAccessForm form;
     u8 gpr;           // MovToCr: the source register (x86 encoding number)
     u16 lmsw_source;  // Lmsw: the 16-bit operand
 };

@@ -192,38 +192,41 @@ TEST(ControlRegisterRules, PdptesReservedBits) {
     EXPECT_TRUE(pae_pdptes_valid(absent, 40)) << "an absent entry is not checked";
 }
 
-TEST(ControlRegisterRules, DecodesTheWritesThatExit) {
-    DecodedCrWrite d;
+TEST(ControlRegisterRules, DecodesTheAccessesThatExit) {
+    DecodedCrAccess d;
     const u8 mov_cr0_eax[] = {0x0f, 0x22, 0xc0};
-    ASSERT_TRUE(decode_control_register_write(mov_cr0_eax, sizeof(mov_cr0_eax), GuestCpuMode::Protected32, d));
-    EXPECT_EQ(d.form, CrWriteForm::MovToCr);
+    ASSERT_TRUE(decode_control_register_access(mov_cr0_eax, sizeof(mov_cr0_eax), GuestCpuMode::Protected32, d));
+    EXPECT_EQ(d.form, CrAccessForm::MovToCr);
     EXPECT_EQ(d.cr, 0);
     EXPECT_EQ(d.gpr, 0);
     EXPECT_EQ(d.length, 3);
     const u8 mov_cr4_r9[] = {0x41, 0x0f, 0x22, 0xe1};  // REX.B: R9
-    ASSERT_TRUE(decode_control_register_write(mov_cr4_r9, sizeof(mov_cr4_r9), GuestCpuMode::Long64, d));
+    ASSERT_TRUE(decode_control_register_access(mov_cr4_r9, sizeof(mov_cr4_r9), GuestCpuMode::Long64, d));
     EXPECT_EQ(d.cr, 4);
     EXPECT_EQ(d.gpr, 9);
     EXPECT_EQ(d.length, 4);
     const u8 clts[] = {0x0f, 0x06};
-    ASSERT_TRUE(decode_control_register_write(clts, sizeof(clts), GuestCpuMode::Real, d));
-    EXPECT_EQ(d.form, CrWriteForm::Clts);
+    ASSERT_TRUE(decode_control_register_access(clts, sizeof(clts), GuestCpuMode::Real, d));
+    EXPECT_EQ(d.form, CrAccessForm::Clts);
     EXPECT_EQ(d.length, 2);
     const u8 lmsw_ax[] = {0x0f, 0x01, 0xf0};
-    ASSERT_TRUE(decode_control_register_write(lmsw_ax, sizeof(lmsw_ax), GuestCpuMode::Protected32, d));
-    EXPECT_EQ(d.form, CrWriteForm::Lmsw);
+    ASSERT_TRUE(decode_control_register_access(lmsw_ax, sizeof(lmsw_ax), GuestCpuMode::Protected32, d));
+    EXPECT_EQ(d.form, CrAccessForm::Lmsw);
     EXPECT_FALSE(d.lmsw_memory);
     EXPECT_EQ(d.gpr, 0);
     const u8 lmsw_mem[] = {0x0f, 0x01, 0x33};  // LMSW [ebx]
-    ASSERT_TRUE(decode_control_register_write(lmsw_mem, sizeof(lmsw_mem), GuestCpuMode::Protected32, d));
+    ASSERT_TRUE(decode_control_register_access(lmsw_mem, sizeof(lmsw_mem), GuestCpuMode::Protected32, d));
     EXPECT_TRUE(d.lmsw_memory);
     EXPECT_EQ(d.insn.memory.base, 3);
     const u8 smsw[] = {0x0f, 0x01, 0xe0};  // SMSW: not a write
-    EXPECT_FALSE(decode_control_register_write(smsw, sizeof(smsw), GuestCpuMode::Protected32, d));
-    const u8 mov_from_cr0[] = {0x0f, 0x20, 0xc0};
-    EXPECT_FALSE(decode_control_register_write(mov_from_cr0, sizeof(mov_from_cr0), GuestCpuMode::Protected32, d));
+    EXPECT_FALSE(decode_control_register_access(smsw, sizeof(smsw), GuestCpuMode::Protected32, d));
+    const u8 mov_rax_cr8[] = {0x44, 0x0f, 0x20, 0xc0};  // REX.R: CR8
+    ASSERT_TRUE(decode_control_register_access(mov_rax_cr8, sizeof(mov_rax_cr8), GuestCpuMode::Long64, d));
+    EXPECT_EQ(d.form, CrAccessForm::MovFromCr);
+    EXPECT_EQ(d.cr, 8);
+    EXPECT_EQ(d.gpr, 0);
     const u8 locked[] = {0xf0, 0x0f, 0x22, 0xc0};  // AMD's MOV CR8
-    ASSERT_TRUE(decode_control_register_write(locked, sizeof(locked), GuestCpuMode::Protected32, d));
+    ASSERT_TRUE(decode_control_register_access(locked, sizeof(locked), GuestCpuMode::Protected32, d));
     EXPECT_EQ(d.cr, 8);
     EXPECT_TRUE(d.insn.prefixes.lock);
 }

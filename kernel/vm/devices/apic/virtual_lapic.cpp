@@ -549,6 +549,11 @@ void VirtualLapic::mark_in_flight(u8 vector) {
     arrived_again_ = false;
 }
 
+void VirtualLapic::cancel_in_flight() {
+    in_flight_ = -1;
+    arrived_again_ = false;
+}
+
 void VirtualLapic::acknowledge(u8 vector) {
     const bool again = i32(vector) == in_flight_ && arrived_again_;
     if (i32(vector) == in_flight_) {

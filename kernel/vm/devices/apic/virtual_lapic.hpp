@@ -128,6 +128,9 @@ public:
     // hardware would merge the two; the exit cannot tell which came first, so the choice
     // is the one that never loses an interrupt (a rare duplicate instead).
     void mark_in_flight(u8 vector);
+    // The vector handed to the CPU was taken back before the guest took it (a vector of
+    // higher priority came, or TPR rose): it stays in IRR, as one interrupt.
+    void cancel_in_flight();
     // The vector was injected: IRR -> ISR (SDM 11.8.4). Ignored when not in IRR. If the
     // same vector arrived again while it was in flight, IRR keeps it, pending.
     void acknowledge(u8 vector);
