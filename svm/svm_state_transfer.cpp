@@ -73,7 +73,8 @@ void vmcb_to_arch_state(const Vmcb& vmcb, const GuestRegisters& regs, const Gues
     if (parts & Part::kEvents) {
         // The injected event is the vCPU's (VcpuEvents), not the VMCB's, between exits.
         out.events.interrupt_shadow = c.interrupt_shadow & 1;
-        out.events.nmi_blocked = false;  // not tracked without vNMI (the NMI issue)
+        // NMI blocking and a pending NMI are the backend's and the vCPU's (svm_vcpu.cpp).
+        out.events.nmi_blocked = false;
         out.events.nmi_pending = false;
         // The activity state is the scheduler's (halted = blocked), filled in by the caller.
     }

@@ -99,7 +99,18 @@ void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3 and paging mode
     debug_state_changed(vcpu);
     vcpu.events = {};
+    set_nmi_blocked(false);
     fpu_reset_state(vcpu);
+}
+
+void SvmVcpu::set_nmi_blocked(bool blocked) {
+    nmi_blocked_ = blocked;
+    iret_pending_ = false;
+    nmi_singlestep_ = false;
+    if (blocked)
+        vmcb_->control.intercept_misc1 |= intercept1::kIret;
+    else
+        vmcb_->control.intercept_misc1 &= ~intercept1::kIret;
 }
 
 SvmVcpu::~SvmVcpu() {
@@ -113,6 +124,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     s.rsp = vcpu.regs[Gpr::Rsp];
     s.rip = vcpu.regs.rip;
     s.rflags = vcpu.regs.rflags;
+    prepare_nmi(vcpu);
     events_to_vmcb(vcpu.events, *vmcb_);
 
     // Another vCPU (with other nested tables under the same ASID) may have run here.
@@ -130,7 +142,59 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     vcpu.regs.rip = s.rip;
     vcpu.regs.rflags = s.rflags;
     events_from_vmcb(*vmcb_, vcpu.events);
+    if (iret_pending_ && vcpu.regs.rip != iret_rip_) {
+        iret_pending_ = false;
+        nmi_blocked_ = false;
+    }
     translate_exit(exit);
+    if (nmi_exit(vcpu)) exit.kind = ExitKind::InterruptWindow;
+}
+
+void SvmVcpu::prepare_nmi(Vcpu& vcpu) {
+    VcpuEvents& events = vcpu.events;
+    if (!events.nmi_pending) return;
+    const bool shadow = vmcb_->control.interrupt_shadow & 1;
+    if (!events.has_injection() && !nmi_blocked_ && !shadow) {
+        events.injected = {vcpu_state::EventKind::Nmi, 2, false, 0, 0};
+        events.nmi_pending = false;
+        nmi_blocked_ = true;
+        vmcb_->control.intercept_misc1 |= intercept1::kIret;
+        return;
+    }
+    // Blocked by a running handler whose IRET has not exited yet: that exit comes first.
+    if (nmi_blocked_ && !iret_pending_) return;
+    request_nmi_window(vcpu, false);
+}
+
+void SvmVcpu::request_nmi_window(Vcpu& vcpu, bool over_iret) {
+    constexpr u64 kRflagsTf = 1ull << 8;
+    if (nmi_singlestep_ || (vcpu.regs.rflags & kRflagsTf)) return;  // a #DB comes anyway
+    vcpu.regs.rflags |= kRflagsTf;
+    nmi_singlestep_ = true;
+    // An IRET replaces RFLAGS with the one it pops; any other instruction leaves TF set.
+    singlestep_clears_tf_ = !over_iret;
+}
+
+bool SvmVcpu::nmi_exit(Vcpu& vcpu) {
+    constexpr u64 kRflagsTf = 1ull << 8, kDr6Bs = 1ull << 14, kDr6Breakpoints = 0xf;
+    const u64 code = vmcb_->control.exit_code;
+    if (code == u64(ExitCode::Iret)) {
+        // The IRET has not run yet: it completes once the guest is entered again.
+        vmcb_->control.intercept_misc1 &= ~intercept1::kIret;
+        iret_pending_ = true;
+        iret_rip_ = vcpu.regs.rip;
+        if (vcpu.events.nmi_pending) request_nmi_window(vcpu, true);
+        return true;
+    }
+    if (nmi_singlestep_ && code == u64(ExitCode::ExceptionBase) + 1) {
+        nmi_singlestep_ = false;
+        // After an IRET, RFLAGS is the one it popped; otherwise TF is still Vireo's.
+        if (singlestep_clears_tf_) vcpu.regs.rflags &= ~kRflagsTf;
+        VmcbStateSaveArea& s = vmcb_->save;
+        s.dr6 &= ~kDr6Bs;
+        return (s.dr6 & kDr6Breakpoints) == 0;  // a breakpoint hit too: the guest's #DB
+    }
+    return false;
 }
 
 void SvmVcpu::translate_exit(VmExit& exit) const {
@@ -303,7 +367,11 @@ void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
         out.control.efer = guest_efer();
         out.control.cr8 = vcpu.cr8;  // CR8 exits, as on VT-x (V_TPR is unused)
     }
-    if (parts & vcpu_state::kEvents) out.events.injected = vcpu.events.injected;
+    if (parts & vcpu_state::kEvents) {
+        out.events.injected = vcpu.events.injected;
+        out.events.nmi_blocked = nmi_blocked_;
+        out.events.nmi_pending = vcpu.events.nmi_pending;
+    }
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
@@ -314,7 +382,11 @@ void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         vmcb_->control.int_ctl &= ~0xfull;
     }
     if (parts & vcpu_state::kDebug) debug_state_changed(vcpu);
-    if (parts & vcpu_state::kEvents) vcpu.events.injected = in.events.injected;
+    if (parts & vcpu_state::kEvents) {
+        vcpu.events.injected = in.events.injected;
+        vcpu.events.nmi_pending = in.events.nmi_pending;
+        set_nmi_blocked(in.events.nmi_blocked);
+    }
     vmcb_->control.tlb_control = kTlbControlFlushAll;  // new CR3, paging mode: nothing cached holds
 }
 

@@ -40,10 +40,27 @@ private:
     // (intercept_cr_write), and the VMCB gets LME back as soon as PAE is set.
     void store_guest_efer(u64 efer);
     u64 guest_efer() const;
+    // NMIs. Without AMD's virtual NMI, the CPU does not know that an injected NMI's
+    // handler runs, so Vireo keeps the blocking (SDM vol. 3A 6.7.1) itself, as KVM does:
+    // from the injection to the next IRET, which exits (the IRET intercept) and is then
+    // known complete once RIP has left it. To learn that at once when an NMI waits, and to
+    // get past an STI or MOV SS shadow, the next instruction is single-stepped (TF; #DB
+    // always exits). Called before each entry; the exit side is in translate_exit.
+    void prepare_nmi(Vcpu& vcpu);
+    void request_nmi_window(Vcpu& vcpu, bool over_iret);
+    // An exit that was Vireo's own NMI bookkeeping (the IRET, the single step): nothing
+    // for the generic handlers.
+    bool nmi_exit(Vcpu& vcpu);
+    void set_nmi_blocked(bool blocked);
 
     Vmcb* vmcb_ = nullptr;
     PhysAddr vmcb_pa_ = 0;
     bool lme_deferred_ = false;
+    bool nmi_blocked_ = false;   // an injected NMI's handler has not returned yet
+    bool iret_pending_ = false;  // its IRET exited: complete once RIP is elsewhere
+    u64 iret_rip_ = 0;
+    bool nmi_singlestep_ = false;  // TF set by Vireo for one instruction
+    bool singlestep_clears_tf_ = false;
 };
 
 }  // namespace svm

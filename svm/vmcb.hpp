@@ -28,6 +28,7 @@ inline constexpr u32 kInit = 1u << 3;
 inline constexpr u32 kVintr = 1u << 4;
 inline constexpr u32 kRdpmc = 1u << 15;
 inline constexpr u32 kCpuid = 1u << 18;
+inline constexpr u32 kIret = 1u << 20;
 inline constexpr u32 kInvd = 1u << 22;
 inline constexpr u32 kHlt = 1u << 24;
 inline constexpr u32 kInvlpga = 1u << 26;
@@ -66,6 +67,7 @@ enum class ExitCode : u64 {
     Vintr = 0x64,
     Rdpmc = 0x6f,
     Cpuid = 0x72,
+    Iret = 0x74,
     Invd = 0x76,
     Hlt = 0x78,
     Invlpga = 0x7a,

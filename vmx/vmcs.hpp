@@ -157,12 +157,16 @@ void write(F, V) = delete;
 namespace pin {
 inline constexpr u32 kExternalInterruptExiting = 1u << 0;
 inline constexpr u32 kNmiExiting = 1u << 3;
+// The CPU tracks the guest's NMI blocking for injected NMIs (set by their delivery,
+// cleared by IRET) in "blocking by NMI" (SDM vol. 3C 25.6.1, 26.6.1.2).
+inline constexpr u32 kVirtualNmis = 1u << 5;
 inline constexpr u32 kPreemptionTimer = 1u << 6;
 }  // namespace pin
 namespace proc {
 inline constexpr u32 kInterruptWindowExiting = 1u << 2;
 inline constexpr u32 kUseTscOffsetting = 1u << 3;
 inline constexpr u32 kHltExiting = 1u << 7;
+inline constexpr u32 kNmiWindowExiting = 1u << 22;  // needs virtual NMIs (SDM vol. 3C 25.6.2)
 inline constexpr u32 kMwaitExiting = 1u << 10;
 inline constexpr u32 kRdpmcExiting = 1u << 11;
 inline constexpr u32 kMonitorExiting = 1u << 29;
@@ -205,6 +209,7 @@ enum class ExitReason : u16 {
     Init = 3,
     Sipi = 4,
     InterruptWindow = 7,
+    NmiWindow = 8,
     TaskSwitch = 9,
     Cpuid = 10,
     Hlt = 12,

@@ -53,13 +53,16 @@ void compute(Capabilities& c) {
     const u32 want_entry = entry_ctl::kLoadPat | entry_ctl::kLoadEfer | entry_ctl::kLoadDebugControls;
     // The preemption timer guarantees a slice ends with an exit, whatever happens to
     // interrupt delivery: used when the CPU has it.
-    c.pin = adjust_controls(pin_cap, want_pin | pin::kPreemptionTimer);
+    c.pin = adjust_controls(pin_cap, want_pin | pin::kPreemptionTimer | pin::kVirtualNmis);
     c.preemption_timer = c.pin & pin::kPreemptionTimer;
     if (c.preemption_timer) c.preemption_timer_shift = u32(x86::rdmsr(Msr::VmxMisc) & 0x1f);
     // TSC offsetting, where there is one, gives each guest its own time base, so a
     // restored or migrated guest's TSC goes on from where it was (SDM vol. 3C 25.6.5).
     c.proc = adjust_controls(proc_cap, want_proc | proc::kUseTscOffsetting);
     c.tsc_offsetting = c.proc & proc::kUseTscOffsetting;
+    // Virtual NMIs with NMI-window exiting, where both exist: a pending NMI is injected
+    // the moment the guest's NMI handler returns. Without them it waits for any exit.
+    c.nmi_window = (c.pin & pin::kVirtualNmis) && (u32(proc_cap >> 32) & proc::kNmiWindowExiting);
     c.exit = adjust_controls(exit_cap, want_exit);
     c.entry = adjust_controls(entry_cap, want_entry) & ~entry_ctl::kIa32eModeGuest;
     if ((c.pin & want_pin) != want_pin || (c.proc & want_proc) != want_proc) {

@@ -100,7 +100,7 @@ void VmxVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
         out.events.injected = vcpu.events.injected;
         out.events.interrupt_shadow = (interruptibility & (kBlockingBySti | kBlockingByMovSs)) != 0;
         out.events.nmi_blocked = (interruptibility & kBlockingByNmi) != 0;
-        out.events.nmi_pending = false;
+        out.events.nmi_pending = vcpu.events.nmi_pending;
     }
 }
 
@@ -160,6 +160,7 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     }
     if (parts & Part::kEvents) {
         vcpu.events.injected = in.events.injected;
+        vcpu.events.nmi_pending = in.events.nmi_pending;
         u32 interruptibility = read(Field32::GuestInterruptibility) & ~(kBlockingBySti | kBlockingByNmi);
         interruptibility &= ~kBlockingByMovSs;
         if (in.events.interrupt_shadow) interruptibility |= kBlockingBySti;

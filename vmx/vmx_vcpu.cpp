@@ -38,7 +38,7 @@ constexpr u64 kRflagsIf = 1ull << 9;
 // Entry/exit interruption information (SDM vol. 3C, 25.8.3 and 25.9.2).
 constexpr u32 kEventValid = 1u << 31;
 constexpr u32 kEventExternal = 0u << 8, kEventNmi = 2u << 8;
-constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1;
+constexpr u32 kBlockingBySti = 1u << 0, kBlockingByMovSs = 1u << 1, kBlockingByNmi = 1u << 3;
 
 // VPIDs tag guest TLB entries (SDM vol. 3C 29.1); 0 is the host's. One per vCPU, given
 // back when it dies: a reused VPID's stale entries are flushed by the INVEPT each vCPU
@@ -252,7 +252,16 @@ void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
         write(Field32::GuestInterruptibility, interruptibility);
         clear_interrupt_shadow_ = false;
     }
-    u32 controls = read(Field32::ProcessorBasedControls) & ~proc::kInterruptWindowExiting;
+    u32 controls = read(Field32::ProcessorBasedControls) & ~(proc::kInterruptWindowExiting | proc::kNmiWindowExiting);
+    // An NMI comes before external interrupts, unless an NMI handler runs or a shadow
+    // covers the instruction (SDM vol. 3C 26.3.1.5: NMI injection then fails the entry);
+    // NMI-window exiting asks for the moment it may come.
+    const bool nmi_blocked = interruptibility & (kBlockingBySti | kBlockingByMovSs | kBlockingByNmi);
+    if (events.nmi_pending && !events.has_injection() && !nmi_blocked) {
+        events.injected = {vcpu_state::EventKind::Nmi, 2, false, 0, 0};
+        events.nmi_pending = false;
+    }
+    if (events.nmi_pending && capabilities()->nmi_window) controls |= proc::kNmiWindowExiting;
     if (events.has_injection()) {
         const vcpu_state::Event& e = events.injected;
         write(Field32::EntryInterruptionInfo, event_encoding::encode(e, true));
@@ -378,7 +387,8 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::PreemptionTimer:
         case ExitReason::Init:
         case ExitReason::Sipi: exit.kind = ExitKind::PhysicalInterrupt; return;
-        case ExitReason::InterruptWindow: exit.kind = ExitKind::InterruptWindow; return;
+        case ExitReason::InterruptWindow:
+        case ExitReason::NmiWindow: exit.kind = ExitKind::InterruptWindow; return;
         case ExitReason::TripleFault: exit.kind = ExitKind::TripleFault; return;
         case ExitReason::Cpuid: exit.kind = ExitKind::Cpuid; return;
         case ExitReason::Hlt: exit.kind = ExitKind::Hlt; return;

@@ -390,6 +390,7 @@ class PcPlatform final : public GuestClock,
             start_if_sipi(v);
             return false;
         }
+        if (l.take_nmi()) v.events.nmi_pending = true;
         if (v.events.interrupt_requested) {
             // An ExtINT was acknowledged at the PIC already: it is delivered as it is.
             if (!requested_[v.index]) return true;
@@ -424,6 +425,8 @@ class PcPlatform final : public GuestClock,
         LockGuard<SpinLock> guard(lock_);
         VirtualLapic& l = *lapics_[v.index];
         const bool interruptible = v.regs.rflags & kRflagsIf;
+        // An NMI ends HLT whatever RFLAGS.IF says (SDM vol. 2A, HLT).
+        if (v.events.nmi_pending || l.nmi_pending()) return;
         if (interruptible &&
             (v.events.interrupt_requested || l.extint_pending() || l.pending_vector() != VirtualLapic::kNoVector))
             return;  // taken at the next entry

@@ -19,6 +19,12 @@ struct VcpuEvents {
     // MOV SS shadow blocks it; it stays requested until delivery has begun.
     bool interrupt_requested = false;
     u8 interrupt_vector = 0;
+    // An NMI waits (the local APIC's: an NMI IPI or message, LINT1). Delivered ahead of
+    // external interrupts and whatever RFLAGS.IF says, once no NMI handler runs (NMIs
+    // are blocked from an NMI's delivery to the next IRET, SDM vol. 3A 6.7.1) and no STI
+    // or MOV SS shadow covers the instruction. More NMIs meanwhile are one (the CPU
+    // latches one).
+    bool nmi_pending = false;
 
     // A hardware exception for the next entry (it replaces an exception not yet
     // delivered: the handlers raise at most one per exit).

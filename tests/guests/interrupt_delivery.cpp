@@ -1,14 +1,18 @@
 // Interrupt delivery through the virtual local APIC as a CPU delivers it (domain option
-// platform=pc; Intel SDM vol. 3A 11.8.3-11.8.6): the highest-priority vector first even
-// when a lower one was already on its way to the CPU, the task priority (the TPR register
-// and CR8) holding back the classes at or below it, and the TPR and CR8 showing one value.
+// platform=pc; Intel SDM vol. 3A 6.7.1, 11.6, 11.8.3-11.8.6): the highest-priority vector
+// first even when a lower one was already on its way to the CPU, the task priority (the
+// TPR register and CR8) holding back the classes at or below it, the TPR and CR8 showing
+// one value; NMIs whatever RFLAGS.IF says, one at a time (the next waits for the handler's
+// IRET), and an NMI ending a HLT with interrupts off.
 #include "tests/guests/lib/guest.hpp"
 
 namespace {
 
 constexpr uint32_t kLapic = 0xfee00000;
 // Local APIC registers (SDM vol. 3A, table 11-1).
-constexpr uint32_t kTpr = 0x80, kEoi = 0xb0, kSvr = 0xf0, kIrr = 0x200, kIcrLow = 0x300;
+constexpr uint32_t kTpr = 0x80, kEoi = 0xb0, kSvr = 0xf0, kIrr = 0x200, kIcrLow = 0x300, kIcrHigh = 0x310;
+constexpr uint32_t kIoapic = 0xfec00000;
+constexpr uint32_t kMasked = 1u << 16;
 constexpr uint32_t kSelf = 1u << 18;  // destination shorthand "self", fixed delivery
 
 volatile uint32_t& lapic(uint32_t offset) { return *reinterpret_cast<volatile uint32_t*>(kLapic + offset); }
@@ -22,6 +26,37 @@ void window() { asm volatile("sti; nop; nop; cli" ::: "memory"); }
 // AMD's alternative encoding of MOV to and from CR8 in 32-bit code (LOCK MOV CR0, APM
 // vol. 3 "MOV CRn"): the CPU has it, though CPUID does not offer it to guests.
 void write_cr8(uint32_t value) { asm volatile(".byte 0xf0, 0x0f, 0x22, 0xc0" ::"a"(value) : "memory"); }
+// An NMI IPI to APIC ID 0, this vCPU (delivery mode 100b; the "self" shorthand is for
+// fixed interrupts only, SDM 11.6.1).
+void send_nmi() {
+    lapic(kIcrHigh) = 0;
+    lapic(kIcrLow) = 4u << 8;
+}
+
+void ioapic_redirect(uint32_t pin, uint32_t low) {
+    *reinterpret_cast<volatile uint32_t*>(kIoapic) = 0x11 + 2 * pin;
+    *reinterpret_cast<volatile uint32_t*>(kIoapic + 0x10) = 0;  // destination APIC 0
+    *reinterpret_cast<volatile uint32_t*>(kIoapic) = 0x10 + 2 * pin;
+    *reinterpret_cast<volatile uint32_t*>(kIoapic + 0x10) = low;
+}
+
+volatile uint32_t g_nmis = 0;
+volatile uint32_t g_nmis_inside = 0;
+volatile bool g_send_from_handler = false;
+
+bool nmi_hook(uint32_t vector, uint32_t&, uint32_t&) {
+    if (vector != 2) return false;
+    g_nmis = g_nmis + 1;
+    if (g_send_from_handler) {
+        // The second NMI must wait for this handler's IRET, however many exits happen.
+        g_send_from_handler = false;
+        send_nmi();
+        for (int i = 0; i < 20; ++i) (void)cpuid(0);
+        g_nmis_inside = g_nmis;
+    }
+    return true;
+}
+
 uint32_t read_cr8() {
     uint32_t value;
     asm volatile(".byte 0xf0, 0x0f, 0x20, 0xc0" : "=a"(value)::"memory");
@@ -80,5 +115,30 @@ int guest_main(uint32_t, uint32_t) {
         CHECK(read_cr8() == 3, "TPR 0x30 reads as CR8 3 (%u)", read_cr8());
         lapic(kTpr) = 0;
     }
+    // 4. NMIs (SDM vol. 3A 6.7.1): taken with interrupts off; one sent from an NMI
+    // handler waits for its IRET; one ends a HLT with interrupts off.
+    g_exception_hook = nmi_hook;
+    send_nmi();
+    for (int i = 0; i < 3; ++i) (void)cpuid(0);
+    CHECK(g_nmis == 1, "an NMI IPI is taken with interrupts off (%u)", g_nmis);
+    const uint32_t base = g_nmis;
+    g_send_from_handler = true;
+    send_nmi();
+    for (int i = 0; i < 3; ++i) (void)cpuid(0);
+    CHECK(g_nmis_inside - base == 1 && g_nmis - base == 2,
+          "an NMI sent from the NMI handler waits for its IRET (%u taken inside the handler, %u after it)",
+          g_nmis_inside - base, g_nmis - base);
+    // The PIT's IRQ 0 (I/O APIC pin 2) as NMIs, every millisecond: HLT with IF clear ends.
+    const uint32_t before = g_nmis;
+    ioapic_redirect(2, 4u << 8);
+    outb(0x43, 0x34);  // channel 0, lobyte/hibyte, mode 2 (rate generator)
+    outb(0x40, 0xa9);  // 1193 ticks of 1.193182 MHz: 1 ms
+    outb(0x40, 0x04);
+    asm volatile("cli; hlt" ::: "memory");
+    const uint32_t woken_by = g_nmis - before;
+    ioapic_redirect(2, kMasked);
+    outb(0x43, 0x30);  // mode 0 with no count: the counter stops
+    CHECK(woken_by >= 1, "an NMI ends HLT with interrupts off (%u NMIs)", woken_by);
+    g_exception_hook = nullptr;
     return finish("interrupt_delivery");
 }

@@ -135,6 +135,7 @@ public:
     // same vector arrived again while it was in flight, IRR keeps it, pending.
     void acknowledge(u8 vector);
     bool take_nmi();
+    bool nmi_pending() const { return nmi_pending_; }
     // True once per INIT received: the vCPU stops and waits for SIPI (its APIC was reset).
     bool take_init();
     // True once per SIPI accepted: the vCPU starts in real mode at vector << 12.
