@@ -689,6 +689,7 @@ public:
     bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
     void after_exit(Vcpu& v) override { platform_.after_exit(v); }
     void halt(Vcpu& v) override { platform_.halt(v); }
+    bool local_apic_enabled(const Vcpu& v) const override { return platform_.lapics_[v.index]->hw_enabled(); }
     u64 read_cr8(Vcpu& v) override {
         LockGuard<SpinLock> guard(platform_.lock_);
         return platform_.lapics_[v.index]->tpr() >> 4;

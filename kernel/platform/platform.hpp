@@ -42,6 +42,9 @@ public:
     // Its vCPUs start and take timers through local APICs: then the vcpu_start and
     // set_timer hypercalls, which would bypass them, are refused.
     virtual bool has_local_apics() const = 0;
+    // The vCPU's local APIC is enabled in IA32_APIC_BASE (CPUID.1:EDX.APIC follows it,
+    // SDM vol. 3A 11.4.3). False without local APICs.
+    virtual bool local_apic_enabled(const Vcpu&) const { return false; }
     // A graceful shutdown request the guest sees (the ACPI power button of a PC): false
     // where the machine has no such thing (the guest can only be destroyed).
     virtual bool request_shutdown() = 0;

@@ -15,6 +15,10 @@ struct Domain;
 struct Vcpu;
 
 // The operations generic code needs from a hardware backend. One object per vCPU.
+// IA32_MISC_ENABLE at reset as a guest sees it (SDM vol. 4, table 2-2): fast strings on,
+// branch trace and PEBS unavailable, XD not disabled.
+inline constexpr u64 kGuestMiscEnableReset = (1ull << 0) | (1ull << 11) | (1ull << 12);
+
 class VcpuBackend {
 public:
     virtual ~VcpuBackend() = default;
@@ -96,6 +100,8 @@ struct Vcpu {
     u64 last_npf_gpa = 0;
     u64 last_npf_rip = 0;
     u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)
+    // IA32_MISC_ENABLE as the guest last wrote it (kernel/vm/msr_policy.cpp).
+    u64 misc_enable = kGuestMiscEnableReset;
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes
     // MOV CR8 exit (with one, CR8 is its TPR[7:4]).
     u64 cr8 = 0;

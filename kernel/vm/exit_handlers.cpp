@@ -71,7 +71,10 @@ void handle_cpuid(Vcpu& vcpu) {
     set_result32(vcpu, Gpr::Rax, r.eax);
     set_result32(vcpu, Gpr::Rbx, r.ebx);
     set_result32(vcpu, Gpr::Rcx, r.ecx);
-    set_result32(vcpu, Gpr::Rdx, r.edx);
+    // With its local APIC globally disabled, the CPU reports none (SDM vol. 3A 11.4.3).
+    const Platform& platform = *vcpu.domain->platform;
+    const bool apic_off = leaf == 1 && platform.has_local_apics() && !platform.local_apic_enabled(vcpu);
+    set_result32(vcpu, Gpr::Rdx, apic_off ? r.edx & ~(1u << 9) : r.edx);
 }
 
 void handle_msr(Vcpu& vcpu, bool write) {

@@ -9,6 +9,7 @@
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
+#include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/vm/domain_config.hpp"
 #include "kernel/vm/elf_image.hpp"
@@ -147,6 +148,19 @@ bool load_kernel(Domain& d, const Multiboot2Module& module, GuestEntryState& ent
     return true;
 }
 
+// A Multiboot (or real-mode) kernel with the virtual PC finds the ACPI tables a Linux
+// domain gets (its MADT, FADT, DSDT) by the legacy RSDP scan of 0xE0000-0xFFFFF (ACPI 6.5
+// 5.2.5.1); Linux's own are built with its boot parameters (linux_domain_builder.cpp).
+bool load_pc_acpi_tables(Domain& d, const char** error) {
+    if (!d.platform->has_local_apics()) return true;
+    AcpiPlatform platform;
+    platform.vcpu_count = d.vcpu_count;
+    platform.pci_host_bridge = true;  // the virtual PC's configuration space at 0xCF8/0xCFC
+    const AcpiBuildResult acpi = build_acpi_tables(d.memory, kGuestAcpiTablesGpa, kGuestAcpiTablesMaxSize, platform);
+    if (!acpi.ok) *error = acpi.error;
+    return acpi.ok;
+}
+
 // Copies the domain's own modules above the kernel and builds the multiboot info
 // after them; EBX of the entry state points at it.
 bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, const char* cmdline,
@@ -228,7 +242,7 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     static_assert(sizeof(d->image.cmdline) == sizeof(line.guest_cmdline));
     memcpy(d->image.cmdline, line.guest_cmdline, sizeof(d->image.cmdline));
     const bool loaded = linux ? load_linux(*d, boot, g, line.guest_cmdline, entry, &error)
-                              : load_kernel(*d, kernel, entry, kernel_end, &error) &&
+                              : load_pc_acpi_tables(*d, &error) && load_kernel(*d, kernel, entry, kernel_end, &error) &&
                                     load_modules_and_info(*d, boot, g, line.guest_cmdline, kernel_end, entry, &error);
     if (!loaded || !scheduler_add_domain(*d, entry, &error)) {
         // It never ran; its memory goes back when this CPU first reaches its scheduler.
@@ -269,7 +283,7 @@ bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
     const Multiboot2Module& kernel = d.image.boot->modules[g.kernel];
     if (looks_like_bzimage(kernel)) return load_linux(d, *d.image.boot, g, d.image.cmdline, entry, error);
     u64 kernel_end = 0;
-    return load_kernel(d, kernel, entry, kernel_end, error) &&
+    return load_pc_acpi_tables(d, error) && load_kernel(d, kernel, entry, kernel_end, error) &&
            load_modules_and_info(d, *d.image.boot, g, d.image.cmdline, kernel_end, entry, error);
 }
 

@@ -9,11 +9,25 @@
 
 namespace {
 
-// IA32_MISC_ENABLE as a guest sees it (SDM vol. 4, table 2-2): fast strings on, branch
-// trace and PEBS unavailable, XD not disabled. Linux's verify_cpu reads it on Intel CPUs
-// (to clear XD_DISABLE) before it has an IDT, so a #GP there would be a triple fault.
-// Writes are accepted and dropped: nothing the guest may change here changes anything.
-constexpr u64 kGuestMiscEnable = (1ull << 0) | (1ull << 11) | (1ull << 12);
+// IA32_MISC_ENABLE (SDM vol. 4, table 2-2; reset value kGuestMiscEnableReset). Linux's
+// verify_cpu reads it on Intel CPUs (to clear XD_DISABLE) before it has an IDT, so a #GP
+// there would be a triple fault. The bits that only enable or disable a performance
+// feature keep what the guest writes (fast strings, automatic thermal control, Enhanced
+// SpeedStep, xTPR messages); the others are read-only or name features Vireo does not
+// offer (limit CPUID, XD disable, MONITOR): a write that changes one is #GP.
+constexpr u64 kMiscEnableWritable = (1ull << 0) | (1ull << 3) | (1ull << 16) | (1ull << 23);
+
+// Machine-check architecture (SDM vol. 3B 16.3.1): IA32_MCG_CAP says no banks and no
+// MCG_CTL, so nothing is ever logged; IA32_MCG_STATUS reads 0.
+constexpr u32 kMcgCap = 0x179, kMcgStatus = 0x17a;
+
+// AMD's legacy performance counters (APM vol. 2 13.2.1): PerfEvtSel0-3 and PerfCtr0-3
+// exist on every AMD64 CPU, and guests program them unconditionally. With no counters
+// offered they read 0 and writes are dropped, as KVM does without a virtual PMU.
+constexpr u32 kAmdPerfFirst = 0xc0010000, kAmdPerfLast = 0xc0010007;
+bool amd_legacy_perf_msr(const Vcpu& vcpu, u32 index) {
+    return vcpu.backend->is_svm() && index >= kAmdPerfFirst && index <= kAmdPerfLast;
+}
 
 void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
     Domain& d = *vcpu.domain;
@@ -29,7 +43,11 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
     if (vcpu.domain->platform->read_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
     if (index == msr_index(Msr::MiscEnable)) {
-        value = kGuestMiscEnable;
+        value = vcpu.misc_enable;
+        return MsrResult::Ok;
+    }
+    if (index == kMcgCap || index == kMcgStatus || amd_legacy_perf_msr(vcpu, index)) {
+        value = 0;
         return MsrResult::Ok;
     }
     if (index == msr_index(Msr::BiosSignId)) {
@@ -48,9 +66,15 @@ MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
     bool ok = false;
     if (vcpu.domain->platform->write_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
+    if (amd_legacy_perf_msr(vcpu, index)) return MsrResult::Ok;
     switch (index) {
         case msr_index(Msr::MiscEnable):
-        case msr_index(Msr::BiosSignId): return MsrResult::Ok;  // see kGuestMiscEnable
+            if ((value ^ vcpu.misc_enable) & ~kMiscEnableWritable) return MsrResult::GeneralProtection;
+            vcpu.misc_enable = value;
+            return MsrResult::Ok;
+        case msr_index(Msr::BiosSignId): return MsrResult::Ok;  // a microcode update: nothing to load
+        case kMcgCap: return MsrResult::GeneralProtection;      // read-only
+        case kMcgStatus: return value == 0 ? MsrResult::Ok : MsrResult::GeneralProtection;
         case msr_index(Msr::Efer):
             // Its rules (reserved bits, LME only while paging is off, LMA the CPU's) are
             // those of the control registers (kernel/vm/control_register_writes.cpp).

@@ -17,7 +17,8 @@ constexpr u32 kModuleEntrySize = 16;
 constexpr char kBootloaderName[] = "Vireo";
 
 // The PC memory map a guest expects: conventional memory below the EBDA, the BIOS area
-// reserved, then RAM from 1 MiB (available = 1, reserved = 2).
+// reserved (with the virtual PC's ACPI tables from 0xE0000), then RAM from 1 MiB
+// (available = 1, reserved = 2).
 struct MmapEntry {
     u64 base, length;
     u32 type;
@@ -32,7 +33,7 @@ usize build_multiboot1_info(const Multiboot1Layout& layout, u32 base, u8* buffer
     const MmapEntry mmap[] = {
         {0, 0x9fc00, 1},
         {0x9fc00, 0x400, 2},
-        {0xf0000, 0x10000, 2},
+        {0xe0000, 0x20000, 2},
         {0x100000, layout.memory_bytes > 0x100000 ? layout.memory_bytes - 0x100000 : 0, 1},
     };
     const usize mmap_count = sizeof(mmap) / sizeof(mmap[0]);

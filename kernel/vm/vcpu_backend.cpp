@@ -23,7 +23,10 @@ u32 vcpu_free_hardware_tags() {
     return detect_virtualization(cpu).vendor == VirtualizationVendor::IntelVmx ? vmx_free_vpids() : 0;
 }
 
-void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry) { vcpu.backend->reset(vcpu, boot_arch_state(entry)); }
+void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry) {
+    vcpu.backend->reset(vcpu, boot_arch_state(entry));
+    vcpu.misc_enable = kGuestMiscEnableReset;
+}
 
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {
     HardwareCpu cpu;

@@ -375,7 +375,7 @@ TEST(VirtualLapic, DisabledApicsRefuseFixedInterrupts) {
     EXPECT_FALSE(rig.lapic.accept_fixed(0x40, false));
     EXPECT_FALSE(rig.lapic.accept_nmi());
     EXPECT_FALSE(rig.lapic.accept_init());
-    EXPECT_EQ(rig.read(lapic::kVersion), 0u);  // the page is gone
+    EXPECT_EQ(rig.read(lapic::kVersion), 0xffffffffu);  // the page is gone: the bus floats high
 }
 
 TEST(VirtualLapic, AcceptanceWakesTheVcpu) {
@@ -511,17 +511,38 @@ TEST(VirtualLapic, DueExpiryIsDeliveredBeforeTheCountIsRewritten) {
     EXPECT_EQ(rig.lapic.next_deadline_ns(), 250u);
 }
 
-TEST(VirtualLapic, TimerModeChangeDisarms) {
+// Only a change to or from TSC-deadline mode disarms the timer (SDM vol. 3A 11.5.4.1);
+// between one-shot and periodic the count runs on, and only what happens at 0 changes.
+TEST(VirtualLapic, TimerModeChanges) {
     Rig rig;
     rig.enable();
+    rig.write(lapic::kTimerDivide, 0xb);  // divide by 1: a tick a nanosecond
     rig.write(lapic::kLvtTimer, 0x30);
     rig.write(lapic::kTimerInitialCount, 1000);
+    rig.clock.now = 400;
+    rig.write(lapic::kLvtTimer, kTimerPeriodic | 0x30);  // one-shot -> periodic mid-count
+    EXPECT_EQ(rig.read(lapic::kTimerInitialCount), 1000u);
+    EXPECT_EQ(rig.read(lapic::kTimerCurrentCount), 600u);
+    EXPECT_EQ(rig.lapic.next_deadline_ns(), 1000u);
+    rig.lapic.advance_to(1000);  // fires, and reloads: periodic now
+    EXPECT_EQ(rig.lapic.pending_vector(), 0x30);
+    rig.clock.now = 1300;
+    EXPECT_EQ(rig.read(lapic::kTimerCurrentCount), 700u);
+    rig.write(lapic::kLvtTimer, 0x30);  // periodic -> one-shot: counts down from 700, then stops
+    EXPECT_EQ(rig.read(lapic::kTimerCurrentCount), 700u);
+    EXPECT_EQ(rig.lapic.next_deadline_ns(), 2000u);
+    rig.clock.now = 2500;
+    EXPECT_EQ(rig.read(lapic::kTimerCurrentCount), 0u);
+    rig.write(lapic::kLvtTimer, kTimerPeriodic | 0x31);  // expired one-shot: stays stopped
+    EXPECT_EQ(rig.read(lapic::kTimerCurrentCount), 0u);
+    // To TSC-deadline mode and back: disarmed, the initial count gone.
+    rig.write(lapic::kTimerInitialCount, 1000);
+    rig.write(lapic::kLvtTimer, kTimerTscDeadline | 0x30);
+    EXPECT_EQ(rig.read(lapic::kTimerInitialCount), 0u);
+    EXPECT_EQ(rig.lapic.next_deadline_ns(), kNoDeadline);
     rig.write(lapic::kLvtTimer, kTimerPeriodic | 0x30);
     EXPECT_EQ(rig.read(lapic::kTimerInitialCount), 0u);
     EXPECT_EQ(rig.lapic.next_deadline_ns(), kNoDeadline);
-    rig.write(lapic::kTimerInitialCount, 1000);
-    rig.write(lapic::kLvtTimer, kTimerPeriodic | 0x31);  // same mode: keeps running
-    EXPECT_NE(rig.lapic.next_deadline_ns(), kNoDeadline);
 }
 
 TEST(VirtualLapic, TscDeadlineTimer) {
@@ -798,7 +819,7 @@ TEST(VirtualLapic, X2apicRegisters) {
     EXPECT_FALSE(rig.lapic.msr_write(kMsrTpr, 0));
     rig.enable_x2apic();
     EXPECT_FALSE(rig.lapic.mmio_enabled());
-    EXPECT_EQ(rig.read(lapic::kVersion), 0u);
+    EXPECT_EQ(rig.read(lapic::kVersion), 0xffffffffu);  // the xAPIC page is not decoded
     ASSERT_TRUE(rig.lapic.msr_read(0x802, value));
     EXPECT_EQ(value, 0x23u);
     ASSERT_TRUE(rig.lapic.msr_read(kMsrLdr, value));

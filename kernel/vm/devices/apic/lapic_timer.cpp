@@ -29,13 +29,25 @@ void LapicTimer::reset() {
     expiry_ns_ = 0;
 }
 
-void LapicTimer::set_mode(Mode mode) {
+void LapicTimer::set_mode(Mode mode, u64 now_ns) {
     if (mode == mode_) return;
+    if (mode == Mode::TscDeadline || mode_ == Mode::TscDeadline) {
+        mode_ = mode;
+        initial_count_ = 0;
+        tsc_deadline_ = 0;
+        counting_ = false;
+        armed_ = false;
+        return;
+    }
+    // Between one-shot and periodic the count runs on from where it is; only what happens
+    // at 0 changes (reload or stop). A periodic count past its first period is re-based
+    // on its current value, which one-shot then counts down from.
+    const u32 remaining = current_count(now_ns);
     mode_ = mode;
-    initial_count_ = 0;
-    tsc_deadline_ = 0;
-    counting_ = false;
-    armed_ = false;
+    if (counting_ && remaining != 0)
+        arm_count(remaining, now_ns);
+    else if (counting_)
+        counting_ = armed_ = false;  // at 0 already: a one-shot stays stopped
 }
 
 // Divide value = bits 3,1,0 as a 3-bit number n: divide by 2^(n+1), with 111b meaning 1.

@@ -27,9 +27,9 @@ public:
     void reset();
 
     Mode mode() const { return mode_; }
-    // Changing the mode disarms the timer (SDM 11.5.4.1): the initial count and the TSC
-    // deadline become 0.
-    void set_mode(Mode mode);
+    // A change to or from TSC-deadline mode disarms the timer (SDM 11.5.4.1): the initial
+    // count and the TSC deadline become 0. Between one-shot and periodic the count goes on.
+    void set_mode(Mode mode, u64 now_ns);
 
     // The divide configuration register (bits 0, 1 and 3; SDM Figure 11-10). A running
     // count continues from its current value at the new rate.

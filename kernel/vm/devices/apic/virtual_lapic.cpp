@@ -265,7 +265,8 @@ void VirtualLapic::sync_timer_mode() {
     const u32 mode = (lvt_[kTimerLvt] & kLvtTimerModeMask) >> kLvtTimerModeShift;
     timer_.set_mode(mode == 1   ? LapicTimer::Mode::Periodic
                     : mode == 2 ? LapicTimer::Mode::TscDeadline
-                                : LapicTimer::Mode::OneShot);
+                                : LapicTimer::Mode::OneShot,
+                    clock_.now_ns());
 }
 
 void VirtualLapic::write_svr(u32 value) {
@@ -278,7 +279,10 @@ void VirtualLapic::write_svr(u32 value) {
 }
 
 u32 VirtualLapic::mmio_read(u32 offset) {
-    if (!mmio_enabled() || offset >= kMmioSize || (offset & 0xf)) return 0;
+    // With the APIC globally disabled (or in x2APIC mode) nothing decodes the page: the
+    // bus floats high (SDM vol. 3A 11.4.3, 11.12.1).
+    if (!mmio_enabled()) return ~0u;
+    if (offset >= kMmioSize || (offset & 0xf)) return 0;
     u64 value = 0;
     if (!read_register(offset, value)) {
         signal_error(kEsrIllegalRegister);
