@@ -95,8 +95,10 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             o.self_test = SelfTest::StackSmash;
         else if (t.value && equals(t.value, t.value_len, "stackoverflow"))
             o.self_test = SelfTest::StackOverflow;
+        else if (t.value && equals(t.value, t.value_len, "losttimer"))
+            o.self_test = SelfTest::LostTimer;
         else
-            report(d, t, "expected pagefault, assert, stacksmash or stackoverflow");
+            report(d, t, "expected pagefault, assert, stacksmash, stackoverflow or losttimer");
     } else if (equals(t.key, t.key_len, "noreboot")) {
         if (t.value)
             report(d, t, "takes no value");

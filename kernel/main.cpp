@@ -215,6 +215,10 @@ __attribute__((noinline)) void run_self_test() {
             log_info("selftest: recursing until the stack overflows; its guard page must stop it");
             recurse_for_ever(0);
             break;
+        case SelfTest::LostTimer:
+            log_info("selftest: cpu1 never arms its timer while idle; other CPUs must run its timers");
+            scheduler_lose_timer_interrupts(1);
+            break;
         case SelfTest::None: break;
     }
 }

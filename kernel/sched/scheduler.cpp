@@ -23,6 +23,10 @@ constexpr u32 kMaxVcpusPerCpu = 64;
 constexpr u64 kNotArmed = ~0ull;
 // How late a CPU's one-shot timer may be before it counts as lost (watch_other_cpus).
 constexpr u64 kLostTimerMicroseconds = 20000;
+// An idle CPU sleeps at most this long: it then passes once, running what is overdue
+// anywhere (cpu_timers.hpp), so that no wake-up waits for one particular interrupt.
+constexpr u64 kIdleCheckMicroseconds = 50000;
+u32 g_lose_timer_interrupts_cpu = ~0u;  // selftest=losttimer
 
 // A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
 // flush, the FPU state and, on VMX, a VMPTRLD and the SYSCALL MSRs.
@@ -38,7 +42,8 @@ struct RunQueue {
     u32 runnable = 0;          // found by the last pick_next
     u64 armed_at = kNotArmed;  // when this CPU's one-shot timer fires (uptime_us)
     u64 timer_interrupts = 0;
-    u64 passes = 0;  // of the scheduler loop
+    u64 passes = 0;   // of the scheduler loop
+    u64 rescued = 0;  // other CPUs' timers run here, overdue (kernel/sched/cpu_timers.hpp)
 };
 
 RunQueue g_queues[kMaxCpus];
@@ -134,15 +139,21 @@ void tick(TrapFrame&) {
 void arm_timer(RunQueue& q, u64 now, bool running_one) {
     u64 at = ~0ull;
     if (q.runnable > (running_one ? 1u : 0u)) at = q.slice_end_us > now ? q.slice_end_us : now + 1;
-    const u64 timer = timers_next_deadline_here();
+    u64 timer = timers_next_deadline_here();
+    if (const u64 rescue = timers_next_rescue_deadline(); rescue < timer) timer = rescue;
     if (timer < at) at = timer;
     // A timer already armed for earlier stays: firing early costs one pass, while arming
     // again on every pass costs every exit.
     // One that should have fired a while ago was lost (seen under QEMU's TCG with SVM, where
     // nothing else bounds a guest's run as VMX's preemption timer does): armed again.
+    if (!running_one && now + kIdleCheckMicroseconds < at) at = now + kIdleCheckMicroseconds;
     const bool lost = q.armed_at != kNotArmed && now > q.armed_at + kLostTimerMicroseconds;
     if (q.armed_at != kNotArmed && q.armed_at <= at && !lost) return;
     if (at == ~0ull) return;
+    if (!running_one && this_cpu_index() == g_lose_timer_interrupts_cpu) {
+        q.armed_at = at;  // as if armed, and its interrupt lost
+        return;
+    }
     // Noted first: should the timer fire at once, its interrupt finds it noted and
     // clears it, rather than the note outliving a timer that already went off.
     q.armed_at = at;
@@ -248,6 +259,8 @@ void scheduler_print_state() {
         // run are the work done for them, next to the passes made.
         console_line("  cpu%u: %u timers armed, %llu timer callbacks run in %llu passes", c, timers_pending(c),
                      (unsigned long long)timers_fired(c), (unsigned long long)q.passes);
+        if (q.rescued)
+            console_line("  cpu%u: %llu overdue timers of other CPUs run here", c, (unsigned long long)q.rescued);
     }
 }
 
@@ -346,6 +359,15 @@ void scheduler_run_this_cpu() {
         ++q.passes;
         if (me == 0) watch_other_cpus(now);
         timers_run_expired_here(now);
+        if (const u32 rescued = timers_rescue_overdue(now)) {
+            // Once per CPU; debug key 's' counts them all.
+            if (!q.rescued)
+                log_info(
+                    "timers: cpu%u ran %u timer(s) of another CPU overdue by over %llu ms (that CPU missed its "
+                    "timer interrupt, or was busy; logged once)",
+                    me, rescued, (unsigned long long)(kRescueGraceUs / 1000));
+            q.rescued += rescued;
+        }
         balance(q, now);
         Vcpu* v = pick_next(q, now);
         arm_timer(q, now, v != nullptr);
@@ -362,6 +384,8 @@ void scheduler_run_this_cpu() {
         run_vcpu(*v);
     }
 }
+
+void scheduler_lose_timer_interrupts(u32 cpu) { g_lose_timer_interrupts_cpu = cpu; }
 
 bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
     u64 online = 0;

@@ -48,6 +48,13 @@ TEST(Cmdline, ConsoleAcceptsNamedAndNumericPorts) {
     EXPECT_EQ(parse("console=760").options.console_port, 760);
 }
 
+TEST(Cmdline, EverySelfTestHasItsName) {
+    EXPECT_EQ(parse("selftest=assert").options.self_test, SelfTest::Assert);
+    EXPECT_EQ(parse("selftest=stacksmash").options.self_test, SelfTest::StackSmash);
+    EXPECT_EQ(parse("selftest=stackoverflow").options.self_test, SelfTest::StackOverflow);
+    EXPECT_EQ(parse("selftest=losttimer").options.self_test, SelfTest::LostTimer);
+}
+
 TEST(Cmdline, LaterOptionWins) {
     EXPECT_EQ(parse("console=com1 console=com2").options.console_port, 0x2f8);
     EXPECT_EQ(parse("loglevel=error loglevel=warn").options.log_level, LogLevel::Warn);
