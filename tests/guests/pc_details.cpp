@@ -5,7 +5,7 @@
 // bits of IA32_MISC_ENABLE; the local APIC timer keeping its count across a switch
 // between one-shot and periodic (SDM vol. 3A 11.5.4.1); and a globally disabled local
 // APIC: its page reads all ones and CPUID no longer reports it (SDM vol. 3A 11.4.3).
-#include "tests/guests/lib/guest.hpp"
+#include "tests/guests/lib/reference.hpp"
 
 namespace {
 
@@ -60,28 +60,32 @@ int guest_main(uint32_t magic, uint32_t) {
         CHECK(acpi_has(rsdt, "APIC") && acpi_has(rsdt, "FACP"), "listing a MADT and a FADT");
     }
 
-    // 2. MSRs guests touch unconditionally.
+    // 2. MSRs guests touch unconditionally: Vireo's policy (a real CPU has banks, counters
+    // and its own IA32_MISC_ENABLE), so checked under Vireo only.
+    const bool vireo = under_vireo();
     uint64_t value = 1;
-    CHECK(try_rdmsr(kMcgCap, value) < 0 && value == 0, "IA32_MCG_CAP reads 0: no banks (%#llx)", value);
-    CHECK(try_wrmsr(kMcgCap, 0) == kGp, "and is read-only (#GP)");
-    value = 1;
-    CHECK(try_rdmsr(kMcgStatus, value) < 0 && value == 0 && try_wrmsr(kMcgStatus, 0) < 0,
-          "IA32_MCG_STATUS reads 0 and takes 0");
-    if (!g_intel) {
-        bool all_zero = true, writes_taken = true;
-        for (uint32_t msr = 0xc0010000; msr <= 0xc0010007; ++msr) {
-            writes_taken = writes_taken && try_wrmsr(msr, 0x430076) < 0;  // event 0x76, user+OS, enabled
-            all_zero = all_zero && try_rdmsr(msr, value) < 0 && value == 0;
+    if (vireo) {
+        CHECK(try_rdmsr(kMcgCap, value) < 0 && value == 0, "IA32_MCG_CAP reads 0: no banks (%#llx)", value);
+        CHECK(try_wrmsr(kMcgCap, 0) == kGp, "and is read-only (#GP)");
+        value = 1;
+        CHECK(try_rdmsr(kMcgStatus, value) < 0 && value == 0 && try_wrmsr(kMcgStatus, 0) < 0,
+              "IA32_MCG_STATUS reads 0 and takes 0");
+        if (!g_intel) {
+            bool all_zero = true, writes_taken = true;
+            for (uint32_t msr = 0xc0010000; msr <= 0xc0010007; ++msr) {
+                writes_taken = writes_taken && try_wrmsr(msr, 0x430076) < 0;  // event 0x76, user+OS, enabled
+                all_zero = all_zero && try_rdmsr(msr, value) < 0 && value == 0;
+            }
+            CHECK(writes_taken && all_zero, "AMD PerfEvtSel0-3 and PerfCtr0-3: writes taken, reads 0 (no counters)");
         }
-        CHECK(writes_taken && all_zero, "AMD PerfEvtSel0-3 and PerfCtr0-3: writes taken, reads 0 (no counters)");
+        uint64_t misc = 0;
+        CHECK(try_rdmsr(kMiscEnable, misc) < 0 && (misc & 1), "IA32_MISC_ENABLE: fast strings on (%#llx)", misc);
+        CHECK(try_wrmsr(kMiscEnable, misc & ~1ull) < 0 && try_rdmsr(kMiscEnable, value) < 0 && value == (misc & ~1ull),
+              "fast strings turned off reads back off (%#llx)", value);
+        CHECK(try_wrmsr(kMiscEnable, misc | (1ull << 22)) == kGp, "limiting CPUID (not offered) is #GP");
+        CHECK(try_wrmsr(kMiscEnable, misc) < 0 && try_rdmsr(kMiscEnable, value) < 0 && value == misc,
+              "and back to %#llx", misc);
     }
-    uint64_t misc = 0;
-    CHECK(try_rdmsr(kMiscEnable, misc) < 0 && (misc & 1), "IA32_MISC_ENABLE: fast strings on (%#llx)", misc);
-    CHECK(try_wrmsr(kMiscEnable, misc & ~1ull) < 0 && try_rdmsr(kMiscEnable, value) < 0 && value == (misc & ~1ull),
-          "fast strings turned off reads back off (%#llx)", value);
-    CHECK(try_wrmsr(kMiscEnable, misc | (1ull << 22)) == kGp, "limiting CPUID (not offered) is #GP");
-    CHECK(try_wrmsr(kMiscEnable, misc) < 0 && try_rdmsr(kMiscEnable, value) < 0 && value == misc, "and back to %#llx",
-          misc);
 
     // 3. The timer between one-shot and periodic: the count goes on.
     lapic(kSvr) = 0x1ff;
@@ -103,8 +107,12 @@ int guest_main(uint32_t magic, uint32_t) {
     CHECK(cpuid(1).edx & (1u << 9), "CPUID.1:EDX.APIC set");
     CHECK(try_wrmsr(kApicBaseMsr, base & ~kApicBaseEnable) < 0, "the APIC disabled in IA32_APIC_BASE");
     CHECK(!(cpuid(1).edx & (1u << 9)), "CPUID.1:EDX.APIC clear while it is off");
-    CHECK(lapic(kVersion) == 0xffffffffu, "its page reads all ones (%#x)", lapic(kVersion));
-    CHECK(try_wrmsr(kApicBaseMsr, base) < 0 && (cpuid(1).edx & (1u << 9)) && (lapic(kVersion) & 0xff) == 0x14,
-          "enabled again: CPUID.1:EDX.APIC set, version %#x", lapic(kVersion));
+    // QEMU's own APIC keeps decoding its page while disabled (unlike hardware): not checked there.
+    if (vireo) CHECK(lapic(kVersion) == 0xffffffffu, "its page reads all ones (%#x)", lapic(kVersion));
+    CHECK(try_wrmsr(kApicBaseMsr, base) < 0, "the APIC enabled again");
+    // Re-enabled (possible on system-bus APICs, SDM 11.4.3), the flag is back; QEMU's
+    // TCG leaves it clear until a reset: not checked there.
+    if (vireo) CHECK(cpuid(1).edx & (1u << 9), "CPUID.1:EDX.APIC set again");
+    CHECK((lapic(kVersion) & 0xff) == 0x14, "its page answers again (version %#x)", lapic(kVersion));
     return finish("pc_details");
 }
