@@ -29,6 +29,18 @@ bool amd_legacy_perf_msr(const Vcpu& vcpu, u32 index) {
     return vcpu.backend->is_svm() && index >= kAmdPerfFirst && index <= kAmdPerfLast;
 }
 
+// AMD model-specific configuration Linux reads on every AMD CPU (arch/x86/kernel/cpu/amd.c)
+// (BKDG for family 10h-17h): NB_CFG (0xC001001F) reads 0; DE_CFG (0xC0011029) reads with
+// bit 1 set, "LFENCE is dispatch serializing", which Linux otherwise tries to set itself.
+// Writes are dropped: nothing there is the guest's to change.
+constexpr u32 kAmdNbCfg = 0xc001001f, kAmdDeCfg = 0xc0011029;
+constexpr u64 kDeCfgLfenceSerializing = 1ull << 1;
+bool amd_configuration_msr(const Vcpu& vcpu, u32 index, u64& value) {
+    if (!vcpu.backend->is_svm() || (index != kAmdNbCfg && index != kAmdDeCfg)) return false;
+    value = index == kAmdDeCfg ? kDeCfgLfenceSerializing : 0;
+    return true;
+}
+
 void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
     Domain& d = *vcpu.domain;
     if (!d.note_unknown_msr(index)) return;
@@ -50,6 +62,7 @@ MsrResult guest_read_msr(Vcpu& vcpu, u32 index, u64& value) {
         value = 0;
         return MsrResult::Ok;
     }
+    if (amd_configuration_msr(vcpu, index, value)) return MsrResult::Ok;
     if (index == msr_index(Msr::BiosSignId)) {
         value = 0;  // no microcode update loaded
         return MsrResult::Ok;
@@ -66,7 +79,8 @@ MsrResult guest_write_msr(Vcpu& vcpu, u32 index, u64 value) {
     bool ok = false;
     if (vcpu.domain->platform->write_msr(vcpu, index, value, ok))
         return ok ? MsrResult::Ok : MsrResult::GeneralProtection;
-    if (amd_legacy_perf_msr(vcpu, index)) return MsrResult::Ok;
+    u64 ignored = 0;
+    if (amd_legacy_perf_msr(vcpu, index) || amd_configuration_msr(vcpu, index, ignored)) return MsrResult::Ok;
     switch (index) {
         case msr_index(Msr::MiscEnable):
             if ((value ^ vcpu.misc_enable) & ~kMiscEnableWritable) return MsrResult::GeneralProtection;

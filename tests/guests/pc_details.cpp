@@ -77,6 +77,9 @@ int guest_main(uint32_t magic, uint32_t) {
                 all_zero = all_zero && try_rdmsr(msr, value) < 0 && value == 0;
             }
             CHECK(writes_taken && all_zero, "AMD PerfEvtSel0-3 and PerfCtr0-3: writes taken, reads 0 (no counters)");
+            CHECK(try_rdmsr(0xc001001f, value) < 0 && value == 0, "AMD NB_CFG reads 0 (%#llx)", value);
+            CHECK(try_rdmsr(0xc0011029, value) < 0 && (value & 2) && try_wrmsr(0xc0011029, value) < 0,
+                  "AMD DE_CFG: LFENCE is serializing (%#llx), writes taken", value);
         }
         uint64_t misc = 0;
         CHECK(try_rdmsr(kMiscEnable, misc) < 0 && (misc & 1), "IA32_MISC_ENABLE: fast strings on (%#llx)", misc);
