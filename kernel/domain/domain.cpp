@@ -97,12 +97,16 @@ const char* domain_state_name(DomainState state) {
     return "?";
 }
 
-bool Domain::note_unknown_msr(u32 index) {
+Domain::MsrNote Domain::note_unknown_msr(u32 index) {
     for (usize i = 0; i < reported_msr_count; ++i)
-        if (reported_msrs[i] == index) return false;
-    if (reported_msr_count < sizeof(reported_msrs) / sizeof(reported_msrs[0]))
+        if (reported_msrs[i] == index) return MsrNote::Silent;
+    if (reported_msr_count < sizeof(reported_msrs) / sizeof(reported_msrs[0])) {
         reported_msrs[reported_msr_count++] = index;
-    return true;
+        return MsrNote::Log;
+    }
+    if (unknown_msrs_silenced) return MsrNote::Silent;
+    unknown_msrs_silenced = true;
+    return MsrNote::LogLast;
 }
 
 static bool attach_devices(Domain& d, bool pc_platform, const char** error);

@@ -117,14 +117,18 @@ struct Domain {
     // Unknown MSRs already reported, so each is logged once.
     u32 reported_msrs[16] = {};
     usize reported_msr_count = 0;
+    bool unknown_msrs_silenced = false;  // past reported_msrs: no more lines
     // The dirty log's bitmap while one runs (control call domain_dirty_log), one bit per
     // 4 KiB page; owned here, under `lock`.
     u64* dirty_bitmap = nullptr;
     // The deferred end of the domain (domain_end_finish), run by the CPU that ended it.
     CpuWork end_work;
 
-    // True the first time `index` is seen (and then remembered, while there is room).
-    bool note_unknown_msr(u32 index);
+    // Whether to log an unknown MSR: the first time each of the first 16 is seen (Log),
+    // once more for the first beyond them (LogLast, which says that the rest are not),
+    // else Silent. A guest sweeping every MSR costs 17 lines, not one per access.
+    enum class MsrNote : u8 { Silent, Log, LogLast };
+    MsrNote note_unknown_msr(u32 index);
 
     bool ended() const { return lifecycle.ended(); }
 };

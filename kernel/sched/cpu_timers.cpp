@@ -50,4 +50,5 @@ u64 timers_next_rescue_deadline() {
     return earliest;
 }
 u32 timers_pending(u32 cpu) { return g_timer_queues[cpu].pending_count(); }
+u64 timers_next_deadline(u32 cpu) { return g_timer_queues[cpu].next_deadline(); }
 u64 timers_fired(u32 cpu) { return g_timer_queues[cpu].fired_count(); }

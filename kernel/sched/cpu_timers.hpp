@@ -34,4 +34,5 @@ u32 timers_rescue_overdue(u64 now_us);
 u64 timers_next_rescue_deadline();
 // For the debug key 's'.
 u32 timers_pending(u32 cpu);
+u64 timers_next_deadline(u32 cpu);
 u64 timers_fired(u32 cpu);

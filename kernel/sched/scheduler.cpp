@@ -162,10 +162,13 @@ void arm_timer(RunQueue& q, u64 now, bool running_one) {
 
 // A CPU whose one-shot timer is long overdue while it is busy lost that interrupt, and
 // a guest that spins without exits would keep it forever (a 2-vCPU Linux hung at AP
-// bring-up: the AP queued behind a BSP that never left the guest). CPU 0 kicks it: the
-// kick makes the guest exit, and the CPU's next pass arms its timer again (arm_timer).
+// bring-up: the AP queued behind a BSP that never left the guest). Every other CPU's
+// pass kicks it: the kick makes the guest exit, and the CPU's next pass arms its timer
+// again (arm_timer). Each CPU watches all the others, so none goes unwatched.
 void watch_other_cpus(u64 now) {
-    for (u32 c = 1; c < g_cpu_count; ++c) {
+    const u32 me = this_cpu_index();
+    for (u32 c = 0; c < g_cpu_count; ++c) {
+        if (c == me) continue;
         const RunQueue& q = g_queues[c];
         const u64 armed = __atomic_load_n(&q.armed_at, __ATOMIC_RELAXED);
         if (armed != kNotArmed && now > armed + kLostTimerMicroseconds && !percpu(c).idle) cpu_kick(c);
@@ -261,6 +264,15 @@ void scheduler_print_state() {
                      (unsigned long long)timers_fired(c), (unsigned long long)q.passes);
         if (q.rescued)
             console_line("  cpu%u: %llu overdue timers of other CPUs run here", c, (unsigned long long)q.rescued);
+        if (const u64 next = timers_next_deadline(c); next != TimerQueue::kNever)
+            console_line("  cpu%u: next timer in %lld us", c, (long long)(next - now));
+        for (u32 i = 0; i < q.count; ++i) {
+            const Vcpu& v = *q.vcpus[i];
+            console_line("  cpu%u: %s vcpu%u %s", c, v.domain->name, v.index,
+                         v.state == VcpuState::Runnable  ? "runnable"
+                         : v.state == VcpuState::Blocked ? "blocked"
+                                                         : "stopped");
+        }
     }
 }
 
@@ -357,7 +369,7 @@ void scheduler_run_this_cpu() {
         cpu_work_run_pending();
         const u64 now = uptime_us();
         ++q.passes;
-        if (me == 0) watch_other_cpus(now);
+        watch_other_cpus(now);
         timers_run_expired_here(now);
         if (const u32 rescued = timers_rescue_overdue(now)) {
             // Once per CPU; debug key 's' counts them all.

@@ -102,6 +102,13 @@ void handle_msr(Vcpu& vcpu, bool write) {
 u32 port_read(Vcpu& vcpu, u16 port, u8 size);
 void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value);
 
+void log_unclaimed(Vcpu& vcpu, u16 port, const char* access, const char* result) {
+    const IoBus::PortNote note = vcpu.domain->io.note_unclaimed_access(port);
+    if (note == IoBus::PortNote::Silent) return;
+    log_info("%s: vcpu%u %s unclaimed port %#x: %s (%s)", vcpu.domain->name, vcpu.index, access, port, result,
+             note == IoBus::PortNote::Log ? "logged once" : "logged once; its further unclaimed ports are not logged");
+}
+
 // A model claiming the first port takes the whole access, as the chipset decodes it (a
 // dword at 0xCF8 is CONFIG_ADDRESS, though 0xCF9 alone is the reset control). But an
 // access that would reach the real ports (dom0's fallback) while some of its bytes are a
@@ -124,8 +131,7 @@ u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
         return value;
     }
     if (IoDevice* device = d.io.device_at(port)) return device->io_read(vcpu, port, size) & mask;
-    if (d.io.first_unclaimed_access(port))
-        log_info("%s: vcpu%u read from unclaimed port %#x: all ones (logged once)", d.name, vcpu.index, port);
+    log_unclaimed(vcpu, port, "read from", "all ones");
     return mask;  // nothing there: the bus floats high
 }
 
@@ -139,8 +145,8 @@ void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
     }
     if (IoDevice* device = d.io.device_at(port))
         device->io_write(vcpu, port, size, value & mask);
-    else if (d.io.first_unclaimed_access(port))
-        log_info("%s: vcpu%u wrote to unclaimed port %#x: dropped (logged once)", d.name, vcpu.index, port);
+    else
+        log_unclaimed(vcpu, port, "wrote to", "dropped");
 }
 
 // The memory operand of an INS or OUTS that is not RAM but emulated MMIO (`fault` says

@@ -19,9 +19,15 @@ IoDevice* IoBus::device_at(u16 port) const {
     return device ? device : fallback_;
 }
 
-bool IoBus::first_unclaimed_access(u16 port) {
+IoBus::PortNote IoBus::note_unclaimed_access(u16 port) {
     const u64 bit = 1ull << (port % 64);
-    if (logged_[port / 64] & bit) return false;
-    logged_[port / 64] |= bit;
-    return true;
+    if (logged_[port / 64] & bit) return PortNote::Silent;
+    if (logged_count_ < kMaxLoggedPorts) {
+        logged_[port / 64] |= bit;
+        ++logged_count_;
+        return PortNote::Log;
+    }
+    if (silenced_) return PortNote::Silent;
+    silenced_ = true;
+    return PortNote::LogLast;
 }

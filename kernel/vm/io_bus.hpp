@@ -29,8 +29,13 @@ public:
     // dom0's: the real ports, for accesses no model claims that still exit (an access whose
     // bytes belong to different devices is split by byte: kernel/vm/exit_handlers.cpp).
     void set_fallback(IoDevice* device) { fallback_ = device; }
-    // True the first time an unclaimed `port` is seen (so the caller logs it once).
-    bool first_unclaimed_access(u16 port);
+    // Whether to log an access to an unclaimed `port`: the first time each of the first
+    // kMaxLoggedPorts ports is seen (Log), once more for the first port beyond them
+    // (LogLast: the caller says the rest are not logged), else Silent. A guest sweeping
+    // every port costs 33 lines, not 65,536.
+    static constexpr u32 kMaxLoggedPorts = 32;
+    enum class PortNote : u8 { Silent, Log, LogLast };
+    PortNote note_unclaimed_access(u16 port);
 
 private:
     struct Range {
@@ -41,4 +46,6 @@ private:
     usize range_count_ = 0;
     IoDevice* fallback_ = nullptr;
     u64 logged_[65536 / 64] = {};
+    u32 logged_count_ = 0;
+    bool silenced_ = false;
 };

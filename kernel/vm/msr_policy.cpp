@@ -43,9 +43,11 @@ bool amd_configuration_msr(const Vcpu& vcpu, u32 index, u64& value) {
 
 void log_unknown_once(Vcpu& vcpu, u32 index, bool write) {
     Domain& d = *vcpu.domain;
-    if (!d.note_unknown_msr(index)) return;
-    log_warn("%s: vcpu%u %s unknown MSR %#x at rip %#llx: #GP injected (logged once)", d.name, vcpu.index,
-             write ? "wrote" : "read", index, (unsigned long long)vcpu.regs.rip);
+    const Domain::MsrNote note = d.note_unknown_msr(index);
+    if (note == Domain::MsrNote::Silent) return;
+    log_warn("%s: vcpu%u %s unknown MSR %#x at rip %#llx: #GP injected (%s)", d.name, vcpu.index,
+             write ? "wrote" : "read", index, (unsigned long long)vcpu.regs.rip,
+             note == Domain::MsrNote::Log ? "logged once" : "logged once; its further unknown MSRs are not logged");
 }
 
 }  // namespace

@@ -86,6 +86,8 @@ int try_instruction(void (*run)(), uint32_t length);
 // A test's own exception handling: called first for every exception; true when it took
 // the exception (then EIP and EFLAGS are what the return to the guest restores).
 extern bool (*g_exception_hook)(uint32_t vector, uint32_t& eip, uint32_t& eflags);
+// The error code of the exception the hook is called for (0 for vectors without one).
+extern volatile uint32_t g_exception_error_code;
 
 // Interrupt vectors 64 and 65 have handlers that count here.
 extern volatile uint32_t interrupt_count[2];

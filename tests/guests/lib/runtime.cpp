@@ -4,6 +4,7 @@
 
 int g_failures = 0;
 bool (*g_exception_hook)(uint32_t vector, uint32_t& eip, uint32_t& eflags) = nullptr;
+volatile uint32_t g_exception_error_code = 0;
 bool g_intel = false;
 volatile uint32_t interrupt_count[2];
 
@@ -103,6 +104,7 @@ extern "C" void trap_handler(TrapFrame* f) {
         interrupt_count[f->vector - 64] = interrupt_count[f->vector - 64] + 1;
         return;
     }
+    g_exception_error_code = f->error_code;
     if (g_exception_hook && g_exception_hook(f->vector, f->eip, f->eflags)) return;
     if (g_fault_expected) {
         // try_*: note the vector and step over the instruction (RDMSR/WRMSR 2 bytes,
