@@ -13,7 +13,7 @@ enum class SelfTest : u8 {
     Assert,         // fail a VIREO_ASSERT: the panic path must report it and stop
     StackSmash,     // overrun a stack buffer: the stack protector must panic
     StackOverflow,  // recurse until the stack overflows: its guard page must stop it
-    LostTimer,      // CPU 1's LAPIC timer is never armed while it idles, as if each interrupt were lost
+    LostTimer,      // CPU 1 misses its timers (as if each interrupt were lost): other CPUs must run them
 };
 
 struct HypervisorOptions {

@@ -216,7 +216,8 @@ __attribute__((noinline)) void run_self_test() {
             recurse_for_ever(0);
             break;
         case SelfTest::LostTimer:
-            log_info("selftest: cpu1 never arms its timer while idle; other CPUs must run its timers");
+            log_info(
+                "selftest: cpu1 misses its timers (never armed while idle, never run there); other CPUs must run them");
             scheduler_lose_timer_interrupts(1);
             break;
         case SelfTest::None: break;

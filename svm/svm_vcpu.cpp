@@ -120,11 +120,21 @@ SvmVcpu::~SvmVcpu() {
 void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     VmcbStateSaveArea& s = vmcb_->save;
     VmcbControlArea& c = vmcb_->control;
+    prepare_nmi(vcpu);  // may set TF: before RFLAGS goes into the VMCB
+    // QEMU's TCG ignores the VMCB's interrupt shadow at VMRUN and takes a requested
+    // V_IRQ at once: after an exit between STI and HLT, the interrupt would come before
+    // the HLT, which then waits for good (a lost wake-up). So while the shadow lasts the
+    // interrupt stays requested here but not in V_IRQ, and the shadow's instruction is
+    // single-stepped; the next entry requests it (on hardware it waits the same way).
+    const bool hold_interrupt = (c.interrupt_shadow & 1) && vcpu.events.interrupt_requested;
+    if (hold_interrupt) {
+        vcpu.events.interrupt_requested = false;
+        request_nmi_window(vcpu, false);
+    }
     s.rax = vcpu.regs[Gpr::Rax];
     s.rsp = vcpu.regs[Gpr::Rsp];
     s.rip = vcpu.regs.rip;
     s.rflags = vcpu.regs.rflags;
-    prepare_nmi(vcpu);
     events_to_vmcb(vcpu.events, *vmcb_);
 
     // Another vCPU (with other nested tables under the same ASID) may have run here.
@@ -142,6 +152,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     vcpu.regs.rip = s.rip;
     vcpu.regs.rflags = s.rflags;
     events_from_vmcb(*vmcb_, vcpu.events);
+    if (hold_interrupt) vcpu.events.interrupt_requested = true;
     if (iret_pending_ && vcpu.regs.rip != iret_rip_) {
         iret_pending_ = false;
         nmi_blocked_ = false;
@@ -164,6 +175,17 @@ void SvmVcpu::prepare_nmi(Vcpu& vcpu) {
     // Blocked by a running handler whose IRET has not exited yet: that exit comes first.
     if (nmi_blocked_ && !iret_pending_) return;
     request_nmi_window(vcpu, false);
+}
+
+void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
+    vmcb_->control.interrupt_shadow &= ~1ull;
+    // The instruction Vireo single-stepped (request_nmi_window) exited instead and was
+    // completed by the handler: the step is over, and TF was Vireo's, not the guest's
+    // (no #DB for it, kernel/vm/instruction_completion.cpp).
+    if (nmi_singlestep_ && singlestep_clears_tf_) {
+        nmi_singlestep_ = false;
+        vcpu.regs.rflags &= ~(1ull << 8);
+    }
 }
 
 void SvmVcpu::request_nmi_window(Vcpu& vcpu, bool over_iret) {

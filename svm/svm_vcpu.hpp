@@ -22,7 +22,7 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
-    void instruction_skipped() override { vmcb_->control.interrupt_shadow &= ~1ull; }
+    void instruction_skipped(Vcpu& vcpu) override;
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     bool dr6_in_control_structure() const override { return true; }  // VMCB offset 0x568 (APM vol. 2 B)

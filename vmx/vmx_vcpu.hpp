@@ -23,7 +23,7 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
-    void instruction_skipped() override { clear_interrupt_shadow_ = true; }
+    void instruction_skipped(Vcpu&) override { clear_interrupt_shadow_ = true; }
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
     bool dr6_in_control_structure() const override { return false; }  // no VMCS field (SDM vol. 3C 25.4.1)

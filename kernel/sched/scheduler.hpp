@@ -30,8 +30,9 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 
 // Prints each CPU's queue and timer (debug key 's').
 void scheduler_print_state();
-// selftest=losttimer: `cpu` never arms its LAPIC timer while it idles, as if every such
-// interrupt were lost; its timers must still run (kernel/sched/cpu_timers.hpp).
+// selftest=losttimer: `cpu` never arms its LAPIC timer while it idles and never runs its
+// own timers, as if it missed every timer interrupt; its timers must still run, on other
+// CPUs (kernel/sched/cpu_timers.hpp).
 void scheduler_lose_timer_interrupts(u32 cpu);
 // Pins `vcpu` to the CPUs in `mask` (bit n: CPU n): it runs on one of them from its next
 // scheduling on. False (nothing changes) when no online CPU is in the mask.

@@ -47,7 +47,8 @@ public:
     virtual bool is_svm() const = 0;
     // The hypervisor has completed an instruction for the guest (moved RIP past it):
     // blocking by STI or MOV SS, which covered only that instruction, ends.
-    virtual void instruction_skipped() = 0;
+    // A single step the backend set up for itself (RFLAGS.TF) ends with it, invisibly.
+    virtual void instruction_skipped(Vcpu& vcpu) = 0;
     // The vendor-neutral state (kernel/vcpu/vcpu_arch_state.hpp), the parts `parts`
     // names (vcpu_state::Part). On the vCPU's own CPU, while it is not running; the FPU
     // part is the caller's (kernel/vm/fpu_state.hpp).

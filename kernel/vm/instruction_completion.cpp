@@ -11,7 +11,7 @@ constexpr u8 kVectorDb = 1;
 }  // namespace
 
 void instruction_completed(Vcpu& vcpu) {
-    vcpu.backend->instruction_skipped();
+    vcpu.backend->instruction_skipped(vcpu);
     if ((vcpu.regs.rflags & kRflagsTf) == 0) return;
     vcpu.backend->add_guest_dr6_bits(vcpu, kDr6Bs);
     vcpu.events.raise_exception(kVectorDb, false, 0);  // a trap: RIP is already past it
