@@ -106,7 +106,7 @@ void SvmVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
 void SvmVcpu::set_nmi_blocked(bool blocked) {
     nmi_blocked_ = blocked;
     iret_pending_ = false;
-    nmi_singlestep_ = false;
+    single_step_ = false;
     if (blocked)
         vmcb_->control.intercept_misc1 |= intercept1::kIret;
     else
@@ -129,7 +129,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     const bool hold_interrupt = (c.interrupt_shadow & 1) && vcpu.events.interrupt_requested;
     if (hold_interrupt) {
         vcpu.events.interrupt_requested = false;
-        request_nmi_window(vcpu, false);
+        request_single_step(vcpu, false);
     }
     s.rax = vcpu.regs[Gpr::Rax];
     s.rsp = vcpu.regs[Gpr::Rsp];
@@ -174,25 +174,25 @@ void SvmVcpu::prepare_nmi(Vcpu& vcpu) {
     }
     // Blocked by a running handler whose IRET has not exited yet: that exit comes first.
     if (nmi_blocked_ && !iret_pending_) return;
-    request_nmi_window(vcpu, false);
+    request_single_step(vcpu, false);
 }
 
 void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
     vmcb_->control.interrupt_shadow &= ~1ull;
-    // The instruction Vireo single-stepped (request_nmi_window) exited instead and was
+    // The instruction Vireo single-stepped (request_single_step) exited instead and was
     // completed by the handler: the step is over, and TF was Vireo's, not the guest's
     // (no #DB for it, kernel/vm/instruction_completion.cpp).
-    if (nmi_singlestep_ && singlestep_clears_tf_) {
-        nmi_singlestep_ = false;
+    if (single_step_ && singlestep_clears_tf_) {
+        single_step_ = false;
         vcpu.regs.rflags &= ~(1ull << 8);
     }
 }
 
-void SvmVcpu::request_nmi_window(Vcpu& vcpu, bool over_iret) {
+void SvmVcpu::request_single_step(Vcpu& vcpu, bool over_iret) {
     constexpr u64 kRflagsTf = 1ull << 8;
-    if (nmi_singlestep_ || (vcpu.regs.rflags & kRflagsTf)) return;  // a #DB comes anyway
+    if (single_step_ || (vcpu.regs.rflags & kRflagsTf)) return;  // a #DB comes anyway
     vcpu.regs.rflags |= kRflagsTf;
-    nmi_singlestep_ = true;
+    single_step_ = true;
     // An IRET replaces RFLAGS with the one it pops; any other instruction leaves TF set.
     singlestep_clears_tf_ = !over_iret;
 }
@@ -205,11 +205,11 @@ bool SvmVcpu::nmi_exit(Vcpu& vcpu) {
         vmcb_->control.intercept_misc1 &= ~intercept1::kIret;
         iret_pending_ = true;
         iret_rip_ = vcpu.regs.rip;
-        if (vcpu.events.nmi_pending) request_nmi_window(vcpu, true);
+        if (vcpu.events.nmi_pending) request_single_step(vcpu, true);
         return true;
     }
-    if (nmi_singlestep_ && code == u64(ExitCode::ExceptionBase) + 1) {
-        nmi_singlestep_ = false;
+    if (single_step_ && code == u64(ExitCode::ExceptionBase) + 1) {
+        single_step_ = false;
         // After an IRET, RFLAGS is the one it popped; otherwise TF is still Vireo's.
         if (singlestep_clears_tf_) vcpu.regs.rflags &= ~kRflagsTf;
         VmcbStateSaveArea& s = vmcb_->save;
@@ -375,7 +375,6 @@ bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
 
 bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
     switch (msr) {
-        case Msr::Efer: store_guest_efer(value); return true;
         case Msr::Pat: vmcb_->save.g_pat = value; return true;
         // The guest's TSC becomes `value`: only its offset changes (APM vol. 2 15.30.5).
         case Msr::Tsc: vmcb_->control.tsc_offset = value - x86::rdtsc(); return true;

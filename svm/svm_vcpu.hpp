@@ -47,7 +47,7 @@ private:
     // get past an STI or MOV SS shadow, the next instruction is single-stepped (TF; #DB
     // always exits). Called before each entry; the exit side is in translate_exit.
     void prepare_nmi(Vcpu& vcpu);
-    void request_nmi_window(Vcpu& vcpu, bool over_iret);
+    void request_single_step(Vcpu& vcpu, bool over_iret);
     // An exit that was Vireo's own NMI bookkeeping (the IRET, the single step): nothing
     // for the generic handlers.
     bool nmi_exit(Vcpu& vcpu);
@@ -59,7 +59,7 @@ private:
     bool nmi_blocked_ = false;   // an injected NMI's handler has not returned yet
     bool iret_pending_ = false;  // its IRET exited: complete once RIP is elsewhere
     u64 iret_rip_ = 0;
-    bool nmi_singlestep_ = false;  // TF set by Vireo for one instruction
+    bool single_step_ = false;  // TF set by Vireo for one instruction (NMI window, interrupt shadow)
     bool singlestep_clears_tf_ = false;
 };
 

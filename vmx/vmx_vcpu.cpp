@@ -555,9 +555,7 @@ bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
 
 bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
     make_current();
-    control_cached_ = false;  // EFER is part of it
     switch (msr) {
-        case Msr::Efer: write(Field64::GuestEfer, value); return true;
         case Msr::Pat: write(Field64::GuestPat, value); return true;
         case Msr::SysenterCs: write(Field32::GuestSysenterCs, u32(value)); return true;
         case Msr::SysenterEsp: write(FieldNatural::GuestSysenterEsp, value); return true;

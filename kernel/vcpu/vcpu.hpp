@@ -41,6 +41,7 @@ public:
     // so whoever changes the paging mode for the guest must load them.
     virtual bool caches_pae_pdptes() const = 0;
     // MSRs whose guest values the hardware structure holds (EFER, PAT): false for others.
+    // EFER is written through set_control_registers, after its rules (control_register_writes.hpp).
     virtual bool read_guest_msr(Msr msr, u64& value) const = 0;
     virtual bool write_guest_msr(Msr msr, u64 value) = 0;
     // Which hypercall instruction this backend's guests use (VMMCALL or VMCALL).

@@ -51,22 +51,11 @@ bool identify_write(Vcpu& vcpu, const GuestControlState& c, const CrWriteExit& e
         lmsw_source = exit.lmsw_source;
         return true;
     }
-    u8 bytes[15];
-    usize available = 0;
-    WalkFault fault;
-    if (!fetch_guest_instruction(vcpu, c, bytes, available, fault)) {
-        if (!reflect_guest_fault(vcpu, fault))
-            domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
-                         (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
-        return false;
-    }
+    // CR0's write intercept also takes CLTS and LMSW (APM vol. 2 15.9).
     DecodedCrAccess d;
-    if (!decode_control_register_access(bytes, available, c.mode, d) || d.cr != exit.cr ||
-        d.form == CrAccessForm::MovFromCr) {
-        domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the CR%u write that exited", vcpu.index,
-                     (unsigned long long)vcpu.regs.rip, exit.cr);
-        return false;
-    }
+    const u32 forms =
+        cr_form(CrAccessForm::MovToCr) | (exit.cr == 0 ? cr_form(CrAccessForm::Clts) | cr_form(CrAccessForm::Lmsw) : 0);
+    if (!decode_cr_access_at_rip(vcpu, c, exit.cr, forms, d)) return false;
     if (d.insn.prefixes.lock) {
         // LOCK MOV CR0 is AMD's MOV CR8, offered only with CPUID's AltMovCr8, which
         // guests do not see; LOCK on CLTS or LMSW is #UD (SDM vol. 2A 2.1.1).
@@ -77,6 +66,7 @@ bool identify_write(Vcpu& vcpu, const GuestControlState& c, const CrWriteExit& e
     out.gpr = d.gpr;
     length = d.length;
     if (d.form == CrAccessForm::Lmsw) {
+        WalkFault fault;
         if (d.lmsw_memory) {
             const u64 linear = memory_operand_linear(vcpu, c, d.insn);
             if (!read_guest_linear(vcpu, linear, &lmsw_source, sizeof(lmsw_source), fault)) {
@@ -93,6 +83,25 @@ bool identify_write(Vcpu& vcpu, const GuestControlState& c, const CrWriteExit& e
 }
 
 }  // namespace
+
+bool decode_cr_access_at_rip(Vcpu& vcpu, const GuestControlState& c, u8 cr, u32 forms, DecodedCrAccess& out) {
+    u8 bytes[15];
+    usize available = 0;
+    WalkFault fault;
+    if (!fetch_guest_instruction(vcpu, c, bytes, available, fault)) {
+        if (!reflect_guest_fault(vcpu, fault))
+            domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
+                         (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
+        return false;
+    }
+    if (!decode_control_register_access(bytes, available, c.mode, out) || out.cr != cr ||
+        !(forms & cr_form(out.form))) {
+        domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the CR%u access that exited",
+                     vcpu.index, (unsigned long long)vcpu.regs.rip, cr);
+        return false;
+    }
+    return true;
+}
 
 bool read_guest_pae_pdptes(Vcpu& vcpu, u64 cr3, u64 (&pdptes)[4]) {
     // In PAE paging CR3[31:5] locates the 32-byte PDPT (SDM vol. 3A 4.4.1).

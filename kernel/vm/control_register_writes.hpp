@@ -11,6 +11,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vm/instruction_length.hpp"
 #include "kernel/vm/vm_exit.hpp"
 
 struct Vcpu;
@@ -20,6 +21,13 @@ struct Vcpu;
 inline constexpr u64 kGuestOwnedCr0Bits = (1ull << 1) | (1ull << 3);  // MP, TS
 
 void handle_control_register_write(Vcpu& vcpu, const CrWriteExit& exit);
+
+// The access to CR`cr` at RIP, decoded from guest memory for a backend that did not tell
+// its form and operand (SVM without decode assists); `forms` are the accepted ones
+// (cr_forms). False when the domain was ended (the bytes are no such access) or a fetch
+// fault was raised.
+constexpr u32 cr_form(CrAccessForm form) { return 1u << u32(form); }
+bool decode_cr_access_at_rip(Vcpu& vcpu, const GuestControlState& c, u8 cr, u32 forms, DecodedCrAccess& out);
 
 // WRMSR to EFER: false for #GP; otherwise the backend holds the new value.
 bool write_guest_efer(Vcpu& vcpu, u64 value);

@@ -307,23 +307,9 @@ void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
 void handle_cr8(Vcpu& vcpu, const Cr8Exit& exit) {
     Cr8Exit cr8 = exit;
     if (!cr8.decoded) {
-        u8 bytes[15];
-        usize available = 0;
-        WalkFault fault;
-        if (!fetch_guest_instruction(vcpu, vcpu.backend->control_state(), bytes, available, fault)) {
-            if (!reflect_guest_fault(vcpu, fault))
-                domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
-                             (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
-            return;
-        }
         DecodedCrAccess d;
         const CrAccessForm form = cr8.write ? CrAccessForm::MovToCr : CrAccessForm::MovFromCr;
-        if (!decode_control_register_access(bytes, available, vcpu.backend->control_state().mode, d) ||
-            d.form != form || d.cr != 8) {
-            domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the CR8 access that exited",
-                         vcpu.index, (unsigned long long)vcpu.regs.rip);
-            return;
-        }
+        if (!decode_cr_access_at_rip(vcpu, vcpu.backend->control_state(), 8, cr_form(form), d)) return;
         cr8.gpr = d.gpr;
         vcpu.exit_instruction_length = d.length;
     }
