@@ -173,6 +173,10 @@ u32 TimerQueue::run_expired(u64 now_us) {
             LockGuard<SpinLock> guard(lock_);
             t = head_;
             if (!t || t->deadline_us > now_us) break;
+            // Re-armed while its callback still runs on another CPU that rescues this
+            // queue (kernel/sched/cpu_timers.hpp): it waits, so that a callback never
+            // runs on two CPUs at once. The next pass takes it.
+            if (t->running) break;
             // shutdown() takes a timer off its queue for good: a dead timer here would be
             // one whose owner may already be gone.
             VIREO_ASSERT(!t->dead && t->queue == this);
