@@ -1,0 +1,68 @@
+// The file-backed disk of virtio-blk (dom0/devmodel/file_block_backend.cpp), on a
+// temporary file.
+#include "dom0/devmodel/file_block_backend.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+using devmodel::FileBlockBackend;
+
+class VirtioFileBlockBackendTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char name[] = "/tmp/vireo-disk-XXXXXX";
+        const int fd = mkstemp(name);
+        ASSERT_GE(fd, 0);
+        path = name;
+        std::vector<uint8_t> bytes(8192);
+        for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i);
+        ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), 8192);
+        close(fd);
+    }
+    void TearDown() override { unlink(path.c_str()); }
+    std::string path;
+};
+
+TEST_F(VirtioFileBlockBackendTest, ReadsWritesAndFlushes) {
+    std::string error;
+    auto disk = FileBlockBackend::open(path, false, error);
+    ASSERT_NE(disk, nullptr) << error;
+    EXPECT_EQ(disk->size_bytes(), 8192u);
+    EXPECT_FALSE(disk->read_only());
+    uint8_t buf[512];
+    ASSERT_TRUE(disk->read(1024, buf, sizeof(buf)));
+    EXPECT_EQ(buf[0], 0u);
+    EXPECT_EQ(buf[5], 5u);
+    std::fill(buf, buf + sizeof(buf), 0xab);
+    ASSERT_TRUE(disk->write(4096, buf, sizeof(buf)));
+    EXPECT_TRUE(disk->flush());
+    uint8_t back[512] = {};
+    ASSERT_TRUE(disk->read(4096, back, sizeof(back)));
+    EXPECT_EQ(back[511], 0xab);
+    EXPECT_FALSE(disk->read(8192 - 256, buf, sizeof(buf))) << "past the end";
+    EXPECT_FALSE(disk->write(~0ull - 10, buf, sizeof(buf)));
+    disk.reset();
+
+    auto again = FileBlockBackend::open(path, true, error);
+    ASSERT_NE(again, nullptr) << error;
+    EXPECT_TRUE(again->read_only());
+    ASSERT_TRUE(again->read(4096, back, sizeof(back)));
+    EXPECT_EQ(back[0], 0xab) << "the write reached the file";
+    EXPECT_FALSE(again->write(0, buf, sizeof(buf)));
+    EXPECT_TRUE(again->flush());
+}
+
+TEST_F(VirtioFileBlockBackendTest, OpenErrorsSayWhy) {
+    std::string error;
+    EXPECT_EQ(FileBlockBackend::open(path + ".missing", true, error), nullptr);
+    EXPECT_EQ(error, path + ".missing: No such file or directory");
+    EXPECT_EQ(FileBlockBackend::open("/tmp", true, error), nullptr);
+    EXPECT_EQ(error, "/tmp: not a regular file or a block device");
+}
+
+}  // namespace
