@@ -16,6 +16,7 @@ constexpr size_t kStagingBytes = size_t{64} << 10;
 
 // Offsets in struct virtio_blk_config (5.2.4).
 constexpr uint32_t kConfigCapacity = 0;
+constexpr uint32_t kConfigSizeMax = 8;
 constexpr uint32_t kConfigSegMax = 12;
 constexpr uint32_t kConfigBlkSize = 20;
 
@@ -27,12 +28,13 @@ VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, std::string serial)
       capacity_sectors_(backend_->size_bytes() / kSectorSize) {}
 
 uint64_t VirtioBlk::device_features() const {
-    return kFSegMax | kFBlkSize | kFFlush | (backend_->read_only() ? kFRo : 0);
+    return kFSizeMax | kFSegMax | kFBlkSize | kFFlush | (backend_->read_only() ? kFRo : 0);
 }
 
 void VirtioBlk::read_config(uint32_t offset, uint8_t* dst, uint32_t len) {
     uint8_t config[kConfigSize] = {};
     store_le64(config + kConfigCapacity, capacity_sectors_);
+    store_le32(config + kConfigSizeMax, kSizeMax);
     store_le32(config + kConfigSegMax, kSegMax);
     store_le32(config + kConfigBlkSize, kSectorSize);
     for (uint32_t i = 0; i < len; ++i) dst[i] = offset + i < kConfigSize ? config[offset + i] : 0;

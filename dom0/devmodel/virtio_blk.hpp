@@ -1,8 +1,10 @@
 // The virtio block device (virtio 1.1, 5.2) over a BlockBackend: one request queue of
 // kQueueSize entries; requests IN (read), OUT (write), FLUSH and GET_ID (the serial
 // string), any other type answered VIRTIO_BLK_S_UNSUPP (5.2.6.1). Offered features:
-// SEG_MAX, BLK_SIZE (512), FLUSH, and RO when the backend is read-only; the transport
-// adds VERSION_1 and INDIRECT_DESC.
+// SEG_MAX, SIZE_MAX, BLK_SIZE (512), FLUSH, and RO when the backend is read-only; the
+// transport adds VERSION_1 and INDIRECT_DESC. SEG_MAX and SIZE_MAX together keep every
+// request Linux can build (it honours both, whatever its max_sectors_kb) under the
+// virtqueue's kMaxChainBytes, so that limit only ever stops a broken driver.
 //
 // A request (5.2.6) is a 16-byte header (le32 type, le32 reserved, le64 sector) in the
 // device-readable bytes, the data (readable for OUT, writable for IN), and a status
@@ -20,12 +22,14 @@
 
 #include "dom0/devmodel/block_backend.hpp"
 #include "dom0/devmodel/virtio_device.hpp"
+#include "dom0/devmodel/virtqueue.hpp"
 
 namespace devmodel {
 
 class VirtioBlk final : public VirtioDevice {
 public:
     // Feature bits (5.2.3).
+    static constexpr uint64_t kFSizeMax = 1ull << 1;
     static constexpr uint64_t kFSegMax = 1ull << 2;
     static constexpr uint64_t kFRo = 1ull << 5;
     static constexpr uint64_t kFBlkSize = 1ull << 6;
@@ -47,6 +51,10 @@ public:
     // Data buffers per request: a request also needs a header and a status descriptor,
     // so a direct chain still fits the queue.
     static constexpr uint32_t kSegMax = kQueueSize - 2;
+    // The largest data buffer (size_max).
+    static constexpr uint32_t kSizeMax = 256 * 1024;
+    static_assert(uint64_t{kSegMax} * kSizeMax + kHeaderBytes + 1 <= Virtqueue::kMaxChainBytes,
+                  "the largest request a driver may build fits a chain");
     // struct virtio_blk_config (5.2.4) up to and including write_zeroes_may_unmap and
     // its padding: every field Linux may read is inside.
     static constexpr uint32_t kConfigSize = 60;

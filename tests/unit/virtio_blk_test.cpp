@@ -100,12 +100,13 @@ TEST_F(VirtioBlkTest, LinuxReadsAndWritesThroughTheRing) {
     EXPECT_EQ(drv.cfg_read(0x02, 2), 0x1042u);
     EXPECT_EQ(drv.cfg_read(0x2e, 2), 2u);
     EXPECT_EQ(drv.cfg_read(0x08, 4) >> 8, 0x010000u);
-    // VERSION_1, INDIRECT_DESC, SEG_MAX, BLK_SIZE, FLUSH; not RO.
-    EXPECT_EQ(drv.device_features(), (1ull << 32) | (1ull << 28) | (1u << 2) | (1u << 6) | (1u << 9));
+    // VERSION_1, INDIRECT_DESC, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH; not RO.
+    EXPECT_EQ(drv.device_features(), (1ull << 32) | (1ull << 28) | (1u << 1) | (1u << 2) | (1u << 6) | (1u << 9));
     drv.bring_up(kAllFeatures, 1);
     ASSERT_EQ(drv.status(), 0xf);
-    // struct virtio_blk_config: capacity, seg_max, blk_size.
+    // struct virtio_blk_config: capacity, size_max, seg_max, blk_size.
     EXPECT_EQ(drv.mmio_read(drv.at(4, 0), 8), kDiskBytes / 512);
+    EXPECT_EQ(drv.mmio_read(drv.at(4, 8), 4), 256u * 1024);
     EXPECT_EQ(drv.mmio_read(drv.at(4, 12), 4), 254u);
     EXPECT_EQ(drv.mmio_read(drv.at(4, 20), 4), 512u);
     EXPECT_EQ(drv.caps.at(4).length, 60u);
