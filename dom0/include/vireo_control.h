@@ -76,4 +76,14 @@ struct vireo_events {
 #define VIREO_FOREIGN_DOMAIN(pgoff) ((__u32)((__u64)(pgoff) >> 32))
 #define VIREO_FOREIGN_FIRST_PAGE(pgoff) ((__u64)(pgoff)&0xffffffffu)
 
+/* Turns the open file into the device model of domain `argument` (the domain's id): the
+ * module gives the hypervisor a page for the domain's I/O requests (ioreq_attach; its
+ * layout is hypercall::IoreqPage of kernel/vm/hypercall_abi.hpp), which mmap(NULL, 4096,
+ * PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) maps; poll() says POLLIN while a slot holds
+ * a request or a doorbell rang. The other device-model calls (ioreq_map, ioreq_complete,
+ * inject_msi) go through VIREO_IOCTL_HYPERCALL. Closing the file detaches it. Errors:
+ * ESRCH (no such domain), EEXIST (it has a device model), EBUSY (the file is something
+ * else already, or the domain is ending), EINVAL (a domain without a virtual PC). */
+#define VIREO_IOCTL_IOREQ_ATTACH _IO('V', 5)
+
 #endif

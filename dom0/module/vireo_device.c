@@ -15,6 +15,7 @@
 #include "vireo_control.h"
 #include "vireo_foreign.h"
 #include "vireo_hypercall.h"
+#include "vireo_ioreq.h"
 #include "vireo_streams.h"
 
 static int vireo_open(struct inode *inode, struct file *filp)
@@ -37,6 +38,7 @@ static int vireo_release(struct inode *inode, struct file *filp)
 	struct vireo_file *file = filp->private_data;
 
 	vireo_stream_release(file);
+	vireo_ioreq_release(file);
 	kfree(file);
 	return 0;
 }
@@ -53,7 +55,20 @@ static ssize_t vireo_write(struct file *filp, const char __user *in, size_t leng
 
 static __poll_t vireo_poll(struct file *filp, poll_table *wait)
 {
-	return vireo_stream_poll(filp, filp->private_data, wait);
+	struct vireo_file *file = filp->private_data;
+
+	if (file->mode == VIREO_FILE_IOREQ)
+		return vireo_ioreq_poll(filp, file, wait);
+	return vireo_stream_poll(filp, file, wait);
+}
+
+static int vireo_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct vireo_file *file = filp->private_data;
+
+	if (file->mode == VIREO_FILE_IOREQ)
+		return vireo_ioreq_mmap(file, vma);
+	return vireo_foreign_mmap(filp, vma);
 }
 
 static long vireo_do_hypercall(struct vireo_hypercall __user *user_call)
@@ -71,6 +86,9 @@ static long vireo_do_hypercall(struct vireo_hypercall __user *user_call)
 	 * pages it gives up, may ask for them. */
 	if (call.number == VIREO_CALL_DOMAIN_MAP_FOREIGN ||
 	    call.number == VIREO_CALL_DOMAIN_UNMAP_FOREIGN)
+		return -EPERM;
+	/* Likewise the page of a device model's requests: VIREO_IOCTL_IOREQ_ATTACH owns it. */
+	if (call.number == VIREO_CALL_IOREQ_ATTACH || call.number == VIREO_CALL_IOREQ_DETACH)
 		return -EPERM;
 	memcpy(arguments, call.arguments, sizeof(arguments));
 	if (call.buffer_argument >= 0) {
@@ -110,6 +128,8 @@ static long vireo_ioctl(struct file *filp, unsigned int command, unsigned long a
 		return put_user(file->lost, (__u64 __user *)argument);
 	case VIREO_IOCTL_EVENTS_ATTACH:
 		return vireo_events_attach(file);
+	case VIREO_IOCTL_IOREQ_ATTACH:
+		return vireo_ioreq_attach(file, (u32)argument);
 	default:
 		return -ENOTTY;
 	}
@@ -122,7 +142,7 @@ static const struct file_operations vireo_fops = {
 	.read = vireo_read,
 	.write = vireo_write,
 	.poll = vireo_poll,
-	.mmap = vireo_foreign_mmap,
+	.mmap = vireo_mmap,
 	.llseek = no_llseek,
 	.unlocked_ioctl = vireo_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
@@ -143,9 +163,14 @@ static int __init vireo_init(void)
 		pr_err("vireo: not running on the Vireo hypervisor (CPUID 0x40000000)\n");
 		return -ENODEV;
 	}
-	error = misc_register(&vireo_device);
+	error = vireo_event_line_start();
 	if (error)
 		return error;
+	error = misc_register(&vireo_device);
+	if (error) {
+		vireo_event_line_stop();
+		return error;
+	}
 	pr_info("vireo: /dev/vireo ready\n");
 	return 0;
 }
@@ -153,6 +178,7 @@ static int __init vireo_init(void)
 static void __exit vireo_exit(void)
 {
 	misc_deregister(&vireo_device);
+	vireo_event_line_stop();
 	vireo_streams_stop();
 }
 

@@ -8,7 +8,12 @@
 #include <linux/poll.h>
 #include <linux/types.h>
 
-enum vireo_file_mode { VIREO_FILE_CONTROL, VIREO_FILE_CONSOLE, VIREO_FILE_EVENTS };
+enum vireo_file_mode {
+	VIREO_FILE_CONTROL,
+	VIREO_FILE_CONSOLE,
+	VIREO_FILE_EVENTS,
+	VIREO_FILE_IOREQ
+};
 
 struct vireo_file {
 	struct mutex lock; /* one reader or writer at a time on the file's position */
@@ -19,6 +24,7 @@ struct vireo_file {
 	u64 state_seen;	  /* events: the generation the last read gave */
 	bool state_given; /* events: a read gave one already */
 	bool polled;	  /* it counts as a waiter until it is closed */
+	void *ioreq_page; /* ioreq: the page of the domain's I/O requests (vireo_ioreq.c) */
 };
 
 long vireo_console_attach(struct vireo_file *file, void __user *argument);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dom0/xm/console_session.hpp"
+#include "dom0/xm/device_model_launch.hpp"
 #include "dom0/xm/domain_builder.hpp"
 #include "dom0/xm/domain_monitor.hpp"
 #include "dom0/xm/xl_config.hpp"
@@ -52,7 +53,7 @@ int cmd_create(ControlClient& control, const Args& args) {
     if (!read_file(config.kernel, kernel, error)) return fail("kernel: " + error);
     if (!config.ramdisk.empty() && !read_file(config.ramdisk, initrd, error)) return fail("ramdisk: " + error);
     BuiltDomain built;
-    if (!create_linux_domain(control, config, kernel, initrd, built, error)) return fail(error);
+    if (!create_domain_with_devices(control, config, kernel, initrd, built, error)) return fail(error);
     // A restart builds it unpaused: -p is for this start only.
     XlConfig restart = config;
     restart.start_paused = false;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dom0/xm/control_client.hpp"
+#include "dom0/xm/device_model_launch.hpp"
 #include "dom0/xm/domain_builder.hpp"
 #include "dom0/xm/xm_format.hpp"
 
@@ -80,7 +81,7 @@ void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kern
         }
         if (action == EndAction::Destroy) return;
         BuiltDomain built;
-        if (!create_linux_domain(control, config, kernel, initrd, built, error)) {
+        if (!create_domain_with_devices(control, config, kernel, initrd, built, error)) {
             note("restarting %s failed: %s", config.name.c_str(), error.c_str());
             return;
         }

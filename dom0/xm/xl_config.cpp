@@ -170,6 +170,17 @@ struct Parser {
             if (!end_action(v, out.on_reboot, why)) return false;
         } else if (key == "on_crash") {
             if (!end_action(v, out.on_crash, why)) return false;
+        } else if (key == "disk") {
+            if (!v.is_list) {
+                why = "a list of disks is expected: ['target=/path,vdev=xvda,access=rw']";
+                return false;
+            }
+            out.disks.clear();
+            for (const std::string& item : v.items) {
+                DiskSpec disk;
+                if (!parse_disk_spec(item, disk, why)) return false;
+                out.disks.push_back(disk);
+            }
         } else {
             why = "unknown key '" + key + "'";
             return false;
@@ -313,6 +324,72 @@ const char* end_action_name(EndAction action) {
         case EndAction::Preserve: return "preserve";
     }
     return "?";
+}
+
+bool parse_disk_spec(const std::string& text, DiskSpec& out, std::string& error) {
+    out = DiskSpec{};
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (;;) {
+        const size_t comma = text.find(',', start);
+        parts.push_back(trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    auto bad = [&](const std::string& why) {
+        error = "disk '" + text + "': " + why;
+        return false;
+    };
+    auto set_access = [&](const std::string& a) {
+        if (a == "rw" || a == "w") {
+            out.read_only = false;
+        } else if (a == "ro" || a == "r") {
+            out.read_only = true;
+        } else {
+            return false;
+        }
+        return true;
+    };
+    const bool keyed = parts[0].find('=') != std::string::npos;
+    if (keyed) {
+        for (const std::string& p : parts) {
+            const size_t eq = p.find('=');
+            if (eq == std::string::npos)
+                return bad("'" + p + "' is not KEY=VALUE (keys: target, format, vdev, access)");
+            const std::string key = trim(p.substr(0, eq)), value = trim(p.substr(eq + 1));
+            if (key == "target") {
+                out.target = value;
+            } else if (key == "format") {
+                out.format = value;
+            } else if (key == "vdev") {
+                out.vdev = value;
+            } else if (key == "access") {
+                if (!set_access(value)) return bad("access '" + value + "' is not one of rw, ro");
+            } else if (key == "devtype" || key == "backendtype") {
+                // xl's: a virtio disk either way.
+            } else {
+                return bad("unknown key '" + key + "' (keys: target, format, vdev, access)");
+            }
+        }
+    } else {
+        if (parts.size() != 3) return bad("expected 'target=PATH,vdev=NAME,access=rw' or 'file:PATH,NAME,w'");
+        std::string target = parts[0];
+        const size_t colon = target.find(':');
+        if (colon != std::string::npos && target[0] != '/') {
+            const std::string prefix = target.substr(0, colon);
+            target = target.substr(colon + 1);
+            if (prefix == "qcow2")
+                out.format = "qcow2";
+            else if (prefix != "file" && prefix != "phy" && prefix != "raw" && prefix != "aio" && prefix != "tap")
+                return bad("'" + prefix + ":' is not a disk type (file, phy, raw, qcow2)");
+        }
+        out.target = target;
+        out.vdev = parts[1];
+        if (!set_access(parts[2])) return bad("access '" + parts[2] + "' is not one of w, r");
+    }
+    if (out.target.empty() || out.target[0] != '/') return bad("the target must be an absolute path in Domain-0");
+    if (out.format != "raw" && out.format != "qcow2") return bad("format '" + out.format + "' is not raw or qcow2");
+    return true;
 }
 
 bool parse_cpu_list(const std::string& text, uint64_t& mask, std::string& error) {

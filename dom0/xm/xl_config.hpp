@@ -8,10 +8,24 @@
 #include <stdint.h>
 
 #include <string>
+#include <vector>
 
 namespace xm {
 
 enum class EndAction { Destroy, Restart, Preserve };
+
+// One entry of `disk = [...]` (xl-disk-configuration(5)): comma-separated KEY=VALUE
+// (target, format, vdev, access), or xm's older positional "[format:]target,vdev,access"
+// ("file:/images/a.img,xvda,w"). The device model gives each disk to the domU as a virtio
+// block device, in the order listed (vda, vdb, ...).
+struct DiskSpec {
+    std::string target;          // a file or a block device in Domain-0
+    std::string format = "raw";  // raw or qcow2
+    std::string vdev;            // the name xl would give it (xvda): kept for xm's output
+    bool read_only = false;      // access=ro (r)
+};
+// Parses one disk entry; false with a sentence in `error`.
+bool parse_disk_spec(const std::string& text, DiskSpec& out, std::string& error);
 
 struct XlConfig {
     std::string name;
@@ -26,6 +40,7 @@ struct XlConfig {
     EndAction on_poweroff = EndAction::Destroy;
     EndAction on_reboot = EndAction::Restart;
     EndAction on_crash = EndAction::Destroy;
+    std::vector<DiskSpec> disks;
     bool start_paused = false;  // xm create -p, not a config key
 };
 

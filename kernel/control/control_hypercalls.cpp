@@ -8,7 +8,9 @@
 #include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/domain/foreign_mappings.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/sched/scheduler.hpp"
@@ -461,6 +463,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kEventStatus: return event_status(caller, args[0]);
         case kLogRead: return log_read(caller, args[0], args[1], args[2], args[3]);
         case kDomainUnmapForeign: return foreign_unmap(*caller.domain, args[0]);
+        case kEventGsi: return caller.domain->hardware_domain ? i64(kDom0EventGsi) : kErrorNotSupported;
         default: break;
     }
     DomainRef target = domain_lookup(u32(args[0]));
@@ -483,6 +486,13 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainRename: return rename(caller, *target, args[1]);
         case kVcpuSetAffinity: return set_affinity(*target, args[1], args[2]);
         case kDomainMapForeign: return map_foreign(caller, *target, args[1], args[2], args[3]);
+        case kIoreqAttach: return ioreq_attach(*caller.domain, *target, args[1]);
+        case kIoreqDetach: return ioreq_detach(*caller.domain, *target);
+        case kIoreqMap: return ioreq_map(*caller.domain, *target, args[1], args[2], args[3], args[4]);
+        case kIoreqComplete: return ioreq_complete(*caller.domain, *target, args[1]);
+        case kInjectMsi:
+            if (!target->platform || args[2] > 0xffffffffull) return kErrorInvalid;
+            return target->platform->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;
         default: return kErrorNoSuchCall;
     }
 }

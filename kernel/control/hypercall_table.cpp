@@ -41,6 +41,12 @@ constexpr HypercallSpec kSpecs[] = {
     {kVcpuSetAffinity, "vcpu_set_affinity", kControl, true},
     {kDomainMapForeign, "domain_map_foreign", kControl, true},
     {kDomainUnmapForeign, "domain_unmap_foreign", kControl, false},  // a handle, not a domain
+    {kIoreqAttach, "ioreq_attach", kControl, true},
+    {kIoreqDetach, "ioreq_detach", kControl, true},
+    {kIoreqMap, "ioreq_map", kControl, true},
+    {kIoreqComplete, "ioreq_complete", kControl, true},
+    {kInjectMsi, "inject_msi", kControl, true},
+    {kEventGsi, "event_gsi", kControl, false},
 };
 
 }  // namespace

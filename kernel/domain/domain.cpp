@@ -1,5 +1,6 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/foreign_mappings.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,6 +241,7 @@ void domain_release_resources(Domain& d) {
         d.vcpus[i].backend = nullptr;
         fpu_release_vcpu(d.vcpus[i]);
     }
+    ioreq_release(d);
     delete d.platform;
     d.platform = nullptr;
     delete d.exit_port;

@@ -15,6 +15,7 @@
 #include "mm/guest_memory.hpp"
 #include "mm/memory_quota.hpp"
 
+class IoreqServer;
 class Platform;
 class TestExitPort;
 struct Multiboot2Info;
@@ -88,6 +89,9 @@ struct Domain {
     Platform* platform = nullptr;
     // The test exit port at 0xf4, which every domain has (kernel/vm/devices/test_exit_port.hpp).
     TestExitPort* exit_port = nullptr;
+    // The forwarding to its device model in Domain-0 (kernel/ioreq/ioreq_server.hpp):
+    // made at the first attach, freed with its resources. Atomic.
+    IoreqServer* ioreq = nullptr;
     DomainImage image;
     // A guest reset asked for a restart while the domain was paused: it follows the
     // unpause. Under `lock`.

@@ -102,6 +102,17 @@ void host_gsi_unmask(u32 gsi) {
     if (host_gsi_forwardable(gsi)) ioapic_set_masked(gsi, false);
 }
 
+namespace {
+bool g_event_pending = false;  // atomic
+}  // namespace
+
+void dom0_event_raise() {
+    __atomic_store_n(&g_event_pending, true, __ATOMIC_SEQ_CST);
+    if (Vcpu* v = __atomic_load_n(&g_target, __ATOMIC_ACQUIRE)) scheduler_notify_vcpu(*v);
+}
+
+bool dom0_event_take() { return __atomic_exchange_n(&g_event_pending, false, __ATOMIC_SEQ_CST); }
+
 u64 host_gsi_take_pending() { return __atomic_exchange_n(&g_pending, 0, __ATOMIC_SEQ_CST); }
 
 void host_interrupts_set_target(Vcpu* vcpu) { __atomic_store_n(&g_target, vcpu, __ATOMIC_RELEASE); }

@@ -29,6 +29,16 @@ u64 host_gsi_take_pending();
 // The vCPU the handlers notify (dom0's vCPU 0), or null.
 void host_interrupts_set_target(Vcpu* vcpu);
 
+// Vireo's event line into Domain-0: a pin of its virtual I/O APIC beyond the machine's
+// (GSI 24, edge, active high; the event_gsi call tells it), which Vireo's module in
+// Domain-0 takes as an ordinary interrupt (acpi_register_gsi) and which wakes the device
+// models waiting on /dev/vireo. Any CPU, any context: marks it pending and notifies
+// dom0's vCPU 0; its platform pulses the pin before a vCPU enters.
+inline constexpr u8 kDom0EventGsi = 24;
+void dom0_event_raise();
+// Whether it was raised since the last call (cleared).
+bool dom0_event_take();
+
 // Message-signalled interrupts (PCI MSI and MSI-X) of dom0's devices: each source dom0
 // enables gets a vector of the hypervisor's own, programmed into the device as a message
 // to the boot CPU (Intel SDM vol. 3A 11.11: address 0xFEExx000 with the APIC ID in bits

@@ -15,6 +15,7 @@
 
 #include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/platform/platform.hpp"
 
 #include "kernel/domain/domain.hpp"
@@ -44,6 +45,7 @@
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 #include "kernel/x86/instructions.hpp"
 
 namespace {
@@ -62,6 +64,7 @@ class LockedPorts;
 class LapicMmio;
 class IoapicMmio;
 class PcMachine;
+class PciConfigPorts;
 
 // The device models and their wiring. Everything is private: the domain reaches it
 // through PcMachine (the Platform) and the port and MMIO adapters, its friends.
@@ -77,6 +80,7 @@ class PcPlatform final : public GuestClock,
     friend class LapicMmio;
     friend class IoapicMmio;
     friend class PcMachine;
+    friend class PciConfigPorts;
 
     explicit PcPlatform(Domain& domain)
         : domain_(domain),
@@ -92,7 +96,7 @@ class PcPlatform final : public GuestClock,
           pci_(reset_control_),
           kbc_(*this, *this),
           apic_bus_(this),
-          ioapic_(apic_bus_, 0x11, kGuestIoApicId) {
+          ioapic_(apic_bus_, 0x11, kGuestIoApicId, domain.hardware_domain ? kDom0EventGsi + 1 : VirtualIoapic::kPins) {
         if (domain.hardware_domain) {
             ioapic_.set_pin_listener(this);
             host_interrupts_set_target(&domain.vcpus[0]);
@@ -223,7 +227,8 @@ class PcPlatform final : public GuestClock,
     // Domain-0's pins that follow the real lines of the same number: all but those of
     // the devices it has as models (IRQ 0 of the PIT on pin 2, COM1 on pin 4) and pin 0.
     bool forwarded(u8 pin) const {
-        return domain_.hardware_domain && pin != 0 && pin != 2 && pin != 4 && host_gsi_forwardable(pin);
+        return domain_.hardware_domain && pin != 0 && pin != 2 && pin != 4 && pin != kDom0EventGsi &&
+               host_gsi_forwardable(pin);
     }
 
     // IoapicPinListener: the real line follows what dom0 programs; a level line's EOI
@@ -250,6 +255,12 @@ class PcPlatform final : public GuestClock,
             const bool level = ioapic_.asserted_level(pin);
             ioapic_.set_pin(pin, level);
             if (!(ioapic_.redirection_entry(pin) & VirtualIoapic::kEntryLevelTriggered)) ioapic_.set_pin(pin, !level);
+        }
+        // Vireo's event line: a pulse (Domain-0's module takes it as an edge).
+        if (dom0_event_take()) {
+            const bool level = ioapic_.asserted_level(kDom0EventGsi);
+            ioapic_.set_pin(kDom0EventGsi, level);
+            ioapic_.set_pin(kDom0EventGsi, !level);
         }
     }
 
@@ -528,6 +539,47 @@ private:
     Model& model_;
 };
 
+// 0xCF8-0xCFF of a domain whose device model in Domain-0 has devices on bus 0: the data
+// port's accesses to their configuration space are forwarded to it
+// (kernel/ioreq/ioreq_server.hpp), everything else is the host bridge model's.
+class PciConfigPorts final : public IoDevice {
+public:
+    PciConfigPorts(PcPlatform& platform, IoDevice& model) : platform_(platform), model_(model) {}
+    u32 io_read(Vcpu& v, u16 port, u8 size) override {
+        u64 address;
+        if (!forwarded(v, port, address)) return model_.io_read(v, port, size);
+        return u32(ioreq_forward(v, hypercall::kIoreqPciConfig, address, size, false, 0));
+    }
+    void io_write(Vcpu& v, u16 port, u8 size, u32 value) override {
+        u64 address;
+        if (!forwarded(v, port, address))
+            model_.io_write(v, port, size, value);
+        else
+            ioreq_forward(v, hypercall::kIoreqPciConfig, address, size, true, value);
+    }
+
+private:
+    // CONFIG_ADDRESS (PCI Local Bus 3.0, 3.2.2.3.2): enable bit 31, bus 23:16, device
+    // 15:11, function 10:8, register 7:2; the data port's byte offset adds to it. The
+    // request carries ECAM's layout (PCI Express Base 4.0, 7.2.2).
+    bool forwarded(const Vcpu& v, u16 port, u64& address) {
+        if (port < PciHostBridge::kConfigDataPort) return false;
+        u32 config;
+        {
+            LockGuard<SpinLock> guard(platform_.lock_);
+            config = platform_.pci_.config_address();
+        }
+        const u32 bus = (config >> 16) & 0xff, device = (config >> 11) & 0x1f, function = (config >> 8) & 7;
+        if (!(config & PciHostBridge::kConfigEnable) || bus != 0 || !ioreq_pci_device_forwarded(*v.domain, u8(device)))
+            return false;
+        address =
+            (u64(device) << 15) | (u64(function) << 12) | (config & 0xfc) | (port - PciHostBridge::kConfigDataPort);
+        return true;
+    }
+    PcPlatform& platform_;
+    IoDevice& model_;
+};
+
 // Domain-0's PM1 control registers are the machine's (ACPI 6.5 4.8.3.2.1): written
 // through, except a write with SLP_EN, which would put the machine to sleep or power it
 // off under the other domains. S5 becomes the machine's power-off once they have ended
@@ -720,6 +772,12 @@ public:
     bool set_vcpu_timer(Vcpu&, u64, u8) override { return false; }  // its local APICs have timers
     void stop_timers() override { platform_.stop_timers(); }
     void print_timers() override { platform_.print_timers(); }
+    bool inject_msi(u64 address, u32 data) override {
+        if (!msi_address_is_interrupt(address)) return false;
+        LockGuard<SpinLock> guard(platform_.lock_);
+        platform_.apic_bus_.send_message(message_from_msi(address, data));
+        return true;
+    }
 
 private:
     PcPlatform platform_;
@@ -730,7 +788,8 @@ private:
     LockedPorts<Uart16550> com1_{platform_, platform_.com1_};
     LockedPorts<AcpiPmBlock> pm_{platform_, platform_.pm_};
     // 0xCF8-0xCFF: the host bridge passes byte accesses to 0xCF9 on to the reset control.
-    LockedPorts<PciHostBridge> pci_{platform_, platform_.pci_};
+    LockedPorts<PciHostBridge> pci_model_{platform_, platform_.pci_};
+    PciConfigPorts pci_{platform_, pci_model_};
     LockedPorts<I8042> kbc_{platform_, platform_.kbc_};
     LockedPorts<ResetControl> reset_ports_{platform_, platform_.reset_control_};
     HostPm1Control pm1_control_;

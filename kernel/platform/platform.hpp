@@ -62,6 +62,9 @@ public:
     // cancelled and no callback of it runs anywhere, or will. Waits for a running one, so
     // never under a lock a callback takes.
     virtual void stop_timers() = 0;
+    // An MSI a device model sent (the inject_msi call): delivered to the local APICs it
+    // names. False where the platform has none, or the address is no interrupt's.
+    virtual bool inject_msi(u64 /*address*/, u32 /*data*/) { return false; }
     // Debug key 't': the state of its timers on Vireo's console (nothing where it has none
     // worth showing).
     virtual void print_timers() {}

@@ -4,6 +4,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/idt.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
@@ -345,7 +346,9 @@ namespace {
 void run_vcpu(Vcpu& v) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return;
     const u64 start = x86::rdtsc();
-    if (v.domain->platform->before_entry(v)) {
+    // A vCPU waiting for a device model in Domain-0 does not enter; one whose answer
+    // came has its exit handled again first (kernel/ioreq/ioreq_server.hpp).
+    if (!ioreq_vcpu_hold(v) && v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);
@@ -353,7 +356,9 @@ void run_vcpu(Vcpu& v) {
         debug_save(v);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
+        v.ioreq.log.begin_handling();
         handle_vm_exit(v, exit);
+        ioreq_after_exit(v, exit);
     }
     v.run_tsc += x86::rdtsc() - start;
     v.gate.leave();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/domain/run_gate.hpp"
+#include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
@@ -111,6 +112,8 @@ struct Vcpu {
     // page in XSAVE (or FXSAVE) format, and the guest's XCR0 (kernel/vm/fpu_state.hpp).
     PhysAddr fpu_area_page = 0;
     u64 xcr0 = 1;
+    // Its accesses forwarded to a device model in Domain-0 (kernel/ioreq/ioreq_server.hpp).
+    VcpuIoreq ioreq;
 };
 
 // Forgets every guest-physical translation this CPU may have cached, for all domains

@@ -1,6 +1,7 @@
 #include "kernel/vm/exit_handlers.hpp"
 
 #include "kernel/domain/domain.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
@@ -216,6 +217,7 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
         u32 value = 0;
         if (io.in) {
             value = port_read(vcpu, io.port, io.size);
+            if (ioreq_waiting(vcpu)) return;  // handled again with the answer
             if (!write_guest_linear(vcpu, linear, &value, io.size, fault) &&
                 !string_io_mmio(vcpu, linear, fault, io.size, true, value)) {
                 if (!reflect_guest_fault(vcpu, fault))
@@ -231,7 +233,9 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
                                  (unsigned long long)vcpu.regs.rip);
                 return;
             }
+            if (ioreq_waiting(vcpu)) return;
             port_write(vcpu, io.port, io.size, value);
+            if (ioreq_waiting(vcpu)) return;
         }
         const u64 next = down ? offset - io.size : offset + io.size;
         vcpu.regs[pointer] = (vcpu.regs[pointer] & ~address_mask) | (next & address_mask);
@@ -252,11 +256,13 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
     const u32 mask = io.size == 4 ? 0xffffffffu : io.size == 2 ? 0xffffu : 0xffu;
     if (io.in) {
         const u32 value = port_read(vcpu, io.port, io.size);
+        if (ioreq_waiting(vcpu)) return;  // a device model's: handled again with its answer
         // IN to AL/AX leaves the rest of RAX alone; IN to EAX zero-extends (SDM 3.4.1.1).
         u64& rax = vcpu.regs[Gpr::Rax];
         rax = io.size == 4 ? u64(value) : (rax & ~u64(mask)) | value;
     } else {
         port_write(vcpu, io.port, io.size, u32(vcpu.regs[Gpr::Rax]));
+        if (ioreq_waiting(vcpu)) return;
     }
     vcpu.regs.rip = io.next_rip;
     instruction_completed(vcpu);

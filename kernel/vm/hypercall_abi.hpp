@@ -48,6 +48,14 @@ enum Number : uint32_t {
     // frame numbers of the caller's own RAM) -> a handle: those pages show the domain's
     kDomainMapForeign = 38,
     kDomainUnmapForeign = 39,  // (handle) -> 0: the caller's pages are its own again
+    // Device models in Domain-0 (docs/hypercalls.md, "Device models"): (id, frame of the
+    // caller's RAM for the IoreqPage) -> 0: the domain's forwarded accesses go there
+    kIoreqAttach = 40,
+    kIoreqDetach = 41,    // (id) -> 0: waiting vCPUs get all ones; forwarded ranges stay, answering all ones
+    kIoreqMap = 42,       // (id, IoreqMapKind, base, size, stride) -> 0, or a doorbell's bit
+    kIoreqComplete = 43,  // (id, vCPU) -> 0: its slot holds the answer
+    kInjectMsi = 44,      // (id, MSI address, MSI data) -> 0
+    kEventGsi = 45,       // () -> Domain-0's GSI of Vireo's event line (edge, active high)
     kCount,
 };
 
@@ -66,7 +74,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 4u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 5u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -241,5 +249,46 @@ struct HostInfo {
     char command_line[256];
 };
 static_assert(sizeof(HostInfo) == 352);
+
+// Device models (kIoreqAttach ...): a domain's accesses to the devices a device model in
+// Domain-0 serves are forwarded to it through one page of Domain-0's RAM, as Xen's ioreq
+// servers and ACRN's I/O requests do. Each vCPU has a slot; the hypervisor fills it
+// (Idle -> Ready), raises Domain-0's event line and holds the vCPU; the device model
+// writes `data` for a read, sets Answered and makes kIoreqComplete, which resumes the vCPU.
+enum IoreqState : uint32_t { kIoreqIdle = 0, kIoreqReady = 1, kIoreqAnswered = 2 };
+enum IoreqType : uint8_t {
+    kIoreqMmio = 0,       // address: guest-physical
+    kIoreqPciConfig = 1,  // address: bus << 20 | device << 15 | function << 12 | register (ECAM's layout)
+};
+struct IoreqSlot {
+    uint32_t state;  // IoreqState
+    uint8_t type;    // IoreqType
+    uint8_t size;    // 1, 2, 4 or 8 bytes
+    uint8_t write;   // 1: a write of `data`; 0: a read, answered in `data`
+    uint8_t reserved;
+    uint64_t address;
+    uint64_t data;
+    uint64_t sequence;  // grows by one with each request of the vCPU
+};
+static_assert(sizeof(IoreqSlot) == 32);
+inline constexpr uint32_t kIoreqSlots = 8;  // one per vCPU (a domain has at most 8)
+struct IoreqPage {
+    // Bit n: doorbell n (kIoreqMapDoorbell) was written since the device model last took
+    // them (an atomic exchange with 0). Posted: the writing vCPU does not wait.
+    uint64_t doorbells;
+    uint32_t vcpus;  // slots in use
+    uint32_t reserved[13];
+    IoreqSlot slots[kIoreqSlots];
+};
+static_assert(sizeof(IoreqPage) == 320);
+enum IoreqMapKind : uint32_t {
+    kIoreqMapMmio = 0,  // [base, base + size) of the 32-bit PCI hole is forwarded (at most 8 ranges)
+    kIoreqMapPciDevice =
+        1,  // device `base` (0-31) of bus 0 is the device model's: its configuration space is forwarded
+    // Writes to [base, base + size), inside a forwarded range, ring doorbells: the one at
+    // base + n * stride is bit (result + n) of IoreqPage::doorbells (at most 64 bits in all)
+    kIoreqMapDoorbell = 2,
+    kIoreqMapClearDoorbells = 3,  // every doorbell is forgotten (the device model moved a BAR)
+};
 
 }  // namespace hypercall

@@ -4,6 +4,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/emulator/emulator.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/vm/emulator_guest_memory.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
@@ -44,10 +45,10 @@ public:
     VcpuEmulatorEnvironment(Vcpu& vcpu, const GuestPagingState& paging) : vcpu_(vcpu), paging_(paging), mmio_(vcpu) {}
 
     MemoryOutcome read_linear(u64 linear, void* dst, usize size, GuestAccess access) override {
-        return emulator_read_linear(vcpu_.domain->memory, paging_, mmio_, linear, dst, size, access);
+        return unless_forwarded(emulator_read_linear(vcpu_.domain->memory, paging_, mmio_, linear, dst, size, access));
     }
     MemoryOutcome write_linear(u64 linear, const void* src, usize size, GuestAccess access) override {
-        return emulator_write_linear(vcpu_.domain->memory, paging_, mmio_, linear, src, size, access);
+        return unless_forwarded(emulator_write_linear(vcpu_.domain->memory, paging_, mmio_, linear, src, size, access));
     }
     void read_vector_register(RegisterClass cls, u8 index, u8* dst, u8 size) override {
         fpu_read_vector_register(vcpu_, cls == RegisterClass::Xmm, index, dst, size);
@@ -57,6 +58,12 @@ public:
     }
 
 private:
+    // An access a device model in Domain-0 answers stops the instruction, unchanged: it is
+    // run again once the answer is there (kernel/ioreq/ioreq_server.hpp).
+    MemoryOutcome unless_forwarded(MemoryOutcome outcome) const {
+        if (ioreq_waiting(vcpu_) && outcome.status == MemoryStatus::Ok) outcome.status = MemoryStatus::Retry;
+        return outcome;
+    }
     Vcpu& vcpu_;
     const GuestPagingState& paging_;
     DomainMmio mmio_;

@@ -1,4 +1,5 @@
 // Picks the vCPU backend for this machine's virtualization extension.
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/vcpu/vcpu.hpp"
 #include "kernel/virtualization_support.hpp"
@@ -26,6 +27,7 @@ u32 vcpu_free_hardware_tags() {
 void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.backend->reset(vcpu, boot_arch_state(entry));
     vcpu.misc_enable = kGuestMiscEnableReset;
+    ioreq_vcpu_reset(vcpu);
 }
 
 VcpuBackend* create_vcpu_backend(Vcpu& vcpu, const GuestEntryState& entry, const char** error) {

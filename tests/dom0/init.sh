@@ -18,6 +18,7 @@
 #                       vireo-domu
 #   vireo.xm=lifecycle  instead: domUs from that disk through xm console, pause, vcpu-pin,
 #                       rename, reboot, a panic, shutdown -w and destroy
+#   vireo.xm=pvio       instead: domUs with a virtio disk served by vireo-dm here
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 /bin/busybox --install -s /bin
@@ -493,6 +494,56 @@ xm_console_and_lifecycle() {
 }
 
 # Each line of a command's output, and its exit status.
+# disk_domu_config NAME MODE TARGET ACCESS: /tmp/NAME.cfg, a domU whose virtio disk vda
+# (its device model in Domain-0 serves TARGET) is checked with vireo.disk=MODE (the Linux
+# tests' initramfs: write, or check a pattern written before); it stays when it ends.
+disk_domu_config() {
+  cat > /tmp/$1.cfg << EOF
+name = "$1"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.disk=$2"
+disk = [ 'format=raw, vdev=xvda, access=$4, target=$3' ]
+on_poweroff = "preserve"
+on_crash = "preserve"
+EOF
+}
+# wait_ended NAME: until domain NAME has shut down or crashed, up to 600 s.
+wait_ended() {
+  for _ in $(seq 600); do
+    case "$(xm list "$1" 2> /dev/null | tail -n 1)" in *" ---s--"* | *" ----c-"*) return 0 ;; esac
+    sleep 1
+  done
+  return 1
+}
+# disk_domu NAME MODE TARGET ACCESS: the domU created, run to its end and destroyed.
+disk_domu() {
+  disk_domu_config "$@"
+  run_xm "xm create $1" xm create /tmp/$1.cfg
+  wait_ended "$1" || fail "$1 did not end"
+  run_xm "xm destroy $1" xm destroy "$1"
+  sed 's/^/dm log: /' /var/log/vireo/dm-$1.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
+}
+# pattern_md5 FILE: of its first 4 MiB (the domU's pattern is VIREO-DISK-PATTERN lines).
+pattern_md5() { dd if="$1" bs=65536 count=64 2> /dev/null | md5sum | cut -d' ' -f1; }
+
+# Paravirtual devices (label pvio): domUs with a virtio disk whose device model
+# (vireo-dm, started by xm create) runs here. A raw image file: the domU writes a pattern
+# and reads it back; the pattern is in the file after the domU was destroyed; a second
+# domU finds it there.
+xm_pvio() {
+  dd if=/dev/zero of=/tmp/domu-disk.img bs=1M count=16 2> /dev/null
+  disk_domu disk1 write /tmp/domu-disk.img rw
+  want=$(yes VIREO-DISK-PATTERN | head -c 4194304 | md5sum | cut -d' ' -f1)
+  if [ "$(pattern_md5 /tmp/domu-disk.img)" = "$want" ]; then
+    say "pvio: the domU's pattern is in the image file"
+  else
+    fail "pvio: the image file does not hold the domU's pattern"
+  fi
+  disk_domu disk2 check /tmp/domu-disk.img rw
+}
+
 run_xm() {
   label=$1
   shift
@@ -507,10 +558,14 @@ mount_domu_disk() {
 }
 
 xm_mode=$(opt vireo.xm)
-if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ]; then
+if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ]; then
   if mount_domu_disk; then
     free_before=$(free_mib)
-    if [ "$xm_mode" = one ]; then xm_one_domu; else xm_console_and_lifecycle; fi
+    case "$xm_mode" in
+      one) xm_one_domu ;;
+      pvio) xm_pvio ;;
+      *) xm_console_and_lifecycle ;;
+    esac
     free_after=$(free_mib)
     if [ "$free_before" = "$free_after" ]; then
       say "free memory after the lifecycle checks: as before ($free_after MiB)"

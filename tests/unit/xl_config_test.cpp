@@ -117,8 +117,8 @@ TEST(XlConfig, CommandLineSettingsOverrideTheFile) {
 TEST(XlConfig, ListsAndSemicolonsInsideQuotes) {
     XlConfig c;
     std::string error;
-    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ndisk=['x']\n", c, error));
-    EXPECT_EQ(error, "domu.cfg:4: unknown key 'disk'");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\nusb=['x']\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: unknown key 'usb'");
     ASSERT_TRUE(parse("name='a';memory=64;kernel='k;#x'\n", c, error)) << error;
     EXPECT_EQ(c.kernel, "k;#x");
 }
@@ -150,6 +150,48 @@ TEST(CpuList, BadListsSayWhy) {
     EXPECT_FALSE(xm::parse_cpu_list("", mask, error));
     EXPECT_FALSE(xm::parse_cpu_list("1,^1", mask, error));
     EXPECT_EQ(error, "'1,^1' is not a CPU list such as \"0-3,5\": it names no CPU");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(XlConfig, DisksInXlsAndXmsSyntax) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(
+        parse("name = 'd'\nmemory = 64\nkernel = '/k'\n"
+              "disk = [ 'format=raw, vdev=xvda, access=rw, target=/images/a.img', "
+              "'file:/images/b.img,xvdb,r', 'qcow2:/images/c.qcow2,xvdc,w' ]\n",
+              c, error))
+        << error;
+    ASSERT_EQ(c.disks.size(), 3u);
+    EXPECT_EQ(c.disks[0].target, "/images/a.img");
+    EXPECT_EQ(c.disks[0].vdev, "xvda");
+    EXPECT_EQ(c.disks[0].format, "raw");
+    EXPECT_FALSE(c.disks[0].read_only);
+    EXPECT_EQ(c.disks[1].target, "/images/b.img");
+    EXPECT_TRUE(c.disks[1].read_only);
+    EXPECT_EQ(c.disks[2].format, "qcow2");
+    EXPECT_EQ(c.disks[2].target, "/images/c.qcow2");
+}
+
+TEST(XlConfig, BadDisksSayWhy) {
+    XlConfig c;
+    std::string error;
+    const std::string head = "name = 'd'\nmemory = 64\nkernel = '/k'\n";
+    EXPECT_FALSE(parse(head + "disk = 'target=/a'\n", c, error));
+    EXPECT_NE(error.find("a list of disks"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "disk = ['target=/a,access=maybe']\n", c, error));
+    EXPECT_NE(error.find("access 'maybe' is not one of rw, ro"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "disk = ['target=relative.img']\n", c, error));
+    EXPECT_NE(error.find("absolute path"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "disk = ['target=/a,format=vmdk']\n", c, error));
+    EXPECT_NE(error.find("format 'vmdk' is not raw or qcow2"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "disk = ['nbd:/a,xvda,w']\n", c, error));
+    EXPECT_NE(error.find("'nbd:' is not a disk type"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "disk = ['target=/a,colour=red']\n", c, error));
+    EXPECT_NE(error.find("unknown key 'colour'"), std::string::npos) << error;
 }
 
 }  // namespace

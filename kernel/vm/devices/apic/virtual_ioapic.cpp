@@ -12,14 +12,17 @@ constexpr u32 kIdMask = 0x0f000000;  // 4-bit IOAPIC ID in bits 27:24
 
 }  // namespace
 
-VirtualIoapic::VirtualIoapic(ApicMessageSink& bus, u8 version, u8 id)
-    : bus_(bus), version_(version == 0x20 ? 0x20 : 0x11), id_(id & 0xf) {
+VirtualIoapic::VirtualIoapic(ApicMessageSink& bus, u8 version, u8 id, u32 pins)
+    : bus_(bus),
+      version_(version == 0x20 ? 0x20 : 0x11),
+      pins_(pins >= 1 && pins <= kMaxPins ? pins : kPins),
+      id_(id & 0xf) {
     reset();
 }
 
 void VirtualIoapic::reset() {
     ioregsel_ = 0;
-    for (u32 pin = 0; pin < kPins; ++pin) {
+    for (u32 pin = 0; pin < pins_; ++pin) {
         entries_[pin] = kEntryMasked;
         pin_level_[pin] = false;
     }
@@ -59,10 +62,10 @@ u32 VirtualIoapic::read_indirect(u8 index) const {
     switch (index) {
         case kRegId:
         case kRegArbitration: return u32(id_) << 24;  // the arbitration ID follows the ID
-        case kRegVersion: return ((kPins - 1) << 16) | version_;
+        case kRegVersion: return ((pins_ - 1) << 16) | version_;
         default: break;
     }
-    if (index < kRegRedirectionTable || index >= kRegRedirectionTable + 2 * kPins) return 0;
+    if (index < kRegRedirectionTable || index >= kRegRedirectionTable + 2 * pins_) return 0;
     const u64 entry = entries_[(index - kRegRedirectionTable) / 2];
     return (index & 1) ? u32(entry >> 32) : u32(entry);
 }
@@ -72,7 +75,7 @@ void VirtualIoapic::write_indirect(u8 index, u32 value) {
         id_ = u8((value & kIdMask) >> 24);
         return;
     }
-    if (index < kRegRedirectionTable || index >= kRegRedirectionTable + 2 * kPins) return;
+    if (index < kRegRedirectionTable || index >= kRegRedirectionTable + 2 * pins_) return;
     const u8 pin = u8((index - kRegRedirectionTable) / 2);
     u64& entry = entries_[pin];
     if (index & 1) {
@@ -90,7 +93,7 @@ void VirtualIoapic::write_indirect(u8 index, u32 value) {
 bool VirtualIoapic::asserted(u8 pin) const { return pin_level_[pin] != ((entries_[pin] & kEntryActiveLow) != 0); }
 
 void VirtualIoapic::set_pin(u8 pin, bool level) {
-    if (pin >= kPins) return;
+    if (pin >= pins_) return;
     const bool was_asserted = asserted(pin);
     pin_level_[pin] = level;
     if (entries_[pin] & kEntryLevelTriggered)
@@ -126,7 +129,7 @@ void VirtualIoapic::deliver(u8 pin) {
 }
 
 void VirtualIoapic::eoi(u8 vector) {
-    for (u8 pin = 0; pin < kPins; ++pin) {
+    for (u8 pin = 0; pin < pins_; ++pin) {
         u64& entry = entries_[pin];
         if ((entry & 0xff) != vector || !(entry & kEntryRemoteIrr)) continue;
         entry &= ~kEntryRemoteIrr;

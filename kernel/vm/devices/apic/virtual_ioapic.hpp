@@ -44,6 +44,9 @@ protected:
 class VirtualIoapic final : public EoiListener {
 public:
     static constexpr u32 kPins = 24;
+    // A platform may give it more pins (Domain-0's has Vireo's event line beyond the
+    // machine's 24; register 1 says how many, which is how Linux counts them).
+    static constexpr u32 kMaxPins = 32;
     static constexpr u64 kDefaultBase = 0xfec00000;
     static constexpr u32 kMmioSize = 0x100;  // the window KVM claims: IOREGSEL, IOWIN, EOI
     static constexpr u32 kIoRegSel = 0x00;
@@ -62,8 +65,9 @@ public:
     static constexpr u64 kEntryMasked = 1ull << 16;
 
     // `version` is 0x11 or 0x20 (anything else means 0x11); `id` the IOAPIC ID (4 bits)
-    // the MADT announces.
-    explicit VirtualIoapic(ApicMessageSink& bus, u8 version = 0x11, u8 id = 0);
+    // the MADT announces; `pins` 1 to kMaxPins (outside: kPins).
+    explicit VirtualIoapic(ApicMessageSink& bus, u8 version = 0x11, u8 id = 0, u32 pins = kPins);
+    u32 pins() const { return pins_; }
 
     // Power-up: every entry masked, all pins low.
     void reset();
@@ -78,17 +82,17 @@ public:
     u64 mmio_read_sized(u64 offset, u8 size);
     void mmio_write_sized(u64 offset, u8 size, u64 value);
 
-    // The electrical level of input `pin` (ignored beyond kPins).
+    // The electrical level of input `pin` (ignored beyond its pins).
     void set_pin(u8 pin, bool level);
-    bool pin_level(u8 pin) const { return pin < kPins && pin_level_[pin]; }
+    bool pin_level(u8 pin) const { return pin < pins_ && pin_level_[pin]; }
 
     // A local APIC's EOI broadcast (and the EOI register): clears remote IRR of the entries
     // with this vector and re-delivers those whose pin is still asserted.
     void eoi(u8 vector) override;
 
-    u64 redirection_entry(u8 pin) const { return pin < kPins ? entries_[pin] : 0; }
+    u64 redirection_entry(u8 pin) const { return pin < pins_ ? entries_[pin] : 0; }
     // The level that asserts `pin` as it is programmed now (polarity, bit 13).
-    bool asserted_level(u8 pin) const { return pin >= kPins || !(entries_[pin] & kEntryActiveLow); }
+    bool asserted_level(u8 pin) const { return pin >= pins_ || !(entries_[pin] & kEntryActiveLow); }
     void set_pin_listener(IoapicPinListener* listener) { listener_ = listener; }
     u8 version() const { return version_; }
 
@@ -102,8 +106,9 @@ private:
     ApicMessageSink& bus_;
     IoapicPinListener* listener_ = nullptr;
     const u8 version_;
+    const u32 pins_;
     u8 id_;
     u8 ioregsel_ = 0;
-    u64 entries_[kPins] = {};
-    bool pin_level_[kPins] = {};
+    u64 entries_[kMaxPins] = {};
+    bool pin_level_[kMaxPins] = {};
 };

@@ -1,0 +1,55 @@
+// The domU's RAM as the device model process reaches it: foreign mappings of /dev/vireo
+// (dom0/include/vireo_control.h), 2 MiB at a time, kept in a small cache and the least
+// recently used one replaced, as QEMU's map cache does for Xen guests. Rings and buffers
+// stay mapped across requests, so a busy queue costs no mapping calls; Domain-0 gives up
+// at most kBuckets * 2 MiB of its own pages for them. Only the virtual PC's RAM
+// (kernel/vm/firmware/guest_pc_layout.hpp) is asked for: an address outside it is no
+// RAM (false), whatever a driver wrote.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "dom0/devmodel/guest_memory.hpp"
+
+namespace devmodel {
+
+class ForeignMapcache final : public GuestMemory {
+public:
+    static constexpr uint64_t kBucketBytes = 2ull << 20;
+    static constexpr size_t kBuckets = 16;
+
+    ForeignMapcache(int device_fd, uint32_t domain, uint64_t ram_bytes)
+        : fd_(device_fd), domain_(domain), ram_bytes_(ram_bytes) {}
+    ~ForeignMapcache();
+    ForeignMapcache(const ForeignMapcache&) = delete;
+    ForeignMapcache& operator=(const ForeignMapcache&) = delete;
+
+    bool read(uint64_t gpa, void* dst, size_t len) override;
+    bool write(uint64_t gpa, const void* src, size_t len) override;
+
+    // Why the last mapping failed (empty when none did).
+    const std::string& failure() const { return failure_; }
+
+private:
+    struct Bucket {
+        uint8_t* mapped = nullptr;
+        uint64_t gpa = 0;
+        uint64_t last_use = 0;
+    };
+    bool is_ram(uint64_t gpa) const;
+    // The mapping of the bucket that holds gpa, or null.
+    uint8_t* bucket_for(uint64_t gpa);
+    template <typename Copy>
+    bool access(uint64_t gpa, size_t len, Copy copy);
+
+    int fd_;
+    uint32_t domain_;
+    uint64_t ram_bytes_;
+    Bucket buckets_[kBuckets];
+    uint64_t clock_ = 0;
+    std::string failure_;
+};
+
+}  // namespace devmodel
