@@ -232,9 +232,30 @@ bool GuestMemory::allocate_ram(u64 bytes, const char** error) {
     return true;
 }
 
+void GuestMemory::free_ram() {
+    if (!balloon_.active()) {
+        for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);
+        return;
+    }
+    // Exactly what the domain still owns: whole chunks where nothing was released, the
+    // chunk's remaining pages elsewhere, and the frames populated back, which only the
+    // p2m records (a foreign entry never stands at such a page: map_foreign_page).
+    balloon_.free_plan(
+        chunk_count_, [&](u64 chunk) { frame_free(chunks_[chunk], kChunkSize / kPageSize); },
+        [&](u64 chunk, u64 index) { frame_free(chunks_[chunk] + index * kPageSize, 1); },
+        [&](u64 page) {
+            u64 gpa;
+            P2mEntry e;
+            if (gpa_of_ram_page(ranges_, range_count_, page, gpa) && lookup(gpa, e) &&
+                (e.type == P2mType::Ram || e.type == P2mType::RamLogDirty))
+                frame_free(e.frame & ~(kPageSize - 1), 1);
+        });
+}
+
 void GuestMemory::destroy() {
     dirty_log_ = false;
     free_retired_tables();  // no CPU walks the tables any more
+    free_ram();             // before the tables go: they name the frames populated back
     if (nested_tables_) {
         if (format_ == NestedPagingFormat::IntelEpt)
             release_tables<EptTables>(nested_tables_);
@@ -242,8 +263,12 @@ void GuestMemory::destroy() {
             release_tables<NptTables>(nested_tables_);
         nested_tables_ = nullptr;
     }
-    for (u64 i = 0; i < chunk_count_; ++i) frame_free(chunks_[i], kChunkSize / kPageSize);
-    if (quota_) quota_->uncharge(chunk_count_ * kChunkSize + low_bytes_);
+    if (quota_) quota_->uncharge(chunk_count_ * kChunkSize + low_bytes_ - balloon_.released() * kPageSize);
+    if (balloon_.active()) {
+        const u64 bitmap_bytes = BalloonPages::bytes_for(balloon_.pages());
+        delete[] balloon_.detach();
+        if (quota_) quota_->uncharge(bitmap_bytes);
+    }
     delete[] chunks_;
     chunks_ = nullptr;
     chunk_count_ = 0;
@@ -276,9 +301,18 @@ bool GuestMemory::dirty_log_enable(u64* bitmap) {
 }
 
 bool GuestMemory::dirty_log_write_fault(u64 gpa) {
-    if (!dirty_log_) return false;
+    // Under the lock whether or not a log runs now: a vCPU on another CPU may fault while
+    // dirty_log_enable is still write-protecting pages (before dirty_log_ is set), or on a
+    // translation it cached before dirty_log_disable made its page writable again; both
+    // must retry, not end the domain. Only writes to present pages come here, which RAM
+    // outside a log never sees but through such a stale translation.
     LockGuard<SpinLock> guard(p2m_lock_);
-    return with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.dirty_log_write_fault(gpa); });
+    if (!nested_tables_) return false;
+    return with_p2m(nested_tables_, format_, [&](auto& p2m) {
+        if (p2m.dirty_log_write_fault(gpa)) return true;
+        P2mEntry e;
+        return p2m.lookup(gpa, e) && e.type == P2mType::Ram && e.writable;
+    });
 }
 
 u64 GuestMemory::dirty_log_take(u64* out) {
@@ -352,6 +386,8 @@ bool GuestMemory::map_foreign_page(u64 gpa, PhysAddr frame, PhysAddr& original) 
     LockGuard<SpinLock> guard(p2m_lock_);
     P2mEntry e;
     if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) || e.type != P2mType::Ram) return false;
+    u64 page;
+    if (balloon_.active() && ram_page_of(ranges_, range_count_, gpa, page) && balloon_.detached(page)) return false;
     original = e.frame & ~(kPageSize - 1);
     // A large leaf is split around the page (charged to this domain's quota, as any split).
     return with_p2m(nested_tables_, format_,
@@ -367,6 +403,76 @@ bool GuestMemory::unmap_foreign_page(u64 gpa, PhysAddr original) {
     const P2mType type = dirty_log_ ? P2mType::RamLogDirty : P2mType::Ram;
     return with_p2m(nested_tables_, format_,
                     [&](auto& p2m) { return p2m.map(gpa, original, kPageSize, type, !dirty_log_, true); });
+}
+
+bool GuestMemory::balloon_enable(u64* words) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    const u64 pages = ram_bytes_ / kPageSize;
+    if (identity_ || !nested_tables_ || balloon_.active() || !words) return false;
+    if (quota_ && !quota_->charge(BalloonPages::bytes_for(pages))) return false;
+    balloon_.attach(words, pages);
+    return true;
+}
+
+GuestMemory::BalloonError GuestMemory::balloon_release(u64 gpa, PhysAddr& frame) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (identity_ || !nested_tables_) return BalloonError::Invalid;
+    if (dirty_log_) return BalloonError::WrongState;
+    u64 page;
+    P2mEntry e;
+    if ((gpa & (kPageSize - 1)) || !balloon_.active() || !ram_page_of(ranges_, range_count_, gpa, page) ||
+        !lookup(gpa, e) || e.type != P2mType::Ram)
+        return BalloonError::Invalid;
+    // A large leaf is split around the page (charged, as any split): that may fail.
+    if (!with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.unmap(gpa, kPageSize); }))
+        return BalloonError::NoMemory;
+    frame = e.frame & ~(kPageSize - 1);
+    balloon_.release(page);
+    if (quota_) quota_->uncharge(kPageSize);
+    return BalloonError::None;
+}
+
+void GuestMemory::balloon_free_frames(const PhysAddr* frames, usize count) {
+    for (usize i = 0; i < count; ++i) frame_free(frames[i], 1);
+}
+
+GuestMemory::BalloonError GuestMemory::balloon_populate(u64 gpa) {
+    LockGuard<SpinLock> guard(p2m_lock_);
+    if (identity_ || !nested_tables_) return BalloonError::Invalid;
+    u64 page;
+    P2mEntry e;
+    if ((gpa & (kPageSize - 1)) || !ram_page_of(ranges_, range_count_, gpa, page) || !balloon_.detached(page) ||
+        lookup(gpa, e))
+        return BalloonError::Invalid;
+    if (quota_ && !quota_->charge(kPageSize)) return BalloonError::NoMemory;
+    const PhysAddr frame = frame_alloc(1);  // zeroed
+    // Writable and executable, as all RAM (build_nested_tables); the table the release
+    // split is still there, so this needs no memory unless a merge took it. Under a dirty
+    // log (only a restart populates then: domain_balloon refuses) the new page is dirty,
+    // and the next take write-protects it like the others.
+    const bool mapped = frame != kNoPhysFrame && with_p2m(nested_tables_, format_, [&](auto& p2m) {
+                            if (!p2m.map(gpa, frame, kPageSize, P2mType::Ram, true, true)) return false;
+                            p2m.dirty_log_mark(gpa, kPageSize);
+                            return true;
+                        });
+    if (!mapped) {
+        if (frame != kNoPhysFrame) frame_free(frame, 1);
+        if (quota_) quota_->uncharge(kPageSize);
+        return BalloonError::NoMemory;
+    }
+    balloon_.populate(page);
+    return BalloonError::None;
+}
+
+bool GuestMemory::balloon_populate_all() {
+    if (!balloon_.active()) return true;
+    for (u64 page = 0; page < balloon_.pages() && balloon_.released(); ++page) {
+        u64 gpa;
+        P2mEntry e;
+        if (!balloon_.detached(page) || !gpa_of_ram_page(ranges_, range_count_, page, gpa) || lookup(gpa, e)) continue;
+        if (balloon_populate(gpa) != BalloonError::None) return false;
+    }
+    return true;
 }
 
 bool GuestMemory::lookup(u64 gpa, P2mEntry& out) const {
@@ -393,7 +499,7 @@ u64 GuestMemory::gigabyte_leaves() const {
     return count;
 }
 
-void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) const {
+void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) {
     if (identity_) {
         for (usize i = 0; i < range_count_; ++i) {
             const GuestRamRange& r = ranges_[i];
@@ -411,6 +517,19 @@ void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) const {
         ram_offset += r.bytes;
     }
     contiguous = usize(kChunkSize - ram_offset % kChunkSize);
+    if (balloon_.active()) {
+        // Page by page now. The bit and the p2m say where the page is; nothing here is
+        // held past this access, which runs without posted CPU work (cpu_work.hpp) in
+        // between: a release's shootdown waits for this CPU to run its flush, so the
+        // frame found here is freed only after the access is over.
+        contiguous = usize(kPageSize - ram_offset % kPageSize);
+        if (balloon_.detached(ram_offset / kPageSize)) {
+            LockGuard<SpinLock> guard(p2m_lock_);
+            P2mEntry e;
+            if (!lookup(gpa, e) || (e.type != P2mType::Ram && e.type != P2mType::RamLogDirty)) return nullptr;
+            return phys_to_virt(e.frame);
+        }
+    }
     return phys_to_virt(chunks_[ram_offset / kChunkSize] + ram_offset % kChunkSize);
 }
 
@@ -420,6 +539,7 @@ bool GuestMemory::read(u64 gpa, void* dst, usize len) {
     while (len) {
         usize piece;
         const void* from = host_pointer(gpa, piece);
+        if (!from) return false;  // a released page
         if (piece > len) piece = len;
         memcpy(out, from, piece);
         out += piece;
@@ -436,6 +556,7 @@ bool GuestMemory::write(u64 gpa, const void* src, usize len) {
     while (len) {
         usize piece;
         void* to = host_pointer(gpa, piece);
+        if (!to) return false;  // a released page
         if (piece > len) piece = len;
         memcpy(to, in, piece);
         in += piece;
@@ -451,6 +572,7 @@ bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize siz
     mark_dirty(gpa, size);
     usize contiguous;
     void* entry = host_pointer(gpa, contiguous);
+    if (!entry) return false;  // a released page
     if (size == 8) {
         exchanged = __atomic_compare_exchange_n(static_cast<u64*>(entry), &expected, desired, false, __ATOMIC_SEQ_CST,
                                                 __ATOMIC_SEQ_CST);

@@ -1,5 +1,6 @@
 // A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
-// all returned when the domain dies) and its p2m (mm/p2m.hpp), the nested page tables
+// all returned when the domain dies, less the 4 KiB pages its balloon gave back earlier,
+// mm/balloon_pages.hpp) and its p2m (mm/p2m.hpp), the nested page tables
 // that map the RAM ranges of the domain's layout onto them as typed entries. RAM need not
 // be one block: a virtual PC has RAM below its 32-bit MMIO hole and the rest above 4 GiB
 // (kernel/vm/firmware/guest_pc_layout.hpp). The nested tables use the same page-table builder
@@ -10,6 +11,7 @@
 
 #include "kernel/spinlock.hpp"
 #include "kernel/types.hpp"
+#include "mm/balloon_pages.hpp"
 #include "mm/guest_page_walk.hpp"
 
 struct P2mEntry;
@@ -60,8 +62,13 @@ public:
     bool identity() const { return identity_; }
     void destroy();
 
-    // Bytes of RAM (what `xm list` shows), and one past its highest guest-physical address.
-    u64 size() const { return ram_bytes_; }
+    // Bytes of RAM the domain has now (what `xm list` shows): its layout less the pages
+    // it ballooned out (released, not populated again).
+    u64 size() const { return ram_bytes_ - balloon_.released() * kPageSize; }
+    // Bytes of RAM in its layout (its ranges, fixed at creation: its maxmem), whatever the
+    // balloon took. What the guest's firmware tables and boot information describe.
+    u64 layout_size() const { return ram_bytes_; }
+    // One past its highest guest-physical address.
     u64 end() const { return range_count_ ? ranges_[range_count_ - 1].gpa + ranges_[range_count_ - 1].bytes : 0; }
     usize range_count() const { return range_count_; }
     const GuestRamRange& range(usize i) const { return ranges_[i]; }
@@ -78,6 +85,10 @@ public:
     // take, which take write access away, every CPU's cached translations must be
     // flushed (domain_tlb_shootdown) before the pages are read.
     bool dirty_log_enable(u64* bitmap);
+    // A write that faulted on a present page (a nested page fault): true when the guest
+    // just retries, because the page was log-dirty (now marked and writable again) or is
+    // writable RAM by now, the fault coming from a translation a CPU cached before (the
+    // log's enable or disable changing the page under a running vCPU, ahead of its flush).
     bool dirty_log_write_fault(u64 gpa);
     u64 dirty_log_take(u64* out);
     // Ends the log; pages its write faults split are merged back into large leaves, and
@@ -110,9 +121,42 @@ public:
     // original back; false unless the page is foreign. After either, the caller flushes
     // every CPU (domain_tlb_shootdown). The hypervisor's own accesses (read, write) still
     // reach the domain's own frames.
+    // map_foreign_page refuses a page that was ever ballooned out (below): its frame is a
+    // single page that only the p2m records, which a foreign entry would hide.
     bool foreign_source_frame(u64 gpa, PhysAddr& frame);
     bool map_foreign_page(u64 gpa, PhysAddr frame, PhysAddr& original);
     bool unmap_foreign_page(u64 gpa, PhysAddr original);
+
+    // Ballooning (the control call domain_balloon, for a guest's balloon driver through
+    // its device model): 4 KiB pages of RAM go back to the host and come back again. Not
+    // for identity-mapped RAM (Domain-0's), nor while the dirty log runs. Ranges never
+    // change: a released page is simply not mapped, and a guest that touches it again
+    // breaks the balloon protocol and meets memory outside its RAM (it crashes); the
+    // hypervisor's own accesses (read, write) fail there.
+    //
+    // The bookkeeping (mm/balloon_pages.hpp: a bit per page of RAM) is made at the first
+    // release: the caller allocates balloon_bitmap_words() words outside any lock and
+    // hands them over with balloon_enable, which charges them to the quota (false: no
+    // quota, or one exists; the words stay the caller's). destroy frees and uncharges them.
+    enum class BalloonError : u8 { None, Invalid, NoMemory, WrongState };
+    u64 balloon_bitmap_words() const { return BalloonPages::words_for(ram_bytes_ / kPageSize); }
+    bool balloon_active() const { return balloon_.active(); }
+    bool balloon_enable(u64* words);
+    // Release: the plain RAM page at `gpa` (P2mType::Ram, so never a foreign mapping's) is
+    // unmapped and uncharged (4 KiB), and `frame` gets its host frame, which becomes the
+    // caller's: the caller flushes every CPU (domain_tlb_shootdown) and only then frees it
+    // (balloon_free_frames), since CPUs may still reach it through cached translations
+    // until then. Invalid: not such a page (or no bookkeeping yet); NoMemory: no table
+    // memory (or quota) to split the large page around it; WrongState: dirty log.
+    BalloonError balloon_release(u64 gpa, PhysAddr& frame);
+    static void balloon_free_frames(const PhysAddr* frames, usize count);
+    // Populate: the released page at `gpa` gets a fresh zeroed frame (charged) and is RAM
+    // again (and dirty, should a dirty log run). Invalid: not a released page; NoMemory:
+    // no quota, frame or table memory. Adds access only: no flush is needed.
+    BalloonError balloon_populate(u64 gpa);
+    // A restart in place (kernel/domain/domain_restart.cpp): every released page is
+    // populated again, so the guest boots with all its RAM. False when memory ran out.
+    bool balloon_populate_all();
 
     // Guest-physical accesses from the hypervisor; false outside guest RAM.
     bool read(u64 gpa, void* dst, usize len) override;
@@ -121,8 +165,9 @@ public:
 
 private:
     // Where RAM at `gpa` (inside a range) is in the hypervisor's view, and how many bytes
-    // from there stay in the same chunk.
-    void* host_pointer(u64 gpa, usize& contiguous) const;
+    // from there stay in the same chunk (once pages were ballooned, in the same page);
+    // null for a released page.
+    void* host_pointer(u64 gpa, usize& contiguous);
     // Appends `bytes` (2 MiB or 1 GiB) of zeroed host RAM, aligned to its size, to
     // chunks_, charged to the quota; false (with `error`) when there is no room or quota.
     bool allocate_ram(u64 bytes, const char** error);
@@ -149,5 +194,10 @@ private:
     // for the shootdown that makes them safe to free; under p2m_lock_.
     PhysAddr retired_list_ = ~0ull;
     u64 retired_count_ = 0;
+    // Ballooned pages; changed under p2m_lock_, read without it (atomics).
+    BalloonPages balloon_;
+    // Frees every frame the domain owns: its chunks, or page by page where pages were
+    // ballooned (BalloonPages::free_plan); before the tables go.
+    void free_ram();
     void mark_dirty(u64 gpa, u64 len);
 };

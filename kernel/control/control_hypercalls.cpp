@@ -5,6 +5,7 @@
 #include "kernel/alloc.hpp"
 #include "kernel/control/host_info.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/domain/domain_balloon.hpp"
 #include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
 #include "kernel/domain/foreign_mappings.hpp"
@@ -452,6 +453,18 @@ i64 map_foreign(Vcpu& caller, Domain& d, u64 first_gfn, u64 count, u64 address) 
     return result;
 }
 
+// The guest frame numbers from the caller, then the balloon (domain_balloon.hpp).
+i64 balloon(Vcpu& caller, Domain& d, u64 op, u64 address, u64 count) {
+    if (count == 0 || count > kBalloonMaxPages) return count == 0 ? kErrorInvalid : kErrorTooBig;
+    auto* gfns = new (kNoThrow) u64[count];
+    if (!gfns) return kErrorNoMemory;
+    i64 result = kErrorFault;
+    if (read_caller(caller, address, gfns, usize(count) * sizeof(u64)))
+        result = domain_balloon(d, op, gfns, u32(count));
+    delete[] gfns;
+    return result;
+}
+
 }  // namespace
 
 i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
@@ -490,6 +503,8 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kIoreqDetach: return ioreq_detach(*caller.domain, *target);
         case kIoreqMap: return ioreq_map(*caller.domain, *target, args[1], args[2], args[3], args[4]);
         case kIoreqComplete: return ioreq_complete(*caller.domain, *target, args[1]);
+        case kDomainBalloon: return balloon(caller, *target, args[1], args[2], args[3]);
+        case kDomainMemoryTarget: return domain_memory_target(*target, args[1], args[2]);
         case kInjectMsi:
             if (!target->platform || args[2] > 0xffffffffull) return kErrorInvalid;
             return target->platform->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;

@@ -47,6 +47,8 @@ constexpr HypercallSpec kSpecs[] = {
     {kIoreqComplete, "ioreq_complete", kControl, true},
     {kInjectMsi, "inject_msi", kControl, true},
     {kEventGsi, "event_gsi", kControl, false},
+    {kDomainBalloon, "domain_balloon", kControl, true},
+    {kDomainMemoryTarget, "domain_memory_target", kControl, true},
 };
 
 }  // namespace

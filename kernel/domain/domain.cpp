@@ -159,6 +159,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         delete d;
         return nullptr;
     }
+    d->memory_target = d->memory.layout_size();
     d->vcpu_count = config.vcpus;
     for (u32 i = 0; i < config.vcpus; ++i) {
         d->vcpus[i].domain = d;

@@ -122,6 +122,10 @@ struct Domain {
     u32 reported_msrs[16] = {};
     usize reported_msr_count = 0;
     bool unknown_msrs_silenced = false;  // past reported_msrs: no more lines
+    // Its memory target in bytes (xm mem-set; the control call domain_memory_target),
+    // which its balloon driver's device model in Domain-0 reads and works towards: at
+    // first its RAM at creation (memory.layout_size(), its maxmem). Atomic.
+    u64 memory_target = 0;
     // The dirty log's bitmap while one runs (control call domain_dirty_log), one bit per
     // 4 KiB page; owned here, under `lock`.
     u64* dirty_bitmap = nullptr;

@@ -19,6 +19,14 @@ namespace {
 bool reload(Domain& d, const char** error) {
     d.platform->reset();
     d.panic_line[0] = 0;  // a panic before the reset is history now
+    // A power cycle gives the machine all its RAM back: pages its balloon driver gave up
+    // are populated again (no balloon call runs meanwhile: they refuse while restart_busy),
+    // and the memory target is its RAM again.
+    if (!d.memory.balloon_populate_all()) {
+        *error = "no memory to give it back the pages its balloon had released";
+        return false;
+    }
+    __atomic_store_n(&d.memory_target, d.memory.layout_size(), __ATOMIC_RELAXED);
     GuestEntryState entry{};
     if (!d.image.reload(d, entry, error)) return false;
     for (u32 i = 0; i < d.vcpu_count; ++i) {

@@ -82,6 +82,18 @@ public:
         return n;
     }
 
+    // Whether another domain maps `target`'s page `gfn` now (a record in state Mapped
+    // covers it): a balloon must not take that page away (its frame would be freed under
+    // the mapping). Records being unmapped no longer map it; the caller's flush covers
+    // what their mappers' CPUs may still cache.
+    bool maps_page(const void* target, u64 gfn) const {
+        for (const ForeignMapRecord& r : records_)
+            if (r.target == target && r.state == ForeignMapState::Mapped && gfn >= r.first_gfn &&
+                gfn - r.first_gfn < r.count)
+                return true;
+        return false;
+    }
+
 private:
     static constexpr u32 kSlotBits = 8;
     static constexpr u32 kGenerationMask = (1u << (31 - kSlotBits)) - 1;  // handles stay below 2^31

@@ -165,3 +165,5 @@ void foreign_mappings_release(Domain& d) {
 SpinLock& foreign_mappings_lock() { return g_lock; }
 
 u64 foreign_pages_mapped_locked(const Domain& target) { return g_table.pages_of_target(&target); }
+
+bool foreign_page_mapped_locked(const Domain& target, u64 gfn) { return g_table.maps_page(&target, gfn); }

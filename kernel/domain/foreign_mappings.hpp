@@ -39,3 +39,6 @@ void foreign_mappings_release(Domain& domain);
 // acts on the answer.
 SpinLock& foreign_mappings_lock();
 u64 foreign_pages_mapped_locked(const Domain& target);
+// Whether another domain maps `target`'s page `gfn` now (its balloon must not release
+// it), with the mappings' lock held by the caller, as above.
+bool foreign_page_mapped_locked(const Domain& target, u64 gfn);

@@ -41,7 +41,7 @@ public:
     bool attach(Domain& d) {
         if (!d.io.claim(VirtualUart::kCom1, VirtualUart::kCom1 + 7, &com1_)) return false;
         // Reachable only where the domain has no RAM (a domain of 4 GiB or more has RAM there).
-        if (d.memory.size() <= TestMmioDevice::kBase &&
+        if (d.memory.layout_size() <= TestMmioDevice::kBase &&
             !d.mmio.claim(TestMmioDevice::kBase, TestMmioDevice::kSize, &mmio_))
             return false;
         return true;

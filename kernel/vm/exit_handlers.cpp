@@ -291,7 +291,8 @@ void handle_xsetbv(Vcpu& vcpu) {
 }
 
 void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
-    // A write to a page the dirty log protects: marked, writable again, and retried.
+    // A write to a page the dirty log protects: marked, writable again, and retried (as
+    // is one through a stale translation of a page that is writable again).
     if (npf.write && npf.present && vcpu.domain->memory.dirty_log_write_fault(npf.gpa)) return;
     // Domain-0's device pages are mapped on first touch.
     if (passthrough_nested_fault(vcpu, npf)) return;

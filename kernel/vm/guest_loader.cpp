@@ -101,7 +101,7 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
         in.initrd = initrd ? module_data(*initrd) : nullptr;
         in.initrd_size = initrd ? module_size(*initrd) : 0;
         in.cmdline = cmdline;
-        in.ram_bytes = d.memory.size();
+        in.ram_bytes = d.memory.layout_size();
         in.e820 = &dom0_e820;
         if (!load_linux_kernel(d.memory, in, linux, error)) return false;
         entry = linux_entry_state(linux);
@@ -112,7 +112,7 @@ bool load_linux(Domain& d, const Multiboot2Info& boot, const ModuleGroup& g, con
                                      initrd ? module_data(*initrd) : nullptr,
                                      initrd ? module_size(*initrd) : 0,
                                      cmdline,
-                                     d.memory.size(),
+                                     d.memory.layout_size(),
                                      d.vcpu_count};
         if (!build_linux_domain(d.memory, image, entry, linux, error)) return false;
     }
@@ -128,7 +128,7 @@ bool load_kernel(Domain& d, const Multiboot2Module& module, GuestEntryState& ent
     const u64 size = module_size(module);
     if (looks_like_elf(data, size)) {
         ElfImage image;
-        if (!parse_elf_image(data, size, d.memory.size(), image, error)) return false;
+        if (!parse_elf_image(data, size, d.memory.layout_size(), image, error)) return false;
         for (usize i = 0; i < image.segment_count; ++i) {
             const ElfSegment& s = image.segments[i];
             // Memory is zeroed at creation, so only the file part needs copying.
@@ -138,7 +138,7 @@ bool load_kernel(Domain& d, const Multiboot2Module& module, GuestEntryState& ent
         end = image.highest_address;
         return true;
     }
-    if (size == 0 || kFlatLoadAddress + size > d.memory.size() || kFlatLoadAddress + size > 0xa0000) {
+    if (size == 0 || kFlatLoadAddress + size > d.memory.layout_size() || kFlatLoadAddress + size > 0xa0000) {
         *error = "a flat real-mode binary must be non-empty and fit between 0x7c00 and 0xa0000";
         return false;
     }
@@ -174,7 +174,7 @@ bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGr
             return false;
         }
         const Multiboot2Module& m = boot.modules[i];
-        if (next + module_size(m) > d.memory.size() || next + module_size(m) > 0xffffffffull) {
+        if (next + module_size(m) > d.memory.layout_size() || next + module_size(m) > 0xffffffffull) {
             *error = "the domain's modules do not fit in its memory";
             return false;
         }
@@ -189,9 +189,9 @@ bool load_modules_and_info(Domain& d, const Multiboot2Info& boot, const ModuleGr
         *error = "out of memory for the multiboot information";
         return false;
     }
-    const Multiboot1Layout layout{d.memory.size(), cmdline, modules, count};
+    const Multiboot1Layout layout{d.memory.layout_size(), cmdline, modules, count};
     const usize used = build_multiboot1_info(layout, u32(next), buffer, kInfoBytes);
-    const bool fits = used != 0 && next + used <= d.memory.size();
+    const bool fits = used != 0 && next + used <= d.memory.layout_size();
     if (fits) d.memory.write(next, buffer, used);
     delete[] buffer;
     if (!fits) {

@@ -56,6 +56,10 @@ enum Number : uint32_t {
     kIoreqComplete = 43,  // (id, vCPU) -> 0: its slot holds the answer
     kInjectMsi = 44,      // (id, MSI address, MSI data) -> 0
     kEventGsi = 45,       // () -> Domain-0's GSI of Vireo's event line (edge, active high)
+    // Ballooning (virtio-balloon's device model, xm mem-set): (id, BalloonOp, linear address
+    // of count uint64_t guest frame numbers, count <= kBalloonMaxPages) -> how many were done
+    kDomainBalloon = 46,
+    kDomainMemoryTarget = 47,  // (id, MemoryTargetOp, bytes) -> get: the target in bytes; set: 0
     kCount,
 };
 
@@ -65,7 +69,7 @@ enum Error : int64_t {
     kErrorNoMemory = -12,      // the hypervisor is out of memory (or the domain over its quota)
     kErrorTooBig = -7,         // a length over its limit
     kErrorFault = -14,         // a buffer the guest cannot access (it would fault)
-    kErrorBusy = -16,          // the vCPU is already running
+    kErrorBusy = -16,          // the vCPU is already running; a page another domain maps
     kErrorExists = -17,        // a domain of that name exists already
     kErrorInvalid = -22,       // an argument out of range
     kErrorNoSuchCall = -38,    // unknown call number
@@ -74,7 +78,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 5u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 6u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -290,5 +294,21 @@ enum IoreqMapKind : uint32_t {
     kIoreqMapDoorbell = 2,
     kIoreqMapClearDoorbells = 3,  // every doorbell is forgotten (the device model moved a BAR)
 };
+
+// kDomainBalloon's operations, on 4 KiB pages of the domain's RAM named by guest frame
+// number. Done in order; the call stops at the first page that fails.
+enum BalloonOp : uint32_t {
+    kBalloonRelease = 0,   // plain RAM goes back to the host (the guest's balloon inflates)
+    kBalloonPopulate = 1,  // a released page gets a fresh zeroed frame (it deflates)
+};
+inline constexpr uint32_t kBalloonMaxPages = 512;  // per call: 2 MiB
+
+// kDomainMemoryTarget's operations: the target the domain's balloon works towards, in
+// bytes; at first its RAM at creation (its maxmem, the most it may be set to).
+enum MemoryTargetOp : uint32_t {
+    kMemoryTargetGet = 0,
+    kMemoryTargetSet = 1,  // raises Domain-0's event line: its device model looks again
+};
+inline constexpr uint64_t kMinMemoryTarget = 16ull * 1024 * 1024;  // or its RAM, when smaller
 
 }  // namespace hypercall

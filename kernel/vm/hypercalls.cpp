@@ -33,7 +33,7 @@ i64 set_timer(Vcpu& vcpu, u64 microseconds, u64 vector) {
 
 i64 domain_info(Vcpu& vcpu, u64 address) {
     const Domain& d = *vcpu.domain;
-    const DomainInfo info{d.id, vcpu.index, d.vcpu_count, 0, d.memory.size()};
+    const DomainInfo info{d.id, vcpu.index, d.vcpu_count, 0, d.memory.layout_size()};
     WalkFault fault;
     return write_guest_linear(vcpu, address, &info, sizeof(info), fault) ? 0 : kErrorFault;
 }

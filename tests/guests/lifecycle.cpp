@@ -35,10 +35,10 @@ int32_t call(uint32_t number, uint32_t a1 = 0, uint32_t a2 = 0, uint32_t a3 = 0,
 }
 uint32_t addr(const void* p) { return uint32_t(reinterpret_cast<uintptr_t>(p)); }
 
-int32_t create(const char* name, uint32_t vcpus) {
+int32_t create(const char* name, uint32_t vcpus, uint32_t memory = kChildMemory) {
     DomainCreateArgs args{};
     for (int i = 0; name[i] && i < 31; ++i) args.name[i] = name[i];
-    args.memory_bytes = kChildMemory;
+    args.memory_bytes = memory;
     args.vcpus = vcpus;
     return call(kDomainCreate, addr(&args));
 }
@@ -300,6 +300,135 @@ void test_dirty_log() {
     CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "destroyed");
 }
 
+uint64_t g_gfns[kBalloonMaxPages];
+alignas(4096) uint8_t g_window[4096];
+
+int32_t balloon(int32_t id, uint32_t op, uint32_t first, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) g_gfns[i] = first + i;
+    return call(kDomainBalloon, uint32_t(id), op, addr(g_gfns), count);
+}
+
+uint64_t free_memory() {
+    HypervisorStats s{};
+    call(kHypervisorStats, addr(&s));
+    return s.free_memory_bytes;
+}
+
+// Ballooning, as virtio-balloon's device model in Domain-0 asks for it: pages of a running
+// domain go back to the host and come back zeroed, the host's free memory and the domain's
+// memory and charge follow page by page, the documented refusals (a page another domain
+// maps, a dirty log), a guest that touches a page it gave up crashes, and a destroy with
+// pages released and populated again frees exactly what the domain still had.
+void test_balloon() {
+    constexpr uint32_t kMemory = 32 * 1024 * 1024, kPage = 4096;
+    // Whatever the calls below take from the host for good the first time is taken once
+    // beforehand, so that the host's free memory can be compared exactly: the heap keeps a
+    // page for each size class it served (the call's buffers, the bookkeeping), and this
+    // domain's own page that a foreign mapping replaces is split out of its large page.
+    const int32_t warm = create("balloon-warm-up", 1, kMemory);
+    const uint64_t window = addr(g_window) / kPage;
+    const int32_t warm_handle = call(kDomainMapForeign, uint32_t(warm), 0x150, 1, addr(&window));
+    CHECK(warm > 0 && balloon(warm, kBalloonRelease, 0x100, 32) == 32 && warm_handle >= 0 &&
+              call(kDomainUnmapForeign, uint32_t(warm_handle)) == 0 &&
+              balloon(warm, kBalloonPopulate, 0x100, 32) == 32 && call(kDomainDestroy, uint32_t(warm)) == 0,
+          "a first domain's balloon, mapped and destroyed (the heap's size classes warmed up)");
+    HypervisorStats before, after;
+    CHECK(call(kHypervisorStats, addr(&before)) == 0, "hypervisor_stats before the balloon domain");
+    const int32_t id = create("balloon", 1, kMemory);
+    CHECK(id > 0 && load_child(id, 0, child_touch_start, child_touch_end, 0), "a domain of 32 MiB that counts");
+    CHECK(call(kDomainUnpause, uint32_t(id)) == 0 && wait_for_word(id, kDataGpa, 1), "it runs");
+
+    CHECK(call(kDomainMemoryTarget, uint32_t(id), kMemoryTargetGet) == int32_t(kMemory),
+          "its memory target at first: its RAM");
+    CHECK(call(kDomainMemoryTarget, uint32_t(id), kMemoryTargetSet, 24 * 1024 * 1024) == 0 &&
+              call(kDomainMemoryTarget, uint32_t(id), kMemoryTargetGet) == 24 * 1024 * 1024,
+          "target set to 24 MiB");
+    CHECK(call(kDomainMemoryTarget, uint32_t(id), kMemoryTargetSet, 8 * 1024 * 1024) == kErrorInvalid,
+          "a target below 16 MiB: invalid");
+    CHECK(call(kDomainMemoryTarget, uint32_t(id), kMemoryTargetSet, kMemory + kPage) == kErrorInvalid,
+          "a target above its RAM: invalid");
+    CHECK(call(kDomainMemoryTarget, uint32_t(id), 2, 0) == kErrorInvalid, "an unknown target operation: invalid");
+
+    DomainStatus s0, s1, s2;
+    CHECK(status(id, s0) && s0.memory_bytes == kMemory, "memory_bytes %u KiB", uint32_t(s0.memory_bytes / 1024));
+    // The first release splits the 2 MiB page around it (a table page) and makes the
+    // bookkeeping: a bit per page, 1 KiB for 32 MiB.
+    CHECK(balloon(id, kBalloonRelease, 0x100, 1) == 1, "page 0x100 released");
+    CHECK(status(id, s1) && s1.memory_bytes == kMemory - kPage &&
+              s1.charged_bytes == s0.charged_bytes - kPage + kPage + 1024,
+          "its memory is 4 KiB less, its charge 4 KiB less plus the split's table and the bookkeeping (%d bytes)",
+          int32_t(s1.charged_bytes - s0.charged_bytes));
+    static const uint32_t kWord = 0x12345678;
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0x105000, addr(&kWord), 4) == 0, "a word written into page 0x105");
+    const uint64_t free_before = free_memory();
+    CHECK(balloon(id, kBalloonRelease, 0x101, 32) == 32, "pages 0x101-0x120 released in one call");
+    const uint64_t free_released = free_memory();
+    CHECK(free_released == free_before + 32 * kPage, "the host's free memory grew by exactly 32 pages (%d KiB)",
+          int32_t((free_released - free_before) / 1024));
+    CHECK(
+        status(id, s2) && s2.memory_bytes == kMemory - 33 * kPage && s2.charged_bytes == s1.charged_bytes - 32 * kPage,
+        "its memory and its charge 33 pages less");
+    uint32_t word = 0;
+    CHECK(call(kDomainMemoryRead, uint32_t(id), 0x105000, addr(&word), 4) == kErrorInvalid,
+          "a released page is outside its memory for the hypervisor's reads too");
+    CHECK(balloon(id, kBalloonRelease, 0x101, 1) == kErrorInvalid, "released twice: invalid");
+    CHECK(balloon(id, kBalloonPopulate, 0x140, 1) == kErrorInvalid, "populate a page never released: invalid");
+    CHECK(balloon(id, kBalloonRelease, kMemory / kPage, 1) == kErrorInvalid, "release past its RAM: invalid");
+    CHECK(balloon(id, 2, 0x140, 1) == kErrorInvalid, "an unknown balloon operation: invalid");
+    CHECK(call(kDomainBalloon, uint32_t(id), kBalloonRelease, addr(g_gfns), 0) == kErrorInvalid, "0 pages: invalid");
+    CHECK(call(kDomainBalloon, uint32_t(id), kBalloonRelease, addr(g_gfns), kBalloonMaxPages + 1) == kErrorTooBig,
+          "513 pages: too big");
+    CHECK(call(kDomainBalloon, uint32_t(id), kBalloonRelease, 0xfffff000u, 1) == kErrorFault,
+          "frame numbers from the caller's unmapped memory: fault");
+    CHECK(call(kDomainBalloon, g_self, kBalloonRelease, addr(g_gfns), 1) == kErrorInvalid, "its own pages: invalid");
+
+    CHECK(balloon(id, kBalloonPopulate, 0x101, 32) == 32, "pages 0x101-0x120 populated again");
+    CHECK(free_memory() == free_before, "the host's free memory exactly as before the release");
+    CHECK(status(id, s2) && s2.memory_bytes == kMemory - kPage && s2.charged_bytes == s1.charged_bytes,
+          "its memory and charge back (page 0x100 still released)");
+    word = 1;
+    CHECK(call(kDomainMemoryRead, uint32_t(id), 0x105000, addr(&word), 4) == 0 && word == 0,
+          "a populated page reads zero (%x)", word);
+
+    // Another domain's mapping of a page keeps it (the device model unmaps its own first).
+    CHECK(call(kDomainMemoryWrite, uint32_t(id), 0x150000, addr(&kWord), 4) == 0, "a word written into page 0x150");
+    const int32_t handle = call(kDomainMapForeign, uint32_t(id), 0x150, 1, addr(&window));
+    CHECK(handle >= 0 && *reinterpret_cast<volatile uint32_t*>(g_window) == kWord,
+          "page 0x150 mapped into this domain (handle %d)", handle);
+    CHECK(balloon(id, kBalloonRelease, 0x150, 1) == kErrorBusy, "a page another domain maps: busy");
+    g_gfns[0] = 0x151;
+    g_gfns[1] = 0x150;
+    CHECK(call(kDomainBalloon, uint32_t(id), kBalloonRelease, addr(g_gfns), 2) == 1,
+          "a batch stops at the mapped page: 1 done");
+    CHECK(call(kDomainUnmapForeign, uint32_t(handle)) == 0, "unmapped");
+    CHECK(balloon(id, kBalloonRelease, 0x150, 1) == 1, "then it goes");
+    CHECK(call(kDomainMapForeign, uint32_t(id), 0x150, 1, addr(&window)) == kErrorInvalid,
+          "a released page cannot be mapped by another domain");
+    CHECK(balloon(id, kBalloonPopulate, 0x150, 1) == 1, "page 0x150 populated again");
+
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogEnable, 0, 0) == 0, "dirty log enabled");
+    CHECK(balloon(id, kBalloonRelease, 0x160, 1) == kErrorWrongState, "no balloon while the dirty log runs");
+    CHECK(call(kDomainDirtyLog, uint32_t(id), kDirtyLogDisable, 0, 0) == 0, "dirty log disabled");
+
+    bool counts = false;
+    DomainStatus s;
+    const uint32_t count = read_child_word(id, kDataGpa + 4);
+    for (uint64_t i = 0; i < kMaxPolls && !counts && status(id, s) && s.state != kStateCrashed; ++i) {
+        counts = read_child_word(id, kDataGpa + 4) != count;
+        call(kYield);
+    }
+    CHECK(counts, "it counts on with pages gone and back (state %u)", s.state);
+    // Page 2 is where it counts: a guest that touches a page it gave up breaks the
+    // balloon protocol, and meets memory outside its RAM.
+    CHECK(balloon(id, kBalloonRelease, 2, 1) == 1, "page 2 released under its feet");
+    CHECK(wait_for_state(id, kStateCrashed, s), "it crashed (state %u)", s.state);
+    CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "destroyed with pages released and populated again");
+    CHECK(call(kHypervisorStats, addr(&after)) == 0, "hypervisor_stats after");
+    print_stats("before the balloon domain", before);
+    print_stats("after", after);
+    CHECK(same_stats(before, after), "free memory, heap, domains, domain ids and VPIDs exactly as before the balloon");
+}
+
 void test_refusals() {
     DomainStatus s;
     DomainCreateArgs args{};
@@ -373,5 +502,6 @@ int guest_main(uint32_t, uint32_t) {
     test_create_destroy_cycles();
     test_save_restore_preview();
     test_dirty_log();
+    test_balloon();
     return finish("lifecycle");
 }

@@ -65,7 +65,7 @@ long_mode_main:
     /* 2. version hypercall with the upper half of RAX clear. */
     xorl %eax, %eax
     call hypercall64
-    cmpq $4, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.4 */
+    cmpq $6, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.6 */
     leaq msg_version(%rip), %rsi
     call report
 

@@ -50,4 +50,28 @@ TEST(ForeignMapTable, RevokedRecordsKeepTheirHandleAndUnmappingOnesDoNot) {
     EXPECT_EQ(in_use, 1u);
 }
 
+TEST(ForeignMapTable, APageIsMappedWhileAMappedRecordOfItsTargetCoversIt) {
+    ForeignMapTable<4> t;
+    const u32 a = t.claim(&mapper_a, &target_x);
+    t.record(a).first_gfn = 0x100;
+    t.record(a).count = 4;
+    const u32 b = t.claim(&mapper_b, &target_y);
+    t.record(b).first_gfn = 0x200;
+    t.record(b).count = 1;
+    EXPECT_FALSE(t.maps_page(&target_x, 0xff));
+    EXPECT_TRUE(t.maps_page(&target_x, 0x100));
+    EXPECT_TRUE(t.maps_page(&target_x, 0x103));
+    EXPECT_FALSE(t.maps_page(&target_x, 0x104)) << "one past the record";
+    EXPECT_FALSE(t.maps_page(&target_x, 0x200)) << "another target's record";
+    EXPECT_TRUE(t.maps_page(&target_y, 0x200));
+    EXPECT_FALSE(t.maps_page(&mapper_a, 0x100)) << "the mapper's side is not the target's";
+    t.record(a).state = ForeignMapState::Revoked;
+    EXPECT_FALSE(t.maps_page(&target_x, 0x101)) << "revoked: the page is no longer reached";
+    t.record(a).state = ForeignMapState::Unmapping;
+    EXPECT_FALSE(t.maps_page(&target_x, 0x101)) << "being unmapped: the mapper's pages are its own again";
+    t.release(t.record(b));
+    EXPECT_FALSE(t.maps_page(&target_y, 0x200));
+    EXPECT_FALSE(t.maps_page(&target_x, ~0ull)) << "no wrap-around at the top";
+}
+
 }  // namespace

@@ -41,7 +41,7 @@ TEST(HypercallTable, ControlCallsNeedThePrivilege) {
 
 TEST(HypercallTable, ACallOnADomainNeverTargetsTheCaller) {
     for (u64 n : {kDomainDestroy, kDomainPause, kDomainUnpause, kDomainMemoryWrite, kDomainMemoryRead, kVcpuGetState,
-                  kVcpuSetState, kDomainDirtyLog, kDomainShutdown}) {
+                  kVcpuSetState, kDomainDirtyLog, kDomainShutdown, kDomainBalloon, kDomainMemoryTarget}) {
         EXPECT_TRUE(hypercall_spec(n)->targets_domain) << n;
         EXPECT_EQ(hypercall_check(n, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller) << n;
         EXPECT_EQ(hypercall_check_error(HypercallCheck::TargetsCaller), kErrorInvalid);
