@@ -46,17 +46,44 @@ uint8_t* ForeignMapcache::bucket_for(uint64_t gpa) {
     return victim->mapped;
 }
 
+void ForeignMapcache::forget(uint64_t gpa) {
+    const uint64_t start = gpa & ~(kBucketBytes - 1);
+    for (Bucket& b : buckets_)
+        if (b.mapped && b.gpa == start) {
+            munmap(b.mapped, kBucketBytes);
+            b.mapped = nullptr;
+        }
+}
+
+template <typename Copy>
+bool ForeignMapcache::access_pages(uint64_t gpa, size_t len, Copy copy) {
+    constexpr uint64_t kPage = 4096;
+    const uint64_t first = gpa & ~(kPage - 1);
+    const uint64_t bytes = ((gpa + len + kPage - 1) & ~(kPage - 1)) - first;
+    void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+                    off_t(VIREO_FOREIGN_OFFSET(domain_, first / kPage)));
+    if (at == MAP_FAILED) {
+        failure_ = "mapping the domain's memory at " + std::to_string(first) + " failed: " + strerror(errno);
+        return false;
+    }
+    copy(static_cast<uint8_t*>(at) + (gpa - first), 0, len);
+    munmap(at, bytes);
+    return true;
+}
+
 template <typename Copy>
 bool ForeignMapcache::access(uint64_t gpa, size_t len, Copy copy) {
     if (gpa + len < gpa) return false;
     size_t done = 0;
     while (done < len) {
         const uint64_t at = gpa + done;
-        uint8_t* mapped = bucket_for(at);
-        if (!mapped) return false;
         const uint64_t offset = at & (kBucketBytes - 1);
         const size_t n = size_t(kBucketBytes - offset < len - done ? kBucketBytes - offset : len - done);
-        copy(mapped + offset, done, n);
+        if (uint8_t* mapped = bucket_for(at)) {
+            copy(mapped + offset, done, n);
+        } else if (!is_ram(at) || !access_pages(at, n, [&](uint8_t* p, size_t, size_t m) { copy(p, done, m); })) {
+            return false;
+        }
         done += n;
     }
     return true;
@@ -64,7 +91,7 @@ bool ForeignMapcache::access(uint64_t gpa, size_t len, Copy copy) {
 
 bool ForeignMapcache::read(uint64_t gpa, void* dst, size_t len) {
     auto* out = static_cast<uint8_t*>(dst);
-    return access(gpa, len, [&](const uint8_t* mapped, size_t done, size_t n) { memcpy(out + done, mapped, n); });
+    return access(gpa, len, [&](uint8_t* mapped, size_t done, size_t n) { memcpy(out + done, mapped, n); });
 }
 
 bool ForeignMapcache::write(uint64_t gpa, const void* src, size_t len) {

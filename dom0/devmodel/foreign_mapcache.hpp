@@ -31,6 +31,9 @@ public:
 
     // Why the last mapping failed (empty when none did).
     const std::string& failure() const { return failure_; }
+    // Drops the mapping that holds `gpa` (before the page goes back to the host: the
+    // hypervisor refuses to release a page someone maps).
+    void forget(uint64_t gpa);
 
 private:
     struct Bucket {
@@ -43,6 +46,10 @@ private:
     uint8_t* bucket_for(uint64_t gpa);
     template <typename Copy>
     bool access(uint64_t gpa, size_t len, Copy copy);
+    // A bucket that cannot be mapped whole (the domU gave some of its pages back): the
+    // pages the access needs, mapped for the access alone.
+    template <typename Copy>
+    bool access_pages(uint64_t gpa, size_t len, Copy copy);
 
     int fd_;
     uint32_t domain_;

@@ -53,6 +53,21 @@ int64_t IoreqChannel::call(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a
     return c.result;
 }
 
+int64_t IoreqChannel::call_with_buffer(uint64_t number, int index, void* buffer, uint32_t length, uint64_t a0,
+                                       uint64_t a1, uint64_t a2, uint64_t a3) {
+    vireo_hypercall c{};
+    c.number = number;
+    c.arguments[0] = a0;
+    c.arguments[1] = a1;
+    c.arguments[2] = a2;
+    c.arguments[3] = a3;
+    c.buffer_argument = index;
+    c.buffer_length = length;
+    c.buffer = reinterpret_cast<uint64_t>(buffer);
+    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &c) != 0) return hypercall::kErrorFault;
+    return c.result;
+}
+
 int64_t IoreqChannel::status(uint32_t domain, hypercall::DomainStatus& out) {
     vireo_hypercall c{};
     c.number = hypercall::kDomainGetStatus;

@@ -25,6 +25,10 @@ public:
 
     // The hypervisor calls (0 or a result; a negative hypercall error).
     int64_t call(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0);
+    // The same with `length` bytes at `buffer` standing for argument `index` (the module
+    // copies them through kernel memory).
+    int64_t call_with_buffer(uint64_t number, int index, void* buffer, uint32_t length, uint64_t a0 = 0,
+                             uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0);
     int64_t map(uint32_t kind, uint64_t base, uint64_t size, uint64_t stride = 0) {
         return call(hypercall::kIoreqMap, domain_, kind, base, size, stride);
     }

@@ -4,11 +4,12 @@
 // accesses the hypervisor forwards (kernel/ioreq/ioreq_server.hpp) until the domain is
 // destroyed. Its log lines go to stderr as "vireo-dm NAME: ...".
 //
-//   vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...]
+//   vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]
 //
 // It says "ready" on file descriptor 3 once it serves the domain (xm then starts it).
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,11 +20,15 @@
 #include <string>
 #include <vector>
 
+#include "dom0/devmodel/balloon_backend.hpp"
 #include "dom0/devmodel/device_machine.hpp"
 #include "dom0/devmodel/file_block_backend.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
 #include "dom0/devmodel/ioreq_channel.hpp"
+#include "dom0/devmodel/tap_port.hpp"
+#include "dom0/devmodel/virtio_balloon.hpp"
 #include "dom0/devmodel/virtio_blk.hpp"
+#include "dom0/devmodel/virtio_net.hpp"
 #include "dom0/devmodel/virtio_pci_function.hpp"
 #include "dom0/include/vireo_control.h"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
@@ -66,6 +71,21 @@ bool parse_disk(const std::string& text, DiskArg& out) {
     return (access == "ro" || access == "rw") && !out.path.empty();
 }
 
+struct NicArg {
+    std::string bridge;
+    MacAddress mac;
+};
+
+bool parse_nic(const std::string& text, NicArg& out) {
+    const size_t comma = text.find(',');
+    if (comma == std::string::npos || comma == 0) return false;
+    out.bridge = text.substr(0, comma);
+    const std::optional<MacAddress> mac = parse_mac(text.substr(comma + 1));
+    if (!mac) return false;
+    out.mac = *mac;
+    return true;
+}
+
 // MSIs go to the hypervisor.
 class HypervisorMsi final : public MsiSink {
 public:
@@ -92,8 +112,33 @@ struct Doorbell {
 
 class DeviceModel {
 public:
-    DeviceModel(uint32_t domain, IoreqChannel& channel, GuestMemory& memory)
-        : domain_(domain), channel_(channel), memory_(memory), msi_(channel), machine_(kBarBase) {}
+    DeviceModel(uint32_t domain, IoreqChannel& channel, ForeignMapcache& memory, uint64_t ram_bytes)
+        : domain_(domain),
+          channel_(channel),
+          memory_(memory),
+          msi_(channel),
+          machine_(kBarBase),
+          balloon_(channel, domain, memory, ram_bytes, [](const std::string& line) { note("%s", line.c_str()); }) {}
+
+    // The memory balloon every domU with a device model has (xm mem-set).
+    bool add_balloon(std::string& error) {
+        const unsigned slot = kFirstSlot + unsigned(slots_.size());
+        auto device = std::make_unique<VirtioBalloon>(balloon_);
+        balloon_.set_device(device.get());
+        auto function = std::make_unique<VirtioPciFunction>(std::move(device), memory_, msi_,
+                                                            [](const std::string& line) { note("%s", line.c_str()); });
+        char label[48];
+        snprintf(label, sizeof(label), "00:%02x.0 virtio-balloon", slot);
+        function->set_label(label);
+        if (!machine_.add(slot, std::move(function), error)) return false;
+        const int64_t mapped = channel_.map(hypercall::kIoreqMapPciDevice, slot, 0);
+        if (mapped < 0) {
+            error = "the hypervisor refused PCI device " + std::to_string(slot) + ": error " + std::to_string(mapped);
+            return false;
+        }
+        slots_.push_back(slot);
+        return true;
+    }
 
     bool add_disk(const DiskArg& disk, unsigned index, std::string& error) {
         if (disk.format != "raw") {
@@ -102,7 +147,7 @@ public:
         }
         std::unique_ptr<FileBlockBackend> backend = FileBlockBackend::open(disk.path, disk.read_only, error);
         if (!backend) return false;
-        const unsigned slot = kFirstSlot + index;
+        const unsigned slot = kFirstSlot + unsigned(slots_.size());
         auto blk = std::make_unique<VirtioBlk>(std::move(backend), "vireo-" + std::to_string(index));
         auto function = std::make_unique<VirtioPciFunction>(std::move(blk), memory_, msi_,
                                                             [](const std::string& line) { note("%s", line.c_str()); });
@@ -120,6 +165,32 @@ public:
         return true;
     }
 
+    // A virtio NIC whose frames go through tap vif<domid>.<index> on the bridge.
+    bool add_nic(const NicArg& nic, unsigned index, std::string& error) {
+        const std::string name = "vif" + std::to_string(domain_) + "." + std::to_string(index);
+        std::unique_ptr<TapPort> tap = TapPort::open(name, error);
+        if (!tap) return false;
+        if (!attach_to_bridge(tap->name(), nic.bridge, error)) return false;
+        const unsigned slot = kFirstSlot + unsigned(slots_.size());
+        auto net = std::make_unique<VirtioNet>(*tap, nic.mac);
+        VirtioNet* device = net.get();
+        auto function = std::make_unique<VirtioPciFunction>(std::move(net), memory_, msi_,
+                                                            [](const std::string& line) { note("%s", line.c_str()); });
+        char label[64];
+        snprintf(label, sizeof(label), "00:%02x.0 virtio-net (%s)", slot, tap->name().c_str());
+        function->set_label(label);
+        if (!machine_.add(slot, std::move(function), error)) return false;
+        const int64_t mapped = channel_.map(hypercall::kIoreqMapPciDevice, slot, 0);
+        if (mapped < 0) {
+            error = "the hypervisor refused PCI device " + std::to_string(slot) + ": error " + std::to_string(mapped);
+            return false;
+        }
+        slots_.push_back(slot);
+        note("%s: mac %s on bridge %s", label, format_mac(nic.mac).c_str(), nic.bridge.c_str());
+        nics_.push_back({device, std::move(tap)});
+        return true;
+    }
+
     // The whole PCI hole below the I/O APIC is forwarded, wherever the guest puts the BARs.
     bool map_hole(std::string& error) {
         const int64_t mapped =
@@ -130,7 +201,7 @@ public:
 
     void serve_forever() {
         for (;;) {
-            channel_.wait(kIdleCheckMs);
+            wait_for_work();
             const uint64_t rung = channel_.take_doorbells();
             for (uint64_t bits = rung; bits; bits &= bits - 1) {
                 const unsigned bit = unsigned(__builtin_ctzll(bits));
@@ -139,11 +210,38 @@ public:
                         f->ring_doorbell(doorbells_[bit].queue);
             }
             const unsigned served = channel_.serve([&](hypercall::IoreqSlot& s) { serve(s); });
-            if (!rung && !served && !domain_alive()) return;
+            bool received = false;
+            for (Nic& n : nics_)
+                if (n.readable) {
+                    n.device->frames_ready();
+                    received = true;
+                }
+            balloon_.follow_target();
+            if (!rung && !served && !received && !domain_alive()) return;
         }
     }
 
 private:
+    struct Nic {
+        VirtioNet* device;
+        std::unique_ptr<TapPort> tap;
+        bool readable = false;
+    };
+
+    // Until a request, a doorbell or (for a NIC whose driver has buffers posted) a frame
+    // is there, or the idle check is due.
+    void wait_for_work() {
+        std::vector<pollfd> fds;
+        fds.push_back({channel_.fd(), POLLIN, 0});
+        for (Nic& n : nics_) {
+            n.readable = false;
+            const bool wanted = !n.tap->broken() && n.device->wants_frames();
+            fds.push_back({wanted ? n.tap->fd() : -1, POLLIN, 0});
+        }
+        if (poll(fds.data(), fds.size(), kIdleCheckMs) <= 0) return;
+        for (size_t i = 0; i < nics_.size(); ++i) nics_[i].readable = (fds[i + 1].revents & (POLLIN | POLLERR)) != 0;
+    }
+
     void serve(hypercall::IoreqSlot& s) {
         const unsigned size = s.size;
         if (s.type == hypercall::kIoreqPciConfig) {
@@ -196,10 +294,12 @@ private:
 
     uint32_t domain_;
     IoreqChannel& channel_;
-    GuestMemory& memory_;
+    ForeignMapcache& memory_;
     HypervisorMsi msi_;
     DeviceMachine machine_;
     std::vector<unsigned> slots_;
+    std::vector<Nic> nics_;
+    BalloonBackend balloon_;
     std::vector<Doorbell> doorbells_;
     std::vector<std::pair<unsigned, VirtioPciFunction::NotifyRegion>> registered_;
 };
@@ -211,6 +311,7 @@ int main(int argc, char** argv) {
     uint32_t domain = 0;
     bool have_domain = false;
     std::vector<DiskArg> disks;
+    std::vector<NicArg> nics;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--domain" && i + 1 < argc) {
@@ -218,6 +319,13 @@ int main(int argc, char** argv) {
             have_domain = true;
         } else if (a == "--name" && i + 1 < argc) {
             g_name = argv[++i];
+        } else if (a == "--nic" && i + 1 < argc) {
+            NicArg n;
+            if (!parse_nic(argv[++i], n)) {
+                note("--nic '%s' is not BRIDGE,MAC", argv[i]);
+                return 2;
+            }
+            nics.push_back(n);
         } else if (a == "--disk" && i + 1 < argc) {
             DiskArg d;
             if (!parse_disk(argv[++i], d)) {
@@ -226,12 +334,14 @@ int main(int argc, char** argv) {
             }
             disks.push_back(d);
         } else {
-            fprintf(stderr, "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...]\n");
+            fprintf(stderr,
+                    "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]\n");
             return 2;
         }
     }
     if (!have_domain) {
-        fprintf(stderr, "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...]\n");
+        fprintf(stderr,
+                "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]\n");
         return 2;
     }
     IoreqChannel channel;
@@ -252,7 +362,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     ForeignMapcache memory(map_fd, domain, status.memory_bytes);
-    DeviceModel model(domain, channel, memory);
+    DeviceModel model(domain, channel, memory, status.memory_bytes);
     if (!model.map_hole(error)) {
         note("%s", error.c_str());
         return 1;
@@ -262,6 +372,15 @@ int main(int argc, char** argv) {
             note("%s", error.c_str());
             return 1;
         }
+    for (size_t i = 0; i < nics.size(); ++i)
+        if (!model.add_nic(nics[i], unsigned(i), error)) {
+            note("%s", error.c_str());
+            return 1;
+        }
+    if (!model.add_balloon(error)) {
+        note("%s", error.c_str());
+        return 1;
+    }
     if (write(3, "ready\n", 6) == 6) close(3);
     note("serving domain %u", domain);
     model.serve_forever();

@@ -1,5 +1,6 @@
 // xm's commands on one domain's life: shutdown, reboot, destroy, pause, unpause, rename,
-// and the id/name look-ups.
+// mem-set, and the id/name look-ups.
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -122,6 +123,36 @@ int cmd_rename(ControlClient& control, const Args& args) {
     if (result == kErrorInvalid)
         return fail("rename: '" + args[1] + "' is not a domain name (1-31 of letters, digits, - _ .)");
     if (result < 0) return fail("rename " + domain_name(d) + ": " + error_text(result));
+    return 0;
+}
+
+// mem-set DOMAIN SIZE: the target its balloon works towards (xl mem-set): SIZE in MiB,
+// or with a suffix k, m or g. The domain's device model (vireo-dm) moves its virtio
+// balloon there; the pages it gives back are the host's free memory meanwhile.
+int cmd_mem_set(ControlClient& control, const Args& args) {
+    if (args.size() != 2) return fail("mem-set takes a domain and a size (MiB, or with k, m or g)");
+    DomainStatus d;
+    std::string error;
+    if (!find_domain(control, args[0], d, error)) return fail(error);
+    if (d.id == 0) return fail("mem-set: not Domain-0 (its memory is the machine's)");
+    const std::string& text = args[1];
+    size_t digits = 0;
+    while (digits < text.size() && isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    const std::string suffix = text.substr(digits);
+    uint64_t shift = 20;
+    if (suffix == "k" || suffix == "K")
+        shift = 10;
+    else if (suffix == "g" || suffix == "G")
+        shift = 30;
+    else if (!suffix.empty() && suffix != "m" && suffix != "M")
+        digits = 0;
+    if (digits == 0 || digits > 12) return fail("mem-set: '" + text + "' is not a size (MiB, or with k, m or g)");
+    const uint64_t bytes = std::stoull(text.substr(0, digits)) << shift;
+    const int64_t result = control.call(kDomainMemoryTarget, d.id, kMemoryTargetSet, bytes);
+    if (result == kErrorInvalid)
+        return fail("mem-set " + domain_name(d) + ": " + std::to_string(bytes >> 20) +
+                    " MiB is outside what it may have (16 MiB up to the memory it was created with)");
+    if (result < 0) return fail("mem-set " + domain_name(d) + ": " + error_text(result));
     return 0;
 }
 

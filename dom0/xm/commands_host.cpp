@@ -58,20 +58,33 @@ int cmd_list(ControlClient& control, const Args& args) {
     return 0;
 }
 
-int cmd_vcpu_list(ControlClient& control, const Args& args) {
+// vcpu-list [--exits] [DOMAIN ...]: --exits adds each vCPU's count of exits to the
+// hypervisor (what tools/bench-pvio divides by the requests a domain made).
+int cmd_vcpu_list(ControlClient& control, const Args& given) {
+    Args args;
+    bool exits = false;
+    for (const std::string& a : given) {
+        if (a == "--exits")
+            exits = true;
+        else
+            args.push_back(a);
+    }
     std::vector<DomainStatus> shown;
     std::string error;
     HostInfo host;
     if (!select_domains(control, args, shown, error) || !host_info(control, host, error)) return fail(error);
-    printf("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
+    printf("Name                                ID  VCPU   CPU State   Time(s) %sAffinity (Hard / Soft)\n",
+           exits ? "       Exits " : "");
     for (const DomainStatus& d : shown) {
         for (uint32_t v = 0; v < d.vcpus; ++v) {
             VcpuInfo info{};
             const int64_t result = control.call_with_buffer(kVcpuGetInfo, 2, &info, sizeof(info), d.id, v);
             if (result < 0) continue;  // gone meanwhile
             const char* state = info.state == kVcpuRunnable ? "r--" : info.state == kVcpuBlocked ? "-b-" : "--p";
-            printf("%-32s %5u %5u %5u   %-3s %9.1f %s / all\n", domain_name(d).c_str(), d.id, v, info.cpu, state,
-                   double(info.cpu_time_ns) / 1e9, cpu_list_text(info.affinity, host.cpus).c_str());
+            char exit_column[24] = "";
+            if (exits) snprintf(exit_column, sizeof(exit_column), "%12llu ", (unsigned long long)info.exits);
+            printf("%-32s %5u %5u %5u   %-3s %9.1f %s%s / all\n", domain_name(d).c_str(), d.id, v, info.cpu, state,
+                   double(info.cpu_time_ns) / 1e9, exit_column, cpu_list_text(info.affinity, host.cpus).c_str());
         }
     }
     return 0;

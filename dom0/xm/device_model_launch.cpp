@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,11 +39,23 @@ std::string last_log_line(const std::string& name) {
 }  // namespace
 
 bool start_device_model(uint32_t id, const XlConfig& config, std::string& error) {
-    if (config.disks.empty()) return true;
+    if (config.disks.empty() && config.vifs.empty()) return true;
     std::vector<std::string> args = {kDeviceModel, "--domain", std::to_string(id), "--name", config.name};
     for (const DiskSpec& d : config.disks) {
         args.push_back("--disk");
         args.push_back(std::string(d.read_only ? "ro" : "rw") + "," + d.format + "," + d.target);
+    }
+    for (size_t i = 0; i < config.vifs.size(); ++i) {
+        const VifSpec& v = config.vifs[i];
+        // Without one, a MAC from Xen's OUI, the domain's id and the NIC's index, as
+        // unique on the bridge as the ids are.
+        const uint8_t made[6] = {0x00, 0x16, 0x3e, uint8_t((id >> 8) & 0x7f), uint8_t(id), uint8_t(i)};
+        const uint8_t* mac = v.has_mac ? v.mac : made;
+        char text[64];
+        snprintf(text, sizeof(text), "%s,%02x:%02x:%02x:%02x:%02x:%02x", v.bridge.c_str(), mac[0], mac[1], mac[2],
+                 mac[3], mac[4], mac[5]);
+        args.push_back("--nic");
+        args.push_back(text);
     }
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) != 0) {

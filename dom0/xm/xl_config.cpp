@@ -1,6 +1,7 @@
 #include "dom0/xm/xl_config.hpp"
 
 #include <ctype.h>
+#include <stdio.h>
 
 #include <vector>
 
@@ -170,6 +171,17 @@ struct Parser {
             if (!end_action(v, out.on_reboot, why)) return false;
         } else if (key == "on_crash") {
             if (!end_action(v, out.on_crash, why)) return false;
+        } else if (key == "vif") {
+            if (!v.is_list) {
+                why = "a list of network interfaces is expected: ['bridge=xenbr0,mac=00:16:3e:01:02:03']";
+                return false;
+            }
+            out.vifs.clear();
+            for (const std::string& item : v.items) {
+                VifSpec vif;
+                if (!parse_vif_spec(item, vif, why)) return false;
+                out.vifs.push_back(vif);
+            }
         } else if (key == "disk") {
             if (!v.is_list) {
                 why = "a list of disks is expected: ['target=/path,vdev=xvda,access=rw']";
@@ -389,6 +401,44 @@ bool parse_disk_spec(const std::string& text, DiskSpec& out, std::string& error)
     }
     if (out.target.empty() || out.target[0] != '/') return bad("the target must be an absolute path in Domain-0");
     if (out.format != "raw" && out.format != "qcow2") return bad("format '" + out.format + "' is not raw or qcow2");
+    return true;
+}
+
+bool parse_vif_spec(const std::string& text, VifSpec& out, std::string& error) {
+    out = VifSpec{};
+    auto bad = [&](const std::string& why) {
+        error = "vif '" + text + "': " + why;
+        return false;
+    };
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        const std::string p = trim(text.substr(start, comma - start));
+        start = comma + 1;
+        if (p.empty()) continue;
+        const size_t eq = p.find('=');
+        if (eq == std::string::npos) return bad("'" + p + "' is not KEY=VALUE (keys: bridge, mac)");
+        const std::string key = trim(p.substr(0, eq)), value = trim(p.substr(eq + 1));
+        if (key == "bridge") {
+            if (value.empty() || value.size() > 15) return bad("'" + value + "' is not a bridge name");
+            out.bridge = value;
+        } else if (key == "mac") {
+            unsigned b[6];
+            char end;
+            if (sscanf(value.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) !=
+                    6 ||
+                value.size() != 17)
+                return bad("mac '" + value + "' is not six hexadecimal bytes such as 00:16:3e:01:02:03");
+            if (b[0] & 1) return bad("mac '" + value + "' is a multicast address");
+            for (int i = 0; i < 6; ++i) out.mac[i] = uint8_t(b[i]);
+            out.has_mac = true;
+        } else if (key == "type" || key == "model") {
+            // xl's: every NIC is a virtio one here.
+        } else {
+            return bad("unknown key '" + key + "' (keys: bridge, mac)");
+        }
+    }
     return true;
 }
 

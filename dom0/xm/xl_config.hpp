@@ -27,6 +27,16 @@ struct DiskSpec {
 // Parses one disk entry; false with a sentence in `error`.
 bool parse_disk_spec(const std::string& text, DiskSpec& out, std::string& error);
 
+// One entry of `vif = [...]` (xl-network-configuration(5)): comma-separated KEY=VALUE,
+// of which bridge and mac are used (type and model are accepted: every NIC is a virtio
+// one). The device model gives each a tap device vif<domid>.<n> on the bridge.
+struct VifSpec {
+    std::string bridge = "xenbr0";
+    uint8_t mac[6] = {};
+    bool has_mac = false;  // else one is made from Xen's OUI 00:16:3e
+};
+bool parse_vif_spec(const std::string& text, VifSpec& out, std::string& error);
+
 struct XlConfig {
     std::string name;
     uint64_t memory_mib = 0;  // required
@@ -41,6 +51,7 @@ struct XlConfig {
     EndAction on_reboot = EndAction::Restart;
     EndAction on_crash = EndAction::Destroy;
     std::vector<DiskSpec> disks;
+    std::vector<VifSpec> vifs;
     bool start_paused = false;  // xm create -p, not a config key
 };
 

@@ -46,6 +46,7 @@ int cmd_unpause(ControlClient& control, const Args& args);    //
 int cmd_rename(ControlClient& control, const Args& args);     //
 int cmd_domid(ControlClient& control, const Args& args);      //
 int cmd_domname(ControlClient& control, const Args& args);    //
+int cmd_mem_set(ControlClient& control, const Args& args);    //
 int cmd_dump_core(ControlClient& control, const Args& args);  // command_dump_core.cpp
 
 }  // namespace xm

@@ -19,6 +19,7 @@
 #   vireo.xm=lifecycle  instead: domUs from that disk through xm console, pause, vcpu-pin,
 #                       rename, reboot, a panic, shutdown -w and destroy
 #   vireo.xm=pvio       instead: domUs with a virtio disk served by vireo-dm here
+#   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 /bin/busybox --install -s /bin
@@ -346,6 +347,10 @@ EOF
 xm_one_domu() {
   trap '' PIPE
   domu_config shell 1
+  # With a virtio disk its device model (vireo-dm) serves from here: written, read back.
+  dd if=/dev/zero of=/tmp/shell-disk.img bs=1M count=8 2> /dev/null
+  sed -i 's/vireo.shell"/vireo.shell vireo.disk=write"/' /tmp/shell.cfg
+  echo "disk = [ 'target=/tmp/shell-disk.img,vdev=xvda,access=rw' ]" >> /tmp/shell.cfg
   mkfifo /tmp/keys
   run_xm "xm create" xm create /tmp/shell.cfg
   run_xm "xm list with shell" xm list
@@ -354,6 +359,7 @@ xm_one_domu() {
   console_close
   say "xm console: detached, exit status $?"
   run_xm "xm destroy shell" xm destroy shell
+  sed 's/^/dm log: /' /var/log/vireo/dm-shell.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
   run_xm "xm list at the end" xm list
   rm -f /tmp/keys
 }
@@ -542,6 +548,185 @@ xm_pvio() {
     fail "pvio: the image file does not hold the domU's pattern"
   fi
   disk_domu disk2 check /tmp/domu-disk.img rw
+  # A read-only disk: the domU sees it read-only, its write fails, the image stays.
+  dd if=/dev/zero of=/tmp/ro-disk.img bs=1M count=8 2> /dev/null
+  zeros=$(pattern_md5 /tmp/ro-disk.img)
+  disk_domu rodisk write /tmp/ro-disk.img ro
+  if [ "$(pattern_md5 /tmp/ro-disk.img)" = "$zeros" ]; then
+    say "pvio: the read-only image is unchanged"
+  else
+    fail "pvio: the read-only image was written"
+  fi
+  # A hostile domU drives its disk with garbage beside a domU whose disk works on: only
+  # the hostile one's device stops (it needs a reset).
+  dd if=/dev/zero of=/tmp/hostile.img bs=1M count=8 2> /dev/null
+  dd if=/dev/zero of=/tmp/calm.img bs=1M count=8 2> /dev/null
+  disk_domu_config hostile hostile /tmp/hostile.img rw
+  disk_domu_config calm write /tmp/calm.img rw
+  run_xm "xm create hostile" xm create /tmp/hostile.cfg
+  run_xm "xm create calm" xm create /tmp/calm.cfg
+  for name in hostile calm; do
+    wait_ended $name || fail "$name did not end"
+    run_xm "xm destroy $name" xm destroy $name
+    sed 's/^/dm log: /' /var/log/vireo/dm-$name.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
+  done
+  if [ "$(pattern_md5 /tmp/calm.img)" = "$want" ]; then
+    say "pvio: the calm domU's pattern is in its image"
+  else
+    fail "pvio: the calm domU's image does not hold its pattern"
+  fi
+  xm_pvio_network
+  xm_pvio_balloon
+}
+
+# tools/bench-pvio's figures (vireo.xm=pvio-bench): Domain-0's dd on an image in its RAM,
+# then a domU's on the same image through its virtio disk (vireo.bench=pvio), the domU's
+# exits per 4 KiB request, and its ping of Domain-0.
+xm_pvio_bench() {
+  trap '' PIPE
+  make_bridge
+  dd if=/dev/zero of=/tmp/bench.img bs=1M count=64 2> /dev/null
+  # Busybox's dd says no rate: the kernel's clock times it.
+  timed_dd() {
+    start=$(now_ns)
+    dd "$@" 2> /dev/null
+    end=$(now_ns)
+    echo "33554432 bytes $(awk "BEGIN { printf \"%.3f\", ($end - $start) / 1e9 }") s"
+  }
+  say "bench: dom0 write $(timed_dd if=/dev/zero of=/tmp/bench.img bs=1M count=32 conv=fsync,notrunc)"
+  say "bench: dom0 read $(timed_dd if=/tmp/bench.img of=/dev/null bs=1M count=32)"
+  cat > /tmp/bench.cfg << EOF
+name = "bench"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.bench=pvio vireo.ip=10.0.0.2"
+disk = [ 'target=/tmp/bench.img,vdev=xvda,access=rw' ]
+vif = [ 'bridge=xenbr0' ]
+on_poweroff = "preserve"
+EOF
+  rm -f /tmp/keys
+  mkfifo /tmp/keys
+  run_xm "xm create bench" xm create /tmp/bench.cfg
+  console_open bench /tmp/bench.out
+  exits() { xm vcpu-list --exits bench | tail -n 1 | awk '{ print $7 }'; }
+  if wait_for /tmp/bench.out "VIREO-BENCH: 4k ready"; then
+    before=$(exits)
+    printf 'go\n' >&3
+    wait_for /tmp/bench.out "VIREO-BENCH: 4k done"
+    after=$(exits)
+    say "bench: domU exits per 4 KiB O_DIRECT read: $(awk "BEGIN { printf \"%.1f\", ($after - $before) / 2000 }")"
+  fi
+  wait_ended bench
+  console_close
+  run_xm "xm destroy bench" xm destroy bench
+  rm -f /tmp/keys
+}
+
+# mem_of NAME: its Mem column in xm list (MiB).
+mem_of() { xm list "$1" 2> /dev/null | tail -n 1 | awk '{ print $3 }'; }
+# wait_mem NAME MIB: until xm list shows MIB for NAME, up to 300 s.
+wait_mem() {
+  for _ in $(seq 300); do
+    [ "$(mem_of "$1")" = "$2" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# xm mem-set: a 256 MiB domU with a shell (and a disk, so that it has a device model)
+# gives half its memory back through its virtio balloon, which the host's free memory
+# shows, answers on its console meanwhile, and takes it again.
+xm_pvio_balloon() {
+  trap '' PIPE
+  dd if=/dev/zero of=/tmp/roomy.img bs=1M count=4 2> /dev/null
+  cat > /tmp/roomy.cfg << EOF
+name = "roomy"
+memory = 256
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.shell"
+disk = [ 'target=/tmp/roomy.img,vdev=xvda,access=rw' ]
+EOF
+  rm -f /tmp/keys
+  mkfifo /tmp/keys
+  run_xm "xm create roomy" xm create /tmp/roomy.cfg
+  console_open roomy /tmp/roomy.out
+  console_ready /tmp/roomy.out || fail "roomy's shell did not answer"
+  free_before=$(free_mib)
+  run_xm "xm mem-set roomy 128" xm mem-set roomy 128
+  wait_mem roomy 128 || fail "roomy did not come down to 128 MiB (xm list shows $(mem_of roomy))"
+  free_down=$(free_mib)
+  rose=$((free_down - free_before))
+  if [ $rose -ge 115 ]; then
+    say "pvio: mem-set 128: roomy has $(mem_of roomy) MiB, free memory rose by $rose MiB (at least 90% of 128)"
+  else
+    fail "pvio: mem-set 128: free memory rose by $rose MiB only"
+  fi
+  : > /tmp/roomy.out
+  console_ready /tmp/roomy.out && say "pvio: roomy's shell answers at 128 MiB"
+  run_xm "xm mem-set roomy 256" xm mem-set roomy 256
+  wait_mem roomy 256 || fail "roomy did not come back to 256 MiB (xm list shows $(mem_of roomy))"
+  say "pvio: mem-set 256: roomy has $(mem_of roomy) MiB, free memory $(( $(free_mib) - free_before )) MiB from before"
+  : > /tmp/roomy.out
+  console_ready /tmp/roomy.out && say "pvio: roomy's shell answers at 256 MiB"
+  run_xm "xm mem-set too much" xm mem-set roomy 300
+  console_close
+  run_xm "xm destroy roomy" xm destroy roomy
+  sed 's/^/dm log: /' /var/log/vireo/dm-roomy.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
+  rm -f /tmp/keys
+}
+
+# net_domu_config NAME IP PEERS NC: /tmp/NAME.cfg, a domU with a virtio NIC on xenbr0
+# (vireo.ip, vireo.ping, vireo.nc of the Linux tests' initramfs).
+net_domu_config() {
+  cat > /tmp/$1.cfg << EOF
+name = "$1"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.ip=$2 vireo.ping=$3 vireo.nc=$4"
+vif = [ 'bridge=xenbr0' ]
+on_poweroff = "preserve"
+on_crash = "preserve"
+EOF
+}
+
+# make_bridge: xenbr0, 10.0.0.1/24, with Domain-0's NICs in it (as on Xen).
+make_bridge() {
+  brctl addbr xenbr0
+  for nic in /sys/class/net/eth*; do [ -e "$nic" ] && brctl addif xenbr0 "$(basename "$nic")" && ip link set "$(basename "$nic")" up; done
+  ip addr add 10.0.0.1/24 dev xenbr0
+  ip link set xenbr0 up
+}
+
+# Two domUs and Domain-0 on the bridge xenbr0, which also holds Domain-0's NIC (as on
+# Xen): each pings the others, and 16 MiB go from one domU to the other through nc.
+xm_pvio_network() {
+  make_bridge
+  say "pvio: bridge xenbr0 with $(ls /sys/class/net/xenbr0/brif | tr '\n' ' ')"
+  net_domu_config net1 10.0.0.2 10.0.0.1,10.0.0.3 listen
+  net_domu_config net2 10.0.0.3 10.0.0.1,10.0.0.2 send:10.0.0.2
+  run_xm "xm create net1" xm create /tmp/net1.cfg
+  run_xm "xm create net2" xm create /tmp/net2.cfg
+  for peer in 10.0.0.2 10.0.0.3; do
+    ok=0
+    for _ in $(seq 300); do
+      if ping -c 1 -W 1 $peer > /dev/null 2>&1; then ok=1; break; fi
+    done
+    if [ $ok = 1 ]; then say "pvio: Domain-0's ping of $peer answered"; else fail "pvio: Domain-0's ping of $peer unanswered"; fi
+  done
+  for name in net1 net2; do
+    wait_ended $name || fail "$name did not end"
+    run_xm "xm destroy $name" xm destroy $name
+    sed 's/^/dm log: /' /var/log/vireo/dm-$name.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
+  done
+  # Each device model ends once its domain is gone, and its tap goes with it.
+  for _ in $(seq 60); do
+    [ "$(ls /sys/class/net/xenbr0/brif | grep -c vif)" = 0 ] && break
+    sleep 1
+  done
+  say "pvio: bridge ports at the end: $(ls /sys/class/net/xenbr0/brif | tr '\n' ' ')"
 }
 
 run_xm() {
@@ -558,12 +743,13 @@ mount_domu_disk() {
 }
 
 xm_mode=$(opt vireo.xm)
-if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ]; then
+if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ]; then
   if mount_domu_disk; then
     free_before=$(free_mib)
     case "$xm_mode" in
       one) xm_one_domu ;;
       pvio) xm_pvio ;;
+      pvio-bench) xm_pvio_bench ;;
       *) xm_console_and_lifecycle ;;
     esac
     free_after=$(free_mib)

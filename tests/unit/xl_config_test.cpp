@@ -195,3 +195,38 @@ TEST(XlConfig, BadDisksSayWhy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(XlConfig, VifsWithBridgeAndMac) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(
+        parse("name = 'd'\nmemory = 64\nkernel = '/k'\n"
+              "vif = [ 'bridge=xenbr1,mac=00:16:3e:0a:0B:0c', 'type=ioemu' ]\n",
+              c, error))
+        << error;
+    ASSERT_EQ(c.vifs.size(), 2u);
+    EXPECT_EQ(c.vifs[0].bridge, "xenbr1");
+    EXPECT_TRUE(c.vifs[0].has_mac);
+    EXPECT_EQ(c.vifs[0].mac[3], 0x0a);
+    EXPECT_EQ(c.vifs[0].mac[4], 0x0b);
+    EXPECT_EQ(c.vifs[1].bridge, "xenbr0");
+    EXPECT_FALSE(c.vifs[1].has_mac);
+}
+
+TEST(XlConfig, BadVifsSayWhy) {
+    XlConfig c;
+    std::string error;
+    const std::string head = "name = 'd'\nmemory = 64\nkernel = '/k'\n";
+    EXPECT_FALSE(parse(head + "vif = ['mac=00:16:3e:01:02']\n", c, error));
+    EXPECT_NE(error.find("is not six hexadecimal bytes"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "vif = ['mac=01:16:3e:01:02:03']\n", c, error));
+    EXPECT_NE(error.find("multicast"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "vif = ['rate=10Mb/s']\n", c, error));
+    EXPECT_NE(error.find("unknown key 'rate'"), std::string::npos) << error;
+    EXPECT_FALSE(parse(head + "vif = ['bridge=a-very-long-bridge-name']\n", c, error));
+    EXPECT_NE(error.find("is not a bridge name"), std::string::npos) << error;
+}
+
+}  // namespace
