@@ -1,6 +1,7 @@
 #include "kernel/ioreq/ioreq_server.hpp"
 
 #include "kernel/alloc.hpp"
+#include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
@@ -44,6 +45,7 @@ public:
 
     Domain& target_;
     SpinLock lock_;
+    VcpuIoreq* vcpu_states_ = nullptr;  // one per vCPU, freed with the server
     IoreqPage* page_ = nullptr;  // Domain-0's page (direct map); null while detached
     ForwardedRange windows_[kMaxWindows];
     u32 pci_devices_ = 0;  // bit n: device n of bus 0
@@ -76,8 +78,8 @@ void notify_device_model() { dom0_event_raise(); }
 
 // Answers a waiting vCPU and lets it run (under the server's lock).
 void answer_locked(Vcpu& v, u64 data) {
-    v.ioreq.answer = data;
-    v.ioreq.store_wait(IoreqWait::Answered);
+    v.ioreq->answer = data;
+    v.ioreq->store_wait(IoreqWait::Answered);
     scheduler_notify_vcpu(v);
 }
 
@@ -103,7 +105,7 @@ void ForwardedRange::mmio_write(Vcpu& vcpu, u64 offset, u8 access_size, u64 valu
 u64 ioreq_forward(Vcpu& vcpu, u8 type, u64 address, u8 size, bool write, u64 value) {
     const u64 ones = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
     IoreqServer* s = server_of(*vcpu.domain);
-    if (!s || !s->attached()) return write ? 0 : ones;  // no device model: nothing answers
+    if (!s || !s->attached() || !vcpu.ioreq) return write ? 0 : ones;  // no device model: nothing answers
     ForwardedAccess a;
     a.type = type;
     a.size = size;
@@ -111,7 +113,7 @@ u64 ioreq_forward(Vcpu& vcpu, u8 type, u64 address, u8 size, bool write, u64 val
     a.address = address;
     a.data = write ? value & ones : 0;
     u64 answer = ones;
-    switch (vcpu.ioreq.log.access(a, answer)) {
+    switch (vcpu.ioreq->log.access(a, answer)) {
         case ForwardedAccessLog::Outcome::Replayed: return write ? 0 : answer & ones;
         case ForwardedAccessLog::Outcome::Request:
         case ForwardedAccessLog::Outcome::Waiting: return ones;
@@ -123,7 +125,11 @@ u64 ioreq_forward(Vcpu& vcpu, u8 type, u64 address, u8 size, bool write, u64 val
     return ones;
 }
 
-bool ioreq_waiting(const Vcpu& vcpu) { return vcpu.ioreq.log.requested(); }
+bool ioreq_waiting(const Vcpu& vcpu) { return vcpu.ioreq && vcpu.ioreq->log.requested(); }
+
+void ioreq_begin_handling(Vcpu& v) {
+    if (v.ioreq) v.ioreq->log.begin_handling();
+}
 
 bool ioreq_pci_device_forwarded(const Domain& d, u8 device) {
     const IoreqServer* s = server_of(d);
@@ -131,7 +137,8 @@ bool ioreq_pci_device_forwarded(const Domain& d, u8 device) {
 }
 
 void ioreq_after_exit(Vcpu& v, const VmExit& exit) {
-    ForwardedAccessLog& log = v.ioreq.log;
+    if (!v.ioreq) return;
+    ForwardedAccessLog& log = v.ioreq->log;
     if (!log.requested()) {
         log.instruction_done();
         return;
@@ -140,7 +147,7 @@ void ioreq_after_exit(Vcpu& v, const VmExit& exit) {
     IoreqServer* s = server_of(*v.domain);
     {
         LockGuard<SpinLock> guard(s->lock_);
-        v.ioreq.exit = exit;
+        v.ioreq->exit = exit;
         if (!s->page_) {
             answer_locked(v, ~0ull);  // detached meanwhile: the device is gone
             return;
@@ -152,40 +159,42 @@ void ioreq_after_exit(Vcpu& v, const VmExit& exit) {
         slot.write = a.write;
         slot.address = a.address;
         slot.data = a.data;
-        slot.sequence = ++v.ioreq.sequence;
-        v.ioreq.store_wait(IoreqWait::Waiting);
+        slot.sequence = ++v.ioreq->sequence;
+        v.ioreq->store_wait(IoreqWait::Waiting);
         __atomic_store_n(&slot.state, u32(kIoreqReady), __ATOMIC_RELEASE);
     }
     notify_device_model();
     // Blocks unless the answer came already: the completion sets Answered before it wakes
     // a blocked vCPU, so one of the two sees the other.
     vcpu_set_state(v, VcpuState::Blocked);
-    if (v.ioreq.load_wait() != IoreqWait::Waiting) vcpu_change_state(v, VcpuState::Blocked, VcpuState::Runnable);
+    if (v.ioreq->load_wait() != IoreqWait::Waiting) vcpu_change_state(v, VcpuState::Blocked, VcpuState::Runnable);
 }
 
 bool ioreq_vcpu_hold(Vcpu& v) {
-    switch (v.ioreq.load_wait()) {
+    if (!v.ioreq) return false;
+    switch (v.ioreq->load_wait()) {
         case IoreqWait::Idle: return false;
         case IoreqWait::Waiting:
             // Woken by something else (an interrupt): it still waits.
             vcpu_set_state(v, VcpuState::Blocked);
-            if (v.ioreq.load_wait() != IoreqWait::Waiting)
+            if (v.ioreq->load_wait() != IoreqWait::Waiting)
                 vcpu_change_state(v, VcpuState::Blocked, VcpuState::Runnable);
             return true;
         case IoreqWait::Answered: break;
     }
-    v.ioreq.store_wait(IoreqWait::Idle);
-    v.ioreq.log.answered(v.ioreq.answer);
-    v.ioreq.log.begin_handling();
-    const VmExit exit = v.ioreq.exit;
+    v.ioreq->store_wait(IoreqWait::Idle);
+    v.ioreq->log.answered(v.ioreq->answer);
+    v.ioreq->log.begin_handling();
+    const VmExit exit = v.ioreq->exit;
     handle_vm_exit(v, exit);
     ioreq_after_exit(v, exit);
-    return v.ioreq.load_wait() != IoreqWait::Idle;
+    return v.ioreq->load_wait() != IoreqWait::Idle;
 }
 
 void ioreq_vcpu_reset(Vcpu& v) {
-    v.ioreq.log.instruction_done();
-    v.ioreq.store_wait(IoreqWait::Idle);
+    if (!v.ioreq) return;
+    v.ioreq->log.instruction_done();
+    v.ioreq->store_wait(IoreqWait::Idle);
 }
 
 i64 ioreq_attach(Domain& caller, Domain& target, u64 page_gfn) {
@@ -201,13 +210,20 @@ i64 ioreq_attach(Domain& caller, Domain& target, u64 page_gfn) {
         LockGuard<SpinLock> guard(target.lock);
         if (target.resources_released || target.ended()) return kErrorWrongState;
         if (!target.ioreq) {
-            if (!target.quota.charge(sizeof(IoreqServer))) return kErrorNoMemory;
+            const u64 bytes = sizeof(IoreqServer) + target.vcpu_count * sizeof(VcpuIoreq);
+            if (!target.quota.charge(bytes)) return kErrorNoMemory;
             IoreqServer* fresh = new (kNoThrow) IoreqServer(target);
-            if (!fresh) {
-                target.quota.uncharge(sizeof(IoreqServer));
+            VcpuIoreq* states = fresh ? new (kNoThrow) VcpuIoreq[target.vcpu_count] : nullptr;
+            if (!states) {
+                delete fresh;
+                target.quota.uncharge(bytes);
                 return kErrorNoMemory;
             }
-            target.charged_structures += sizeof(IoreqServer);
+            // Before the server is published: every vCPU that can reach a forwarded
+            // device has its state.
+            fresh->vcpu_states_ = states;
+            for (u32 i = 0; i < target.vcpu_count; ++i) target.vcpus[i].ioreq = &states[i];
+            target.charged_structures += bytes;
             __atomic_store_n(&target.ioreq, fresh, __ATOMIC_RELEASE);
         }
         s = target.ioreq;
@@ -230,7 +246,7 @@ i64 ioreq_detach(Domain& caller, Domain& target) {
     if (!s->page_) return kErrorWrongState;
     __atomic_store_n(&s->page_, static_cast<IoreqPage*>(nullptr), __ATOMIC_RELEASE);
     for (u32 i = 0; i < target.vcpu_count; ++i)
-        if (target.vcpus[i].ioreq.load_wait() == IoreqWait::Waiting) answer_locked(target.vcpus[i], ~0ull);
+        if (target.vcpus[i].ioreq->load_wait() == IoreqWait::Waiting) answer_locked(target.vcpus[i], ~0ull);
     log_info("domain %u (%s): device model detached; its devices answer all ones", target.id, target.name);
     return 0;
 }
@@ -288,7 +304,7 @@ i64 ioreq_complete(Domain& caller, Domain& target, u64 index) {
     LockGuard<SpinLock> guard(s->lock_);
     if (!s->page_) return kErrorWrongState;
     Vcpu& v = target.vcpus[index];
-    if (v.ioreq.load_wait() != IoreqWait::Waiting) return kErrorWrongState;  // nothing asked
+    if (v.ioreq->load_wait() != IoreqWait::Waiting) return kErrorWrongState;  // nothing asked
     IoreqSlot& slot = s->page_->slots[index];
     // The page is Domain-0's to write at any time: each field is read once.
     if (__atomic_load_n(&slot.state, __ATOMIC_ACQUIRE) != kIoreqAnswered) return kErrorInvalid;
@@ -304,5 +320,7 @@ void ioreq_release(Domain& d) {
     for (ForwardedRange& r : s->windows_)
         if (r.size) d.mmio.release(r.base, r.size, &r);
     __atomic_store_n(&d.ioreq, static_cast<IoreqServer*>(nullptr), __ATOMIC_RELEASE);
+    for (u32 i = 0; i < d.vcpu_count; ++i) d.vcpus[i].ioreq = nullptr;
+    delete[] s->vcpu_states_;
     delete s;  // its charge is in charged_structures, which the caller gives back
 }

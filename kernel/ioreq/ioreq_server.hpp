@@ -38,6 +38,8 @@ bool ioreq_pci_device_forwarded(const Domain& domain, u8 device);
 // before the entry: true when it must not enter now (it waits for an answer; or the
 // answer came, its exit was handled again and it waits for the next one).
 bool ioreq_vcpu_hold(Vcpu& vcpu);
+// Before an exit is handled: replay starts from the instruction's first forwarded access.
+void ioreq_begin_handling(Vcpu& vcpu);
 // After an exit was handled: a request it made is sent and the vCPU blocks.
 void ioreq_after_exit(Vcpu& vcpu, const VmExit& exit);
 // A vCPU put into a new state (reset, restart, restore) forgets what it was waiting for.

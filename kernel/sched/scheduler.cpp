@@ -356,7 +356,7 @@ void run_vcpu(Vcpu& v) {
         debug_save(v);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
-        v.ioreq.log.begin_handling();
+        ioreq_begin_handling(v);
         handle_vm_exit(v, exit);
         ioreq_after_exit(v, exit);
     }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "kernel/domain/run_gate.hpp"
-#include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
@@ -14,6 +13,7 @@
 
 struct Domain;
 struct Vcpu;
+struct VcpuIoreq;
 
 // The operations generic code needs from a hardware backend. One object per vCPU.
 // IA32_MISC_ENABLE at reset as a guest sees it (SDM vol. 4, table 2-2): fast strings on,
@@ -112,8 +112,10 @@ struct Vcpu {
     // page in XSAVE (or FXSAVE) format, and the guest's XCR0 (kernel/vm/fpu_state.hpp).
     PhysAddr fpu_area_page = 0;
     u64 xcr0 = 1;
-    // Its accesses forwarded to a device model in Domain-0 (kernel/ioreq/ioreq_server.hpp).
-    VcpuIoreq ioreq;
+    // Its accesses forwarded to a device model in Domain-0 (kernel/ioreq/ioreq_server.hpp):
+    // made with its domain's device-model server, null until then. Kept out of the vCPU
+    // itself, which every domain has eight of.
+    VcpuIoreq* ioreq = nullptr;
 };
 
 // Forgets every guest-physical translation this CPU may have cached, for all domains

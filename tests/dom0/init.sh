@@ -537,7 +537,7 @@ pattern_md5() { dd if="$1" bs=65536 count=64 2> /dev/null | md5sum | cut -d' ' -
 # Paravirtual devices (label pvio): domUs with a virtio disk whose device model
 # (vireo-dm, started by xm create) runs here. A raw image file: the domU writes a pattern
 # and reads it back; the pattern is in the file after the domU was destroyed; a second
-# domU finds it there.
+# domU finds it there, through a block device (a loop device over the file).
 xm_pvio() {
   dd if=/dev/zero of=/tmp/domu-disk.img bs=1M count=16 2> /dev/null
   disk_domu disk1 write /tmp/domu-disk.img rw
@@ -547,7 +547,15 @@ xm_pvio() {
   else
     fail "pvio: the image file does not hold the domU's pattern"
   fi
-  disk_domu disk2 check /tmp/domu-disk.img rw
+  # The second domU has the same image as a block device (a loop device over the file).
+  loop=$(losetup -f)
+  if [ -n "$loop" ] && losetup "$loop" /tmp/domu-disk.img; then
+    say "pvio: the image is block device $loop"
+    disk_domu disk2 check "$loop" rw
+    losetup -d "$loop"
+  else
+    fail "pvio: no loop device for the image"
+  fi
   # A read-only disk: the domU sees it read-only, its write fails, the image stays.
   dd if=/dev/zero of=/tmp/ro-disk.img bs=1M count=8 2> /dev/null
   zeros=$(pattern_md5 /tmp/ro-disk.img)
@@ -653,11 +661,11 @@ EOF
   run_xm "xm create roomy" xm create /tmp/roomy.cfg
   console_open roomy /tmp/roomy.out
   console_ready /tmp/roomy.out || fail "roomy's shell did not answer"
-  free_before=$(free_mib)
+  roomy_free_before=$(free_mib)
   run_xm "xm mem-set roomy 128" xm mem-set roomy 128
   wait_mem roomy 128 || fail "roomy did not come down to 128 MiB (xm list shows $(mem_of roomy))"
   free_down=$(free_mib)
-  rose=$((free_down - free_before))
+  rose=$((free_down - roomy_free_before))
   if [ $rose -ge 115 ]; then
     say "pvio: mem-set 128: roomy has $(mem_of roomy) MiB, free memory rose by $rose MiB (at least 90% of 128)"
   else
@@ -667,7 +675,7 @@ EOF
   console_ready /tmp/roomy.out && say "pvio: roomy's shell answers at 128 MiB"
   run_xm "xm mem-set roomy 256" xm mem-set roomy 256
   wait_mem roomy 256 || fail "roomy did not come back to 256 MiB (xm list shows $(mem_of roomy))"
-  say "pvio: mem-set 256: roomy has $(mem_of roomy) MiB, free memory $(( $(free_mib) - free_before )) MiB from before"
+  say "pvio: mem-set 256: roomy has $(mem_of roomy) MiB, free memory $(( $(free_mib) - roomy_free_before )) MiB from before"
   : > /tmp/roomy.out
   console_ready /tmp/roomy.out && say "pvio: roomy's shell answers at 256 MiB"
   run_xm "xm mem-set too much" xm mem-set roomy 300
