@@ -1,8 +1,8 @@
 #include "kernel/ioreq/ioreq_server.hpp"
 
 #include "kernel/alloc.hpp"
-#include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
@@ -46,7 +46,7 @@ public:
     Domain& target_;
     SpinLock lock_;
     VcpuIoreq* vcpu_states_ = nullptr;  // one per vCPU, freed with the server
-    IoreqPage* page_ = nullptr;  // Domain-0's page (direct map); null while detached
+    IoreqPage* page_ = nullptr;         // Domain-0's page (direct map); null while detached
     ForwardedRange windows_[kMaxWindows];
     u32 pci_devices_ = 0;  // bit n: device n of bus 0
     struct Doorbells {
