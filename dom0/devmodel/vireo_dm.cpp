@@ -22,7 +22,7 @@
 
 #include "dom0/devmodel/balloon_backend.hpp"
 #include "dom0/devmodel/device_machine.hpp"
-#include "dom0/devmodel/file_block_backend.hpp"
+#include "dom0/devmodel/disk_backends.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
 #include "dom0/devmodel/ioreq_channel.hpp"
 #include "dom0/devmodel/tap_port.hpp"
@@ -141,11 +141,8 @@ public:
     }
 
     bool add_disk(const DiskArg& disk, unsigned index, std::string& error) {
-        if (disk.format != "raw") {
-            error = "disk " + disk.path + ": format " + disk.format + " is not served yet (raw only)";
-            return false;
-        }
-        std::unique_ptr<FileBlockBackend> backend = FileBlockBackend::open(disk.path, disk.read_only, error);
+        std::unique_ptr<BlockBackend> backend = open_disk_backend(
+            disk.path, disk.format, disk.read_only, [](const std::string& line) { note("%s", line.c_str()); }, error);
         if (!backend) return false;
         const unsigned slot = kFirstSlot + unsigned(slots_.size());
         auto blk = std::make_unique<VirtioBlk>(std::move(backend), "vireo-" + std::to_string(index));

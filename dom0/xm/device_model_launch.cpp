@@ -17,7 +17,7 @@ namespace xm {
 
 namespace {
 
-constexpr const char* kDeviceModel = "/bin/vireo-dm";
+constexpr const char* kDeviceModelName = "vireo-dm";
 constexpr const char* kLogDirectory = "/var/log/vireo";
 constexpr int kReadyTimeoutMs = 60000;
 
@@ -36,11 +36,22 @@ std::string last_log_line(const std::string& name) {
     return newline == std::string::npos ? text : text.substr(newline + 1);
 }
 
+// vireo-dm is installed beside xm (/bin in the initramfs, /usr/local/bin on Domain-0's
+// Debian root filesystem), as xl finds its helpers in its own installation.
+std::string device_model_path() {
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return std::string("/bin/") + kDeviceModelName;
+    std::string path(self, size_t(n));
+    return path.substr(0, path.rfind('/') + 1) + kDeviceModelName;
+}
+
 }  // namespace
 
 bool start_device_model(uint32_t id, const XlConfig& config, std::string& error) {
     if (config.disks.empty() && config.vifs.empty()) return true;
-    std::vector<std::string> args = {kDeviceModel, "--domain", std::to_string(id), "--name", config.name};
+    const std::string device_model = device_model_path();
+    std::vector<std::string> args = {device_model, "--domain", std::to_string(id), "--name", config.name};
     for (const DiskSpec& d : config.disks) {
         args.push_back("--disk");
         args.push_back(std::string(d.read_only ? "ro" : "rw") + "," + d.format + "," + d.target);
@@ -87,8 +98,8 @@ bool start_device_model(uint32_t id, const XlConfig& config, std::string& error)
         argv.reserve(args.size() + 1);
         for (std::string& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
-        execv(kDeviceModel, argv.data());
-        dprintf(2, "xm: %s: %s\n", kDeviceModel, strerror(errno));
+        execv(device_model.c_str(), argv.data());
+        dprintf(2, "xm: %s: %s\n", device_model.c_str(), strerror(errno));
         _exit(127);
     }
     close(ready[1]);

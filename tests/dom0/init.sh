@@ -22,14 +22,34 @@
 #   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
+#   vireo.root=LABEL=L  once the drivers are loaded, mount the disk labelled L (Domain-0's
+#                       Debian root filesystem, tools/dom0-rootfs) and switch_root into
+#                       this same script there (/usr/local/sbin/vireo-init), which goes on
+#                       from that point: the initramfs only loads the drivers.
+if [ -f /etc/debian_version ]; then
+  # On Debian's root filesystem: /proc, /sys and /dev came along from the initramfs.
+  # busybox's applets (the same busybox-static) are first on this script's PATH, so that
+  # it behaves as it does in the initramfs; Domain-0's shell gets Debian's PATH alone.
+  debian_root=yes
+  mount -t tmpfs -o mode=1777 tmp /tmp
+  mount -t tmpfs -o mode=755 run /run
+  mkdir -p /run/busybox /var/log/vireo
+  /bin/busybox --install -s /run/busybox
+  debian_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  export PATH=/run/busybox:$debian_path
+  hostname -F /etc/hostname
+else
+  debian_root=""
+  /bin/busybox --install -s /bin
+  export PATH=/bin
+  mount -t proc proc /proc
+  mount -t sysfs sys /sys
+  mount -t devtmpfs dev /dev 2>/dev/null
+fi
 
 say() { echo "VIREO-DOM0: $*"; }
-failures=0
+# Failures of the initramfs's part count on after the switch to the root filesystem.
+failures=${VIREO_FAILURES:-0}
 fail() {
   failures=$((failures + 1))
   say "$*"
@@ -61,46 +81,76 @@ drain_console() { stty "$(stty -g < /dev/console)" < /dev/console; }
 # dd's own error lines (busybox dd prints "dd: ..." on failure), on one line.
 dd_errors() { grep 'dd:' /tmp/dd.err | tr '\n' ' ' | sed 's/ *$//'; }
 
-say "userspace started"
-say "nproc $(nproc)"
-say "memtotal $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) kB"
-# From here on the console shows only kernel messages of warning level and worse: the
-# others (a NIC's link coming up) would land between, or inside, the lines the tests
-# match. vireo.kmsg keeps them all. (`dmesg -n` sets the console log level: the
-# kernel's Documentation/admin-guide/sysctl/kernel.rst, "printk".)
-opt vireo.kmsg > /dev/null || dmesg -n 5
-if opt vireo.panic > /dev/null; then
-  say "crashing the kernel on purpose (vireo.panic)"
-  drain_console
-  echo c > /proc/sysrq-trigger
-fi
+if [ -z "$debian_root" ]; then
+  say "userspace started"
+  say "nproc $(nproc)"
+  say "memtotal $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) kB"
+  # From here on the console shows only kernel messages of warning level and worse: the
+  # others (a NIC's link coming up) would land between, or inside, the lines the tests
+  # match. vireo.kmsg keeps them all. (`dmesg -n` sets the console log level: the
+  # kernel's Documentation/admin-guide/sysctl/kernel.rst, "printk".)
+  opt vireo.kmsg > /dev/null || dmesg -n 5
+  if opt vireo.panic > /dev/null; then
+    say "crashing the kernel on purpose (vireo.panic)"
+    drain_console
+    echo c > /proc/sysrq-trigger
+  fi
 
-# The drivers, dependencies first (tools/linux-guest-assets wrote the order). Loading a
-# module returns only after the probing it started asynchronously has finished (the
-# kernel's do_init_module waits with async_synchronize_full), so disks found by a driver
-# are there once its insmod returns.
-moddir=/lib/modules/$(uname -r)
-if [ -f "$moddir/dom0-modules.order" ]; then
-  loaded=""
-  while read -r ko; do
-    name=${ko##*/}
-    name=${name%.ko}
-    if err=$(insmod "$moddir/$ko" 2>&1); then
-      loaded="$loaded $name"
+  # The drivers, dependencies first (tools/linux-guest-assets wrote the order). Loading a
+  # module returns only after the probing it started asynchronously has finished (the
+  # kernel's do_init_module waits with async_synchronize_full), so disks found by a driver
+  # are there once its insmod returns.
+  moddir=/lib/modules/$(uname -r)
+  if [ -f "$moddir/dom0-modules.order" ]; then
+    loaded=""
+    while read -r ko; do
+      name=${ko##*/}
+      name=${name%.ko}
+      if err=$(insmod "$moddir/$ko" 2>&1); then
+        loaded="$loaded $name"
+      else
+        fail "module $name failed to load: $err"
+      fi
+    done < "$moddir/dom0-modules.order"
+    say "modules loaded:$loaded"
+  else
+    fail "no modules for kernel $(uname -r) in the initramfs"
+  fi
+
+  # Vireo's module (dom0/module): /dev/vireo, which xm uses. It loads only on Vireo.
+  if err=$(insmod /lib/modules/vireo.ko 2>&1); then
+    say "vireo module loaded: /dev/vireo mode $(stat -c %a /dev/vireo)"
+  else
+    say "vireo module not loaded: $err"
+  fi
+
+  # Domain-0's Debian root filesystem (vireo.root=LABEL=...): the disk its label names is
+  # mounted and this script starts again there as PID 1 (busybox switch_root empties the
+  # initramfs first); the drivers just loaded stay.
+  if root_spec=$(opt vireo.root); then
+    root_dev=""
+    for _ in $(seq 100); do
+      root_dev=$(findfs "$root_spec" 2> /dev/null) && break
+      sleep 0.1
+    done
+    mkdir -p /newroot
+    if [ -z "$root_dev" ]; then
+      fail "root filesystem $root_spec: no disk has it; going on in the initramfs"
+    elif ! err=$(mount -t ext4 "$root_dev" /newroot 2>&1); then
+      fail "root filesystem $root_spec ($root_dev) does not mount: $err; going on in the initramfs"
+    elif [ ! -x /newroot/usr/local/sbin/vireo-init ]; then
+      umount /newroot
+      fail "root filesystem $root_spec ($root_dev) has no /usr/local/sbin/vireo-init; going on in the initramfs"
     else
-      fail "module $name failed to load: $err"
+      say "root filesystem $root_spec on ${root_dev#/dev/}: Debian $(cat /newroot/etc/debian_version)"
+      export VIREO_FAILURES=$failures
+      for m in /proc /sys /dev; do mount --move $m /newroot$m; done
+      exec switch_root /newroot /usr/local/sbin/vireo-init
     fi
-  done < "$moddir/dom0-modules.order"
-  say "modules loaded:$loaded"
-else
-  fail "no modules for kernel $(uname -r) in the initramfs"
+  fi
 fi
-
-# Vireo's module (dom0/module): /dev/vireo, which xm uses. It loads only on Vireo.
-if err=$(insmod /lib/modules/vireo.ko 2>&1); then
-  say "vireo module loaded: /dev/vireo mode $(stat -c %a /dev/vireo)"
-else
-  say "vireo module not loaded: $err"
+if [ -n "$debian_root" ]; then
+  say "on Debian's root filesystem: $(. /etc/os-release && echo "$PRETTY_NAME"), $(qemu-img --version | head -n 1)"
 fi
 
 # The PCI function (its sysfs directory) above a sysfs device, or nothing.
@@ -510,7 +560,7 @@ memory = 128
 kernel = "/domu/vmlinuz"
 ramdisk = "/domu/initramfs.cpio.gz"
 cmdline = "console=ttyS0 panic=-1 vireo.disk=$2"
-disk = [ 'format=raw, vdev=xvda, access=$4, target=$3' ]
+disk = [ 'format=${5:-raw}, vdev=xvda, access=$4, target=$3' ]
 on_poweroff = "preserve"
 on_crash = "preserve"
 EOF
@@ -523,13 +573,24 @@ wait_ended() {
   done
   return 1
 }
-# disk_domu NAME MODE TARGET ACCESS: the domU created, run to its end and destroyed.
+# disk_domu NAME MODE TARGET ACCESS [FORMAT]: the domU created, run to its end and
+# destroyed; its device model is gone when this returns.
 disk_domu() {
   disk_domu_config "$@"
   run_xm "xm create $1" xm create /tmp/$1.cfg
   wait_ended "$1" || fail "$1 did not end"
   run_xm "xm destroy $1" xm destroy "$1"
+  wait_dm_gone "$1"
   sed 's/^/dm log: /' /var/log/vireo/dm-$1.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
+}
+# wait_dm_gone NAME: until domain NAME's device model has exited (it lets go of its
+# disks then: a qcow2 image's qemu-nbd has flushed it and exited), up to 60 s.
+wait_dm_gone() {
+  for _ in $(seq 600); do
+    pgrep -f "vireo-dm .*--name $1( |\$)" > /dev/null || return 0
+    sleep 0.1
+  done
+  fail "the device model of $1 is still running"
 }
 # pattern_md5 FILE: of its first 4 MiB (the domU's pattern is VIREO-DISK-PATTERN lines).
 pattern_md5() { dd if="$1" bs=65536 count=64 2> /dev/null | md5sum | cut -d' ' -f1; }
@@ -555,6 +616,26 @@ xm_pvio() {
     losetup -d "$loop"
   else
     fail "pvio: no loop device for the image"
+  fi
+  # A qcow2 image on Domain-0's disk, served through qemu-nbd (vireo-dm connects it to a
+  # /dev/nbdN): the domU writes its pattern; once it is destroyed, the image passes
+  # qemu-img check and holds the pattern (read back through qemu-img convert).
+  if [ -n "$debian_root" ]; then
+    mkdir -p /var/lib/vireo
+    qcow=/var/lib/vireo/qdisk.qcow2
+    run_xm "qemu-img create" qemu-img create -q -f qcow2 "$qcow" 16M
+    disk_domu qdisk write "$qcow" rw qcow2
+    run_xm "qemu-img check" qemu-img check "$qcow"
+    if qemu-img convert -O raw "$qcow" /tmp/qdisk.raw && [ "$(pattern_md5 /tmp/qdisk.raw)" = "$want" ]; then
+      say "pvio: the qcow2 image holds the domU's pattern"
+    else
+      fail "pvio: the qcow2 image does not hold the domU's pattern"
+    fi
+    rm -f /tmp/qdisk.raw
+    # An image that is not what its config says is refused with qemu-nbd's reason, and
+    # nothing of the domain is left.
+    run_xm "xm create bad qcow2" xm create /tmp/qdisk.cfg name=qbad "disk=['format=qcow2,vdev=xvda,target=/domu/web.cfg']"
+    say "nbd devices in use after the qcow2 domUs: $(cat /sys/block/nbd*/pid 2> /dev/null | wc -l)"
   fi
   # A read-only disk: the domU sees it read-only, its write fails, the image stays.
   dd if=/dev/zero of=/tmp/ro-disk.img bs=1M count=8 2> /dev/null
@@ -746,7 +827,10 @@ run_xm() {
   say "$label: exit status $status"
 }
 free_mib() { xm info | sed -n 's/^free_memory *: //p'; }
+# The domU images: on Debian's root filesystem in /domu (tools/dom0-rootfs put them
+# there), else on the disk labelled vireo-domu.
 mount_domu_disk() {
+  [ -n "$debian_root" ] && [ -f /domu/web.cfg ] && return 0
   dev=$(findfs LABEL=vireo-domu 2> /dev/null) && mkdir -p /domu && mount -t ext4 -o ro "$dev" /domu
 }
 
@@ -779,7 +863,7 @@ elif opt vireo.xm > /dev/null; then
   run_xm "xm list nosuch" xm list nosuch
   run_xm "xm domid" xm domid Domain-0
   run_xm "xm vcpu-list" xm vcpu-list
-  echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd
+  grep -q '^nobody:' /etc/passwd || echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd
   run_xm "xm list as nobody" su nobody -s /bin/sh -c "xm list"
   # A bystander domain (tests/guests/bystander.cpp), where there is one, paused, let run,
   # asked to shut down (it has no power button), and destroyed.
@@ -842,7 +926,13 @@ if opt vireo.shell > /dev/null; then
   # Said by the shell's own process once it has the console as its terminal, so that
   # what is typed after the line reaches the shell (typed earlier, the terminal's
   # new session could drop it).
-  setsid cttyhack sh -c 'echo "VIREO-DOM0: shell on the console (exit to power off)"; exec sh'
+  if [ -n "$debian_root" ]; then
+    # Debian's own: bash as a login shell in root's home, with Debian's PATH.
+    setsid cttyhack env -i PATH="$debian_path" HOME=/root TERM=vt100 SHELL=/bin/bash \
+      bash -c 'echo "VIREO-DOM0: shell on the console (exit to power off)"; cd; exec bash -l'
+  else
+    setsid cttyhack sh -c 'echo "VIREO-DOM0: shell on the console (exit to power off)"; exec sh'
+  fi
 fi
 say "powering off"
 drain_console
