@@ -15,7 +15,6 @@ namespace devmodel {
 // Opens `path` in `format` ("raw" or "qcow2"). nullptr with a sentence in `error`;
 // `log` gets a line on what serves the disk (which /dev/nbdN, for qcow2).
 std::unique_ptr<BlockBackend> open_disk_backend(const std::string& path, const std::string& format, bool read_only,
-                                                const std::function<void(const std::string&)>& log,
-                                                std::string& error);
+                                                const std::function<void(const std::string&)>& log, std::string& error);
 
 }  // namespace devmodel

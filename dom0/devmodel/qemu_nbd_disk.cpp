@@ -38,6 +38,7 @@ int run_command(const std::vector<std::string>& argv, std::string& output) {
         const int null = open("/dev/null", O_RDONLY);
         if (null >= 0) dup2(null, STDIN_FILENO);
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         execvp(args[0], args.data());
@@ -75,8 +76,8 @@ pid_t server_of(const std::string& name) {
 
 }  // namespace
 
-std::unique_ptr<QemuNbdDisk> QemuNbdDisk::connect(const std::string& image, const std::string& format,
-                                                  bool read_only, std::string& error) {
+std::unique_ptr<QemuNbdDisk> QemuNbdDisk::connect(const std::string& image, const std::string& format, bool read_only,
+                                                  std::string& error) {
     if (!exists("/sys/block/nbd0")) {
         error = "no /dev/nbd devices in Domain-0 (its nbd module is not loaded): a " + format +
                 " image needs one for qemu-nbd";
@@ -127,7 +128,7 @@ QemuNbdDisk::~QemuNbdDisk() {
     // (it is not our child: qemu-nbd daemonised it).
     const std::string proc = "/proc/" + std::to_string(server_);
     for (int i = 0; i < kServerExitSeconds * 10 && exists(proc); ++i) {
-        const timespec tenth = {0, 100 * 1000 * 1000};
+        const timespec tenth = {0, 100L * 1000 * 1000};
         nanosleep(&tenth, nullptr);
     }
 }

@@ -1,5 +1,6 @@
 // The file-backed disk of virtio-blk (dom0/devmodel/file_block_backend.cpp), on a
-// temporary file.
+// temporary file, and the choice of backend by a disk's format (disk_backends.cpp).
+#include "dom0/devmodel/disk_backends.hpp"
 #include "dom0/devmodel/file_block_backend.hpp"
 
 #include <gtest/gtest.h>
@@ -66,3 +67,22 @@ TEST_F(VirtioFileBlockBackendTest, OpenErrorsSayWhy) {
 }
 
 }  // namespace
+
+TEST_F(VirtioFileBlockBackendTest, FormatPicksTheBackend) {
+    std::vector<std::string> log;
+    auto note = [&log](const std::string& line) { log.push_back(line); };
+    std::string error;
+    auto raw = devmodel::open_disk_backend(path, "raw", true, note, error);
+    ASSERT_NE(raw, nullptr) << error;
+    EXPECT_EQ(raw->size_bytes(), 8192u);
+    EXPECT_TRUE(raw->read_only());
+
+    EXPECT_EQ(devmodel::open_disk_backend(path, "vmdk", false, note, error), nullptr);
+    EXPECT_EQ(error, "disk " + path + ": format vmdk is not served (raw or qcow2)");
+    // qcow2 goes to qemu-nbd, which cannot serve a missing image (or there is no NBD
+    // device on this machine): either way the error names the disk and nothing is logged.
+    error.clear();
+    EXPECT_EQ(devmodel::open_disk_backend("/nonexistent/vireo.qcow2", "qcow2", false, note, error), nullptr);
+    EXPECT_EQ(error.rfind("disk /nonexistent/vireo.qcow2: ", 0), 0u) << error;
+    EXPECT_TRUE(log.empty());
+}
