@@ -1,6 +1,7 @@
 #include "dom0/devmodel/device_machine.hpp"
 
 #include "dom0/devmodel/little_endian.hpp"
+#include "shared/pci/config_space.hpp"
 
 namespace devmodel {
 
@@ -24,7 +25,7 @@ bool DeviceMachine::add(unsigned slot, std::unique_ptr<VirtioPciFunction> functi
         error = "a 32-bit BAR cannot be at " + hex(base);
         return false;
     }
-    function->config_write(VirtioPciFunction::kRegBar0, 4, static_cast<uint32_t>(base));
+    function->config_write(pci_config::kBar0, 4, static_cast<uint32_t>(base));
     slots_[slot] = std::move(function);
     return true;
 }

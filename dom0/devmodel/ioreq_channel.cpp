@@ -1,12 +1,10 @@
 #include "dom0/devmodel/ioreq_channel.hpp"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "dom0/include/vireo_control.h"
 
@@ -14,23 +12,22 @@ namespace devmodel {
 
 IoreqChannel::~IoreqChannel() {
     if (page_) munmap(page_, 4096);
-    if (fd_ >= 0) close(fd_);  // detaches: the domain's waiting vCPUs get all ones
+    // device_ closes /dev/vireo next, which detaches: the domain's waiting vCPUs get all ones.
 }
 
 bool IoreqChannel::attach(uint32_t domain, std::string& error) {
-    fd_ = open("/dev/vireo", O_RDWR | O_CLOEXEC);
-    if (fd_ < 0) {
-        error = std::string("/dev/vireo: ") + strerror(errno);
+    if (const int failure = device_.open()) {
+        error = dom0::ControlDevice::error_text(failure);
         return false;
     }
-    if (ioctl(fd_, VIREO_IOCTL_IOREQ_ATTACH, (unsigned long)domain) != 0) {
+    if (ioctl(device_.fd(), VIREO_IOCTL_IOREQ_ATTACH, (unsigned long)domain) != 0) {
         error = errno == EEXIST  ? "the domain has a device model already"
                 : errno == ESRCH ? "no such domain"
                 : errno == EBUSY ? "the domain is ending"
                                  : std::string("attaching to the domain failed: ") + strerror(errno);
         return false;
     }
-    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, device_.fd(), 0);
     if (page == MAP_FAILED) {
         error = std::string("mapping the request page failed: ") + strerror(errno);
         return false;
@@ -41,46 +38,20 @@ bool IoreqChannel::attach(uint32_t domain, std::string& error) {
 }
 
 int64_t IoreqChannel::call(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4) {
-    vireo_hypercall c{};
-    c.number = number;
-    c.arguments[0] = a0;
-    c.arguments[1] = a1;
-    c.arguments[2] = a2;
-    c.arguments[3] = a3;
-    c.arguments[4] = a4;
-    c.buffer_argument = -1;
-    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &c) != 0) return hypercall::kErrorFault;
-    return c.result;
+    return device_.hypercall({number, {a0, a1, a2, a3, a4}});
 }
 
 int64_t IoreqChannel::call_with_buffer(uint64_t number, int index, void* buffer, uint32_t length, uint64_t a0,
                                        uint64_t a1, uint64_t a2, uint64_t a3) {
-    vireo_hypercall c{};
-    c.number = number;
-    c.arguments[0] = a0;
-    c.arguments[1] = a1;
-    c.arguments[2] = a2;
-    c.arguments[3] = a3;
-    c.buffer_argument = index;
-    c.buffer_length = length;
-    c.buffer = reinterpret_cast<uint64_t>(buffer);
-    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &c) != 0) return hypercall::kErrorFault;
-    return c.result;
+    return device_.hypercall({number, {a0, a1, a2, a3, 0}, index, buffer, length});
 }
 
 int64_t IoreqChannel::status(uint32_t domain, hypercall::DomainStatus& out) {
-    vireo_hypercall c{};
-    c.number = hypercall::kDomainGetStatus;
-    c.arguments[0] = domain;
-    c.buffer_argument = 1;
-    c.buffer_length = sizeof(out);
-    c.buffer = reinterpret_cast<uint64_t>(&out);
-    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &c) != 0) return hypercall::kErrorFault;
-    return c.result;
+    return call_with_buffer(hypercall::kDomainGetStatus, 1, &out, sizeof(out), domain);
 }
 
 void IoreqChannel::wait(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{device_.fd(), POLLIN, 0};
     poll(&p, 1, timeout_ms);
 }
 

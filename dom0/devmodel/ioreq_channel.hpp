@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "dom0/common/control_device.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
 
 namespace devmodel {
@@ -21,7 +22,7 @@ public:
 
     // Becomes `domain`'s device model; false with `error` in a user's words.
     bool attach(uint32_t domain, std::string& error);
-    int fd() const { return fd_; }
+    int fd() const { return device_.fd(); }
 
     // The hypervisor calls (0 or a result; a negative hypercall error).
     int64_t call(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0);
@@ -45,7 +46,7 @@ public:
     unsigned serve(const std::function<void(hypercall::IoreqSlot&)>& serve);
 
 private:
-    int fd_ = -1;
+    dom0::ControlDevice device_;  // closed after the page is unmapped: that detaches
     uint32_t domain_ = 0;
     hypercall::IoreqPage* page_ = nullptr;
 };

@@ -8,7 +8,6 @@ namespace devmodel {
 
 namespace {
 
-constexpr uint32_t kFirstCapability = 0x40;
 constexpr uint8_t kVirtioCapLength = 16;        // struct virtio_pci_cap (4.1.4)
 constexpr uint8_t kVirtioNotifyCapLength = 20;  // + notify_off_multiplier (4.1.4.4)
 constexpr uint8_t kVirtioPciCfgCapLength = 20;  // + pci_cfg_data[4] (4.1.4.7)
@@ -75,28 +74,29 @@ VirtioPciFunction::~VirtioPciFunction() = default;
 
 void VirtioPciFunction::build_config_space() {
     uint8_t* c = config_;
-    store_le16(c + 0x00, kVendorId);
-    store_le16(c + 0x02, static_cast<uint16_t>(kDeviceIdBase + device_->device_id()));
-    store_le16(c + kRegStatus, kStatusCapabilitiesList);
-    c[0x08] = kRevision;
+    store_le16(c + pci_config::kVendorId, kVendorId);
+    store_le16(c + pci_config::kDeviceId, static_cast<uint16_t>(kDeviceIdBase + device_->device_id()));
+    store_le16(c + pci_config::kStatus, pci_config::kStatusCapabilityList);
+    c[pci_config::kRevisionId] = kRevision;
     const uint32_t class_code = device_->pci_class_code();
-    c[0x09] = static_cast<uint8_t>(class_code);
-    c[0x0a] = static_cast<uint8_t>(class_code >> 8);
-    c[0x0b] = static_cast<uint8_t>(class_code >> 16);
-    store_le16(c + 0x2c, kVendorId);             // subsystem vendor
-    store_le16(c + 0x2e, device_->device_id());  // subsystem: the virtio device ID
+    c[pci_config::kClassCode] = static_cast<uint8_t>(class_code);
+    c[pci_config::kClassCode + 1] = static_cast<uint8_t>(class_code >> 8);
+    c[pci_config::kClassCode + 2] = static_cast<uint8_t>(class_code >> 16);
+    store_le16(c + pci_config::kSubsystemVendorId, kVendorId);
+    store_le16(c + pci_config::kSubsystemId, device_->device_id());  // the virtio device ID
     // Writable: the command register's memory, bus master and INTx-disable bits; cache
     // line size and interrupt line (scratch registers for firmware); BAR0's address
     // bits above its 32 KiB size (its low bits read 0: 32-bit, non-prefetchable memory,
     // PCI 3.0, 6.2.5.1). Everything else is read-only.
-    store_le16(writable_ + kRegCommand, kCommandMemory | kCommandBusMaster | kCommandIntxDisable);
-    writable_[0x0c] = 0xff;
-    writable_[0x3c] = 0xff;
-    store_le32(writable_ + kRegBar0, ~(kBar0Size - 1));
+    store_le16(writable_ + pci_config::kCommand,
+               pci_config::kCommandMemorySpace | pci_config::kCommandBusMaster | pci_config::kCommandIntxDisable);
+    writable_[pci_config::kCacheLineSize] = 0xff;
+    writable_[pci_config::kInterruptLine] = 0xff;
+    store_le32(writable_ + pci_config::kBar0, ~(kBar0Size - 1));
 
     // The capability list (PCI 3.0, 6.7), each entry linked from the previous one's next.
-    uint32_t next_free = kFirstCapability;
-    uint32_t link = kRegCapabilitiesPointer;
+    uint32_t next_free = pci_config::kFirstCapabilityOffset;
+    uint32_t link = pci_config::kCapabilityPointer;
     auto add = [&](uint8_t id, uint8_t length) {
         const uint32_t at = next_free;
         c[link] = static_cast<uint8_t>(at);
@@ -107,7 +107,7 @@ void VirtioPciFunction::build_config_space() {
         return at;
     };
     auto add_virtio = [&](uint8_t cfg_type, uint32_t offset, uint32_t length, uint8_t cap_length) {
-        const uint32_t at = add(kCapIdVendor, cap_length);
+        const uint32_t at = add(pci_config::kCapabilityVendor, cap_length);
         c[at + 2] = cap_length;
         c[at + 3] = cfg_type;
         c[at + 4] = 0;  // BAR0
@@ -130,7 +130,7 @@ void VirtioPciFunction::build_config_space() {
     store_le32(writable_ + cap_pci_cfg_ + 12, ~0u);
     store_le32(writable_ + cap_pci_cfg_ + kPciCfgDataOffset, ~0u);
     // MSI-X (PCI 3.0, 6.8.2.3-6.8.2.5): table size - 1, table and PBA in BAR0.
-    cap_msix_ = static_cast<uint8_t>(add(kCapIdMsix, kMsixCapLength));
+    cap_msix_ = static_cast<uint8_t>(add(pci_config::kCapabilityMsix, kMsixCapLength));
     store_le16(c + cap_msix_ + 2, static_cast<uint16_t>(msix_vectors_ - 1));
     store_le32(c + cap_msix_ + 4, kMsixTableOffset);  // BIR 0
     store_le32(c + cap_msix_ + 8, kMsixPbaOffset);
@@ -142,15 +142,15 @@ uint16_t VirtioPciFunction::msix_control() const { return config16(cap_msix_ + 2
 
 uint32_t VirtioPciFunction::config_read(uint32_t reg, unsigned size) {
     if (size != 1 && size != 2 && size != 4) return ~0u;
-    if (reg >= kConfigSpaceSize) return 0;
+    if (reg >= pci_config::kConventionalSpaceSize) return 0;
     if (overlaps(reg, size, cap_pci_cfg_ + kPciCfgDataOffset, 4)) pci_cfg_window(false);
-    return static_cast<uint32_t>(image_bytes(config_, kConfigSpaceSize, reg, size));
+    return static_cast<uint32_t>(image_bytes(config_, pci_config::kConventionalSpaceSize, reg, size));
 }
 
 void VirtioPciFunction::config_write(uint32_t reg, unsigned size, uint32_t value) {
-    if ((size != 1 && size != 2 && size != 4) || reg >= kConfigSpaceSize) return;
+    if ((size != 1 && size != 2 && size != 4) || reg >= pci_config::kConventionalSpaceSize) return;
     const uint16_t old_msix = msix_control();
-    for (unsigned i = 0; i < size && reg + i < kConfigSpaceSize; ++i) {
+    for (unsigned i = 0; i < size && reg + i < pci_config::kConventionalSpaceSize; ++i) {
         const uint8_t b = static_cast<uint8_t>(value >> (8 * i));
         uint8_t& r = config_[reg + i];
         r = static_cast<uint8_t>((r & ~writable_[reg + i]) | (b & writable_[reg + i]));
@@ -178,9 +178,11 @@ void VirtioPciFunction::pci_cfg_window(bool write) {
     }
 }
 
-uint32_t VirtioPciFunction::bar0_base() const { return load_le32(config_ + kRegBar0) & ~(kBar0Size - 1); }
+uint32_t VirtioPciFunction::bar0_base() const { return load_le32(config_ + pci_config::kBar0) & ~(kBar0Size - 1); }
 
-bool VirtioPciFunction::bar0_enabled() const { return (config16(kRegCommand) & kCommandMemory) != 0; }
+bool VirtioPciFunction::bar0_enabled() const {
+    return (config16(pci_config::kCommand) & pci_config::kCommandMemorySpace) != 0;
+}
 
 bool VirtioPciFunction::mmio_read(uint64_t gpa, unsigned size, uint64_t& value) {
     if (!bar0_enabled() || gpa < bar0_base() || gpa - bar0_base() >= kBar0Size) return false;
@@ -431,7 +433,7 @@ void VirtioPciFunction::enable_queue(uint16_t q) {
 bool VirtioPciFunction::live() const {
     const uint8_t required = kStatusDriverOk | kStatusFeaturesOk;
     return (status_ & required) == required && (status_ & (kStatusNeedsReset | kStatusFailed)) == 0 &&
-           (config16(kRegCommand) & kCommandBusMaster) != 0;
+           (config16(pci_config::kCommand) & pci_config::kCommandBusMaster) != 0;
 }
 
 Virtqueue* VirtioPciFunction::running_queue(uint16_t q) {
@@ -493,7 +495,7 @@ bool VirtioPciFunction::vector_masked(uint16_t vector) const {
 void VirtioPciFunction::signal(uint16_t vector) {
     if (vector >= msix_vectors_) return;  // includes kNoVector
     const uint16_t control = msix_control();
-    if ((control & kMsixEnable) == 0 || (config16(kRegCommand) & kCommandBusMaster) == 0) return;
+    if ((control & kMsixEnable) == 0 || (config16(pci_config::kCommand) & pci_config::kCommandBusMaster) == 0) return;
     // PCI 3.0, 6.8.2.9: a masked vector's message waits as its pending bit.
     if ((control & kMsixFunctionMask) != 0 || vector_masked(vector)) {
         msix_pending_[vector] = true;
@@ -506,7 +508,7 @@ void VirtioPciFunction::signal(uint16_t vector) {
 void VirtioPciFunction::deliver_unmasked_pending() {
     const uint16_t control = msix_control();
     if ((control & kMsixEnable) == 0 || (control & kMsixFunctionMask) != 0) return;
-    if ((config16(kRegCommand) & kCommandBusMaster) == 0) return;
+    if ((config16(pci_config::kCommand) & pci_config::kCommandBusMaster) == 0) return;
     for (uint16_t v = 0; v < msix_vectors_; ++v) {
         if (!msix_pending_[v] || vector_masked(v)) continue;
         msix_pending_[v] = false;

@@ -43,6 +43,7 @@
 #include "dom0/devmodel/msi_sink.hpp"
 #include "dom0/devmodel/virtio_device.hpp"
 #include "dom0/devmodel/virtqueue.hpp"
+#include "shared/pci/config_space.hpp"
 
 namespace devmodel {
 
@@ -64,19 +65,6 @@ public:
     static constexpr uint32_t kRegionSize = 0x1000;
     static constexpr uint32_t kNotifyOffMultiplier = 4;
     static constexpr uint32_t kCommonCfgLength = 0x38;  // struct virtio_pci_common_cfg of 4.1.4.3
-
-    // PCI configuration space registers used here (PCI 3.0, 6.1 and 6.2).
-    static constexpr uint32_t kConfigSpaceSize = 256;
-    static constexpr uint32_t kRegCommand = 0x04;
-    static constexpr uint32_t kRegStatus = 0x06;
-    static constexpr uint32_t kRegBar0 = 0x10;
-    static constexpr uint32_t kRegCapabilitiesPointer = 0x34;
-    static constexpr uint16_t kCommandMemory = 1u << 1;
-    static constexpr uint16_t kCommandBusMaster = 1u << 2;
-    static constexpr uint16_t kCommandIntxDisable = 1u << 10;
-    static constexpr uint16_t kStatusCapabilitiesList = 1u << 4;
-    static constexpr uint8_t kCapIdVendor = 0x09;
-    static constexpr uint8_t kCapIdMsix = 0x11;
 
     // Virtio PCI capability types (4.1.4).
     static constexpr uint8_t kCapCommonCfg = 1;
@@ -204,8 +192,8 @@ private:
     LogSink log_;
     std::string label_;
 
-    uint8_t config_[kConfigSpaceSize] = {};
-    uint8_t writable_[kConfigSpaceSize] = {};  // per-byte mask of what the driver may write
+    uint8_t config_[pci_config::kConventionalSpaceSize] = {};
+    uint8_t writable_[pci_config::kConventionalSpaceSize] = {};  // per-byte mask of what the driver may write
     uint8_t cap_pci_cfg_ = 0;
     uint8_t cap_msix_ = 0;
 

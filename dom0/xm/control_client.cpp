@@ -1,7 +1,6 @@
 #include "dom0/xm/control_client.hpp"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,36 +16,22 @@ namespace xm {
 using namespace hypercall;
 
 ControlClient::ControlClient() {
-    fd_ = open("/dev/vireo", O_RDWR | O_CLOEXEC);
-    if (fd_ >= 0) return;
-    if (errno == ENOENT)
+    const int failure = device_.open();
+    if (failure == 0) return;
+    if (failure == ENOENT)
         error_ = "/dev/vireo is missing: is the vireo module loaded (modprobe vireo)?";
-    else if (errno == EACCES || errno == EPERM)
+    else if (failure == EACCES || failure == EPERM)
         error_ = "permission denied: /dev/vireo is root's";
     else
-        error_ = std::string("cannot open /dev/vireo: ") + strerror(errno);
-}
-
-ControlClient::~ControlClient() {
-    if (fd_ >= 0) close(fd_);
+        error_ = std::string("cannot open /dev/vireo: ") + strerror(failure);
 }
 
 int64_t ControlClient::call_with_buffer(uint64_t number, int index, void* buffer, uint32_t length, uint64_t a0,
                                         uint64_t a1, uint64_t a2, uint64_t a3) {
-    vireo_hypercall request{};
-    request.number = number;
-    request.arguments[0] = a0;
-    request.arguments[1] = a1;
-    request.arguments[2] = a2;
-    request.arguments[3] = a3;
-    request.buffer_argument = index;
-    request.buffer_length = length;
-    request.buffer = uint64_t(reinterpret_cast<uintptr_t>(buffer));
-    if (ioctl(fd_, VIREO_IOCTL_HYPERCALL, &request) != 0) {
-        error_ = std::string("/dev/vireo: ") + strerror(errno);
-        return kErrorFault;
-    }
-    return request.result;
+    int failure = 0;
+    const int64_t result = device_.hypercall({number, {a0, a1, a2, a3, 0}, index, buffer, length}, &failure);
+    if (failure) error_ = dom0::ControlDevice::error_text(failure);
+    return result;
 }
 
 int64_t ControlClient::call(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
@@ -84,14 +69,10 @@ bool ControlClient::domains(std::vector<DomainStatus>& out) {
     return true;
 }
 
-DeviceStream::~DeviceStream() {
-    if (fd_ >= 0) close(fd_);
-}
-
 bool DeviceStream::open_device(std::string& error) {
-    fd_ = open("/dev/vireo", O_RDWR | O_CLOEXEC);
-    if (fd_ >= 0) return true;
-    error = std::string("cannot open /dev/vireo: ") + strerror(errno);
+    const int failure = device_.open();
+    if (failure == 0) return true;
+    error = std::string("cannot open /dev/vireo: ") + strerror(failure);
     return false;
 }
 
@@ -100,7 +81,7 @@ bool DeviceStream::attach_console(uint32_t id, uint64_t position, std::string& e
     vireo_console_attach attach{};
     attach.domain = id;
     attach.position = position;
-    if (ioctl(fd_, VIREO_IOCTL_CONSOLE_ATTACH, &attach) == 0) return true;
+    if (ioctl(device_.fd(), VIREO_IOCTL_CONSOLE_ATTACH, &attach) == 0) return true;
     error = errno == ENOENT ? "domain " + std::to_string(id) + " is gone"
                             : std::string("cannot attach to the console: ") + strerror(errno);
     return false;
@@ -108,25 +89,25 @@ bool DeviceStream::attach_console(uint32_t id, uint64_t position, std::string& e
 
 bool DeviceStream::attach_events(std::string& error) {
     if (!open_device(error)) return false;
-    if (ioctl(fd_, VIREO_IOCTL_EVENTS_ATTACH) == 0) return true;
+    if (ioctl(device_.fd(), VIREO_IOCTL_EVENTS_ATTACH) == 0) return true;
     error = std::string("cannot watch the domains' events: ") + strerror(errno);
     return false;
 }
 
 uint64_t DeviceStream::lost() const {
     __u64 lost = 0;
-    if (ioctl(fd_, VIREO_IOCTL_CONSOLE_LOST, &lost) != 0) return 0;
+    if (ioctl(device_.fd(), VIREO_IOCTL_CONSOLE_LOST, &lost) != 0) return 0;
     return lost;
 }
 
 bool DeviceStream::wait_event(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{device_.fd(), POLLIN, 0};
     for (;;) {
         const int ready = poll(&p, 1, timeout_ms);
         if (ready < 0 && errno == EINTR) continue;
         if (ready <= 0) return false;
         vireo_events events;
-        return read(fd_, &events, sizeof(events)) == ssize_t(sizeof(events));
+        return read(device_.fd(), &events, sizeof(events)) == ssize_t(sizeof(events));
     }
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dom0/common/control_device.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
 
 namespace xm {
@@ -14,14 +15,13 @@ class ControlClient {
 public:
     // Opens /dev/vireo; on failure, error() says why in a user's words.
     ControlClient();
-    ~ControlClient();
     ControlClient(const ControlClient&) = delete;
     ControlClient& operator=(const ControlClient&) = delete;
 
-    bool ok() const { return fd_ >= 0; }
+    bool ok() const { return device_.is_open(); }
     const std::string& error() const { return error_; }
     // /dev/vireo itself, for mmap (ForeignGuestMemory).
-    int device_fd() const { return fd_; }
+    int device_fd() const { return device_.fd(); }
 
     // The call's result (>= 0) or its negative error; a failed ioctl sets error() and
     // returns kErrorFault.
@@ -35,7 +35,7 @@ public:
     bool status(uint32_t id, hypercall::DomainStatus& out, int64_t& result);
 
 private:
-    int fd_ = -1;
+    dom0::ControlDevice device_;
     std::string error_;
 };
 
@@ -45,7 +45,6 @@ private:
 class DeviceStream {
 public:
     DeviceStream() = default;
-    ~DeviceStream();
     DeviceStream(const DeviceStream&) = delete;
     DeviceStream& operator=(const DeviceStream&) = delete;
 
@@ -53,7 +52,7 @@ public:
     static constexpr uint64_t kFromEnd = ~0ull;
     bool attach_console(uint32_t id, uint64_t position, std::string& error);
     bool attach_events(std::string& error);
-    int fd() const { return fd_; }
+    int fd() const { return device_.fd(); }
     // Console bytes the hypervisor overwrote before this stream read them.
     uint64_t lost() const;
     // Waits until a domain's state changed after the last call (the first returns at
@@ -62,7 +61,7 @@ public:
 
 private:
     bool open_device(std::string& error);
-    int fd_ = -1;
+    dom0::ControlDevice device_;
 };
 
 }  // namespace xm

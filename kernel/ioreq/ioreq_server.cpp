@@ -2,6 +2,7 @@
 
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/ioreq/doorbell_table.hpp"
 #include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
@@ -12,6 +13,7 @@
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
+#include "kernel/x86/instructions.hpp"
 #include "mm/p2m.hpp"
 
 using namespace hypercall;
@@ -19,8 +21,6 @@ using namespace hypercall;
 namespace {
 
 constexpr usize kMaxWindows = 8;
-constexpr usize kMaxDoorbellRanges = 16;
-constexpr u32 kDoorbellBits = 64;
 
 }  // namespace
 
@@ -48,25 +48,10 @@ public:
     VcpuIoreq* vcpu_states_ = nullptr;  // one per vCPU, freed with the server
     IoreqPage* page_ = nullptr;         // Domain-0's page (direct map); null while detached
     ForwardedRange windows_[kMaxWindows];
-    u32 pci_devices_ = 0;  // bit n: device n of bus 0
-    struct Doorbells {
-        u64 base, size, stride;
-        u32 first_bit;
-    } doorbells_[kMaxDoorbellRanges] = {};
-    usize doorbell_count_ = 0;
-    u32 doorbell_bits_ = 0;  // bits handed out
+    u32 pci_devices_ = 0;      // bit n: device n of bus 0
+    DoorbellTable doorbells_;  // read without the lock; changed under it
 
     bool attached() const { return __atomic_load_n(&page_, __ATOMIC_ACQUIRE) != nullptr; }
-
-    // The doorbell bit of a write at `gpa`, or -1.
-    i32 doorbell_bit(u64 gpa) const {
-        for (usize i = 0; i < doorbell_count_; ++i) {
-            const Doorbells& d = doorbells_[i];
-            if (gpa >= d.base && gpa - d.base < d.size && (gpa - d.base) % d.stride == 0)
-                return i32(d.first_bit + (gpa - d.base) / d.stride);
-        }
-        return -1;
-    }
 };
 
 namespace {
@@ -83,21 +68,41 @@ void answer_locked(Vcpu& v, u64 data) {
     scheduler_notify_vcpu(v);
 }
 
+// A doorbell rang: its bit is set in the device model's page, which looks at the queue;
+// the vCPU goes on at once. No lock, as the lookup before it (doorbell_table.hpp).
+//
+// The page is Domain-0's: once ioreq_detach returns, Domain-0's module frees it, so no
+// bit may be set in it after that. The vCPU says it is posting (`posting`, in its own
+// VcpuIoreq, which no other CPU writes on this path) before it reads page_, and detach
+// clears page_ before it waits for every vCPU's `posting` to drop. Both are sequentially
+// consistent (the store-load order of Dekker's algorithm; on x86 the flag's store is an
+// XCHG, a full barrier), so either the vCPU reads the cleared page_ and sets nothing, or
+// detach sees it posting and waits the few instructions until its bit is set. Posting
+// into a page that is then detached and freed is what the lock used to prevent; the
+// wait is its price, paid by detach.
+//
+// A bit looked up just before a concurrent clear (kind 3) may land after it, where the
+// registrations that follow may give it to another queue: the device model then looks
+// at that queue once for nothing (its available ring holds no new buffers). It copes
+// with that already: a clear never took back the bits set in the page before it.
+void post_doorbell(Vcpu& vcpu, IoreqServer& server, u32 bit) {
+    VcpuIoreq* state = vcpu.ioreq;
+    if (!state) return;
+    __atomic_store_n(&state->posting, 1u, __ATOMIC_SEQ_CST);
+    IoreqPage* page = __atomic_load_n(&server.page_, __ATOMIC_SEQ_CST);
+    if (page) __atomic_fetch_or(&page->doorbells, 1ull << bit, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&state->posting, 0u, __ATOMIC_RELEASE);
+    if (page) notify_device_model();  // after: a raise for a page gone meanwhile is only spurious
+}
+
 }  // namespace
 
 void ForwardedRange::mmio_write(Vcpu& vcpu, u64 offset, u8 access_size, u64 value) {
     const u64 gpa = base + offset;
-    {
-        LockGuard<SpinLock> guard(server->lock_);
-        const i32 bit = server->doorbell_bit(gpa);
-        if (bit >= 0) {
-            // Posted: the device model looks at the queue; the vCPU goes on at once.
-            if (server->page_) {
-                __atomic_fetch_or(&server->page_->doorbells, 1ull << bit, __ATOMIC_SEQ_CST);
-                notify_device_model();
-            }
-            return;
-        }
+    const i32 bit = server->doorbells_.bit_of(gpa);
+    if (bit >= 0) {
+        post_doorbell(vcpu, *server, u32(bit));
+        return;
     }
     ioreq_forward(vcpu, kIoreqMmio, gpa, access_size, true, value);
 }
@@ -244,7 +249,10 @@ i64 ioreq_detach(Domain& caller, Domain& target) {
     if (!s) return kErrorWrongState;
     LockGuard<SpinLock> guard(s->lock_);
     if (!s->page_) return kErrorWrongState;
-    __atomic_store_n(&s->page_, static_cast<IoreqPage*>(nullptr), __ATOMIC_RELEASE);
+    __atomic_store_n(&s->page_, static_cast<IoreqPage*>(nullptr), __ATOMIC_SEQ_CST);
+    // No vCPU still sets a doorbell bit in the page Domain-0 frees next (post_doorbell).
+    for (u32 i = 0; i < target.vcpu_count; ++i)
+        while (__atomic_load_n(&s->vcpu_states_[i].posting, __ATOMIC_SEQ_CST)) x86::pause();
     for (u32 i = 0; i < target.vcpu_count; ++i)
         if (target.vcpus[i].ioreq->load_wait() == IoreqWait::Waiting) answer_locked(target.vcpus[i], ~0ull);
     log_info("domain %u (%s): device model detached; its devices answer all ones", target.id, target.name);
@@ -278,21 +286,14 @@ i64 ioreq_map(Domain& caller, Domain& target, u64 kind, u64 base, u64 size, u64 
             return 0;
         case kIoreqMapDoorbell: {
             if (stride == 0 || size == 0 || size % stride) return kErrorInvalid;
-            if (size / stride > kDoorbellBits - s->doorbell_bits_) return kErrorTooBig;
-            if (s->doorbell_count_ == kMaxDoorbellRanges) return kErrorTooBig;
+            if (!s->doorbells_.room_for(size / stride)) return kErrorTooBig;
             bool inside = false;
             for (const ForwardedRange& r : s->windows_)
                 inside = inside || (r.size && base >= r.base && base - r.base + size <= r.size);
             if (!inside) return kErrorInvalid;
-            const u32 first = s->doorbell_bits_;
-            s->doorbells_[s->doorbell_count_++] = {base, size, stride, first};
-            s->doorbell_bits_ += u32(size / stride);
-            return i64(first);
+            return i64(s->doorbells_.add(base, size, stride));
         }
-        case kIoreqMapClearDoorbells:
-            s->doorbell_count_ = 0;
-            s->doorbell_bits_ = 0;
-            return 0;
+        case kIoreqMapClearDoorbells: s->doorbells_.clear(); return 0;
         default: return kErrorInvalid;
     }
 }

@@ -18,6 +18,7 @@ struct VcpuIoreq {
     u32 wait = u32(IoreqWait::Idle);  // an IoreqWait, atomic: the completion changes it from any CPU
     u64 answer = 0;                   // written before `wait` becomes Answered
     u64 sequence = 0;                 // of its requests, for the device model's logs
+    u32 posting = 0;                  // atomic: 1 while it sets a doorbell bit (ioreq_server.cpp, post_doorbell)
     VmExit exit;                      // the exit that made the request
 
     IoreqWait load_wait() const { return IoreqWait(__atomic_load_n(&wait, __ATOMIC_SEQ_CST)); }

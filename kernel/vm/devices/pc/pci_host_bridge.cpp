@@ -1,20 +1,12 @@
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
+#include "shared/pci/config_space.hpp"
 
 namespace {
 // CONFIG_ADDRESS: enable (31), bus (23:16), device (15:11), function (10:8), register
 // (7:2). Bits 30:24 are reserved and bits 1:0 read as 0.
 constexpr u32 kAddressWritable = 0x80fffffc;
-
-// Configuration header offsets (PCI Local Bus spec 3.0, 6.1).
-constexpr u32 kVendorOffset = 0x00;
-constexpr u32 kDeviceOffset = 0x02;
-constexpr u32 kCommandOffset = 0x04;
-constexpr u32 kStatusOffset = 0x06;
-constexpr u32 kRevisionOffset = 0x08;
-constexpr u32 kClassOffset = 0x0b;
-constexpr u32 kLatencyTimerOffset = 0x0d;
 
 // 82441FX power-on values: PCICMD 0006 (memory access and bus mastering hardwired on),
 // PCISTS 0280 (fast back-to-back capable, medium DEVSEL timing).
@@ -32,16 +24,16 @@ PciHostBridge::PciHostBridge(ResetControl& reset_control) : reset_control_(reset
 void PciHostBridge::reset() {
     address_ = 0;
     for (u8& byte : config_) byte = 0;
-    config_[kVendorOffset] = u8(kVendorId);
-    config_[kVendorOffset + 1] = u8(kVendorId >> 8);
-    config_[kDeviceOffset] = u8(kDeviceId);
-    config_[kDeviceOffset + 1] = u8(kDeviceId >> 8);
-    config_[kCommandOffset] = u8(kCommandDefault);
-    config_[kCommandOffset + 1] = u8(kCommandDefault >> 8);
-    config_[kStatusOffset] = u8(kStatusDefault);
-    config_[kStatusOffset + 1] = u8(kStatusDefault >> 8);
-    config_[kRevisionOffset] = kRevision;
-    config_[kClassOffset] = kClassHostBridge;  // subclass 0x00, programming interface 0x00
+    config_[pci_config::kVendorId] = u8(kVendorId);
+    config_[pci_config::kVendorId + 1] = u8(kVendorId >> 8);
+    config_[pci_config::kDeviceId] = u8(kDeviceId);
+    config_[pci_config::kDeviceId + 1] = u8(kDeviceId >> 8);
+    config_[pci_config::kCommand] = u8(kCommandDefault);
+    config_[pci_config::kCommand + 1] = u8(kCommandDefault >> 8);
+    config_[pci_config::kStatus] = u8(kStatusDefault);
+    config_[pci_config::kStatus + 1] = u8(kStatusDefault >> 8);
+    config_[pci_config::kRevisionId] = kRevision;
+    config_[pci_config::kBaseClass] = kClassHostBridge;  // subclass 0x00, programming interface 0x00
 }
 
 u32 PciHostBridge::port_read(u16 port, u8 size) {
@@ -86,8 +78,8 @@ u8 PciHostBridge::config_read_byte(u32 offset) const { return config_[offset & 0
 void PciHostBridge::config_write_byte(u32 offset, u8 value) {
     offset &= 0xff;
     u8 writable = 0;
-    if (offset == kCommandOffset) writable = u8(kCommandWritable);
-    if (offset == kCommandOffset + 1) writable = u8(kCommandWritable >> 8);
-    if (offset == kLatencyTimerOffset) writable = kLatencyTimerWritable;
+    if (offset == pci_config::kCommand) writable = u8(kCommandWritable);
+    if (offset == pci_config::kCommand + 1) writable = u8(kCommandWritable >> 8);
+    if (offset == pci_config::kLatencyTimer) writable = kLatencyTimerWritable;
     config_[offset] = u8((config_[offset] & ~writable) | (value & writable));
 }

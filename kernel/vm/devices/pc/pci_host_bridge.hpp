@@ -16,6 +16,7 @@
 
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
+#include "shared/pci/config_space.hpp"
 
 class PciHostBridge {
 public:
@@ -29,7 +30,7 @@ public:
     static constexpr u16 kVendorId = 0x8086;
     static constexpr u16 kDeviceId = 0x1237;
     static constexpr u8 kRevision = 0x02;
-    static constexpr u8 kClassHostBridge = 0x06;  // base class: bridge; subclass 0: host bridge
+    static constexpr u8 kClassHostBridge = pci_config::kClassBridge;  // subclass 0: host bridge
 
     explicit PciHostBridge(ResetControl& reset_control);
 
@@ -48,5 +49,5 @@ private:
 
     ResetControl& reset_control_;
     u32 address_ = 0;
-    u8 config_[256] = {};
+    u8 config_[pci_config::kConventionalSpaceSize] = {};
 };
