@@ -1,7 +1,7 @@
 #include "dom0/devmodel/device_machine.hpp"
 
 #include "dom0/devmodel/little_endian.hpp"
-#include "shared/pci/config_space.hpp"
+#include "kernel/vm/devices/pci_config_space.hpp"
 
 namespace devmodel {
 

@@ -43,7 +43,7 @@
 #include "dom0/devmodel/msi_sink.hpp"
 #include "dom0/devmodel/virtio_device.hpp"
 #include "dom0/devmodel/virtqueue.hpp"
-#include "shared/pci/config_space.hpp"
+#include "kernel/vm/devices/pci_config_space.hpp"
 
 namespace devmodel {
 

@@ -1,11 +1,11 @@
 // What the passthrough code adds to the register names of PCI configuration space
-// (shared/pci/config_space.hpp, which Domain-0's device model uses too): a function's
+// (kernel/vm/devices/pci_config_space.hpp, which Domain-0's device model uses too): a function's
 // address (bus, device, function) and the byte-lane arithmetic of accesses inside one
 // configuration dword.
 #pragma once
 
 #include "kernel/types.hpp"
-#include "shared/pci/config_space.hpp"
+#include "kernel/vm/devices/pci_config_space.hpp"
 
 // A function's address on segment 0 (PCI Local Bus spec 3.0, 3.2.2.3.2).
 struct PciBdf {

@@ -1,7 +1,7 @@
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
-#include "shared/pci/config_space.hpp"
+#include "kernel/vm/devices/pci_config_space.hpp"
 
 namespace {
 // CONFIG_ADDRESS: enable (31), bus (23:16), device (15:11), function (10:8), register

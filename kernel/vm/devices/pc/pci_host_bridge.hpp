@@ -16,7 +16,7 @@
 
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
-#include "shared/pci/config_space.hpp"
+#include "kernel/vm/devices/pci_config_space.hpp"
 
 class PciHostBridge {
 public:

@@ -4,9 +4,9 @@
 // kernel/vm/devices/pc/pci_host_bridge.cpp) and in Domain-0 (vireo-dm's virtio functions,
 // dom0/devmodel/virtio_pci_function.cpp).
 //
-// shared/ holds what both sides compile: the freestanding hypervisor (-nostdlibinc, no
-// C++ library, so <stdint.h> from newlib rather than <cstdint>) and Linux user space.
-// Constants only: no code, no std library.
+// Both sides compile it, as they do the firmware code: the freestanding hypervisor
+// (-nostdlibinc, no C++ library, so <stdint.h> from newlib rather than <cstdint>) and
+// Linux user space. Constants only: no code, no std library.
 #pragma once
 
 #include <stdint.h>
