@@ -33,7 +33,9 @@ if [ -f /etc/debian_version ]; then
   debian_root=yes
   mount -t tmpfs -o mode=1777 tmp /tmp
   mount -t tmpfs -o mode=755 run /run
-  mkdir -p /run/busybox /var/log/vireo
+  # /run/lock (Debian's /var/lock) as its init scripts would make it: qemu-nbd keeps
+  # its sockets there.
+  mkdir -p /run/busybox /run/lock /var/log/vireo
   /bin/busybox --install -s /run/busybox
   debian_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   export PATH=/run/busybox:$debian_path
@@ -565,8 +567,10 @@ on_poweroff = "preserve"
 on_crash = "preserve"
 EOF
 }
-# wait_ended NAME: until domain NAME has shut down or crashed, up to 600 s.
+# wait_ended NAME: until domain NAME has shut down or crashed, up to 600 s; fails at once
+# when there is no such domain (its xm create failed).
 wait_ended() {
+  xm list "$1" > /dev/null 2>&1 || return 1
   for _ in $(seq 600); do
     case "$(xm list "$1" 2> /dev/null | tail -n 1)" in *" ---s--"* | *" ----c-"*) return 0 ;; esac
     sleep 1
