@@ -66,6 +66,20 @@ bool DeviceModel::add_balloon(std::string& error) {
     return !plug(std::move(device), "virtio-balloon", error).empty();
 }
 
+bool DeviceModel::add_console(const std::string& name, std::string& error) {
+    console_pty_ = PtyPort::open("hvc0", log_, error);
+    if (!console_pty_) return false;
+    auto device = std::make_unique<VirtioConsole>(*console_pty_, *console_pty_);
+    VirtioConsole* console = device.get();
+    const std::string label = plug(std::move(device), "virtio-console", error);
+    if (label.empty()) return false;
+    console_ = console;
+    const std::string link = std::string(ConsoleLink::kDirectory) + "/" + name + ".hvc0";
+    if (!console_link_.make(link, console_pty_->slave_path(), error)) return false;
+    note("%s: hvc0 on %s", label.c_str(), console_pty_->slave_path().c_str());
+    return true;
+}
+
 bool DeviceModel::add_disk(const DiskArg& disk, unsigned index, std::string& error) {
     if (disk.format != "raw") {
         error = "disk " + disk.path + ": format " + disk.format + " is not served yet (raw only)";
@@ -113,6 +127,10 @@ void DeviceModel::serve_forever() {
         }
         const unsigned served = channel_.serve([&](hypercall::IoreqSlot& s) { serve(s); });
         bool received = false;
+        if (console_readable_) {
+            console_->input_ready();
+            received = true;
+        }
         for (Nic& n : nics_)
             if (n.readable) {
                 n.device->frames_ready();
@@ -123,18 +141,24 @@ void DeviceModel::serve_forever() {
     }
 }
 
-// Until a request, a doorbell or (for a NIC whose driver has buffers posted) a frame is
-// there, or the idle check is due.
+// Until a request, a doorbell, input for the console or a frame for a NIC (while their
+// drivers have buffers posted for them: input is pulled, virtio_console.hpp) is there,
+// or the idle check is due. The console's output needs no polling: it is written as the
+// driver posts it, and what the pty cannot take is dropped (pty_port.hpp).
 void DeviceModel::wait_for_work() {
     std::vector<pollfd> fds;
     fds.push_back({channel_.fd(), POLLIN, 0});
+    console_readable_ = false;
+    const bool console_wanted = console_ != nullptr && console_->wants_input();
+    fds.push_back({console_wanted ? console_pty_->fd() : -1, POLLIN, 0});
     for (Nic& n : nics_) {
         n.readable = false;
         const bool wanted = !n.tap->broken() && n.device->wants_frames();
         fds.push_back({wanted ? n.tap->fd() : -1, POLLIN, 0});
     }
     if (poll(fds.data(), fds.size(), kIdleCheckMs) <= 0) return;
-    for (size_t i = 0; i < nics_.size(); ++i) nics_[i].readable = (fds[i + 1].revents & (POLLIN | POLLERR)) != 0;
+    console_readable_ = (fds[1].revents & POLLIN) != 0;
+    for (size_t i = 0; i < nics_.size(); ++i) nics_[i].readable = (fds[i + 2].revents & (POLLIN | POLLERR)) != 0;
 }
 
 void DeviceModel::serve(hypercall::IoreqSlot& s) {

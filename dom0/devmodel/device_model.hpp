@@ -1,5 +1,5 @@
 // What vireo-dm (vireo_dm.cpp) does for one domU: the virtio PCI functions it puts on
-// the domU's bus 0 (disks, NICs, the balloon), each forwarded to it by the hypervisor
+// the domU's bus 0 (disks, NICs, a console, the balloon), each forwarded to it by the hypervisor
 // (kernel/ioreq/ioreq_server.hpp), and the loop that serves the forwarded accesses, the
 // posted doorbells and the devices' Linux ends until the domain is destroyed.
 #pragma once
@@ -11,12 +11,15 @@
 #include <vector>
 
 #include "dom0/devmodel/balloon_backend.hpp"
+#include "dom0/devmodel/console_link.hpp"
 #include "dom0/devmodel/device_machine.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
 #include "dom0/devmodel/hypervisor_msi.hpp"
 #include "dom0/devmodel/ioreq_channel.hpp"
 #include "dom0/devmodel/log_sink.hpp"
+#include "dom0/devmodel/pty_port.hpp"
 #include "dom0/devmodel/tap_port.hpp"
+#include "dom0/devmodel/virtio_console.hpp"
 #include "dom0/devmodel/virtio_device.hpp"
 #include "dom0/devmodel/virtio_net.hpp"
 #include "dom0/devmodel/virtio_pci_function.hpp"
@@ -46,6 +49,9 @@ public:
     bool add_disk(const DiskArg& disk, unsigned index, std::string& error);
     // A virtio NIC whose frames go through tap vif<domid>.<index> on the bridge.
     bool add_nic(const NicArg& nic, unsigned index, std::string& error);
+    // The virtio console every domU with a device model has: its port 0 (hvc0 in the
+    // domU) on a pty here, linked as /run/vireo/NAME.hvc0 (`xm console -t pv NAME`).
+    bool add_console(const std::string& name, std::string& error);
     // The memory balloon every domU with a device model has (xm mem-set).
     bool add_balloon(std::string& error);
 
@@ -79,6 +85,11 @@ private:
     ForeignMapcache& memory_;
     LogSink log_;
     HypervisorMsi msi_;
+    // Before machine_, whose console device uses it: destroyed after it.
+    std::unique_ptr<PtyPort> console_pty_;
+    ConsoleLink console_link_;
+    VirtioConsole* console_ = nullptr;
+    bool console_readable_ = false;
     DeviceMachine machine_;
     std::vector<unsigned> slots_;
     std::vector<Nic> nics_;

@@ -1,9 +1,10 @@
 // vireo-dm: the device model of one domU, in Domain-0 (xm create starts it:
 // dom0/xm/device_model_launch.cpp). It attaches to the domain before the domain first
-// runs, puts a virtio PCI function on the domain's bus 0 for each disk and NIC and a
-// balloon, and serves the accesses the hypervisor forwards (kernel/ioreq/ioreq_server.hpp)
-// until the domain is destroyed (device_model.hpp). This file is its command line. Its
-// log lines go to stderr as "vireo-dm NAME: ...".
+// runs, puts a virtio PCI function on the domain's bus 0 for each disk and NIC, a
+// console (on a pty, linked as /run/vireo/NAME.hvc0) and a balloon, and serves the
+// accesses the hypervisor forwards (kernel/ioreq/ioreq_server.hpp) until the domain is
+// destroyed (device_model.hpp). This file is its command line. Its log lines go to
+// stderr as "vireo-dm NAME: ...".
 //
 //   vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]
 //
@@ -136,6 +137,10 @@ int main(int argc, char** argv) {
             note("%s", error.c_str());
             return 1;
         }
+    if (!model.add_console(g_name, error)) {
+        note("%s", error.c_str());
+        return 1;
+    }
     if (!model.add_balloon(error)) {
         note("%s", error.c_str());
         return 1;
