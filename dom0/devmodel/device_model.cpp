@@ -48,7 +48,7 @@ std::string DeviceModel::plug(std::unique_ptr<VirtioDevice> device, const std::s
     auto function = std::make_unique<VirtioPciFunction>(std::move(device), memory_, msi_, log_);
     char prefix[16];
     snprintf(prefix, sizeof(prefix), "00:%02x.0 ", slot);
-    const std::string full = prefix + label;
+    std::string full = prefix + label;
     function->set_label(full);
     if (!machine_.add(slot, std::move(function), error)) return "";
     const int64_t mapped = channel_.map(hypercall::kIoreqMapPciDevice, slot, 0);
