@@ -51,6 +51,7 @@ public:
     bool add_nic(const NicArg& nic, unsigned index, std::string& error);
     // The virtio console every domU with a device model has: its port 0 (hvc0 in the
     // domU) on a pty here, linked as /run/vireo/NAME.hvc0 (`xm console -t pv NAME`).
+    // Without a pty to be had, the domU has none (logged), and it is no error.
     bool add_console(const std::string& name, std::string& error);
     // The memory balloon every domU with a device model has (xm mem-set).
     bool add_balloon(std::string& error);

@@ -27,6 +27,10 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+# Pseudo-terminals (Documentation/filesystems/devpts.rst): a domU's virtio console is a
+# pty of its device model.
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
 
 say() { echo "VIREO-DOM0: $*"; }
 failures=0
