@@ -584,6 +584,16 @@ xm_pvio() {
     run_xm "xm destroy $name" xm destroy $name
     sed 's/^/dm log: /' /var/log/vireo/dm-$name.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
   done
+  # Its device model ends once its domain is gone, and removes the console's link.
+  for _ in $(seq 60); do
+    [ -L /run/vireo/calm.hvc0 ] || break
+    sleep 1
+  done
+  if [ -L /run/vireo/calm.hvc0 ]; then
+    fail "pvio: /run/vireo/calm.hvc0 outlived calm"
+  else
+    say "pvio: /run/vireo/calm.hvc0 went with calm's device model"
+  fi
   if [ "$(pattern_md5 /tmp/calm.img)" = "$want" ]; then
     say "pvio: the calm domU's pattern is in its image"
   else
