@@ -47,6 +47,10 @@ else
   mount -t proc proc /proc
   mount -t sysfs sys /sys
   mount -t devtmpfs dev /dev 2>/dev/null
+  # Pseudo-terminals (Documentation/filesystems/devpts.rst): a domU's virtio console is a
+  # pty of its device model. (It moves with /dev to the root filesystem.)
+  mkdir -p /dev/pts
+  mount -t devpts devpts /dev/pts
 fi
 
 say() { echo "VIREO-DOM0: $*"; }
@@ -655,14 +659,26 @@ xm_pvio() {
   dd if=/dev/zero of=/tmp/hostile.img bs=1M count=8 2> /dev/null
   dd if=/dev/zero of=/tmp/calm.img bs=1M count=8 2> /dev/null
   disk_domu_config hostile hostile /tmp/hostile.img rw
-  disk_domu_config calm write /tmp/calm.img rw
+  # calm also says a line on its hvc0 and reads one back (vireo.hvc=echo).
+  disk_domu_config calm "write vireo.hvc=echo" /tmp/calm.img rw
   run_xm "xm create hostile" xm create /tmp/hostile.cfg
   run_xm "xm create calm" xm create /tmp/calm.cfg
+  pvio_hvc calm
   for name in hostile calm; do
     wait_ended $name || fail "$name did not end"
     run_xm "xm destroy $name" xm destroy $name
     sed 's/^/dm log: /' /var/log/vireo/dm-$name.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
   done
+  # Its device model ends once its domain is gone, and removes the console's link.
+  for _ in $(seq 60); do
+    [ -L /run/vireo/calm.hvc0 ] || break
+    sleep 1
+  done
+  if [ -L /run/vireo/calm.hvc0 ]; then
+    fail "pvio: /run/vireo/calm.hvc0 outlived calm"
+  else
+    say "pvio: /run/vireo/calm.hvc0 went with calm's device model"
+  fi
   if [ "$(pattern_md5 /tmp/calm.img)" = "$want" ]; then
     say "pvio: the calm domU's pattern is in its image"
   else
@@ -670,6 +686,32 @@ xm_pvio() {
   fi
   xm_pvio_network
   xm_pvio_balloon
+}
+
+# pvio_hvc NAME: the domU's virtio console (vireo.hvc=echo: hvc0 there), the pty its
+# device model links as /run/vireo/NAME.hvc0, through xm console -t pv: its line read
+# here, a reply typed, then Ctrl-]. A domain without a device model has no such console.
+pvio_hvc() {
+  trap '' PIPE
+  say "pvio: /run/vireo/$1.hvc0 -> $(readlink /run/vireo/$1.hvc0)"
+  rm -f /tmp/keys
+  mkfifo /tmp/keys
+  xm console -t pv "$1" < /tmp/keys > /tmp/hvc.out 2>&1 &
+  pid=$!
+  exec 3> /tmp/keys
+  if wait_for /tmp/hvc.out "VIREO-HVC: "; then
+    say "pvio: hvc0 of $1 said: $(grep -m 1 'VIREO-HVC: ' /tmp/hvc.out | tr -d '\r')"
+    printf 'reply from Domain-0\n' >&3
+  else
+    fail "pvio: hvc0 of $1 said nothing"
+  fi
+  console_close
+  say "pvio: xm console -t pv $1: exit status $?"
+  rm -f /tmp/keys
+  domu_config nodm 1
+  run_xm "xm create -p nodm" xm create -p /tmp/nodm.cfg
+  run_xm "xm console -t pv nodm" xm console -t pv nodm
+  run_xm "xm destroy nodm" xm destroy nodm
 }
 
 # tools/bench-pvio's figures (vireo.xm=pvio-bench): Domain-0's dd on an image in its RAM,
