@@ -86,7 +86,7 @@ bool DeviceModel::add_console(const std::string& name, std::string& error) {
 
 bool DeviceModel::add_disk(const DiskArg& disk, unsigned index, std::string& error) {
     std::unique_ptr<BlockBackend> backend = open_disk_backend(
-        disk.path, disk.format, disk.read_only, [](const std::string& line) { note("%s", line.c_str()); }, error);
+        disk.path, disk.format, disk.read_only, [this](const std::string& line) { note("%s", line.c_str()); }, error);
     if (!backend) return false;
     auto blk = std::make_unique<VirtioBlk>(std::move(backend), "vireo-" + std::to_string(index));
     const std::string label = plug(std::move(blk), "virtio-blk (" + disk.path + ")", error);
