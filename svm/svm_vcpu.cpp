@@ -181,12 +181,8 @@ void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
     vmcb_->control.interrupt_shadow &= ~1ull;
     // The instruction Vireo single-stepped (request_single_step) exited instead and was
     // completed by the handler: the step is over, and TF was Vireo's, not the guest's
-    // (no #DB for it, kernel/vm/instruction_completion.cpp). Only that instruction (the
-    // VMCB still holds the RIP it exited at): when an interrupt was delivered before the
-    // step, its handler runs with TF clear and the RFLAGS it will IRET to holds Vireo's
-    // TF, so an instruction the handler completes (an EOI to the emulated APIC) is not the
-    // step, whose #DB comes after that IRET and the stepped instruction.
-    if (single_step_ && singlestep_clears_tf_ && vmcb_->save.rip == step_rip_) {
+    // (no #DB for it, kernel/vm/instruction_completion.cpp).
+    if (single_step_ && singlestep_clears_tf_) {
         single_step_ = false;
         vcpu.regs.rflags &= ~(1ull << 8);
     }
@@ -197,7 +193,6 @@ void SvmVcpu::request_single_step(Vcpu& vcpu, bool over_iret) {
     if (single_step_ || (vcpu.regs.rflags & kRflagsTf)) return;  // a #DB comes anyway
     vcpu.regs.rflags |= kRflagsTf;
     single_step_ = true;
-    step_rip_ = vcpu.regs.rip;
     // An IRET replaces RFLAGS with the one it pops; any other instruction leaves TF set.
     singlestep_clears_tf_ = !over_iret;
 }

@@ -60,7 +60,6 @@ private:
     bool iret_pending_ = false;  // its IRET exited: complete once RIP is elsewhere
     u64 iret_rip_ = 0;
     bool single_step_ = false;  // TF set by Vireo for one instruction (NMI window, interrupt shadow)
-    u64 step_rip_ = 0;          // where that instruction is
     bool singlestep_clears_tf_ = false;
 };
 
