@@ -126,11 +126,13 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     // the HLT, which then waits for good (a lost wake-up). So while the shadow lasts the
     // interrupt stays requested here but not in V_IRQ, and the shadow's instruction is
     // single-stepped; the next entry requests it (on hardware it waits the same way).
-    const bool hold_interrupt = (c.interrupt_shadow & 1) && vcpu.events.interrupt_requested;
-    if (hold_interrupt) {
-        vcpu.events.interrupt_requested = false;
-        request_single_step(vcpu, false);
-    }
+    const bool shadow = c.interrupt_shadow & 1;
+    if (shadow && vcpu.events.interrupt_requested) request_single_step(vcpu, false);
+    settle_single_step(vcpu);
+    // While Vireo's step lasts, no virtual interrupt either: one delivered before the
+    // stepped instruction would save Vireo's TF in its frame (as an injection would).
+    const bool hold_interrupt = vcpu.events.interrupt_requested && (shadow || stepping_here(vcpu));
+    if (hold_interrupt) vcpu.events.interrupt_requested = false;
     s.rax = vcpu.regs[Gpr::Rax];
     s.rsp = vcpu.regs[Gpr::Rsp];
     s.rip = vcpu.regs.rip;
@@ -177,12 +179,31 @@ void SvmVcpu::prepare_nmi(Vcpu& vcpu) {
     request_single_step(vcpu, false);
 }
 
+bool SvmVcpu::stepping_here(const Vcpu& vcpu) const {
+    constexpr u64 kRflagsTf = 1ull << 8;
+    return single_step_ && singlestep_clears_tf_ && (vcpu.regs.rflags & kRflagsTf);
+}
+
+void SvmVcpu::settle_single_step(Vcpu& vcpu) {
+    // An event injected at this entry is delivered before any instruction runs: its
+    // frame would save Vireo's TF, and the handler's IRET would bring it back as a #DB
+    // the guest never asked for. The delivery is no instruction, so the step would not
+    // end either: drop it. The window it waited for is looked at again at the next exit.
+    if (stepping_here(vcpu) && vcpu.events.has_injection()) {
+        single_step_ = false;
+        vcpu.regs.rflags &= ~(1ull << 8);
+    }
+}
+
 void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
     vmcb_->control.interrupt_shadow &= ~1ull;
     // The instruction Vireo single-stepped (request_single_step) exited instead and was
     // completed by the handler: the step is over, and TF was Vireo's, not the guest's
-    // (no #DB for it, kernel/vm/instruction_completion.cpp).
-    if (single_step_ && singlestep_clears_tf_) {
+    // (no #DB for it, kernel/vm/instruction_completion.cpp). Only while TF is in RFLAGS:
+    // when the stepped instruction raised an exception (or was a software interrupt),
+    // the handler that runs now has TF clear and its frame holds Vireo's TF; the step
+    // ends with the #DB that comes once the frame is returned to (nmi_exit).
+    if (stepping_here(vcpu)) {
         single_step_ = false;
         vcpu.regs.rflags &= ~(1ull << 8);
     }

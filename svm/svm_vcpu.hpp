@@ -48,6 +48,10 @@ private:
     // always exits). Called before each entry; the exit side is in translate_exit.
     void prepare_nmi(Vcpu& vcpu);
     void request_single_step(Vcpu& vcpu, bool over_iret);
+    // Vireo's step over an ordinary instruction is armed: TF in the guest's RFLAGS now.
+    bool stepping_here(const Vcpu& vcpu) const;
+    // Before each entry: no step while an event is injected.
+    void settle_single_step(Vcpu& vcpu);
     // An exit that was Vireo's own NMI bookkeeping (the IRET, the single step): nothing
     // for the generic handlers.
     bool nmi_exit(Vcpu& vcpu);
