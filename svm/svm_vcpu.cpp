@@ -333,6 +333,18 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::MwaitArmed: exit.kind = ExitKind::MonitorMwait; return;
         case ExitCode::Rdpmc: exit.kind = ExitKind::Rdpmc; return;
         case ExitCode::Rdtscp: exit.kind = ExitKind::Rdtscp; return;
+        case ExitCode::TaskSwitch: {
+            // EXITINFO1[15:0] the new TSS's selector; EXITINFO2 bit 36 an IRET, bit 38 a
+            // JMP; otherwise a CALL, or a task gate when an event was being delivered
+            // (APM vol. 2 15.14.3, EXITINTINFO 15.7.2).
+            exit.kind = ExitKind::TaskSwitch;
+            exit.task_switch.selector = u16(c.exit_info1);
+            exit.task_switch.source = (c.exit_info2 >> 36) & 1            ? TaskSwitchSource::Iret
+                                      : (c.exit_info2 >> 38) & 1          ? TaskSwitchSource::Jmp
+                                      : (c.exit_int_info & event::kValid) ? TaskSwitchSource::Gate
+                                                                          : TaskSwitchSource::Call;
+            return;
+        }
         default: exit.kind = ExitKind::Unhandled; return;
     }
 }

@@ -401,6 +401,17 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::Monitor:
         case ExitReason::Mwait: exit.kind = ExitKind::MonitorMwait; return;
         case ExitReason::Rdpmc: exit.kind = ExitKind::Rdpmc; return;
+        case ExitReason::TaskSwitch: {
+            // Exit qualification for task switches (SDM vol. 3C, table 28-2): the new TSS's
+            // selector (15:0) and the source (31:30: CALL, IRET, JMP, a task gate in the IDT).
+            const u64 q = read(FieldNatural::ExitQualification);
+            constexpr TaskSwitchSource kSources[4] = {TaskSwitchSource::Call, TaskSwitchSource::Iret,
+                                                      TaskSwitchSource::Jmp, TaskSwitchSource::Gate};
+            exit.kind = ExitKind::TaskSwitch;
+            exit.task_switch.selector = u16(q);
+            exit.task_switch.source = kSources[(q >> 30) & 3];
+            return;
+        }
         case ExitReason::CrAccess: {
             // Exit qualification for control-register accesses (SDM vol. 3C, table 28-3):
             // the register (3:0), the access (5:4: MOV to, MOV from, CLTS, LMSW), the

@@ -447,6 +447,7 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::ControlRegisterWrite: return "cr-write";
         case ExitKind::Rdpmc: return "rdpmc";
         case ExitKind::Rdtscp: return "rdtscp";
+        case ExitKind::TaskSwitch: return "task-switch";
         case ExitKind::Unhandled: return "unhandled";
         case ExitKind::Count: break;
     }

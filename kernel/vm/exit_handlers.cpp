@@ -5,6 +5,7 @@
 #include "kernel/log.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
+#include "kernel/spinlock.hpp"
 #include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
@@ -334,6 +335,28 @@ void handle_cr8(Vcpu& vcpu, const Cr8Exit& exit) {
         vcpu.regs[reg] = platform.read_cr8(vcpu);
 }
 
+// What a guest's last exception delivery saw: a triple fault says only that three failed
+// (SDM vol. 3A 6.15, interrupt 8), so the log gets the state they depended on.
+void log_triple_fault_state(Vcpu& vcpu) {
+    static SpinLock lock;
+    static VcpuArchState state;  // too big for a hypervisor stack
+    IrqLockGuard guard(lock);
+    vcpu.backend->get_state(vcpu, vcpu_state::kSegments | vcpu_state::kControl | vcpu_state::kEvents, state);
+    const auto& cs = state.segment[u8(vcpu_state::SegmentIndex::Cs)];
+    const auto& ss = state.segment[u8(vcpu_state::SegmentIndex::Ss)];
+    const auto& tr = state.segment[u8(vcpu_state::SegmentIndex::Tr)];
+    log_error(
+        "%s: vcpu%u triple fault: rflags %#llx cs %#x ss %#x:%#llx rsp %#llx idtr %#llx/%#x gdtr %#llx/%#x tr %#x "
+        "cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx; delivering kind %u vector %u, interrupt %s %u",
+        vcpu.domain->name, vcpu.index, (unsigned long long)vcpu.regs.rflags, cs.selector, ss.selector,
+        (unsigned long long)ss.base, (unsigned long long)vcpu.regs[Gpr::Rsp], (unsigned long long)state.idtr.base,
+        state.idtr.limit, (unsigned long long)state.gdtr.base, state.gdtr.limit, tr.selector,
+        (unsigned long long)state.control.cr0, (unsigned long long)state.control.cr3,
+        (unsigned long long)state.control.cr4, (unsigned long long)state.control.efer,
+        unsigned(vcpu.events.injected.kind), vcpu.events.injected.vector,
+        vcpu.events.interrupt_requested ? "requested" : "not requested", vcpu.events.interrupt_vector);
+}
+
 }  // namespace
 
 // #DB and #AC are intercepted so that a guest cannot hold a CPU in a microcode loop of
@@ -386,6 +409,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             handle_nested_page_fault(vcpu, exit.npf);
             return;
         case ExitKind::TripleFault:
+            log_triple_fault_state(vcpu);
             domain_crash(d, "vcpu%u: triple fault (shutdown) at rip %#llx", vcpu.index,
                          (unsigned long long)vcpu.regs.rip);
             return;
@@ -420,6 +444,16 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             // host's TSC_AUX (its CPU number) stays the host's.
             vcpu.events.raise_exception(kVectorUd, false, 0);
             return;
+        case ExitKind::TaskSwitch: {
+            // Hardware task switching (SDM vol. 3A 8.3) is not emulated: no 64-bit guest can
+            // use it, and 32-bit Linux only for a double fault. The domain ends, saying so.
+            static const char* const kSources[] = {"a CALL to", "an IRET back to", "a JMP to", "a task gate for"};
+            domain_crash(
+                d, "vcpu%u: hardware task switch (%s TSS selector %#x) at rip %#llx, which Vireo does not emulate",
+                vcpu.index, kSources[u8(exit.task_switch.source)], exit.task_switch.selector,
+                (unsigned long long)vcpu.regs.rip);
+            return;
+        }
         case ExitKind::Unhandled:
         case ExitKind::Count: break;
     }

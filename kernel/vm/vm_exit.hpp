@@ -26,6 +26,7 @@ enum class ExitKind : u8 {
     ControlRegisterWrite,       // MOV to CR0 or CR4, CLTS, LMSW (kernel/vm/control_register_writes.cpp)
     Rdpmc,                      // guests have no performance counters (CPUID leaf 0xA absent)
     Rdtscp,                     // hidden from guests (CPUID 8000_0001h EDX bit 27 = 0)
+    TaskSwitch,                 // a hardware task switch (protected mode only): not emulated
     Unhandled,                  // an exit the backend knows but no generic handler takes
     Count,
 };
@@ -67,6 +68,15 @@ struct CrWriteExit {
     u16 lmsw_source;  // Lmsw: the 16-bit operand
 };
 
+// What started a hardware task switch (SDM vol. 3A 8.3): VT-x always exits on one (SDM
+// vol. 3C 26.4.2), AMD-V on its intercept (APM vol. 2 15.14.3).
+enum class TaskSwitchSource : u8 { Call, Iret, Jmp, Gate };
+
+struct TaskSwitchExit {
+    u16 selector;  // the new task's TSS
+    TaskSwitchSource source;
+};
+
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
     u64 raw_reason = 0;  // the backend's own code, for logs
@@ -79,6 +89,7 @@ struct VmExit {
         NestedPageFaultExit npf;
         Cr8Exit cr8;
         CrWriteExit cr_write;
+        TaskSwitchExit task_switch;
         u8 exception_vector;
     };
     VmExit() : io{} {}

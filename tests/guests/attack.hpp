@@ -33,6 +33,8 @@ void install_probe_hook();
 // in g_other_interrupts: a random vector armed by set_timer then never finds a hole.
 extern volatile uint32_t g_other_interrupts;
 void install_interrupt_gates();
+// The IDT in use (SIDT), 256 gates of 8 bytes.
+uint64_t* idt();
 // Points one IDT vector at `handler` (a 32-bit interrupt gate, DPL 0).
 void set_idt_gate(uint8_t vector, void (*handler)());
 
@@ -56,6 +58,13 @@ uint32_t read_cr0();
 void write_cr0(uint32_t value);
 uint32_t read_cr4();
 void write_cr4(uint32_t value);
+
+// A GDT with segments the attacks use (tests/guests/attack_faults.cpp): 0x18 a data
+// segment not present, 0x23/0x2b CPL 3 code and data, 0x30 the TSS in TR, 0x38 a second
+// TSS, available, 0x40 conforming code.
+void load_attack_gdt();
+// Fills the second TSS (0x38) with a task that starts at `entry` at CPL 0, flat segments.
+void prepare_second_task(void (*entry)());
 
 // The attacks (each returns the exit code of finish(), or ends the domain).
 int attack_msrs();

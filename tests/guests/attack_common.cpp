@@ -24,13 +24,13 @@ struct InterruptFrame;
 // with a random vector) has no error code, so IRET is all it needs.
 __attribute__((interrupt)) void count_interrupt(InterruptFrame*) { g_other_interrupts = g_other_interrupts + 1; }
 
+}  // namespace
+
 uint64_t* idt() {
     DescriptorPointer p;
     asm volatile("sidt %0" : "=m"(p));
     return reinterpret_cast<uint64_t*>(p.base);
 }
-
-}  // namespace
 
 bool probe_hook(uint32_t vector, uint32_t& eip, uint32_t& eflags) {
     if (!g_probe_active) return false;

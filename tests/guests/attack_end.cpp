@@ -15,6 +15,14 @@ uint32_t g_far_table_pd_index = 5;
     guest_exit(3);
 }
 
+// The second task, where a CPU that does not intercept task switches goes: QEMU's TCG
+// ignores AMD-V's task-switch intercept and switches itself (Bochs's VT-x exits, as
+// the SDM says it must).
+[[noreturn]] void task_switched() {
+    print("the CPU model switched tasks itself: no intercept\n");
+    guest_exit(4);
+}
+
 uint32_t read32(uint32_t address) { return *reinterpret_cast<volatile uint32_t*>(address); }
 
 }  // namespace
@@ -45,6 +53,11 @@ int attack_end(const char* name) {
         print("LOCK CMPXCHG8B on the test MMIO device\n");
         uint32_t eax = 0, edx = 0;
         asm volatile("lock cmpxchg8b (%2)" : "+a"(eax), "+d"(edx) : "r"(0xfe000008), "b"(1), "c"(2) : "memory", "cc");
+    } else if (string_equal(name, "task-switch")) {
+        print("jumping to a TSS: a hardware task switch\n");
+        load_attack_gdt();
+        prepare_second_task(task_switched);
+        asm volatile("ljmp $0x38, $0" ::: "memory");  // the second TSS, available
     } else if (string_equal(name, "high") || string_equal(name, "walk") || string_equal(name, "mmio-tables")) {
         PaeTables& t = pae_tables();
         pae_identity_map(t);

@@ -1,14 +1,16 @@
 // Every fault class (attack=faults), each provoked on purpose and seen with the vector
 // (and error code) the SDM gives it (vol. 3A 6.15): #DE, #DB, #BP, #OF, #BR, #UD, #NM,
-// #NP, #SS, #GP, #MF, #AC, #XM; #PF is attack=paging's. Then CPL 3 (vol. 3A 5.5,
-// through a TSS): #AC with CR0.AM and EFLAGS.AC, #GP for IN, HLT, RDMSR and CLI, and a
-// hypercall from CPL 3, which gets -1 (docs/hypercalls.md).
+// #DF, #NP, #SS, #GP, #MF, #AC, #XM; #PF is attack=paging's. Then CPL 3 (vol. 3A 5.5,
+// through a TSS): #AC with CR0.AM and EFLAGS.AC, #GP for IN, HLT, RDMSR and CLI, #TS
+// for a stack switch to a bad SS in the TSS, and a hypercall from CPL 3, which gets -1
+// (docs/hypercalls.md).
 #include "tests/guests/attack.hpp"
 
 namespace {
 
-// Selectors: 0x18 not present, 0x23 CPL 3 code and 0x2b CPL 3 data (run_user_asm), 0x30 the TSS.
-constexpr uint16_t kNotPresent = 0x18, kTss = 0x30;
+// Selectors: 0x18 not present, 0x23 CPL 3 code and 0x2b CPL 3 data (run_user_asm), 0x30
+// the TSS, 0x38 a second TSS (attack=end-task-switch jumps to it), 0x40 conforming code.
+constexpr uint16_t kNotPresent = 0x18, kTss = 0x30, kConformingCode = 0x40;
 constexpr uint32_t kEflagsAc = 1u << 18;
 
 struct __attribute__((packed)) Tss {
@@ -18,8 +20,8 @@ struct __attribute__((packed)) Tss {
 };
 static_assert(sizeof(Tss) == 104);
 
-Tss g_tss;
-uint64_t g_gdt[8];
+Tss g_tss, g_second_tss;
+uint64_t g_gdt[9];
 uint8_t g_kernel_stack[4096] __attribute__((aligned(16)));
 
 struct __attribute__((packed)) DescriptorPointer {
@@ -32,9 +34,23 @@ uint64_t descriptor(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags
            (uint64_t((limit >> 16) & 0xf) << 48) | (uint64_t(flags & 0xf) << 52) | (uint64_t(base >> 24) << 56);
 }
 
+}  // namespace
+
 // The runtime's flat code and data segments (0x08, 0x10) stay where they are; the new
-// GDT adds a data segment marked not present, CPL 3 code and data, and a TSS.
-void load_gdt() {
+// GDT adds a data segment marked not present, CPL 3 code and data, two TSSs (the first
+// loaded in TR) and a conforming code segment.
+void prepare_second_task(void (*entry)()) {
+    static uint8_t stack[4096] __attribute__((aligned(16)));
+    g_second_tss = {};
+    g_second_tss.eip = uint32_t(reinterpret_cast<uintptr_t>(entry));
+    g_second_tss.eflags = 0x2;
+    g_second_tss.esp = uint32_t(reinterpret_cast<uintptr_t>(stack + sizeof(stack)));
+    g_second_tss.cs = 0x08;
+    g_second_tss.ss = g_second_tss.ds = g_second_tss.es = g_second_tss.fs = g_second_tss.gs = 0x10;
+    g_second_tss.iomap_base = sizeof(Tss);
+}
+
+void load_attack_gdt() {
     g_gdt[1] = descriptor(0, 0xfffff, 0x9a, 0xc);
     g_gdt[2] = descriptor(0, 0xfffff, 0x92, 0xc);
     g_gdt[3] = descriptor(0, 0xfffff, 0x12, 0xc);  // data, P = 0
@@ -44,9 +60,13 @@ void load_gdt() {
     g_tss.esp0 = uint32_t(reinterpret_cast<uintptr_t>(g_kernel_stack + sizeof(g_kernel_stack)));
     g_tss.iomap_base = sizeof(Tss);  // past the limit: no I/O permission bitmap, IN at CPL 3 is #GP
     g_gdt[6] = descriptor(uint32_t(reinterpret_cast<uintptr_t>(&g_tss)), sizeof(Tss) - 1, 0x89, 0);
+    g_gdt[7] = descriptor(uint32_t(reinterpret_cast<uintptr_t>(&g_second_tss)), sizeof(Tss) - 1, 0x89, 0);
+    g_gdt[8] = descriptor(0, 0xfffff, 0x9e, 0xc);  // code, DPL 0, conforming
     const DescriptorPointer p{sizeof(g_gdt) - 1, uint32_t(reinterpret_cast<uintptr_t>(g_gdt))};
     asm volatile("lgdt %0\n\tltr %w1" ::"m"(p), "r"(kTss) : "memory");
 }
+
+namespace {
 
 // CPL 3: run_user() IRETs to `g_user_entry` with its own stack; the user code ends with
 // g_user_done = 1 and a UD2. An exception from CPL 3 lands on the TSS's stack, where the
@@ -136,6 +156,29 @@ void user_hypercall() {
     asm volatile("movl $1, g_user_done\n\tud2" ::: "memory");
 }
 
+// #TS (vol. 3A 6.15, interrupt 10): INT 0x81 from CPL 3 through a DPL 3 gate into CPL 0
+// code switches to the stack the TSS names, and its SS0 is a code segment. The #TS gate
+// leads to conforming code, which runs at CPL 3 on the same stack (vol. 3A 6.12.1): it
+// notes the error code, puts SS0 back, and ends with UD2, whose #UD reaches CPL 0 as
+// usual (user_hook).
+extern "C" {
+volatile uint32_t g_ts_count, g_ts_error;
+uint32_t g_ts_ss0;  // the address of g_tss.ss0
+void ts_at_cpl3();
+}
+asm(R"(
+    .text
+    .globl ts_at_cpl3
+ts_at_cpl3:
+    popl g_ts_error
+    incl g_ts_count
+    movl g_ts_ss0, %eax
+    movl $0x10, (%eax)
+    ud2
+)");
+constexpr uint8_t kRing0Vector = 0x81;
+USER_CODE(user_int_to_ring0, "int $0x81")
+
 void check_fault(const char* what, int vector, int expected) {
     CHECK(vector == expected, "%s raises vector %d (%d)", what, expected, vector);
 }
@@ -182,7 +225,7 @@ int attack_faults() {
     check_fault("FNOP with CR0.TS (#NM)", PROBE("fnop", : : : "memory"), 7);
     asm volatile("clts");
 
-    load_gdt();
+    load_attack_gdt();
     check_fault_error("MOV DS of a segment not present (#NP)",
                       PROBE("movw %w0, %%ds",
                             :
@@ -209,6 +252,13 @@ int attack_faults() {
                             : "c"(0x12345678), "a"(0), "d"(0)
                             : "memory"),
                       13, 0);
+    // A #GP whose gate is not present: its delivery raises #NP, and two contributory
+    // exceptions make a double fault (vol. 3A 6.15, interrupt 8, table 6-5), error code 0.
+    const uint64_t gp_gate = idt()[13];
+    idt()[13] = gp_gate & ~(1ull << 47);  // P = 0
+    const int double_fault = PROBE("movw %w0, %%ds", : : "r"(0xfff8) : "memory");
+    idt()[13] = gp_gate;
+    check_fault_error("a #GP through a gate not present (#DF)", double_fault, 8, 0);
 
     // x87 (#MF, with CR0.NE: vol. 3A 6.15 interrupt 16): 1/0 with the zero-divide
     // exception unmasked, reported at the next waiting x87 instruction.
@@ -255,6 +305,21 @@ int attack_faults() {
     CHECK(vector == 13 && g_user_error == 0, "RDMSR at CPL 3 raises #GP(0) (%d)", vector);
     vector = run_user(user_cli, 0);
     CHECK(vector == 13 && g_user_error == 0, "CLI at CPL 3 with IOPL 0 raises #GP(0) (%d)", vector);
+    const uint64_t ts_gate = idt()[10], ring0_gate = idt()[kRing0Vector];
+    set_idt_gate(kRing0Vector, user_nothing);  // never reached
+    idt()[kRing0Vector] |= 3ull << 45;         // DPL 3: INT from CPL 3 may use it
+    set_idt_gate(10, ts_at_cpl3);
+    idt()[10] = (idt()[10] & ~(0xffffull << 16)) | (uint64_t(kConformingCode) << 16);
+    g_ts_count = 0;
+    g_ts_ss0 = uint32_t(reinterpret_cast<uintptr_t>(&g_tss) + offsetof(Tss, ss0));
+    g_tss.ss0 = 0x08;
+    vector = run_user(user_int_to_ring0, 0);
+    g_tss.ss0 = 0x10;
+    idt()[10] = ts_gate;
+    idt()[kRing0Vector] = ring0_gate;
+    CHECK(g_ts_count == 1 && g_ts_error == 0x08 && vector == 6,
+          "INT from CPL 3 with a code segment as the TSS's SS0 raises #TS(0x8) (%u #TS, error %#x, then vector %d)",
+          g_ts_count, g_ts_error, vector);
     g_user_result = 12345;
     vector = run_user(user_hypercall, 0);
     CHECK(vector == -1 && g_user_result == hypercall::kErrorPermission,
