@@ -20,6 +20,8 @@ namespace {
 constexpr const char* kLockFile = "/run/vireo/nbd.lock";
 // How long a disconnected qemu-nbd may take to flush the image and exit.
 constexpr int kServerExitSeconds = 60;
+// How long a connected device may take to show its server (wait_for_server).
+constexpr int kServerStartSeconds = 30;
 
 // Runs `argv` with its output in `output`; its exit status, or -1 when it could not run.
 // The output goes to a memory file, not a pipe: `qemu-nbd --connect` leaves a daemon
@@ -74,6 +76,17 @@ pid_t server_of(const std::string& name) {
     return n > 0 ? pid_t(strtol(buf, nullptr, 10)) : 0;
 }
 
+// `qemu-nbd --connect` reports success from its daemon before that daemon's thread asks
+// the kernel to serve the device (NBD_DO_IT), which is when the pid shows: wait for it.
+pid_t wait_for_server(const std::string& name) {
+    for (int i = 0; i < kServerStartSeconds * 10; ++i) {
+        if (const pid_t server = server_of(name)) return server;
+        const timespec tenth = {0, 100L * 1000 * 1000};
+        nanosleep(&tenth, nullptr);
+    }
+    return server_of(name);
+}
+
 }  // namespace
 
 std::unique_ptr<QemuNbdDisk> QemuNbdDisk::connect(const std::string& image, const std::string& format, bool read_only,
@@ -106,7 +119,13 @@ std::unique_ptr<QemuNbdDisk> QemuNbdDisk::connect(const std::string& image, cons
         argv.push_back(image);
         std::string output;
         const int status = run_command(argv, output);
-        const pid_t server = server_of(name);
+        const pid_t server = status == 0 ? wait_for_server(name) : 0;
+        if (status == 0 && server == 0) {
+            std::string ignored;
+            run_command({"qemu-nbd", "--disconnect", "/dev/" + name}, ignored);
+            output = "qemu-nbd connected /dev/" + name + " but its server did not show within " +
+                     std::to_string(kServerStartSeconds) + " s";
+        }
         if (status == 127 || status < 0) {
             error = "qemu-nbd (Debian's qemu-utils) does not run in this Domain-0: " + output;
         } else if (status != 0 || server == 0) {
