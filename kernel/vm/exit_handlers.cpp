@@ -3,6 +3,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
+#include "kernel/memory_layout.hpp"
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/spinlock.hpp"
@@ -15,6 +16,7 @@
 #include "kernel/vm/mmio_emulation.hpp"
 #include "kernel/vm/msr_policy.hpp"
 #include "kernel/x86/instructions.hpp"
+#include "mm/p2m.hpp"
 
 namespace {
 
@@ -355,6 +357,30 @@ void log_triple_fault_state(Vcpu& vcpu) {
         (unsigned long long)state.control.cr4, (unsigned long long)state.control.efer,
         unsigned(vcpu.events.injected.kind), vcpu.events.injected.vector,
         vcpu.events.interrupt_requested ? "requested" : "not requested", vcpu.events.interrupt_vector);
+    // Without paging, linear addresses are guest-physical: the gate and the descriptor
+    // it names, as the CPU read them.
+    constexpr u64 kCr0Pg = 1ull << 31;
+    const u8 vector = vcpu.events.injected.kind != vcpu_state::EventKind::None ? vcpu.events.injected.vector
+                                                                               : vcpu.events.interrupt_vector;
+    u64 gate = 0, descriptor = 0, stack[4] = {};
+    if ((state.control.cr0 & kCr0Pg) == 0 && vcpu.domain->memory.read(state.idtr.base + vector * 8u, &gate, 8) &&
+        vcpu.domain->memory.read(state.gdtr.base + ((gate >> 16) & 0xfff8), &descriptor, 8) &&
+        vcpu.domain->memory.read((vcpu.regs[Gpr::Rsp] - sizeof(stack)) & 0xffffffffull, stack, sizeof(stack)))
+        log_error(
+            "%s: vcpu%u gate %u: %#llx, its code descriptor %#llx; below the stack %#llx %#llx %#llx %#llx; "
+            "cs attributes %#x limit %#x, ss attributes %#x limit %#x",
+            vcpu.domain->name, vcpu.index, vector, (unsigned long long)gate, (unsigned long long)descriptor,
+            (unsigned long long)stack[0], (unsigned long long)stack[1], (unsigned long long)stack[2],
+            (unsigned long long)stack[3], cs.attributes, cs.limit, ss.attributes, ss.limit);
+    // The same gate through the nested tables the CPU walks: a difference means they no
+    // longer map the domain's own RAM there.
+    P2mEntry entry{};
+    const u64 gate_gpa = state.idtr.base + vector * 8u;
+    if ((state.control.cr0 & kCr0Pg) == 0 && vcpu.domain->memory.lookup(gate_gpa, entry) &&
+        (entry.type == P2mType::Ram || entry.type == P2mType::RamLogDirty))
+        log_error("%s: vcpu%u gate %u through the nested tables: host %#llx, %#llx, type %u", vcpu.domain->name,
+                  vcpu.index, vector, (unsigned long long)entry.frame,
+                  (unsigned long long)*phys_to_virt<u64>(entry.frame), unsigned(entry.type));
 }
 
 }  // namespace
