@@ -363,7 +363,7 @@ void log_triple_fault_state(Vcpu& vcpu) {
     const u8 vector = vcpu.events.injected.kind != vcpu_state::EventKind::None ? vcpu.events.injected.vector
                                                                                : vcpu.events.interrupt_vector;
     u64 gate = 0, descriptor = 0, stack[4] = {};
-    if ((state.control.cr0 & kCr0Pg) == 0 && vcpu.domain->memory.read(state.idtr.base + vector * 8u, &gate, 8) &&
+    if ((state.control.cr0 & kCr0Pg) == 0 && vcpu.domain->memory.read(state.idtr.base + u64(vector) * 8, &gate, 8) &&
         vcpu.domain->memory.read(state.gdtr.base + ((gate >> 16) & 0xfff8), &descriptor, 8) &&
         vcpu.domain->memory.read((vcpu.regs[Gpr::Rsp] - sizeof(stack)) & 0xffffffffull, stack, sizeof(stack)))
         log_error(
@@ -375,7 +375,7 @@ void log_triple_fault_state(Vcpu& vcpu) {
     // The same gate through the nested tables the CPU walks: a difference means they no
     // longer map the domain's own RAM there.
     P2mEntry entry{};
-    const u64 gate_gpa = state.idtr.base + vector * 8u;
+    const u64 gate_gpa = state.idtr.base + u64(vector) * 8;
     if ((state.control.cr0 & kCr0Pg) == 0 && vcpu.domain->memory.lookup(gate_gpa, entry) &&
         (entry.type == P2mType::Ram || entry.type == P2mType::RamLogDirty))
         log_error("%s: vcpu%u gate %u through the nested tables: host %#llx, %#llx, type %u", vcpu.domain->name,
