@@ -35,16 +35,32 @@ u64 cap_catch_up(CreditDomain& d, u32 cap, u64 now_us) {
     return used < floor ? floor : used;
 }
 
+u64 weight_of(const CreditVcpu& v) { return v.domain ? load_weight(*v.domain) : kCreditDefaultWeight; }
+
 CreditPriority priority_from_credit(i64 credit) { return credit > 0 ? CreditPriority::Under : CreditPriority::Over; }
 
+// Higher priority first; within one, more credit (credit1 keeps a FIFO there, but two
+// vCPUs that are both OVER would then share alike until one climbed back to UNDER, as
+// credit2 observes); then the longest waiting.
 bool runs_before(const CreditVcpu& a, const CreditVcpu& b) {
     if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.credit_us != b.credit_us) return a.credit_us > b.credit_us;
     return a.waiting_since < b.waiting_since;
 }
 
 u64 at_least_soon(u64 now_us, u64 delta_us) { return now_us + (delta_us < kMinDecisionUs ? kMinDecisionUs : delta_us); }
 
 }  // namespace
+
+const char* credit_priority_name(CreditPriority priority) {
+    switch (priority) {
+        case CreditPriority::Boost: return "boost";
+        case CreditPriority::Under: return "under";
+        case CreditPriority::Over: return "over";
+        case CreditPriority::Idle: return "idle";
+    }
+    return "?";
+}
 
 void credit_note_wake(CreditVcpu& v) { __atomic_store_n(&v.woken, true, __ATOMIC_RELEASE); }
 
@@ -78,9 +94,10 @@ u64 credit_cap_refill_time(const CreditDomain& d, u64 now_us) {
 void CreditRunQueue::charge(CreditVcpu& v, u64 ran_us, u64 now_us) {
     v.active = true;
     if (!ran_us) return;
+    used_since_account_us_ += ran_us;
     v.cpu_time_us += ran_us;
     v.credit_us -= i64(ran_us);
-    if (v.credit_us < -i64(kCreditPeriodUs)) v.credit_us = -i64(kCreditPeriodUs);
+    if (v.credit_us < -i64(kCreditDebtLimitUs)) v.credit_us = -i64(kCreditDebtLimitUs);
     if (v.priority == CreditPriority::Boost) {
         v.boost_used_us += ran_us;
         if (v.boost_used_us >= kCreditBoostUs) v.priority = priority_from_credit(v.credit_us);
@@ -93,28 +110,58 @@ void CreditRunQueue::charge(CreditVcpu& v, u64 ran_us, u64 now_us) {
     }
 }
 
-// Shares the time since the last accounting among the vCPUs active since, by weight
-// (Xen's csched_acct does this for the whole machine every 30 ms; here each CPU does it
-// for its own queue).
+// Shares the CPU time its vCPUs used since the last accounting among those active since,
+// by weight (Xen's csched_acct does this for the whole machine every 30 ms; here each CPU
+// does it for its own queue). What was used, not the time that passed: the hypervisor's
+// own work between runs is no one's, and handing it out would lift every vCPU's credit
+// until all are UNDER and share alike. A vCPU whose credit reaches the top (one that ran
+// less than its share) takes no more, and the rest goes to the others by weight, as
+// credit1 drops such a vCPU from the active set: a vCPU that sleeps does not dilute the
+// shares of those that compete.
 void CreditRunQueue::account(const CreditCandidate* queue, u32 count, u64 now_us) {
-    u64 elapsed = now_us - last_account_us_;
-    if (elapsed > 2 * kCreditPeriodUs) elapsed = 2 * kCreditPeriodUs;
-    last_account_us_ = now_us;
     next_account_us_ = now_us + kCreditPeriodUs;
     ++accountings_;
-    u64 total_weight = 0;
-    for (u32 i = 0; i < count; ++i) {
-        const CreditVcpu& v = *queue[i].vcpu;
-        if (v.active) total_weight += v.domain ? load_weight(*v.domain) : kCreditDefaultWeight;
-    }
-    if (!total_weight) return;
+    u64 pool = used_since_account_us_;
+    used_since_account_us_ = 0;
+    const i64 top = i64(kCreditPeriodUs);
+    u64 full = 0;  // bit i: queue[i] is not (or no longer) taking a share
     for (u32 i = 0; i < count; ++i) {
         CreditVcpu& v = *queue[i].vcpu;
-        if (!v.active) continue;
+        if (i < 64 && (!v.active || v.credit_us >= top)) full |= 1ull << i;
+        if (v.credit_us > top) v.credit_us = top;
+    }
+    // Water-filling: each round either hands out the whole pool or fills at least one
+    // vCPU to the top, so it ends within count + 1 rounds.
+    for (u32 round = 0; round <= count && pool; ++round) {
+        u64 total_weight = 0;
+        for (u32 i = 0; i < count && i < 64; ++i)
+            if (!(full >> i & 1)) total_weight += weight_of(*queue[i].vcpu);
+        if (!total_weight) break;
+        bool filled = false;
+        u64 given = 0;
+        for (u32 i = 0; i < count && i < 64; ++i) {
+            if (full >> i & 1) continue;
+            CreditVcpu& v = *queue[i].vcpu;
+            const u64 share = pool * weight_of(v) / total_weight;
+            const u64 room = u64(top - v.credit_us);
+            if (share >= room) {
+                v.credit_us = top;
+                given += room;
+                full |= 1ull << i;
+                filled = true;
+            }
+        }
+        if (filled) {
+            pool -= given < pool ? given : pool;
+            continue;
+        }
+        for (u32 i = 0; i < count && i < 64; ++i)
+            if (!(full >> i & 1)) queue[i].vcpu->credit_us += i64(pool * weight_of(*queue[i].vcpu) / total_weight);
+        break;
+    }
+    for (u32 i = 0; i < count; ++i) {
+        CreditVcpu& v = *queue[i].vcpu;
         v.active = false;
-        const u64 weight = v.domain ? load_weight(*v.domain) : kCreditDefaultWeight;
-        v.credit_us += i64(elapsed * weight / total_weight);
-        if (v.credit_us > i64(kCreditPeriodUs)) v.credit_us = i64(kCreditPeriodUs);
         if (v.priority != CreditPriority::Boost) v.priority = priority_from_credit(v.credit_us);
     }
 }

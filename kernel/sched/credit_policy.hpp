@@ -4,10 +4,11 @@
 // tickless hypervisor that measures what each vCPU ran rather than sampling it:
 //
 //  - Credit is CPU time in microseconds. Every accounting period (kCreditPeriodUs) a CPU
-//    shares the time that passed among the vCPUs that were active on it (ran, or were
+//    shares the time its vCPUs ran among the vCPUs that were active on it (ran, or were
 //    runnable), in proportion to their domains' weights; a vCPU is charged exactly what
-//    it ran (kernel/sched/scheduler.cpp measures it with the TSC). Credit stays within
-//    [-kCreditPeriodUs, +kCreditPeriodUs], so a vCPU that idled does not hoard it.
+//    it ran (kernel/sched/scheduler.cpp measures it with the TSC). Credit stays at or
+//    below +kCreditPeriodUs, so a vCPU that idled does not hoard it (what a full one
+//    cannot take goes to the others), and above -kCreditDebtLimitUs.
 //    Accounting is per CPU (each run queue is its own market): vCPUs pinned together
 //    share their CPU by weight whatever runs elsewhere. A domain's weight applies to
 //    each of its vCPUs (credit2's reading; credit1 divides it among them).
@@ -39,10 +40,18 @@ inline constexpr u32 kCreditMaxWeight = 65535;  // Xen's bounds (xl sched-credit
 inline constexpr u64 kCreditSliceUs = 10000;
 inline constexpr u64 kCreditPeriodUs = 30000;  // credit1's accounting period (3 ticks of 10 ms)
 inline constexpr u64 kCreditBoostUs = 2000;
+// The most credit a vCPU may owe. Each accounting hands out what was used, so credit only
+// moves between the vCPUs of a queue: a debt cut off would be time given away, and the
+// pair that owes what a sleeper saved up would drift towards sharing alike. This bound
+// only stops a debt from outliving its cause for long.
+inline constexpr u64 kCreditDebtLimitUs = 10 * kCreditPeriodUs;
 inline constexpr u64 kCreditNever = ~0ull;
 
 // Ordered as Xen's CSCHED_PRI_*: greater runs first.
 enum class CreditPriority : i8 { Boost = 0, Under = -1, Over = -2, Idle = -64 };
+
+// "boost", "under", "over", "idle" (debug key 's').
+const char* credit_priority_name(CreditPriority priority);
 
 // A domain's share: one per domain, read by all its vCPUs' CPUs.
 struct CreditDomain {
@@ -122,7 +131,7 @@ private:
 
     CreditVcpu* current_ = nullptr;
     u64 slice_end_us_ = 0;
-    u64 last_account_us_ = 0;
+    u64 used_since_account_us_ = 0;  // charged here since the last accounting
     u64 next_account_us_ = 0;
     u64 turn_ = 0;  // hands out waiting_since
     u64 accountings_ = 0;
