@@ -181,7 +181,7 @@ CreditRunQueue::Choice CreditRunQueue::pick(const CreditCandidate* queue, u32 co
         if (__atomic_exchange_n(&v.woken, false, __ATOMIC_ACQ_REL)) {
             // credit1 boosts only a vCPU with credit left (csched_vcpu_wake), so one that
             // wakes often cannot take more than its share.
-            if (v.priority == CreditPriority::Under) {
+            if (v.priority == CreditPriority::Under && !round_robin_) {
                 v.priority = CreditPriority::Boost;
                 v.boost_used_us = 0;
             }
@@ -197,7 +197,7 @@ CreditRunQueue::Choice CreditRunQueue::pick(const CreditCandidate* queue, u32 co
     for (u32 i = 0; i < count; ++i) {
         CreditVcpu& v = *queue[i].vcpu;
         if (!queue[i].runnable || !allowed_on(v, cpu)) continue;
-        if (v.domain && credit_cap_exhausted(*v.domain, now_us)) {
+        if (!round_robin_ && v.domain && credit_cap_exhausted(*v.domain, now_us)) {
             if (!v.parked) ++v.parked_count;
             v.parked = true;
             const u64 refill = credit_cap_refill_time(*v.domain, now_us);
@@ -210,14 +210,16 @@ CreditRunQueue::Choice CreditRunQueue::pick(const CreditCandidate* queue, u32 co
             current_ok = true;
             continue;
         }
-        if (!best || runs_before(v, *best)) best = &v;
+        if (!best || (round_robin_ ? v.waiting_since < best->waiting_since : runs_before(v, *best))) best = &v;
     }
 
     // The running vCPU keeps its CPU for its slice unless a higher priority waits; at
     // the slice's end it goes behind the others of its priority.
     const bool slice_over = now_us >= slice_end_us_;
-    const bool keep = current_ok && (!best || best->priority < current_->priority ||
-                                     (best->priority == current_->priority && !slice_over));
+    const bool keep =
+        current_ok && (!best || (round_robin_ ? !slice_over
+                                              : best->priority < current_->priority ||
+                                                    (best->priority == current_->priority && !slice_over)));
     if (keep) {
         if (slice_over) slice_end_us_ = now_us + kCreditSliceUs;
     } else {
@@ -228,6 +230,10 @@ CreditRunQueue::Choice CreditRunQueue::pick(const CreditCandidate* queue, u32 co
     choice.vcpu = current_;
     if (!current_) return choice;
 
+    if (round_robin_) {
+        if (choice.eligible >= 2) choice.decide_again_us = slice_end_us_;
+        return choice;
+    }
     CreditVcpu& chosen = *current_;
     auto sooner = [&](u64 t) {
         if (t < choice.decide_again_us) choice.decide_again_us = t;

@@ -121,6 +121,10 @@ public:
     // `v` leaves this queue (another CPU, or for good).
     void forget(const CreditVcpu& v);
 
+    // Round-robin instead (sched=rr, to compare against): every vCPU alike, in turn, a
+    // slice each; weights, caps and boosts are ignored. Before the queue is used.
+    void set_round_robin(bool on) { round_robin_ = on; }
+
     CreditVcpu* current() const { return current_; }
     u64 slice_end_us() const { return slice_end_us_; }
     u64 accountings() const { return accountings_; }
@@ -135,4 +139,5 @@ private:
     u64 next_account_us_ = 0;
     u64 turn_ = 0;  // hands out waiting_since
     u64 accountings_ = 0;
+    bool round_robin_ = false;
 };

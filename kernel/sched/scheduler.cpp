@@ -449,6 +449,10 @@ void scheduler_run_this_cpu() {
 
 void scheduler_lose_timer_interrupts(u32 cpu) { g_lose_timer_interrupts_cpu = cpu; }
 
+void scheduler_use_round_robin() {
+    for (RunQueue& q : g_queues) q.credit.set_round_robin(true);
+}
+
 bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
     u64 online = 0;
     for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)

@@ -190,6 +190,19 @@ TEST(CreditPolicy, EqualWeightsShareEqually) {
     EXPECT_NEAR(ratio(c, a), 2.0, 0.04);
 }
 
+TEST(CreditPolicy, RoundRobinIgnoresWeightsCapsAndWakeUps) {
+    Sim sim(1);
+    sim.queue(0).set_round_robin(true);
+    SimVcpu& light = sim.add(0, 256);
+    SimVcpu& heavy = sim.add(0, 512, 25);
+    SimVcpu& ticker = sim.add_timer_driven(0, 200, 4800);
+    sim.run_until(kTenSecondsUs);
+    EXPECT_NEAR(ratio(heavy, light), 1.0, 0.02);
+    u64 late = 0;
+    for (u64 l : ticker.latencies_us) late += l > 0;
+    EXPECT_GT(late, ticker.latencies_us.size() / 2);  // it waits its turn
+}
+
 TEST(CreditPolicy, CapHoldsWhenAlone) {
     Sim sim(1);
     SimVcpu& capped = sim.add(0, 256, 25);
