@@ -330,8 +330,8 @@ TEST(CreditPolicy, PinnedVcpuNeverRunsElsewhere) {
 
 TEST(CreditPolicy, SpinnersOnOneCpuSpreadOverFour) {
     Sim sim(4);
-    std::vector<SimVcpu*> v;
-    for (int i = 0; i < 4; ++i) v.push_back(&sim.add(0));
+    SimVcpu* v[4];
+    for (SimVcpu*& s : v) s = &sim.add(0);
     sim.run_until(200'000, true);
     for (SimVcpu* s : v) s->credit.cpu_time_us = 0;
     sim.run_until(1'200'000, true);
