@@ -11,6 +11,9 @@
 //    (10 ms) of its deadline, p99 (by the TSC, whose rate host_info gives); p50, p99
 //    and the maximum are printed as a figure.
 // Then it destroys the three.
+// The entry "sched-spread" instead has one domain, quad, with four spinning vCPUs pinned
+// to CPU 0 (cpus=0): this one lets them run anywhere (vcpu_set_affinity) and checks
+// that the scheduler spreads them over the four CPUs, one each.
 #include "tests/guests/lib/guest.hpp"
 
 using namespace hypercall;
@@ -104,9 +107,44 @@ bool stayed_on_cpu0(uint32_t id) {
     return info.cpu == 0 && info.migrations == 0 && info.affinity == 1;
 }
 
+constexpr uint32_t kQuadVcpus = 4;
+
+bool vcpu_info(uint32_t id, uint32_t vcpu, VcpuInfo& info) {
+    return call_hypervisor(kVcpuGetInfo, id, vcpu, uint32_t(reinterpret_cast<uintptr_t>(&info))) == 0;
+}
+
+// Bit n: some vCPU of `id` is on CPU n; 0 unless all kQuadVcpus run (are runnable).
+uint32_t quad_cpus(uint32_t id, uint64_t& migrations) {
+    uint32_t cpus = 0;
+    migrations = 0;
+    for (uint32_t v = 0; v < kQuadVcpus; ++v) {
+        VcpuInfo info{};
+        if (!vcpu_info(id, v, info) || info.state != kVcpuRunnable) return 0;
+        cpus |= 1u << info.cpu;
+        migrations += info.migrations;
+    }
+    return cpus;
+}
+
+int judge_spread(uint32_t quad) {
+    uint64_t migrations = 0;
+    uint32_t polls = 0;
+    while (quad_cpus(quad, migrations) == 0 && polls++ < kMaxPolls) nap(false);
+    CHECK(quad_cpus(quad, migrations) == 1, "quad's %u spinning vCPUs all start on CPU 0", kQuadVcpus);
+    for (uint32_t v = 0; v < kQuadVcpus; ++v)
+        CHECK(call_hypervisor(kVcpuSetAffinity, quad, v, 0xf) == 0, "quad's vCPU %u may run on CPUs 0-3", v);
+    uint32_t cpus = 0;
+    for (polls = 0; polls < kMaxPolls && (cpus = quad_cpus(quad, migrations)) != 0xf; ++polls) nap(false);
+    CHECK(cpus == 0xf, "four CPU-bound vCPUs placed on one CPU spread out over four CPUs (CPUs %x, %u moves)", cpus,
+          uint32_t(migrations));
+    CHECK(call_hypervisor(kDomainDestroy, quad) == 0, "domain %u destroyed", quad);
+    return finish("sched_spread");
+}
+
 }  // namespace
 
 int guest_main(uint32_t, uint32_t) {
+    if (const uint32_t quad = find("quad"); quad != ~0u) return judge_spread(quad);
     const uint32_t light = find("light"), heavy = find("heavy"), capped = find("capped");
     CHECK(light != ~0u && heavy != ~0u && capped != ~0u, "the spinners light, heavy and capped exist");
     if (light == ~0u || heavy == ~0u || capped == ~0u) return finish("sched");
