@@ -230,14 +230,18 @@ CreditRunQueue::Choice CreditRunQueue::pick(const CreditCandidate* queue, u32 co
     choice.vcpu = current_;
     if (!current_) return choice;
 
-    if (round_robin_) {
-        if (choice.eligible >= 2) choice.decide_again_us = slice_end_us_;
-        return choice;
-    }
-    CreditVcpu& chosen = *current_;
     auto sooner = [&](u64 t) {
         if (t < choice.decide_again_us) choice.decide_again_us = t;
     };
+    // A tick each period even for a vCPU alone on its CPU: its CPU time is counted at its
+    // exits, so one that spins without any would show none for as long, and its CPU
+    // would do its accounting late (credit1 ticks every 10 ms for the same reasons).
+    sooner(now_us + kCreditPeriodUs);
+    if (round_robin_) {
+        if (choice.eligible >= 2) sooner(slice_end_us_);
+        return choice;
+    }
+    CreditVcpu& chosen = *current_;
     if (choice.eligible >= 2) {
         sooner(slice_end_us_);
         sooner(next_account_us_ > now_us ? next_account_us_ : now_us + kMinDecisionUs);

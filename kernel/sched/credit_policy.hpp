@@ -104,7 +104,8 @@ public:
         CreditVcpu* vcpu;  // null: nothing to run here (the CPU idles)
         // The earliest time this choice may change without a wake-up: the end of the
         // slice when another vCPU waits, the chosen vCPU's cap running out, a parked
-        // vCPU's refill, the next accounting while several compete. kCreditNever if none.
+        // vCPU's refill, the next accounting while several compete; at most a period
+        // away while a vCPU runs. kCreditNever if none.
         u64 decide_again_us;
         u32 eligible;  // runnable vCPUs that may run here now (parked ones are not)
     };

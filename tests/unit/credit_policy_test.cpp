@@ -256,6 +256,23 @@ TEST(CreditPolicy, TimerDrivenVcpuRunsAtOnceBesideSpinners) {
     for (u64 l : ticker.latencies_us) ASSERT_EQ(l, 0u);
 }
 
+TEST(CreditPolicy, AVcpuAloneIsLookedAtEveryPeriod) {
+    CreditDomain d;
+    CreditVcpu v;
+    v.domain = &d;
+    CreditCandidate c{&v, true};
+    for (bool round_robin : {false, true}) {
+        CreditRunQueue q;
+        q.set_round_robin(round_robin);
+        const CreditRunQueue::Choice choice = q.pick(&c, 1, 0, 1000);
+        EXPECT_EQ(choice.vcpu, &v);
+        EXPECT_EQ(choice.decide_again_us, 1000 + kCreditPeriodUs);
+        c.runnable = false;
+        EXPECT_EQ(q.pick(&c, 1, 0, 2000).decide_again_us, kCreditNever);  // an idle CPU sleeps
+        c.runnable = true;
+    }
+}
+
 TEST(CreditPolicy, WakeWithoutCreditIsNotBoosted) {
     CreditDomain d;
     CreditVcpu v;
