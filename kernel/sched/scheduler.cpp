@@ -160,7 +160,7 @@ void tick(TrapFrame&) {
 
 // Arms this CPU's one-shot timer for the next thing only it will notice: the credit
 // policy's next decision (a slice's end when another vCPU waits here, a cap running out
-// or refilling), and the earliest timer on this CPU's queue (device
+// or refilling, at most a period while a vCPU runs), and the earliest timer on this CPU's queue (device
 // models and the console's debug keys arm those: kernel/sched/cpu_timers.hpp). Nothing
 // else needs a timer: a wake-up, work or a timer armed here from
 // another CPU comes with a kick (cpu_work.hpp). So an idle CPU with nothing due sleeps
