@@ -104,6 +104,13 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             report(d, t, "takes no value");
         else
             o.noreboot = true;
+    } else if (equals(t.key, t.key_len, "sched")) {
+        if (t.value && equals(t.value, t.value_len, "credit"))
+            o.round_robin = false;
+        else if (t.value && equals(t.value, t.value_len, "rr"))
+            o.round_robin = true;
+        else
+            report(d, t, "expected credit or rr");
     } else if (equals(t.key, t.key_len, "acpidump")) {
         if (t.value)
             report(d, t, "takes no value");

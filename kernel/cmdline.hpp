@@ -25,6 +25,9 @@ struct HypervisorOptions {
     // noreboot (Xen's word): when Domain-0 crashes, halt the machine instead of rebooting
     // it, so that its last words stay on the console.
     bool noreboot = false;
+    // sched=credit|rr (Xen's option names the scheduler): rr is round-robin, every vCPU
+    // alike (no weights, caps or boosts), kept to compare against (tools/vireo bench).
+    bool round_robin = false;
 };
 
 struct CmdlineDiagnostics {

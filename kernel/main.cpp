@@ -269,6 +269,10 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     init_acpi();
     passthrough_init(g_boot, g_acpi, g_options.console_port);
     dom0_set_noreboot(g_options.noreboot);
+    if (g_options.round_robin) {
+        scheduler_use_round_robin();
+        log_info("scheduler: round-robin (sched=rr): weights, caps and boosts are ignored");
+    }
     const TscCalibration tsc = time_calibrate_tsc(g_acpi.hpet.present ? g_acpi.hpet.base_address : 0);
     if (tsc.hz == 0) panic("time: cannot measure the TSC: no usable HPET, and PIT channel 2 does not count");
     log_info("time: TSC at %llu.%03llu MHz (against the %s), %s", (unsigned long long)(tsc.hz / 1000000),

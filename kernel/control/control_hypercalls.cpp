@@ -301,7 +301,7 @@ i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
     info.migrations = v.migrations;
     for (u64 count : v.exits) info.exits += count;
     info.cpu_time_ns = cpu_time_ns(v);
-    info.affinity = __atomic_load_n(&v.affinity, __ATOMIC_RELAXED);
+    info.affinity = __atomic_load_n(&v.sched.hard_affinity, __ATOMIC_RELAXED);
     return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
 }
 

@@ -136,6 +136,21 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         *error = "vcpus must be between 1 and 8";
         return nullptr;
     }
+    {
+        CreditDomain settings;
+        if (!credit_set_weight(settings, config.weight) ||
+            !credit_set_cap(settings, config.cap_percent, config.vcpus)) {
+            *error = "weight must be between 1 and 65535, cap between 0 and 100 per vCPU";
+            return nullptr;
+        }
+        u64 online = 0;
+        for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
+            if (percpu(c).online) online |= 1ull << c;
+        if (!(config.cpus & online)) {
+            *error = "its cpus= names no CPU that is online";
+            return nullptr;
+        }
+    }
     // Checked again when it enters the table; here before any memory is taken.
     if (domain_name_taken(config.name)) {
         *error = "a domain of that name exists already";
@@ -161,9 +176,12 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     }
     d->memory_target = d->memory.layout_size();
     d->vcpu_count = config.vcpus;
+    credit_set_weight(d->sched, config.weight);
+    credit_set_cap(d->sched, config.cap_percent, config.vcpus);
     for (u32 i = 0; i < config.vcpus; ++i) {
         d->vcpus[i].domain = d;
         d->vcpus[i].index = i;
+        d->vcpus[i].sched.hard_affinity = config.cpus;
         vcpu_set_state(d->vcpus[i], VcpuState::Stopped);
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());

@@ -5,6 +5,7 @@
 #include "kernel/domain/domain_lifecycle.hpp"
 #include "kernel/domain/restart_limiter.hpp"
 #include "kernel/sched/cpu_work.hpp"
+#include "kernel/sched/credit_policy.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/text_ring.hpp"
 #include "kernel/types.hpp"
@@ -131,6 +132,8 @@ struct Domain {
     u64* dirty_bitmap = nullptr;
     // The deferred end of the domain (domain_end_finish), run by the CPU that ended it.
     CpuWork end_work;
+    // Its weight and cap, which all its vCPUs share (kernel/sched/credit_policy.hpp).
+    CreditDomain sched;
 
     // Whether to log an unknown MSR: the first time each of the first 16 is seen (Log),
     // once more for the first beyond them (LogLast, which says that the rest are not),
@@ -152,6 +155,11 @@ struct DomainConfig {
     // conventional memory), the virtual PC with the real devices passed through.
     bool hardware_domain = false;
     GuestRamRange low_memory = {};
+    // Its credit scheduler settings (kernel/sched/credit_policy.hpp): its vCPUs' weight,
+    // its cap (percent of one CPU, 0: none) and the CPUs its vCPUs may run on.
+    u32 weight = kCreditDefaultWeight;
+    u32 cap_percent = 0;
+    u64 cpus = ~0ull;
 };
 
 // Creates a domain with zeroed memory and vCPUs that have not run, in state Created,

@@ -29,18 +29,17 @@ constexpr u64 kLostTimerMicroseconds = 20000;
 constexpr u64 kIdleCheckMicroseconds = 50000;
 u32 g_lose_timer_interrupts_cpu = ~0u;  // selftest=losttimer
 
-// A vCPU keeps its CPU for a slice (or until it blocks): switching vCPUs costs a TLB
-// flush, the FPU state and, on VMX, a VMPTRLD and the SYSCALL MSRs.
-constexpr u64 kSliceMicroseconds = 10000;
-
+// Which vCPU runs and for how long is the credit policy's (kernel/sched/credit_policy.hpp):
+// a vCPU keeps its CPU for a slice (or until it blocks, or a boosted one wakes), since
+// switching vCPUs costs a TLB flush, the FPU state and, on VMX, a VMPTRLD and the
+// SYSCALL MSRs.
 struct RunQueue {
     SpinLock lock;
     Vcpu* vcpus[kMaxVcpusPerCpu];
     u32 count = 0;
-    u32 next = 0;
-    Vcpu* current = nullptr;
-    u64 slice_end_us = 0;
-    u32 runnable = 0;          // found by the last pick_next
+    CreditRunQueue credit;     // this CPU's
+    u64 decide_at = ~0ull;     // when the policy decides again (found by the last pick_next)
+    u32 runnable = 0;          // could run here at the last pick_next
     u64 armed_at = kNotArmed;  // when this CPU's one-shot timer fires (uptime_us)
     u64 timer_interrupts = 0;
     u64 passes = 0;   // of the scheduler loop
@@ -67,9 +66,8 @@ void dequeue_here(Vcpu& vcpu) {
     IrqLockGuard guard(q.lock);
     for (u32 i = 0; i < q.count; ++i) {
         if (q.vcpus[i] != &vcpu) continue;
-        if (q.current == &vcpu) q.current = nullptr;
+        q.credit.forget(vcpu.sched);
         q.vcpus[i] = q.vcpus[--q.count];
-        if (q.next >= q.count) q.next = 0;
         return;
     }
 }
@@ -99,28 +97,57 @@ void call_here(void* arg) {
 
 u64 g_next_vcpu_uid = 1;
 
+// A new vCPU's CPU: `preferred` (round-robin over the CPUs) if its affinity allows it,
+// else the first online CPU it allows (a domain's cpus= names at least one).
+u32 first_allowed_cpu(const Vcpu& v, u32 preferred) {
+    const u64 mask = __atomic_load_n(&v.sched.hard_affinity, __ATOMIC_RELAXED);
+    if (preferred < 64 && (mask >> preferred & 1)) return preferred;
+    for (u32 c = 0; c < g_cpu_count && c < 64; ++c)
+        if (percpu(c).online && (mask >> c & 1)) return c;
+    return preferred;
+}
+
 bool can_run(const Vcpu& v) { return v.state == VcpuState::Runnable && v.domain->lifecycle.may_run(); }
 
-bool allowed_on(const Vcpu& v, u32 cpu) { return __atomic_load_n(&v.affinity, __ATOMIC_RELAXED) >> cpu & 1; }
+bool allowed_on(const Vcpu& v, u32 cpu) {
+    return cpu < 64 && (__atomic_load_n(&v.sched.hard_affinity, __ATOMIC_RELAXED) >> cpu & 1);
+}
 
-// Unlocked: only this CPU removes from or reorders its queue; a vCPU appended meanwhile
-// is seen at the next pass.
-Vcpu* pick_next(RunQueue& q, u64 now) {
-    q.runnable = 0;
-    for (u32 i = 0; i < q.count; ++i)
-        if (can_run(*q.vcpus[i])) ++q.runnable;
-    if (q.current && can_run(*q.current) && now < q.slice_end_us) return q.current;
-    for (u32 tried = 0; tried < q.count; ++tried) {
-        Vcpu* v = q.vcpus[(q.next + tried) % q.count];
-        if (can_run(*v)) {
-            q.next = (q.next + tried + 1) % q.count;
-            q.current = v;
-            q.slice_end_us = now + kSliceMicroseconds;
-            return v;
-        }
-    }
-    q.current = nullptr;
+// The queue as the credit policy sees it: `cands[i]` is `q.vcpus[i]`. Unlocked: only
+// this CPU removes from or reorders its queue; a vCPU appended meanwhile is seen at the
+// next pass.
+u32 candidates(const RunQueue& q, CreditCandidate* cands) {
+    const u32 count = __atomic_load_n(&q.count, __ATOMIC_ACQUIRE);
+    for (u32 i = 0; i < count; ++i) cands[i] = {&q.vcpus[i]->sched, can_run(*q.vcpus[i])};
+    return count;
+}
+
+Vcpu* vcpu_of(const RunQueue& q, const CreditCandidate* cands, u32 count, const CreditVcpu* chosen) {
+    for (u32 i = 0; i < count; ++i)
+        if (cands[i].vcpu == chosen) return q.vcpus[i];
     return nullptr;
+}
+
+Vcpu* pick_next(RunQueue& q, u64 now) {
+    CreditCandidate cands[kMaxVcpusPerCpu];
+    const u32 count = candidates(q, cands);
+    const CreditRunQueue::Choice choice = q.credit.pick(cands, count, this_cpu_index(), now);
+    q.runnable = choice.eligible;
+    q.decide_at = choice.decide_again_us;
+    return choice.vcpu ? vcpu_of(q, cands, count, choice.vcpu) : nullptr;
+}
+
+// TSC ticks to microseconds (the remainder below hz keeps the product within 64 bits).
+u64 tsc_to_us(u64 ticks) {
+    const u64 hz = tsc_hz() ? tsc_hz() : 1;
+    return ticks / hz * 1'000'000 + ticks % hz * 1'000'000 / hz;
+}
+
+// Charges `v` what it ran since its last charge: from its whole TSC count, so that no
+// rounding accumulates over many short runs.
+void charge(RunQueue& q, Vcpu& v) {
+    const u64 total_us = tsc_to_us(v.run_tsc);
+    if (total_us > v.sched.cpu_time_us) q.credit.charge(v.sched, total_us - v.sched.cpu_time_us, uptime_us());
 }
 
 // The one-shot timer: it only interrupts (a guest exits, HLT returns); the pass of the
@@ -131,15 +158,15 @@ void tick(TrapFrame&) {
     lapic_eoi();
 }
 
-// Arms this CPU's one-shot timer for the next thing only it will notice: the end of the
-// slice when another vCPU waits here, and the earliest timer on this CPU's queue (device
+// Arms this CPU's one-shot timer for the next thing only it will notice: the credit
+// policy's next decision (a slice's end when another vCPU waits here, a cap running out
+// or refilling, at most a period while a vCPU runs), and the earliest timer on this CPU's queue (device
 // models and the console's debug keys arm those: kernel/sched/cpu_timers.hpp). Nothing
 // else needs a timer: a wake-up, work or a timer armed here from
 // another CPU comes with a kick (cpu_work.hpp). So an idle CPU with nothing due sleeps
 // until kicked, and a lost kick would show as a hang, not as a delay of a tick.
 void arm_timer(RunQueue& q, u64 now, bool running_one) {
-    u64 at = ~0ull;
-    if (q.runnable > (running_one ? 1u : 0u)) at = q.slice_end_us > now ? q.slice_end_us : now + 1;
+    u64 at = q.decide_at == kCreditNever ? ~0ull : q.decide_at > now ? q.decide_at : now + 1;
     u64 timer = timers_next_deadline_here();
     if (const u64 rescue = timers_next_rescue_deadline(); rescue < timer) timer = rescue;
     if (timer < at) at = timer;
@@ -205,7 +232,7 @@ bool migrate(Vcpu& v, u32 target) {
     return true;
 }
 
-// A vCPU picked here that is pinned elsewhere (xm vcpu-pin) moves to one of its CPUs, an
+// A vCPU queued here that is pinned elsewhere (xm vcpu-pin) moves to one of its CPUs, an
 // idle one if it can: true when it went.
 bool move_to_allowed_cpu(Vcpu& v) {
     const u32 me = this_cpu_index();
@@ -219,12 +246,25 @@ bool move_to_allowed_cpu(Vcpu& v) {
     return target != kMaxCpus && migrate(v, target);
 }
 
-// Load balancing, the simplest that works (the credit scheduler is its own issue): at a
-// slice boundary, a CPU with two or more runnable vCPUs gives the one whose slice just
-// ended to an idle CPU, so both run at once. That one's FPU registers and VMCS are the
-// live ones here, which migrate() moves out.
+// Runnable vCPUs queued here that may not run here (pinned elsewhere since) move, one per pass.
+void move_misplaced(RunQueue& q) {
+    const u32 me = this_cpu_index();
+    const u32 count = __atomic_load_n(&q.count, __ATOMIC_ACQUIRE);
+    for (u32 i = 0; i < count; ++i) {
+        Vcpu& v = *q.vcpus[i];
+        if (can_run(v) && !allowed_on(v, me)) {
+            move_to_allowed_cpu(v);
+            return;
+        }
+    }
+}
+
+// Load balancing: at a slice boundary, a CPU where two or more vCPUs could run gives one
+// to an idle CPU, so both run at once: the credit policy chooses which (one that may run
+// there, preferably one whose soft affinity names it, else the one whose slice just
+// ended, whose FPU registers and VMCS are the live ones here and which migrate() moves out).
 void balance(RunQueue& q, u64 now) {
-    if (q.current && now < q.slice_end_us) return;
+    if (q.credit.current() && now < q.credit.slice_end_us()) return;
     const u32 me = this_cpu_index();
     u32 target = kMaxCpus;
     for (u32 c = 0; c < g_cpu_count; ++c) {
@@ -234,19 +274,10 @@ void balance(RunQueue& q, u64 now) {
         }
     }
     if (target == kMaxCpus) return;
-    Vcpu* candidate = nullptr;
-    u32 runnable = 0;
-    {
-        IrqLockGuard guard(q.lock);
-        for (u32 i = 0; i < q.count; ++i) {
-            Vcpu* v = q.vcpus[i];
-            if (!can_run(*v)) continue;
-            ++runnable;
-            if (!allowed_on(*v, target)) continue;
-            if (v == q.current || !candidate) candidate = v;
-        }
-    }
-    if (runnable >= 2 && candidate) migrate(*candidate, target);
+    CreditCandidate cands[kMaxVcpusPerCpu];
+    const u32 count = candidates(q, cands);
+    const CreditVcpu* chosen = q.credit.choose_push(cands, count, me, target, now);
+    if (Vcpu* candidate = chosen ? vcpu_of(q, cands, count, chosen) : nullptr) migrate(*candidate, target);
 }
 
 }  // namespace
@@ -270,10 +301,18 @@ void scheduler_print_state() {
             console_line("  cpu%u: next timer in %lld us", c, (long long)(next - now));
         for (u32 i = 0; i < q.count; ++i) {
             const Vcpu& v = *q.vcpus[i];
-            console_line("  cpu%u: %s vcpu%u %s", c, v.domain->name, v.index,
-                         v.state == VcpuState::Runnable  ? "runnable"
-                         : v.state == VcpuState::Blocked ? "blocked"
-                                                         : "stopped");
+            const CreditVcpu& s = v.sched;
+            console_line(
+                "  cpu%u: %s vcpu%u %s%s, %s, credit %lld us, cpu time %llu us, weight %u cap %u%%, "
+                "affinity %#llx",
+                c, v.domain->name, v.index,
+                v.state == VcpuState::Runnable  ? "runnable"
+                : v.state == VcpuState::Blocked ? "blocked"
+                                                : "stopped",
+                s.parked ? " (parked by its cap)" : "", credit_priority_name(s.priority), (long long)s.credit_us,
+                (unsigned long long)s.cpu_time_us, __atomic_load_n(&v.domain->sched.weight, __ATOMIC_RELAXED),
+                __atomic_load_n(&v.domain->sched.cap_percent, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&s.hard_affinity, __ATOMIC_RELAXED));
         }
     }
 }
@@ -298,7 +337,8 @@ bool scheduler_add_domain(Domain& domain, const GuestEntryState& entry, const ch
             return false;
         }
         domain.charged_structures += footprint;
-        v.cpu = __atomic_fetch_add(&g_next_cpu, 1, __ATOMIC_RELAXED) % g_cpu_count;
+        v.sched.domain = &domain.sched;
+        v.cpu = first_allowed_cpu(v, __atomic_fetch_add(&g_next_cpu, 1, __ATOMIC_RELAXED) % g_cpu_count);
     }
     for (u32 i = 0; i < domain.vcpu_count; ++i) {
         if (g_queues[domain.vcpus[i].cpu].count + domain.vcpu_count > kMaxVcpusPerCpu) {
@@ -326,7 +366,12 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
 }
 
 void scheduler_notify_vcpu(Vcpu& vcpu) {
-    if (vcpu_change_state(vcpu, VcpuState::Blocked, VcpuState::Runnable) || vcpu.gate.in_use()) cpu_kick(vcpu.cpu);
+    if (vcpu_change_state(vcpu, VcpuState::Blocked, VcpuState::Runnable)) {
+        credit_note_wake(vcpu.sched);  // boosted at its CPU's next decision (before the kick)
+        cpu_kick(vcpu.cpu);
+    } else if (vcpu.gate.in_use()) {
+        cpu_kick(vcpu.cpu);
+    }
 }
 
 void scheduler_remove_vcpu(Vcpu& vcpu) {
@@ -360,7 +405,8 @@ void run_vcpu(Vcpu& v) {
         handle_vm_exit(v, exit);
         ioreq_after_exit(v, exit);
     }
-    v.run_tsc += x86::rdtsc() - start;
+    __atomic_store_n(&v.run_tsc, v.run_tsc + (x86::rdtsc() - start), __ATOMIC_RELAXED);
+    charge(g_queues[this_cpu_index()], v);
     v.gate.leave();
 }
 
@@ -387,6 +433,7 @@ void scheduler_run_this_cpu() {
                     me, rescued, (unsigned long long)(kRescueGraceUs / 1000));
             q.rescued += rescued;
         }
+        move_misplaced(q);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
         arm_timer(q, now, v != nullptr);
@@ -396,22 +443,22 @@ void scheduler_run_this_cpu() {
             percpu(me).idle = false;
             continue;
         }
-        if (move_to_allowed_cpu(*v)) {
-            q.current = nullptr;
-            continue;
-        }
         run_vcpu(*v);
     }
 }
 
 void scheduler_lose_timer_interrupts(u32 cpu) { g_lose_timer_interrupts_cpu = cpu; }
 
+void scheduler_use_round_robin() {
+    for (RunQueue& q : g_queues) q.credit.set_round_robin(true);
+}
+
 bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
     u64 online = 0;
     for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
         if (percpu(c).online) online |= 1ull << c;
     if (!(mask & online)) return false;
-    __atomic_store_n(&vcpu.affinity, mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&vcpu.sched.hard_affinity, mask, __ATOMIC_RELAXED);
     cpu_kick(__atomic_load_n(&vcpu.cpu, __ATOMIC_RELAXED));  // its CPU looks at it again
     return true;
 }

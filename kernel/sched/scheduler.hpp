@@ -30,6 +30,9 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 
 // Prints each CPU's queue and timer (debug key 's').
 void scheduler_print_state();
+// sched=rr: every CPU's queue turns round-robin (CreditRunQueue::set_round_robin), before
+// any domain exists.
+void scheduler_use_round_robin();
 // selftest=losttimer: `cpu` never arms its LAPIC timer while it idles and never runs its
 // own timers, as if it missed every timer interrupt; its timers must still run, on other
 // CPUs (kernel/sched/cpu_timers.hpp).

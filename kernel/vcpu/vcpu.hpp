@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/domain/run_gate.hpp"
+#include "kernel/sched/credit_policy.hpp"
 #include "kernel/types.hpp"
 #include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
@@ -93,9 +94,11 @@ struct Vcpu {
     VcpuBackend* backend = nullptr;
     u64 exits[static_cast<u8>(ExitKind::Count)] = {};
     u64 migrations = 0;  // moves from one physical CPU to another
-    // The physical CPUs it may run on (bit n: CPU n; xm vcpu-pin); the scheduler moves it
-    // to one of them before it runs (scheduler_set_affinity).
-    u64 affinity = ~0ull;
+    // Its credit, priority, CPU time and affinities as the credit scheduler keeps them
+    // (kernel/sched/credit_policy.hpp): sched.hard_affinity is the set of physical CPUs
+    // it may run on (bit n: CPU n; xm vcpu-pin, a domain's cpus=), which the scheduler
+    // moves it to before it runs (scheduler_set_affinity).
+    CreditVcpu sched;
     u64 run_tsc = 0;  // TSC ticks spent on a physical CPU: in the guest and handling its exits
     // What the latest MSR-write and nested-page-fault exits touched (debug key 'e' shows
     // them: an exit storm names its register or page).

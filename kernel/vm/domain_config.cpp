@@ -1,9 +1,13 @@
 #include "kernel/vm/domain_config.hpp"
 
+#include "kernel/sched/credit_policy.hpp"
+
 #include <stdio.h>
 #include <string.h>
 
 namespace {
+
+constexpr u64 kMaxDomainVcpus = 8;  // vcpus=
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -75,12 +79,45 @@ bool parse_memory_size(const char* text, usize length, u64& bytes) {
     return true;
 }
 
+bool parse_cpu_list(const char* text, usize length, u64& mask) {
+    if (equals(text, length, "all")) {
+        mask = ~0ull;
+        return true;
+    }
+    u64 result = 0;
+    usize i = 0;
+    while (i <= length) {
+        usize end = i;
+        while (end < length && text[end] != ',') ++end;
+        const char* item = text + i;
+        const usize item_len = end - i;
+        const char* dash = static_cast<const char*>(memchr(item, '-', item_len));
+        u64 first, last;
+        if (dash) {
+            if (!parse_decimal(item, usize(dash - item), first) ||
+                !parse_decimal(dash + 1, item_len - usize(dash - item) - 1, last))
+                return false;
+        } else {
+            if (!parse_decimal(item, item_len, first)) return false;
+            last = first;
+        }
+        if (first > last || last > 63) return false;
+        for (u64 c = first; c <= last; ++c) result |= 1ull << c;
+        i = end + 1;
+    }
+    if (!result) return false;
+    mask = result;
+    return true;
+}
+
 bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine& out, char* error_buffer,
                        usize error_buffer_size) {
     memset(&out, 0, sizeof(out));
     snprintf(out.name, sizeof(out.name), "dom%u", default_index);
     out.memory_bytes = kDefaultDomainMemory;
     out.vcpus = 1;
+    out.weight = kCreditDefaultWeight;
+    out.cpus = ~0ull;
     if (!is_domain_line(cmdline)) return fail(error_buffer, error_buffer_size, "not a domain line");
     const char* p = cmdline;
     while (is_space(*p)) ++p;
@@ -137,9 +174,30 @@ bool parse_domain_line(const char* cmdline, u32 default_index, DomainModuleLine&
                 return fail(error_buffer, error_buffer_size, "role '%.*s': the only role is 'control'", value,
                             value_len);
             out.privileged = true;
+        } else if (equals(start, key_len, "weight")) {
+            u64 n;
+            if (!parse_decimal(value, value_len, n) || n < kCreditMinWeight || n > kCreditMaxWeight)
+                return fail(error_buffer, error_buffer_size, "weight '%.*s': must be between 1 and 65535", value,
+                            value_len);
+            out.weight = u32(n);
+        } else if (equals(start, key_len, "cap")) {
+            u64 n;
+            if (!parse_decimal(value, value_len, n) || n > 100 * kMaxDomainVcpus)
+                return fail(error_buffer, error_buffer_size,
+                            "cap '%.*s': a percentage of one CPU, 0 (none) to 100 per vCPU", value, value_len);
+            out.cap_percent = u32(n);
+        } else if (equals(start, key_len, "cpus")) {
+            if (!parse_cpu_list(value, value_len, out.cpus))
+                return fail(error_buffer, error_buffer_size,
+                            "cpus '%.*s': expected CPUs such as 0, 0-3,6 or all (CPUs 0-63)", value, value_len);
         } else {
             return fail(error_buffer, error_buffer_size, "'%.*s': unknown option", start, len);
         }
+    }
+    if (out.cap_percent > 100 * out.vcpus) {
+        snprintf(error_buffer, error_buffer_size, "cap %u: more than its %u vCPU(s) can use (at most %u)",
+                 out.cap_percent, out.vcpus, 100 * out.vcpus);
+        return false;
     }
     return true;
 }

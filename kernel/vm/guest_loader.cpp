@@ -217,6 +217,9 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     const bool linux = looks_like_bzimage(kernel);
     config.pc_platform = linux || line.pc_platform;
     config.privileged = line.privileged;
+    config.weight = line.weight;
+    config.cap_percent = line.cap_percent;
+    config.cpus = line.cpus;
     if (line.dom0) {
         if (!linux) {
             log_error("domain %s: cannot create it: Domain-0 must be a Linux kernel (a bzImage)", line.name);
@@ -259,6 +262,9 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
              d->hardware_domain ? ", Domain-0 (identity-mapped RAM, the machine's devices)"
              : d->privileged    ? ", control domain"
                                 : "");
+    if (line.weight != kCreditDefaultWeight || line.cap_percent || line.cpus != ~0ull)
+        log_info("domain %u (%s): credit scheduler weight %u, cap %u%%, CPUs %#llx", d->id, d->name, line.weight,
+                 line.cap_percent, (unsigned long long)line.cpus);
     if (const u64 gigabytes = d->memory.gigabyte_leaves())
         log_info("domain %u (%s): %llu GiB of its RAM mapped with 1 GiB pages", d->id, d->name,
                  (unsigned long long)gigabytes);

@@ -80,6 +80,17 @@ TEST(Cmdline, RejectsOverflowingAndOutOfRangeNumbers) {
     EXPECT_EQ(parse("debug_exit=0x1f4x").diagnostics.count, 1u);
 }
 
+TEST(Cmdline, SchedulerIsCreditOrRoundRobin) {
+    EXPECT_FALSE(parse("").options.round_robin);
+    EXPECT_FALSE(parse("sched=credit").options.round_robin);
+    EXPECT_TRUE(parse("sched=rr").options.round_robin);
+    for (const char* line : {"sched", "sched=", "sched=credit2", "sched=RR"}) {
+        Parsed p = parse(line);
+        EXPECT_FALSE(p.options.round_robin) << line;
+        EXPECT_EQ(p.diagnostics.count, 1u) << line;
+    }
+}
+
 TEST(Cmdline, UnknownOptionsAreReportedNotFatal) {
     Parsed p = parse("frobnicate=1 acpidump=yes loglevel=debug");
     EXPECT_EQ(p.options.log_level, LogLevel::Debug);

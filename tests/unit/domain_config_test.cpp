@@ -272,7 +272,7 @@ TEST(DomainConfig, ErrorFitsTheCallersBuffer) {
 
 TEST(DomainConfig, UnknownKeysAndMissingEquals) {
     EXPECT_EQ(parse("domain memory=64M").error, "'memory=64M': unknown option");
-    EXPECT_EQ(parse("domain name=t1 cpus=2").error, "'cpus=2': unknown option");
+    EXPECT_EQ(parse("domain name=t1 cpu=2").error, "'cpu=2': unknown option");
     EXPECT_EQ(parse("domain Name=t1").error, "'Name=t1': unknown option");
     EXPECT_EQ(parse("domain =5").error, "'=5': unknown option");
     EXPECT_EQ(parse("domain name").error, "'name': expected key=value or dom0");
@@ -308,6 +308,42 @@ TEST(DomainConfig, GuestCommandLineIsAtMost255Bytes) {
     EXPECT_FALSE(p.ok);
     EXPECT_EQ(p.error, "the guest command line is longer than 255 bytes");
     EXPECT_FALSE(parse(("domain -- " + std::string(1000, 'c')).c_str()).ok);
+}
+
+TEST(DomainConfig, SchedulerSettingsDefault) {
+    Parsed p = parse("domain name=a");
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_EQ(p.line.weight, 256u);
+    EXPECT_EQ(p.line.cap_percent, 0u);
+    EXPECT_EQ(p.line.cpus, ~0ull);
+}
+
+TEST(DomainConfig, SchedulerSettingsAreParsed) {
+    Parsed p = parse("domain name=a vcpus=2 weight=512 cap=150 cpus=0-2,5 -- x");
+    ASSERT_TRUE(p.ok) << p.error;
+    EXPECT_EQ(p.line.weight, 512u);
+    EXPECT_EQ(p.line.cap_percent, 150u);
+    EXPECT_EQ(p.line.cpus, 0x27u);
+    EXPECT_EQ(parse("domain cpus=all").line.cpus, ~0ull);
+    EXPECT_EQ(parse("domain cpus=63").line.cpus, 1ull << 63);
+    EXPECT_EQ(parse("domain weight=1").line.weight, 1u);
+    EXPECT_EQ(parse("domain weight=65535").line.weight, 65535u);
+}
+
+TEST(DomainConfig, BadSchedulerSettingsAreRefused) {
+    for (const char* line :
+         {"domain weight=0", "domain weight=65536", "domain weight=", "domain weight=x", "domain cap=-1",
+          "domain cap=101", "domain vcpus=2 cap=201", "domain cap=50%", "domain cpus=", "domain cpus=64",
+          "domain cpus=3-1", "domain cpus=0,,1", "domain cpus=a", "domain cpus=0-", "domain cpus=1,"}) {
+        Parsed p = parse(line);
+        EXPECT_FALSE(p.ok) << line;
+        EXPECT_FALSE(p.error.empty()) << line;
+    }
+    EXPECT_NE(parse("domain weight=0").error.find("weight"), std::string::npos);
+    EXPECT_NE(parse("domain cpus=64").error.find("cpus"), std::string::npos);
+    EXPECT_NE(parse("domain cap=101").error.find("cap"), std::string::npos);
+    // cap= before vcpus= is judged against the vcpus that follow.
+    EXPECT_TRUE(parse("domain cap=200 vcpus=2").ok);
 }
 
 TEST(DomainConfig, NotADomainLine) {
