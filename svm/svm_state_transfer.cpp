@@ -143,8 +143,14 @@ void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb) {
 void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events) {
     const VmcbControlArea& c = vmcb.control;
     events.interrupt_requested = (c.int_ctl & kIntCtlVIrq) != 0;
-    if (c.exit_int_info & event::kValid)
+    if (c.exit_int_info & event::kValid) {
         events.injected = event_encoding::decode(u32(c.exit_int_info), u32(c.exit_int_info >> 32), 0);
+        // Exceptions are vectors 0-31 (APM vol. 2 8.2). QEMU's TCG reports an interrupt whose
+        // delivery an exit cut short as type 3 ("exception") whatever its vector, and
+        // refuses that event back at VMRUN (VMEXIT_INVALID): it was an external interrupt.
+        if (events.injected.kind == vcpu_state::EventKind::HardwareException && events.injected.vector >= 32)
+            events.injected.kind = vcpu_state::EventKind::ExternalInterrupt;
+    }
 }
 
 }  // namespace svm

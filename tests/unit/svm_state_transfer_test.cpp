@@ -240,6 +240,16 @@ TEST(SvmEvents, AfterAnExitWhatWasNotDeliveredComesBack) {
     EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
     EXPECT_EQ(events.injected.vector, 0x41);
 
+    // QEMU's TCG reports the same as type 3, an exception with vector 0x41: it was an
+    // interrupt, and goes back as one (an exception type with that vector is refused).
+    vmcb->control.exit_int_info = event_encoding::kValid | (3u << 8) | 0x41;
+    svm::events_from_vmcb(*vmcb, events);
+    EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
+    EXPECT_EQ(events.injected.vector, 0x41);
+    vmcb->control.exit_int_info = event_encoding::kValid | (3u << 8) | 14;  // a real #PF stays one
+    svm::events_from_vmcb(*vmcb, events);
+    EXPECT_EQ(events.injected.kind, EventKind::HardwareException);
+
     VcpuEvents quiet;
     vmcb->control.exit_int_info = 0x41;  // no valid bit: stale (APM 15.7.2)
     svm::events_from_vmcb(*vmcb, quiet);
