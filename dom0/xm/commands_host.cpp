@@ -1,5 +1,5 @@
 // xm's commands that look at the host and its domains: info, list, vcpu-list, vcpu-pin,
-// uptime, dmesg and top.
+// sched-credit, uptime, dmesg and top.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,47 +60,52 @@ int cmd_list(ControlClient& control, const Args& args) {
 
 // vcpu-list [--exits] [DOMAIN ...]: --exits adds each vCPU's count of exits to the
 // hypervisor (what tools/bench-pvio divides by the requests a domain made).
-int cmd_vcpu_list(ControlClient& control, const Args& given) {
-    Args args;
-    bool exits = false;
-    for (const std::string& a : given) {
-        if (a == "--exits")
-            exits = true;
-        else
-            args.push_back(a);
-    }
-    std::vector<DomainStatus> shown;
+int cmd_vcpu_list(ControlClient& control, const Args& args) {
+    ParsedOptions options;
     std::string error;
+    if (!split_options(args, "vcpu-list", {{"--exits", "exits"}}, options, error)) return fail(error);
+    const bool exits = options.has("exits");
+    std::vector<DomainStatus> shown;
     HostInfo host;
-    if (!select_domains(control, args, shown, error) || !host_info(control, host, error)) return fail(error);
-    printf("Name                                ID  VCPU   CPU State   Time(s) %sAffinity (Hard / Soft)\n",
-           exits ? "       Exits " : "");
+    if (!select_domains(control, options.rest, shown, error) || !host_info(control, host, error)) return fail(error);
+    printf("%s\n", vcpu_list_header(exits).c_str());
     for (const DomainStatus& d : shown) {
         for (uint32_t v = 0; v < d.vcpus; ++v) {
             VcpuInfo info{};
             const int64_t result = control.call_with_buffer(kVcpuGetInfo, 2, &info, sizeof(info), d.id, v);
             if (result < 0) continue;  // gone meanwhile
-            const char* state = info.state == kVcpuRunnable ? "r--" : info.state == kVcpuBlocked ? "-b-" : "--p";
-            char exit_column[24] = "";
-            if (exits) snprintf(exit_column, sizeof(exit_column), "%12llu ", (unsigned long long)info.exits);
-            printf("%-32s %5u %5u %5u   %-3s %9.1f %s%s / all\n", domain_name(d).c_str(), d.id, v, info.cpu, state,
-                   double(info.cpu_time_ns) / 1e9, exit_column, cpu_list_text(info.affinity, host.cpus).c_str());
+            printf("%s\n", vcpu_list_row(d, v, info, host.cpus, exits).c_str());
         }
     }
     return 0;
 }
 
-// vcpu-pin DOMAIN VCPU|all CPUS|all: the vCPUs' hard affinity (xl's soft affinity, a
-// fourth argument, is taken only as "-" or "all": Vireo's scheduler has none).
+namespace {
+
+// One of vcpu-pin's CPU lists: "-" leaves that affinity as it is (xl vcpu-pin).
+int pin(ControlClient& control, const DomainStatus& d, uint32_t first, uint32_t last, const std::string& cpus,
+        AffinityKind kind) {
+    if (cpus == "-") return 0;
+    uint64_t mask = 0;
+    std::string error;
+    if (!parse_cpu_list(cpus, mask, error)) return fail("vcpu-pin: " + error);
+    for (uint32_t v = first; v <= last; ++v) {
+        const int64_t result = control.call(kVcpuSetAffinity, d.id, v, mask, kind);
+        if (result == kErrorInvalid) return fail("vcpu-pin: '" + cpus + "' names no CPU of this host");
+        if (result < 0) return fail("vcpu-pin " + domain_name(d) + ": " + error_text(result));
+    }
+    return 0;
+}
+
+}  // namespace
+
+// vcpu-pin DOMAIN VCPU|all HARD|all|- [SOFT|all|-]: the vCPUs' hard affinity (the CPUs
+// they may run on) and soft affinity (the ones they prefer), as xl vcpu-pin sets them.
 int cmd_vcpu_pin(ControlClient& control, const Args& args) {
-    if (args.size() != 3 && args.size() != 4) return fail("vcpu-pin takes DOMAIN VCPU|all CPUS|all");
-    if (args.size() == 4 && args[3] != "-" && args[3] != "all")
-        return fail("vcpu-pin: soft affinity is not supported (give '-' or 'all')");
+    if (args.size() != 3 && args.size() != 4) return fail("vcpu-pin takes DOMAIN VCPU|all HARD|all|- [SOFT|all|-]");
     DomainStatus d;
     std::string error;
     if (!find_domain(control, args[0], d, error)) return fail(error);
-    uint64_t mask = 0;
-    if (!parse_cpu_list(args[2], mask, error)) return fail("vcpu-pin: " + error);
     uint32_t first = 0, last = d.vcpus - 1;
     if (args[1] != "all") {
         char* end = nullptr;
@@ -110,11 +115,78 @@ int cmd_vcpu_pin(ControlClient& control, const Args& args) {
                         std::to_string(d.vcpus) + ")");
         first = last = uint32_t(v);
     }
-    for (uint32_t v = first; v <= last; ++v) {
-        const int64_t result = control.call(kVcpuSetAffinity, d.id, v, mask);
-        if (result == kErrorInvalid) return fail("vcpu-pin: '" + args[2] + "' names no CPU of this host");
-        if (result < 0) return fail("vcpu-pin " + domain_name(d) + ": " + error_text(result));
+    if (const int failed = pin(control, d, first, last, args[2], kAffinityHard)) return failed;
+    return args.size() == 4 ? pin(control, d, first, last, args[3], kAffinitySoft) : 0;
+}
+
+namespace {
+
+// A whole number from `low` to `high`, or false.
+bool parse_bounded(const std::string& text, uint32_t low, uint32_t high, uint32_t& out) {
+    char* end = nullptr;
+    const unsigned long long v = strtoull(text.c_str(), &end, 10);
+    if (text.empty() || text[0] == '-' || *end || v < low || v > high) return false;
+    out = uint32_t(v);
+    return true;
+}
+
+bool get_share(ControlClient& control, const DomainStatus& d, SchedCredit& share, std::string& error) {
+    const int64_t result =
+        control.call_with_buffer(kDomainSchedCredit, 2, &share, sizeof(share), d.id, kSchedCreditGet);
+    if (result == 0) return true;
+    error = "sched-credit " + domain_name(d) + ": " + error_text(result);
+    return false;
+}
+
+}  // namespace
+
+// sched-credit [-d DOMAIN [-w WEIGHT] [-c CAP]]: the domains' weights and caps under the
+// credit scheduler (xl sched-credit); with -w or -c, sets them for DOMAIN.
+int cmd_sched_credit(ControlClient& control, const Args& args) {
+    ParsedOptions options;
+    std::string error;
+    if (!split_options(args, "sched-credit", {},
+                       {{"-d", "domain"},
+                        {"--domain", "domain"},
+                        {"-w", "weight"},
+                        {"--weight", "weight"},
+                        {"-c", "cap"},
+                        {"--cap", "cap"}},
+                       options, error))
+        return fail(error);
+    if (!options.rest.empty()) return fail("sched-credit takes [-d DOMAIN [-w WEIGHT] [-c CAP]]");
+    const bool setting = options.has_value("weight") || options.has_value("cap");
+    if (!options.has_value("domain")) {
+        if (setting) return fail("sched-credit: -w and -c need -d DOMAIN");
+        std::vector<DomainStatus> shown;
+        if (!select_domains(control, {}, shown, error)) return fail(error);
+        printf("%s\n", sched_credit_header().c_str());
+        for (const DomainStatus& d : shown) {
+            SchedCredit share{};
+            if (!get_share(control, d, share, error)) continue;  // gone meanwhile
+            printf("%s\n", sched_credit_row(d, share).c_str());
+        }
+        return 0;
     }
+    DomainStatus d;
+    SchedCredit share{};
+    if (!find_domain(control, options.values["domain"], d, error) || !get_share(control, d, share, error))
+        return fail(error);
+    if (!setting) {
+        printf("%s\n%s\n", sched_credit_header().c_str(), sched_credit_row(d, share).c_str());
+        return 0;
+    }
+    if (options.has_value("weight") &&
+        !parse_bounded(options.values["weight"], kSchedMinWeight, kSchedMaxWeight, share.weight))
+        return fail("sched-credit: the weight must be a number from " + std::to_string(kSchedMinWeight) + " to " +
+                    std::to_string(kSchedMaxWeight) + ", not '" + options.values["weight"] + "'");
+    if (options.has_value("cap") && !parse_bounded(options.values["cap"], 0, 100 * d.vcpus, share.cap_percent))
+        return fail("sched-credit: the cap of " + domain_name(d) + " must be a number from 0 to " +
+                    std::to_string(100 * d.vcpus) + " (percent of one CPU; it has " + std::to_string(d.vcpus) +
+                    " vCPU" + (d.vcpus == 1 ? "" : "s") + "), not '" + options.values["cap"] + "'");
+    const int64_t result =
+        control.call_with_buffer(kDomainSchedCredit, 2, &share, sizeof(share), d.id, kSchedCreditSet);
+    if (result < 0) return fail("sched-credit " + domain_name(d) + ": " + error_text(result));
     return 0;
 }
 

@@ -78,6 +78,21 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
                         ")");
         if (pinned < 0) return undo("pinning its vCPUs failed: " + error_text(pinned));
     }
+    // cpus_soft=: the CPUs they prefer.
+    for (uint32_t v = 0; config.soft_cpu_mask && v < config.vcpus; ++v) {
+        const int64_t preferred = control.call(kVcpuSetAffinity, out.id, v, config.soft_cpu_mask, kAffinitySoft);
+        if (preferred == kErrorInvalid)
+            return undo("cpus_soft='" + config.cpus_soft + "' names no CPU of this host (it has " +
+                        std::to_string(host.cpus) + ")");
+        if (preferred < 0) return undo("setting its vCPUs' soft affinity failed: " + error_text(preferred));
+    }
+    // cpu_weight= and cap=: its share under the credit scheduler.
+    if (config.cpu_weight || config.cap_percent) {
+        SchedCredit share{config.cpu_weight ? config.cpu_weight : kSchedDefaultWeight, config.cap_percent};
+        const int64_t set_share =
+            control.call_with_buffer(kDomainSchedCredit, 2, &share, sizeof(share), out.id, kSchedCreditSet);
+        if (set_share < 0) return undo("setting its weight and cap failed: " + error_text(set_share));
+    }
     if (config.start_paused) return true;
     const int64_t run = control.call(kDomainUnpause, out.id);
     if (run < 0) return undo("it could not be started: " + error_text(run));

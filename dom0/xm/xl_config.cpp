@@ -12,6 +12,9 @@ namespace {
 constexpr uint64_t kMinMemoryMib = 2;
 constexpr uint64_t kMaxMemoryMib = 64ull * 1024;
 constexpr uint32_t kMaxVcpus = 8;
+// Xen's bounds for a credit weight (xl sched-credit -w), as the hypervisor's.
+constexpr uint64_t kMinWeight = 1;
+constexpr uint64_t kMaxWeight = 65535;
 
 struct Value {
     bool is_string = false;
@@ -154,6 +157,15 @@ struct Parser {
         } else if (key == "cpus") {
             if (!parse_cpu_list(v.text, out.cpu_mask, why)) return false;
             out.cpus = v.text;
+        } else if (key == "cpus_soft") {
+            if (!parse_cpu_list(v.text, out.soft_cpu_mask, why)) return false;
+            out.cpus_soft = v.text;
+        } else if (key == "cpu_weight") {
+            if (!number(v, kMinWeight, kMaxWeight, n, why)) return false;
+            out.cpu_weight = uint32_t(n);
+        } else if (key == "cap") {
+            if (!number(v, 0, 100 * kMaxVcpus, n, why)) return false;
+            out.cap_percent = uint32_t(n);
         } else if (key == "kernel") {
             if (!string(v, out.kernel, why)) return false;
         } else if (key == "ramdisk") {
@@ -234,6 +246,11 @@ struct Parser {
                                                     : nullptr;
         if (missing) {
             error = source + ": '" + missing + "' is missing";
+            return false;
+        }
+        if (out.cap_percent > 100 * out.vcpus) {
+            error = source + ": cap (" + std::to_string(out.cap_percent) +
+                    ") is more than 100 per vCPU (vcpus = " + std::to_string(out.vcpus) + ")";
             return false;
         }
         if (out.maxmem_mib && out.maxmem_mib < out.memory_mib) {

@@ -42,8 +42,14 @@ struct XlConfig {
     uint64_t memory_mib = 0;  // required
     uint64_t maxmem_mib = 0;  // 0: the same as memory
     uint32_t vcpus = 1;
-    std::string cpus;       // hard affinity, as written ("0-3,5"); empty: all
-    uint64_t cpu_mask = 0;  // the same as a mask (bit n: CPU n); 0: all
+    std::string cpus;            // hard affinity, as written ("0-3,5"); empty: all
+    uint64_t cpu_mask = 0;       // the same as a mask (bit n: CPU n); 0: all
+    std::string cpus_soft;       // soft affinity (the CPUs its vCPUs prefer), as written
+    uint64_t soft_cpu_mask = 0;  // as a mask; 0: all
+    // The credit scheduler's share (xl.cfg(5) cpu_weight and cap; xm sched-credit): 0 for
+    // a weight not given (256, the hypervisor's default); cap in percent of one CPU, 0: none.
+    uint32_t cpu_weight = 0;
+    uint32_t cap_percent = 0;
     std::string kernel;
     std::string ramdisk;
     std::string cmdline;  // `cmdline`, or `root` and `extra` put together as xl does

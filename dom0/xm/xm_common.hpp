@@ -29,24 +29,25 @@ bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& 
 bool write_all(int fd, const void* data, size_t length);
 
 // The commands (xm help lists them), each in the file of its kind.
-int cmd_create(ControlClient& control, const Args& args);     // command_create.cpp
-int cmd_console(ControlClient& control, const Args& args);    // console_session.cpp
-int cmd_list(ControlClient& control, const Args& args);       // commands_host.cpp
-int cmd_info(ControlClient& control, const Args& args);       //
-int cmd_vcpu_list(ControlClient& control, const Args& args);  //
-int cmd_vcpu_pin(ControlClient& control, const Args& args);   //
-int cmd_uptime(ControlClient& control, const Args& args);     //
-int cmd_dmesg(ControlClient& control, const Args& args);      //
-int cmd_top(ControlClient& control, const Args& args);        //
-int cmd_shutdown(ControlClient& control, const Args& args);   // commands_domain.cpp
-int cmd_reboot(ControlClient& control, const Args& args);     //
-int cmd_destroy(ControlClient& control, const Args& args);    //
-int cmd_pause(ControlClient& control, const Args& args);      //
-int cmd_unpause(ControlClient& control, const Args& args);    //
-int cmd_rename(ControlClient& control, const Args& args);     //
-int cmd_domid(ControlClient& control, const Args& args);      //
-int cmd_domname(ControlClient& control, const Args& args);    //
-int cmd_mem_set(ControlClient& control, const Args& args);    //
-int cmd_dump_core(ControlClient& control, const Args& args);  // command_dump_core.cpp
+int cmd_create(ControlClient& control, const Args& args);        // command_create.cpp
+int cmd_console(ControlClient& control, const Args& args);       // console_session.cpp
+int cmd_list(ControlClient& control, const Args& args);          // commands_host.cpp
+int cmd_info(ControlClient& control, const Args& args);          //
+int cmd_vcpu_list(ControlClient& control, const Args& args);     //
+int cmd_vcpu_pin(ControlClient& control, const Args& args);      //
+int cmd_sched_credit(ControlClient& control, const Args& args);  //
+int cmd_uptime(ControlClient& control, const Args& args);        //
+int cmd_dmesg(ControlClient& control, const Args& args);         //
+int cmd_top(ControlClient& control, const Args& args);           //
+int cmd_shutdown(ControlClient& control, const Args& args);      // commands_domain.cpp
+int cmd_reboot(ControlClient& control, const Args& args);        //
+int cmd_destroy(ControlClient& control, const Args& args);       //
+int cmd_pause(ControlClient& control, const Args& args);         //
+int cmd_unpause(ControlClient& control, const Args& args);       //
+int cmd_rename(ControlClient& control, const Args& args);        //
+int cmd_domid(ControlClient& control, const Args& args);         //
+int cmd_domname(ControlClient& control, const Args& args);       //
+int cmd_mem_set(ControlClient& control, const Args& args);       //
+int cmd_dump_core(ControlClient& control, const Args& args);     // command_dump_core.cpp
 
 }  // namespace xm

@@ -151,6 +151,27 @@ std::string uptime_text(uint64_t seconds) {
                                unsigned(seconds % 60));
 }
 
+std::string vcpu_list_header(bool exits) {
+    return printf_string("Name                                ID  VCPU   CPU State   Time(s) %sAffinity (Hard / Soft)",
+                         exits ? "       Exits " : "");
+}
+
+std::string vcpu_list_row(const DomainStatus& status, uint32_t vcpu, const VcpuInfo& info, uint32_t host_cpus,
+                          bool exits) {
+    const char* state = info.state == kVcpuRunnable ? "r--" : info.state == kVcpuBlocked ? "-b-" : "--p";
+    const std::string exit_column = exits ? printf_string("%12llu ", (unsigned long long)info.exits) : "";
+    return printf_string("%-32s %5u %5u %5u   %-3s %9.1f %s%s / %s", domain_name(status).c_str(), status.id, vcpu,
+                         info.cpu, state, double(info.cpu_time_ns) / 1e9, exit_column.c_str(),
+                         cpu_list_text(info.affinity, host_cpus).c_str(),
+                         cpu_list_text(info.soft_affinity, host_cpus).c_str());
+}
+
+std::string sched_credit_header() { return printf_string("%-33s %4s %6s %4s", "Name", "ID", "Weight", "Cap"); }
+
+std::string sched_credit_row(const DomainStatus& status, const SchedCredit& share) {
+    return printf_string("%-33s %4u %6u %4u", domain_name(status).c_str(), status.id, share.weight, share.cap_percent);
+}
+
 std::string uptime_header() { return printf_string("%-33s %4s %s", "Name", "ID", "Uptime"); }
 
 std::string uptime_row(const DomainStatus& status) {

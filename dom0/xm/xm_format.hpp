@@ -28,6 +28,16 @@ std::string info_text(const hypercall::HostInfo& info, const std::string& hostna
 // A CPU mask as a list ("0-1,3"), "all" when it covers the host's CPUs.
 std::string cpu_list_text(uint64_t mask, uint32_t host_cpus);
 
+// `xm vcpu-list` (xl's columns): one row per vCPU, with its count of exits after its
+// CPU time when `exits` (vcpu-list --exits), and its affinity as "HARD / SOFT" lists.
+std::string vcpu_list_header(bool exits);
+std::string vcpu_list_row(const hypercall::DomainStatus& status, uint32_t vcpu, const hypercall::VcpuInfo& info,
+                          uint32_t host_cpus, bool exits);
+
+// `xm sched-credit` (xl's format, tools/xl/xl_sched.c): a domain's weight and cap.
+std::string sched_credit_header();
+std::string sched_credit_row(const hypercall::DomainStatus& status, const hypercall::SchedCredit& share);
+
 // `xm uptime` (xl's format): "H:MM:SS", with "N days, " in front after a day.
 std::string uptime_text(uint64_t seconds);
 std::string uptime_header();

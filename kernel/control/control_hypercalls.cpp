@@ -302,6 +302,7 @@ i64 get_vcpu_info(Vcpu& caller, Domain& d, u64 index, u64 address) {
     for (u64 count : v.exits) info.exits += count;
     info.cpu_time_ns = cpu_time_ns(v);
     info.affinity = __atomic_load_n(&v.sched.hard_affinity, __ATOMIC_RELAXED);
+    info.soft_affinity = __atomic_load_n(&v.sched.soft_affinity, __ATOMIC_RELAXED);
     return write_caller(caller, address, &info, sizeof(info)) ? 0 : kErrorFault;
 }
 
@@ -368,9 +369,40 @@ i64 rename(Vcpu& caller, Domain& d, u64 address) {
     return domain_rename(d, name);
 }
 
-i64 set_affinity(Domain& d, u64 index, u64 mask) {
+i64 set_affinity(Domain& d, u64 index, u64 mask, u64 kind) {
     if (index >= d.vcpu_count) return kErrorInvalid;
-    return scheduler_set_affinity(d.vcpus[index], mask) ? 0 : kErrorInvalid;
+    switch (kind) {
+        case kAffinityHard: return scheduler_set_affinity(d.vcpus[index], mask) ? 0 : kErrorInvalid;
+        case kAffinitySoft: return scheduler_set_soft_affinity(d.vcpus[index], mask) ? 0 : kErrorInvalid;
+        default: return kErrorInvalid;
+    }
+}
+
+static_assert(kSchedMinWeight == kCreditMinWeight && kSchedMaxWeight == kCreditMaxWeight &&
+              kSchedDefaultWeight == kCreditDefaultWeight);
+
+// The domain's weight and cap (xm sched-credit). A set checks both before it changes
+// either, so a refused call leaves the domain as it was.
+i64 sched_credit(Vcpu& caller, Domain& d, u64 op, u64 address) {
+    SchedCredit settings{};
+    switch (op) {
+        case kSchedCreditGet:
+            settings.weight = __atomic_load_n(&d.sched.weight, __ATOMIC_RELAXED);
+            settings.cap_percent = __atomic_load_n(&d.sched.cap_percent, __ATOMIC_RELAXED);
+            return write_caller(caller, address, &settings, sizeof(settings)) ? 0 : kErrorFault;
+        case kSchedCreditSet: {
+            if (!read_caller(caller, address, &settings, sizeof(settings))) return kErrorFault;
+            CreditDomain check;
+            if (!credit_set_weight(check, settings.weight) ||
+                !credit_set_cap(check, settings.cap_percent, d.vcpu_count))
+                return kErrorInvalid;
+            credit_set_weight(d.sched, settings.weight);
+            credit_set_cap(d.sched, settings.cap_percent, d.vcpu_count);
+            for (u32 i = 0; i < d.vcpu_count; ++i) scheduler_reconsider_vcpu(d.vcpus[i]);
+            return 0;
+        }
+        default: return kErrorInvalid;
+    }
 }
 
 // The dirty log (docs/hypercalls.md): the hypervisor keeps the bitmap; take hands it over.
@@ -497,7 +529,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainConsoleWrite: return console_input(caller, *target, args[1], args[2]);
         case kDomainReset: return domain_reset(*target);
         case kDomainRename: return rename(caller, *target, args[1]);
-        case kVcpuSetAffinity: return set_affinity(*target, args[1], args[2]);
+        case kVcpuSetAffinity: return set_affinity(*target, args[1], args[2], args[3]);
         case kDomainMapForeign: return map_foreign(caller, *target, args[1], args[2], args[3]);
         case kIoreqAttach: return ioreq_attach(*caller.domain, *target, args[1]);
         case kIoreqDetach: return ioreq_detach(*caller.domain, *target);
@@ -505,6 +537,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kIoreqComplete: return ioreq_complete(*caller.domain, *target, args[1]);
         case kDomainBalloon: return balloon(caller, *target, args[1], args[2], args[3]);
         case kDomainMemoryTarget: return domain_memory_target(*target, args[1], args[2]);
+        case kDomainSchedCredit: return sched_credit(caller, *target, args[1], args[2]);
         case kInjectMsi:
             if (!target->platform || args[2] > 0xffffffffull) return kErrorInvalid;
             return target->platform->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;

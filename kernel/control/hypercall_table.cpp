@@ -38,7 +38,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kLogRead, "log_read", kControl, false},
     {kDomainReset, "domain_reset", kControl, true},
     {kDomainRename, "domain_rename", kControl, true},
-    {kVcpuSetAffinity, "vcpu_set_affinity", kControl, true},
+    {kVcpuSetAffinity, "vcpu_set_affinity", kControl, false},  // Domain-0 may pin its own vCPUs
     {kDomainMapForeign, "domain_map_foreign", kControl, true},
     {kDomainUnmapForeign, "domain_unmap_foreign", kControl, false},  // a handle, not a domain
     {kIoreqAttach, "ioreq_attach", kControl, true},
@@ -49,6 +49,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kEventGsi, "event_gsi", kControl, false},
     {kDomainBalloon, "domain_balloon", kControl, true},
     {kDomainMemoryTarget, "domain_memory_target", kControl, true},
+    {kDomainSchedCredit, "domain_sched_credit", kControl, false},  // and weigh itself, as Xen's dom0
 };
 
 }  // namespace

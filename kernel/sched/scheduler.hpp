@@ -1,9 +1,10 @@
-// The vCPU scheduler: each physical CPU runs the vCPUs queued on it round-robin, in
+// The vCPU scheduler: each physical CPU runs the vCPUs queued on it, in turn and in
 // slices, and a CPU with two runnable vCPUs gives one to an idle CPU. There is no
 // periodic tick: each CPU arms a one-shot timer at the next thing it must do (a slice's
 // end, the earliest timer a device model armed on it: kernel/sched/cpu_timers.hpp), and
 // a wake-up from another CPU kicks the vCPU's CPU (kernel/sched/cpu_work.hpp), so it is
-// seen at once. (The credit scheduler is its own issue.)
+// seen at once. Which vCPU runs, for how long, and which one moves is the credit
+// policy's choice (kernel/sched/credit_policy.hpp).
 #pragma once
 
 #include "kernel/types.hpp"
@@ -40,6 +41,12 @@ void scheduler_lose_timer_interrupts(u32 cpu);
 // Pins `vcpu` to the CPUs in `mask` (bit n: CPU n): it runs on one of them from its next
 // scheduling on. False (nothing changes) when no online CPU is in the mask.
 bool scheduler_set_affinity(Vcpu& vcpu, u64 mask);
+// The CPUs `vcpu` prefers (soft affinity), where its hard affinity lets it run: a busy CPU
+// gives an idle one a vCPU that prefers it first. False (nothing changes) as above.
+bool scheduler_set_soft_affinity(Vcpu& vcpu, u64 mask);
+// Its domain's weight or cap changed: its CPU decides again now rather than at the end of
+// what it planned (a cap lifted from a parked vCPU lets it run at once).
+void scheduler_reconsider_vcpu(Vcpu& vcpu);
 
 // This CPU's loop: run vCPUs, handle their exits, idle when there is nothing to run.
 [[noreturn]] void scheduler_run_this_cpu();

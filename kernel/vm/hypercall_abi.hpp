@@ -21,7 +21,7 @@ enum Number : uint32_t {
     kDomainsAlive = 7,  // () -> how many domains have not ended, the caller's included
 
     // Control calls: only a privileged domain (the control domain) may make them, and
-    // never on itself. Domains are named by id.
+    // most never on itself (kernel/control/hypercall_table.cpp). Domains are named by id.
     kDomainCreate = 16,        // (linear address of DomainCreateArgs) -> the new domain's id
     kDomainDestroy = 17,       // (id) -> 0; returns once everything it had is back
     kDomainPause = 18,         // (id) -> 0; returns once none of its vCPUs runs
@@ -43,7 +43,7 @@ enum Number : uint32_t {
     kLogRead = 34,             // (position, linear address, length, LogReadFlags) -> bytes, as console_read
     kDomainReset = 35,         // (id) -> 0: the reset button (a domU's on_reboot follows)
     kDomainRename = 36,        // (id, linear address of char[32]) -> 0
-    kVcpuSetAffinity = 37,     // (id, vCPU, mask of physical CPUs) -> 0
+    kVcpuSetAffinity = 37,     // (id, vCPU, mask of physical CPUs, AffinityKind) -> 0
     // (id, first guest frame, count <= kForeignMapMaxPages, linear address of count uint64_t
     // frame numbers of the caller's own RAM) -> a handle: those pages show the domain's
     kDomainMapForeign = 38,
@@ -60,6 +60,7 @@ enum Number : uint32_t {
     // of count uint64_t guest frame numbers, count <= kBalloonMaxPages) -> how many were done
     kDomainBalloon = 46,
     kDomainMemoryTarget = 47,  // (id, MemoryTargetOp, bytes) -> get: the target in bytes; set: 0
+    kDomainSchedCredit = 48,   // (id, SchedCreditOp, linear address of SchedCredit) -> 0
     kCount,
 };
 
@@ -78,7 +79,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 6u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 7u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -219,10 +220,17 @@ struct VcpuInfo {
     uint32_t state;       // VcpuInfoState
     uint64_t migrations;  // moves from one physical CPU to another
     uint64_t exits;
-    uint64_t cpu_time_ns;  // its time on physical CPUs
-    uint64_t affinity;     // the physical CPUs it may run on (bit n: CPU n)
+    uint64_t cpu_time_ns;    // its time on physical CPUs
+    uint64_t affinity;       // the physical CPUs it may run on (bit n: CPU n): hard affinity
+    uint64_t soft_affinity;  // the ones it prefers, where it may run
 };
-static_assert(sizeof(VcpuInfo) == 40);
+static_assert(sizeof(VcpuInfo) == 48);
+
+// kVcpuSetAffinity's fourth argument: which of the vCPU's CPU sets the mask replaces.
+enum AffinityKind : uint32_t {
+    kAffinityHard = 0,  // it runs only there
+    kAffinitySoft = 1,  // it prefers those, where its hard affinity allows
+};
 
 struct HypervisorStats {
     uint64_t free_memory_bytes;
@@ -310,5 +318,20 @@ enum MemoryTargetOp : uint32_t {
     kMemoryTargetSet = 1,  // raises Domain-0's event line: its device model looks again
 };
 inline constexpr uint64_t kMinMemoryTarget = 16ull * 1024 * 1024;  // or its RAM, when smaller
+
+// kDomainSchedCredit: a domain's share of the CPUs under the credit scheduler
+// (kernel/sched/credit_policy.hpp; Xen's `xl sched-credit`).
+enum SchedCreditOp : uint32_t {
+    kSchedCreditGet = 0,  // fills the SchedCredit
+    kSchedCreditSet = 1,  // takes both fields; -22 (nothing changes) when one is out of range
+};
+struct SchedCredit {
+    uint32_t weight;       // kSchedMinWeight..kSchedMaxWeight; kSchedDefaultWeight unless set
+    uint32_t cap_percent;  // of one CPU, for the whole domain: 0 (none) to 100 per vCPU
+};
+static_assert(sizeof(SchedCredit) == 8);
+inline constexpr uint32_t kSchedDefaultWeight = 256;
+inline constexpr uint32_t kSchedMinWeight = 1;
+inline constexpr uint32_t kSchedMaxWeight = 65535;
 
 }  // namespace hypercall

@@ -132,7 +132,8 @@ int judge_spread(uint32_t quad) {
     while (quad_cpus(quad, migrations) == 0 && polls++ < kMaxPolls) nap(false);
     CHECK(quad_cpus(quad, migrations) == 1, "quad's %u spinning vCPUs all start on CPU 0", kQuadVcpus);
     for (uint32_t v = 0; v < kQuadVcpus; ++v)
-        CHECK(call_hypervisor(kVcpuSetAffinity, quad, v, 0xf) == 0, "quad's vCPU %u may run on CPUs 0-3", v);
+        CHECK(call_hypervisor4(kVcpuSetAffinity, quad, v, 0xf, kAffinityHard) == 0,
+              "quad's vCPU %u may run on CPUs 0-3", v);
     uint32_t cpus = 0;
     for (polls = 0; polls < kMaxPolls && (cpus = quad_cpus(quad, migrations)) != 0xf; ++polls) nap(false);
     CHECK(cpus == 0xf, "four CPU-bound vCPUs placed on one CPU spread out over four CPUs (CPUs %x, %u moves)", cpus,

@@ -51,6 +51,14 @@ TEST(HypercallTable, ACallOnADomainNeverTargetsTheCaller) {
     EXPECT_EQ(hypercall_check(kVcpuGetInfo, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
 }
 
+// Xen's dom0 pins and weighs itself (xl vcpu-pin 0, xl sched-credit -d 0): nothing there
+// can end or stop the caller.
+TEST(HypercallTable, TheCallerMayPinAndWeighItself) {
+    EXPECT_EQ(hypercall_check(kVcpuSetAffinity, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
+    EXPECT_EQ(hypercall_check(kDomainSchedCredit, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
+    EXPECT_EQ(hypercall_check(kDomainSchedCredit, 0, false, kCaller, kCaller), HypercallCheck::NotPrivileged);
+}
+
 TEST(HypercallTable, NamesAreUnique) {
     for (u64 a = 0; a < kCount; ++a)
         for (u64 b = a + 1; b < kCount; ++b)

@@ -42,6 +42,30 @@ TEST(XlConfig, ReadsXlsKeys) {
     EXPECT_EQ(c.on_crash, EndAction::Preserve);
 }
 
+// xl.cfg(5)'s scheduling keys: cpus (hard affinity), cpus_soft, cpu_weight and cap.
+TEST(XlConfig, ReadsTheCreditSchedulersKeys) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\nvcpus=2\ncpus='1'\ncpus_soft='0,1'\ncpu_weight=512\ncap=150\n",
+                      c, error))
+        << error;
+    EXPECT_EQ(c.cpu_mask, 0x2u);
+    EXPECT_EQ(c.cpus_soft, "0,1");
+    EXPECT_EQ(c.soft_cpu_mask, 0x3u);
+    EXPECT_EQ(c.cpu_weight, 512u);
+    EXPECT_EQ(c.cap_percent, 150u);
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\n", c, error));
+    EXPECT_EQ(c.cpu_weight, 0u) << "not given: the hypervisor's default";
+    EXPECT_EQ(c.cap_percent, 0u);
+    EXPECT_EQ(c.soft_cpu_mask, 0u);
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncpu_weight=0\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: cpu_weight: 0 is out of range (1 to 65535)");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncap=101\n", c, error));
+    EXPECT_EQ(error, "domu.cfg: cap (101) is more than 100 per vCPU (vcpus = 1)");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncpus_soft='9-x'\n", c, error));
+    EXPECT_EQ(error.rfind("domu.cfg:4: cpus_soft: ", 0), 0u) << error;
+}
+
 TEST(XlConfig, RootAndExtraMakeTheCommandLineAsXlDoes) {
     XlConfig c;
     std::string error;

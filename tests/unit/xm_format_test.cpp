@@ -59,6 +59,34 @@ TEST(XmFormat, UptimeAsXlShowsIt) {
     EXPECT_EQ(xm::uptime_row(web), "web                                  2  0:01:01");
 }
 
+TEST(XmFormat, VcpuListShowsHardAndSoftAffinity) {
+    EXPECT_EQ(xm::vcpu_list_header(false),
+              "Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)");
+    VcpuInfo info{};
+    info.cpu = 1;
+    info.state = kVcpuRunnable;
+    info.cpu_time_ns = 12'340'000'000;
+    info.exits = 77;
+    info.affinity = 0x2;
+    info.soft_affinity = ~0ull;
+    const DomainStatus web = status("web", 2, kStateRunning, 64, 2, 0);
+    EXPECT_EQ(xm::vcpu_list_row(web, 1, info, 2, false),
+              "web                                  2     1     1   r--      12.3 1 / all");
+    info.state = kVcpuBlocked;
+    info.affinity = ~0ull;
+    info.soft_affinity = 0x1;
+    EXPECT_EQ(xm::vcpu_list_row(web, 0, info, 2, true),
+              "web                                  2     0     1   -b-      12.3           77 all / 0");
+}
+
+TEST(XmFormat, SchedCreditAsXlShowsIt) {
+    EXPECT_EQ(xm::sched_credit_header(), "Name                                ID Weight  Cap");
+    EXPECT_EQ(xm::sched_credit_row(status("Domain-0", 0, kStateRunning, 512, 2, 0), SchedCredit{256, 0}),
+              "Domain-0                             0    256    0");
+    EXPECT_EQ(xm::sched_credit_row(status("web", 12, kStateRunning, 64, 1, 0), SchedCredit{65535, 100}),
+              "web                                 12  65535  100");
+}
+
 TEST(XmFormat, TopRowsShowCpuAndMemoryShares) {
     EXPECT_EQ(xm::top_header(), "      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%) VCPUS");
     EXPECT_EQ(xm::top_row(status("web", 2, kStateRunning, 64, 1, 5'000'000'000), 12.5, 256ull << 20),
