@@ -164,7 +164,7 @@ struct Parser {
             if (!number(v, kMinWeight, kMaxWeight, n, why)) return false;
             out.cpu_weight = uint32_t(n);
         } else if (key == "cap") {
-            if (!number(v, 0, 100 * kMaxVcpus, n, why)) return false;
+            if (!number(v, 0, 100ull * kMaxVcpus, n, why)) return false;
             out.cap_percent = uint32_t(n);
         } else if (key == "kernel") {
             if (!string(v, out.kernel, why)) return false;

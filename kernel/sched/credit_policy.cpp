@@ -72,7 +72,12 @@ bool credit_set_weight(CreditDomain& d, u32 weight) {
 
 bool credit_set_cap(CreditDomain& d, u32 cap_percent, u32 vcpu_count) {
     if (cap_percent > 100 * (vcpu_count ? vcpu_count : 1)) return false;
-    __atomic_store_n(&d.cap_percent, cap_percent, __ATOMIC_RELAXED);
+    // A new cap starts a new bucket: what the domain ran under another cap (a higher one
+    // would park it for as long again) counts no more. Emptied, the next charge raises it
+    // to one burst below the allowance (cap_catch_up). A charge racing with this store
+    // loses at most its own microseconds.
+    if (__atomic_exchange_n(&d.cap_percent, cap_percent, __ATOMIC_RELAXED) != cap_percent)
+        __atomic_store_n(&d.cap_used_us, 0, __ATOMIC_RELAXED);
     return true;
 }
 

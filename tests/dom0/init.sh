@@ -20,6 +20,7 @@
 #                       rename, reboot, a panic, shutdown -w and destroy
 #   vireo.xm=pvio       instead: domUs with a virtio disk served by vireo-dm here
 #   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
+#   vireo.xm=sched      instead: xm sched-credit and vcpu-pin with CPU-bound domUs
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 #   vireo.root=LABEL=L  once the drivers are loaded, mount the disk labelled L (Domain-0's
@@ -714,6 +715,96 @@ pvio_hvc() {
   run_xm "xm destroy nodm" xm destroy nodm
 }
 
+# xm sched-credit, vcpu-pin and the config's cpus, cpus_soft and cpu_weight
+# (vireo.xm=sched): Domain-0 pinned to CPU 0, two CPU-bound domUs (vireo.spin) pinned to
+# CPU 1 share it by weight, 512 against 256, then the lighter one under a cap of 25%.
+# Their CPU times are the hypervisor's own counters (xm list --json).
+spin_config() {
+  cat > /tmp/$1.cfg << EOF
+name = "$1"
+memory = 96
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 vireo.spin"
+cpus = "1"
+EOF
+}
+# wait_spinning NAME: until its console says it spins (xm console from its first line).
+wait_spinning() {
+  rm -f /tmp/keys
+  mkfifo /tmp/keys
+  xm console "$1" < /tmp/keys > /tmp/$1.out 2>&1 &
+  pid=$!
+  exec 4> /tmp/keys
+  wait_for /tmp/$1.out "VIREO-LINUX: spinning"
+  ok=$?
+  printf '\035' >&4
+  exec 4>&-
+  wait_gone $pid > /dev/null
+  return $ok
+}
+# measure A B SECONDS: until A and B have run SECONDS more of CPU time together (or 20
+# minutes pass); prints A's and B's CPU time meanwhile and the seconds that passed.
+measure() {
+  a0=$(cpu_time "$1")
+  b0=$(cpu_time "$2")
+  t0=$(now_ns)
+  for _ in $(seq 600); do
+    sleep 2
+    a=$(cpu_time "$1")
+    b=$(cpu_time "$2")
+    t=$(now_ns)
+    awk -v a="$a" -v b="$b" -v a0="$a0" -v b0="$b0" -v s="$3" 'BEGIN { exit !(a - a0 + b - b0 >= s) }' && break
+  done
+  awk -v a="$a" -v b="$b" -v a0="$a0" -v b0="$b0" -v t="$t" -v t0="$t0" \
+    'BEGIN { printf "%.3f %.3f %.3f\n", a - a0, b - b0, (t - t0) / 1e9 }'
+}
+xm_sched() {
+  trap '' PIPE
+  run_xm "xm sched-credit" xm sched-credit
+  run_xm "xm vcpu-pin Domain-0" xm vcpu-pin Domain-0 all 0
+  spin_config light
+  spin_config heavy
+  printf 'cpu_weight = 512\ncpus_soft = "1"\n' >> /tmp/heavy.cfg
+  run_xm "xm create light" xm create /tmp/light.cfg
+  run_xm "xm create heavy" xm create /tmp/heavy.cfg
+  run_xm "xm sched-credit -d heavy" xm sched-credit -d heavy
+  run_xm "xm vcpu-list heavy" xm vcpu-list heavy
+  run_xm "xm vcpu-pin heavy soft" xm vcpu-pin heavy 0 - all
+  say "heavy's affinity now: $(xm vcpu-list heavy | awk 'NR == 2 { print $7 " " $8 " " $9 }')"
+  wait_spinning light && wait_spinning heavy && say "light and heavy spin on CPU 1"
+  # The weights: 512 against 256 is twice the CPU time (within 5%: 1.9 to 2.1).
+  set -- $(measure heavy light 12)
+  ratio=$(awk -v h="$1" -v l="$2" 'BEGIN { if (l > 0) printf "%.3f", h / l; else print "none" }')
+  say "weights 512 and 256 on CPU 1: heavy ran $1 s, light $2 s in $3 s: ratio $ratio"
+  if awk -v r="$ratio" 'BEGIN { exit !(r >= 1.9 && r <= 2.1) }'; then
+    say "xm sched-credit: heavy got twice light's CPU time, within 5%"
+  else
+    fail "xm sched-credit: heavy got $ratio times light's CPU time, not 2 within 5%"
+  fi
+  # A cap of 25% for light: a quarter of the time that passes (within 5%), the rest heavy's.
+  run_xm "xm sched-credit -d light -c 25" xm sched-credit -d light -c 25
+  run_xm "xm sched-credit after the cap" xm sched-credit
+  set -- $(measure light heavy 12)
+  share=$(awk -v l="$1" -v t="$3" 'BEGIN { if (t > 0) printf "%.2f", 100 * l / t; else print "none" }')
+  say "cap 25 on light: light ran $1 s, heavy $2 s in $3 s: light's share $share%"
+  if awk -v p="$share" 'BEGIN { exit !(p >= 23.75 && p <= 26.25) }'; then
+    say "xm sched-credit -c: light kept to its cap, within 5%"
+  else
+    fail "xm sched-credit -c: light had $share% of CPU 1, not 25% within 5%"
+  fi
+  # What a user may get wrong.
+  run_xm "xm sched-credit bad weight" xm sched-credit -d light -w 0
+  run_xm "xm sched-credit bad cap" xm sched-credit -d light -c 101
+  run_xm "xm sched-credit without -d" xm sched-credit -w 512
+  run_xm "xm sched-credit nosuch" xm sched-credit -d nosuch
+  run_xm "xm sched-credit -d light" xm sched-credit -d light
+  run_xm "xm destroy light" xm destroy light
+  run_xm "xm destroy heavy" xm destroy heavy
+  run_xm "xm vcpu-pin Domain-0 back" xm vcpu-pin Domain-0 all all
+  run_xm "xm vcpu-list Domain-0" xm vcpu-list Domain-0
+}
+
 # tools/bench-pvio's figures (vireo.xm=pvio-bench): Domain-0's dd on an image in its RAM,
 # then a domU's on the same image through its virtio disk (vireo.bench=pvio), the domU's
 # exits per 4 KiB request, and its ping of Domain-0.
@@ -881,13 +972,15 @@ mount_domu_disk() {
 }
 
 xm_mode=$(opt vireo.xm)
-if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ]; then
+if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ] ||
+  [ "$xm_mode" = sched ]; then
   if mount_domu_disk; then
     free_before=$(free_mib)
     case "$xm_mode" in
       one) xm_one_domu ;;
       pvio) xm_pvio ;;
       pvio-bench) xm_pvio_bench ;;
+      sched) xm_sched ;;
       *) xm_console_and_lifecycle ;;
     esac
     free_after=$(free_mib)

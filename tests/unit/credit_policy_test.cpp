@@ -231,6 +231,21 @@ TEST(CreditPolicy, CapDoesNotSaveUpIdleTime) {
     EXPECT_FALSE(credit_cap_exhausted(d, credit_cap_refill_time(d, 1'000'000)));
 }
 
+// xm sched-credit -c at run time: a lower cap holds from then on, rather than parking the
+// domain until the time it ran under the higher one is paid back at the lower rate.
+TEST(CreditPolicy, ALowerCapHoldsAtOnce) {
+    Sim sim(1);
+    SimVcpu& capped = sim.add(0, kCreditDefaultWeight, 50);
+    sim.add(0);
+    sim.run_until(kTenSecondsUs);
+    const u64 before = capped.credit.cpu_time_us;
+    EXPECT_NEAR(double(before) / kTenSecondsUs, 0.5, 0.025);
+    ASSERT_TRUE(credit_set_cap(capped.domain, 25, 1));
+    sim.run_until(kTenSecondsUs + 2'000'000);
+    EXPECT_NEAR(double(capped.credit.cpu_time_us - before) / 2'000'000, 0.25, 0.0125)
+        << "it runs at its new cap in the next two seconds, not at 0";
+}
+
 TEST(CreditPolicy, SettingsOutOfRangeAreRefused) {
     CreditDomain d;
     EXPECT_FALSE(credit_set_weight(d, 0));
