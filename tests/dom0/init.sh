@@ -729,11 +729,12 @@ cmdline = "console=ttyS0 vireo.spin"
 cpus = "1"
 EOF
 }
-# wait_spinning NAME: until its console says it spins (xm console from its first line).
-wait_spinning() {
+# create_spinning NAME: xm create -c (its console from its first line) until the domU
+# says it spins, then detached from its console.
+create_spinning() {
   rm -f /tmp/keys
   mkfifo /tmp/keys
-  xm console "$1" < /tmp/keys > /tmp/$1.out 2>&1 &
+  xm create -c /tmp/$1.cfg < /tmp/keys > /tmp/$1.out 2>&1 &
   pid=$!
   exec 4> /tmp/keys
   wait_for /tmp/$1.out "VIREO-LINUX: spinning"
@@ -741,6 +742,7 @@ wait_spinning() {
   printf '\035' >&4
   exec 4>&-
   wait_gone $pid > /dev/null
+  grep -E "^(Parsing config|Started domain)" /tmp/$1.out | tr -d '\r' | while IFS= read -r line; do say "xm create $1: $line"; done
   return $ok
 }
 # measure A B SECONDS: until A and B have run SECONDS more of CPU time together (or 20
@@ -766,13 +768,11 @@ xm_sched() {
   spin_config light
   spin_config heavy
   printf 'cpu_weight = 512\ncpus_soft = "1"\n' >> /tmp/heavy.cfg
-  run_xm "xm create light" xm create /tmp/light.cfg
-  run_xm "xm create heavy" xm create /tmp/heavy.cfg
+  create_spinning light && create_spinning heavy && say "light and heavy spin on CPU 1"
   run_xm "xm sched-credit -d heavy" xm sched-credit -d heavy
   run_xm "xm vcpu-list heavy" xm vcpu-list heavy
   run_xm "xm vcpu-pin heavy soft" xm vcpu-pin heavy 0 - all
   say "heavy's affinity now: $(xm vcpu-list heavy | awk 'NR == 2 { print $7 " " $8 " " $9 }')"
-  wait_spinning light && wait_spinning heavy && say "light and heavy spin on CPU 1"
   # The weights: 512 against 256 is twice the CPU time (within 5%: 1.9 to 2.1).
   set -- $(measure heavy light 12)
   ratio=$(awk -v h="$1" -v l="$2" 'BEGIN { if (l > 0) printf "%.3f", h / l; else print "none" }')

@@ -59,10 +59,14 @@ void write_cr0(uint32_t value);
 uint32_t read_cr4();
 void write_cr4(uint32_t value);
 
-// A GDT with segments the attacks use (tests/guests/attack_faults.cpp): 0x18 a data
+// A GDT with segments the attacks use (tests/guests/attack_segments.cpp): 0x18 a data
 // segment not present, 0x23/0x2b CPL 3 code and data, 0x30 the TSS in TR, 0x38 a second
 // TSS, available, 0x40 conforming code.
+constexpr uint16_t kAttackNotPresent = 0x18, kAttackTss = 0x30, kAttackSecondTss = 0x38, kAttackConformingCode = 0x40;
 void load_attack_gdt();
+// The TSS's SS0, the stack segment an interrupt from CPL 3 switches to (attack=faults
+// breaks it for a #TS).
+uint32_t* attack_tss_ss0();
 // Fills the second TSS (0x38) with a task that starts at `entry` at CPL 0, flat segments.
 void prepare_second_task(void (*entry)());
 

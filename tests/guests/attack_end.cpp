@@ -57,7 +57,7 @@ int attack_end(const char* name) {
         print("jumping to a TSS: a hardware task switch\n");
         load_attack_gdt();
         prepare_second_task(task_switched);
-        asm volatile("ljmp $0x38, $0" ::: "memory");  // the second TSS, available
+        asm volatile("ljmp $0x38, $0" ::: "memory");  // kAttackSecondTss, available
     } else if (string_equal(name, "high") || string_equal(name, "walk") || string_equal(name, "mmio-tables")) {
         PaeTables& t = pae_tables();
         pae_identity_map(t);

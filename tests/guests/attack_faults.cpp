@@ -8,65 +8,7 @@
 
 namespace {
 
-// Selectors: 0x18 not present, 0x23 CPL 3 code and 0x2b CPL 3 data (run_user_asm), 0x30
-// the TSS, 0x38 a second TSS (attack=end-task-switch jumps to it), 0x40 conforming code.
-constexpr uint16_t kNotPresent = 0x18, kTss = 0x30, kConformingCode = 0x40;
 constexpr uint32_t kEflagsAc = 1u << 18;
-
-struct __attribute__((packed)) Tss {
-    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
-    uint32_t es, cs, ss, ds, fs, gs, ldt;
-    uint16_t trap, iomap_base;
-};
-static_assert(sizeof(Tss) == 104);
-
-Tss g_tss, g_second_tss;
-uint64_t g_gdt[9];
-uint8_t g_kernel_stack[4096] __attribute__((aligned(16)));
-
-struct __attribute__((packed)) DescriptorPointer {
-    uint16_t limit;
-    uint32_t base;
-};
-
-uint64_t descriptor(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-    return (limit & 0xffff) | (uint64_t(base & 0xffffff) << 16) | (uint64_t(access) << 40) |
-           (uint64_t((limit >> 16) & 0xf) << 48) | (uint64_t(flags & 0xf) << 52) | (uint64_t(base >> 24) << 56);
-}
-
-}  // namespace
-
-// The runtime's flat code and data segments (0x08, 0x10) stay where they are; the new
-// GDT adds a data segment marked not present, CPL 3 code and data, two TSSs (the first
-// loaded in TR) and a conforming code segment.
-void prepare_second_task(void (*entry)()) {
-    static uint8_t stack[4096] __attribute__((aligned(16)));
-    g_second_tss = {};
-    g_second_tss.eip = uint32_t(reinterpret_cast<uintptr_t>(entry));
-    g_second_tss.eflags = 0x2;
-    g_second_tss.esp = uint32_t(reinterpret_cast<uintptr_t>(stack + sizeof(stack)));
-    g_second_tss.cs = 0x08;
-    g_second_tss.ss = g_second_tss.ds = g_second_tss.es = g_second_tss.fs = g_second_tss.gs = 0x10;
-    g_second_tss.iomap_base = sizeof(Tss);
-}
-
-void load_attack_gdt() {
-    g_gdt[1] = descriptor(0, 0xfffff, 0x9a, 0xc);
-    g_gdt[2] = descriptor(0, 0xfffff, 0x92, 0xc);
-    g_gdt[3] = descriptor(0, 0xfffff, 0x12, 0xc);  // data, P = 0
-    g_gdt[4] = descriptor(0, 0xfffff, 0xfa, 0xc);  // code, DPL 3
-    g_gdt[5] = descriptor(0, 0xfffff, 0xf2, 0xc);  // data, DPL 3
-    g_tss.ss0 = 0x10;
-    g_tss.esp0 = uint32_t(reinterpret_cast<uintptr_t>(g_kernel_stack + sizeof(g_kernel_stack)));
-    g_tss.iomap_base = sizeof(Tss);  // past the limit: no I/O permission bitmap, IN at CPL 3 is #GP
-    g_gdt[6] = descriptor(uint32_t(reinterpret_cast<uintptr_t>(&g_tss)), sizeof(Tss) - 1, 0x89, 0);
-    g_gdt[7] = descriptor(uint32_t(reinterpret_cast<uintptr_t>(&g_second_tss)), sizeof(Tss) - 1, 0x89, 0);
-    g_gdt[8] = descriptor(0, 0xfffff, 0x9e, 0xc);  // code, DPL 0, conforming
-    const DescriptorPointer p{sizeof(g_gdt) - 1, uint32_t(reinterpret_cast<uintptr_t>(g_gdt))};
-    asm volatile("lgdt %0\n\tltr %w1" ::"m"(p), "r"(kTss) : "memory");
-}
-
-namespace {
 
 // CPL 3: run_user() IRETs to `g_user_entry` with its own stack; the user code ends with
 // g_user_done = 1 and a UD2. An exception from CPL 3 lands on the TSS's stack, where the
@@ -163,7 +105,7 @@ void user_hypercall() {
 // usual (user_hook).
 extern "C" {
 volatile uint32_t g_ts_count, g_ts_error;
-uint32_t g_ts_ss0;  // the address of g_tss.ss0
+uint32_t g_ts_ss0;  // the address of the TSS's SS0 (attack_tss_ss0)
 void ts_at_cpl3();
 }
 asm(R"(
@@ -229,15 +171,15 @@ int attack_faults() {
     check_fault_error("MOV DS of a segment not present (#NP)",
                       PROBE("movw %w0, %%ds",
                             :
-                            : "r"(kNotPresent)
+                            : "r"(kAttackNotPresent)
                             : "memory"),
-                      11, kNotPresent);
+                      11, kAttackNotPresent);
     check_fault_error("MOV SS of a segment not present (#SS)",
                       PROBE("movw %w0, %%ss",
                             :
-                            : "r"(kNotPresent)
+                            : "r"(kAttackNotPresent)
                             : "memory"),
-                      12, kNotPresent);
+                      12, kAttackNotPresent);
     check_fault_error("MOV DS beyond the GDT limit (#GP)",
                       PROBE("movw %w0, %%ds",
                             :
@@ -309,12 +251,12 @@ int attack_faults() {
     set_idt_gate(kRing0Vector, user_nothing);  // never reached
     idt()[kRing0Vector] |= 3ull << 45;         // DPL 3: INT from CPL 3 may use it
     set_idt_gate(10, ts_at_cpl3);
-    idt()[10] = (idt()[10] & ~(0xffffull << 16)) | (uint64_t(kConformingCode) << 16);
+    idt()[10] = (idt()[10] & ~(0xffffull << 16)) | (uint64_t(kAttackConformingCode) << 16);
     g_ts_count = 0;
-    g_ts_ss0 = uint32_t(reinterpret_cast<uintptr_t>(&g_tss) + offsetof(Tss, ss0));
-    g_tss.ss0 = 0x08;
+    g_ts_ss0 = uint32_t(reinterpret_cast<uintptr_t>(attack_tss_ss0()));
+    *attack_tss_ss0() = 0x08;
     vector = run_user(user_int_to_ring0, 0);
-    g_tss.ss0 = 0x10;
+    *attack_tss_ss0() = 0x10;
     idt()[10] = ts_gate;
     idt()[kRing0Vector] = ring0_gate;
     CHECK(g_ts_count == 1 && g_ts_error == 0x08 && vector == 6,

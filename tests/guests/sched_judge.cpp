@@ -34,16 +34,9 @@ uint32_t g_latencies_us[kMaxLatencies];
 uint32_t g_latency_count = 0;
 uint32_t g_latency_max_us = 0;
 
-// v / d for a 64-bit v and a 16-bit d, without the compiler's 64-bit division helpers.
 uint64_t divide(uint64_t v, uint32_t d) {
-    uint32_t remainder = 0;
-    uint64_t quotient = 0;
-    for (int shift = 48; shift >= 0; shift -= 16) {
-        const uint32_t current = (remainder << 16) | uint32_t((v >> shift) & 0xffff);
-        quotient |= uint64_t(current / d) << shift;
-        remainder = current % d;
-    }
-    return quotient;
+    divide_in_place(v, d);
+    return v;
 }
 uint32_t ns_to_ms(uint64_t ns) { return uint32_t(divide(divide(ns, 1000), 1000)); }
 

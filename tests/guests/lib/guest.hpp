@@ -71,6 +71,9 @@ inline int32_t call_hypervisor4(uint32_t number, uint32_t a1, uint32_t a2, uint3
 }
 
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// v / base (v becomes the quotient) and v % base (returned), base below 65536, with 32-bit
+// arithmetic only: a 32-bit freestanding guest has no libgcc for 64-bit division.
+unsigned divide_in_place(uint64_t& v, unsigned base);
 
 // Runs an MSR access; returns the exception vector it raised (13 for #GP) or -1.
 int try_rdmsr(uint32_t msr, uint64_t& value);

@@ -55,6 +55,19 @@ void put_string(const char* s) {
     while (*s) put_char(*s++);
 }
 
+void put_unsigned(uint64_t v, unsigned base, int width, char pad) {
+    char digits[24];
+    int n = 0;
+    do {
+        const unsigned d = divide_in_place(v, base);
+        digits[n++] = char(d < 10 ? '0' + d : 'a' + d - 10);
+    } while (v);
+    while (n < width--) put_char(pad);
+    while (n) put_char(digits[--n]);
+}
+
+}  // namespace
+
 // v / base and v % base with 32-bit arithmetic only (a 32-bit freestanding guest has no
 // libgcc for 64-bit division): long division over four 16-bit parts.
 unsigned divide_in_place(uint64_t& v, unsigned base) {
@@ -68,19 +81,6 @@ unsigned divide_in_place(uint64_t& v, unsigned base) {
     v = quotient;
     return remainder;
 }
-
-void put_unsigned(uint64_t v, unsigned base, int width, char pad) {
-    char digits[24];
-    int n = 0;
-    do {
-        const unsigned d = divide_in_place(v, base);
-        digits[n++] = char(d < 10 ? '0' + d : 'a' + d - 10);
-    } while (v);
-    while (n < width--) put_char(pad);
-    while (n) put_char(digits[--n]);
-}
-
-}  // namespace
 
 extern "C" void runtime_init() {
     const Cpuid vendor = cpuid(0);
