@@ -17,13 +17,13 @@ tests/boot/machine_devices.py. --device and --qemu-arg=ARG pass more to QEMU.
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+from console_pipe import ConsolePipe
 from console_check import check_console, check_json, forbidden_patterns, report
 from machine_devices import DeviceError, check_no_network, qemu_disk_args, qemu_nic_args
 
@@ -67,12 +67,9 @@ def main():
 
     forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
     with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
-        log_path = os.path.join(tmp, "console.log")
-        socket_path = os.path.join(tmp, "console.sock")
-        # The console is a socket chardev whose output QEMU also logs to a file; the
-        # harness connects to the socket only to type keys.
-        console_dev = f"socket,id=console,path={socket_path},server=on,wait=off,logfile={log_path}"
-        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-chardev", console_dev, "-serial", "chardev:console"]
+        console_pipe = ConsolePipe(tmp)
+        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-chardev", console_pipe.chardev("console"),
+                                                                 "-serial", "chardev:console"]
         options = f"debug_exit=0xf4 {args.options}".strip()
         entry = f"[{args.entry}] " if args.entry else ""
         if args.iso:
@@ -99,10 +96,9 @@ def main():
         print("+", " ".join(cmd), flush=True)
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        typist = None
+        console_pipe.start()
         if args.type_when:
-            typist = threading.Thread(target=type_when, args=(log_path, socket_path, args.type_when, proc), daemon=True)
-            typist.start()
+            threading.Thread(target=type_when, args=(console_pipe, args.type_when, proc), daemon=True).start()
         try:
             out, _ = proc.communicate(timeout=args.timeout)
             status, qemu_output = proc.returncode, out.decode(errors="replace")
@@ -111,7 +107,8 @@ def main():
             out, _ = proc.communicate()
             status, qemu_output = None, out.decode(errors="replace")
         elapsed = time.monotonic() - start
-        console = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+        console_pipe.stop()
+        console = console_pipe.text()
     console = console.replace("\r", "")
 
     problems = []
@@ -125,29 +122,14 @@ def main():
     return report(problems, console, "QEMU", qemu_output)
 
 
-def type_when(log_path, socket_path, steps, proc):
-    """For each (REGEX, KEYS) in turn: waits until the console log matches REGEX, then
-    types KEYS on the console."""
+def type_when(console_pipe, steps, proc):
+    """For each (REGEX, KEYS) in turn: waits until the console output matches REGEX,
+    then types KEYS on the console."""
     for pattern, keys in steps:
         while proc.poll() is None:
-            text = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
-            if re.search(pattern, text, re.MULTILINE):
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.connect(socket_path)
-                    # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
-                    s.sendall(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
-                    # Keep the connection until the keys are read, reading what QEMU sends
-                    # meanwhile: a client that does not read backs up QEMU's serial output,
-                    # and the UART's transmitter then stays busy past the bounded wait of
-                    # Vireo's console driver, which drops bytes.
-                    s.settimeout(0.1)
-                    until = time.monotonic() + 1
-                    while time.monotonic() < until:
-                        try:
-                            if not s.recv(65536):
-                                break
-                        except socket.timeout:
-                            pass
+            if re.search(pattern, console_pipe.text(), re.MULTILINE):
+                # Python escapes in KEYS (\\x01 for Ctrl-A, \\n) stand for those bytes.
+                console_pipe.type(keys.encode("latin-1").decode("unicode_escape").encode("latin-1"))
                 break
             time.sleep(0.1)
 
