@@ -9,6 +9,13 @@ bool g_gs_loaded_on_boot_cpu = false;
 
 PerCpu& percpu(u32 index) { return g_percpu[index]; }
 
+u64 percpu_online_mask() {
+    u64 online = 0;
+    for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
+        if (g_percpu[c].online) online |= 1ull << c;
+    return online;
+}
+
 u32 percpu_online_count() {
     u32 n = 0;
     while (n < kMaxCpus && g_percpu[n].online) ++n;

@@ -56,6 +56,8 @@ void percpu_load(u32 index);
 PerCpu& percpu(u32 index);
 // CPUs online (they come up in index order); at least 1.
 u32 percpu_online_count();
+// The online CPUs as a mask (bit n: CPU n; CPUs past 63 are left out), as affinities name them.
+u64 percpu_online_mask();
 
 inline PerCpu& this_cpu() {
     PerCpu* p;

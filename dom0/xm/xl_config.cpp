@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "kernel/vm/hypercall_abi.hpp"
+
 namespace xm {
 
 namespace {
@@ -12,9 +14,6 @@ namespace {
 constexpr uint64_t kMinMemoryMib = 2;
 constexpr uint64_t kMaxMemoryMib = 64ull * 1024;
 constexpr uint32_t kMaxVcpus = 8;
-// Xen's bounds for a credit weight (xl sched-credit -w), as the hypervisor's.
-constexpr uint64_t kMinWeight = 1;
-constexpr uint64_t kMaxWeight = 65535;
 
 struct Value {
     bool is_string = false;
@@ -161,7 +160,7 @@ struct Parser {
             if (!parse_cpu_list(v.text, out.soft_cpu_mask, why)) return false;
             out.cpus_soft = v.text;
         } else if (key == "cpu_weight") {
-            if (!number(v, kMinWeight, kMaxWeight, n, why)) return false;
+            if (!number(v, hypercall::kSchedMinWeight, hypercall::kSchedMaxWeight, n, why)) return false;
             out.cpu_weight = uint32_t(n);
         } else if (key == "cap") {
             if (!number(v, 0, 100ull * kMaxVcpus, n, why)) return false;

@@ -392,10 +392,7 @@ i64 sched_credit(Vcpu& caller, Domain& d, u64 op, u64 address) {
             return write_caller(caller, address, &settings, sizeof(settings)) ? 0 : kErrorFault;
         case kSchedCreditSet: {
             if (!read_caller(caller, address, &settings, sizeof(settings))) return kErrorFault;
-            CreditDomain check;
-            if (!credit_set_weight(check, settings.weight) ||
-                !credit_set_cap(check, settings.cap_percent, d.vcpu_count))
-                return kErrorInvalid;
+            if (!credit_share_valid(settings.weight, settings.cap_percent, d.vcpu_count)) return kErrorInvalid;
             credit_set_weight(d.sched, settings.weight);
             credit_set_cap(d.sched, settings.cap_percent, d.vcpu_count);
             for (u32 i = 0; i < d.vcpu_count; ++i) scheduler_reconsider_vcpu(d.vcpus[i]);

@@ -137,16 +137,11 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
         return nullptr;
     }
     {
-        CreditDomain settings;
-        if (!credit_set_weight(settings, config.weight) ||
-            !credit_set_cap(settings, config.cap_percent, config.vcpus)) {
+        if (!credit_share_valid(config.weight, config.cap_percent, config.vcpus)) {
             *error = "weight must be between 1 and 65535, cap between 0 and 100 per vCPU";
             return nullptr;
         }
-        u64 online = 0;
-        for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
-            if (percpu(c).online) online |= 1ull << c;
-        if (!(config.cpus & online)) {
+        if (!(config.cpus & percpu_online_mask())) {
             *error = "its cpus= names no CPU that is online";
             return nullptr;
         }

@@ -64,14 +64,19 @@ const char* credit_priority_name(CreditPriority priority) {
 
 void credit_note_wake(CreditVcpu& v) { __atomic_store_n(&v.woken, true, __ATOMIC_RELEASE); }
 
+bool credit_share_valid(u32 weight, u32 cap_percent, u32 vcpu_count) {
+    return weight >= kCreditMinWeight && weight <= kCreditMaxWeight &&
+           cap_percent <= 100 * (vcpu_count ? vcpu_count : 1);
+}
+
 bool credit_set_weight(CreditDomain& d, u32 weight) {
-    if (weight < kCreditMinWeight || weight > kCreditMaxWeight) return false;
+    if (!credit_share_valid(weight, 0, 1)) return false;
     __atomic_store_n(&d.weight, weight, __ATOMIC_RELAXED);
     return true;
 }
 
 bool credit_set_cap(CreditDomain& d, u32 cap_percent, u32 vcpu_count) {
-    if (cap_percent > 100 * (vcpu_count ? vcpu_count : 1)) return false;
+    if (!credit_share_valid(kCreditDefaultWeight, cap_percent, vcpu_count)) return false;
     // A new cap starts a new bucket: what the domain ran under another cap (a higher one
     // would park it for as long again) counts no more. Emptied, the next charge raises it
     // to one burst below the allowance (cap_catch_up). A charge racing with this store

@@ -92,6 +92,9 @@ void credit_note_wake(CreditVcpu& v);
 // Sets a domain's weight (kCreditMinWeight..kCreditMaxWeight) and cap (0..100 per vCPU);
 // false (nothing changes) when out of range.
 bool credit_set_weight(CreditDomain& d, u32 weight);
+// Whether both are in range: a caller that sets both checks first, so that a refused pair
+// changes neither.
+bool credit_share_valid(u32 weight, u32 cap_percent, u32 vcpu_count);
 bool credit_set_cap(CreditDomain& d, u32 cap_percent, u32 vcpu_count);
 // Whether `d`'s cap parks its vCPUs at `now_us`, and from when it may run again.
 bool credit_cap_exhausted(CreditDomain& d, u64 now_us);

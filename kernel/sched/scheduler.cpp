@@ -453,19 +453,8 @@ void scheduler_use_round_robin() {
     for (RunQueue& q : g_queues) q.credit.set_round_robin(true);
 }
 
-namespace {
-
-u64 online_cpu_mask() {
-    u64 online = 0;
-    for (u32 c = 0; c < percpu_online_count() && c < 64; ++c)
-        if (percpu(c).online) online |= 1ull << c;
-    return online;
-}
-
-}  // namespace
-
 bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
-    if (!(mask & online_cpu_mask())) return false;
+    if (!(mask & percpu_online_mask())) return false;
     __atomic_store_n(&vcpu.sched.hard_affinity, mask, __ATOMIC_RELAXED);
     cpu_kick(__atomic_load_n(&vcpu.cpu, __ATOMIC_RELAXED));  // its CPU looks at it again
     return true;
@@ -474,7 +463,7 @@ bool scheduler_set_affinity(Vcpu& vcpu, u64 mask) {
 void scheduler_reconsider_vcpu(Vcpu& vcpu) { cpu_kick(__atomic_load_n(&vcpu.cpu, __ATOMIC_RELAXED)); }
 
 bool scheduler_set_soft_affinity(Vcpu& vcpu, u64 mask) {
-    if (!(mask & online_cpu_mask())) return false;
+    if (!(mask & percpu_online_mask())) return false;
     // Read only when a busy CPU chooses what to give an idle one: no kick.
     __atomic_store_n(&vcpu.sched.soft_affinity, mask, __ATOMIC_RELAXED);
     return true;
