@@ -70,8 +70,11 @@ void handle_cpuid(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Cpuid)) return;
     const u32 leaf = u32(vcpu.regs[Gpr::Rax]);
     const u32 subleaf = u32(vcpu.regs[Gpr::Rcx]);
-    const CpuidResult r =
-        vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, vcpu.backend->control_state().cr4, fpu_guest_xcr0(vcpu));
+    // Only leaf 1 reads CR4 (OSXSAVE) and only leaf 0Dh XCR0 (CpuidPolicy::query): the
+    // others do without reading the guest state for them.
+    const u64 cr4 = leaf == 1 ? vcpu.backend->control_state().cr4 : 0;
+    const u64 xcr0 = leaf == 0xd ? fpu_guest_xcr0(vcpu) : 0;
+    const CpuidResult r = vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, cr4, xcr0);
     set_result32(vcpu, Gpr::Rax, r.eax);
     set_result32(vcpu, Gpr::Rbx, r.ebx);
     set_result32(vcpu, Gpr::Rcx, r.ecx);
