@@ -400,7 +400,8 @@ bool run_vcpu(Vcpu& v) {
     bool own_exit = false;
     // A vCPU waiting for a device model in Domain-0 does not enter; one whose answer
     // came has its exit handled again first (kernel/ioreq/ioreq_server.hpp).
-    if (!ioreq_vcpu_hold(v) && v.domain->platform->before_entry(v)) {
+    // (Each ioreq_ call is for a vCPU with a device model only: tested here, not called.)
+    if (!(v.ioreq && ioreq_vcpu_hold(v)) && v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);
@@ -408,9 +409,9 @@ bool run_vcpu(Vcpu& v) {
         debug_save(v);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
-        ioreq_begin_handling(v);
+        if (v.ioreq) ioreq_begin_handling(v);
         handle_vm_exit(v, exit);
-        ioreq_after_exit(v, exit);
+        if (v.ioreq) ioreq_after_exit(v, exit);
         own_exit = exit.kind != ExitKind::PhysicalInterrupt;
     }
     __atomic_store_n(&v.run_tsc, v.run_tsc + (x86::rdtsc() - start), __ATOMIC_RELAXED);
