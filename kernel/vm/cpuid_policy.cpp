@@ -61,6 +61,10 @@ void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count, u64 xcr0_supported
     max_basic_ = min(host.cpuid(0).eax, kMaxBasicLeaf);
     const u32 host_extended = host.cpuid(0x80000000).eax;
     max_extended_ = host_extended >= 0x80000000 ? min(host_extended, kMaxExtendedLeaf) : 0x80000000;
+    for (u32 leaf = 0; leaf < 3; ++leaf) host_basic_[leaf] = leaf <= max_basic_ ? host.cpuid(leaf) : CpuidResult{};
+    host_leaf7_ = max_basic_ >= 7 ? host.cpuid(7, 0) : CpuidResult{};
+    for (u32 i = 0; i < 9; ++i)
+        host_extended_[i] = 0x80000000 + i <= max_extended_ ? host.cpuid(0x80000000 + i) : CpuidResult{};
 }
 
 CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0) const {
@@ -74,7 +78,12 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
     const bool extended = leaf >= 0x80000000;
     if ((!extended && leaf > max_basic_) || (extended && leaf > max_extended_)) return {};  // AMD: zeros
 
-    CpuidResult host = host_->cpuid(leaf, subleaf);
+    // Leaf 4 (cache parameters) is the only one read from the host each time, per subleaf.
+    const CpuidResult host = leaf < 3    ? host_basic_[leaf]
+                             : leaf == 4 ? host_->cpuid(4, subleaf)
+                             : leaf == 7 ? host_leaf7_
+                             : extended  ? host_extended_[leaf - 0x80000000]
+                                         : CpuidResult{};
     CpuidResult r{};
     switch (leaf) {
         case 0: return {max_basic_, host.ebx, host.ecx, host.edx};
