@@ -193,10 +193,13 @@ u64 arm_timer(RunQueue& q, u64 now, bool running_one) {
     return due;
 }
 
-// A CPU whose one-shot timer is long overdue while it is busy lost that interrupt, and
-// a guest that spins without exits would keep it forever (a 2-vCPU Linux hung at AP
-// bring-up: the AP queued behind a BSP that never left the guest). Every other CPU's
-// pass kicks it: the kick makes the guest exit, and the CPU's next pass arms its timer
+// A CPU whose one-shot timer is long overdue lost that interrupt. Busy, a guest that
+// spins without exits would keep it forever (a 2-vCPU Linux hung at AP bring-up: the AP
+// queued behind a BSP that never left the guest); idle, it would halt until something
+// kicked it, while what it waited for (a capped vCPU's refill, a slice) is the credit
+// policy's and no timer another CPU could run for it (seen under QEMU's TCG: a capped
+// vCPU alone on its CPU ran 0 ms of 10 s). Every other CPU's pass kicks it: the kick
+// makes the guest exit or the halt return, and the CPU's next pass arms its timer
 // again (arm_timer). Each CPU watches all the others, so none goes unwatched.
 void watch_other_cpus(u64 now) {
     const u32 me = this_cpu_index();
@@ -204,7 +207,7 @@ void watch_other_cpus(u64 now) {
         if (c == me) continue;
         const RunQueue& q = g_queues[c];
         const u64 armed = __atomic_load_n(&q.armed_at, __ATOMIC_RELAXED);
-        if (armed != kNotArmed && now > armed + kLostTimerMicroseconds && !percpu(c).idle) cpu_kick(c);
+        if (armed != kNotArmed && now > armed + kLostTimerMicroseconds) cpu_kick(c);
     }
 }
 

@@ -65,7 +65,7 @@ long_mode_main:
     /* 2. version hypercall with the upper half of RAX clear. */
     xorl %eax, %eax
     call hypercall64
-    cmpq $6, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.6 */
+    cmpq $7, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.7; long_mode.cpp asserts it */
     leaq msg_version(%rip), %rsi
     call report
 
@@ -152,7 +152,7 @@ puts64:
 msg_ok:      .asciz "ok   "
 msg_fail:    .asciz "FAIL "
 msg_cpuid:   .asciz "64-bit CPUID leaf 0x40000000 says VireoVireoHV\n"
-msg_version: .asciz "64-bit version hypercall returns 2\n"
+msg_version: .asciz "64-bit version hypercall returns the version\n"
 msg_fault:   .asciz "64-bit console_write from above 4 GiB returns -14 in all of RAX\n"
 msg_efer:    .asciz "EFER has LME and LMA, not SVME\n"
 msg_regs:    .asciz "64-bit registers keep their upper halves across an exit\n"
