@@ -285,7 +285,10 @@ bool copy_guest_virtual(GuestPhysicalMemory& memory, const GuestPagingState& sta
     const u64 mask = linear_mask(state);
 
     // Pass 1 checks every page without changing anything; pass 2 sets A/D and copies.
-    for (u32 pass = 1; pass <= 2; ++pass) {
+    // A read without paging changes nothing (no tables, no A/D bits to set, the copy
+    // goes to the caller's buffer only): pass 2 alone finds the same fault.
+    const bool check_first = is_write || guest_paging_mode(state) != GuestPagingMode::None;
+    for (u32 pass = check_first ? 1 : 2; pass <= 2; ++pass) {
         u64 next = linear;
         usize done = 0;
         while (done < len) {

@@ -211,9 +211,11 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     const Capabilities* caps = capabilities();
     write(Field32::PinBasedControls, caps->pin);
     write(Field32::ProcessorBasedControls, caps->proc);
+    proc_controls_ = caps->proc;
     write(Field32::SecondaryControls, caps->proc2);
     write(Field32::ExitControls, caps->exit);
     write(Field32::EntryControls, caps->entry);
+    entry_controls_ = caps->entry;
     // #AC always exits (and goes back into the guest, kernel/vm/exit_handlers.cpp): a
     // guest whose #AC delivery raises #AC again holds the CPU in a microcode loop
     // (CVE-2015-5307), as Xen and KVM know.
@@ -252,7 +254,7 @@ void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
         write(Field32::GuestInterruptibility, interruptibility);
         clear_interrupt_shadow_ = false;
     }
-    u32 controls = read(Field32::ProcessorBasedControls) & ~(proc::kInterruptWindowExiting | proc::kNmiWindowExiting);
+    u32 controls = proc_controls_ & ~(proc::kInterruptWindowExiting | proc::kNmiWindowExiting);
     // An NMI comes before external interrupts, unless an NMI handler runs or a shadow
     // covers the instruction (SDM vol. 3C 26.3.1.5: NMI injection then fails the entry);
     // NMI-window exiting asks for the moment it may come.
@@ -278,7 +280,10 @@ void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
             controls |= proc::kInterruptWindowExiting;
         }
     }
-    write(Field32::ProcessorBasedControls, controls);
+    if (controls != proc_controls_) {
+        write(Field32::ProcessorBasedControls, controls);
+        proc_controls_ = controls;
+    }
 }
 
 void VmxVcpu::load_syscall_msrs() {
@@ -302,9 +307,12 @@ void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
     write(FieldNatural::GuestRflags, vcpu.regs.rflags);
     // The entry control must match the guest's EFER.LMA (SDM 26.3.1.1), which the guest
     // changes itself by enabling paging with EFER.LME set.
-    u32 entry = read(Field32::EntryControls) & ~entry_ctl::kIa32eModeGuest;
+    u32 entry = entry_controls_ & ~entry_ctl::kIa32eModeGuest;
     if (read(Field64::GuestEfer) & kEferLma) entry |= entry_ctl::kIa32eModeGuest;
-    write(Field32::EntryControls, entry);
+    if (entry != entry_controls_) {
+        write(Field32::EntryControls, entry);
+        entry_controls_ = entry;
+    }
     prepare_event_injection(vcpu.events);
     const Capabilities* caps = capabilities();
     if (caps->preemption_timer) {

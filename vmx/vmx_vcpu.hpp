@@ -57,6 +57,11 @@ private:
     // The start state of the last reset, loaded into the VMCS on the vCPU's own CPU.
     VcpuArchState boot_{};
     bool needs_entry_state_ = true;
+    // The processor-based and VM-entry controls as last written: only this vCPU writes
+    // them, so each entry compares with these instead of reading them back, and writes
+    // only a change (a VMCS keeps its fields across VMCLEAR and VMPTRLD, SDM vol. 3C 25.11).
+    u32 proc_controls_ = 0;
+    u32 entry_controls_ = 0;
     u64 tsc_offset_ = 0;  // TSC_OFFSET, kept here so that a reset's setup keeps it
     PhysAddr vmcs_pa_ = 0;
     bool launched_ = false;

@@ -38,6 +38,7 @@
 #include "kernel/vm/devices/pc/acpi_pm_block.hpp"
 #include "kernel/vm/devices/pc/cmos_rtc.hpp"
 #include "kernel/vm/devices/pc/i8042_model.hpp"
+#include "kernel/vm/devices/pc/kvm_clock.hpp"
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
@@ -88,6 +89,7 @@ class PcPlatform final : public GuestClock,
           tsc_(tsc_hz(), i64(start_tsc_)),
           pit_(*this, *this),
           port61_(pit_),
+          kvm_clock_(tsc_hz(), start_tsc_, wall_clock_now()),
           rtc_(*this, *this, wall_clock_now(),
                {guest_ram_below_4g(domain.memory.layout_size()), guest_ram_above_4g(domain.memory.layout_size())}),
           com1_(*this, *this),
@@ -198,6 +200,7 @@ class PcPlatform final : public GuestClock,
     // masked.
     void reset_devices() {
         LockGuard<SpinLock> guard(lock_);
+        kvm_clock_.reset();
         com1_.reset();
         pm_.reset();
         reset_control_.reset();
@@ -445,6 +448,7 @@ class PcPlatform final : public GuestClock,
     }
 
     bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
+        if (KvmClock::handles_msr(index)) return kvm_clock_msr(v, write, index, value, ok);
         if (!VirtualLapic::handles_msr(index)) return false;
         constexpr u32 kApicBaseMsr = 0x1b;
         constexpr u64 kApicBaseAddress = 0xffffff000ull;
@@ -460,6 +464,25 @@ class PcPlatform final : public GuestClock,
         return true;
     }
 
+    // MSR_KVM_SYSTEM_TIME_NEW and MSR_KVM_WALL_CLOCK_NEW: the records go into the
+    // domain's memory at once (kernel/vm/devices/pc/kvm_clock.hpp). Never a #GP, as on
+    // KVM; an address outside the domain's RAM is logged once and written nowhere.
+    bool kvm_clock_msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
+        ok = true;
+        LockGuard<SpinLock> guard(lock_);
+        if (!write) {
+            value = kvm_clock_.msr_read(v.index, index);
+            return true;
+        }
+        if (kvm_clock_.msr_write(v.index, index, value, domain_.memory) == KvmClock::WriteResult::BadAddress &&
+            !kvm_clock_bad_address_logged_) {
+            kvm_clock_bad_address_logged_ = true;
+            log_warn("%s: vcpu%u put its kvmclock record at %#llx, outside its RAM: not written (logged once)",
+                     domain_.name, v.index, (unsigned long long)value);
+        }
+        return true;
+    }
+
     SpinLock lock_;
     Domain& domain_;
     // Device time 0, the guest's TSC model and uptime all come from this one reading of
@@ -472,6 +495,8 @@ class PcPlatform final : public GuestClock,
     Pic8259Pair pic_;
     Pit8254 pit_;
     SystemControlPortB port61_;
+    KvmClock kvm_clock_;  // device time as KVM's paravirtual clock (Linux's kvm-clock)
+    bool kvm_clock_bad_address_logged_ = false;
     CmosRtc rtc_;
     Uart16550 com1_;
     AcpiPmBlock pm_;

@@ -11,6 +11,7 @@ struct WorkQueue {
     SpinLock lock;
     CpuWork* head = nullptr;
     CpuWork* tail = nullptr;
+    bool pass_requested = false;  // atomic: set from any CPU, cleared by its own
 };
 
 WorkQueue g_queues[kMaxCpus];
@@ -29,7 +30,18 @@ CpuWork* take_all(WorkQueue& q) {
 
 void cpu_work_init() { register_interrupt_handler(kVectorKick, kick_interrupt); }
 
+void cpu_request_pass(u32 cpu) {
+    if (cpu < kMaxCpus) __atomic_store_n(&g_queues[cpu].pass_requested, true, __ATOMIC_SEQ_CST);
+}
+
+bool cpu_pass_requested() { return __atomic_load_n(&g_queues[this_cpu_index()].pass_requested, __ATOMIC_SEQ_CST); }
+
+void cpu_pass_begin() { __atomic_store_n(&g_queues[this_cpu_index()].pass_requested, false, __ATOMIC_SEQ_CST); }
+
 void cpu_kick(u32 cpu) {
+    // Noted before the IPI, so that the pass the IPI brings about finds it, and noted for
+    // this CPU too, whose own pass must follow before its vCPU runs on.
+    cpu_request_pass(cpu);
     if (cpu == this_cpu_index() || cpu >= kMaxCpus || !percpu(cpu).online) return;
     lapic_send_fixed(percpu(cpu).apic_id, kVectorKick);
 }
@@ -51,6 +63,7 @@ void cpu_post(u32 cpu, CpuWork& work) {
 
 void cpu_call(u32 cpu, void (*run)(void*), void* arg) {
     if (cpu == this_cpu_index()) {
+        cpu_request_pass(cpu);  // what it changed is looked at before the guest runs on
         run(arg);
         return;
     }

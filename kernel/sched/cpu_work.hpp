@@ -31,3 +31,14 @@ void cpu_post(u32 cpu, CpuWork& work);
 void cpu_call(u32 cpu, void (*run)(void*), void* arg);
 // Runs everything queued for this CPU. Called at the scheduling point, interrupts off.
 void cpu_work_run_pending();
+
+// Whether something asked this CPU to look again since its scheduling point last began
+// (cpu_pass_begin): a kick (from another CPU or this one: a wake-up, a timer armed, work
+// posted, a vCPU queued). Between two of its passes the scheduler enters its vCPU
+// again at once only while this is false, so that what a pass would see is seen at the
+// next exit, as if every exit passed.
+bool cpu_pass_requested();
+// At the start of a pass, before it looks at anything: clears the request.
+void cpu_pass_begin();
+// Asks `cpu` to look again at its next exit, without an IPI (a vCPU queued there).
+void cpu_request_pass(u32 cpu);

@@ -57,6 +57,7 @@ bool enqueue(Vcpu& vcpu) {
     // The slot first, then the count: the queue's own CPU walks it without the lock.
     q.vcpus[q.count] = &vcpu;
     __atomic_store_n(&q.count, q.count + 1, __ATOMIC_RELEASE);
+    cpu_request_pass(vcpu.cpu);  // its CPU's next exit looks at it (run_this_cpu)
     return true;
 }
 
@@ -165,34 +166,40 @@ void tick(TrapFrame&) {
 // else needs a timer: a wake-up, work or a timer armed here from
 // another CPU comes with a kick (cpu_work.hpp). So an idle CPU with nothing due sleeps
 // until kicked, and a lost kick would show as a hang, not as a delay of a tick.
-void arm_timer(RunQueue& q, u64 now, bool running_one) {
+// Returns when the first of those is due (~0: none).
+u64 arm_timer(RunQueue& q, u64 now, bool running_one) {
     u64 at = q.decide_at == kCreditNever ? ~0ull : q.decide_at > now ? q.decide_at : now + 1;
     u64 timer = timers_next_deadline_here();
     if (const u64 rescue = timers_next_rescue_deadline(); rescue < timer) timer = rescue;
     if (timer < at) at = timer;
+    const u64 due = at;
     // A timer already armed for earlier stays: firing early costs one pass, while arming
     // again on every pass costs every exit.
     // One that should have fired a while ago was lost (seen under QEMU's TCG with SVM, where
     // nothing else bounds a guest's run as VMX's preemption timer does): armed again.
     if (!running_one && now + kIdleCheckMicroseconds < at) at = now + kIdleCheckMicroseconds;
     const bool lost = q.armed_at != kNotArmed && now > q.armed_at + kLostTimerMicroseconds;
-    if (q.armed_at != kNotArmed && q.armed_at <= at && !lost) return;
-    if (at == ~0ull) return;
+    if (q.armed_at != kNotArmed && q.armed_at <= at && !lost) return due;
+    if (at == ~0ull) return due;
     if (!running_one && this_cpu_index() == g_lose_timer_interrupts_cpu) {
         lapic_timer_stop();  // nor does one armed earlier (for a slice) wake it
         q.armed_at = at;     // as if armed, and its interrupt lost
-        return;
+        return due;
     }
     // Noted first: should the timer fire at once, its interrupt finds it noted and
     // clears it, rather than the note outliving a timer that already went off.
     q.armed_at = at;
     lapic_timer_oneshot(at > now ? at - now : 1, kVectorSchedulerTick);
+    return due;
 }
 
-// A CPU whose one-shot timer is long overdue while it is busy lost that interrupt, and
-// a guest that spins without exits would keep it forever (a 2-vCPU Linux hung at AP
-// bring-up: the AP queued behind a BSP that never left the guest). Every other CPU's
-// pass kicks it: the kick makes the guest exit, and the CPU's next pass arms its timer
+// A CPU whose one-shot timer is long overdue lost that interrupt. Busy, a guest that
+// spins without exits would keep it forever (a 2-vCPU Linux hung at AP bring-up: the AP
+// queued behind a BSP that never left the guest); idle, it would halt until something
+// kicked it, while what it waited for (a capped vCPU's refill, a slice) is the credit
+// policy's and no timer another CPU could run for it (seen under QEMU's TCG: a capped
+// vCPU alone on its CPU ran 0 ms of 10 s). Every other CPU's pass kicks it: the kick
+// makes the guest exit or the halt return, and the CPU's next pass arms its timer
 // again (arm_timer). Each CPU watches all the others, so none goes unwatched.
 void watch_other_cpus(u64 now) {
     const u32 me = this_cpu_index();
@@ -200,7 +207,7 @@ void watch_other_cpus(u64 now) {
         if (c == me) continue;
         const RunQueue& q = g_queues[c];
         const u64 armed = __atomic_load_n(&q.armed_at, __ATOMIC_RELAXED);
-        if (armed != kNotArmed && now > armed + kLostTimerMicroseconds && !percpu(c).idle) cpu_kick(c);
+        if (armed != kNotArmed && now > armed + kLostTimerMicroseconds) cpu_kick(c);
     }
 }
 
@@ -387,13 +394,17 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 namespace {
 
 // Enters `v` and handles its exit, through its RunGate (kernel/domain/run_gate.hpp), so
-// that domain_quiesce either sees it in use or is seen by it.
-void run_vcpu(Vcpu& v) {
-    if (!v.gate.try_enter(v.domain->lifecycle)) return;
+// that domain_quiesce either sees it in use or is seen by it. True when it exited for
+// something of its own (no host interrupt came, which may have changed what a pass
+// sees); its CPU time is charged by the caller.
+bool run_vcpu(Vcpu& v) {
+    if (!v.gate.try_enter(v.domain->lifecycle)) return false;
     const u64 start = x86::rdtsc();
+    bool own_exit = false;
     // A vCPU waiting for a device model in Domain-0 does not enter; one whose answer
     // came has its exit handled again first (kernel/ioreq/ioreq_server.hpp).
-    if (!ioreq_vcpu_hold(v) && v.domain->platform->before_entry(v)) {
+    // (Each ioreq_ call is for a vCPU with a device model only: tested here, not called.)
+    if (!(v.ioreq && ioreq_vcpu_hold(v)) && v.domain->platform->before_entry(v)) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);
@@ -401,13 +412,24 @@ void run_vcpu(Vcpu& v) {
         debug_save(v);
         x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
-        ioreq_begin_handling(v);
+        if (v.ioreq) ioreq_begin_handling(v);
         handle_vm_exit(v, exit);
-        ioreq_after_exit(v, exit);
+        if (v.ioreq) ioreq_after_exit(v, exit);
+        own_exit = exit.kind != ExitKind::PhysicalInterrupt;
     }
     __atomic_store_n(&v.run_tsc, v.run_tsc + (x86::rdtsc() - start), __ATOMIC_RELAXED);
-    charge(g_queues[this_cpu_index()], v);
     v.gate.leave();
+    return own_exit;
+}
+
+// The TSC value before which nothing this CPU's pass looks at is due, from the pass's
+// TSC and uptime (`now`, read after it) and the first thing due (arm_timer): rounded
+// down, so the pass is never late. At most a second away, which keeps the product
+// within 64 bits.
+u64 due_tsc(u64 pass_tsc, u64 now, u64 due) {
+    if (due <= now) return 0;
+    const u64 us = due - now < 1'000'000 ? due - now : 1'000'000;
+    return pass_tsc + us * tsc_hz() / 1'000'000;
 }
 
 }  // namespace
@@ -418,7 +440,9 @@ void scheduler_run_this_cpu() {
     register_interrupt_handler(kVectorSchedulerTick, tick);
     for (;;) {
         x86::cli();
+        cpu_pass_begin();
         cpu_work_run_pending();
+        const u64 pass_tsc = x86::rdtsc();
         const u64 now = uptime_us();
         ++q.passes;
         watch_other_cpus(now);
@@ -436,14 +460,23 @@ void scheduler_run_this_cpu() {
         move_misplaced(q);
         balance(q, now);
         Vcpu* v = pick_next(q, now);
-        arm_timer(q, now, v != nullptr);
+        const u64 due = arm_timer(q, now, v != nullptr);
         if (!v) {
             percpu(me).idle = true;
             x86::sti_hlt();  // the one-shot timer or a kick wakes us
             percpu(me).idle = false;
             continue;
         }
-        run_vcpu(*v);
+        // The vCPU is entered again at once after an exit while a pass would decide
+        // nothing new: no host interrupt came (the timer's or a kick's), nothing asked
+        // this CPU to look (cpu_pass_requested: wake-ups, timers armed, work posted),
+        // nothing is due yet (the policy's next decision, a timer), and it can still
+        // run. An exit then costs its handling only, not the pass (as KVM's vcpu_run
+        // loop re-enters until a request is pending). Its CPU time is charged once after.
+        const u64 until = due_tsc(pass_tsc, now, due);
+        while (run_vcpu(*v) && !cpu_pass_requested() && can_run(*v) && x86::rdtsc() < until) {
+        }
+        charge(q, *v);
     }
 }
 

@@ -37,11 +37,21 @@ constexpr u64 kXcr0Avx = 4;
 constexpr u32 kXsaveLegacyAndHeader = 576, kXsaveAvxSize = 256;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 
-u32 signature_dword(usize i) {
+// KVM's paravirtual interface (Linux's Documentation/virt/kvm/x86/cpuid.rst): its
+// signature, and of its features (KVM_CPUID_FEATURES EAX) only the clock,
+// KVM_FEATURE_CLOCKSOURCE2 (bit 3, MSRs 0x4b564d00/01) with KVM_FEATURE_CLOCKSOURCE_STABLE_BIT
+// (bit 24: the records' PVCLOCK_TSC_STABLE_BIT may be trusted). Linux touches the other
+// interfaces (async page faults, steal time, PV EOI, PV IPIs, ...) only where a bit says so.
+constexpr u32 kKvmCpuidBase = 0x40000100;
+constexpr char kKvmSignature[13] = "KVMKVMKVM\0\0\0";
+constexpr u32 kKvmFeatures = bit(3) | bit(24);
+
+u32 signature_dword(const char (&signature)[13], usize i) {
     u32 v;
-    memcpy(&v, kVireoCpuidSignature + 4 * i, 4);
+    memcpy(&v, signature + 4 * i, 4);
     return v;
 }
+u32 signature_dword(usize i) { return signature_dword(kVireoCpuidSignature, i); }
 
 u32 min(u32 a, u32 b) { return a < b ? a : b; }
 
@@ -61,6 +71,10 @@ void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count, u64 xcr0_supported
     max_basic_ = min(host.cpuid(0).eax, kMaxBasicLeaf);
     const u32 host_extended = host.cpuid(0x80000000).eax;
     max_extended_ = host_extended >= 0x80000000 ? min(host_extended, kMaxExtendedLeaf) : 0x80000000;
+    for (u32 leaf = 0; leaf < 3; ++leaf) host_basic_[leaf] = leaf <= max_basic_ ? host.cpuid(leaf) : CpuidResult{};
+    host_leaf7_ = max_basic_ >= 7 ? host.cpuid(7, 0) : CpuidResult{};
+    for (u32 i = 0; i < 9; ++i)
+        host_extended_[i] = 0x80000000 + i <= max_extended_ ? host.cpuid(0x80000000 + i) : CpuidResult{};
 }
 
 CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0) const {
@@ -69,12 +83,24 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
     if (leaf >= 0x40000000 && leaf < 0x80000000) {
         if (leaf == 0x40000000) return {kVireoCpuidMaxLeaf, signature_dword(0), signature_dword(1), signature_dword(2)};
         if (leaf == 0x40000001) return {0x00000001, 0, 0, 0};  // interface version 0.1
+        // KVM's leaves one block up, where Linux's kvm_cpuid_base() looks for them (it
+        // steps through 0x40000000-0x4000ff00), as Xen places Viridian's beside its own:
+        // for the virtual PC, whose platform serves the MSRs they name.
+        if (local_apic_ && leaf == kKvmCpuidBase)
+            return {kKvmCpuidBase + 1, signature_dword(kKvmSignature, 0), signature_dword(kKvmSignature, 1),
+                    signature_dword(kKvmSignature, 2)};
+        if (local_apic_ && leaf == kKvmCpuidBase + 1) return {kKvmFeatures, 0, 0, 0};  // no hints
         return {};
     }
     const bool extended = leaf >= 0x80000000;
     if ((!extended && leaf > max_basic_) || (extended && leaf > max_extended_)) return {};  // AMD: zeros
 
-    CpuidResult host = host_->cpuid(leaf, subleaf);
+    // Leaf 4 (cache parameters) is the only one read from the host each time, per subleaf.
+    const CpuidResult host = leaf < 3    ? host_basic_[leaf]
+                             : leaf == 4 ? host_->cpuid(4, subleaf)
+                             : leaf == 7 ? host_leaf7_
+                             : extended  ? host_extended_[leaf - 0x80000000]
+                                         : CpuidResult{};
     CpuidResult r{};
     switch (leaf) {
         case 0: return {max_basic_, host.ebx, host.ecx, host.edx};

@@ -37,4 +37,10 @@ private:
     u32 max_extended_ = 0;
     u64 xcr0_supported_ = 0;
     bool local_apic_ = false;
+    // The host leaves that depend on neither the subleaf nor the CPU asking (leaf 1's
+    // APIC ID is replaced), read once: a host CPUID at each guest CPUID would cost an
+    // exit of its own under a hypervisor, and tens of cycles or more on hardware.
+    CpuidResult host_basic_[3];     // leaves 0, 1, 2
+    CpuidResult host_leaf7_;        // leaf 7, subleaf 0
+    CpuidResult host_extended_[9];  // leaves 8000_0000h..8000_0008h
 };

@@ -28,18 +28,20 @@ constexpr u8 kVectorAc = 17;
 
 // Moves RIP past the intercepted instruction, decoding its length from guest memory.
 // False when the bytes there are not that instruction; the domain has been ended then.
-bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
+// `control` is the vCPU's control state, read here once for the handler too (it costs a
+// VMCB walk or VMREADs).
+bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which, GuestControlState& control) {
+    control = vcpu.backend->control_state();
     if (const u8 length = vcpu.exit_instruction_length) {
         // The hardware told it; the mode cannot have changed since the exit.
         vcpu.regs.rip += length;
-        if (vcpu.backend->control_state().mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
+        if (control.mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
         instruction_completed(vcpu);
         return true;
     }
     u8 bytes[15];
     usize available = 0;
     WalkFault fault;
-    const GuestControlState control = vcpu.backend->control_state();
     if (!fetch_guest_instruction(vcpu, control, bytes, available, fault)) {
         domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
                      (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
@@ -64,14 +66,22 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
     return true;
 }
 
+bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
+    GuestControlState control;
+    return skip_instruction(vcpu, which, control);
+}
+
 void set_result32(Vcpu& vcpu, Gpr reg, u32 value) { vcpu.regs[reg] = value; }  // zero-extends, as the CPU does
 
 void handle_cpuid(Vcpu& vcpu) {
-    if (!skip_instruction(vcpu, InterceptedInstruction::Cpuid)) return;
+    GuestControlState control;
+    if (!skip_instruction(vcpu, InterceptedInstruction::Cpuid, control)) return;
     const u32 leaf = u32(vcpu.regs[Gpr::Rax]);
     const u32 subleaf = u32(vcpu.regs[Gpr::Rcx]);
-    const CpuidResult r =
-        vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, vcpu.backend->control_state().cr4, fpu_guest_xcr0(vcpu));
+    // Only leaf 0Dh reads XCR0 (CpuidPolicy::query): the others do without it.
+    const u64 cr4 = leaf == 1 ? control.cr4 : 0;
+    const u64 xcr0 = leaf == 0xd ? fpu_guest_xcr0(vcpu) : 0;
+    const CpuidResult r = vcpu.domain->cpuid.query(leaf, subleaf, vcpu.index, cr4, xcr0);
     set_result32(vcpu, Gpr::Rax, r.eax);
     set_result32(vcpu, Gpr::Rbx, r.ebx);
     set_result32(vcpu, Gpr::Rcx, r.ecx);
@@ -425,8 +435,9 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
         case ExitKind::Hlt: handle_hlt(vcpu); return;
         case ExitKind::Hypercall: {
             const bool svm = vcpu.backend->is_svm();
-            if (skip_instruction(vcpu, svm ? InterceptedInstruction::Vmmcall : InterceptedInstruction::Vmcall))
-                handle_hypercall(vcpu);
+            GuestControlState control;
+            if (skip_instruction(vcpu, svm ? InterceptedInstruction::Vmmcall : InterceptedInstruction::Vmcall, control))
+                handle_hypercall(vcpu, control);  // the mode and CPL of the VMMCALL/VMCALL: RIP moved only
             return;
         }
         case ExitKind::NestedPageFault:

@@ -25,9 +25,18 @@ GuestPagingState guest_paging_state(const Vcpu& vcpu, const GuestControlState& c
 
 bool fetch_guest_instruction(Vcpu& vcpu, const GuestControlState& c, u8 (&bytes)[15], usize& available,
                              WalkFault& fault) {
-    const GuestPagingState paging = guest_paging_state(vcpu, c);
     u64 linear = c.segment_base[u8(SegmentRegister::Cs)] + vcpu.regs.rip;
     if (c.mode != GuestCpuMode::Long64) linear &= 0xffffffffull;
+    // Without paging the linear address is guest-physical (SDM vol. 3A 4.1.1): all 15
+    // bytes in one page of RAM are read straight, as the walk below would read them.
+    // Anything else (the end of RAM, a page boundary) takes the walk.
+    constexpr u64 kCr0Pg = 1ull << 31;
+    if (!(c.cr0 & kCr0Pg) && (linear & (kPageSize - 1)) + sizeof(bytes) <= kPageSize &&
+        vcpu.domain->memory.read(linear, bytes, sizeof(bytes))) {
+        available = sizeof(bytes);
+        return true;
+    }
+    const GuestPagingState paging = guest_paging_state(vcpu, c);
     GuestAccess access;
     access.fetch = true;
     // An instruction may end before a page boundary that the next page's fault (or the

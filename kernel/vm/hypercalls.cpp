@@ -49,9 +49,10 @@ i64 vcpu_start(Vcpu& vcpu, u64 index, u64 eip, u64 esp) {
 
 }  // namespace
 
-bool handle_hypercall(Vcpu& vcpu) {
+bool handle_hypercall(Vcpu& vcpu) { return handle_hypercall(vcpu, vcpu.backend->control_state()); }
+
+bool handle_hypercall(Vcpu& vcpu, const GuestControlState& control) {
     GuestRegisters& r = vcpu.regs;
-    const GuestControlState control = vcpu.backend->control_state();
     const bool wide = control.mode == GuestCpuMode::Long64;
     auto arg = [&](Gpr g) { return wide ? r[g] : (r[g] & 0xffffffffull); };
     const u64 number = arg(Gpr::Rax);

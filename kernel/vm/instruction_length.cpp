@@ -25,6 +25,22 @@ Encoding encoding_of(InterceptedInstruction which) {
     return {OpcodeMap::OneByte, 0, -1};
 }
 
+// The length of `which` when the bytes are its plain encoding, with no prefix (as
+// compilers and guests emit it); 0 otherwise. None of these has an operand or
+// displacement, so that length holds in every mode, and the decoder would find the
+// same: a shortcut past it for the usual case, not another rule.
+u8 plain_length(const u8* bytes, usize available, InterceptedInstruction which) {
+    if (which == InterceptedInstruction::MovToCr || which == InterceptedInstruction::MovFromCr) return 0;  // any ModRM
+    const Encoding e = encoding_of(which);
+    if (e.map == OpcodeMap::OneByte) return available >= 1 && bytes[0] == e.opcode ? 1 : 0;
+    if (e.map != OpcodeMap::TwoByte || available < 2 || bytes[0] != 0x0f) return 0;
+    const bool opcode_ok =
+        bytes[1] == e.opcode || (which == InterceptedInstruction::InvdOrWbinvd && bytes[1] == e.opcode + 1);
+    if (!opcode_ok) return 0;
+    if (e.modrm < 0) return 2;
+    return available >= 3 && bytes[2] == u8(e.modrm) ? 3 : 0;
+}
+
 }  // namespace
 
 CpuMode decoder_mode(GuestCpuMode mode) {
@@ -39,6 +55,7 @@ CpuMode decoder_mode(GuestCpuMode mode) {
 
 u8 intercepted_instruction_length(const u8* bytes, usize available, GuestCpuMode mode, InterceptedInstruction which) {
     if (bytes == nullptr || available == 0) return 0;
+    if (const u8 length = plain_length(bytes, available, which)) return length;
     DecodedInstruction insn;
     // VMCALL is Intel's; everything else decodes alike on both vendors.
     const CpuVendor vendor = which == InterceptedInstruction::Vmcall ? CpuVendor::Intel : CpuVendor::Amd;

@@ -132,6 +132,27 @@ TEST(CpuidPolicy, HypervisorLeaves) {
         EXPECT_TRUE(all_zero(p.query(leaf, 0, 0, 0))) << std::hex << leaf;
 }
 
+// KVM's signature one block up (Linux's kvm_cpuid_base() steps through the 0x100 blocks),
+// with the paravirtual clock as its only feature, for the virtual PC only.
+TEST(CpuidPolicy, KvmLeavesForTheVirtualPc) {
+    const FakeHostCpu host = everything_host();
+    CpuidPolicy p = policy_for(host, 2);
+    EXPECT_TRUE(all_zero(p.query(0x40000100, 0, 0, 0))) << "no virtual PC: no kvmclock MSRs";
+    p.set_local_apic(true);
+    const CpuidResult r = p.query(0x40000100, 0, 1, 0);
+    EXPECT_EQ(r.eax, 0x40000101u);
+    char signature[13] = {};
+    memcpy(signature, &r.ebx, 4);
+    memcpy(signature + 4, &r.ecx, 4);
+    memcpy(signature + 8, &r.edx, 4);
+    EXPECT_EQ(memcmp(signature, "KVMKVMKVM\0\0\0", 12), 0);
+    const CpuidResult features = p.query(0x40000101, 0, 0, 0);
+    EXPECT_EQ(features.eax, (1u << 3) | (1u << 24)) << "KVM_FEATURE_CLOCKSOURCE2 and CLOCKSOURCE_STABLE_BIT";
+    EXPECT_EQ(features.edx, 0u) << "no hints";
+    EXPECT_EQ(p.query(0x40000000, 0, 0, 0).eax, kVireoCpuidMaxLeaf) << "Vireo's own leaves stay first";
+    EXPECT_TRUE(all_zero(p.query(0x40000102, 0, 0, 0)));
+}
+
 TEST(CpuidPolicy, BasicLeavesAboveTheCappedMaximumAreZero) {
     const FakeHostCpu host = everything_host(0x10);
     const CpuidPolicy p = policy_for(host, 1);
