@@ -156,6 +156,11 @@ void charge(RunQueue& q, Vcpu& v) {
 void tick(TrapFrame&) {
     g_queues[this_cpu_index()].armed_at = kNotArmed;
     ++g_queues[this_cpu_index()].timer_interrupts;
+    // Taken wherever interrupts were open, also while an exit of the guest's own was
+    // handled: the pass that follows must run and arm the timer again, or the vCPU is
+    // entered again with no timer at all, and one that then spins without exits keeps
+    // its CPU for ever (linux_svm_2vcpus_on_1cpu hung at AP bring-up).
+    cpu_request_pass(this_cpu_index());
     lapic_eoi();
 }
 
