@@ -44,3 +44,8 @@ usize kernel_heap_bytes_in_use() {
     IrqLockGuard guard(g_heap_lock);
     return g_heap.bytes_in_use();
 }
+
+usize kernel_heap_bytes_reserved() {
+    IrqLockGuard guard(g_heap_lock);
+    return g_heap.bytes_reserved();
+}

@@ -976,6 +976,7 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
   [ "$xm_mode" = sched ]; then
   if mount_domu_disk; then
     free_before=$(free_mib)
+    say "free memory before the checks: $free_before MiB"
     case "$xm_mode" in
       one) xm_one_domu ;;
       pvio) xm_pvio ;;
