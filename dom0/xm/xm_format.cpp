@@ -93,9 +93,10 @@ std::string list_json(const std::vector<DomainStatus>& domains) {
         out += i ? ",\n  " : "\n  ";
         out += printf_string(
             "{\"name\": %s, \"domid\": %u, \"memory_mib\": %llu, \"vcpus\": %u, \"state\": \"%s\", "
-            "\"cpu_time\": %.3f, \"privileged\": %s}",
+            "\"cpu_time\": %.3f, \"privileged\": %s, \"charged_kib\": %llu}",
             json_string(domain_name(d)).c_str(), d.id, (unsigned long long)mib(d.memory_bytes), d.vcpus,
-            state_flags(d).c_str(), seconds(d.cpu_time_ns), d.privileged ? "true" : "false");
+            state_flags(d).c_str(), seconds(d.cpu_time_ns), d.privileged ? "true" : "false",
+            (unsigned long long)(d.charged_bytes >> 10));
     }
     return out + (domains.empty() ? "]" : "\n]");
 }
@@ -119,6 +120,8 @@ std::string info_text(const HostInfo& info, const std::string& hostname, const s
     out += line("virt_caps", info.virtualization == kHostIntelVmx ? "hvm (Intel VT-x, EPT)" : "hvm (AMD-V, NPT)");
     out += line("total_memory", std::to_string(mib(info.total_memory_bytes)));
     out += line("free_memory", std::to_string(mib(info.free_memory_bytes)));
+    // Exact, where free_memory is in whole MiB as xl's: what a leak check compares.
+    out += line("free_memory_kib", std::to_string(info.free_memory_bytes >> 10));
     out += line("vireo_version", printf_string("%u.%u", info.version >> 16, info.version & 0xffff));
     out += line("vireo_commandline", command_line);
     out += line("vireo_uptime", printf_string("%.1f s", double(info.uptime_us) / 1e6));

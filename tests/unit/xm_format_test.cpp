@@ -104,7 +104,7 @@ TEST(XmFormat, JsonListEscapesAndParsesAsOneArray) {
     const std::string json = xm::list_json({status("Domain-0", 0, kStateRunning, 512, 2, 1'500'000'000)});
     EXPECT_EQ(json,
               "[\n  {\"name\": \"Domain-0\", \"domid\": 0, \"memory_mib\": 512, \"vcpus\": 2, \"state\": \"r-----\", "
-              "\"cpu_time\": 1.500, \"privileged\": false}\n]");
+              "\"cpu_time\": 1.500, \"privileged\": false, \"charged_kib\": 0}\n]");
     EXPECT_EQ(xm::json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
@@ -122,6 +122,7 @@ TEST(XmFormat, InfoSaysWhenTheCommandLineIsLongerThanShown) {
     EXPECT_NE(text.find("nr_cpus                : 2\n"), std::string::npos) << text;
     EXPECT_NE(text.find("total_memory           : 2048\n"), std::string::npos) << text;
     EXPECT_NE(text.find("free_memory            : 1024\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("free_memory_kib        : 1048576\n"), std::string::npos) << text;
     EXPECT_NE(text.find("cpu_mhz                : 2100\n"), std::string::npos) << text;
     EXPECT_NE(text.find("virt_caps              : hvm (AMD-V, NPT)\n"), std::string::npos) << text;
     EXPECT_NE(text.find("vireo_commandline      : console=com1\n"), std::string::npos) << text;
