@@ -63,7 +63,7 @@ void print_platform_timers() {
 // Exact figures, where xm info rounds to MiB: what a leak hunt compares before and after.
 void print_memory() {
     const MemoryStats stats = memory_stats();
-    console_line("memory (debug key 'm'): %llu KiB free of %llu KiB usable; heap %zu bytes in use in %zu KiB of pages",
+    console_line("memory (debug key 'm'): %llu KiB free of %llu KiB usable, heap %zu bytes in use in %zu KiB of pages",
                  (unsigned long long)(stats.free_bytes / KiB), (unsigned long long)(stats.usable_bytes / KiB),
                  kernel_heap_bytes_in_use(), kernel_heap_bytes_reserved() / KiB);
 }
