@@ -1,8 +1,11 @@
 #include "kernel/vm/devices/pc/pc_platform_state.hpp"
 
 #include "kernel/vm/devices/platform_state_codec.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 
 using namespace pc_state;
+
+static_assert(platform_state::kFormatVersion == hypercall::kPlatformStateVersion);
 
 namespace {
 
