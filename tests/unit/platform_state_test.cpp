@@ -13,6 +13,7 @@
 #include "kernel/vm/devices/apic/apic_time.hpp"
 #include "kernel/vm/devices/apic/lapic_registers.hpp"
 #include "kernel/vm/devices/platform_state_codec.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 
 namespace {
 
@@ -363,10 +364,10 @@ TEST(PlatformState, HeaderAndRecordsAreAsDocumented) {
     EXPECT_EQ(blob[1], 'P');
     EXPECT_EQ(blob[2], 'S');
     EXPECT_EQ(blob[3], 'T');
-    EXPECT_EQ(blob[4], platform_state::kFormatVersion);
+    EXPECT_EQ(blob[4], hypercall::kPlatformStateVersion);
     EXPECT_EQ(u32(blob[8] | blob[9] << 8 | blob[10] << 16), blob.size());
-    EXPECT_EQ(blob[12], 11 + 8);  // 11 device records, one local APIC per vCPU
-    EXPECT_LE(blob.size(), 16u * 1024);  // the ABI's largest blob
+    EXPECT_EQ(blob[12], 11 + 8);                           // 11 device records, one local APIC per vCPU
+    EXPECT_LE(blob.size(), hypercall::kPlatformStateMax);  // 8 vCPUs, the most a domain has
     StateBlob walk(blob.data(), blob.size());
     EXPECT_EQ(walk.check(), StateBlobError::None);
     // The platform record: the vCPU count, device time, and the guest TSC then.
