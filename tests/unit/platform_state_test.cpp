@@ -423,6 +423,57 @@ TEST(PlatformState, AVectorInFlightIsSavedAsARequest) {
     EXPECT_FALSE(target.raw[0]->in_irr(0x51));
 }
 
+// Whatever the guest does, the state it leaves is one a restore takes back, field for
+// field: random port, MMIO and interrupt traffic at random times, saved and restored onto
+// another host many times over (the checks must refuse only what no guest can reach).
+TEST(PlatformState, EveryStateAGuestReachesIsRestored) {
+    static constexpr u16 kPorts[] = {0x20,  0x21,  0xa0,  0xa1,  0x4d0, 0x4d1, 0x40,  0x41,  0x42,  0x43,  0x61,
+                                     0x70,  0x71,  0x71,  0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff,
+                                     0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x608, 0x60,  0x64,  0xcfc, 0xcfd};
+    static constexpr u32 kLapicRegisters[] = {0x80,  0xb0,  0xd0,  0xe0,  0xf0,  0x280, 0x300, 0x310,
+                                              0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3e0};
+    u64 seed = 0x9e3779b97f4a7c15ull;
+    auto next = [&seed] {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return u32(seed >> 33);
+    };
+    for (int round = 0; round < 150; ++round) {
+        Pc source;
+        for (int op = 0; op < 300; ++op) {
+            const u32 r = next();
+            switch (r % 10) {
+                case 0: source.advance(source.clock.now + next() % (5 * kMs)); break;
+                case 1: source.pic.set_irq(u8(next() % 16), next() & 1); break;
+                case 2: source.com1.receive(u8(next())); break;
+                case 3:
+                    source.ioapic_write(u8(next() % 0x40), next());
+                    source.ioapic.set_pin(u8(next() % 24), next() & 1);
+                    break;
+                case 4: {
+                    VirtualLapic& l = *source.raw[next() % 2];
+                    const u32 offset = kLapicRegisters[next() % (sizeof(kLapicRegisters) / sizeof(u32))];
+                    l.mmio_write(offset, offset == lapic::kSvr ? 0x100 | next() : next());
+                    break;
+                }
+                case 5: {
+                    VirtualLapic& l = *source.raw[next() % 2];
+                    if (next() & 1) l.accept_fixed(u8(next()), next() & 1);
+                    if (const i32 v = l.pending_vector(); v != VirtualLapic::kNoVector) l.acknowledge(u8(v));
+                    l.write_tsc_deadline(source.tsc.tsc_at(source.clock.now) + next() % 10'000'000);
+                    break;
+                }
+                case 6: source.out(0xcf8, next() & 0x80fffffc, 4); break;
+                case 7: source.pm.press_power_button(); break;
+                default: source.out(kPorts[next() % (sizeof(kPorts) / sizeof(u16))], u8(next())); break;
+            }
+        }
+        const std::vector<u8> blob = source.save();
+        Pc target(2, 3'000'000'000, kTargetUnix);
+        ASSERT_EQ(target.restore(blob), PcStateError::None) << "round " << round;
+        ASSERT_EQ(target.save(), blob) << "round " << round;
+    }
+}
+
 // --- Malformed blobs: refused, and the target exactly as it was -------------------------
 
 // `target` refuses `blob` with `error`, and still saves what it saved before.
@@ -661,6 +712,18 @@ TEST(PlatformStateDevices, PitRoundTripKeepsPhaseAndGate) {
     a.out(0x43, 0xe4);  // read-back status of counter 1
     b.out(0x43, 0xe4);
     EXPECT_EQ(a.in(0x41), b.in(0x41));
+}
+
+// Every state the guest can reach is one a restore takes: here a binary count of 65536
+// still in effect after a control word switched the counter to BCD.
+TEST(PlatformStateDevices, PitCountFromBinaryModeSurvivesABcdControlWord) {
+    Pc a, b;
+    a.out(0x43, 0x34);
+    a.out(0x40, 0x00);
+    a.out(0x40, 0x00);  // 0: 65536
+    a.out(0x43, 0x35);  // the same, in BCD: waits for a count
+    ASSERT_TRUE(restore_payload(b.pit, payload_of(a.pit)));
+    EXPECT_EQ(payload_of(b.pit), payload_of(a.pit));
 }
 
 TEST(PlatformStateDevices, RtcRoundTripKeepsTheGuestsCalendar) {

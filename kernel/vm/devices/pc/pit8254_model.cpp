@@ -400,12 +400,13 @@ bool Pit8254::load(StateReader& in, State& out) const {
         c.pending_at_ticks = in.get_u64();
         // Control word (8254 datasheet): modes 0-5, M2-M1-M0 values 6 and 7 standing for
         // 2 and 3; RW 1-3 (0 is the latch command, never a counter's mode of access).
-        const u32 modulus = c.bcd ? 10000 : 0x10000;
         in.require(c.mode <= 5 && c.mode_bits <= 7 && c.mode == (c.mode_bits > 5 ? c.mode_bits - 4 : c.mode_bits));
         in.require(c.access >= kAccessLsb && c.access <= 3);
         in.require(phase <= u8(Phase::kCounting) && read_state <= kLastByteState && latch_state <= kLastByteState);
-        in.require(c.count >= 1 && c.count <= modulus);
-        in.require(!c.reload_pending || (c.pending_count >= 1 && c.pending_count <= modulus));
+        // A count is 1-65536 (0 written means the largest); one loaded in binary stays in
+        // effect, up to 65536, when a control word switches the counter to BCD.
+        in.require(c.count >= 1 && c.count <= 0x10000);
+        in.require(!c.reload_pending || (c.pending_count >= 1 && c.pending_count <= 0x10000));
         c.phase = Phase(phase);
         c.read_state = ByteState(read_state);
         c.latch_state = ByteState(latch_state);
