@@ -441,7 +441,7 @@ TEST(PlatformState, EveryStateAGuestReachesIsRestored) {
         Pc source;
         for (int op = 0; op < 300; ++op) {
             const u32 r = next();
-            switch (r % 10) {
+            switch (r % 13) {
                 case 0: source.advance(source.clock.now + next() % (5 * kMs)); break;
                 case 1: source.pic.set_irq(u8(next() % 16), next() & 1); break;
                 case 2: source.com1.receive(u8(next())); break;
@@ -464,6 +464,41 @@ TEST(PlatformState, EveryStateAGuestReachesIsRestored) {
                 }
                 case 6: source.out(0xcf8, next() & 0x80fffffc, 4); break;
                 case 7: source.pm.press_power_button(); break;
+                case 8: source.in(kPorts[next() % (sizeof(kPorts) / sizeof(u16))]); break;
+                case 9: {
+                    // IA32_APIC_BASE transitions (the model refuses the illegal ones), x2APIC MSRs.
+                    VirtualLapic& l = *source.raw[next() % 2];
+                    const u64 bases[] = {lapic::kDefaultApicBase | lapic::kApicBaseEnable,
+                                         lapic::kDefaultApicBase | lapic::kApicBaseEnable | lapic::kApicBaseX2apic,
+                                         lapic::kDefaultApicBase};
+                    const u64 bsp = l.apic_base() & lapic::kApicBaseBsp;
+                    if (next() % 4 == 0) l.write_apic_base(bases[next() % 3] | bsp);
+                    l.msr_write(0x800 + next() % 0x40, next());
+                    break;
+                }
+                case 10: {
+                    VirtualLapic& l = *source.raw[next() % 2];
+                    switch (next() % 5) {
+                        case 0: l.accept_init(); break;
+                        case 1: l.accept_sipi(u8(next())); break;
+                        case 2: l.accept_nmi(); break;
+                        case 3: l.accept_extint(); break;
+                        default: l.set_lint(u8(next() % 2), next() & 1); break;
+                    }
+                    break;
+                }
+                case 11: {
+                    VirtualLapic& l = *source.raw[next() % 2];
+                    u8 vector = 0;
+                    l.take_init();
+                    l.take_sipi(vector);
+                    l.take_nmi();
+                    if (const i32 v = l.pending_vector(); v != VirtualLapic::kNoVector && (next() & 1)) {
+                        l.mark_in_flight(u8(v));
+                        if (next() & 1) l.cancel_in_flight();
+                    }
+                    break;
+                }
                 default: source.out(kPorts[next() % (sizeof(kPorts) / sizeof(u16))], u8(next())); break;
             }
         }
