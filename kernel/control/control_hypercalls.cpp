@@ -4,6 +4,7 @@
 
 #include "kernel/alloc.hpp"
 #include "kernel/control/host_info.hpp"
+#include "kernel/control/hypercall_table.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_balloon.hpp"
 #include "kernel/domain/domain_events.hpp"
@@ -145,10 +146,7 @@ i64 copy_memory(Vcpu& caller, Domain& d, u64 gpa, u64 linear, u64 length, bool t
 }
 
 // The state of a vCPU is taken or given only while its domain cannot run.
-bool state_accessible(const Domain& d) {
-    const LifecycleState s = d.lifecycle.state();
-    return s == LifecycleState::Created || s == LifecycleState::Paused || s == LifecycleState::Shutdown;
-}
+bool state_accessible(const Domain& d) { return hypercall_domain_stopped(d.lifecycle.state()); }
 
 struct StateCall {
     VcpuArchState* state;
@@ -248,6 +246,48 @@ i64 set_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 length) 
         }
     }
     delete state;
+    delete[] buffer;
+    return result;
+}
+
+// The platform's device state (docs/hypercalls.md, "Platform state"), under the rule of
+// a vCPU's: only while the domain cannot run, checked again once the state is taken (the
+// domain may have been unpaused meanwhile). The platform takes its own lock; the domain's
+// is not held around it (the virtual PC takes that one under its own: request_reset).
+i64 get_platform_state(Vcpu& caller, Domain& d, u64 address, u64 size) {
+    if (!state_accessible(d)) return kErrorWrongState;
+    if (d.resources_released || !d.platform) return kErrorWrongState;
+    auto* buffer = new (kNoThrow) u8[kPlatformStateMax];
+    if (!buffer) return kErrorNoMemory;
+    const usize bytes = d.platform->save_state(buffer, kPlatformStateMax);
+    i64 result;
+    if (bytes == 0)
+        result = kErrorNotSupported;
+    else if (bytes > size || bytes > kPlatformStateMax)
+        result = kErrorTooBig;
+    else if (!state_accessible(d))
+        result = kErrorWrongState;
+    else
+        result = write_caller(caller, address, buffer, bytes) ? i64(bytes) : kErrorFault;
+    delete[] buffer;
+    return result;
+}
+
+// A blob is read whole, then given to the platform, which checks all of it before it
+// changes anything (kErrorInvalid for any fault in it).
+i64 set_platform_state(Vcpu& caller, Domain& d, u64 address, u64 length) {
+    if (length > kPlatformStateMax) return kErrorTooBig;
+    if (!state_accessible(d)) return kErrorWrongState;
+    if (d.resources_released || !d.platform) return kErrorWrongState;
+    auto* buffer = new (kNoThrow) u8[kPlatformStateMax];
+    if (!buffer) return kErrorNoMemory;
+    i64 result;
+    if (length && !read_caller(caller, address, buffer, usize(length)))
+        result = kErrorFault;
+    else if (!state_accessible(d))
+        result = kErrorWrongState;
+    else
+        result = d.platform->restore_state(buffer, usize(length));
     delete[] buffer;
     return result;
 }
@@ -535,6 +575,8 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainBalloon: return balloon(caller, *target, args[1], args[2], args[3]);
         case kDomainMemoryTarget: return domain_memory_target(*target, args[1], args[2]);
         case kDomainSchedCredit: return sched_credit(caller, *target, args[1], args[2]);
+        case kDomainPlatformStateGet: return get_platform_state(caller, *target, args[1], args[2]);
+        case kDomainPlatformStateSet: return set_platform_state(caller, *target, args[1], args[2]);
         case kInjectMsi:
             if (!target->platform || args[2] > 0xffffffffull) return kErrorInvalid;
             return target->platform->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;

@@ -50,6 +50,8 @@ constexpr HypercallSpec kSpecs[] = {
     {kDomainBalloon, "domain_balloon", kControl, true},
     {kDomainMemoryTarget, "domain_memory_target", kControl, true},
     {kDomainSchedCredit, "domain_sched_credit", kControl, false},  // and weigh itself, as Xen's dom0
+    {kDomainPlatformStateGet, "domain_platform_state_get", kControl, true},
+    {kDomainPlatformStateSet, "domain_platform_state_set", kControl, true},
 };
 
 }  // namespace
@@ -78,4 +80,8 @@ i64 hypercall_check_error(HypercallCheck check) {
         case HypercallCheck::TargetsCaller: return kErrorInvalid;
     }
     return kErrorInvalid;
+}
+
+bool hypercall_domain_stopped(LifecycleState state) {
+    return state == LifecycleState::Created || state == LifecycleState::Paused || state == LifecycleState::Shutdown;
 }

@@ -4,6 +4,7 @@
 // call names the caller itself (a domain ends itself by shutdown, not by destroy).
 #pragma once
 
+#include "kernel/domain/domain_lifecycle.hpp"
 #include "kernel/types.hpp"
 
 enum class HypercallPrivilege : u8 { AnyDomain, ControlDomain };
@@ -22,3 +23,9 @@ enum class HypercallCheck : u8 { Allowed, NoSuchCall, NotCpl0, NotPrivileged, Ta
 HypercallCheck hypercall_check(u64 number, u8 cpl, bool caller_privileged, u32 caller_id, u64 argument1);
 // The error a refused call returns (hypercall_abi.hpp), 0 for Allowed.
 i64 hypercall_check_error(HypercallCheck check);
+
+// The calls that take or give a domain's saved state (vcpu_get_state, vcpu_set_state,
+// domain_platform_state_get and _set) run only while this is true of the domain, so that
+// the state is one instant's (else kErrorWrongState): it cannot run, being created (not
+// yet unpaused), paused or shut down.
+bool hypercall_domain_stopped(LifecycleState state);

@@ -39,6 +39,7 @@
 #include "kernel/vm/devices/pc/cmos_rtc.hpp"
 #include "kernel/vm/devices/pc/i8042_model.hpp"
 #include "kernel/vm/devices/pc/kvm_clock.hpp"
+#include "kernel/vm/devices/pc/pc_platform_state.hpp"
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
@@ -146,8 +147,64 @@ class PcPlatform final : public GuestClock,
         return true;
     }
 
-    // GuestClock.
-    u64 now_ns() const override { return mul_div_floor(x86::rdtsc() - start_tsc_, kNsPerSecond, tsc_hz()); }
+    // GuestClock: device time, from clock_base_ns_ at start_tsc_ on.
+    u64 now_ns() const override {
+        return clock_base_ns_ + mul_div_floor(x86::rdtsc() - start_tsc_, kNsPerSecond, tsc_hz());
+    }
+
+    // --- Save and restore (pc_platform_state.hpp; docs/hypercalls.md "Platform state") --
+    PcDevices devices() {
+        return {pic_,           pit_, port61_, rtc_,    com1_,   pm_,
+                reset_control_, pci_, kbc_,    ioapic_, lapics_, domain_.vcpu_count};
+    }
+
+    // The devices' state and the clock they count on: device time (the guest's time
+    // since this platform started) and the guest's TSC, both read at one instant.
+    usize save_state(u8* out, usize capacity) {
+        LockGuard<SpinLock> guard(lock_);
+        const u64 now = now_ns();
+        return pc_state_save(devices(), {now, tsc_.tsc_at(now)}, out, capacity);
+    }
+
+    // Everything checked first (pc_state_load), then committed: device time and the
+    // guest's TSC go on from the saved ones, so each saved deadline keeps the guest time it
+    // had left whatever this host's TSC rate and start were; then the models take their
+    // state. A vCPU whose local APIC has something pending is woken (a halted one would
+    // otherwise wait for the next interrupt): the toolstack restores the vCPUs' states
+    // first (docs/hypercalls.md).
+    i64 restore_state(const u8* in, usize length) {
+        auto* state = new (kNoThrow) PcPlatformState;
+        if (!state) return hypercall::kErrorNoMemory;
+        u32 record = 0;
+        PcStateError error;
+        {
+            LockGuard<SpinLock> guard(lock_);
+            error = pc_state_load(devices(), in, length, *state, &record);
+            if (error == PcStateError::None) {
+                continue_clock(state->clock);
+                pc_state_restore(devices(), *state);
+                for (u32 i = 0; i < domain_.vcpu_count; ++i) requested_[i] = false;
+                deadlines_changed();
+                for (u32 i = 0; i < domain_.vcpu_count && !domain_.ended(); ++i)
+                    if (lapics_[i]->has_pending_event()) wake_vcpu(i);
+            }
+        }
+        delete state;
+        if (error == PcStateError::None) return 0;
+        log_warn("domain %u (%s): platform state refused: %s (record %u)", domain_.id, domain_.name,
+                 pc_state_error_name(error), record);
+        return hypercall::kErrorInvalid;
+    }
+
+    // Device time reads clock.device_ns now, and the guest's TSC clock.guest_tsc: one
+    // reading of this host's TSC is the new start, and uptime keeps its fixed offset to
+    // device time (schedule_timer; the subtraction may wrap, the sum it is added to not).
+    void continue_clock(const PcClock& clock) {
+        start_tsc_ = x86::rdtsc();
+        clock_base_ns_ = clock.device_ns;
+        uptime_offset_ns_ = mul_div_floor(start_tsc_ - time_boot_tsc(), kNsPerSecond, tsc_hz()) - clock.device_ns;
+        tsc_.set_tsc(clock.device_ns, clock.guest_tsc);
+    }
 
     // InterruptLines: ISA IRQ n reaches PIC pin n and IOAPIC pin n, except IRQ 0, which
     // is IOAPIC pin 2 (the MADT's interrupt source override says so).
@@ -306,8 +363,8 @@ class PcPlatform final : public GuestClock,
     }
 
     // The device timer, for next_deadline_ns_, unless it is armed for that already.
-    // Device time is the host's TSC less start_tsc_, uptime the TSC less boot: the same
-    // clock, so a deadline converts with a fixed offset, and the same device deadline
+    // Device time is clock_base_ns_ plus the host's TSC since start_tsc_, uptime the TSC
+    // since boot: the same clock, so a deadline converts with a fixed offset, and the same device deadline
     // gives the same uptime (no re-arm at each access). Two microseconds late rather than
     // early, for the rounding of both conversions: an early callback would find nothing due.
     void schedule_timer() {
@@ -491,6 +548,7 @@ class PcPlatform final : public GuestClock,
     // guest TSC model ahead of the guest's real TSC fires every TSC deadline that much
     // early: Linux's periodic tick, which re-arms 4 ms ahead, then fires without pause.
     u64 start_tsc_;
+    u64 clock_base_ns_ = 0;  // device time at start_tsc_: 0, or a restored state's
     LinearGuestTsc tsc_;
     Pic8259Pair pic_;
     Pit8254 pit_;
@@ -511,7 +569,8 @@ class PcPlatform final : public GuestClock,
     u8 requested_vector_[Domain::kMaxVcpus] = {};
     u64 next_deadline_ns_ = 0;
     u32 next_owner_ = 0;  // the vCPU whose local APIC is due at next_deadline_ns_, else 0
-    // uptime in ns = device time + this (both count the same TSC: schedule_timer).
+    // uptime in ns = device time + this, modulo 2^64 (both count the same TSC:
+    // schedule_timer); a restored device time may exceed this host's uptime.
     u64 uptime_offset_ns_ = mul_div_floor(start_tsc_ - time_boot_tsc(), kNsPerSecond, tsc_hz());
     Timer device_timer_{device_timer_fired, this};
     Timer input_timer_{input_timer_fired, this};
@@ -713,6 +772,8 @@ namespace {
 // The Platform of a PC domain: the models and the adapters that put them on the domain's
 // buses, allocated together.
 class PcMachine final : public Platform {
+    static_assert(Domain::kMaxVcpus <= pc_state::kMaxVcpus);
+
 public:
     explicit PcMachine(Domain& d) : platform_(d) {}
 
@@ -797,6 +858,15 @@ public:
     bool set_vcpu_timer(Vcpu&, u64, u8) override { return false; }  // its local APICs have timers
     void stop_timers() override { platform_.stop_timers(); }
     void print_timers() override { platform_.print_timers(); }
+    // Domain-0's RTC, PM block, PCI configuration space and keyboard controller are the
+    // machine's, not models: it has no state to save here.
+    usize save_state(u8* out, usize capacity) override {
+        return platform_.domain_.hardware_domain ? 0 : platform_.save_state(out, capacity);
+    }
+    i64 restore_state(const u8* in, usize length) override {
+        if (platform_.domain_.hardware_domain) return hypercall::kErrorNotSupported;
+        return platform_.restore_state(in, length);
+    }
     bool inject_msi(u64 address, u32 data) override {
         if (!msi_address_is_interrupt(address)) return false;
         LockGuard<SpinLock> guard(platform_.lock_);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 
 struct Domain;
 struct Vcpu;
@@ -65,6 +66,14 @@ public:
     // An MSI a device model sent (the inject_msi call): delivered to the local APICs it
     // names. False where the platform has none, or the address is no interrupt's.
     virtual bool inject_msi(u64 /*address*/, u32 /*data*/) { return false; }
+    // Save and restore (docs/hypercalls.md, "Platform state"), only while the domain
+    // cannot run. save_state writes the blob of its devices' state into `out` when it
+    // fits in `capacity` and returns its size either way (0: the platform has none, or
+    // not one it can restore). restore_state makes a saved blob the devices' state: 0, or
+    // a negative hypercall error with nothing changed (kErrorInvalid for a blob with
+    // anything wrong, kErrorNotSupported where there is no such state).
+    virtual usize save_state(u8* /*out*/, usize /*capacity*/) { return 0; }
+    virtual i64 restore_state(const u8* /*in*/, usize /*length*/) { return hypercall::kErrorNotSupported; }
     // Debug key 't': the state of its timers on Vireo's console (nothing where it has none
     // worth showing).
     virtual void print_timers() {}

@@ -61,6 +61,10 @@ enum Number : uint32_t {
     kDomainBalloon = 46,
     kDomainMemoryTarget = 47,  // (id, MemoryTargetOp, bytes) -> get: the target in bytes; set: 0
     kDomainSchedCredit = 48,   // (id, SchedCreditOp, linear address of SchedCredit) -> 0
+    // Save and restore of the virtual PC's devices (docs/hypercalls.md, "Platform state"),
+    // only while the domain cannot run (created, paused or shut down), as vcpu_get_state:
+    kDomainPlatformStateGet = 49,  // (id, linear address, buffer size) -> bytes of the blob written
+    kDomainPlatformStateSet = 50,  // (id, linear address, length <= kPlatformStateMax) -> 0
     kCount,
 };
 
@@ -79,7 +83,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 7u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 8u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -133,6 +137,13 @@ inline void vcpu_state_seal(uint8_t* state) {
     const uint32_t crc = vcpu_state_checksum(state, kVcpuStateSize);
     for (uint32_t i = 0; i < 4; ++i) state[kVcpuStateChecksumOffset + i] = uint8_t(crc >> (8 * i));
 }
+
+// The platform state of kDomainPlatformStateGet/Set (kernel/vm/devices/platform_state_codec.hpp,
+// kernel/vm/devices/pc/pc_platform_state.hpp): a 16-byte header (magic 'VPST', format
+// version 1, total length, record count), then records {u32 type, u32 length, payload}.
+// Opaque to a toolstack that only moves it; a buffer of kPlatformStateMax always holds one.
+inline constexpr uint32_t kPlatformStateVersion = 1;
+inline constexpr uint32_t kPlatformStateMax = 16 * 1024;
 
 enum DomainCreateFlags : uint32_t {
     kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)

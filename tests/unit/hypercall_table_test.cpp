@@ -41,7 +41,8 @@ TEST(HypercallTable, ControlCallsNeedThePrivilege) {
 
 TEST(HypercallTable, ACallOnADomainNeverTargetsTheCaller) {
     for (u64 n : {kDomainDestroy, kDomainPause, kDomainUnpause, kDomainMemoryWrite, kDomainMemoryRead, kVcpuGetState,
-                  kVcpuSetState, kDomainDirtyLog, kDomainShutdown, kDomainBalloon, kDomainMemoryTarget}) {
+                  kVcpuSetState, kDomainDirtyLog, kDomainShutdown, kDomainBalloon, kDomainMemoryTarget,
+                  kDomainPlatformStateGet, kDomainPlatformStateSet}) {
         EXPECT_TRUE(hypercall_spec(n)->targets_domain) << n;
         EXPECT_EQ(hypercall_check(n, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller) << n;
         EXPECT_EQ(hypercall_check_error(HypercallCheck::TargetsCaller), kErrorInvalid);
@@ -57,6 +58,33 @@ TEST(HypercallTable, TheCallerMayPinAndWeighItself) {
     EXPECT_EQ(hypercall_check(kVcpuSetAffinity, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
     EXPECT_EQ(hypercall_check(kDomainSchedCredit, 0, true, kCaller, kCaller), HypercallCheck::Allowed);
     EXPECT_EQ(hypercall_check(kDomainSchedCredit, 0, false, kCaller, kCaller), HypercallCheck::NotPrivileged);
+}
+
+// Save and restore of the virtual PC's devices (ABI 0.8): control calls on another domain.
+TEST(HypercallTable, PlatformStateCallsAreControlCallsOnAnotherDomain) {
+    EXPECT_EQ(kDomainPlatformStateGet, 49u);
+    EXPECT_EQ(kDomainPlatformStateSet, 50u);
+    EXPECT_EQ(kVersionValue, (0u << 16) | 8u);
+    EXPECT_STREQ(hypercall_spec(kDomainPlatformStateGet)->name, "domain_platform_state_get");
+    EXPECT_STREQ(hypercall_spec(kDomainPlatformStateSet)->name, "domain_platform_state_set");
+    for (u64 n : {kDomainPlatformStateGet, kDomainPlatformStateSet}) {
+        EXPECT_EQ(hypercall_spec(n)->privilege, HypercallPrivilege::ControlDomain) << n;
+        EXPECT_EQ(hypercall_check(n, 0, false, kCaller, 1), HypercallCheck::NotPrivileged) << n;
+        EXPECT_EQ(hypercall_check(n, 3, true, kCaller, 1), HypercallCheck::NotCpl0) << n;
+        EXPECT_EQ(hypercall_check(n, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller) << n;
+        EXPECT_EQ(hypercall_check(n, 0, true, kCaller, 1), HypercallCheck::Allowed) << n;
+    }
+}
+
+// A saved state is one instant's: the calls that take or give one need the domain
+// stopped, as vcpu_get_state always did.
+TEST(HypercallTable, StateCallsNeedADomainThatCannotRun) {
+    EXPECT_TRUE(hypercall_domain_stopped(LifecycleState::Created));
+    EXPECT_TRUE(hypercall_domain_stopped(LifecycleState::Paused));
+    EXPECT_TRUE(hypercall_domain_stopped(LifecycleState::Shutdown));
+    for (LifecycleState s : {LifecycleState::Running, LifecycleState::Restarting, LifecycleState::ShuttingDown,
+                             LifecycleState::Dying, LifecycleState::Dead})
+        EXPECT_FALSE(hypercall_domain_stopped(s)) << int(s);
 }
 
 TEST(HypercallTable, NamesAreUnique) {

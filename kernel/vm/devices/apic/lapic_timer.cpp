@@ -1,6 +1,7 @@
 #include "kernel/vm/devices/apic/lapic_timer.hpp"
 
 #include "kernel/vm/devices/apic/apic_time.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 
@@ -128,4 +129,56 @@ bool LapicTimer::advance_to(u64 now_ns) {
     expiry_ticks_ = saturating_add(base_count_, span);
     expiry_ns_ = expiry_ticks_ == kNever ? kNever : saturating_add(base_ns_, ticks_to_ns(expiry_ticks_));
     return true;
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void LapicTimer::save(StateWriter& out) const {
+    out.put_u8(u8(mode_));
+    out.put_u32(divide_config_);
+    out.put_u32(initial_count_);
+    out.put_u64(tsc_deadline_);
+    out.put_u64(base_ns_);
+    out.put_u32(base_count_);
+    out.put_bool(counting_);
+    out.put_bool(armed_);
+    out.put_u64(expiry_ticks_);
+    // A TSC deadline's time is this host's (its TSC rate): the deadline itself is saved.
+    out.put_u64(mode_ == Mode::TscDeadline ? 0 : expiry_ns_);
+}
+
+bool LapicTimer::load(StateReader& in, State& out) {
+    out.mode = in.get_u8();
+    out.divide_config = in.get_u32();
+    out.initial_count = in.get_u32();
+    out.tsc_deadline = in.get_u64();
+    out.base_ns = in.get_u64();
+    out.base_count = in.get_u32();
+    out.counting = in.get_bool();
+    out.armed = in.get_bool();
+    out.expiry_ticks = in.get_u64();
+    out.expiry_ns = in.get_u64();
+    // LVT timer mode 11b is reserved (SDM 11.5.1, Figure 11-8); the divide configuration
+    // has bits 0, 1 and 3 (Figure 11-10); an armed TSC deadline is not 0 (11.5.4.1).
+    const bool tsc_deadline = out.mode == u8(Mode::TscDeadline);
+    in.require(out.mode <= u8(Mode::TscDeadline));
+    in.require((out.divide_config & ~kDivideConfigMask) == 0);
+    in.require(!tsc_deadline || !out.armed || out.tsc_deadline != 0);
+    in.require(!(tsc_deadline && out.counting));
+    in.require(tsc_deadline || out.tsc_deadline == 0);
+    in.require(!tsc_deadline || out.expiry_ns == 0);
+    return !in.failed();
+}
+
+void LapicTimer::restore(const State& s, u64 tsc_deadline_due_ns) {
+    mode_ = Mode(s.mode);
+    divide_config_ = s.divide_config;
+    initial_count_ = s.initial_count;
+    tsc_deadline_ = s.tsc_deadline;
+    base_ns_ = s.base_ns;
+    base_count_ = s.base_count;
+    counting_ = s.counting;
+    armed_ = s.armed;
+    expiry_ticks_ = s.expiry_ticks;
+    expiry_ns_ = mode_ == Mode::TscDeadline ? tsc_deadline_due_ns : s.expiry_ns;
 }

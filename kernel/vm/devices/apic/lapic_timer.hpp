@@ -11,6 +11,9 @@
 
 #include "kernel/types.hpp"
 
+class StateWriter;
+class StateReader;
+
 class LapicTimer {
 public:
     enum class Mode : u8 { OneShot, Periodic, TscDeadline };
@@ -54,6 +57,22 @@ public:
     // True when an expiry was due at or before now_ns: one-shot and TSC-deadline disarm
     // (the deadline MSR reads 0 again), periodic re-arms at its next period boundary.
     bool advance_to(u64 now_ns);
+
+    // Save and restore (platform_state_codec.hpp): the mode, divide configuration, initial
+    // count and TSC deadline (guest TSC ticks), and the count's progress as the device
+    // time and count it was based on and the tick and time of its next expiry. Device time
+    // continues across a restore, so a count that had 3 ms left has 3 ms left after it. A
+    // TSC deadline's time depends on the guest TSC's rate on the new host: it is saved as 0
+    // and restore() takes it from the caller (GuestTsc::ns_when_tsc_reaches).
+    struct State {
+        u8 mode;
+        u32 divide_config, initial_count, base_count;
+        u64 tsc_deadline, base_ns, expiry_ticks, expiry_ns;
+        bool counting, armed;
+    };
+    void save(StateWriter& out) const;
+    static bool load(StateReader& in, State& out);
+    void restore(const State& state, u64 tsc_deadline_due_ns);
 
 private:
     u64 ticks_to_ns(u64 ticks) const;  // rounded up: the first ns at which ticks elapsed

@@ -1,5 +1,7 @@
 #include "kernel/vm/devices/apic/virtual_ioapic.hpp"
 
+#include "kernel/vm/devices/platform_state_codec.hpp"
+
 namespace {
 
 // Bits of an entry's low dword software writes: vector, delivery mode, destination mode,
@@ -135,5 +137,47 @@ void VirtualIoapic::eoi(u8 vector) {
         entry &= ~kEntryRemoteIrr;
         if (listener_) listener_->pin_eoi(pin);
         service_level(pin);
+    }
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void VirtualIoapic::save(StateWriter& out) const {
+    out.put_u8(id_);
+    out.put_u8(ioregsel_);
+    out.put_u32(pins_);
+    for (u32 pin = 0; pin < pins_; ++pin) {
+        out.put_u64(entries_[pin]);
+        out.put_bool(pin_level_[pin]);
+    }
+}
+
+bool VirtualIoapic::load(StateReader& in, State& out) const {
+    out.id = in.get_u8();
+    out.ioregsel = in.get_u8();
+    const u32 pins = in.get_u32();
+    in.require(pins == pins_);
+    for (u32 pin = 0; pin < kMaxPins; ++pin) {
+        out.entries[pin] = kEntryMasked;
+        out.pin_level[pin] = false;
+    }
+    constexpr u64 kDefined = kLowWritable | kEntryRemoteIrr | (kHighWritable << 32);
+    for (u32 pin = 0; pin < pins && pin < pins_; ++pin) {
+        out.entries[pin] = in.get_u64();
+        out.pin_level[pin] = in.get_bool();
+        in.require((out.entries[pin] & ~kDefined) == 0);
+        // Remote IRR exists for level-triggered entries only (datasheet 3.2.4).
+        in.require(!(out.entries[pin] & kEntryRemoteIrr) || (out.entries[pin] & kEntryLevelTriggered));
+    }
+    in.require(out.id <= 0xf);
+    return !in.failed();
+}
+
+void VirtualIoapic::restore(const State& s) {
+    id_ = s.id;
+    ioregsel_ = s.ioregsel;
+    for (u32 pin = 0; pin < pins_; ++pin) {
+        entries_[pin] = s.entries[pin];
+        pin_level_[pin] = s.pin_level[pin];
     }
 }

@@ -26,6 +26,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/apic/apic_interfaces.hpp"
 
+class StateWriter;
+class StateReader;
+
 // A platform whose pins follow real interrupt lines (Domain-0's) hears what the guest
 // programs and when it EOIs a level-triggered entry.
 class IoapicPinListener {
@@ -95,6 +98,20 @@ public:
     bool asserted_level(u8 pin) const { return pin >= pins_ || !(entries_[pin] & kEntryActiveLow); }
     void set_pin_listener(IoapicPinListener* listener) { listener_ = listener; }
     u8 version() const { return version_; }
+
+    // Save and restore (platform_state_codec.hpp): the ID, IOREGSEL, the pin count and
+    // each pin's redirection entry (82093AA datasheet 3.2.4, with its remote IRR) and
+    // input level. load() refuses another pin count and entries with reserved bits set
+    // (bits 55:17, or delivery status, which this model never sets); restore() delivers
+    // nothing (a pending level is delivered again at its EOI, as before the save).
+    struct State {
+        u8 id, ioregsel;
+        u64 entries[kMaxPins];
+        bool pin_level[kMaxPins];
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     u32 read_indirect(u8 index) const;

@@ -1,5 +1,7 @@
 #include "kernel/vm/devices/apic/virtual_lapic.hpp"
 
+#include "kernel/vm/devices/platform_state_codec.hpp"
+
 namespace {
 
 using namespace lapic;
@@ -606,4 +608,116 @@ u8 VirtualLapic::acknowledge_extint() {
 
 void VirtualLapic::notify() {
     if (wakeup_) wakeup_->wake_vcpu(index_);
+}
+
+// --- Save and restore --------------------------------------------------------------------
+
+void VirtualLapic::save(StateWriter& out) const {
+    out.put_u32(apic_id_);
+    out.put_u64(apic_base_);
+    out.put_u8(tpr_);
+    out.put_u32(ldr_);
+    out.put_u32(dfr_);
+    out.put_u32(svr_);
+    // A vector in flight is still in IRR (mark_in_flight leaves it there): saved as a
+    // plain request, it is offered to the restored vCPU again.
+    for (u32 word : isr_) out.put_u32(word);
+    for (u32 word : tmr_) out.put_u32(word);
+    for (u32 word : irr_) out.put_u32(word);
+    out.put_u32(esr_);
+    out.put_u32(esr_pending_);
+    out.put_u32(icr_low_);
+    out.put_u32(icr_high_);
+    for (u32 lvt : lvt_) out.put_u32(lvt);
+    timer_.save(out);
+    out.put_bool(lint_level_[0]);
+    out.put_bool(lint_level_[1]);
+    out.put_bool(nmi_pending_);
+    out.put_bool(init_pending_);
+    out.put_bool(sipi_pending_);
+    out.put_u8(sipi_vector_);
+    out.put_bool(wait_for_sipi_);
+    out.put_bool(extint_message_);
+}
+
+bool VirtualLapic::load(StateReader& in, State& out) const {
+    out.apic_id = in.get_u32();
+    out.apic_base = in.get_u64();
+    out.tpr = in.get_u8();
+    out.ldr = in.get_u32();
+    out.dfr = in.get_u32();
+    out.svr = in.get_u32();
+    for (u32& word : out.isr) word = in.get_u32();
+    for (u32& word : out.tmr) word = in.get_u32();
+    for (u32& word : out.irr) word = in.get_u32();
+    out.esr = in.get_u32();
+    out.esr_pending = in.get_u32();
+    out.icr_low = in.get_u32();
+    out.icr_high = in.get_u32();
+    for (u32& lvt : out.lvt) lvt = in.get_u32();
+    const bool timer_ok = LapicTimer::load(in, out.timer);
+    out.lint_level[0] = in.get_bool();
+    out.lint_level[1] = in.get_bool();
+    out.nmi_pending = in.get_bool();
+    out.init_pending = in.get_bool();
+    out.sipi_pending = in.get_bool();
+    out.sipi_vector = in.get_u8();
+    out.wait_for_sipi = in.get_bool();
+    out.extint_message = in.get_bool();
+
+    // The same APIC: its ID and BSP flag are the domain's, not the state's.
+    in.require(timer_ok && out.apic_id == apic_id_ && ((out.apic_base & kApicBaseBsp) != 0) == bsp_);
+    // IA32_APIC_BASE (SDM 11.4.4, 11.12.5): no reserved bits, the base where this
+    // platform has it, and x2APIC mode only with the APIC enabled.
+    in.require((out.apic_base & apic_base_reserved_) == 0);
+    in.require((out.apic_base & ~(kApicBaseBsp | kApicBaseX2apic | kApicBaseEnable | 0xfffull)) == kDefaultApicBase);
+    in.require(!(out.apic_base & kApicBaseX2apic) || (out.apic_base & kApicBaseEnable));
+    in.require((out.ldr & ~kLdrWritable) == 0 && (out.dfr | kDfrWritable) == ~0u);
+    const u32 svr_defined =
+        kSvrVectorMask | kSvrEnable | kSvrFocusDisable | (eoi_broadcast_suppression_ ? kSvrSuppressEoiBroadcast : 0);
+    in.require((out.svr & ~svr_defined) == 0);
+    constexpr u32 kEsrDefined = kEsrSendIllegalVector | kEsrReceiveIllegalVector | kEsrIllegalRegister;
+    in.require((out.esr & ~kEsrDefined) == 0 && (out.esr_pending & ~kEsrDefined) == 0);
+    in.require((out.icr_low & ~icr_bits::kWritableLow) == 0);
+    for (u32 i = 0; i < kLvtCount; ++i) in.require((out.lvt[i] & ~(kLvtWritable[i] | kLvtReadOnly[i])) == 0);
+    // Vectors 0-15 never reach IRR or ISR (SDM 11.5.2); a software-disabled APIC has
+    // every LVT entry masked (11.4.7.2).
+    in.require((out.irr[0] & 0xffff) == 0 && (out.isr[0] & 0xffff) == 0);
+    if (!(out.svr & kSvrEnable))
+        for (u32 lvt : out.lvt) in.require((lvt & kLvtMasked) != 0);
+    // The timer runs in the mode its LVT entry names (sync_timer_mode: reserved 11b is one-shot).
+    const u32 lvt_mode = (out.lvt[kTimerLvt] & kLvtTimerModeMask) >> kLvtTimerModeShift;
+    in.require((lvt_mode == 1 || lvt_mode == 2 ? lvt_mode : 0) == out.timer.mode);
+    return !in.failed();
+}
+
+void VirtualLapic::restore(const State& s) {
+    apic_base_ = s.apic_base;
+    tpr_ = s.tpr;
+    ldr_ = s.ldr;
+    dfr_ = s.dfr;
+    svr_ = s.svr;
+    for (u32 i = 0; i < 8; ++i) {
+        isr_[i] = s.isr[i];
+        tmr_[i] = s.tmr[i];
+        irr_[i] = s.irr[i];
+    }
+    in_flight_ = -1;
+    arrived_again_ = false;
+    esr_ = s.esr;
+    esr_pending_ = s.esr_pending;
+    icr_low_ = s.icr_low;
+    icr_high_ = s.icr_high;
+    for (u32 i = 0; i < kLvtCount; ++i) lvt_[i] = s.lvt[i];
+    // A TSC deadline falls where the guest's TSC, continued on this host, reaches it.
+    const bool deadline = s.timer.mode == u8(LapicTimer::Mode::TscDeadline) && s.timer.tsc_deadline != 0;
+    timer_.restore(s.timer, deadline ? tsc_.ns_when_tsc_reaches(s.timer.tsc_deadline) : 0);
+    lint_level_[0] = s.lint_level[0];
+    lint_level_[1] = s.lint_level[1];
+    nmi_pending_ = s.nmi_pending;
+    init_pending_ = s.init_pending;
+    sipi_pending_ = s.sipi_pending;
+    sipi_vector_ = s.sipi_vector;
+    wait_for_sipi_ = s.wait_for_sipi;
+    extint_message_ = s.extint_message;
 }

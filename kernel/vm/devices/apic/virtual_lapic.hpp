@@ -24,6 +24,9 @@
 #include "kernel/vm/devices/apic/lapic_timer.hpp"
 #include "kernel/vm/devices/device_interfaces.hpp"
 
+class StateWriter;
+class StateReader;
+
 struct LapicConfig {
     u32 apic_id = 0;   // the initial APIC ID, also the x2APIC ID (SDM 11.12.5.1)
     bool bsp = false;  // IA32_APIC_BASE.BSP; the others start in wait-for-SIPI
@@ -167,6 +170,34 @@ public:
     bool in_irr(u8 vector) const { return test(irr_, vector); }
     bool in_isr(u8 vector) const { return test(isr_, vector); }
     bool in_tmr(u8 vector) const { return test(tmr_, vector); }
+
+    // --- Save and restore (platform_state_codec.hpp) -----------------------------------
+    // The APIC ID, IA32_APIC_BASE, every register (TPR, LDR, DFR, SVR, ISR/TMR/IRR, ESR
+    // and the errors pending for it, ICR, the six LVT entries), the timer, the LINT input
+    // levels and the pending NMI, INIT, SIPI and ExtINT. A vector handed to the CPU but
+    // not yet taken (mark_in_flight) is saved as what it still is, a request in IRR: the
+    // vCPU's pending injection is not part of its saved state, so the restored APIC
+    // offers it again. load() refuses another APIC ID or BSP flag than this APIC's, and
+    // reserved bits in any register (SDM 11.4.4, 11.5.1, 11.6.2, 11.9); restore() needs
+    // the guest TSC already continued (the TSC deadline's time is computed from it) and
+    // wakes no vCPU.
+    struct State {
+        u32 apic_id;
+        u64 apic_base;
+        u8 tpr;
+        u32 ldr, dfr, svr;
+        u32 isr[8], tmr[8], irr[8];
+        u32 esr, esr_pending, icr_low, icr_high;
+        u32 lvt[6];
+        LapicTimer::State timer;
+        bool lint_level[2];
+        bool nmi_pending, init_pending, sipi_pending;
+        u8 sipi_vector;
+        bool wait_for_sipi, extint_message;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     // lvt_ indices, in register order (offset 0x320 + 16 * index).

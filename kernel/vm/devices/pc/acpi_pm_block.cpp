@@ -2,6 +2,7 @@
 
 #include "kernel/vm/devices/pc/port_access.hpp"
 #include "kernel/vm/devices/pc/tick_math.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 constexpr u32 kTimerMask = 0xffffff;
@@ -130,4 +131,40 @@ void AcpiPmBlock::update_sci() {
     if (level == sci_level_) return;
     sci_level_ = level;
     lines_.set_isa_irq(kSciIrq, level);
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void AcpiPmBlock::save(StateWriter& out) const {
+    out.put_u16(status_);
+    out.put_u16(enable_);
+    out.put_u16(control_);
+    out.put_u64(timer_flips_seen_);
+    out.put_u32(timer_now_);
+    out.put_bool(sci_level_);
+}
+
+bool AcpiPmBlock::load(StateReader& in, State& out) const {
+    out.status = in.get_u16();
+    out.enable = in.get_u16();
+    out.control = in.get_u16();
+    out.timer_flips_seen = in.get_u64();
+    out.timer_now = in.get_u32();
+    out.sci_level = in.get_bool();
+    // Reserved PM1 bits read 0 (ACPI 6.5 tables 4.16-4.18; SLP_EN is write-only, SCI_EN
+    // fixed); the timer has 24 bits (FADT TMR_VAL_EXT = 0); the SCI follows the bits.
+    in.require((out.status & ~kStatusBits) == 0 && (out.enable & ~kEnableBits) == 0);
+    in.require((out.control & ~(kBmRld | kSlpTypMask)) == 0);
+    in.require(out.timer_now <= kTimerMask);
+    in.require(out.sci_level == ((out.status & out.enable & kEnableBits) != 0));
+    return !in.failed();
+}
+
+void AcpiPmBlock::restore(const State& s) {
+    status_ = s.status;
+    enable_ = s.enable;
+    control_ = s.control;
+    timer_flips_seen_ = s.timer_flips_seen;
+    timer_now_ = s.timer_now;
+    sci_level_ = s.sci_level;
 }

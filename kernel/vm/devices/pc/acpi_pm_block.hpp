@@ -21,6 +21,9 @@
 #include "kernel/vm/devices/device_interfaces.hpp"
 #include "kernel/vm/devices/pc/platform_control.hpp"
 
+class StateWriter;
+class StateReader;
+
 class AcpiPmBlock {
 public:
     static constexpr u16 kDefaultBase = 0x600;
@@ -79,6 +82,20 @@ public:
     static u32 timer_value_at(u64 now_ns);
     bool sci_level() const { return sci_level_; }
     u16 base() const { return base_; }
+
+    // Save and restore (platform_state_codec.hpp): PM1 status, enable and control (ACPI
+    // 6.5 4.8.3.1-4.8.3.2), the SCI level, and the PM timer as the timer value it read and
+    // the count of bit-23 flips TMR_STS accounted for. The timer's value is a function of
+    // device time, which a restore continues: the guest's PM timer goes on from there.
+    struct State {
+        u16 status, enable, control;
+        u64 timer_flips_seen;
+        u32 timer_now;
+        bool sci_level;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     u8 read_byte(u16 offset) const;

@@ -3,6 +3,7 @@
 #include "kernel/vm/devices/pc/isa_port_access.hpp"
 #include "kernel/vm/devices/pc/rtc_calendar.hpp"
 #include "kernel/vm/devices/pc/tick_math.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 
@@ -403,4 +404,50 @@ void CmosRtc::port_write(u16 port, u8 size, u32 value) {
             write_register(index_, byte, now);
         }
     });
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void CmosRtc::save(StateWriter& out) const {
+    out.put_bytes(bytes_, kBytes);
+    out.put_u8(index_);
+    out.put_bool(nmi_masked_);
+    out.put_u64(u64(seconds_at_anchor_));
+    out.put_u64(anchor_ns_);
+    out.put_u64(update_phase_ns_);
+    out.put_u64(periodic_origin_ns_);
+    out.put_u64(flags_synced_ns_);
+    out.put_bool(irq_asserted_);
+}
+
+bool CmosRtc::load(StateReader& in, State& out) const {
+    in.get_bytes(out.bytes, kBytes);
+    out.index = in.get_u8();
+    out.nmi_masked = in.get_bool();
+    out.seconds_at_anchor = i64(in.get_u64());
+    out.anchor_ns = in.get_u64();
+    out.update_phase_ns = in.get_u64();
+    out.periodic_origin_ns = in.get_u64();
+    out.flags_synced_ns = in.get_u64();
+    out.irq_asserted = in.get_bool();
+    // The index is 7 bits (bit 7 of port 0x70 is NMI_EN, kept apart); UIP is computed,
+    // never stored; the update cycle falls within each second.
+    in.require(out.index <= kIndexMask);
+    in.require((out.bytes[kRegisterA] & kUpdateInProgress) == 0);
+    in.require(out.update_phase_ns < kNsPerSecond);
+    // Register C's IRQF is what the IRQ line shows (MC146818A, "Register C").
+    in.require(out.irq_asserted == ((out.bytes[kRegisterC] & kIrqFlag) != 0));
+    return !in.failed();
+}
+
+void CmosRtc::restore(const State& s) {
+    for (usize i = 0; i < kBytes; ++i) bytes_[i] = s.bytes[i];
+    index_ = s.index;
+    nmi_masked_ = s.nmi_masked;
+    seconds_at_anchor_ = s.seconds_at_anchor;
+    anchor_ns_ = s.anchor_ns;
+    update_phase_ns_ = s.update_phase_ns;
+    periodic_origin_ns_ = s.periodic_origin_ns;
+    flags_synced_ns_ = s.flags_synced_ns;
+    irq_asserted_ = s.irq_asserted;
 }

@@ -25,6 +25,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/device_interfaces.hpp"
 
+class StateWriter;
+class StateReader;
+
 // The guest's RAM size as the CMOS reports it to firmware.
 struct CmosMemorySize {
     u64 below_4g_bytes = 0;
@@ -59,6 +62,23 @@ public:
     // kNoDeadline (none enabled, or IRQ 8 is already asserted until register C is read).
     u64 next_deadline_ns() const;
     void advance_to(u64 now_ns);
+
+    // Save and restore (platform_state_codec.hpp): the 128 bytes, the index and NMI mask,
+    // and the calendar's time basis as guest-relative quantities: the Unix second the
+    // clock showed at a device time, the update cycle's phase within a second, when the
+    // divider chain left reset and up to when register C is up to date. A restored clock
+    // goes on from the time it showed at the save, as the platform's device time does.
+    struct State {
+        u8 bytes[kBytes];
+        u8 index;
+        bool nmi_masked;
+        i64 seconds_at_anchor;
+        u64 anchor_ns, update_phase_ns, periodic_origin_ns, flags_synced_ns;
+        bool irq_asserted;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     u8 read_register(u8 index, u64 now);

@@ -1,6 +1,7 @@
 #include "kernel/vm/devices/pc/i8042_model.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 constexpr u8 kCmdReadRam = 0x20;   // 0x20-0x3F
@@ -162,4 +163,50 @@ void I8042::update_irqs() {
         aux_irq_ = aux;
         lines_.set_isa_irq(kAuxIrq, aux);
     }
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void I8042::save(StateWriter& out) const {
+    out.put_bytes(ram_, sizeof(ram_));
+    out.put_u8(output_);
+    out.put_bool(output_full_);
+    out.put_bool(output_aux_);
+    out.put_bool(timeout_);
+    out.put_bool(last_was_command_);
+    out.put_u8(pending_command_);
+    out.put_u8(output_port_);
+    out.put_bool(keyboard_irq_);
+    out.put_bool(aux_irq_);
+}
+
+bool I8042::load(StateReader& in, State& out) const {
+    in.get_bytes(out.ram, sizeof(out.ram));
+    out.output = in.get_u8();
+    out.output_full = in.get_bool();
+    out.output_aux = in.get_bool();
+    out.timeout = in.get_bool();
+    out.last_was_command = in.get_bool();
+    out.pending_command = in.get_u8();
+    out.output_port = in.get_u8();
+    out.keyboard_irq = in.get_bool();
+    out.aux_irq = in.get_bool();
+    // Only the commands that take a byte on port 0x60 ever wait for one.
+    const u8 c = out.pending_command;
+    in.require(c == 0 || (c >= kCmdWriteRam && c < kCmdWriteRam + 0x20) || c == kCmdWriteOutputPort ||
+               c == kCmdEchoKeyboard || c == kCmdEchoAux || c == kCmdWriteAux);
+    return !in.failed();
+}
+
+void I8042::restore(const State& s) {
+    for (usize i = 0; i < sizeof(ram_); ++i) ram_[i] = s.ram[i];
+    output_ = s.output;
+    output_full_ = s.output_full;
+    output_aux_ = s.output_aux;
+    timeout_ = s.timeout;
+    last_was_command_ = s.last_was_command;
+    pending_command_ = s.pending_command;
+    output_port_ = s.output_port;
+    keyboard_irq_ = s.keyboard_irq;
+    aux_irq_ = s.aux_irq;
 }

@@ -30,6 +30,9 @@
 #include "kernel/vm/devices/device_interfaces.hpp"
 #include "kernel/vm/devices/pc/platform_control.hpp"
 
+class StateWriter;
+class StateReader;
+
 class I8042 {
 public:
     static constexpr u16 kDataPort = 0x60;
@@ -66,6 +69,18 @@ public:
     void reset();
 
     u8 command_byte() const { return ram_[0]; }
+
+    // Save and restore (platform_state_codec.hpp): the controller RAM, the output buffer
+    // and its flags, a command waiting for its parameter, the output port and the two
+    // IRQ levels (which the interrupt controllers keep: restore() raises no line).
+    struct State {
+        u8 ram[32];
+        u8 output, pending_command, output_port;
+        bool output_full, output_aux, timeout, last_was_command, keyboard_irq, aux_irq;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     void command(u8 cmd);

@@ -2,6 +2,7 @@
 
 #include "kernel/vm/devices/pc/port_access.hpp"
 #include "kernel/vm/devices/pci_config_space.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 // CONFIG_ADDRESS: enable (31), bus (23:16), device (15:11), function (10:8), register
@@ -70,6 +71,14 @@ void PciHostBridge::port_write(u16 port, u8 size, u32 value) {
     }
 }
 
+// The bits of configuration register byte `offset` that software writes.
+u8 PciHostBridge::writable_bits(u32 offset) {
+    if (offset == pci_config::kCommand) return u8(kCommandWritable);
+    if (offset == pci_config::kCommand + 1) return u8(kCommandWritable >> 8);
+    if (offset == pci_config::kLatencyTimer) return kLatencyTimerWritable;
+    return 0;
+}
+
 // Only an enabled type 0 cycle to bus 0, device 0, function 0 finds a target.
 bool PciHostBridge::addresses_host_bridge() const { return (address_ & kConfigEnable) && (address_ & 0x00ffff00) == 0; }
 
@@ -77,9 +86,26 @@ u8 PciHostBridge::config_read_byte(u32 offset) const { return config_[offset & 0
 
 void PciHostBridge::config_write_byte(u32 offset, u8 value) {
     offset &= 0xff;
-    u8 writable = 0;
-    if (offset == pci_config::kCommand) writable = u8(kCommandWritable);
-    if (offset == pci_config::kCommand + 1) writable = u8(kCommandWritable >> 8);
-    if (offset == pci_config::kLatencyTimer) writable = kLatencyTimerWritable;
+    const u8 writable = writable_bits(offset);
     config_[offset] = u8((config_[offset] & ~writable) | (value & writable));
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void PciHostBridge::save(StateWriter& out) const {
+    out.put_u32(address_);
+    out.put_bytes(config_, sizeof(config_));
+}
+
+bool PciHostBridge::load(StateReader& in, State& out) const {
+    out.address = in.get_u32();
+    in.get_bytes(out.config, sizeof(out.config));
+    in.require((out.address & ~kAddressWritable) == 0);
+    for (u32 i = 0; i < sizeof(config_); ++i) in.require(((out.config[i] ^ config_[i]) & ~writable_bits(i)) == 0);
+    return !in.failed();
+}
+
+void PciHostBridge::restore(const State& s) {
+    address_ = s.address;
+    for (u32 i = 0; i < sizeof(config_); ++i) config_[i] = s.config[i];
 }

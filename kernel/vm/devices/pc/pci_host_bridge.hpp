@@ -18,6 +18,9 @@
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pci_config_space.hpp"
 
+class StateWriter;
+class StateReader;
+
 class PciHostBridge {
 public:
     static constexpr u16 kConfigAddressPort = 0xcf8;
@@ -42,10 +45,22 @@ public:
 
     u32 config_address() const { return address_; }
 
+    // Save and restore (platform_state_codec.hpp): CONFIG_ADDRESS and the host bridge's
+    // 256-byte configuration space. load() refuses reserved address bits and any byte
+    // whose read-only bits differ from this bridge's (they identify the device).
+    struct State {
+        u32 address;
+        u8 config[pci_config::kConventionalSpaceSize];
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
+
 private:
     u8 config_read_byte(u32 offset) const;
     void config_write_byte(u32 offset, u8 value);
     bool addresses_host_bridge() const;
+    static u8 writable_bits(u32 offset);
 
     ResetControl& reset_control_;
     u32 address_ = 0;

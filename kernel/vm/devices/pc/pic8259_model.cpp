@@ -1,6 +1,7 @@
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 
 #include "kernel/vm/devices/pc/isa_port_access.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 
@@ -270,4 +271,88 @@ u32 Pic8259Pair::port_read(u16 port, u8 size) {
 
 void Pic8259Pair::port_write(u16 port, u8 size, u32 value) {
     isa_split_write(port, size, value, [this](u16 byte_port, u8 byte) { write_byte(byte_port, byte); });
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void Pic8259Chip::save(StateWriter& out) const {
+    out.put_u8(irr_);
+    out.put_u8(isr_);
+    out.put_u8(imr_);
+    out.put_u8(pin_levels_);
+    out.put_u8(elcr_);
+    out.put_u8(vector_base_);
+    out.put_u8(highest_priority_pin_);
+    out.put_u8(u8(init_step_));
+    out.put_bool(icw4_expected_);
+    out.put_bool(single_mode_);
+    out.put_bool(level_triggered_all_);
+    out.put_bool(auto_eoi_);
+    out.put_bool(rotate_on_auto_eoi_);
+    out.put_bool(special_fully_nested_);
+    out.put_bool(special_mask_);
+    out.put_bool(read_isr_);
+    out.put_bool(poll_pending_);
+}
+
+bool Pic8259Chip::load(StateReader& in, State& out) const {
+    out.irr = in.get_u8();
+    out.isr = in.get_u8();
+    out.imr = in.get_u8();
+    out.pin_levels = in.get_u8();
+    out.elcr = in.get_u8();
+    out.vector_base = in.get_u8();
+    out.highest_priority_pin = in.get_u8();
+    out.init_step = in.get_u8();
+    out.icw4_expected = in.get_bool();
+    out.single_mode = in.get_bool();
+    out.level_triggered_all = in.get_bool();
+    out.auto_eoi = in.get_bool();
+    out.rotate_on_auto_eoi = in.get_bool();
+    out.special_fully_nested = in.get_bool();
+    out.special_mask = in.get_bool();
+    out.read_isr = in.get_bool();
+    out.poll_pending = in.get_bool();
+    // ELCR's reserved bits (ICH9 13.4.2/13.4.3) are 0; ICW2 sets only T7-T3 (8259A
+    // datasheet, ICW2); a priority rotation names one of 8 pins.
+    in.require((out.elcr & ~elcr_writable_mask_) == 0);
+    in.require((out.vector_base & 7) == 0);
+    in.require(out.highest_priority_pin < 8);
+    in.require(out.init_step <= u8(InitStep::kExpectIcw4));
+    return !in.failed();
+}
+
+void Pic8259Chip::restore(const State& s) {
+    irr_ = s.irr;
+    isr_ = s.isr;
+    imr_ = s.imr;
+    pin_levels_ = s.pin_levels;
+    elcr_ = s.elcr;
+    vector_base_ = s.vector_base;
+    highest_priority_pin_ = s.highest_priority_pin;
+    init_step_ = InitStep(s.init_step);
+    icw4_expected_ = s.icw4_expected;
+    single_mode_ = s.single_mode;
+    level_triggered_all_ = s.level_triggered_all;
+    auto_eoi_ = s.auto_eoi;
+    rotate_on_auto_eoi_ = s.rotate_on_auto_eoi;
+    special_fully_nested_ = s.special_fully_nested;
+    special_mask_ = s.special_mask;
+    read_isr_ = s.read_isr;
+    poll_pending_ = s.poll_pending;
+}
+
+void Pic8259Pair::save(StateWriter& out) const {
+    master_.save(out);
+    slave_.save(out);
+}
+
+bool Pic8259Pair::load(StateReader& in, State& out) const {
+    const bool master = master_.load(in, out.master);
+    return slave_.load(in, out.slave) && master;
+}
+
+void Pic8259Pair::restore(const State& state) {
+    master_.restore(state.master);
+    slave_.restore(state.slave);
 }

@@ -13,6 +13,9 @@
 
 #include "kernel/types.hpp"
 
+class StateWriter;
+class StateReader;
+
 // One 8259A. Its IR pins are inputs; its INT pin is int_output().
 class Pic8259Chip {
 public:
@@ -45,6 +48,18 @@ public:
     u8 irr() const { return irr_; }
     u8 isr() const { return isr_; }
     u8 imr() const { return imr_; }
+
+    // Save and restore (platform_state_codec.hpp): every register and the initialization
+    // and OCW3 state, explicit fields. load() checks a saved state against this chip
+    // without changing it; restore() makes a loaded one the chip's.
+    struct State {
+        u8 irr, isr, imr, pin_levels, elcr, vector_base, highest_priority_pin, init_step;
+        bool icw4_expected, single_mode, level_triggered_all, auto_eoi, rotate_on_auto_eoi, special_fully_nested,
+            special_mask, read_isr, poll_pending;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     enum class InitStep : u8 { kReady, kExpectIcw2, kExpectIcw3, kExpectIcw4 };
@@ -117,6 +132,14 @@ public:
 
     const Pic8259Chip& master() const { return master_; }
     const Pic8259Chip& slave() const { return slave_; }
+
+    // Save and restore: the master's state, then the slave's.
+    struct State {
+        Pic8259Chip::State master, slave;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     u8 read_byte(u16 port);

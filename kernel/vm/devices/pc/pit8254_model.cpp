@@ -2,6 +2,7 @@
 
 #include "kernel/vm/devices/pc/isa_port_access.hpp"
 #include "kernel/vm/devices/pc/tick_math.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 
@@ -340,4 +341,81 @@ void Pit8254::port_write(u16 port, u8 size, u32 value) {
     advance_to(now);
     isa_split_write(port, size, value, [this, now](u16 byte_port, u8 byte) { write_byte(byte_port, byte, now); });
     recompute_irq0_deadline(now);
+}
+
+// --- Save and restore ------------------------------------------------------------------
+
+void Pit8254::save(StateWriter& out) const {
+    for (const Counter& c : counters_) {
+        out.put_u8(c.mode);
+        out.put_u8(c.mode_bits);
+        out.put_bool(c.bcd);
+        out.put_u8(c.access);
+        out.put_bool(c.gate);
+        out.put_u8(u8(c.phase));
+        out.put_u32(c.count);
+        out.put_u16(c.held_value);
+        out.put_bool(c.write_msb_next);
+        out.put_u8(c.pending_lsb);
+        out.put_u8(u8(c.read_state));
+        out.put_u8(u8(c.latch_state));
+        out.put_u16(c.latched_value);
+        out.put_bool(c.status_latched);
+        out.put_u8(c.latched_status);
+        out.put_bool(c.running);
+        out.put_u64(c.run_start_ns);
+        out.put_u64(c.ticks_before_run);
+        out.put_u64(c.origin_ticks);
+        out.put_bool(c.reload_pending);
+        out.put_u32(c.pending_count);
+        out.put_u64(c.pending_at_ticks);
+    }
+    out.put_u64(irq0_next_edge_ns_);
+}
+
+bool Pit8254::load(StateReader& in, State& out) const {
+    constexpr u8 kLastByteState = u8(ByteState::kWordMsb);
+    for (Counter& c : out.counters) {
+        c.mode = in.get_u8();
+        c.mode_bits = in.get_u8();
+        c.bcd = in.get_bool();
+        c.access = in.get_u8();
+        c.gate = in.get_bool();
+        const u8 phase = in.get_u8();
+        c.count = in.get_u32();
+        c.held_value = in.get_u16();
+        c.write_msb_next = in.get_bool();
+        c.pending_lsb = in.get_u8();
+        const u8 read_state = in.get_u8();
+        const u8 latch_state = in.get_u8();
+        c.latched_value = in.get_u16();
+        c.status_latched = in.get_bool();
+        c.latched_status = in.get_u8();
+        c.running = in.get_bool();
+        c.run_start_ns = in.get_u64();
+        c.ticks_before_run = in.get_u64();
+        c.origin_ticks = in.get_u64();
+        c.reload_pending = in.get_bool();
+        c.pending_count = in.get_u32();
+        c.pending_at_ticks = in.get_u64();
+        // Control word (8254 datasheet): modes 0-5, M2-M1-M0 values 6 and 7 standing for
+        // 2 and 3; RW 1-3 (0 is the latch command, never a counter's mode of access).
+        in.require(c.mode <= 5 && c.mode_bits <= 7 && c.mode == (c.mode_bits > 5 ? c.mode_bits - 4 : c.mode_bits));
+        in.require(c.access >= kAccessLsb && c.access <= 3);
+        in.require(phase <= u8(Phase::kCounting) && read_state <= kLastByteState && latch_state <= kLastByteState);
+        // A count is 1-65536 (0 written means the largest); one loaded in binary stays in
+        // effect, up to 65536, when a control word switches the counter to BCD.
+        in.require(c.count >= 1 && c.count <= 0x10000);
+        in.require(!c.reload_pending || (c.pending_count >= 1 && c.pending_count <= 0x10000));
+        c.phase = Phase(phase);
+        c.read_state = ByteState(read_state);
+        c.latch_state = ByteState(latch_state);
+    }
+    out.irq0_next_edge_ns = in.get_u64();
+    return !in.failed();
+}
+
+void Pit8254::restore(const State& state) {
+    for (u8 i = 0; i < kCounters; ++i) counters_[i] = state.counters[i];
+    irq0_next_edge_ns_ = state.irq0_next_edge_ns;
 }

@@ -22,6 +22,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/device_interfaces.hpp"
 
+class StateWriter;
+class StateReader;
+
 class Pit8254 {
 public:
     static constexpr u64 kInputHz = 1'193'182;
@@ -55,6 +58,17 @@ public:
     // Pulses IRQ 0 once if OUT0 rose since the last call.
     void advance_to(u64 now_ns);
 
+    // Save and restore (platform_state_codec.hpp): per counter its programming, the
+    // read/write byte sequencing and latches, and its counting time as device-time
+    // nanoseconds and input-clock ticks; then the pending IRQ 0 edge. load() checks a
+    // saved state without changing the model (a mode above 5, a count outside 1-65536,
+    // an unknown phase or byte state is refused); restore() makes it the model's and
+    // raises no line.
+    struct State;
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
+
 private:
     enum class Phase : u8 {
         kAwaitingCount,    // control word written, no (complete) count yet
@@ -64,6 +78,7 @@ private:
     // How the next read of a counter's port is served (read/write "access" state).
     enum class ByteState : u8 { kNone, kLsb, kMsb, kWordLsb, kWordMsb };
 
+public:
     struct Counter {
         u8 mode = 3;       // 0-5 (6 and 7 alias 2 and 3)
         u8 mode_bits = 3;  // as written, for the status byte
@@ -93,6 +108,12 @@ private:
         u32 pending_count = 0;
         u64 pending_at_ticks = 0;
     };
+    struct State {
+        Counter counters[kCounters];
+        u64 irq0_next_edge_ns;
+    };
+
+private:
     // The count in effect and the ticks elapsed since it was loaded.
     struct CountPosition {
         u32 count;

@@ -1,6 +1,7 @@
 #include "kernel/vm/devices/pc/reset_control.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 constexpr u8 kWritable = ResetControl::kSysRst | ResetControl::kRstCpu | ResetControl::kFullRst;
@@ -17,4 +18,12 @@ void ResetControl::port_write(u16 port, u8, u32 value) {
     // 0-to-1 transition that starts a reset.
     value_ = u8(value) & kWritable & u8(~kRstCpu);
     if (value & kRstCpu) platform_.request_reset();
+}
+
+void ResetControl::save(StateWriter& out) const { out.put_u8(value_); }
+
+bool ResetControl::load(StateReader& in, State& out) const {
+    out = in.get_u8();
+    in.require((out & ~(kWritable & ~kRstCpu)) == 0);
+    return !in.failed();
 }

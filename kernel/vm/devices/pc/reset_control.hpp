@@ -16,6 +16,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/pc/platform_control.hpp"
 
+class StateWriter;
+class StateReader;
+
 class ResetControl {
 public:
     static constexpr u16 kPort = 0xcf9;
@@ -28,6 +31,13 @@ public:
     u32 port_read(u16 port, u8 size);
     void port_write(u16 port, u8 size, u32 value);
     void reset() { value_ = 0; }
+
+    // Save and restore (platform_state_codec.hpp): the register's SYS_RST and FULL_RST
+    // bits (RST_CPU never stays set).
+    using State = u8;
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(State value) { value_ = value; }
 
 private:
     PlatformControl& platform_;

@@ -20,6 +20,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
 
+class StateWriter;
+class StateReader;
+
 class SystemControlPortB {
 public:
     static constexpr u16 kPort = 0x61;
@@ -37,6 +40,17 @@ public:
     // The platform's NMI sources; a disabled source cannot set its status.
     void set_serr_nmi_status(bool active);
     void set_iochk_nmi_status(bool active);
+
+    // Save and restore (platform_state_codec.hpp): the writable bits, the refresh toggle
+    // and the NMI source status bits. GATE2 is the PIT's (restored with it): restore()
+    // does not drive it.
+    struct State {
+        u8 control;
+        bool refresh_toggle, serr_status, iochk_status;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     static constexpr u8 kTimer2Gate = 0x01;

@@ -1,6 +1,7 @@
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
 
 #include "kernel/vm/devices/pc/port_access.hpp"
+#include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
 // Register bits, named as in the PC16550D datasheet (section 8).
@@ -282,3 +283,75 @@ void Uart16550::update_irq() {
 u32 Uart16550::rx_capacity() const { return (fcr_ & kFcrEnable) ? kFifoSize : 1; }
 
 u32 Uart16550::rx_trigger_level() const { return kTriggerLevels[fcr_ >> 6]; }
+
+// --- Save and restore ------------------------------------------------------------------
+
+void Uart16550::save(StateWriter& out) const {
+    out.put_u32(rx_count_);
+    for (u32 i = 0; i < rx_count_; ++i) {
+        const RxEntry& e = rx_[(rx_head_ + i) % kFifoSize];
+        out.put_u8(e.byte);
+        out.put_u8(e.errors);
+    }
+    out.put_u8(last_rx_);
+    out.put_u8(ier_);
+    out.put_u8(fcr_);
+    out.put_u8(lcr_);
+    out.put_u8(mcr_);
+    out.put_u8(lsr_errors_);
+    out.put_u8(msr_);
+    out.put_u8(scr_);
+    out.put_u8(dll_);
+    out.put_u8(dlm_);
+    out.put_bool(thr_interrupt_);
+    out.put_bool(irq_level_);
+}
+
+bool Uart16550::load(StateReader& in, State& out) const {
+    out.rx_count = in.get_u32();
+    in.require(out.rx_count <= kFifoSize);
+    for (u32 i = 0; i < kFifoSize; ++i) out.rx_bytes[i] = out.rx_errors[i] = 0;
+    for (u32 i = 0; i < out.rx_count && i < kFifoSize; ++i) {
+        out.rx_bytes[i] = in.get_u8();
+        out.rx_errors[i] = in.get_u8();
+        // BI, FE and PE travel with a byte; OE belongs to the line (16550D datasheet, LSR).
+        in.require((out.rx_errors[i] & ~(kLsrErrors & ~kLsrOverrun)) == 0);
+    }
+    out.last_rx = in.get_u8();
+    out.ier = in.get_u8();
+    out.fcr = in.get_u8();
+    out.lcr = in.get_u8();
+    out.mcr = in.get_u8();
+    out.lsr_errors = in.get_u8();
+    out.msr = in.get_u8();
+    out.scr = in.get_u8();
+    out.dll = in.get_u8();
+    out.dlm = in.get_u8();
+    out.thr_interrupt = in.get_bool();
+    out.irq_level = in.get_bool();
+    // IER bits 7:4 and MCR bits 7:5 are 0 on a 16550A; FCR keeps only what it stores with
+    // the FIFOs enabled, and nothing without; with them disabled the receiver holds one byte.
+    in.require((out.ier & ~kIerWritable) == 0 && (out.mcr & ~kMcrWritable) == 0);
+    in.require((out.lsr_errors & ~kLsrErrors) == 0);
+    in.require(out.fcr == 0 || ((out.fcr & kFcrEnable) && (out.fcr & ~kFcrKept) == 0));
+    in.require(out.rx_count <= ((out.fcr & kFcrEnable) ? kFifoSize : 1));
+    return !in.failed();
+}
+
+void Uart16550::restore(const State& s) {
+    rx_head_ = 0;
+    rx_count_ = s.rx_count;
+    for (u32 i = 0; i < kFifoSize; ++i) rx_[i] = {s.rx_bytes[i], s.rx_errors[i]};
+    last_rx_ = s.last_rx;
+    ier_ = s.ier;
+    fcr_ = s.fcr;
+    lcr_ = s.lcr;
+    mcr_ = s.mcr;
+    lsr_errors_ = s.lsr_errors;
+    msr_ = s.msr;
+    scr_ = s.scr;
+    dll_ = s.dll;
+    dlm_ = s.dlm;
+    thr_interrupt_ = s.thr_interrupt;
+    irq_level_ = s.irq_level;
+}

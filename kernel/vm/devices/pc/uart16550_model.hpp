@@ -23,6 +23,9 @@
 #include "kernel/types.hpp"
 #include "kernel/vm/devices/device_interfaces.hpp"
 
+class StateWriter;
+class StateReader;
+
 // Where transmitted bytes go (the domain's console).
 class UartOutput {
 public:
@@ -70,6 +73,20 @@ public:
     bool irq_level() const { return irq_level_; }
     u16 base() const { return base_; }
     u8 irq() const { return irq_; }
+
+    // Save and restore (platform_state_codec.hpp): every register, the divisor latch, the
+    // receive FIFO's bytes (oldest first) with the error bits that travel with each, and
+    // the armed THRE interrupt. Nothing waits to be sent: a byte written to THR leaves
+    // at once. restore() raises no line (the interrupt controllers keep the levels).
+    struct State {
+        u8 rx_bytes[kFifoSize], rx_errors[kFifoSize];
+        u32 rx_count;
+        u8 last_rx, ier, fcr, lcr, mcr, lsr_errors, msr, scr, dll, dlm;
+        bool thr_interrupt, irq_level;
+    };
+    void save(StateWriter& out) const;
+    bool load(StateReader& in, State& out) const;
+    void restore(const State& state);
 
 private:
     struct RxEntry {
