@@ -253,13 +253,15 @@ i64 set_vcpu_state(Vcpu& caller, Domain& d, u64 index, u64 address, u64 length) 
 // The platform's device state (docs/hypercalls.md, "Platform state"), under the rule of
 // a vCPU's: only while the domain cannot run, checked again once the state is taken (the
 // domain may have been unpaused meanwhile). The platform takes its own lock; the domain's
-// is not held around it (the virtual PC takes that one under its own: request_reset).
+// is not held around it (the virtual PC takes that one under its own: request_reset), so
+// DomainPlatformUse keeps the platform from a destroy meanwhile.
 i64 get_platform_state(Vcpu& caller, Domain& d, u64 address, u64 size) {
     if (!state_accessible(d)) return kErrorWrongState;
-    if (d.resources_released || !d.platform) return kErrorWrongState;
+    const DomainPlatformUse use(d);
+    if (!use.platform()) return kErrorWrongState;
     auto* buffer = new (kNoThrow) u8[kPlatformStateMax];
     if (!buffer) return kErrorNoMemory;
-    const usize bytes = d.platform->save_state(buffer, kPlatformStateMax);
+    const usize bytes = use.platform()->save_state(buffer, kPlatformStateMax);
     i64 result;
     if (bytes == 0)
         result = kErrorNotSupported;
@@ -278,7 +280,8 @@ i64 get_platform_state(Vcpu& caller, Domain& d, u64 address, u64 size) {
 i64 set_platform_state(Vcpu& caller, Domain& d, u64 address, u64 length) {
     if (length > kPlatformStateMax) return kErrorTooBig;
     if (!state_accessible(d)) return kErrorWrongState;
-    if (d.resources_released || !d.platform) return kErrorWrongState;
+    const DomainPlatformUse use(d);
+    if (!use.platform()) return kErrorWrongState;
     auto* buffer = new (kNoThrow) u8[kPlatformStateMax];
     if (!buffer) return kErrorNoMemory;
     i64 result;
@@ -287,7 +290,7 @@ i64 set_platform_state(Vcpu& caller, Domain& d, u64 address, u64 length) {
     else if (!state_accessible(d))
         result = kErrorWrongState;
     else
-        result = d.platform->restore_state(buffer, usize(length));
+        result = use.platform()->restore_state(buffer, usize(length));
     delete[] buffer;
     return result;
 }
@@ -577,9 +580,13 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainSchedCredit: return sched_credit(caller, *target, args[1], args[2]);
         case kDomainPlatformStateGet: return get_platform_state(caller, *target, args[1], args[2]);
         case kDomainPlatformStateSet: return set_platform_state(caller, *target, args[1], args[2]);
-        case kInjectMsi:
-            if (!target->platform || args[2] > 0xffffffffull) return kErrorInvalid;
-            return target->platform->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;
+        case kInjectMsi: {
+            if (args[2] > 0xffffffffull) return kErrorInvalid;
+            // A device model's interrupt may race its domain's destroy (DomainPlatformUse).
+            const DomainPlatformUse use(*target);
+            if (!use.platform()) return use.going() ? kErrorWrongState : kErrorInvalid;
+            return use.platform()->inject_msi(args[1], u32(args[2])) ? 0 : kErrorInvalid;
+        }
         default: return kErrorNoSuchCall;
     }
 }

@@ -237,12 +237,26 @@ void domain_crash(Domain& d, const char* fmt, ...) {
     if (d.hardware_domain) dom0_crashed(d);
 }
 
+DomainPlatformUse::DomainPlatformUse(Domain& domain) : domain_(domain) {
+    LockGuard<SpinLock> guard(domain.lock);
+    going_ = domain.resources_released || domain.lifecycle.being_destroyed();
+    if (going_ || !domain.platform) return;
+    platform_ = domain.platform;
+    __atomic_add_fetch(&domain.platform_users, 1, __ATOMIC_ACQ_REL);
+}
+
+DomainPlatformUse::~DomainPlatformUse() {
+    if (platform_) __atomic_sub_fetch(&domain_.platform_users, 1, __ATOMIC_ACQ_REL);
+}
+
 void domain_release_resources(Domain& d) {
     {
         LockGuard<SpinLock> guard(d.lock);
         if (d.resources_released) return;
         d.resources_released = true;
     }
+    // No control call uses the platform now, and none starts (DomainPlatformUse).
+    while (__atomic_load_n(&d.platform_users, __ATOMIC_ACQUIRE)) asm volatile("pause" ::: "memory");
     // First its device timers: once stop_timers returns, no callback of its platform
     // runs on any CPU or ever will (none may touch what goes below). Console input
     // checks resources_released under the lock before arming one.

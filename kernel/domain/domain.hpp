@@ -102,6 +102,10 @@ struct Domain {
     // A restart's work is under way (kernel/domain/domain_restart.cpp): destroy waits.
     bool restart_busy = false;
     CpuWork restart_work;
+    // Control calls that use `platform` without holding `lock` (the virtual PC takes that
+    // lock under its own): domain_release_resources waits for them before it deletes
+    // the platform. Under `lock`; DomainPlatformUse counts them.
+    u32 platform_users = 0;
     SpinLock lock;
     // Guest console output collects here until a newline (domain_console_write).
     char console_line[160] = {};
@@ -173,6 +177,24 @@ void domain_crash(Domain& domain, const char* fmt, ...) __attribute__((format(pr
 // Returns the vCPUs' backends and FPU pages, the devices and the memory, once; every
 // vCPU must have stopped (domain_quiesce). The domain itself stays until destroyed.
 void domain_release_resources(Domain& domain);
+// A control call's use of a domain's platform (its device state, an MSI): `platform()`
+// is null once the domain's resources go or went, else the platform, kept until the use
+// ends.
+class DomainPlatformUse {
+public:
+    explicit DomainPlatformUse(Domain& domain);
+    ~DomainPlatformUse();
+    DomainPlatformUse(const DomainPlatformUse&) = delete;
+    DomainPlatformUse& operator=(const DomainPlatformUse&) = delete;
+    Platform* platform() const { return platform_; }
+    // The domain's resources go or went (else a null platform means it never had one).
+    bool going() const { return going_; }
+
+private:
+    Domain& domain_;
+    Platform* platform_ = nullptr;
+    bool going_ = false;
+};
 // The size of a dirty log's bitmap, which is charged to the domain's quota while it exists.
 inline u64 dirty_bitmap_bytes(const Domain& d) { return (d.memory.pages() + 63) / 64 * sizeof(u64); }
 // A guest reset its machine: the domain restarts (kernel/domain/domain_restart.cpp), now

@@ -154,8 +154,8 @@ class PcPlatform final : public GuestClock,
 
     // --- Save and restore (pc_platform_state.hpp; docs/hypercalls.md "Platform state") --
     PcDevices devices() {
-        return {pic_,           pit_, port61_, rtc_,    com1_,   pm_,
-                reset_control_, pci_, kbc_,    ioapic_, lapics_, domain_.vcpu_count};
+        return {pic_,       pit_,    port61_,           rtc_, com1_, pm_, reset_control_, pci_, kbc_, ioapic_,
+                kvm_clock_, lapics_, domain_.vcpu_count};
     }
 
     // The devices' state and the clock they count on: device time (the guest's time
@@ -183,6 +183,7 @@ class PcPlatform final : public GuestClock,
             if (error == PcStateError::None) {
                 continue_clock(state->clock);
                 pc_state_restore(devices(), *state);
+                kvm_clock_.rebase(tsc_hz(), tsc_.tsc_at(0), domain_.vcpu_count, domain_.memory);
                 for (u32 i = 0; i < domain_.vcpu_count; ++i) requested_[i] = false;
                 deadlines_changed();
                 for (u32 i = 0; i < domain_.vcpu_count && !domain_.ended(); ++i)
@@ -193,7 +194,7 @@ class PcPlatform final : public GuestClock,
         if (error == PcStateError::None) return 0;
         log_warn("domain %u (%s): platform state refused: %s (record %u)", domain_.id, domain_.name,
                  pc_state_error_name(error), record);
-        return hypercall::kErrorInvalid;
+        return hypercall::kErrorBadState;
     }
 
     // Device time reads clock.device_ns now, and the guest's TSC clock.guest_tsc: one

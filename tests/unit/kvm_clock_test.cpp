@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "kernel/vm/devices/platform_state_codec.hpp"
 #include "tests/unit/guest_firmware_fakes.hpp"
 
 namespace {
@@ -85,6 +86,78 @@ TEST(KvmClock, OffOrOutsideRamWritesNothing) {
     clock.msr_write(0, KvmClock::kSystemTimeMsr, 0x10000 | 1, ram);
     clock.reset();
     EXPECT_EQ(clock.msr_read(0, KvmClock::kSystemTimeMsr), 0u);
+}
+
+// A save on one host and a restore on another, whose TSC runs faster and read another
+// value at device time 0: the MSRs and versions come along, and each enabled vCPU's
+// record is written again with this host's scale and TSC (what the guest's clock reads
+// from then on), its version moving on from the saved one.
+TEST(KvmClock, ARestoreRepublishesTheRecordsOnTheNewHost) {
+    SparseGuestRam ram(64ull << 20);
+    KvmClock source(2'000'000'000, 5'000, 1'700'000'000);
+    source.msr_write(0, KvmClock::kSystemTimeMsr, 0x10000 | 1, ram);
+    source.msr_write(1, KvmClock::kSystemTimeMsr, 0x10020, ram);  // vCPU 1's clock is off
+    source.msr_write(0, KvmClock::kWallClockMsr, 0x11000, ram);
+    u8 buffer[256];
+    StateWriter writer(buffer, sizeof(buffer));
+    source.save(writer, 2);
+    ASSERT_TRUE(writer.fits());
+    const u8* payload = buffer + platform_state::kHeaderBytes;
+    const usize length = writer.size() - platform_state::kHeaderBytes;
+
+    KvmClock target(3'000'000'000, 0, 0);
+    KvmClock::State state{};
+    StateReader reader(payload, length);
+    ASSERT_TRUE(target.load(reader, 2, state));
+    EXPECT_TRUE(reader.done());
+    target.restore(state, 2);
+    EXPECT_EQ(target.msr_read(0, KvmClock::kSystemTimeMsr), 0x10000u | 1);
+    EXPECT_EQ(target.msr_read(1, KvmClock::kSystemTimeMsr), 0x10020u);
+    EXPECT_EQ(target.msr_read(0, KvmClock::kWallClockMsr), 0x11000u);
+
+    const u64 writes_before = ram.writes;
+    target.rebase(3'000'000'000, 777'777, 2, ram);
+    PvclockVcpuTimeInfo r{};
+    ASSERT_TRUE(ram.read(0x10000, &r, sizeof(r)));
+    EXPECT_EQ(r.version, 4u);  // 2 at the source's publish, then the next even one
+    EXPECT_EQ(r.tsc_timestamp, 777'777u);
+    EXPECT_EQ(r.system_time, 0u);
+    EXPECT_NEAR(double(pvclock_apply(3'000'000'000, {r.tsc_to_system_mul, r.tsc_shift})), 1e9, 10.0);
+    PvclockVcpuTimeInfo off{};
+    ASSERT_TRUE(ram.read(0x10020, &off, sizeof(off)));
+    EXPECT_EQ(off.version, 0u);  // never enabled: nothing written there
+    // The wall clock is not written again: the guest asks for it by its MSR.
+    PvclockWallClock w{};
+    ASSERT_TRUE(ram.read(0x11000, &w, sizeof(w)));
+    EXPECT_EQ(w.version, 2u);
+    EXPECT_GT(ram.writes, writes_before);
+}
+
+// A version left odd (a record half written) would keep the guest retrying for ever, and
+// another vCPU count is another domain: both refused.
+TEST(KvmClock, AStateNoGuestCouldHaveIsRefused) {
+    KvmClock clock(2'000'000'000, 0, 0);
+    u8 buffer[256];
+    StateWriter writer(buffer, sizeof(buffer));
+    clock.save(writer, 1);
+    const usize length = writer.size() - platform_state::kHeaderBytes;
+    u8* payload = buffer + platform_state::kHeaderBytes;
+    KvmClock::State state{};
+    {
+        StateReader reader(payload, length);
+        EXPECT_FALSE(clock.load(reader, 2, state));
+    }
+    payload[16] = 1;  // the wall clock's version
+    {
+        StateReader reader(payload, length);
+        EXPECT_FALSE(clock.load(reader, 1, state));
+    }
+    payload[16] = 0;
+    payload[32] = 3;  // vCPU 0's version
+    {
+        StateReader reader(payload, length);
+        EXPECT_FALSE(clock.load(reader, 1, state));
+    }
 }
 
 }  // namespace

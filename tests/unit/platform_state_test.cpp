@@ -79,7 +79,8 @@ struct Pc {
     }
 
     PcDevices devices() {
-        return {pic, pit, port61, rtc, com1, pm, reset_control, pci, kbc, ioapic, raw.data(), u32(raw.size())};
+        return {pic, pit,    port61,    rtc,        com1,           pm, reset_control, pci,
+                kbc, ioapic, kvm_clock, raw.data(), u32(raw.size())};
     }
     std::vector<u8> save() {
         const PcClock at{clock.now, tsc.tsc_at(clock.now)};
@@ -163,6 +164,7 @@ struct Pc {
     PciHostBridge pci{reset_control};
     I8042 kbc{control, lines};
     VirtualIoapic ioapic{sink};
+    KvmClock kvm_clock{2'000'000'000, 1000, kSourceUnix};
     std::vector<std::unique_ptr<VirtualLapic>> lapics;
     std::vector<VirtualLapic*> raw;
 };
@@ -366,7 +368,7 @@ TEST(PlatformState, HeaderAndRecordsAreAsDocumented) {
     EXPECT_EQ(blob[3], 'T');
     EXPECT_EQ(blob[4], hypercall::kPlatformStateVersion);
     EXPECT_EQ(u32(blob[8] | blob[9] << 8 | blob[10] << 16), blob.size());
-    EXPECT_EQ(blob[12], 11 + 8);                           // 11 device records, one local APIC per vCPU
+    EXPECT_EQ(blob[12], 12 + 8);  // 12 device records (kvmclock included), one local APIC per vCPU
     EXPECT_LE(blob.size(), hypercall::kPlatformStateMax);  // 8 vCPUs, the most a domain has
     StateBlob walk(blob.data(), blob.size());
     EXPECT_EQ(walk.check(), StateBlobError::None);

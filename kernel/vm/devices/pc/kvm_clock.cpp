@@ -1,5 +1,7 @@
 #include "kernel/vm/devices/pc/kvm_clock.hpp"
 
+#include "kernel/vm/devices/platform_state_codec.hpp"
+
 namespace {
 
 constexpr u64 kNsPerSecond = 1'000'000'000;
@@ -93,4 +95,52 @@ bool KvmClock::publish_wall_clock(u64 gpa, GuestPhysicalMemory& memory) {
     w.sec = u32(wall_seconds_at_zero_ > 0 ? wall_seconds_at_zero_ : 0);
     w.nsec = 0;
     return write_versioned(memory, gpa, &w, sizeof(w), w.version);
+}
+
+void KvmClock::save(StateWriter& out, u32 vcpus) const {
+    out.put_u64(u64(wall_seconds_at_zero_));
+    out.put_u64(wall_clock_msr_);
+    out.put_u32(wall_version_);
+    out.put_u32(vcpus);
+    for (u32 v = 0; v < vcpus && v < kMaxVcpus; ++v) {
+        out.put_u64(system_time_msr_[v]);
+        out.put_u32(version_[v]);
+        out.put_u32(0);
+    }
+}
+
+bool KvmClock::load(StateReader& in, u32 vcpus, State& out) const {
+    out = State{};
+    out.wall_seconds_at_zero = i64(in.get_u64());
+    out.wall_clock_msr = in.get_u64();
+    out.wall_version = in.get_u32();
+    in.require(out.wall_version % 2 == 0);
+    in.require(in.get_u32() == vcpus && vcpus <= kMaxVcpus);
+    for (u32 v = 0; v < vcpus && !in.failed(); ++v) {
+        out.system_time_msr[v] = in.get_u64();
+        out.version[v] = in.get_u32();
+        in.require(out.version[v] % 2 == 0);
+        in.require(in.get_u32() == 0);
+    }
+    return !in.failed();
+}
+
+void KvmClock::restore(const State& state, u32 vcpus) {
+    wall_seconds_at_zero_ = state.wall_seconds_at_zero;
+    wall_clock_msr_ = state.wall_clock_msr;
+    wall_version_ = state.wall_version;
+    for (u32 v = 0; v < kMaxVcpus; ++v) {
+        system_time_msr_[v] = v < vcpus ? state.system_time_msr[v] : 0;
+        version_[v] = v < vcpus ? state.version[v] : 0;
+    }
+}
+
+void KvmClock::rebase(u64 tsc_hz, u64 tsc_at_zero, u32 vcpus, GuestPhysicalMemory& memory) {
+    scale_ = pvclock_scale(tsc_hz);
+    tsc_at_zero_ = tsc_at_zero;
+    // The wall clock is written only when the guest asks (its MSR write): its address
+    // may be other memory by now. A record address that is not RAM is skipped, as at
+    // the MSR write (BadAddress).
+    for (u32 v = 0; v < vcpus && v < kMaxVcpus; ++v)
+        if (system_time_msr_[v] & kSystemTimeEnable) publish_time(v, memory);
 }

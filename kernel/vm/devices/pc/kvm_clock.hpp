@@ -20,6 +20,9 @@
 #include "kernel/types.hpp"
 #include "mm/guest_page_walk.hpp"
 
+class StateWriter;
+class StateReader;
+
 // The guest TSC to nanoseconds, as pvclock scales it: ns = ((delta << shift, or >> -shift)
 // * mul) >> 32, with mul normalized to [2^31, 2^32).
 struct PvclockScale {
@@ -79,6 +82,28 @@ public:
 
     // The record every vCPU gets (its version aside).
     PvclockVcpuTimeInfo record() const;
+
+    // Save and restore (platform_state_codec.hpp; the pc_state::kKvmClock record): each
+    // vCPU's MSR_KVM_SYSTEM_TIME_NEW and record version, the wall clock's MSR, version and
+    // Unix time at system time 0. Not the scale or the TSC at system time 0: those are the
+    // restoring host's (rebase).
+    struct State {
+        i64 wall_seconds_at_zero;
+        u64 wall_clock_msr;
+        u32 wall_version;
+        u64 system_time_msr[kMaxVcpus];
+        u32 version[kMaxVcpus];
+    };
+    void save(StateWriter& out, u32 vcpus) const;
+    // False for a state no guest could have given it: an odd version (a record left half
+    // written), which the guest would then wait on for ever (pvclock_read_retry).
+    bool load(StateReader& in, u32 vcpus, State& out) const;
+    void restore(const State& state, u32 vcpus);
+    // After a restore, on this host: the guest's TSC runs at `tsc_hz` and read
+    // `tsc_at_zero` at device time 0. Every enabled vCPU's record is written again into
+    // the guest's memory (its version moving on), as KVM does after a migration, so that the guest's clock goes on from
+    // the saved device time at this host's TSC rate, whatever the records in the restored memory said.
+    void rebase(u64 tsc_hz, u64 tsc_at_zero, u32 vcpus, GuestPhysicalMemory& memory);
 
 private:
     bool publish_time(u32 vcpu, GuestPhysicalMemory& memory);

@@ -58,6 +58,9 @@ usize pc_state_save(const PcDevices& d, const PcClock& clock, u8* out, usize cap
     save_record(w, kPciHost, d.pci);
     save_record(w, kResetControl, d.reset_control);
     save_record(w, kIoapic, d.ioapic);
+    w.begin_record(kKvmClock);
+    d.kvm_clock.save(w, d.vcpus);
+    w.end_record();
     for (u32 i = 0; i < d.vcpus; ++i) {
         w.begin_record(kLapic);
         w.put_u32(i);
@@ -109,6 +112,11 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
             case kPciHost: ok = load_record(r, d.pci, out.pci); break;
             case kResetControl: ok = load_record(r, d.reset_control, out.reset_control); break;
             case kIoapic: ok = load_record(r, d.ioapic, out.ioapic); break;
+            case kKvmClock: {
+                StateReader payload(r.payload, r.length);
+                ok = d.kvm_clock.load(payload, d.vcpus, out.kvm_clock) && payload.done();
+                break;
+            }
             case kLapic: {
                 // The vCPU index first, then that local APIC's own fields.
                 StateReader payload(r.payload, r.length);
@@ -151,5 +159,6 @@ void pc_state_restore(const PcDevices& d, const PcPlatformState& s) {
     d.pci.restore(s.pci);
     d.kbc.restore(s.kbc);
     d.ioapic.restore(s.ioapic);
+    d.kvm_clock.restore(s.kvm_clock, d.vcpus);
     for (u32 i = 0; i < d.vcpus; ++i) d.lapics[i]->restore(s.lapics[i]);
 }

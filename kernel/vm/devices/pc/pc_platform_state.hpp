@@ -16,6 +16,7 @@
 #include "kernel/vm/devices/pc/acpi_pm_block.hpp"
 #include "kernel/vm/devices/pc/cmos_rtc.hpp"
 #include "kernel/vm/devices/pc/i8042_model.hpp"
+#include "kernel/vm/devices/pc/kvm_clock.hpp"
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
@@ -38,10 +39,11 @@ enum RecordType : u32 {
     kPciHost = 9,   // 0xCF8 and the host bridge's configuration space
     kResetControl = 10,
     kIoapic = 11,
-    kLapic = 12,  // u32 vCPU index, then that vCPU's local APIC
+    kLapic = 12,     // u32 vCPU index, then that vCPU's local APIC
+    kKvmClock = 13,  // kvmclock's MSRs (KvmClock::save)
 };
 inline constexpr u32 kFirstRecord = kPlatform;
-inline constexpr u32 kLastRecord = kLapic;
+inline constexpr u32 kLastRecord = kKvmClock;
 // As many vCPUs as a domain has at most (Domain::kMaxVcpus).
 inline constexpr u32 kMaxVcpus = 8;
 
@@ -59,6 +61,7 @@ struct PcDevices {
     PciHostBridge& pci;
     I8042& kbc;
     VirtualIoapic& ioapic;
+    KvmClock& kvm_clock;
     VirtualLapic* const* lapics;  // one per vCPU
     u32 vcpus;
 };
@@ -83,6 +86,7 @@ struct PcPlatformState {
     PciHostBridge::State pci;
     I8042::State kbc;
     VirtualIoapic::State ioapic;
+    KvmClock::State kvm_clock;
     VirtualLapic::State lapics[pc_state::kMaxVcpus];
 };
 
@@ -107,6 +111,7 @@ PcStateError pc_state_load(const PcDevices& devices, const u8* in, usize length,
 
 // Makes a loaded state the devices'. The caller has continued its device time and guest
 // TSC from state.clock first (local APIC TSC deadlines are computed from the TSC), and
-// afterwards re-reads every model's deadline. No interrupt line moves: the interrupt
+// afterwards re-reads every model's deadline and rebases kvmclock on this host
+// (KvmClock::rebase). No interrupt line moves: the interrupt
 // controllers' input levels are part of the state.
 void pc_state_restore(const PcDevices& devices, const PcPlatformState& state);
