@@ -429,6 +429,70 @@ void test_balloon() {
     CHECK(same_stats(before, after), "free memory, heap, domains, domain ids and VPIDs exactly as before the balloon");
 }
 
+// The virtual PC's device state (calls 49 and 50, docs/hypercalls.md "Platform state"):
+// taken from one paused virtual PC and given to another as it is; a blob cut short, of
+// another magic or for another vCPU count is refused; only while the domain cannot run,
+// and only for a domain with the virtual PC. Every structure comes back after.
+alignas(16) uint8_t g_platform[kPlatformStateMax];
+alignas(16) uint8_t g_platform_again[kPlatformStateMax];
+
+int32_t create_pc(const char* name, uint32_t vcpus) {
+    DomainCreateArgs args{};
+    for (int i = 0; name[i] && i < 31; ++i) args.name[i] = name[i];
+    args.memory_bytes = 4u << 20;
+    args.vcpus = vcpus;
+    args.flags = kCreatePcPlatform;
+    return call(kDomainCreate, addr(&args));
+}
+
+void test_platform_state() {
+    HypervisorStats before, after;
+    CHECK(call(kHypervisorStats, addr(&before)) == 0, "hypervisor_stats before the virtual PCs");
+    const int32_t a = create_pc("pc-a", 1), b = create_pc("pc-b", 1), two = create_pc("pc-two", 2);
+    const int32_t plain = create("plain", 1);
+    CHECK(a > 0 && b > 0 && two > 0 && plain > 0, "virtual PCs of 1, 1 and 2 vCPUs, and a domain without one");
+    const int32_t n = call(kDomainPlatformStateGet, uint32_t(a), addr(g_platform), sizeof(g_platform));
+    CHECK(n > 16 && g_platform[0] == 'V' && g_platform[1] == 'P' && g_platform[2] == 'S' && g_platform[3] == 'T',
+          "pc-a's platform state: %d bytes, 'VPST'", n);
+    CHECK(call(kDomainPlatformStateGet, uint32_t(a), addr(g_platform_again), 16) == kErrorTooBig,
+          "into 16 bytes: too big");
+    CHECK(call(kDomainPlatformStateGet, uint32_t(plain), addr(g_platform_again), sizeof(g_platform_again)) ==
+              kErrorNotSupported,
+          "of a domain without the virtual PC: not supported");
+    CHECK(call(kDomainPlatformStateSet, uint32_t(b), addr(g_platform), uint32_t(n)) == 0, "given to pc-b as it is");
+    CHECK(call(kDomainPlatformStateGet, uint32_t(b), addr(g_platform_again), sizeof(g_platform_again)) == n,
+          "pc-b's state taken again: as long");
+    CHECK(call(kDomainPlatformStateSet, uint32_t(b), addr(g_platform), uint32_t(n - 1)) == kErrorBadState,
+          "a state cut by a byte: bad state");
+    g_platform[0] ^= 0xff;
+    CHECK(call(kDomainPlatformStateSet, uint32_t(b), addr(g_platform), uint32_t(n)) == kErrorBadState,
+          "a state of another magic: bad state");
+    g_platform[0] ^= 0xff;
+    CHECK(call(kDomainPlatformStateSet, uint32_t(two), addr(g_platform), uint32_t(n)) == kErrorBadState,
+          "a 1-vCPU state for 2 vCPUs: bad state");
+    CHECK(call(kDomainPlatformStateSet, uint32_t(b), addr(g_platform), kPlatformStateMax + 1) == kErrorTooBig,
+          "a state over 16 KiB: too big");
+    CHECK(call(kDomainPlatformStateSet, uint32_t(b), 0xfffff000u, uint32_t(n)) == kErrorFault,
+          "a state from the caller's unmapped memory: fault");
+    static const uint8_t kSpin[2] = {0xeb, 0xfe};  // jmp . at its entry, 0
+    CHECK(call(kDomainMemoryWrite, uint32_t(a), 0, addr(kSpin), sizeof(kSpin)) == 0 &&
+              call(kDomainUnpause, uint32_t(a)) == 0,
+          "pc-a runs a loop");
+    CHECK(call(kDomainPlatformStateGet, uint32_t(a), addr(g_platform_again), sizeof(g_platform_again)) ==
+              kErrorWrongState,
+          "the state of a running virtual PC: wrong state");
+    CHECK(call(kDomainPlatformStateSet, uint32_t(a), addr(g_platform), uint32_t(n)) == kErrorWrongState,
+          "a state for a running virtual PC: wrong state");
+    for (int32_t id : {a, b, two, plain}) CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "domain %d destroyed", id);
+    CHECK(call(kDomainPlatformStateGet, uint32_t(a), addr(g_platform_again), sizeof(g_platform_again)) ==
+              kErrorNoSuchDomain,
+          "the state of a destroyed domain: no such domain");
+    CHECK(call(kHypervisorStats, addr(&after)) == 0, "hypervisor_stats after");
+    print_stats("before the virtual PCs", before);
+    print_stats("after", after);
+    CHECK(same_stats(before, after), "free memory, heap, domains, domain ids and VPIDs exactly as before the PCs");
+}
+
 void test_refusals() {
     DomainStatus s;
     DomainCreateArgs args{};
@@ -501,6 +565,7 @@ int guest_main(uint32_t, uint32_t) {
     test_refusals();
     test_create_destroy_cycles();
     test_save_restore_preview();
+    test_platform_state();
     test_dirty_log();
     test_balloon();
     return finish("lifecycle");
