@@ -483,7 +483,8 @@ void test_platform_state() {
           "the state of a running virtual PC: wrong state");
     CHECK(call(kDomainPlatformStateSet, uint32_t(a), addr(g_platform), uint32_t(n)) == kErrorWrongState,
           "a state for a running virtual PC: wrong state");
-    for (int32_t id : {a, b, two, plain}) CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "domain %d destroyed", id);
+    const int32_t ids[] = {a, b, two, plain};
+    for (int32_t id : ids) CHECK(call(kDomainDestroy, uint32_t(id)) == 0, "domain %d destroyed", id);
     CHECK(call(kDomainPlatformStateGet, uint32_t(a), addr(g_platform_again), sizeof(g_platform_again)) ==
               kErrorNoSuchDomain,
           "the state of a destroyed domain: no such domain");
