@@ -76,11 +76,27 @@ pid_t server_of(const std::string& name) {
     return n > 0 ? pid_t(strtol(buf, nullptr, 10)) : 0;
 }
 
+// The device's size in 512-byte sectors as the block layer shows it (0 until it is set).
+unsigned long long sectors_of(const std::string& name) {
+    const int fd = open(("/sys/block/" + name + "/size").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[32] = {};
+    const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 ? strtoull(buf, nullptr, 10) : 0;
+}
+
 // `qemu-nbd --connect` reports success from its daemon before that daemon's thread asks
 // the kernel to serve the device (NBD_DO_IT), which is when the pid shows: wait for it.
+// The kernel sets the device's size only after that (Linux's drivers/block/nbd.c,
+// nbd_start_device: the pid first, then nbd_set_size), so wait for a size too: a device
+// opened in between reads as 0 sectors, and the domU would get an empty disk. An image
+// of 0 bytes stays at 0: after the wait, its server is taken as it is.
 pid_t wait_for_server(const std::string& name) {
+    pid_t server = 0;
     for (int i = 0; i < kServerStartSeconds * 10; ++i) {
-        if (const pid_t server = server_of(name)) return server;
+        server = server_of(name);
+        if (server && sectors_of(name) != 0) return server;
         const timespec tenth = {0, 100L * 1000 * 1000};
         nanosleep(&tenth, nullptr);
     }
