@@ -51,9 +51,9 @@ const char* section_name(uint32_t type) {
 
 uint64_t section_limit(uint32_t type) {
     switch (type) {
-        case kConfig: return 64 * 1024;
+        case kConfig: return uint64_t(64) * 1024;
         case kDomain: return sizeof(DomainRecord);
-        case kVcpu: return 8 + 16 * 1024;
+        case kVcpu: return 8 + uint64_t(16) * 1024;
         case kPlatform: return hypercall::kPlatformStateMax;
         case kMemory: return kChunkHeaderBytes + bitmap_bytes(kMaxChunkPages) + uint64_t(kMaxChunkPages) * kPageBytes;
         case kEnd: return 8;
