@@ -80,13 +80,14 @@ bool VirtioPciFunction::save(StateOut& out, std::string& error) const {
 
 bool VirtioPciFunction::fits_writable(uint32_t reg, unsigned width, uint32_t value) const {
     for (unsigned i = 0; i < width; ++i)
-        if ((static_cast<uint8_t>(value >> (8 * i)) & ~writable_[reg + i]) != 0) return false;
+        if (((static_cast<uint8_t>(value >> (8 * i)) ^ config_[reg + i]) & ~writable_[reg + i]) != 0) return false;
     return true;
 }
 
 bool VirtioPciFunction::check_pci(const VirtioFunctionState& s, std::string& error) const {
-    // Only bits the driver can write (build_config_space's mask) may differ from the
-    // reset values, as a live function's registers never hold anything else.
+    // Only bits the driver can write (build_config_space's mask) may differ from this
+    // function's own: a live function's read-only bits (the MSI-X table size, say)
+    // never change.
     if (!fits_writable(pci_config::kCommand, 2, s.command))
         return fail(error, "command register " + hex(s.command) + " sets bits this function does not implement");
     if (!fits_writable(pci_config::kBar0, 4, s.bar0))
