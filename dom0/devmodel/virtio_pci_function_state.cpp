@@ -126,7 +126,8 @@ bool VirtioPciFunction::check_queues(const VirtioFunctionState& s, std::string& 
         layout.device = q.device;
         Virtqueue scratch;
         std::string why;
-        if (!scratch.start(layout, device_->max_queue_size(i), why)) return fail(error, name + ": " + why);
+        if (!scratch.start(layout, device_->max_queue_size(i), why))
+            return fail(error, std::string(name).append(": ").append(why));
         // 2.6: the descriptor table, available ring (with used_event) and used ring
         // (with avail_event) lie in the domU's RAM.
         const struct {

@@ -45,6 +45,7 @@ const char* section_name(uint32_t type) {
         case kPlatform: return "platform";
         case kMemory: return "memory";
         case kEnd: return "end";
+        case kDevices: return "devices";
         default: return "unknown";
     }
 }
@@ -57,6 +58,7 @@ uint64_t section_limit(uint32_t type) {
         case kPlatform: return hypercall::kPlatformStateMax;
         case kMemory: return kChunkHeaderBytes + bitmap_bytes(kMaxChunkPages) + uint64_t(kMaxChunkPages) * kPageBytes;
         case kEnd: return 8;
+        case kDevices: return kDevicesStateMax;
         default: return 0;
     }
 }

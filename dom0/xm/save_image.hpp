@@ -34,7 +34,11 @@ enum SectionType : uint32_t {
     kPlatform = 4,  // the virtual PC's device state (domain_platform_state_get's blob)
     kMemory = 5,    // MemoryChunk: one run of guest-physical pages
     kEnd = 6,       // u64 pages of memory the file holds: the last section
+    kDevices = 7,   // the device model's state (vireo-dm's DeviceMachine::save blob), if it has one
 };
+// The largest device model state a reader takes: 32 functions of a few KiB each, with
+// room for a device that keeps more (a console's waiting input is at most 4 KiB).
+inline constexpr uint64_t kDevicesStateMax = uint64_t(1) << 20;
 const char* section_name(uint32_t type);
 
 // The largest payload a reader takes of each type: a length above it is a broken file,

@@ -183,3 +183,20 @@ TEST(SaveImage, AMalformedMemoryChunkIsRefused) {
 }
 
 }  // namespace
+
+// The device model's state travels as an opaque devices section, limit and CRC checked.
+TEST(SaveImage, DevicesSectionRoundTrips) {
+    VectorSink out;
+    ASSERT_TRUE(write_header(out));
+    const std::vector<uint8_t> blob{'V', 'D', 'M', 'S', 1, 0, 0, 0};
+    ASSERT_TRUE(write_section(out, kDevices, blob.data(), blob.size()));
+    VectorSource in(out.bytes);
+    std::string error;
+    ASSERT_TRUE(read_header(in, error)) << error;
+    Section s;
+    ASSERT_TRUE(read_section(in, s, error)) << error;
+    EXPECT_EQ(s.type, kDevices);
+    EXPECT_EQ(s.payload, blob);
+    EXPECT_STREQ(section_name(kDevices), "devices");
+    EXPECT_EQ(section_limit(kDevices), kDevicesStateMax);
+}

@@ -27,7 +27,6 @@ using devmodel::VirtioBlk;
 using devmodel::VirtioFunctionState;
 using devmodel::VirtioNet;
 using devmodel::VirtioPciFunction;
-using virtio_test::Buf;
 using virtio_test::FakeGuestMemory;
 using virtio_test::kMmioBase;
 using virtio_test::kMsiAddress;
@@ -181,7 +180,7 @@ TEST_F(VirtioStateTest, BlkContinuesAfterRestoreWithoutReset) {
     EXPECT_EQ(same_driver.used_idx(0), 3u);
     EXPECT_EQ(same_driver.used(0, 2).first, next.head);
     EXPECT_EQ(*ram.at(next.status), VirtioBlk::kStatusOk);
-    EXPECT_EQ(std::memcmp(ram.at(next.data), disk.bytes().data() + 6 * 512, 512), 0);
+    EXPECT_EQ(std::memcmp(ram.at(next.data), disk.bytes().data() + size_t{6} * 512, 512), 0);
     ASSERT_EQ(new_model.msi.sent.size(), 2u);
     EXPECT_EQ(new_model.msi.sent[1], (Msi{kMsiAddress, kMsiDataBase + 1}));
     EXPECT_TRUE(new_model.log.empty());
@@ -340,6 +339,51 @@ TEST_F(VirtioStateTest, MalformedEncodingsAreRefused) {
     StateIn version(bad);
     EXPECT_FALSE(decode_function_state(version, state, error));
     EXPECT_NE(error.find("version"), std::string::npos) << error;
+}
+
+// The whole device model: one blob for every slot; a blob for other slots, or one cut
+// short, is refused and the machine keeps its state.
+TEST_F(VirtioStateTest, MachineBlobRestoresEverySlotOrNothing) {
+    Model source(ram);
+    add_blk(source);
+    VirtioTestDriver driver(source.machine, ram, kSlot);
+    driver.bring_up(~0ull, 1);
+    StateOut out;
+    std::string error;
+    ASSERT_TRUE(source.machine.save(out, error)) << error;
+    const std::vector<uint8_t>& blob = out.data();
+
+    Model target(ram);
+    add_blk(target);
+    StateOut before;
+    ASSERT_TRUE(target.machine.save(before, error));
+    EXPECT_FALSE(target.machine.restore(blob.data(), blob.size() - 1, error));
+    EXPECT_NE(error.find("ends inside"), std::string::npos) << error;
+    std::vector<uint8_t> extra = blob;
+    extra.push_back(0);
+    EXPECT_FALSE(target.machine.restore(extra.data(), extra.size(), error));
+    EXPECT_NE(error.find("after the end"), std::string::npos) << error;
+    StateOut unchanged;
+    ASSERT_TRUE(target.machine.save(unchanged, error));
+    EXPECT_EQ(unchanged.data(), before.data());
+
+    Model elsewhere(ram);
+    auto f = std::make_unique<VirtioPciFunction>(std::make_unique<VirtioBlk>(std::make_unique<SharedDisk>(disk), "d"),
+                                                 ram, elsewhere.msi, [](const std::string&) {});
+    ASSERT_TRUE(elsewhere.machine.add(kSlot + 1, std::move(f), error)) << error;
+    EXPECT_FALSE(elsewhere.machine.restore(blob.data(), blob.size(), error));
+    EXPECT_NE(error.find("slot"), std::string::npos) << error;
+
+    ASSERT_TRUE(target.machine.restore(blob.data(), blob.size(), error)) << error;
+    target.machine.resume();
+    VirtioTestDriver same_driver(target.machine, ram, kSlot);
+    same_driver.adopt(driver);
+    const Request r = blk_request(same_driver, VirtioBlk::kTypeIn, 7);
+    same_driver.kick(0);
+    EXPECT_EQ(same_driver.used_idx(0), 1u);
+    EXPECT_EQ(*ram.at(r.status), VirtioBlk::kStatusOk);
+    ASSERT_EQ(target.msi.sent.size(), 1u);
+    EXPECT_EQ(target.msi.sent[0], (Msi{kMsiAddress, kMsiDataBase + 1}));
 }
 
 }  // namespace
