@@ -195,7 +195,8 @@ private:
     bool check_common(const VirtioFunctionState& state, std::string& error) const;
     bool check_pci(const VirtioFunctionState& state, std::string& error) const;
     bool check_queues(const VirtioFunctionState& state, std::string& error) const;
-    bool fits_writable(uint32_t reg, unsigned width, uint32_t value) const;
+    // value differs from the register at reg only in bits the driver may write.
+    bool read_only_bits_match(uint32_t reg, unsigned width, uint32_t value) const;
     void apply(const VirtioFunctionState& state);
 
     // Virtio state

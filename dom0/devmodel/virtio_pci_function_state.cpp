@@ -78,7 +78,7 @@ bool VirtioPciFunction::save(StateOut& out, std::string& error) const {
     return true;
 }
 
-bool VirtioPciFunction::fits_writable(uint32_t reg, unsigned width, uint32_t value) const {
+bool VirtioPciFunction::read_only_bits_match(uint32_t reg, unsigned width, uint32_t value) const {
     for (unsigned i = 0; i < width; ++i)
         if (((static_cast<uint8_t>(value >> (8 * i)) ^ config_[reg + i]) & ~writable_[reg + i]) != 0) return false;
     return true;
@@ -88,11 +88,11 @@ bool VirtioPciFunction::check_pci(const VirtioFunctionState& s, std::string& err
     // Only bits the driver can write (build_config_space's mask) may differ from this
     // function's own: a live function's read-only bits (the MSI-X table size, say)
     // never change.
-    if (!fits_writable(pci_config::kCommand, 2, s.command))
+    if (!read_only_bits_match(pci_config::kCommand, 2, s.command))
         return fail(error, "command register " + hex(s.command) + " sets bits this function does not implement");
-    if (!fits_writable(pci_config::kBar0, 4, s.bar0))
+    if (!read_only_bits_match(pci_config::kBar0, 4, s.bar0))
         return fail(error, "BAR0 " + hex(s.bar0) + " is not a 32 KiB-aligned 32-bit memory BAR");
-    if (!fits_writable(cap_msix_ + 2u, 2, s.msix_control))
+    if (!read_only_bits_match(cap_msix_ + 2u, 2, s.msix_control))
         return fail(error, "MSI-X message control " + hex(s.msix_control) + " sets read-only bits");
     if (s.msix_table.size() != msix_vectors_ || s.msix_pending.size() != msix_vectors_)
         return fail(error, "an MSI-X table of " + std::to_string(s.msix_table.size()) + " entries, this function has " +

@@ -14,6 +14,7 @@
 #include "dom0/devmodel/state_stream.hpp"
 #include "dom0/devmodel/virtio_balloon.hpp"
 #include "dom0/devmodel/virtio_blk.hpp"
+#include "dom0/devmodel/virtio_console.hpp"
 #include "dom0/devmodel/virtio_function_state.hpp"
 #include "dom0/devmodel/virtio_net.hpp"
 #include "tests/unit/virtio_test_support.hpp"
@@ -384,6 +385,82 @@ TEST_F(VirtioStateTest, MachineBlobRestoresEverySlotOrNothing) {
     EXPECT_EQ(*ram.at(r.status), VirtioBlk::kStatusOk);
     ASSERT_EQ(target.msi.sent.size(), 1u);
     EXPECT_EQ(target.msi.sent[0], (Msi{kMsiAddress, kMsiDataBase + 1}));
+}
+
+class ScriptedSource final : public devmodel::ByteSource {
+public:
+    size_t read_bytes(uint8_t* buf, size_t max) override {
+        const size_t n = std::min(max, bytes.size());
+        std::memcpy(buf, bytes.data(), n);
+        bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+        return n;
+    }
+    std::vector<uint8_t> bytes;
+};
+
+class NullSink final : public devmodel::ByteSink {
+public:
+    void write_bytes(const uint8_t*, size_t) override {}
+};
+
+// virtio-console: input read from the pty but not yet delivered travels with the state.
+TEST_F(VirtioStateTest, ConsoleKeepsUndeliveredInput) {
+    ScriptedSource old_source;
+    NullSink sink;
+    old_source.bytes = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
+    Model old_model(ram);
+    old_model.add(ram, std::make_unique<devmodel::VirtioConsole>(old_source, sink));
+    VirtioTestDriver driver(old_model.machine, ram, kSlot);
+    driver.bring_up(~0ull, 2);
+    const uint64_t first = driver.alloc(4);
+    driver.add_chain(devmodel::VirtioConsole::kReceiveQueue, {{first, 4, true}});
+    driver.kick(devmodel::VirtioConsole::kReceiveQueue);
+    ASSERT_EQ(driver.used_idx(devmodel::VirtioConsole::kReceiveQueue), 1u);
+    ASSERT_TRUE(old_source.bytes.empty());
+    const std::vector<uint8_t> blob = save(*old_model.function);
+
+    ScriptedSource new_source;
+    Model new_model(ram);
+    new_model.add(ram, std::make_unique<devmodel::VirtioConsole>(new_source, sink));
+    std::string error;
+    ASSERT_TRUE(new_model.function->restore(decode(blob), error)) << error;
+    new_model.function->resume();
+    VirtioTestDriver same_driver(new_model.machine, ram, kSlot);
+    same_driver.adopt(driver);
+    const uint64_t second = same_driver.alloc(16);
+    same_driver.add_chain(devmodel::VirtioConsole::kReceiveQueue, {{second, 16, true}});
+    same_driver.kick(devmodel::VirtioConsole::kReceiveQueue);
+    ASSERT_EQ(same_driver.used_idx(devmodel::VirtioConsole::kReceiveQueue), 2u);
+    EXPECT_EQ(same_driver.used(devmodel::VirtioConsole::kReceiveQueue, 1).second, 7u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ram.at(second)), 7), "o world");
+}
+
+// A message that waited as a pending bit behind a masked vector is sent by the restored
+// function when the driver unmasks the vector, to the address and data it programmed.
+TEST_F(VirtioStateTest, PendingMsixMessageSurvivesRestore) {
+    Model old_model(ram);
+    add_blk(old_model);
+    VirtioTestDriver driver(old_model.machine, ram, kSlot);
+    driver.bring_up(~0ull, 1);
+    driver.mmio_write(driver.msix_table + 16 + 12, 4, 1);  // mask vector 1
+    blk_request(driver, VirtioBlk::kTypeIn, 1);
+    driver.kick(0);
+    ASSERT_EQ(driver.used_idx(0), 1u);
+    ASSERT_TRUE(old_model.msi.sent.empty());
+    const VirtioFunctionState state = decode(save(*old_model.function));
+    EXPECT_TRUE(state.msix_pending[1]);
+
+    Model new_model(ram);
+    add_blk(new_model);
+    std::string error;
+    ASSERT_TRUE(new_model.function->restore(state, error)) << error;
+    new_model.function->resume();
+    EXPECT_TRUE(new_model.msi.sent.empty()) << "still masked";
+    VirtioTestDriver same_driver(new_model.machine, ram, kSlot);
+    same_driver.adopt(driver);
+    same_driver.mmio_write(same_driver.msix_table + 16 + 12, 4, 0);
+    ASSERT_EQ(new_model.msi.sent.size(), 1u);
+    EXPECT_EQ(new_model.msi.sent[0], (Msi{kMsiAddress, kMsiDataBase + 1}));
 }
 
 }  // namespace
