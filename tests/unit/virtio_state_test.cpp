@@ -73,7 +73,7 @@ public:
 
 // One device model process: a machine with one function at kSlot, its MSI sink and log.
 struct Model {
-    explicit Model(FakeGuestMemory& ram) : machine(kMmioBase) { (void)ram; }
+    Model() : machine(kMmioBase) {}
     VirtioPciFunction* add(FakeGuestMemory& ram, std::unique_ptr<devmodel::VirtioDevice> device) {
         auto f = std::make_unique<VirtioPciFunction>(std::move(device), ram, msi,
                                                      [this](const std::string& line) { log.push_back(line); });
@@ -138,7 +138,7 @@ protected:
 // save; the new model finds the posted request, serves the next one, and signals the
 // same MSI-X vector with the same message.
 TEST_F(VirtioStateTest, BlkContinuesAfterRestoreWithoutReset) {
-    Model old_model(ram);
+    Model old_model;
     add_blk(old_model);
     VirtioTestDriver driver(old_model.machine, ram, kSlot);
     driver.bring_up(~0ull, 1);
@@ -155,7 +155,7 @@ TEST_F(VirtioStateTest, BlkContinuesAfterRestoreWithoutReset) {
     const std::vector<uint8_t> blob = save(*old_model.function);
     const uint8_t status = old_model.function->device_status();
 
-    Model new_model(ram);
+    Model new_model;
     VirtioPciFunction* restored = add_blk(new_model);
     std::string error;
     ASSERT_TRUE(restored->restore(decode(blob), error)) << error;
@@ -189,7 +189,7 @@ TEST_F(VirtioStateTest, BlkContinuesAfterRestoreWithoutReset) {
 
 // The encoding is stable: decode(encode(x)) re-encodes to the same bytes.
 TEST_F(VirtioStateTest, EncodingRoundTrips) {
-    Model m(ram);
+    Model m;
     add_blk(m);
     VirtioTestDriver driver(m.machine, ram, kSlot);
     driver.bring_up(~0ull, 1);
@@ -204,7 +204,7 @@ TEST_F(VirtioStateTest, EncodingRoundTrips) {
 TEST_F(VirtioStateTest, NetHeldReceiveBufferIsGivenBack) {
     const devmodel::MacAddress mac{0x00, 0x16, 0x3e, 0x0a, 0x0b, 0x0c};
     QueuedPort old_port;
-    Model old_model(ram);
+    Model old_model;
     old_model.add(ram, std::make_unique<VirtioNet>(old_port, mac));
     VirtioTestDriver driver(old_model.machine, ram, kSlot);
     driver.bring_up(~0ull, 2);
@@ -218,7 +218,7 @@ TEST_F(VirtioStateTest, NetHeldReceiveBufferIsGivenBack) {
 
     QueuedPort new_port;
     new_port.inbound.push_back(std::vector<uint8_t>(60, 0xab));
-    Model new_model(ram);
+    Model new_model;
     new_model.add(ram, std::make_unique<VirtioNet>(new_port, mac));
     std::string error;
     ASSERT_TRUE(new_model.function->restore(state, error)) << error;
@@ -232,7 +232,7 @@ TEST_F(VirtioStateTest, NetHeldReceiveBufferIsGivenBack) {
 
     // Another MAC is another NIC: refused.
     QueuedPort other_port;
-    Model other(ram);
+    Model other;
     other.add(ram, std::make_unique<VirtioNet>(other_port, devmodel::MacAddress{0x00, 0x16, 0x3e, 0, 0, 1}));
     EXPECT_FALSE(other.function->restore(state, error));
     EXPECT_NE(error.find("MAC"), std::string::npos) << error;
@@ -249,7 +249,7 @@ public:
 
 TEST_F(VirtioStateTest, BalloonKeepsTargetAndActual) {
     NullListener old_listener;
-    Model old_model(ram);
+    Model old_model;
     auto balloon = std::make_unique<devmodel::VirtioBalloon>(old_listener);
     devmodel::VirtioBalloon* b = balloon.get();
     old_model.add(ram, std::move(balloon));
@@ -260,7 +260,7 @@ TEST_F(VirtioStateTest, BalloonKeepsTargetAndActual) {
     const std::vector<uint8_t> blob = save(*old_model.function);
 
     NullListener new_listener;
-    Model new_model(ram);
+    Model new_model;
     auto balloon2 = std::make_unique<devmodel::VirtioBalloon>(new_listener);
     devmodel::VirtioBalloon* b2 = balloon2.get();
     new_model.add(ram, std::move(balloon2));
@@ -275,13 +275,13 @@ TEST_F(VirtioStateTest, BalloonKeepsTargetAndActual) {
 // Each malformed state is refused with a message, and the target function saves to the
 // same bytes afterwards as before: nothing changed.
 TEST_F(VirtioStateTest, MalformedStatesAreRefusedAndChangeNothing) {
-    Model source(ram);
+    Model source;
     add_blk(source);
     VirtioTestDriver driver(source.machine, ram, kSlot);
     driver.bring_up(~0ull, 1);
     const VirtioFunctionState good = decode(save(*source.function));
 
-    Model target(ram);
+    Model target;
     add_blk(target);
     const std::vector<uint8_t> before = save(*target.function);
 
@@ -320,7 +320,7 @@ TEST_F(VirtioStateTest, MalformedStatesAreRefusedAndChangeNothing) {
 }
 
 TEST_F(VirtioStateTest, MalformedEncodingsAreRefused) {
-    Model m(ram);
+    Model m;
     add_blk(m);
     const std::vector<uint8_t> blob = save(*m.function);
     VirtioFunctionState state;
@@ -345,7 +345,7 @@ TEST_F(VirtioStateTest, MalformedEncodingsAreRefused) {
 // The whole device model: one blob for every slot; a blob for other slots, or one cut
 // short, is refused and the machine keeps its state.
 TEST_F(VirtioStateTest, MachineBlobRestoresEverySlotOrNothing) {
-    Model source(ram);
+    Model source;
     add_blk(source);
     VirtioTestDriver driver(source.machine, ram, kSlot);
     driver.bring_up(~0ull, 1);
@@ -354,7 +354,7 @@ TEST_F(VirtioStateTest, MachineBlobRestoresEverySlotOrNothing) {
     ASSERT_TRUE(source.machine.save(out, error)) << error;
     const std::vector<uint8_t>& blob = out.data();
 
-    Model target(ram);
+    Model target;
     add_blk(target);
     StateOut before;
     ASSERT_TRUE(target.machine.save(before, error));
@@ -368,7 +368,7 @@ TEST_F(VirtioStateTest, MachineBlobRestoresEverySlotOrNothing) {
     ASSERT_TRUE(target.machine.save(unchanged, error));
     EXPECT_EQ(unchanged.data(), before.data());
 
-    Model elsewhere(ram);
+    Model elsewhere;
     auto f = std::make_unique<VirtioPciFunction>(std::make_unique<VirtioBlk>(std::make_unique<SharedDisk>(disk), "d"),
                                                  ram, elsewhere.msi, [](const std::string&) {});
     ASSERT_TRUE(elsewhere.machine.add(kSlot + 1, std::move(f), error)) << error;
@@ -408,7 +408,7 @@ TEST_F(VirtioStateTest, ConsoleKeepsUndeliveredInput) {
     ScriptedSource old_source;
     NullSink sink;
     old_source.bytes = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
-    Model old_model(ram);
+    Model old_model;
     old_model.add(ram, std::make_unique<devmodel::VirtioConsole>(old_source, sink));
     VirtioTestDriver driver(old_model.machine, ram, kSlot);
     driver.bring_up(~0ull, 2);
@@ -420,7 +420,7 @@ TEST_F(VirtioStateTest, ConsoleKeepsUndeliveredInput) {
     const std::vector<uint8_t> blob = save(*old_model.function);
 
     ScriptedSource new_source;
-    Model new_model(ram);
+    Model new_model;
     new_model.add(ram, std::make_unique<devmodel::VirtioConsole>(new_source, sink));
     std::string error;
     ASSERT_TRUE(new_model.function->restore(decode(blob), error)) << error;
@@ -438,7 +438,7 @@ TEST_F(VirtioStateTest, ConsoleKeepsUndeliveredInput) {
 // A message that waited as a pending bit behind a masked vector is sent by the restored
 // function when the driver unmasks the vector, to the address and data it programmed.
 TEST_F(VirtioStateTest, PendingMsixMessageSurvivesRestore) {
-    Model old_model(ram);
+    Model old_model;
     add_blk(old_model);
     VirtioTestDriver driver(old_model.machine, ram, kSlot);
     driver.bring_up(~0ull, 1);
@@ -450,7 +450,7 @@ TEST_F(VirtioStateTest, PendingMsixMessageSurvivesRestore) {
     const VirtioFunctionState state = decode(save(*old_model.function));
     EXPECT_TRUE(state.msix_pending[1]);
 
-    Model new_model(ram);
+    Model new_model;
     add_blk(new_model);
     std::string error;
     ASSERT_TRUE(new_model.function->restore(state, error)) << error;
