@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,18 @@ public:
     // size 1, 2, 4 or 8.
     uint64_t mmio_read(uint64_t gpa, unsigned size);
     void mmio_write(uint64_t gpa, unsigned size, uint64_t value);
+
+    // Save and restore of every function (device_machine_state.cpp; the "devices"
+    // section of docs/save-format.md). save() with the domain paused and every forwarded
+    // access answered. restore() takes a blob save() wrote for the same functions in the
+    // same slots: every record is decoded and checked before any function changes, so a
+    // refused blob (false, `error`) leaves the machine as it was. resume() afterwards,
+    // with the domU's memory in place and before it runs.
+    static constexpr uint32_t kStateMagic = 0x534d4456;  // "VDMS"
+    static constexpr uint16_t kStateVersion = 1;
+    bool save(StateOut& out, std::string& error) const;
+    bool restore(const uint8_t* data, size_t len, std::string& error);
+    void resume();
 
     static uint16_t bdf(unsigned bus, unsigned device, unsigned function) {
         return static_cast<uint16_t>(bus << 8 | device << 3 | function);

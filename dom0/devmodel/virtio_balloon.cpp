@@ -81,3 +81,29 @@ void VirtioBalloon::process_queue(uint16_t q) {
 }
 
 }  // namespace devmodel
+
+namespace devmodel {
+
+void VirtioBalloon::save_state(StateOut& out) const {
+    out.u16(kStateVersion);
+    out.u32(num_pages_);
+    out.u32(actual_);
+}
+
+bool VirtioBalloon::check_state(StateIn& in) const {
+    const uint16_t version = in.u16("the virtio-balloon state");
+    in.u32("num_pages");
+    in.u32("actual");
+    if (in.ok() && version != kStateVersion) in.fail("version " + std::to_string(version));
+    return in.at_end("the virtio-balloon state");
+}
+
+void VirtioBalloon::apply_state(StateIn& in) {
+    in.u16("version");
+    num_pages_ = in.u32("num_pages");
+    actual_ = in.u32("actual");
+    // The new process learns the driver's count as if the driver had just written it.
+    listener_.actual_changed(actual_);
+}
+
+}  // namespace devmodel

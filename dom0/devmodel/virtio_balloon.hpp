@@ -64,6 +64,13 @@ public:
     void reset() override;
     void process_queue(uint16_t q) override;
 
+    // Saved: num_pages (the host's target) and actual (the driver's count), 5.5.4. No
+    // statistics queue is offered, so there is no statistics state.
+    static constexpr uint16_t kStateVersion = 1;
+    void save_state(StateOut& out) const override;
+    bool check_state(StateIn& in) const override;
+    void apply_state(StateIn& in) override;
+
 private:
     BalloonListener& listener_;
     uint32_t num_pages_ = 0;

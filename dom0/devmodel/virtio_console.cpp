@@ -79,3 +79,28 @@ void VirtioConsole::transmit() {
 }
 
 }  // namespace devmodel
+
+namespace devmodel {
+
+void VirtioConsole::save_state(StateOut& out) const {
+    out.u16(kStateVersion);
+    out.u32(static_cast<uint32_t>(pending_.size()));
+    out.bytes(pending_.data(), pending_.size());
+}
+
+bool VirtioConsole::check_state(StateIn& in) const {
+    const uint16_t version = in.u16("the virtio-console state");
+    const uint32_t pending = in.u32("the virtio-console state");
+    if (in.ok() && version != kStateVersion) in.fail("version " + std::to_string(version));
+    if (in.ok() && pending > kInputChunk)
+        in.fail(std::to_string(pending) + " bytes of input waiting, more than " + std::to_string(kInputChunk));
+    in.bytes(pending, "the waiting input");
+    return in.at_end("the virtio-console state");
+}
+
+void VirtioConsole::apply_state(StateIn& in) {
+    in.u16("version");
+    pending_ = in.bytes(in.u32("pending"), "pending");
+}
+
+}  // namespace devmodel

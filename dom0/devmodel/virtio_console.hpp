@@ -48,6 +48,14 @@ public:
     void reset() override { pending_.clear(); }
     void process_queue(uint16_t q) override;
 
+    // Saved: the input read from the source and not yet delivered (at most
+    // kInputChunk bytes), so that no keystroke is lost. The configuration space is
+    // constant (no feature offered) and the device holds no chain between calls.
+    static constexpr uint16_t kStateVersion = 1;
+    void save_state(StateOut& out) const override;
+    bool check_state(StateIn& in) const override;
+    void apply_state(StateIn& in) override;
+
 private:
     void receive();
     void transmit();

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "dom0/devmodel/guest_memory.hpp"
+#include "dom0/devmodel/state_stream.hpp"
 #include "dom0/devmodel/virtqueue.hpp"
 
 namespace devmodel {
@@ -80,6 +81,23 @@ public:
     // device takes what it can from transport().running_queue(q), bounded by the queue
     // size per call, and reports ring errors through transport().driver_error().
     virtual void process_queue(uint16_t q) = 0;
+
+    // Save and restore (docs/save-format.md, "devices"). The transport saves the rings;
+    // the device saves what only it knows, in its own explicit encoding.
+    //
+    // How many chains the device popped from queue q and still holds, not yet in the
+    // used ring: they must be the last ones it popped. The transport saves
+    // last_avail_idx minus this, so the restored device pops them again: the driver
+    // neither reuses nor overwrites them until they are used (2.6), so they are still
+    // in the rings. Anything else a device took from a ring must be answered before a
+    // save.
+    virtual uint16_t held_chains(uint16_t) const { return 0; }
+    virtual void save_state(StateOut&) const {}
+    // Reads and checks a record save_state wrote, changing nothing: false with `error`
+    // (through in.fail) when it is malformed or does not fit this device.
+    virtual bool check_state(StateIn& in) const { return in.at_end("the device state"); }
+    // Takes a record check_state accepted.
+    virtual void apply_state(StateIn&) {}
 
     // Called once by the transport that owns the device.
     void attach(VirtioTransport& transport) { transport_ = &transport; }

@@ -187,3 +187,40 @@ bool VirtioNet::transmit_one(GuestMemory& memory, const DescriptorChain& chain, 
 }
 
 }  // namespace devmodel
+
+namespace devmodel {
+
+void VirtioNet::save_state(StateOut& out) const {
+    out.u16(kStateVersion);
+    out.bytes(mac_.data(), mac_.size());
+    out.u16(mtu_);
+    out.u16(status_);
+}
+
+bool VirtioNet::check_state(StateIn& in) const {
+    const uint16_t version = in.u16("the virtio-net state");
+    const std::vector<uint8_t> mac = in.bytes(6, "the virtio-net state");
+    const uint16_t mtu = in.u16("the virtio-net state");
+    const uint16_t status = in.u16("the virtio-net state");
+    if (!in.at_end("the virtio-net state")) return false;
+    if (version != kStateVersion) in.fail("version " + std::to_string(version));
+    // 5.1.4: the driver read mac and mtu once; a device with others is another NIC.
+    else if (!std::equal(mac.begin(), mac.end(), mac_.begin()))
+        in.fail("saved with MAC " + format_mac({mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]}) +
+                ", this device has " + format_mac(mac_));
+    else if (mtu != mtu_)
+        in.fail("saved with MTU " + std::to_string(mtu) + ", this device has " + std::to_string(mtu_));
+    else if ((status & ~kStatusLinkUp) != 0)
+        in.fail("status " + hex(status) + " has bits other than VIRTIO_NET_S_LINK_UP");
+    return in.ok();
+}
+
+void VirtioNet::apply_state(StateIn& in) {
+    in.u16("version");
+    in.bytes(6, "mac");
+    in.u16("mtu");
+    status_ = in.u16("status");
+    rx_chain_.reset();  // given back at save: the ring holds it again
+}
+
+}  // namespace devmodel

@@ -139,6 +139,16 @@ public:
     void reset() override { rx_chain_.reset(); }
     void process_queue(uint16_t q) override;
 
+    // Saved: the link state, and mac and mtu to check that the restored device is the
+    // one the driver knows (they are the process's configuration, not the driver's).
+    // A receive buffer the device holds is given back (held_chains); the counters are
+    // the process's statistics and start again.
+    static constexpr uint16_t kStateVersion = 1;
+    uint16_t held_chains(uint16_t q) const override { return q == kReceiveQueue && rx_chain_ ? 1 : 0; }
+    void save_state(StateOut& out) const override;
+    bool check_state(StateIn& in) const override;
+    void apply_state(StateIn& in) override;
+
 private:
     void receive();
     void transmit();

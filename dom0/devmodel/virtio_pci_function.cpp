@@ -12,10 +12,6 @@ constexpr uint8_t kVirtioCapLength = 16;        // struct virtio_pci_cap (4.1.4)
 constexpr uint8_t kVirtioNotifyCapLength = 20;  // + notify_off_multiplier (4.1.4.4)
 constexpr uint8_t kVirtioPciCfgCapLength = 20;  // + pci_cfg_data[4] (4.1.4.7)
 constexpr uint8_t kMsixCapLength = 12;          // PCI 3.0, 6.8.2
-constexpr uint32_t kPciCfgDataOffset = 16;      // pci_cfg_data in struct virtio_pci_cfg_cap
-constexpr uint32_t kMsixEntryBytes = 16;
-constexpr uint32_t kMsixVectorControl = 12;        // in an entry; bit 0: mask
-constexpr uint64_t kDeviceFeatureBits = 0xffffff;  // 0-23: the device type's (6)
 
 // The bytes [offset, offset + size) of an image as a little-endian value; bytes past
 // its end read as zero.

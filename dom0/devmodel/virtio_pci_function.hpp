@@ -42,6 +42,7 @@
 #include "dom0/devmodel/log_sink.hpp"
 #include "dom0/devmodel/msi_sink.hpp"
 #include "dom0/devmodel/virtio_device.hpp"
+#include "dom0/devmodel/virtio_function_state.hpp"
 #include "dom0/devmodel/virtqueue.hpp"
 #include "kernel/vm/devices/pci_config_space.hpp"
 
@@ -133,10 +134,30 @@ public:
     // hypervisor posted): the same as the write.
     void ring_doorbell(uint16_t queue);
 
+    // Save and restore (virtio_pci_function_state.cpp, docs/save-format.md). The caller
+    // has paused the domain and answered every access it forwarded, so no request is
+    // in flight: each device serves a chain within process_queue. save() refuses (false,
+    // `error`) a function whose device still holds chains it did not declare.
+    bool save(StateOut& out, std::string& error) const;
+    // Checks `state` against this function (same device type, queue count and MSI-X
+    // table; queue sizes, ring addresses in guest RAM, features offered, vectors, status
+    // and register bits valid; no request in flight) without changing anything.
+    bool check(const VirtioFunctionState& state, std::string& error) const;
+    // check(), then the function takes the state: nothing changes when check() fails.
+    bool restore(const VirtioFunctionState& state, std::string& error);
+    // After a restore, with guest memory in place: looks at every running queue once,
+    // for chains the driver made available (and perhaps notified) before the save.
+    void resume();
+
     uint8_t device_status() const { return status_; }
     uint8_t config_generation() const { return config_generation_; }
 
 private:
+    static constexpr uint32_t kPciCfgDataOffset = 16;  // pci_cfg_data in struct virtio_pci_cfg_cap
+    static constexpr uint32_t kMsixEntryBytes = 16;
+    static constexpr uint32_t kMsixVectorControl = 12;        // in an entry; bit 0: mask
+    static constexpr uint64_t kDeviceFeatureBits = 0xffffff;  // 0-23: the device type's (6)
+
     struct Queue {
         uint16_t size = 0;
         uint16_t msix_vector = kNoVector;
@@ -169,6 +190,14 @@ private:
     void common_field_write(uint32_t field, uint64_t value);
     void msix_table_write(uint32_t offset, unsigned size, uint64_t value);
     void pba_image(std::vector<uint8_t>& image) const;
+
+    // Save and restore
+    bool check_common(const VirtioFunctionState& state, std::string& error) const;
+    bool check_pci(const VirtioFunctionState& state, std::string& error) const;
+    bool check_queues(const VirtioFunctionState& state, std::string& error) const;
+    // value differs from the register at reg only in bits the driver may write.
+    bool read_only_bits_match(uint32_t reg, unsigned width, uint32_t value) const;
+    void apply(const VirtioFunctionState& state);
 
     // Virtio state
     uint16_t queue_count() const { return static_cast<uint16_t>(queues_.size()); }

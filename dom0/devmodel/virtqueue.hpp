@@ -93,6 +93,13 @@ public:
     // VIRTQ_AVAIL_F_NO_INTERRUPT set. An unreadable flags word reads as "wants one".
     bool driver_wants_interrupt(GuestMemory& memory);
 
+    // A restored queue continues at these positions (after start): the driver's ring
+    // indices are in guest memory already, the device's are its own (2.6).
+    void resume_at(uint16_t last_avail, uint16_t used) {
+        last_avail_ = last_avail;
+        used_ = used;
+    }
+
     uint16_t last_avail_index() const { return last_avail_; }
     uint16_t used_index() const { return used_; }
 

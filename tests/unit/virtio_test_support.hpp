@@ -312,6 +312,19 @@ public:
         return {ram_.le32(e), ram_.le32(e + 4)};
     }
 
+    // Takes over another driver's bookkeeping (capabilities, BAR, queues, free memory):
+    // the same guest driver, now talking to a restored device model.
+    void adopt(const VirtioTestDriver& other) {
+        caps = other.caps;
+        msix_cap = other.msix_cap;
+        notify_multiplier = other.notify_multiplier;
+        bar_size = other.bar_size;
+        bar0 = other.bar0;
+        msix_table = other.msix_table;
+        queues = other.queues;
+        next_free_ = other.next_free_;
+    }
+
     struct Cap {
         uint32_t at;
         uint32_t bar, offset, length;
