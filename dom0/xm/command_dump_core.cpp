@@ -11,26 +11,15 @@
 #include <unistd.h>
 
 #include "dom0/xm/foreign_memory.hpp"
+#include "dom0/xm/guest_ram_blocks.hpp"
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
-#include "kernel/vm/firmware/guest_pc_layout.hpp"
 
 namespace xm {
 
 using namespace hypercall;
 
 namespace {
-
-struct RamBlock {
-    uint64_t gpa, bytes;
-};
-
-// The virtual PC's RAM for a domain of `ram_bytes` (guest_pc_layout.hpp).
-std::vector<RamBlock> ram_blocks(uint64_t ram_bytes) {
-    std::vector<RamBlock> blocks{{0, guest_ram_below_4g(ram_bytes)}};
-    if (guest_ram_above_4g(ram_bytes) != 0) blocks.push_back({kGuestHighMemoryStart, guest_ram_above_4g(ram_bytes)});
-    return blocks;
-}
 
 // The ELF header and program headers, padded to a page: the segments follow, each at
 // its own page-aligned offset.
@@ -79,7 +68,7 @@ int cmd_dump_core(ControlClient& control, const Args& args) {
     // Paused here (a shut-down or crashed domain runs no more anyway), unpaused after.
     const bool paused_here =
         (d.state == kStateRunning || d.state == kStateBlocked) && control.call(kDomainPause, d.id) == 0;
-    const std::vector<RamBlock> blocks = ram_blocks(d.memory_bytes);
+    const std::vector<RamBlock> blocks = guest_ram_blocks(d.memory_bytes);
     const std::vector<uint8_t> headers = core_headers(blocks);
     std::string error;
     if (!write_all(fd, headers.data(), headers.size())) error = std::string("writing failed: ") + strerror(errno);

@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "dom0/xm/domain_config_store.hpp"
 #include "dom0/xm/xm_format.hpp"
 
 namespace xm {
@@ -56,12 +57,10 @@ bool start_device_model(uint32_t id, const XlConfig& config, std::string& error)
         args.push_back("--disk");
         args.push_back(std::string(d.read_only ? "ro" : "rw") + "," + d.format + "," + d.target);
     }
-    for (size_t i = 0; i < config.vifs.size(); ++i) {
-        const VifSpec& v = config.vifs[i];
-        // Without one, a MAC from Xen's OUI, the domain's id and the NIC's index, as
-        // unique on the bridge as the ids are.
-        const uint8_t made[6] = {0x00, 0x16, 0x3e, uint8_t((id >> 8) & 0x7f), uint8_t(id), uint8_t(i)};
-        const uint8_t* mac = v.has_mac ? v.mac : made;
+    XlConfig with_macs = config;
+    assign_vif_macs(with_macs, id);
+    for (const VifSpec& v : with_macs.vifs) {
+        const uint8_t* mac = v.mac;
         char text[64];
         snprintf(text, sizeof(text), "%s,%02x:%02x:%02x:%02x:%02x:%02x", v.bridge.c_str(), mac[0], mac[1], mac[2],
                  mac[3], mac[4], mac[5]);
@@ -128,14 +127,20 @@ bool create_domain_with_devices(ControlClient& control, const XlConfig& config, 
     XlConfig build = config;
     build.start_paused = true;
     if (!create_linux_domain(control, build, kernel, initrd, built, error)) return false;
-    if (!start_device_model(built.id, config, error)) {
+    // Its config as xm save will find it, the NICs' MACs made final.
+    XlConfig recorded = config;
+    assign_vif_macs(recorded, built.id);
+    recorded.start_paused = false;
+    if (!record_domain_config(built.id, recorded, error) || !start_device_model(built.id, config, error)) {
         control.call(hypercall::kDomainDestroy, built.id);
+        forget_domain_config(built.id);
         return false;
     }
     if (config.start_paused) return true;
     const int64_t run = control.call(hypercall::kDomainUnpause, built.id);
     if (run < 0) {
         control.call(hypercall::kDomainDestroy, built.id);
+        forget_domain_config(built.id);
         error = "it could not be started: " + error_text(run);
         return false;
     }

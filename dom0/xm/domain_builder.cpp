@@ -14,6 +14,38 @@ namespace xm {
 
 using namespace hypercall;
 
+bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint32_t id, uint32_t host_cpus,
+                           std::string& error) {
+    auto refuse = [&](const std::string& why) {
+        error = why;
+        return false;
+    };
+    // cpus=: every vCPU's hard affinity (xl.cfg(5)).
+    for (uint32_t v = 0; config.cpu_mask && v < config.vcpus; ++v) {
+        const int64_t pinned = control.call(kVcpuSetAffinity, id, v, config.cpu_mask);
+        if (pinned == kErrorInvalid)
+            return refuse("cpus='" + config.cpus + "' names no CPU of this host (it has " + std::to_string(host_cpus) +
+                        ")");
+        if (pinned < 0) return refuse("pinning its vCPUs failed: " + error_text(pinned));
+    }
+    // cpus_soft=: the CPUs they prefer.
+    for (uint32_t v = 0; config.soft_cpu_mask && v < config.vcpus; ++v) {
+        const int64_t preferred = control.call(kVcpuSetAffinity, id, v, config.soft_cpu_mask, kAffinitySoft);
+        if (preferred == kErrorInvalid)
+            return refuse("cpus_soft='" + config.cpus_soft + "' names no CPU of this host (it has " +
+                        std::to_string(host_cpus) + ")");
+        if (preferred < 0) return refuse("setting its vCPUs' soft affinity failed: " + error_text(preferred));
+    }
+    // cpu_weight= and cap=: its share under the credit scheduler.
+    if (config.cpu_weight || config.cap_percent) {
+        SchedCredit share{config.cpu_weight ? config.cpu_weight : kSchedDefaultWeight, config.cap_percent};
+        const int64_t set_share =
+            control.call_with_buffer(kDomainSchedCredit, 2, &share, sizeof(share), id, kSchedCreditSet);
+        if (set_share < 0) return refuse("setting its weight and cap failed: " + error_text(set_share));
+    }
+    return true;
+}
+
 bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
                          const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error) {
     HostInfo host{};
@@ -70,29 +102,8 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
     const int64_t set =
         control.call_with_buffer(kVcpuSetState, 2, state.data(), uint32_t(length), out.id, 0, 0, length);
     if (set < 0) return undo("setting vCPU 0's state failed: " + error_text(set));
-    // cpus=: every vCPU's hard affinity (xl.cfg(5)).
-    for (uint32_t v = 0; config.cpu_mask && v < config.vcpus; ++v) {
-        const int64_t pinned = control.call(kVcpuSetAffinity, out.id, v, config.cpu_mask);
-        if (pinned == kErrorInvalid)
-            return undo("cpus='" + config.cpus + "' names no CPU of this host (it has " + std::to_string(host.cpus) +
-                        ")");
-        if (pinned < 0) return undo("pinning its vCPUs failed: " + error_text(pinned));
-    }
-    // cpus_soft=: the CPUs they prefer.
-    for (uint32_t v = 0; config.soft_cpu_mask && v < config.vcpus; ++v) {
-        const int64_t preferred = control.call(kVcpuSetAffinity, out.id, v, config.soft_cpu_mask, kAffinitySoft);
-        if (preferred == kErrorInvalid)
-            return undo("cpus_soft='" + config.cpus_soft + "' names no CPU of this host (it has " +
-                        std::to_string(host.cpus) + ")");
-        if (preferred < 0) return undo("setting its vCPUs' soft affinity failed: " + error_text(preferred));
-    }
-    // cpu_weight= and cap=: its share under the credit scheduler.
-    if (config.cpu_weight || config.cap_percent) {
-        SchedCredit share{config.cpu_weight ? config.cpu_weight : kSchedDefaultWeight, config.cap_percent};
-        const int64_t set_share =
-            control.call_with_buffer(kDomainSchedCredit, 2, &share, sizeof(share), out.id, kSchedCreditSet);
-        if (set_share < 0) return undo("setting its weight and cap failed: " + error_text(set_share));
-    }
+    std::string why_not;
+    if (!apply_domain_settings(control, config, out.id, host.cpus, why_not)) return undo(why_not);
     if (config.start_paused) return true;
     const int64_t run = control.call(kDomainUnpause, out.id);
     if (run < 0) return undo("it could not be started: " + error_text(run));

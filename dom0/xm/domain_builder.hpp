@@ -28,4 +28,9 @@ struct BuiltDomain {
 bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
                          const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error);
 
+// The config's settings of a created domain's vCPUs: cpus= and cpus_soft= (affinity),
+// cpu_weight= and cap= (its credit). False with `error`; the caller destroys the domain.
+bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint32_t id, uint32_t host_cpus,
+                           std::string& error);
+
 }  // namespace xm

@@ -67,6 +67,7 @@ void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kern
         int64_t result;
         if (!control.status(id, s, result)) {
             note("%s (%u) was destroyed", config.name.c_str(), id);
+            forget_domain_config(id);
             return;
         }
         if (s.state != kStateShutdown && s.state != kStateCrashed) continue;
@@ -74,6 +75,7 @@ void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kern
         note("%s (%u) ended: %s (exit code %lld); %s", config.name.c_str(), id, reason_name(s), (long long)s.exit_code,
              end_action_name(action));
         if (action == EndAction::Preserve) return;
+        forget_domain_config(id);
         const int64_t destroyed = control.call(kDomainDestroy, id);
         if (destroyed < 0 && destroyed != kErrorNoSuchDomain) {
             note("destroying %s (%u) failed: %s", config.name.c_str(), id, error_text(destroyed).c_str());

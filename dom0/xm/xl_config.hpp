@@ -72,6 +72,12 @@ bool parse_xl_config_with_overrides(const std::string& text, const std::string& 
 
 const char* end_action_name(EndAction action);
 
+// `config` as a config file that parse_xl_config reads back into the same settings
+// (xl_config_format.cpp): what xm records of each domain it builds, for xm save and the
+// domain's restarts. False with `error` for a value the syntax cannot carry (a string
+// with both kinds of quotes).
+bool format_xl_config(const XlConfig& config, std::string& out, std::string& error);
+
 // A CPU list as xl takes it (xl.cfg(5) "cpus", xl vcpu-pin): "all", or comma-separated
 // CPUs and ranges ("0-3,5"), where "^N" (or "^N-M") takes CPUs out again. CPUs 0-63. The
 // mask (bit n: CPU n) is all ones for "all"; false with a sentence in `error`.

@@ -38,6 +38,8 @@ const Command kCommands[] = {
     {"mem-set", "mem-set DOMAIN SIZE", "Set a domain's memory target (MiB; its balloon moves there)", xm::cmd_mem_set},
     {"dump-core", "dump-core DOMAIN FILE", "Write a domain's memory to an ELF core file (paused meanwhile)",
      xm::cmd_dump_core},
+    {"save", "save [-c] DOMAIN FILE", "Save a domain to a file and destroy it (-c: it runs on)", xm::cmd_save},
+    {"restore", "restore [-p] FILE", "Restore a domain from a file xm save wrote (-p: paused)", xm::cmd_restore},
     {"domid", "domid NAME", "A domain's id", xm::cmd_domid},
     {"domname", "domname ID", "A domain's name", xm::cmd_domname},
     {"vcpu-list", "vcpu-list [--exits] [DOMAIN ...]", "List vCPUs: CPU, state, CPU time (exits) and affinity",

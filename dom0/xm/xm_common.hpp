@@ -49,5 +49,7 @@ int cmd_domid(ControlClient& control, const Args& args);         //
 int cmd_domname(ControlClient& control, const Args& args);       //
 int cmd_mem_set(ControlClient& control, const Args& args);       //
 int cmd_dump_core(ControlClient& control, const Args& args);     // command_dump_core.cpp
+int cmd_save(ControlClient& control, const Args& args);          // command_save.cpp
+int cmd_restore(ControlClient& control, const Args& args);       // command_restore.cpp
 
 }  // namespace xm

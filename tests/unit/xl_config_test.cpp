@@ -254,3 +254,65 @@ TEST(XlConfig, BadVifsSayWhy) {
 }
 
 }  // namespace
+
+namespace {
+
+// What xm records of a domain reads back as the same domain (xm save, restarts).
+TEST(XlConfigFormat, ReadsBackAsTheSameSettings) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(parse("name = 'db.1'\nmemory = 300\nmaxmem = 400\nvcpus = 2\ncpus = '1'\ncpus_soft = '0-1'\n"
+                      "cpu_weight = 512\ncap = 150\nkernel = '/boot/vmlinuz'\nramdisk = '/boot/initrd'\n"
+                      "root = '/dev/vda'\nextra = 'console=hvc0 msg=\"hi\"'\non_poweroff = 'preserve'\n"
+                      "on_reboot = 'destroy'\non_crash = 'restart'\n"
+                      "disk = ['file:/images/a.img,xvda,w', 'target=/images/b.qcow2,format=qcow2,access=ro']\n"
+                      "vif = ['bridge=br1,mac=00:16:3e:0a:0b:0c', 'bridge=xenbr0']\n",
+                      c, error))
+        << error;
+    std::string text;
+    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
+    XlConfig back;
+    ASSERT_TRUE(parse(text, back, error)) << error << "\n" << text;
+    EXPECT_EQ(back.name, c.name);
+    EXPECT_EQ(back.memory_mib, 300u);
+    EXPECT_EQ(back.maxmem_mib, 400u);
+    EXPECT_EQ(back.vcpus, 2u);
+    EXPECT_EQ(back.cpu_mask, c.cpu_mask);
+    EXPECT_EQ(back.soft_cpu_mask, c.soft_cpu_mask);
+    EXPECT_EQ(back.cpu_weight, 512u);
+    EXPECT_EQ(back.cap_percent, 150u);
+    EXPECT_EQ(back.kernel, "/boot/vmlinuz");
+    EXPECT_EQ(back.ramdisk, "/boot/initrd");
+    EXPECT_EQ(back.cmdline, "root=/dev/vda console=hvc0 msg=\"hi\"");
+    EXPECT_EQ(back.on_poweroff, EndAction::Preserve);
+    EXPECT_EQ(back.on_reboot, EndAction::Destroy);
+    EXPECT_EQ(back.on_crash, EndAction::Restart);
+    ASSERT_EQ(back.disks.size(), 2u);
+    EXPECT_EQ(back.disks[0].target, "/images/a.img");
+    EXPECT_EQ(back.disks[0].vdev, "xvda");
+    EXPECT_FALSE(back.disks[0].read_only);
+    EXPECT_EQ(back.disks[1].format, "qcow2");
+    EXPECT_TRUE(back.disks[1].read_only);
+    ASSERT_EQ(back.vifs.size(), 2u);
+    EXPECT_EQ(back.vifs[0].bridge, "br1");
+    ASSERT_TRUE(back.vifs[0].has_mac);
+    EXPECT_EQ(back.vifs[0].mac[5], 0x0c);
+    EXPECT_FALSE(back.vifs[1].has_mac);
+    // And once more: the text is a fixed point.
+    std::string again;
+    ASSERT_TRUE(xm::format_xl_config(back, again, error));
+    EXPECT_EQ(again, text);
+}
+
+TEST(XlConfigFormat, RefusesWhatTheSyntaxCannotCarry) {
+    XlConfig c;
+    c.name = "a";
+    c.memory_mib = 64;
+    c.kernel = "/boot/vmlinuz";
+    c.cmdline = "both ' and \" quotes";
+    std::string text, error;
+    EXPECT_FALSE(xm::format_xl_config(c, text, error));
+    EXPECT_NE(error.find("cmdline"), std::string::npos) << error;
+}
+
+}  // namespace
