@@ -69,10 +69,13 @@ void install_handlers() {
     }
 }
 
-// Each directory on the way, 0755 (/run/vireo is also where the console links are).
+// Each missing directory on the way, 0755 whatever the umask (/run/vireo is also where
+// the console links are, which other users may read).
 void make_directories(const std::string& path) {
-    for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1))
-        mkdir(path.substr(0, slash).c_str(), 0755);
+    for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+        const std::string directory = path.substr(0, slash);
+        if (mkdir(directory.c_str(), 0755) == 0) chmod(directory.c_str(), 0755);
+    }
 }
 
 }  // namespace
