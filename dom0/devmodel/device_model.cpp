@@ -32,7 +32,9 @@ DeviceModel::DeviceModel(uint32_t domain, IoreqChannel& channel, ForeignMapcache
       log_(std::move(log)),
       msi_(channel, log_),
       machine_(kBarBase),
-      balloon_(channel, domain, memory, ram_bytes, log_) {}
+      balloon_(channel, domain, memory, ram_bytes, log_),
+      commands_({[this](std::vector<uint8_t>& blob, std::string& error) { return save_state(blob, error); },
+                 [this] { machine_.resume(); }}) {}
 
 void DeviceModel::note(const char* format, ...) {
     char line[512];
@@ -119,13 +121,9 @@ bool DeviceModel::map_hole(std::string& error) {
 void DeviceModel::serve_forever() {
     for (;;) {
         wait_for_work();
+        // While stopped, a doorbell is dropped: `continue` looks at every queue.
         const uint64_t rung = channel_.take_doorbells();
-        for (uint64_t bits = rung; bits; bits &= bits - 1) {
-            const unsigned bit = unsigned(__builtin_ctzll(bits));
-            if (bit < doorbells_.size())
-                if (VirtioPciFunction* f = machine_.function(doorbells_[bit].slot))
-                    f->ring_doorbell(doorbells_[bit].queue);
-        }
+        if (!commands_.stopped()) ring(rung);
         const unsigned served = channel_.serve([&](hypercall::IoreqSlot& s) { serve(s); });
         bool received = false;
         if (console_readable_) {
@@ -137,29 +135,46 @@ void DeviceModel::serve_forever() {
                 n.device->frames_ready();
                 received = true;
             }
-        balloon_.follow_target();
+        if (control_readable_) {
+            serve_control();
+            received = true;
+        }
+        if (!commands_.stopped()) balloon_.follow_target();
         if (!rung && !served && !received && !domain_alive()) return;
     }
 }
 
+void DeviceModel::ring(uint64_t doorbells) {
+    for (uint64_t bits = doorbells; bits; bits &= bits - 1) {
+        const unsigned bit = unsigned(__builtin_ctzll(bits));
+        if (bit < doorbells_.size())
+            if (VirtioPciFunction* f = machine_.function(doorbells_[bit].slot)) f->ring_doorbell(doorbells_[bit].queue);
+    }
+}
+
 // Until a request, a doorbell, input for the console or a frame for a NIC (while their
-// drivers have buffers posted for them: input is pulled, virtio_console.hpp) is there,
-// or the idle check is due. The console's output needs no polling: it is written as the
-// driver posts it, and what the pty cannot take is dropped (pty_port.hpp).
+// drivers have buffers posted for them: input is pulled, virtio_console.hpp, and not
+// while the devices are stopped), a control command is there, or the idle check is due.
+// The console's output needs no polling: it is written as the driver posts it, and what
+// the pty cannot take is dropped (pty_port.hpp).
 void DeviceModel::wait_for_work() {
     std::vector<pollfd> fds;
     fds.push_back({channel_.fd(), POLLIN, 0});
+    fds.push_back({control_.fd(), POLLIN, 0});
+    const bool running = !commands_.stopped();
     console_readable_ = false;
-    const bool console_wanted = console_ != nullptr && console_->wants_input();
+    const bool console_wanted = running && console_ != nullptr && console_->wants_input();
     fds.push_back({console_wanted ? console_pty_->fd() : -1, POLLIN, 0});
     for (Nic& n : nics_) {
         n.readable = false;
-        const bool wanted = !n.tap->broken() && n.device->wants_frames();
+        const bool wanted = running && !n.tap->broken() && n.device->wants_frames();
         fds.push_back({wanted ? n.tap->fd() : -1, POLLIN, 0});
     }
+    control_readable_ = false;
     if (poll(fds.data(), fds.size(), kIdleCheckMs) <= 0) return;
-    console_readable_ = (fds[1].revents & POLLIN) != 0;
-    for (size_t i = 0; i < nics_.size(); ++i) nics_[i].readable = (fds[i + 2].revents & (POLLIN | POLLERR)) != 0;
+    control_readable_ = (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+    console_readable_ = (fds[2].revents & POLLIN) != 0;
+    for (size_t i = 0; i < nics_.size(); ++i) nics_[i].readable = (fds[i + 3].revents & (POLLIN | POLLERR)) != 0;
 }
 
 void DeviceModel::serve(hypercall::IoreqSlot& s) {
@@ -174,10 +189,19 @@ void DeviceModel::serve(hypercall::IoreqSlot& s) {
             s.data = machine_.pci_config_read(bdf, reg, size);
         }
     } else if (s.write) {
-        machine_.mmio_write(s.address, size, s.data);
+        // A notification while stopped would have the device take chains behind the saved
+        // state: `continue` looks at every queue instead.
+        if (!commands_.stopped() || !is_notification(s.address)) machine_.mmio_write(s.address, size, s.data);
     } else {
         s.data = machine_.mmio_read(s.address, size);
     }
+}
+
+bool DeviceModel::is_notification(uint64_t gpa) const {
+    for (const unsigned slot : slots_)
+        if (auto r = machine_.function(slot)->notify_region())
+            if (gpa >= r->gpa && gpa - r->gpa < r->length) return true;
+    return false;
 }
 
 // After a configuration write (a BAR moved, memory decoding switched): the doorbells the

@@ -1,7 +1,8 @@
 // What vireo-dm (vireo_dm.cpp) does for one domU: the virtio PCI functions it puts on
 // the domU's bus 0 (disks, NICs, a console, the balloon), each forwarded to it by the hypervisor
 // (kernel/ioreq/ioreq_server.hpp), and the loop that serves the forwarded accesses, the
-// posted doorbells and the devices' Linux ends until the domain is destroyed.
+// posted doorbells, the devices' Linux ends and the control socket xm saves the devices'
+// state through (control_socket.hpp) until the domain is destroyed.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,8 @@
 
 #include "dom0/devmodel/balloon_backend.hpp"
 #include "dom0/devmodel/console_link.hpp"
+#include "dom0/devmodel/control_commands.hpp"
+#include "dom0/devmodel/control_socket.hpp"
 #include "dom0/devmodel/device_machine.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
 #include "dom0/devmodel/hypervisor_msi.hpp"
@@ -56,6 +59,14 @@ public:
     // The memory balloon every domU with a device model has (xm mem-set).
     bool add_balloon(std::string& error);
 
+    // Every device added: the devices take a state a save wrote (DeviceMachine::restore;
+    // false with `error`, nothing changed), their doorbells follow the restored BARs, and
+    // they serve what the driver made available before the save (DeviceMachine::resume).
+    // With the domain's memory in place, before it runs (device_model_state.cpp).
+    bool restore_state(const std::vector<uint8_t>& blob, std::string& error);
+    // Serves the control socket at `path` (control_protocol.hpp) from now on.
+    bool listen_for_control(const std::string& path, std::string& error);
+
     // Until the domain is gone.
     void serve_forever();
 
@@ -77,7 +88,11 @@ private:
     std::string plug(std::unique_ptr<VirtioDevice> device, const std::string& label, std::string& error);
     void note(const char* format, ...) __attribute__((format(printf, 2, 3)));
     void wait_for_work();
+    void ring(uint64_t doorbells);
     void serve(hypercall::IoreqSlot& s);
+    bool is_notification(uint64_t gpa) const;
+    void serve_control();
+    bool save_state(std::vector<uint8_t>& blob, std::string& error);
     void update_doorbells();
     bool domain_alive();
 
@@ -97,6 +112,11 @@ private:
     BalloonBackend balloon_;
     std::vector<Doorbell> doorbells_;
     std::vector<std::pair<unsigned, VirtioPciFunction::NotifyRegion>> registered_;
+    control::ControlSocket control_;
+    bool control_readable_ = false;
+    // While stopped (after a save), the devices take nothing from their queues and Linux
+    // ends: only forwarded register accesses are answered, so that no vCPU waits.
+    control::ControlCommands commands_;
 };
 
 }  // namespace devmodel

@@ -7,8 +7,14 @@
 // stderr as "vireo-dm NAME: ...".
 //
 //   vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]
+//            [--restore-state FILE]
 //
-// It says "ready" on file descriptor 3 once it serves the domain (xm then starts it).
+// --restore-state (xm restore): once every device is added, the devices take the state
+// in FILE, a DeviceMachine::save blob (the save image's devices section,
+// docs/save-format.md), and serve on from it; a state they refuse ends vireo-dm with the
+// reason as its last log line. It says "ready" on file descriptor 3 once it serves the
+// domain (xm then starts it), and serves xm's commands (save, continue) on
+// /run/vireo/dm-ID.sock (control_protocol.hpp) from then on.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "dom0/devmodel/control_protocol.hpp"
 #include "dom0/devmodel/device_model.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
 #include "dom0/devmodel/ioreq_channel.hpp"
@@ -41,6 +48,35 @@ void note(const char* format, ...) {
     vsnprintf(line, sizeof(line), format, args);
     va_end(args);
     fprintf(stderr, "vireo-dm %s: %s\n", g_name.c_str(), line);
+}
+
+constexpr const char* kUsage =
+    "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...] "
+    "[--restore-state FILE]\n";
+
+// The whole of a state file, up to the largest state there is.
+bool read_state(const std::string& path, std::vector<uint8_t>& out, std::string& error) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error = path + ": " + strerror(errno);
+        return false;
+    }
+    out.clear();
+    uint8_t buffer[65536];
+    ssize_t n = 0;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0 && out.size() <= control::kMaxState)
+        out.insert(out.end(), buffer, buffer + n);
+    const int read_errno = errno;
+    close(fd);
+    if (n < 0) {
+        error = path + ": " + strerror(read_errno);
+        return false;
+    }
+    if (out.size() > control::kMaxState) {
+        error = path + ": more than " + std::to_string(control::kMaxState) + " bytes: not a device state";
+        return false;
+    }
+    return true;
 }
 
 bool parse_disk(const std::string& text, DiskArg& out) {
@@ -71,6 +107,7 @@ int main(int argc, char** argv) {
     bool have_domain = false;
     std::vector<DiskArg> disks;
     std::vector<NicArg> nics;
+    std::string restore_state;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--domain" && i + 1 < argc) {
@@ -92,15 +129,15 @@ int main(int argc, char** argv) {
                 return 2;
             }
             disks.push_back(d);
+        } else if (a == "--restore-state" && i + 1 < argc) {
+            restore_state = argv[++i];
         } else {
-            fprintf(stderr,
-                    "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]\n");
+            fputs(kUsage, stderr);
             return 2;
         }
     }
     if (!have_domain) {
-        fprintf(stderr,
-                "usage: vireo-dm --domain ID --name NAME [--disk rw|ro,FORMAT,PATH ...] [--nic BRIDGE,MAC ...]\n");
+        fputs(kUsage, stderr);
         return 2;
     }
     IoreqChannel channel;
@@ -142,6 +179,19 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!model.add_balloon(error)) {
+        note("%s", error.c_str());
+        return 1;
+    }
+    if (!restore_state.empty()) {
+        std::vector<uint8_t> blob;
+        if (!read_state(restore_state, blob, error) || !model.restore_state(blob, error)) {
+            note("the devices' saved state: %s", error.c_str());
+            return 1;
+        }
+    }
+    // Before "ready": a domain with a device model always has its control socket, so
+    // that xm never takes a device model it cannot reach for one without devices.
+    if (!model.listen_for_control(control::socket_path(domain), error)) {
         note("%s", error.c_str());
         return 1;
     }

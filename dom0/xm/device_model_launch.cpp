@@ -49,7 +49,8 @@ std::string device_model_path() {
 
 }  // namespace
 
-bool start_device_model(uint32_t id, const XlConfig& config, std::string& error) {
+bool start_device_model(uint32_t id, const XlConfig& config, std::string& error,
+                        const std::string& restore_state_path) {
     if (config.disks.empty() && config.vifs.empty()) return true;
     const std::string device_model = device_model_path();
     std::vector<std::string> args = {device_model, "--domain", std::to_string(id), "--name", config.name};
@@ -66,6 +67,10 @@ bool start_device_model(uint32_t id, const XlConfig& config, std::string& error)
                  mac[3], mac[4], mac[5]);
         args.push_back("--nic");
         args.push_back(text);
+    }
+    if (!restore_state_path.empty()) {
+        args.push_back("--restore-state");
+        args.push_back(restore_state_path);
     }
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) != 0) {

@@ -15,7 +15,11 @@ namespace xm {
 
 // Starts it for domain `id` (paused, built) and waits until it serves the domain's
 // devices. True at once when the config has none; false with `error` in a user's words.
-bool start_device_model(uint32_t id, const XlConfig& config, std::string& error);
+// With `restore_state_path` (xm restore: a file holding the save image's devices
+// section), the devices take that state before they serve (vireo-dm --restore-state),
+// and a state they refuse is the error.
+bool start_device_model(uint32_t id, const XlConfig& config, std::string& error,
+                        const std::string& restore_state_path = "");
 // create_linux_domain with its device model: built paused, the device model started,
 // then unpaused unless config.start_paused. On failure nothing is left behind.
 bool create_domain_with_devices(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
