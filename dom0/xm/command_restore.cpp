@@ -102,7 +102,8 @@ public:
             (!config_.ramdisk.empty() && !read_file(config_.ramdisk, initrd, unread)))
             fprintf(stderr, "xm: note: %s: a restart of %s will fail\n", unread.c_str(), config_.name.c_str());
         if (!start_domain_monitor(id_, config_, kernel, initrd))
-            fprintf(stderr, "xm: note: no monitor for %s: its on_poweroff, on_reboot and on_crash are not carried out\n",
+            fprintf(stderr,
+                    "xm: note: no monitor for %s: its on_poweroff, on_reboot and on_crash are not carried out\n",
                     config_.name.c_str());
         if (!paused) {
             const int64_t run = control_.call(kDomainUnpause, id_);
@@ -125,7 +126,8 @@ private:
 
     bool section(const image::Section& s) {
         const char* name = image::section_name(s.type);
-        if (s.type != image::kConfig && !have_config_) return refuse(std::string("its ") + name + " section comes before its config");
+        if (s.type != image::kConfig && !have_config_)
+            return refuse(std::string("its ") + name + " section comes before its config");
         if (s.type != image::kConfig && s.type != image::kDomain && id_ == 0)
             return refuse(std::string("its ") + name + " section comes before its domain section");
         switch (s.type) {
@@ -173,8 +175,8 @@ private:
         const int64_t id = control_.call_with_buffer(kDomainCreate, 0, &args, sizeof(args));
         if (id == kErrorExists) return refuse("a domain named '" + config_.name + "' exists already");
         if (id == kErrorNoMemory)
-            return refuse("the hypervisor has no memory for a domain of " +
-                          std::to_string(record_.memory_bytes >> 20) + " MiB");
+            return refuse("the hypervisor has no memory for a domain of " + std::to_string(record_.memory_bytes >> 20) +
+                          " MiB");
         if (id < 0) return refuse("cannot create the domain: " + error_text(id));
         id_ = uint32_t(id);
         blocks_ = guest_ram_blocks(record_.memory_bytes);

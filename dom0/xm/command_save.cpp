@@ -57,8 +57,8 @@ public:
         std::vector<uint8_t> payload(8 + kVcpuStateSize);
         for (uint32_t v = 0; v < d_.vcpus; ++v) {
             put32(payload.data(), v);
-            const int64_t n = control_.call_with_buffer(kVcpuGetState, 2, payload.data() + 8, kVcpuStateSize, d_.id,
-                                                        v, 0, kVcpuStateSize);
+            const int64_t n = control_.call_with_buffer(kVcpuGetState, 2, payload.data() + 8, kVcpuStateSize, d_.id, v,
+                                                        0, kVcpuStateSize);
             if (n < 0) return fail_with("reading vCPU " + std::to_string(v) + "'s state failed: " + error_text(n));
             if (!section(image::kVcpu, payload.data(), 8 + uint64_t(n))) return false;
         }
@@ -190,9 +190,9 @@ int cmd_save(ControlClient& control, const Args& args) {
             return fail(who + ": saved to " + path + ", but destroying it failed: " + error_text(destroyed));
         forget_domain_config(d.id);
     }
-    printf("Saved domain %s (id %u) to %s: %llu MiB of RAM in %.1f s, %llu MiB written%s\n", d.name, d.id,
-           path.c_str(), (unsigned long long)(d.memory_bytes >> 20), took,
-           (unsigned long long)(out.bytes() >> 20), keep ? "; it runs on" : "");
+    printf("Saved domain %s (id %u) to %s: %llu MiB of RAM in %.1f s, %llu MiB written%s\n", d.name, d.id, path.c_str(),
+           (unsigned long long)(d.memory_bytes >> 20), took, (unsigned long long)(out.bytes() >> 20),
+           keep ? "; it runs on" : "");
     return 0;
 }
 

@@ -25,7 +25,7 @@ bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint3
         const int64_t pinned = control.call(kVcpuSetAffinity, id, v, config.cpu_mask);
         if (pinned == kErrorInvalid)
             return refuse("cpus='" + config.cpus + "' names no CPU of this host (it has " + std::to_string(host_cpus) +
-                        ")");
+                          ")");
         if (pinned < 0) return refuse("pinning its vCPUs failed: " + error_text(pinned));
     }
     // cpus_soft=: the CPUs they prefer.
@@ -33,7 +33,7 @@ bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint3
         const int64_t preferred = control.call(kVcpuSetAffinity, id, v, config.soft_cpu_mask, kAffinitySoft);
         if (preferred == kErrorInvalid)
             return refuse("cpus_soft='" + config.cpus_soft + "' names no CPU of this host (it has " +
-                        std::to_string(host_cpus) + ")");
+                          std::to_string(host_cpus) + ")");
         if (preferred < 0) return refuse("setting its vCPUs' soft affinity failed: " + error_text(preferred));
     }
     // cpu_weight= and cap=: its share under the credit scheduler.

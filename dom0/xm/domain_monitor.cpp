@@ -14,6 +14,7 @@
 #include "dom0/xm/control_client.hpp"
 #include "dom0/xm/device_model_launch.hpp"
 #include "dom0/xm/domain_builder.hpp"
+#include "dom0/xm/domain_config_store.hpp"
 #include "dom0/xm/xm_format.hpp"
 
 namespace xm {

@@ -972,10 +972,11 @@ check_counts() {
   done
 }
 xm_save() {
-  trap '' PIPE
-  mkfifo /tmp/keys
+  # Before SIGPIPE is ignored: `yes` ends by it.
   counter_md5=$(yes VIREO-COUNTER-FILE | head -c 1048576 | md5sum | cut -d' ' -f1)
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
+  trap '' PIPE
+  mkfifo /tmp/keys
   dd if=/dev/zero of=/tmp/counter-disk.img bs=1M count=8 2> /dev/null
   cat > /tmp/counter.cfg << EOF
 name = "counter"

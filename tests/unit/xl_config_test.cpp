@@ -261,13 +261,14 @@ namespace {
 TEST(XlConfigFormat, ReadsBackAsTheSameSettings) {
     XlConfig c;
     std::string error;
-    ASSERT_TRUE(parse("name = 'db.1'\nmemory = 300\nmaxmem = 400\nvcpus = 2\ncpus = '1'\ncpus_soft = '0-1'\n"
-                      "cpu_weight = 512\ncap = 150\nkernel = '/boot/vmlinuz'\nramdisk = '/boot/initrd'\n"
-                      "root = '/dev/vda'\nextra = 'console=hvc0 msg=\"hi\"'\non_poweroff = 'preserve'\n"
-                      "on_reboot = 'destroy'\non_crash = 'restart'\n"
-                      "disk = ['file:/images/a.img,xvda,w', 'target=/images/b.qcow2,format=qcow2,access=ro']\n"
-                      "vif = ['bridge=br1,mac=00:16:3e:0a:0b:0c', 'bridge=xenbr0']\n",
-                      c, error))
+    ASSERT_TRUE(
+        parse("name = 'db.1'\nmemory = 300\nmaxmem = 400\nvcpus = 2\ncpus = '1'\ncpus_soft = '0-1'\n"
+              "cpu_weight = 512\ncap = 150\nkernel = '/boot/vmlinuz'\nramdisk = '/boot/initrd'\n"
+              "root = '/dev/vda'\nextra = 'console=hvc0 msg=\"hi\"'\non_poweroff = 'preserve'\n"
+              "on_reboot = 'destroy'\non_crash = 'restart'\n"
+              "disk = ['file:/images/a.img,xvda,w', 'target=/images/b.qcow2,format=qcow2,access=ro']\n"
+              "vif = ['bridge=br1,mac=00:16:3e:0a:0b:0c', 'bridge=xenbr0']\n",
+              c, error))
         << error;
     std::string text;
     ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
