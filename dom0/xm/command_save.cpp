@@ -65,16 +65,20 @@ public:
         return true;
     }
 
-    // The virtual PC's devices; `present` false for a domain without them.
-    bool platform(bool& present) {
-        std::vector<uint8_t> blob(kPlatformStateMax);
+    // The virtual PC's devices' state, read before the domain section, which says whether
+    // it has them (`present` false: it has none).
+    bool read_platform(std::vector<uint8_t>& blob, bool& present) {
+        blob.resize(kPlatformStateMax);
         const int64_t n = control_.call_with_buffer(kDomainPlatformStateGet, 1, blob.data(), kPlatformStateMax, d_.id,
                                                     0, kPlatformStateMax);
         present = n != kErrorNotSupported;
         if (!present) return true;
         if (n < 0) return fail_with("reading its devices' state failed: " + error_text(n));
-        return section(image::kPlatform, blob.data(), uint64_t(n));
+        blob.resize(size_t(n));
+        return true;
     }
+
+    bool platform(const std::vector<uint8_t>& blob) { return section(image::kPlatform, blob.data(), blob.size()); }
 
     bool devices(const std::vector<uint8_t>& blob) { return section(image::kDevices, blob.data(), blob.size()); }
 
@@ -160,6 +164,7 @@ int cmd_save(ControlClient& control, const Args& args) {
     FdSink out(fd);
     ImageWriter writer(control, d, out);
     bool pc = false;
+    std::vector<uint8_t> platform;
     bool ok = image::write_header(out) || (error = "writing failed: " + out.error(), false);
     if (ok && has_device_model) {
         // Its virtio queues stop with the save and stay stopped: the image holds them
@@ -167,8 +172,9 @@ int cmd_save(ControlClient& control, const Args& args) {
         ok = device_model_save(d.id, devices, error);
         devices_stopped = ok;
     }
-    ok = ok && writer.config(config_text) && writer.platform(pc) && writer.domain(pc) && writer.vcpus() &&
-         (!has_device_model || writer.devices(devices)) && writer.memory() && writer.end();
+    ok = ok && writer.read_platform(platform, pc) && writer.config(config_text) && writer.domain(pc) &&
+         writer.vcpus() && (!pc || writer.platform(platform)) && (!has_device_model || writer.devices(devices)) &&
+         writer.memory() && writer.end();
     if (!ok && error.empty()) error = writer.error();
     if (ok && fsync(fd) != 0) ok = false, error = std::string("writing failed: ") + strerror(errno);
     if (close(fd) != 0 && ok) ok = false, error = std::string("writing failed: ") + strerror(errno);

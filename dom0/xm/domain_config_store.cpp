@@ -24,6 +24,7 @@ std::string record_path(uint32_t id) { return std::string(kDirectory) + "/" + st
 bool record_domain_config(uint32_t id, const XlConfig& config, std::string& error) {
     std::string text;
     if (!format_xl_config(config, text, error)) return false;
+    mkdir("/run", 0755);  // an initramfs may have none
     mkdir("/run/vireo", 0755);
     mkdir(kDirectory, 0700);
     // Written whole under another name and renamed: a reader sees the old record or the

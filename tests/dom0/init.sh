@@ -961,9 +961,10 @@ xm_pvio_network() {
 # checksums of a file in its RAM and of a block of its virtio disk (vireo.counter) is
 # saved, restored, and counts on from where it stopped; with -c it runs on; damaged,
 # cut and foreign files are refused and create nothing.
-counts() { sed -n 's/.*VIREO-LINUX: count \([0-9]*\), .*/\1/p' "$1"; }
+# (xm console passes the domU's serial output as it is: lines end in CR LF.)
+counts() { tr -d '\r' < "$1" | sed -n 's/.*VIREO-LINUX: count \([0-9]*\), .*/\1/p'; }
 check_counts() {
-  bad=$(grep 'VIREO-LINUX: count ' "$1" | grep -v "file md5 $counter_md5, disk md5 $disk_md5\$" | head -n 1)
+  bad=$(tr -d '\r' < "$1" | grep 'VIREO-LINUX: count ' | grep -v "file md5 $counter_md5, disk md5 $disk_md5\$" | head -n 1)
   [ -z "$bad" ] || fail "$2: a count line with other checksums: $bad"
   prev=""
   for n in $(counts "$1"); do
