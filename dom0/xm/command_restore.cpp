@@ -209,6 +209,10 @@ private:
                 return refuse("writing its memory failed: " + ram_->failure());
         }
         pages_seen_ += count;
+        const uint64_t done = pages_seen_ * image::kPageBytes;
+        if (progress_ && done % (uint64_t(64) << 20) == 0)
+            fprintf(stderr, "\rxm: restore %s: %llu of %llu MiB", config_.name.c_str(),
+                    (unsigned long long)(done >> 20), (unsigned long long)(record_.memory_bytes >> 20));
         return true;
     }
 
@@ -229,6 +233,7 @@ private:
             return refuse(wants_devices ? "its config has devices, but it holds no device state"
                                         : "it holds device state, but its config has no devices");
         ram_->unmap();
+        if (progress_) fprintf(stderr, "\n");
         return true;
     }
 
@@ -270,6 +275,7 @@ private:
     std::vector<uint8_t> platform_;
     std::vector<uint8_t> devices_;
     bool have_devices_ = false;
+    const bool progress_ = isatty(STDERR_FILENO) != 0;  // on a terminal, every 64 MiB
 };
 
 }  // namespace
