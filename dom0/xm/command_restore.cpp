@@ -70,7 +70,11 @@ public:
         image::Section s;
         for (;;) {
             if (!image::read_section(in, s, error_)) return false;
-            if (s.type == image::kEnd) return end(s.payload);
+            if (s.type == image::kEnd) {
+                uint8_t more;
+                if (in.read(&more, 1)) return refuse("it has bytes after its end section: the file is damaged");
+                return end(s.payload);
+            }
             if (!section(s)) return false;
         }
     }
@@ -165,8 +169,10 @@ private:
             return refuse("its domain section names another domain than its config");
         if (record_.vcpus == 0 || record_.vcpus > kMaxVcpus || record_.vcpus != config_.vcpus)
             return refuse("its domain section's vCPU count does not match its config");
-        if (record_.memory_bytes == 0 || record_.memory_bytes % image::kPageBytes != 0)
-            return refuse("its domain section's memory size is not whole pages");
+        if (record_.memory_bytes != config_.memory_mib << 20)
+            return refuse("its domain section's memory size does not match its config");
+        if ((record_.flags & ~uint32_t(kCreatePcPlatform)) != 0)
+            return refuse("its domain section has creation flags this xm does not know");
         DomainCreateArgs args{};
         memcpy(args.name, record_.name, sizeof(args.name));
         args.memory_bytes = record_.memory_bytes;
@@ -198,10 +204,17 @@ private:
         uint64_t gpa = 0;
         uint32_t count = 0;
         if (!image::decode_memory(payload, gpa, count, pages_, error_)) return false;
+        // In the order xm save writes them: block by block, each from its start, every
+        // page once (an image that repeats one chunk and lacks another is damaged).
         const uint64_t bytes = uint64_t(count) * image::kPageBytes;
-        bool inside = false;
-        for (const RamBlock& b : blocks_) inside = inside || (gpa >= b.gpa && gpa + bytes <= b.gpa + b.bytes);
-        if (!inside) return refuse("a memory section at " + hex(gpa) + " lies outside the domain's RAM");
+        while (next_block_ < blocks_.size() && next_offset_ == blocks_[next_block_].bytes) {
+            ++next_block_;
+            next_offset_ = 0;
+        }
+        if (next_block_ == blocks_.size() || gpa != blocks_[next_block_].gpa + next_offset_ ||
+            bytes > blocks_[next_block_].bytes - next_offset_)
+            return refuse("a memory section at " + hex(gpa) + " is not the next part of the domain's RAM");
+        next_offset_ += bytes;
         for (uint32_t p = 0; p < count; ++p) {
             const uint8_t* page = pages_.data() + size_t(p) * image::kPageBytes;
             if (all_zero(page)) continue;
@@ -228,6 +241,9 @@ private:
                           std::to_string(record_.memory_bytes / image::kPageBytes));
         for (uint32_t v = 0; v < record_.vcpus; ++v)
             if (!vcpus_.count(v)) return refuse("it has no state for vCPU " + std::to_string(v));
+        if (((record_.flags & kCreatePcPlatform) != 0) != !platform_.empty())
+            return refuse(platform_.empty() ? "it has no state for its virtual PC's devices"
+                                            : "it holds a virtual PC's state for a domain without one");
         const bool wants_devices = !config_.disks.empty() || !config_.vifs.empty();
         if (wants_devices != have_devices_)
             return refuse(wants_devices ? "its config has devices, but it holds no device state"
@@ -271,6 +287,8 @@ private:
     std::unique_ptr<ForeignGuestMemory> ram_;
     std::vector<uint8_t> pages_;
     uint64_t pages_seen_ = 0;
+    size_t next_block_ = 0;
+    uint64_t next_offset_ = 0;
     std::map<uint32_t, std::vector<uint8_t>> vcpus_;
     std::vector<uint8_t> platform_;
     std::vector<uint8_t> devices_;
@@ -290,6 +308,9 @@ int cmd_restore(ControlClient& control, const Args& args) {
     if (fd < 0) return fail("restore: cannot read " + path + ": " + strerror(errno));
     const double started = seconds_now();
     FdSource in(fd);
+    // An interrupt waits until a half-made domain is destroyed (Restore's destructor,
+    // which runs first).
+    const HeldSignals held;
     Restore restore(control, path);
     bool ok = restore.read(in);
     close(fd);

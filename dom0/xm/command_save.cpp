@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,47 +154,76 @@ int cmd_save(ControlClient& control, const Args& args) {
     if (!load_domain_config(d.id, config, config_text, error)) return fail(who + ": " + error);
     config.name = d.name;  // it may have been renamed since
     if (!format_xl_config(config, config_text, error)) return fail(who + ": " + error);
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(who + ": cannot write " + path + ": " + strerror(errno));
+    // Pages its balloon gave back are no RAM of it now (docs/hypercalls.md, domain_balloon):
+    // they can be neither read nor left out of an image that must lay out its memory whole.
+    if (d.memory_bytes != config.memory_mib << 20)
+        return fail(who + ": its balloon holds " + std::to_string(((config.memory_mib << 20) - d.memory_bytes) >> 20) +
+                    " MiB; give them back first (xm mem-set " + domain_name(d) + " " +
+                    std::to_string(config.memory_mib) + ")");
+    // To a regular file through one of its own, renamed over the file at the end: a save
+    // that fails leaves an earlier image at that path as it was. A pipe or a device (xm
+    // save DOMAIN /dev/stdout) is written as it is.
+    struct stat target {};
+    const bool regular = stat(path.c_str(), &target) != 0 || S_ISREG(target.st_mode);
+    const std::string partial = regular ? path + ".partial" : path;
+    const int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(who + ": cannot write " + partial + ": " + strerror(errno));
 
+    // From the pause to the end, an interrupt waits: the domain is never left paused, nor
+    // its devices stopped, by a Ctrl-C.
+    const HeldSignals held;
     const double started = seconds_now();
-    const bool paused_here = d.state != kStatePaused && control.call(kDomainPause, d.id) == 0;
+    bool paused_here = false;
+    if (d.state != kStatePaused) {
+        const int64_t paused = control.call(kDomainPause, d.id);
+        if (paused < 0) {
+            close(fd);
+            if (regular) unlink(partial.c_str());
+            return fail(who + ": it could not be paused: " + error_text(paused));
+        }
+        paused_here = true;
+    }
     const bool has_device_model = !config.disks.empty() || !config.vifs.empty();
-    bool devices_stopped = false;
     std::vector<uint8_t> devices;
     FdSink out(fd);
     ImageWriter writer(control, d, out);
     bool pc = false;
     std::vector<uint8_t> platform;
     bool ok = image::write_header(out) || (error = "writing failed: " + out.error(), false);
-    if (ok && has_device_model) {
-        // Its virtio queues stop with the save and stay stopped: the image holds them
-        // as they are now.
-        ok = device_model_save(d.id, devices, error);
-        devices_stopped = ok;
-    }
+    // Its virtio queues stop with the save and stay stopped: the image holds them as they
+    // are now. Told to go on whatever the answer was: a reply cut off after it stopped
+    // them would otherwise leave them stopped under a running domain.
+    if (ok && has_device_model) ok = device_model_save(d.id, devices, error);
     ok = ok && writer.read_platform(platform, pc) && writer.config(config_text) && writer.domain(pc) &&
          writer.vcpus() && (!pc || writer.platform(platform)) && (!has_device_model || writer.devices(devices)) &&
          writer.memory() && writer.end();
     if (!ok && error.empty()) error = writer.error();
-    if (ok && fsync(fd) != 0) ok = false, error = std::string("writing failed: ") + strerror(errno);
+    if (ok && regular && fsync(fd) != 0) ok = false, error = std::string("writing failed: ") + strerror(errno);
     if (close(fd) != 0 && ok) ok = false, error = std::string("writing failed: ") + strerror(errno);
+    if (ok && regular && rename(partial.c_str(), path.c_str()) != 0)
+        ok = false, error = "cannot put the image at " + path + ": " + strerror(errno);
     const double took = seconds_now() - started;
 
-    if (!ok || keep) {
-        // As it was: its devices go on, and it runs again if it ran.
+    auto as_it_was = [&] {
         std::string why_not;
-        if (devices_stopped && !device_model_continue(d.id, why_not))
+        if (has_device_model && !device_model_continue(d.id, why_not))
             fprintf(stderr, "xm: %s: its devices did not go on: %s\n", who.c_str(), why_not.c_str());
         if (paused_here) control.call(kDomainUnpause, d.id);
-        if (!ok) {
-            unlink(path.c_str());
-            return fail(who + ": " + error);
-        }
+    };
+    if (!ok) {
+        if (regular) unlink(partial.c_str());
+        as_it_was();
+        return fail(who + ": " + error);
+    }
+    if (keep) {
+        as_it_was();
     } else {
         const int64_t destroyed = control.call(kDomainDestroy, d.id);
-        if (destroyed < 0 && destroyed != kErrorNoSuchDomain)
-            return fail(who + ": saved to " + path + ", but destroying it failed: " + error_text(destroyed));
+        if (destroyed < 0 && destroyed != kErrorNoSuchDomain) {
+            as_it_was();
+            return fail(who + ": saved to " + path +
+                        ", but destroying it failed (it runs on): " + error_text(destroyed));
+        }
         forget_domain_config(d.id);
     }
     printf("Saved domain %s (id %u) to %s: %llu MiB of RAM in %.1f s, %llu MiB written%s\n", d.name, d.id, path.c_str(),

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dom0/xm/domain_config_store.hpp"
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
 #include "dom0/xm/xm_options.hpp"
@@ -34,7 +35,15 @@ double seconds_since(const timespec& start) {
 
 int cmd_pause(ControlClient& c, const Args& a) { return simple_call(c, a, "pause", kDomainPause); }
 int cmd_unpause(ControlClient& c, const Args& a) { return simple_call(c, a, "unpause", kDomainUnpause); }
-int cmd_destroy(ControlClient& c, const Args& a) { return simple_call(c, a, "destroy", kDomainDestroy); }
+// destroy DOMAIN: and xm's record of its config goes (its monitor, if it has one, would
+// forget it too; a preserved domain's has ended).
+int cmd_destroy(ControlClient& c, const Args& a) {
+    DomainStatus d;
+    if (const int r = one_domain(c, a, "destroy", d)) return r;
+    const int result = simple_call(c, a, "destroy", kDomainDestroy);
+    if (result == 0) forget_domain_config(d.id);
+    return result;
+}
 
 // reboot DOMAIN: the reset button (as `xl reboot -F` / `xl trigger reset` for a guest
 // without PV drivers): the guest does not see it coming. A domain xm built ends with the

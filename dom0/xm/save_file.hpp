@@ -3,6 +3,7 @@
 // bytes to 2 MiB, and one write(2) per section header would cost more than the copy.
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <string>
@@ -44,6 +45,20 @@ private:
     size_t start_ = 0, end_ = 0;
     std::string error_;
     uint64_t bytes_ = 0;
+};
+
+// While it lives, SIGINT, SIGTERM and SIGHUP wait (delivered when it ends), and SIGPIPE is
+// ignored (a write to a pipe whose reader left fails instead): a save or restore gets to
+// undo what it did (unpause, destroy a half-made domain) before a signal ends xm.
+class HeldSignals {
+public:
+    HeldSignals();
+    ~HeldSignals();
+    HeldSignals(const HeldSignals&) = delete;
+    HeldSignals& operator=(const HeldSignals&) = delete;
+
+private:
+    sigset_t before_{};
 };
 
 }  // namespace xm

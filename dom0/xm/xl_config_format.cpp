@@ -10,13 +10,15 @@ namespace xm {
 
 namespace {
 
-// A quoted string as the parser reads it: it has no escapes, so the quote is one the
-// text does not hold (a text with both kinds cannot be written, and is refused).
-bool quoted(const std::string& text, std::string& out) {
-    const char quote = text.find('"') == std::string::npos ? '"' : '\'';
-    if (text.find(quote) != std::string::npos || text.find('\n') != std::string::npos) return false;
-    out = quote + text + quote;
-    return true;
+// A quoted string as the parser reads it (xl_config.cpp: a backslash takes the next
+// character as it is).
+std::string quoted(const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
 }
 
 std::string mac_text(const uint8_t* mac) {
@@ -28,14 +30,15 @@ std::string mac_text(const uint8_t* mac) {
 }  // namespace
 
 bool format_xl_config(const XlConfig& c, std::string& out, std::string& error) {
-    std::string text, q;
+    std::string text;
     auto line = [&](const char* key, const std::string& value) { text += std::string(key) + " = " + value + "\n"; };
+    // A newline would end the setting: no value here has one that a config could have held.
     auto string_line = [&](const char* key, const std::string& value) {
-        if (!quoted(value, q)) {
-            error = std::string(key) + " holds both kinds of quotes or a newline: it cannot be written back";
+        if (value.find('\n') != std::string::npos) {
+            error = std::string(key) + " holds a newline: it cannot be written back";
             return false;
         }
-        line(key, q);
+        line(key, quoted(value));
         return true;
     };
     if (!string_line("name", c.name)) return false;
@@ -58,18 +61,18 @@ bool format_xl_config(const XlConfig& c, std::string& out, std::string& error) {
         std::string spec = "format=" + d.format + ",access=" + (d.read_only ? "ro" : "rw");
         if (!d.vdev.empty()) spec += ",vdev=" + d.vdev;
         spec += ",target=" + d.target;
-        if (d.target.find(',') != std::string::npos || !quoted(spec, q)) {
+        if (d.target.find(',') != std::string::npos || spec.find('\n') != std::string::npos) {
             error = "disk '" + d.target + "' cannot be written back";
             return false;
         }
-        list += (list.empty() ? "" : ", ") + q;
+        list += (list.empty() ? "" : ", ") + quoted(spec);
     }
     if (!c.disks.empty()) line("disk", "[" + list + "]");
     list.clear();
     for (const VifSpec& v : c.vifs) {
         std::string spec = "bridge=" + v.bridge;
         if (v.has_mac) spec += ",mac=" + mac_text(v.mac);
-        list += (list.empty() ? "'" : ", '") + spec + "'";
+        list += (list.empty() ? "" : ", ") + quoted(spec);
     }
     if (!c.vifs.empty()) line("vif", "[" + list + "]");
     out = text;

@@ -305,13 +305,19 @@ TEST(XlConfigFormat, ReadsBackAsTheSameSettings) {
     EXPECT_EQ(again, text);
 }
 
-TEST(XlConfigFormat, RefusesWhatTheSyntaxCannotCarry) {
+TEST(XlConfigFormat, QuotesAndBackslashesSurvive) {
     XlConfig c;
     c.name = "a";
     c.memory_mib = 64;
-    c.kernel = "/boot/vmlinuz";
-    c.cmdline = "both ' and \" quotes";
+    c.kernel = "/boot/vmlinuz\\";
+    c.cmdline = "both ' and \" quotes, and a \\ too";
     std::string text, error;
+    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
+    XlConfig back;
+    ASSERT_TRUE(parse(text, back, error)) << error << "\n" << text;
+    EXPECT_EQ(back.kernel, c.kernel);
+    EXPECT_EQ(back.cmdline, c.cmdline);
+    c.cmdline = "two\nlines";
     EXPECT_FALSE(xm::format_xl_config(c, text, error));
     EXPECT_NE(error.find("cmdline"), std::string::npos) << error;
 }
