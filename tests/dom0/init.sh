@@ -982,10 +982,9 @@ xm_save() {
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE
   mkfifo /tmp/keys
-  # The images: on Debian's root filesystem (a disk) where Domain-0 has one, as its /tmp
-  # is RAM (half of Domain-0's by default, too little for two images under Bochs).
+  # The images in RAM (tmpfs: half of Domain-0's, 128 MiB under Bochs), at most one whole
+  # image and half of one at a time.
   img=/tmp
-  [ -n "$debian_root" ] && img=/var/tmp
   dd if=/dev/zero of=/tmp/counter-disk.img bs=1M count=8 2> /dev/null
   cat > /tmp/counter.cfg << EOF
 name = "counter"
@@ -1005,6 +1004,7 @@ EOF
   say "xm save: counted to $last, an image of $(($(stat -c %s $img/counter.sav) >> 20)) MiB"
   run_xm "xm list counter after the save" xm list counter
   run_xm "xm restore" xm restore $img/counter.sav
+  rm -f $img/counter.sav
   console_open counter /tmp/count2.out
   wait_for /tmp/count2.out "VIREO-LINUX: count $((last + 3)), " || fail "the restored counter did not count to $((last + 3))"
   first=$(counts /tmp/count2.out | head -n 1)
@@ -1037,10 +1037,11 @@ EOF
   # Files that must not make a domain: cut in half (within its memory), one byte of its
   # config changed (the first section: 32 bytes of header, 16 of section header, then the
   # text, at a place the image's contents do not move), and a kernel.
-  size=$(stat -c %s $img/counter.sav)
-  head -c $((size / 2)) $img/counter.sav > $img/cut.sav
+  size=$(stat -c %s $img/counter-c.sav)
+  head -c $((size / 2)) $img/counter-c.sav > $img/cut.sav
   run_xm "xm restore cut" xm restore $img/cut.sav
-  cp $img/counter.sav $img/damaged.sav
+  rm -f $img/cut.sav
+  mv $img/counter-c.sav $img/damaged.sav
   at=60
   byte=$(dd if=$img/damaged.sav bs=1 skip=$at count=1 2> /dev/null | od -An -tu1 | tr -d ' ')
   printf "\\$(printf %o $((255 - byte)))" | dd of=$img/damaged.sav bs=1 seek=$at conv=notrunc 2> /dev/null
