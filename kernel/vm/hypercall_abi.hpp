@@ -147,6 +147,9 @@ inline constexpr uint32_t kPlatformStateMax = 16 * 1024;
 
 enum DomainCreateFlags : uint32_t {
     kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)
+    // CPUID leaves 1, 7.0 and 8000_0001h offer only features AMD and Intel both define
+    // (kernel/vm/cpuid_policy.cpp): a save restores on either vendor's CPU that has them.
+    kCreateMigratableCpuid = 1u << 1,
 };
 
 struct DomainCreateArgs {
