@@ -1,8 +1,9 @@
 // restore [-p] FILE (xl restore): a domain from a save image (docs/save-format.md),
 // created paused, given its RAM, vCPUs, virtual PC devices and device model state, and
-// then let run (-p: left paused). The image is checked section by section as it is read;
-// at the first error the half-made domain is destroyed, so a damaged, truncated or
-// newer file creates nothing, and the error names the section and what is wrong.
+// then let run (-p: left paused); not on a CPU that lacks a feature the domain was given.
+// The image is checked section by section as it is read; at the first error the half-made
+// domain is destroyed, so a damaged, truncated or newer file creates nothing, and the
+// error names the section and what is wrong.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "dom0/xm/cpuid_features.hpp"
 #include "dom0/xm/device_model_launch.hpp"
 #include "dom0/xm/domain_builder.hpp"
 #include "dom0/xm/domain_config_store.hpp"
@@ -148,6 +150,7 @@ private:
                 have_devices_ = true;
                 return true;
             case image::kMemory: return memory_section(s.payload);
+            case image::kCpuid: return cpuid_section(s.payload);
             default: return refuse(std::string("a ") + name + " section where none belongs");
         }
     }
@@ -171,8 +174,11 @@ private:
             return refuse("its domain section's vCPU count does not match its config");
         if (record_.memory_bytes != config_.memory_mib << 20)
             return refuse("its domain section's memory size does not match its config");
-        if ((record_.flags & ~uint32_t(kCreatePcPlatform)) != 0)
+        if ((record_.flags & ~uint32_t(kCreatePcPlatform | kCreateMigratableCpuid)) != 0)
             return refuse("its domain section has creation flags this xm does not know");
+        if ((record_.flags & kCreateMigratableCpuid) != config_create_flags(config_))
+            return refuse(std::string("its domain section's CPUID does not match its config's cpuid = '") +
+                          cpuid_mode_name(config_.cpuid) + "'");
         DomainCreateArgs args{};
         memcpy(args.name, record_.name, sizeof(args.name));
         args.memory_bytes = record_.memory_bytes;
@@ -188,6 +194,24 @@ private:
         blocks_ = guest_ram_blocks(record_.memory_bytes);
         ram_ = std::make_unique<ForeignGuestMemory>(control_.device_fd(), id_, record_.memory_bytes);
         return true;
+    }
+
+    // The features the domain was given against those the same domain gets here (made
+    // with the same flags): a guest may use any of them at any moment, so one that this
+    // CPU lacks refuses the restore. An image without the section (an older xm's) is not
+    // checked.
+    bool cpuid_section(const std::vector<uint8_t>& payload) {
+        if (have_cpuid_) return refuse("it has two cpuid sections");
+        have_cpuid_ = true;
+        CpuidSnapshot saved, now;
+        if (!decode_cpuid_snapshot(payload, saved))
+            return refuse("its cpuid section is not " + std::to_string(kCpuidSnapshotBytes) + " bytes");
+        if (!read_domain_cpuid(control_, id_, now, error_)) return false;
+        const std::vector<std::string> missing = missing_features(saved, now);
+        if (missing.empty()) return true;
+        std::string names;
+        for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + name;
+        return refuse("this host lacks CPU features the domain was given: " + names);
     }
 
     bool vcpu_section(const std::vector<uint8_t>& payload) {
@@ -293,6 +317,7 @@ private:
     std::vector<uint8_t> platform_;
     std::vector<uint8_t> devices_;
     bool have_devices_ = false;
+    bool have_cpuid_ = false;
     const bool progress_ = isatty(STDERR_FILENO) != 0;  // on a terminal, every 64 MiB
 };
 

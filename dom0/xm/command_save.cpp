@@ -1,8 +1,9 @@
 // save [-c] DOMAIN FILE (xl save): the domain as a save image (dom0/xm/save_image.hpp,
-// docs/save-format.md): its config as xm recorded it, every vCPU's state, the virtual
-// PC's devices, its device model's virtio state and its RAM, all vendor-neutral. The
-// domain is paused for the whole of it, so the image is one moment of it; then it is
-// destroyed, or with -c runs on. A save that fails leaves no file and the domain as it was.
+// docs/save-format.md): its config as xm recorded it, the CPU features it was given,
+// every vCPU's state, the virtual PC's devices, its device model's virtio state and its
+// RAM, all vendor-neutral. The domain is paused for the whole of it, so the image is one
+// moment of it; then it is destroyed, or with -c runs on. A save that fails leaves no file
+// and the domain as it was.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "dom0/xm/device_model_control.hpp"
+#include "dom0/xm/domain_builder.hpp"
 #include "dom0/xm/domain_config_store.hpp"
 #include "dom0/xm/foreign_memory.hpp"
 #include "dom0/xm/guest_ram_blocks.hpp"
@@ -44,14 +46,25 @@ public:
 
     bool config(const std::string& text) { return section(image::kConfig, text.data(), text.size()); }
 
-    bool domain(bool pc_platform) {
+    // `flags`: domain_create's, as the domain was made (a restore makes it so again).
+    bool domain(uint32_t flags) {
         image::DomainRecord r{};
         r.memory_bytes = d_.memory_bytes;
         r.vcpus = d_.vcpus;
-        r.flags = pc_platform ? kCreatePcPlatform : 0;
+        r.flags = flags;
         memcpy(r.name, d_.name, sizeof(r.name));
         r.name[sizeof(r.name) - 1] = 0;
         return section(image::kDomain, &r, sizeof(r));
+    }
+
+    // The CPU features the domain was given (cpuid_features.hpp), for a restore to check
+    // its host against.
+    bool cpuid() {
+        CpuidSnapshot snapshot;
+        std::string why;
+        if (!read_domain_cpuid(control_, d_.id, snapshot, why)) return fail_with(why);
+        const std::vector<uint8_t> payload = encode_cpuid_snapshot(snapshot);
+        return section(image::kCpuid, payload.data(), payload.size());
     }
 
     bool vcpus() {
@@ -194,7 +207,8 @@ int cmd_save(ControlClient& control, const Args& args) {
     // are now. Told to go on whatever the answer was: a reply cut off after it stopped
     // them would otherwise leave them stopped under a running domain.
     if (ok && has_device_model) ok = device_model_save(d.id, devices, error);
-    ok = ok && writer.read_platform(platform, pc) && writer.config(config_text) && writer.domain(pc) &&
+    ok = ok && writer.read_platform(platform, pc) && writer.config(config_text) &&
+         writer.domain((pc ? kCreatePcPlatform : 0) | config_create_flags(config)) && writer.cpuid() &&
          writer.vcpus() && (!pc || writer.platform(platform)) && (!has_device_model || writer.devices(devices)) &&
          writer.memory() && writer.end();
     if (!ok && error.empty()) error = writer.error();

@@ -46,6 +46,29 @@ bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint3
     return true;
 }
 
+uint32_t config_create_flags(const XlConfig& config) {
+    return config.cpuid == CpuidMode::Migratable ? uint32_t(kCreateMigratableCpuid) : 0;
+}
+
+bool read_domain_cpuid(ControlClient& control, uint32_t id, CpuidSnapshot& out, std::string& error) {
+    const struct {
+        uint32_t leaf;
+        CpuidRegisters* registers;
+    } leaves[] = {{1, &out.leaf1}, {7, &out.leaf7}, {0x80000001, &out.ext1}};
+    for (const auto& l : leaves) {
+        uint32_t r[4] = {};
+        const int64_t got = control.call_with_buffer(kDomainCpuid, 3, r, sizeof(r), id, l.leaf, 0, 0);
+        if (got < 0) {
+            char leaf[16];
+            snprintf(leaf, sizeof(leaf), "%#x", l.leaf);
+            error = std::string("reading its CPUID leaf ") + leaf + " failed: " + error_text(got);
+            return false;
+        }
+        *l.registers = {r[0], r[1], r[2], r[3]};
+    }
+    return true;
+}
+
 bool create_linux_domain(ControlClient& control, const XlConfig& config, const std::vector<uint8_t>& kernel,
                          const std::vector<uint8_t>& initrd, BuiltDomain& out, std::string& error) {
     HostInfo host{};
@@ -59,7 +82,7 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
     strncpy(args.name, config.name.c_str(), sizeof(args.name) - 1);
     args.memory_bytes = config.memory_mib << 20;
     args.vcpus = config.vcpus;
-    args.flags = kCreatePcPlatform;
+    args.flags = kCreatePcPlatform | config_create_flags(config);
     const int64_t id = control.call_with_buffer(kDomainCreate, 0, &args, sizeof(args));
     if (id < 0) {
         error = id == kErrorExists ? "a domain named '" + config.name + "' exists already"

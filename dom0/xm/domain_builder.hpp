@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dom0/xm/control_client.hpp"
+#include "dom0/xm/cpuid_features.hpp"
 #include "dom0/xm/xl_config.hpp"
 
 namespace xm {
@@ -32,5 +33,13 @@ bool create_linux_domain(ControlClient& control, const XlConfig& config, const s
 // cpu_weight= and cap= (its credit). False with `error`; the caller destroys the domain.
 bool apply_domain_settings(ControlClient& control, const XlConfig& config, uint32_t id, uint32_t host_cpus,
                            std::string& error);
+
+// The domain_create flags beyond the virtual PC that `config` asks for: a migratable
+// CPUID (cpuid = 'migratable').
+uint32_t config_create_flags(const XlConfig& config);
+
+// The domain's CPUID feature leaves as its vCPU 0 sees them at reset (domain_cpuid);
+// false with `error`.
+bool read_domain_cpuid(ControlClient& control, uint32_t id, CpuidSnapshot& out, std::string& error);
 
 }  // namespace xm

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dom0/xm/cpuid_features.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
 
 namespace xm::save_image {
@@ -46,6 +47,7 @@ const char* section_name(uint32_t type) {
         case kMemory: return "memory";
         case kEnd: return "end";
         case kDevices: return "devices";
+        case kCpuid: return "cpuid";
         default: return "unknown";
     }
 }
@@ -59,6 +61,7 @@ uint64_t section_limit(uint32_t type) {
         case kMemory: return kChunkHeaderBytes + bitmap_bytes(kMaxChunkPages) + uint64_t(kMaxChunkPages) * kPageBytes;
         case kEnd: return 8;
         case kDevices: return kDevicesStateMax;
+        case kCpuid: return kCpuidSnapshotBytes;
         default: return 0;
     }
 }

@@ -35,6 +35,10 @@ enum SectionType : uint32_t {
     kMemory = 5,    // MemoryChunk: one run of guest-physical pages
     kEnd = 6,       // u64 pages of memory the file holds: the last section
     kDevices = 7,   // the device model's state (vireo-dm's DeviceMachine::save blob), if it has one
+    // The CPUID leaves with the domain's features (dom0/xm/cpuid_features.hpp,
+    // kCpuidSnapshotBytes): a restore refuses a host that lacks one of them. Absent from
+    // older images, whose restore does not check.
+    kCpuid = 8,
 };
 // The largest device model state a reader takes: 32 functions of a few KiB each, with
 // room for a device that keeps more (a console's waiting input is at most 4 KiB).

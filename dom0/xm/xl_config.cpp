@@ -126,6 +126,20 @@ bool end_action(const Value& v, EndAction& out, std::string& why) {
     return true;
 }
 
+bool cpuid_mode(const Value& v, CpuidMode& out, std::string& why) {
+    std::string s;
+    if (!string(v, s, why)) return false;
+    if (s == "host")
+        out = CpuidMode::Host;
+    else if (s == "migratable")
+        out = CpuidMode::Migratable;
+    else {
+        why = "'" + s + "' is not one of host, migratable";
+        return false;
+    }
+    return true;
+}
+
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 31) return false;
     for (const char c : name)
@@ -182,6 +196,8 @@ struct Parser {
             if (!end_action(v, out.on_reboot, why)) return false;
         } else if (key == "on_crash") {
             if (!end_action(v, out.on_crash, why)) return false;
+        } else if (key == "cpuid") {
+            if (!cpuid_mode(v, out.cpuid, why)) return false;
         } else if (key == "vif") {
             if (!v.is_list) {
                 why = "a list of network interfaces is expected: ['bridge=xenbr0,mac=00:16:3e:01:02:03']";
@@ -353,6 +369,8 @@ const char* end_action_name(EndAction action) {
     }
     return "?";
 }
+
+const char* cpuid_mode_name(CpuidMode mode) { return mode == CpuidMode::Migratable ? "migratable" : "host"; }
 
 bool parse_disk_spec(const std::string& text, DiskSpec& out, std::string& error) {
     out = DiskSpec{};

@@ -14,6 +14,11 @@ namespace xm {
 
 enum class EndAction { Destroy, Restart, Preserve };
 
+// `cpuid`: what CPUID shows the domain. Host (the default): every feature of this CPU that
+// Vireo offers guests. Migratable: only those AMD and Intel both define
+// (docs/hypercalls.md, "CPUID"), so that a save restores on the other vendor's CPU.
+enum class CpuidMode { Host, Migratable };
+
 // One entry of `disk = [...]` (xl-disk-configuration(5)): comma-separated KEY=VALUE
 // (target, format, vdev, access), or xm's older positional "[format:]target,vdev,access"
 // ("file:/images/a.img,xvda,w"). The device model gives each disk to the domU as a virtio
@@ -58,6 +63,7 @@ struct XlConfig {
     EndAction on_crash = EndAction::Destroy;
     std::vector<DiskSpec> disks;
     std::vector<VifSpec> vifs;
+    CpuidMode cpuid = CpuidMode::Host;
     bool start_paused = false;  // xm create -p, not a config key
 };
 
@@ -71,6 +77,7 @@ bool parse_xl_config_with_overrides(const std::string& text, const std::string& 
                                     char* const* overrides, XlConfig& out, std::string& error);
 
 const char* end_action_name(EndAction action);
+const char* cpuid_mode_name(CpuidMode mode);
 
 // `config` as a config file that parse_xl_config reads back into the same settings
 // (xl_config_format.cpp): what xm records of each domain it builds, for xm save and the

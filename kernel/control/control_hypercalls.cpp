@@ -50,13 +50,14 @@ i64 create(Vcpu& caller, u64 args_address) {
     if (name_length == sizeof(args.name) || !valid_domain_name(args.name, name_length)) return kErrorInvalid;
     if (args.memory_bytes < kMinDomainMemory || args.memory_bytes > kMaxDomainMemory) return kErrorInvalid;
     if (args.vcpus < 1 || args.vcpus > Domain::kMaxVcpus) return kErrorInvalid;
-    if (args.flags & ~u32(kCreatePcPlatform)) return kErrorInvalid;
+    if (args.flags & ~u32(kCreatePcPlatform | kCreateMigratableCpuid)) return kErrorInvalid;
     const bool pc = args.flags & kCreatePcPlatform;
     DomainConfig config{};
     memcpy(config.name, args.name, name_length);
     config.memory_bytes = args.memory_bytes;
     config.vcpus = args.vcpus;
     config.pc_platform = pc;
+    config.migratable_cpuid = (args.flags & kCreateMigratableCpuid) != 0;
     config.privileged = false;
     config.release_when_ended = false;  // its creator destroys it
     const char* error = nullptr;
@@ -293,6 +294,16 @@ i64 set_platform_state(Vcpu& caller, Domain& d, u64 address, u64 length) {
         result = use.platform()->restore_state(buffer, usize(length));
     delete[] buffer;
     return result;
+}
+
+// What CPUID tells the domain (xm save and restore compare two domains' features): vCPU 0's
+// answer as at reset (CpuidPolicy::at_reset), so it does not depend on what the guest has
+// done. The policy does not change after creation and lives as long as the domain.
+i64 domain_cpuid(Vcpu& caller, const Domain& d, u64 leaf, u64 subleaf, u64 address) {
+    if (leaf > 0xffffffffull || subleaf > 0xffffffffull) return kErrorInvalid;
+    const CpuidResult r = d.cpuid.at_reset(u32(leaf), u32(subleaf));
+    const u32 registers[4] = {r.eax, r.ebx, r.ecx, r.edx};
+    return write_caller(caller, address, registers, sizeof(registers)) ? 0 : kErrorFault;
 }
 
 // Every domain's id (xm list): how many there are, the first `capacity` of them written.
@@ -580,6 +591,7 @@ i64 control_hypercall(Vcpu& caller, u64 number, const u64 (&args)[5]) {
         case kDomainSchedCredit: return sched_credit(caller, *target, args[1], args[2]);
         case kDomainPlatformStateGet: return get_platform_state(caller, *target, args[1], args[2]);
         case kDomainPlatformStateSet: return set_platform_state(caller, *target, args[1], args[2]);
+        case kDomainCpuid: return domain_cpuid(caller, *target, args[1], args[2], args[3]);
         case kInjectMsi: {
             if (args[2] > 0xffffffffull) return kErrorInvalid;
             // A device model's interrupt may race its domain's destroy (DomainPlatformUse).

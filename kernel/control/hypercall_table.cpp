@@ -52,6 +52,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kDomainSchedCredit, "domain_sched_credit", kControl, false},  // and weigh itself, as Xen's dom0
     {kDomainPlatformStateGet, "domain_platform_state_get", kControl, true},
     {kDomainPlatformStateSet, "domain_platform_state_set", kControl, true},
+    {kDomainCpuid, "domain_cpuid", kControl, true},
 };
 
 }  // namespace

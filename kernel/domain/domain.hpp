@@ -153,6 +153,9 @@ struct DomainConfig {
     u64 memory_bytes;
     u32 vcpus;
     bool pc_platform;  // give it the virtual PC (Linux) instead of the test devices
+    // Only the CPUID features both AMD and Intel define (CpuidPolicy::set_migratable): it
+    // may be restored on the other vendor's CPU.
+    bool migratable_cpuid = false;
     bool privileged = false;
     bool release_when_ended = true;  // false for domains a control domain created
     // Domain-0: id 0, privileged, RAM identity-mapped (`low_memory` first, the host's

@@ -26,6 +26,51 @@ constexpr u32 kExt1Ecx = bit(0) | bit(5) | bit(6) | bit(7) | bit(8);
 constexpr u32 kExt1Edx = bit(11) | bit(20) | bit(22) | bit(26) | bit(29);
 constexpr u32 kExt7EdxInvariantTsc = bit(8);
 
+// Migratable domains (set_migratable): of leaves 1, 7.0 and 8000_0001h only the features
+// that both Intel (SDM vol. 2A, CPUID, tables 3-8 "Information Returned by CPUID", 3-10
+// and 3-11 "Feature Information") and AMD (APM vol. 3, appendix E "Obtaining Processor
+// Information Via the CPUID Instruction", E.3.2 Fn0000_0001_ECX/EDX, E.3.6
+// Fn0000_0007_EBX_x0, E.4.2 Fn8000_0001_ECX/EDX) define, at the same bit, for the same
+// thing. ANDed with what the policy gives anyway, so a feature the host lacks or Vireo
+// does not offer stays clear; a feature added to the policy later stays hidden from
+// migratable domains until it is added here too. Left out as one vendor's only: SSE4A,
+// misaligned SSE, XOP, FMA4, TBM, AMD's MMX extensions and 3DNow! (AMD); DTES64, DS-CPL,
+// EST, TM2, xTPR, PDCM, DCA, PSN, DS, ACPI, SS, TM, PBE (Intel); SVM and VMX are hidden
+// from every guest. MONITOR/MWAIT is defined by both but hidden from every guest.
+//
+// Leaf 1 ECX: SSE3 (0), PCLMULQDQ (1), SSSE3 (9), FMA (12), CMPXCHG16B (13), SSE4.1 (19),
+// SSE4.2 (20), x2APIC (21), MOVBE (22), POPCNT (23), TSC-deadline (24), AES (25),
+// XSAVE (26), OSXSAVE (27), AVX (28), F16C (29), RDRAND (30), and bit 31, which both
+// leave to hypervisors. x2APIC and TSC-deadline are the virtual local APIC's, not the
+// host's (the virtual PC offers them on either vendor); PCID (17) is defined by both
+// (on AMD's newer CPUs) but not offered yet.
+constexpr u32 kMigratableLeaf1Ecx = bit(0) | bit(1) | bit(9) | bit(12) | bit(13) | bit(17) | bit(19) | bit(20) |
+                                    bit(21) | bit(22) | bit(23) | bit(24) | bit(25) | bit(26) | bit(27) | bit(28) |
+                                    bit(29) | bit(30) | bit(31);
+// Leaf 1 EDX: FPU (0), VME (1), DE (2), PSE (3), TSC (4), MSR (5), PAE (6), CMPXCHG8B (8),
+// APIC (9), SYSENTER/SYSEXIT (11), PGE (13), CMOV (15), PAT (16), PSE-36 (17),
+// CLFLUSH (19), MMX (23), FXSR (24), SSE (25), SSE2 (26). SYSENTER's bit means the same on
+// both, but AMD raises #UD for it in long mode: a 64-bit guest uses SYSCALL there.
+constexpr u32 kMigratableLeaf1Edx = bit(0) | bit(1) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(9) |
+                                    bit(11) | bit(13) | bit(15) | bit(16) | bit(17) | bit(19) | bit(23) | bit(24) |
+                                    bit(25) | bit(26);
+// Leaf 7.0 EBX: FSGSBASE (0), BMI1 (3), AVX2 (5), SMEP (7), BMI2 (8), ERMS (9),
+// INVPCID (10), RDSEED (18), ADX (19), SMAP (20), CLFLUSHOPT (23), CLWB (24), SHA (29).
+// AVX-512, which both define where a CPU has it, needs XSAVE state Vireo does not handle
+// yet.
+constexpr u32 kMigratableLeaf7Ebx = bit(0) | bit(3) | bit(5) | bit(7) | bit(8) | bit(9) | bit(10) | bit(18) | bit(19) |
+                                    bit(20) | bit(23) | bit(24) | bit(29);
+// Leaf 7.0 ECX and EDX: Vireo offers none of their features to any guest yet.
+constexpr u32 kMigratableLeaf7Ecx = 0;
+constexpr u32 kMigratableLeaf7Edx = 0;
+// Leaf 8000_0001h ECX: LAHF/SAHF in 64-bit mode (0), LZCNT (5; AMD's ABM, which also
+// names POPCNT, reported in leaf 1 by both), PREFETCHW (8). EDX: SYSCALL/SYSRET (11;
+// Intel has them in 64-bit mode only, where a 64-bit guest uses them), NX (20),
+// 1 GiB pages (26), RDTSCP (27; not offered yet), long mode (29). AMD's copies of leaf
+// 1's EDX bits in 8000_0001h EDX are reserved on Intel, and left out.
+constexpr u32 kMigratableExt1Ecx = bit(0) | bit(5) | bit(8);
+constexpr u32 kMigratableExt1Edx = bit(11) | bit(20) | bit(26) | bit(27) | bit(29);
+
 constexpr u32 kMaxBasicLeaf = 0xd;
 constexpr u32 kLeaf1EcxXsave = bit(26), kLeaf1EcxOsxsave = bit(27), kLeaf1EcxAvx = bit(28);
 constexpr u32 kLeaf7EbxAvx2 = bit(5);
@@ -116,11 +161,20 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
                 r.edx |= kLeaf1EdxApic;
                 r.ecx |= kLeaf1EcxX2apic | kLeaf1EcxTscDeadline;
             }
+            if (migratable_) {
+                r.ecx &= kMigratableLeaf1Ecx;
+                r.edx &= kMigratableLeaf1Edx;
+            }
             return r;
         case 2:
         case 4: return host;  // cache descriptors
         case 7:
             if (subleaf == 0) r.ebx = host.ebx & (kLeaf7Ebx | (avx ? kLeaf7EbxAvx2 : 0));
+            if (migratable_) {
+                r.ebx &= kMigratableLeaf7Ebx;
+                r.ecx &= kMigratableLeaf7Ecx;
+                r.edx &= kMigratableLeaf7Edx;
+            }
             return r;
         case 0xd:
             // XSAVE components (SDM vol. 1, 13.2): x87, SSE and AVX only.
@@ -154,6 +208,10 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
             r.eax = host.eax;
             r.ecx = host.ecx & kExt1Ecx;
             r.edx = host.edx & kExt1Edx;
+            if (migratable_) {
+                r.ecx &= kMigratableExt1Ecx;
+                r.edx &= kMigratableExt1Edx;
+            }
             return r;
         case 0x80000002:
         case 0x80000003:

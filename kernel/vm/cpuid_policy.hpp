@@ -1,7 +1,10 @@
 // What CPUID tells a guest. Built per domain from the host's CPUID: leaves pass through
 // with every feature Vireo does not implement for guests masked off, the virtualization
 // extensions hidden, the topology made to match the domain's vCPUs, and the hypervisor
-// leaves 0x40000000.. saying "Vireo". Pure logic, unit-tested with a fake CPU.
+// leaves 0x40000000.. saying "Vireo". A migratable domain (DomainCreateArgs'
+// kCreateMigratableCpuid, xl's cpuid = 'migratable') sees of leaves 1, 7.0 and 8000_0001h
+// only the features AMD and Intel both define, so that it can be saved on one vendor's
+// CPU and restored on the other's. Pure logic, unit-tested with a fake CPU.
 #pragma once
 
 #include "kernel/types.hpp"
@@ -22,6 +25,15 @@ public:
     // A domain with a virtual local APIC (kernel/platform/pc_platform.cpp) sees APIC, x2APIC
     // and the TSC-deadline timer in leaf 1.
     void set_local_apic(bool present) { local_apic_ = present; }
+    // Leaves 1, 7.0 and 8000_0001h keep only the features both vendors define with the
+    // same meaning (cpuid_policy.cpp, kMigratable*): what the host has of those, and
+    // nothing it lacks. The vendor string, family, model, caches and brand stay the host's.
+    void set_migratable(bool migratable) { migratable_ = migratable; }
+    bool migratable() const { return migratable_; }
+    // What vCPU 0 sees for a leaf right after reset: CR4 = 0 (OSXSAVE clear) and XCR0 = 1
+    // (leaf 0Dh's EBX for x87 alone). Independent of what the guest has done since, so a
+    // domain's answers can be compared with another's (the domain_cpuid hypercall).
+    CpuidResult at_reset(u32 leaf, u32 subleaf) const { return query(leaf, subleaf, 0, 0, 1); }
     // What the guest may set in CR4 and EFER: the bits of the features its CPUID offers
     // (kernel/vm/control_register_rules.hpp); and its MAXPHYADDR.
     u64 cr4_allowed() const;
@@ -37,6 +49,7 @@ private:
     u32 max_extended_ = 0;
     u64 xcr0_supported_ = 0;
     bool local_apic_ = false;
+    bool migratable_ = false;
     // The host leaves that depend on neither the subleaf nor the CPU asking (leaf 1's
     // APIC ID is replaced), read once: a host CPUID at each guest CPUID would cost an
     // exit of its own under a hypervisor, and tens of cycles or more on hardware.

@@ -65,6 +65,9 @@ enum Number : uint32_t {
     // only while the domain cannot run (created, paused or shut down), as vcpu_get_state:
     kDomainPlatformStateGet = 49,  // (id, linear address, buffer size) -> bytes of the blob written
     kDomainPlatformStateSet = 50,  // (id, linear address, length <= kPlatformStateMax) -> 0
+    // (id, leaf, subleaf, linear address of uint32_t[4]) -> 0: EAX, EBX, ECX, EDX as the
+    // domain's vCPU 0 sees them right after reset (CR4.OSXSAVE clear, XCR0 = 1)
+    kDomainCpuid = 51,
     kCount,
 };
 
@@ -83,7 +86,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 8u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 9u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -147,6 +150,9 @@ inline constexpr uint32_t kPlatformStateMax = 16 * 1024;
 
 enum DomainCreateFlags : uint32_t {
     kCreatePcPlatform = 1u << 0,  // the virtual PC (as a Linux domain gets)
+    // CPUID leaves 1, 7.0 and 8000_0001h offer only features AMD and Intel both define
+    // (kernel/vm/cpuid_policy.cpp): a save restores on either vendor's CPU that has them.
+    kCreateMigratableCpuid = 1u << 1,
 };
 
 struct DomainCreateArgs {

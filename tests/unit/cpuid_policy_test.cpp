@@ -336,4 +336,104 @@ TEST(CpuidPolicy, NothingAppearsThatTheHostLacks) {
     EXPECT_EQ(ext.edx, 0u);
 }
 
+// Migratable domains (AMD APM vol. 3, E.4.2; Intel SDM vol. 2A, CPUID): SSE4A (8000_0001h
+// ECX bit 6), misaligned SSE (7) and AMD's MMX extensions (EDX bit 22) are AMD's only.
+constexpr u32 kExtEcxLahf = bit(0), kExtEcxLzcnt = bit(5), kExtEcxSse4a = bit(6), kExtEcxMisalignSse = bit(7),
+              kExtEcxPrefetchw = bit(8);
+constexpr u32 kExtEdxSyscall = bit(11), kExtEdxMmxExt = bit(22), kExtEdxPage1g = bit(26);
+constexpr u32 k7EbxBmi1 = bit(3), k7EbxSmep = bit(7), k7EbxSmap = bit(20), k7EbxSha = bit(29);
+constexpr u64 kXcr0X87SseAvx = 7;
+
+CpuidPolicy migratable_policy_for(const FakeHostCpu& host, u32 vcpus, u64 xcr0_supported = 0) {
+    CpuidPolicy p;
+    p.init(host, vcpus, xcr0_supported);
+    p.set_migratable(true);
+    return p;
+}
+
+TEST(CpuidPolicy, MigratableHidesVendorOnlyFeaturesAndKeepsSharedOnes) {
+    const FakeHostCpu host = everything_host();
+    CpuidPolicy host_policy;
+    host_policy.init(host, 1, kXcr0X87SseAvx);
+    const CpuidPolicy migratable = migratable_policy_for(host, 1, kXcr0X87SseAvx);
+    EXPECT_FALSE(host_policy.migratable());
+    EXPECT_TRUE(migratable.migratable());
+    // A host domain sees the AMD-only ones as before.
+    const CpuidResult host_ext = host_policy.query(0x80000001, 0, 0, 0);
+    EXPECT_TRUE(host_ext.ecx & kExtEcxSse4a);
+    EXPECT_TRUE(host_ext.ecx & kExtEcxMisalignSse);
+    EXPECT_TRUE(host_ext.edx & kExtEdxMmxExt);
+    const CpuidResult ext = migratable.query(0x80000001, 0, 0, 0);
+    EXPECT_FALSE(ext.ecx & kExtEcxSse4a);
+    EXPECT_FALSE(ext.ecx & kExtEcxMisalignSse);
+    EXPECT_FALSE(ext.edx & kExtEdxMmxExt);
+    for (u32 feature : {kExtEcxLahf, kExtEcxLzcnt, kExtEcxPrefetchw}) EXPECT_TRUE(ext.ecx & feature) << feature;
+    for (u32 feature : {kExtEdxSyscall, kExtEdxNx, kExtEdxPage1g, kExtEdxLongMode})
+        EXPECT_TRUE(ext.edx & feature) << feature;
+    EXPECT_EQ(ext.eax, host_ext.eax);  // the family and model stay the host's
+    // Shared features stay, in leaf 1 and 7.0 alike.
+    const CpuidResult leaf1 = migratable.query(1, 0, 0, 0);
+    for (u32 feature : {kEcxSse3, kEcxSsse3, kEcxSse41, kEcxSse42, kEcxPopcnt, kEcxXsave, kEcxAvx, kEcxHypervisor})
+        EXPECT_TRUE(leaf1.ecx & feature) << feature;
+    EXPECT_EQ(leaf1.edx, host_policy.query(1, 0, 0, 0).edx);
+    const CpuidResult leaf7 = migratable.query(7, 0, 0, 0);
+    for (u32 feature : {k7EbxAvx2, k7EbxBmi1, k7EbxSmep, k7EbxSmap, k7EbxSha})
+        EXPECT_TRUE(leaf7.ebx & feature) << feature;
+    // Never more than a host domain sees, and the same CR4 and EFER rules follow.
+    for (u32 leaf : {1u, 7u, 0x80000001u}) {
+        const CpuidResult a = migratable.query(leaf, 0, 0, 0), b = host_policy.query(leaf, 0, 0, 0);
+        EXPECT_EQ(a.ecx & ~b.ecx, 0u) << std::hex << leaf;
+        EXPECT_EQ(a.edx & ~b.edx, 0u) << std::hex << leaf;
+        EXPECT_EQ(a.ebx & ~b.ebx, 0u) << std::hex << leaf;
+    }
+    EXPECT_EQ(migratable.cr4_allowed(), host_policy.cr4_allowed());
+    EXPECT_EQ(migratable.efer_allowed(), host_policy.efer_allowed());
+}
+
+TEST(CpuidPolicy, MigratableKeepsTheVirtualApicsFeatures) {
+    const FakeHostCpu host = bare_host();
+    CpuidPolicy p = migratable_policy_for(host, 2);
+    p.set_local_apic(true);
+    const CpuidResult r = p.query(1, 0, 0, 0);
+    EXPECT_TRUE(r.ecx & kEcxX2apic);
+    EXPECT_TRUE(r.ecx & kEcxTscDeadline);
+    EXPECT_TRUE(r.edx & bit(9));  // APIC
+}
+
+TEST(CpuidPolicy, AFeatureTheHostLacksStaysClearEitherWay) {
+    FakeHostCpu host = everything_host();
+    host.leaves[{1, 0}].ecx &= ~kEcxSse42;
+    host.leaves[{7, 0}].ebx &= ~k7EbxSha;
+    host.leaves[{0x80000001, 0}].ecx &= ~kExtEcxLzcnt;
+    for (bool migratable : {false, true}) {
+        CpuidPolicy p;
+        p.init(host, 1);
+        p.set_migratable(migratable);
+        EXPECT_FALSE(p.query(1, 0, 0, 0).ecx & kEcxSse42) << migratable;
+        EXPECT_TRUE(p.query(1, 0, 0, 0).ecx & kEcxSse41) << migratable;
+        EXPECT_FALSE(p.query(7, 0, 0, 0).ebx & k7EbxSha) << migratable;
+        EXPECT_FALSE(p.query(0x80000001, 0, 0, 0).ecx & kExtEcxLzcnt) << migratable;
+    }
+    const FakeHostCpu bare = bare_host();
+    const CpuidPolicy p = migratable_policy_for(bare, 1);
+    EXPECT_EQ(p.query(1, 0, 0, 0).ecx, kEcxHypervisor);
+    EXPECT_EQ(p.query(1, 0, 0, 0).edx, 0u);
+    EXPECT_TRUE(all_zero(p.query(7, 0, 0, 0)));
+    EXPECT_EQ(p.query(0x80000001, 0, 0, 0).ecx, 0u);
+    EXPECT_EQ(p.query(0x80000001, 0, 0, 0).edx, 0u);
+}
+
+// domain_cpuid's answer: vCPU 0 as at reset, whatever CR4 and XCR0 the guest set since.
+TEST(CpuidPolicy, AtResetIsVcpu0WithOsxsaveClearAndX87Only) {
+    const FakeHostCpu host = everything_host();
+    CpuidPolicy p;
+    p.init(host, 4, kXcr0X87SseAvx);
+    const CpuidResult leaf1 = p.at_reset(1, 0);
+    EXPECT_TRUE(leaf1.ecx & kEcxXsave);
+    EXPECT_FALSE(leaf1.ecx & kEcxOsxsave);
+    EXPECT_EQ(leaf1.ebx >> 24, 0u);           // vCPU 0's APIC ID
+    EXPECT_EQ(p.at_reset(0xd, 0).ebx, 576u);  // legacy region and header: x87 only
+    EXPECT_EQ(p.at_reset(0x80000001, 0).edx, p.query(0x80000001, 0, 0, ~0ull, 7).edx);
+}
+
 }  // namespace

@@ -64,7 +64,6 @@ TEST(HypercallTable, TheCallerMayPinAndWeighItself) {
 TEST(HypercallTable, PlatformStateCallsAreControlCallsOnAnotherDomain) {
     EXPECT_EQ(kDomainPlatformStateGet, 49u);
     EXPECT_EQ(kDomainPlatformStateSet, 50u);
-    EXPECT_EQ(kVersionValue, (0u << 16) | 8u);
     EXPECT_STREQ(hypercall_spec(kDomainPlatformStateGet)->name, "domain_platform_state_get");
     EXPECT_STREQ(hypercall_spec(kDomainPlatformStateSet)->name, "domain_platform_state_set");
     for (u64 n : {kDomainPlatformStateGet, kDomainPlatformStateSet}) {
@@ -74,6 +73,19 @@ TEST(HypercallTable, PlatformStateCallsAreControlCallsOnAnotherDomain) {
         EXPECT_EQ(hypercall_check(n, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller) << n;
         EXPECT_EQ(hypercall_check(n, 0, true, kCaller, 1), HypercallCheck::Allowed) << n;
     }
+}
+
+// A domain's CPUID for xm save and restore (ABI 0.9): a control call on another domain.
+TEST(HypercallTable, DomainCpuidIsAControlCallOnAnotherDomain) {
+    EXPECT_EQ(kDomainCpuid, 51u);
+    EXPECT_EQ(kVersionValue, (0u << 16) | 9u);
+    EXPECT_EQ(kCreateMigratableCpuid, 2u);
+    EXPECT_STREQ(hypercall_spec(kDomainCpuid)->name, "domain_cpuid");
+    EXPECT_EQ(hypercall_spec(kDomainCpuid)->privilege, HypercallPrivilege::ControlDomain);
+    EXPECT_TRUE(hypercall_spec(kDomainCpuid)->targets_domain);
+    EXPECT_EQ(hypercall_check(kDomainCpuid, 0, false, kCaller, 1), HypercallCheck::NotPrivileged);
+    EXPECT_EQ(hypercall_check(kDomainCpuid, 0, true, kCaller, kCaller), HypercallCheck::TargetsCaller);
+    EXPECT_EQ(hypercall_check(kDomainCpuid, 0, true, kCaller, 1), HypercallCheck::Allowed);
 }
 
 // A saved state is one instant's: the calls that take or give one need the domain

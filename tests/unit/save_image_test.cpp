@@ -3,6 +3,8 @@
 // past its limit is refused with a message that says so.
 #include "dom0/xm/save_image.hpp"
 
+#include "dom0/xm/cpuid_features.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -199,4 +201,34 @@ TEST(SaveImage, DevicesSectionRoundTrips) {
     EXPECT_EQ(s.payload, blob);
     EXPECT_STREQ(section_name(kDevices), "devices");
     EXPECT_EQ(section_limit(kDevices), kDevicesStateMax);
+}
+
+// The domain's CPUID features (type 8): 48 bytes, and not one more.
+TEST(SaveImage, CpuidSectionRoundTripsAndHasAFixedSize) {
+    xm::CpuidSnapshot snapshot;
+    snapshot.leaf1 = {0x00a00f11, 0x00020800, 0x7ed8320b, 0x178bfbff};
+    snapshot.leaf7 = {0, 0x219c91a9, 0, 0};
+    snapshot.ext1 = {0x00a00f11, 0, 0x00000121, 0x2c100800};
+    const std::vector<uint8_t> payload = xm::encode_cpuid_snapshot(snapshot);
+    VectorSink out;
+    ASSERT_TRUE(write_header(out));
+    ASSERT_TRUE(write_section(out, kCpuid, payload.data(), payload.size()));
+    std::vector<uint8_t> longer = payload;
+    longer.push_back(0);
+    ASSERT_TRUE(write_section(out, kCpuid, longer.data(), longer.size()));
+    VectorSource in(out.bytes);
+    std::string error;
+    ASSERT_TRUE(read_header(in, error)) << error;
+    Section s;
+    ASSERT_TRUE(read_section(in, s, error)) << error;
+    EXPECT_EQ(s.type, kCpuid);
+    xm::CpuidSnapshot back;
+    ASSERT_TRUE(xm::decode_cpuid_snapshot(s.payload, back));
+    EXPECT_EQ(back.leaf7.ebx, snapshot.leaf7.ebx);
+    EXPECT_EQ(back.ext1.edx, snapshot.ext1.edx);
+    EXPECT_FALSE(read_section(in, s, error));
+    EXPECT_EQ(error, "its cpuid section claims 49 bytes, more than the 48 it can hold: the file is damaged");
+    EXPECT_EQ(kCpuid, 8u);
+    EXPECT_STREQ(section_name(kCpuid), "cpuid");
+    EXPECT_EQ(section_limit(kCpuid), xm::kCpuidSnapshotBytes);
 }

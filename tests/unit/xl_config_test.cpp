@@ -4,6 +4,7 @@
 
 namespace {
 
+using xm::CpuidMode;
 using xm::EndAction;
 using xm::XlConfig;
 
@@ -320,6 +321,47 @@ TEST(XlConfigFormat, QuotesAndBackslashesSurvive) {
     c.cmdline = "two\nlines";
     EXPECT_FALSE(xm::format_xl_config(c, text, error));
     EXPECT_NE(error.find("cmdline"), std::string::npos) << error;
+}
+
+// cpuid = 'host' | 'migratable' (docs/hypercalls.md, "CPUID").
+TEST(XlConfig, CpuidIsHostOrMigratable) {
+    XlConfig c;
+    std::string error;
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\n", c, error)) << error;
+    EXPECT_EQ(c.cpuid, CpuidMode::Host);
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid='migratable'\n", c, error)) << error;
+    EXPECT_EQ(c.cpuid, CpuidMode::Migratable);
+    ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid=\"host\"\n", c, error)) << error;
+    EXPECT_EQ(c.cpuid, CpuidMode::Host);
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid='intel'\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: cpuid: 'intel' is not one of host, migratable");
+    EXPECT_FALSE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid=['host']\n", c, error));
+    EXPECT_EQ(error, "domu.cfg:4: cpuid: a quoted string is expected");
+    char plain[] = "cpuid=migratable";
+    char* overrides[] = {plain};
+    ASSERT_TRUE(
+        xm::parse_xl_config_with_overrides("name='a'\nmemory=64\nkernel='k'\n", "domu.cfg", 1, overrides, c, error))
+        << error;
+    EXPECT_EQ(c.cpuid, CpuidMode::Migratable);
+    EXPECT_STREQ(xm::cpuid_mode_name(CpuidMode::Host), "host");
+    EXPECT_STREQ(xm::cpuid_mode_name(CpuidMode::Migratable), "migratable");
+}
+
+// Written back only when migratable: a host domain's record is as it always was.
+TEST(XlConfigFormat, CpuidWrittenBackWhenMigratable) {
+    XlConfig c;
+    c.name = "a";
+    c.memory_mib = 64;
+    c.kernel = "/boot/vmlinuz";
+    std::string text, error;
+    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
+    EXPECT_EQ(text.find("cpuid"), std::string::npos) << text;
+    c.cpuid = CpuidMode::Migratable;
+    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
+    EXPECT_NE(text.find("cpuid = \"migratable\"\n"), std::string::npos) << text;
+    XlConfig back;
+    ASSERT_TRUE(parse(text, back, error)) << error << "\n" << text;
+    EXPECT_EQ(back.cpuid, CpuidMode::Migratable);
 }
 
 }  // namespace
