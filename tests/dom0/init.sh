@@ -22,7 +22,7 @@
 #   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
 #   vireo.xm=sched      instead: xm sched-credit and vcpu-pin with CPU-bound domUs
 #   vireo.xm=save       instead: xm save, save -c and restore of a counting domU, and
-#                       damaged files refused
+#                       damaged files refused (save-basic: without save -c)
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 #   vireo.root=LABEL=L  once the drivers are loaded, mount the disk labelled L (Domain-0's
@@ -1004,7 +1004,8 @@ EOF
   say "xm save: counted to $last, an image of $(($(stat -c %s $img/counter.sav) >> 20)) MiB"
   run_xm "xm list counter after the save" xm list counter
   run_xm "xm restore" xm restore $img/counter.sav
-  rm -f $img/counter.sav
+  # Then the image is only what the refused files are made from (one in RAM at a time).
+  mv $img/counter.sav $img/source.sav
   console_open counter /tmp/count2.out
   wait_for /tmp/count2.out "VIREO-LINUX: count $((last + 3)), " || fail "the restored counter did not count to $((last + 3))"
   first=$(counts /tmp/count2.out | head -n 1)
@@ -1015,7 +1016,35 @@ EOF
   else
     fail "xm restore: the count went from $last to $first"
   fi
-  # -c: saved, and it runs on.
+  if [ "$1" = basic ]; then
+    run_xm "xm destroy counter" xm destroy counter
+    console_close > /dev/null
+    wait_dm_gone counter
+  else
+    xm_save_checkpoint
+  fi
+  # Files that must not make a domain: cut in half (within its memory), one byte of its
+  # config changed (the first section: 32 bytes of header, 16 of section header, then the
+  # text, at a place the image's contents do not move), and a kernel.
+  size=$(stat -c %s $img/source.sav)
+  head -c $((size / 2)) $img/source.sav > $img/cut.sav
+  run_xm "xm restore cut" xm restore $img/cut.sav
+  rm -f $img/cut.sav
+  mv $img/source.sav $img/damaged.sav
+  at=60
+  byte=$(dd if=$img/damaged.sav bs=1 skip=$at count=1 2> /dev/null | od -An -tu1 | tr -d ' ')
+  printf "\\$(printf %o $((255 - byte)))" | dd of=$img/damaged.sav bs=1 seek=$at conv=notrunc 2> /dev/null
+  run_xm "xm restore damaged" xm restore $img/damaged.sav
+  run_xm "xm restore foreign" xm restore /domu/vmlinuz
+  run_xm "xm list counter after the refused files" xm list counter
+  left=$(ls /run/vireo/domains/*.cfg /run/vireo/dm-*.restore 2> /dev/null | tr '\n' ' ')
+  [ -z "$left" ] || fail "left behind in /run/vireo: $left"
+  rm -f /tmp/keys "$img"/*.sav
+}
+# save -c of the restored counter: it runs on, and its image restores to the count it was
+# taken at. (Not under Bochs yet: there the machine froze in this save twice.)
+xm_save_checkpoint() {
+  rm -f $img/source.sav
   run_xm "xm save -c" xm save -c counter $img/counter-c.sav
   now=$(counts /tmp/count2.out | tail -n 1)
   wait_for /tmp/count2.out "VIREO-LINUX: count $((now + 2)), " && say "xm save -c: it runs on"
@@ -1034,23 +1063,7 @@ EOF
   run_xm "xm destroy counter again" xm destroy counter
   console_close > /dev/null
   wait_dm_gone counter
-  # Files that must not make a domain: cut in half (within its memory), one byte of its
-  # config changed (the first section: 32 bytes of header, 16 of section header, then the
-  # text, at a place the image's contents do not move), and a kernel.
-  size=$(stat -c %s $img/counter-c.sav)
-  head -c $((size / 2)) $img/counter-c.sav > $img/cut.sav
-  run_xm "xm restore cut" xm restore $img/cut.sav
-  rm -f $img/cut.sav
-  mv $img/counter-c.sav $img/damaged.sav
-  at=60
-  byte=$(dd if=$img/damaged.sav bs=1 skip=$at count=1 2> /dev/null | od -An -tu1 | tr -d ' ')
-  printf "\\$(printf %o $((255 - byte)))" | dd of=$img/damaged.sav bs=1 seek=$at conv=notrunc 2> /dev/null
-  run_xm "xm restore damaged" xm restore $img/damaged.sav
-  run_xm "xm restore foreign" xm restore /domu/vmlinuz
-  run_xm "xm list counter after the refused files" xm list counter
-  left=$(ls /run/vireo/domains/*.cfg /run/vireo/dm-*.restore 2> /dev/null | tr '\n' ' ')
-  [ -z "$left" ] || fail "left behind in /run/vireo: $left"
-  rm -f /tmp/keys "$img"/*.sav
+  mv $img/counter-c.sav $img/source.sav
 }
 
 run_xm() {
@@ -1103,7 +1116,7 @@ mount_domu_disk() {
 
 xm_mode=$(opt vireo.xm)
 if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ] ||
-  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ]; then
+  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = save-basic ]; then
   if mount_domu_disk; then
     host_before=$(host_kib)
     say "free memory before the checks: $(free_mib) MiB"
@@ -1113,6 +1126,7 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
       pvio-bench) xm_pvio_bench ;;
       sched) xm_sched ;;
       save) xm_save ;;
+      save-basic) xm_save basic ;;
       *) xm_console_and_lifecycle ;;
     esac
     check_memory_back "the lifecycle checks" "$host_before"
