@@ -377,7 +377,9 @@ bool GuestMemory::unmap_passthrough(u64 gpa, u64 bytes) {
 bool GuestMemory::foreign_source_frame(u64 gpa, PhysAddr& frame) {
     LockGuard<SpinLock> guard(p2m_lock_);
     P2mEntry e;
-    if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) || e.type != P2mType::Ram) return false;
+    if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) ||
+        (e.type != P2mType::Ram && e.type != P2mType::RamLogDirty))
+        return false;
     frame = e.frame & ~(kPageSize - 1);
     return true;
 }

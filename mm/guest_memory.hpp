@@ -91,6 +91,9 @@ public:
     // log's enable or disable changing the page under a running vCPU, ahead of its flush).
     bool dirty_log_write_fault(u64 gpa);
     u64 dirty_log_take(u64* out);
+    // Marks [gpa, gpa + len) written, while a log runs (else nothing): pages written
+    // where the log cannot see it (through another domain's foreign mapping).
+    void dirty_log_mark(u64 gpa, u64 len) { mark_dirty(gpa, len); }
     // Ends the log; pages its write faults split are merged back into large leaves, and
     // the tables that freed wait for free_retired_tables, after the caller's shootdown.
     bool dirty_log_disable();
@@ -114,8 +117,9 @@ public:
 
     // Foreign mappings (kernel/domain/foreign_mappings.hpp), 4 KiB at a time, under the
     // p2m's lock. The source side: the host frame behind one of this domain's RAM pages,
-    // false unless it is plain RAM (not log-dirty: a write through another domain's
-    // mapping would escape the log). The mapping side: the RAM page at `gpa` shows `frame`
+    // false unless it is RAM (plain or log-dirty: while the dirty log runs, writes through
+    // another domain's mapping escape it, and foreign_mappings.hpp counts the pages as
+    // written instead). The mapping side: the RAM page at `gpa` shows `frame`
     // instead of its own (P2mType::Foreign: writable, never executable), and `original`
     // gets the frame it had; false unless it is plain RAM. unmap_foreign_page puts the
     // original back; false unless the page is foreign. After either, the caller flushes

@@ -123,11 +123,7 @@ int cmd_rename(ControlClient& control, const Args& args) {
     std::string error;
     if (!find_domain(control, args[0], d, error)) return fail(error);
     if (d.id == 0) return fail("rename: not Domain-0");
-    char name[32] = {};
-    if (args[1].empty() || args[1].size() >= sizeof(name))
-        return fail("rename: '" + args[1] + "' is not a domain name (1-31 of letters, digits, - _ .)");
-    args[1].copy(name, sizeof(name) - 1);
-    const int64_t result = control.call_with_buffer(kDomainRename, 1, name, sizeof(name), d.id);
+    const int64_t result = rename_domain(control, d.id, args[1]);
     if (result == kErrorExists) return fail("rename: a domain named '" + args[1] + "' exists already");
     if (result == kErrorInvalid)
         return fail("rename: '" + args[1] + "' is not a domain name (1-31 of letters, digits, - _ .)");

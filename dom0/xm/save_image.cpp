@@ -10,29 +10,6 @@ namespace xm::save_image {
 
 namespace {
 
-void put32(uint8_t* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
-}
-void put64(uint8_t* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
-}
-uint32_t get32(const uint8_t* p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(p[i]) << (8 * i);
-    return v;
-}
-uint64_t get64(const uint8_t* p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(p[i]) << (8 * i);
-    return v;
-}
-
-bool all_zero(const uint8_t* page) {
-    for (uint32_t i = 0; i < kPageBytes; ++i)
-        if (page[i]) return false;
-    return true;
-}
-
 constexpr uint32_t kChunkHeaderBytes = 16;
 uint32_t bitmap_bytes(uint32_t count) { return (count + 7) / 8; }
 
@@ -48,6 +25,7 @@ const char* section_name(uint32_t type) {
         case kEnd: return "end";
         case kDevices: return "devices";
         case kCpuid: return "cpuid";
+        case kMemoryUpdate: return "memory-update";
         default: return "unknown";
     }
 }
@@ -58,12 +36,20 @@ uint64_t section_limit(uint32_t type) {
         case kDomain: return sizeof(DomainRecord);
         case kVcpu: return 8 + uint64_t(16) * 1024;
         case kPlatform: return hypercall::kPlatformStateMax;
-        case kMemory: return kChunkHeaderBytes + bitmap_bytes(kMaxChunkPages) + uint64_t(kMaxChunkPages) * kPageBytes;
+        case kMemory:
+        case kMemoryUpdate:
+            return kChunkHeaderBytes + bitmap_bytes(kMaxChunkPages) + uint64_t(kMaxChunkPages) * kPageBytes;
         case kEnd: return 8;
         case kDevices: return kDevicesStateMax;
         case kCpuid: return kCpuidSnapshotBytes;
         default: return 0;
     }
+}
+
+bool page_is_zero(const uint8_t* page) {
+    for (uint32_t i = 0; i < kPageBytes; ++i)
+        if (page[i]) return false;
+    return true;
 }
 
 uint32_t crc32(const void* data, size_t length, uint32_t crc) {
@@ -131,32 +117,33 @@ bool read_header(ByteSource& in, std::string& error) {
     return true;
 }
 
-bool read_section(ByteSource& in, Section& out, std::string& error) {
+bool read_section(ByteSource& in, Section& out, std::string& error, const char* what) {
     uint8_t head[16];
     if (!in.read(head, sizeof(head))) {
-        error = "it ends before its end section: the file is truncated";
+        error = std::string("it ends before its end section: the ") + what + " is truncated";
         return false;
     }
     out.type = get32(head);
     const uint64_t length = get64(head + 8);
     char text[160];
     if (get32(head + 4) != 0 || section_limit(out.type) == 0) {
-        snprintf(text, sizeof(text), "a section of unknown type %u: the file is damaged or newer", out.type);
+        snprintf(text, sizeof(text), "a section of unknown type %u: the %s is damaged or newer", out.type, what);
         error = text;
         return false;
     }
     if (length > section_limit(out.type)) {
         snprintf(text, sizeof(text),
-                 "its %s section claims %llu bytes, more than the %llu it can hold: the file is damaged",
+                 "its %s section claims %llu bytes, more than the %llu it can hold: the %s is damaged",
                  section_name(out.type), static_cast<unsigned long long>(length),
-                 static_cast<unsigned long long>(section_limit(out.type)));
+                 static_cast<unsigned long long>(section_limit(out.type)), what);
         error = text;
         return false;
     }
     out.payload.resize(size_t(length));
     uint8_t tail[8];
     if ((length && !in.read(out.payload.data(), size_t(length))) || !in.read(tail, sizeof(tail))) {
-        snprintf(text, sizeof(text), "it ends inside its %s section: the file is truncated", section_name(out.type));
+        snprintf(text, sizeof(text), "it ends inside its %s section: the %s is truncated", section_name(out.type),
+                 what);
         error = text;
         return false;
     }
@@ -175,7 +162,7 @@ std::vector<uint8_t> encode_memory(uint64_t gpa, const uint8_t* pages, uint32_t 
     put32(out.data() + 8, count);
     for (uint32_t i = 0; i < count; ++i) {
         const uint8_t* page = pages + size_t(i) * kPageBytes;
-        if (all_zero(page)) continue;
+        if (page_is_zero(page)) continue;
         out[kChunkHeaderBytes + i / 8] |= uint8_t(1u << (i % 8));
         out.insert(out.end(), page, page + kPageBytes);
     }

@@ -39,6 +39,10 @@ enum SectionType : uint32_t {
     // kCpuidSnapshotBytes): a restore refuses a host that lacks one of them. Absent from
     // older images, whose restore does not check.
     kCpuid = 8,
+    // A live migration's later rounds (xm migrate --live): pages written again since an
+    // earlier round sent them, encoded as a memory section, in any order and any number
+    // of times, every page of the run written (zeros too). Never in a file xm save wrote.
+    kMemoryUpdate = 9,
 };
 // The largest device model state a reader takes: 32 functions of a few KiB each, with
 // room for a device that keeps more (a console's waiting input is at most 4 KiB).
@@ -56,6 +60,25 @@ struct DomainRecord {
     char name[32];
 };
 static_assert(sizeof(DomainRecord) == 48);
+
+// Little-endian fields, and the test for a page the image may leave out.
+inline void put32(uint8_t* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+inline void put64(uint8_t* p, uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+inline uint32_t get32(const uint8_t* p) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t(p[i]) << (8 * i);
+    return v;
+}
+inline uint64_t get64(const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(p[i]) << (8 * i);
+    return v;
+}
+bool page_is_zero(const uint8_t* page);
 
 // IEEE 802.3 CRC-32; `crc` carries on from an earlier part.
 uint32_t crc32(const void* data, size_t length, uint32_t crc = 0);
@@ -87,8 +110,9 @@ struct Section {
 
 // Reads and checks the header; on failure `error` says what is wrong with the file.
 bool read_header(ByteSource& in, std::string& error);
-// The next section, its length and CRC checked; false with `error` set otherwise.
-bool read_section(ByteSource& in, Section& out, std::string& error);
+// The next section, its length and CRC checked; false with `error` set otherwise, which
+// calls the image `what`: "file", or "stream" (a migration's).
+bool read_section(ByteSource& in, Section& out, std::string& error, const char* what = "file");
 
 // A memory section: `count` pages from guest-physical `gpa`, of which only those that are
 // not all zeros are in the file (a freshly booted guest's RAM is mostly zeros):

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dom0/xm/xm_format.hpp"
@@ -97,6 +98,19 @@ bool write_all(int fd, const void* data, size_t length) {
         length -= size_t(n);
     }
     return true;
+}
+
+int64_t rename_domain(ControlClient& control, uint32_t id, const std::string& name) {
+    char buffer[32] = {};
+    if (name.empty() || name.size() >= sizeof(buffer)) return hypercall::kErrorInvalid;
+    name.copy(buffer, sizeof(buffer) - 1);
+    return control.call_with_buffer(hypercall::kDomainRename, 1, buffer, sizeof(buffer), id);
+}
+
+double monotonic_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
 }
 
 }  // namespace xm

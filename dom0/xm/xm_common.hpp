@@ -27,29 +27,35 @@ int one_domain(ControlClient& control, const Args& args, const char* command, hy
 bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& error);
 // Writes all `length` bytes (retrying short writes and EINTR); false on an error.
 bool write_all(int fd, const void* data, size_t length);
+// domain_rename: the domain's new name (1-31 characters; longer is -22, as the call's).
+int64_t rename_domain(ControlClient& control, uint32_t id, const std::string& name);
+// Seconds on CLOCK_MONOTONIC, for durations.
+double monotonic_seconds();
 
 // The commands (xm help lists them), each in the file of its kind.
-int cmd_create(ControlClient& control, const Args& args);        // command_create.cpp
-int cmd_console(ControlClient& control, const Args& args);       // console_session.cpp
-int cmd_list(ControlClient& control, const Args& args);          // commands_host.cpp
-int cmd_info(ControlClient& control, const Args& args);          //
-int cmd_vcpu_list(ControlClient& control, const Args& args);     //
-int cmd_vcpu_pin(ControlClient& control, const Args& args);      //
-int cmd_sched_credit(ControlClient& control, const Args& args);  //
-int cmd_uptime(ControlClient& control, const Args& args);        //
-int cmd_dmesg(ControlClient& control, const Args& args);         //
-int cmd_top(ControlClient& control, const Args& args);           //
-int cmd_shutdown(ControlClient& control, const Args& args);      // commands_domain.cpp
-int cmd_reboot(ControlClient& control, const Args& args);        //
-int cmd_destroy(ControlClient& control, const Args& args);       //
-int cmd_pause(ControlClient& control, const Args& args);         //
-int cmd_unpause(ControlClient& control, const Args& args);       //
-int cmd_rename(ControlClient& control, const Args& args);        //
-int cmd_domid(ControlClient& control, const Args& args);         //
-int cmd_domname(ControlClient& control, const Args& args);       //
-int cmd_mem_set(ControlClient& control, const Args& args);       //
-int cmd_dump_core(ControlClient& control, const Args& args);     // command_dump_core.cpp
-int cmd_save(ControlClient& control, const Args& args);          // command_save.cpp
-int cmd_restore(ControlClient& control, const Args& args);       // command_restore.cpp
+int cmd_create(ControlClient& control, const Args& args);           // command_create.cpp
+int cmd_console(ControlClient& control, const Args& args);          // console_session.cpp
+int cmd_list(ControlClient& control, const Args& args);             // commands_host.cpp
+int cmd_info(ControlClient& control, const Args& args);             //
+int cmd_vcpu_list(ControlClient& control, const Args& args);        //
+int cmd_vcpu_pin(ControlClient& control, const Args& args);         //
+int cmd_sched_credit(ControlClient& control, const Args& args);     //
+int cmd_uptime(ControlClient& control, const Args& args);           //
+int cmd_dmesg(ControlClient& control, const Args& args);            //
+int cmd_top(ControlClient& control, const Args& args);              //
+int cmd_shutdown(ControlClient& control, const Args& args);         // commands_domain.cpp
+int cmd_reboot(ControlClient& control, const Args& args);           //
+int cmd_destroy(ControlClient& control, const Args& args);          //
+int cmd_pause(ControlClient& control, const Args& args);            //
+int cmd_unpause(ControlClient& control, const Args& args);          //
+int cmd_rename(ControlClient& control, const Args& args);           //
+int cmd_domid(ControlClient& control, const Args& args);            //
+int cmd_domname(ControlClient& control, const Args& args);          //
+int cmd_mem_set(ControlClient& control, const Args& args);          //
+int cmd_dump_core(ControlClient& control, const Args& args);        // command_dump_core.cpp
+int cmd_save(ControlClient& control, const Args& args);             // command_save.cpp
+int cmd_restore(ControlClient& control, const Args& args);          // command_restore.cpp
+int cmd_migrate(ControlClient& control, const Args& args);          // command_migrate.cpp
+int cmd_migrate_receive(ControlClient& control, const Args& args);  // command_migrate_receive.cpp
 
 }  // namespace xm

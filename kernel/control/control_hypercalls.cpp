@@ -466,13 +466,11 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             if (!d.quota.charge(words * sizeof(u64))) return kErrorNoMemory;
             auto* bitmap = new (kNoThrow) u64[words];
             {
-                // The mappings' lock first (foreign_mappings.hpp): no mapping of d starts meanwhile.
-                LockGuard<SpinLock> foreign_guard(foreign_mappings_lock());
+                // Pages others map may be written past the log: foreign_mappings.hpp counts
+                // them as written when they are unmapped, and at the final take.
                 LockGuard<SpinLock> guard(d.lock);
                 i64 result = 0;
-                // Pages mapped by others would be written past the log.
-                if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap ||
-                               foreign_pages_mapped_locked(d) != 0))
+                if (bitmap && (d.resources_released || d.lifecycle.being_destroyed() || d.dirty_bitmap))
                     result = kErrorWrongState;
                 else if (!bitmap || !d.memory.dirty_log_enable(bitmap))
                     result = kErrorNoMemory;  // no bitmap, or no table memory (or quota) to split a page
@@ -486,17 +484,21 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             domain_tlb_shootdown(d);
             return 0;
         }
-        case kDirtyLogTake: {
+        case kDirtyLogTake:
+        case kDirtyLogTakeFinal: {
             if (pages != d.memory.pages()) return kErrorInvalid;
             auto* out = new (kNoThrow) u64[words]{};
             if (!out) return kErrorNoMemory;
             u64 count;
             {
+                // The mappings' lock before the domain's (foreign_mappings.cpp's order).
+                LockGuard<SpinLock> foreign_guard(foreign_mappings_lock());
                 LockGuard<SpinLock> guard(d.lock);
                 if (d.resources_released || !d.dirty_bitmap) {
                     delete[] out;
                     return kErrorWrongState;
                 }
+                if (op == kDirtyLogTakeFinal) foreign_mark_mapped_written_locked(d);
                 count = d.memory.dirty_log_take(out);
             }
             domain_tlb_shootdown(d);  // before the caller reads the pages it names

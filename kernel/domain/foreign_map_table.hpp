@@ -74,12 +74,11 @@ public:
             if (r.state != ForeignMapState::Free) f(r);
     }
 
-    // Pages the target has mapped by others (records not yet gone, revoked ones aside).
-    u64 pages_of_target(const void* target) const {
-        u64 n = 0;
+    // f(first_gfn, count) for each mapping of the target's pages (records in state Mapped).
+    template <typename F>
+    void for_each_mapping_of(const void* target, F f) const {
         for (const ForeignMapRecord& r : records_)
-            if (r.target == target && r.state == ForeignMapState::Mapped) n += r.count;
-        return n;
+            if (r.target == target && r.state == ForeignMapState::Mapped) f(r.first_gfn, r.count);
     }
 
     // Whether another domain maps `target`'s page `gfn` now (a record in state Mapped

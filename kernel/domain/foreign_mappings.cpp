@@ -34,13 +34,22 @@ void restore(Domain& mapper, const ForeignMapRecord& r, u32 done) {
     }
 }
 
+// The target's dirty log cannot see writes through a mapping (they go straight to its
+// frames): while a log runs, the pages count as written when their mapping ends. With
+// g_lock held; the target's lock is taken after it, as the lock order says.
+void mark_written(Domain& target, const ForeignMapRecord& r) {
+    LockGuard<SpinLock> guard(target.lock);
+    if (target.dirty_bitmap && !target.resources_released)
+        target.memory.dirty_log_mark(r.first_gfn * kPageSize, u64(r.count) * kPageSize);
+}
+
 // Maps the pages under every lock; returns the handle or an error, and how many pages
 // changed frames (which the caller flushes).
 i64 map_locked(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_gfns, u32 count, u64* pages,
                u32& changed) {
     LockGuard<SpinLock> guard(g_lock);
     LockGuard<SpinLock> target_guard(target.lock);
-    if (target.resources_released || target.lifecycle.being_destroyed() || target.dirty_bitmap) return kErrorWrongState;
+    if (target.resources_released || target.lifecycle.being_destroyed()) return kErrorWrongState;
     const u32 slot = g_table.claim(&mapper, &target);
     if (slot == g_table.kNoSlot) return kErrorNoMemory;
     ForeignMapRecord probe{};  // what restore needs to undo a partial map
@@ -104,7 +113,10 @@ i64 foreign_unmap(Domain& mapper, u64 handle) {
         LockGuard<SpinLock> guard(g_lock);
         r = g_table.find(handle, &mapper);
         if (!r) return kErrorInvalid;
-        if (r->state == ForeignMapState::Mapped) restore(mapper, *r, r->count);
+        if (r->state == ForeignMapState::Mapped) {
+            restore(mapper, *r, r->count);
+            mark_written(*static_cast<Domain*>(const_cast<void*>(r->target)), *r);
+        }
         r->state = ForeignMapState::Unmapping;  // found by nobody now; a revoke flushes too
     }
     domain_tlb_shootdown(mapper);
@@ -164,6 +176,10 @@ void foreign_mappings_release(Domain& d) {
 
 SpinLock& foreign_mappings_lock() { return g_lock; }
 
-u64 foreign_pages_mapped_locked(const Domain& target) { return g_table.pages_of_target(&target); }
-
 bool foreign_page_mapped_locked(const Domain& target, u64 gfn) { return g_table.maps_page(&target, gfn); }
+
+void foreign_mark_mapped_written_locked(Domain& target) {
+    g_table.for_each_mapping_of(&target, [&](u64 first_gfn, u32 count) {
+        target.memory.dirty_log_mark(first_gfn * kPageSize, u64(count) * kPageSize);
+    });
+}

@@ -86,7 +86,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 9u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 10u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -101,7 +101,9 @@ struct DomainInfo {
 };
 static_assert(sizeof(DomainInfo) == 24);
 
-inline constexpr uint64_t kMemoryCopyMax = 64 * 1024;  // per kDomainMemoryRead/Write call
+// Per kDomainMemoryRead/Write call: a migration reads a running domain's RAM this way
+// (a foreign mapping would count its pages as written), 1 MiB a call.
+inline constexpr uint64_t kMemoryCopyMax = 1024 * 1024;
 
 // The encoded vCPU state of kVcpuGetState/kVcpuSetState (kernel/vcpu/vcpu_state_codec.hpp):
 // a 24-byte header (magic 'VCPS', version 2, total length, parts, checksum, 0), then the
@@ -228,6 +230,9 @@ enum DirtyLogOp : uint32_t {
     kDirtyLogEnable = 0,   // -> 0: writes from now on are logged
     kDirtyLogTake = 1,     // -> pages dirtied since the last take (or enable), their bits written to the bitmap
     kDirtyLogDisable = 2,  // -> 0
+    // -> as take, and every page that another domain maps now counts as written: the last
+    // take of a migration, once the device model writing through its mappings has stopped.
+    kDirtyLogTakeFinal = 3,
 };
 
 enum VcpuInfoState : uint32_t { kVcpuRunnable = 0, kVcpuBlocked = 1, kVcpuStopped = 2 };

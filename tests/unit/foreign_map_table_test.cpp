@@ -6,6 +6,14 @@ namespace {
 
 int mapper_a, mapper_b, target_x, target_y;  // owners are opaque: any distinct addresses
 
+// The target's pages that mappings reach, as a dirty log's last take counts them.
+template <u32 Slots>
+u64 pages_of_target(const ForeignMapTable<Slots>& t, const void* target) {
+    u64 n = 0;
+    t.for_each_mapping_of(target, [&](u64, u32 count) { n += count; });
+    return n;
+}
+
 TEST(ForeignMapTable, AHandleNamesItsRecordForItsMapperOnly) {
     ForeignMapTable<4> t;
     const u32 slot = t.claim(&mapper_a, &target_x);
@@ -18,8 +26,30 @@ TEST(ForeignMapTable, AHandleNamesItsRecordForItsMapperOnly) {
     EXPECT_EQ(t.find(h, &mapper_b), nullptr) << "another mapper's handle";
     EXPECT_EQ(t.find(h + 1, &mapper_a), nullptr);
     EXPECT_EQ(t.find(u64(h) | (1ull << 40), &mapper_a), nullptr);
-    EXPECT_EQ(t.pages_of_target(&target_x), 3u);
-    EXPECT_EQ(t.pages_of_target(&target_y), 0u);
+    EXPECT_EQ(pages_of_target(t, &target_x), 3u);
+    EXPECT_EQ(pages_of_target(t, &target_y), 0u);
+}
+
+TEST(ForeignMapTable, EachMappingOfATargetIsVisitedWithItsPages) {
+    ForeignMapTable<4> t;
+    const u32 one = t.claim(&mapper_a, &target_x);
+    const u32 two = t.claim(&mapper_b, &target_x);
+    const u32 other = t.claim(&mapper_a, &target_y);
+    t.record(one).first_gfn = 0x100;
+    t.record(one).count = 2;
+    t.record(two).first_gfn = 0x800;
+    t.record(two).count = 7;
+    t.record(other).first_gfn = 0x5;
+    t.record(other).count = 1;
+    u64 first[4] = {}, count[4] = {};
+    u32 seen = 0;
+    t.for_each_mapping_of(&target_x, [&](u64 gfn, u32 n) {
+        first[seen] = gfn;
+        count[seen++] = n;
+    });
+    ASSERT_EQ(seen, 2u) << "target_y's mapping is not target_x's";
+    EXPECT_EQ(first[0] + first[1], 0x900u);
+    EXPECT_EQ(count[0] + count[1], 9u);
 }
 
 TEST(ForeignMapTable, AReleasedSlotComesBackUnderANewHandle) {
@@ -42,7 +72,7 @@ TEST(ForeignMapTable, RevokedRecordsKeepTheirHandleAndUnmappingOnesDoNot) {
     t.record(slot).count = 5;
     t.record(slot).state = ForeignMapState::Revoked;
     EXPECT_NE(t.find(t.handle(slot), &mapper_a), nullptr) << "the mapper still unmaps it";
-    EXPECT_EQ(t.pages_of_target(&target_x), 0u) << "a revoked mapping reaches none of the target's pages";
+    EXPECT_EQ(pages_of_target(t, &target_x), 0u) << "a revoked mapping reaches none of the target's pages";
     t.record(slot).state = ForeignMapState::Unmapping;
     EXPECT_EQ(t.find(t.handle(slot), &mapper_a), nullptr) << "being unmapped: nobody else may end it";
     u32 in_use = 0;

@@ -162,6 +162,11 @@ TEST(SaveImage, ALengthPastItsLimitIsRefusedBeforeItIsRead) {
               "its domain section claims 1099511627776 bytes, more than the 48 it can hold: the file is damaged");
 }
 
+TEST(SaveImage, AMemoryUpdateIsAMemoryChunkUnderItsOwnName) {
+    EXPECT_STREQ(section_name(kMemoryUpdate), "memory-update");
+    EXPECT_EQ(section_limit(kMemoryUpdate), section_limit(kMemory));
+}
+
 TEST(SaveImage, AMalformedMemoryChunkIsRefused) {
     const std::vector<uint8_t> pages = pages_with(8, {2});
     std::vector<uint8_t> chunk = encode_memory(0x1000, pages.data(), 8);
