@@ -47,14 +47,10 @@ public:
     int run(bool live) {
         started_ = monotonic_seconds();
         const uint64_t ram_pages = d_.memory_bytes / 4096;
-        bool pc = false;
-        std::vector<uint8_t> platform, devices;
+        std::vector<uint8_t> devices;
         std::vector<uint64_t> pending;
         uint64_t sent = 0, at_stop = 0;
-        // Whether it has a virtual PC (the domain section says so) comes first; its
-        // state is read once it is paused.
-        bool ok = writer_.header() && writer_.read_platform(platform, pc) && writer_.config(s_.config_text) &&
-                  writer_.domain((pc ? kCreatePcPlatform : 0) | config_create_flags(s_.config)) && writer_.cpuid();
+        bool ok = writer_.header() && writer_.config(s_.config_text) && writer_.domain(s_.config) && writer_.cpuid();
         if (ok && live) {
             ok = hold_.start_dirty_log(error_) && round(
                                                       1, [&] { return writer_.memory(who_); }, ram_pages);
@@ -83,8 +79,8 @@ public:
         } else if (ok) {
             ok = writer_.memory(who_);
         }
-        ok = ok && (!pc || (writer_.read_platform(platform, pc) && writer_.platform(platform))) && writer_.vcpus() &&
-             (!s_.has_device_model || writer_.devices(devices)) && writer_.end();
+        ok = ok && writer_.platform() && writer_.vcpus() && (!s_.has_device_model || writer_.devices(devices)) &&
+             writer_.end();
         if (!ok) return failed_sending();
         if (live)
             fprintf(stderr, "xm: %s: paused; the last %llu pages went with its state\n", who_.c_str(),
@@ -118,12 +114,14 @@ private:
         return true;
     }
 
-    // The stream broke off: the receiver may have said why (it answers an error line).
+    // The stream broke off. If writing to it failed, the receiver may have said why (it
+    // answers an error line, and reads on until this end closes).
     int failed_sending() {
         if (error_.empty()) error_ = writer_.error();
+        const bool link_failed = error_.rfind("writing failed", 0) == 0;
         std::string line;
         shutdown(fd_, SHUT_WR);
-        if (read_line(fd_, line) && line.rfind(migration::kErrorPrefix, 0) == 0)
+        if (link_failed && read_line(fd_, line) && line.rfind(migration::kErrorPrefix, 0) == 0)
             error_ = where_ + " refused it: " + line.substr(strlen(migration::kErrorPrefix));
         return fail(who_ + ": " + error_ + "; it runs on here");
     }

@@ -53,16 +53,12 @@ int cmd_save(ControlClient& control, const Args& args) {
     std::vector<uint8_t> devices;
     FdSink out(fd);
     ImageWriter writer(control, d, out);
-    bool pc = false;
-    std::vector<uint8_t> platform;
     bool ok = paused.pause(error) && writer.header();
     // Its virtio queues stop with the save and stay stopped: the image holds them as they
     // are now.
     if (ok && s.has_device_model) ok = paused.stop_devices(devices, error);
-    ok = ok && writer.read_platform(platform, pc) && writer.config(s.config_text) &&
-         writer.domain((pc ? kCreatePcPlatform : 0) | config_create_flags(s.config)) && writer.cpuid() &&
-         writer.vcpus() && (!pc || writer.platform(platform)) && (!s.has_device_model || writer.devices(devices)) &&
-         writer.memory(who) && writer.end();
+    ok = ok && writer.config(s.config_text) && writer.domain(s.config) && writer.cpuid() && writer.vcpus() &&
+         writer.platform() && (!s.has_device_model || writer.devices(devices)) && writer.memory(who) && writer.end();
     if (!ok && error.empty()) error = writer.error();
     if (ok && regular && fsync(fd) != 0) ok = false, error = std::string("writing failed: ") + strerror(errno);
     if (close(fd) != 0 && ok) ok = false, error = std::string("writing failed: ") + strerror(errno);

@@ -59,11 +59,11 @@ bool ImageWriter::header() { return image::write_header(out_) || fail_with("writ
 
 bool ImageWriter::config(const std::string& text) { return section(image::kConfig, text.data(), text.size()); }
 
-bool ImageWriter::domain(uint32_t flags) {
+bool ImageWriter::domain(const XlConfig& config) {
     image::DomainRecord r{};
     r.memory_bytes = d_.memory_bytes;
     r.vcpus = d_.vcpus;
-    r.flags = flags;
+    r.flags = kCreatePcPlatform | config_create_flags(config);
     memcpy(r.name, d_.name, sizeof(r.name));
     r.name[sizeof(r.name) - 1] = 0;
     return section(image::kDomain, &r, sizeof(r));
@@ -90,19 +90,12 @@ bool ImageWriter::vcpus() {
     return true;
 }
 
-bool ImageWriter::read_platform(std::vector<uint8_t>& blob, bool& present) {
-    blob.resize(kPlatformStateMax);
+bool ImageWriter::platform() {
+    std::vector<uint8_t> blob(kPlatformStateMax);
     const int64_t n = control_.call_with_buffer(kDomainPlatformStateGet, 1, blob.data(), kPlatformStateMax, d_.id, 0,
                                                 kPlatformStateMax);
-    present = n != kErrorNotSupported;
-    if (!present) return true;
-    if (n < 0) return fail_with("reading its devices' state failed: " + error_text(n));
-    blob.resize(size_t(n));
-    return true;
-}
-
-bool ImageWriter::platform(const std::vector<uint8_t>& blob) {
-    return section(image::kPlatform, blob.data(), blob.size());
+    if (n < 0) return fail_with("reading its virtual PC's state failed: " + error_text(n));
+    return section(image::kPlatform, blob.data(), uint64_t(n));
 }
 
 bool ImageWriter::devices(const std::vector<uint8_t>& blob) {

@@ -49,15 +49,15 @@ public:
 
     bool header();
     bool config(const std::string& text);
-    // `flags`: domain_create's, as the domain was made (a restore makes it so again).
-    bool domain(uint32_t flags);
+    // With domain_create's flags as xm made the domain (domain_builder.cpp: always with a
+    // virtual PC), for a restore to make it so again.
+    bool domain(const XlConfig& config);
     // The CPU features the domain was given (cpuid_features.hpp), for a restore to check
     // its host against.
     bool cpuid();
     bool vcpus();
-    // The virtual PC's devices' state (`present` false: the domain has none).
-    bool read_platform(std::vector<uint8_t>& blob, bool& present);
-    bool platform(const std::vector<uint8_t>& blob);
+    // The virtual PC's devices' state, read now (the domain is paused).
+    bool platform();
     bool devices(const std::vector<uint8_t>& blob);
     // All its RAM, in order, in chunks of 2 MiB (memory sections); progress on a terminal
     // every 64 MiB, under `what` ("save NAME").

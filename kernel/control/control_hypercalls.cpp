@@ -30,7 +30,7 @@ namespace {
 
 using namespace hypercall;
 
-constexpr usize kCopyChunk = 1024;  // on the hypervisor stack, per step of a memory copy
+constexpr usize kCopyChunk = 4096;  // per step of a memory copy: a page
 
 bool read_caller(Vcpu& caller, u64 linear, void* dst, usize len) {
     WalkFault fault;
@@ -124,26 +124,44 @@ i64 get_status(Vcpu& caller, Domain& d, u64 address) {
     return write_caller(caller, address, &status, sizeof(status)) ? 0 : kErrorFault;
 }
 
-// Copies between the caller's linear memory and the target's guest-physical memory in
-// chunks, each under the target's lock, so a destroy waits for the chunk in flight and
-// no chunk starts after the memory went back.
+// Copies between the caller's linear memory and the target's guest-physical memory a
+// page at a time, each under the target's lock, so a destroy waits for the page in
+// flight and none starts after the memory went back. The caller's paging state is read
+// once (a VMCB walk or many VMREADs): a migration copies a domain's RAM this way, 1 MiB
+// a call.
 i64 copy_memory(Vcpu& caller, Domain& d, u64 gpa, u64 linear, u64 length, bool to_target) {
     if (length > kMemoryCopyMax) return kErrorTooBig;
     if (!d.memory.contains(gpa, length)) return kErrorInvalid;
-    u8 chunk[kCopyChunk];
-    for (u64 done = 0; done < length;) {
-        const usize n = usize(length - done < kCopyChunk ? length - done : kCopyChunk);
-        if (to_target && !read_caller(caller, linear + done, chunk, n)) return kErrorFault;
+    auto* chunk = new (kNoThrow) u8[kCopyChunk];
+    if (!chunk) return kErrorNoMemory;
+    const GuestPagingState paging = guest_paging_state(caller);
+    GuestPhysicalMemory& caller_memory = caller.domain->memory;
+    i64 result = 0;
+    for (u64 done = 0; done < length && result == 0;) {
+        // Up to the next page boundary of the target's memory.
+        const u64 room = kCopyChunk - ((gpa + done) & (kCopyChunk - 1));
+        const usize n = usize(length - done < room ? length - done : room);
+        WalkFault fault;
+        if (to_target && !read_guest_virtual(caller_memory, paging, linear + done, chunk, n, GuestAccess{}, fault)) {
+            result = kErrorFault;
+            break;
+        }
         {
             LockGuard<SpinLock> guard(d.lock);
-            if (d.resources_released || d.lifecycle.being_destroyed()) return kErrorWrongState;
-            const bool ok = to_target ? d.memory.write(gpa + done, chunk, n) : d.memory.read(gpa + done, chunk, n);
-            if (!ok) return kErrorInvalid;
+            if (d.resources_released || d.lifecycle.being_destroyed())
+                result = kErrorWrongState;
+            else if (!(to_target ? d.memory.write(gpa + done, chunk, n) : d.memory.read(gpa + done, chunk, n)))
+                result = kErrorInvalid;
         }
-        if (!to_target && !write_caller(caller, linear + done, chunk, n)) return kErrorFault;
+        GuestAccess write;
+        write.write = true;
+        if (result == 0 && !to_target &&
+            !write_guest_virtual(caller_memory, paging, linear + done, chunk, n, write, fault))
+            result = kErrorFault;
         done += n;
     }
-    return 0;
+    delete[] chunk;
+    return result;
 }
 
 // The state of a vCPU is taken or given only while its domain cannot run.

@@ -56,6 +56,9 @@ else
   mount -t devpts devpts /dev/pts
 fi
 
+# The loopback interface, as any system's init brings it up (xm migrate to 127.0.0.1).
+ip link set lo up
+
 say() { echo "VIREO-DOM0: $*"; }
 # Failures of the initramfs's part count on after the switch to the root filesystem.
 failures=${VIREO_FAILURES:-0}
@@ -1061,6 +1064,7 @@ xm_migrate_here() {
     xm migrate-receive > /tmp/receive.out 2>&1 &
     receiver=$!
     wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive did not listen"
+    old=$(xm domid counter)
     if [ $mode = live ]; then
       run_xm "xm migrate --live" xm migrate --live counter 127.0.0.1
     else
@@ -1078,7 +1082,9 @@ xm_migrate_here() {
     wait_for /tmp/count2.out "VIREO-LINUX: count $((last + 3)), " || fail "xm migrate ($mode): it did not count to $((last + 3))"
     first=$(counts /tmp/count2.out | head -n 1)
     check_counts /tmp/count2.out "after xm migrate ($mode)"
-    if [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
+    if [ "$(xm domid counter)" = "$old" ]; then
+      fail "xm migrate ($mode): counter is still domain $old"
+    elif [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
       say "xm migrate ($mode): counts on from $last, file and disk intact"
     else
       fail "xm migrate ($mode): the count went from $last to $first"
