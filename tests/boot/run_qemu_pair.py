@@ -27,6 +27,7 @@ and both QEMUs' output, labelled A and B.
 """
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -143,6 +144,11 @@ def main():
         print(f"QEMU {m} finished in {elapsed:.1f} s with status {status}")
         forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid + forbids[m])
         problems += [f"{m}: {p}" for p in judge(status, args.status, args.timeout, consoles[m], expects[m], forbidden)]
+        # QEMU ends on a SIGTERM from elsewhere (a `pkill qemu` of another run) with status
+        # 0, as after a power-off, and says so: what a failure then owes to it.
+        killed = re.search(r"^qemu-system-x86_64: terminating on signal .*$", output, re.MULTILINE)
+        if killed:
+            problems.append(f"{m}: QEMU was stopped from outside: {killed.group(0)!r}")
         sections += [(f"console {m}", consoles[m]), (f"QEMU {m}", output)]
     return report_sections(problems, sections)
 
