@@ -1110,10 +1110,11 @@ pair_link() {
     kill $listener 2> /dev/null
     return
   fi
-  # This side is done: said to the other (its listener may not be up yet: retried).
+  # This side is done: said to the other (its listener may not be up yet: retried). nc's
+  # -w bounds only its connect; timeout bounds the wait for the other's end to close.
   told=0
   for _ in $(seq 120); do
-    if echo "pair-$1 done" | nc -w 10 $peer 5100 > /dev/null 2>&1; then told=1; break; fi
+    if echo "pair-$1 done" | timeout 60 nc -w 10 $peer 5100 > /dev/null 2>&1; then told=1; break; fi
     sleep 1
   done
   if [ $told = 1 ]; then say "pair: told $peer that this side is done"; else fail "pair: could not tell $peer that this side is done"; fi
