@@ -47,13 +47,17 @@ def check_json(console, prefixes):
 
 def report(problems, console, extra_title, extra_text):
     """Prints PASS, or the console, the extra log and each problem; returns the exit code."""
+    return report_sections(problems, [("console", console), (extra_title, extra_text)])
+
+
+def report_sections(problems, sections):
+    """Prints PASS, or each (title, text) of SECTIONS and each problem; returns the exit code."""
     if not problems:
         print("PASS")
         return 0
-    print("---- console ----")
-    print(console)
-    print(f"---- {extra_title} ----")
-    print(extra_text)
+    for title, text in sections:
+        print(f"---- {title} ----")
+        print(text)
     for p in problems:
         print("FAIL:", p)
     return 1

@@ -1,12 +1,13 @@
 """Disks and NICs for a test machine (QEMU's options, Bochs' ATA disk), shared by
-run_qemu.py, run_bochs.py and tools/bench-dom0.
+run_qemu.py, run_qemu_pair.py, run_bochs.py and tools/bench-dom0.
 
 A test writes to its disks, so each run gets its own copy of each image, in a
 directory the caller removes. NICs only ever use QEMU's user network with restrict=on,
 which lets the guest reach nothing but QEMU's own DHCP server (QEMU's documentation of
 `-netdev user`: "restrict=on|off: If this option is enabled, the guest will be isolated,
 i.e. it will not be able to contact the host and no guest IP packets will be routed over
-the host to the outside").
+the host to the outside"). The one other network is run_qemu_pair.py's link: a NIC
+joined to the other machine's NIC alone, through a connected socket the harness made.
 """
 import os
 
@@ -95,6 +96,17 @@ def qemu_nic_args(kinds):
             raise DeviceError(f"--nic {kind!r}: expected one of {', '.join(NIC_KINDS)}")
         args += ["-netdev", f"user,id=net{n},restrict=on", "-device", f"{NIC_KINDS[kind]},netdev=net{n}"]
     return args
+
+
+def qemu_link_args(kind, fd, mac):
+    """QEMU options for a NIC of KIND, with the MAC address MAC, on QEMU's socket network
+    over FD, a connected stream socket the harness made and QEMU inherits (`-netdev
+    socket,fd=N`: QEMU sends each frame over it after its length, as 4 bytes, big-endian),
+    whose other end is another machine's NIC: a cable between the two, nothing else on it. (Each end needs its own MAC:
+    QEMU gives every machine's first NIC the same one, 52:54:00:12:34:56.)"""
+    if kind not in NIC_KINDS:
+        raise DeviceError(f"--link {kind!r}: expected one of {', '.join(NIC_KINDS)}")
+    return ["-netdev", f"socket,id=link,fd={fd}", "-device", f"{NIC_KINDS[kind]},netdev=link,mac={mac}"]
 
 
 def check_no_network(qemu_args):

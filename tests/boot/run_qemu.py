@@ -68,12 +68,9 @@ def main():
     forbidden = forbidden_patterns(args.allow_panic, args.allow_errors, args.forbid)
     with tempfile.TemporaryDirectory(prefix="vireo-boot-") as tmp:
         console_pipe = ConsolePipe(tmp)
-        serial = ["-serial", "null"] * (args.serial_port - 1) + ["-chardev", console_pipe.chardev("console"),
-                                                                 "-serial", "chardev:console"]
-        options = f"debug_exit=0xf4 {args.options}".strip()
-        entry = f"[{args.entry}] " if args.entry else ""
+        serial = serial_args(console_pipe, args.serial_port)
         if args.iso:
-            boot = ["-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", args.iso]
+            boot = iso_boot_args(args.iso, args.entry, args.options)
         else:
             boot = ["-kernel", args.kernel, "-append", args.append] + (["-initrd", args.initrd] if args.initrd else [])
         try:
@@ -83,43 +80,77 @@ def main():
         except (DeviceError, OSError) as e:
             print(f"FAIL: {e}")
             return 2
-        # --single-threaded-tcg: Debian 12's QEMU 7.2 has a multi-threaded TCG race (fixed
-        # upstream in 8.1.1, commit 0d58c660689f "softmmu: Use async_run_on_cpu in
-        # tcg_commit"): when one vCPU changes the memory map (a guest toggling a PCI BAR's
-        # decoding, as Domain-0's Linux does while it sizes BARs), another vCPU's MMIO write
-        # can be dispatched through a stale TLB entry to a wrong region, and QEMU crashes
-        # (SIGSEGV, or an assertion in the MSI-X table). One TCG thread has no such window.
-        accel = "tcg,thread=single" if args.single_threaded_tcg else "tcg"
-        cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", args.cpu, "-machine", args.machine,
-               "-smp", str(args.smp), "-m", args.mem, "-display", "none", "-monitor", "none",
-               "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"] + boot + serial + devices
+        cmd = qemu_command(args.cpu, args.machine, args.smp, args.mem, args.single_threaded_tcg, boot, serial, devices)
         print("+", " ".join(cmd), flush=True)
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         console_pipe.start()
         if args.type_when:
             threading.Thread(target=type_when, args=(console_pipe, args.type_when, proc), daemon=True).start()
-        try:
-            out, _ = proc.communicate(timeout=args.timeout)
-            status, qemu_output = proc.returncode, out.decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            status, qemu_output = None, out.decode(errors="replace")
+        status, qemu_output = wait_qemu(proc, args.timeout)
         elapsed = time.monotonic() - start
         console_pipe.stop()
         console = console_pipe.text()
     console = console.replace("\r", "")
 
-    problems = []
-    if status is None:
-        problems.append(f"QEMU did not exit within {args.timeout:.0f} s")
-    elif status != args.status:
-        problems.append(f"QEMU exit status {status}, expected {args.status}")
-    problems += check_console(console, args.expect, forbidden)
+    problems = judge(status, args.status, args.timeout, console, args.expect, forbidden)
     problems += check_json(console, args.expect_json)
     print(f"QEMU finished in {elapsed:.1f} s with status {status}")
     return report(problems, console, "QEMU", qemu_output)
+
+
+# The pieces of a run, shared with run_qemu_pair.py (two machines at once).
+
+def serial_args(console_pipe, serial_port=1):
+    """QEMU options that put the console (CONSOLE_PIPE) on COM port SERIAL_PORT (1-4)."""
+    return ["-serial", "null"] * (serial_port - 1) + ["-chardev", console_pipe.chardev("console"),
+                                                      "-serial", "chardev:console"]
+
+
+def iso_boot_args(iso, entry="", options=""):
+    """QEMU options that boot Vireo from ISO: GRUB menu entry ENTRY (its default without
+    one) and the hypervisor's extra OPTIONS, through the SMBIOS OEM string."""
+    options = f"debug_exit=0xf4 {options}".strip()
+    entry = f"[{entry}] " if entry else ""
+    return ["-smbios", f"type=11,value=vireo:{entry}{options}", "-cdrom", iso]
+
+
+def qemu_command(cpu, machine, smp, mem, single_threaded_tcg, boot, serial, devices):
+    """The whole QEMU command line of a test machine (no display, no monitor, no reboot,
+    the isa-debug-exit device), with the BOOT, SERIAL and DEVICES options."""
+    # --single-threaded-tcg: Debian 12's QEMU 7.2 has a multi-threaded TCG race (fixed
+    # upstream in 8.1.1, commit 0d58c660689f "softmmu: Use async_run_on_cpu in
+    # tcg_commit"): when one vCPU changes the memory map (a guest toggling a PCI BAR's
+    # decoding, as Domain-0's Linux does while it sizes BARs), another vCPU's MMIO write
+    # can be dispatched through a stale TLB entry to a wrong region, and QEMU crashes
+    # (SIGSEGV, or an assertion in the MSI-X table). One TCG thread has no such window.
+    accel = "tcg,thread=single" if single_threaded_tcg else "tcg"
+    return (["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-machine", machine,
+             "-smp", str(smp), "-m", mem, "-display", "none", "-monitor", "none",
+             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"] + boot + serial + devices)
+
+
+def wait_qemu(proc, timeout):
+    """Waits up to TIMEOUT seconds for QEMU (PROC, its output on a pipe) to exit, and kills
+    it then. Returns its exit status (None when it had to be killed) and its output."""
+    try:
+        out, _ = proc.communicate(timeout=max(timeout, 0))
+        return proc.returncode, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        return None, out.decode(errors="replace")
+
+
+def judge(status, expected_status, timeout, console, expect, forbid):
+    """The problems of a run: QEMU not exiting within TIMEOUT, or with another status
+    than EXPECTED_STATUS; EXPECT patterns missing from CONSOLE, FORBID patterns in it."""
+    problems = []
+    if status is None:
+        problems.append(f"QEMU did not exit within {timeout:.0f} s")
+    elif status != expected_status:
+        problems.append(f"QEMU exit status {status}, expected {expected_status}")
+    return problems + check_console(console, expect, forbid)
 
 
 def type_when(console_pipe, steps, proc):

@@ -25,6 +25,10 @@
 #                       damaged files refused (save-basic: without save -c)
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
+#   vireo.xm=pair-a     instead: one of two machines joined by a network of their own
+#   vireo.xm=pair-b     (tests/boot/run_qemu_pair.py --link): the bridge xenbr0 with its NIC,
+#                       10.0.0.1 on A and 10.0.0.2 on B, a ping of the other answered, and
+#                       the power-off only once the other has had its answer too
 #   vireo.root=LABEL=L  once the drivers are loaded, mount the disk labelled L (Domain-0's
 #                       Debian root filesystem, tools/dom0-rootfs) and switch_root into
 #                       this same script there (/usr/local/sbin/vireo-init), which goes on
@@ -283,7 +287,9 @@ if opt vireo.bench > /dev/null; then
   fi
 fi
 
-# Every NIC: up, then a DHCP lease from QEMU's user network (bounded: 10 tries 3 s apart).
+# Every NIC: up, then a DHCP lease from QEMU's user network (bounded: 10 tries 3 s apart);
+# but for the pair's link, where nothing serves DHCP (vireo.xm=pair-a, pair-b).
+case "$(opt vireo.xm)" in pair-*) dhcp=no ;; *) dhcp=yes ;; esac
 for n in /sys/class/net/*; do
   n=${n##*/}
   [ "$n" = lo ] && continue
@@ -291,6 +297,7 @@ for n in /sys/class/net/*; do
   driver=$([ -n "$pci" ] && driver_of "$pci" || echo "no PCI device")
   say "nic $n ($driver) mac $(cat "/sys/class/net/$n/address")"
   ip link set "$n" up
+  [ $dhcp = yes ] || continue
   rm -f "/tmp/lease.$n"
   udhcpc -i "$n" -f -q -n -t 10 -T 3 -s /etc/udhcpc/default.script > "/tmp/udhcpc.$n" 2>&1
   if [ -s "/tmp/lease.$n" ]; then
@@ -923,11 +930,12 @@ on_crash = "preserve"
 EOF
 }
 
-# make_bridge: xenbr0, 10.0.0.1/24, with Domain-0's NICs in it (as on Xen).
+# make_bridge [ADDR]: xenbr0, ADDR/24 (10.0.0.1 without one), with Domain-0's NICs in it
+# (as on Xen).
 make_bridge() {
   brctl addbr xenbr0
   for nic in /sys/class/net/eth*; do [ -e "$nic" ] && brctl addif xenbr0 "$(basename "$nic")" && ip link set "$(basename "$nic")" up; done
-  ip addr add 10.0.0.1/24 dev xenbr0
+  ip addr add "${1:-10.0.0.1}/24" dev xenbr0
   ip link set xenbr0 up
 }
 
@@ -1118,6 +1126,67 @@ xm_save_checkpoint() {
   mv $img/counter-c.sav $img/source.sav
 }
 
+# One of two machines joined by a network of their own (tests/boot/run_qemu_pair.py
+# --link: a cable between their NICs, nothing else on it), as live migration will use
+# (pair_link a or b): the bridge xenbr0 with this Domain-0's NIC and its address (A
+# 10.0.0.1, B 10.0.0.2), a ping of the other answered, and then a word to the other that
+# this side is done, through nc on port 5100. The power-off waits for the other's word,
+# so neither machine leaves while the other still pings it. Every wait is bounded; the
+# machines boot at their own pace, and the ping tries cover the difference.
+pair_link() {
+  case $1 in
+    a) addr=10.0.0.1 peer=10.0.0.2 other=b ;;
+    *) addr=10.0.0.2 peer=10.0.0.1 other=a ;;
+  esac
+  if ! ls -d /sys/class/net/eth* > /dev/null 2>&1; then
+    fail "pair: no NIC to reach $peer through"
+    return
+  fi
+  make_bridge $addr
+  say "pair: bridge xenbr0 with $(ls /sys/class/net/xenbr0/brif | tr '\n' ' ')address $addr"
+  # The other's word, whenever it comes: the listener's shell reads the connection to its
+  # end, and closes it only then, so the sender's nc succeeds only once it was read.
+  rm -f /tmp/pair.word
+  nc -l -p 5100 -e /bin/sh -c 'cat > /tmp/pair.word.part; mv /tmp/pair.word.part /tmp/pair.word' < /dev/null > /dev/null 2>&1 &
+  listener=$!
+  # Up to 300 tries (an unanswered one waits 1 s for its answer): the other machine may
+  # still be booting.
+  ok=0
+  for _ in $(seq 300); do
+    if ping -c 1 -W 1 $peer > /dev/null 2>&1; then ok=1; break; fi
+  done
+  if [ $ok = 1 ]; then
+    say "pair: ping of $peer answered"
+  else
+    fail "pair: ping of $peer unanswered"
+    kill $listener 2> /dev/null
+    return
+  fi
+  # This side is done: said to the other (its listener may not be up yet: retried). nc's
+  # -w bounds only its connect; timeout bounds the wait for the other's end to close.
+  told=0
+  for _ in $(seq 120); do
+    if echo "pair-$1 done" | timeout 60 nc -w 10 $peer 5100 > /dev/null 2>&1; then told=1; break; fi
+    sleep 1
+  done
+  if [ $told = 1 ]; then say "pair: told $peer that this side is done"; else fail "pair: could not tell $peer that this side is done"; fi
+  # The other's word: it answered this side's ping, so it is past its bridge and pinging
+  # this side, which answers.
+  heard=0
+  for _ in $(seq 300); do
+    if [ -f /tmp/pair.word ]; then heard=1; break; fi
+    sleep 1
+  done
+  if [ $heard = 1 ] && [ "$(cat /tmp/pair.word)" = "pair-$other done" ]; then
+    say "pair: $peer is done too"
+  elif [ $heard = 1 ]; then
+    fail "pair: $peer said '$(cat /tmp/pair.word)', not 'pair-$other done'"
+  else
+    fail "pair: no word from $peer that it is done"
+  fi
+  kill $listener 2> /dev/null
+}
+
 run_xm() {
   label=$1
   shift
@@ -1185,6 +1254,8 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
   else
     fail "no disk labelled vireo-domu to create domUs from"
   fi
+elif [ "$xm_mode" = pair-a ] || [ "$xm_mode" = pair-b ]; then
+  pair_link "${xm_mode#pair-}"
 elif opt vireo.xm > /dev/null; then
   run_xm "xm info" xm info
   run_xm "xm list" xm list
