@@ -25,10 +25,12 @@
 #                       damaged files refused (save-basic: without save -c)
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
-#   vireo.xm=pair-a     instead: one of two machines joined by a network of their own
-#   vireo.xm=pair-b     (tests/boot/run_qemu_pair.py --link): the bridge xenbr0 with its NIC,
-#                       10.0.0.1 on A and 10.0.0.2 on B, a ping of the other answered, and
-#                       the power-off only once the other has had its answer too
+#   vireo.xm=migrate-a  instead: one of two machines joined by a network of their own
+#   vireo.xm=migrate-b  (tests/boot/run_qemu_pair.py --link): the bridge xenbr0 with its NIC,
+#                       10.0.0.1 on A and 10.0.0.2 on B, a ping of the other answered; A
+#                       live-migrates a counting domU to B (xm migrate --live, xm
+#                       migrate-receive), whose TCP connection to A's Domain-0 lives on;
+#                       the power-off only once the other is done too
 #   vireo.root=LABEL=L  once the drivers are loaded, mount the disk labelled L (Domain-0's
 #                       Debian root filesystem, tools/dom0-rootfs) and switch_root into
 #                       this same script there (/usr/local/sbin/vireo-init), which goes on
@@ -288,8 +290,8 @@ if opt vireo.bench > /dev/null; then
 fi
 
 # Every NIC: up, then a DHCP lease from QEMU's user network (bounded: 10 tries 3 s apart);
-# but for the pair's link, where nothing serves DHCP (vireo.xm=pair-a, pair-b).
-case "$(opt vireo.xm)" in pair-*) dhcp=no ;; *) dhcp=yes ;; esac
+# but for the pair's link, where nothing serves DHCP (vireo.xm=migrate-a, migrate-b).
+case "$(opt vireo.xm)" in migrate-*) dhcp=no ;; *) dhcp=yes ;; esac
 for n in /sys/class/net/*; do
   n=${n##*/}
   [ "$n" = lo ] && continue
@@ -976,9 +978,9 @@ xm_pvio_network() {
 # (it is finished after the restore). xm console passes the domU's serial output as it is:
 # lines end in CR LF.
 whole_lines() { head -n "$(wc -l < "$1")" "$1" | tr -d '\r'; }
-counts() { whole_lines "$1" | sed -n 's/.*VIREO-LINUX: count \([0-9]*\), .*disk md5 [0-9a-f]*$/\1/p'; }
+counts() { whole_lines "$1" | sed -n 's/.*VIREO-LINUX: count \([0-9]*\), .*disk md5 [0-9a-z]*$/\1/p'; }
 check_counts() {
-  bad=$(whole_lines "$1" | grep 'VIREO-LINUX: count .*disk md5 [0-9a-f]*$' |
+  bad=$(whole_lines "$1" | grep 'VIREO-LINUX: count .*disk md5 [0-9a-z]*$' |
     grep -v "file md5 $counter_md5, disk md5 $disk_md5\$" | head -n 1)
   [ -z "$bad" ] || fail "$2: a count line with other checksums: $bad"
   prev=""
@@ -989,7 +991,7 @@ check_counts() {
 }
 xm_save() {
   # Before SIGPIPE is ignored: `yes` ends by it.
-  counter_md5=$(yes VIREO-COUNTER-FILE | head -c 1048576 | md5sum | cut -d' ' -f1)
+  counter_md5=$(counter_md5_of)
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE
   mkfifo /tmp/keys
@@ -1126,21 +1128,83 @@ xm_save_checkpoint() {
   mv $img/counter-c.sav $img/source.sav
 }
 
+# Live migration between two machines (vireo.xm=migrate-a and migrate-b): A makes the
+# counter domU, with a virtio NIC on xenbr0 (10.0.0.10), whose count lines also go over
+# one TCP connection to A's Domain-0 (vireo.counter_tcp); xm migrate --live moves it to B,
+# where xm migrate-receive waits. B's console shows it counting on from where it was, its
+# file intact, and A's end of the TCP connection gets every count, one by one, across the
+# move. A keeps the figures (rounds, downtime) in its xm migrate line.
+counter_md5_of() { yes VIREO-COUNTER-FILE | head -c 1048576 | md5sum | cut -d' ' -f1; }
+migrate_sender() {
+  counter_md5=$(counter_md5_of)
+  disk_md5=none
+  trap '' PIPE
+  mkfifo /tmp/keys
+  cat > /tmp/counter.cfg << EOF
+name = "counter"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.ip=10.0.0.10 vireo.counter vireo.counter_tcp=10.0.0.1:5001"
+vif = [ 'bridge=xenbr0' ]
+EOF
+  # Its input never ends (a background job's would be /dev/null, whose end nc takes for
+  # the end of the session, and closes the connection).
+  sleep 100000 | nc -l -p 5001 > /tmp/tcp.out 2> /dev/null &
+  tcp=$!
+  run_xm "xm create counter" xm create /tmp/counter.cfg
+  console_open counter /tmp/count1.out
+  wait_for /tmp/tcp.out "VIREO-LINUX: count 3, " || fail "migrate: no count came over the domU's TCP connection"
+  # B's xm migrate-receive may not listen yet: a refused connection leaves the domain here.
+  for _ in $(seq 300); do
+    xm migrate --live counter 10.0.0.2 > /tmp/xm.out 2>&1 && break
+    grep -q "Connection refused\|No route to host" /tmp/xm.out || break
+    sleep 1
+  done
+  while IFS= read -r line; do say "xm migrate --live: $line"; done < /tmp/xm.out
+  console_close > /dev/null
+  last=$(counts /tmp/count1.out | tail -n 1)
+  [ -n "$last" ] || fail "migrate: no count on A's console"
+  check_counts /tmp/count1.out "on A's console"
+  wait_for /tmp/tcp.out "VIREO-LINUX: count $((last + 5)), " ||
+    fail "migrate: the TCP connection carried no count after $last: $(tail -n 1 /tmp/tcp.out)"
+  check_counts /tmp/tcp.out "over the TCP connection"
+  say "migrate: A's end of the domU's TCP connection got counts $(counts /tmp/tcp.out | head -n 1) to $(counts /tmp/tcp.out | tail -n 1), one by one, across the move after $last"
+  kill $tcp 2> /dev/null
+  rm -f /tmp/keys
+}
+migrate_receiver() {
+  counter_md5=$(counter_md5_of)
+  disk_md5=none
+  trap '' PIPE
+  mkfifo /tmp/keys
+  run_xm "xm migrate-receive" xm migrate-receive
+  console_open counter /tmp/count.out
+  wait_for /tmp/count.out "VIREO-LINUX: count " || fail "migrate: no count on B's console"
+  first=$(counts /tmp/count.out | head -n 1)
+  wait_for /tmp/count.out "VIREO-LINUX: count $((first + 3)), " || fail "migrate: it did not count on here after $first"
+  check_counts /tmp/count.out "on B's console"
+  say "migrate: counter counts on here from $first, its file intact"
+  console_close > /dev/null
+  rm -f /tmp/keys
+}
+
 # One of two machines joined by a network of their own (tests/boot/run_qemu_pair.py
-# --link: a cable between their NICs, nothing else on it), as live migration will use
-# (pair_link a or b): the bridge xenbr0 with this Domain-0's NIC and its address (A
-# 10.0.0.1, B 10.0.0.2), a ping of the other answered, and then a word to the other that
-# this side is done, through nc on port 5100. The power-off waits for the other's word,
-# so neither machine leaves while the other still pings it. Every wait is bounded; the
-# machines boot at their own pace, and the ping tries cover the difference.
-pair_link() {
+# --link: a cable between their NICs, nothing else on it), as live migration uses
+# (pair_setup a or b, then the work, then pair_finish): the bridge xenbr0 with this
+# Domain-0's NIC and its address (A 10.0.0.1, B 10.0.0.2), a ping of the other answered,
+# and at the end a word to the other that this side is done, through nc on port 5100. The
+# power-off waits for the other's word, so neither machine leaves while the other still
+# needs it. Every wait is bounded; the machines boot at their own pace, and the ping tries
+# cover the difference. pair_setup returns 1 when the other cannot be reached.
+pair_setup() {
   case $1 in
     a) addr=10.0.0.1 peer=10.0.0.2 other=b ;;
     *) addr=10.0.0.2 peer=10.0.0.1 other=a ;;
   esac
   if ! ls -d /sys/class/net/eth* > /dev/null 2>&1; then
     fail "pair: no NIC to reach $peer through"
-    return
+    return 1
   fi
   make_bridge $addr
   say "pair: bridge xenbr0 with $(ls /sys/class/net/xenbr0/brif | tr '\n' ' ')address $addr"
@@ -1160,8 +1224,10 @@ pair_link() {
   else
     fail "pair: ping of $peer unanswered"
     kill $listener 2> /dev/null
-    return
+    return 1
   fi
+}
+pair_finish() {
   # This side is done: said to the other (its listener may not be up yet: retried). nc's
   # -w bounds only its connect; timeout bounds the wait for the other's end to close.
   told=0
@@ -1254,8 +1320,18 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
   else
     fail "no disk labelled vireo-domu to create domUs from"
   fi
-elif [ "$xm_mode" = pair-a ] || [ "$xm_mode" = pair-b ]; then
-  pair_link "${xm_mode#pair-}"
+elif [ "$xm_mode" = migrate-a ] || [ "$xm_mode" = migrate-b ]; then
+  if mount_domu_disk; then
+    host_before=$(host_kib)
+    if pair_setup "${xm_mode#migrate-}"; then
+      if [ "$xm_mode" = migrate-a ]; then migrate_sender; else migrate_receiver; fi
+      pair_finish "${xm_mode#migrate-}"
+      [ "$xm_mode" = migrate-b ] && run_xm "xm destroy counter" xm destroy counter
+    fi
+    check_memory_back "the migration" "$host_before"
+  else
+    fail "no disk labelled vireo-domu to create domUs from"
+  fi
 elif opt vireo.xm > /dev/null; then
   run_xm "xm info" xm info
   run_xm "xm list" xm list
