@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Boot build/vireo.iso in Bochs (which emulates Intel VT-x) and judge the console.
 
-Bochs runs headless (the `term` display, which opens no network port), COM1 goes to a
-file, and the run stops when --until matches the console or at --timeout. Bochs' own
-exit status says nothing (it is 1 for every guest-initiated exit), so only the console
-is judged: every --expect must match and no --forbid may. --ata-disk IMAGE adds an ATA
+Bochs runs headless (the `term` display, which opens no network port; its screen is read
+and dropped, or Bochs would block once it fills: serve_stderr), COM1 goes to a file,
+and the run stops when --until matches the console or at --timeout. Bochs' own exit
+status says nothing (it is 1 for every guest-initiated exit), so only the console is
+judged: every --expect must match and no --forbid may. --ata-disk IMAGE adds an ATA
 hard disk (the primary channel's slave) on a fresh copy of IMAGE
 (tests/boot/machine_devices.py).
 """
@@ -15,7 +16,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tty
 
 from console_check import check_console, forbidden_patterns, report
 from machine_devices import DeviceError, bochs_disk_line
@@ -39,6 +42,46 @@ mouse: enabled=0
 speaker: enabled=0
 sound: driver=dummy
 """
+
+
+SCREEN_LINE = re.compile(rb'Bochs connected to screen "(/dev/[^"]+)"')
+
+
+def drain(fd):
+    """Reads `fd` until it ends (EOF, or EIO once the other side is closed)."""
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def serve_stderr(stream):
+    """Bochs' stderr, read to its end. A Bochs built with its debugger (Debian's) gives
+    the term display a pseudo-terminal of its own (its stdin and stdout are the
+    debugger's), prints its name there, and writes the VGA screen to it: every screen
+    update sets the cursor again, some 50 bytes a second of emulated time even when
+    nothing changes. Nobody else opens that terminal: unread, its buffer fills after
+    some 20 KiB and Bochs blocks in that write for good, the machine stopped with it (no
+    instruction, no timer, no serial output), about 390 s of emulated time into a run
+    (dom0_vmx_xm_save froze so during xm restore or save). So the screen is read here,
+    and dropped."""
+    for line in stream:
+        m = SCREEN_LINE.search(line)
+        if not m:
+            continue
+        try:
+            fd = os.open(m.group(1).decode(errors="replace"), os.O_RDONLY | os.O_NOCTTY)
+        except OSError as e:
+            print(f"note: cannot open Bochs' screen {m.group(1)!r}: {e}", flush=True)
+            continue
+        try:
+            tty.setraw(fd)  # no echo back into Bochs' keyboard, reads return at once
+        except OSError:
+            pass
+        threading.Thread(target=drain, args=(fd,), daemon=True).start()
 
 
 def main():
@@ -72,8 +115,9 @@ def main():
         print("+", " ".join(cmd), f"(model {args.model}, {args.cpus} CPUs)", flush=True)
         start = time.monotonic()
         # The debugger build waits at its prompt: "c" continues it.
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env=dict(os.environ, TERM="xterm"), cwd=tmp, start_new_session=True)
+        threading.Thread(target=serve_stderr, args=(proc.stderr,), daemon=True).start()
         proc.stdin.write(b"c\n")
         proc.stdin.flush()
         console, stopped_by = "", "timeout"
