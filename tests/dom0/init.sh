@@ -1102,6 +1102,20 @@ xm_migrate_here() {
   done
   run_xm "xm list after xm migrate" xm list counter
   run_xm "xm migrate to nobody" xm migrate counter 127.0.0.1:8004
+  # A receiver that cannot make the domain (one of its incoming name is there already):
+  # the sender says why, and its domain runs on.
+  run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=64 -p
+  xm migrate-receive > /tmp/receive.out 2>&1 &
+  receiver=$!
+  wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive did not listen"
+  run_xm "xm migrate refused" xm migrate counter 127.0.0.1
+  [ "$status" = 1 ] || kill $receiver 2> /dev/null
+  wait_gone $receiver
+  say "xm migrate-receive (refusing): exit status $?"
+  while IFS= read -r line; do say "xm migrate-receive (refusing): $line"; done < /tmp/receive.out
+  now=$(counts /tmp/count2.out | tail -n 1)
+  wait_for /tmp/count2.out "VIREO-LINUX: count $((now + 2)), " && say "xm migrate refused: counter runs on here"
+  run_xm "xm destroy counter--incoming" xm destroy counter--incoming
 }
 # save -c of the restored counter: it runs on, and its image restores to the count it was
 # taken at. (Not under Bochs yet: there the machine froze in this save twice.)
