@@ -1104,7 +1104,7 @@ xm_migrate_here() {
   run_xm "xm migrate to nobody" xm migrate counter 127.0.0.1:8004
   # A receiver that cannot make the domain (one of its incoming name is there already):
   # the sender says why, and its domain runs on.
-  run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=64 -p
+  run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=96 -p
   xm migrate-receive > /tmp/receive.out 2>&1 &
   receiver=$!
   wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive did not listen"
