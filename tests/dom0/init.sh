@@ -974,6 +974,10 @@ xm_pvio_network() {
 # checksums of a file in its RAM and of a block of its virtio disk (vireo.counter) is
 # saved, restored, and counts on from where it stopped; with -c it runs on; damaged,
 # cut and foreign files are refused and create nothing.
+# What /tmp holds, and Domain-0's memory still available (its tmpfs needs both).
+tmp_note() {
+  say "xm save: $1: /tmp $(df -k /tmp | awk 'NR == 2 { print $3 " of " $2 }') KiB used, $(sed -n 's/^MemAvailable: *//p' /proc/meminfo) available"
+}
 # Only whole lines: the last may still be arriving, or have been cut by the save's pause
 # (it is finished after the restore). xm console passes the domU's serial output as it is:
 # lines end in CR LF.
@@ -995,10 +999,12 @@ xm_save() {
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE
   mkfifo /tmp/keys
-  # The images in RAM (tmpfs: half of Domain-0's, 128 MiB under Bochs), at most one whole
-  # image and half of one at a time.
+  # The images in RAM (tmpfs: half of Domain-0's, 102 MiB under Bochs), one at a time: a
+  # 65 MiB image, the 8 MiB disk and a copy of half the image did not fit there (the
+  # refused files below are that one image, changed in place).
   img=/tmp
   dd if=/dev/zero of=/tmp/counter-disk.img bs=1M count=8 2> /dev/null
+  tmp_note "before the save"
   cat > /tmp/counter.cfg << EOF
 name = "counter"
 memory = 128
@@ -1037,13 +1043,12 @@ EOF
   else
     xm_save_checkpoint
   fi
-  # Files that must not make a domain: cut in half (within its memory), one byte of its
+  # Files that must not make a domain, each the image changed in place: one byte of its
   # config changed (the first section: 32 bytes of header, 16 of section header, then the
-  # text, at a place the image's contents do not move), and a kernel.
+  # text, at a place the image's contents do not move), then put back; cut in half (within
+  # its memory); and a kernel.
+  tmp_note "before the refused files"
   size=$(stat -c %s $img/source.sav)
-  head -c $((size / 2)) $img/source.sav > $img/cut.sav
-  run_xm "xm restore cut" xm restore $img/cut.sav
-  rm -f $img/cut.sav
   # A migration stream cut in the middle (a sender that went away): the receiver makes
   # nothing, and says so.
   xm migrate-receive --port 8003 > /tmp/receive.out 2>&1 &
@@ -1057,8 +1062,14 @@ EOF
   mv $img/source.sav $img/damaged.sav
   at=60
   byte=$(dd if=$img/damaged.sav bs=1 skip=$at count=1 2> /dev/null | od -An -tu1 | tr -d ' ')
-  printf "\\$(printf %o $((255 - byte)))" | dd of=$img/damaged.sav bs=1 seek=$at conv=notrunc 2> /dev/null
+  put_byte() { printf "\\$(printf %o $1)" | dd of=$img/damaged.sav bs=1 seek=$at conv=notrunc 2> /dev/null; }
+  put_byte $((255 - byte))
   run_xm "xm restore damaged" xm restore $img/damaged.sav
+  put_byte $byte
+  mv $img/damaged.sav $img/cut.sav
+  truncate -s $((size / 2)) $img/cut.sav
+  run_xm "xm restore cut" xm restore $img/cut.sav
+  rm -f $img/cut.sav
   run_xm "xm restore foreign" xm restore /domu/vmlinuz
   run_xm "xm list counter after the refused files" xm list counter
   left=$(ls /run/vireo/domains/*.cfg /run/vireo/dm-*.restore 2> /dev/null | tr '\n' ' ')
