@@ -1129,7 +1129,7 @@ xm_migrate_here() {
   run_xm "xm destroy counter--incoming" xm destroy counter--incoming
 }
 # save -c of the restored counter: it runs on, and its image restores to the count it was
-# taken at. (Not under Bochs yet: there the machine froze in this save twice.)
+# taken at.
 xm_save_checkpoint() {
   rm -f $img/source.sav
   run_xm "xm save -c" xm save -c counter $img/counter-c.sav
