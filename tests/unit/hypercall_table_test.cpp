@@ -78,7 +78,7 @@ TEST(HypercallTable, PlatformStateCallsAreControlCallsOnAnotherDomain) {
 // A domain's CPUID for xm save and restore (ABI 0.9): a control call on another domain.
 TEST(HypercallTable, DomainCpuidIsAControlCallOnAnotherDomain) {
     EXPECT_EQ(kDomainCpuid, 51u);
-    EXPECT_EQ(kVersionValue, (0u << 16) | 9u);
+    EXPECT_GE(kVersionValue, (0u << 16) | 9u);
     EXPECT_EQ(kCreateMigratableCpuid, 2u);
     EXPECT_STREQ(hypercall_spec(kDomainCpuid)->name, "domain_cpuid");
     EXPECT_EQ(hypercall_spec(kDomainCpuid)->privilege, HypercallPrivilege::ControlDomain);
@@ -103,6 +103,15 @@ TEST(HypercallTable, NamesAreUnique) {
     for (u64 a = 0; a < kCount; ++a)
         for (u64 b = a + 1; b < kCount; ++b)
             if (hypercall_spec(a) && hypercall_spec(b)) EXPECT_STRNE(hypercall_spec(a)->name, hypercall_spec(b)->name);
+}
+
+// ABI 0.10: the dirty log's final take (live migration), and 1 MiB memory copies.
+TEST(HypercallTable, TheDirtyLogHasAFinalTake) {
+    EXPECT_EQ(kVersionValue, (0u << 16) | 10u);
+    EXPECT_EQ(kDirtyLogTakeFinal, 3u);
+    EXPECT_EQ(kMemoryCopyMax, 1024u * 1024u);
+    EXPECT_STREQ(hypercall_spec(kDomainDirtyLog)->name, "domain_dirty_log");
+    EXPECT_EQ(hypercall_spec(kDomainDirtyLog)->privilege, HypercallPrivilege::ControlDomain);
 }
 
 }  // namespace
