@@ -46,7 +46,8 @@ bool CopiedGuestRam::read(uint64_t gpa, void* dst, size_t length) {
             control_.call_with_buffer(kDomainMemoryRead, 2, out + done, uint32_t(n), domain_, gpa + done, 0, n);
         if (r < 0) {
             char at[24];
-            snprintf(at, sizeof(at), "%#llx", (unsigned long long)(gpa + done));
+            const uint64_t where = gpa + done;
+            snprintf(at, sizeof(at), "%#llx", static_cast<unsigned long long>(where));
             failure_ = std::string("reading its memory at ") + at + " failed: " + error_text(r);
             return false;
         }
