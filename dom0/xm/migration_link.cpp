@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace xm {
@@ -33,10 +34,16 @@ bool socket_address(const std::string& host, uint16_t port, sockaddr_storage& ou
     return false;
 }
 
-// A migration sends megabytes in sections and then waits for a line: no Nagle delay.
-void no_delay(int fd) {
+// A migration sends megabytes in sections and then waits for a line: no Nagle delay. A
+// peer that stops answering (its host hung, the cable pulled) ends a read or a write
+// after 10 minutes instead of holding the domain for ever: xm holds SIGINT meanwhile.
+void tune(int fd) {
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    timeval limit{};
+    limit.tv_sec = 600;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
 }
 
 }  // namespace
@@ -63,7 +70,7 @@ int connect_tcp(const std::string& host, uint16_t port, std::string& error) {
         close(fd);
         return -1;
     }
-    no_delay(fd);
+    tune(fd);
     return fd;
 }
 
@@ -102,7 +109,7 @@ int accept_tcp(int listener, std::string& peer, std::string& error) {
     inet_ntop(AF_INET6, &address.sin6_addr, text, sizeof(text));
     peer = text;
     if (peer.rfind("::ffff:", 0) == 0) peer = peer.substr(7);  // an IPv4 peer
-    no_delay(fd);
+    tune(fd);
     return fd;
 }
 
