@@ -1117,7 +1117,9 @@ xm_migrate_here() {
   run_xm "xm list after xm migrate" xm list counter
   run_xm "xm migrate to nobody" xm migrate counter 127.0.0.1:8004
   # A receiver that cannot make the domain (one of its incoming name is there already):
-  # the sender says why, and its domain runs on.
+  # the sender says why, and its domain runs on. (Not under Bochs: the refused stream
+  # still goes whole, minutes there.)
+  [ "$modes" = live ] && return
   run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=96 -p
   xm migrate-receive > /tmp/receive.out 2>&1 &
   receiver=$!
