@@ -122,7 +122,7 @@ private:
         std::string line;
         shutdown(fd_, SHUT_WR);
         if (link_failed && read_line(fd_, line) && line.rfind(migration::kErrorPrefix, 0) == 0)
-            error_ = where_ + " refused it: " + line.substr(strlen(migration::kErrorPrefix));
+            error_ = where_ + " refused it: " + migration::error_reason(line);
         return fail(who_ + ": " + error_ + "; it runs on here");
     }
 
@@ -132,8 +132,10 @@ private:
         if (!read_line(fd_, line)) return fail(who_ + ": " + where_ + " did not answer; it runs on here"), false;
         if (line != migration::kReady) return refused(line), false;
         std::string why;
-        if (!hold_.rename(migration::suffixed_name(d_.name, migration::kAwaySuffix), why))
+        if (!hold_.rename(migration::suffixed_name(d_.name, migration::kAwaySuffix), why)) {
+            send_line(fd_, migration::kErrorPrefix + why);  // the receiver destroys its copy
             return fail(who_ + ": " + why + "; it runs on here"), false;
+        }
         if (!send_line(fd_, migration::kGo) || !read_line(fd_, line)) {
             // Told to start: it may run there now. Never two of it: this one stays paused.
             hold_.keep_paused();
@@ -155,10 +157,7 @@ private:
     }
 
     void refused(const std::string& line) {
-        const std::string why = line.rfind(migration::kErrorPrefix, 0) == 0
-                                    ? line.substr(strlen(migration::kErrorPrefix))
-                                    : "it answered '" + line + "'";
-        fail(who_ + ": " + where_ + " refused it: " + why + "; it runs on here");
+        fail(who_ + ": " + where_ + " refused it: " + migration::error_reason(line) + "; it runs on here");
     }
 
     ControlClient& control_;

@@ -1,11 +1,15 @@
-// migrate-receive [--port PORT]: waits for one domain that `xm migrate` sends from another
-// host (default port 8002), makes it as it comes (dom0/xm/image_restore.hpp), paused, as
-// NAME--incoming, and starts it as NAME once the sender has handed it over
-// (migration_protocol.hpp). A stream that is damaged or cut in the middle creates nothing
-// here, and the sender's domain runs on there.
+// migrate-receive [--port PORT] [--from ADDR,...]: waits for one domain that `xm migrate`
+// sends from another host (default port 8002), from one of the addresses --from names
+// (without it, this host's own: 127.0.0.1 and ::1), as xend's relocation-hosts-allow:
+// whoever sends a domain chooses its disks and NICs here. It makes the domain as it comes (dom0/xm/image_restore.hpp),
+// paused, as NAME--incoming, and starts it as NAME once the sender has handed it over (migration_protocol.hpp). A
+// stream that is damaged or cut in the middle creates nothing here, and the sender's domain runs on there.
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "dom0/xm/image_restore.hpp"
 #include "dom0/xm/migration_link.hpp"
@@ -36,9 +40,23 @@ void answer_error(int fd, const std::string& why) {
 int cmd_migrate_receive(ControlClient& control, const Args& args) {
     ParsedOptions options;
     std::string error;
-    if (!split_options(args, "migrate-receive", {}, {{"--port", "port"}, {"-p", "port"}}, options, error))
+    if (!split_options(args, "migrate-receive", {}, {{"--port", "port"}, {"-p", "port"}, {"--from", "from"}}, options,
+                       error))
         return fail(error);
-    if (!options.rest.empty()) return fail("usage: xm migrate-receive [--port PORT]");
+    if (!options.rest.empty()) return fail("usage: xm migrate-receive [--port PORT] [--from ADDR,...]");
+    std::vector<std::string> allowed{"127.0.0.1", "::1"};
+    if (options.has_value("from")) {
+        allowed.clear();
+        const std::string& list = options.values.at("from");
+        for (size_t at = 0; at <= list.size();) {
+            const size_t comma = list.find(',', at) == std::string::npos ? list.size() : list.find(',', at);
+            std::string address;
+            if (!canonical_address(list.substr(at, comma - at), address))
+                return fail("migrate-receive: '" + list.substr(at, comma - at) + "' is not an IP address");
+            allowed.push_back(address);
+            at = comma + 1;
+        }
+    }
     uint16_t port = migration::kDefaultPort;
     if (options.has_value("port") && !migration::parse_port(options.values.at("port"), port))
         return fail("migrate-receive: '" + options.values.at("port") + "' is not a port (1-65535)");
@@ -46,7 +64,18 @@ int cmd_migrate_receive(ControlClient& control, const Args& args) {
     if (listener < 0) return fail("migrate-receive: " + error);
     fprintf(stderr, "xm: migrate-receive: waiting on port %u\n", port);
     std::string peer;
-    const int fd = accept_tcp(listener, peer, error);
+    int fd;
+    for (;;) {
+        fd = accept_tcp(listener, peer, error);
+        if (fd < 0) break;
+        std::string canonical;
+        if (canonical_address(peer, canonical) && std::find(allowed.begin(), allowed.end(), canonical) != allowed.end())
+            break;
+        fprintf(stderr, "xm: migrate-receive: refused a connection from %s (not one that --from names)\n",
+                peer.c_str());
+        send_line(fd, std::string(migration::kErrorPrefix) + "this host takes no domain from " + peer);
+        close(fd);
+    }
     close(listener);
     if (fd < 0) return fail("migrate-receive: " + error);
     fprintf(stderr, "xm: migrate-receive: receiving a domain from %s\n", peer.c_str());
@@ -56,9 +85,10 @@ int cmd_migrate_receive(ControlClient& control, const Args& args) {
     const HeldSignals held;
     FdSource in(fd);
     ImageRestore restore(control, "the stream from " + peer, migration::kIncomingSuffix);
+    // What it made goes first: the sender, told, gives its copy its name back at once.
     auto refuse = [&](const std::string& why) {
-        answer_error(fd, why);
         restore.discard();
+        answer_error(fd, why);
         close(fd);
         return fail(who + ": " + why);
     };
@@ -69,10 +99,7 @@ int cmd_migrate_receive(ControlClient& control, const Args& args) {
         restore.discard();
         close(fd);
         return fail(who + ": the sender did not hand the domain over" +
-                    (line.rfind(migration::kErrorPrefix, 0) == 0
-                         ? ": " + line.substr(sizeof(migration::kErrorPrefix) - 1)
-                         : std::string()) +
-                    "; it runs on there");
+                    (line.empty() ? std::string() : ": " + migration::error_reason(line)) + "; it runs on there");
     }
     const std::string& name = restore.config().name;
     const int64_t renamed = rename_domain(control, restore.id(), name);

@@ -21,13 +21,15 @@ DomainHold::DomainHold(ControlClient& control, const DomainStatus& d) : control_
 DomainHold::~DomainHold() {
     if (gone_) return;
     const std::string who = domain_name(d_);
+    if (logging_) control_.call(kDomainDirtyLog, d_.id, kDirtyLogDisable, 0, 0);
+    // Kept paused (it may run on the other host now): under the name it has, so that an
+    // `xm unpause NAME` meant for the other host's copy never wakes this one.
+    if (keep_paused_) return;
     if (renamed_) {
         const int64_t r = rename_domain(control_, d_.id, d_.name);
         if (r < 0)
             fprintf(stderr, "xm: %s: its name could not be given back: %s\n", who.c_str(), error_text(r).c_str());
     }
-    if (logging_) control_.call(kDomainDirtyLog, d_.id, kDirtyLogDisable, 0, 0);
-    if (keep_paused_) return;
     std::string why_not;
     if (devices_stopped_ && !device_model_continue(d_.id, why_not))
         fprintf(stderr, "xm: %s: its devices did not go on: %s\n", who.c_str(), why_not.c_str());

@@ -2,8 +2,8 @@
 // whatever went wrong on the way (one scope guard for every undo): its name given back,
 // its dirty log ended, its device model told to go on, and the domain unpaused, for each
 // of them only if this hold changed it. gone() says the domain was destroyed (nothing to
-// undo); keep_paused() leaves it paused with its devices stopped (a migration whose
-// handover broke: the domain may run on the other host).
+// undo); keep_paused() leaves it paused with its devices stopped and under its new name
+// (a migration whose handover broke: the domain may run on the other host).
 #pragma once
 
 #include <stdint.h>

@@ -271,8 +271,9 @@ bool ImageRestore::start_devices() {
     if (fd < 0) return refuse("cannot write " + state_path + ": " + strerror(errno));
     const bool written = write_all(fd, devices_.data(), devices_.size());
     if (close(fd) != 0 || !written) {
+        const std::string why = strerror(errno);  // before unlink, which may change errno
         unlink(state_path.c_str());
-        return refuse("cannot write " + state_path + ": " + strerror(errno));
+        return refuse("cannot write " + state_path + ": " + why);
     }
     const bool started = start_device_model(id_, config_, error_, state_path);
     unlink(state_path.c_str());

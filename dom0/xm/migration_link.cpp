@@ -113,6 +113,21 @@ int accept_tcp(int listener, std::string& peer, std::string& error) {
     return fd;
 }
 
+bool canonical_address(const std::string& text, std::string& out) {
+    sockaddr_storage address;
+    socklen_t length;
+    std::string host = text;
+    if (host.rfind("::ffff:", 0) == 0 && host.find('.') != std::string::npos) host = host.substr(7);
+    if (!socket_address(host, 0, address, length)) return false;
+    char buffer[INET6_ADDRSTRLEN] = {};
+    const void* raw = address.ss_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr);
+    if (!inet_ntop(address.ss_family, raw, buffer, sizeof(buffer))) return false;
+    out = buffer;
+    return true;
+}
+
 bool send_line(int fd, const std::string& text) {
     const std::string line = text + "\n";
     for (size_t done = 0; done < line.size();) {

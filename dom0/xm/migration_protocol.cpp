@@ -4,6 +4,12 @@
 
 namespace xm::migration {
 
+std::string error_reason(const std::string& line) {
+    const std::string prefix = kErrorPrefix;
+    if (line.compare(0, prefix.size(), prefix) == 0) return line.substr(prefix.size());
+    return "it answered '" + line + "'";
+}
+
 std::string suffixed_name(const std::string& name, const std::string& suffix) {
     constexpr size_t kNameMax = 31;
     const size_t keep = suffix.size() >= kNameMax ? 0 : kNameMax - suffix.size();

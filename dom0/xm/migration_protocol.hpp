@@ -24,6 +24,9 @@ inline constexpr char kErrorPrefix[] = "error: ";
 inline constexpr char kIncomingSuffix[] = "--incoming";
 inline constexpr char kAwaySuffix[] = "--migratedaway";
 
+// The reason in an "error: WHY" line, or "it answered 'LINE'" for any other line.
+std::string error_reason(const std::string& line);
+
 // NAME with `suffix`, NAME cut short so that both fit a domain's name (31 characters).
 std::string suffixed_name(const std::string& name, const std::string& suffix);
 

@@ -507,17 +507,27 @@ i64 dirty_log(Vcpu& caller, Domain& d, u64 op, u64 address, u64 pages) {
             if (pages != d.memory.pages()) return kErrorInvalid;
             auto* out = new (kNoThrow) u64[words]{};
             if (!out) return kErrorNoMemory;
-            u64 count;
-            {
-                // The mappings' lock before the domain's (foreign_mappings.cpp's order).
-                LockGuard<SpinLock> foreign_guard(foreign_mappings_lock());
+            u64 count = 0;
+            auto take = [&] {
                 LockGuard<SpinLock> guard(d.lock);
-                if (d.resources_released || !d.dirty_bitmap) {
-                    delete[] out;
-                    return kErrorWrongState;
-                }
+                if (d.resources_released || !d.dirty_bitmap) return false;
                 if (op == kDirtyLogTakeFinal) foreign_mark_mapped_written_locked(d);
                 count = d.memory.dirty_log_take(out);
+                return true;
+            };
+            // The final take counts the pages others map: under the mappings' lock, taken
+            // before the domain's (foreign_mappings.cpp's order). A plain take leaves every
+            // other domain's mappings alone.
+            bool taken;
+            if (op == kDirtyLogTakeFinal) {
+                LockGuard<SpinLock> foreign_guard(foreign_mappings_lock());
+                taken = take();
+            } else {
+                taken = take();
+            }
+            if (!taken) {
+                delete[] out;
+                return kErrorWrongState;
             }
             domain_tlb_shootdown(d);  // before the caller reads the pages it names
             const bool ok = write_caller(caller, address, out, usize((pages + 7) / 8));

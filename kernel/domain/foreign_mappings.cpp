@@ -155,7 +155,9 @@ void foreign_mappings_release(Domain& d) {
                     ++revoked;
                 }
             } else if (r.mapper == &d) {
-                // Its own memory goes: nothing to put back; the mapping ends with it.
+                // Its own memory goes: nothing to put back; the mapping ends with it, and
+                // its pages count as written in the target's dirty log, as at an unmap.
+                mark_written(*static_cast<Domain*>(const_cast<void*>(r.target)), r);
                 pages[ended] = r.pages;
                 targets[ended++] = static_cast<Domain*>(const_cast<void*>(r.target));
                 uncharge += bookkeeping_bytes(r.count);

@@ -1188,7 +1188,7 @@ EOF
   # B's xm migrate-receive may not listen yet: a refused connection leaves the domain here.
   for _ in $(seq 300); do
     xm migrate --live counter 10.0.0.2 > /tmp/xm.out 2>&1 && break
-    grep -q "Connection refused\|No route to host" /tmp/xm.out || break
+    grep -Eq "Connection refused|No route to host" /tmp/xm.out || break
     sleep 1
   done
   while IFS= read -r line; do say "xm migrate --live: $line"; done < /tmp/xm.out
@@ -1201,6 +1201,7 @@ EOF
   check_counts /tmp/tcp.out "over the TCP connection"
   say "migrate: A's end of the domU's TCP connection got counts $(counts /tmp/tcp.out | head -n 1) to $(counts /tmp/tcp.out | tail -n 1), one by one, across the move after $last"
   kill $tcp 2> /dev/null
+  pkill -f "^sleep 100000\$"
   rm -f /tmp/keys
 }
 migrate_receiver() {
@@ -1208,7 +1209,8 @@ migrate_receiver() {
   disk_md5=none
   trap '' PIPE
   mkfifo /tmp/keys
-  run_xm "xm migrate-receive" xm migrate-receive
+  # Bounded: a sender that never comes is a failure, not a hang.
+  run_xm "xm migrate-receive" timeout 900 xm migrate-receive --from 10.0.0.1
   console_open counter /tmp/count.out
   wait_for /tmp/count.out "VIREO-LINUX: count " || fail "migrate: no count on B's console"
   first=$(counts /tmp/count.out | head -n 1)

@@ -74,6 +74,23 @@ TEST(MigrationLink, LinesGoAcrossAndAnEndIsNoLine) {
     close(fds[1]);
 }
 
+TEST(MigrationProtocol, AnErrorLineGivesItsReason) {
+    EXPECT_EQ(error_reason("error: a domain named 'x' exists already"), "a domain named 'x' exists already");
+    EXPECT_EQ(error_reason("hello"), "it answered 'hello'");
+}
+
+TEST(MigrationLink, AddressesHaveOneSpelling) {
+    std::string out;
+    ASSERT_TRUE(xm::canonical_address("::ffff:10.0.0.1", out));
+    EXPECT_EQ(out, "10.0.0.1") << "an IPv4 peer of an IPv6 socket";
+    ASSERT_TRUE(xm::canonical_address("localhost", out));
+    EXPECT_EQ(out, "127.0.0.1");
+    ASSERT_TRUE(xm::canonical_address("0:0:0:0:0:0:0:1", out));
+    EXPECT_EQ(out, "::1");
+    EXPECT_FALSE(xm::canonical_address("otherhost", out));
+    EXPECT_FALSE(xm::canonical_address("", out));
+}
+
 TEST(MigrationLink, HostNamesAreRefusedWithTheReason) {
     std::string error;
     EXPECT_EQ(xm::connect_tcp("otherhost", 8002, error), -1);
