@@ -24,9 +24,9 @@ inline constexpr u32 kForeignMapRecords = 64;
 // Maps `count` pages of `target` from its guest frame `first_gfn` at the mapper's RAM
 // pages `local_gfns` (its guest frame numbers). Returns a handle (>= 0) or a hypercall
 // error: kErrorInvalid (a count out of range, a page that is not RAM on the target's side
-// (plain, or log-dirty) or plain RAM on the mapper's, a page named twice), kErrorWrongState (the target's memory is going),
-// kErrorNoMemory (no record free, or no quota for the bookkeeping or a split).
-// On an error nothing stays mapped.
+// (plain, or log-dirty) or plain RAM on the mapper's, a page named twice), kErrorWrongState (the target's memory is
+// going), kErrorNoMemory (no record free, or no quota for the bookkeeping or a split). On an error nothing stays
+// mapped.
 i64 foreign_map(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_gfns, u32 count);
 // Ends the mapping `handle` names (kErrorInvalid when it names none of the mapper's):
 // its pages are its own again on every CPU when this returns.
