@@ -7,6 +7,7 @@
 // its vCPUs and devices (stop-and-copy). Progress is a line a round; the end says the
 // downtime (from the pause to the moment it runs on the other host) and the total time.
 // Whatever fails before the other host runs it, the domain runs on here as it was.
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +47,15 @@ public:
 
     int run(bool live) {
         started_ = monotonic_seconds();
+        // A receiver that cannot take the domain says so at once (then reads on until this
+        // side closes): stop there, rather than send all of it first, paused at the end.
+        writer_.set_stop_check([this] {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 0) <= 0) return std::string();
+            std::string line;
+            if (read_line(fd_, line)) return where_ + " refused it: " + migration::error_reason(line);
+            return where_ + " closed the connection";
+        });
         const uint64_t ram_pages = d_.memory_bytes / 4096;
         std::vector<uint8_t> devices;
         std::vector<uint64_t> pending;

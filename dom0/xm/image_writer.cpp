@@ -107,7 +107,9 @@ bool ImageWriter::chunk(uint32_t type, uint64_t gpa, uint32_t count) {
     buffer_.resize(size_t(image::kMaxChunkPages) * image::kPageBytes);
     if (!ram_.read(gpa, buffer_.data(), size_t(count) * image::kPageBytes)) return fail_with(ram_.failure());
     const std::vector<uint8_t> payload = image::encode_memory(gpa, buffer_.data(), count);
-    return section(type, payload.data(), payload.size());
+    if (!section(type, payload.data(), payload.size())) return false;
+    const std::string stop = stop_check_ ? stop_check_() : std::string();
+    return stop.empty() || fail_with(stop);
 }
 
 bool ImageWriter::memory(const std::string& what) {

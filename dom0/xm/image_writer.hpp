@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ public:
     // The end section (it counts the pages memory() wrote), then what is buffered.
     bool end();
 
+    // Asked after each chunk of RAM: a reason to stop (a migration's receiver that said
+    // no), or empty to go on.
+    void set_stop_check(std::function<std::string()> check) { stop_check_ = std::move(check); }
+
     uint64_t bytes() const { return out_.bytes(); }
     const std::string& error() const { return error_; }
 
@@ -82,6 +87,7 @@ private:
     FdSink& out_;
     CopiedGuestRam ram_;
     std::vector<uint8_t> buffer_;
+    std::function<std::string()> stop_check_;
     uint64_t pages_ = 0;
     std::string error_;
 };
