@@ -25,12 +25,6 @@ int simple_call(ControlClient& control, const Args& args, const char* command, u
     return 0;
 }
 
-double seconds_since(const timespec& start) {
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
-}
-
 }  // namespace
 
 int cmd_pause(ControlClient& c, const Args& a) { return simple_call(c, a, "pause", kDomainPause); }
@@ -91,8 +85,7 @@ int cmd_shutdown(ControlClient& control, const Args& args) {
     }
     if (!wait) return status;
     if (asked.size() > 1) printf("Waiting for %zu domains\n", asked.size());
-    timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    const double start = monotonic_seconds();
     double next_note = 10;
     while (!asked.empty()) {
         for (size_t i = 0; i < asked.size();) {
@@ -108,9 +101,9 @@ int cmd_shutdown(ControlClient& control, const Args& args) {
             asked.erase(asked.begin() + long(i));
         }
         if (asked.empty()) break;
-        if (!events.wait_event(1000) && seconds_since(start) >= next_note) {
+        if (!events.wait_event(1000) && monotonic_seconds() - start >= next_note) {
             fprintf(stderr, "xm: waiting for %s to shut down (%.0f s)\n", domain_name(asked[0]).c_str(),
-                    seconds_since(start));
+                    monotonic_seconds() - start);
             next_note += 10;
         }
     }
