@@ -49,6 +49,18 @@ vcpu_state::Segment read_segment(const SegmentFields& f) {
             (ar & kUnusable) != 0};
 }
 
+// A TSS type without the busy bit (1: 16-bit, 9: 32/64-bit) in TR, which VM entry refuses
+// (SDM vol. 3C 26.3.1.2: TR's type must be 3 or 11). A real CPU's LTR marks both the
+// descriptor and TR busy, but a state saved elsewhere may keep the type as the descriptor
+// had it before: QEMU's SVM keeps it so in the VMCB. Marked busy, as it is in the GDT.
+constexpr u16 kTssTypeMask = 0x17, kTssAvailable16 = 0x01, kTssAvailable = 0x09, kTssBusyBit = 0x02;
+
+vcpu_state::Segment busy_tr(vcpu_state::Segment tr) {
+    const u16 type = tr.attributes & kTssTypeMask;  // S (bit 4) clear: a system descriptor
+    if (!tr.unusable && (type == kTssAvailable16 || type == kTssAvailable)) tr.attributes |= kTssBusyBit;
+    return tr;
+}
+
 void write_segment(const SegmentFields& f, const vcpu_state::Segment& s) {
     const u32 ar = (s.attributes & 0xffu) | ((s.attributes & 0xf00u) << 4) | (s.unusable ? kUnusable : 0);
     write(f.selector, s.selector);
@@ -115,7 +127,8 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         vcpu.regs.rflags = in.rflags;
     }
     if (parts & Part::kSegments) {
-        for (u8 i = 0; i < u8(SegmentIndex::Count); ++i) write_segment(kSegments[i], in.segment[i]);
+        for (u8 i = 0; i < u8(SegmentIndex::Count); ++i)
+            write_segment(kSegments[i], SegmentIndex(i) == SegmentIndex::Tr ? busy_tr(in.segment[i]) : in.segment[i]);
         write(FieldNatural::GuestGdtrBase, in.gdtr.base);
         write(Field32::GuestGdtrLimit, u32(in.gdtr.limit));
         write(FieldNatural::GuestIdtrBase, in.idtr.base);
@@ -163,7 +176,12 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         vcpu.events.nmi_pending = in.events.nmi_pending;
         u32 interruptibility = read(Field32::GuestInterruptibility) & ~(kBlockingBySti | kBlockingByNmi);
         interruptibility &= ~kBlockingByMovSs;
-        if (in.events.interrupt_shadow) interruptibility |= kBlockingBySti;
+        // The neutral state (like AMD's) has one interrupt shadow; VM entry refuses
+        // blocking by STI with RFLAGS.IF clear (SDM vol. 3C 26.3.1.5), where the shadow
+        // can only be a MOV SS's.
+        constexpr u64 kRflagsIf = 1ull << 9;
+        if (in.events.interrupt_shadow)
+            interruptibility |= (vcpu.regs.rflags & kRflagsIf) ? kBlockingBySti : kBlockingByMovSs;
         if (in.events.nmi_blocked) interruptibility |= kBlockingByNmi;
         write(Field32::GuestInterruptibility, interruptibility);
     }

@@ -101,8 +101,11 @@ bool ImageRestore::section(const image::Section& s) {
     const char* name = image::section_name(s.type);
     if (s.type != image::kConfig && !have_config_)
         return refuse(std::string("its ") + name + " section comes before its config");
-    if (s.type != image::kConfig && s.type != image::kDomain && id_ == 0)
+    if (s.type != image::kConfig && s.type != image::kDomain && !have_domain_)
         return refuse(std::string("its ") + name + " section comes before its domain section");
+    if (have_domain_ && id_ == 0 && s.type != image::kConfig && s.type != image::kDomain && s.type != image::kCpuid &&
+        !create_domain(nullptr))
+        return false;
     switch (s.type) {
         case image::kConfig: return config_section(s.payload);
         case image::kDomain: return domain_section(s.payload);
@@ -133,7 +136,7 @@ bool ImageRestore::config_section(const std::vector<uint8_t>& payload) {
 }
 
 bool ImageRestore::domain_section(const std::vector<uint8_t>& payload) {
-    if (id_ != 0) return refuse("it has two domain sections");
+    if (have_domain_) return refuse("it has two domain sections");
     if (payload.size() != sizeof(record_)) return refuse("its domain section is not 48 bytes");
     memcpy(&record_, payload.data(), sizeof(record_));
     if (memchr(record_.name, 0, sizeof(record_.name)) == nullptr || config_.name != record_.name)
@@ -147,6 +150,11 @@ bool ImageRestore::domain_section(const std::vector<uint8_t>& payload) {
     if ((record_.flags & kCreateMigratableCpuid) != config_create_flags(config_))
         return refuse(std::string("its domain section's CPUID does not match its config's cpuid = '") +
                       cpuid_mode_name(config_.cpuid) + "'");
+    have_domain_ = true;
+    return true;
+}
+
+bool ImageRestore::create_domain(const CpuidSnapshot* limit) {
     const std::string name = name_suffix_.empty() ? config_.name : migration::suffixed_name(config_.name, name_suffix_);
     DomainCreateArgs args{};
     if (name.size() >= sizeof(args.name)) return refuse("the name '" + name + "' is too long");
@@ -154,6 +162,11 @@ bool ImageRestore::domain_section(const std::vector<uint8_t>& payload) {
     args.memory_bytes = record_.memory_bytes;
     args.vcpus = record_.vcpus;
     args.flags = record_.flags;
+    if (limit) {
+        args.flags |= kCreateCpuidLimit;
+        args.cpuid_limit = {limit->leaf1.ecx, limit->leaf1.edx, limit->leaf7.ebx, limit->leaf7.ecx,
+                            limit->leaf7.edx, limit->ext1.ecx,  limit->ext1.edx,  0};
+    }
     const int64_t id = control_.call_with_buffer(kDomainCreate, 0, &args, sizeof(args));
     if (id == kErrorExists) return refuse("a domain named '" + name + "' exists already");
     if (id == kErrorNoMemory)
@@ -166,15 +179,19 @@ bool ImageRestore::domain_section(const std::vector<uint8_t>& payload) {
     return true;
 }
 
-// The features the domain was given against those the same domain gets here (made with
-// the same flags): a guest may use any of them at any moment, so one that this CPU lacks
-// refuses the restore. An image without the section (an older xm's) is not checked.
+// The domain is made here with no feature beyond those it was given where it started
+// (kCreateCpuidLimit): it keeps its CPUID wherever it moves, and can move back. Those
+// features against what it gets here: a guest may use any of them at any moment, so one
+// that this CPU lacks refuses the restore. An image without the section (an older xm's)
+// is not checked, and its domain gets this host's features.
 bool ImageRestore::cpuid_section(const std::vector<uint8_t>& payload) {
     if (have_cpuid_) return refuse("it has two cpuid sections");
+    if (id_ != 0) return refuse("its cpuid section comes after its memory or state");
     have_cpuid_ = true;
     CpuidSnapshot saved, now;
     if (!decode_cpuid_snapshot(payload, saved))
         return refuse("its cpuid section is not " + std::to_string(kCpuidSnapshotBytes) + " bytes");
+    if (!create_domain(&saved)) return false;
     if (!read_domain_cpuid(control_, id_, now, error_)) return false;
     const std::vector<std::string> missing = missing_features(saved, now);
     if (missing.empty()) return true;
@@ -241,7 +258,8 @@ bool ImageRestore::memory_update_section(const std::vector<uint8_t>& payload) {
 }
 
 bool ImageRestore::end(const std::vector<uint8_t>& payload) {
-    if (id_ == 0) return refuse("it ends before its domain section");
+    if (!have_domain_) return refuse("it ends before its domain section");
+    if (id_ == 0) return refuse("it ends before its memory sections");
     const uint64_t pages = payload.size() == 8 ? image::get64(payload.data()) : 0;
     if (payload.size() != 8 || pages != pages_seen_)
         return refuse("its end section counts " + std::to_string(pages) + " pages of memory, its memory sections " +

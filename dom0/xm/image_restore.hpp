@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dom0/xm/control_client.hpp"
+#include "dom0/xm/cpuid_features.hpp"
 #include "dom0/xm/foreign_memory.hpp"
 #include "dom0/xm/guest_ram_blocks.hpp"
 #include "dom0/xm/save_image.hpp"
@@ -53,6 +54,9 @@ private:
     bool config_section(const std::vector<uint8_t>& payload);
     bool domain_section(const std::vector<uint8_t>& payload);
     bool cpuid_section(const std::vector<uint8_t>& payload);
+    // Makes the domain its domain section describes, at its cpuid section (with no CPUID
+    // feature outside `limit`) or, in an image without one, at the next section.
+    bool create_domain(const CpuidSnapshot* limit);
     bool vcpu_section(const std::vector<uint8_t>& payload);
     bool memory_section(const std::vector<uint8_t>& payload);
     bool memory_update_section(const std::vector<uint8_t>& payload);
@@ -66,6 +70,7 @@ private:
     XlConfig config_;
     bool have_config_ = false;
     save_image::DomainRecord record_{};
+    bool have_domain_ = false;  // its domain section was read (the domain made once id_ != 0)
     uint32_t id_ = 0;
     bool kept_ = false;
     std::vector<RamBlock> blocks_;

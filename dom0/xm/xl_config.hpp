@@ -63,7 +63,9 @@ struct XlConfig {
     EndAction on_crash = EndAction::Destroy;
     std::vector<DiskSpec> disks;
     std::vector<VifSpec> vifs;
-    CpuidMode cpuid = CpuidMode::Host;
+    // Migratable by default: every domain xm makes may be saved and moved, to either
+    // vendor's CPU; 'host' gives one vendor's own features too, for a domain that stays.
+    CpuidMode cpuid = CpuidMode::Migratable;
     bool start_paused = false;  // xm create -p, not a config key
 };
 

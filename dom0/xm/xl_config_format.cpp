@@ -56,8 +56,8 @@ bool format_xl_config(const XlConfig& c, std::string& out, std::string& error) {
         !string_line("on_reboot", end_action_name(c.on_reboot)) ||
         !string_line("on_crash", end_action_name(c.on_crash)))
         return false;
-    // Only when it is not the default, so that a host domain's record reads as before.
-    if (c.cpuid != CpuidMode::Host && !string_line("cpuid", cpuid_mode_name(c.cpuid))) return false;
+    // Only when it is not the default (migratable).
+    if (c.cpuid != CpuidMode::Migratable && !string_line("cpuid", cpuid_mode_name(c.cpuid))) return false;
     std::string list;
     for (const DiskSpec& d : c.disks) {
         std::string spec = "format=" + d.format + ",access=" + (d.read_only ? "ro" : "rw");

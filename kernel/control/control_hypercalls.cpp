@@ -50,7 +50,8 @@ i64 create(Vcpu& caller, u64 args_address) {
     if (name_length == sizeof(args.name) || !valid_domain_name(args.name, name_length)) return kErrorInvalid;
     if (args.memory_bytes < kMinDomainMemory || args.memory_bytes > kMaxDomainMemory) return kErrorInvalid;
     if (args.vcpus < 1 || args.vcpus > Domain::kMaxVcpus) return kErrorInvalid;
-    if (args.flags & ~u32(kCreatePcPlatform | kCreateMigratableCpuid)) return kErrorInvalid;
+    if (args.flags & ~u32(kCreatePcPlatform | kCreateMigratableCpuid | kCreateCpuidLimit)) return kErrorInvalid;
+    if ((args.flags & kCreateCpuidLimit) && args.cpuid_limit.reserved != 0) return kErrorInvalid;
     const bool pc = args.flags & kCreatePcPlatform;
     DomainConfig config{};
     memcpy(config.name, args.name, name_length);
@@ -58,6 +59,8 @@ i64 create(Vcpu& caller, u64 args_address) {
     config.vcpus = args.vcpus;
     config.pc_platform = pc;
     config.migratable_cpuid = (args.flags & kCreateMigratableCpuid) != 0;
+    config.cpuid_limited = (args.flags & kCreateCpuidLimit) != 0;
+    config.cpuid_limit = args.cpuid_limit;
     config.privileged = false;
     config.release_when_ended = false;  // its creator destroys it
     const char* error = nullptr;

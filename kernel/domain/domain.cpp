@@ -181,6 +181,7 @@ Domain* domain_create(const DomainConfig& config, const char** error) {
     }
     d->cpuid.init(g_host_cpu, config.vcpus, fpu_guest_xcr0_supported());
     d->cpuid.set_migratable(config.migratable_cpuid);
+    if (config.cpuid_limited) d->cpuid.set_feature_limit(config.cpuid_limit);
     if (!attach_devices(*d, config.pc_platform || config.hardware_domain, error) ||
         (d->hardware_domain && !passthrough_attach(*d, error)) ||
         !domain_table_insert(*d, d->hardware_domain ? 0 : ~0u, error)) {

@@ -156,6 +156,10 @@ struct DomainConfig {
     // Only the CPUID features both AMD and Intel define (CpuidPolicy::set_migratable): it
     // may be restored on the other vendor's CPU.
     bool migratable_cpuid = false;
+    // No CPUID feature outside cpuid_limit (CpuidPolicy::set_feature_limit): a restored
+    // domain keeps the features it was given where it started.
+    bool cpuid_limited = false;
+    hypercall::CpuidFeatureLimit cpuid_limit = {};
     bool privileged = false;
     bool release_when_ended = true;  // false for domains a control domain created
     // Domain-0: id 0, privileged, RAM identity-mapped (`low_memory` first, the host's

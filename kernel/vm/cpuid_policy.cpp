@@ -165,6 +165,11 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
                 r.ecx &= kMigratableLeaf1Ecx;
                 r.edx &= kMigratableLeaf1Edx;
             }
+            if (limited_) {
+                // OSXSAVE follows the guest's CR4 (and is clear once the limit hid XSAVE).
+                r.ecx &= limit_.leaf1_ecx | kLeaf1EcxOsxsave | kLeaf1EcxHypervisor;
+                r.edx &= limit_.leaf1_edx;
+            }
             return r;
         case 2:
         case 4: return host;  // cache descriptors
@@ -174,6 +179,11 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
                 r.ebx &= kMigratableLeaf7Ebx;
                 r.ecx &= kMigratableLeaf7Ecx;
                 r.edx &= kMigratableLeaf7Edx;
+            }
+            if (limited_) {
+                r.ebx &= limit_.leaf7_ebx;
+                r.ecx &= limit_.leaf7_ecx;
+                r.edx &= limit_.leaf7_edx;
             }
             return r;
         case 0xd:
@@ -212,6 +222,10 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
                 r.ecx &= kMigratableExt1Ecx;
                 r.edx &= kMigratableExt1Edx;
             }
+            if (limited_) {
+                r.ecx &= limit_.ext1_ecx;
+                r.edx &= limit_.ext1_edx;
+            }
             return r;
         case 0x80000002:
         case 0x80000003:
@@ -225,6 +239,15 @@ CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_
             return r;
         default: return {};
     }
+}
+
+void CpuidPolicy::set_feature_limit(const hypercall::CpuidFeatureLimit& limit) {
+    limit_ = limit;
+    limited_ = true;
+    // The XSAVE components follow the features that use them (SDM vol. 1, 13.2): none
+    // without XSAVE, no AVX state without AVX.
+    if (!(limit.leaf1_ecx & kLeaf1EcxXsave)) xcr0_supported_ = 0;
+    if (!(limit.leaf1_ecx & kLeaf1EcxAvx)) xcr0_supported_ &= ~kXcr0Avx;
 }
 
 u64 CpuidPolicy::cr4_allowed() const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kernel/types.hpp"
+#include "kernel/vm/hypercall_abi.hpp"
 #include "kernel/x86/cpu_access.hpp"
 
 // "VireoVireoHV" in EBX, ECX, EDX of leaf 0x40000000.
@@ -30,6 +31,12 @@ public:
     // nothing it lacks. The vendor string, family, model, caches and brand stay the host's.
     void set_migratable(bool migratable) { migratable_ = migratable; }
     bool migratable() const { return migratable_; }
+    // Leaves 1, 7.0 and 8000_0001h show no feature outside `limit` (domain_create's
+    // kCreateCpuidLimit: the features a restored domain was given where it started). XSAVE
+    // or AVX left out also leave the XCR0 bits guests may set. After init.
+    void set_feature_limit(const hypercall::CpuidFeatureLimit& limit);
+    // The XCR0 bits this domain's guests may set (XSETBV): init's, less what the limit hides.
+    u64 xcr0_supported() const { return xcr0_supported_; }
     // What vCPU 0 sees for a leaf right after reset: CR4 = 0 (OSXSAVE clear) and XCR0 = 1
     // (leaf 0Dh's EBX for x87 alone). Independent of what the guest has done since, so a
     // domain's answers can be compared with another's (the domain_cpuid hypercall).
@@ -50,6 +57,8 @@ private:
     u64 xcr0_supported_ = 0;
     bool local_apic_ = false;
     bool migratable_ = false;
+    bool limited_ = false;
+    hypercall::CpuidFeatureLimit limit_{};
     // The host leaves that depend on neither the subleaf nor the CPU asking (leaf 1's
     // APIC ID is replaced), read once: a host CPUID at each guest CPUID would cost an
     // exit of its own under a hypervisor, and tens of cycles or more on hardware.

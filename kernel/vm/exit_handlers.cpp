@@ -291,12 +291,14 @@ void handle_hlt(Vcpu& vcpu) {
 void handle_xsetbv(Vcpu& vcpu) {
     constexpr u64 kCr4Osxsave = 1ull << 18;
     const GuestControlState c = vcpu.backend->control_state();
-    if (!(c.cr4 & kCr4Osxsave) || fpu_guest_xcr0_supported() == 0) {
+    const u64 supported = vcpu.domain->cpuid.xcr0_supported();  // what its CPUID offers
+    if (!(c.cr4 & kCr4Osxsave) || supported == 0) {
         vcpu.events.raise_exception(kVectorUd, false, 0);
         return;
     }
     const u64 value = (vcpu.regs[Gpr::Rdx] << 32) | u32(vcpu.regs[Gpr::Rax]);
-    if (c.cpl != 0 || u32(vcpu.regs[Gpr::Rcx]) != 0 || !fpu_set_guest_xcr0(vcpu, value)) {
+    if (c.cpl != 0 || u32(vcpu.regs[Gpr::Rcx]) != 0 || !valid_guest_xcr0(value, supported) ||
+        !fpu_set_guest_xcr0(vcpu, value)) {
         vcpu.events.raise_exception(kVectorGp, true, 0);
         return;
     }

@@ -86,7 +86,7 @@ enum Error : int64_t {
     kErrorWrongState = -125,   // not allowed in the domain's present state (e.g. unpause a dying domain)
 };
 
-inline constexpr uint32_t kVersionValue = (0u << 16) | 10u;
+inline constexpr uint32_t kVersionValue = (0u << 16) | 11u;
 // The most pages one domain_map_foreign maps: 16 MiB.
 inline constexpr uint32_t kForeignMapMaxPages = 4096;
 inline constexpr uint64_t kConsoleWriteMax = 1024;
@@ -155,15 +155,32 @@ enum DomainCreateFlags : uint32_t {
     // CPUID leaves 1, 7.0 and 8000_0001h offer only features AMD and Intel both define
     // (kernel/vm/cpuid_policy.cpp): a save restores on either vendor's CPU that has them.
     kCreateMigratableCpuid = 1u << 1,
+    // Of leaves 1, 7.0 and 8000_0001h, no feature outside DomainCreateArgs' cpuid_limit:
+    // xm restore passes the features the saved domain was given, so that a domain keeps
+    // the CPUID it started with wherever it moves (it may use any of them at any time,
+    // and may have chosen code paths by them) and can move back.
+    kCreateCpuidLimit = 1u << 2,
 };
+
+// The feature bits of CPUID leaves 1 (ECX, EDX), 7.0 (EBX, ECX, EDX) and 8000_0001h
+// (ECX, EDX) a domain may see at most (kCreateCpuidLimit). Bits that CPUID reports from
+// the guest's own state (leaf 1's OSXSAVE) and the hypervisor bit are not limited.
+struct CpuidFeatureLimit {
+    uint32_t leaf1_ecx, leaf1_edx;
+    uint32_t leaf7_ebx, leaf7_ecx, leaf7_edx;
+    uint32_t ext1_ecx, ext1_edx;
+    uint32_t reserved;  // 0
+};
+static_assert(sizeof(CpuidFeatureLimit) == 32);
 
 struct DomainCreateArgs {
     char name[32];  // 1-31 of letters, digits, "-_."
     uint64_t memory_bytes;
     uint32_t vcpus;
-    uint32_t flags;  // DomainCreateFlags
+    uint32_t flags;                 // DomainCreateFlags
+    CpuidFeatureLimit cpuid_limit;  // with kCreateCpuidLimit; else ignored
 };
-static_assert(sizeof(DomainCreateArgs) == 48);
+static_assert(sizeof(DomainCreateArgs) == 80);
 
 // States as `xm list` shows them.
 enum DomainStatusState : uint32_t {

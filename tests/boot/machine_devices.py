@@ -2,7 +2,8 @@
 run_qemu.py, run_qemu_pair.py, run_bochs.py and tools/bench-dom0.
 
 A test writes to its disks, so each run gets its own copy of each image, in a
-directory the caller removes. NICs only ever use QEMU's user network with restrict=on,
+directory the caller removes; but for the exchange disk, which one test's machine
+leaves a saved domain on for the next test's machine, used in place. NICs only ever use QEMU's user network with restrict=on,
 which lets the guest reach nothing but QEMU's own DHCP server (QEMU's documentation of
 `-netdev user`: "restrict=on|off: If this option is enabled, the guest will be isolated,
 i.e. it will not be able to contact the host and no guest IP packets will be routed over
@@ -82,6 +83,48 @@ def qemu_disk_args(specs, directory, machine="pc", cdrom=False):
                 raise DeviceError(f"--disk {spec!r}: no free IDE position left on the {machine_kind} machine")
             args += ["-drive", f"if=ide,index={ide_free.pop(0)},media=disk,{drive}"]
     return args
+
+
+# --exchange-disk [new:]PATH: one raw file, used in place (not copied), on which one test's
+# machine leaves a saved domain for the next test's machine, perhaps another emulator's
+# (the cross-vendor save tests, tests/dom0/init.sh's vireo.cross). Its first sector says
+# VIREO-EXCHANGE, by which Domain-0 finds it; "new:" makes it afresh. Its size is a whole
+# number of Bochs' 16-head, 63-sector cylinders (bochs_disk_line), room for a domU of
+# 128 MiB and its disk.
+EXCHANGE_MAGIC = b"VIREO-EXCHANGE\n"
+EXCHANGE_BYTES = 400 * 16 * 63 * 512
+
+
+def exchange_disk(spec):
+    """The exchange disk's path, made afresh for "new:PATH"; raises DeviceError if an
+    existing one is missing or not an exchange disk."""
+    fresh = spec.startswith("new:")
+    path = spec[len("new:"):] if fresh else spec
+    if fresh:
+        with open(path, "wb") as f:
+            f.write(EXCHANGE_MAGIC)
+            f.truncate(EXCHANGE_BYTES)
+        return path
+    if not os.path.isfile(path):
+        raise DeviceError(f"--exchange-disk {spec}: {path} is not a file (the test that makes it must run first)")
+    with open(path, "rb") as f:
+        if f.read(len(EXCHANGE_MAGIC)) != EXCHANGE_MAGIC:
+            raise DeviceError(f"--exchange-disk {spec}: {path} does not begin with {EXCHANGE_MAGIC!r}")
+    return path
+
+
+def qemu_exchange_args(spec):
+    """QEMU options for the exchange disk: a virtio disk on the file itself."""
+    path = exchange_disk(spec)
+    return ["-drive", f"if=none,id=exchange,file={path},format=raw",
+            "-device", "virtio-blk-pci,drive=exchange,disable-legacy=on"]
+
+
+def bochs_exchange_lines(spec):
+    """The bochsrc lines of the exchange disk: the secondary ATA channel's master."""
+    path = exchange_disk(spec)
+    return ("ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15\n"
+            f"ata1-master: type=disk, path={os.path.abspath(path)}, mode=flat\n")
 
 
 def qemu_nic_args(kinds):

@@ -25,7 +25,7 @@ import time
 
 from console_pipe import ConsolePipe
 from console_check import check_console, check_json, forbidden_patterns, report
-from machine_devices import DeviceError, check_no_network, qemu_disk_args, qemu_nic_args
+from machine_devices import DeviceError, check_no_network, qemu_disk_args, qemu_exchange_args, qemu_nic_args
 
 
 def main():
@@ -56,6 +56,8 @@ def main():
                         help="type KEYS on the console once its output matches REGEX (repeatable: in order)")
     parser.add_argument("--disk", action="append", default=[], metavar="KIND:IMAGE",
                         help="a disk on a fresh copy of IMAGE; KIND virtio, ahci or ide (repeatable)")
+    parser.add_argument("--exchange-disk", metavar="[new:]PATH",
+                        help="a virtio disk on PATH itself, which tests pass saved domains on (new: made afresh)")
     parser.add_argument("--nic", action="append", default=[], metavar="KIND",
                         help="a NIC on a restricted user network: e1000e, e1000 or virtio-net (repeatable)")
     parser.add_argument("--device", action="append", default=[], help="a QEMU -device (repeatable)")
@@ -75,7 +77,8 @@ def main():
             boot = ["-kernel", args.kernel, "-append", args.append] + (["-initrd", args.initrd] if args.initrd else [])
         try:
             check_no_network(args.qemu_arg)
-            devices = (qemu_disk_args(args.disk, tmp, args.machine, cdrom=bool(args.iso)) + qemu_nic_args(args.nic)
+            devices = (qemu_disk_args(args.disk, tmp, args.machine, cdrom=bool(args.iso))
+                       + (qemu_exchange_args(args.exchange_disk) if args.exchange_disk else []) + qemu_nic_args(args.nic)
                        + [a for d in args.device for a in ("-device", d)] + args.qemu_arg)
         except (DeviceError, OSError) as e:
             print(f"FAIL: {e}")

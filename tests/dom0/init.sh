@@ -22,7 +22,10 @@
 #   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
 #   vireo.xm=sched      instead: xm sched-credit and vcpu-pin with CPU-bound domUs
 #   vireo.xm=save       instead: xm save, save -c and restore of a counting domU, and
-#                       damaged files refused (save-basic: without save -c)
+#                       damaged files refused (save-basic: without save -c); then
+#   vireo.cross=send    a domU saved onto the exchange disk for the other vendor,
+#   vireo.cross=pass    or one from it restored, then saved onto it again
+#   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 #   vireo.xm=migrate-a  instead: one of two machines joined by a network of their own
@@ -1158,6 +1161,92 @@ xm_save_checkpoint() {
   mv $img/counter-c.sav $img/source.sav
 }
 
+# Across vendors (label migrate, vireo.cross): a counting domU, made with xm's default
+# CPUID (migratable), is saved under QEMU (AMD-V), restored under Bochs (VT-x) by the
+# next test, saved there again, and restored under QEMU by the one after; each time it
+# counts on from where it stopped, its file and disk intact. Its image and disk travel on
+# the exchange disk (tests/boot/machine_devices.py, --exchange-disk): a first sector that
+# says VIREO-EXCHANGE, then a tar archive at 1 MiB, with mover.origin: the count it was
+# saved at, and the hypervisor's virt_caps where it was.
+exchange_disk() {
+  for d in $(ls /sys/block | grep -E '^(vd|sd|hd)[a-z]+$'); do
+    [ "$(header $d)" = VIREO-EXCHANGE ] && echo /dev/$d && return 0
+  done
+  return 1
+}
+virt_caps() { xm info | sed -n 's/^virt_caps *: //p'; }
+mover_start() {
+  dd if=/dev/zero of=/tmp/mover-disk.img bs=1M count=8 2> /dev/null
+  cat > /tmp/mover.cfg << EOF
+name = "mover"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.disk=write vireo.counter"
+disk = [ 'target=/tmp/mover-disk.img,vdev=xvda,access=rw' ]
+EOF
+  run_xm "xm create mover" xm create /tmp/mover.cfg
+  console_open mover /tmp/mover.out
+  wait_for /tmp/mover.out "VIREO-LINUX: count 3, " || fail "mover did not count to 3"
+}
+# The running mover saved onto the exchange disk.
+mover_to_exchange() {
+  dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
+  rm -f /tmp/mover.sav
+  run_xm "xm save mover" xm save mover /tmp/mover.sav
+  console_close > /dev/null
+  wait_dm_gone mover  # its disk file complete
+  check_counts /tmp/mover.out "mover before its save"
+  last=$(counts /tmp/mover.out | tail -n 1)
+  printf '%s\n%s\n' "$last" "$(virt_caps)" > /tmp/mover.origin
+  if (cd /tmp && tar -cf - mover.origin mover.sav mover-disk.img) | dd of=$dev bs=1M seek=1 2> /tmp/dd.err &&
+    sync; then
+    say "cross-vendor: mover saved under $(virt_caps) at count $last, on the exchange disk"
+  else
+    fail "cross-vendor: writing the exchange disk $dev: $(cat /tmp/dd.err)"
+  fi
+  rm -f /tmp/mover.sav /tmp/mover-disk.img /tmp/mover.origin
+}
+# The mover from the exchange disk, restored here: it counts on.
+mover_from_exchange() {
+  dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
+  rm -f /tmp/mover.sav /tmp/mover-disk.img /tmp/mover.origin
+  dd if=$dev bs=1M skip=1 2> /dev/null | (cd /tmp && tar -xf - mover.origin mover.sav mover-disk.img)
+  [ -f /tmp/mover.origin ] || { fail "cross-vendor: the exchange disk holds no mover"; return 1; }
+  last=$(sed -n 1p /tmp/mover.origin)
+  say "cross-vendor: an image saved under $(sed -n 2p /tmp/mover.origin) at count $last, restored under $(virt_caps)"
+  run_xm "xm restore mover" xm restore /tmp/mover.sav
+  rm -f /tmp/mover.sav
+  console_open mover /tmp/mover.out
+  wait_for /tmp/mover.out "VIREO-LINUX: count $((last + 3)), " || fail "mover did not count to $((last + 3))"
+  check_counts /tmp/mover.out "mover after its restore"
+  first=$(counts /tmp/mover.out | head -n 1)
+  if [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
+    say "cross-vendor: mover counts on from $last, file and disk intact"
+  else
+    fail "cross-vendor: mover's count went from $last to $first"
+  fi
+}
+# vireo.cross=send (QEMU), pass (Bochs: restore, then save again) or receive (QEMU).
+xm_cross_vendor() {
+  counter_md5=$(counter_md5_of)
+  disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
+  trap '' PIPE
+  [ -p /tmp/keys ] || mkfifo /tmp/keys
+  case "$1" in
+    send) mover_start && mover_to_exchange ;;
+    pass) mover_from_exchange && mover_to_exchange ;;
+    receive)
+      mover_from_exchange
+      run_xm "xm destroy mover" xm destroy mover
+      console_close > /dev/null
+      wait_dm_gone mover
+      rm -f /tmp/mover-disk.img /tmp/mover.origin
+      ;;
+  esac
+  rm -f /tmp/keys
+}
+
 # Live migration between two machines (vireo.xm=migrate-a and migrate-b): A makes the
 # counter domU, with a virtio NIC on xenbr0 (10.0.0.10), whose count lines also go over
 # one TCP connection to A's Domain-0 (vireo.counter_tcp); xm migrate --live moves it to B,
@@ -1335,7 +1424,8 @@ mount_domu_disk() {
 
 xm_mode=$(opt vireo.xm)
 if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ] ||
-  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = save-basic ]; then
+  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = save-basic ] ||
+  [ "$xm_mode" = cross-restore ]; then
   if mount_domu_disk; then
     host_before=$(host_kib)
     say "free memory before the checks: $(free_mib) MiB"
@@ -1344,7 +1434,11 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
       pvio) xm_pvio ;;
       pvio-bench) xm_pvio_bench ;;
       sched) xm_sched ;;
-      save) xm_save ;;
+      save)
+        xm_save
+        cross=$(opt vireo.cross) && xm_cross_vendor "$cross"
+        ;;
+      cross-restore) xm_cross_vendor receive ;;
       save-basic) xm_save basic ;;
       *) xm_console_and_lifecycle ;;
     esac

@@ -423,6 +423,47 @@ TEST(CpuidPolicy, AFeatureTheHostLacksStaysClearEitherWay) {
     EXPECT_EQ(p.query(0x80000001, 0, 0, 0).edx, 0u);
 }
 
+constexpr u64 kCr4Osxsave = 1ull << 18;
+
+// A restored domain (domain_create's kCreateCpuidLimit) sees only the features it was
+// given where it started, although this host has more; OSXSAVE still follows its CR4, and
+// XSAVE state that a hidden feature would use leaves XCR0.
+TEST(CpuidPolicy, AFeatureLimitHidesWhatTheDomainWasNotGiven) {
+    const FakeHostCpu host = everything_host();
+    CpuidPolicy p;
+    p.init(host, 1, kXcr0X87SseAvx);
+    p.set_migratable(true);
+    const CpuidResult leaf1 = p.query(1, 0, 0, 0), leaf7 = p.query(7, 0, 0, 0), ext1 = p.query(0x80000001, 0, 0, 0);
+    ASSERT_TRUE(leaf1.ecx & kEcxAvx);
+    ASSERT_TRUE(leaf7.ebx & k7EbxSha);
+    hypercall::CpuidFeatureLimit limit{
+        leaf1.ecx, leaf1.edx, leaf7.ebx & ~k7EbxSha, leaf7.ecx, leaf7.edx, ext1.ecx & ~kExtEcxLzcnt, ext1.edx, 0};
+    CpuidPolicy same = p;
+    same.set_feature_limit(limit);
+    EXPECT_EQ(same.query(1, 0, 0, 0).ecx, leaf1.ecx);
+    EXPECT_EQ(same.query(7, 0, 0, 0).ebx, leaf7.ebx & ~k7EbxSha);
+    EXPECT_EQ(same.query(0x80000001, 0, 0, 0).ecx, ext1.ecx & ~kExtEcxLzcnt);
+    EXPECT_EQ(same.query(0x80000001, 0, 0, 0).edx, ext1.edx);
+    EXPECT_TRUE(same.query(1, 0, 0, kCr4Osxsave).ecx & kEcxOsxsave);
+    EXPECT_TRUE(same.query(1, 0, 0, 0).ecx & kEcxHypervisor);
+    EXPECT_EQ(same.xcr0_supported(), kXcr0X87SseAvx);
+
+    limit.leaf1_ecx &= ~kEcxAvx;
+    CpuidPolicy no_avx = p;
+    no_avx.set_feature_limit(limit);
+    EXPECT_FALSE(no_avx.query(1, 0, 0, 0).ecx & kEcxAvx);
+    EXPECT_FALSE(no_avx.query(7, 0, 0, 0).ebx & k7EbxAvx2);
+    EXPECT_EQ(no_avx.xcr0_supported(), kXcr0X87SseAvx & ~4ull);
+    EXPECT_EQ(no_avx.query(0xd, 0, 0, 0).ecx, 576u);
+
+    limit.leaf1_ecx &= ~kEcxXsave;
+    CpuidPolicy no_xsave = p;
+    no_xsave.set_feature_limit(limit);
+    EXPECT_FALSE(no_xsave.query(1, 0, 0, kCr4Osxsave).ecx & (kEcxXsave | kEcxOsxsave));
+    EXPECT_EQ(no_xsave.xcr0_supported(), 0u);
+    EXPECT_FALSE(no_xsave.cr4_allowed() & kCr4Osxsave);
+}
+
 // domain_cpuid's answer: vCPU 0 as at reset, whatever CR4 and XCR0 the guest set since.
 TEST(CpuidPolicy, AtResetIsVcpu0WithOsxsaveClearAndX87Only) {
     const FakeHostCpu host = everything_host();

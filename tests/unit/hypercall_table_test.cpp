@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+
 #include "kernel/vm/hypercall_abi.hpp"
 
 namespace {
@@ -107,11 +109,20 @@ TEST(HypercallTable, NamesAreUnique) {
 
 // ABI 0.10: the dirty log's final take (live migration), and 1 MiB memory copies.
 TEST(HypercallTable, TheDirtyLogHasAFinalTake) {
-    EXPECT_EQ(kVersionValue, (0u << 16) | 10u);
+    EXPECT_GE(kVersionValue, (0u << 16) | 10u);
     EXPECT_EQ(kDirtyLogTakeFinal, 3u);
     EXPECT_EQ(kMemoryCopyMax, 1024u * 1024u);
     EXPECT_STREQ(hypercall_spec(kDomainDirtyLog)->name, "domain_dirty_log");
     EXPECT_EQ(hypercall_spec(kDomainDirtyLog)->privilege, HypercallPrivilege::ControlDomain);
+}
+
+// ABI 0.11: domain_create carries a CPUID feature limit (a restored domain keeps the
+// features it was given where it started).
+TEST(HypercallTable, DomainCreateTakesACpuidLimit) {
+    EXPECT_EQ(kVersionValue, (0u << 16) | 11u);
+    EXPECT_EQ(kCreateCpuidLimit, 4u);
+    EXPECT_EQ(sizeof(DomainCreateArgs), 80u);
+    EXPECT_EQ(offsetof(DomainCreateArgs, cpuid_limit), 48u);
 }
 
 }  // namespace

@@ -328,7 +328,7 @@ TEST(XlConfig, CpuidIsHostOrMigratable) {
     XlConfig c;
     std::string error;
     ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\n", c, error)) << error;
-    EXPECT_EQ(c.cpuid, CpuidMode::Host);
+    EXPECT_EQ(c.cpuid, CpuidMode::Migratable);  // the default: a domain xm makes may move
     ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid='migratable'\n", c, error)) << error;
     EXPECT_EQ(c.cpuid, CpuidMode::Migratable);
     ASSERT_TRUE(parse("name='a'\nmemory=64\nkernel='k'\ncpuid=\"host\"\n", c, error)) << error;
@@ -347,8 +347,8 @@ TEST(XlConfig, CpuidIsHostOrMigratable) {
     EXPECT_STREQ(xm::cpuid_mode_name(CpuidMode::Migratable), "migratable");
 }
 
-// Written back only when migratable: a host domain's record is as it always was.
-TEST(XlConfigFormat, CpuidWrittenBackWhenMigratable) {
+// Written back only when not the default (migratable).
+TEST(XlConfigFormat, CpuidWrittenBackWhenHost) {
     XlConfig c;
     c.name = "a";
     c.memory_mib = 64;
@@ -356,12 +356,14 @@ TEST(XlConfigFormat, CpuidWrittenBackWhenMigratable) {
     std::string text, error;
     ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
     EXPECT_EQ(text.find("cpuid"), std::string::npos) << text;
-    c.cpuid = CpuidMode::Migratable;
-    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
-    EXPECT_NE(text.find("cpuid = \"migratable\"\n"), std::string::npos) << text;
     XlConfig back;
     ASSERT_TRUE(parse(text, back, error)) << error << "\n" << text;
     EXPECT_EQ(back.cpuid, CpuidMode::Migratable);
+    c.cpuid = CpuidMode::Host;
+    ASSERT_TRUE(xm::format_xl_config(c, text, error)) << error;
+    EXPECT_NE(text.find("cpuid = \"host\"\n"), std::string::npos) << text;
+    ASSERT_TRUE(parse(text, back, error)) << error << "\n" << text;
+    EXPECT_EQ(back.cpuid, CpuidMode::Host);
 }
 
 }  // namespace
