@@ -22,6 +22,9 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
+    // AMD's TSC ratio MSR (APM vol. 2 15.30.5) is one per CPU, not per VMCB, and QEMU's
+    // SVM has none: a restored domain's TSC runs at this host's rate.
+    bool scales_tsc() const override { return false; }
     void instruction_skipped(Vcpu& vcpu) override;
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;

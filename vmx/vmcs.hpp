@@ -32,6 +32,7 @@ enum class Field64 : u32 {
     IoBitmapB = 0x2002,
     MsrBitmap = 0x2004,
     TscOffset = 0x2010,
+    TscMultiplier = 0x2032,
     EptPointer = 0x201a,
     GuestPhysicalAddress = 0x2400,
     VmcsLinkPointer = 0x2800,
@@ -183,6 +184,9 @@ inline constexpr u32 kEnableEpt = 1u << 1;
 inline constexpr u32 kEnableVpid = 1u << 5;
 inline constexpr u32 kWbinvdExiting = 1u << 6;
 inline constexpr u32 kUnrestrictedGuest = 1u << 7;
+// The guest's TSC is the host's times the TSC multiplier, plus TSC_OFFSET (SDM vol. 3C
+// 25.6.5): a restored domain's TSC keeps the rate it had elsewhere (kernel/vm/tsc_rate.hpp).
+inline constexpr u32 kUseTscScaling = 1u << 25;
 }  // namespace proc2
 namespace exit_ctl {
 // DR7 and IA32_DEBUGCTL saved into the guest-state area (SDM vol. 3C 28.3.1).

@@ -87,6 +87,9 @@ void compute(Capabilities& c) {
         return;
     }
     c.vpid = c.proc2 & proc2::kEnableVpid;
+    // TSC scaling is turned on per vCPU, only for a domain whose TSC runs at another rate
+    // than this host's (VmxVcpu::follow_tsc_rate).
+    c.tsc_scaling = c.tsc_offsetting && (u32(proc2_cap >> 32) & proc2::kUseTscScaling);
     const u64 ept_cap = x86::rdmsr(Msr::VmxEptVpidCap);  // exists: EPT is allowed
     if ((ept_cap & (kEptWalk4 | kEptWriteBack)) != (kEptWalk4 | kEptWriteBack)) {
         c.problem = "EPT lacks 4-level walks or write-back paging structures";

@@ -19,6 +19,7 @@ struct Capabilities {
     bool preemption_timer = false;
     u32 preemption_timer_shift = 0;  // the timer counts once every 2^shift TSC cycles
     bool tsc_offsetting = false;     // guests' TSCs are the host's plus TSC_OFFSET
+    bool tsc_scaling = false;        // ... times a multiplier, where a vCPU turns it on
     bool nmi_window = false;         // virtual NMIs and NMI-window exiting
     PhysAddr io_bitmap_a = 0, io_bitmap_b = 0, msr_bitmap = 0;
 };

@@ -168,7 +168,7 @@ void VmxVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
         if (this_cpu().last_vcpu_uid == vcpu.uid) this_cpu().last_vcpu_uid = 0;  // reload them at the next entry
     }
     if (parts & Part::kTsc) {
-        tsc_offset_ = in.tsc - x86::rdtsc();
+        tsc_offset_ = in.tsc - scale_tsc(x86::rdtsc(), tsc_multiplier_);
         if (caps->tsc_offsetting) write(Field64::TscOffset, tsc_offset_);
     }
     if (parts & Part::kEvents) {

@@ -125,11 +125,13 @@ void VmxVcpu::unload_from_this_cpu() {
 
 void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
     make_current();
-    if (!needs_entry_state_) return;
-    needs_entry_state_ = false;  // first: load_boot_state's set_state comes back here
-    control_cached_ = false;
-    setup_controls(vcpu);
-    load_boot_state(vcpu);
+    if (needs_entry_state_) {
+        needs_entry_state_ = false;  // first: load_boot_state's set_state comes back here
+        control_cached_ = false;
+        setup_controls(vcpu);
+        load_boot_state(vcpu);
+    }
+    follow_tsc_rate(vcpu);
 }
 
 void VmxVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
@@ -156,7 +158,27 @@ void VmxVcpu::load_boot_state(Vcpu& vcpu) {
     write(Field32::GuestActivityState, u32(0));
 }
 
-u64 VmxVcpu::guest_tsc() const { return x86::rdtsc() + (capabilities()->tsc_offsetting ? tsc_offset_ : 0); }
+u64 VmxVcpu::guest_tsc() const {
+    return scale_tsc(x86::rdtsc(), tsc_multiplier_) + (capabilities()->tsc_offsetting ? tsc_offset_ : 0);
+}
+
+bool VmxVcpu::scales_tsc() const { return capabilities()->tsc_scaling; }
+
+void VmxVcpu::write_secondary_controls() {
+    const Capabilities* caps = capabilities();
+    write(Field32::SecondaryControls, caps->proc2 | (tsc_multiplier_ != kTscMultiplierOne ? proc2::kUseTscScaling : 0));
+    if (caps->tsc_scaling) write(Field64::TscMultiplier, tsc_multiplier_);
+}
+
+void VmxVcpu::follow_tsc_rate(const Vcpu& vcpu) {
+    const u64 wanted = vcpu.domain->tsc_multiplier;
+    if (wanted == tsc_multiplier_ || !capabilities()->tsc_scaling) return;
+    const u64 now = guest_tsc();
+    tsc_multiplier_ = wanted;
+    tsc_offset_ = now - scale_tsc(x86::rdtsc(), tsc_multiplier_);
+    write(Field64::TscOffset, tsc_offset_);
+    write_secondary_controls();
+}
 
 void VmxVcpu::make_current() {
     PerCpu& cpu = this_cpu();
@@ -212,7 +234,7 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
     write(Field32::PinBasedControls, caps->pin);
     write(Field32::ProcessorBasedControls, caps->proc);
     proc_controls_ = caps->proc;
-    write(Field32::SecondaryControls, caps->proc2);
+    write_secondary_controls();
     write(Field32::ExitControls, caps->exit);
     write(Field32::EntryControls, caps->entry);
     entry_controls_ = caps->entry;
@@ -583,7 +605,7 @@ bool VmxVcpu::write_guest_msr(Msr msr, u64 value) {
             // The guest's TSC becomes `value`: only its offset changes (SDM vol. 3C 25.6.5).
             // Without TSC offsetting the host's counter cannot be the guest's to set.
             if (!capabilities()->tsc_offsetting) return false;
-            tsc_offset_ = value - x86::rdtsc();
+            tsc_offset_ = value - scale_tsc(x86::rdtsc(), tsc_multiplier_);
             write(Field64::TscOffset, tsc_offset_);
             return true;
         case Msr::Star: star_ = value; break;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/vcpu/vcpu.hpp"
+#include "kernel/vm/tsc_rate.hpp"
 
 namespace vmx {
 
@@ -23,6 +24,7 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
+    bool scales_tsc() const override;
     void instruction_skipped(Vcpu&) override { clear_interrupt_shadow_ = true; }
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
@@ -39,8 +41,13 @@ private:
     void setup_controls(Vcpu& vcpu);
     void setup_host_state();
     void load_boot_state(Vcpu& vcpu);
-    // The guest's TSC: the host's plus TSC_OFFSET, where the CPU offsets it.
+    // The guest's TSC: the host's (times the multiplier) plus TSC_OFFSET, where the CPU
+    // offsets it.
     u64 guest_tsc() const;
+    // The domain's TSC multiplier (Domain::tsc_multiplier) into the VMCS, if it changed,
+    // with the offset that keeps the guest's TSC where it is.
+    void follow_tsc_rate(const Vcpu& vcpu);
+    void write_secondary_controls();
     void prepare_event_injection(VcpuEvents& events);
     void translate_exit(VmExit& exit);
     void load_syscall_msrs();
@@ -62,7 +69,8 @@ private:
     // only a change (a VMCS keeps its fields across VMCLEAR and VMPTRLD, SDM vol. 3C 25.11).
     u32 proc_controls_ = 0;
     u32 entry_controls_ = 0;
-    u64 tsc_offset_ = 0;  // TSC_OFFSET, kept here so that a reset's setup keeps it
+    u64 tsc_offset_ = 0;                      // TSC_OFFSET, kept here so that a reset's setup keeps it
+    u64 tsc_multiplier_ = kTscMultiplierOne;  // the TSC multiplier in force
     PhysAddr vmcs_pa_ = 0;
     bool launched_ = false;
     u16 vpid_ = 0;

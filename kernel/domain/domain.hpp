@@ -13,6 +13,7 @@
 #include "kernel/vm/cpuid_policy.hpp"
 #include "kernel/vm/io_bus.hpp"
 #include "kernel/vm/mmio_bus.hpp"
+#include "kernel/vm/tsc_rate.hpp"
 #include "mm/guest_memory.hpp"
 #include "mm/memory_quota.hpp"
 
@@ -82,6 +83,10 @@ struct Domain {
     Vcpu vcpus[kMaxVcpus];
     u32 vcpu_count = 0;
     CpuidPolicy cpuid;
+    // Its guest TSC's rate against this host's (kernel/vm/tsc_rate.hpp): one, but for a
+    // domain restored from a host of another TSC rate on a CPU that scales (its platform
+    // sets it, its vCPUs follow it: VcpuBackend::scales_tsc).
+    u64 tsc_multiplier = kTscMultiplierOne;
     IoBus io;
     MmioBus mmio;
     // Its machine (kernel/platform/platform.hpp): the virtual PC of a domain that boots a

@@ -163,7 +163,7 @@ class PcPlatform final : public GuestClock,
     usize save_state(u8* out, usize capacity) {
         LockGuard<SpinLock> guard(lock_);
         const u64 now = now_ns();
-        return pc_state_save(devices(), {now, tsc_.tsc_at(now)}, out, capacity);
+        return pc_state_save(devices(), {now, tsc_.tsc_at(now), u32(tsc_.tsc_hz() / 1000)}, out, capacity);
     }
 
     // Everything checked first (pc_state_load), then committed: device time and the
@@ -181,9 +181,10 @@ class PcPlatform final : public GuestClock,
             LockGuard<SpinLock> guard(lock_);
             error = pc_state_load(devices(), in, length, *state, &record);
             if (error == PcStateError::None) {
+                adopt_tsc_rate(state->clock.guest_tsc_khz);
                 continue_clock(state->clock);
                 pc_state_restore(devices(), *state);
-                kvm_clock_.rebase(tsc_hz(), tsc_.tsc_at(0), domain_.vcpu_count, domain_.memory);
+                kvm_clock_.rebase(tsc_.tsc_hz(), tsc_.tsc_at(0), domain_.vcpu_count, domain_.memory);
                 for (u32 i = 0; i < domain_.vcpu_count; ++i) requested_[i] = false;
                 deadlines_changed();
                 for (u32 i = 0; i < domain_.vcpu_count && !domain_.ended(); ++i)
@@ -195,6 +196,36 @@ class PcPlatform final : public GuestClock,
         log_warn("domain %u (%s): platform state refused: %s (record %u)", domain_.id, domain_.name,
                  pc_state_error_name(error), record);
         return hypercall::kErrorBadState;
+    }
+
+    // The guest's TSC goes on at the rate it had where it was saved, if this CPU can scale
+    // it (kernel/vm/tsc_rate.hpp; its vCPUs follow Domain::tsc_multiplier at their next
+    // entry); else, and where the rates match, at this host's. The rate the platform's
+    // TSC-deadline timers and kvmclock records count by (continue_clock, rebase) is the
+    // one the guest's TSC then has.
+    void adopt_tsc_rate(u32 saved_khz) {
+        const u64 host_hz = tsc_hz(), saved_hz = u64(saved_khz) * 1000;
+        u64 rate = host_hz, multiplier = kTscMultiplierOne;
+        if (saved_khz != 0 && !tsc_rates_match(saved_hz, host_hz)) {
+            const u64 m = tsc_multiplier_for(saved_hz, host_hz);
+            const VcpuBackend* backend = domain_.vcpus[0].backend;
+            if (m != 0 && backend && backend->scales_tsc()) {
+                rate = saved_hz;
+                multiplier = m;
+                log_info("domain %u (%s): its TSC runs at %u kHz, as where it was saved (this host's at %llu kHz)",
+                         domain_.id, domain_.name, saved_khz, (unsigned long long)(host_hz / 1000));
+            } else {
+                // A guest that calibrated its timers by the old rate sees its time run
+                // faster (or slower) by the ratio: said, not hidden.
+                log_warn(
+                    "domain %u (%s): its TSC ran at %u kHz where it was saved; this CPU cannot scale it, so it "
+                    "runs at this host's %llu kHz, and the guest's timers by the ratio %s",
+                    domain_.id, domain_.name, saved_khz, (unsigned long long)(host_hz / 1000),
+                    host_hz > saved_hz ? "faster" : "slower");
+            }
+        }
+        domain_.tsc_multiplier = multiplier;
+        tsc_ = LinearGuestTsc(rate, 0);  // continue_clock sets where it stands
     }
 
     // Device time reads clock.device_ns now, and the guest's TSC clock.guest_tsc: one

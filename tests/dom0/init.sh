@@ -1229,6 +1229,7 @@ mover_from_exchange() {
 }
 # vireo.cross=send (QEMU), pass (Bochs: restore, then save again) or receive (QEMU).
 xm_cross_vendor() {
+  trap - PIPE  # `yes` ends by SIGPIPE (xm_save ignores it)
   counter_md5=$(counter_md5_of)
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE

@@ -27,7 +27,7 @@ bool load_record(const StateRecord& record, const Model& model, State& out) {
 bool load_platform(const StateRecord& record, u32 vcpus, PcClock& clock, PcStateError& error) {
     StateReader in(record.payload, record.length);
     const u32 count = in.get_u32();
-    in.require(in.get_u32() == 0);
+    clock.guest_tsc_khz = in.get_u32();
     clock.device_ns = in.get_u64();
     clock.guest_tsc = in.get_u64();
     if (!in.done()) return false;
@@ -44,7 +44,7 @@ usize pc_state_save(const PcDevices& d, const PcClock& clock, u8* out, usize cap
     StateWriter w(out, capacity);
     w.begin_record(kPlatform);
     w.put_u32(d.vcpus);
-    w.put_u32(0);
+    w.put_u32(clock.guest_tsc_khz);
     w.put_u64(clock.device_ns);
     w.put_u64(clock.guest_tsc);
     w.end_record();

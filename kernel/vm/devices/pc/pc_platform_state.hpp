@@ -28,7 +28,7 @@ namespace pc_state {
 
 // Record types; each payload is described with its model's save().
 enum RecordType : u32 {
-    kPlatform = 1,  // u32 vCPUs (local APICs), u32 0, u64 device time (ns), u64 guest TSC
+    kPlatform = 1,  // u32 vCPUs (local APICs), u32 guest TSC kHz, u64 device time (ns), u64 guest TSC
     kPic = 2,       // both 8259As, master first
     kPit = 3,       // the 8254's three counters
     kPortB = 4,     // port 0x61
@@ -67,10 +67,13 @@ struct PcDevices {
 };
 
 // The platform's time at the save: its device time (the guest's time since the platform
-// started) and the guest's TSC then. A restore continues both from these values.
+// started) and the guest's TSC then, and the rate that TSC runs at (kHz; 0 in a state
+// saved before the rate was kept: unknown). A restore continues both from these values,
+// at that rate where the CPU can scale the guest's TSC (kernel/vm/tsc_rate.hpp).
 struct PcClock {
     u64 device_ns;
     u64 guest_tsc;
+    u32 guest_tsc_khz = 0;
 };
 
 // Everything a blob holds, checked.
