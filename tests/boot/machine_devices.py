@@ -89,7 +89,7 @@ def qemu_disk_args(specs, directory, machine="pc", cdrom=False):
 # machine leaves a saved domain for the next test's machine, perhaps another emulator's
 # (the cross-vendor save tests, tests/dom0/init.sh's vireo.cross). Its first sector says
 # VIREO-EXCHANGE, by which Domain-0 finds it; "new:" makes it afresh. Its size is a whole
-# number of Bochs' 16-head, 63-sector cylinders (bochs_disk_line), room for a domU of
+# number of Bochs' 16-head, 63-sector cylinders (bochs_disk_copy), room for a domU of
 # 128 MiB and its disk.
 EXCHANGE_MAGIC = b"VIREO-EXCHANGE\n"
 EXCHANGE_BYTES = 400 * 16 * 63 * 512
@@ -120,11 +120,20 @@ def qemu_exchange_args(spec):
             "-device", "virtio-blk-pci,drive=exchange,disable-legacy=on"]
 
 
-def bochs_exchange_lines(spec):
-    """The bochsrc lines of the exchange disk: the secondary ATA channel's master."""
-    path = exchange_disk(spec)
-    return ("ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15\n"
-            f"ata1-master: type=disk, path={os.path.abspath(path)}, mode=flat\n")
+def bochs_disk_lines(images, exchange, directory):
+    """The bochsrc lines of the ATA disks: fresh copies of IMAGES, then the exchange disk
+    (used in place), in the places the CD-ROM (the primary channel's master) leaves: the
+    primary's slave, then the secondary channel's master and slave."""
+    places = ["ata0-slave", "ata1-master", "ata1-slave"]
+    paths = [bochs_disk_copy(image, directory) for image in images]
+    if exchange:
+        paths.append(os.path.abspath(exchange_disk(exchange)))
+    if len(paths) > len(places):
+        raise DeviceError(f"{len(paths)} ATA disks: Bochs' two channels take {len(places)} beside the CD-ROM")
+    lines = "".join(f"{place}: type=disk, path={path}, mode=flat\n" for place, path in zip(places, paths))
+    if len(paths) > 1:
+        lines = "ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15\n" + lines
+    return lines
 
 
 def qemu_nic_args(kinds):
@@ -159,14 +168,12 @@ def check_no_network(qemu_args):
             raise DeviceError(f"--qemu-arg {a!r}: networks come only from --nic (user network, restrict=on)")
 
 
-def bochs_disk_line(image, directory):
-    """The bochsrc line of an ATA disk on a fresh copy of IMAGE: the primary channel's
-    slave (the CD-ROM is its master). Bochs takes a flat image's geometry from its size,
-    in cylinders of 16 heads and 63 sectors (tests/dom0/make-disk-image pads to that)."""
+def bochs_disk_copy(image, directory):
+    """A fresh copy of IMAGE for an ATA disk. Bochs takes a flat image's geometry from its
+    size, in cylinders of 16 heads and 63 sectors (tests/dom0/make-disk-image pads to that)."""
     size = os.path.getsize(image)
     if size % (16 * 63 * 512):
         raise DeviceError(f"--ata-disk {image}: {size} bytes is not a whole number of 16-head, "
                           f"63-sector cylinders ({16 * 63 * 512} bytes), which Bochs needs")
-    copy = copy_image(image, directory, "ata-" + os.path.basename(image))
-    return f"ata0-slave: type=disk, path={copy}, mode=flat\n"
+    return copy_image(image, directory, "ata-" + os.path.basename(image))
 

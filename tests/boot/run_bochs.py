@@ -5,9 +5,10 @@ Bochs runs headless (the `term` display, which opens no network port; its screen
 and dropped, or Bochs would block once it fills: serve_stderr), COM1 goes to a file,
 and the run stops when --until matches the console or at --timeout. Bochs' own exit
 status says nothing (it is 1 for every guest-initiated exit), so only the console is
-judged: every --expect must match and no --forbid may. --ata-disk IMAGE adds an ATA
-hard disk (the primary channel's slave) on a fresh copy of IMAGE, --exchange-disk PATH
-the secondary channel's master on PATH itself (tests/boot/machine_devices.py).
+judged: every --expect must match and no --forbid may. Each --ata-disk IMAGE adds an ATA
+hard disk on a fresh copy of IMAGE (the primary channel's slave, then the secondary's
+master), --exchange-disk PATH one on PATH itself, after them
+(tests/boot/machine_devices.py).
 """
 import argparse
 import os
@@ -21,7 +22,7 @@ import time
 import tty
 
 from console_check import check_console, forbidden_patterns, report
-from machine_devices import DeviceError, bochs_disk_line, bochs_exchange_lines
+from machine_devices import DeviceError, bochs_disk_lines
 
 BOCHSRC = """\
 # `megs` stops at 2048; guest RAM beyond what Bochs keeps in host memory is paged.
@@ -96,7 +97,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=240)
     parser.add_argument("--show-console", action="store_true", help="print the console even when the run passes")
     parser.add_argument("--allow-errors", action="store_true", help="error log lines are what the test expects")
-    parser.add_argument("--ata-disk", metavar="IMAGE", help="an ATA hard disk on a fresh copy of IMAGE (flat, raw)")
+    parser.add_argument("--ata-disk", metavar="IMAGE", action="append", default=[],
+                        help="an ATA hard disk on a fresh copy of IMAGE (flat, raw; repeatable)")
     parser.add_argument("--exchange-disk", metavar="[new:]PATH",
                         help="an ATA disk on PATH itself, which tests pass saved domains on (new: made afresh)")
     args = parser.parse_args()
@@ -106,8 +108,7 @@ def main():
         log = os.path.join(tmp, "bochs.log")
         rc = os.path.join(tmp, "bochsrc")
         try:
-            disk = bochs_disk_line(args.ata_disk, tmp) if args.ata_disk else ""
-            disk += bochs_exchange_lines(args.exchange_disk) if args.exchange_disk else ""
+            disk = bochs_disk_lines(args.ata_disk, args.exchange_disk, tmp)
         except (DeviceError, OSError) as e:
             print(f"FAIL: {e}")
             return 2

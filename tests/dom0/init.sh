@@ -1435,12 +1435,11 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
       pvio) xm_pvio ;;
       pvio-bench) xm_pvio_bench ;;
       sched) xm_sched ;;
-      save)
-        xm_save
+      save | save-basic)
+        if [ "$xm_mode" = save ]; then xm_save; else xm_save basic; fi
         cross=$(opt vireo.cross) && xm_cross_vendor "$cross"
         ;;
       cross-restore) xm_cross_vendor receive ;;
-      save-basic) xm_save basic ;;
       *) xm_console_and_lifecycle ;;
     esac
     check_memory_back "the lifecycle checks" "$host_before"

@@ -587,6 +587,31 @@ void test_refusals() {
     CHECK(call(kDomainUnpause, uint32_t(id)) == kErrorNoSuchDomain, "unpause after destroy: no such domain");
 }
 
+// A CPUID feature limit (domain_create's kCreateCpuidLimit, ABI 0.11): a domain made with
+// the features of one made without it, less SSE4.2, sees exactly those; a limit with its
+// last word set is refused.
+void test_cpuid_limit() {
+    uint32_t full[4] = {}, limited[4] = {};
+    const int32_t a = create("cpuid-full", 1);
+    CHECK(a > 0 && call(kDomainCpuid, uint32_t(a), 1, 0, addr(full)) == 0, "leaf 1 of a domain of the host's CPUID");
+    constexpr uint32_t kSse42 = 1u << 20;
+    DomainCreateArgs args{};
+    const char* name = "cpuid-limited";
+    for (int i = 0; name[i]; ++i) args.name[i] = name[i];
+    args.memory_bytes = kChildMemory;
+    args.vcpus = 1;
+    args.flags = kCreateCpuidLimit;
+    args.cpuid_limit = {full[2] & ~kSse42, full[3], ~0u, ~0u, ~0u, ~0u, ~0u, 1};
+    CHECK(call(kDomainCreate, addr(&args)) == kErrorInvalid, "a limit with its last word set: invalid");
+    args.cpuid_limit.reserved = 0;
+    const int32_t b = call(kDomainCreate, addr(&args));
+    CHECK(b > 0 && call(kDomainCpuid, uint32_t(b), 1, 0, addr(limited)) == 0, "leaf 1 of a domain made with a limit");
+    CHECK(limited[2] == (full[2] & ~kSse42) && limited[3] == full[3],
+          "it sees the limit's features: ECX %#x (the host's %#x, SSE4.2 off), EDX %#x", limited[2], full[2],
+          limited[3]);
+    CHECK(call(kDomainDestroy, uint32_t(a)) == 0 && call(kDomainDestroy, uint32_t(b)) == 0, "both destroyed");
+}
+
 }  // namespace
 
 int guest_main(uint32_t, uint32_t) {
@@ -594,6 +619,7 @@ int guest_main(uint32_t, uint32_t) {
     call_hypervisor(kDomainInfo, addr(&di));
     g_self = di.domain_id;
     test_refusals();
+    test_cpuid_limit();
     test_create_destroy_cycles();
     test_save_restore_preview();
     test_platform_state();
