@@ -26,6 +26,7 @@
 #   vireo.cross=send    a domU saved onto the exchange disk for the other vendor,
 #   vireo.cross=pass    or one from it restored, then saved onto it again
 #   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
+#   vireo.xm=save-bench instead: tools/bench-save's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
 #                       xm console and destroyed
 #   vireo.xm=migrate-a  instead: one of two machines joined by a network of their own
@@ -1161,6 +1162,42 @@ xm_save_checkpoint() {
   mv $img/counter-c.sav $img/source.sav
 }
 
+# tools/bench-save's figures (vireo.xm=save-bench): a counting domU of 1 GiB
+# (vireo.counter: 64 KiB rewritten each second) is saved into Domain-0's RAM, restored,
+# and live-migrated to this same host; xm's own lines carry the times, rounds and downtime.
+xm_save_bench() {
+  trap '' PIPE
+  mkfifo /tmp/keys
+  cat > /tmp/big.cfg << EOF
+name = "big"
+memory = 1024
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.counter"
+EOF
+  run_xm "bench: xm create" xm create /tmp/big.cfg
+  console_open big /tmp/big.out
+  wait_for /tmp/big.out "VIREO-LINUX: count 3, " || fail "bench: big did not count to 3"
+  run_xm "bench: xm save" xm save big /tmp/big.sav
+  console_close > /dev/null
+  wait_dm_gone big
+  say "bench: image $(($(stat -c %s /tmp/big.sav) >> 20)) MiB"
+  run_xm "bench: xm restore" xm restore /tmp/big.sav
+  rm -f /tmp/big.sav
+  console_open big /tmp/big.out
+  wait_for /tmp/big.out "VIREO-LINUX: count 6, " || fail "bench: big did not count on after its restore"
+  xm migrate-receive > /tmp/receive.out 2>&1 &
+  receiver=$!
+  wait_for /tmp/receive.out "waiting on port" || fail "bench: xm migrate-receive did not listen"
+  run_xm "bench: xm migrate --live" xm migrate --live big 127.0.0.1
+  wait_gone $receiver
+  while IFS= read -r line; do say "bench: xm migrate-receive: $line"; done < /tmp/receive.out
+  console_close > /dev/null
+  run_xm "bench: xm destroy" xm destroy big
+  wait_dm_gone big
+  rm -f /tmp/keys
+}
+
 # Across vendors (label migrate, vireo.cross): a counting domU, made with xm's default
 # CPUID (migratable), is saved under QEMU (AMD-V), restored under Bochs (VT-x) by the
 # next test, saved there again, and restored under QEMU by the one after; each time it
@@ -1426,7 +1463,7 @@ mount_domu_disk() {
 xm_mode=$(opt vireo.xm)
 if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ] ||
   [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = save-basic ] ||
-  [ "$xm_mode" = cross-restore ]; then
+  [ "$xm_mode" = cross-restore ] || [ "$xm_mode" = save-bench ]; then
   if mount_domu_disk; then
     host_before=$(host_kib)
     say "free memory before the checks: $(free_mib) MiB"
@@ -1434,6 +1471,7 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
       one) xm_one_domu ;;
       pvio) xm_pvio ;;
       pvio-bench) xm_pvio_bench ;;
+      save-bench) xm_save_bench ;;
       sched) xm_sched ;;
       save | save-basic)
         if [ "$xm_mode" = save ]; then xm_save; else xm_save basic; fi
