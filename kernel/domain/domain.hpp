@@ -87,6 +87,10 @@ struct Domain {
     // domain restored from a host of another TSC rate on a CPU that scales (its platform
     // sets it, its vCPUs follow it: VcpuBackend::scales_tsc).
     u64 tsc_multiplier = kTscMultiplierOne;
+    // The host's TSC when tsc_multiplier took effect: a vCPU that follows it later
+    // re-bases its TSC from that moment, so that it agrees with the platform's model of
+    // the guest's TSC (kernel/vm/devices/apic/apic_time.hpp), which changed rate then.
+    u64 tsc_multiplier_since = 0;
     IoBus io;
     MmioBus mmio;
     // Its machine (kernel/platform/platform.hpp): the virtual PC of a domain that boots a

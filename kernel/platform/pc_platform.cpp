@@ -224,6 +224,7 @@ class PcPlatform final : public GuestClock,
                     host_hz > saved_hz ? "faster" : "slower");
             }
         }
+        domain_.tsc_multiplier_since = x86::rdtsc();
         domain_.tsc_multiplier = multiplier;
         tsc_ = LinearGuestTsc(rate, 0);  // continue_clock sets where it stands
     }
