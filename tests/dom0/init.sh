@@ -997,6 +997,23 @@ check_counts() {
     prev=$n
   done
 }
+# start_counter NAME OUT: a counting domU NAME (vireo.counter) with an 8 MiB virtio disk
+# /tmp/NAME-disk.img it writes its pattern on (vireo.disk=write), its console in OUT,
+# once it counted to 3.
+start_counter() {
+  dd if=/dev/zero of=/tmp/$1-disk.img bs=1M count=8 2> /dev/null
+  cat > /tmp/$1.cfg << EOF
+name = "$1"
+memory = 128
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initramfs.cpio.gz"
+cmdline = "console=ttyS0 panic=-1 vireo.disk=write vireo.counter"
+disk = [ 'target=/tmp/$1-disk.img,vdev=xvda,access=rw' ]
+EOF
+  run_xm "xm create $1" xm create /tmp/$1.cfg
+  console_open $1 "$2"
+  wait_for "$2" "VIREO-LINUX: count 3, " || fail "$1 did not count to 3"
+}
 xm_save() {
   # Before SIGPIPE is ignored: `yes` ends by it.
   counter_md5=$(counter_md5_of)
@@ -1007,19 +1024,8 @@ xm_save() {
   # 65 MiB image, the 8 MiB disk and a copy of half the image did not fit there (the
   # refused files below are that one image, changed in place).
   img=/tmp
-  dd if=/dev/zero of=/tmp/counter-disk.img bs=1M count=8 2> /dev/null
   tmp_note "before the save"
-  cat > /tmp/counter.cfg << EOF
-name = "counter"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.disk=write vireo.counter"
-disk = [ 'target=/tmp/counter-disk.img,vdev=xvda,access=rw' ]
-EOF
-  run_xm "xm create counter" xm create /tmp/counter.cfg
-  console_open counter /tmp/count1.out
-  wait_for /tmp/count1.out "VIREO-LINUX: count 3, " || fail "the counter did not count to 3"
+  start_counter counter /tmp/count1.out
   run_xm "xm save counter" xm save counter $img/counter.sav
   console_close > /dev/null
   last=$(counts /tmp/count1.out | tail -n 1)
@@ -1212,20 +1218,6 @@ exchange_disk() {
   return 1
 }
 virt_caps() { xm info | sed -n 's/^virt_caps *: //p'; }
-mover_start() {
-  dd if=/dev/zero of=/tmp/mover-disk.img bs=1M count=8 2> /dev/null
-  cat > /tmp/mover.cfg << EOF
-name = "mover"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.disk=write vireo.counter"
-disk = [ 'target=/tmp/mover-disk.img,vdev=xvda,access=rw' ]
-EOF
-  run_xm "xm create mover" xm create /tmp/mover.cfg
-  console_open mover /tmp/mover.out
-  wait_for /tmp/mover.out "VIREO-LINUX: count 3, " || fail "mover did not count to 3"
-}
 # The running mover saved onto the exchange disk.
 mover_to_exchange() {
   dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
@@ -1272,7 +1264,7 @@ xm_cross_vendor() {
   trap '' PIPE
   [ -p /tmp/keys ] || mkfifo /tmp/keys
   case "$1" in
-    send) mover_start && mover_to_exchange ;;
+    send) start_counter mover /tmp/mover.out && mover_to_exchange ;;
     pass) mover_from_exchange && mover_to_exchange ;;
     receive)
       mover_from_exchange
