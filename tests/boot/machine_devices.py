@@ -3,7 +3,7 @@ run_qemu.py, run_qemu_pair.py, run_bochs.py and tools/bench-dom0.
 
 A test writes to its disks, so each run gets its own copy of each image, in a
 directory the caller removes; but for the exchange disk, which one test's machine
-leaves a saved domain on for the next test's machine, used in place. NICs only ever use QEMU's user network with restrict=on,
+leaves a saved domain on for the next test's machine, whose writes stay. NICs only ever use QEMU's user network with restrict=on,
 which lets the guest reach nothing but QEMU's own DHCP server (QEMU's documentation of
 `-netdev user`: "restrict=on|off: If this option is enabled, the guest will be isolated,
 i.e. it will not be able to contact the host and no guest IP packets will be routed over
@@ -85,7 +85,8 @@ def qemu_disk_args(specs, directory, machine="pc", cdrom=False):
     return args
 
 
-# --exchange-disk [new:]PATH: one raw file, used in place (not copied), on which one test's
+# --exchange-disk [new:]PATH: one raw file, which each machine's writes stay in (QEMU's on
+# the file itself, Bochs' on a copy put back after), on which one test's
 # machine leaves a saved domain for the next test's machine, perhaps another emulator's
 # (the cross-vendor save tests, tests/dom0/init.sh's vireo.cross). Its first sector says
 # VIREO-EXCHANGE, by which Domain-0 finds it; "new:" makes it afresh. Its size is a whole
@@ -121,19 +122,28 @@ def qemu_exchange_args(spec):
 
 
 def bochs_disk_lines(images, exchange, directory):
-    """The bochsrc lines of the ATA disks: fresh copies of IMAGES, then the exchange disk
-    (used in place), in the places the CD-ROM (the primary channel's master) leaves: the
-    primary's slave, then the secondary channel's master and slave."""
+    """The bochsrc lines of the ATA disks: fresh copies of IMAGES, then a copy of the
+    exchange disk, in the places the CD-ROM (the primary channel's master) leaves: the
+    primary's slave, then the secondary channel's master and slave. Bochs locks the
+    images it opens (IMAGE.lock), and a Bochs killed leaves its lock: so the exchange
+    disk too is a copy, which bochs_exchange_back puts back once Bochs has ended."""
     places = ["ata0-slave", "ata1-master", "ata1-slave"]
     paths = [bochs_disk_copy(image, directory) for image in images]
     if exchange:
-        paths.append(os.path.abspath(exchange_disk(exchange)))
+        paths.append(copy_image(exchange_disk(exchange), directory, "exchange.img"))
     if len(paths) > len(places):
         raise DeviceError(f"{len(paths)} ATA disks: Bochs' two channels take {len(places)} beside the CD-ROM")
     lines = "".join(f"{place}: type=disk, path={path}, mode=flat\n" for place, path in zip(places, paths))
     if len(paths) > 1:
         lines = "ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15\n" + lines
     return lines
+
+
+def bochs_exchange_back(exchange, directory):
+    """The exchange disk's copy (bochs_disk_lines) back over the exchange disk."""
+    path = exchange_disk(exchange)
+    copy_image(os.path.join(directory, "exchange.img"), os.path.dirname(os.path.abspath(path)),
+               os.path.basename(path))
 
 
 def qemu_nic_args(kinds):

@@ -7,7 +7,8 @@ and the run stops when --until matches the console or at --timeout. Bochs' own e
 status says nothing (it is 1 for every guest-initiated exit), so only the console is
 judged: every --expect must match and no --forbid may. Each --ata-disk IMAGE adds an ATA
 hard disk on a fresh copy of IMAGE (the primary channel's slave, then the secondary's
-master), --exchange-disk PATH one on PATH itself, after them
+master), --exchange-disk PATH one on a copy of PATH, after them, which is copied back
+over PATH once Bochs has ended
 (tests/boot/machine_devices.py).
 """
 import argparse
@@ -22,7 +23,7 @@ import time
 import tty
 
 from console_check import check_console, forbidden_patterns, report
-from machine_devices import DeviceError, bochs_disk_lines
+from machine_devices import DeviceError, bochs_disk_lines, bochs_exchange_back
 
 BOCHSRC = """\
 # `megs` stops at 2048; guest RAM beyond what Bochs keeps in host memory is paged.
@@ -141,6 +142,8 @@ def main():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         elapsed = time.monotonic() - start
+        if args.exchange_disk:
+            bochs_exchange_back(args.exchange_disk, tmp)
         bochs_log = open(log, errors="replace").read() if os.path.exists(log) else ""
 
     problems = []
