@@ -117,7 +117,16 @@ SvmVcpu::~SvmVcpu() {
     if (vmcb_pa_) frame_free(vmcb_pa_);
 }
 
+// Its multiplier is one: this backend does not scale (scales_tsc).
+void SvmVcpu::follow_tsc_base(const Vcpu& vcpu) {
+    const Domain::TscBase& base = vcpu.domain->tsc_base;
+    if (base.generation == tsc_generation_) return;
+    tsc_generation_ = base.generation;
+    vmcb_->control.tsc_offset = base.guest_tsc - base.host_tsc;
+}
+
 void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
+    follow_tsc_base(vcpu);
     VmcbStateSaveArea& s = vmcb_->save;
     VmcbControlArea& c = vmcb_->control;
     prepare_nmi(vcpu);  // may set TF: before RFLAGS goes into the VMCB
@@ -416,6 +425,7 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
 }
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
+    follow_tsc_base(vcpu);
     vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
     if (parts & vcpu_state::kControl) {
         out.control.efer = guest_efer();
@@ -429,6 +439,7 @@ void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
 }
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
+    follow_tsc_base(vcpu);
     arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
     if (parts & vcpu_state::kControl) {
         store_guest_efer(in.control.efer);

@@ -62,6 +62,9 @@ private:
 
     Vmcb* vmcb_ = nullptr;
     PhysAddr vmcb_pa_ = 0;
+    // The domain's new guest TSC (Domain::tsc_base), if there is one, into TSC_OFFSET.
+    void follow_tsc_base(const Vcpu& vcpu);
+    u64 tsc_generation_ = 0;  // of the Domain::tsc_base taken last
     bool lme_deferred_ = false;
     bool nmi_blocked_ = false;   // an injected NMI's handler has not returned yet
     bool iret_pending_ = false;  // its IRET exited: complete once RIP is elsewhere

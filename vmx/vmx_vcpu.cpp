@@ -131,7 +131,7 @@ void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
         setup_controls(vcpu);
         load_boot_state(vcpu);
     }
-    follow_tsc_rate(vcpu);
+    follow_tsc_base(vcpu);
 }
 
 void VmxVcpu::reset(Vcpu& vcpu, const VcpuArchState& boot) {
@@ -170,18 +170,13 @@ void VmxVcpu::write_secondary_controls() {
     if (caps->tsc_scaling) write(Field64::TscMultiplier, tsc_multiplier_);
 }
 
-// From the moment the domain's rate changed (Domain::tsc_multiplier_since), not from now:
-// until this vCPU's next entry its TSC ran at the old rate, which for a domain restored
-// onto a slower host's TSC is seconds of guest time behind the platform's TSC model (the
-// start of its device model lies between), and every TSC deadline the guest then set
-// would fire early, for ever.
-void VmxVcpu::follow_tsc_rate(const Vcpu& vcpu) {
-    const u64 wanted = vcpu.domain->tsc_multiplier;
-    if (wanted == tsc_multiplier_ || !capabilities()->tsc_scaling) return;
-    const u64 since = vcpu.domain->tsc_multiplier_since;
-    const u64 value_then = scale_tsc(since, tsc_multiplier_) + tsc_offset_;
-    tsc_multiplier_ = wanted;
-    tsc_offset_ = value_then - scale_tsc(since, tsc_multiplier_);
+void VmxVcpu::follow_tsc_base(const Vcpu& vcpu) {
+    const Domain::TscBase& base = vcpu.domain->tsc_base;
+    const Capabilities* caps = capabilities();
+    if (base.generation == tsc_generation_ || !caps->tsc_offsetting) return;
+    tsc_generation_ = base.generation;
+    if (caps->tsc_scaling) tsc_multiplier_ = base.multiplier;
+    tsc_offset_ = base.guest_tsc - scale_tsc(base.host_tsc, tsc_multiplier_);
     write(Field64::TscOffset, tsc_offset_);
     write_secondary_controls();
 }

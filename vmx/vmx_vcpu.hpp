@@ -44,9 +44,10 @@ private:
     // The guest's TSC: the host's (times the multiplier) plus TSC_OFFSET, where the CPU
     // offsets it.
     u64 guest_tsc() const;
-    // The domain's TSC multiplier (Domain::tsc_multiplier) into the VMCS, if it changed,
-    // with the offset that keeps the guest's TSC where it is.
-    void follow_tsc_rate(const Vcpu& vcpu);
+    // The domain's new guest TSC (Domain::tsc_base) into the VMCS, if there is one: its
+    // multiplier where this CPU scales, and the offset that makes the TSC read as the
+    // platform's model does.
+    void follow_tsc_base(const Vcpu& vcpu);
     void write_secondary_controls();
     void prepare_event_injection(VcpuEvents& events);
     void translate_exit(VmExit& exit);
@@ -71,6 +72,7 @@ private:
     u32 entry_controls_ = 0;
     u64 tsc_offset_ = 0;                      // TSC_OFFSET, kept here so that a reset's setup keeps it
     u64 tsc_multiplier_ = kTscMultiplierOne;  // the TSC multiplier in force
+    u64 tsc_generation_ = 0;                  // of the Domain::tsc_base taken last
     PhysAddr vmcs_pa_ = 0;
     bool launched_ = false;
     u16 vpid_ = 0;

@@ -83,14 +83,20 @@ struct Domain {
     Vcpu vcpus[kMaxVcpus];
     u32 vcpu_count = 0;
     CpuidPolicy cpuid;
-    // Its guest TSC's rate against this host's (kernel/vm/tsc_rate.hpp): one, but for a
-    // domain restored from a host of another TSC rate on a CPU that scales (its platform
-    // sets it, its vCPUs follow it: VcpuBackend::scales_tsc).
-    u64 tsc_multiplier = kTscMultiplierOne;
-    // The host's TSC when tsc_multiplier took effect: a vCPU that follows it later
-    // re-bases its TSC from that moment, so that it agrees with the platform's model of
-    // the guest's TSC (kernel/vm/devices/apic/apic_time.hpp), which changed rate then.
-    u64 tsc_multiplier_since = 0;
+    // The guest TSC its vCPUs take at their next entry or state access, once its platform
+    // sets a new one (a restore): guest TSC = host TSC x multiplier / 2^48, reading
+    // guest_tsc at host_tsc (kernel/vm/tsc_rate.hpp). The platform's own model of the
+    // guest's TSC, which its TSC-deadline timers count by, then reads the same: were the
+    // vCPUs' TSCs ahead of it, or behind, every deadline would fire late, or at once and
+    // again (the restored vCPU states and the platform state were taken at two moments).
+    // The multiplier is one but for a domain from a host of another TSC rate on a CPU
+    // that scales (VcpuBackend::scales_tsc).
+    struct TscBase {
+        u64 generation = 0;  // vCPUs compare it with the one they took last
+        u64 multiplier = kTscMultiplierOne;
+        u64 host_tsc = 0;
+        u64 guest_tsc = 0;
+    } tsc_base;
     IoBus io;
     MmioBus mmio;
     // Its machine (kernel/platform/platform.hpp): the virtual PC of a domain that boots a

@@ -181,8 +181,11 @@ class PcPlatform final : public GuestClock,
             LockGuard<SpinLock> guard(lock_);
             error = pc_state_load(devices(), in, length, *state, &record);
             if (error == PcStateError::None) {
-                adopt_tsc_rate(state->clock.guest_tsc_khz);
+                const u64 multiplier = adopt_tsc_rate(state->clock.guest_tsc_khz);
                 continue_clock(state->clock);
+                // Every vCPU's TSC from the platform's model: at start_tsc_ it reads the
+                // saved guest TSC (Domain::TscBase).
+                domain_.tsc_base = {domain_.tsc_base.generation + 1, multiplier, start_tsc_, state->clock.guest_tsc};
                 pc_state_restore(devices(), *state);
                 kvm_clock_.rebase(tsc_.tsc_hz(), tsc_.tsc_at(0), domain_.vcpu_count, domain_.memory);
                 for (u32 i = 0; i < domain_.vcpu_count; ++i) requested_[i] = false;
@@ -199,11 +202,11 @@ class PcPlatform final : public GuestClock,
     }
 
     // The guest's TSC goes on at the rate it had where it was saved, if this CPU can scale
-    // it (kernel/vm/tsc_rate.hpp; its vCPUs follow Domain::tsc_multiplier at their next
-    // entry); else, and where the rates match, at this host's. The rate the platform's
-    // TSC-deadline timers and kvmclock records count by (continue_clock, rebase) is the
-    // one the guest's TSC then has.
-    void adopt_tsc_rate(u32 saved_khz) {
+    // it (kernel/vm/tsc_rate.hpp; the multiplier, which its vCPUs take with
+    // Domain::tsc_base); else, and where the rates match, at this host's. The rate the
+    // platform's TSC-deadline timers and kvmclock records count by (continue_clock,
+    // rebase) is the one the guest's TSC then has.
+    u64 adopt_tsc_rate(u32 saved_khz) {
         const u64 host_hz = tsc_hz(), saved_hz = u64(saved_khz) * 1000;
         u64 rate = host_hz, multiplier = kTscMultiplierOne;
         if (saved_khz != 0 && !tsc_rates_match(saved_hz, host_hz)) {
@@ -224,9 +227,8 @@ class PcPlatform final : public GuestClock,
                     host_hz > saved_hz ? "faster" : "slower");
             }
         }
-        domain_.tsc_multiplier_since = x86::rdtsc();
-        domain_.tsc_multiplier = multiplier;
         tsc_ = LinearGuestTsc(rate, 0);  // continue_clock sets where it stands
+        return multiplier;
     }
 
     // Device time reads clock.device_ns now, and the guest's TSC clock.guest_tsc: one
