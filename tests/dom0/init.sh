@@ -457,7 +457,8 @@ xm_console_and_lifecycle() {
   if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
     say "xm create to the domU's first userspace line: $(( ($(now_ns) - start_ns) / 1000000 )) ms"
   fi
-  if wait_for /tmp/console1.out "VIREO-LINUX: shell on the console"; then
+  # Typed at the prompt, which busybox prints once it has set up the terminal.
+  if wait_for /tmp/console1.out "^/ # "; then
     say "xm create -c: the domU's boot and shell prompt came through"
     printf 'echo typed-into-domu $((6*7))\n' >&3
     wait_for /tmp/console1.out "^typed-into-domu 42" && say "xm create -c: the domU's shell answered"
@@ -545,7 +546,7 @@ xm_console_and_lifecycle() {
   xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
   pid=$!
   exec 3> /tmp/keys
-  wait_for /tmp/console6.out "VIREO-LINUX: shell on the console"
+  wait_for /tmp/console6.out "^/ # "
   printf 'echo c > /proc/sysrq-trigger\n' >&3
   wait_for /tmp/console6.out "Kernel panic - not syncing" && say "spinner: panicked, spinning with interrupts off"
   start_ns=$(now_ns)
