@@ -402,19 +402,23 @@ console_close() {
   wait_gone $pid
 }
 
+# linux_domu_config NAME MIB ARGS [LINE...]: /tmp/NAME.cfg, a domU named NAME with MIB of
+# RAM that boots the Linux tests' kernel and initramfs (from the disk of domU images) with
+# the command line "console=ttyS0 ARGS", then each LINE of the config as it is given.
+linux_domu_config() {
+  local cfg=/tmp/$1.cfg
+  printf 'name = "%s"\nmemory = %s\nkernel = "/domu/vmlinuz"\n' "$1" "$2" > $cfg
+  printf 'ramdisk = "/domu/initramfs.cpio.gz"\ncmdline = "console=ttyS0 %s"\n' "$3" >> $cfg
+  shift 3
+  for line in "$@"; do echo "$line" >> $cfg; done
+}
 # domu_config NAME PANIC: /tmp/NAME.cfg, a domU from the disk of domU images with a shell
 # on its console, panic=PANIC, restarted after a reboot or a crash.
 domu_config() {
-  cat > /tmp/$1.cfg << EOF
-name = "$1"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=$2 vireo.shell"
-on_poweroff = "destroy"
-on_reboot = "restart"
-on_crash = "restart"
-EOF
+  linux_domu_config $1 128 "panic=$2 vireo.shell" \
+    'on_poweroff = "destroy"' \
+    'on_reboot = "restart"' \
+    'on_crash = "restart"'
 }
 
 # One domU created, listed, used through its console and destroyed (for Bochs, where a
@@ -580,16 +584,10 @@ xm_console_and_lifecycle() {
 # (its device model in Domain-0 serves TARGET) is checked with vireo.disk=MODE (the Linux
 # tests' initramfs: write, or check a pattern written before); it stays when it ends.
 disk_domu_config() {
-  cat > /tmp/$1.cfg << EOF
-name = "$1"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.disk=$2"
-disk = [ 'format=${5:-raw}, vdev=xvda, access=$4, target=$3' ]
-on_poweroff = "preserve"
-on_crash = "preserve"
-EOF
+  linux_domu_config $1 128 "panic=-1 vireo.disk=$2" \
+    "disk = [ 'format=${5:-raw}, vdev=xvda, access=$4, target=$3' ]" \
+    'on_poweroff = "preserve"' \
+    'on_crash = "preserve"'
 }
 # wait_ended NAME: until domain NAME has shut down or crashed, up to 600 s; fails at once
 # when there is no such domain (its xm create failed).
@@ -739,14 +737,8 @@ pvio_hvc() {
 # CPU 1 share it by weight, 512 against 256, then the lighter one under a cap of 25%.
 # Their CPU times are the hypervisor's own counters (xm list --json).
 spin_config() {
-  cat > /tmp/$1.cfg << EOF
-name = "$1"
-memory = 96
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 vireo.spin"
-cpus = "1"
-EOF
+  linux_domu_config $1 96 "vireo.spin" \
+    'cpus = "1"'
 }
 # create_spinning NAME: xm create -c (its console from its first line) until the domU
 # says it spins, then detached from its console.
@@ -840,16 +832,10 @@ xm_pvio_bench() {
   }
   say "bench: dom0 write $(timed_dd if=/dev/zero of=/tmp/bench.img bs=1M count=32 conv=fsync,notrunc)"
   say "bench: dom0 read $(timed_dd if=/tmp/bench.img of=/dev/null bs=1M count=32)"
-  cat > /tmp/bench.cfg << EOF
-name = "bench"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.bench=pvio vireo.ip=10.0.0.2"
-disk = [ 'target=/tmp/bench.img,vdev=xvda,access=rw' ]
-vif = [ 'bridge=xenbr0' ]
-on_poweroff = "preserve"
-EOF
+  linux_domu_config bench 128 "panic=-1 vireo.bench=pvio vireo.ip=10.0.0.2" \
+    "disk = [ 'target=/tmp/bench.img,vdev=xvda,access=rw' ]" \
+    "vif = [ 'bridge=xenbr0' ]" \
+    'on_poweroff = "preserve"'
   rm -f /tmp/keys
   mkfifo /tmp/keys
   run_xm "xm create bench" xm create /tmp/bench.cfg
@@ -885,14 +871,8 @@ wait_mem() {
 xm_pvio_balloon() {
   trap '' PIPE
   dd if=/dev/zero of=/tmp/roomy.img bs=1M count=4 2> /dev/null
-  cat > /tmp/roomy.cfg << EOF
-name = "roomy"
-memory = 256
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.shell"
-disk = [ 'target=/tmp/roomy.img,vdev=xvda,access=rw' ]
-EOF
+  linux_domu_config roomy 256 "panic=-1 vireo.shell" \
+    "disk = [ 'target=/tmp/roomy.img,vdev=xvda,access=rw' ]"
   rm -f /tmp/keys
   mkfifo /tmp/keys
   run_xm "xm create roomy" xm create /tmp/roomy.cfg
@@ -925,16 +905,10 @@ EOF
 # net_domu_config NAME IP PEERS NC: /tmp/NAME.cfg, a domU with a virtio NIC on xenbr0
 # (vireo.ip, vireo.ping, vireo.nc of the Linux tests' initramfs).
 net_domu_config() {
-  cat > /tmp/$1.cfg << EOF
-name = "$1"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.ip=$2 vireo.ping=$3 vireo.nc=$4"
-vif = [ 'bridge=xenbr0' ]
-on_poweroff = "preserve"
-on_crash = "preserve"
-EOF
+  linux_domu_config $1 128 "panic=-1 vireo.ip=$2 vireo.ping=$3 vireo.nc=$4" \
+    "vif = [ 'bridge=xenbr0' ]" \
+    'on_poweroff = "preserve"' \
+    'on_crash = "preserve"'
 }
 
 # make_bridge [ADDR]: xenbr0, ADDR/24 (10.0.0.1 without one), with Domain-0's NICs in it
@@ -1003,14 +977,8 @@ check_counts() {
 # once it counted to 3.
 start_counter() {
   dd if=/dev/zero of=/tmp/$1-disk.img bs=1M count=8 2> /dev/null
-  cat > /tmp/$1.cfg << EOF
-name = "$1"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.disk=write vireo.counter"
-disk = [ 'target=/tmp/$1-disk.img,vdev=xvda,access=rw' ]
-EOF
+  linux_domu_config $1 128 "panic=-1 vireo.disk=write vireo.counter" \
+    "disk = [ 'target=/tmp/$1-disk.img,vdev=xvda,access=rw' ]"
   run_xm "xm create $1" xm create /tmp/$1.cfg
   console_open $1 "$2"
   wait_for "$2" "VIREO-LINUX: count 3, " || fail "$1 did not count to 3"
@@ -1175,13 +1143,7 @@ xm_save_checkpoint() {
 xm_save_bench() {
   trap '' PIPE
   mkfifo /tmp/keys
-  cat > /tmp/big.cfg << EOF
-name = "big"
-memory = 1024
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.counter"
-EOF
+  linux_domu_config big 1024 "panic=-1 vireo.counter"
   run_xm "bench: xm create" xm create /tmp/big.cfg
   console_open big /tmp/big.out
   wait_for /tmp/big.out "VIREO-LINUX: count 3, " || fail "bench: big did not count to 3"
@@ -1290,14 +1252,8 @@ migrate_sender() {
   disk_md5=none
   trap '' PIPE
   mkfifo /tmp/keys
-  cat > /tmp/counter.cfg << EOF
-name = "counter"
-memory = 128
-kernel = "/domu/vmlinuz"
-ramdisk = "/domu/initramfs.cpio.gz"
-cmdline = "console=ttyS0 panic=-1 vireo.ip=10.0.0.10 vireo.counter vireo.counter_tcp=10.0.0.1:5001"
-vif = [ 'bridge=xenbr0' ]
-EOF
+  linux_domu_config counter 128 "panic=-1 vireo.ip=10.0.0.10 vireo.counter vireo.counter_tcp=10.0.0.1:5001" \
+    "vif = [ 'bridge=xenbr0' ]"
   # Its input never ends (a background job's would be /dev/null, whose end nc takes for
   # the end of the session, and closes the connection).
   sleep 100000 | nc -l -p 5001 > /tmp/tcp.out 2> /dev/null &

@@ -192,7 +192,7 @@ void busy(Timer& t, u64 now) {
 // runs again, and (shut down) refuses arms.
 template <typename Stop>
 void stop_while_running(Stop stop, bool dead) {
-    for (int round = 0; round < 200; ++round) {
+    for (int round = 0; round < 50; ++round) {
         TimerQueue q;
         Busy b{&q};
         Timer t(busy, &b);
