@@ -117,12 +117,21 @@ SvmVcpu::~SvmVcpu() {
     if (vmcb_pa_) frame_free(vmcb_pa_);
 }
 
-// Its multiplier is one: this backend does not scale (scales_tsc).
+u64 SvmVcpu::scaled_host_tsc() const { return scale_tsc(x86::rdtsc(), tsc_multiplier_); }
+
 void SvmVcpu::follow_tsc_base(const Vcpu& vcpu) {
     const Domain::TscBase& base = vcpu.domain->tsc_base;
     if (base.generation == tsc_generation_) return;
     tsc_generation_ = base.generation;
-    vmcb_->control.tsc_offset = base.guest_tsc - base.host_tsc;
+    tsc_multiplier_ = base.multiplier;
+    vmcb_->control.tsc_offset = base.guest_tsc - scale_tsc(base.host_tsc, tsc_multiplier_);
+    // Unscaled, the guest's RDTSC runs in hardware (host TSC + TSC_OFFSET, APM vol. 2
+    // 15.30.5); scaled, it exits (intercept word 3 bit 14, APM vol. 2 table B-1) and
+    // reads guest_msr(Tsc).
+    if (tsc_multiplier_ == kTscMultiplierOne)
+        vmcb_->control.intercept_misc1 &= ~intercept1::kRdtsc;
+    else
+        vmcb_->control.intercept_misc1 |= intercept1::kRdtsc;
 }
 
 void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
@@ -341,6 +350,7 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Mwait:
         case ExitCode::MwaitArmed: exit.kind = ExitKind::MonitorMwait; return;
         case ExitCode::Rdpmc: exit.kind = ExitKind::Rdpmc; return;
+        case ExitCode::Rdtsc: exit.kind = ExitKind::Rdtsc; return;
         case ExitCode::Rdtscp: exit.kind = ExitKind::Rdtscp; return;
         case ExitCode::TaskSwitch: {
             // EXITINFO1[15:0] the new TSS's selector; EXITINFO2 bit 36 an IRET, bit 38 a
@@ -410,7 +420,7 @@ bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
         case Msr::Efer: value = guest_efer(); return true;
         case Msr::Pat: value = vmcb_->save.g_pat; return true;
-        case Msr::Tsc: value = x86::rdtsc() + vmcb_->control.tsc_offset; return true;  // APM vol. 2 15.30.5
+        case Msr::Tsc: value = scaled_host_tsc() + vmcb_->control.tsc_offset; return true;  // APM vol. 2 15.30.5
         default: return false;
     }
 }
@@ -419,14 +429,14 @@ bool SvmVcpu::write_guest_msr(Msr msr, u64 value) {
     switch (msr) {
         case Msr::Pat: vmcb_->save.g_pat = value; return true;
         // The guest's TSC becomes `value`: only its offset changes (APM vol. 2 15.30.5).
-        case Msr::Tsc: vmcb_->control.tsc_offset = value - x86::rdtsc(); return true;
+        case Msr::Tsc: vmcb_->control.tsc_offset = value - scaled_host_tsc(); return true;
         default: return false;
     }
 }
 
 void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
     follow_tsc_base(vcpu);
-    vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, x86::rdtsc());
+    vmcb_to_arch_state(*vmcb_, vcpu.regs, vcpu.debug, parts, out, scaled_host_tsc());
     if (parts & vcpu_state::kControl) {
         out.control.efer = guest_efer();
         out.control.cr8 = vcpu.cr8;  // CR8 exits, as on VT-x (V_TPR is unused)
@@ -440,7 +450,7 @@ void SvmVcpu::get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) {
 
 void SvmVcpu::set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) {
     follow_tsc_base(vcpu);
-    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, x86::rdtsc());
+    arch_state_to_vmcb(in, parts, *vmcb_, vcpu.regs, vcpu.debug, scaled_host_tsc());
     if (parts & vcpu_state::kControl) {
         store_guest_efer(in.control.efer);
         vcpu.cr8 = in.control.cr8 & 0xf;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/vcpu/vcpu.hpp"
+#include "kernel/vm/tsc_rate.hpp"
 #include "svm/vmcb.hpp"
 
 namespace svm {
@@ -23,8 +24,8 @@ public:
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return true; }
     // AMD's TSC ratio MSR (APM vol. 2 15.30.5) is one per CPU, not per VMCB, and QEMU's
-    // SVM has none: a restored domain's TSC runs at this host's rate.
-    bool scales_tsc() const override { return false; }
+    // SVM has none: another rate is kept in software, RDTSC exiting (follow_tsc_base).
+    const char* tsc_scaling() const override { return "in software (RDTSC exits)"; }
     void instruction_skipped(Vcpu& vcpu) override;
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;
@@ -63,8 +64,13 @@ private:
     Vmcb* vmcb_ = nullptr;
     PhysAddr vmcb_pa_ = 0;
     // The domain's new guest TSC (Domain::tsc_base), if there is one, into TSC_OFFSET.
+    // With a multiplier other than one, RDTSC exits (and RDMSR of the TSC always does):
+    // the guest reads scale_tsc(host TSC) + TSC_OFFSET, computed by Vireo.
     void follow_tsc_base(const Vcpu& vcpu);
+    // The host's TSC at the guest's rate: what TSC_OFFSET is added to.
+    u64 scaled_host_tsc() const;
     u64 tsc_generation_ = 0;  // of the Domain::tsc_base taken last
+    u64 tsc_multiplier_ = kTscMultiplierOne;
     bool lme_deferred_ = false;
     bool nmi_blocked_ = false;   // an injected NMI's handler has not returned yet
     bool iret_pending_ = false;  // its IRET exited: complete once RIP is elsewhere

@@ -26,6 +26,7 @@ inline constexpr u32 kNmi = 1u << 1;
 inline constexpr u32 kSmi = 1u << 2;
 inline constexpr u32 kInit = 1u << 3;
 inline constexpr u32 kVintr = 1u << 4;
+inline constexpr u32 kRdtsc = 1u << 14;
 inline constexpr u32 kRdpmc = 1u << 15;
 inline constexpr u32 kCpuid = 1u << 18;
 inline constexpr u32 kIret = 1u << 20;
@@ -65,6 +66,7 @@ enum class ExitCode : u64 {
     Smi = 0x62,
     Init = 0x63,
     Vintr = 0x64,
+    Rdtsc = 0x6e,
     Rdpmc = 0x6f,
     Cpuid = 0x72,
     Iret = 0x74,

@@ -162,7 +162,9 @@ u64 VmxVcpu::guest_tsc() const {
     return scale_tsc(x86::rdtsc(), tsc_multiplier_) + (capabilities()->tsc_offsetting ? tsc_offset_ : 0);
 }
 
-bool VmxVcpu::scales_tsc() const { return capabilities()->tsc_scaling; }
+const char* VmxVcpu::tsc_scaling() const {
+    return capabilities()->tsc_scaling ? "by the CPU (VMX TSC scaling)" : nullptr;
+}
 
 void VmxVcpu::write_secondary_controls() {
     const Capabilities* caps = capabilities();

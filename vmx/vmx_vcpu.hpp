@@ -24,7 +24,7 @@ public:
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;
     bool is_svm() const override { return false; }
-    bool scales_tsc() const override;
+    const char* tsc_scaling() const override;
     void instruction_skipped(Vcpu&) override { clear_interrupt_shadow_ = true; }
     void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) override;  // vmx_state_transfer.cpp
     void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) override;

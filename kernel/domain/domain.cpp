@@ -475,6 +475,7 @@ const char* exit_kind_name(ExitKind kind) {
         case ExitKind::MonitorMwait: return "monitor-mwait";
         case ExitKind::ControlRegisterWrite: return "cr-write";
         case ExitKind::Rdpmc: return "rdpmc";
+        case ExitKind::Rdtsc: return "rdtsc";
         case ExitKind::Rdtscp: return "rdtscp";
         case ExitKind::TaskSwitch: return "task-switch";
         case ExitKind::Unhandled: return "unhandled";

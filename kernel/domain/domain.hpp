@@ -90,7 +90,7 @@ struct Domain {
     // vCPUs' TSCs ahead of it, or behind, every deadline would fire late, or at once and
     // again (the restored vCPU states and the platform state were taken at two moments).
     // The multiplier is one but for a domain from a host of another TSC rate on a CPU
-    // that scales (VcpuBackend::scales_tsc).
+    // that scales (VcpuBackend::tsc_scaling).
     struct TscBase {
         u64 generation = 0;  // vCPUs compare it with the one they took last
         u64 multiplier = kTscMultiplierOne;

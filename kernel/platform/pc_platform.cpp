@@ -212,11 +212,14 @@ class PcPlatform final : public GuestClock,
         if (saved_khz != 0 && !tsc_rates_match(saved_hz, host_hz)) {
             const u64 m = tsc_multiplier_for(saved_hz, host_hz);
             const VcpuBackend* backend = domain_.vcpus[0].backend;
-            if (m != 0 && backend && backend->scales_tsc()) {
+            const char* scaling = backend ? backend->tsc_scaling() : nullptr;
+            if (m != 0 && scaling) {
                 rate = saved_hz;
                 multiplier = m;
-                log_info("domain %u (%s): its TSC runs at %u kHz, as where it was saved (this host's at %llu kHz)",
-                         domain_.id, domain_.name, saved_khz, (unsigned long long)(host_hz / 1000));
+                log_info(
+                    "domain %u (%s): its TSC runs at %u kHz, as where it was saved (this host's at %llu kHz), "
+                    "scaled %s",
+                    domain_.id, domain_.name, saved_khz, (unsigned long long)(host_hz / 1000), scaling);
             } else {
                 // A guest that calibrated its timers by the old rate sees its time run
                 // faster (or slower) by the ratio: said, not hidden.

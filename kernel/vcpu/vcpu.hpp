@@ -57,10 +57,11 @@ public:
     // part is the caller's (kernel/vm/fpu_state.hpp).
     virtual void get_state(const Vcpu& vcpu, u32 parts, VcpuArchState& out) = 0;
     virtual void set_state(Vcpu& vcpu, u32 parts, const VcpuArchState& in) = 0;
-    // Whether this CPU can run the guest's TSC at another rate than its own (VMX's TSC
-    // scaling): then the vCPU takes Domain::tsc_base's multiplier (kernel/vm/tsc_rate.hpp)
-    // with its TSC, at its next entry or state access.
-    virtual bool scales_tsc() const = 0;
+    // How this backend runs the guest's TSC at another rate than the CPU's (VMX's TSC
+    // scaling, or RDTSC exiting), for the log; null when it cannot. Then the vCPU takes
+    // Domain::tsc_base's multiplier (kernel/vm/tsc_rate.hpp) with its TSC, at its next
+    // entry or state access.
+    virtual const char* tsc_scaling() const = 0;
     // Whether the control structure holds the guest's DR6 (the VMCB does; the VMCS does
     // not, so kernel/vm/debug_registers.cpp switches it with DR0-DR3 on VT-x).
     virtual bool dr6_in_control_structure() const = 0;

@@ -7,6 +7,7 @@
 #include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/spinlock.hpp"
+#include "kernel/vm/control_register_rules.hpp"
 #include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_view.hpp"
@@ -89,6 +90,39 @@ void handle_cpuid(Vcpu& vcpu) {
     const Platform& platform = *vcpu.domain->platform;
     const bool apic_off = leaf == 1 && platform.has_local_apics() && !platform.local_apic_enabled(vcpu);
     set_result32(vcpu, Gpr::Rdx, apic_off ? r.edx & ~(1u << 9) : r.edx);
+}
+
+// Whether the instruction at RIP is RDTSCP, which QEMU's TCG reports with RDTSC's exit
+// code (it checks the RDTSC intercept for both).
+bool rdtscp_at_rip(Vcpu& vcpu, const GuestControlState& control) {
+    if (vcpu.exit_instruction_length != 0) return false;  // the hardware told the exit's own instruction
+    u8 bytes[15];
+    usize available = 0;
+    WalkFault fault;
+    return fetch_guest_instruction(vcpu, control, bytes, available, fault) &&
+           intercepted_instruction_length(bytes, available, control.mode, InterceptedInstruction::Rdtscp) != 0;
+}
+
+// RDTSC exits only while a backend runs the guest's TSC at another rate in software
+// (svm/svm_vcpu.cpp, follow_tsc_base): it reads what RDMSR of the TSC reads, into
+// EDX:EAX (SDM vol. 2B, RDTSC). With CR4.TSD set it is privileged: #GP(0) outside CPL 0,
+// which the CPU checks before the intercept; checked here as well. RDTSCP is hidden
+// (CPUID), so #UD, as its own exit gives.
+void handle_rdtsc(Vcpu& vcpu) {
+    const GuestControlState control = vcpu.backend->control_state();
+    if (rdtscp_at_rip(vcpu, control)) {
+        vcpu.events.raise_exception(kVectorUd, false, 0);
+        return;
+    }
+    if ((control.cr4 & cr_bits::kCr4Tsd) && control.cpl != 0) {
+        vcpu.events.raise_exception(kVectorGp, true, 0);
+        return;
+    }
+    if (!skip_instruction(vcpu, InterceptedInstruction::Rdtsc)) return;
+    u64 value = 0;
+    vcpu.backend->read_guest_msr(Msr::Tsc, value);
+    set_result32(vcpu, Gpr::Rax, u32(value));
+    set_result32(vcpu, Gpr::Rdx, u32(value >> 32));
 }
 
 void handle_msr(Vcpu& vcpu, bool write) {
@@ -478,6 +512,7 @@ void handle_vm_exit(Vcpu& vcpu, const VmExit& exit) {
             // RDPMC); the host's counters stay the host's.
             vcpu.events.raise_exception(kVectorGp, true, 0);
             return;
+        case ExitKind::Rdtsc: handle_rdtsc(vcpu); return;
         case ExitKind::Rdtscp:
             // Hidden by CPUID, so #UD as on a CPU without it (APM vol. 3, RDTSCP); the
             // host's TSC_AUX (its CPU number) stays the host's.

@@ -13,6 +13,8 @@ Encoding encoding_of(InterceptedInstruction which) {
     switch (which) {
         case InterceptedInstruction::Cpuid: return {OpcodeMap::TwoByte, 0xa2, -1};
         case InterceptedInstruction::Rdmsr: return {OpcodeMap::TwoByte, 0x32, -1};
+        case InterceptedInstruction::Rdtsc: return {OpcodeMap::TwoByte, 0x31, -1};
+        case InterceptedInstruction::Rdtscp: return {OpcodeMap::TwoByte, 0x01, 0xf9};
         case InterceptedInstruction::Wrmsr: return {OpcodeMap::TwoByte, 0x30, -1};
         case InterceptedInstruction::Hlt: return {OpcodeMap::OneByte, 0xf4, -1};
         case InterceptedInstruction::Vmmcall: return {OpcodeMap::TwoByte, 0x01, 0xd9};

@@ -11,6 +11,9 @@
 enum class InterceptedInstruction : u8 {
     Cpuid,
     Rdmsr,
+    Rdtsc,
+    // Only to tell it from RDTSC: QEMU's TCG takes RDTSC's intercept for it.
+    Rdtscp,
     Wrmsr,
     Hlt,
     Vmmcall,

@@ -25,6 +25,7 @@ enum class ExitKind : u8 {
     MonitorMwait,               // MONITOR or MWAIT: hidden from guests (CPUID.1:ECX.MONITOR = 0)
     ControlRegisterWrite,       // MOV to CR0 or CR4, CLTS, LMSW (kernel/vm/control_register_writes.cpp)
     Rdpmc,                      // guests have no performance counters (CPUID leaf 0xA absent)
+    Rdtsc,                      // intercepted only to scale the guest's TSC in software (SVM)
     Rdtscp,                     // hidden from guests (CPUID 8000_0001h EDX bit 27 = 0)
     TaskSwitch,                 // a hardware task switch (protected mode only): not emulated
     Unhandled,                  // an exit the backend knows but no generic handler takes

@@ -24,7 +24,8 @@
 #   vireo.xm=save       instead: xm save, save -c and restore of a counting domU, and
 #                       damaged files refused (save-basic: without save -c); then
 #   vireo.cross=send    a domU saved onto the exchange disk for the other vendor,
-#   vireo.cross=pass    or one from it restored, then saved onto it again
+#   vireo.cross=swap    or one from it restored, and the counting domU of the save
+#                       checks saved onto it instead
 #   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
 #   vireo.xm=save-bench instead: tools/bench-save's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
@@ -1015,7 +1016,9 @@ xm_save() {
     fail "xm restore: the count went from $last to $first"
   fi
   xm_migrate_here
-  if [ "$1" = basic ]; then
+  if [ "$1" = basic ] && [ "$(opt vireo.cross)" = swap ]; then
+    console_close > /dev/null  # it goes to the other vendor (xm_cross_vendor)
+  elif [ "$1" = basic ]; then
     run_xm "xm destroy counter" xm destroy counter
     console_close > /dev/null
     wait_dm_gone counter
@@ -1099,6 +1102,16 @@ xm_migrate_here() {
   # the sender says why, and its domain runs on. (Not under Bochs: the refused stream
   # still goes whole, minutes there.)
   [ "$modes" = live ] && return
+  # A receiver that takes domains only from another address (--from) refuses this one's,
+  # and waits on; the sender's domain runs on here.
+  xm migrate-receive --from 10.9.9.9 > /tmp/receive.out 2>&1 &
+  receiver=$!
+  wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive --from did not listen"
+  run_xm "xm migrate to a receiver that takes none from here" xm migrate counter 127.0.0.1
+  wait_for /tmp/receive.out "refused a connection" || fail "xm migrate-receive --from did not refuse"
+  kill $receiver 2> /dev/null
+  wait $receiver
+  while IFS= read -r line; do say "xm migrate-receive --from 10.9.9.9: $line"; done < /tmp/receive.out
   run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=96 -p
   xm migrate-receive > /tmp/receive.out 2>&1 &
   receiver=$!
@@ -1167,13 +1180,14 @@ xm_save_bench() {
   rm -f /tmp/keys
 }
 
-# Across vendors (label migrate, vireo.cross): a counting domU, made with xm's default
-# CPUID (migratable), is saved under QEMU (AMD-V), restored under Bochs (VT-x) by the
-# next test, saved there again, and restored under QEMU by the one after; each time it
-# counts on from where it stopped, its file and disk intact. Its image and disk travel on
-# the exchange disk (tests/boot/machine_devices.py, --exchange-disk): a first sector that
-# says VIREO-EXCHANGE, then a tar archive at 1 MiB, with mover.origin: the count it was
-# saved at, and the hypervisor's virt_caps where it was.
+# Across vendors (label migrate, vireo.cross): a counting domU, mover, made with xm's
+# default CPUID (migratable), is saved under QEMU (AMD-V) and restored under Bochs (VT-x)
+# by the next test, which saves its own counting domU (made there, its TSC at Bochs'
+# rate) in its place, for the one after to restore under QEMU; each counts on from where
+# it stopped, its file and disk intact. An image and its disk travel on the exchange disk
+# (tests/boot/machine_devices.py, --exchange-disk): a first sector that says
+# VIREO-EXCHANGE, then a tar archive at 1 MiB, with exchange.origin: the domain's name,
+# the count it was saved at, and the hypervisor's virt_caps where it was.
 exchange_disk() {
   for d in $(ls /sys/block | grep -E '^(vd|sd|hd)[a-z]+$'); do
     [ "$(header $d)" = VIREO-EXCHANGE ] && echo /dev/$d && return 0
@@ -1181,45 +1195,52 @@ exchange_disk() {
   return 1
 }
 virt_caps() { xm info | sed -n 's/^virt_caps *: //p'; }
-# The running mover saved onto the exchange disk.
+# mover_to_exchange NAME OUT: the counting domain NAME, its console open into OUT, saved
+# onto the exchange disk with its disk /tmp/NAME-disk.img.
 mover_to_exchange() {
   dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
-  rm -f /tmp/mover.sav
-  run_xm "xm save mover" xm save mover /tmp/mover.sav
+  rm -f /tmp/$1.sav
+  run_xm "xm save $1" xm save $1 /tmp/$1.sav
   console_close > /dev/null
-  wait_dm_gone mover  # its disk file complete
-  check_counts /tmp/mover.out "mover before its save"
-  last=$(counts /tmp/mover.out | tail -n 1)
-  printf '%s\n%s\n' "$last" "$(virt_caps)" > /tmp/mover.origin
-  if (cd /tmp && tar -cf - mover.origin mover.sav mover-disk.img) | dd of=$dev bs=1M seek=1 2> /tmp/dd.err &&
+  wait_dm_gone $1  # its disk file complete
+  check_counts "$2" "$1 before its save"
+  last=$(counts "$2" | tail -n 1)
+  printf '%s\n%s\n%s\n' "$1" "$last" "$(virt_caps)" > /tmp/exchange.origin
+  if (cd /tmp && tar -cf - exchange.origin $1.sav $1-disk.img) | dd of=$dev bs=1M seek=1 2> /tmp/dd.err &&
     sync; then
-    say "cross-vendor: mover saved under $(virt_caps) at count $last, on the exchange disk"
+    say "cross-vendor: $1 saved under $(virt_caps) at count $last, on the exchange disk"
   else
     fail "cross-vendor: writing the exchange disk $dev: $(cat /tmp/dd.err)"
   fi
-  rm -f /tmp/mover.sav /tmp/mover-disk.img /tmp/mover.origin
+  rm -f /tmp/$1.sav /tmp/$1-disk.img /tmp/exchange.origin
 }
-# The mover from the exchange disk, restored here: it counts on.
+# The domain on the exchange disk (its name into $mover), restored here: it counts on.
 mover_from_exchange() {
   dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
-  rm -f /tmp/mover.sav /tmp/mover-disk.img /tmp/mover.origin
-  dd if=$dev bs=1M skip=1 2> /dev/null | (cd /tmp && tar -xf - mover.origin mover.sav mover-disk.img)
-  [ -f /tmp/mover.origin ] || { fail "cross-vendor: the exchange disk holds no mover"; return 1; }
-  last=$(sed -n 1p /tmp/mover.origin)
-  say "cross-vendor: an image saved under $(sed -n 2p /tmp/mover.origin) at count $last, restored under $(virt_caps)"
-  run_xm "xm restore mover" xm restore /tmp/mover.sav
-  rm -f /tmp/mover.sav
-  console_open mover /tmp/mover.out
-  wait_for /tmp/mover.out "VIREO-LINUX: count $((last + 3)), " || fail "mover did not count to $((last + 3))"
-  check_counts /tmp/mover.out "mover after its restore"
-  first=$(counts /tmp/mover.out | head -n 1)
+  rm -f /tmp/exchange.origin
+  dd if=$dev bs=1M skip=1 2> /dev/null | (cd /tmp && tar -xf -)
+  [ -f /tmp/exchange.origin ] || { fail "cross-vendor: the exchange disk holds no domain"; return 1; }
+  mover=$(sed -n 1p /tmp/exchange.origin)
+  last=$(sed -n 2p /tmp/exchange.origin)
+  say "cross-vendor: $mover, saved under $(sed -n 3p /tmp/exchange.origin) at count $last, restored under $(virt_caps)"
+  run_xm "xm restore $mover" xm restore /tmp/$mover.sav
+  rm -f /tmp/$mover.sav /tmp/exchange.origin
+  console_open $mover /tmp/$mover.out
+  wait_for /tmp/$mover.out "VIREO-LINUX: count $((last + 3)), " || fail "$mover did not count to $((last + 3))"
+  check_counts /tmp/$mover.out "$mover after its restore"
+  first=$(counts /tmp/$mover.out | head -n 1)
   if [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
-    say "cross-vendor: mover counts on from $last, file and disk intact"
+    say "cross-vendor: $mover counts on from $last, file and disk intact"
   else
-    fail "cross-vendor: mover's count went from $last to $first"
+    fail "cross-vendor: $mover's count went from $last to $first"
   fi
+  run_xm "xm destroy $mover" xm destroy $mover
+  console_close > /dev/null
+  wait_dm_gone $mover
+  rm -f /tmp/$mover-disk.img
 }
-# vireo.cross=send (QEMU), pass (Bochs: restore, then save again) or receive (QEMU).
+# vireo.cross=send (QEMU), swap (Bochs: restore the one from QEMU, then send the counter
+# xm_save made here) or receive (QEMU).
 xm_cross_vendor() {
   trap - PIPE  # `yes` ends by SIGPIPE (xm_save ignores it)
   counter_md5=$(counter_md5_of)
@@ -1227,15 +1248,14 @@ xm_cross_vendor() {
   trap '' PIPE
   [ -p /tmp/keys ] || mkfifo /tmp/keys
   case "$1" in
-    send) start_counter mover /tmp/mover.out && mover_to_exchange ;;
-    pass) mover_from_exchange && mover_to_exchange ;;
-    receive)
+    send) start_counter mover /tmp/mover.out && mover_to_exchange mover /tmp/mover.out ;;
+    swap)
       mover_from_exchange
-      run_xm "xm destroy mover" xm destroy mover
-      console_close > /dev/null
-      wait_dm_gone mover
-      rm -f /tmp/mover-disk.img /tmp/mover.origin
+      console_open counter /tmp/counter-send.out
+      wait_for /tmp/counter-send.out "VIREO-LINUX: count [0-9]+, " || fail "counter does not count any more"
+      mover_to_exchange counter /tmp/counter-send.out
       ;;
+    receive) mover_from_exchange ;;
   esac
   rm -f /tmp/keys
 }

@@ -22,6 +22,7 @@ const Encoding kEncodings[] = {
     {II::Wrmsr, {0x0f, 0x30}},         {II::Hlt, {0xf4}},
     {II::Vmmcall, {0x0f, 0x01, 0xd9}}, {II::Vmcall, {0x0f, 0x01, 0xc1}},
     {II::InvdOrWbinvd, {0x0f, 0x08}},  {II::InvdOrWbinvd, {0x0f, 0x09}},
+    {II::Rdtsc, {0x0f, 0x31}},         {II::Rdtscp, {0x0f, 0x01, 0xf9}},
 };
 
 // Every legacy prefix but LOCK: operand and address size, REPNE, REP, and the six segment overrides.
@@ -106,6 +107,9 @@ TEST(InstructionLength, MismatchingBytesReturnZero) {
     EXPECT_EQ(length({0x0f, 0x01, 0xc2}, m, II::Vmcall), 0u);   // VMLAUNCH
     EXPECT_EQ(length({0x0f, 0x00, 0xd9}, m, II::Vmmcall), 0u);
     EXPECT_EQ(length({0x0f, 0x31}, m, II::Rdmsr), 0u);  // RDTSC
+    // QEMU's TCG reports RDTSCP with RDTSC's exit code: the two are told apart.
+    EXPECT_EQ(length({0x0f, 0x01, 0xf9}, m, II::Rdtsc), 0u);
+    EXPECT_EQ(length({0x0f, 0x31}, m, II::Rdtscp), 0u);
     // A prefix then a different instruction.
     EXPECT_EQ(length({0x66, 0x90}, m, II::Hlt), 0u);
     EXPECT_EQ(length({0xf3, 0x90}, m, II::Hlt), 0u);  // PAUSE
