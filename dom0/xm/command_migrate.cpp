@@ -65,10 +65,12 @@ public:
             ok = hold_.start_dirty_log(error_) && round(
                                                       1, [&] { return writer_.memory(who_); }, ram_pages);
             sent = ram_pages;
+            migration::Precopy precopy(ram_pages);
             for (uint32_t n = 2; ok; ++n) {
                 uint64_t dirty = 0;
                 ok = hold_.take_dirty(pending, false, dirty, error_);
-                if (!ok || migration::precopy_done(n - 1, dirty, sent, ram_pages)) break;
+                if (ok) stop_reason_ = precopy.stop_after(n - 1, dirty, sent);
+                if (!ok || stop_reason_) break;
                 uint64_t pages = 0;
                 ok = round(
                     n, [&] { return writer_.memory_pages(pending, pages); }, dirty);
@@ -93,8 +95,8 @@ public:
              writer_.end();
         if (!ok) return failed_sending();
         if (live)
-            fprintf(stderr, "xm: %s: paused; the last %llu pages went with its state\n", who_.c_str(),
-                    (unsigned long long)at_stop);
+            fprintf(stderr, "xm: %s: paused (%s); the last %llu pages went with its state\n", who_.c_str(),
+                    stop_reason_, (unsigned long long)at_stop);
         if (!handover()) return 1;
         const double now = monotonic_seconds();
         printf("Migrated domain %s (id %u) to %s: %llu MiB of RAM in %.1f s, downtime %.2f s, %.1f MiB sent", d_.name,
@@ -180,6 +182,7 @@ private:
     DomainHold hold_;
     std::string error_;
     std::vector<uint64_t> rounds_;
+    const char* stop_reason_ = "";  // why pre-copy ended (migration::Precopy)
     double started_ = 0, paused_at_ = 0;
 };
 

@@ -59,8 +59,16 @@ bool parse_destination(const std::string& spec, std::string& host, uint16_t& por
     return true;
 }
 
-bool precopy_done(uint32_t round, uint64_t dirty, uint64_t sent, uint64_t ram_pages) {
-    return dirty <= kStopPages || round >= kMaxRounds || sent >= kMaxSentFactor * ram_pages;
+const char* Precopy::stop_after(uint32_t round, uint64_t dirty, uint64_t sent) {
+    if (dirty <= kStopPages) return "few pages left";
+    if (round >= kMaxRounds) return "the last round";
+    if (sent >= kMaxSentFactor * ram_pages_) return "it writes faster than the link carries";
+    if (dirty < fewest_) {
+        fewest_ = dirty;
+        stalled_ = 0;
+        return nullptr;
+    }
+    return ++stalled_ >= kStalledRounds ? "its writes no longer shrink" : nullptr;
 }
 
 }  // namespace xm::migration

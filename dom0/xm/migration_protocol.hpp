@@ -39,12 +39,26 @@ bool parse_port(const std::string& text, uint16_t& port);
 // Pre-copy's rounds (as Xen's): each sends the pages written since the one before, while
 // the domain runs; they stop once few enough are left to send with the domain paused
 // (at most kStopPages), or after kMaxRounds, or once kMaxSentFactor times the domain's RAM
-// went out (it writes faster than the link carries).
+// went out (it writes faster than the link carries), or once the pages written per round
+// stop shrinking: kStalledRounds rounds in a row none fewer than the fewest before (the
+// domain rewrites a steady set as fast as a round sends it, and more rounds would not
+// make the pause shorter; a slow link, or Bochs, where a round of 2 MiB takes seconds).
 inline constexpr uint32_t kMaxRounds = 30;
 inline constexpr uint64_t kStopPages = 256;
 inline constexpr uint64_t kMaxSentFactor = 3;
-// Whether to stop after round `round` (1 the first, which sent all of RAM), with `dirty`
-// pages written since it and `sent` pages sent so far, of a domain of `ram_pages`.
-bool precopy_done(uint32_t round, uint64_t dirty, uint64_t sent, uint64_t ram_pages);
+inline constexpr uint32_t kStalledRounds = 2;
+class Precopy {
+public:
+    explicit Precopy(uint64_t ram_pages) : ram_pages_(ram_pages) {}
+    // After round `round` (1 the first, which sent all of RAM), with `dirty` pages written
+    // since it and `sent` pages sent so far: why to stop now (for the user), or null for
+    // another round. Called once per round, in order.
+    const char* stop_after(uint32_t round, uint64_t dirty, uint64_t sent);
+
+private:
+    uint64_t ram_pages_;
+    uint64_t fewest_ = UINT64_MAX;
+    uint32_t stalled_ = 0;
+};
 
 }  // namespace xm::migration

@@ -343,6 +343,11 @@ void domain_console_write(Domain& d, const char* text, usize length) {
     }
 }
 
+void domain_console_show_partial_line(Domain& d) {
+    LockGuard<SpinLock> guard(d.lock);
+    if (d.console_length) console_write_raw(d.console_line, d.console_length);
+}
+
 bool domain_console_input(Domain& d, char key) {
     {
         LockGuard<SpinLock> guard(d.input_lock);

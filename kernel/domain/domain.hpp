@@ -224,6 +224,9 @@ inline u64 dirty_bitmap_bytes(const Domain& d) { return (d.memory.pages() + 63) 
 bool domain_request_restart(Domain& domain);
 // Guest console output: whole lines go to the hypervisor console as "[name] text".
 void domain_console_write(Domain& domain, const char* text, usize length);
+// The console input has just moved to the domain: the line it has begun and not ended
+// (a shell's prompt, printed before the move) shows, as it would on its own terminal.
+void domain_console_show_partial_line(Domain& domain);
 
 // Control operations (kernel/domain/domain_control.cpp). Never on the caller's own
 // domain. Each returns 0 or a negative hypercall error.

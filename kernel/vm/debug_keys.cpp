@@ -25,9 +25,10 @@ bool can_take_input(const Domain* d) { return d && !d->ended() && d->platform->t
 
 void announce_focus() {
     DomainRef d = domain_lookup(g_focus);
-    if (g_focus != kNoFocus && d)
+    if (g_focus != kNoFocus && d) {
         console_line("vireo: console input goes to domain %u (%s); Ctrl-A three times to switch", d->id, d->name);
-    else
+        domain_console_show_partial_line(*d);
+    } else
         console_line("vireo: console input goes to Vireo (debug keys, 'h' for help); Ctrl-A three times to switch");
 }
 
