@@ -19,5 +19,5 @@ u64 tsc_multiplier_for(u64 guest_hz, u64 host_hz) {
 bool tsc_rates_match(u64 a_hz, u64 b_hz) {
     const u64 difference = a_hz > b_hz ? a_hz - b_hz : b_hz - a_hz;
     const u64 larger = a_hz > b_hz ? a_hz : b_hz;
-    return difference <= larger / 1000;
+    return difference <= larger / 200;
 }

@@ -378,10 +378,13 @@ wait_new_id() {
 }
 # console_open NAME OUT: xm console on NAME in the background (pid in $pid), its output
 # in OUT, its keys from fd 3.
+# The FIFO is opened for reading and writing (`3<>`), which never blocks: a write-only
+# open waits for xm's end, and a signal (a background job's end) interrupting that wait
+# ended the script ("can't create /tmp/keys: Interrupted system call").
 console_open() {
   xm console "$1" < /tmp/keys > "$2" 2>&1 &
   pid=$!
-  exec 3> /tmp/keys
+  exec 3<> /tmp/keys
 }
 # console_ready OUT: types a command until the domU's shell answers it in OUT, as a user
 # presses Enter until a prompt shows (keys typed while its kernel still boots are lost
@@ -458,7 +461,7 @@ xm_console_and_lifecycle() {
   start_ns=$(now_ns)
   xm create -c /tmp/shell.cfg < /tmp/keys > /tmp/console1.out 2>&1 &
   pid=$!
-  exec 3> /tmp/keys
+  exec 3<> /tmp/keys
   if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
     say "xm create to the domU's first userspace line: $(( ($(now_ns) - start_ns) / 1000000 )) ms"
   fi
@@ -550,7 +553,7 @@ xm_console_and_lifecycle() {
   # panic() disables interrupts and loops for ever).
   xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
   pid=$!
-  exec 3> /tmp/keys
+  exec 3<> /tmp/keys
   wait_for /tmp/console6.out "^/ # "
   printf 'echo c > /proc/sysrq-trigger\n' >&3
   wait_for /tmp/console6.out "Kernel panic - not syncing" && say "spinner: panicked, spinning with interrupts off"
@@ -717,7 +720,7 @@ pvio_hvc() {
   mkfifo /tmp/keys
   xm console -t pv "$1" < /tmp/keys > /tmp/hvc.out 2>&1 &
   pid=$!
-  exec 3> /tmp/keys
+  exec 3<> /tmp/keys
   if wait_for /tmp/hvc.out "VIREO-HVC: "; then
     say "pvio: hvc0 of $1 said: $(grep -m 1 'VIREO-HVC: ' /tmp/hvc.out | tr -d '\r')"
     printf 'reply from Domain-0\n' >&3
