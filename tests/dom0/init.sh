@@ -378,13 +378,17 @@ wait_new_id() {
 }
 # console_open NAME OUT: xm console on NAME in the background (pid in $pid), its output
 # in OUT, its keys from fd 3.
-# The FIFO is opened for reading and writing (`3<>`), which never blocks: a write-only
-# open waits for xm's end, and a signal (a background job's end) interrupting that wait
-# ended the script ("can't create /tmp/keys: Interrupted system call").
+# open_keys: fd 3 writes to the FIFO /tmp/keys, which a console in the background reads.
+# The open waits until that end is open too; a signal (a background job's end) may
+# interrupt the wait ("can't create /tmp/keys: Interrupted system call"), which would end
+# the script but for `command`: then it opens again.
+open_keys() {
+  until command exec 3> /tmp/keys; do :; done
+}
 console_open() {
   xm console "$1" < /tmp/keys > "$2" 2>&1 &
   pid=$!
-  exec 3<> /tmp/keys
+  open_keys
 }
 # console_ready OUT: types a command until the domU's shell answers it in OUT, as a user
 # presses Enter until a prompt shows (keys typed while its kernel still boots are lost
@@ -461,7 +465,7 @@ xm_console_and_lifecycle() {
   start_ns=$(now_ns)
   xm create -c /tmp/shell.cfg < /tmp/keys > /tmp/console1.out 2>&1 &
   pid=$!
-  exec 3<> /tmp/keys
+  open_keys
   if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
     say "xm create to the domU's first userspace line: $(( ($(now_ns) - start_ns) / 1000000 )) ms"
   fi
@@ -553,7 +557,7 @@ xm_console_and_lifecycle() {
   # panic() disables interrupts and loops for ever).
   xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
   pid=$!
-  exec 3<> /tmp/keys
+  open_keys
   wait_for /tmp/console6.out "^/ # "
   printf 'echo c > /proc/sysrq-trigger\n' >&3
   wait_for /tmp/console6.out "Kernel panic - not syncing" && say "spinner: panicked, spinning with interrupts off"
@@ -720,7 +724,7 @@ pvio_hvc() {
   mkfifo /tmp/keys
   xm console -t pv "$1" < /tmp/keys > /tmp/hvc.out 2>&1 &
   pid=$!
-  exec 3<> /tmp/keys
+  open_keys
   if wait_for /tmp/hvc.out "VIREO-HVC: "; then
     say "pvio: hvc0 of $1 said: $(grep -m 1 'VIREO-HVC: ' /tmp/hvc.out | tr -d '\r')"
     printf 'reply from Domain-0\n' >&3
