@@ -24,8 +24,8 @@
 #   vireo.xm=save       instead: xm save, save -c and restore of a counting domU, and
 #                       damaged files refused (save-basic: without save -c); then
 #   vireo.cross=send    a domU saved onto the exchange disk for the other vendor,
-#   vireo.cross=swap    or one from it restored, and the counting domU of the save
-#                       checks saved onto it instead
+#   vireo.cross=pass    or one from it restored, then saved onto it again (swap: the
+#                       counting domU of the save checks saved onto it instead)
 #   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
 #   vireo.xm=save-bench instead: tools/bench-save's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
@@ -1226,7 +1226,8 @@ mover_to_exchange() {
   fi
   rm -f /tmp/$1.sav /tmp/$1-disk.img /tmp/exchange.origin
 }
-# The domain on the exchange disk (its name into $mover), restored here: it counts on.
+# mover_from_exchange [keep]: the domain on the exchange disk (its name into $mover),
+# restored here: it counts on; then destroyed, unless `keep`.
 mover_from_exchange() {
   dev=$(exchange_disk) || { fail "cross-vendor: no disk says VIREO-EXCHANGE"; return 1; }
   rm -f /tmp/exchange.origin
@@ -1246,13 +1247,17 @@ mover_from_exchange() {
   else
     fail "cross-vendor: $mover's count went from $last to $first"
   fi
+  [ "$1" = keep ] && return
   run_xm "xm destroy $mover" xm destroy $mover
   console_close > /dev/null
   wait_dm_gone $mover
   rm -f /tmp/$mover-disk.img
 }
-# vireo.cross=send (QEMU), swap (Bochs: restore the one from QEMU, then send the counter
-# xm_save made here) or receive (QEMU).
+# vireo.cross=send (QEMU), pass (Bochs: restore the one from QEMU, then save it onto the
+# exchange disk again), swap (restore the one from QEMU, then send the counter xm_save
+# made here: not used yet, as QEMU's TCG lacks CPUID features Bochs' Tiger Lake gives a
+# migratable domain, vme, rdseed, sha_ni and 3dnowprefetch, and its restore is refused)
+# or receive (QEMU).
 xm_cross_vendor() {
   trap - PIPE  # `yes` ends by SIGPIPE (xm_save ignores it)
   counter_md5=$(counter_md5_of)
@@ -1261,6 +1266,7 @@ xm_cross_vendor() {
   [ -p /tmp/keys ] || mkfifo /tmp/keys
   case "$1" in
     send) start_counter mover /tmp/mover.out && mover_to_exchange mover /tmp/mover.out ;;
+    pass) mover_from_exchange keep && mover_to_exchange $mover /tmp/$mover.out ;;
     swap)
       mover_from_exchange
       console_open counter /tmp/counter-send.out
