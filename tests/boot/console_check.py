@@ -55,6 +55,10 @@ def report_sections(problems, sections):
     if not problems:
         print("PASS")
         return 0
+    # The problems come first as well as last: CI's report keeps only the head and the
+    # tail of a long log, and a console can be longer than both.
+    for p in problems:
+        print("FAIL:", p)
     for title, text in sections:
         print(f"---- {title} ----")
         print(text)

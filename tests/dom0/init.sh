@@ -21,11 +21,12 @@
 #   vireo.xm=pvio       instead: domUs with a virtio disk served by vireo-dm here
 #   vireo.xm=pvio-bench instead: tools/bench-pvio's figures
 #   vireo.xm=sched      instead: xm sched-credit and vcpu-pin with CPU-bound domUs
-#   vireo.xm=save       instead: xm save, save -c and restore of a counting domU, and
-#                       damaged files refused (save-basic: without save -c); then
-#   vireo.cross=send    a domU saved onto the exchange disk for the other vendor,
-#   vireo.cross=pass    or one from it restored, then saved onto it again (swap: the
-#                       counting domU of the save checks saved onto it instead)
+#   vireo.xm=save       instead: xm save, save -c, restore and migrate of a counting
+#                       domU, and damaged files refused; then
+#   vireo.cross=send    a domU saved onto the exchange disk for the other vendor
+#   vireo.migrate=live  (migrations with --live only)
+#   vireo.xm=cross-pass instead: the domU on the exchange disk restored here, saved and
+#                       restored, migrated to this host, then saved onto it again
 #   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
 #   vireo.xm=save-bench instead: tools/bench-save's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
@@ -358,6 +359,16 @@ wait_gone() {
   return 124
 }
 cpu_time() { xm list --json "$1" | sed -n 's/.*"cpu_time": \([0-9.]*\).*/\1/p'; }
+# start_receiver [ARGS]: xm migrate-receive ARGS in the background (its pid in
+# $receiver, its output in /tmp/receive.out), once it listens. The file goes first: the
+# background job truncates it only once it runs, and a wait that found an earlier
+# receiver's "waiting on port" there would send to a port nobody listens on yet.
+start_receiver() {
+  rm -f /tmp/receive.out
+  xm migrate-receive "$@" > /tmp/receive.out 2>&1 &
+  receiver=$!
+  wait_for /tmp/receive.out "waiting on port" || fail "xm migrate-receive $* did not listen"
+}
 # wait_new_id NAME OLD: until domain NAME exists with an id other than OLD (printed) and
 # runs (its builder has unpaused it: running or blocked).
 wait_new_id() {
@@ -386,7 +397,9 @@ open_keys() {
   until command exec 3> /tmp/keys; do :; done
 }
 console_open() {
-  xm console "$1" < /tmp/keys > "$2" 2>&1 &
+  # OUT first: it is empty once open_keys returns, and a wait on it cannot find what an
+  # earlier console left there.
+  xm console "$1" > "$2" 2>&1 < /tmp/keys &
   pid=$!
   open_keys
 }
@@ -991,51 +1004,49 @@ start_counter() {
   console_open $1 "$2"
   wait_for "$2" "VIREO-LINUX: count 3, " || fail "$1 did not count to 3"
 }
-xm_save() {
-  # Before SIGPIPE is ignored: `yes` ends by it.
+# counter_setup: what a counting domU's lines must show ($counter_md5, $disk_md5), and
+# the FIFO its console's keys come from; SIGPIPE ignored from then on.
+counter_setup() {
+  trap - PIPE  # `yes` ends by SIGPIPE
   counter_md5=$(counter_md5_of)
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE
-  mkfifo /tmp/keys
-  # The images in RAM (tmpfs: half of Domain-0's, 102 MiB under Bochs), one at a time: a
-  # 65 MiB image, the 8 MiB disk and a copy of half the image did not fit there (the
-  # refused files below are that one image, changed in place).
-  img=/tmp
-  tmp_note "before the save"
-  start_counter counter /tmp/count1.out
-  run_xm "xm save counter" xm save counter $img/counter.sav
+  [ -p /tmp/keys ] || mkfifo /tmp/keys
+}
+# save_restore_here NAME OUT: the counting domain NAME, its console open into OUT, saved
+# into $img/NAME.sav and restored from it: it counts on from where it stopped, file and
+# disk intact, its console again in OUT. The image stays.
+save_restore_here() {
+  run_xm "xm save $1" xm save $1 $img/$1.sav
   console_close > /dev/null
-  last=$(counts /tmp/count1.out | tail -n 1)
-  check_counts /tmp/count1.out "before the save"
-  say "xm save: counted to $last, an image of $(($(stat -c %s $img/counter.sav) >> 20)) MiB"
-  run_xm "xm list counter after the save" xm list counter
-  run_xm "xm restore" xm restore $img/counter.sav
-  # Then the image is only what the refused files are made from (one in RAM at a time).
-  mv $img/counter.sav $img/source.sav
-  console_open counter /tmp/count2.out
-  wait_for /tmp/count2.out "VIREO-LINUX: count $((last + 3)), " || fail "the restored counter did not count to $((last + 3))"
-  first=$(counts /tmp/count2.out | head -n 1)
-  check_counts /tmp/count2.out "after the restore"
+  last=$(counts "$2" | tail -n 1)
+  check_counts "$2" "before the save"
+  say "xm save: counted to $last, an image of $(($(stat -c %s $img/$1.sav) >> 20)) MiB"
+  run_xm "xm list $1 after the save" xm list $1
+  run_xm "xm restore" xm restore $img/$1.sav
+  console_open $1 "$2"
+  wait_for "$2" "VIREO-LINUX: count $((last + 3)), " || fail "the restored $1 did not count to $((last + 3))"
+  first=$(counts "$2" | head -n 1)
+  check_counts "$2" "after the restore"
   # A line the save cut in two is finished after the restore, and not counted here.
   if [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
     say "xm restore: counts on from $last, file and disk intact"
   else
     fail "xm restore: the count went from $last to $first"
   fi
-  xm_migrate_here
-  if [ "$1" = basic ]; then
-    # Under Bochs: it goes to the other vendor (vireo.cross=swap), or away. The refused
-    # files below are xm's own checks, the same on both vendors, and cost minutes there.
-    if [ "$(opt vireo.cross)" = swap ]; then
-      console_close > /dev/null
-    else
-      run_xm "xm destroy counter" xm destroy counter
-      console_close > /dev/null
-      wait_dm_gone counter
-    fi
-    rm -f /tmp/keys "$img"/*.sav
-    return
-  fi
+}
+xm_save() {
+  counter_setup
+  # The images in RAM (tmpfs: half of Domain-0's, 102 MiB under Bochs), one at a time: a
+  # 65 MiB image, the 8 MiB disk and a copy of half the image did not fit there (the
+  # refused files below are that one image, changed in place).
+  img=/tmp
+  tmp_note "before the save"
+  start_counter counter /tmp/count2.out
+  save_restore_here counter /tmp/count2.out
+  # Then the image is only what the refused files are made from (one in RAM at a time).
+  mv $img/counter.sav $img/source.sav
+  xm_migrate_here counter /tmp/count2.out
   xm_save_checkpoint
   # Files that must not make a domain, each the image changed in place: one byte of its
   # config changed (the first section: 32 bytes of header, 16 of section header, then the
@@ -1045,9 +1056,7 @@ xm_save() {
   size=$(stat -c %s $img/source.sav)
   # A migration stream cut in the middle (a sender that went away): the receiver makes
   # nothing, and says so.
-  xm migrate-receive --port 8003 > /tmp/receive.out 2>&1 &
-  receiver=$!
-  wait_for /tmp/receive.out "waiting on port 8003" || fail "xm migrate-receive did not listen"
+  start_receiver --port 8003
   head -c $((size / 2)) $img/source.sav | nc 127.0.0.1 8003 > /tmp/nc.out 2>&1
   wait_gone $receiver
   say "xm migrate-receive of a cut stream: exit status $?"
@@ -1070,23 +1079,22 @@ xm_save() {
   [ -z "$left" ] || fail "left behind in /run/vireo: $left"
   rm -f /tmp/keys "$img"/*.sav
 }
-# xm migrate to this same host (127.0.0.1), without and with --live: xm migrate-receive
-# makes counter--incoming as the stream comes, the sender's copy becomes
-# counter--migratedaway for the handover, and the domain counts on from where it was,
-# file and disk intact; a receiver that cannot make it leaves it running here. It leaves
-# its console in /tmp/count2.out, as before.
+# xm_migrate_here NAME OUT: the counting domain NAME, its console open into OUT, migrated
+# to this same host (127.0.0.1), without and with --live: xm migrate-receive makes
+# NAME--incoming as the stream comes, the sender's copy becomes NAME--migratedaway for
+# the handover, and the domain counts on from where it was, file and disk intact; a
+# receiver that cannot make it leaves it running here. It leaves its console in OUT, as
+# before.
 xm_migrate_here() {
   # vireo.migrate=live: only with --live (under Bochs, where each costs minutes).
   modes=$(opt vireo.migrate) || modes="plain live"
   for mode in $modes; do
-    xm migrate-receive > /tmp/receive.out 2>&1 &
-    receiver=$!
-    wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive did not listen"
-    old=$(xm domid counter)
+    start_receiver
+    old=$(xm domid $1)
     if [ $mode = live ]; then
-      run_xm "xm migrate --live" xm migrate --live counter 127.0.0.1
+      run_xm "xm migrate --live" xm migrate --live $1 127.0.0.1
     else
-      run_xm "xm migrate" xm migrate counter 127.0.0.1
+      run_xm "xm migrate" xm migrate $1 127.0.0.1
     fi
     [ "$status" = 0 ] || kill $receiver 2> /dev/null
     wait_gone $receiver
@@ -1094,48 +1102,44 @@ xm_migrate_here() {
     while IFS= read -r line; do say "xm migrate-receive ($mode): $line"; done < /tmp/receive.out
     # The sender's copy is gone, and its console with it: the lines it showed are all there.
     console_close > /dev/null
-    last=$(counts /tmp/count2.out | tail -n 1)
-    check_counts /tmp/count2.out "before xm migrate ($mode)"
-    console_open counter /tmp/count2.out
-    wait_for /tmp/count2.out "VIREO-LINUX: count $((last + 3)), " || fail "xm migrate ($mode): it did not count to $((last + 3))"
-    first=$(counts /tmp/count2.out | head -n 1)
-    check_counts /tmp/count2.out "after xm migrate ($mode)"
-    if [ "$(xm domid counter)" = "$old" ]; then
-      fail "xm migrate ($mode): counter is still domain $old"
+    last=$(counts "$2" | tail -n 1)
+    check_counts "$2" "before xm migrate ($mode)"
+    console_open $1 "$2"
+    wait_for "$2" "VIREO-LINUX: count $((last + 3)), " || fail "xm migrate ($mode): it did not count to $((last + 3))"
+    first=$(counts "$2" | head -n 1)
+    check_counts "$2" "after xm migrate ($mode)"
+    if [ "$(xm domid $1)" = "$old" ]; then
+      fail "xm migrate ($mode): $1 is still domain $old"
     elif [ "$first" -gt "$last" ] && [ "$first" -le $((last + 2)) ]; then
       say "xm migrate ($mode): counts on from $last, file and disk intact"
     else
       fail "xm migrate ($mode): the count went from $last to $first"
     fi
   done
-  run_xm "xm list after xm migrate" xm list counter
-  run_xm "xm migrate to nobody" xm migrate counter 127.0.0.1:8004
+  run_xm "xm list after xm migrate" xm list $1
+  run_xm "xm migrate to nobody" xm migrate $1 127.0.0.1:8004
   # A receiver that cannot make the domain (one of its incoming name is there already):
   # the sender says why, and its domain runs on. (Not under Bochs: the refused stream
   # still goes whole, minutes there.)
   [ "$modes" = live ] && return
   # A receiver that takes domains only from another address (--from) refuses this one's,
   # and waits on; the sender's domain runs on here.
-  xm migrate-receive --from 10.9.9.9 > /tmp/receive.out 2>&1 &
-  receiver=$!
-  wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive --from did not listen"
-  run_xm "xm migrate to a receiver that takes none from here" xm migrate counter 127.0.0.1
+  start_receiver --from 10.9.9.9
+  run_xm "xm migrate to a receiver that takes none from here" xm migrate $1 127.0.0.1
   wait_for /tmp/receive.out "refused a connection" || fail "xm migrate-receive --from did not refuse"
   kill $receiver 2> /dev/null
   wait $receiver
   while IFS= read -r line; do say "xm migrate-receive --from 10.9.9.9: $line"; done < /tmp/receive.out
-  run_xm "xm create counter--incoming" xm create /domu/web.cfg name=counter--incoming memory=96 -p
-  xm migrate-receive > /tmp/receive.out 2>&1 &
-  receiver=$!
-  wait_for /tmp/receive.out "waiting on port 8002" || fail "xm migrate-receive did not listen"
-  run_xm "xm migrate refused" xm migrate counter 127.0.0.1
+  run_xm "xm create $1--incoming" xm create /domu/web.cfg name=$1--incoming memory=96 -p
+  start_receiver
+  run_xm "xm migrate refused" xm migrate $1 127.0.0.1
   [ "$status" = 1 ] || kill $receiver 2> /dev/null
   wait_gone $receiver
   say "xm migrate-receive (refusing): exit status $?"
   while IFS= read -r line; do say "xm migrate-receive (refusing): $line"; done < /tmp/receive.out
-  now=$(counts /tmp/count2.out | tail -n 1)
-  wait_for /tmp/count2.out "VIREO-LINUX: count $((now + 2)), " && say "xm migrate refused: counter runs on here"
-  run_xm "xm destroy counter--incoming" xm destroy counter--incoming
+  now=$(counts "$2" | tail -n 1)
+  wait_for "$2" "VIREO-LINUX: count $((now + 2)), " && say "xm migrate refused: $1 runs on here"
+  run_xm "xm destroy $1--incoming" xm destroy $1--incoming
 }
 # save -c of the restored counter: it runs on, and its image restores to the count it was
 # taken at.
@@ -1180,9 +1184,7 @@ xm_save_bench() {
   rm -f /tmp/big.sav
   console_open big /tmp/big.out
   wait_for /tmp/big.out "VIREO-LINUX: count 6, " || fail "bench: big did not count on after its restore"
-  xm migrate-receive > /tmp/receive.out 2>&1 &
-  receiver=$!
-  wait_for /tmp/receive.out "waiting on port" || fail "bench: xm migrate-receive did not listen"
+  start_receiver
   run_xm "bench: xm migrate --live" xm migrate --live big 127.0.0.1
   wait_gone $receiver
   while IFS= read -r line; do say "bench: xm migrate-receive: $line"; done < /tmp/receive.out
@@ -1253,25 +1255,23 @@ mover_from_exchange() {
   wait_dm_gone $mover
   rm -f /tmp/$mover-disk.img
 }
-# vireo.cross=send (QEMU), pass (Bochs: restore the one from QEMU, then save it onto the
-# exchange disk again), swap (restore the one from QEMU, then send the counter xm_save
-# made here: not used yet, as QEMU's TCG lacks CPUID features Bochs' Tiger Lake gives a
-# migratable domain, vme, rdseed, sha_ni and 3dnowprefetch, and its restore is refused)
-# or receive (QEMU).
+# xm_cross_vendor send (QEMU: a new counting domU onto the exchange disk), pass (Bochs:
+# the one from QEMU restored, saved and restored here, migrated live to this host, then
+# saved onto the exchange disk again) or receive (QEMU: restored). A domU made under
+# Bochs cannot go to QEMU: QEMU's TCG lacks CPUID features (vme, rdseed, sha_ni,
+# 3dnowprefetch) Bochs' Tiger Lake gives a migratable domain, and its restore is refused.
 xm_cross_vendor() {
-  trap - PIPE  # `yes` ends by SIGPIPE (xm_save ignores it)
-  counter_md5=$(counter_md5_of)
-  disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
-  trap '' PIPE
-  [ -p /tmp/keys ] || mkfifo /tmp/keys
+  counter_setup
+  img=/tmp
   case "$1" in
     send) start_counter mover /tmp/mover.out && mover_to_exchange mover /tmp/mover.out ;;
-    pass) mover_from_exchange keep && mover_to_exchange $mover /tmp/$mover.out ;;
-    swap)
-      mover_from_exchange
-      console_open counter /tmp/counter-send.out
-      wait_for /tmp/counter-send.out "VIREO-LINUX: count [0-9]+, " || fail "counter does not count any more"
-      mover_to_exchange counter /tmp/counter-send.out
+    pass)
+      if mover_from_exchange keep; then
+        save_restore_here $mover /tmp/$mover.out
+        rm -f $img/$mover.sav
+        xm_migrate_here $mover /tmp/$mover.out
+        mover_to_exchange $mover /tmp/$mover.out
+      fi
       ;;
     receive) mover_from_exchange ;;
   esac
@@ -1449,7 +1449,7 @@ mount_domu_disk() {
 
 xm_mode=$(opt vireo.xm)
 if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] || [ "$xm_mode" = pvio-bench ] ||
-  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = save-basic ] ||
+  [ "$xm_mode" = sched ] || [ "$xm_mode" = save ] || [ "$xm_mode" = cross-pass ] ||
   [ "$xm_mode" = cross-restore ] || [ "$xm_mode" = save-bench ]; then
   if mount_domu_disk; then
     host_before=$(host_kib)
@@ -1460,11 +1460,12 @@ if [ "$xm_mode" = lifecycle ] || [ "$xm_mode" = one ] || [ "$xm_mode" = pvio ] |
       pvio-bench) xm_pvio_bench ;;
       save-bench) xm_save_bench ;;
       sched) xm_sched ;;
-      save | save-basic)
-        if [ "$xm_mode" = save ]; then xm_save; else xm_save basic; fi
+      save)
+        xm_save
         cross=$(opt vireo.cross) && xm_cross_vendor "$cross"
         ;;
       cross-restore) xm_cross_vendor receive ;;
+      cross-pass) xm_cross_vendor pass ;;
       *) xm_console_and_lifecycle ;;
     esac
     check_memory_back "the lifecycle checks" "$host_before"
