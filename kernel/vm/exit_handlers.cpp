@@ -27,28 +27,26 @@ constexpr u8 kVectorUd = 6;
 constexpr u8 kVectorGp = 13;
 constexpr u8 kVectorAc = 17;
 
-// Moves RIP past the intercepted instruction, decoding its length from guest memory.
-// False when the bytes there are not that instruction; the domain has been ended then.
-// `control` is the vCPU's control state, read here once for the handler too (it costs a
-// VMCB walk or VMREADs).
-bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which, GuestControlState& control) {
-    control = vcpu.backend->control_state();
-    if (const u8 length = vcpu.exit_instruction_length) {
-        // The hardware told it; the mode cannot have changed since the exit.
-        vcpu.regs.rip += length;
-        if (control.mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
-        instruction_completed(vcpu);
-        return true;
-    }
-    u8 bytes[15];
-    usize available = 0;
+// Moves RIP past an instruction of LENGTH bytes that completed.
+void advance_rip(Vcpu& vcpu, u8 length, GuestCpuMode mode) {
+    vcpu.regs.rip += length;
+    if (mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
+    instruction_completed(vcpu);
+}
+
+// The guest's instruction bytes at RIP, into BYTES (AVAILABLE of them). False when they
+// cannot be fetched; the domain has been ended then.
+bool fetch_at_rip(Vcpu& vcpu, const GuestControlState& control, u8 (&bytes)[15], usize& available) {
     WalkFault fault;
-    if (!fetch_guest_instruction(vcpu, control, bytes, available, fault)) {
-        domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
-                     (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
-        return false;
-    }
-    const GuestCpuMode mode = control.mode;
+    if (fetch_guest_instruction(vcpu, control, bytes, available, fault)) return true;
+    domain_crash(*vcpu.domain, "vcpu%u: cannot fetch the instruction at rip %#llx (%s)", vcpu.index,
+                 (unsigned long long)vcpu.regs.rip, walk_result_name(fault));
+    return false;
+}
+
+// Moves RIP past the intercepted instruction WHICH, decoded from BYTES fetched at RIP.
+// False when they are not that instruction; the domain has been ended then, or #UD raised.
+bool skip_decoded(Vcpu& vcpu, InterceptedInstruction which, GuestCpuMode mode, const u8* bytes, usize available) {
     const u8 length = intercepted_instruction_length(bytes, available, mode, which);
     if (length == 0 && intercepted_instruction_is_locked(bytes, available, mode, which)) {
         // LOCK on an instruction that takes none is #UD (SDM vol. 2A 2.1.1); the CPU
@@ -61,10 +59,24 @@ bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which, GuestControlStat
                      (unsigned long long)vcpu.regs.rip);
         return false;
     }
-    vcpu.regs.rip += length;
-    if (mode != GuestCpuMode::Long64) vcpu.regs.rip &= 0xffffffffull;
-    instruction_completed(vcpu);
+    advance_rip(vcpu, length, mode);
     return true;
+}
+
+// Moves RIP past the intercepted instruction, decoding its length from guest memory
+// unless the hardware told it. False when the bytes there are not that instruction; the
+// domain has been ended then. `control` is the vCPU's control state, read here once for
+// the handler too (it costs a VMCB walk or VMREADs).
+bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which, GuestControlState& control) {
+    control = vcpu.backend->control_state();
+    // Told by the hardware; the mode cannot have changed since the exit.
+    if (const u8 length = vcpu.exit_instruction_length) {
+        advance_rip(vcpu, length, control.mode);
+        return true;
+    }
+    u8 bytes[15];
+    usize available = 0;
+    return fetch_at_rip(vcpu, control, bytes, available) && skip_decoded(vcpu, which, control.mode, bytes, available);
 }
 
 bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {
@@ -92,33 +104,33 @@ void handle_cpuid(Vcpu& vcpu) {
     set_result32(vcpu, Gpr::Rdx, apic_off ? r.edx & ~(1u << 9) : r.edx);
 }
 
-// Whether the instruction at RIP is RDTSCP, which QEMU's TCG reports with RDTSC's exit
-// code (it checks the RDTSC intercept for both).
-bool rdtscp_at_rip(Vcpu& vcpu, const GuestControlState& control) {
-    if (vcpu.exit_instruction_length != 0) return false;  // the hardware told the exit's own instruction
-    u8 bytes[15];
-    usize available = 0;
-    WalkFault fault;
-    return fetch_guest_instruction(vcpu, control, bytes, available, fault) &&
-           intercepted_instruction_length(bytes, available, control.mode, InterceptedInstruction::Rdtscp) != 0;
-}
-
 // RDTSC exits only while a backend runs the guest's TSC at another rate in software
 // (svm/svm_vcpu.cpp, follow_tsc_base): it reads what RDMSR of the TSC reads, into
 // EDX:EAX (SDM vol. 2B, RDTSC). With CR4.TSD set it is privileged: #GP(0) outside CPL 0,
 // which the CPU checks before the intercept; checked here as well. RDTSCP is hidden
-// (CPUID), so #UD, as its own exit gives.
+// (CPUID), so #UD, as its own exit gives; QEMU's TCG reports it with RDTSC's exit code
+// (it checks the RDTSC intercept for both), so the bytes at RIP tell them apart, fetched
+// once for that and for the skip.
 void handle_rdtsc(Vcpu& vcpu) {
     const GuestControlState control = vcpu.backend->control_state();
-    if (rdtscp_at_rip(vcpu, control)) {
-        vcpu.events.raise_exception(kVectorUd, false, 0);
-        return;
+    u8 bytes[15];
+    usize available = 0;
+    const bool decode = vcpu.exit_instruction_length == 0;  // else the hardware told the exit's own instruction
+    if (decode) {
+        if (!fetch_at_rip(vcpu, control, bytes, available)) return;
+        if (intercepted_instruction_length(bytes, available, control.mode, InterceptedInstruction::Rdtscp) != 0) {
+            vcpu.events.raise_exception(kVectorUd, false, 0);
+            return;
+        }
     }
     if ((control.cr4 & cr_bits::kCr4Tsd) && control.cpl != 0) {
         vcpu.events.raise_exception(kVectorGp, true, 0);
         return;
     }
-    if (!skip_instruction(vcpu, InterceptedInstruction::Rdtsc)) return;
+    if (!decode)
+        advance_rip(vcpu, vcpu.exit_instruction_length, control.mode);
+    else if (!skip_decoded(vcpu, InterceptedInstruction::Rdtsc, control.mode, bytes, available))
+        return;
     u64 value = 0;
     vcpu.backend->read_guest_msr(Msr::Tsc, value);
     set_result32(vcpu, Gpr::Rax, u32(value));
