@@ -392,9 +392,14 @@ wait_new_id() {
 # open_keys: fd 3 writes to the FIFO /tmp/keys, which a console in the background reads.
 # The open waits until that end is open too; a signal (a background job's end) may
 # interrupt the wait ("can't create /tmp/keys: Interrupted system call"), which would end
-# the script but for `command`: then it opens again.
+# the script but for `command`: then it opens again, a bounded number of times (a
+# missing FIFO fails every time).
 open_keys() {
-  until command exec 3> /tmp/keys; do :; done
+  for _ in $(seq 100); do
+    command exec 3> /tmp/keys && return 0
+  done
+  fail "cannot open /tmp/keys for a console's keys"
+  return 1
 }
 console_open() {
   # OUT first: it is empty once open_keys returns, and a wait on it cannot find what an
@@ -476,7 +481,7 @@ xm_console_and_lifecycle() {
   mkfifo /tmp/keys
   # xm create -c: its console from its first line.
   start_ns=$(now_ns)
-  xm create -c /tmp/shell.cfg < /tmp/keys > /tmp/console1.out 2>&1 &
+  xm create -c /tmp/shell.cfg > /tmp/console1.out 2>&1 < /tmp/keys &
   pid=$!
   open_keys
   if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
@@ -568,7 +573,7 @@ xm_console_and_lifecycle() {
   say "after the shutdown, on_poweroff=destroy removed it: $gone"
   # xm destroy of a domU that spins with interrupts off: a panic with panic=0 (Linux's
   # panic() disables interrupts and loops for ever).
-  xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
+  xm create -c /tmp/spinner.cfg > /tmp/console6.out 2>&1 < /tmp/keys &
   pid=$!
   open_keys
   wait_for /tmp/console6.out "^/ # "
@@ -735,7 +740,7 @@ pvio_hvc() {
   say "pvio: /run/vireo/$1.hvc0 -> $(readlink /run/vireo/$1.hvc0)"
   rm -f /tmp/keys
   mkfifo /tmp/keys
-  xm console -t pv "$1" < /tmp/keys > /tmp/hvc.out 2>&1 &
+  xm console -t pv "$1" > /tmp/hvc.out 2>&1 < /tmp/keys &
   pid=$!
   open_keys
   if wait_for /tmp/hvc.out "VIREO-HVC: "; then
@@ -766,7 +771,7 @@ spin_config() {
 create_spinning() {
   rm -f /tmp/keys
   mkfifo /tmp/keys
-  xm create -c /tmp/$1.cfg < /tmp/keys > /tmp/$1.out 2>&1 &
+  xm create -c /tmp/$1.cfg > /tmp/$1.out 2>&1 < /tmp/keys &
   pid=$!
   exec 4> /tmp/keys
   wait_for /tmp/$1.out "VIREO-LINUX: spinning"
