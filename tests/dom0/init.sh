@@ -25,8 +25,8 @@
 #                       domU, and damaged files refused; then
 #   vireo.cross=send    a domU saved onto the exchange disk for the other vendor
 #   vireo.migrate=live  (migrations with --live only)
-#   vireo.xm=cross-pass instead: the domU on the exchange disk restored here, saved and
-#                       restored, migrated to this host, then saved onto it again
+#   vireo.xm=cross-pass instead: the domU on the exchange disk restored here, migrated
+#                       to this host, then saved onto it again
 #   vireo.xm=cross-restore  instead: the domU on the exchange disk restored here
 #   vireo.xm=save-bench instead: tools/bench-save's figures
 #   vireo.xm=one        instead: one domU from that disk created, listed, used through
@@ -1261,19 +1261,16 @@ mover_from_exchange() {
   rm -f /tmp/$mover-disk.img
 }
 # xm_cross_vendor send (QEMU: a new counting domU onto the exchange disk), pass (Bochs:
-# the one from QEMU restored, saved and restored here, migrated live to this host, then
-# saved onto the exchange disk again) or receive (QEMU: restored). A domU made under
+# the one from QEMU restored, migrated live to this host, then saved onto the exchange
+# disk again) or receive (QEMU: restored). A domU made under
 # Bochs cannot go to QEMU: QEMU's TCG lacks CPUID features (vme, rdseed, sha_ni,
 # 3dnowprefetch) Bochs' Tiger Lake gives a migratable domain, and its restore is refused.
 xm_cross_vendor() {
   counter_setup
-  img=/tmp
   case "$1" in
     send) start_counter mover /tmp/mover.out && mover_to_exchange mover /tmp/mover.out ;;
     pass)
       if mover_from_exchange keep; then
-        save_restore_here $mover /tmp/$mover.out
-        rm -f $img/$mover.sav
         xm_migrate_here $mover /tmp/$mover.out
         mover_to_exchange $mover /tmp/$mover.out
       fi
