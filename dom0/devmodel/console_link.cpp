@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dom0/common/device_model_holdings.hpp"
+
 namespace devmodel {
 
 namespace {
@@ -52,6 +54,7 @@ bool ConsoleLink::make(const std::string& path, const std::string& target, std::
     snprintf(g_path, sizeof(g_path), "%s", path.c_str());
     snprintf(g_target, sizeof(g_target), "%s", target.c_str());
     for (const int s : {SIGTERM, SIGINT, SIGHUP}) ::signal(s, on_signal);
+    dom0::holdings_note({dom0::Holding::Kind::Link, path, target, 0});
     return true;
 }
 

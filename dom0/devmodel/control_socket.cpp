@@ -14,6 +14,8 @@
 #include <optional>
 #include <utility>
 
+#include "dom0/common/device_model_holdings.hpp"
+
 namespace devmodel::control {
 
 namespace {
@@ -128,6 +130,7 @@ bool ControlSocket::listen(const std::string& path, std::string& error) {
     g_device = made.st_dev;
     g_inode = made.st_ino;
     install_handlers();
+    dom0::holdings_note({dom0::Holding::Kind::Socket, path, "", 0});
     return true;
 }
 

@@ -13,6 +13,8 @@
 
 #include <vector>
 
+#include "dom0/common/device_model_holdings.hpp"
+
 namespace devmodel {
 namespace {
 
@@ -149,6 +151,7 @@ std::unique_ptr<QemuNbdDisk> QemuNbdDisk::connect(const std::string& image, cons
                     (output.empty() ? "exit status " + std::to_string(status) : output);
         } else {
             disk.reset(new QemuNbdDisk("/dev/" + name, server));
+            dom0::holdings_note({dom0::Holding::Kind::Nbd, "/dev/" + name, "", server});
         }
     }
     flock(lock, LOCK_UN);

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "dom0/common/device_model_holdings.hpp"
 #include "dom0/devmodel/control_protocol.hpp"
 #include "dom0/devmodel/device_model.hpp"
 #include "dom0/devmodel/foreign_mapcache.hpp"
@@ -146,6 +147,13 @@ int main(int argc, char** argv) {
         note("%s", error.c_str());
         return 1;
     }
+    // What it takes outside itself is written down (/run/vireo/dm-ID.holds), for xm to
+    // let go of should it be killed outright; the record goes at its clean end, after
+    // everything below (declared later) has let go of its part.
+    if (!dom0::holdings_begin(domain, error)) note("cannot record what it holds: %s", error.c_str());
+    struct HoldingsEnd {
+        ~HoldingsEnd() { dom0::holdings_end(); }
+    } holdings_end;
     hypercall::DomainStatus status{};
     if (channel.status(domain, status) != 0) {
         note("the domain's status cannot be read");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dom0/common/device_model_holdings.hpp"
 #include "dom0/xm/domain_config_store.hpp"
 #include "dom0/xm/xm_common.hpp"
 #include "dom0/xm/xm_format.hpp"
@@ -30,13 +31,16 @@ int simple_call(ControlClient& control, const Args& args, const char* command, u
 int cmd_pause(ControlClient& c, const Args& a) { return simple_call(c, a, "pause", kDomainPause); }
 int cmd_unpause(ControlClient& c, const Args& a) { return simple_call(c, a, "unpause", kDomainUnpause); }
 // destroy DOMAIN: and xm's record of its config goes (its monitor, if it has one, would
-// forget it too; a preserved domain's has ended).
+// forget it too; a preserved domain's has ended). What a device model killed outright
+// left behind is let go of, and said (dom0/common/device_model_holdings.hpp).
 int cmd_destroy(ControlClient& c, const Args& a) {
     DomainStatus d;
     if (const int r = one_domain(c, a, "destroy", d)) return r;
     const int result = simple_call(c, a, "destroy", kDomainDestroy);
-    if (result == 0) forget_domain_config(d.id);
-    return result;
+    if (result != 0) return result;
+    forget_domain_config(d.id);
+    for (const std::string& line : dom0::release_orphaned_holdings(d.id)) printf("xm: destroy: %s\n", line.c_str());
+    return 0;
 }
 
 // reboot DOMAIN: the reset button (as `xl reboot -F` / `xl trigger reset` for a guest

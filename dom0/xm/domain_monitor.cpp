@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "dom0/common/device_model_holdings.hpp"
 #include "dom0/xm/control_client.hpp"
 #include "dom0/xm/device_model_launch.hpp"
 #include "dom0/xm/domain_builder.hpp"
@@ -50,6 +51,12 @@ EndAction action_for(const DomainStatus& s, const XlConfig& config) {
     return config.on_poweroff;
 }
 
+// What a device model killed outright left of domain ID (its own runs on, or ended
+// cleanly: nothing).
+void release_holdings(uint32_t id) {
+    for (const std::string& line : dom0::release_orphaned_holdings(id)) note("%s", line.c_str());
+}
+
 // The monitor's loop; returns when there is nothing left to watch.
 void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kernel,
            const std::vector<uint8_t>& initrd) {
@@ -68,6 +75,8 @@ void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kern
         int64_t result;
         if (!control.status(id, s, result)) {
             note("%s (%u) was destroyed", config.name.c_str(), id);
+            // Whoever destroyed it lets go of what a killed device model left (xm destroy
+            // does, and says so).
             forget_domain_config(id);
             return;
         }
@@ -82,6 +91,7 @@ void watch(uint32_t id, const XlConfig& config, const std::vector<uint8_t>& kern
             note("destroying %s (%u) failed: %s", config.name.c_str(), id, error_text(destroyed).c_str());
             return;
         }
+        release_holdings(id);
         if (action == EndAction::Destroy) return;
         BuiltDomain built;
         if (!create_domain_with_devices(control, config, kernel, initrd, built, error)) {

@@ -644,6 +644,13 @@ wait_dm_gone() {
   done
   fail "the device model of $1 is still running"
 }
+# present FILE...: how many of them exist (a link counts as itself, not followed: a
+# killed device model's console link points at a pty gone with it).
+present() {
+  n=0
+  for f in "$@"; do [ -e "$f" ] || [ -L "$f" ] && n=$((n + 1)); done
+  echo $n
+}
 # pattern_md5 FILE: of its first 4 MiB (the domU's pattern is VIREO-DISK-PATTERN lines).
 pattern_md5() { dd if="$1" bs=65536 count=64 2> /dev/null | md5sum | cut -d' ' -f1; }
 
@@ -688,6 +695,23 @@ xm_pvio() {
     # nothing of the domain is left.
     run_xm "xm create bad qcow2" xm create /tmp/qdisk.cfg name=qbad "disk=['format=qcow2,vdev=xvda,target=/domu/web.cfg']"
     say "nbd devices in use after the qcow2 domUs: $(cat /sys/block/nbd*/pid 2> /dev/null | wc -l)"
+    # A device model killed outright (SIGKILL: none of its handlers runs) leaves its qcow2
+    # image's NBD device connected, its console link and its control socket behind; xm
+    # destroy lets go of them and says so, and qemu-nbd flushes the image and ends.
+    disk_domu_config qkill write "$qcow" rw qcow2
+    run_xm "xm create -p qkill" xm create -p /tmp/qkill.cfg
+    id=$(xm domid qkill)
+    pkill -9 -f "vireo-dm .*--name qkill( |\$)"
+    wait_dm_gone qkill
+    files="/run/vireo/qkill.hvc0 /run/vireo/dm-$id.sock /run/vireo/dm-$id.holds"
+    say "pvio: a killed device model left $(cat /sys/block/nbd*/pid 2> /dev/null | wc -l) nbd device(s) in use, $(present $files) of its files"
+    run_xm "xm destroy qkill" xm destroy qkill
+    for _ in $(seq 600); do
+      pgrep -f "qemu-nbd .*$qcow" > /dev/null || break
+      sleep 0.1
+    done
+    say "pvio: after xm destroy: $(cat /sys/block/nbd*/pid 2> /dev/null | wc -l) nbd device(s) in use, $(present $files) of its files, $(pgrep -c -f "qemu-nbd .*$qcow") qemu-nbd"
+    run_xm "qemu-img check after the kill" qemu-img check "$qcow"
   fi
   # A read-only disk: the domU sees it read-only, its write fails, the image stays.
   dd if=/dev/zero of=/tmp/ro-disk.img bs=1M count=8 2> /dev/null
