@@ -58,6 +58,38 @@ bool ConsoleLink::make(const std::string& path, const std::string& target, std::
     return true;
 }
 
+bool ConsoleLink::move(const std::string& path, std::string& error) {
+    if (g_path[0] == 0) {
+        error = "no console link to move";
+        return false;
+    }
+    if (path.size() >= sizeof(g_path) - 8) {
+        error = path + ": name too long";
+        return false;
+    }
+    if (path == g_path) return true;
+    // A new link first, then the old one goes: `xm console -t pv` finds it under one name
+    // or the other all along.
+    const std::string temporary = path + ".new";
+    unlink(temporary.c_str());
+    if (symlink(g_target, temporary.c_str()) != 0 || rename(temporary.c_str(), path.c_str()) != 0) {
+        error = path + ": " + strerror(errno);
+        unlink(temporary.c_str());
+        return false;
+    }
+    dom0::holdings_note({dom0::Holding::Kind::Link, path, g_target, 0});
+    remove_link();
+    // Blocking the handlers' signals while the name changes: a handler between the two
+    // copies would remove a half-written path.
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (const int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&block, s);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    snprintf(g_path, sizeof(g_path), "%s", path.c_str());
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    return true;
+}
+
 ConsoleLink::~ConsoleLink() {
     remove_link();
     g_path[0] = 0;

@@ -17,6 +17,9 @@ public:
     // Makes `path` point at `target` (replacing whatever was there, atomically) and
     // arranges its removal. False with `error`. One link per process.
     bool make(const std::string& path, const std::string& target, std::string& error);
+    // The link made goes to `path` (its domain was renamed). False with `error`, the link
+    // where it was.
+    bool move(const std::string& path, std::string& error);
     ~ConsoleLink();
 
     static constexpr const char* kDirectory = "/run/vireo";

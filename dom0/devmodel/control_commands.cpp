@@ -19,6 +19,12 @@ std::vector<uint8_t> ControlCommands::handle(std::string_view line) {
                 actions_.resume();
             }
             return bytes(ok_reply());
+        case Command::kRename: {
+            std::string error = "renaming is not supported here";
+            if (!actions_.rename || !actions_.rename(std::string(rename_argument(line)), error))
+                return bytes(error_reply(error));
+            return bytes(ok_reply());
+        }
         case Command::kUnknown: break;
     }
     return bytes(unknown_command_reply(line));

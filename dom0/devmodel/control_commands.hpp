@@ -26,6 +26,8 @@ public:
         std::function<bool(std::vector<uint8_t>& blob, std::string& error)> save;
         // Lets stopped devices run again and serve what came while they were stopped.
         std::function<void()> resume;
+        // The domain is called `name` now (its console link follows); false with `error`.
+        std::function<bool(const std::string& name, std::string& error)> rename;
     };
 
     explicit ControlCommands(Actions actions) : actions_(std::move(actions)) {}

@@ -38,8 +38,18 @@ std::string socket_path(uint32_t domain) {
 Command parse_command(std::string_view line) {
     if (line == "save") return Command::kSave;
     if (line == "continue") return Command::kContinue;
+    if (line.substr(0, 7) == "rename ") {
+        const std::string_view name = rename_argument(line);
+        const bool valid =
+            !name.empty() && name.size() <= 31 &&
+            name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                std::string_view::npos;
+        if (valid) return Command::kRename;
+    }
     return Command::kUnknown;
 }
+
+std::string_view rename_argument(std::string_view line) { return line.substr(0, 7) == "rename " ? line.substr(7) : ""; }
 
 std::string ok_reply() { return "ok\n"; }
 

@@ -8,8 +8,10 @@
 // one reply line, "ok\n", "ok <length>\n" followed by exactly <length> bytes (the blob
 // stays binary), or "error <why>\n".
 //
-//   save      -> ok <length>\n<blob> | error <why>\n
-//   continue  -> ok\n
+//   save        -> ok <length>\n<blob> | error <why>\n
+//   continue    -> ok\n
+//   rename NAME -> ok\n | error <why>\n   (the domain is NAME now: its console link
+//                  follows; NAME is a domain name, 1-31 of letters, digits, - _ .)
 //   other     -> error unknown command '<other>'\n
 #pragma once
 
@@ -34,8 +36,10 @@ inline constexpr size_t kMaxReplyLine = 4096;
 // (docs/save-format.md, section 7).
 inline constexpr size_t kMaxState = size_t(1) << 20;
 
-enum class Command { kSave, kContinue, kUnknown };
+enum class Command { kSave, kContinue, kRename, kUnknown };
 Command parse_command(std::string_view line);
+// The NAME of a `rename NAME` line.
+std::string_view rename_argument(std::string_view line);
 
 std::string ok_reply();
 std::string ok_reply(size_t length);

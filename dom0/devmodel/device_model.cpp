@@ -34,7 +34,8 @@ DeviceModel::DeviceModel(uint32_t domain, IoreqChannel& channel, ForeignMapcache
       machine_(kBarBase),
       balloon_(channel, domain, memory, ram_bytes, log_),
       commands_({[this](std::vector<uint8_t>& blob, std::string& error) { return save_state(blob, error); },
-                 [this] { machine_.resume(); }}) {}
+                 [this] { machine_.resume(); },
+                 [this](const std::string& name, std::string& error) { return rename(name, error); }}) {}
 
 void DeviceModel::note(const char* format, ...) {
     char line[512];
@@ -80,9 +81,19 @@ bool DeviceModel::add_console(const std::string& name, std::string& error) {
     const std::string label = plug(std::move(device), "virtio-console", error);
     if (label.empty()) return false;
     console_ = console;
-    const std::string link = std::string(ConsoleLink::kDirectory) + "/" + name + ".hvc0";
-    if (!console_link_.make(link, console_pty_->slave_path(), error)) return false;
+    if (!console_link_.make(console_link_path(name), console_pty_->slave_path(), error)) return false;
     note("%s: hvc0 on %s", label.c_str(), console_pty_->slave_path().c_str());
+    return true;
+}
+
+std::string DeviceModel::console_link_path(const std::string& name) {
+    return std::string(ConsoleLink::kDirectory) + "/" + name + ".hvc0";
+}
+
+bool DeviceModel::rename(const std::string& name, std::string& error) {
+    if (!console_) return true;  // no console, so no link to follow the name
+    if (!console_link_.move(console_link_path(name), error)) return false;
+    note("the domain is %s now: hvc0 linked as %s", name.c_str(), console_link_path(name).c_str());
     return true;
 }
 

@@ -56,6 +56,9 @@ public:
     // domU) on a pty here, linked as /run/vireo/NAME.hvc0 (`xm console -t pv NAME`).
     // Without a pty to be had, the domU has none (logged), and it is no error.
     bool add_console(const std::string& name, std::string& error);
+    // The domain is called `name` now (xm rename, a migration's handover): the console's
+    // link follows. False with `error`.
+    bool rename(const std::string& name, std::string& error);
     // The memory balloon every domU with a device model has (xm mem-set).
     bool add_balloon(std::string& error);
 
@@ -71,6 +74,8 @@ public:
     void serve_forever();
 
 private:
+    // /run/vireo/NAME.hvc0.
+    static std::string console_link_path(const std::string& name);
     struct Nic {
         VirtioNet* device;
         std::unique_ptr<TapPort> tap;

@@ -129,6 +129,11 @@ bool device_model_save(uint32_t id, std::vector<uint8_t>& blob, std::string& err
     return device_model_request(devmodel::control::socket_path(id), "save", &blob, kDeviceModelReplyTimeoutMs, error);
 }
 
+bool device_model_rename(uint32_t id, const std::string& name, std::string& error) {
+    return device_model_request(devmodel::control::socket_path(id), "rename " + name, nullptr,
+                                kDeviceModelReplyTimeoutMs, error);
+}
+
 bool device_model_continue(uint32_t id, std::string& error) {
     return device_model_request(devmodel::control::socket_path(id), "continue", nullptr, kDeviceModelReplyTimeoutMs,
                                 error);

@@ -24,6 +24,9 @@ bool device_model_save(uint32_t id, std::vector<uint8_t>& blob, std::string& err
 // `continue`: the devices run again (after a save that is not followed by the domain's
 // end). False with `error`.
 bool device_model_continue(uint32_t id, std::string& error);
+// `rename NAME`: the domain is called `name` now; its console link follows. False with
+// `error`.
+bool device_model_rename(uint32_t id, const std::string& name, std::string& error);
 
 // The same exchange over the socket at `path`: `command` (a line without '\n') and its
 // reply, the blob of an "ok <length>" reply in `blob` (when blob is not null, which

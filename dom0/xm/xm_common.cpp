@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dom0/xm/device_model_control.hpp"
 #include "dom0/xm/xm_format.hpp"
 
 namespace xm {
@@ -104,7 +105,15 @@ int64_t rename_domain(ControlClient& control, uint32_t id, const std::string& na
     char buffer[32] = {};
     if (name.empty() || name.size() >= sizeof(buffer)) return hypercall::kErrorInvalid;
     name.copy(buffer, sizeof(buffer) - 1);
-    return control.call_with_buffer(hypercall::kDomainRename, 1, buffer, sizeof(buffer), id);
+    const int64_t result = control.call_with_buffer(hypercall::kDomainRename, 1, buffer, sizeof(buffer), id);
+    // Its device model's console link follows the name (`xm console -t pv NAME`).
+    std::string error;
+    if (result == 0 && device_model_present(id) && !device_model_rename(id, name, error))
+        fprintf(stderr,
+                "xm: warning: domain %u is %s now, but its device model was not told (%s): its PV console "
+                "keeps the old name\n",
+                id, name.c_str(), error.c_str());
+    return result;
 }
 
 double monotonic_seconds() {

@@ -27,7 +27,8 @@ int one_domain(ControlClient& control, const Args& args, const char* command, hy
 bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& error);
 // Writes all `length` bytes (retrying short writes and EINTR); false on an error.
 bool write_all(int fd, const void* data, size_t length);
-// domain_rename: the domain's new name (1-31 characters; longer is -22, as the call's).
+// domain_rename: the domain's new name (1-31 characters; longer is -22, as the call's),
+// which its device model, if it has one, is told (its console link follows).
 int64_t rename_domain(ControlClient& control, uint32_t id, const std::string& name);
 // Seconds on CLOCK_MONOTONIC, for durations.
 double monotonic_seconds();

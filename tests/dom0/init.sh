@@ -730,11 +730,18 @@ xm_pvio() {
   # calm also says a line on its hvc0 and reads one back (vireo.hvc=echo).
   disk_domu_config calm "write vireo.hvc=echo" /tmp/calm.img rw
   run_xm "xm create hostile" xm create /tmp/hostile.cfg
-  run_xm "xm create calm" xm create /tmp/calm.cfg
+  # calm starts as calmer, and is renamed: its console's link follows the name (xm tells
+  # its device model).
+  run_xm "xm create calm" xm create /tmp/calm.cfg name=calmer
+  run_xm "xm rename calmer" xm rename calmer calm
+  say "pvio: after xm rename: $(present /run/vireo/calmer.hvc0) link(s) named calmer"
   pvio_hvc calm
   for name in hostile calm; do
     wait_ended $name || fail "$name did not end"
     run_xm "xm destroy $name" xm destroy $name
+  done
+  # The device models' logs, named as they started.
+  for name in hostile calmer; do
     sed 's/^/dm log: /' /var/log/vireo/dm-$name.log 2> /dev/null | while IFS= read -r line; do say "$line"; done
   done
   # Its device model ends once its domain is gone, and removes the console's link.

@@ -27,9 +27,18 @@ protected:
                                   out = blob;
                                   return true;
                               },
-                              [this] { ++resumes; }}};
+                              [this] { ++resumes; },
+                              [this](const std::string& name, std::string& error) {
+                                  if (name == "taken") {
+                                      error = "/run/vireo/taken.hvc0: Permission denied";
+                                      return false;
+                                  }
+                                  renamed = name;
+                                  return true;
+                              }}};
     std::vector<uint8_t> blob{'V', 'D', 0, 'S'};
     std::string refusal;
+    std::string renamed;
     int saves = 0;
     int resumes = 0;
 };
@@ -45,6 +54,15 @@ TEST_F(ControlCommandsTest, SaveStopsUntilContinue) {
     // Running devices have nothing to resume.
     EXPECT_EQ(text(commands.handle("continue")), "ok\n");
     EXPECT_EQ(resumes, 1);
+}
+
+TEST_F(ControlCommandsTest, RenameTellsTheDevicesAndAnswers) {
+    EXPECT_EQ(text(commands.handle("rename web-2")), "ok\n");
+    EXPECT_EQ(renamed, "web-2");
+    EXPECT_EQ(text(commands.handle("rename taken")), "error /run/vireo/taken.hvc0: Permission denied\n");
+    // Not a domain name: not a command at all.
+    EXPECT_EQ(text(commands.handle("rename ../../etc/x")), "error unknown command 'rename ../../etc/x'\n");
+    EXPECT_EQ(renamed, "web-2");
 }
 
 TEST_F(ControlCommandsTest, ASecondSaveWhileStoppedSavesAgain) {

@@ -26,6 +26,12 @@ TEST(ControlProtocol, CommandsAreWholeLowerCaseWords) {
     EXPECT_EQ(parse_command("Save"), Command::kUnknown);
     EXPECT_EQ(parse_command("save "), Command::kUnknown);
     EXPECT_EQ(parse_command(""), Command::kUnknown);
+    EXPECT_EQ(parse_command("rename web.2_a-b"), Command::kRename);
+    EXPECT_EQ(devmodel::control::rename_argument("rename web.2_a-b"), "web.2_a-b");
+    EXPECT_EQ(parse_command("rename "), Command::kUnknown);
+    EXPECT_EQ(parse_command("rename a/b"), Command::kUnknown);
+    EXPECT_EQ(parse_command("rename a b"), Command::kUnknown);
+    EXPECT_EQ(parse_command("rename " + std::string(32, 'x')), Command::kUnknown);
 }
 
 TEST(ControlProtocol, RepliesAreOneLine) {

@@ -87,7 +87,7 @@ protected:
                                   out = blob;
                                   return refusal.empty();
                               },
-                              [this] { ++resumes; }}};
+                              [this] { ++resumes; }, [](const std::string&, std::string&) { return true; }}};
     ControlSocket server;
     std::atomic<bool> stop{false};
     std::thread thread;
