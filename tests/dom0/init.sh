@@ -402,9 +402,9 @@ open_keys() {
   return 1
 }
 console_open() {
-  # OUT first: it is empty once open_keys returns, and a wait on it cannot find what an
-  # earlier console left there.
-  xm console "$1" > "$2" 2>&1 < /tmp/keys &
+  # OUT goes first: a wait on it cannot find what an earlier console left there.
+  rm -f "$2"
+  xm console "$1" < /tmp/keys > "$2" 2>&1 &
   pid=$!
   open_keys
 }
@@ -422,6 +422,12 @@ console_ready() {
   return 1
 }
 # console_close: Ctrl-], then its exit status.
+# console_report OUT: what a console in the background wrote into OUT lately, and
+# whether it still runs (when a wait on it failed).
+console_report() {
+  tail -n 5 "$1" 2> /dev/null | tr -d '\r' | while IFS= read -r line; do say "  $1: $line"; done
+  if kill -0 $pid 2> /dev/null; then say "  its xm console ($pid) still runs"; else say "  its xm console ($pid) has ended"; fi
+}
 console_close() {
   printf '\035' >&3
   exec 3>&-
@@ -481,7 +487,8 @@ xm_console_and_lifecycle() {
   mkfifo /tmp/keys
   # xm create -c: its console from its first line.
   start_ns=$(now_ns)
-  xm create -c /tmp/shell.cfg > /tmp/console1.out 2>&1 < /tmp/keys &
+  rm -f /tmp/console1.out
+  xm create -c /tmp/shell.cfg < /tmp/keys > /tmp/console1.out 2>&1 &
   pid=$!
   open_keys
   if wait_for /tmp/console1.out "VIREO-LINUX: userspace started"; then
@@ -573,7 +580,8 @@ xm_console_and_lifecycle() {
   say "after the shutdown, on_poweroff=destroy removed it: $gone"
   # xm destroy of a domU that spins with interrupts off: a panic with panic=0 (Linux's
   # panic() disables interrupts and loops for ever).
-  xm create -c /tmp/spinner.cfg > /tmp/console6.out 2>&1 < /tmp/keys &
+  rm -f /tmp/console6.out
+  xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
   pid=$!
   open_keys
   wait_for /tmp/console6.out "^/ # "
@@ -771,7 +779,8 @@ pvio_hvc() {
   say "pvio: /run/vireo/$1.hvc0 -> $(readlink /run/vireo/$1.hvc0)"
   rm -f /tmp/keys
   mkfifo /tmp/keys
-  xm console -t pv "$1" > /tmp/hvc.out 2>&1 < /tmp/keys &
+  rm -f /tmp/hvc.out
+  xm console -t pv "$1" < /tmp/keys > /tmp/hvc.out 2>&1 &
   pid=$!
   open_keys
   if wait_for /tmp/hvc.out "VIREO-HVC: "; then
@@ -802,7 +811,8 @@ spin_config() {
 create_spinning() {
   rm -f /tmp/keys
   mkfifo /tmp/keys
-  xm create -c /tmp/$1.cfg > /tmp/$1.out 2>&1 < /tmp/keys &
+  rm -f /tmp/$1.out
+  xm create -c /tmp/$1.cfg < /tmp/keys > /tmp/$1.out 2>&1 &
   pid=$!
   exec 4> /tmp/keys
   wait_for /tmp/$1.out "VIREO-LINUX: spinning"
@@ -1141,7 +1151,10 @@ xm_migrate_here() {
     last=$(counts "$2" | tail -n 1)
     check_counts "$2" "before xm migrate ($mode)"
     console_open $1 "$2"
-    wait_for "$2" "VIREO-LINUX: count $((last + 3)), " || fail "xm migrate ($mode): it did not count to $((last + 3))"
+    wait_for "$2" "VIREO-LINUX: count $((last + 3)), " || {
+      fail "xm migrate ($mode): it did not count to $((last + 3))"
+      console_report "$2"
+    }
     first=$(counts "$2" | head -n 1)
     check_counts "$2" "after xm migrate ($mode)"
     if [ "$(xm domid $1)" = "$old" ]; then
