@@ -98,6 +98,9 @@ bool start_device_model(uint32_t id, const XlConfig& config, std::string& error,
         if (null >= 0) dup2(null, 0), dup2(null, 1);
         if (log >= 0) dup2(log, 2);
         dup2(ready[1], 3);
+        // Nothing else of xm's: files it inherited without close-on-exec (a shell's FIFO,
+        // say) would stay open for as long as the device model runs.
+        close_range(4, ~0u, 0);
         std::vector<char*> argv;
         argv.reserve(args.size() + 1);
         for (std::string& a : args) argv.push_back(a.data());

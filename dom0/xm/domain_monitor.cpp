@@ -139,6 +139,11 @@ bool start_domain_monitor(uint32_t id, const XlConfig& config, const std::vector
         dup2(log, STDOUT_FILENO);
         dup2(log, STDERR_FILENO);
     }
+    // Nothing else of the xm that started it: a fork keeps every file open (close-on-exec
+    // acts at an exec only), and a monitor outlives its xm by far. A migration's
+    // connection, or the writing end of a shell's FIFO, held on in it would not end when
+    // their owners close them.
+    close_range(3, ~0u, 0);
     [[maybe_unused]] const int in_root = chdir("/");  // holds no mount point busy
     watch(id, config, kernel, initrd);
     fflush(nullptr);

@@ -401,7 +401,17 @@ open_keys() {
   fail "cannot open /tmp/keys for a console's keys"
   return 1
 }
+# fresh_keys: a new FIFO /tmp/keys for the next console. A key an earlier console left
+# unread stays in the old one (its Ctrl-] from console_close, when it had just ended by
+# itself, its domain gone), which a process that inherited the shell's end (a domain's
+# monitor, started meanwhile) may keep open: read by the next console, it would detach
+# it at once.
+fresh_keys() {
+  rm -f /tmp/keys
+  mkfifo /tmp/keys
+}
 console_open() {
+  fresh_keys
   # OUT goes first: a wait on it cannot find what an earlier console left there.
   rm -f "$2"
   xm console "$1" < /tmp/keys > "$2" 2>&1 &
@@ -580,6 +590,7 @@ xm_console_and_lifecycle() {
   say "after the shutdown, on_poweroff=destroy removed it: $gone"
   # xm destroy of a domU that spins with interrupts off: a panic with panic=0 (Linux's
   # panic() disables interrupts and loops for ever).
+  fresh_keys
   rm -f /tmp/console6.out
   xm create -c /tmp/spinner.cfg < /tmp/keys > /tmp/console6.out 2>&1 &
   pid=$!
