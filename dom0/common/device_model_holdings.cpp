@@ -64,15 +64,7 @@ public:
 
     void remove_file(const std::string& path) override { unlink(path.c_str()); }
 
-    pid_t nbd_server(const std::string& device) override {
-        // /dev/nbdN -> /sys/block/nbdN/pid, which the nbd driver shows while a server serves it.
-        const std::string name = device.substr(device.rfind('/') + 1);
-        std::string text;
-        pid_t pid = 0;
-        if (!read_file("/sys/block/" + name + "/pid", text)) return 0;
-        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-        return parse_pid(text, pid) ? pid : 0;
-    }
+    pid_t nbd_server(const std::string& device) override { return nbd_device_server(device); }
 
     bool nbd_disconnect(const std::string& device, std::string& error) override {
         // What `qemu-nbd --disconnect` does (Linux's Documentation/admin-guide/blockdev/
@@ -174,6 +166,16 @@ void holdings_end() {
     close(g_record);
     g_record = -1;
     unlink(g_record_path.c_str());
+}
+
+pid_t nbd_device_server(const std::string& device) {
+    // /dev/nbdN -> /sys/block/nbdN/pid, which the nbd driver shows while a server serves it.
+    const std::string name = device.substr(device.rfind('/') + 1);
+    std::string text;
+    pid_t pid = 0;
+    if (!host_holdings_system().read_file("/sys/block/" + name + "/pid", text)) return 0;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return parse_pid(text, pid) ? pid : 0;
 }
 
 HoldingsSystem& host_holdings_system() {

@@ -66,6 +66,9 @@ public:
 };
 // Linux's.
 HoldingsSystem& host_holdings_system();
+// The pid the nbd driver shows for NBD device DEVICE (/dev/nbdN): the thread of the
+// server that serves it, or 0 when it is free.
+pid_t nbd_device_server(const std::string& device);
 
 // xm's side: when domain ID's device model is gone, lets go of what its record holds and
 // removes the record; a sentence per thing released, or none (no record, or its device

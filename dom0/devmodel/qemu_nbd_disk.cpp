@@ -69,14 +69,7 @@ bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 // The pid the nbd driver shows for a connected device (the thread qemu-nbd serves it
 // from), or 0 when the device is free.
-pid_t server_of(const std::string& name) {
-    const int fd = open(("/sys/block/" + name + "/pid").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[32] = {};
-    const ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    return n > 0 ? pid_t(strtol(buf, nullptr, 10)) : 0;
-}
+pid_t server_of(const std::string& name) { return dom0::nbd_device_server("/dev/" + name); }
 
 // The device's size in 512-byte sectors as the block layer shows it (0 until it is set).
 unsigned long long sectors_of(const std::string& name) {

@@ -1061,14 +1061,13 @@ start_counter() {
   console_open $1 "$2"
   wait_for "$2" "VIREO-LINUX: count 3, " || fail "$1 did not count to 3"
 }
-# counter_setup: what a counting domU's lines must show ($counter_md5, $disk_md5), and
-# the FIFO its console's keys come from; SIGPIPE ignored from then on.
+# counter_setup: what a counting domU's lines must show ($counter_md5, $disk_md5);
+# SIGPIPE ignored from then on. (console_open makes the keys FIFO, a new one each time.)
 counter_setup() {
   trap - PIPE  # `yes` ends by SIGPIPE
   counter_md5=$(counter_md5_of)
   disk_md5=$(yes VIREO-DISK-PATTERN | head -c 4096 | md5sum | cut -d' ' -f1)
   trap '' PIPE
-  [ -p /tmp/keys ] || mkfifo /tmp/keys
 }
 # save_restore_here NAME OUT: the counting domain NAME, its console open into OUT, saved
 # into $img/NAME.sav and restored from it: it counts on from where it stopped, file and
