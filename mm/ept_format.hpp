@@ -14,6 +14,7 @@ struct EptFormat {
     // flag must come from supports_1gib_pages() for EPT.
     static constexpr u32 kMaxLeafLevel = 3;
     static constexpr bool kCanonicalAddresses = false;
+    static constexpr u64 kEmpty = 0;
     static constexpr u64 kCap1GiBPages = 1ull << 17;  // in IA32_VMX_EPT_VPID_CAP (MSR 0x48c)
 
     static constexpr bool supports_1gib_pages(u64 ept_vpid_cap) { return (ept_vpid_cap & kCap1GiBPages) != 0; }
@@ -38,7 +39,9 @@ struct EptFormat {
         return e;
     }
     // Non-leaf entries grant everything; the leaf decides (as in X86PagingFormat).
-    static constexpr u64 make_table(PhysAddr table) { return kRead | kWrite | kExecute | (table & kAddressMask); }
+    static constexpr u64 make_table(PhysAddr table, u32 /*level*/) {
+        return kRead | kWrite | kExecute | (table & kAddressMask);
+    }
     // An EPT entry is present when any of R, W, X is set (SDM 29.3.2).
     static constexpr bool is_present(u64 e) { return (e & (kRead | kWrite | kExecute)) != 0; }
     static constexpr bool is_leaf(u64 e, u32 level) { return level == 1 || (e & kLargePage) != 0; }

@@ -6,7 +6,9 @@
 //
 // Format policy (all static):
 //   kMaxLeafLevel, kCanonicalAddresses,
-//   u64 make_leaf(u32 level, PhysAddr, PageAttributes), u64 make_table(PhysAddr),
+//   u64 kEmpty (what an entry that maps nothing holds: 0 in the CPU formats),
+//   u64 make_leaf(u32 level, PhysAddr, PageAttributes),
+//   u64 make_table(PhysAddr table, u32 level)  (an entry at `level` pointing to `table`),
 //   bool is_present(u64), bool is_leaf(u64, u32 level), PhysAddr leaf_address(u64, u32 level),
 //   PhysAddr table_address(u64), PageAttributes attributes(u64, u32 level).
 // Memory policy (an object the builder references):
@@ -55,6 +57,7 @@ inline constexpr u64 kSoftwareBitsMask = 7ull << kSoftwareBitsShift;
 struct X86PagingFormat {
     static constexpr u32 kMaxLeafLevel = 3;            // 1 GiB pages in the PDPT (CPUID Page1GB)
     static constexpr bool kCanonicalAddresses = true;  // inputs are linear addresses
+    static constexpr u64 kEmpty = 0;
 
     static constexpr u64 kPresent = 1ull << 0;
     static constexpr u64 kWritable = 1ull << 1;
@@ -86,7 +89,9 @@ struct X86PagingFormat {
     // access U/S = 1 at every level, and XD = 1 anywhere forbids fetches (SDM vol. 3A
     // 4.6.1). Non-leaf entries therefore grant everything and the leaf alone decides, so a
     // split or a remap only ever has to change leaves.
-    static constexpr u64 make_table(PhysAddr table) { return kPresent | kWritable | kUser | (table & kAddressMask); }
+    static constexpr u64 make_table(PhysAddr table, u32 /*level*/) {
+        return kPresent | kWritable | kUser | (table & kAddressMask);
+    }
 
     static constexpr bool is_present(u64 e) { return (e & kPresent) != 0; }
     static constexpr bool is_leaf(u64 e, u32 level) { return level == 1 || (e & kLargePage) != 0; }
@@ -135,6 +140,7 @@ public:
         if (root_ != kNoTable) return false;
         const PhysAddr t = memory_.alloc_table();
         if (t == kNoTable) return false;
+        clear_table(t);
         root_ = t;
         return true;
     }
@@ -254,6 +260,15 @@ private:
     // Processor Families"; the release order keeps the compiler from reordering them).
     static void write_entry(u64& e, u64 value) { __atomic_store_n(&e, value, __ATOMIC_RELEASE); }
 
+    // A new table maps nothing: the allocator's zeroes are that already, unless the
+    // format's empty entry is another value.
+    void clear_table(PhysAddr t) {
+        if constexpr (Format::kEmpty != 0) {
+            u64* entries = memory_.table(t);
+            for (u64 i = 0; i < kEntries; ++i) entries[i] = Format::kEmpty;
+        }
+    }
+
     // The table below entry `e` at `level`, creating it when the entry is empty and
     // splitting the large leaf it holds otherwise. kNoTable when memory runs out; `e` is
     // then unchanged.
@@ -262,6 +277,7 @@ private:
         if (Format::is_present(current) && !Format::is_leaf(current, level)) return Format::table_address(current);
         const PhysAddr t = memory_.alloc_table();
         if (t == kNoTable) return kNoTable;
+        if (!Format::is_present(current)) clear_table(t);
         if (Format::is_present(current)) {
             u64* entries = memory_.table(t);
             const PhysAddr base = Format::leaf_address(current, level);
@@ -269,7 +285,7 @@ private:
             const u64 child_size = page_size(level - 1);
             for (u64 i = 0; i < kEntries; ++i) entries[i] = Format::make_leaf(level - 1, base + i * child_size, attrs);
         }
-        write_entry(e, Format::make_table(t));
+        write_entry(e, Format::make_table(t, level));
         return t;
     }
 
@@ -313,7 +329,7 @@ private:
         return for_each_entry(table, level, va, size, [&](u64& e, VirtAddr at, u64 offset, u64 chunk) {
             if (!Format::is_present(e)) return true;
             if (Format::is_leaf(e, level) && offset == 0 && chunk == entry_size) {
-                write_entry(e, 0);
+                write_entry(e, Format::kEmpty);
                 return true;
             }
             const PhysAddr child = table_below(e, level);  // splits a partly unmapped leaf

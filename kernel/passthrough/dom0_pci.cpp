@@ -1,5 +1,7 @@
 #include "kernel/passthrough/dom0_pci.hpp"
 
+#include "kernel/passthrough/dma_protection.hpp"
+
 #include "drivers/acpi/acpi_tables.hpp"
 #include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
@@ -297,6 +299,9 @@ public:
         flush_needed_ = true;
         return true;
     }
+    bool kept_by_hypervisor(PciBdf bdf) override {
+        return dma_protection_keeps_function(u16(bdf.bus << 8 | bdf.device << 3 | bdf.function));
+    }
     void report(PciBdf bdf, PassthroughIssue issue) override {
         log_warn("domain %u (%s): PCI %02x:%02x.%u: %s", domain_.id, domain_.name, bdf.bus, bdf.device, bdf.function,
                  issue_text(issue));
@@ -357,6 +362,7 @@ private:
             case PassthroughIssue::MsixTableRefused:
                 return "MSI-X table placed where it cannot be trapped (not device memory); MSI-X stays masked";
             case PassthroughIssue::HostBridgeWriteRefused: return "host bridge chipset register writes refused";
+            case PassthroughIssue::KeptByHypervisor: return "an IOMMU, kept by the hypervisor; hidden";
         }
         return "?";
     }

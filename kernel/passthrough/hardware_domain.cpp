@@ -9,6 +9,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/dma_protection.hpp"
 #include "kernel/passthrough/host_address_width.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/spinlock.hpp"
@@ -139,6 +140,7 @@ void passthrough_init(const Multiboot2Info& boot, const AcpiInfo& acpi, u16 cons
         g_acpi_ports = {acpi.fadt.pm1a_control_port, acpi.fadt.pm1b_control_port, read_host_s5(acpi)};
     if (acpi.has_facs) g_facs = map_facs(acpi.facs_address);
     if (acpi.hpet.present) g_policy.deny(acpi.hpet.base_address, acpi.hpet.base_address + kPageSize, "the HPET");
+    dma_protection_init(acpi, g_policy);
     if (!g_policy.allowed(0xa0000, 0xa1000))
         log_error("passthrough: the host-physical policy is full; Domain-0 can reach no device memory");
 }
@@ -190,11 +192,12 @@ bool passthrough_attach(Domain& d, const char** error) {
     d.io_bitmap = bitmap;
     d.mmio.set_fallback(&g_denied);
     d.io.set_fallback(&g_hardware_ports);
-    return true;
+    return dma_protection_attach(d, error);
 }
 
 void passthrough_detach(Domain& d) {
     if (!d.io_bitmap) return;
+    dma_protection_detach(d);
     frame_free(d.io_bitmap, kIoBitmapPages);
     d.io_bitmap = 0;
 }

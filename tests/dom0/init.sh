@@ -9,6 +9,8 @@
 #                       test pattern are there before checking them
 #   vireo.probe=A[,B]   read 4 KiB of /dev/mem at each physical address and print its md5
 #                       and first 16 bytes (or why the read failed)
+#   vireo.dma_attack=A  have QEMU's edu device DMA to and from physical address A
+#                       (tests/dom0/dma_attack.cpp), after a DMA into its own RAM
 #   vireo.bench         time a 64 MiB O_DIRECT read of the disk labelled "bench"
 #   vireo.panic         crash the kernel (sysrq "c") once userspace runs
 #   vireo.shell         a shell on the console instead of the power-off at the end
@@ -339,6 +341,12 @@ if probes=$(opt vireo.probe); then
       say "devmem $addr read failed: $(dd_errors)"
     fi
   done
+fi
+
+# A device programmed to DMA into memory that is not Domain-0's (tests/dom0/dma_attack.cpp,
+# QEMU's edu device): the IOMMU must stop it.
+if target=$(opt vireo.dma_attack); then
+  dma-attack "$target" 2>&1 | sed 's/^/VIREO-DOM0: /'
 fi
 
 # wait_for FILE PATTERN: until a line of FILE matches PATTERN (grep -E), up to 600 s

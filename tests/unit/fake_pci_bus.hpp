@@ -195,6 +195,12 @@ public:
     // Table locations at or above this are refused (as host RAM would be).
     u64 refuse_from = ~0ull;
     void report(PciBdf bdf, PassthroughIssue issue) override { issues.push_back(Issue{bdf, issue}); }
+    bool kept_by_hypervisor(PciBdf bdf) override {
+        for (const PciBdf& k : kept)
+            if (k == bdf) return true;
+        return false;
+    }
+    std::vector<PciBdf> kept;
 
     std::vector<Move> table_moves() const {
         std::vector<Move> out;

@@ -395,7 +395,7 @@ TEST(PageTable, EntryEncodingFollowsTheSdm) {
     EXPECT_EQ(F::make_leaf(2, 0x200000, kRx), 0x200000ull | 0x1 | 0x80 | 0x100);
     EXPECT_EQ(F::make_leaf(3, 0x40000000, kRw), 0x40000000ull | 0x1 | 0x2 | 0x80 | (1ull << 63));
     // Tables: present, writable, user; never XD, so the leaf alone decides.
-    EXPECT_EQ(F::make_table(0x5000), 0x5000ull | 0x7);
+    EXPECT_EQ(F::make_table(0x5000, 2), 0x5000ull | 0x7);
     EXPECT_TRUE(F::is_leaf(0x1, 1));
     EXPECT_FALSE(F::is_leaf(0x1, 2));
     EXPECT_TRUE(F::is_leaf(0x81, 2));

@@ -645,6 +645,23 @@ TEST(PciPassthroughLimits, FunctionsPastTheLimitsAreHidden) {
     EXPECT_NE(rig.pt->find(PciBdf{0, 15, 0}), nullptr);
 }
 
+// An IOMMU's function is the hypervisor's: dom0 finds nothing there.
+TEST(PciPassthroughLimits, FunctionsTheHypervisorKeepsAreHidden) {
+    LimitRig rig;
+    rig.bus.add(PciBdf{0, 5, 0}).ids(0x1022, 0x0000, 0);  // QEMU's AMDVI-PCI
+    rig.bus.add(PciBdf{0, 6, 0}).ids(0x1234, 0x11e8, 0);
+    rig.listener.kept.push_back(PciBdf{0, 5, 0});
+    const PassthroughScanSummary summary = rig.pt->scan();
+    EXPECT_EQ(summary.functions, 1u);
+    EXPECT_EQ(summary.hidden, 1u);
+    EXPECT_TRUE(rig.listener.reported(PassthroughIssue::KeptByHypervisor));
+    EXPECT_EQ(rig.pt->find(PciBdf{0, 5, 0}), nullptr);
+    EXPECT_EQ(rig.pt->config_read(PciBdf{0, 5, 0}, 0, 4), 0xffffffffu);
+    rig.pt->config_write(PciBdf{0, 5, 0}, 0x04, 2, 0x6);
+    EXPECT_EQ(rig.bus.at(PciBdf{0, 5, 0}).get(0x04, 2), 0u);
+    EXPECT_NE(rig.pt->find(PciBdf{0, 6, 0}), nullptr);
+}
+
 // --- Host bridges ---------------------------------------------------------------------------
 
 // QEMU's q35 MCH (8086:29c0, class 06/00/00) with its PCIEXBAR, PAM and SMRAM registers

@@ -47,7 +47,7 @@ TEST(EptFormat, LeafAndTableEntries) {
     EXPECT_EQ(EptFormat::make_leaf(2, 0x40200000, ram), 0x40200000ull | 0x7 | (6 << 3) | 0x80);
     EXPECT_EQ(EptFormat::make_leaf(1, 0x5000, {.writable = false, .executable = false}), 0x5000ull | 0x1 | (6 << 3));
     EXPECT_EQ(EptFormat::make_leaf(1, 0x5000, {.writable = true, .uncached = true}), 0x5000ull | 0x3);  // UC: type 0
-    EXPECT_EQ(EptFormat::make_table(0x9000), 0x9007ull);
+    EXPECT_EQ(EptFormat::make_table(0x9000, 2), 0x9007ull);
     EXPECT_TRUE(EptFormat::is_present(0x4));  // execute-only is present
     EXPECT_FALSE(EptFormat::is_present(0x5000ull | (6 << 3)));
 }

@@ -107,6 +107,9 @@ enum class PassthroughIssue : u8 {
     // The MSI-X table's pages were refused by the platform (msix_table_moved): MSI-X stays
     // masked in the hardware until dom0 puts the BAR somewhere acceptable.
     MsixTableRefused,
+    // The function is the hypervisor's own (an IOMMU, whose registers would let dom0 undo
+    // the confinement of its devices' DMA): hidden from dom0 like a function past the limits.
+    KeptByHypervisor,
     // dom0 wrote a host bridge's chipset registers (anything but command/status and the
     // BARs): dropped, reported once per function. On Intel's MCH these move the ECAM
     // window (PCIEXBAR) away from where Vireo traps it, and open SMRAM or remap memory
@@ -131,6 +134,9 @@ public:
     // hardware, so dom0 can neither reach the table nor make the hypervisor write there.
     virtual bool msix_table_moved(PciBdf bdf, DeviceRange old_range, DeviceRange new_range) = 0;
     virtual void report(PciBdf bdf, PassthroughIssue issue) = 0;
+    // Whether the function at `bdf` stays the hypervisor's (KeptByHypervisor); asked once
+    // per function at scan.
+    virtual bool kept_by_hypervisor(PciBdf /*bdf*/) { return false; }
 
 protected:
     ~PciPassthroughListener() = default;

@@ -22,7 +22,10 @@ PassthroughScanSummary PciPassthrough::scan(const u8* root_buses, usize root_cou
     PciFunctionFound found[kScanCapacity];
     const PciScanResult result = pci_scan_buses(services_.config, root_buses, root_count, found, kScanCapacity);
     for (usize i = 0; i < result.count; ++i) {
-        if (function_count_ == kMaxFunctions) {
+        if (services_.listener.kept_by_hypervisor(found[i].bdf)) {
+            services_.listener.report(found[i].bdf, PassthroughIssue::KeptByHypervisor);
+            ++summary.hidden;
+        } else if (function_count_ == kMaxFunctions) {
             services_.listener.report(found[i].bdf, PassthroughIssue::TooManyFunctions);
             ++summary.hidden;
         } else if (!add_function(found[i].bdf, found[i].header_type)) {
