@@ -6,33 +6,11 @@
 // untranslated: 48882 2.2.2.1) translates through one set of I/O page tables, in the
 // format of mm/amd_vi_format.hpp.
 //
-// Registers and memory come through narrow interfaces, so the same source runs in the
-// hypervisor and against a fake in the host unit tests.
+// Registers and memory come through drivers/iommu/iommu_access.hpp.
 #pragma once
 
+#include "drivers/iommu/iommu_access.hpp"
 #include "kernel/types.hpp"
-
-class IommuRegisters {
-public:
-    virtual u64 read64(u32 offset) = 0;
-    virtual void write64(u32 offset, u64 value) = 0;
-
-protected:
-    ~IommuRegisters() = default;
-};
-
-// Physically contiguous, zeroed, page-aligned memory the IOMMU reaches by its physical
-// address, and where the hypervisor sees it.
-class IommuMemory {
-public:
-    static constexpr PhysAddr kNone = ~0ull;
-    virtual PhysAddr alloc(u64 pages) = 0;
-    virtual void free(PhysAddr start, u64 pages) = 0;
-    virtual void* pointer(PhysAddr address) = 0;
-
-protected:
-    ~IommuMemory() = default;
-};
 
 // An event log entry (48882 2.5, the event formats), decoded.
 struct AmdViEvent {

@@ -1,8 +1,10 @@
 #include "kernel/passthrough/dma_protection.hpp"
 
 #include "drivers/acpi/acpi_tables.hpp"
+#include "drivers/acpi/dmar.hpp"
 #include "drivers/acpi/ivrs.hpp"
 #include "drivers/iommu/amd_vi.hpp"
+#include "drivers/iommu/vtd.hpp"
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
@@ -12,6 +14,7 @@
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "mm/amd_vi_format.hpp"
+#include "mm/ept_format.hpp"
 #include "mm/kernel_address_space.hpp"
 
 extern "C" const u8 __image_start_phys[], __image_end_phys[];
@@ -22,15 +25,17 @@ namespace {
 // The registers of one IOMMU, mapped uncached.
 class MappedRegisters final : public IommuRegisters {
 public:
-    explicit MappedRegisters(volatile u64* mmio) : mmio_(mmio) {}
-    u64 read64(u32 offset) override { return mmio_[offset / 8]; }
-    void write64(u32 offset, u64 value) override { mmio_[offset / 8] = value; }
+    explicit MappedRegisters(volatile u8* mmio) : mmio_(mmio) {}
+    u32 read32(u32 offset) override { return *reinterpret_cast<volatile u32*>(mmio_ + offset); }
+    void write32(u32 offset, u32 value) override { *reinterpret_cast<volatile u32*>(mmio_ + offset) = value; }
+    u64 read64(u32 offset) override { return *reinterpret_cast<volatile u64*>(mmio_ + offset); }
+    void write64(u32 offset, u64 value) override { *reinterpret_cast<volatile u64*>(mmio_ + offset) = value; }
 
 private:
-    volatile u64* mmio_;
+    volatile u8* mmio_;
 };
 
-// Host frames for the IOMMU's own structures and for the I/O page tables.
+// Host frames for the IOMMUs' own structures and for the I/O page tables.
 class HostFrames final : public IommuMemory {
 public:
     PhysAddr alloc(u64 pages) override {
@@ -58,62 +63,54 @@ private:
     u64 pages_ = 0;
 };
 
-using IoPageTables = PageTableBuilder<AmdViFormat, HostFrames>;
-
-// The domain ID Domain-0's devices translate as in every IOMMU (48882 2.2.2.1: it tags
-// cached translations; 0 is valid too, but a nonzero one is easier to tell in a dump).
+// The domain ID Domain-0's devices translate as in every IOMMU (it tags cached
+// translations; a nonzero one is easier to tell in a dump).
 constexpr u16 kDom0IommuDomain = 1;
-// How often the event logs are read. A fault is logged within this much of happening;
-// the log holds 255 events meanwhile.
+// How often the fault logs are read. A fault is logged within this much of happening.
 constexpr u64 kPollIntervalUs = 100'000;
 // Faults reported one by one in each poll; the rest are counted.
 constexpr usize kFaultLinesPerPoll = 8;
-
-struct Iommu {
-    IvrsIommu found;
-    MappedRegisters* registers = nullptr;
-    AmdViUnit* unit = nullptr;
-    // Its PCI function's status register (in the ECAM window), or null without MCFG.
-    volatile u16* pci_status = nullptr;
-};
 
 // PCI Local Bus 3.0, 6.2.3: the status register at 06h; Signaled Target Abort (bit 11)
 // is write-1-to-clear.
 constexpr u32 kPciStatus = 0x06;
 constexpr u16 kSignaledTargetAbort = 1u << 11;
 
-// The status register of function `bdf` of segment 0, through its MCFG window.
-volatile u16* map_pci_status(const AcpiInfo& acpi, u16 bdf) {
-    for (usize i = 0; acpi.mcfg.present && i < acpi.mcfg.allocation_count; ++i) {
-        const AcpiMcfgAllocation& a = acpi.mcfg.allocations[i];
-        const u8 bus = u8(bdf >> 8);
-        if (a.segment != 0 || bus < a.start_bus || bus > a.end_bus) continue;
-        auto* config = static_cast<volatile u8*>(map_device(a.base_address + (u64(bdf) << 12), kPageSize));
-        return config ? reinterpret_cast<volatile u16*>(config + kPciStatus) : nullptr;
-    }
-    return nullptr;
-}
+enum class Vendor : u8 { None, Amd, Intel };
 
-// Whether the IOMMU's function signalled a target abort since the last look (cleared).
-// An AMD IOMMU aborts a request it refuses; QEMU 7.2's model records no event for it
-// (hw/i386/amd_iommu.c: amdvi_test_mask is always true, so amdvi_log_event never
-// writes), and this bit (amdvi_page_fault sets it) is then all that tells of it.
-bool took_target_abort(Iommu& iommu) {
-    if (!iommu.pci_status || !(*iommu.pci_status & kSignaledTargetAbort)) return false;
-    *iommu.pci_status = kSignaledTargetAbort;
-    return true;
-}
+struct Iommu {
+    PhysAddr base = 0;
+    u16 device_id = 0;  // AMD: its own PCI function
+    MappedRegisters* registers = nullptr;
+    AmdViUnit* amd = nullptr;
+    VtdUnit* intel = nullptr;
+    // AMD: its PCI function's status register (in the ECAM window), or null without MCFG.
+    volatile u16* pci_status = nullptr;
+};
+
+// Memory the firmware says devices must keep reaching (IVMD unity ranges, RMRRs).
+struct ReservedRange {
+    PhysAddr start, end;  // page aligned
+    bool writable;
+};
+constexpr usize kMaxReserved = 16;
 
 SpinLock g_lock;
-IvrsInfo g_ivrs;
-Iommu g_iommus[IvrsInfo::kMaxIommus];
+Vendor g_vendor = Vendor::None;
+Iommu g_iommus[8];
 usize g_iommu_count = 0;
+ReservedRange g_reserved[kMaxReserved];
+usize g_reserved_count = 0;
 HostFrames g_frames;
-IoPageTables g_tables{g_frames, /*huge_pages=*/false};
+// One set of tables in the format of the machine's IOMMUs.
+PageTableBuilder<AmdViFormat, HostFrames> g_amd_tables{g_frames, /*huge_pages=*/false};
+PageTableBuilder<EptFormat, HostFrames> g_intel_tables{g_frames, /*huge_pages=*/false};
 Domain* g_dom0 = nullptr;
 Timer g_poll_timer;
 u64 g_image_checksum = 0;
 u64 g_faults = 0;
+
+const char* vendor_name() { return g_vendor == Vendor::Amd ? "AMD-Vi" : "VT-d"; }
 
 // FNV-1a over 64-bit words: cheap, and any change of a word changes it.
 u64 image_checksum() {
@@ -134,22 +131,58 @@ const char* what_is_at(PhysAddr address) {
     return "memory that is not Domain-0's";
 }
 
-// The MMIO size of an AMD IOMMU: 16 KiB of registers, 512 KiB with performance counters
-// (48882 3.4: the counter banks from offset 0x40000; EFR PCSup, bit 9).
-u64 register_bytes(const IvrsIommu& found) { return (found.extended_features & (1ull << 9)) ? 512 * KiB : 16 * KiB; }
-
-void report_event(const Iommu& iommu, const AmdViEvent& e, usize& lines) {
-    if (e.code == AmdViEvent::IoPageFault) ++g_faults;
-    if (lines++ >= kFaultLinesPerPoll) return;
-    const u16 id = e.device_id;
-    if (e.code == AmdViEvent::IoPageFault) {
-        log_warn("iommu: blocked a DMA %s by %02x:%02x.%u to %#llx (%s)", e.write ? "write" : "read", id >> 8,
-                 (id >> 3) & 31, id & 7, (unsigned long long)e.address, what_is_at(e.address));
-    } else {
-        log_warn("iommu: the AMD-Vi at %#llx reports %s (device %02x:%02x.%u, address %#llx)",
-                 (unsigned long long)iommu.found.base_address, e.what(), id >> 8, (id >> 3) & 31, id & 7,
-                 (unsigned long long)e.address);
+// The status register of function `bdf` of segment 0, through its MCFG window.
+volatile u16* map_pci_status(const AcpiInfo& acpi, u16 bdf) {
+    for (usize i = 0; acpi.mcfg.present && i < acpi.mcfg.allocation_count; ++i) {
+        const AcpiMcfgAllocation& a = acpi.mcfg.allocations[i];
+        const u8 bus = u8(bdf >> 8);
+        if (a.segment != 0 || bus < a.start_bus || bus > a.end_bus) continue;
+        auto* config = static_cast<volatile u8*>(map_device(a.base_address + (u64(bdf) << 12), kPageSize));
+        return config ? reinterpret_cast<volatile u16*>(config + kPciStatus) : nullptr;
     }
+    return nullptr;
+}
+
+// Whether the AMD IOMMU's function signalled a target abort since the last look
+// (cleared). An AMD IOMMU aborts a request it refuses; QEMU 7.2's model records no event
+// for it (hw/i386/amd_iommu.c: its amdvi_test_mask is always true, so amdvi_log_event
+// never writes), and this bit (which its amdvi_page_fault sets) is then all that tells.
+bool took_target_abort(Iommu& iommu) {
+    if (!iommu.pci_status || !(*iommu.pci_status & kSignaledTargetAbort)) return false;
+    *iommu.pci_status = kSignaledTargetAbort;
+    return true;
+}
+
+void report_fault(usize& lines, u16 id, bool write, u64 address, const char* detail) {
+    ++g_faults;
+    if (lines++ >= kFaultLinesPerPoll) return;
+    log_warn("iommu: blocked a DMA %s by %02x:%02x.%u to %#llx (%s)%s%s", write ? "write" : "read", id >> 8,
+             (id >> 3) & 31, id & 7, (unsigned long long)address, what_is_at(address), detail ? ": " : "",
+             detail ? detail : "");
+}
+
+void take_amd_faults(Iommu& iommu, usize& lines, u64& lost) {
+    const usize events = iommu.amd->take_events([&](const AmdViEvent& e) {
+        const u16 id = e.device_id;
+        if (e.code == AmdViEvent::IoPageFault) return report_fault(lines, id, e.write, e.address, nullptr);
+        if (lines++ < kFaultLinesPerPoll)
+            log_warn("iommu: the AMD-Vi at %#llx reports %s (device %02x:%02x.%u, address %#llx)",
+                     (unsigned long long)iommu.base, e.what(), id >> 8, (id >> 3) & 31, id & 7,
+                     (unsigned long long)e.address);
+    });
+    lost += iommu.amd->lost_events();
+    if (took_target_abort(iommu) && events == 0) {
+        ++lines;
+        ++g_faults;
+        log_warn("iommu: the AMD-Vi at %#llx blocked a DMA (a target abort; its event log names no device)",
+                 (unsigned long long)iommu.base);
+    }
+}
+
+void take_intel_faults(Iommu& iommu, usize& lines, u64& lost) {
+    iommu.intel->take_faults(
+        [&](const VtdFault& f) { report_fault(lines, f.source_id, f.write, f.address, f.what()); });
+    lost += iommu.intel->lost_faults();
 }
 
 void poll_events(Timer& timer, u64 now_us) {
@@ -157,94 +190,55 @@ void poll_events(Timer& timer, u64 now_us) {
     timer_arm(timer, 0, now_us + kPollIntervalUs);
 }
 
-bool map_tables(Domain& dom0, const char** error);
-
-}  // namespace
-
-void dma_protection_report_events() {
-    usize lines = 0;
-    u64 lost = 0;
-    {
-        IrqLockGuard guard(g_lock);
-        for (usize i = 0; i < g_iommu_count; ++i) {
-            Iommu& iommu = g_iommus[i];
-            if (!iommu.unit) continue;
-            const usize events = iommu.unit->take_events([&](const AmdViEvent& e) { report_event(iommu, e, lines); });
-            lost += iommu.unit->lost_events();
-            if (took_target_abort(iommu) && events == 0) {
-                ++lines;
-                log_warn("iommu: the AMD-Vi at %#llx blocked a DMA (a target abort; its event log names no device)",
-                         (unsigned long long)iommu.found.base_address);
-            }
-        }
-    }
-    if (lines > kFaultLinesPerPoll)
-        log_warn("iommu: %zu more events not shown (%llu faults blocked since boot)", lines - kFaultLinesPerPoll,
-                 (unsigned long long)g_faults);
-    if (lines) {
-        if (image_checksum() == g_image_checksum)
-            log_info("iommu: Vireo's code and read-only data are unchanged");
-        else
-            log_error("iommu: Vireo's code or read-only data CHANGED since boot");
-        if (lost) log_warn("iommu: %llu event log overflows since boot", (unsigned long long)lost);
-    }
-}
-
-namespace {
-
-bool map_tables(Domain& dom0, const char** error) {
-    if (!g_tables.create()) {
-        *error = "out of memory for its I/O page tables";
-        return false;
-    }
-    const PageAttributes rw{.writable = true};
-    for (usize i = 0; i < dom0.memory.range_count(); ++i) {
-        const GuestRamRange& r = dom0.memory.range(i);
-        if (!g_tables.map(r.gpa, r.gpa, r.bytes, rw)) {
-            *error = "out of memory for its I/O page tables";
-            return false;
-        }
-    }
-    // Memory the firmware says devices reach untranslated (IVMD unity ranges).
-    for (usize i = 0; i < g_ivrs.memory_count; ++i) {
-        const IvrsMemory& m = g_ivrs.memory[i];
-        if (!m.unity && !m.exclusion) continue;
-        const PhysAddr start = align_down(m.start, kPageSize);
-        const u64 bytes = align_up(m.start + m.length, kPageSize) - start;
-        if (!g_tables.map(start, start, bytes, {.writable = m.writable || m.exclusion})) {
-            *error = "out of memory for its I/O page tables";
-            return false;
-        }
-        log_info("iommu: %#llx-%#llx stays reachable by DMA, as the firmware asks (IVMD)", (unsigned long long)start,
-                 (unsigned long long)(start + bytes - 1));
-    }
+bool add_reserved(PhysAddr start, PhysAddr end, bool writable) {
+    if (g_reserved_count == kMaxReserved) return false;
+    g_reserved[g_reserved_count++] = {align_down(start, kPageSize), align_up(end, kPageSize), writable};
     return true;
 }
 
-}  // namespace
+// Domain-0's RAM at the same addresses, and the firmware's reserved ranges.
+template <typename Tables>
+bool map_tables(Tables& tables, Domain& dom0, bool large_pages, const char** error) {
+    *error = "out of memory for its I/O page tables";
+    if (!tables.create()) return false;
+    const PageAttributes rw{.writable = true, .executable = false};
+    for (usize i = 0; i < dom0.memory.range_count(); ++i) {
+        const GuestRamRange& r = dom0.memory.range(i);
+        if (!tables.map(r.gpa, r.gpa, r.bytes, rw, large_pages)) return false;
+    }
+    for (usize i = 0; i < g_reserved_count; ++i) {
+        const ReservedRange& r = g_reserved[i];
+        if (!tables.map(r.start, r.start, r.end - r.start, {.writable = r.writable}, large_pages)) return false;
+        log_info("iommu: %#llx-%#llx stays reachable by DMA, as the firmware asks", (unsigned long long)r.start,
+                 (unsigned long long)(r.end - 1));
+    }
+    *error = nullptr;
+    return true;
+}
 
-void dma_protection_init(const AcpiInfo& acpi, HostPhysicalPolicy& policy) {
-    const AcpiTableRef* ivrs = find_acpi_table(acpi, "IVRS");
-    if (!ivrs) {
-        if (find_acpi_table(acpi, "DMAR"))
-            log_warn("iommu: the machine has an Intel VT-d IOMMU (DMAR), which Vireo does not drive yet");
+void init_amd(const AcpiInfo& acpi, const AcpiTableRef& table, HostPhysicalPolicy& policy) {
+    const auto* bytes = static_cast<const u8*>(map_firmware(table.address, table.length));
+    static IvrsInfo ivrs;
+    if (!bytes || !parse_ivrs(bytes, table.length, ivrs)) {
+        log_error("iommu: %s; the AMD IOMMUs stay unused", bytes ? ivrs.error : "cannot map the IVRS table");
         return;
     }
-    const auto* bytes = static_cast<const u8*>(map_firmware(ivrs->address, ivrs->length));
-    if (!bytes || !parse_ivrs(bytes, ivrs->length, g_ivrs)) {
-        log_error("iommu: %s; the AMD IOMMUs stay unused", bytes ? g_ivrs.error : "cannot map the IVRS table");
-        g_ivrs.iommu_count = 0;
-        return;
+    for (usize i = 0; i < ivrs.memory_count; ++i) {
+        const IvrsMemory& m = ivrs.memory[i];
+        if ((m.unity || m.exclusion) && !add_reserved(m.start, m.start + m.length, m.writable || m.exclusion))
+            log_error("iommu: more reserved ranges than Vireo holds; one is left out");
     }
-    for (usize i = 0; i < g_ivrs.iommu_count; ++i) {
-        const IvrsIommu& found = g_ivrs.iommus[i];
+    for (usize i = 0; i < ivrs.iommu_count && g_iommu_count < sizeof g_iommus / sizeof g_iommus[0]; ++i) {
+        const IvrsIommu& found = ivrs.iommus[i];
         if (found.segment != 0) {
             // Domain-0's PCI mediator serves segment 0 alone (one ECAM window).
             log_warn("iommu: the AMD-Vi of PCI segment %u is not used", found.segment);
             continue;
         }
-        const u64 size = register_bytes(found);
-        auto* mmio = static_cast<volatile u64*>(map_device(found.base_address, size));
+        // 16 KiB of registers, 512 KiB with performance counters (48882 3.4: the counter
+        // banks from offset 0x40000; EFR PCSup, bit 9).
+        const u64 size = (found.extended_features & (1ull << 9)) ? 512 * KiB : 16 * KiB;
+        auto* mmio = static_cast<volatile u8*>(map_device(found.base_address, size));
         auto* registers = mmio ? new (kNoThrow) MappedRegisters(mmio) : nullptr;
         auto* unit = registers ? new (kNoThrow) AmdViUnit(*registers, g_frames) : nullptr;
         if (!unit) {
@@ -253,16 +247,98 @@ void dma_protection_init(const AcpiInfo& acpi, HostPhysicalPolicy& policy) {
             continue;
         }
         policy.deny(found.base_address, found.base_address + size, "an IOMMU");
-        g_iommus[g_iommu_count++] = {found, registers, unit, map_pci_status(acpi, found.device_id)};
+        Iommu& iommu = g_iommus[g_iommu_count++];
+        iommu = {found.base_address, found.device_id, registers, unit, nullptr, map_pci_status(acpi, found.device_id)};
+        g_vendor = Vendor::Amd;
         log_info("iommu: AMD-Vi at %#llx, PCI %02x:%02x.%u (IVHD type %#x), taken by Vireo",
                  (unsigned long long)found.base_address, found.device_id >> 8, (found.device_id >> 3) & 31,
                  found.device_id & 7, found.block_type);
     }
 }
 
+void init_intel(const AcpiTableRef& table, HostPhysicalPolicy& policy) {
+    const auto* bytes = static_cast<const u8*>(map_firmware(table.address, table.length));
+    static DmarInfo dmar;
+    if (!bytes || !parse_dmar(bytes, table.length, dmar)) {
+        log_error("iommu: %s; the VT-d units stay unused", bytes ? dmar.error : "cannot map the DMAR table");
+        return;
+    }
+    for (usize i = 0; i < dmar.reserved_count; ++i) {
+        const DmarReservedMemory& r = dmar.reserved[i];
+        if (r.segment == 0 && !add_reserved(r.base, r.limit + 1, true))
+            log_error("iommu: more reserved ranges than Vireo holds; one is left out");
+    }
+    for (usize i = 0; i < dmar.unit_count && g_iommu_count < sizeof g_iommus / sizeof g_iommus[0]; ++i) {
+        const DmarUnit& found = dmar.units[i];
+        if (found.segment != 0) {
+            log_warn("iommu: the VT-d unit of PCI segment %u is not used", found.segment);
+            continue;
+        }
+        // The registers take a page (VT-d 10.4); the fault recording and IOTLB registers
+        // lie inside it on every unit Vireo knows (their offsets are checked at enable).
+        auto* mmio = static_cast<volatile u8*>(map_device(found.register_base, kPageSize));
+        auto* registers = mmio ? new (kNoThrow) MappedRegisters(mmio) : nullptr;
+        auto* unit = registers ? new (kNoThrow) VtdUnit(*registers, g_frames) : nullptr;
+        if (!unit) {
+            delete registers;
+            log_error("iommu: cannot map the VT-d unit at %#llx", (unsigned long long)found.register_base);
+            continue;
+        }
+        policy.deny(found.register_base, found.register_base + kPageSize, "an IOMMU");
+        Iommu& iommu = g_iommus[g_iommu_count++];
+        iommu = {found.register_base, 0, registers, nullptr, unit, nullptr};
+        g_vendor = Vendor::Intel;
+        log_info("iommu: VT-d at %#llx (version %#x)%s, taken by Vireo", (unsigned long long)found.register_base,
+                 registers->read32(VtdUnit::kVersion), found.include_pci_all ? ", every PCI device" : "");
+    }
+}
+
+bool enable_units(Domain& dom0, const char** error) {
+    if (g_vendor == Vendor::Amd) {
+        if (!map_tables(g_amd_tables, dom0, true, error)) return false;
+        for (usize i = 0; i < g_iommu_count; ++i) {
+            took_target_abort(g_iommus[i]);  // what the firmware's use left
+            if (!g_iommus[i].amd->enable(g_amd_tables.root(), kDom0IommuDomain, error)) return false;
+        }
+        return true;
+    }
+    // VT-d: 2 MiB pages where every unit has them; a 3-level unit walks the table below
+    // the first PML4 entry (everything mapped lies below 512 GiB then: can_translate).
+    bool large_pages = true;
+    u64 end = dom0.memory.end();
+    for (usize i = 0; i < g_reserved_count; ++i) end = g_reserved[i].end > end ? g_reserved[i].end : end;
+    for (usize i = 0; i < g_iommu_count; ++i) {
+        if (!g_iommus[i].intel->can_translate(end, error)) return false;
+        large_pages = large_pages && g_iommus[i].intel->has_2mib_pages();
+    }
+    if (!map_tables(g_intel_tables, dom0, large_pages, error)) return false;
+    const PhysAddr root = g_intel_tables.root();
+    const PhysAddr root_3level = EptFormat::table_address(g_frames.table(root)[0]);
+    for (usize i = 0; i < g_iommu_count; ++i)
+        if (!g_iommus[i].intel->enable(root, root_3level, kDom0IommuDomain, error)) return false;
+    return true;
+}
+
+void disable_units() {
+    for (usize i = 0; i < g_iommu_count; ++i) {
+        if (g_iommus[i].amd) g_iommus[i].amd->disable();
+        if (g_iommus[i].intel) g_iommus[i].intel->disable();
+    }
+    g_amd_tables.release();
+    g_intel_tables.release();
+}
+
+}  // namespace
+
+void dma_protection_init(const AcpiInfo& acpi, HostPhysicalPolicy& policy) {
+    if (const AcpiTableRef* ivrs = find_acpi_table(acpi, "IVRS")) init_amd(acpi, *ivrs, policy);
+    if (g_iommu_count == 0)
+        if (const AcpiTableRef* dmar = find_acpi_table(acpi, "DMAR")) init_intel(*dmar, policy);
+}
+
 bool dma_protection_keeps_function(u16 bdf) {
     for (usize i = 0; i < g_iommu_count; ++i)
-        if (g_iommus[i].found.device_id == bdf) return true;
+        if (g_iommus[i].amd && g_iommus[i].device_id == bdf) return true;
     return false;
 }
 
@@ -275,29 +351,44 @@ bool dma_protection_attach(Domain& dom0, const char** error) {
         *error = "its devices' DMA is confined already";
         return false;
     }
-    if (!map_tables(dom0, error)) {
-        g_tables.release();
+    const char* why = nullptr;
+    if (!enable_units(dom0, &why)) {
+        log_error("iommu: the %s units cannot confine Domain-0's DMA: %s", vendor_name(), why);
+        disable_units();
+        *error = "an IOMMU could not be set up";
         return false;
-    }
-    for (usize i = 0; i < g_iommu_count; ++i) {
-        Iommu& iommu = g_iommus[i];
-        took_target_abort(iommu);  // what the firmware's use left
-        if (!iommu.unit->enable(g_tables.root(), kDom0IommuDomain, error)) {
-            log_error("iommu: the AMD-Vi at %#llx: %s", (unsigned long long)iommu.found.base_address, *error);
-            for (usize j = 0; j < i; ++j) g_iommus[j].unit->disable();
-            g_tables.release();
-            *error = "an IOMMU could not be set up";
-            return false;
-        }
     }
     g_image_checksum = image_checksum();
     g_dom0 = &dom0;
-    log_info("iommu: DMA of Domain-0's devices confined to its %llu MiB of RAM (%zu IOMMU%s, %llu KiB of tables)",
-             (unsigned long long)(dom0.memory.size() / MiB), g_iommu_count, g_iommu_count == 1 ? "" : "s",
-             (unsigned long long)(g_frames.pages() * kPageSize / KiB));
+    log_info("iommu: DMA of Domain-0's devices confined to its %llu MiB of RAM (%zu %s unit%s, %llu KiB of tables)",
+             (unsigned long long)(dom0.memory.size() / MiB), g_iommu_count, vendor_name(),
+             g_iommu_count == 1 ? "" : "s", (unsigned long long)(g_frames.pages() * kPageSize / KiB));
     g_poll_timer.callback = poll_events;
     timer_arm(g_poll_timer, 0, uptime_us() + kPollIntervalUs);
     return true;
+}
+
+void dma_protection_report_events() {
+    usize lines = 0;
+    u64 lost = 0;
+    {
+        IrqLockGuard guard(g_lock);
+        for (usize i = 0; i < g_iommu_count; ++i) {
+            Iommu& iommu = g_iommus[i];
+            if (iommu.amd) take_amd_faults(iommu, lines, lost);
+            if (iommu.intel) take_intel_faults(iommu, lines, lost);
+        }
+    }
+    if (lines > kFaultLinesPerPoll)
+        log_warn("iommu: %zu more faults not shown (%llu blocked since boot)", lines - kFaultLinesPerPoll,
+                 (unsigned long long)g_faults);
+    if (lines) {
+        if (image_checksum() == g_image_checksum)
+            log_info("iommu: Vireo's code and read-only data are unchanged");
+        else
+            log_error("iommu: Vireo's code or read-only data CHANGED since boot");
+        if (lost) log_warn("iommu: %llu fault log overflows since boot", (unsigned long long)lost);
+    }
 }
 
 void dma_protection_detach(Domain& dom0) {
@@ -306,11 +397,17 @@ void dma_protection_detach(Domain& dom0) {
     // Its RAM goes back to the host: nothing of it stays reachable by DMA.
     for (usize i = 0; i < dom0.memory.range_count(); ++i) {
         const GuestRamRange& r = dom0.memory.range(i);
-        g_tables.unmap(r.gpa, r.bytes);
+        if (g_vendor == Vendor::Amd)
+            g_amd_tables.unmap(r.gpa, r.bytes);
+        else
+            g_intel_tables.unmap(r.gpa, r.bytes);
     }
-    for (usize i = 0; i < g_iommu_count; ++i)
-        if (!g_iommus[i].unit->flush_domain(kDom0IommuDomain))
-            log_error("iommu: the AMD-Vi at %#llx did not confirm its flush",
-                      (unsigned long long)g_iommus[i].found.base_address);
+    for (usize i = 0; i < g_iommu_count; ++i) {
+        Iommu& iommu = g_iommus[i];
+        const bool flushed = iommu.amd ? iommu.amd->flush_domain(kDom0IommuDomain) : iommu.intel->flush();
+        if (!flushed)
+            log_error("iommu: the %s at %#llx did not confirm its flush", vendor_name(),
+                      (unsigned long long)iommu.base);
+    }
     g_dom0 = nullptr;
 }

@@ -4,12 +4,14 @@
 // hostile root user, or the device's own firmware) programs: without an IOMMU that could
 // be Vireo's image, its page tables or another domain's RAM. Xen, ACRN, NOVA and
 // Jailhouse put every device behind the IOMMU; so does Vireo. The IOMMUs are found in
-// ACPI (IVRS for AMD-Vi; DMAR for VT-d, not driven yet), taken by the hypervisor (their
-// registers and PCI functions hidden from Domain-0, their tables hidden from its ACPI),
+// ACPI (IVRS for AMD-Vi, DMAR for VT-d), taken by the hypervisor (their registers and an
+// AMD IOMMU's PCI function hidden from Domain-0, their tables hidden from its ACPI),
 // and every device ID translates through one set of I/O page tables that maps exactly
-// Domain-0's RAM at the same addresses (it is identity-mapped), so its drivers work
-// unchanged. Faults (a device touching anything else) go nowhere and are logged with
-// the device, the direction and the address, followed by a check that Vireo's code and
+// Domain-0's RAM at the same addresses (it is identity-mapped), plus the ranges the
+// firmware reserves for devices (IVMD, RMRR), so its drivers work unchanged. The tables
+// come from the shared page-table builder: AmdViFormat for AMD-Vi, EptFormat for VT-d,
+// whose second-level entries have EPT's layout (drivers/iommu/vtd.hpp). Faults (a device touching anything else) go
+// nowhere and are logged with the device, the direction and the address, followed by a check that Vireo's code and
 // read-only data are unchanged.
 //
 // What the tables do not follow: foreign mappings (a device model's view of a domU's

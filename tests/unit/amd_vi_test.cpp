@@ -115,6 +115,8 @@ private:
 // on demand, as 48882 3.3 and 2.5 describe.
 class FakeAmdVi : public IommuRegisters {
 public:
+    u32 read32(u32 offset) override { return u32(regs_[offset]); }
+    void write32(u32 offset, u32 value) override { write64(offset, value); }
     u64 read64(u32 offset) override { return regs_[offset]; }
     void write64(u32 offset, u64 value) override {
         writes.push_back({offset, value});
