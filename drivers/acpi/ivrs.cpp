@@ -54,6 +54,31 @@ bool fail(IvrsInfo& out, usize offset, const char* what) {
 bool is_ivhd(u8 type) { return type == 0x10 || type == 0x11 || type == 0x40; }
 bool is_ivmd(u8 type) { return type == 0x20 || type == 0x21 || type == 0x22; }
 
+// 48882 5.2.2.2, the IVHD device entries after the block's header: types below 40h take 4
+// bytes, 40h-7Fh 8, and type F0h (ACPI HID) 22 plus its UID's length (byte 21). Special
+// device (48h): handle at 4, device ID at 5, variety at 7.
+constexpr u8 kEntrySpecial = 0x48;
+constexpr u8 kEntryAcpiHid = 0xf0;
+
+bool read_device_entries(IvrsInfo& out, IvrsIommu& unit, const u8* entries, usize length, usize offset) {
+    usize at = 0;
+    while (at < length) {
+        const u8 type = entries[at];
+        usize size = type < 0x40 ? 4 : type < 0x80 ? 8 : 0;
+        if (type == kEntryAcpiHid && length - at >= 22) size = 22 + entries[at + 21];
+        if (size == 0) return fail(out, offset, "an IVHD device entry of unknown length");
+        if (size > length - at) return fail(out, offset, "an IVHD device entry runs past its block");
+        if (type == kEntrySpecial && unit.special_count < IvrsIommu::kMaxSpecial) {
+            IvrsSpecialDevice& d = unit.special[unit.special_count++];
+            d.handle = entries[at + 4];
+            d.device_id = read_u16(entries + at + 5);
+            d.variety = entries[at + 7];
+        }
+        at += size;
+    }
+    return true;
+}
+
 bool add_iommu(IvrsInfo& out, const u8* block, u16 block_length, usize offset) {
     const u8 type = block[0];
     const usize needed = type == 0x10 ? kIvhd10Length : kIvhd11Length;
@@ -66,6 +91,7 @@ bool add_iommu(IvrsInfo& out, const u8* block, u16 block_length, usize offset) {
     unit.segment = read_u16(block + 16);
     unit.extended_features = type == 0x10 ? 0 : read_u64(block + kIvhdEfrOffset);
     if (unit.base_address == 0) return fail(out, offset, "IVHD block without a base address");
+    if (!read_device_entries(out, unit, block + needed, block_length - needed, offset)) return false;
     for (usize i = 0; i < out.iommu_count; ++i) {
         IvrsIommu& seen = out.iommus[i];
         if (seen.segment != unit.segment || seen.device_id != unit.device_id) continue;

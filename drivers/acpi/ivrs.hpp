@@ -11,13 +11,27 @@
 
 #include "kernel/types.hpp"
 
+// A special device of an IVHD (device entry type 48h, 48882 5.2.2.2): an I/O APIC or an
+// HPET, whose interrupts reach the IOMMU with this device ID.
+struct IvrsSpecialDevice {
+    static constexpr u8 kIoApic = 1;
+    static constexpr u8 kHpet = 2;
+    u8 variety;
+    u8 handle;  // the I/O APIC's ID, the HPET's number
+    u16 device_id;
+};
+
 struct IvrsIommu {
+    static constexpr usize kMaxSpecial = 8;
+
     u8 block_type;          // the IVHD type this was taken from (10h, 11h or 40h)
     u16 device_id;          // the IOMMU's own PCI function (bus << 8 | devfn)
     u16 capability_offset;  // of its IOMMU capability block in that function's space
     PhysAddr base_address;  // its MMIO registers
     u16 segment;            // PCI segment group
     u64 extended_features;  // the EFR image of an 11h/40h block; 0 from a 10h block
+    IvrsSpecialDevice special[kMaxSpecial];
+    usize special_count;
 };
 
 struct IvrsMemory {
@@ -45,7 +59,8 @@ struct IvrsInfo {
 
 // Parses the IVRS `table` of `length` bytes (its header's checksum already checked).
 // Several IVHD blocks describing one IOMMU (same segment, device and base address) give
-// one unit, from the newest type. False with out.error set on a malformed table (a block
+// one unit, from the newest type (with its special devices). False with out.error set on a malformed table (a block
 // running past the end, a block too short for its type, more units or ranges than
-// IvrsInfo holds: a unit left out would leave its devices' DMA unconfined).
+// IvrsInfo holds: a unit left out would leave its devices' DMA unconfined; a device
+// entry of unknown length).
 bool parse_ivrs(const u8* table, usize length, IvrsInfo& out);

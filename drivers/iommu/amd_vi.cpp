@@ -14,6 +14,12 @@ constexpr u64 kDteMode4Level = 4ull << 9;
 constexpr u64 kDteRead = 1ull << 61;
 constexpr u64 kDteWrite = 1ull << 62;
 constexpr u64 kDteRootMask = 0x000ffffffffff000ull;
+// Quad 2 (interrupt remapping): IV (bit 0), IntTabLen (4:1), the table's address (51:6),
+// IntCtl (61:60) 10b: fixed and arbitrated interrupts are remapped.
+constexpr u64 kDteInterruptsValid = 1ull << 0;
+constexpr u32 kDteTableLengthShift = 1;
+constexpr u64 kDteInterruptTableMask = 0x000fffffffffffc0ull;
+constexpr u64 kDteRemapInterrupts = 2ull << 60;
 
 // 48882 2.4, commands: the opcode in bits 63:60 of the first quad.
 constexpr u64 kOpCompletionWait = 1ull << 60;
@@ -76,19 +82,24 @@ AmdViEvent decode_amd_vi_event(u64 low, u64 high) {
 
 AmdViUnit::~AmdViUnit() { disable(); }
 
-void AmdViUnit::fill_device_table(PhysAddr root, u16 domain_id) {
+void AmdViUnit::fill_device_table(PhysAddr root, u16 domain_id, const AmdViInterrupts* interrupts) {
     auto* table = static_cast<u64*>(memory_.pointer(device_table_));
     const u64 quad0 = kDteValid | kDteTranslationValid | kDteMode4Level | (root & kDteRootMask) | kDteRead | kDteWrite;
+    const u64 quad2 = interrupts ? kDteInterruptsValid | (u64(interrupts->length_code) << kDteTableLengthShift) |
+                                       (interrupts->table & kDteInterruptTableMask) | kDteRemapInterrupts
+                                 : 0;
     for (u64 id = 0; id < kDeviceIds; ++id) {
         u64* dte = table + id * (kDeviceTableEntryBytes / 8);
+        bool exempt = false;
+        for (usize i = 0; interrupts && i < interrupts->exempt_count; ++i) exempt = exempt || interrupts->exempt[i] == id;
         dte[1] = domain_id;
-        dte[2] = 0;
+        dte[2] = exempt ? 0 : quad2;
         dte[3] = 0;
         __atomic_store_n(&dte[0], quad0, __ATOMIC_RELEASE);
     }
 }
 
-bool AmdViUnit::enable(PhysAddr root, u16 domain_id, const char** error) {
+bool AmdViUnit::enable(PhysAddr root, u16 domain_id, const AmdViInterrupts* interrupts, const char** error) {
     if (enabled()) {
         *error = "it is on already";
         return false;
@@ -106,7 +117,7 @@ bool AmdViUnit::enable(PhysAddr root, u16 domain_id, const char** error) {
         *error = "out of memory for its device table, command buffer and event log";
         return false;
     }
-    fill_device_table(root, domain_id);
+    fill_device_table(root, domain_id, interrupts);
     // 48882 3.4.1-3.4.2: the device table's size in 4 KiB units less one (bits 8:0); the
     // rings' lengths as a power of two in bits 59:56. Writing a ring's base resets its
     // head and tail.
@@ -129,12 +140,6 @@ bool AmdViUnit::enable(PhysAddr root, u16 domain_id, const char** error) {
         return false;
     }
     return true;
-}
-
-bool AmdViUnit::switch_tables(PhysAddr root, u16 domain_id) {
-    if (!enabled()) return false;
-    fill_device_table(root, domain_id);
-    return invalidate_caches(domain_id);
 }
 
 // Every cached device table entry and every cached translation of `domain_id`: one

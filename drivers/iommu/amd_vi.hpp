@@ -38,6 +38,21 @@ struct AmdViEvent {
 // Decodes one 16-byte entry.
 AmdViEvent decode_amd_vi_event(u64 low, u64 high);
 
+// Interrupt remapping (48882 2.2.5): every device ID but the exempt ones remaps its MSIs
+// through `table`, 2^length_code 32-bit entries (IRTEs, 2.2.5.1) indexed by the MSI data's
+// bits 10:0, so that a device raises only what an entry allows; the exempt ones (the I/O
+// APICs and HPETs, which the hypervisor programs itself) pass their interrupts on.
+struct AmdViInterrupts {
+    PhysAddr table;
+    u8 length_code;  // IntTabLen, at most 11
+    const u16* exempt;
+    usize exempt_count;
+};
+
+// An IRTE without guest virtual APIC (48882 2.2.5.1): RemapEn (bit 0), IntType 000b
+// (fixed), DM 0 (physical), the destination APIC ID (15:8), the vector (23:16).
+constexpr u32 amd_vi_irte(u8 vector, u8 apic_id) { return 1u | (u32(apic_id) << 8) | (u32(vector) << 16); }
+
 class AmdViUnit {
 public:
     // 48882 3.4: MMIO register offsets.
@@ -81,17 +96,16 @@ public:
     ~AmdViUnit();
 
     // Takes the IOMMU over: turns it off, gives it a device table in which every device ID
-    // translates through the 4-level tables at `root` as domain `domain_id`, a command
-    // buffer and an event log, turns it on and flushes whatever it cached before. False
-    // with *error set (the IOMMU is then off again, and nothing is held).
-    bool enable(PhysAddr root, u16 domain_id, const char** error);
+    // translates through the 4-level tables at `root` as domain `domain_id` (and remaps
+    // its interrupts as `interrupts` says, when not null), a command buffer and an event
+    // log, turns it on and flushes whatever it cached before. False with *error set (the
+    // IOMMU is then off again, and nothing is held).
+    bool enable(PhysAddr root, u16 domain_id, const AmdViInterrupts* interrupts, const char** error);
     bool enabled() const { return device_table_ != IommuMemory::kNone; }
     // After the tables changed (a translation was taken away): the IOMMU forgets what it
     // cached of `domain_id`'s translations, and this returns once it has. False when the
     // IOMMU did not confirm in time.
     bool flush_domain(u16 domain_id);
-    // Every device ID translates through `root` as `domain_id` from now on (flushed).
-    bool switch_tables(PhysAddr root, u16 domain_id);
 
     // Calls f(const AmdViEvent&) for each event logged since the last call, in order, and
     // returns how many there were. An overflowed log is restarted; the events it could
@@ -133,7 +147,7 @@ private:
     static constexpr u64 kRingOffsetMask = 0x7fff0ull;  // bits 18:4 of head and tail
     static constexpr u64 kBaseMask = 0x000ffffffffff000ull;
 
-    void fill_device_table(PhysAddr root, u16 domain_id);
+    void fill_device_table(PhysAddr root, u16 domain_id, const AmdViInterrupts* interrupts);
     bool invalidate_caches(u16 domain_id);
     bool submit(u64 low, u64 high);
     bool wait_for_completion();

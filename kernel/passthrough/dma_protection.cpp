@@ -9,7 +9,9 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
+#include "kernel/percpu.hpp"
 #include "kernel/sched/cpu_timers.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
@@ -101,6 +103,16 @@ Iommu g_iommus[8];
 usize g_iommu_count = 0;
 ReservedRange g_reserved[kMaxReserved];
 usize g_reserved_count = 0;
+// Interrupt remapping: the AMD IOMMUs' shared table (entry i sends host MSI vector
+// kHostMsiVectorBase + i to the boot CPU), and the device IDs whose interrupts pass (the
+// I/O APICs and HPETs of the IVRS, which Vireo programs itself).
+constexpr u8 kAmdInterruptTableLength = 7;  // 128 entries, past kHostMsiVectorCount
+static_assert((1u << kAmdInterruptTableLength) >= kHostMsiVectorCount);
+bool g_amd_remaps_interrupts = false;
+u16 g_amd_exempt[8 * IvrsIommu::kMaxSpecial];
+usize g_amd_exempt_count = 0;
+PhysAddr g_interrupt_table = IommuMemory::kNone;
+bool g_msi_remapped = false;
 HostFrames g_frames;
 // One set of tables in the format of the machine's IOMMUs.
 PageTableBuilder<AmdViFormat, HostFrames> g_amd_tables{g_frames, /*huge_pages=*/false};
@@ -247,6 +259,12 @@ void init_amd(const AcpiInfo& acpi, const AcpiTableRef& table, HostPhysicalPolic
             continue;
         }
         policy.deny(found.base_address, found.base_address + size, "an IOMMU");
+        // The firmware lists the I/O APICs whose interrupts reach the IOMMU when it can
+        // remap interrupts (QEMU only with intremap=on; Linux requires the same).
+        for (usize j = 0; j < found.special_count && g_amd_exempt_count < sizeof g_amd_exempt / 2; ++j) {
+            g_amd_exempt[g_amd_exempt_count++] = found.special[j].device_id;
+            if (found.special[j].variety == IvrsSpecialDevice::kIoApic) g_amd_remaps_interrupts = true;
+        }
         Iommu& iommu = g_iommus[g_iommu_count++];
         iommu = {found.base_address, found.device_id, registers, unit, nullptr, map_pci_status(acpi, found.device_id)};
         g_vendor = Vendor::Amd;
@@ -296,10 +314,25 @@ void init_intel(const AcpiTableRef& table, HostPhysicalPolicy& policy) {
 bool enable_units(Domain& dom0, const char** error) {
     if (g_vendor == Vendor::Amd) {
         if (!map_tables(g_amd_tables, dom0, true, error)) return false;
+        AmdViInterrupts interrupts{0, kAmdInterruptTableLength, g_amd_exempt, g_amd_exempt_count};
+        if (g_amd_remaps_interrupts) {
+            g_interrupt_table = g_frames.alloc(1);
+            if (g_interrupt_table == IommuMemory::kNone) {
+                *error = "out of memory for its interrupt remapping table";
+                return false;
+            }
+            auto* entries = static_cast<u32*>(g_frames.pointer(g_interrupt_table));
+            for (u32 i = 0; i < kHostMsiVectorCount; ++i)
+                entries[i] = amd_vi_irte(u8(kHostMsiVectorBase + i), u8(percpu(0).apic_id));
+            interrupts.table = g_interrupt_table;
+        }
         for (usize i = 0; i < g_iommu_count; ++i) {
             took_target_abort(g_iommus[i]);  // what the firmware's use left
-            if (!g_iommus[i].amd->enable(g_amd_tables.root(), kDom0IommuDomain, error)) return false;
+            if (!g_iommus[i].amd->enable(g_amd_tables.root(), kDom0IommuDomain,
+                                         g_amd_remaps_interrupts ? &interrupts : nullptr, error))
+                return false;
         }
+        g_msi_remapped = g_amd_remaps_interrupts;
         return true;
     }
     // VT-d: 2 MiB pages where every unit has them; a 3-level unit walks the table below
@@ -326,6 +359,9 @@ void disable_units() {
     }
     g_amd_tables.release();
     g_intel_tables.release();
+    if (g_interrupt_table != IommuMemory::kNone) g_frames.free(g_interrupt_table, 1);
+    g_interrupt_table = IommuMemory::kNone;
+    g_msi_remapped = false;
 }
 
 }  // namespace
@@ -363,8 +399,22 @@ bool dma_protection_attach(Domain& dom0, const char** error) {
     log_info("iommu: DMA of Domain-0's devices confined to its %llu MiB of RAM (%zu %s unit%s, %llu KiB of tables)",
              (unsigned long long)(dom0.memory.size() / MiB), g_iommu_count, vendor_name(),
              g_iommu_count == 1 ? "" : "s", (unsigned long long)(g_frames.pages() * kPageSize / KiB));
+    if (g_msi_remapped)
+        log_info("iommu: their MSIs are remapped: each raises only the vector Vireo gave it (%u entries)",
+                 kHostMsiVectorCount);
+    else
+        log_warn("iommu: their MSIs are not remapped: a device can raise any vector on the host");
     g_poll_timer.callback = poll_events;
     timer_arm(g_poll_timer, 0, uptime_us() + kPollIntervalUs);
+    return true;
+}
+
+bool dma_protection_msi_message(u32 index, u64& address, u32& data) {
+    if (!__atomic_load_n(&g_msi_remapped, __ATOMIC_ACQUIRE) || index >= kHostMsiVectorCount) return false;
+    // AMD-Vi (48882 2.2.5): any address in the interrupt range; the data's bits 10:0 pick
+    // the entry.
+    address = 0xfee00000ull;
+    data = index;
     return true;
 }
 

@@ -38,6 +38,10 @@ bool dma_protection_keeps_function(u16 bdf);
 // IOMMU it says so plainly and succeeds; false (with *error) only when an IOMMU exists
 // but could not be set up, since running on would leave DMA unconfined unnoticed.
 bool dma_protection_attach(Domain& dom0, const char** error);
+// The message host MSI `index` (host_interrupts.hpp) is programmed into a device with when
+// the IOMMUs remap interrupts (true), so that the device can raise that vector and no
+// other; false when they do not, and the device gets the plain message.
+bool dma_protection_msi_message(u32 index, u64& address, u32& data);
 // Logs the faults the IOMMUs recorded since the last look (a timer looks every 100 ms;
 // the power-off path once more, so that none is lost).
 void dma_protection_report_events();

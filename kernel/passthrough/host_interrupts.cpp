@@ -4,6 +4,7 @@
 #include "drivers/lapic.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
+#include "kernel/passthrough/dma_protection.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/spinlock.hpp"
@@ -76,6 +77,7 @@ void host_msi_free(u32 index) {
 }
 
 void host_msi_message(u32 index, u64& address, u32& data) {
+    if (dma_protection_msi_message(index, address, data)) return;
     address = 0xfee00000ull | (u64(percpu(0).apic_id & 0xff) << 12);
     data = kHostMsiVectorBase + index;
 }

@@ -186,7 +186,7 @@ TEST(AmdViUnit, EnableGivesEveryDeviceTheTablesAndFlushes) {
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
     EXPECT_EQ(iommu.writes.front(), (std::pair<u32, u64>{AmdViUnit::kControl, 0})) << "turned off first";
     EXPECT_EQ(iommu.regs_[AmdViUnit::kControl],
               AmdViUnit::kIommuEnable | AmdViUnit::kEventLogEnable | AmdViUnit::kCommandBufferEnable);
@@ -209,12 +209,28 @@ TEST(AmdViUnit, EnableGivesEveryDeviceTheTablesAndFlushes) {
     EXPECT_EQ(memory.live(), 0u);
 }
 
+TEST(AmdViUnit, InterruptsOfEveryDeviceButTheExemptOnesAreRemapped) {
+    FakeAmdVi iommu;
+    iommu.regs_[AmdViUnit::kExtendedFeatures] = 1ull << 6;
+    FakeIommuMemory memory;
+    AmdViUnit unit(iommu, memory);
+    const u16 ioapic = 0xa0;
+    const AmdViInterrupts interrupts{0x7654300, 7, &ioapic, 1};
+    const char* error = nullptr;
+    ASSERT_TRUE(unit.enable(kRoot, 1, &interrupts, &error)) << error;
+    const u64* table = reinterpret_cast<const u64*>(iommu.regs_[AmdViUnit::kDeviceTableBase] & ~0xfffull);
+    EXPECT_EQ(table[0x28 * 4 + 2], 1 | (7u << 1) | 0x7654300ull | (2ull << 60));
+    EXPECT_EQ(table[0xffff * 4 + 2], 1 | (7u << 1) | 0x7654300ull | (2ull << 60));
+    EXPECT_EQ(table[0xa0 * 4 + 2], 0u) << "the I/O APIC's interrupts pass";
+    EXPECT_EQ(amd_vi_irte(0x90, 2), 0x00900201u);
+}
+
 TEST(AmdViUnit, WithoutInvalidateAllEveryEntryIsInvalidated) {
     FakeAmdVi iommu;
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 7, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, 7, nullptr, &error)) << error;
     EXPECT_EQ(iommu.count_opcode(2), 65536u);
     EXPECT_EQ(iommu.count_opcode(3), 1u) << "INVALIDATE_IOMMU_PAGES of the domain";
     const auto& pages = iommu.commands[iommu.commands.size() - 2];
@@ -230,7 +246,7 @@ TEST(AmdViUnit, AnIommuThatNeverCompletesIsTurnedOffAgain) {
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    EXPECT_FALSE(unit.enable(kRoot, 1, &error));
+    EXPECT_FALSE(unit.enable(kRoot, 1, nullptr, &error));
     EXPECT_STREQ(error, "it did not complete its first commands");
     EXPECT_EQ(iommu.regs_[AmdViUnit::kControl], 0u);
     EXPECT_EQ(memory.live(), 0u);
@@ -243,7 +259,7 @@ TEST(AmdViUnit, OutOfMemoryHoldsNothing) {
     memory.fail_ = true;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    EXPECT_FALSE(unit.enable(kRoot, 1, &error));
+    EXPECT_FALSE(unit.enable(kRoot, 1, nullptr, &error));
     EXPECT_EQ(memory.live(), 0u);
 }
 
@@ -253,7 +269,7 @@ TEST(AmdViUnit, EventsAreTakenInOrderAndDecoded) {
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
     // A write fault as the specification encodes it (RW, bit 5 of the flags; PR clear),
     // by device 00:05.0 of domain 1 at 0x210000.
     iommu.log_event((2ull << 60) | (0x020ull << 48) | (1ull << 32) | 0x28, 0x210000);
@@ -283,7 +299,7 @@ TEST(AmdViUnit, AnOverflowedLogIsRestartedAndCounted) {
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
     for (int i = 0; i < 300; ++i) iommu.log_event((2ull << 60) | 0x28, 0x1000 * u64(i));
     EXPECT_TRUE(iommu.regs_[AmdViUnit::kStatus] & AmdViUnit::kEventOverflow);
     EXPECT_EQ(unit.take_events([](const AmdViEvent&) {}), 255u);
@@ -302,7 +318,7 @@ TEST(AmdViUnit, EntriesOfAnIommuThatLeavesItsTailAloneAreTakenToo) {
     FakeIommuMemory memory;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
     iommu.log_event((2ull << 60) | (0x00aull << 48) | 0x28, 0x210000, false);
     iommu.log_event((2ull << 60) | (0x00aull << 48) | 0x28, 0x210004, false);
     std::vector<u64> addresses;
@@ -369,6 +385,9 @@ TEST(Ivrs, OneIommuDescribedTwiceIsOneUnitFromTheNewestBlock) {
     EXPECT_EQ(info.iommus[0].capability_offset, 0x40);
     EXPECT_EQ(info.iommus[0].base_address, 0xfed80000u);
     EXPECT_EQ(info.iommus[0].extended_features, 0x2d4u);
+    ASSERT_EQ(info.iommus[0].special_count, 1u);
+    EXPECT_EQ(info.iommus[0].special[0].variety, IvrsSpecialDevice::kIoApic);
+    EXPECT_EQ(info.iommus[0].special[0].device_id, 0xa0);
     ASSERT_EQ(info.memory_count, 1u);
     EXPECT_TRUE(info.memory[0].unity);
     EXPECT_TRUE(info.memory[0].readable);
@@ -407,6 +426,12 @@ TEST(Ivrs, MalformedTablesAreRefusedWithAReason) {
     auto twice = ivrs({ivhd(0x10, 0x28, 0xfed80000), ivhd(0x11, 0x28, 0xfed90000)});
     EXPECT_FALSE(parse_ivrs(twice.data(), twice.size(), info));
     EXPECT_STREQ(info.error, "IVRS: one IOMMU at two base addresses (block at offset 72)");
+    auto odd = ivrs({ivhd(0x10, 0x28, 0xfed80000, 0, {0x80, 0, 0, 0})});
+    EXPECT_FALSE(parse_ivrs(odd.data(), odd.size(), info));
+    EXPECT_STREQ(info.error, "IVRS: an IVHD device entry of unknown length (block at offset 48)");
+    auto cut = ivrs({ivhd(0x10, 0x28, 0xfed80000, 0, {0x48, 0, 0, 0})});
+    EXPECT_FALSE(parse_ivrs(cut.data(), cut.size(), info));
+    EXPECT_STREQ(info.error, "IVRS: an IVHD device entry runs past its block (block at offset 48)");
     std::vector<std::vector<u8>> many;
     for (u16 i = 0; i < 9; ++i) many.push_back(ivhd(0x10, u16(8 * i), 0xfe000000 + 0x100000 * i));
     auto full = ivrs(many);
