@@ -3,7 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drivers/acpi/table_bytes.hpp"
+
 namespace {
+
+using table_bytes::read_u16;
+using table_bytes::read_u32;
+using table_bytes::read_u64;
 
 // ACPI 5.2.6 System Description Table Header: Signature[4], Length u32, Revision u8,
 // Checksum u8, OEMID[6], OEM Table ID[8], OEM Revision u32, Creator ID u32, Creator Revision u32.
@@ -29,26 +35,6 @@ constexpr usize kRsdpXsdtOffset = 24;
 // ACPI 5.2.10 FACS: Signature[4], Length u32, ..., Version u8 at 32; at least 64 bytes.
 constexpr u32 kFacsMinLength = 64;
 constexpr u32 kFacsVersionOffset = 32;
-
-// Little-endian loads through memcpy: ACPI tables sit at arbitrary byte addresses and
-// their fields are packed, so a plain u32 load may be misaligned (undefined behaviour).
-u16 read_u16(const u8* p) {
-    u16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u32 read_u32(const u8* p) {
-    u32 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u64 read_u64(const u8* p) {
-    u64 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 // ACPI 5.2.3.2 Generic Address Structure: Space ID, Bit Width, Bit Offset, Access Size, Address u64.
 constexpr u32 kGasLength = 12;

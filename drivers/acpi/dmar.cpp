@@ -3,7 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drivers/acpi/table_bytes.hpp"
+
 namespace {
+
+using table_bytes::read_u16;
+using table_bytes::read_u64;
 
 // VT-d 8.1: the 36-byte ACPI header, Host Address Width (u8, the width less one),
 // Flags (u8), 10 reserved bytes, then the remapping structures.
@@ -24,18 +29,6 @@ constexpr u8 kDrhdIncludeAll = 1u << 0;
 // VT-d 8.4: RMRR: Segment (u16) at 6, Base Address (u64) at 8, Limit Address (u64) at
 // 16, device scopes from 24.
 constexpr usize kRmrrLength = 24;
-
-u16 read_u16(const u8* p) {
-    u16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u64 read_u64(const u8* p) {
-    u64 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 bool fail(DmarInfo& out, usize offset, const char* what) {
     snprintf(out.error, sizeof out.error, "DMAR: %s (structure at offset %zu)", what, offset);

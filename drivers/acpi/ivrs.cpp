@@ -3,7 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drivers/acpi/table_bytes.hpp"
+
 namespace {
+
+using table_bytes::read_u16;
+using table_bytes::read_u32;
+using table_bytes::read_u64;
 
 // 48882 5.2.1: the 36-byte ACPI header, IVinfo (u32), 8 reserved bytes, then the blocks.
 constexpr usize kIvInfoOffset = 36;
@@ -27,24 +33,6 @@ constexpr u8 kIvmdUnity = 1u << 0;
 constexpr u8 kIvmdRead = 1u << 1;
 constexpr u8 kIvmdWrite = 1u << 2;
 constexpr u8 kIvmdExclusion = 1u << 3;
-
-u16 read_u16(const u8* p) {
-    u16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u32 read_u32(const u8* p) {
-    u32 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u64 read_u64(const u8* p) {
-    u64 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 bool fail(IvrsInfo& out, usize offset, const char* what) {
     snprintf(out.error, sizeof out.error, "IVRS: %s (block at offset %zu)", what, offset);

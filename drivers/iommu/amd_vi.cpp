@@ -91,7 +91,8 @@ void AmdViUnit::fill_device_table(PhysAddr root, u16 domain_id, const AmdViInter
     for (u64 id = 0; id < kDeviceIds; ++id) {
         u64* dte = table + id * (kDeviceTableEntryBytes / 8);
         bool exempt = false;
-        for (usize i = 0; interrupts && i < interrupts->exempt_count; ++i) exempt = exempt || interrupts->exempt[i] == id;
+        for (usize i = 0; interrupts && i < interrupts->exempt_count; ++i)
+            exempt = exempt || interrupts->exempt[i] == id;
         dte[1] = domain_id;
         dte[2] = exempt ? 0 : quad2;
         dte[3] = 0;

@@ -228,6 +228,22 @@ bool map_tables(Tables& tables, Domain& dom0, bool large_pages, const char** err
     return true;
 }
 
+// The unit whose `size` bytes of registers are at `base`, mapped and kept from Domain-0;
+// null (logged) when they cannot be mapped.
+template <typename Unit>
+Unit* take_unit(PhysAddr base, u64 size, HostPhysicalPolicy& policy, MappedRegisters*& registers) {
+    auto* mmio = static_cast<volatile u8*>(map_device(base, size));
+    registers = mmio ? new (kNoThrow) MappedRegisters(mmio) : nullptr;
+    auto* unit = registers ? new (kNoThrow) Unit(*registers, g_frames) : nullptr;
+    if (!unit) {
+        delete registers;
+        log_error("iommu: cannot map the registers at %#llx", (unsigned long long)base);
+        return nullptr;
+    }
+    policy.deny(base, base + size, "an IOMMU");
+    return unit;
+}
+
 void init_amd(const AcpiInfo& acpi, const AcpiTableRef& table, HostPhysicalPolicy& policy) {
     const auto* bytes = static_cast<const u8*>(map_firmware(table.address, table.length));
     static IvrsInfo ivrs;
@@ -250,15 +266,9 @@ void init_amd(const AcpiInfo& acpi, const AcpiTableRef& table, HostPhysicalPolic
         // 16 KiB of registers, 512 KiB with performance counters (48882 3.4: the counter
         // banks from offset 0x40000; EFR PCSup, bit 9).
         const u64 size = (found.extended_features & (1ull << 9)) ? 512 * KiB : 16 * KiB;
-        auto* mmio = static_cast<volatile u8*>(map_device(found.base_address, size));
-        auto* registers = mmio ? new (kNoThrow) MappedRegisters(mmio) : nullptr;
-        auto* unit = registers ? new (kNoThrow) AmdViUnit(*registers, g_frames) : nullptr;
-        if (!unit) {
-            delete registers;
-            log_error("iommu: cannot map the AMD-Vi at %#llx", (unsigned long long)found.base_address);
-            continue;
-        }
-        policy.deny(found.base_address, found.base_address + size, "an IOMMU");
+        MappedRegisters* registers = nullptr;
+        auto* unit = take_unit<AmdViUnit>(found.base_address, size, policy, registers);
+        if (!unit) continue;
         // The firmware lists the I/O APICs whose interrupts reach the IOMMU when it can
         // remap interrupts (QEMU only with intremap=on; Linux requires the same).
         for (usize j = 0; j < found.special_count && g_amd_exempt_count < sizeof g_amd_exempt / 2; ++j) {
@@ -294,15 +304,9 @@ void init_intel(const AcpiTableRef& table, HostPhysicalPolicy& policy) {
         }
         // The registers take a page (VT-d 10.4); the fault recording and IOTLB registers
         // lie inside it on every unit Vireo knows (their offsets are checked at enable).
-        auto* mmio = static_cast<volatile u8*>(map_device(found.register_base, kPageSize));
-        auto* registers = mmio ? new (kNoThrow) MappedRegisters(mmio) : nullptr;
-        auto* unit = registers ? new (kNoThrow) VtdUnit(*registers, g_frames) : nullptr;
-        if (!unit) {
-            delete registers;
-            log_error("iommu: cannot map the VT-d unit at %#llx", (unsigned long long)found.register_base);
-            continue;
-        }
-        policy.deny(found.register_base, found.register_base + kPageSize, "an IOMMU");
+        MappedRegisters* registers = nullptr;
+        auto* unit = take_unit<VtdUnit>(found.register_base, kPageSize, policy, registers);
+        if (!unit) continue;
         Iommu& iommu = g_iommus[g_iommu_count++];
         iommu = {found.register_base, 0, registers, nullptr, unit, nullptr};
         g_vendor = Vendor::Intel;

@@ -13,6 +13,7 @@
 
 #include "drivers/acpi/ivrs.hpp"
 #include "mm/amd_vi_format.hpp"
+#include "tests/unit/fake_iommu_memory.hpp"
 #include "tests/unit/fake_table_memory.hpp"
 
 namespace {
@@ -82,34 +83,6 @@ TEST(AmdViFormat, IdentityTablesMapExactlyTheRanges) {
     EXPECT_EQ(leaves, 0x9eu + 2);
     tables.release();
 }
-
-// Identity-mapped fake memory: the "physical" address of a buffer is its host address.
-class FakeIommuMemory : public IommuMemory {
-public:
-    ~FakeIommuMemory() {
-        for (auto& [pa, pages] : live_) std::free(reinterpret_cast<void*>(pa));
-    }
-    PhysAddr alloc(u64 pages) override {
-        if (fail_) return kNone;
-        void* p = std::aligned_alloc(kPageSize, pages * kPageSize);
-        std::memset(p, 0, pages * kPageSize);
-        live_[reinterpret_cast<PhysAddr>(p)] = pages;
-        return reinterpret_cast<PhysAddr>(p);
-    }
-    void free(PhysAddr start, u64 pages) override {
-        auto it = live_.find(start);
-        ASSERT_NE(it, live_.end());
-        EXPECT_EQ(it->second, pages);
-        std::free(reinterpret_cast<void*>(start));
-        live_.erase(it);
-    }
-    void* pointer(PhysAddr address) override { return reinterpret_cast<void*>(address); }
-    usize live() const { return live_.size(); }
-    bool fail_ = false;
-
-private:
-    std::map<PhysAddr, u64> live_;
-};
 
 // An IOMMU that runs its command buffer when the tail moves and appends events to its log
 // on demand, as 48882 3.3 and 2.5 describe.
@@ -256,20 +229,27 @@ TEST(AmdViUnit, AnIommuThatNeverCompletesIsTurnedOffAgain) {
 TEST(AmdViUnit, OutOfMemoryHoldsNothing) {
     FakeAmdVi iommu;
     FakeIommuMemory memory;
-    memory.fail_ = true;
+    memory.fail = true;
     AmdViUnit unit(iommu, memory);
     const char* error = nullptr;
     EXPECT_FALSE(unit.enable(kRoot, 1, nullptr, &error));
     EXPECT_EQ(memory.live(), 0u);
 }
 
-TEST(AmdViUnit, EventsAreTakenInOrderAndDecoded) {
+// A unit enabled without interrupt remapping, for the event log's tests.
+class AmdViEvents : public ::testing::Test {
+protected:
+    void SetUp() override {
+        iommu.regs_[AmdViUnit::kExtendedFeatures] = 1ull << 6;  // IASup
+        const char* error = nullptr;
+        ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
+    }
     FakeAmdVi iommu;
-    iommu.regs_[AmdViUnit::kExtendedFeatures] = 1ull << 6;
     FakeIommuMemory memory;
-    AmdViUnit unit(iommu, memory);
-    const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
+    AmdViUnit unit{iommu, memory};
+};
+
+TEST_F(AmdViEvents, EventsAreTakenInOrderAndDecoded) {
     // A write fault as the specification encodes it (RW, bit 5 of the flags; PR clear),
     // by device 00:05.0 of domain 1 at 0x210000.
     iommu.log_event((2ull << 60) | (0x020ull << 48) | (1ull << 32) | 0x28, 0x210000);
@@ -293,13 +273,7 @@ TEST(AmdViUnit, EventsAreTakenInOrderAndDecoded) {
     EXPECT_EQ(unit.take_events([](const AmdViEvent&) {}), 0u);
 }
 
-TEST(AmdViUnit, AnOverflowedLogIsRestartedAndCounted) {
-    FakeAmdVi iommu;
-    iommu.regs_[AmdViUnit::kExtendedFeatures] = 1ull << 6;
-    FakeIommuMemory memory;
-    AmdViUnit unit(iommu, memory);
-    const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
+TEST_F(AmdViEvents, AnOverflowedLogIsRestartedAndCounted) {
     for (int i = 0; i < 300; ++i) iommu.log_event((2ull << 60) | 0x28, 0x1000 * u64(i));
     EXPECT_TRUE(iommu.regs_[AmdViUnit::kStatus] & AmdViUnit::kEventOverflow);
     EXPECT_EQ(unit.take_events([](const AmdViEvent&) {}), 255u);
@@ -312,13 +286,7 @@ TEST(AmdViUnit, AnOverflowedLogIsRestartedAndCounted) {
     EXPECT_EQ(addresses, std::vector<u64>{0x5000});
 }
 
-TEST(AmdViUnit, EntriesOfAnIommuThatLeavesItsTailAloneAreTakenToo) {
-    FakeAmdVi iommu;
-    iommu.regs_[AmdViUnit::kExtendedFeatures] = 1ull << 6;
-    FakeIommuMemory memory;
-    AmdViUnit unit(iommu, memory);
-    const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, 1, nullptr, &error)) << error;
+TEST_F(AmdViEvents, EntriesOfAnIommuThatLeavesItsTailAloneAreTakenToo) {
     iommu.log_event((2ull << 60) | (0x00aull << 48) | 0x28, 0x210000, false);
     iommu.log_event((2ull << 60) | (0x00aull << 48) | 0x28, 0x210004, false);
     std::vector<u64> addresses;
@@ -433,6 +401,7 @@ TEST(Ivrs, MalformedTablesAreRefusedWithAReason) {
     EXPECT_FALSE(parse_ivrs(cut.data(), cut.size(), info));
     EXPECT_STREQ(info.error, "IVRS: an IVHD device entry runs past its block (block at offset 48)");
     std::vector<std::vector<u8>> many;
+    many.reserve(9);
     for (u16 i = 0; i < 9; ++i) many.push_back(ivhd(0x10, u16(8 * i), 0xfe000000 + 0x100000 * i));
     auto full = ivrs(many);
     EXPECT_FALSE(parse_ivrs(full.data(), full.size(), info));

@@ -11,34 +11,9 @@
 #include <vector>
 
 #include "drivers/acpi/dmar.hpp"
+#include "tests/unit/fake_iommu_memory.hpp"
 
 namespace {
-
-class FakeMemory : public IommuMemory {
-public:
-    ~FakeMemory() {
-        for (auto& [pa, pages] : live_) std::free(reinterpret_cast<void*>(pa));
-    }
-    PhysAddr alloc(u64 pages) override {
-        if (fail) return kNone;
-        void* p = std::aligned_alloc(kPageSize, pages * kPageSize);
-        std::memset(p, 0, pages * kPageSize);
-        live_[reinterpret_cast<PhysAddr>(p)] = pages;
-        return reinterpret_cast<PhysAddr>(p);
-    }
-    void free(PhysAddr start, u64 pages) override {
-        ASSERT_EQ(live_.count(start), 1u);
-        EXPECT_EQ(live_[start], pages);
-        std::free(reinterpret_cast<void*>(start));
-        live_.erase(start);
-    }
-    void* pointer(PhysAddr address) override { return reinterpret_cast<void*>(address); }
-    usize live() const { return live_.size(); }
-    bool fail = false;
-
-private:
-    std::map<PhysAddr, u64> live_;
-};
 
 // QEMU's shape: fault recording registers at 0x220 (FRO 0x22), one of them, the IOTLB
 // registers at 0xf0 (IRO 0xf); 2 MiB pages; SAGAW as given.
@@ -106,7 +81,7 @@ constexpr PhysAddr kRoot3 = 0x6789a000;
 TEST(VtdUnit, EnableSendsEveryRequesterThroughTheTables) {
     FakeVtd vtd;
     vtd.regs[VtdUnit::kProtectedMemoryEnable] = 1u << 31;  // the firmware's PMRs on
-    FakeMemory memory;
+    FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
     ASSERT_TRUE(unit.can_translate(1ull << 40, &error));
@@ -142,7 +117,7 @@ TEST(VtdUnit, EnableSendsEveryRequesterThroughTheTables) {
 
 TEST(VtdUnit, AThreeLevelUnitWalksTheTableBelowTheFirstEntry) {
     FakeVtd vtd(/*sagaw=*/0x2);
-    FakeMemory memory;
+    FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
     EXPECT_FALSE(unit.can_translate((1ull << 39) + 4096, &error));
@@ -162,7 +137,7 @@ TEST(VtdUnit, AThreeLevelUnitWalksTheTableBelowTheFirstEntry) {
 TEST(VtdUnit, AUnitThatNeverAnswersIsLeftOffAndHoldsNothing) {
     FakeVtd vtd;
     vtd.stalled = true;
-    FakeMemory memory;
+    FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
     EXPECT_FALSE(unit.enable(kRoot, kRoot3, 1, &error));
@@ -178,7 +153,7 @@ TEST(VtdUnit, AUnitThatNeverAnswersIsLeftOffAndHoldsNothing) {
 
 TEST(VtdUnit, FaultsAreTakenFromTheRecordingRegistersAndCleared) {
     FakeVtd vtd(0x6, /*fault_registers=*/4);
-    FakeMemory memory;
+    FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
     ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, &error)) << error;
@@ -267,6 +242,7 @@ TEST(Dmar, MalformedTablesAreRefusedWithAReason) {
     auto backwards = dmar(38, 0, {rmrr(0x2000, 0x1000)});
     EXPECT_FALSE(parse_dmar(backwards.data(), backwards.size(), info));
     std::vector<std::vector<u8>> many;
+    many.reserve(9);
     for (int i = 0; i < 9; ++i) many.push_back(drhd(0, 0, 0xfed90000 + 0x1000 * u64(i)));
     auto full = dmar(38, 0, many);
     EXPECT_FALSE(parse_dmar(full.data(), full.size(), info));

@@ -1,0 +1,30 @@
+// Little-endian loads from firmware tables (ACPI, IVRS, DMAR): fields sit at any byte
+// address and are packed, so a plain load may be misaligned (undefined behaviour); these
+// read through memcpy.
+#pragma once
+
+#include <string.h>
+
+#include "kernel/types.hpp"
+
+namespace table_bytes {
+
+inline u16 read_u16(const u8* p) {
+    u16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline u32 read_u32(const u8* p) {
+    u32 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline u64 read_u64(const u8* p) {
+    u64 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+}  // namespace table_bytes
