@@ -77,6 +77,22 @@ bool ioapic_program(u32 gsi, u8 vector, u8 apic_id, bool level, bool active_low,
     return true;
 }
 
+bool ioapic_program_remapped(u32 gsi, u16 handle, u8 vector, bool level, bool active_low, bool masked) {
+    HostIoapic* io = find(gsi);
+    if (!io) return false;
+    const u32 pin = gsi - io->state.gsi_base;
+    // VT-d 5.1.5.1: handle[14:0] in bits 63:49, the format bit 48, handle[15] in bit 11,
+    // delivery mode 000; vector, polarity, trigger and mask where they always are.
+    const u32 low = vector | (u32(handle >> 15) << 11) | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0) |
+                    (masked ? kRedirectionMasked : 0);
+    const u32 high = (u32(handle & 0x7fff) << 17) | (1u << 16);
+    IrqLockGuard guard(g_lock);
+    write(io->regs, kRedirectionTableBase + 2 * pin, kRedirectionMasked);  // masked while it changes
+    write(io->regs, kRedirectionTableBase + 2 * pin + 1, high);
+    write(io->regs, kRedirectionTableBase + 2 * pin, low);
+    return true;
+}
+
 bool ioapic_set_masked(u32 gsi, bool masked) {
     HostIoapic* io = find(gsi);
     if (!io) return false;

@@ -2,6 +2,11 @@
 
 namespace {
 
+// What the firmware may have left on, in the order it goes off: remapping, translation,
+// then the queue their invalidations used.
+constexpr u32 kEnables[] = {VtdUnit::kInterruptRemappingEnable, VtdUnit::kTranslationEnable,
+                            VtdUnit::kQueuedInvalidationEnable};
+
 // Capability register fields (VT-d 11.4.2).
 constexpr u64 kCapRequiredWriteBufferFlush = 1ull << 4;  // RWBF
 constexpr u32 kCapSagawShift = 8;                        // SAGAW, bits 12:8
@@ -10,8 +15,26 @@ constexpr u64 kCapSagaw4Level = 1ull << (kCapSagawShift + 2);
 constexpr u32 kCapFaultOffsetShift = 24;   // FRO, bits 33:24, in 16-byte units
 constexpr u32 kCapFaultCountShift = 40;    // NFR, bits 47:40, the count less one
 constexpr u64 kCap2MiBPages = 1ull << 34;  // SLLPS bit 0
-// Extended capability: the IOTLB registers' offset (IRO, bits 17:8, in 16-byte units).
+// Extended capability: QI (bit 1), IR (bit 3), the IOTLB registers' offset (IRO, bits
+// 17:8, in 16-byte units).
+constexpr u64 kEcapQueuedInvalidation = 1ull << 1;
+constexpr u64 kEcapInterruptRemapping = 1ull << 3;
 constexpr u32 kEcapIotlbOffsetShift = 8;
+// Fault status: IQE (bit 4), an invalidation queue error.
+constexpr u32 kInvalidationQueueError = 1u << 4;
+
+// Invalidation descriptors (VT-d 6.5.2), 128 bits, the type in bits 3:0 of the low quad:
+// context-cache (1) and IOTLB (2) with granularity 01b (bits 5:4) global, the IOTLB one
+// draining reads and writes (DR bit 7, DW bit 6); interrupt entry cache (4) global (G, bit
+// 4, clear) or of one index (G set, the index in bits 47:32); invalidation wait (5) that
+// writes its status data (bits 63:32) to the address in the high quad (SW, bit 5) once
+// every descriptor before it is done (FN, bit 6).
+constexpr u64 kDescContextGlobal = 0x1 | (1ull << 4);
+constexpr u64 kDescIotlbGlobal = 0x2 | (1ull << 4) | (1ull << 7) | (1ull << 6);
+constexpr u64 kDescInterruptEntries = 0x4;
+constexpr u64 kDescInterruptEntry = 0x4 | (1ull << 4);
+constexpr u64 kDescWait = 0x5 | (1ull << 5) | (1ull << 6);
+constexpr u64 kQueueEntries = kPageSize / 16;
 
 // Context command (VT-d 11.4.6): ICC (bit 63) starts it and clears when done; CIRG 01b
 // (bits 62:61) invalidates every context entry.
@@ -83,6 +106,60 @@ bool VtdUnit::can_translate(u64 address_end, const char** error) {
 
 bool VtdUnit::has_2mib_pages() { return (regs_.read64(kCapability) & kCap2MiBPages) != 0; }
 
+bool VtdUnit::can_remap_interrupts() {
+    const u64 ecap = regs_.read64(kExtendedCapability);
+    return (ecap & kEcapInterruptRemapping) && (ecap & kEcapQueuedInvalidation);
+}
+
+// VT-d 6.5.2: one page of 256 descriptors (IQA: QS 0, DW 0: 128-bit descriptors), its tail
+// at 0, then QIE. From here on invalidations go through the queue only (VT-d 6.5.1).
+bool VtdUnit::enable_queue() {
+    queue_ = memory_.alloc(1);
+    queue_status_ = memory_.alloc(1);
+    if (queue_ == IommuMemory::kNone || queue_status_ == IommuMemory::kNone) return false;
+    queue_tail_ = 0;
+    regs_.write64(kQueueTail, 0);
+    regs_.write64(kQueueAddress, queue_ & kAddressMask);
+    return command(kQueuedInvalidationEnable, true);
+}
+
+// Writes one descriptor at the tail and moves the tail past it. Every caller waits
+// (queue_wait) right after its one or two descriptors, so the queue never fills.
+bool VtdUnit::queue(u64 low, u64 high) {
+    auto* descriptors = static_cast<u64*>(memory_.pointer(queue_));
+    descriptors[queue_tail_ / 8] = low;
+    descriptors[queue_tail_ / 8 + 1] = high;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    queue_tail_ = (queue_tail_ + 16) % (kQueueEntries * 16);
+    regs_.write64(kQueueTail, queue_tail_);
+    return true;
+}
+
+// An invalidation wait descriptor, and until its status write arrives (or the unit
+// reports a queue error: a descriptor it refused).
+bool VtdUnit::queue_wait() {
+    volatile u32* status = static_cast<volatile u32*>(memory_.pointer(queue_status_));
+    const u32 sequence = ++queue_sequence_;
+    queue(kDescWait | (u64(sequence) << 32), queue_status_ & ~3ull);
+    for (u64 i = 0; i < kCommandPolls; ++i) {
+        if (*status == sequence) return true;
+        if (regs_.read32(kFaultStatus) & kInvalidationQueueError) return false;
+        __builtin_ia32_pause();
+    }
+    return false;
+}
+
+bool VtdUnit::invalidate_contexts() {
+    if (queue_ != IommuMemory::kNone) return queue(kDescContextGlobal, 0) && queue_wait();
+    regs_.write64(kContextCommand, kContextInvalidate | kContextGlobal);
+    return wait64(kContextCommand, kContextInvalidate);
+}
+
+bool VtdUnit::invalidate_interrupt_entry(u16 index) {
+    if (queue_ == IommuMemory::kNone) return false;
+    return queue(kDescInterruptEntry | (u64(index) << 32), 0) && queue_wait();
+}
+
 // A global command (VT-d 11.4.4): the status register's persistent bits, with `bit`
 // set or cleared, and wait until the status says so.
 bool VtdUnit::command(u32 bit, bool set) {
@@ -118,7 +195,8 @@ bool VtdUnit::wait64(u32 offset, u64 bit) {
     return false;
 }
 
-bool VtdUnit::enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const char** error) {
+bool VtdUnit::enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const VtdInterrupts* interrupts,
+                     const char** error) {
     if (enabled()) {
         *error = "it is on already";
         return false;
@@ -130,8 +208,14 @@ bool VtdUnit::enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const c
     iotlb_offset_ = u32((ecap >> kEcapIotlbOffsetShift) & 0x3ff) * 16;
     const bool four_levels = (cap & kCapSagaw4Level) != 0;
     // Whatever the firmware left on goes off first.
-    if ((regs_.read32(kGlobalStatus) & kTranslationEnable) && !command(kTranslationEnable, false)) {
-        *error = "it did not turn its translation off";
+    for (const u32 bit : kEnables) {
+        if ((regs_.read32(kGlobalStatus) & bit) && !command(bit, false)) {
+            *error = "it did not turn off what the firmware left on";
+            return false;
+        }
+    }
+    if (interrupts && !can_remap_interrupts()) {
+        *error = "it cannot remap interrupts";
         return false;
     }
     root_table_ = memory_.alloc(1);
@@ -160,11 +244,15 @@ bool VtdUnit::enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const c
     regs_.write64(kRootTableAddress, root_table_ & kAddressMask);  // TTM 00b: legacy mode
     bool ok = command(kSetRootTablePointer, true);
     if (ok && (cap & kCapRequiredWriteBufferFlush)) ok = flush_write_buffer();
-    if (ok) {
-        regs_.write64(kContextCommand, kContextInvalidate | kContextGlobal);
-        ok = wait64(kContextCommand, kContextInvalidate);
+    if (ok && interrupts) ok = enable_queue();
+    ok = ok && invalidate_contexts() && flush();
+    if (ok && interrupts) {
+        // VT-d 11.4.29: IRTA holds the table and its size; EIME 0 (xAPIC destinations).
+        regs_.write64(kInterruptTableAddress, (interrupts->table & kAddressMask) | (interrupts->size_code & 0xf));
+        ok = command(kSetInterruptTablePointer, true) && queue(kDescInterruptEntries, 0) && queue_wait();
     }
-    ok = ok && flush() && command(kTranslationEnable, true);
+    ok = ok && command(kTranslationEnable, true);
+    if (ok && interrupts) ok = command(kInterruptRemappingEnable, true);
     // The firmware's protected low and high memory regions (VT-d 3.17) would block DMA
     // into them regardless of the tables; the tables decide from now on.
     if (ok && (regs_.read32(kProtectedMemoryEnable) & kProtectedMemoryOn)) {
@@ -181,6 +269,7 @@ bool VtdUnit::enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const c
 }
 
 bool VtdUnit::flush() {
+    if (queue_ != IommuMemory::kNone) return queue(kDescIotlbGlobal, 0) && queue_wait();
     if (iotlb_offset_ == 0) return false;
     regs_.write64(iotlb_offset_ + 8, kIotlbInvalidate | kIotlbGlobal | kIotlbDrain);
     return wait64(iotlb_offset_ + 8, kIotlbInvalidate);
@@ -188,12 +277,15 @@ bool VtdUnit::flush() {
 
 void VtdUnit::disable() {
     if (root_table_ == IommuMemory::kNone && context_tables_ == IommuMemory::kNone) return;
-    if (regs_.read32(kGlobalStatus) & kTranslationEnable) command(kTranslationEnable, false);
+    for (const u32 bit : kEnables)
+        if (regs_.read32(kGlobalStatus) & bit) command(bit, false);
     release();
 }
 
 void VtdUnit::release() {
     if (root_table_ != IommuMemory::kNone) memory_.free(root_table_, 1);
     if (context_tables_ != IommuMemory::kNone) memory_.free(context_tables_, kBuses);
-    root_table_ = context_tables_ = IommuMemory::kNone;
+    if (queue_ != IommuMemory::kNone) memory_.free(queue_, 1);
+    if (queue_status_ != IommuMemory::kNone) memory_.free(queue_status_, 1);
+    root_table_ = context_tables_ = queue_ = queue_status_ = IommuMemory::kNone;
 }

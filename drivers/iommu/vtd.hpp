@@ -26,6 +26,26 @@ struct VtdFault {
     const char* what() const;
 };
 
+// Interrupt remapping (VT-d 5.1): the table of 2^(size_code + 1) 128-bit IRTEs the unit
+// remaps every remappable-format interrupt through; compatibility-format interrupts are
+// blocked (GSTS.CFIS stays 0), so a device raises only what an entry allows.
+struct VtdInterrupts {
+    PhysAddr table;
+    u8 size_code;  // IRTA.S
+};
+
+// An IRTE (VT-d 9.10) for a fixed interrupt of `vector` to the xAPIC `apic_id` in
+// physical mode: P (bit 0), TM (bit 4: 1 level), the vector (23:16), the destination
+// (xAPIC: bits 47:40); the upper quad 0: no source-ID verification.
+constexpr u64 vtd_irte_low(u8 vector, u8 apic_id, bool level) {
+    return 1ull | (level ? 1ull << 4 : 0) | (u64(vector) << 16) | (u64(apic_id) << 40);
+}
+// The remappable-format MSI address for IRTE `handle` (VT-d 5.1.5.2): 0xFEE in bits 31:20,
+// handle[14:0] in 19:5, the format bit 4, handle[15] in bit 2, SHV 0 (data 0).
+constexpr u64 vtd_msi_address(u16 handle) {
+    return 0xfee00000ull | (u64(handle & 0x7fff) << 5) | (1ull << 4) | (u64(handle >> 15) << 2);
+}
+
 class VtdUnit {
 public:
     // VT-d 11.4: register offsets.
@@ -39,11 +59,18 @@ public:
     static constexpr u32 kFaultStatus = 0x34;            // 32-bit
     static constexpr u32 kFaultControl = 0x38;           // 32-bit
     static constexpr u32 kProtectedMemoryEnable = 0x64;  // 32-bit
+    static constexpr u32 kQueueHead = 0x80;
+    static constexpr u32 kQueueTail = 0x88;
+    static constexpr u32 kQueueAddress = 0x90;
+    static constexpr u32 kInterruptTableAddress = 0xb8;
 
     // Global command and status bits (VT-d 11.4.4, 11.4.5).
     static constexpr u32 kTranslationEnable = 1u << 31;
     static constexpr u32 kSetRootTablePointer = 1u << 30;
     static constexpr u32 kWriteBufferFlush = 1u << 27;
+    static constexpr u32 kQueuedInvalidationEnable = 1u << 26;
+    static constexpr u32 kInterruptRemappingEnable = 1u << 25;
+    static constexpr u32 kSetInterruptTablePointer = 1u << 24;
     // The one-shot command bits, which a command must not repeat (VT-d 11.4.4).
     static constexpr u32 kOneShotCommands = (1u << 30) | (1u << 29) | (1u << 27) | (1u << 24);
     // Fault status (VT-d 11.4.9): Primary Fault Overflow (write 1 to clear), Primary
@@ -68,15 +95,22 @@ public:
     bool can_translate(u64 address_end, const char** error);
     // 2 MiB second-level pages (SLLPS bit 0).
     bool has_2mib_pages();
+    // Interrupt remapping (ECAP.IR) with the queued invalidation it needs (ECAP.QI: the
+    // interrupt entry cache has no register-based invalidation).
+    bool can_remap_interrupts();
     // Takes the unit over: root and context tables sending every requester ID through
     // `root` (its PML4, or the table below its first entry for a 3-level unit) as domain
     // `domain_id`, its caches invalidated, translation on, the firmware's protected
-    // memory regions off. False with *error set; the unit is then off and holds nothing.
-    bool enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const char** error);
+    // memory regions off; with `interrupts`, queued invalidation and interrupt remapping
+    // on too. False with *error set; the unit is then off and holds nothing.
+    bool enable(PhysAddr root, PhysAddr root_3level, u16 domain_id, const VtdInterrupts* interrupts,
+                const char** error);
     bool enabled() const { return root_table_ != IommuMemory::kNone; }
     // After the tables lost a translation: the unit forgets what it cached (a global
     // IOTLB invalidation, VT-d 6.5.2.2). False when it did not confirm in time.
     bool flush();
+    // After IRTE `index` changed: the unit forgets what it cached of it (VT-d 6.5.2.7).
+    bool invalidate_interrupt_entry(u16 index);
 
     // Calls f(const VtdFault&) for each fault recorded since the last call and returns how
     // many there were; a fault overflow (faults the registers could not hold) is counted
@@ -116,12 +150,20 @@ private:
     bool command(u32 bit, bool set);
     bool wait64(u32 offset, u64 bit);
     bool flush_write_buffer();
+    bool invalidate_contexts();
+    bool enable_queue();
+    bool queue(u64 low, u64 high);
+    bool queue_wait();
     void release();
 
     IommuRegisters& regs_;
     IommuMemory& memory_;
     PhysAddr root_table_ = IommuMemory::kNone;
     PhysAddr context_tables_ = IommuMemory::kNone;  // 256 pages, one per bus
+    PhysAddr queue_ = IommuMemory::kNone;           // the invalidation queue, with IR
+    PhysAddr queue_status_ = IommuMemory::kNone;    // where its wait descriptors write
+    u64 queue_tail_ = 0;
+    u32 queue_sequence_ = 0;
     u32 fault_offset_ = 0;
     u32 fault_registers_ = 0;
     u32 iotlb_offset_ = 0;

@@ -113,6 +113,12 @@ u16 g_amd_exempt[8 * IvrsIommu::kMaxSpecial];
 usize g_amd_exempt_count = 0;
 PhysAddr g_interrupt_table = IommuMemory::kNone;
 bool g_msi_remapped = false;
+// VT-d: one table of 256 IRTEs for every unit: entries 0-0x4f the host MSI vectors (as on
+// AMD-Vi), entries 0x80 + GSI the I/O APIC lines, written when Domain-0 programs them
+// (their trigger mode is Domain-0's to say).
+constexpr u8 kVtdInterruptTableSize = 7;  // IRTA.S: 2^(7+1) entries, one page
+constexpr u16 kVtdIoapicEntries = 0x80;
+static_assert(kVtdIoapicEntries >= kHostMsiVectorCount && kVtdIoapicEntries + kHostGsiCount <= 256);
 HostFrames g_frames;
 // One set of tables in the format of the machine's IOMMUs.
 PageTableBuilder<AmdViFormat, HostFrames> g_amd_tables{g_frames, /*huge_pages=*/false};
@@ -351,8 +357,24 @@ bool enable_units(Domain& dom0, const char** error) {
     if (!map_tables(g_intel_tables, dom0, large_pages, error)) return false;
     const PhysAddr root = g_intel_tables.root();
     const PhysAddr root_3level = EptFormat::table_address(g_frames.table(root)[0]);
+    bool remap = true;
+    for (usize i = 0; i < g_iommu_count; ++i) remap = remap && g_iommus[i].intel->can_remap_interrupts();
+    VtdInterrupts interrupts{0, kVtdInterruptTableSize};
+    if (remap) {
+        g_interrupt_table = g_frames.alloc(1);
+        if (g_interrupt_table == IommuMemory::kNone) {
+            *error = "out of memory for its interrupt remapping table";
+            return false;
+        }
+        auto* entries = static_cast<u64*>(g_frames.pointer(g_interrupt_table));
+        for (u32 i = 0; i < kHostMsiVectorCount; ++i)
+            entries[2 * i] = vtd_irte_low(u8(kHostMsiVectorBase + i), u8(percpu(0).apic_id), false);
+        interrupts.table = g_interrupt_table;
+    }
     for (usize i = 0; i < g_iommu_count; ++i)
-        if (!g_iommus[i].intel->enable(root, root_3level, kDom0IommuDomain, error)) return false;
+        if (!g_iommus[i].intel->enable(root, root_3level, kDom0IommuDomain, remap ? &interrupts : nullptr, error))
+            return false;
+    g_msi_remapped = remap;
     return true;
 }
 
@@ -403,7 +425,12 @@ bool dma_protection_attach(Domain& dom0, const char** error) {
     log_info("iommu: DMA of Domain-0's devices confined to its %llu MiB of RAM (%zu %s unit%s, %llu KiB of tables)",
              (unsigned long long)(dom0.memory.size() / MiB), g_iommu_count, vendor_name(),
              g_iommu_count == 1 ? "" : "s", (unsigned long long)(g_frames.pages() * kPageSize / KiB));
-    if (g_msi_remapped)
+    if (g_msi_remapped && g_vendor == Vendor::Intel)
+        log_info(
+            "iommu: their MSIs are remapped: each raises only the vector Vireo gave it (%u entries); so are the "
+            "I/O APIC's lines, and interrupts of the compatibility format are blocked",
+            kHostMsiVectorCount);
+    else if (g_msi_remapped)
         log_info("iommu: their MSIs are remapped: each raises only the vector Vireo gave it (%u entries)",
                  kHostMsiVectorCount);
     else
@@ -415,10 +442,30 @@ bool dma_protection_attach(Domain& dom0, const char** error) {
 
 bool dma_protection_msi_message(u32 index, u64& address, u32& data) {
     if (!__atomic_load_n(&g_msi_remapped, __ATOMIC_ACQUIRE) || index >= kHostMsiVectorCount) return false;
+    if (g_vendor == Vendor::Intel) {
+        // VT-d 5.1.5.2: the remappable format names the entry in the address.
+        address = vtd_msi_address(u16(index));
+        data = 0;
+        return true;
+    }
     // AMD-Vi (48882 2.2.5): any address in the interrupt range; the data's bits 10:0 pick
     // the entry.
     address = 0xfee00000ull;
     data = index;
+    return true;
+}
+
+bool dma_protection_ioapic_entry(u32 gsi, u8 vector, bool level, u16& handle) {
+    if (g_vendor != Vendor::Intel || !__atomic_load_n(&g_msi_remapped, __ATOMIC_ACQUIRE) || gsi >= kHostGsiCount)
+        return false;
+    handle = u16(kVtdIoapicEntries + gsi);
+    IrqLockGuard guard(g_lock);
+    auto* entries = static_cast<u64*>(g_frames.pointer(g_interrupt_table));
+    __atomic_store_n(&entries[2 * handle], vtd_irte_low(vector, u8(percpu(0).apic_id), level), __ATOMIC_RELEASE);
+    for (usize i = 0; i < g_iommu_count; ++i)
+        if (!g_iommus[i].intel->invalidate_interrupt_entry(handle))
+            log_error("iommu: the VT-d unit at %#llx did not confirm an interrupt entry's invalidation",
+                      (unsigned long long)g_iommus[i].base);
     return true;
 }
 

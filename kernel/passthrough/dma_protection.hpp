@@ -42,6 +42,10 @@ bool dma_protection_attach(Domain& dom0, const char** error);
 // the IOMMUs remap interrupts (true), so that the device can raise that vector and no
 // other; false when they do not, and the device gets the plain message.
 bool dma_protection_msi_message(u32 index, u64& address, u32& data);
+// VT-d remaps the I/O APIC's lines too: true when I/O APIC line `gsi`, which raises
+// `vector` with the trigger mode `level`, is to be programmed in the remappable format
+// with IRTE `handle` (set up here); false when it keeps the plain format.
+bool dma_protection_ioapic_entry(u32 gsi, u8 vector, bool level, u16& handle);
 // Logs the faults the IOMMUs recorded since the last look (a timer looks every 100 ms;
 // the power-off path once more, so that none is lost).
 void dma_protection_report_events();

@@ -97,7 +97,12 @@ void host_gsi_program(u32 gsi, bool level, bool active_low, bool masked) {
     else
         __atomic_fetch_and(&g_level, ~bit, __ATOMIC_SEQ_CST);
     // Every line goes to the boot CPU, whose APIC ID percpu(0) knows.
-    ioapic_program(gsi, u8(kHostGsiVectorBase + gsi), u8(percpu(0).apic_id), level, active_low, masked);
+    const u8 vector = u8(kHostGsiVectorBase + gsi);
+    u16 handle = 0;
+    if (dma_protection_ioapic_entry(gsi, vector, level, handle))
+        ioapic_program_remapped(gsi, handle, vector, level, active_low, masked);
+    else
+        ioapic_program(gsi, vector, u8(percpu(0).apic_id), level, active_low, masked);
 }
 
 void host_gsi_unmask(u32 gsi) {

@@ -24,7 +24,20 @@ public:
 
     explicit FakeVtd(u64 sagaw = 0x6, u32 fault_registers = 1) {
         regs[VtdUnit::kCapability] = (sagaw << 8) | (0x22ull << 24) | (u64(fault_registers - 1) << 40) | (1ull << 34);
-        regs[VtdUnit::kExtendedCapability] = 0xfull << 8;
+        regs[VtdUnit::kExtendedCapability] = (0xfull << 8) | (1ull << 3) | (1ull << 1);  // IR, QI
+    }
+    // Runs the invalidation queue up to its tail (VT-d 6.5.2): wait descriptors write
+    // their status; every descriptor is recorded.
+    void run_queue() {
+        const u64 base = regs[VtdUnit::kQueueAddress] & ~0xfffull;
+        u64 head = regs[VtdUnit::kQueueHead];
+        while (head != regs[VtdUnit::kQueueTail]) {
+            const u64* d = reinterpret_cast<const u64*>(base + head);
+            descriptors.push_back({d[0], d[1]});
+            if ((d[0] & 0xf) == 5 && (d[0] & (1u << 5))) *reinterpret_cast<u32*>(d[1]) = u32(d[0] >> 32);
+            head = (head + 16) % 4096;
+        }
+        regs[VtdUnit::kQueueHead] = head;
     }
     u32 read32(u32 offset) override { return u32(regs[offset]); }
     void write32(u32 offset, u32 value) override {
@@ -32,8 +45,10 @@ public:
         if (offset == VtdUnit::kGlobalCommand) {
             commands.push_back(value);
             if (stalled) return;
-            u32 status = value & ~(VtdUnit::kSetRootTablePointer | VtdUnit::kWriteBufferFlush);
+            u32 status = value & ~(VtdUnit::kSetRootTablePointer | VtdUnit::kWriteBufferFlush |
+                                   VtdUnit::kSetInterruptTablePointer);
             if (value & VtdUnit::kSetRootTablePointer) status |= VtdUnit::kSetRootTablePointer;  // RTPS
+            if (value & VtdUnit::kSetInterruptTablePointer) status |= VtdUnit::kSetInterruptTablePointer;
             regs[VtdUnit::kGlobalStatus] = status;
             return;
         }
@@ -55,6 +70,11 @@ public:
     void write64(u32 offset, u64 value) override {
         writes.push_back({offset, value});
         // Invalidations complete at once: ICC and IVT read back clear.
+        if (offset == VtdUnit::kQueueTail) {
+            regs[offset] = value;
+            if (regs[VtdUnit::kGlobalStatus] & VtdUnit::kQueuedInvalidationEnable) run_queue();
+            return;
+        }
         if (offset == VtdUnit::kContextCommand || offset == kIotlb) {
             invalidations.push_back({offset, value});
             regs[offset] = value & (stalled ? ~0ull : ~(1ull << 63));
@@ -71,6 +91,7 @@ public:
     std::map<u32, u64> regs;
     std::vector<std::pair<u32, u64>> writes;
     std::vector<std::pair<u32, u64>> invalidations;
+    std::vector<std::pair<u64, u64>> descriptors;
     std::vector<u32> commands;
     bool stalled = false;
 };
@@ -86,7 +107,7 @@ TEST(VtdUnit, EnableSendsEveryRequesterThroughTheTables) {
     const char* error = nullptr;
     ASSERT_TRUE(unit.can_translate(1ull << 40, &error));
     EXPECT_TRUE(unit.has_2mib_pages());
-    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, nullptr, &error)) << error;
     const u64 root_table = vtd.regs[VtdUnit::kRootTableAddress];
     ASSERT_NE(root_table, 0u);
     EXPECT_EQ(root_table & 0xfff, 0u) << "legacy translation mode";
@@ -123,7 +144,7 @@ TEST(VtdUnit, AThreeLevelUnitWalksTheTableBelowTheFirstEntry) {
     EXPECT_FALSE(unit.can_translate((1ull << 39) + 4096, &error));
     EXPECT_STREQ(error, "its 3-level tables reach 512 GiB, less than the memory to map");
     ASSERT_TRUE(unit.can_translate(1ull << 39, &error));
-    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 3, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 3, nullptr, &error)) << error;
     const u64* roots = reinterpret_cast<const u64*>(vtd.regs[VtdUnit::kRootTableAddress]);
     const u64* contexts = reinterpret_cast<const u64*>(roots[0] & ~0xfffull);
     EXPECT_EQ(contexts[0], kRoot3 | 1);
@@ -140,14 +161,14 @@ TEST(VtdUnit, AUnitThatNeverAnswersIsLeftOffAndHoldsNothing) {
     FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
-    EXPECT_FALSE(unit.enable(kRoot, kRoot3, 1, &error));
+    EXPECT_FALSE(unit.enable(kRoot, kRoot3, 1, nullptr, &error));
     EXPECT_STREQ(error, "it did not complete its commands");
     EXPECT_EQ(memory.live(), 0u);
     EXPECT_FALSE(unit.enabled());
     memory.fail = true;
     FakeVtd other;
     VtdUnit unit2(other, memory);
-    EXPECT_FALSE(unit2.enable(kRoot, kRoot3, 1, &error));
+    EXPECT_FALSE(unit2.enable(kRoot, kRoot3, 1, nullptr, &error));
     EXPECT_STREQ(error, "out of memory for its root and context tables");
 }
 
@@ -156,7 +177,7 @@ TEST(VtdUnit, FaultsAreTakenFromTheRecordingRegistersAndCleared) {
     FakeIommuMemory memory;
     VtdUnit unit(vtd, memory);
     const char* error = nullptr;
-    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, &error)) << error;
+    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, nullptr, &error)) << error;
     vtd.record_fault(2, 0x28, 6, false, 0x210000);
     vtd.record_fault(3, 0x28, 5, true, 0x211000);
     vtd.record_fault(0, 0x100, 2, true, 0x5000);
@@ -176,6 +197,56 @@ TEST(VtdUnit, FaultsAreTakenFromTheRecordingRegistersAndCleared) {
     EXPECT_EQ(vtd.regs[VtdUnit::kFaultStatus] & VtdUnit::kPrimaryFaultOverflow, 0u);
     for (u32 i = 0; i < 4; ++i) EXPECT_EQ(vtd.regs[FakeVtd::kFaults + i * 16 + 8] >> 63, 0u) << i;
     EXPECT_EQ(unit.take_faults([](const VtdFault&) {}), 0u);
+}
+
+TEST(VtdUnit, InterruptRemappingRunsItsInvalidationsThroughTheQueue) {
+    FakeVtd vtd;
+    FakeIommuMemory memory;
+    VtdUnit unit(vtd, memory);
+    ASSERT_TRUE(unit.can_remap_interrupts());
+    const VtdInterrupts interrupts{0x7654000, 7};
+    const char* error = nullptr;
+    ASSERT_TRUE(unit.enable(kRoot, kRoot3, 1, &interrupts, &error)) << error;
+    EXPECT_EQ(vtd.regs[VtdUnit::kInterruptTableAddress], 0x7654000u | 7);
+    const u32 status = u32(vtd.regs[VtdUnit::kGlobalStatus]);
+    EXPECT_TRUE(status & VtdUnit::kTranslationEnable);
+    EXPECT_TRUE(status & VtdUnit::kInterruptRemappingEnable);
+    EXPECT_TRUE(status & VtdUnit::kQueuedInvalidationEnable);
+    EXPECT_TRUE(vtd.invalidations.empty()) << "no register-based invalidation once the queue runs";
+    // Context cache and IOTLB (global), then the interrupt entry cache, each with a wait.
+    std::vector<u64> types;
+    for (auto& d : vtd.descriptors) types.push_back(d.first & 0xf);
+    EXPECT_EQ(types, (std::vector<u64>{1, 5, 2, 5, 4, 5}));
+    EXPECT_EQ(vtd.descriptors[0].first, 0x11u);
+    EXPECT_EQ(vtd.descriptors[2].first, 0xd2u);
+    EXPECT_EQ(vtd.descriptors[4].first, 0x4u);
+    vtd.descriptors.clear();
+    ASSERT_TRUE(unit.invalidate_interrupt_entry(0x95));
+    ASSERT_EQ(vtd.descriptors.size(), 2u);
+    EXPECT_EQ(vtd.descriptors[0].first, 0x14u | (0x95ull << 32)) << "one entry";
+    ASSERT_TRUE(unit.flush());
+    EXPECT_EQ(vtd.descriptors[2].first & 0xf, 2u);
+    unit.disable();
+    EXPECT_EQ(
+        vtd.regs[VtdUnit::kGlobalStatus] & (VtdUnit::kInterruptRemappingEnable | VtdUnit::kQueuedInvalidationEnable),
+        0u);
+    EXPECT_EQ(memory.live(), 0u);
+    // Encodings: an IRTE for vector 0x91 to APIC 2, level; the MSI address of entry 0x8123.
+    EXPECT_EQ(vtd_irte_low(0x91, 2, true), 0x0000020000910011ull);
+    EXPECT_EQ(vtd_msi_address(0x8123), 0xfee00000ull | (0x123ull << 5) | (1u << 4) | (1u << 2));
+}
+
+TEST(VtdUnit, AUnitWithoutInterruptRemappingRefusesIt) {
+    FakeVtd vtd;
+    vtd.regs[VtdUnit::kExtendedCapability] = 0xfull << 8;
+    FakeIommuMemory memory;
+    VtdUnit unit(vtd, memory);
+    EXPECT_FALSE(unit.can_remap_interrupts());
+    const VtdInterrupts interrupts{0x7654000, 7};
+    const char* error = nullptr;
+    EXPECT_FALSE(unit.enable(kRoot, kRoot3, 1, &interrupts, &error));
+    EXPECT_STREQ(error, "it cannot remap interrupts");
+    EXPECT_EQ(memory.live(), 0u);
 }
 
 // DMAR (VT-d 8.1): the header, host address width less one, flags, then structures.
