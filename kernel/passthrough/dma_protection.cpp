@@ -368,7 +368,7 @@ bool enable_units(Domain& dom0, const char** error) {
         }
         auto* entries = static_cast<u64*>(g_frames.pointer(g_interrupt_table));
         for (u32 i = 0; i < kHostMsiVectorCount; ++i)
-            entries[2 * i] = vtd_irte_low(u8(kHostMsiVectorBase + i), u8(percpu(0).apic_id), false);
+            entries[2 * usize(i)] = vtd_irte_low(u8(kHostMsiVectorBase + i), u8(percpu(0).apic_id), false);
         interrupts.table = g_interrupt_table;
     }
     for (usize i = 0; i < g_iommu_count; ++i)
@@ -461,7 +461,7 @@ bool dma_protection_ioapic_entry(u32 gsi, u8 vector, bool level, u16& handle) {
     handle = u16(kVtdIoapicEntries + gsi);
     IrqLockGuard guard(g_lock);
     auto* entries = static_cast<u64*>(g_frames.pointer(g_interrupt_table));
-    __atomic_store_n(&entries[2 * handle], vtd_irte_low(vector, u8(percpu(0).apic_id), level), __ATOMIC_RELEASE);
+    __atomic_store_n(&entries[2 * usize(handle)], vtd_irte_low(vector, u8(percpu(0).apic_id), level), __ATOMIC_RELEASE);
     for (usize i = 0; i < g_iommu_count; ++i)
         if (!g_iommus[i].intel->invalidate_interrupt_entry(handle))
             log_error("iommu: the VT-d unit at %#llx did not confirm an interrupt entry's invalidation",
