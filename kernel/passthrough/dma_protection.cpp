@@ -469,27 +469,50 @@ bool dma_protection_ioapic_entry(u32 gsi, u8 vector, bool level, u16& handle) {
     return true;
 }
 
+namespace {
+
+u64 g_overflows_reported = 0;
+
+// Whether Vireo's code and read-only data are what they were when the IOMMUs were set up.
+const char* image_state() { return image_checksum() == g_image_checksum ? "unchanged" : "CHANGED since boot"; }
+
+}  // namespace
+
 void dma_protection_report_events() {
     usize lines = 0;
-    u64 lost = 0;
+    u64 overflows = 0;
     {
         IrqLockGuard guard(g_lock);
         for (usize i = 0; i < g_iommu_count; ++i) {
             Iommu& iommu = g_iommus[i];
-            if (iommu.amd) take_amd_faults(iommu, lines, lost);
-            if (iommu.intel) take_intel_faults(iommu, lines, lost);
+            if (iommu.amd) take_amd_faults(iommu, lines, overflows);
+            if (iommu.intel) take_intel_faults(iommu, lines, overflows);
         }
     }
     if (lines > kFaultLinesPerPoll)
         log_warn("iommu: %zu more faults not shown (%llu blocked since boot)", lines - kFaultLinesPerPoll,
                  (unsigned long long)g_faults);
-    if (lines) {
+    // A full fault log drops faults (a unit with one fault recording register drops every
+    // one after the first until it is read), so an overflow alone is news too.
+    const bool new_overflows = overflows != g_overflows_reported;
+    g_overflows_reported = overflows;
+    if (new_overflows) log_warn("iommu: %llu fault log overflows since boot", (unsigned long long)overflows);
+    if (lines || new_overflows) {
         if (image_checksum() == g_image_checksum)
             log_info("iommu: Vireo's code and read-only data are unchanged");
         else
             log_error("iommu: Vireo's code or read-only data CHANGED since boot");
-        if (lost) log_warn("iommu: %llu fault log overflows since boot", (unsigned long long)lost);
     }
+}
+
+void dma_protection_power_off_report() {
+    if (g_image_checksum == 0) return;  // never set up (Domain-0 may have ended since)
+    dma_protection_report_events();
+    if (g_faults || g_overflows_reported)
+        log_info(
+            "iommu: %llu blocked DMA faults recorded since boot, %llu fault log overflows; Vireo's code and "
+            "read-only data are %s",
+            (unsigned long long)g_faults, (unsigned long long)g_overflows_reported, image_state());
 }
 
 void dma_protection_detach(Domain& dom0) {

@@ -46,8 +46,10 @@ bool dma_protection_msi_message(u32 index, u64& address, u32& data);
 // `vector` with the trigger mode `level`, is to be programmed in the remappable format
 // with IRTE `handle` (set up here); false when it keeps the plain format.
 bool dma_protection_ioapic_entry(u32 gsi, u8 vector, bool level, u16& handle);
-// Logs the faults the IOMMUs recorded since the last look (a timer looks every 100 ms;
-// the power-off path once more, so that none is lost).
+// Logs the faults the IOMMUs recorded since the last look (a timer looks every 100 ms).
 void dma_protection_report_events();
+// At power-off: the last faults, and when any DMA was blocked since boot, a summary that
+// says whether Vireo's code and read-only data are unchanged.
+void dma_protection_power_off_report();
 // Domain-0's memory is going: its devices can reach nothing any more.
 void dma_protection_detach(Domain& dom0);

@@ -59,7 +59,7 @@ void dom0_request_machine_power_off(Domain& dom0, u16 port, u16 value) {
 void dom0_power_off_if_requested() {
     if (!__atomic_load_n(&g_requested, __ATOMIC_ACQUIRE)) return;
     timer_cancel(g_grace_timer);
-    dma_protection_report_events();
+    dma_protection_power_off_report();
     console_line("vireo: powering the machine off, as Domain-0 asked");
     x86::cli();
     passthrough_clear_waking_vectors();
