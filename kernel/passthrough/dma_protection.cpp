@@ -9,6 +9,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
+#include "kernel/passthrough/hardware_domain.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/passthrough/host_physical_policy.hpp"
 #include "kernel/percpu.hpp"
@@ -226,6 +227,15 @@ bool map_tables(Tables& tables, Domain& dom0, bool large_pages, const char** err
     }
     for (usize i = 0; i < g_reserved_count; ++i) {
         const ReservedRange& r = g_reserved[i];
+        // Firmware reserves such ranges outside the RAM it reports usable; one that holds
+        // host RAM (Vireo's, another domain's) is refused rather than opened to DMA.
+        if (!passthrough_policy().allowed(r.start, r.end) && !dom0.memory.contains(r.start, r.end - r.start)) {
+            log_error(
+                "iommu: the firmware asks DMA to reach %#llx-%#llx, which holds host RAM or Vireo's devices; "
+                "refused",
+                (unsigned long long)r.start, (unsigned long long)(r.end - 1));
+            continue;
+        }
         if (!tables.map(r.start, r.start, r.end - r.start, {.writable = r.writable}, large_pages)) return false;
         log_info("iommu: %#llx-%#llx stays reachable by DMA, as the firmware asks", (unsigned long long)r.start,
                  (unsigned long long)(r.end - 1));
