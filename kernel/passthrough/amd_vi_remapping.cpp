@@ -70,15 +70,6 @@ public:
     const char* name() const override { return "AMD-Vi"; }
     usize unit_count() const override { return count_; }
 
-    bool enable(Domain& dom0, const char** error) override {
-        if (!enable_units(dom0, error)) {
-            disable();
-            return false;
-        }
-        return true;
-    }
-
-    bool remaps_interrupts() const override { return __atomic_load_n(&remapping_, __ATOMIC_ACQUIRE); }
     const char* remapping_also() const override { return ""; }
 
     void take_faults(DmaFaultLog& log) override {
@@ -129,7 +120,7 @@ private:
         volatile u16* pci_status;  // in the ECAM window; null without MCFG
     };
 
-    bool enable_units(Domain& dom0, const char** error) {
+    bool enable_units(Domain& dom0, const char** error) override {
         if (!map_dom0_dma(tables_, dom0, true, error)) return false;
         AmdViInterrupts interrupts{0, kInterruptTableLength, exempt_, exempt_count_};
         if (can_remap_) {
@@ -152,7 +143,7 @@ private:
         return true;
     }
 
-    void disable() {
+    void disable_units() override {
         for (usize i = 0; i < count_; ++i) units_[i].unit->disable();
         tables_.release();
         if (interrupt_table_ != IommuMemory::kNone) iommu_frames().free(interrupt_table_, 1);
@@ -178,7 +169,6 @@ private:
     u16 exempt_[kMaxUnits * IvrsIommu::kMaxSpecial] = {};
     usize exempt_count_ = 0;
     bool can_remap_ = false;
-    bool remapping_ = false;
     PhysAddr interrupt_table_ = IommuMemory::kNone;
 };
 

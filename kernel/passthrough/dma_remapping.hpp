@@ -48,8 +48,12 @@ public:
     // Every unit translates Domain-0's devices through tables of exactly its RAM (and the
     // firmware's reserved ranges), and remaps their interrupts where every unit can.
     // False with *error set; everything is off again then.
-    virtual bool enable(Domain& dom0, const char** error) = 0;
-    virtual bool remaps_interrupts() const = 0;
+    bool enable(Domain& dom0, const char** error) {
+        if (enable_units(dom0, error)) return true;
+        disable_units();
+        return false;
+    }
+    bool remaps_interrupts() const { return __atomic_load_n(&remapping_, __ATOMIC_ACQUIRE); }
     // What the interrupt remapping covers besides MSIs, for its line ("" for nothing).
     virtual const char* remapping_also() const = 0;
     // The faults since the last look, under the caller's lock.
@@ -65,6 +69,12 @@ public:
 
 protected:
     ~DmaRemapping() = default;
+    // The vendor's part of enable: tables, interrupt table, units on (remapping_ set when
+    // interrupts are remapped); disable_units undoes whatever of it was done.
+    virtual bool enable_units(Domain& dom0, const char** error) = 0;
+    virtual void disable_units() = 0;
+
+    bool remapping_ = false;  // set once the units remap interrupts
 };
 
 // The units of the IVRS or the DMAR, taken at boot (their registers denied to Domain-0 in

@@ -46,15 +46,6 @@ public:
     const char* name() const override { return "VT-d"; }
     usize unit_count() const override { return count_; }
 
-    bool enable(Domain& dom0, const char** error) override {
-        if (!enable_units(dom0, error)) {
-            disable();
-            return false;
-        }
-        return true;
-    }
-
-    bool remaps_interrupts() const override { return __atomic_load_n(&remapping_, __ATOMIC_ACQUIRE); }
     const char* remapping_also() const override {
         return "; so are the I/O APIC's lines, and interrupts of the compatibility format are blocked";
     }
@@ -102,7 +93,7 @@ private:
         VtdUnit* unit;
     };
 
-    bool enable_units(Domain& dom0, const char** error) {
+    bool enable_units(Domain& dom0, const char** error) override {
         // 2 MiB pages where every unit has them; a 3-level unit walks the table below the
         // first PML4 entry (everything mapped lies below 512 GiB then: can_translate).
         bool large_pages = true;
@@ -135,7 +126,7 @@ private:
         return true;
     }
 
-    void disable() {
+    void disable_units() override {
         for (usize i = 0; i < count_; ++i) units_[i].unit->disable();
         tables_.release();
         if (interrupt_table_ != IommuMemory::kNone) iommu_frames().free(interrupt_table_, 1);
@@ -147,7 +138,6 @@ private:
     usize count_ = 0;
     // VT-d's second-level entries have EPT's layout (drivers/iommu/vtd.hpp).
     PageTableBuilder<EptFormat, HostFrames> tables_{iommu_frames(), /*huge_pages=*/false};
-    bool remapping_ = false;
     PhysAddr interrupt_table_ = IommuMemory::kNone;
 };
 
