@@ -38,6 +38,7 @@
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/vm/guest_loader.hpp"
 #include "kernel/x86/hardware_cpu.hpp"
+#include "kernel/x86/host_cr4.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
 #include "mm/kernel_heap.hpp"
@@ -121,6 +122,8 @@ void load_descriptor_tables(PerCpu& cpu) {
     gdt_load(cpu);
     idt_load();
     fpu_enable_this_cpu();  // guests' x87/SSE/AVX state is switched with FXSAVE or XSAVE
+    const u32 leaf7_ebx = x86::cpuid(0).eax >= 7 ? x86::cpuid(7, 0).ebx : 0;
+    x86::write_cr4(x86::read_cr4() | x86::host_cr4_protection_bits(leaf7_ebx));
 }
 
 void ap_main(u32 index) {
