@@ -635,6 +635,25 @@ class PcPlatform final : public GuestClock,
     }
 };
 
+// Whether an access to a model can move a device deadline: it keeps time itself (PIT,
+// CMOS RTC, ACPI PM timer) or gates a timer (port 61h, the PIT's channel 2). Only then
+// is device time brought up to date and the device timer re-armed after the access. The
+// others keep no time, so every deadline stays where it was; what falls due meanwhile is
+// raised before the next entry all the same (before_entry). A Linux guest's serial
+// console makes two UART accesses per character, each an exit that paid for all of it.
+template <typename Model>
+inline constexpr bool kAccessMovesDeadlines = true;
+template <>
+inline constexpr bool kAccessMovesDeadlines<Uart16550> = false;
+template <>
+inline constexpr bool kAccessMovesDeadlines<Pic8259Pair> = false;
+template <>
+inline constexpr bool kAccessMovesDeadlines<I8042> = false;
+template <>
+inline constexpr bool kAccessMovesDeadlines<ResetControl> = false;
+template <>
+inline constexpr bool kAccessMovesDeadlines<PciHostBridge> = false;
+
 // Port I/O into one model, under the platform's lock.
 template <typename Model>
 class LockedPorts final : public IoDevice {
@@ -643,20 +662,22 @@ public:
     u32 io_read(Vcpu&, u16 port, u8 size) override {
         LockGuard<SpinLock> guard(platform_.lock_);
         const u32 value = model_.port_read(port, size);
-        platform_.pic_output_changed();
-        platform_.deadlines_changed();
-        platform_.after_access(model_);
+        after_access();
         return value;
     }
     void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
         LockGuard<SpinLock> guard(platform_.lock_);
         model_.port_write(port, size, value);
-        platform_.pic_output_changed();
-        platform_.deadlines_changed();
-        platform_.after_access(model_);
+        after_access();
     }
 
 private:
+    void after_access() {
+        platform_.pic_output_changed();
+        if constexpr (kAccessMovesDeadlines<Model>) platform_.deadlines_changed();
+        platform_.after_access(model_);
+    }
+
     PcPlatform& platform_;
     Model& model_;
 };

@@ -9,8 +9,14 @@ bool IoBus::claim(u16 first, u16 last, IoDevice* device) {
 }
 
 IoDevice* IoBus::claimed_device_at(u16 port) const {
-    for (usize i = 0; i < range_count_; ++i)
-        if (port >= ranges_[i].first && port <= ranges_[i].last) return ranges_[i].device;
+    const usize hint = __atomic_load_n(&last_hit_, __ATOMIC_RELAXED);
+    if (hint < range_count_ && port >= ranges_[hint].first && port <= ranges_[hint].last) return ranges_[hint].device;
+    for (usize i = 0; i < range_count_; ++i) {
+        if (port >= ranges_[i].first && port <= ranges_[i].last) {
+            __atomic_store_n(&last_hit_, i, __ATOMIC_RELAXED);
+            return ranges_[i].device;
+        }
+    }
     return nullptr;
 }
 

@@ -44,6 +44,10 @@ private:
     };
     Range ranges_[kMaxRanges] = {};
     usize range_count_ = 0;
+    // The range the last lookup found, looked at first: a guest's accesses come in runs
+    // to one device (a serial console's two ports per character). Any CPU may update it;
+    // a stale index is only a miss, since the range is checked again.
+    mutable usize last_hit_ = 0;
     IoDevice* fallback_ = nullptr;
     u64 logged_[65536 / 64] = {};
     u32 logged_count_ = 0;

@@ -38,6 +38,26 @@ TEST(IoBus, LookupsAtRangeEnds) {
     EXPECT_EQ(bus->device_at(0xf5), nullptr);
 }
 
+// The bus looks at the range of its last hit first: runs to one device, switches between
+// devices, misses and ranges claimed after a lookup all still find the right device.
+TEST(IoBus, LastHitNeverAnswersForAnotherPort) {
+    auto bus = std::make_unique<IoBus>();
+    InertDevice uart, pic, late;
+    ASSERT_TRUE(bus->claim(0x20, 0x21, &pic));
+    ASSERT_TRUE(bus->claim(0x3f8, 0x3ff, &uart));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(bus->device_at(0x3f8), &uart);
+        EXPECT_EQ(bus->device_at(0x3fd), &uart);
+    }
+    EXPECT_EQ(bus->device_at(0x21), &pic);
+    EXPECT_EQ(bus->device_at(0x3fd), &uart);
+    EXPECT_EQ(bus->device_at(0x3f7), nullptr);
+    EXPECT_EQ(bus->device_at(0x80), nullptr);
+    ASSERT_TRUE(bus->claim(0x80, 0x80, &late));
+    EXPECT_EQ(bus->device_at(0x80), &late);
+    EXPECT_EQ(bus->device_at(0x20), &pic);
+}
+
 TEST(IoBus, PortSpaceEnds) {
     auto bus = std::make_unique<IoBus>();
     InertDevice low, high;

@@ -97,9 +97,12 @@ void VirtualLapic::reset_registers() {
     extint_message_ = false;
 }
 
+// Two registers at a time: this runs at every entry of a vCPU with a local APIC
+// (PcPlatform::before_entry), mostly over an empty IRR.
 i32 VirtualLapic::highest(const u32 (&bits)[8]) {
-    for (i32 i = 7; i >= 0; --i) {
-        if (bits[i]) return i * 32 + 31 - __builtin_clz(bits[i]);
+    for (i32 i = 3; i >= 0; --i) {
+        const u64 pair = (u64(bits[2 * i + 1]) << 32) | bits[2 * i];
+        if (pair) return i * 64 + 63 - __builtin_clzll(pair);
     }
     return kNoVector;
 }
