@@ -100,9 +100,9 @@ void VirtualLapic::reset_registers() {
 // Two registers at a time: this runs at every entry of a vCPU with a local APIC
 // (PcPlatform::before_entry), mostly over an empty IRR.
 i32 VirtualLapic::highest(const u32 (&bits)[8]) {
-    for (i32 i = 3; i >= 0; --i) {
+    for (usize i = 4; i-- > 0;) {
         const u64 pair = (u64(bits[2 * i + 1]) << 32) | bits[2 * i];
-        if (pair) return i * 64 + 63 - __builtin_clzll(pair);
+        if (pair) return i32(i * 64) + 63 - __builtin_clzll(pair);
     }
     return kNoVector;
 }
