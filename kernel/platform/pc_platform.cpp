@@ -43,6 +43,7 @@
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
+#include "kernel/vm/devices/pc/pv_eoi.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
@@ -154,8 +155,8 @@ class PcPlatform final : public GuestClock,
 
     // --- Save and restore (pc_platform_state.hpp; docs/hypercalls.md "Platform state") --
     PcDevices devices() {
-        return {pic_,       pit_,    port61_,           rtc_, com1_, pm_, reset_control_, pci_, kbc_, ioapic_,
-                kvm_clock_, lapics_, domain_.vcpu_count};
+        return {pic_, pit_, port61_, rtc_,       com1_,   pm_,     reset_control_,
+                pci_, kbc_, ioapic_, kvm_clock_, pv_eoi_, lapics_, domain_.vcpu_count};
     }
 
     // The devices' state and the clock they count on: device time (the guest's time
@@ -296,6 +297,7 @@ class PcPlatform final : public GuestClock,
     void reset_devices() {
         LockGuard<SpinLock> guard(lock_);
         kvm_clock_.reset();
+        pv_eoi_.reset();
         com1_.reset();
         pm_.reset();
         reset_control_.reset();
@@ -519,14 +521,29 @@ class PcPlatform final : public GuestClock,
             requested_[v.index] = true;
             requested_vector_[v.index] = u8(vector);
         }
+        offer_pv_eoi(v);
         return true;
     }
 
+    // PV EOI (pv_eoi.hpp): offered when the vector handed to the vCPU now will be the only
+    // one in service and nothing else is requested, and its EOI tells no I/O APIC
+    // anything (edge-triggered), as KVM's apic_sync_pv_eoi_to_guest.
+    void offer_pv_eoi(Vcpu& v) {
+        if (!pv_eoi_.enabled(v.index) || !requested_[v.index] || !v.events.interrupt_requested) return;
+        if (lapics_[v.index]->only_request_and_nothing_in_service(requested_vector_[v.index]))
+            pv_eoi_.arm(v.index, domain_.memory);
+    }
+
     void after_exit(Vcpu& v) {
-        if (!requested_[v.index] || v.events.interrupt_requested) return;
+        const bool delivered = requested_[v.index] && !v.events.interrupt_requested;
+        if (!delivered && !pv_eoi_.armed(v.index)) return;
         LockGuard<SpinLock> guard(lock_);
-        lapics_[v.index]->acknowledge(requested_vector_[v.index]);
-        requested_[v.index] = false;
+        if (delivered) {
+            lapics_[v.index]->acknowledge(requested_vector_[v.index]);
+            requested_[v.index] = false;
+        }
+        // After the acknowledgement: the EOI the guest left to Vireo is for that vector.
+        if (pv_eoi_.take(v.index, domain_.memory)) lapics_[v.index]->eoi_left_by_guest();
     }
 
     void halt(Vcpu& v) {
@@ -544,6 +561,7 @@ class PcPlatform final : public GuestClock,
 
     bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
         if (KvmClock::handles_msr(index)) return kvm_clock_msr(v, write, index, value, ok);
+        if (PvEoi::handles_msr(index)) return pv_eoi_msr(v, write, value, ok);
         if (!VirtualLapic::handles_msr(index)) return false;
         constexpr u32 kApicBaseMsr = 0x1b;
         constexpr u64 kApicBaseAddress = 0xffffff000ull;
@@ -556,6 +574,25 @@ class PcPlatform final : public GuestClock,
         LockGuard<SpinLock> guard(lock_);
         ok = write ? lapics_[v.index]->msr_write(index, value) : lapics_[v.index]->msr_read(index, value);
         deadlines_changed();
+        return true;
+    }
+
+    // MSR_KVM_PV_EOI_EN. The first enable of each vCPU is logged: whether a guest uses
+    // PV EOI shows nowhere else.
+    bool pv_eoi_msr(Vcpu& v, bool write, u64& value, bool& ok) {
+        LockGuard<SpinLock> guard(lock_);
+        if (!write) {
+            value = pv_eoi_.msr_read(v.index);
+            ok = true;
+            return true;
+        }
+        const bool was_enabled = pv_eoi_.enabled(v.index);
+        ok = pv_eoi_.msr_write(v.index, value, domain_.memory);
+        if (ok && !was_enabled && pv_eoi_.enabled(v.index) && !(pv_eoi_logged_ & (1ull << v.index))) {
+            pv_eoi_logged_ |= 1ull << v.index;
+            log_info("%s: vcpu%u uses KVM's PV EOI (word at %#llx)", domain_.name, v.index,
+                     (unsigned long long)(value & ~3ull));
+        }
         return true;
     }
 
@@ -592,7 +629,9 @@ class PcPlatform final : public GuestClock,
     Pit8254 pit_;
     SystemControlPortB port61_;
     KvmClock kvm_clock_;  // device time as KVM's paravirtual clock (Linux's kvm-clock)
+    PvEoi pv_eoi_;        // KVM's paravirtual EOI (kernel/vm/devices/pc/pv_eoi.hpp)
     bool kvm_clock_bad_address_logged_ = false;
+    u64 pv_eoi_logged_ = 0;  // bit n: vcpu n's first PV EOI enable was logged
     CmosRtc rtc_;
     Uart16550 com1_;
     AcpiPmBlock pm_;

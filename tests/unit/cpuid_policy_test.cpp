@@ -147,7 +147,8 @@ TEST(CpuidPolicy, KvmLeavesForTheVirtualPc) {
     memcpy(signature + 8, &r.edx, 4);
     EXPECT_EQ(memcmp(signature, "KVMKVMKVM\0\0\0", 12), 0);
     const CpuidResult features = p.query(0x40000101, 0, 0, 0);
-    EXPECT_EQ(features.eax, (1u << 3) | (1u << 24)) << "KVM_FEATURE_CLOCKSOURCE2 and CLOCKSOURCE_STABLE_BIT";
+    EXPECT_EQ(features.eax, (1u << 3) | (1u << 6) | (1u << 24))
+        << "KVM_FEATURE_CLOCKSOURCE2, PV_EOI and CLOCKSOURCE_STABLE_BIT";
     EXPECT_EQ(features.edx, 0u) << "no hints";
     EXPECT_EQ(p.query(0x40000000, 0, 0, 0).eax, kVireoCpuidMaxLeaf) << "Vireo's own leaves stay first";
     EXPECT_TRUE(all_zero(p.query(0x40000102, 0, 0, 0)));

@@ -14,6 +14,7 @@
 #include "kernel/vm/devices/apic/lapic_registers.hpp"
 #include "kernel/vm/devices/platform_state_codec.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
+#include "tests/unit/guest_firmware_fakes.hpp"
 
 namespace {
 
@@ -79,8 +80,8 @@ struct Pc {
     }
 
     PcDevices devices() {
-        return {pic, pit,    port61,    rtc,        com1,           pm, reset_control, pci,
-                kbc, ioapic, kvm_clock, raw.data(), u32(raw.size())};
+        return {pic, pit, port61, rtc,       com1,   pm,         reset_control,
+                pci, kbc, ioapic, kvm_clock, pv_eoi, raw.data(), u32(raw.size())};
     }
     std::vector<u8> save() {
         const PcClock at{clock.now, tsc.tsc_at(clock.now), u32(tsc.tsc_hz() / 1000)};
@@ -166,6 +167,7 @@ struct Pc {
     I8042 kbc{control, lines};
     VirtualIoapic ioapic{sink};
     KvmClock kvm_clock{2'000'000'000, 1000, kSourceUnix};
+    PvEoi pv_eoi;
     std::vector<std::unique_ptr<VirtualLapic>> lapics;
     std::vector<VirtualLapic*> raw;
     u32 restored_tsc_khz = ~0u;  // the rate the last restore read
@@ -387,7 +389,7 @@ TEST(PlatformState, HeaderAndRecordsAreAsDocumented) {
     EXPECT_EQ(blob[3], 'T');
     EXPECT_EQ(blob[4], hypercall::kPlatformStateVersion);
     EXPECT_EQ(u32(blob[8] | blob[9] << 8 | blob[10] << 16), blob.size());
-    EXPECT_EQ(blob[12], 12 + 8);  // 12 device records (kvmclock included), one local APIC per vCPU
+    EXPECT_EQ(blob[12], 13 + 8);  // 13 device records (kvmclock, PV EOI), one local APIC per vCPU
     EXPECT_LE(blob.size(), hypercall::kPlatformStateMax);  // 8 vCPUs, the most a domain has
     StateBlob walk(blob.data(), blob.size());
     EXPECT_EQ(walk.check(), StateBlobError::None);
@@ -650,6 +652,34 @@ TEST(PlatformState, AnUnknownMissingOrRepeatedRecordIsRefused) {
     bad = blob;
     put32(bad, record_offset(blob, pc_state::kLapic, 1), 0);
     expect_refused(target, bad, PcStateError::DuplicateRecord);
+}
+
+// PV EOI's record travels, and a blob without it (saved before it existed) is taken with
+// PV EOI off on every vCPU.
+TEST(PlatformState, PvEoiTravelsAndMayBeAbsent) {
+    guest_firmware_test::SparseGuestRam ram(64 * MiB);
+    Pc source;
+    drive(source);
+    ASSERT_TRUE(source.pv_eoi.msr_write(1, 0x5000 | PvEoi::kEnable, ram));
+    const std::vector<u8> blob = source.save();
+    Pc target;
+    drive_target(target);
+    ASSERT_EQ(target.restore(blob), PcStateError::None);
+    EXPECT_EQ(target.pv_eoi.msr_read(0), 0u);
+    EXPECT_EQ(target.pv_eoi.msr_read(1), 0x5000 | PvEoi::kEnable);
+    // The record cut out, the header counting one fewer.
+    const usize payload = record_offset(blob, pc_state::kPvEoi);
+    const u32 length = u32(blob[payload - 4] | blob[payload - 3] << 8 | blob[payload - 2] << 16);
+    std::vector<u8> without(blob.begin(), blob.begin() + long(payload - 8));
+    without.insert(without.end(), blob.begin() + long(payload + length), blob.end());
+    put32(without, 8, u32(without.size()));
+    put32(without, 12, blob[12] - 1u);
+    Pc old_target;
+    drive_target(old_target);
+    ASSERT_TRUE(old_target.pv_eoi.msr_write(0, 0x6000 | PvEoi::kEnable, ram));
+    ASSERT_EQ(old_target.restore(without), PcStateError::None);
+    EXPECT_EQ(old_target.pv_eoi.msr_read(0), 0u);
+    EXPECT_EQ(old_target.pv_eoi.msr_read(1), 0u);
 }
 
 TEST(PlatformState, AnotherVcpuCountIsRefused) {

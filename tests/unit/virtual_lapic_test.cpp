@@ -964,3 +964,28 @@ TEST(VirtualLapic, ArbitraryGuestAccessesAreSafe) {
 }
 
 }  // namespace
+
+// KVM's PV EOI is offered only for a vector that is all of IRR, with nothing in service
+// and the vector edge-triggered (kernel/vm/devices/pc/pv_eoi.hpp); the EOI the guest
+// leaves then ends that vector as a write of the EOI register would.
+TEST(VirtualLapicPvEoi, OfferedOnlyForALoneEdgeTriggeredRequest) {
+    Rig h;
+    h.enable();
+    h.lapic.accept_fixed(0x41, false);
+    EXPECT_TRUE(h.lapic.only_request_and_nothing_in_service(0x41));
+    EXPECT_FALSE(h.lapic.only_request_and_nothing_in_service(0x42));
+    h.lapic.accept_fixed(0x31, false);  // a second request
+    EXPECT_FALSE(h.lapic.only_request_and_nothing_in_service(0x41));
+    h.lapic.acknowledge(0x41);  // 0x41 in service, 0x31 requested
+    EXPECT_FALSE(h.lapic.only_request_and_nothing_in_service(0x31));
+    h.lapic.eoi_left_by_guest();
+    EXPECT_FALSE(h.lapic.in_isr(0x41));
+    EXPECT_TRUE(h.lapic.only_request_and_nothing_in_service(0x31));
+    h.lapic.acknowledge(0x31);
+    h.lapic.eoi_left_by_guest();
+    h.lapic.accept_fixed(0x51, true);  // level-triggered: its EOI must reach the I/O APIC at once
+    EXPECT_FALSE(h.lapic.only_request_and_nothing_in_service(0x51));
+    h.lapic.acknowledge(0x51);
+    h.lapic.eoi_left_by_guest();
+    EXPECT_EQ(h.eoi.vectors, std::vector<u8>{0x51});
+}

@@ -546,6 +546,15 @@ void VirtualLapic::send_ipi(const ApicMessage& message) {
 
 // --- Delivery to the vCPU ----------------------------------------------------------------
 
+bool VirtualLapic::only_request_and_nothing_in_service(u8 vector) const {
+    if (test(tmr_, vector) || highest(isr_) != kNoVector) return false;
+    for (u8 i = 0; i < 8; ++i) {
+        const u32 expected = (vector >> 5) == i ? 1u << (vector & 31) : 0;
+        if (irr_[i] != expected) return false;
+    }
+    return true;
+}
+
 i32 VirtualLapic::pending_vector() const {
     if (!hw_enabled()) return kNoVector;
     const i32 vector = highest(irr_);

@@ -170,6 +170,13 @@ public:
     bool in_irr(u8 vector) const { return test(irr_, vector); }
     bool in_isr(u8 vector) const { return test(isr_, vector); }
     bool in_tmr(u8 vector) const { return test(tmr_, vector); }
+    // KVM's PV EOI (kernel/vm/devices/pc/pv_eoi.hpp): whether `vector`, handed to the CPU,
+    // is all of IRR, ISR is empty and the vector is edge-triggered (TMR clear), so that
+    // the guest's next EOI is that vector's and tells no I/O APIC anything.
+    bool only_request_and_nothing_in_service(u8 vector) const;
+    // The EOI the guest left to the hypervisor through PV EOI: as a write of the EOI
+    // register.
+    void eoi_left_by_guest() { eoi(); }
 
     // --- Save and restore (platform_state_codec.hpp) -----------------------------------
     // The APIC ID, IA32_APIC_BASE, every register (TPR, LDR, DFR, SVR, ISR/TMR/IRR, ESR

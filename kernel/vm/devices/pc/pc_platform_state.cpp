@@ -61,6 +61,9 @@ usize pc_state_save(const PcDevices& d, const PcClock& clock, u8* out, usize cap
     w.begin_record(kKvmClock);
     d.kvm_clock.save(w, d.vcpus);
     w.end_record();
+    w.begin_record(kPvEoi);
+    d.pv_eoi.save(w, d.vcpus);
+    w.end_record();
     for (u32 i = 0; i < d.vcpus; ++i) {
         w.begin_record(kLapic);
         w.put_u32(i);
@@ -90,7 +93,8 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
     StateBlob blob(in, length);
     if (blob.check() != StateBlobError::None) return PcStateError::Framing;
     if (d.vcpus > kMaxVcpus) return PcStateError::VcpuCount;
-    u32 seen = 0;  // bit n: record type n
+    out.pv_eoi = PvEoi::State{};  // an optional record's state when it is absent
+    u32 seen = 0;                 // bit n: record type n
     u32 lapics_seen = 0;
     StateRecord r;
     while (blob.next(r)) {
@@ -117,6 +121,11 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
                 ok = d.kvm_clock.load(payload, d.vcpus, out.kvm_clock) && payload.done();
                 break;
             }
+            case kPvEoi: {
+                StateReader payload(r.payload, r.length);
+                ok = d.pv_eoi.load(payload, d.vcpus, out.pv_eoi) && payload.done();
+                break;
+            }
             case kLapic: {
                 // The vCPU index first, then that local APIC's own fields.
                 StateReader payload(r.payload, r.length);
@@ -137,7 +146,7 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
     }
     bad = 0;
     for (u32 type = kFirstRecord; type <= kLastRecord; ++type)
-        if (!(seen & (1u << type))) {
+        if (!(seen & (1u << type)) && !(kOptionalRecords & (1u << type))) {
             bad = type;
             return PcStateError::MissingRecord;
         }
@@ -160,5 +169,6 @@ void pc_state_restore(const PcDevices& d, const PcPlatformState& s) {
     d.kbc.restore(s.kbc);
     d.ioapic.restore(s.ioapic);
     d.kvm_clock.restore(s.kvm_clock, d.vcpus);
+    d.pv_eoi.restore(s.pv_eoi, d.vcpus);
     for (u32 i = 0; i < d.vcpus; ++i) d.lapics[i]->restore(s.lapics[i]);
 }

@@ -20,6 +20,7 @@
 #include "kernel/vm/devices/pc/pci_host_bridge.hpp"
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
+#include "kernel/vm/devices/pc/pv_eoi.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
@@ -41,9 +42,12 @@ enum RecordType : u32 {
     kIoapic = 11,
     kLapic = 12,     // u32 vCPU index, then that vCPU's local APIC
     kKvmClock = 13,  // kvmclock's MSRs (KvmClock::save)
+    kPvEoi = 14,     // MSR_KVM_PV_EOI_EN of each vCPU (PvEoi::save); optional: PV EOI off
 };
 inline constexpr u32 kFirstRecord = kPlatform;
-inline constexpr u32 kLastRecord = kKvmClock;
+inline constexpr u32 kLastRecord = kPvEoi;
+// Records a blob may leave out (a state saved before they existed): bit n for type n.
+inline constexpr u32 kOptionalRecords = 1u << kPvEoi;
 // As many vCPUs as a domain has at most (Domain::kMaxVcpus).
 inline constexpr u32 kMaxVcpus = 8;
 
@@ -62,6 +66,7 @@ struct PcDevices {
     I8042& kbc;
     VirtualIoapic& ioapic;
     KvmClock& kvm_clock;
+    PvEoi& pv_eoi;
     VirtualLapic* const* lapics;  // one per vCPU
     u32 vcpus;
 };
@@ -90,6 +95,7 @@ struct PcPlatformState {
     I8042::State kbc;
     VirtualIoapic::State ioapic;
     KvmClock::State kvm_clock;
+    PvEoi::State pv_eoi;  // all off when the blob has no kPvEoi record
     VirtualLapic::State lapics[pc_state::kMaxVcpus];
 };
 
