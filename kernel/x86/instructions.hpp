@@ -97,8 +97,11 @@ inline constexpr u64 kRflagsIf = 1ull << 9;
 inline constexpr u64 kCr0Pe = 1ull << 0;
 inline constexpr u64 kCr0Wp = 1ull << 16;
 inline constexpr u64 kCr0Pg = 1ull << 31;
+inline constexpr u64 kCr4Pse = 1ull << 4;
 inline constexpr u64 kCr4Pae = 1ull << 5;
 inline constexpr u64 kCr4Pge = 1ull << 7;
 inline constexpr u64 kCr4Vmxe = 1ull << 13;
+inline constexpr u64 kCr4Smep = 1ull << 20;
+inline constexpr u64 kCr4Smap = 1ull << 21;
 
 }  // namespace x86
