@@ -117,13 +117,18 @@ void enter_root_mode_here() {
     }
 }
 
+// SMEP, SMAP and PSE in this CPU's CR4 (kernel/x86/host_cr4.hpp).
+void protect_host_cr4() {
+    const u32 leaf7_ebx = x86::cpuid(0).eax >= 7 ? x86::cpuid(7, 0).ebx : 0;
+    x86::write_cr4(x86::read_cr4() | x86::host_cr4_protection_bits(leaf7_ebx));
+}
+
 void load_descriptor_tables(PerCpu& cpu) {
     allocate_interrupt_stacks(cpu);
     gdt_load(cpu);
     idt_load();
     fpu_enable_this_cpu();  // guests' x87/SSE/AVX state is switched with FXSAVE or XSAVE
-    const u32 leaf7_ebx = x86::cpuid(0).eax >= 7 ? x86::cpuid(7, 0).ebx : 0;
-    x86::write_cr4(x86::read_cr4() | x86::host_cr4_protection_bits(leaf7_ebx));
+    protect_host_cr4();     // every CPU sets up its control registers here, the boot CPU and APs
 }
 
 void ap_main(u32 index) {

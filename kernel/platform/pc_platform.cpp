@@ -631,7 +631,9 @@ class PcPlatform final : public GuestClock,
     KvmClock kvm_clock_;  // device time as KVM's paravirtual clock (Linux's kvm-clock)
     PvEoi pv_eoi_;        // KVM's paravirtual EOI (kernel/vm/devices/pc/pv_eoi.hpp)
     bool kvm_clock_bad_address_logged_ = false;
-    u64 pv_eoi_logged_ = 0;  // bit n: vcpu n's first PV EOI enable was logged
+    // Bit n: vcpu n's first PV EOI enable was logged. Once per vCPU for the domain's
+    // life, so that a guest turning the MSR off and on cannot fill Vireo's console.
+    u64 pv_eoi_logged_ = 0;
     CmosRtc rtc_;
     Uart16550 com1_;
     AcpiPmBlock pm_;
