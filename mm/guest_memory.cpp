@@ -536,6 +536,26 @@ void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) {
 }
 
 bool GuestMemory::read(u64 gpa, void* dst, usize len) {
+    // The usual read (an instruction fetched at an exit, a guest page-table entry, a
+    // hypercall's argument) lies in one chunk: found in one pass over the ranges, which
+    // is what every exit that decodes pays for (issue 17's exit path). The rest, and any
+    // balloon or identity-mapped RAM, take the general path.
+    if (!identity_ && !balloon_.active()) {
+        u64 ram_offset = 0;
+        for (usize i = 0; i < range_count_; ++i) {
+            const GuestRamRange& r = ranges_[i];
+            const u64 into = gpa - r.gpa;  // wraps (huge) below the range
+            if (into < r.bytes) {
+                if (len > r.bytes - into) return false;
+                ram_offset += into;
+                const u64 in_chunk = ram_offset % kChunkSize;
+                if (in_chunk + len > kChunkSize) break;
+                memcpy(dst, phys_to_virt(chunks_[ram_offset / kChunkSize] + in_chunk), len);
+                return true;
+            }
+            ram_offset += r.bytes;
+        }
+    }
     if (!contains(gpa, len)) return false;
     auto* out = static_cast<u8*>(dst);
     while (len) {
