@@ -127,22 +127,37 @@ void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestReg
     }
 }
 
-void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb) {
+void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb, VirqRedelivery& redelivery) {
     VmcbControlArea& c = vmcb.control;
+    redelivery = {};
+    if (events.injected.kind == vcpu_state::EventKind::ExternalInterrupt) {
+        redelivery = {true, events.injected.vector, events.interrupt_requested};
+        events.injected = {};
+    }
     const u32 info = event_encoding::encode(events.injected, false);
     c.event_inject = info ? u64(info) | (u64(events.injected.error_code) << 32) : 0;
     events.injected = {};
     // Priority 15 and IGN_TPR: the virtual local APIC (the platform's) has already
     // arbitrated, so the CPU must not hold the interrupt back by V_TPR (APM 15.21.4).
     u64 ctl = c.int_ctl & ~kIntCtlVIrq & ~(0xffull << 32) & ~(0xfull << 16) & ~kIntCtlVIgnTpr;
-    if (events.interrupt_requested)
+    if (redelivery.active)
+        ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(redelivery.vector) << 32);
+    else if (events.interrupt_requested)
         ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(events.interrupt_vector) << 32);
     c.int_ctl = ctl;
 }
 
-void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events) {
+void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events, VirqRedelivery& redelivery) {
     const VmcbControlArea& c = vmcb.control;
-    events.interrupt_requested = (c.int_ctl & kIntCtlVIrq) != 0;
+    const bool virq_pending = (c.int_ctl & kIntCtlVIrq) != 0;
+    if (redelivery.active) {
+        events.interrupt_requested = redelivery.held_request;
+        // Not taken yet: still to be delivered again.
+        if (virq_pending) events.injected = {vcpu_state::EventKind::ExternalInterrupt, redelivery.vector, false, 0, 0};
+        redelivery = {};
+    } else {
+        events.interrupt_requested = virq_pending;
+    }
     if (c.exit_int_info & event::kValid) {
         events.injected = event_encoding::decode(u32(c.exit_int_info), u32(c.exit_int_info >> 32), 0);
         // Exceptions are vectors 0-31 (APM vol. 2 8.2). QEMU's TCG reports an interrupt whose

@@ -155,7 +155,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     s.rsp = vcpu.regs[Gpr::Rsp];
     s.rip = vcpu.regs.rip;
     s.rflags = vcpu.regs.rflags;
-    events_to_vmcb(vcpu.events, *vmcb_);
+    events_to_vmcb(vcpu.events, *vmcb_, redelivery_);
 
     // Another vCPU (with other nested tables under the same ASID) may have run here.
     PerCpu& cpu = this_cpu();
@@ -171,7 +171,7 @@ void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
     vcpu.regs[Gpr::Rsp] = s.rsp;
     vcpu.regs.rip = s.rip;
     vcpu.regs.rflags = s.rflags;
-    events_from_vmcb(*vmcb_, vcpu.events);
+    events_from_vmcb(*vmcb_, vcpu.events, redelivery_);
     if (hold_interrupt) vcpu.events.interrupt_requested = true;
     if (iret_pending_ && vcpu.regs.rip != iret_rip_) {
         iret_pending_ = false;

@@ -4,6 +4,7 @@
 
 #include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/tsc_rate.hpp"
+#include "svm/svm_state_transfer.hpp"
 #include "svm/vmcb.hpp"
 
 namespace svm {
@@ -77,6 +78,7 @@ private:
     u64 iret_rip_ = 0;
     bool single_step_ = false;  // TF set by Vireo for one instruction (NMI window, interrupt shadow)
     bool singlestep_clears_tf_ = false;
+    VirqRedelivery redelivery_;  // an interrupted interrupt in V_IRQ, from entry to exit
 };
 
 }  // namespace svm

@@ -207,9 +207,10 @@ TEST(SvmEvents, AnInjectedEventGoesToEventinjOnceAndARequestToVIrq) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     VcpuEvents events;
+    svm::VirqRedelivery redelivery;
     events.raise_exception(14, true, 6);
     events.request_interrupt(0x30);
-    svm::events_to_vmcb(events, *vmcb);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
     EXPECT_EQ(vmcb->control.event_inject,
               (u64(6) << 32) | event_encoding::kValid | (3u << 8) | event_encoding::kErrorCodeValid | 14u)
         << "#PF with error code 6 (APM vol. 2 15.20)";
@@ -218,11 +219,11 @@ TEST(SvmEvents, AnInjectedEventGoesToEventinjOnceAndARequestToVIrq) {
     EXPECT_EQ((vmcb->control.int_ctl >> 32) & 0xff, 0x30u) << "V_INTR_VECTOR";
     EXPECT_TRUE(events.interrupt_requested) << "requested until the CPU takes it";
 
-    svm::events_to_vmcb(events, *vmcb);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
     EXPECT_EQ(vmcb->control.event_inject, 0u) << "injected once";
     events.interrupt_requested = false;
     vmcb->control.int_ctl |= 0x5;  // V_TPR stays the guest's
-    svm::events_to_vmcb(events, *vmcb);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
     EXPECT_FALSE(vmcb->control.int_ctl & svm::kIntCtlVIrq) << "no request, no V_IRQ";
     EXPECT_EQ(vmcb->control.int_ctl & 0xf, 0x5u);
 }
@@ -231,11 +232,12 @@ TEST(SvmEvents, AfterAnExitWhatWasNotDeliveredComesBack) {
     auto vmcb = std::make_unique<svm::Vmcb>();
     std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
     VcpuEvents events;
+    svm::VirqRedelivery redelivery;
     events.request_interrupt(0x41);
-    svm::events_to_vmcb(events, *vmcb);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
     vmcb->control.int_ctl &= ~svm::kIntCtlVIrq;                   // the CPU took the interrupt...
     vmcb->control.exit_int_info = event_encoding::kValid | 0x41;  // ...and an exit cut its delivery short
-    svm::events_from_vmcb(*vmcb, events);
+    svm::events_from_vmcb(*vmcb, events, redelivery);
     EXPECT_FALSE(events.interrupt_requested);
     EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
     EXPECT_EQ(events.injected.vector, 0x41);
@@ -243,17 +245,61 @@ TEST(SvmEvents, AfterAnExitWhatWasNotDeliveredComesBack) {
     // QEMU's TCG reports the same as type 3, an exception with vector 0x41: it was an
     // interrupt, and goes back as one (an exception type with that vector is refused).
     vmcb->control.exit_int_info = event_encoding::kValid | (3u << 8) | 0x41;
-    svm::events_from_vmcb(*vmcb, events);
+    svm::events_from_vmcb(*vmcb, events, redelivery);
     EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
     EXPECT_EQ(events.injected.vector, 0x41);
     vmcb->control.exit_int_info = event_encoding::kValid | (3u << 8) | 14;  // a real #PF stays one
-    svm::events_from_vmcb(*vmcb, events);
+    svm::events_from_vmcb(*vmcb, events, redelivery);
     EXPECT_EQ(events.injected.kind, EventKind::HardwareException);
 
     VcpuEvents quiet;
     vmcb->control.exit_int_info = 0x41;  // no valid bit: stale (APM 15.7.2)
-    svm::events_from_vmcb(*vmcb, quiet);
+    svm::events_from_vmcb(*vmcb, quiet, redelivery);
     EXPECT_FALSE(quiet.has_injection());
+}
+
+// An interrupt whose delivery was cut short goes back through V_IRQ, never EVENTINJ's
+// interrupt type (which QEMU's TCG delivers twice); a requested one waits behind it.
+TEST(SvmEvents, AnInterruptedInterruptGoesBackThroughVIrq) {
+    auto vmcb = std::make_unique<svm::Vmcb>();
+    std::memset(vmcb.get(), 0, sizeof(svm::Vmcb));
+    VcpuEvents events;
+    svm::VirqRedelivery redelivery;
+    events.injected = {EventKind::ExternalInterrupt, 0x40, false, 0, 0};
+    events.request_interrupt(0x50);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
+    EXPECT_EQ(vmcb->control.event_inject, 0u) << "no EVENTINJ";
+    EXPECT_TRUE(vmcb->control.int_ctl & svm::kIntCtlVIrq);
+    EXPECT_EQ((vmcb->control.int_ctl >> 32) & 0xff, 0x40u) << "the interrupted vector first";
+    EXPECT_TRUE(vmcb->control.int_ctl & svm::kIntCtlVIgnTpr);
+
+    // An exit before the CPU took it (a host interrupt at VMRUN): it is still to come.
+    vmcb->control.exit_int_info = 0;
+    svm::events_from_vmcb(*vmcb, events, redelivery);
+    EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
+    EXPECT_EQ(events.injected.vector, 0x40);
+    EXPECT_TRUE(events.interrupt_requested) << "the request waited";
+    EXPECT_EQ(events.interrupt_vector, 0x50);
+
+    // Taken this time: the request goes to V_IRQ at the next entry.
+    svm::events_to_vmcb(events, *vmcb, redelivery);
+    vmcb->control.int_ctl &= ~svm::kIntCtlVIrq;
+    svm::events_from_vmcb(*vmcb, events, redelivery);
+    EXPECT_FALSE(events.has_injection());
+    EXPECT_TRUE(events.interrupt_requested);
+    svm::events_to_vmcb(events, *vmcb, redelivery);
+    EXPECT_EQ((vmcb->control.int_ctl >> 32) & 0xff, 0x50u);
+    EXPECT_EQ(vmcb->control.event_inject, 0u);
+
+    // Its delivery cut short again: EXITINTINFO brings it back, and the request stays.
+    events.injected = {EventKind::ExternalInterrupt, 0x40, false, 0, 0};
+    svm::events_to_vmcb(events, *vmcb, redelivery);
+    vmcb->control.int_ctl &= ~svm::kIntCtlVIrq;
+    vmcb->control.exit_int_info = event_encoding::kValid | (3u << 8) | 0x40;
+    svm::events_from_vmcb(*vmcb, events, redelivery);
+    EXPECT_EQ(events.injected.kind, EventKind::ExternalInterrupt);
+    EXPECT_EQ(events.injected.vector, 0x40);
+    EXPECT_TRUE(events.interrupt_requested);
 }
 
 }  // namespace
