@@ -17,6 +17,12 @@ public:
     bool read_only() const override { return file_->read_only(); }
     bool read(uint64_t offset, void* dst, size_t len) override { return file_->read(offset, dst, len); }
     bool write(uint64_t offset, const void* src, size_t len) override { return file_->write(offset, src, len); }
+    bool read_vector(uint64_t offset, const struct iovec* buffers, size_t count) override {
+        return file_->read_vector(offset, buffers, count);
+    }
+    bool write_vector(uint64_t offset, const struct iovec* buffers, size_t count) override {
+        return file_->write_vector(offset, buffers, count);
+    }
     bool flush() override { return file_->flush(); }
 
 private:

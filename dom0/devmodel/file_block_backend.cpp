@@ -2,11 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <vector>
 
 namespace devmodel {
 
@@ -67,6 +72,40 @@ bool FileBlockBackend::write(uint64_t offset, const void* src, size_t len) {
         len -= static_cast<size_t>(n);
     }
     return true;
+}
+
+bool FileBlockBackend::read_vector(uint64_t offset, const struct iovec* buffers, size_t count) {
+    return transfer_vector(false, offset, buffers, count);
+}
+
+bool FileBlockBackend::write_vector(uint64_t offset, const struct iovec* buffers, size_t count) {
+    return !read_only_ && transfer_vector(true, offset, buffers, count);
+}
+
+bool FileBlockBackend::transfer_vector(bool write, uint64_t offset, const struct iovec* buffers, size_t count) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; ++i) total += buffers[i].iov_len;
+    if (offset > size_ || total > size_ - offset) return false;
+    // What is left of the buffers, advanced past what each call moved.
+    std::vector<struct iovec> left(buffers, buffers + count);
+    size_t first = 0;
+    for (;;) {
+        while (first < left.size() && left[first].iov_len == 0) ++first;
+        if (first == left.size()) return true;
+        const int n_buffers = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
+        const ssize_t n = write ? pwritev(fd_, &left[first], n_buffers, static_cast<off_t>(offset))
+                                : preadv(fd_, &left[first], n_buffers, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;  // an error, or the file shrank under us
+        offset += static_cast<uint64_t>(n);
+        for (size_t moved = static_cast<size_t>(n); moved != 0 && first < left.size();) {
+            const size_t step = std::min(moved, left[first].iov_len);
+            left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + step;
+            left[first].iov_len -= step;
+            moved -= step;
+            if (left[first].iov_len == 0) ++first;
+        }
+    }
 }
 
 bool FileBlockBackend::flush() {

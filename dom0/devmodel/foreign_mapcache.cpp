@@ -20,16 +20,19 @@ bool ForeignMapcache::is_ram(uint64_t gpa) const {
     return gpa < below || (gpa >= kGuestHighMemoryStart && gpa - kGuestHighMemoryStart < above);
 }
 
-uint8_t* ForeignMapcache::bucket_for(uint64_t gpa) {
+uint8_t* ForeignMapcache::bucket_for(uint64_t gpa, bool hold) {
     const uint64_t start = gpa & ~(kBucketBytes - 1);
-    Bucket* victim = &buckets_[0];
+    Bucket* victim = nullptr;
     for (Bucket& b : buckets_) {
         if (b.mapped && b.gpa == start) {
             b.last_use = ++clock_;
+            b.held = b.held || hold;
             return b.mapped;
         }
-        if (!b.mapped || (victim->mapped && b.last_use < victim->last_use)) victim = &b;
+        if (b.held) continue;
+        if (!victim || !b.mapped || (victim->mapped && b.last_use < victim->last_use)) victim = &b;
     }
+    if (!victim) return nullptr;  // every bucket is held
     // RAM comes in 2 MiB pieces (mm/guest_memory.hpp), so a bucket is all RAM or none.
     if (!is_ram(start) || !is_ram(start + kBucketBytes - 1)) return nullptr;
     if (victim->mapped) munmap(victim->mapped, kBucketBytes);
@@ -43,7 +46,22 @@ uint8_t* ForeignMapcache::bucket_for(uint64_t gpa) {
     victim->mapped = static_cast<uint8_t*>(at);
     victim->gpa = start;
     victim->last_use = ++clock_;
+    victim->held = hold;
     return victim->mapped;
+}
+
+uint8_t* ForeignMapcache::direct(uint64_t gpa, size_t len, size_t& contiguous) {
+    contiguous = 0;
+    if (len == 0 || gpa + len < gpa || !is_ram(gpa)) return nullptr;
+    uint8_t* mapped = bucket_for(gpa, true);
+    if (!mapped) return nullptr;
+    const uint64_t offset = gpa & (kBucketBytes - 1);
+    contiguous = size_t(kBucketBytes - offset < len ? kBucketBytes - offset : len);
+    return mapped + offset;
+}
+
+void ForeignMapcache::release_direct() {
+    for (Bucket& b : buckets_) b.held = false;
 }
 
 void ForeignMapcache::forget(uint64_t gpa) {
@@ -52,6 +70,7 @@ void ForeignMapcache::forget(uint64_t gpa) {
         if (b.mapped && b.gpa == start) {
             munmap(b.mapped, kBucketBytes);
             b.mapped = nullptr;
+            b.held = false;
         }
 }
 

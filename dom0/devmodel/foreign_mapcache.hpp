@@ -2,7 +2,8 @@
 // (dom0/include/vireo_control.h), 2 MiB at a time, kept in a small cache and the least
 // recently used one replaced, as QEMU's map cache does for Xen guests. Rings and buffers
 // stay mapped across requests, so a busy queue costs no mapping calls; Domain-0 gives up
-// at most kBuckets * 2 MiB of its own pages for them. Only the virtual PC's RAM
+// at most kBuckets * 2 MiB of its own pages for them. A block request's data is read and
+// written in place (direct), its buckets held until the request's system call is done. Only the virtual PC's RAM
 // (kernel/vm/firmware/guest_pc_layout.hpp) is asked for: an address outside it is no
 // RAM (false), whatever a driver wrote.
 #pragma once
@@ -28,6 +29,11 @@ public:
 
     bool read(uint64_t gpa, void* dst, size_t len) override;
     bool write(uint64_t gpa, const void* src, size_t len) override;
+    // In place, from the bucket that holds gpa: held (never replaced) until
+    // release_direct, so null once every bucket is held, or for RAM a bucket cannot map
+    // whole (ballooned pages), which read and write reach page by page.
+    uint8_t* direct(uint64_t gpa, size_t len, size_t& contiguous) override;
+    void release_direct() override;
 
     // Why the last mapping failed (empty when none did).
     const std::string& failure() const { return failure_; }
@@ -40,10 +46,12 @@ private:
         uint8_t* mapped = nullptr;
         uint64_t gpa = 0;
         uint64_t last_use = 0;
+        bool held = false;  // by direct(), until release_direct()
     };
     bool is_ram(uint64_t gpa) const;
-    // The mapping of the bucket that holds gpa, or null.
-    uint8_t* bucket_for(uint64_t gpa);
+    // The mapping of the bucket that holds gpa, or null (also when every bucket is held
+    // and none holds gpa). `hold`: it stays until release_direct.
+    uint8_t* bucket_for(uint64_t gpa, bool hold = false);
     template <typename Copy>
     bool access(uint64_t gpa, size_t len, Copy copy);
     // A bucket that cannot be mapped whole (the domU gave some of its pages back): the

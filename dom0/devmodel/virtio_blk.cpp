@@ -1,8 +1,8 @@
 #include "dom0/devmodel/virtio_blk.hpp"
 
 #include <algorithm>
-#include <vector>
 
+#include "dom0/devmodel/block_transfer.hpp"
 #include "dom0/devmodel/chain_io.hpp"
 #include "dom0/devmodel/little_endian.hpp"
 
@@ -10,15 +10,17 @@ namespace devmodel {
 
 namespace {
 
-// Data moves between the backend and guest memory through a buffer of this size, so a
-// request of any length costs no more memory than this.
-constexpr size_t kStagingBytes = size_t{64} << 10;
-
 // Offsets in struct virtio_blk_config (5.2.4).
 constexpr uint32_t kConfigCapacity = 0;
 constexpr uint32_t kConfigSizeMax = 8;
 constexpr uint32_t kConfigSegMax = 12;
 constexpr uint32_t kConfigBlkSize = 20;
+
+// A transfer's outcome as the request's status; a ring error also breaks the ring.
+uint8_t status_of(BlockTransferResult result, bool& ring_ok) {
+    if (result == BlockTransferResult::RingError) ring_ok = false;
+    return result == BlockTransferResult::Ok ? VirtioBlk::kStatusOk : VirtioBlk::kStatusIoErr;
+}
 
 }  // namespace
 
@@ -114,34 +116,15 @@ bool VirtioBlk::in_range(uint64_t sector, uint64_t len) const {
 uint8_t VirtioBlk::transfer_in(GuestMemory& memory, const DescriptorChain& chain, uint64_t sector, uint64_t len,
                                bool& ring_ok, std::string& error) {
     if (!in_range(sector, len)) return kStatusIoErr;
-    std::vector<uint8_t> staging(std::min<uint64_t>(len, kStagingBytes));
-    for (uint64_t done = 0; done < len;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, staging.size()));
-        if (!backend_->read(sector * kSectorSize + done, staging.data(), n)) return kStatusIoErr;
-        if (!write_to_chain(memory, chain, done, staging.data(), n, error)) {
-            ring_ok = false;
-            return kStatusIoErr;
-        }
-        done += n;
-    }
-    return kStatusOk;
+    return status_of(block_transfer(*backend_, memory, chain, true, 0, sector * kSectorSize, len, error), ring_ok);
 }
 
 uint8_t VirtioBlk::transfer_out(GuestMemory& memory, const DescriptorChain& chain, uint64_t sector, uint64_t len,
                                 bool& ring_ok, std::string& error) {
     // 5.2.6.2: a read-only device fails every write and writes nothing.
     if (backend_->read_only() || !in_range(sector, len)) return kStatusIoErr;
-    std::vector<uint8_t> staging(std::min<uint64_t>(len, kStagingBytes));
-    for (uint64_t done = 0; done < len;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, staging.size()));
-        if (!read_from_chain(memory, chain, kHeaderBytes + done, staging.data(), n, error)) {
-            ring_ok = false;
-            return kStatusIoErr;
-        }
-        if (!backend_->write(sector * kSectorSize + done, staging.data(), n)) return kStatusIoErr;
-        done += n;
-    }
-    return kStatusOk;
+    return status_of(block_transfer(*backend_, memory, chain, false, kHeaderBytes, sector * kSectorSize, len, error),
+                     ring_ok);
 }
 
 }  // namespace devmodel

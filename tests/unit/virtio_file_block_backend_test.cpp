@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -56,6 +58,38 @@ TEST_F(VirtioFileBlockBackendTest, ReadsWritesAndFlushes) {
     EXPECT_EQ(back[0], 0xab) << "the write reached the file";
     EXPECT_FALSE(again->write(0, buf, sizeof(buf)));
     EXPECT_TRUE(again->flush());
+}
+
+// A request's buffers in one system call (preadv, pwritev), laid end to end.
+TEST_F(VirtioFileBlockBackendTest, VectorsReadAndWriteBuffersEndToEnd) {
+    std::string error;
+    auto disk = FileBlockBackend::open(path, false, error);
+    ASSERT_NE(disk, nullptr) << error;
+    uint8_t a[100], b[1], c[412];
+    std::fill(a, a + sizeof(a), 0x11);
+    std::fill(c, c + sizeof(c), 0x33);
+    const struct iovec out[] = {{a, sizeof(a)}, {b, 0}, {c, sizeof(c)}};
+    ASSERT_TRUE(disk->write_vector(2048, out, 3));
+    uint8_t back[512];
+    ASSERT_TRUE(disk->read(2048, back, sizeof(back)));
+    EXPECT_EQ(back[0], 0x11);
+    EXPECT_EQ(back[99], 0x11);
+    EXPECT_EQ(back[100], 0x33);
+    EXPECT_EQ(back[511], 0x33);
+
+    uint8_t x[1], y[511];
+    const struct iovec in[] = {{x, sizeof(x)}, {y, sizeof(y)}};
+    ASSERT_TRUE(disk->read_vector(2047, in, 2));
+    EXPECT_EQ(x[0], uint8_t(2047));
+    EXPECT_EQ(y[0], 0x11);
+    EXPECT_EQ(y[510], 0x33);
+    EXPECT_TRUE(disk->read_vector(0, in, 0)) << "nothing to move";
+    EXPECT_FALSE(disk->read_vector(8192 - 256, in, 2)) << "past the end";
+    disk.reset();
+
+    auto read_only = FileBlockBackend::open(path, true, error);
+    ASSERT_NE(read_only, nullptr) << error;
+    EXPECT_FALSE(read_only->write_vector(0, out, 3));
 }
 
 TEST_F(VirtioFileBlockBackendTest, OpenErrorsSayWhy) {
