@@ -927,10 +927,13 @@ xm_pvio_bench() {
   run_xm "xm create bench" xm create /tmp/bench.cfg
   console_open bench /tmp/bench.out
   exits() { xm vcpu-list --exits bench | tail -n 1 | awk '{ print $7 }'; }
+  # dom0_exits: its vCPUs' exits, all together.
+  dom0_exits() { xm vcpu-list --exits Domain-0 | awk 'NR > 1 { n += $7 } END { print n }'; }
   # busy NAME: the CPU seconds its vCPUs have had (xm vcpu-list's Time column).
   busy() { xm vcpu-list "$1" | awk 'NR > 1 { t += $6 } END { printf "%.1f", t }'; }
   if wait_for /tmp/bench.out "VIREO-BENCH: 4k ready"; then
     before=$(exits)
+    dom0_exits_before=$(dom0_exits)
     start=$(now_ns)
     dom0_before=$(busy Domain-0)
     domu_before=$(busy bench)
@@ -940,7 +943,9 @@ xm_pvio_bench() {
     dom0_after=$(busy Domain-0)
     domu_after=$(busy bench)
     after=$(exits)
+    dom0_exits_after=$(dom0_exits)
     say "bench: domU exits per 4 KiB O_DIRECT read: $(awk "BEGIN { printf \"%.1f\", ($after - $before) / 2000 }")"
+    say "bench: Domain-0 exits per 4 KiB O_DIRECT read: $(awk "BEGIN { printf \"%.1f\", ($dom0_exits_after - $dom0_exits_before) / 2000 }")"
     # Where a request's time goes: busy vCPUs, or waiting with nothing to run.
     say "bench: 4 KiB reads took $(awk "BEGIN { printf \"%.1f\", ($end - $start) / 1e9 }") s; vCPUs busy meanwhile: Domain-0 $(awk "BEGIN { printf \"%.1f\", $dom0_after - $dom0_before }") s, domU $(awk "BEGIN { printf \"%.1f\", $domu_after - $domu_before }") s"
   fi
