@@ -132,18 +132,19 @@ void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb, VirqRedelivery& redelivery) 
     redelivery = {};
     if (events.injected.kind == vcpu_state::EventKind::ExternalInterrupt) {
         redelivery = {true, events.injected.vector, events.interrupt_requested};
-        events.injected = {};
+        c.event_inject = 0;
+    } else {
+        const u32 info = event_encoding::encode(events.injected, false);
+        c.event_inject = info ? u64(info) | (u64(events.injected.error_code) << 32) : 0;
     }
-    const u32 info = event_encoding::encode(events.injected, false);
-    c.event_inject = info ? u64(info) | (u64(events.injected.error_code) << 32) : 0;
     events.injected = {};
     // Priority 15 and IGN_TPR: the virtual local APIC (the platform's) has already
     // arbitrated, so the CPU must not hold the interrupt back by V_TPR (APM 15.21.4).
     u64 ctl = c.int_ctl & ~kIntCtlVIrq & ~(0xffull << 32) & ~(0xfull << 16) & ~kIntCtlVIgnTpr;
-    if (redelivery.active)
-        ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(redelivery.vector) << 32);
-    else if (events.interrupt_requested)
-        ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(events.interrupt_vector) << 32);
+    if (redelivery.active || events.interrupt_requested) {
+        const u8 vector = redelivery.active ? redelivery.vector : events.interrupt_vector;
+        ctl |= kIntCtlVIrq | kIntCtlVIgnTpr | (0xfull << 16) | (u64(vector) << 32);
+    }
     c.int_ctl = ctl;
 }
 

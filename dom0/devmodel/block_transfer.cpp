@@ -34,8 +34,7 @@ public:
                 at = memory_.direct(gpa, len, contiguous);
             }
             if (!at) {
-                // Not reachable in place: copied, in order with what was submitted.
-                if (!submit()) return BlockTransferResult::BackendError;
+                // Not reachable in place (nothing is gathered now): copied, in order.
                 contiguous = std::min(len, kBounceBytes);
                 const BlockTransferResult r = bounce(gpa, contiguous, error);
                 if (r != BlockTransferResult::Ok) return r;

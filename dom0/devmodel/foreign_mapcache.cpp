@@ -52,8 +52,8 @@ uint8_t* ForeignMapcache::bucket_for(uint64_t gpa, bool hold) {
 
 uint8_t* ForeignMapcache::direct(uint64_t gpa, size_t len, size_t& contiguous) {
     contiguous = 0;
-    if (len == 0 || gpa + len < gpa || !is_ram(gpa)) return nullptr;
-    uint8_t* mapped = bucket_for(gpa, true);
+    if (len == 0 || gpa + len < gpa) return nullptr;
+    uint8_t* mapped = bucket_for(gpa, true);  // null for a bucket that is not RAM
     if (!mapped) return nullptr;
     const uint64_t offset = gpa & (kBucketBytes - 1);
     contiguous = size_t(kBucketBytes - offset < len ? kBucketBytes - offset : len);
