@@ -589,8 +589,8 @@ bool GuestMemory::write(u64 gpa, const void* src, usize len) {
 }
 
 bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) {
-    // Naturally aligned 4- or 8-byte entries never straddle a chunk.
-    if ((size != 4 && size != 8) || gpa % size || !contains(gpa, size)) return false;
+    // Naturally aligned 1-, 4- or 8-byte values never straddle a chunk.
+    if ((size != 1 && size != 4 && size != 8) || gpa % size || !contains(gpa, size)) return false;
     mark_dirty(gpa, size);
     usize contiguous;
     void* entry = host_pointer(gpa, contiguous);
@@ -598,9 +598,13 @@ bool GuestMemory::compare_exchange(u64 gpa, u64 expected, u64 desired, usize siz
     if (size == 8) {
         exchanged = __atomic_compare_exchange_n(static_cast<u64*>(entry), &expected, desired, false, __ATOMIC_SEQ_CST,
                                                 __ATOMIC_SEQ_CST);
-    } else {
+    } else if (size == 4) {
         u32 expected32 = u32(expected);
         exchanged = __atomic_compare_exchange_n(static_cast<u32*>(entry), &expected32, u32(desired), false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    } else {
+        u8 expected8 = u8(expected);
+        exchanged = __atomic_compare_exchange_n(static_cast<u8*>(entry), &expected8, u8(desired), false,
                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     }
     return true;

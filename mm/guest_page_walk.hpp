@@ -33,9 +33,10 @@ class GuestPhysicalMemory {
 public:
     virtual bool read(u64 gpa, void* dst, usize len) = 0;
     virtual bool write(u64 gpa, const void* src, usize len) = 0;
-    // Atomically: if the naturally aligned `size`-byte (4 or 8) value at gpa equals
+    // Atomically: if the naturally aligned `size`-byte (1, 4 or 8) value at gpa equals
     // `expected`, store `desired` (exchanged = true); otherwise leave it (exchanged = false).
-    // Used for the A/D flags, which the guest may be changing concurrently.
+    // Used for the A/D flags and KVM's steal-time flags, which the guest may be changing
+    // concurrently.
     virtual bool compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) = 0;
 
 protected:

@@ -416,6 +416,9 @@ void SvmVcpu::set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64*, bool
     if (flush_tlb) vmcb_->control.tlb_control = kTlbControlFlushAll;
 }
 
+// The next VMRUN flushes (APM vol. 2, 15.16.2: TLB_CONTROL), as for a switch of vCPUs.
+void SvmVcpu::flush_guest_tlb() { vmcb_->control.tlb_control = kTlbControlFlushAll; }
+
 bool SvmVcpu::read_guest_msr(Msr msr, u64& value) const {
     switch (msr) {
         case Msr::Efer: value = guest_efer(); return true;

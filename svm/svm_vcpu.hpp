@@ -20,6 +20,7 @@ public:
     void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
     void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) override;
+    void flush_guest_tlb() override;
     bool caches_pae_pdptes() const override { return false; }  // NPT walks the guest's PDPT itself
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;

@@ -579,6 +579,10 @@ void VmxVcpu::set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdpte
     if (flush_tlb) invept_all();
 }
 
+// INVEPT drops the combined mappings of every VPID, the guest's global ones included
+// (SDM vol. 3C 29.4.3.1), as set_control_registers does.
+void VmxVcpu::flush_guest_tlb() { invept_all(); }
+
 bool VmxVcpu::read_guest_msr(Msr msr, u64& value) const {
     const_cast<VmxVcpu*>(this)->make_current();
     switch (msr) {

@@ -20,6 +20,7 @@ public:
         control_cached_ = false;
     }
     void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) override;
+    void flush_guest_tlb() override;
     bool caches_pae_pdptes() const override { return true; }
     bool read_guest_msr(Msr msr, u64& value) const override;
     bool write_guest_msr(Msr msr, u64 value) override;

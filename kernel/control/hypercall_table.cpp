@@ -17,6 +17,7 @@ constexpr HypercallSpec kSpecs[] = {
     {kDomainInfo, "domain_info", kAny, false},
     {kVcpuStart, "vcpu_start", kAny, false},
     {kDomainsAlive, "domains_alive", kAny, false},
+    {kKvmSendIpi, "kvm_send_ipi", kAny, false},
     {kDomainCreate, "domain_create", kControl, false},
     {kDomainDestroy, "domain_destroy", kControl, true},
     {kDomainPause, "domain_pause", kControl, true},

@@ -55,6 +55,8 @@ i64 domain_unpause(Domain& d) {
     {
         LockGuard<SpinLock> guard(d.lock);
         if (!d.lifecycle.apply(LifecycleEvent::Unpause)) return hypercall::kErrorWrongState;
+        // Paused is not waiting for a CPU: no steal time for it (the scheduler's resume).
+        for (u32 i = 0; i < d.vcpu_count; ++i) __atomic_store_n(&d.vcpus[i].preempted_tsc, 0, __ATOMIC_RELAXED);
     }
     domain_events::state_changed();
     if (d.restart_requested) domain_request_restart(d);  // a reset the pause held back

@@ -33,6 +33,7 @@
 #include "kernel/time.hpp"
 #include "kernel/vm/devices/apic/apic_bus.hpp"
 #include "kernel/vm/devices/apic/apic_time.hpp"
+#include "kernel/vm/devices/apic/kvm_pv_ipi.hpp"
 #include "kernel/vm/devices/apic/virtual_ioapic.hpp"
 #include "kernel/vm/devices/apic/virtual_lapic.hpp"
 #include "kernel/vm/devices/pc/acpi_pm_block.hpp"
@@ -45,6 +46,7 @@
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
 #include "kernel/vm/devices/pc/pv_eoi.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
+#include "kernel/vm/devices/pc/steal_time.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
 #include "kernel/vm/firmware/guest_pc_layout.hpp"
@@ -155,8 +157,8 @@ class PcPlatform final : public GuestClock,
 
     // --- Save and restore (pc_platform_state.hpp; docs/hypercalls.md "Platform state") --
     PcDevices devices() {
-        return {pic_, pit_, port61_, rtc_,       com1_,   pm_,     reset_control_,
-                pci_, kbc_, ioapic_, kvm_clock_, pv_eoi_, lapics_, domain_.vcpu_count};
+        return {pic_, pit_,    port61_, rtc_,        com1_,   pm_,
+                reset_control_, pci_, kbc_, ioapic_, kvm_clock_, pv_eoi_, steal_time_, lapics_, domain_.vcpu_count};
     }
 
     // The devices' state and the clock they count on: device time (the guest's time
@@ -298,6 +300,7 @@ class PcPlatform final : public GuestClock,
         LockGuard<SpinLock> guard(lock_);
         kvm_clock_.reset();
         pv_eoi_.reset();
+        steal_time_.reset();
         com1_.reset();
         pm_.reset();
         reset_control_.reset();
@@ -562,6 +565,7 @@ class PcPlatform final : public GuestClock,
     bool msr(Vcpu& v, bool write, u32 index, u64& value, bool& ok) {
         if (KvmClock::handles_msr(index)) return kvm_clock_msr(v, write, index, value, ok);
         if (PvEoi::handles_msr(index)) return pv_eoi_msr(v, write, value, ok);
+        if (StealTime::handles_msr(index)) return steal_time_msr(v, write, value, ok);
         if (!VirtualLapic::handles_msr(index)) return false;
         constexpr u32 kApicBaseMsr = 0x1b;
         constexpr u64 kApicBaseAddress = 0xffffff000ull;
@@ -594,6 +598,43 @@ class PcPlatform final : public GuestClock,
                      (unsigned long long)(value & ~3ull));
         }
         return true;
+    }
+
+    // MSR_KVM_STEAL_TIME, logged as PV EOI's is.
+    bool steal_time_msr(Vcpu& v, bool write, u64& value, bool& ok) {
+        LockGuard<SpinLock> guard(lock_);
+        if (!write) {
+            value = steal_time_.msr_read(v.index);
+            ok = true;
+            return true;
+        }
+        const bool was_enabled = steal_time_.enabled(v.index);
+        ok = steal_time_.msr_write(v.index, value, domain_.memory);
+        if (ok && !was_enabled && steal_time_.enabled(v.index) && !(steal_time_logged_ & (1ull << v.index))) {
+            steal_time_logged_ |= 1ull << v.index;
+            log_info("%s: vcpu%u uses KVM's steal time (record at %#llx)", domain_.name, v.index,
+                     (unsigned long long)(value & ~(StealTime::kRecordSize - 1)));
+        }
+        return true;
+    }
+
+    // The scheduler's hand-over (Platform::vcpu_preempted, vcpu_resumed). Without the
+    // lock: only the vCPU's own CPU touches its steal-time record from the hypervisor's
+    // side, here and in its MSR writes, never both at once; the guest's other vCPUs change
+    // the record's flags with atomic operations, which steal_time.hpp's match.
+    void vcpu_preempted(Vcpu& v) { steal_time_.preempted(v.index, domain_.memory); }
+    bool vcpu_resumed(Vcpu& v, u64 waited_ns) { return steal_time_.resumed(v.index, waited_ns, domain_.memory); }
+
+    // KVM_HC_SEND_IPI (Platform::kvm_send_ipi). The first one is logged: whether a guest
+    // sends its IPIs this way shows nowhere else.
+    i64 kvm_send_ipi(Vcpu& v, u64 bitmap_low, u64 bitmap_high, u64 min, u64 icr, bool wide) {
+        LockGuard<SpinLock> guard(lock_);
+        const i64 sent = kvm_pv_send_ipi(apic_bus_, bitmap_low, bitmap_high, min, icr, wide, v.index);
+        if (sent >= 0 && !pv_ipi_logged_) {
+            pv_ipi_logged_ = true;
+            log_info("%s: vcpu%u sends IPIs through KVM's PV send-IPI hypercall", domain_.name, v.index);
+        }
+        return sent;
     }
 
     // MSR_KVM_SYSTEM_TIME_NEW and MSR_KVM_WALL_CLOCK_NEW: the records go into the
@@ -630,10 +671,13 @@ class PcPlatform final : public GuestClock,
     SystemControlPortB port61_;
     KvmClock kvm_clock_;  // device time as KVM's paravirtual clock (Linux's kvm-clock)
     PvEoi pv_eoi_;        // KVM's paravirtual EOI (kernel/vm/devices/pc/pv_eoi.hpp)
+    StealTime steal_time_;  // KVM's steal time (kernel/vm/devices/pc/steal_time.hpp)
     bool kvm_clock_bad_address_logged_ = false;
     // Bit n: vcpu n's first PV EOI enable was logged. Once per vCPU for the domain's
     // life, so that a guest turning the MSR off and on cannot fill Vireo's console.
     u64 pv_eoi_logged_ = 0;
+    u64 steal_time_logged_ = 0;  // the same for steal time
+    bool pv_ipi_logged_ = false;  // the domain's first PV send-IPI was logged
     CmosRtc rtc_;
     Uart16550 com1_;
     AcpiPmBlock pm_;
@@ -967,6 +1011,11 @@ public:
         if (platform_.domain_.hardware_domain) return hypercall::kErrorNotSupported;
         return platform_.restore_state(in, length);
     }
+    i64 kvm_send_ipi(Vcpu& v, u64 bitmap_low, u64 bitmap_high, u64 min, u64 icr, bool wide) override {
+        return platform_.kvm_send_ipi(v, bitmap_low, bitmap_high, min, icr, wide);
+    }
+    void vcpu_preempted(Vcpu& v) override { platform_.vcpu_preempted(v); }
+    bool vcpu_resumed(Vcpu& v, u64 waited_ns) override { return platform_.vcpu_resumed(v, waited_ns); }
     bool inject_msi(u64 address, u32 data) override {
         if (!msi_address_is_interrupt(address)) return false;
         LockGuard<SpinLock> guard(platform_.lock_);

@@ -66,6 +66,21 @@ public:
     // An MSI a device model sent (the inject_msi call): delivered to the local APICs it
     // names. False where the platform has none, or the address is no interrupt's.
     virtual bool inject_msi(u64 /*address*/, u32 /*data*/) { return false; }
+    // KVM's PV send-IPI hypercall (kernel/vm/devices/apic/kvm_pv_ipi.hpp): IPIs to the
+    // local APICs a bitmap of APIC IDs names. The count delivered, or a negative error
+    // (kErrorNoSuchCall where the platform does not offer KVM's interface).
+    virtual i64 kvm_send_ipi(Vcpu&, u64 /*bitmap_low*/, u64 /*bitmap_high*/, u64 /*min*/, u64 /*icr*/, bool /*wide*/) {
+        return hypercall::kErrorNoSuchCall;
+    }
+    // The scheduler's hand-over of a CPU, for KVM's steal time
+    // (kernel/vm/devices/pc/steal_time.hpp). Both on the vCPU's CPU while it is not in the
+    // guest, inside its RunGate (the domain may run):
+    //  - vcpu_preempted: it lost its CPU to another vCPU while it could still run;
+    //  - vcpu_resumed: it has its CPU again after another vCPU had it, having waited
+    //    `waited_ns` able to run (0 when it was not preempted). True when the guest asked
+    //    for its TLB to be flushed before it runs (KVM's PV TLB flush).
+    virtual void vcpu_preempted(Vcpu&) {}
+    virtual bool vcpu_resumed(Vcpu&, u64 /*waited_ns*/) { return false; }
     // Save and restore (docs/hypercalls.md, "Platform state"), only while the domain
     // cannot run. save_state writes the blob of its devices' state into `out` when it
     // fits in `capacity` and returns its size either way (0: the platform has none, or

@@ -44,6 +44,9 @@ struct RunQueue {
     u64 timer_interrupts = 0;
     u64 passes = 0;   // of the scheduler loop
     u64 rescued = 0;  // other CPUs' timers run here, overdue (kernel/sched/cpu_timers.hpp)
+    // The vCPU this CPU ran last, while it is still queued here: when another one gets the
+    // CPU and it could still run, it was preempted (steal time, note_switch).
+    Vcpu* last = nullptr;
 };
 
 RunQueue g_queues[kMaxCpus];
@@ -64,6 +67,7 @@ bool enqueue(Vcpu& vcpu) {
 // Removes `vcpu` from this CPU's queue, if it is there.
 void dequeue_here(Vcpu& vcpu) {
     RunQueue& q = g_queues[this_cpu_index()];
+    if (q.last == &vcpu) q.last = nullptr;
     IrqLockGuard guard(q.lock);
     for (u32 i = 0; i < q.count; ++i) {
         if (q.vcpus[i] != &vcpu) continue;
@@ -369,6 +373,7 @@ bool scheduler_start_vcpu(Vcpu& vcpu, const GuestEntryState& entry) {
         LockGuard<SpinLock> guard(vcpu.domain->lock);
         if (vcpu.started || vcpu.state != VcpuState::Stopped || vcpu.domain->ended()) return false;
         vcpu.started = true;
+        __atomic_store_n(&vcpu.preempted_tsc, 0, __ATOMIC_RELAXED);  // stopped is not waiting for a CPU
         vcpu.regs = {};
         vcpu_reset(vcpu, entry);
         vcpu_set_state(vcpu, VcpuState::Runnable);  // after its registers
@@ -398,6 +403,38 @@ void scheduler_call_on_vcpu_cpu(Vcpu& vcpu, void (*run)(Vcpu&, void*), void* arg
 
 namespace {
 
+// TSC ticks to nanoseconds (as tsc_to_us).
+u64 tsc_to_ns(u64 ticks) {
+    const u64 hz = tsc_hz() ? tsc_hz() : 1;
+    return ticks / hz * 1'000'000'000 + ticks % hz * 1'000'000'000 / hz;
+}
+
+// KVM's steal time (kernel/vm/devices/pc/steal_time.hpp) at a hand-over of this CPU from
+// the vCPU it ran last to `next`: the last one, if it could still run, was preempted (its
+// record says so from now on, and the time until it runs again is stolen from it); `next`
+// owes its record an update before it enters (resume_due, taken in run_vcpu). Inside the
+// last one's RunGate: a paused domain's memory is left alone.
+void note_switch(RunQueue& q, Vcpu& next) {
+    Vcpu* last = q.last;
+    q.last = &next;
+    next.resume_due = true;
+    if (!last || !can_run(*last) || !last->gate.try_enter(last->domain->lifecycle)) return;
+    __atomic_store_n(&last->preempted_tsc, x86::rdtsc(), __ATOMIC_RELAXED);
+    last->resume_due = true;
+    last->domain->platform->vcpu_preempted(*last);
+    last->gate.leave();
+}
+
+// Before `v` enters, in its RunGate: its steal-time record takes the time it waited and
+// loses the preempted mark, and a TLB flush another vCPU asked of it meanwhile is done.
+void resume(Vcpu& v) {
+    v.resume_due = false;
+    const u64 since = __atomic_exchange_n(&v.preempted_tsc, 0, __ATOMIC_RELAXED);
+    const u64 now = x86::rdtsc();
+    const u64 waited = since && now > since ? tsc_to_ns(now - since) : 0;
+    if (v.domain->platform->vcpu_resumed(v, waited)) v.backend->flush_guest_tlb();
+}
+
 // Enters `v` and handles its exit, through its RunGate (kernel/domain/run_gate.hpp), so
 // that domain_quiesce either sees it in use or is seen by it. True when it exited for
 // something of its own (no host interrupt came, which may have changed what a pass
@@ -406,6 +443,7 @@ bool run_vcpu(Vcpu& v) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return false;
     const u64 start = x86::rdtsc();
     bool own_exit = false;
+    if (v.resume_due) resume(v);
     // A vCPU waiting for a device model in Domain-0 does not enter; one whose answer
     // came has its exit handled again first (kernel/ioreq/ioreq_server.hpp).
     // (Each ioreq_ call is for a vCPU with a device model only: tested here, not called.)
@@ -472,6 +510,7 @@ void scheduler_run_this_cpu() {
             percpu(me).idle = false;
             continue;
         }
+        if (v != q.last) note_switch(q, *v);
         // The vCPU is entered again at once after an exit while a pass would decide
         // nothing new: no host interrupt came (the timer's or a kick's), nothing asked
         // this CPU to look (cpu_pass_requested: wake-ups, timers armed, work posted),

@@ -39,6 +39,10 @@ public:
     // fixes, takes `pdptes` (four, or null) when it caches PAE's PDPTEs, and drops the
     // vCPU's cached translations when `flush_tlb`. During the vCPU's exit, on its CPU.
     virtual void set_control_registers(u64 cr0, u64 cr4, u64 efer, const u64* pdptes, bool flush_tlb) = 0;
+    // Drops the vCPU's cached translations, global ones included, before its next entry:
+    // what the guest would get by flushing its TLB itself (KVM's PV TLB flush asks for it
+    // on a preempted vCPU's behalf). On the vCPU's CPU, while it is not running.
+    virtual void flush_guest_tlb() = 0;
     // VT-x with EPT takes PAE's PDPTEs from the VMCS at VM entry (SDM vol. 3C 26.3.2.4),
     // so whoever changes the paging mode for the guest must load them.
     virtual bool caches_pae_pdptes() const = 0;
@@ -105,6 +109,14 @@ struct Vcpu {
     // moves it to before it runs (scheduler_set_affinity).
     CreditVcpu sched;
     u64 run_tsc = 0;  // TSC ticks spent on a physical CPU: in the guest and handling its exits
+    // When it lost its CPU to another vCPU while it could still run (TSC; 0: it did not):
+    // the time until it runs again is its steal time (Platform::vcpu_resumed). Its CPU's
+    // scheduler sets and takes it; unpause and start clear it while it cannot run.
+    u64 preempted_tsc = 0;
+    // Platform::vcpu_resumed is due before its next entry: it was marked preempted, or it
+    // came to its CPU from another vCPU. Whatever the guest's record says then (a flush
+    // asked of a preempted vCPU) is done before the guest runs again.
+    bool resume_due = true;
     // What the latest MSR-write and nested-page-fault exits touched (debug key 'e' shows
     // them: an exit storm names its register or page).
     u32 last_msr_written = 0;

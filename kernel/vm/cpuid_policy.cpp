@@ -83,14 +83,20 @@ constexpr u32 kXsaveLegacyAndHeader = 576, kXsaveAvxSize = 256;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 
 // KVM's paravirtual interface (Linux's Documentation/virt/kvm/x86/cpuid.rst): its
-// signature, and of its features (KVM_CPUID_FEATURES EAX) the clock,
-// KVM_FEATURE_CLOCKSOURCE2 (bit 3, MSRs 0x4b564d00/01) with KVM_FEATURE_CLOCKSOURCE_STABLE_BIT
-// (bit 24: the records' PVCLOCK_TSC_STABLE_BIT may be trusted), and KVM_FEATURE_PV_EOI
-// (bit 6, MSR 0x4b564d04: kernel/vm/devices/pc/pv_eoi.hpp). Linux touches the other
-// interfaces (async page faults, steal time, PV IPIs, ...) only where a bit says so.
+// signature, and of its features (KVM_CPUID_FEATURES EAX):
+//  - the clock, KVM_FEATURE_CLOCKSOURCE2 (bit 3, MSRs 0x4b564d00/01) with
+//    KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (bit 24: the records' PVCLOCK_TSC_STABLE_BIT may
+//    be trusted);
+//  - KVM_FEATURE_PV_EOI (bit 6, MSR 0x4b564d04: kernel/vm/devices/pc/pv_eoi.hpp);
+//  - KVM_FEATURE_STEAL_TIME (bit 5, MSR 0x4b564d03: kernel/vm/devices/pc/steal_time.hpp),
+//    and on it KVM_FEATURE_PV_TLB_FLUSH (bit 9: a preempted vCPU's record takes the
+//    flush request);
+//  - KVM_FEATURE_PV_SEND_IPI (bit 11, hypercall 10: kernel/vm/devices/apic/kvm_pv_ipi.hpp).
+// Linux touches the other interfaces (async page faults, PV unhalt, ...) only where a bit
+// says so. PV unhalt's KVM_HC_KICK_CPU is number 5, Vireo's domain_info: not offered.
 constexpr u32 kKvmCpuidBase = 0x40000100;
 constexpr char kKvmSignature[13] = "KVMKVMKVM\0\0\0";
-constexpr u32 kKvmFeatures = bit(3) | bit(6) | bit(24);
+constexpr u32 kKvmFeatures = bit(3) | bit(5) | bit(6) | bit(9) | bit(11) | bit(24);
 
 u32 signature_dword(const char (&signature)[13], usize i) {
     u32 v;

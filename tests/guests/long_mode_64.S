@@ -65,7 +65,7 @@ long_mode_main:
     /* 2. version hypercall with the upper half of RAX clear. */
     xorl %eax, %eax
     call hypercall64
-    cmpq $11, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.11; long_mode.cpp asserts it */
+    cmpq $12, %rax  /* kVersionValue (kernel/vm/hypercall_abi.hpp): 0.12; long_mode.cpp asserts it */
     leaq msg_version(%rip), %rsi
     call report
 

@@ -133,7 +133,7 @@ TEST(CpuidPolicy, HypervisorLeaves) {
 }
 
 // KVM's signature one block up (Linux's kvm_cpuid_base() steps through the 0x100 blocks),
-// with the paravirtual clock as its only feature, for the virtual PC only.
+// with the features the virtual PC serves, for the virtual PC only.
 TEST(CpuidPolicy, KvmLeavesForTheVirtualPc) {
     const FakeHostCpu host = everything_host();
     CpuidPolicy p = policy_for(host, 2);
@@ -147,8 +147,9 @@ TEST(CpuidPolicy, KvmLeavesForTheVirtualPc) {
     memcpy(signature + 8, &r.edx, 4);
     EXPECT_EQ(memcmp(signature, "KVMKVMKVM\0\0\0", 12), 0);
     const CpuidResult features = p.query(0x40000101, 0, 0, 0);
-    EXPECT_EQ(features.eax, (1u << 3) | (1u << 6) | (1u << 24))
-        << "KVM_FEATURE_CLOCKSOURCE2, PV_EOI and CLOCKSOURCE_STABLE_BIT";
+    EXPECT_EQ(features.eax, (1u << 3) | (1u << 5) | (1u << 6) | (1u << 9) | (1u << 11) | (1u << 24))
+        << "KVM_FEATURE_CLOCKSOURCE2, STEAL_TIME, PV_EOI, PV_TLB_FLUSH, PV_SEND_IPI and CLOCKSOURCE_STABLE_BIT";
+    EXPECT_EQ(features.eax & (1u << 7), 0u) << "no PV_UNHALT: its KVM_HC_KICK_CPU is Vireo's call 5";
     EXPECT_EQ(features.edx, 0u) << "no hints";
     EXPECT_EQ(p.query(0x40000000, 0, 0, 0).eax, kVireoCpuidMaxLeaf) << "Vireo's own leaves stay first";
     EXPECT_TRUE(all_zero(p.query(0x40000102, 0, 0, 0)));

@@ -81,7 +81,7 @@ struct Pc {
 
     PcDevices devices() {
         return {pic, pit, port61, rtc,       com1,   pm,         reset_control,
-                pci, kbc, ioapic, kvm_clock, pv_eoi, raw.data(), u32(raw.size())};
+                pci, kbc, ioapic, kvm_clock, pv_eoi, steal_time, raw.data(), u32(raw.size())};
     }
     std::vector<u8> save() {
         const PcClock at{clock.now, tsc.tsc_at(clock.now), u32(tsc.tsc_hz() / 1000)};
@@ -168,6 +168,7 @@ struct Pc {
     VirtualIoapic ioapic{sink};
     KvmClock kvm_clock{2'000'000'000, 1000, kSourceUnix};
     PvEoi pv_eoi;
+    StealTime steal_time;
     std::vector<std::unique_ptr<VirtualLapic>> lapics;
     std::vector<VirtualLapic*> raw;
     u32 restored_tsc_khz = ~0u;  // the rate the last restore read
@@ -389,7 +390,7 @@ TEST(PlatformState, HeaderAndRecordsAreAsDocumented) {
     EXPECT_EQ(blob[3], 'T');
     EXPECT_EQ(blob[4], hypercall::kPlatformStateVersion);
     EXPECT_EQ(u32(blob[8] | blob[9] << 8 | blob[10] << 16), blob.size());
-    EXPECT_EQ(blob[12], 13 + 8);  // 13 device records (kvmclock, PV EOI), one local APIC per vCPU
+    EXPECT_EQ(blob[12], 14 + 8);  // 14 device records (kvmclock, PV EOI, steal time), one local APIC per vCPU
     EXPECT_LE(blob.size(), hypercall::kPlatformStateMax);  // 8 vCPUs, the most a domain has
     StateBlob walk(blob.data(), blob.size());
     EXPECT_EQ(walk.check(), StateBlobError::None);
@@ -654,6 +655,18 @@ TEST(PlatformState, AnUnknownMissingOrRepeatedRecordIsRefused) {
     expect_refused(target, bad, PcStateError::DuplicateRecord);
 }
 
+// The blob without one record, the header counting one fewer: a state saved before that
+// record existed.
+std::vector<u8> without_record(const std::vector<u8>& blob, u32 type) {
+    const usize payload = record_offset(blob, type);
+    const u32 length = u32(blob[payload - 4] | blob[payload - 3] << 8 | blob[payload - 2] << 16);
+    std::vector<u8> without(blob.begin(), blob.begin() + long(payload - 8));
+    without.insert(without.end(), blob.begin() + long(payload + length), blob.end());
+    put32(without, 8, u32(without.size()));
+    put32(without, 12, blob[12] - 1u);
+    return without;
+}
+
 // PV EOI's record travels, and a blob without it (saved before it existed) is taken with
 // PV EOI off on every vCPU.
 TEST(PlatformState, PvEoiTravelsAndMayBeAbsent) {
@@ -667,19 +680,32 @@ TEST(PlatformState, PvEoiTravelsAndMayBeAbsent) {
     ASSERT_EQ(target.restore(blob), PcStateError::None);
     EXPECT_EQ(target.pv_eoi.msr_read(0), 0u);
     EXPECT_EQ(target.pv_eoi.msr_read(1), 0x5000 | PvEoi::kEnable);
-    // The record cut out, the header counting one fewer.
-    const usize payload = record_offset(blob, pc_state::kPvEoi);
-    const u32 length = u32(blob[payload - 4] | blob[payload - 3] << 8 | blob[payload - 2] << 16);
-    std::vector<u8> without(blob.begin(), blob.begin() + long(payload - 8));
-    without.insert(without.end(), blob.begin() + long(payload + length), blob.end());
-    put32(without, 8, u32(without.size()));
-    put32(without, 12, blob[12] - 1u);
     Pc old_target;
     drive_target(old_target);
     ASSERT_TRUE(old_target.pv_eoi.msr_write(0, 0x6000 | PvEoi::kEnable, ram));
-    ASSERT_EQ(old_target.restore(without), PcStateError::None);
+    ASSERT_EQ(old_target.restore(without_record(blob, pc_state::kPvEoi)), PcStateError::None);
     EXPECT_EQ(old_target.pv_eoi.msr_read(0), 0u);
     EXPECT_EQ(old_target.pv_eoi.msr_read(1), 0u);
+}
+
+// The same for steal time's record.
+TEST(PlatformState, StealTimeTravelsAndMayBeAbsent) {
+    guest_firmware_test::SparseGuestRam ram(64 * MiB);
+    Pc source;
+    drive(source);
+    ASSERT_TRUE(source.steal_time.msr_write(0, 0x7040 | StealTime::kEnable, ram));
+    const std::vector<u8> blob = source.save();
+    Pc target;
+    drive_target(target);
+    ASSERT_EQ(target.restore(blob), PcStateError::None);
+    EXPECT_EQ(target.steal_time.msr_read(0), 0x7040 | StealTime::kEnable);
+    EXPECT_EQ(target.steal_time.msr_read(1), 0u);
+    Pc old_target;
+    drive_target(old_target);
+    ASSERT_TRUE(old_target.steal_time.msr_write(1, 0x8000 | StealTime::kEnable, ram));
+    ASSERT_EQ(old_target.restore(without_record(blob, pc_state::kStealTime)), PcStateError::None);
+    EXPECT_EQ(old_target.steal_time.msr_read(0), 0u);
+    EXPECT_EQ(old_target.steal_time.msr_read(1), 0u);
 }
 
 TEST(PlatformState, AnotherVcpuCountIsRefused) {

@@ -87,3 +87,11 @@ u32 ApicBus::send_message(const ApicMessage& message) {
     }
     return accepted;
 }
+
+u32 ApicBus::send_to_apic_id(const ApicMessage& message, u32 apic_id) {
+    if (message.delivery_mode != ApicDeliveryMode::Fixed && message.delivery_mode != ApicDeliveryMode::Nmi) return 0;
+    for (VirtualLapic* lapic : lapics_) {
+        if (lapic && lapic->hw_enabled() && lapic->apic_id() == apic_id) return deliver(message, *lapic) ? 1 : 0;
+    }
+    return 0;
+}

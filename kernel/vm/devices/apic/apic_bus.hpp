@@ -36,6 +36,10 @@ public:
 
     // Returns how many local APICs accepted the message.
     u32 send_message(const ApicMessage& message) override;
+    // The message (fixed or NMI) to the hardware-enabled local APIC whose APIC ID is
+    // `apic_id`, in whichever mode it is: no broadcast, logical or shorthand matching
+    // (KVM's PV send-IPI names APIC IDs: kvm_pv_ipi.hpp). 1 when it took the message.
+    u32 send_to_apic_id(const ApicMessage& message, u32 apic_id);
 
     // Whether `lapic` is in the message's destination (shorthands aside).
     static bool matches_destination(const ApicMessage& message, const VirtualLapic& lapic);

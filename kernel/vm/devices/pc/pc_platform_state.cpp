@@ -64,6 +64,9 @@ usize pc_state_save(const PcDevices& d, const PcClock& clock, u8* out, usize cap
     w.begin_record(kPvEoi);
     d.pv_eoi.save(w, d.vcpus);
     w.end_record();
+    w.begin_record(kStealTime);
+    d.steal_time.save(w, d.vcpus);
+    w.end_record();
     for (u32 i = 0; i < d.vcpus; ++i) {
         w.begin_record(kLapic);
         w.put_u32(i);
@@ -94,6 +97,7 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
     if (blob.check() != StateBlobError::None) return PcStateError::Framing;
     if (d.vcpus > kMaxVcpus) return PcStateError::VcpuCount;
     out.pv_eoi = PvEoi::State{};  // an optional record's state when it is absent
+    out.steal_time = StealTime::State{};
     u32 seen = 0;                 // bit n: record type n
     u32 lapics_seen = 0;
     StateRecord r;
@@ -124,6 +128,11 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
             case kPvEoi: {
                 StateReader payload(r.payload, r.length);
                 ok = d.pv_eoi.load(payload, d.vcpus, out.pv_eoi) && payload.done();
+                break;
+            }
+            case kStealTime: {
+                StateReader payload(r.payload, r.length);
+                ok = d.steal_time.load(payload, d.vcpus, out.steal_time) && payload.done();
                 break;
             }
             case kLapic: {
@@ -170,5 +179,6 @@ void pc_state_restore(const PcDevices& d, const PcPlatformState& s) {
     d.ioapic.restore(s.ioapic);
     d.kvm_clock.restore(s.kvm_clock, d.vcpus);
     d.pv_eoi.restore(s.pv_eoi, d.vcpus);
+    d.steal_time.restore(s.steal_time, d.vcpus);
     for (u32 i = 0; i < d.vcpus; ++i) d.lapics[i]->restore(s.lapics[i]);
 }

@@ -21,6 +21,7 @@
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
 #include "kernel/vm/devices/pc/pv_eoi.hpp"
+#include "kernel/vm/devices/pc/steal_time.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
@@ -43,11 +44,12 @@ enum RecordType : u32 {
     kLapic = 12,     // u32 vCPU index, then that vCPU's local APIC
     kKvmClock = 13,  // kvmclock's MSRs (KvmClock::save)
     kPvEoi = 14,     // MSR_KVM_PV_EOI_EN of each vCPU (PvEoi::save); optional: PV EOI off
+    kStealTime = 15,  // MSR_KVM_STEAL_TIME of each vCPU (StealTime::save); optional: steal time off
 };
 inline constexpr u32 kFirstRecord = kPlatform;
-inline constexpr u32 kLastRecord = kPvEoi;
+inline constexpr u32 kLastRecord = kStealTime;
 // Records a blob may leave out (a state saved before they existed): bit n for type n.
-inline constexpr u32 kOptionalRecords = 1u << kPvEoi;
+inline constexpr u32 kOptionalRecords = (1u << kPvEoi) | (1u << kStealTime);
 // As many vCPUs as a domain has at most (Domain::kMaxVcpus).
 inline constexpr u32 kMaxVcpus = 8;
 
@@ -67,6 +69,7 @@ struct PcDevices {
     VirtualIoapic& ioapic;
     KvmClock& kvm_clock;
     PvEoi& pv_eoi;
+    StealTime& steal_time;
     VirtualLapic* const* lapics;  // one per vCPU
     u32 vcpus;
 };
@@ -96,6 +99,7 @@ struct PcPlatformState {
     VirtualIoapic::State ioapic;
     KvmClock::State kvm_clock;
     PvEoi::State pv_eoi;  // all off when the blob has no kPvEoi record
+    StealTime::State steal_time;  // all off when the blob has no kStealTime record
     VirtualLapic::State lapics[pc_state::kMaxVcpus];
 };
 
