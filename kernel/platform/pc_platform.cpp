@@ -157,8 +157,8 @@ class PcPlatform final : public GuestClock,
 
     // --- Save and restore (pc_platform_state.hpp; docs/hypercalls.md "Platform state") --
     PcDevices devices() {
-        return {pic_, pit_,    port61_, rtc_,        com1_,   pm_,
-                reset_control_, pci_, kbc_, ioapic_, kvm_clock_, pv_eoi_, steal_time_, lapics_, domain_.vcpu_count};
+        return {pic_, pit_,    port61_,    rtc_,    com1_,       pm_,     reset_control_,    pci_,
+                kbc_, ioapic_, kvm_clock_, pv_eoi_, steal_time_, lapics_, domain_.vcpu_count};
     }
 
     // The devices' state and the clock they count on: device time (the guest's time
@@ -669,14 +669,14 @@ class PcPlatform final : public GuestClock,
     Pic8259Pair pic_;
     Pit8254 pit_;
     SystemControlPortB port61_;
-    KvmClock kvm_clock_;  // device time as KVM's paravirtual clock (Linux's kvm-clock)
-    PvEoi pv_eoi_;        // KVM's paravirtual EOI (kernel/vm/devices/pc/pv_eoi.hpp)
+    KvmClock kvm_clock_;    // device time as KVM's paravirtual clock (Linux's kvm-clock)
+    PvEoi pv_eoi_;          // KVM's paravirtual EOI (kernel/vm/devices/pc/pv_eoi.hpp)
     StealTime steal_time_;  // KVM's steal time (kernel/vm/devices/pc/steal_time.hpp)
     bool kvm_clock_bad_address_logged_ = false;
     // Bit n: vcpu n's first PV EOI enable was logged. Once per vCPU for the domain's
     // life, so that a guest turning the MSR off and on cannot fill Vireo's console.
     u64 pv_eoi_logged_ = 0;
-    u64 steal_time_logged_ = 0;  // the same for steal time
+    u64 steal_time_logged_ = 0;   // the same for steal time
     bool pv_ipi_logged_ = false;  // the domain's first PV send-IPI was logged
     CmosRtc rtc_;
     Uart16550 com1_;

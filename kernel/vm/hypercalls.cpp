@@ -72,9 +72,7 @@ bool handle_hypercall(Vcpu& vcpu, const GuestControlState& control) {
             case kDomainInfo: result = domain_info(vcpu, args[0]); break;
             case kVcpuStart: result = vcpu_start(vcpu, args[0], args[1], args[2]); break;
             case kDomainsAlive: result = domains_running(); break;
-            case kKvmSendIpi:
-                result = d.platform->kvm_send_ipi(vcpu, args[0], args[1], args[2], args[3], wide);
-                break;
+            case kKvmSendIpi: result = d.platform->kvm_send_ipi(vcpu, args[0], args[1], args[2], args[3], wide); break;
             default: result = control_hypercall(vcpu, number, args); break;
         }
     }

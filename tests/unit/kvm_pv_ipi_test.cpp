@@ -94,11 +94,11 @@ TEST(KvmPvIpi, AnNmiIsAnNmi) {
 
 TEST(KvmPvIpi, WhatKvmRefusesIsRefusedAndSendsNothing) {
     Machine m(4);
-    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, kFixed | 0x800 | 0xd0, true, 0), kKvmEinval);     // logical
+    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, kFixed | 0x800 | 0xd0, true, 0), kKvmEinval);       // logical
     EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, kFixed | (3u << 18) | 0xd0, true, 0), kKvmEinval);  // shorthand
-    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x500, true, 0), kKvmEinval);                      // INIT
-    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x600 | 0x10, true, 0), kKvmEinval);               // start-up
-    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x100 | 0xd0, true, 0), kKvmEinval);               // lowest priority
+    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x500, true, 0), kKvmEinval);                       // INIT
+    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x600 | 0x10, true, 0), kKvmEinval);                // start-up
+    EXPECT_EQ(kvm_pv_send_ipi(m.bus, 0b10, 0, 0, 0x100 | 0xd0, true, 0), kKvmEinval);                // lowest priority
     EXPECT_TRUE(m.requested(0xd0).empty());
     EXPECT_TRUE(m.wakeup.woken.empty());
 }

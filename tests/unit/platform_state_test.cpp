@@ -80,8 +80,8 @@ struct Pc {
     }
 
     PcDevices devices() {
-        return {pic, pit, port61, rtc,       com1,   pm,         reset_control,
-                pci, kbc, ioapic, kvm_clock, pv_eoi, steal_time, raw.data(), u32(raw.size())};
+        return {pic, pit,    port61,    rtc,    com1,       pm,         reset_control,  pci,
+                kbc, ioapic, kvm_clock, pv_eoi, steal_time, raw.data(), u32(raw.size())};
     }
     std::vector<u8> save() {
         const PcClock at{clock.now, tsc.tsc_at(clock.now), u32(tsc.tsc_hz() / 1000)};

@@ -98,7 +98,7 @@ PcStateError pc_state_load(const PcDevices& d, const u8* in, usize length, PcPla
     if (d.vcpus > kMaxVcpus) return PcStateError::VcpuCount;
     out.pv_eoi = PvEoi::State{};  // an optional record's state when it is absent
     out.steal_time = StealTime::State{};
-    u32 seen = 0;                 // bit n: record type n
+    u32 seen = 0;  // bit n: record type n
     u32 lapics_seen = 0;
     StateRecord r;
     while (blob.next(r)) {

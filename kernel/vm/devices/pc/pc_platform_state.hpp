@@ -21,8 +21,8 @@
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 #include "kernel/vm/devices/pc/pit8254_model.hpp"
 #include "kernel/vm/devices/pc/pv_eoi.hpp"
-#include "kernel/vm/devices/pc/steal_time.hpp"
 #include "kernel/vm/devices/pc/reset_control.hpp"
+#include "kernel/vm/devices/pc/steal_time.hpp"
 #include "kernel/vm/devices/pc/system_control_port_b.hpp"
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
 
@@ -41,9 +41,9 @@ enum RecordType : u32 {
     kPciHost = 9,   // 0xCF8 and the host bridge's configuration space
     kResetControl = 10,
     kIoapic = 11,
-    kLapic = 12,     // u32 vCPU index, then that vCPU's local APIC
-    kKvmClock = 13,  // kvmclock's MSRs (KvmClock::save)
-    kPvEoi = 14,     // MSR_KVM_PV_EOI_EN of each vCPU (PvEoi::save); optional: PV EOI off
+    kLapic = 12,      // u32 vCPU index, then that vCPU's local APIC
+    kKvmClock = 13,   // kvmclock's MSRs (KvmClock::save)
+    kPvEoi = 14,      // MSR_KVM_PV_EOI_EN of each vCPU (PvEoi::save); optional: PV EOI off
     kStealTime = 15,  // MSR_KVM_STEAL_TIME of each vCPU (StealTime::save); optional: steal time off
 };
 inline constexpr u32 kFirstRecord = kPlatform;
@@ -98,7 +98,7 @@ struct PcPlatformState {
     I8042::State kbc;
     VirtualIoapic::State ioapic;
     KvmClock::State kvm_clock;
-    PvEoi::State pv_eoi;  // all off when the blob has no kPvEoi record
+    PvEoi::State pv_eoi;          // all off when the blob has no kPvEoi record
     StealTime::State steal_time;  // all off when the blob has no kStealTime record
     VirtualLapic::State lapics[pc_state::kMaxVcpus];
 };
