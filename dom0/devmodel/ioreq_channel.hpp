@@ -41,6 +41,8 @@ public:
     void wait(int timeout_ms);
     // The doorbells rung since the last call (bit n: doorbell n).
     uint64_t take_doorbells();
+    // The domain's memory target as the hypervisor last wrote it into the page.
+    uint64_t memory_target() const { return __atomic_load_n(&page_->memory_target, __ATOMIC_ACQUIRE); }
     // Serves every request waiting in a slot: `serve` gets the slot and answers in its
     // `data` (reads); then the answer goes back and the vCPU runs on. How many it served.
     unsigned serve(const std::function<void(hypercall::IoreqSlot&)>& serve);

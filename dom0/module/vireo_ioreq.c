@@ -8,7 +8,11 @@
  *
  * Vireo's event line is a GSI of Domain-0's I/O APIC beyond the machine's (event_gsi):
  * an edge the hypervisor raises whenever it put work into such a page. Its handler wakes
- * the device models' waiters. */
+ * the device models' waiters. The line follows the CPU where a device model last went to
+ * sleep in poll(): the interrupt then wakes that vCPU and the waiter on it, where
+ * elsewhere it would cost a reschedule IPI and a second vCPU's wake-up on every request
+ * (with several busy device models it follows the latest; each move is two writes to the
+ * I/O APIC's redirection entry). */
 #include "vireo_ioreq.h"
 
 #include <linux/acpi.h>
@@ -30,13 +34,16 @@ struct vireo_ioreq_slot {
 struct vireo_ioreq_page {
 	u64 doorbells;
 	u32 vcpus;
-	u32 reserved[13];
+	u32 reserved0;
+	u64 memory_target;
+	u32 reserved[10];
 	struct vireo_ioreq_slot slots[VIREO_IOREQ_SLOTS];
 };
 
 static DECLARE_WAIT_QUEUE_HEAD(vireo_ioreq_wait);
 static int vireo_event_irq = -1;
 static atomic64_t vireo_event_count = ATOMIC64_INIT(0);
+static atomic_t vireo_event_cpu = ATOMIC_INIT(-1); /* where the line was steered last */
 
 static irqreturn_t vireo_event_interrupt(int irq, void *data)
 {
@@ -75,6 +82,7 @@ void vireo_event_line_stop(void)
 	if (vireo_event_irq >= 0)
 		free_irq(vireo_event_irq, NULL);
 	vireo_event_irq = -1;
+	atomic_set(&vireo_event_cpu, -1);
 }
 
 static s64 vireo_ioreq_call(u64 number, u64 domain, u64 argument)
@@ -143,10 +151,25 @@ static bool vireo_ioreq_has_work(struct vireo_file *file)
 	return false;
 }
 
+/* The event line to this CPU, where a device model is about to sleep (the CPU is a hint:
+ * the waiter may move, and the next poll steers the line again). */
+static void vireo_event_follow_waiter(void)
+{
+	int cpu = raw_smp_processor_id();
+
+	if (vireo_event_irq < 0 || atomic_read(&vireo_event_cpu) == cpu)
+		return;
+	if (atomic_xchg(&vireo_event_cpu, cpu) != cpu)
+		irq_set_affinity(vireo_event_irq, cpumask_of(cpu));
+}
+
 __poll_t vireo_ioreq_poll(struct file *filp, struct vireo_file *file, poll_table *wait)
 {
 	poll_wait(filp, &vireo_ioreq_wait, wait);
-	return vireo_ioreq_has_work(file) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (vireo_ioreq_has_work(file))
+		return EPOLLIN | EPOLLRDNORM;
+	vireo_event_follow_waiter();
+	return 0;
 }
 
 void vireo_ioreq_release(struct vireo_file *file)

@@ -3,6 +3,7 @@
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/foreign_mappings.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/passthrough/host_interrupts.hpp"
 #include "kernel/spinlock.hpp"
 #include "kernel/vm/hypercall_abi.hpp"
@@ -119,6 +120,7 @@ i64 domain_memory_target(Domain& d, u64 op, u64 bytes) {
                 if (bytes < least || bytes > most) return kErrorInvalid;
                 __atomic_store_n(&d.memory_target, bytes, __ATOMIC_RELAXED);
             }
+            ioreq_memory_target_changed(d);
             dom0_event_raise();  // its device model reads the target again
             return 0;
         }

@@ -7,6 +7,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_events.hpp"
 #include "kernel/domain/domain_table.hpp"
+#include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/platform/platform.hpp"
@@ -27,6 +28,7 @@ bool reload(Domain& d, const char** error) {
         return false;
     }
     __atomic_store_n(&d.memory_target, d.memory.layout_size(), __ATOMIC_RELAXED);
+    ioreq_memory_target_changed(d);
     GuestEntryState entry{};
     if (!d.image.reload(d, entry, error)) return false;
     for (u32 i = 0; i < d.vcpu_count; ++i) {

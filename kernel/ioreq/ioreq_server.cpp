@@ -238,9 +238,20 @@ i64 ioreq_attach(Domain& caller, Domain& target, u64 page_gfn) {
     auto* page = phys_to_virt<IoreqPage>(frame);
     *page = IoreqPage{};
     page->vcpus = target.vcpu_count;
+    page->memory_target = __atomic_load_n(&target.memory_target, __ATOMIC_RELAXED);
     __atomic_store_n(&s->page_, page, __ATOMIC_RELEASE);
     log_info("domain %u (%s): device model of domain %u attached", target.id, target.name, caller.id);
     return 0;
+}
+
+void ioreq_memory_target_changed(Domain& domain) {
+    IoreqServer* s = server_of(domain);
+    if (!s) return;
+    // Under the lock that detach takes: the page is Domain-0's again once detach returns.
+    LockGuard<SpinLock> guard(s->lock_);
+    if (s->page_)
+        __atomic_store_n(&s->page_->memory_target, __atomic_load_n(&domain.memory_target, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
 }
 
 i64 ioreq_detach(Domain& caller, Domain& target) {

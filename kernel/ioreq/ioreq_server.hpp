@@ -50,5 +50,8 @@ i64 ioreq_attach(Domain& caller, Domain& target, u64 page_gfn);
 i64 ioreq_detach(Domain& caller, Domain& target);
 i64 ioreq_map(Domain& caller, Domain& target, u64 kind, u64 base, u64 size, u64 stride);
 i64 ioreq_complete(Domain& caller, Domain& target, u64 vcpu_index);
+// The domain's memory target changed (domain_memory_target, a restart): its device
+// model's page shows the new one (IoreqPage::memory_target) before the event line rises.
+void ioreq_memory_target_changed(Domain& domain);
 // When the domain's resources go (every vCPU stopped): its server and forwarding devices.
 void ioreq_release(Domain& domain);

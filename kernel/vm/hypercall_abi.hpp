@@ -333,7 +333,12 @@ struct IoreqPage {
     // them (an atomic exchange with 0). Posted: the writing vCPU does not wait.
     uint64_t doorbells;
     uint32_t vcpus;  // slots in use
-    uint32_t reserved[13];
+    uint32_t reserved0;
+    // The domain's memory target (domain_memory_target), which the hypervisor writes here
+    // at the attach and whenever it changes, before it raises the event line: the device
+    // model's balloon follows it without a call on each wake-up.
+    uint64_t memory_target;
+    uint32_t reserved[10];
     IoreqSlot slots[kIoreqSlots];
 };
 static_assert(sizeof(IoreqPage) == 320);

@@ -263,8 +263,7 @@ int guest_main(uint32_t, uint32_t) {
     // 3. KVM's PV send-IPI to vCPU 1, halted again. First what KVM refuses (nothing is
     // sent) and an APIC ID nobody has (none taken).
     using namespace hypercall;
-    CHECK(call_hypervisor4(kKvmSendIpi, 1u << kTargetApicId, 0, 0, kFixed | (1u << 11) | kIpiVector) ==
-              kErrorInvalid,
+    CHECK(call_hypervisor4(kKvmSendIpi, 1u << kTargetApicId, 0, 0, kFixed | (1u << 11) | kIpiVector) == kErrorInvalid,
           "PV send-IPI refuses a logical destination");
     CHECK(call_hypervisor4(kKvmSendIpi, 1u << kTargetApicId, 0, 0, kFixed | (3u << 18) | kIpiVector) == kErrorInvalid,
           "PV send-IPI refuses a shorthand");
