@@ -43,7 +43,8 @@ struct vireo_ioreq_page {
 static DECLARE_WAIT_QUEUE_HEAD(vireo_ioreq_wait);
 static int vireo_event_irq = -1;
 static atomic64_t vireo_event_count = ATOMIC64_INIT(0);
-static atomic_t vireo_event_cpu = ATOMIC_INIT(-1); /* where the line was steered last */
+static int vireo_event_cpu = -1; /* where the line was steered last */
+static DEFINE_SPINLOCK(vireo_event_steer_lock);
 
 static irqreturn_t vireo_event_interrupt(int irq, void *data)
 {
@@ -82,7 +83,7 @@ void vireo_event_line_stop(void)
 	if (vireo_event_irq >= 0)
 		free_irq(vireo_event_irq, NULL);
 	vireo_event_irq = -1;
-	atomic_set(&vireo_event_cpu, -1);
+	vireo_event_cpu = -1;
 }
 
 static s64 vireo_ioreq_call(u64 number, u64 domain, u64 argument)
@@ -157,10 +158,13 @@ static void vireo_event_follow_waiter(void)
 {
 	int cpu = raw_smp_processor_id();
 
-	if (vireo_event_irq < 0 || atomic_read(&vireo_event_cpu) == cpu)
+	if (vireo_event_irq < 0 || READ_ONCE(vireo_event_cpu) == cpu)
 		return;
-	if (atomic_xchg(&vireo_event_cpu, cpu) != cpu)
-		irq_set_affinity(vireo_event_irq, cpumask_of(cpu));
+	/* One steer at a time, so the line and vireo_event_cpu agree. */
+	spin_lock(&vireo_event_steer_lock);
+	if (vireo_event_cpu != cpu && irq_set_affinity(vireo_event_irq, cpumask_of(cpu)) == 0)
+		WRITE_ONCE(vireo_event_cpu, cpu);
+	spin_unlock(&vireo_event_steer_lock);
 }
 
 __poll_t vireo_ioreq_poll(struct file *filp, struct vireo_file *file, poll_table *wait)

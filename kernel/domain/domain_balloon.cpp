@@ -120,7 +120,12 @@ i64 domain_memory_target(Domain& d, u64 op, u64 bytes) {
                 if (bytes < least || bytes > most) return kErrorInvalid;
                 __atomic_store_n(&d.memory_target, bytes, __ATOMIC_RELAXED);
             }
-            ioreq_memory_target_changed(d);
+            {
+                // Its device model's page: the server goes with the domain's resources,
+                // which a destroy meanwhile releases only after this use.
+                const DomainPlatformUse use(d);
+                if (use.platform()) ioreq_memory_target_changed(d);
+            }
             dom0_event_raise();  // its device model reads the target again
             return 0;
         }

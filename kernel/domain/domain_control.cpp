@@ -54,9 +54,16 @@ i64 domain_pause(Domain& d) {
 i64 domain_unpause(Domain& d) {
     {
         LockGuard<SpinLock> guard(d.lock);
+        // While paused its RAM and devices may have been given another state (a
+        // restore): each vCPU's steal-time record is looked at again before it enters,
+        // whatever it says (the scheduler's resume). Before the unpause, while no vCPU
+        // runs; harmless for a domain that was not paused. And paused is not waiting for
+        // a CPU: no steal time for it.
+        for (u32 i = 0; i < d.vcpu_count; ++i) {
+            __atomic_store_n(&d.vcpus[i].resume_due, true, __ATOMIC_RELAXED);
+            __atomic_store_n(&d.vcpus[i].preempted_tsc, 0, __ATOMIC_RELAXED);
+        }
         if (!d.lifecycle.apply(LifecycleEvent::Unpause)) return hypercall::kErrorWrongState;
-        // Paused is not waiting for a CPU: no steal time for it (the scheduler's resume).
-        for (u32 i = 0; i < d.vcpu_count; ++i) __atomic_store_n(&d.vcpus[i].preempted_tsc, 0, __ATOMIC_RELAXED);
     }
     domain_events::state_changed();
     if (d.restart_requested) domain_request_restart(d);  // a reset the pause held back

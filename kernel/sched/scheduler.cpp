@@ -417,10 +417,10 @@ u64 tsc_to_ns(u64 ticks) {
 void note_switch(RunQueue& q, Vcpu& next) {
     Vcpu* last = q.last;
     q.last = &next;
-    next.resume_due = true;
+    __atomic_store_n(&next.resume_due, true, __ATOMIC_RELAXED);
     if (!last || !can_run(*last) || !last->gate.try_enter(last->domain->lifecycle)) return;
     __atomic_store_n(&last->preempted_tsc, x86::rdtsc(), __ATOMIC_RELAXED);
-    last->resume_due = true;
+    __atomic_store_n(&last->resume_due, true, __ATOMIC_RELAXED);
     last->domain->platform->vcpu_preempted(*last);
     last->gate.leave();
 }
@@ -428,7 +428,7 @@ void note_switch(RunQueue& q, Vcpu& next) {
 // Before `v` enters, in its RunGate: its steal-time record takes the time it waited and
 // loses the preempted mark, and a TLB flush another vCPU asked of it meanwhile is done.
 void resume(Vcpu& v) {
-    v.resume_due = false;
+    __atomic_store_n(&v.resume_due, false, __ATOMIC_RELAXED);
     const u64 since = __atomic_exchange_n(&v.preempted_tsc, 0, __ATOMIC_RELAXED);
     const u64 now = x86::rdtsc();
     const u64 waited = since && now > since ? tsc_to_ns(now - since) : 0;
@@ -443,7 +443,7 @@ bool run_vcpu(Vcpu& v) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return false;
     const u64 start = x86::rdtsc();
     bool own_exit = false;
-    if (v.resume_due) resume(v);
+    if (__atomic_load_n(&v.resume_due, __ATOMIC_RELAXED)) resume(v);
     // A vCPU waiting for a device model in Domain-0 does not enter; one whose answer
     // came has its exit handled again first (kernel/ioreq/ioreq_server.hpp).
     // (Each ioreq_ call is for a vCPU with a device model only: tested here, not called.)

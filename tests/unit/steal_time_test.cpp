@@ -116,6 +116,27 @@ TEST(StealTime, AFlushRequestInAPreemptedRecordIsHandedToTheCaller) {
     EXPECT_TRUE(st.resumed(0, 0, ram));
 }
 
+// RAM whose guest changes the preempted byte between every read and exchange.
+class ContendedRam final : public GuestPhysicalMemory {
+public:
+    bool read(u64 gpa, void* dst, usize len) override { return ram.read(gpa, dst, len); }
+    bool write(u64 gpa, const void* src, usize len) override { return ram.write(gpa, src, len); }
+    bool compare_exchange(u64, u64, u64, usize, bool& exchanged) override {
+        exchanged = false;
+        return true;
+    }
+    SparseGuestRam ram{64 * MiB};
+};
+
+TEST(StealTime, AByteTheGuestKeepsChangingEndsAtZeroWithAFlush) {
+    ContendedRam contended;
+    StealTime st;
+    ASSERT_TRUE(st.msr_write(0, kRecord | StealTime::kEnable, contended));
+    set_preempted_byte(contended.ram, StealTime::kPreempted);
+    EXPECT_TRUE(st.resumed(0, 0, contended)) << "whatever request the guest made meanwhile is honoured";
+    EXPECT_EQ(record_of(contended.ram).preempted, 0u) << "the vCPU never runs marked preempted";
+}
+
 TEST(StealTime, ResetTurnsItOff) {
     SparseGuestRam ram(64 * MiB);
     StealTime st;

@@ -52,13 +52,17 @@ bool StealTime::resumed(u32 vcpu, u64 waited_ns, GuestPhysicalMemory& memory) {
     const u64 at = base + kPreemptedOffset;
     for (u32 tries = 0; tries < 64; ++tries) {
         u8 current;
-        if (!memory.read(at, &current, 1)) return false;
+        if (!memory.read(at, &current, 1)) return true;  // not RAM now (ballooned): flush
         if (!current) return false;
         bool exchanged = false;
-        if (!memory.compare_exchange(at, current, 0, 1, exchanged)) return false;
+        if (!memory.compare_exchange(at, current, 0, 1, exchanged)) return true;
         if (exchanged) return (current & kFlushTlb) != 0;
     }
-    // The guest kept changing the byte: flush anyway, which is never wrong.
+    // The guest kept changing the byte: 0 it is all the same, and a flush, which is
+    // never wrong, covers whatever request the plain write overwrote. A request after
+    // the write finds the vCPU not preempted.
+    const u8 zero = 0;
+    memory.write(at, &zero, 1);
     return true;
 }
 
