@@ -253,6 +253,7 @@ void GuestMemory::free_ram() {
 }
 
 void GuestMemory::destroy() {
+    frames_changed();
     dirty_log_ = false;
     free_retired_tables();  // no CPU walks the tables any more
     free_ram();             // before the tables go: they name the frames populated back
@@ -429,6 +430,7 @@ GuestMemory::BalloonError GuestMemory::balloon_release(u64 gpa, PhysAddr& frame)
     if (!with_p2m(nested_tables_, format_, [&](auto& p2m) { return p2m.unmap(gpa, kPageSize); }))
         return BalloonError::NoMemory;
     frame = e.frame & ~(kPageSize - 1);
+    frames_changed();
     balloon_.release(page);
     if (quota_) quota_->uncharge(kPageSize);
     return BalloonError::None;
@@ -462,6 +464,7 @@ GuestMemory::BalloonError GuestMemory::balloon_populate(u64 gpa) {
         if (quota_) quota_->uncharge(kPageSize);
         return BalloonError::NoMemory;
     }
+    frames_changed();
     balloon_.populate(page);
     return BalloonError::None;
 }
@@ -533,6 +536,12 @@ void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) {
         }
     }
     return phys_to_virt(chunks_[ram_offset / kChunkSize] + ram_offset % kChunkSize);
+}
+
+const void* GuestMemory::page_view(u64 gpa, usize len) {
+    if (len == 0 || (gpa & (kPageSize - 1)) + len > kPageSize || !contains(gpa, len)) return nullptr;
+    usize contiguous;
+    return host_pointer(gpa, contiguous);  // null for a released page
 }
 
 bool GuestMemory::read(u64 gpa, void* dst, usize len) {

@@ -166,6 +166,11 @@ public:
     bool read(u64 gpa, void* dst, usize len) override;
     bool write(u64 gpa, const void* src, usize len) override;
     bool compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) override;
+    // The host frames behind RAM change only when the balloon takes or gives a page, or
+    // the memory is destroyed: each bumps the generation (before a released frame can be
+    // freed, which waits for every CPU's flush: balloon_release).
+    const void* page_view(u64 gpa, usize len) override;
+    const u64* frames_generation() const override { return &frames_generation_; }
 
 private:
     // Where RAM at `gpa` (inside a range) is in the hypervisor's view, and how many bytes
@@ -200,6 +205,8 @@ private:
     u64 retired_count_ = 0;
     // Ballooned pages; changed under p2m_lock_, read without it (atomics).
     BalloonPages balloon_;
+    u64 frames_generation_ = 0;  // atomic; page_view
+    void frames_changed() { __atomic_add_fetch(&frames_generation_, 1, __ATOMIC_RELEASE); }
     // Frees every frame the domain owns: its chunks, or page by page where pages were
     // ballooned (BalloonPages::free_plan); before the tables go.
     void free_ram();

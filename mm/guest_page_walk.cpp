@@ -108,6 +108,7 @@ bool Walker::permitted(bool page_writable, bool page_user, bool page_executable)
 
 WalkResult Walker::walk_once(GuestTranslation& out, bool update_ad, bool& retry) const {
     retry = false;
+    UsedEntry out_path_pdpte = {0, 0, 0};
     const u64 addr_mask = bit_range(maxphyaddr - 1, 12);
     const bool bits32 = mode == GuestPagingMode::Bits32;
     const u32 entry_size = bits32 ? 4 : 8;
@@ -131,6 +132,8 @@ WalkResult Walker::walk_once(GuestTranslation& out, bool update_ad, bool& retry)
             pdpte = state.pae_pdptes[i];
         } else if (!memory.read(pdpte_gpa, &pdpte, sizeof(pdpte))) {
             return bad_table(pdpte_gpa);
+        } else {
+            out_path_pdpte = {pdpte_gpa, pdpte, 8};
         }
         if ((pdpte & kPresent) == 0) return page_fault(0);
         if ((pdpte & (bit_range(2, 1) | bit_range(8, 6) | bit_range(63, maxphyaddr))) != 0)
@@ -226,6 +229,17 @@ WalkResult Walker::walk_once(GuestTranslation& out, bool update_ad, bool& retry)
     out.writable = page_writable;
     out.user = page_user;
     out.executable = page_executable;
+    GuestWalkPath& path = out.path;
+    path.count = 0;
+    path.entry_size = u8(entry_size);
+    if (out_path_pdpte.size) {
+        path.gpa[path.count] = out_path_pdpte.gpa;
+        path.value[path.count++] = out_path_pdpte.value;
+    }
+    for (u32 i = 0; i < used_count; ++i) {
+        path.gpa[path.count] = used[i].gpa;
+        path.value[path.count++] = used[i].value;
+    }
     return {};
 }
 
@@ -243,6 +257,7 @@ WalkResult walk(GuestPhysicalMemory& memory, const GuestPagingState& state, u64 
     if (mode == GuestPagingMode::Level4 && !canonical(linear, 48)) return {WalkResult::NonCanonical, 0, linear};
     if (mode == GuestPagingMode::Level5 && !canonical(linear, 57)) return {WalkResult::NonCanonical, 0, linear};
     if (mode == GuestPagingMode::None) {
+        out.path = {};
         out.gpa = linear;
         out.page_size = kPageSize;
         out.writable = true;

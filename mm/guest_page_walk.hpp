@@ -38,6 +38,16 @@ public:
     // Used for the A/D flags and KVM's steal-time flags, which the guest may be changing
     // concurrently.
     virtual bool compare_exchange(u64 gpa, u64 expected, u64 desired, usize size, bool& exchanged) = 0;
+    // Where [gpa, gpa + len), inside one 4 KiB page of RAM, is in the hypervisor's view,
+    // for a reader that keeps the pointer across exits: it stays valid while the counter
+    // frames_generation() points to (read atomically) keeps the value it had before the
+    // view was taken. Null where that cannot be promised (then so is the counter).
+    virtual const void* page_view(u64 gpa, usize len) {
+        (void)gpa;
+        (void)len;
+        return nullptr;
+    }
+    virtual const u64* frames_generation() const { return nullptr; }
 
 protected:
     ~GuestPhysicalMemory() = default;
@@ -124,6 +134,20 @@ using WalkFault = WalkResult;
 const char* walk_result_name(WalkResult::Kind kind);
 inline const char* walk_result_name(const WalkResult& result) { return walk_result_name(result.kind); }
 
+// The paging-structure entries a walk read, root first (PAE's PDPTE too when it came
+// from guest memory), as it read them: while each still holds the same value, accessed
+// and dirty flags aside (they change no translation, SDM vol. 3A 4.8), the same linear
+// address under the same CR0, CR3, CR4 and EFER translates the same way. Entries are 8
+// bytes, 4 in 32-bit paging.
+struct GuestWalkPath {
+    static constexpr u32 kMaxEntries = 6;
+    static constexpr u64 kAccessedDirty = (1ull << 5) | (1ull << 6);
+    u64 gpa[kMaxEntries] = {};
+    u64 value[kMaxEntries] = {};
+    u8 count = 0;
+    u8 entry_size = 8;
+};
+
 // A successful translation. The rights are those of the page itself, combined over every
 // level (R/W and U/S set at all levels, XD at none or NXE = 0); CR0.WP, SMEP and SMAP,
 // which depend on the access, were already applied to the access that was checked.
@@ -133,6 +157,7 @@ struct GuestTranslation {
     bool writable = false;
     bool user = false;
     bool executable = false;
+    GuestWalkPath path;  // empty without paging
 };
 
 inline constexpr u32 kMaxWalkAttempts = 16;

@@ -7,6 +7,7 @@
 #include "kernel/percpu.hpp"
 #include "kernel/vm/control_register_rules.hpp"
 #include "kernel/vm/debug_registers.hpp"
+#include "kernel/vm/exit_fast_path.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -134,51 +135,70 @@ void SvmVcpu::follow_tsc_base(const Vcpu& vcpu) {
         vmcb_->control.intercept_misc1 |= intercept1::kRdtsc;
 }
 
-void SvmVcpu::run(Vcpu& vcpu, VmExit& exit) {
-    follow_tsc_base(vcpu);
+bool SvmVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
     VmcbStateSaveArea& s = vmcb_->save;
     VmcbControlArea& c = vmcb_->control;
+    for (;;) {
+        follow_tsc_base(vcpu);
+        // An NMI to deliver, an interrupt shadow or a step of Vireo's own: rare, and
+        // looked at in one test at every other entry (the fast path's loop, issue 17).
+        const bool hold_interrupt =
+            (vcpu.events.nmi_pending || single_step_ || (c.interrupt_shadow & 1)) && prepare_special_entry(vcpu);
+        s.rax = vcpu.regs[Gpr::Rax];
+        s.rsp = vcpu.regs[Gpr::Rsp];
+        s.rip = vcpu.regs.rip;
+        s.rflags = vcpu.regs.rflags;
+        // Nothing to inject and no V_IRQ: what events_to_vmcb would leave, without the call.
+        if (vcpu.events.quiet() && !(c.int_ctl & kIntCtlVIrq))
+            c.event_inject = 0;
+        else
+            events_to_vmcb(vcpu.events, *vmcb_, redelivery_);
+
+        // Another vCPU (with other nested tables under the same ASID) may have run here.
+        PerCpu& cpu = this_cpu();
+        if (cpu.last_vcpu_uid != vcpu.uid) {
+            c.tlb_control = kTlbControlFlushAll;
+            cpu.last_vcpu_uid = vcpu.uid;
+        }
+        svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);  // sets RFLAGS.IF under GIF=0
+        x86::cli();
+        c.tlb_control = 0;
+
+        vcpu.regs[Gpr::Rax] = s.rax;
+        vcpu.regs[Gpr::Rsp] = s.rsp;
+        vcpu.regs.rip = s.rip;
+        vcpu.regs.rflags = s.rflags;
+        if (redelivery_.active || (c.exit_int_info & event::kValid) || (c.int_ctl & kIntCtlVIrq))
+            events_from_vmcb(*vmcb_, vcpu.events, redelivery_);
+        else
+            vcpu.events.interrupt_requested = false;  // none was, or the guest took it
+        if (hold_interrupt) vcpu.events.interrupt_requested = true;
+        if (iret_pending_ && vcpu.regs.rip != iret_rip_) {
+            iret_pending_ = false;
+            nmi_blocked_ = false;
+        }
+        translate_exit(vcpu, exit);
+        if (nmi_exit(vcpu)) exit.kind = ExitKind::InterruptWindow;
+        const FastExit fast = handle_exit_fast(*this, vcpu, exit, bounds);
+        if (fast != FastExit::Reenter) return fast == FastExit::Handled;
+    }
+}
+
+bool SvmVcpu::prepare_special_entry(Vcpu& vcpu) {
     prepare_nmi(vcpu);  // may set TF: before RFLAGS goes into the VMCB
     // QEMU's TCG ignores the VMCB's interrupt shadow at VMRUN and takes a requested
     // V_IRQ at once: after an exit between STI and HLT, the interrupt would come before
     // the HLT, which then waits for good (a lost wake-up). So while the shadow lasts the
     // interrupt stays requested here but not in V_IRQ, and the shadow's instruction is
     // single-stepped; the next entry requests it (on hardware it waits the same way).
-    const bool shadow = c.interrupt_shadow & 1;
+    const bool shadow = vmcb_->control.interrupt_shadow & 1;
     if (shadow && vcpu.events.interrupt_requested) request_single_step(vcpu, false);
     settle_single_step(vcpu);
     // While Vireo's step lasts, no virtual interrupt either: one delivered before the
     // stepped instruction would save Vireo's TF in its frame (as an injection would).
     const bool hold_interrupt = vcpu.events.interrupt_requested && (shadow || stepping_here(vcpu));
     if (hold_interrupt) vcpu.events.interrupt_requested = false;
-    s.rax = vcpu.regs[Gpr::Rax];
-    s.rsp = vcpu.regs[Gpr::Rsp];
-    s.rip = vcpu.regs.rip;
-    s.rflags = vcpu.regs.rflags;
-    events_to_vmcb(vcpu.events, *vmcb_, redelivery_);
-
-    // Another vCPU (with other nested tables under the same ASID) may have run here.
-    PerCpu& cpu = this_cpu();
-    if (cpu.last_vcpu_uid != vcpu.uid) {
-        c.tlb_control = kTlbControlFlushAll;
-        cpu.last_vcpu_uid = vcpu.uid;
-    }
-    svm_world_switch(vmcb_pa_, cpu.svm_host_vmsave_area, vcpu.regs.gpr);  // sets RFLAGS.IF under GIF=0
-    x86::cli();
-    c.tlb_control = 0;
-
-    vcpu.regs[Gpr::Rax] = s.rax;
-    vcpu.regs[Gpr::Rsp] = s.rsp;
-    vcpu.regs.rip = s.rip;
-    vcpu.regs.rflags = s.rflags;
-    events_from_vmcb(*vmcb_, vcpu.events, redelivery_);
-    if (hold_interrupt) vcpu.events.interrupt_requested = true;
-    if (iret_pending_ && vcpu.regs.rip != iret_rip_) {
-        iret_pending_ = false;
-        nmi_blocked_ = false;
-    }
-    translate_exit(exit);
-    if (nmi_exit(vcpu)) exit.kind = ExitKind::InterruptWindow;
+    return hold_interrupt;
 }
 
 void SvmVcpu::prepare_nmi(Vcpu& vcpu) {
@@ -258,25 +278,44 @@ bool SvmVcpu::nmi_exit(Vcpu& vcpu) {
     return false;
 }
 
-void SvmVcpu::translate_exit(VmExit& exit) const {
+// The length of the intercepted instruction WHICH. With NRIP save, instruction
+// intercepts leave the next RIP in the VMCB (APM vol. 2 15.7.1). QEMU's TCG has none
+// (shared/research/svm-under-qemu-tcg.md): then the vCPU's cache of the instructions it
+// exited on knows it when it decoded the same bytes at the same place before, under the
+// same translation (kernel/vm/exit_instruction_cache.hpp). 0: the handler decodes.
+__attribute__((always_inline)) inline u8 SvmVcpu::instruction_length(Vcpu& vcpu, InterceptedInstruction which,
+                                                                     GuestCpuMode mode) {
     const VmcbControlArea& c = vmcb_->control;
-    exit = VmExit{};
+    const VmcbStateSaveArea& s = vmcb_->save;
+    if (g_nrip_save) return c.next_rip > s.rip && c.next_rip - s.rip <= 15 ? u8(c.next_rip - s.rip) : 0;
+    const u64 linear = s.cs.base + s.rip;
+    const GuestFetchContext at{
+        mode == GuestCpuMode::Long64 ? linear : linear & 0xffffffffull, s.cr0, s.cr3, s.cr4, guest_efer(), mode, s.cpl};
+    return vcpu.exit_instructions.lookup(at, which);
+}
+
+__attribute__((always_inline)) inline void SvmVcpu::translate_exit(Vcpu& vcpu, VmExit& exit) {
+    const VmcbControlArea& c = vmcb_->control;
+    // Every path below sets the kind and the union member it uses: no clearing of the
+    // whole exit at each one.
     exit.raw_reason = c.exit_code;
-    // With NRIP save, instruction intercepts leave the next RIP in the VMCB (APM vol. 2
-    // 15.7.1); QEMU's TCG has no NRIP (shared/research/svm-under-qemu-tcg.md).
-    if (g_nrip_save && c.next_rip > vmcb_->save.rip && c.next_rip - vmcb_->save.rip <= 15) {
-        switch (static_cast<ExitCode>(c.exit_code)) {
-            case ExitCode::Cpuid:
-            case ExitCode::Hlt:
-            case ExitCode::Vmmcall:
-            case ExitCode::Msr:
-            case ExitCode::Invd:
-            case ExitCode::Wbinvd:
-            case ExitCode::Xsetbv: exit.instruction_length = u8(c.next_rip - vmcb_->save.rip); break;
-            default: break;
-        }
-    }
+    exit.instruction_length = 0;
     const u64 code = c.exit_code;
+    // The instruction intercepts that NRIP save covers (APM vol. 2 15.7.1).
+    InterceptedInstruction which;
+    switch (static_cast<ExitCode>(code)) {
+        case ExitCode::Cpuid: which = InterceptedInstruction::Cpuid; break;
+        case ExitCode::Hlt: which = InterceptedInstruction::Hlt; break;
+        case ExitCode::Vmmcall: which = InterceptedInstruction::Vmmcall; break;
+        case ExitCode::Msr: which = c.exit_info1 ? InterceptedInstruction::Wrmsr : InterceptedInstruction::Rdmsr; break;
+        case ExitCode::Invd:
+        case ExitCode::Wbinvd: which = InterceptedInstruction::InvdOrWbinvd; break;
+        case ExitCode::Xsetbv: which = InterceptedInstruction::Xsetbv; break;
+        default: which = InterceptedInstruction::Count; break;
+    }
+    // The CPU mode, for the cache's key and a hypercall's width.
+    const GuestCpuMode mode = which != InterceptedInstruction::Count ? cpu_mode() : GuestCpuMode::Real;
+    if (which != InterceptedInstruction::Count) exit.instruction_length = instruction_length(vcpu, which, mode);
     if ((code & 0xffffffffull) == u64(ExitCode::Invalid)) {
         exit.kind = ExitKind::InvalidGuestState;
         return;
@@ -290,7 +329,10 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
         case ExitCode::Cpuid: exit.kind = ExitKind::Cpuid; return;
         case ExitCode::Msr: exit.kind = c.exit_info1 ? ExitKind::MsrWrite : ExitKind::MsrRead; return;
         case ExitCode::Hlt: exit.kind = ExitKind::Hlt; return;
-        case ExitCode::Vmmcall: exit.kind = ExitKind::Hypercall; return;
+        case ExitCode::Vmmcall:
+            exit.kind = ExitKind::Hypercall;
+            exit.hypercall = {vmcb_->save.cpl, mode == GuestCpuMode::Long64};
+            return;
         case ExitCode::Shutdown: exit.kind = ExitKind::TripleFault; return;
         case ExitCode::Intr:
         case ExitCode::Nmi:
@@ -368,6 +410,13 @@ void SvmVcpu::translate_exit(VmExit& exit) const {
     }
 }
 
+GuestCpuMode SvmVcpu::cpu_mode() const {
+    const VmcbStateSaveArea& s = vmcb_->save;
+    if (!(s.cr0 & kCr0Pe)) return GuestCpuMode::Real;
+    if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9))) return GuestCpuMode::Long64;
+    return (s.cs.attrib & (1 << 10)) ? GuestCpuMode::Protected32 : GuestCpuMode::Protected16;
+}
+
 GuestControlState SvmVcpu::control_state() const {
     const VmcbStateSaveArea& s = vmcb_->save;
     GuestControlState g{};
@@ -385,14 +434,7 @@ GuestControlState SvmVcpu::control_state() const {
     g.cpl = s.cpl;
     g.stack_32bit = (s.ss.attrib & (1 << 10)) != 0;  // VMCB attribute bit 10 is D/B (APM vol. 2 15.5.1)
     g.cs_long = (s.cs.attrib & (1 << 9)) != 0;       // and bit 9 is L
-    if (!(s.cr0 & kCr0Pe))
-        g.mode = GuestCpuMode::Real;
-    else if ((s.efer & kEferLma) && (s.cs.attrib & (1 << 9)))
-        g.mode = GuestCpuMode::Long64;
-    else if (s.cs.attrib & (1 << 10))
-        g.mode = GuestCpuMode::Protected32;
-    else
-        g.mode = GuestCpuMode::Protected16;
+    g.mode = cpu_mode();
     return g;
 }
 

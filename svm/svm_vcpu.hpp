@@ -15,7 +15,7 @@ public:
     bool init(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
     ~SvmVcpu() override;
 
-    void run(Vcpu& vcpu, VmExit& exit) override;
+    bool run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) override;
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override { vmcb_->save.cr2 = value; }
@@ -37,7 +37,12 @@ public:
     usize footprint_bytes() const override { return sizeof(*this) + kPageSize; }  // the VMCB
 
 private:
-    void translate_exit(VmExit& exit) const;
+    void translate_exit(Vcpu& vcpu, VmExit& exit);
+    // Before an entry with an NMI pending, an interrupt shadow or Vireo's step: true when
+    // a requested interrupt is held back from this entry.
+    bool prepare_special_entry(Vcpu& vcpu);
+    u8 instruction_length(Vcpu& vcpu, InterceptedInstruction which, GuestCpuMode mode);
+    GuestCpuMode cpu_mode() const;  // from CR0.PE, EFER.LMA and CS.L/D (SDM vol. 3A 2.2)
     // The guest's EFER into the VMCB. QEMU's TCG stops executing a guest (and the
     // physical CPU with it: no interrupt exits it) that VMRUN enters with EFER.LME set
     // while CR4.PAE and CR0.PG are clear, a legal state in which LME has no effect until

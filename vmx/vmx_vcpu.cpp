@@ -16,6 +16,7 @@
 #include "kernel/vm/control_register_rules.hpp"
 #include "kernel/vm/control_register_writes.hpp"
 #include "kernel/vm/debug_registers.hpp"
+#include "kernel/vm/exit_fast_path.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
 #include "mm/kernel_address_space.hpp"
@@ -319,65 +320,72 @@ void VmxVcpu::load_syscall_msrs() {
     x86::wrmsr(Msr::KernelGsBase, kernel_gs_base_);
 }
 
-void VmxVcpu::run(Vcpu& vcpu, VmExit& exit) {
-    control_cached_ = false;
-    prepare_vmcs(vcpu);
-    PerCpu& cpu = this_cpu();
-    if (cpu.last_vcpu_uid != vcpu.uid) {
-        load_syscall_msrs();
-        cpu.last_vcpu_uid = vcpu.uid;
-    }
-    write(FieldNatural::GuestRsp, vcpu.regs[Gpr::Rsp]);
-    write(FieldNatural::GuestRip, vcpu.regs.rip);
-    write(FieldNatural::GuestRflags, vcpu.regs.rflags);
-    // The entry control must match the guest's EFER.LMA (SDM 26.3.1.1), which the guest
-    // changes itself by enabling paging with EFER.LME set.
-    u32 entry = entry_controls_ & ~entry_ctl::kIa32eModeGuest;
-    if (read(Field64::GuestEfer) & kEferLma) entry |= entry_ctl::kIa32eModeGuest;
-    if (entry != entry_controls_) {
-        write(Field32::EntryControls, entry);
-        entry_controls_ = entry;
-    }
-    prepare_event_injection(vcpu.events);
-    const Capabilities* caps = capabilities();
-    if (caps->preemption_timer) {
-        constexpr u64 kPreemptMicroseconds = 2000;  // as the scheduler tick
-        const u64 ticks = (tsc_hz() / 1000000 * kPreemptMicroseconds) >> caps->preemption_timer_shift;
-        write(Field32::PreemptionTimerValue, u32(ticks > 0xffffffffull ? 0xffffffffull : (ticks ? ticks : 1)));
-    }
+bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
+    for (;;) {
+        control_cached_ = false;
+        prepare_vmcs(vcpu);
+        PerCpu& cpu = this_cpu();
+        if (cpu.last_vcpu_uid != vcpu.uid) {
+            load_syscall_msrs();
+            cpu.last_vcpu_uid = vcpu.uid;
+        }
+        write(FieldNatural::GuestRsp, vcpu.regs[Gpr::Rsp]);
+        write(FieldNatural::GuestRip, vcpu.regs.rip);
+        write(FieldNatural::GuestRflags, vcpu.regs.rflags);
+        // The entry control must match the guest's EFER.LMA (SDM 26.3.1.1), which the guest
+        // changes itself by enabling paging with EFER.LME set.
+        u32 entry = entry_controls_ & ~entry_ctl::kIa32eModeGuest;
+        if (read(Field64::GuestEfer) & kEferLma) entry |= entry_ctl::kIa32eModeGuest;
+        if (entry != entry_controls_) {
+            write(Field32::EntryControls, entry);
+            entry_controls_ = entry;
+        }
+        prepare_event_injection(vcpu.events);
+        const Capabilities* caps = capabilities();
+        if (caps->preemption_timer) {
+            constexpr u64 kPreemptMicroseconds = 2000;  // as the scheduler tick
+            const u64 ticks = (tsc_hz() / 1000000 * kPreemptMicroseconds) >> caps->preemption_timer_shift;
+            write(Field32::PreemptionTimerValue, u32(ticks > 0xffffffffull ? 0xffffffffull : (ticks ? ticks : 1)));
+        }
 
-    x86::write_cr2(guest_cr2_);  // VMX does not switch CR2
-    const int failed = vmx_world_switch(vcpu.regs.gpr, launched_ ? 1 : 0);
-    guest_cr2_ = x86::read_cr2();
-    // SWAPGS changes IA32_KERNEL_GS_BASE without an exit: the live value is the guest's,
-    // and it must be the one restored when this vCPU comes back after another ran here.
-    kernel_gs_base_ = x86::rdmsr(Msr::KernelGsBase);
-    // VM exit leaves RFLAGS.IF clear; a host interrupt that caused the exit is still
-    // pending in the local APIC. Interrupts stay enabled while the exit is handled, so
-    // it is taken soon (an STI window of one instruction is not enough under Bochs, and
-    // a tick left pending would make every entry exit at once); the scheduler masks
-    // them again before the next entry.
-    x86::sti();
-    if (failed) {
-        const u32 error = read(Field32::InstructionError);
-        exit = VmExit{};
-        exit.kind = ExitKind::InvalidGuestState;
-        exit.raw_reason = 0x80000000u | error;
-        log_error("vmx: VM%s failed: VM-instruction error %u (%s)", launched_ ? "RESUME" : "LAUNCH", error,
-                  instruction_error_name(error));
-        return;
+        x86::write_cr2(guest_cr2_);  // VMX does not switch CR2
+        const int failed = vmx_world_switch(vcpu.regs.gpr, launched_ ? 1 : 0);
+        guest_cr2_ = x86::read_cr2();
+        // SWAPGS changes IA32_KERNEL_GS_BASE without an exit: the live value is the guest's,
+        // and it must be the one restored when this vCPU comes back after another ran here.
+        kernel_gs_base_ = x86::rdmsr(Msr::KernelGsBase);
+        // VM exit leaves RFLAGS.IF clear; a host interrupt that caused the exit is still
+        // pending in the local APIC. Interrupts stay enabled while the exit is read and the
+        // fast path looks at it, so it is taken soon (an STI window of one instruction is
+        // not enough under Bochs, and a tick left pending would make every entry exit at
+        // once); they are masked again before the next entry, and before a return.
+        x86::sti();
+        if (failed) {
+            const u32 error = read(Field32::InstructionError);
+            exit = VmExit{};
+            exit.kind = ExitKind::InvalidGuestState;
+            exit.raw_reason = 0x80000000u | error;
+            log_error("vmx: VM%s failed: VM-instruction error %u (%s)", launched_ ? "RESUME" : "LAUNCH", error,
+                      instruction_error_name(error));
+            x86::cli();
+            return false;
+        }
+        launched_ = true;
+        vcpu.regs[Gpr::Rsp] = read(FieldNatural::GuestRsp);
+        vcpu.regs.rip = read(FieldNatural::GuestRip);
+        vcpu.regs.rflags = read(FieldNatural::GuestRflags);
+        // An event whose delivery the exit interrupted must be delivered again (SDM 28.2.4).
+        // Software events keep the instruction's length, which their re-injection needs.
+        const u32 vectoring = read(Field32::IdtVectoringInfo);
+        if (vectoring & kEventValid)
+            vcpu.events.injected = event_encoding::decode(vectoring, read(Field32::IdtVectoringErrorCode),
+                                                          u8(read(Field32::ExitInstructionLength)));
+        translate_exit(exit);
+        // The fast path touches only this vCPU's state, which no interrupt handler does.
+        const FastExit fast = handle_exit_fast(*this, vcpu, exit, bounds);
+        x86::cli();
+        if (fast != FastExit::Reenter) return fast == FastExit::Handled;
     }
-    launched_ = true;
-    vcpu.regs[Gpr::Rsp] = read(FieldNatural::GuestRsp);
-    vcpu.regs.rip = read(FieldNatural::GuestRip);
-    vcpu.regs.rflags = read(FieldNatural::GuestRflags);
-    // An event whose delivery the exit interrupted must be delivered again (SDM 28.2.4).
-    // Software events keep the instruction's length, which their re-injection needs.
-    const u32 vectoring = read(Field32::IdtVectoringInfo);
-    if (vectoring & kEventValid)
-        vcpu.events.injected = event_encoding::decode(vectoring, read(Field32::IdtVectoringErrorCode),
-                                                      u8(read(Field32::ExitInstructionLength)));
-    translate_exit(exit);
 }
 
 void VmxVcpu::translate_exit(VmExit& exit) {
@@ -425,7 +433,15 @@ void VmxVcpu::translate_exit(VmExit& exit) {
         case ExitReason::TripleFault: exit.kind = ExitKind::TripleFault; return;
         case ExitReason::Cpuid: exit.kind = ExitKind::Cpuid; return;
         case ExitReason::Hlt: exit.kind = ExitKind::Hlt; return;
-        case ExitReason::Vmcall: exit.kind = ExitKind::Hypercall; return;
+        case ExitReason::Vmcall: {
+            exit.kind = ExitKind::Hypercall;
+            // SS.DPL is the CPL (SDM vol. 3C 25.4.1); 64-bit mode is IA-32e mode with
+            // CS.L set (SDM vol. 3A 2.2).
+            const bool cs_long = (read(Field32::GuestCsAccessRights) & (1u << 13)) != 0;
+            exit.hypercall = {u8((read(Field32::GuestSsAccessRights) >> 5) & 3),
+                              cs_long && (read(Field64::GuestEfer) & kEferLma) != 0};
+            return;
+        }
         case ExitReason::Rdmsr: exit.kind = ExitKind::MsrRead; return;
         case ExitReason::Wrmsr: exit.kind = ExitKind::MsrWrite; return;
         case ExitReason::Xsetbv: exit.kind = ExitKind::Xsetbv; return;

@@ -12,7 +12,7 @@ public:
     bool init(Vcpu& vcpu, const VcpuArchState& boot, const char** error);
     ~VmxVcpu() override;
 
-    void run(Vcpu& vcpu, VmExit& exit) override;
+    bool run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) override;
     GuestControlState control_state() const override;
     void reset(Vcpu& vcpu, const VcpuArchState& boot) override;
     void set_cr2(u64 value) override {

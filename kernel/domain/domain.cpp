@@ -455,6 +455,13 @@ void domain_print_exit_counters() {
                 snprintf(line + n, sizeof(line) - usize(n), " last-npf=%#llx@rip %#llx",
                          (unsigned long long)vcpu.last_npf_gpa, (unsigned long long)vcpu.last_npf_rip);
             console_line("%s", line);
+            // A backend without instruction lengths (SVM under QEMU's TCG) looks them up
+            // (kernel/vm/exit_instruction_cache.hpp). Its own indented line: scripts read
+            // the one above (tools/bench-linux).
+            const ExitInstructionCache& cache = vcpu.exit_instructions;
+            if (cache.hits() + cache.misses() > 0)
+                console_line("    vcpu%u: instruction lengths of exits: %llu from the cache, %llu decoded", v,
+                             (unsigned long long)cache.hits(), (unsigned long long)cache.misses());
         }
     }
 }

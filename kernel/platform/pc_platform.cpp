@@ -537,6 +537,10 @@ class PcPlatform final : public GuestClock,
             pv_eoi_.arm(v.index, domain_.memory);
     }
 
+    // Nothing handed to the vCPU that after_exit must see taken (an APIC vector, a PV EOI
+    // armed); what the devices raise later comes with a kick (scheduler_notify_vcpu).
+    bool direct_reentry_allowed(const Vcpu& v) const { return !requested_[v.index] && !pv_eoi_.armed(v.index); }
+
     void after_exit(Vcpu& v) {
         const bool delivered = requested_[v.index] && !v.events.interrupt_requested;
         if (!delivered && !pv_eoi_.armed(v.index)) return;
@@ -970,6 +974,7 @@ public:
 
     bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
     void after_exit(Vcpu& v) override { platform_.after_exit(v); }
+    bool direct_reentry_allowed(const Vcpu& v) const override { return platform_.direct_reentry_allowed(v); }
     void halt(Vcpu& v) override { platform_.halt(v); }
     bool local_apic_enabled(const Vcpu& v) const override { return platform_.lapics_[v.index]->hw_enabled(); }
     u64 read_cr8(Vcpu& v) override {

@@ -55,6 +55,8 @@ public:
         return true;
     }
     void after_exit(Vcpu&) override {}
+    // before_entry takes only what a timer's callback left, and the callback kicks.
+    bool direct_reentry_allowed(const Vcpu&) const override { return true; }
 
     // Blocks unless an interrupt waits; the timer's callback sets `fired`, then wakes a
     // blocked vCPU, while this blocks, then looks at `fired`: with a full barrier between

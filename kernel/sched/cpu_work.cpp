@@ -36,6 +36,8 @@ void cpu_request_pass(u32 cpu) {
 
 bool cpu_pass_requested() { return __atomic_load_n(&g_queues[this_cpu_index()].pass_requested, __ATOMIC_SEQ_CST); }
 
+const bool* cpu_pass_request_flag() { return &g_queues[this_cpu_index()].pass_requested; }
+
 void cpu_pass_begin() { __atomic_store_n(&g_queues[this_cpu_index()].pass_requested, false, __ATOMIC_SEQ_CST); }
 
 void cpu_kick(u32 cpu) {

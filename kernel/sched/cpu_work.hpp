@@ -38,6 +38,9 @@ void cpu_work_run_pending();
 // again at once only while this is false, so that what a pass would see is seen at the
 // next exit, as if every exit passed.
 bool cpu_pass_requested();
+// The flag behind it, for a loop that looks at every exit (the exit fast path's, in
+// kernel/sched/scheduler.cpp): read with __atomic_load_n.
+const bool* cpu_pass_request_flag();
 // At the start of a pass, before it looks at anything: clears the request.
 void cpu_pass_begin();
 // Asks `cpu` to look again at its next exit, without an IPI (a vCPU queued there).

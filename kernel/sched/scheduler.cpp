@@ -13,6 +13,7 @@
 #include "kernel/spinlock.hpp"
 #include "kernel/time.hpp"
 #include "kernel/vm/debug_registers.hpp"
+#include "kernel/vm/exit_fast_path.hpp"
 #include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/fpu_state.hpp"
 #include "kernel/x86/instructions.hpp"
@@ -436,10 +437,13 @@ void resume(Vcpu& v) {
 }
 
 // Enters `v` and handles its exit, through its RunGate (kernel/domain/run_gate.hpp), so
-// that domain_quiesce either sees it in use or is seen by it. True when it exited for
-// something of its own (no host interrupt came, which may have changed what a pass
+// that domain_quiesce either sees it in use or is seen by it. Exits the fast path
+// handles whole (kernel/vm/exit_fast_path.hpp) do not come back here: the backend enters
+// the guest again at once while a pass would decide nothing new (no pass requested,
+// nothing due before `until`, as in scheduler_run_this_cpu's loop). True when it exited
+// for something of its own (no host interrupt came, which may have changed what a pass
 // sees); its CPU time is charged by the caller.
-bool run_vcpu(Vcpu& v) {
+bool run_vcpu(Vcpu& v, u64 until) {
     if (!v.gate.try_enter(v.domain->lifecycle)) return false;
     const u64 start = x86::rdtsc();
     bool own_exit = false;
@@ -451,13 +455,15 @@ bool run_vcpu(Vcpu& v) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);
-        v.backend->run(v, exit);
+        const FastExitBounds bounds{cpu_pass_request_flag(), until};
+        const bool handled = v.backend->run(v, exit, bounds);
         debug_save(v);
-        x86::cli();  // the same on both backends: exits are handled with interrupts off
         v.domain->platform->after_exit(v);
-        if (v.ioreq) ioreq_begin_handling(v);
-        handle_vm_exit(v, exit);
-        if (v.ioreq) ioreq_after_exit(v, exit);
+        if (!handled) {
+            if (v.ioreq) ioreq_begin_handling(v);
+            handle_vm_exit(v, exit);
+            if (v.ioreq) ioreq_after_exit(v, exit);
+        }
         own_exit = exit.kind != ExitKind::PhysicalInterrupt;
     }
     __atomic_store_n(&v.run_tsc, v.run_tsc + (x86::rdtsc() - start), __ATOMIC_RELAXED);
@@ -518,7 +524,7 @@ void scheduler_run_this_cpu() {
         // run. An exit then costs its handling only, not the pass (as KVM's vcpu_run
         // loop re-enters until a request is pending). Its CPU time is charged once after.
         const u64 until = due_tsc(pass_tsc, now, due);
-        while (run_vcpu(*v) && !cpu_pass_requested() && can_run(*v) && x86::rdtsc() < until) {
+        while (run_vcpu(*v, until) && !cpu_pass_requested() && can_run(*v) && x86::rdtsc() < until) {
         }
         charge(q, *v);
     }

@@ -8,11 +8,13 @@
 #include "kernel/vcpu/boot_state.hpp"
 #include "kernel/vcpu/vcpu_arch_state.hpp"
 #include "kernel/vcpu/vcpu_events.hpp"
+#include "kernel/vm/exit_instruction_cache.hpp"
 #include "kernel/vm/guest_registers.hpp"
 #include "kernel/vm/vm_exit.hpp"
 #include "kernel/x86/msr.hpp"
 
 struct Domain;
+struct FastExitBounds;
 struct Vcpu;
 struct VcpuIoreq;
 
@@ -25,8 +27,11 @@ class VcpuBackend {
 public:
     virtual ~VcpuBackend() = default;
     // Runs the guest from vcpu.regs until the next exit, which it translates into
-    // `exit`; vcpu.regs holds the guest state at the exit afterwards.
-    virtual void run(Vcpu& vcpu, VmExit& exit) = 0;
+    // `exit`; vcpu.regs holds the guest state at the exit afterwards. Exits the fast path
+    // handles whole (kernel/vm/exit_fast_path.hpp) it handles and enters the guest again
+    // within `bounds`: true when the last exit was handled so, false when it is for
+    // handle_vm_exit. Returns with interrupts off.
+    virtual bool run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) = 0;
     virtual GuestControlState control_state() const = 0;
     // Puts the vCPU into a boot protocol's start state (kernel/vcpu/boot_state.hpp, the
     // parts kBootStateParts names), its events cleared and its FPU reset. From any CPU
@@ -123,6 +128,8 @@ struct Vcpu {
     u64 last_npf_gpa = 0;
     u64 last_npf_rip = 0;
     u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)
+    // Where it exited lately, for a backend that does not tell instruction lengths.
+    ExitInstructionCache exit_instructions;
     // IA32_MISC_ENABLE as the guest last wrote it (kernel/vm/msr_policy.cpp).
     u64 misc_enable = kGuestMiscEnableReset;
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes

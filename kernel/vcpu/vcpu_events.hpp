@@ -37,4 +37,6 @@ struct VcpuEvents {
         interrupt_vector = vector;
     }
     bool has_injection() const { return injected.kind != vcpu_state::EventKind::None; }
+    // Nothing to deliver at the next entry.
+    bool quiet() const { return !interrupt_requested && !nmi_pending && !has_injection(); }
 };

@@ -127,6 +127,14 @@ void CpuidPolicy::init(const CpuAccess& host, u32 vcpu_count, u64 xcr0_supported
     host_leaf7_ = max_basic_ >= 7 ? host.cpuid(7, 0) : CpuidResult{};
     for (u32 i = 0; i < 9; ++i)
         host_extended_[i] = 0x80000000 + i <= max_extended_ ? host.cpuid(0x80000000 + i) : CpuidResult{};
+    refresh_shared_answers();
+}
+
+void CpuidPolicy::refresh_shared_answers() {
+    for (u32 leaf = 0; leaf < kSharedBasic; ++leaf)
+        shared_basic_[leaf] = (kSharedBasicLeaves >> leaf) & 1 ? query(leaf, 0, 0, 0) : CpuidResult{};
+    for (u32 i = 0; i < kSharedExtended; ++i) shared_extended_[i] = query(0x80000000 + i, 0, 0, 0);
+    for (u32 i = 0; i < 4; ++i) shared_hypervisor_[i] = query((i < 2 ? 0x40000000 : 0x40000100 - 2) + i, 0, 0, 0);
 }
 
 CpuidResult CpuidPolicy::query(u32 leaf, u32 subleaf, u32 vcpu_index, u64 guest_cr4, u64 guest_xcr0) const {
@@ -255,6 +263,7 @@ void CpuidPolicy::set_feature_limit(const hypercall::CpuidFeatureLimit& limit) {
     // without XSAVE, no AVX state without AVX.
     if (!(limit.leaf1_ecx & kLeaf1EcxXsave)) xcr0_supported_ = 0;
     if (!(limit.leaf1_ecx & kLeaf1EcxAvx)) xcr0_supported_ &= ~kXcr0Avx;
+    refresh_shared_answers();
 }
 
 u64 CpuidPolicy::cr4_allowed() const {

@@ -25,11 +25,17 @@ public:
 
     // A domain with a virtual local APIC (kernel/platform/pc_platform.cpp) sees APIC, x2APIC
     // and the TSC-deadline timer in leaf 1.
-    void set_local_apic(bool present) { local_apic_ = present; }
+    void set_local_apic(bool present) {
+        local_apic_ = present;
+        refresh_shared_answers();
+    }
     // Leaves 1, 7.0 and 8000_0001h keep only the features both vendors define with the
     // same meaning (cpuid_policy.cpp, kMigratable*): what the host has of those, and
     // nothing it lacks. The vendor string, family, model, caches and brand stay the host's.
-    void set_migratable(bool migratable) { migratable_ = migratable; }
+    void set_migratable(bool migratable) {
+        migratable_ = migratable;
+        refresh_shared_answers();
+    }
     bool migratable() const { return migratable_; }
     // Leaves 1, 7.0 and 8000_0001h show no feature outside `limit` (domain_create's
     // kCreateCpuidLimit: the features a restored domain was given where it started). XSAVE
@@ -48,8 +54,34 @@ public:
     u8 max_physical_bits() const;
     u32 max_basic_leaf() const { return max_basic_; }
     u32 max_extended_leaf() const { return max_extended_; }
+    // query's answer for `leaf` when it depends on nothing of the vCPU asking (index, CR4,
+    // XCR0, its APIC) nor on a subleaf, from a table kept with the policy: the exit fast
+    // path's (kernel/vm/exit_fast_path.hpp). False for the others (1, 4, 7, 0Bh, 0Dh and
+    // unknown leaves), which query answers.
+    bool shared_answer(u32 leaf, CpuidResult& out) const {
+        const u32 extended = leaf - 0x80000000u, hypervisor = leaf - 0x40000000u, kvm = leaf - 0x40000100u;
+        if (leaf < kSharedBasic && ((kSharedBasicLeaves >> leaf) & 1))
+            out = shared_basic_[leaf];
+        else if (extended < kSharedExtended)
+            out = shared_extended_[extended];
+        else if (hypervisor < 2)
+            out = shared_hypervisor_[hypervisor];
+        else if (kvm < 2)
+            out = shared_hypervisor_[2 + kvm];
+        else
+            return false;
+        return true;
+    }
 
 private:
+    static constexpr u32 kSharedBasic = 16;
+    // Leaves 0-15 but 1, 4, 7, 0Bh and 0Dh.
+    static constexpr u32 kSharedBasicLeaves =
+        0xffffu & ~((1u << 1) | (1u << 4) | (1u << 7) | (1u << 0xb) | (1u << 0xd));
+    static constexpr u32 kSharedExtended = 9;  // 8000_0000h-8000_0008h
+    // After every change of the policy (init and the setters).
+    void refresh_shared_answers();
+
     const CpuAccess* host_ = nullptr;
     u32 vcpu_count_ = 1;
     u32 max_basic_ = 0;
@@ -65,4 +97,7 @@ private:
     CpuidResult host_basic_[3];     // leaves 0, 1, 2
     CpuidResult host_leaf7_;        // leaf 7, subleaf 0
     CpuidResult host_extended_[9];  // leaves 8000_0000h..8000_0008h
+    CpuidResult shared_basic_[kSharedBasic] = {};
+    CpuidResult shared_extended_[kSharedExtended] = {};
+    CpuidResult shared_hypervisor_[4] = {};  // 4000_0000h-4000_0001h, 4000_0100h-4000_0101h
 };

@@ -44,39 +44,65 @@ bool fetch_at_rip(Vcpu& vcpu, const GuestControlState& control, u8 (&bytes)[15],
     return false;
 }
 
-// Moves RIP past the intercepted instruction WHICH, decoded from BYTES fetched at RIP.
-// False when they are not that instruction; the domain has been ended then, or #UD raised.
-bool skip_decoded(Vcpu& vcpu, InterceptedInstruction which, GuestCpuMode mode, const u8* bytes, usize available) {
+// Moves RIP past the intercepted instruction WHICH, decoded from BYTES fetched at RIP,
+// and returns its length. 0 when they are not that instruction; the domain has been
+// ended then, or #UD raised.
+u8 skip_decoded(Vcpu& vcpu, InterceptedInstruction which, GuestCpuMode mode, const u8* bytes, usize available) {
     const u8 length = intercepted_instruction_length(bytes, available, mode, which);
     if (length == 0 && intercepted_instruction_is_locked(bytes, available, mode, which)) {
         // LOCK on an instruction that takes none is #UD (SDM vol. 2A 2.1.1); the CPU
         // checked the intercept first. Nothing of the instruction happens.
         vcpu.events.raise_exception(kVectorUd, false, 0);
-        return false;
+        return 0;
     }
     if (length == 0) {
         domain_crash(*vcpu.domain, "vcpu%u: the instruction at rip %#llx is not the one that exited", vcpu.index,
                      (unsigned long long)vcpu.regs.rip);
-        return false;
+        return 0;
     }
     advance_rip(vcpu, length, mode);
-    return true;
+    return length;
+}
+
+GuestFetchContext fetch_context_of(const Vcpu& vcpu, const GuestControlState& c) {
+    u64 linear = c.segment_base[u8(SegmentRegister::Cs)] + vcpu.regs.rip;
+    if (c.mode != GuestCpuMode::Long64) linear &= 0xffffffffull;
+    return {linear, c.cr0, c.cr3, c.cr4, c.efer, c.mode, c.cpl};
+}
+
+// The instruction just decoded at `at` goes into the vCPU's cache, with the translation
+// of its address (walked again: only at a miss).
+void remember_instruction(Vcpu& vcpu, const GuestControlState& control, const GuestFetchContext& at,
+                          InterceptedInstruction which, const u8* bytes, u8 length) {
+    GuestAccess access;
+    access.fetch = true;
+    GuestTranslation translation;
+    if (!walk_guest_page_tables(vcpu.domain->memory, guest_paging_state(vcpu, control), at.linear, access, translation)
+             .ok())
+        return;
+    vcpu.exit_instructions.remember(vcpu.domain->memory, at, which, translation, bytes, length);
 }
 
 // Moves RIP past the intercepted instruction, decoding its length from guest memory
-// unless the hardware told it. False when the bytes there are not that instruction; the
-// domain has been ended then. `control` is the vCPU's control state, read here once for
-// the handler too (it costs a VMCB walk or VMREADs).
+// unless the backend told it (from the hardware, or from the vCPU's cache of exit
+// instructions, kernel/vm/exit_instruction_cache.hpp, which a decode here fills). False
+// when the bytes there are not that instruction; the domain has been ended then.
+// `control` is the vCPU's control state, read here once for the handler too (it costs
+// a VMCB walk or VMREADs).
 bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which, GuestControlState& control) {
     control = vcpu.backend->control_state();
-    // Told by the hardware; the mode cannot have changed since the exit.
+    // Told by the backend; the mode cannot have changed since the exit.
     if (const u8 length = vcpu.exit_instruction_length) {
         advance_rip(vcpu, length, control.mode);
         return true;
     }
+    const GuestFetchContext at = fetch_context_of(vcpu, control);
     u8 bytes[15];
     usize available = 0;
-    return fetch_at_rip(vcpu, control, bytes, available) && skip_decoded(vcpu, which, control.mode, bytes, available);
+    if (!fetch_at_rip(vcpu, control, bytes, available)) return false;
+    const u8 length = skip_decoded(vcpu, which, control.mode, bytes, available);
+    if (length) remember_instruction(vcpu, control, at, which, bytes, length);
+    return length != 0;
 }
 
 bool skip_instruction(Vcpu& vcpu, InterceptedInstruction which) {

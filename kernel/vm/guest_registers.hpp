@@ -38,3 +38,12 @@ struct GuestControlState {
     bool stack_32bit;  // SS.B: 32-bit stack pointer outside 64-bit mode (SDM vol. 3A 3.4.5)
     bool cs_long;      // CS.L, whether or not IA-32e mode is active (SDM vol. 3A 5.2.1)
 };
+
+// What places the instruction at CS:RIP and decides how its bytes decode
+// (kernel/vm/exit_instruction_cache.hpp).
+struct GuestFetchContext {
+    u64 linear;  // CS.base + RIP, 32 bits wide outside 64-bit mode
+    u64 cr0, cr3, cr4, efer;
+    GuestCpuMode mode;
+    u8 cpl;
+};

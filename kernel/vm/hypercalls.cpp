@@ -64,7 +64,7 @@ bool handle_hypercall(Vcpu& vcpu, const GuestControlState& control) {
         result = hypercall_check_error(check);
     } else {
         switch (number) {
-            case kVersion: result = kVersionValue; break;
+            case kVersion: hypercall_constant_answer(number, result); break;
             case kConsoleWrite: result = console_write(vcpu, args[0], args[1]); break;
             case kSetTimer: result = set_timer(vcpu, args[0], args[1]); break;
             case kYield: result = 0; break;

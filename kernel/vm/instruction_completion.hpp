@@ -8,6 +8,15 @@
 //     instruction, which is when the CPU would raise it once it runs again.
 #pragma once
 
-struct Vcpu;
+#include "kernel/vcpu/vcpu.hpp"
 
-void instruction_completed(Vcpu& vcpu);
+// Inline: the exit fast path completes an instruction at every exit (issue 17).
+inline void instruction_completed(Vcpu& vcpu) {
+    constexpr u64 kRflagsTf = 1ull << 8;
+    constexpr u64 kDr6Bs = 1ull << 14;
+    constexpr u8 kVectorDb = 1;
+    vcpu.backend->instruction_skipped(vcpu);
+    if ((vcpu.regs.rflags & kRflagsTf) == 0) return;
+    vcpu.backend->add_guest_dr6_bits(vcpu, kDr6Bs);
+    vcpu.events.raise_exception(kVectorDb, false, 0);  // a trap: RIP is already past it
+}

@@ -23,6 +23,7 @@ Encoding encoding_of(InterceptedInstruction which) {
         case InterceptedInstruction::MovToCr: return {OpcodeMap::TwoByte, 0x22, -1};
         case InterceptedInstruction::MovFromCr: return {OpcodeMap::TwoByte, 0x20, -1};
         case InterceptedInstruction::InvdOrWbinvd: return {OpcodeMap::TwoByte, 0x08, -1};  // or 0x09
+        case InterceptedInstruction::Count: break;
     }
     return {OpcodeMap::OneByte, 0, -1};
 }

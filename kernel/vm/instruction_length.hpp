@@ -24,6 +24,7 @@ enum class InterceptedInstruction : u8 {
     // INVD or WBINVD: either one, whichever exit reported it (QEMU's TCG reports INVD
     // with WBINVD's SVM exit code), since both are handled alike.
     InvdOrWbinvd,
+    Count,  // none of them
 };
 
 // The decoder's mode for a guest running in `mode`.

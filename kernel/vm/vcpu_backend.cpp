@@ -26,6 +26,7 @@ u32 vcpu_free_hardware_tags() {
 
 void vcpu_reset(Vcpu& vcpu, const GuestEntryState& entry) {
     vcpu.backend->reset(vcpu, boot_arch_state(entry));
+    vcpu.exit_instructions.clear();
     vcpu.misc_enable = kGuestMiscEnableReset;
     ioreq_vcpu_reset(vcpu);
 }

@@ -78,6 +78,13 @@ struct TaskSwitchExit {
     TaskSwitchSource source;
 };
 
+// VMMCALL/VMCALL: what the hypercall ABI depends on (docs/hypercalls.md), read by the
+// backend with the exit.
+struct HypercallExit {
+    u8 cpl;
+    bool long_mode;  // 64-bit mode: 64-bit arguments and result
+};
+
 struct VmExit {
     ExitKind kind = ExitKind::Unhandled;
     u64 raw_reason = 0;  // the backend's own code, for logs
@@ -91,6 +98,7 @@ struct VmExit {
         Cr8Exit cr8;
         CrWriteExit cr_write;
         TaskSwitchExit task_switch;
+        HypercallExit hypercall;
         u8 exception_vector;
     };
     VmExit() : io{} {}

@@ -479,4 +479,43 @@ TEST(CpuidPolicy, AtResetIsVcpu0WithOsxsaveClearAndX87Only) {
     EXPECT_EQ(p.at_reset(0x80000001, 0).edx, p.query(0x80000001, 0, 0, ~0ull, 7).edx);
 }
 
+// The exit fast path's table (kernel/vm/exit_fast_path.hpp) answers exactly as query does,
+// and only for the leaves that depend on nothing of the vCPU asking, after every change.
+TEST(CpuidPolicy, SharedAnswersAreQuerysAndOnlyForLeavesEveryVcpuSeesAlike) {
+    FakeHostCpu host = everything_host();
+    CpuidPolicy p;
+    p.init(host, 4, 0x7);
+    auto check = [&](const char* when) {
+        const u32 leaves[] = {0,          1,          2,          3,          4,          5,          6,
+                              7,          0xa,        0xb,        0xd,        0xe,        0xf,        0x10,
+                              0x40000000, 0x40000001, 0x40000002, 0x40000100, 0x40000101, 0x40000102, 0x80000000,
+                              0x80000001, 0x80000004, 0x80000007, 0x80000008, 0x80000009, 0x8000001e};
+        for (const u32 leaf : leaves) {
+            CpuidResult r{};
+            const bool shared = p.shared_answer(leaf, r);
+            const bool per_vcpu = leaf == 1 || leaf == 4 || leaf == 7 || leaf == 0xb || leaf == 0xd;
+            const bool known = leaf < 0x10 || (leaf >= 0x40000000 && leaf <= 0x40000001) ||
+                               (leaf >= 0x40000100 && leaf <= 0x40000101) || (leaf >= 0x80000000 && leaf <= 0x80000008);
+            EXPECT_EQ(shared, known && !per_vcpu) << when << std::hex << " leaf " << leaf;
+            if (!shared) continue;
+            for (u32 vcpu = 0; vcpu < 4; ++vcpu) {
+                const CpuidResult q = p.query(leaf, 0, vcpu, 1ull << 18, 0x7);
+                EXPECT_TRUE(q.eax == r.eax && q.ebx == r.ebx && q.ecx == r.ecx && q.edx == r.edx)
+                    << when << std::hex << " leaf " << leaf << " vcpu " << vcpu;
+            }
+        }
+    };
+    check("after init");
+    p.set_local_apic(true);
+    CpuidResult kvm{};
+    ASSERT_TRUE(p.shared_answer(0x40000101, kvm));
+    EXPECT_NE(kvm.eax, 0u);  // KVM's features, for the virtual PC
+    check("with a local APIC");
+    p.set_migratable(true);
+    check("migratable");
+    hypercall::CpuidFeatureLimit limit{};
+    p.set_feature_limit(limit);
+    check("limited");
+}
+
 }  // namespace

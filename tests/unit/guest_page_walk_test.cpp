@@ -208,6 +208,14 @@ TEST(GuestPageWalkNoPaging, LinearIsPhysicalWithAllRightsAndNoMemoryAccess) {
     EXPECT_EQ(mem.exchanges, 0);
 }
 
+TEST(GuestPageWalkNoPaging, PathIsEmpty) {
+    FakeGuestMemory mem;
+    GuestTranslation t;
+    t.path.count = 3;
+    expect_ok(walk_guest_page_tables(mem, GuestPagingState{}, 0x1234, kFetch, t));
+    EXPECT_EQ(t.path.count, 0u);
+}
+
 TEST(GuestPageWalkNoPaging, LinearAddressesAre32BitsWide) {
     FakeGuestMemory mem;
     GuestTranslation t;
@@ -254,6 +262,17 @@ TEST_F(GuestPageWalk32, Translates4KPageAndSetsAccessedAndDirtyIn32BitEntries) {
     EXPECT_EQ(mem.get32(kPte), 0x30000 | P | RW | US | A | D);
     EXPECT_EQ(mem.get32(kPde + 4), 0xffffffffu);
     EXPECT_EQ(mem.get32(kPte + 4), 0xffffffffu);
+}
+
+TEST_F(GuestPageWalk32, PathHasFourByteEntries) {
+    mem.set32(kPde, 0x2000 | P | RW | US);
+    mem.set32(kPte, 0x5000 | P | RW | US);
+    GuestTranslation t;
+    expect_ok(walk_guest_page_tables(mem, paging32(0x1000), kLinear, kRead, t));
+    ASSERT_EQ(t.path.count, 2u);
+    EXPECT_EQ(t.path.entry_size, 4u);
+    EXPECT_EQ(t.path.gpa[0], kPde);
+    EXPECT_EQ(t.path.value[1], 0x5000 | P | RW | US);
 }
 
 TEST_F(GuestPageWalk32, HighHalfOfA64BitLinearAddressIsIgnored) {
@@ -409,6 +428,24 @@ TEST_F(GuestPageWalkPae, Translates4KPageWithoutTouchingThePdpte) {
     EXPECT_EQ(mem.get64(kPdpte), 0x3000 | P);  // PAE PDPTEs have no accessed flag
     EXPECT_EQ(mem.get64(kPde), 0x4000 | kAll | A);
     EXPECT_EQ(mem.get64(kPte), 0x50000 | kAll | A | D);
+}
+
+TEST_F(GuestPageWalkPae, PathStartsWithThePdpteReadFromMemory) {
+    map_4k();
+    GuestTranslation t;
+    expect_ok(walk_guest_page_tables(mem, pae(0x1020), kLinear, kRead, t));
+    ASSERT_EQ(t.path.count, 3u);
+    EXPECT_EQ(t.path.gpa[0], kPdpte);
+    EXPECT_EQ(t.path.value[0], 0x3000 | P);
+    EXPECT_EQ(t.path.gpa[1], kPde);
+    EXPECT_EQ(t.path.gpa[2], kPte);
+    // The PDPTEs a VMCS caches are no memory to look at again.
+    GuestPagingState cached = pae(0x1020);
+    cached.use_pae_pdptes = true;
+    cached.pae_pdptes[1] = 0x3000 | P;
+    expect_ok(walk_guest_page_tables(mem, cached, kLinear, kRead, t));
+    ASSERT_EQ(t.path.count, 2u);
+    EXPECT_EQ(t.path.gpa[0], kPde);
 }
 
 TEST_F(GuestPageWalkPae, HighHalfOfA64BitLinearAddressIsIgnored) {
@@ -568,6 +605,30 @@ TEST_F(GuestPageWalk4Level, Translates4KPage) {
     EXPECT_TRUE(t.writable);
     EXPECT_TRUE(t.user);
     EXPECT_TRUE(t.executable);
+}
+
+// The entries the walk used, root first, as read (before its A/D updates): what the exit
+// instruction cache revalidates (kernel/vm/exit_instruction_cache.hpp).
+TEST_F(GuestPageWalk4Level, PathNamesEachEntryAsRead) {
+    map_4k();
+    expect_ok(walk(level4(), kFetch));
+    ASSERT_EQ(t.path.count, 4u);
+    EXPECT_EQ(t.path.entry_size, 8u);
+    const u64 gpas[] = {kPml4e, kPdpte, kPde, kPte};
+    const u64 values[] = {0x2000 | kAll, 0x3000 | kAll, 0x4000 | kAll, 0x20000 | kAll};
+    for (u32 i = 0; i < 4; ++i) {
+        EXPECT_EQ(t.path.gpa[i], gpas[i]) << i;
+        EXPECT_EQ(t.path.value[i], values[i]) << i;
+    }
+}
+
+TEST_F(GuestPageWalk4Level, PathOfA2MPageStopsAtThePde) {
+    mem.set64(kPml4e, 0x2000 | kAll);
+    mem.set64(kPdpte, 0x3000 | kAll);
+    mem.set64(kPde, 0x200000 | kAll | PS);
+    expect_ok(walk(level4(), kRead));
+    ASSERT_EQ(t.path.count, 3u);
+    EXPECT_EQ(t.path.gpa[2], kPde);
 }
 
 TEST_F(GuestPageWalk4Level, AccessedOnEveryLevelDirtyOnlyOnTheLeafForWrites) {
