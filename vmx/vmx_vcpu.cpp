@@ -355,10 +355,10 @@ bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
         // and it must be the one restored when this vCPU comes back after another ran here.
         kernel_gs_base_ = x86::rdmsr(Msr::KernelGsBase);
         // VM exit leaves RFLAGS.IF clear; a host interrupt that caused the exit is still
-        // pending in the local APIC. Interrupts stay enabled while the exit is read and the
-        // fast path looks at it, so it is taken soon (an STI window of one instruction is
-        // not enough under Bochs, and a tick left pending would make every entry exit at
-        // once); they are masked again before the next entry, and before a return.
+        // pending in the local APIC. Interrupts stay enabled while the exit is read, so it
+        // is taken now (STI's shadow covers the instruction after it, so a window of one
+        // instruction would take nothing, and a tick left pending would make every entry
+        // exit at once); they are masked again before the exit is handled.
         x86::sti();
         if (failed) {
             const u32 error = read(Field32::InstructionError);
@@ -381,9 +381,8 @@ bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
             vcpu.events.injected = event_encoding::decode(vectoring, read(Field32::IdtVectoringErrorCode),
                                                           u8(read(Field32::ExitInstructionLength)));
         translate_exit(exit);
-        // The fast path touches only this vCPU's state, which no interrupt handler does.
+        x86::cli();  // exits are handled with interrupts off, on both backends
         const FastExit fast = handle_exit_fast(*this, vcpu, exit, bounds);
-        x86::cli();
         if (fast != FastExit::Reenter) return fast == FastExit::Handled;
     }
 }

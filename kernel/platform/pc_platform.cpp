@@ -537,9 +537,13 @@ class PcPlatform final : public GuestClock,
             pv_eoi_.arm(v.index, domain_.memory);
     }
 
-    // Nothing handed to the vCPU that after_exit must see taken (an APIC vector, a PV EOI
-    // armed); what the devices raise later comes with a kick (scheduler_notify_vcpu).
-    bool direct_reentry_allowed(const Vcpu& v) const { return !requested_[v.index] && !pv_eoi_.armed(v.index); }
+    // after_exit has nothing to acknowledge (the vector handed to the vCPU, if any, is still
+    // requested: not taken) and no PV EOI to look for, and before_entry would request the
+    // same: what changes the APIC's choice (a device's interrupt, an IPI, a deadline) comes
+    // with a kick (scheduler_notify_vcpu), and a TPR or EOI write is no fast exit.
+    bool direct_reentry_allowed(const Vcpu& v) const {
+        return (!requested_[v.index] || v.events.interrupt_requested) && !pv_eoi_.armed(v.index);
+    }
 
     void after_exit(Vcpu& v) {
         const bool delivered = requested_[v.index] && !v.events.interrupt_requested;

@@ -30,8 +30,9 @@ public:
     virtual void after_exit(Vcpu& vcpu) = 0;
     // After an exit the fast path handled (kernel/vm/exit_fast_path.hpp), the vCPU may be
     // entered again without after_exit and before_entry: neither has anything to do for
-    // it unless something happens elsewhere, which kicks its CPU (a device's timer, an
-    // interrupt raised, a wake-up), and so ends the fast path's loop.
+    // it (an interrupt it was asked to take and has not taken stays asked for) unless
+    // something happens elsewhere, which kicks its CPU (a device's timer, an interrupt
+    // raised, a wake-up), and so ends the fast path's loop.
     virtual bool direct_reentry_allowed(const Vcpu& vcpu) const = 0;
     // HLT, the instruction already skipped: the vCPU blocks unless it has an interrupt to
     // take, decided so that no wake-up can fall between the check and the block.

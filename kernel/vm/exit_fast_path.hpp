@@ -5,8 +5,10 @@
 // shared_answer) and the hypercalls whose answer is a constant (the version), whenever
 // the backend told the instruction's length (VmExit::instruction_length: VT-x, AMD's
 // next-RIP save, or for SVM without it the vCPU's cache of instructions it decoded
-// before, kernel/vm/exit_instruction_cache.hpp). Anything else (another leaf, CPL 3, RIP
-// wrapping at 4 GiB, a length to decode) is left to handle_vm_exit, unchanged.
+// before, kernel/vm/exit_instruction_cache.hpp); and port I/O with the devices Vireo
+// models, by handle_vm_exit's own handler (a Linux guest's serial console). Anything
+// else (another leaf, CPL 3, RIP wrapping at 4 GiB, a length to decode, string I/O, a
+// domain with a device model in Domain-0) is left to handle_vm_exit, unchanged.
 //
 // Written once, here; each backend's run() calls it right after translating an exit and
 // enters the guest again when it says so, without returning to the scheduler: no pass,
@@ -19,6 +21,7 @@
 #include "kernel/platform/platform.hpp"
 #include "kernel/vcpu/vcpu.hpp"
 #include "kernel/vm/cpuid_policy.hpp"
+#include "kernel/vm/exit_handlers.hpp"
 #include "kernel/vm/hypercalls.hpp"
 #include "kernel/x86/instructions.hpp"
 
@@ -86,9 +89,9 @@ inline bool hypercall(Backend& backend, Vcpu& vcpu, const VmExit& exit) {
 
 // After an exit the backend translated, interrupts off: handles it when it is a fast
 // one (RIP past the instruction, its results in the registers, counted in vcpu.exits),
-// and says whether the guest may be entered again at once: while the vCPU has nothing
-// to take at entry nor its platform anything to do around it
-// (Platform::direct_reentry_allowed), no pass is requested and nothing is due. Host
+// and says whether the guest may be entered again at once: while the vCPU has no event
+// to inject nor its platform anything to do around it (Platform::direct_reentry_allowed),
+// no pass is requested and nothing is due. Host
 // interrupts still make the guest exit, and every one that matters requests a pass (a
 // wake-up's kick, a timer).
 template <typename Backend>
@@ -99,10 +102,14 @@ __attribute__((always_inline)) inline FastExit handle_exit_fast(Backend& backend
     switch (exit.kind) {
         case ExitKind::Cpuid: handled = fast_exit_detail::cpuid(backend, vcpu, exit); break;
         case ExitKind::Hypercall: handled = fast_exit_detail::hypercall(backend, vcpu, exit); break;
+        case ExitKind::Io: handled = handle_port_io_in_place(vcpu, exit); break;
         default: return FastExit::NotHandled;
     }
     if (!handled) return FastExit::NotHandled;
-    if (!vcpu.events.quiet() || !vcpu.domain->platform->direct_reentry_allowed(vcpu) ||
+    // An interrupt requested and not taken yet (the guest's IF clear: Linux's printk) stays
+    // requested, as before_entry would leave it; the platform says whether it may.
+    if (vcpu.events.has_injection() || vcpu.events.nmi_pending ||
+        !vcpu.domain->platform->direct_reentry_allowed(vcpu) ||
         __atomic_load_n(bounds.pass_requested, __ATOMIC_SEQ_CST) || x86::rdtsc() >= bounds.until)
         return FastExit::Handled;
     return FastExit::Reenter;

@@ -353,6 +353,17 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
     instruction_completed(vcpu);
 }
 
+}  // namespace
+
+bool handle_port_io_in_place(Vcpu& vcpu, const VmExit& exit) {
+    if (exit.io.string || vcpu.ioreq) return false;
+    ++vcpu.exits[static_cast<u8>(ExitKind::Io)];
+    handle_io(vcpu, exit.io);
+    return true;
+}
+
+namespace {
+
 void handle_hlt(Vcpu& vcpu) {
     if (!skip_instruction(vcpu, InterceptedInstruction::Hlt)) return;
     vcpu.domain->platform->halt(vcpu);

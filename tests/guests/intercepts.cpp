@@ -45,6 +45,12 @@ bool shadow_gp_hook(uint32_t vector, uint32_t& eip, uint32_t& eflags) {
     return true;
 }
 
+uint32_t read_cr4_bits() {
+    uint32_t v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
 void run_monitor() {
     static volatile uint32_t line;
     asm volatile("monitor" ::"a"(&line), "c"(0), "d"(0) : "memory");
@@ -59,6 +65,36 @@ void run_rdtscp() {
 }
 void run_locked_vmmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xd9" ::"a"(0) : "memory"); }
 void run_locked_vmcall() { asm volatile(".byte 0xf0, 0x0f, 0x01, 0xc1" ::"a"(0) : "memory"); }
+
+// Code Vireo's exit instruction cache must never skip wrongly (kernel/vm/
+// exit_instruction_cache.hpp): "xor eax, eax; cpuid; ret", plain or with an operand-size
+// prefix on the CPUID (3 bytes instead of 2; the prefix changes nothing of CPUID). A
+// length remembered from one form and used for the other lands RIP inside the
+// instruction (on A2, a MOV to memory) and the call never returns as it should.
+constexpr uint8_t kPlainCpuid[] = {0x31, 0xc0, 0x0f, 0xa2, 0xc3};
+constexpr uint8_t kPrefixedCpuid[] = {0x31, 0xc0, 0x66, 0x0f, 0xa2, 0xc3};
+alignas(4096) uint8_t g_code[2][4096];
+alignas(4096) uint32_t g_page_directory[1024];
+alignas(4096) uint32_t g_page_table[1024];
+constexpr uint32_t kRemapped = 0x40000000;  // a linear page mapped onto one code page or the other
+
+void place(uint8_t* to, const uint8_t* code, uint32_t bytes) {
+    for (uint32_t i = 0; i < bytes; ++i) to[i] = code[i];
+}
+
+// Calls the code at `at`; EBX of its CPUID (leaf 0: the vendor's first four letters).
+uint32_t call_code(uint32_t at) {
+    uint32_t ebx;
+    asm volatile("call *%1" : "=b"(ebx) : "r"(at) : "eax", "ecx", "edx", "memory", "cc");
+    return ebx;
+}
+
+// The same linear address through the page table, onto code page `which` (4 KiB PTE),
+// then INVLPG, as a guest that remaps a page must (SDM vol. 3A 4.10.4.1).
+void map_remapped(uint32_t which) {
+    g_page_table[0] = uint32_t(reinterpret_cast<uintptr_t>(g_code[which])) | 0x3;  // P, R/W
+    asm volatile("invlpg (%0)" ::"r"(kRemapped) : "memory");
+}
 
 }  // namespace
 
@@ -154,6 +190,38 @@ int guest_main(uint32_t magic, uint32_t) {
           if_missing);
     CHECK(g_debug_traps == 0, "no #DB the guest did not ask for (%u, DR6 %#x)", g_debug_traps, g_dr6);
     CHECK(interrupts_lost == 0, "and the waiting interrupt arrived each time (%u lost)", interrupts_lost);
+
+    // CPUID whose bytes change under it at the same address (an exit there was seen
+    // before): each form runs as itself.
+    const uint32_t vendor = cpuid(0).ebx;
+    const uint32_t code = uint32_t(reinterpret_cast<uintptr_t>(g_code[0]));
+    uint32_t right = 0;
+    for (uint32_t round = 0; round < 6; ++round) {
+        if (round == 0) place(g_code[0], kPlainCpuid, sizeof(kPlainCpuid));
+        if (round == 3) place(g_code[0], kPrefixedCpuid, sizeof(kPrefixedCpuid));
+        right += call_code(code) == vendor;
+    }
+    CHECK(right == 6, "CPUID rewritten in place, plain and prefixed in turn: %u of 6 calls right", right);
+
+    // The same linear address remapped onto another page holding the other form: the
+    // translation changed, not the bytes of the page seen before.
+    place(g_code[0], kPlainCpuid, sizeof(kPlainCpuid));
+    place(g_code[1], kPrefixedCpuid, sizeof(kPrefixedCpuid));
+    for (uint32_t i = 0; i < 4; ++i) g_page_directory[i] = (i << 22) | 0x83;  // 4 MiB, identity: P, R/W, PS
+    g_page_directory[kRemapped >> 22] = uint32_t(reinterpret_cast<uintptr_t>(g_page_table)) | 0x3;
+    map_remapped(0);
+    const uint32_t cr4 = read_cr4_bits();
+    asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1u << 4)) : "memory");  // PSE
+    asm volatile("mov %0, %%cr3" ::"r"(g_page_directory) : "memory");
+    asm volatile("mov %%cr0, %%eax\n orl $0x80000000, %%eax\n mov %%eax, %%cr0" ::: "eax", "memory");
+    right = 0;
+    for (uint32_t round = 0; round < 9; ++round) {
+        if (round % 3 == 0) map_remapped(round / 3 % 2);
+        right += call_code(kRemapped) == vendor;
+    }
+    asm volatile("mov %%cr0, %%eax\n andl $0x7fffffff, %%eax\n mov %%eax, %%cr0" ::: "eax", "memory");
+    asm volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
+    CHECK(right == 9, "CPUID at an address remapped between a plain and a prefixed form: %u of 9 calls right", right);
 
     // Cache flushes: nothing written before them is lost.
     volatile uint32_t value = 0x5eed1234;
