@@ -290,7 +290,7 @@ __attribute__((always_inline)) inline u8 SvmVcpu::instruction_length(Vcpu& vcpu,
     if (g_nrip_save) return c.next_rip > s.rip && c.next_rip - s.rip <= 15 ? u8(c.next_rip - s.rip) : 0;
     const u64 linear = s.cs.base + s.rip;
     const GuestFetchContext at{
-        mode == GuestCpuMode::Long64 ? linear : linear & 0xffffffffull, s.cr0, s.cr3, s.cr4, guest_efer(), mode, s.cpl};
+        mode == GuestCpuMode::Long64 ? linear : linear & 0xffffffffull, s.cr0, s.cr3, s.cr4, guest_efer(), mode};
     return vcpu.exit_instructions.lookup(at, which);
 }
 

@@ -41,24 +41,19 @@ enum class FastExit : u8 {
 namespace fast_exit_detail {
 
 // Moves RIP past the exit's instruction and completes it, as handle_vm_exit does
-// (kernel/vm/instruction_completion.hpp, with the backend's own instruction_skipped).
+// (kernel/vm/instruction_completion.hpp, with the backend's own instruction_skipped; the
+// guest is not single-stepping here).
 // False, with nothing changed, when the length is unknown or RIP would cross a 4 GiB
 // boundary: outside 64-bit mode it wraps there, which exit_handlers.cpp's advance_rip
 // knows the mode for.
 template <typename Backend>
 inline bool complete(Backend& backend, Vcpu& vcpu, const VmExit& exit) {
-    constexpr u64 kRflagsTf = 1ull << 8;
-    constexpr u64 kDr6Bs = 1ull << 14;
-    constexpr u8 kVectorDb = 1;
     const u64 next = vcpu.regs.rip + exit.instruction_length;
     if (exit.instruction_length == 0 || ((next ^ vcpu.regs.rip) >> 32) != 0) return false;
     ++vcpu.exits[static_cast<u8>(exit.kind)];
     vcpu.regs.rip = next;
+    // RFLAGS.TF is clear (handle_exit_fast): no single-step trap is owed.
     backend.instruction_skipped(vcpu);
-    if (vcpu.regs.rflags & kRflagsTf) {
-        backend.add_guest_dr6_bits(vcpu, kDr6Bs);
-        vcpu.events.raise_exception(kVectorDb, false, 0);  // a trap: RIP is already past it
-    }
     return true;
 }
 
@@ -97,7 +92,11 @@ inline bool hypercall(Backend& backend, Vcpu& vcpu, const VmExit& exit) {
 template <typename Backend>
 __attribute__((always_inline)) inline FastExit handle_exit_fast(Backend& backend, Vcpu& vcpu, const VmExit& exit,
                                                                 const FastExitBounds& bounds) {
-    if (!bounds.pass_requested) return FastExit::NotHandled;
+    // A guest single-stepping (RFLAGS.TF) gets its #DB from handle_vm_exit: that one runs
+    // after the debug registers are saved (debug_save), so DR6.BS, which VT-x keeps in
+    // Vireo's copy (no DR6 in the VMCS), is not lost.
+    constexpr u64 kRflagsTf = 1ull << 8;
+    if (!bounds.pass_requested || (vcpu.regs.rflags & kRflagsTf)) return FastExit::NotHandled;
     bool handled;
     switch (exit.kind) {
         case ExitKind::Cpuid: handled = fast_exit_detail::cpuid(backend, vcpu, exit); break;

@@ -67,7 +67,7 @@ u8 skip_decoded(Vcpu& vcpu, InterceptedInstruction which, GuestCpuMode mode, con
 GuestFetchContext fetch_context_of(const Vcpu& vcpu, const GuestControlState& c) {
     u64 linear = c.segment_base[u8(SegmentRegister::Cs)] + vcpu.regs.rip;
     if (c.mode != GuestCpuMode::Long64) linear &= 0xffffffffull;
-    return {linear, c.cr0, c.cr3, c.cr4, c.efer, c.mode, c.cpl};
+    return {linear, c.cr0, c.cr3, c.cr4, c.efer, c.mode};
 }
 
 // The instruction just decoded at `at` goes into the vCPU's cache, with the translation

@@ -45,5 +45,4 @@ struct GuestFetchContext {
     u64 linear;  // CS.base + RIP, 32 bits wide outside 64-bit mode
     u64 cr0, cr3, cr4, efer;
     GuestCpuMode mode;
-    u8 cpl;
 };

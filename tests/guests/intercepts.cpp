@@ -18,13 +18,17 @@ volatile uint32_t g_dr6 = 0;
 volatile uint32_t g_steps_wanted = 0;
 volatile uint32_t g_watched = 0;
 volatile uint32_t g_trap_eips[8];
+volatile uint32_t g_trap_dr6[8];
 
 bool debug_hook(uint32_t vector, uint32_t& eip, uint32_t& eflags) {
     if (vector != 1) return false;
     uint32_t dr6;
     asm volatile("mov %%dr6, %0" : "=r"(dr6));
     g_dr6 = g_dr6 | dr6;
-    if (g_debug_traps < 8) g_trap_eips[g_debug_traps] = eip;
+    if (g_debug_traps < 8) {
+        g_trap_eips[g_debug_traps] = eip;
+        g_trap_dr6[g_debug_traps] = dr6;
+    }
     asm volatile("mov %0, %%dr6" ::"r"(0xffff0ff0u));  // DR6 is sticky: the handler clears it
     g_debug_traps = g_debug_traps + 1;
     if (g_debug_traps >= g_steps_wanted) eflags &= ~kTf;
@@ -137,10 +141,12 @@ int guest_main(uint32_t magic, uint32_t) {
         : "eax", "ebx", "ecx", "edx", "memory", "cc");
     CHECK(g_debug_traps == 6, "single-stepping over emulated instructions: %u #DB traps for 6 steps", g_debug_traps);
     const char* const names[6] = {"CPUID", "MOV", "RDMSR", "IN", "an MMIO read", "NOP"};
-    for (int i = 0; i < 6; ++i)
+    for (int i = 0; i < 6; ++i) {
         CHECK(g_trap_eips[i] == expected[i], "the #DB after %s comes right after it (eip %#x, expected %#x)", names[i],
               g_trap_eips[i], expected[i]);
-    CHECK(g_dr6 & kDr6Bs, "with DR6.BS (DR6 %#x)", g_dr6);
+        // Each one says it was a single step: a #DB without DR6.BS is no step to Linux.
+        CHECK(g_trap_dr6[i] & kDr6Bs, "and the one after %s has DR6.BS (DR6 %#x)", names[i], g_trap_dr6[i]);
+    }
 
     // A data breakpoint: DR0 on g_watched, writes of 4 bytes (DR7 L0, R/W0 = 01, LEN0 = 11).
     g_debug_traps = 0;

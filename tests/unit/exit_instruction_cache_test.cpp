@@ -90,7 +90,7 @@ protected:
         mem.write(kCode + (kRip & 0xfff), kCpuid, 2);
     }
 
-    GuestFetchContext at(u64 rip = kRip) const { return {rip, kCr0, 0x1000, kCr4Pae, kEfer, GuestCpuMode::Long64, 0}; }
+    GuestFetchContext at(u64 rip = kRip) const { return {rip, kCr0, 0x1000, kCr4Pae, kEfer, GuestCpuMode::Long64}; }
     GuestPagingState paging(const GuestFetchContext& c) const {
         GuestPagingState s;
         s.cr0 = c.cr0;
@@ -216,7 +216,7 @@ TEST_F(ExitInstructionCacheTest, WhatCannotBeKeptIsNot) {
 }
 
 TEST_F(ExitInstructionCacheTest, WithoutPagingTheAddressIsTheCode) {
-    GuestFetchContext c{0x20100, 0x11, 0, 0, 0, GuestCpuMode::Protected32, 0};
+    GuestFetchContext c{0x20100, 0x11, 0, 0, 0, GuestCpuMode::Protected32};
     mem.write(0x20100, kCpuid, 2);
     GuestTranslation t;
     t.gpa = 0x20100;
