@@ -356,7 +356,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
 }  // namespace
 
 bool handle_port_io_in_place(Vcpu& vcpu, const VmExit& exit) {
-    if (exit.io.string || vcpu.ioreq) return false;
+    if (exit.io.string || vcpu.ioreq || vcpu.domain->hardware_domain) return false;
     ++vcpu.exits[static_cast<u8>(ExitKind::Io)];
     handle_io(vcpu, exit.io);
     return true;
