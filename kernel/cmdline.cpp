@@ -111,6 +111,13 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
             o.round_robin = true;
         else
             report(d, t, "expected credit or rr");
+    } else if (equals(t.key, t.key_len, "fastexits")) {
+        if (t.value && equals(t.value, t.value_len, "on"))
+            o.fast_exits = true;
+        else if (t.value && equals(t.value, t.value_len, "off"))
+            o.fast_exits = false;
+        else
+            report(d, t, "expected on or off");
     } else if (equals(t.key, t.key_len, "acpidump")) {
         if (t.value)
             report(d, t, "takes no value");

@@ -28,6 +28,9 @@ struct HypervisorOptions {
     // sched=credit|rr (Xen's option names the scheduler): rr is round-robin, every vCPU
     // alike (no weights, caps or boosts), kept to compare against (tools/vireo bench).
     bool round_robin = false;
+    // fastexits=on|off: off keeps every exit on the scheduler's path (no exit fast path,
+    // kernel/vm/exit_fast_path.hpp), to compare against.
+    bool fast_exits = true;
 };
 
 struct CmdlineDiagnostics {

@@ -277,6 +277,10 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     init_acpi();
     passthrough_init(g_boot, g_acpi, g_options.console_port);
     dom0_set_noreboot(g_options.noreboot);
+    if (!g_options.fast_exits) {
+        scheduler_disable_fast_exits();
+        log_info("sched: fastexits=off: every exit goes through the scheduler's path");
+    }
     if (g_options.round_robin) {
         scheduler_use_round_robin();
         log_info("scheduler: round-robin (sched=rr): weights, caps and boosts are ignored");

@@ -29,6 +29,7 @@ constexpr u64 kLostTimerMicroseconds = 20000;
 // anywhere (cpu_timers.hpp), so that no wake-up waits for one particular interrupt.
 constexpr u64 kIdleCheckMicroseconds = 50000;
 u32 g_lose_timer_interrupts_cpu = ~0u;  // selftest=losttimer
+bool g_fast_exits = true;               // fastexits=off clears it
 
 // Which vCPU runs and for how long is the credit policy's (kernel/sched/credit_policy.hpp):
 // a vCPU keeps its CPU for a slice (or until it blocks, or a boosted one wakes), since
@@ -455,7 +456,7 @@ bool run_vcpu(Vcpu& v, u64 until) {
         VmExit exit;
         fpu_switch_to(v);
         debug_load(v);
-        const FastExitBounds bounds{cpu_pass_request_flag(), until};
+        const FastExitBounds bounds{g_fast_exits ? cpu_pass_request_flag() : nullptr, until};
         const bool handled = v.backend->run(v, exit, bounds);
         debug_save(v);
         v.domain->platform->after_exit(v);
@@ -531,6 +532,8 @@ void scheduler_run_this_cpu() {
 }
 
 void scheduler_lose_timer_interrupts(u32 cpu) { g_lose_timer_interrupts_cpu = cpu; }
+
+void scheduler_disable_fast_exits() { g_fast_exits = false; }
 
 void scheduler_use_round_robin() {
     for (RunQueue& q : g_queues) q.credit.set_round_robin(true);

@@ -50,3 +50,7 @@ void scheduler_reconsider_vcpu(Vcpu& vcpu);
 
 // This CPU's loop: run vCPUs, handle their exits, idle when there is nothing to run.
 [[noreturn]] void scheduler_run_this_cpu();
+
+// fastexits=off (kernel/cmdline.hpp): no exit fast path (kernel/vm/exit_fast_path.hpp);
+// every exit returns to run_vcpu. At boot, before any vCPU runs.
+void scheduler_disable_fast_exits();

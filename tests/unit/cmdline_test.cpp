@@ -91,6 +91,17 @@ TEST(Cmdline, SchedulerIsCreditOrRoundRobin) {
     }
 }
 
+TEST(Cmdline, FastExitsAreOnUnlessTurnedOff) {
+    EXPECT_TRUE(parse("").options.fast_exits);
+    EXPECT_TRUE(parse("fastexits=on").options.fast_exits);
+    EXPECT_FALSE(parse("fastexits=off").options.fast_exits);
+    for (const char* line : {"fastexits", "fastexits=no", "fastexits=0"}) {
+        const Parsed p = parse(line);
+        EXPECT_TRUE(p.options.fast_exits) << line;
+        EXPECT_EQ(p.diagnostics.count, 1u) << line;
+    }
+}
+
 TEST(Cmdline, UnknownOptionsAreReportedNotFatal) {
     Parsed p = parse("frobnicate=1 acpidump=yes loglevel=debug");
     EXPECT_EQ(p.options.log_level, LogLevel::Debug);
