@@ -4,6 +4,13 @@ find_program(VIREO_NM NAMES llvm-nm-14 llvm-nm REQUIRED)
 find_program(VIREO_OBJCOPY NAMES llvm-objcopy-14 llvm-objcopy REQUIRED)
 find_program(VIREO_CXXFILT NAMES llvm-cxxfilt-14 llvm-cxxfilt REQUIRED)
 find_program(VIREO_GRUB_MKRESCUE NAMES grub-mkrescue REQUIRED)
+# Every image is a hybrid: a CD and a disk with an MBR. Its partition's ending CHS is what
+# QEMU guesses the disk's geometry from (hw/block/hdgeometry.c), and GRUB's BIOS disk
+# driver reads at most to the end of a track; without alignment, the ending CHS follows
+# the image's size, and an image a few KiB larger read 4 sectors per BIOS call instead of
+# 28 (loading Debian's kernel took 3 s instead of 0.45 under TCG). Padded to whole
+# cylinders of xorriso's 64 heads x 32 sectors, every image reads 32 sectors per call.
+set(VIREO_GRUB_MKRESCUE_OPTIONS -partition_cyl_align on)
 
 # Why each flag: no exceptions/RTTI (no unwinder in the kernel); no red zone (interrupts
 # and exceptions push onto the current stack); no SSE/x87 (hypervisor code must never
@@ -92,7 +99,7 @@ function(vireo_make_iso)
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_BINARY_DIR}/vireo-boot.elf ${root}/boot/vireo.elf
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${root}/boot/grub/grub.cfg
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/sample-module.txt ${root}/boot/sample-module.txt
-    COMMAND ${VIREO_GRUB_MKRESCUE} -o ${iso} ${root} > ${CMAKE_BINARY_DIR}/grub-mkrescue.log 2>&1
+    COMMAND ${VIREO_GRUB_MKRESCUE} -o ${iso} ${root} ${VIREO_GRUB_MKRESCUE_OPTIONS} > ${CMAKE_BINARY_DIR}/grub-mkrescue.log 2>&1
     DEPENDS ${CMAKE_BINARY_DIR}/vireo-boot.elf ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${CMAKE_SOURCE_DIR}/boot/sample-module.txt
     COMMENT "Making the GRUB image vireo.iso")
   add_custom_target(iso ALL DEPENDS ${iso})

@@ -44,10 +44,12 @@ using NptTables = NestedTables<X86PagingFormat>;
 using EptTables = NestedTables<EptFormat>;
 
 // Maps every range's chunks, in order, as the domain's RAM; identity-mapped RAM maps
-// each range onto the same host addresses.
+// each range onto the same host addresses. `on_first_touch`: the chunks are unmapped
+// again at once, which leaves every table in place (PageTableBuilder::unmap clears the
+// 2 MiB leaves only), so mapping a chunk later needs no memory and cannot fail.
 template <typename Tables>
 bool build_tables(Tables* tables, const GuestRamRange* ranges, usize range_count, const PhysAddr* chunks,
-                  u64 chunk_size, bool identity, const char** error) {
+                  u64 chunk_size, bool identity, bool on_first_touch, const char** error) {
     if (!tables->table.create()) {
         *error = "out of memory for nested page tables";
         return false;
@@ -69,6 +71,13 @@ bool build_tables(Tables* tables, const GuestRamRange* ranges, usize range_count
                 }
             }
         }
+        if (on_first_touch) {
+            if (!tables->table.unmap(ranges[r].gpa, ranges[r].bytes)) {
+                *error = "out of memory for nested page tables";
+                return false;
+            }
+            continue;
+        }
         // Where the chunks happen to be one aligned, contiguous gigabyte of host memory,
         // one 1 GiB leaf maps them (and the table goes back at once: no CPU has walked
         // these tables yet).
@@ -88,14 +97,14 @@ void release_tables(void* opaque) {
 
 }  // namespace
 
-bool GuestMemory::create(u64 bytes, NestedPagingFormat format, bool huge_pages, MemoryQuota* quota,
+bool GuestMemory::create(u64 bytes, NestedPagingFormat format, bool huge_pages, RamZeroing zeroing, MemoryQuota* quota,
                          const char** error) {
     const GuestRamRange one{0, align_up(bytes, kChunkSize)};
-    return create(&one, bytes ? 1 : 0, format, huge_pages, quota, error);
+    return create(&one, bytes ? 1 : 0, format, huge_pages, zeroing, quota, error);
 }
 
 bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, bool huge_pages,
-                         MemoryQuota* quota, const char** error) {
+                         RamZeroing zeroing, MemoryQuota* quota, const char** error) {
     destroy();
     quota_ = quota;
     if (count == 0 || count > kMaxRanges) {
@@ -122,6 +131,16 @@ bool GuestMemory::create(const GuestRamRange* ranges, usize count, NestedPagingF
     }
     for (usize i = 0; i < count; ++i) ranges_[i] = ranges[i];
     range_count_ = count;
+    huge_pages_ = huge_pages;
+    if (zeroing == RamZeroing::OnFirstTouch) {
+        chunk_states_ = new (kNoThrow) u8[count_chunks];
+        if (!chunk_states_) {
+            *error = "out of memory for the RAM's chunk list";
+            destroy();
+            return false;
+        }
+        memset(chunk_states_, kChunkUnpopulated, count_chunks);
+    }
     for (usize r = 0; r < count; ++r) {
         for (u64 offset = 0; offset < ranges[r].bytes;) {
             // A whole aligned gigabyte in one piece where the CPU can map it with one
@@ -203,13 +222,17 @@ bool GuestMemory::build_nested_tables(bool huge_pages, const char** error) {
         auto* tables = new (kNoThrow) EptTables(huge_pages);
         nested_tables_ = tables;
         if (tables) tables->memory.quota = quota_;
-        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_, error);
+        if (tables)
+            built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_,
+                                 chunk_states_ != nullptr, error);
         if (tables) nested_root_ = tables->table.root();
     } else {
         auto* tables = new (kNoThrow) NptTables(huge_pages);
         nested_tables_ = tables;
         if (tables) tables->memory.quota = quota_;
-        if (tables) built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_, error);
+        if (tables)
+            built = build_tables(tables, ranges_, range_count_, chunks_, kChunkSize, identity_,
+                                 chunk_states_ != nullptr, error);
         if (tables) nested_root_ = tables->table.root();
     }
     if (!nested_tables_) *error = "out of memory for nested page tables";
@@ -221,7 +244,9 @@ bool GuestMemory::allocate_ram(u64 bytes, const char** error) {
         *error = "its RAM passes its memory quota";
         return false;
     }
-    const PhysAddr block = frame_alloc(bytes / kPageSize, bytes / kPageSize);  // zeroed
+    // Zeroed now, or (chunk_states_) chunk by chunk on first touch.
+    const PhysAddr block = chunk_states_ ? frame_alloc_uncleared(bytes / kPageSize, bytes / kPageSize)
+                                         : frame_alloc(bytes / kPageSize, bytes / kPageSize);
     if (block == kNoPhysFrame) {
         if (quota_) quota_->uncharge(bytes);
         *error = "out of host memory for guest RAM";
@@ -272,6 +297,9 @@ void GuestMemory::destroy() {
     }
     delete[] chunks_;
     chunks_ = nullptr;
+    delete[] chunk_states_;
+    chunk_states_ = nullptr;
+    huge_pages_ = false;
     chunk_count_ = 0;
     range_count_ = 0;
     ram_bytes_ = 0;
@@ -376,6 +404,7 @@ bool GuestMemory::unmap_passthrough(u64 gpa, u64 bytes) {
 }
 
 bool GuestMemory::foreign_source_frame(u64 gpa, PhysAddr& frame) {
+    populate(gpa);  // RAM zeroed on first touch is zeroed before another domain sees it
     LockGuard<SpinLock> guard(p2m_lock_);
     P2mEntry e;
     if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) ||
@@ -386,6 +415,7 @@ bool GuestMemory::foreign_source_frame(u64 gpa, PhysAddr& frame) {
 }
 
 bool GuestMemory::map_foreign_page(u64 gpa, PhysAddr frame, PhysAddr& original) {
+    populate(gpa);  // a chunk never touched has no entry to replace yet
     LockGuard<SpinLock> guard(p2m_lock_);
     P2mEntry e;
     if ((gpa & (kPageSize - 1)) || !contains(gpa, kPageSize) || !lookup(gpa, e) || e.type != P2mType::Ram) return false;
@@ -418,6 +448,9 @@ bool GuestMemory::balloon_enable(u64* words) {
 }
 
 GuestMemory::BalloonError GuestMemory::balloon_release(u64 gpa, PhysAddr& frame) {
+    // A page of a chunk never touched is released as any other: zeroed and mapped first,
+    // so the release and everything after it see a chunk in the usual state.
+    populate(gpa);
     LockGuard<SpinLock> guard(p2m_lock_);
     if (identity_ || !nested_tables_) return BalloonError::Invalid;
     if (dirty_log_) return BalloonError::WrongState;
@@ -495,6 +528,108 @@ bool GuestMemory::contains(u64 gpa, u64 len) const {
     return false;
 }
 
+bool GuestMemory::chunk_of(u64 gpa, u64& chunk, u64& chunk_gpa) const {
+    if (!chunk_states_) return false;
+    u64 ram_offset = 0;
+    for (usize i = 0; i < range_count_; ++i) {
+        const GuestRamRange& r = ranges_[i];
+        if (gpa >= r.gpa && gpa - r.gpa < r.bytes) {
+            ram_offset += gpa - r.gpa;
+            chunk = ram_offset / kChunkSize;
+            chunk_gpa = gpa - ram_offset % kChunkSize;
+            return true;
+        }
+        ram_offset += r.bytes;
+    }
+    return false;
+}
+
+void GuestMemory::populate_chunk(u64 chunk, u64 chunk_gpa) {
+    u8 expected = kChunkUnpopulated;
+    if (!__atomic_compare_exchange_n(&chunk_states_[chunk], &expected, kChunkZeroing, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_ACQUIRE)) {
+        // Another CPU zeroes it (a vCPU's fault, or the hypervisor for a control call):
+        // a few hundred microseconds at most, with no lock held that it could need.
+        while (!chunk_populated(chunk)) __builtin_ia32_pause();
+        return;
+    }
+    frame_clear(chunks_[chunk], kChunkSize / kPageSize);
+    bool mapped;
+    {
+        LockGuard<SpinLock> guard(p2m_lock_);
+        mapped = with_p2m(nested_tables_, format_, [&](auto& p2m) {
+            // Writable and executable, as all RAM (build_nested_tables); while a dirty log
+            // runs, write-protected and dirty, as if dirty_log_enable had found it: its
+            // content changed from whatever the frames held to zeros.
+            const bool logging = p2m.dirty_log_active();
+            const bool ok = p2m.map(chunk_gpa, chunks_[chunk], kChunkSize,
+                                    logging ? P2mType::RamLogDirty : P2mType::Ram, !logging, true);
+            p2m.dirty_log_mark(chunk_gpa, kChunkSize);
+            // The last chunk of a gigabyte of host memory that can be one 1 GiB leaf: it
+            // becomes one (the table retired, P2m's rule: freed after the next shootdown
+            // that takes it, or with the tree).
+            const u64 gigabyte = align_down(chunk_gpa, GiB);
+            if (ok && huge_pages_ && contains(gigabyte, GiB)) {
+                const u64 first = chunk - (chunk_gpa - gigabyte) / kChunkSize;
+                bool all = true;
+                for (u64 c = first; c < first + GiB / kChunkSize && all; ++c) all = c == chunk || chunk_populated(c);
+                if (all) p2m.merge(gigabyte, GiB);
+            }
+            return ok;
+        });
+    }
+    // Cannot fail (build_tables left every table in place); were it to, the guest would
+    // meet memory outside its RAM there and end, which is all it could do.
+    (void)mapped;
+    __atomic_store_n(&chunk_states_[chunk], kChunkPopulated, __ATOMIC_RELEASE);
+}
+
+bool GuestMemory::populate(u64 gpa) {
+    u64 chunk, chunk_gpa;
+    if (!chunk_of(gpa, chunk, chunk_gpa)) return contains(gpa, 1);
+    if (!chunk_populated(chunk)) populate_chunk(chunk, chunk_gpa);
+    return true;
+}
+
+bool GuestMemory::populate_on_fault(u64 gpa, bool present) {
+    u64 chunk, chunk_gpa;
+    if (present || !chunk_of(gpa, chunk, chunk_gpa)) return false;
+    if (!chunk_populated(chunk)) {
+        populate_chunk(chunk, chunk_gpa);
+        return true;
+    }
+    // Populated already: by another CPU after this fault (retry), or this is a page the
+    // balloon took, which is not ours to handle.
+    LockGuard<SpinLock> guard(p2m_lock_);
+    P2mEntry e;
+    return lookup(gpa, e) && (e.type == P2mType::Ram || e.type == P2mType::RamLogDirty);
+}
+
+u64 GuestMemory::populated_bytes() const {
+    if (!chunk_states_) return chunk_count_ * kChunkSize;
+    u64 populated = 0;
+    for (u64 i = 0; i < chunk_count_; ++i) populated += chunk_populated(i) ? kChunkSize : 0;
+    return populated;
+}
+
+u64 GuestMemory::whole_host_gigabytes() const {
+    if (!chunk_states_) return gigabyte_leaves();
+    if (!huge_pages_) return 0;
+    u64 count = 0, first = 0;
+    for (usize r = 0; r < range_count_; ++r) {
+        for (u64 offset = 0; offset < ranges_[r].bytes; offset += kChunkSize) {
+            const u64 chunk = first + offset / kChunkSize;
+            if ((ranges_[r].gpa + offset) % GiB || ranges_[r].bytes - offset < GiB || chunks_[chunk] % GiB) continue;
+            bool contiguous = true;
+            for (u64 c = 1; c < GiB / kChunkSize && contiguous; ++c)
+                contiguous = chunks_[chunk + c] == chunks_[chunk] + c * kChunkSize;
+            count += contiguous;
+        }
+        first += ranges_[r].bytes / kChunkSize;
+    }
+    return count;
+}
+
 u64 GuestMemory::gigabyte_leaves() const {
     u64 count = 0;
     for (u64 gpa = 0; gpa < end(); gpa += GiB) {
@@ -522,6 +657,8 @@ void* GuestMemory::host_pointer(u64 gpa, usize& contiguous) {
         ram_offset += r.bytes;
     }
     contiguous = usize(kChunkSize - ram_offset % kChunkSize);
+    if (!chunk_populated(ram_offset / kChunkSize))
+        populate_chunk(ram_offset / kChunkSize, gpa - ram_offset % kChunkSize);
     if (balloon_.active()) {
         // Page by page now. The bit and the p2m say where the page is; nothing here is
         // held past this access, which runs without posted CPU work (cpu_work.hpp) in
@@ -559,6 +696,7 @@ bool GuestMemory::read(u64 gpa, void* dst, usize len) {
                 ram_offset += into;
                 const u64 in_chunk = ram_offset % kChunkSize;
                 if (in_chunk + len > kChunkSize) break;
+                if (!chunk_populated(ram_offset / kChunkSize)) populate_chunk(ram_offset / kChunkSize, gpa - in_chunk);
                 memcpy(dst, phys_to_virt(chunks_[ram_offset / kChunkSize] + in_chunk), len);
                 return true;
             }

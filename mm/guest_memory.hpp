@@ -1,6 +1,6 @@
-// A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated,
-// all returned when the domain dies, less the 4 KiB pages its balloon gave back earlier,
-// mm/balloon_pages.hpp) and its p2m (mm/p2m.hpp), the nested page tables
+// A domain's guest-physical RAM: host frames in 2 MiB chunks (zeroed when allocated, or
+// on first touch: RamZeroing; all returned when the domain dies, less the 4 KiB pages its
+// balloon gave back earlier, mm/balloon_pages.hpp) and its p2m (mm/p2m.hpp), the nested page tables
 // that map the RAM ranges of the domain's layout onto them as typed entries. RAM need not
 // be one block: a virtual PC has RAM below its 32-bit MMIO hole and the rest above 4 GiB
 // (kernel/vm/firmware/guest_pc_layout.hpp). The nested tables use the same page-table builder
@@ -19,6 +19,17 @@ class MemoryQuota;
 
 // Which nested paging the tables are for: AMD NPT or Intel EPT (mm/ept_format.hpp).
 enum class NestedPagingFormat : u8 { AmdNpt, IntelEpt };
+
+// When a domain's RAM is zeroed. AtCreation: all of it, before create returns. OnFirstTouch:
+// each 2 MiB chunk when the guest or the hypervisor first reaches it, as KVM's memory is
+// (Linux's anonymous pages) and Xen's populate-on-demand: a guest touches a fraction of its
+// RAM while it boots, and zeroing the rest up front cost a quarter of a second per 256 MiB
+// under QEMU's TCG, plus the host's own first touch of every page (issue 17). Until then
+// the chunk's frames hold whatever their last owner left there, so nothing may read them:
+// the chunk has no p2m entry (a guest access is a nested page fault, populate_on_fault),
+// and every way the hypervisor reaches RAM (read, write, compare_exchange, page_view,
+// foreign_source_frame, map_foreign_page, balloon_release, populate) zeroes it first.
+enum class RamZeroing : u8 { AtCreation, OnFirstTouch };
 
 // A block of guest-physical RAM: [gpa, gpa + bytes), both multiples of 2 MiB (of 4 KiB
 // for identity-mapped RAM).
@@ -47,12 +58,14 @@ public:
     // before it is allocated, each table page as the p2m allocates it, later splits
     // included; destroy gives it all back). On failure everything allocated so far is
     // returned and `error` says why.
-    // `huge_pages`: the nested tables may use 1 GiB leaves (where the host frames allow).
+    // `huge_pages`: the nested tables may use 1 GiB leaves (where the host frames allow;
+    // with OnFirstTouch, once the whole gigabyte was touched).
     bool create(const GuestRamRange* ranges, usize count, NestedPagingFormat format, bool huge_pages,
-                MemoryQuota* quota, const char** error);
+                RamZeroing zeroing, MemoryQuota* quota, const char** error);
     // One block at guest-physical 0 of `bytes`, rounded up to 2 MiB.
-    bool create(u64 bytes, NestedPagingFormat format, bool huge_pages, MemoryQuota* quota, const char** error);
-    // Identity-mapped RAM (dom0's: guest-physical == host-physical for every page, so
+    bool create(u64 bytes, NestedPagingFormat format, bool huge_pages, RamZeroing zeroing, MemoryQuota* quota,
+                const char** error);
+    // Identity-mapped RAM (always zeroed at creation; dom0's: guest-physical == host-physical for every page, so
     // the DMA its drivers program reaches the right pages without an IOMMU). `low` is
     // host RAM the frame allocator never hands out (conventional memory below 1 MiB,
     // page-aligned; may be empty), the domain's from now on; the rest of `bytes` comes
@@ -79,6 +92,21 @@ public:
     bool lookup(u64 gpa, P2mEntry& out) const;
     // How many gigabytes of RAM one 1 GiB leaf each maps.
     u64 gigabyte_leaves() const;
+    // How many gigabytes of RAM are one aligned gigabyte of host memory each: those a 1 GiB
+    // leaf maps, at once or (OnFirstTouch) once all of it was touched.
+    u64 whole_host_gigabytes() const;
+
+    // OnFirstTouch: zeroes and maps the chunk holding `gpa`, unless done already (waiting
+    // while another CPU does it). True when `gpa` is RAM whose chunk is populated now.
+    // Never under the p2m's lock (it takes it).
+    bool populate(u64 gpa);
+    // A nested page fault at `gpa` on a page the p2m does not map (`present` false): true
+    // when it is RAM that is mapped now (its chunk zeroed and mapped here, or by another
+    // CPU since the fault), so the guest just retries.
+    bool populate_on_fault(u64 gpa, bool present);
+    // Bytes of RAM zeroed so far on first touch, and those still waiting for it.
+    u64 populated_bytes() const;
+    u64 unpopulated_bytes() const { return ram_bytes_ - low_bytes_ - populated_bytes(); }
 
     // The dirty log over the whole RAM (P2m's, under this memory's lock). The bitmap has
     // a bit per 4 KiB page and stays the caller's while the log runs. After enable and
@@ -181,8 +209,22 @@ private:
     // chunks_, charged to the quota; false (with `error`) when there is no room or quota.
     bool allocate_ram(u64 bytes, const char** error);
 
-    // Maps every range onto its chunks (or onto itself, identity) and merges.
+    // Maps every range onto its chunks (or onto itself, identity) and merges; with
+    // OnFirstTouch, unmaps the chunks again (their tables stay, so a chunk's first touch
+    // maps it without allocating) and merges nothing.
     bool build_nested_tables(bool huge_pages, const char** error);
+
+    // OnFirstTouch: a state per chunk (null for RAM zeroed at creation). A chunk goes from
+    // Unpopulated to Zeroing (one CPU zeroes it) to Populated (zeroed and mapped), never back.
+    enum ChunkState : u8 { kChunkPopulated = 0, kChunkUnpopulated = 1, kChunkZeroing = 2 };
+    u8* chunk_states_ = nullptr;
+    bool huge_pages_ = false;
+    // The chunk holding RAM at `gpa`, and where that chunk starts; false outside RAM.
+    bool chunk_of(u64 gpa, u64& chunk, u64& chunk_gpa) const;
+    bool chunk_populated(u64 chunk) const {
+        return !chunk_states_ || __atomic_load_n(&chunk_states_[chunk], __ATOMIC_ACQUIRE) == kChunkPopulated;
+    }
+    void populate_chunk(u64 chunk, u64 chunk_gpa);
 
     MemoryQuota* quota_ = nullptr;
     bool identity_ = false;

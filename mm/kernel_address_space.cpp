@@ -244,6 +244,14 @@ PhysAddr frame_alloc(u64 pages, u64 align_pages, PhysAddr limit) {
     return pa;
 }
 
+PhysAddr frame_alloc_uncleared(u64 pages, u64 align_pages) {
+    IrqLockGuard guard(g_lock);
+    const PhysAddr pa = g_frames.alloc(pages, align_pages, ~0ull);
+    return pa == FrameAllocator::kNoFrame ? kNoPhysFrame : pa;
+}
+
+void frame_clear(PhysAddr start, u64 pages) { zero_frames(phys_to_virt(start), pages * kPageSize); }
+
 void frame_free(PhysAddr start, u64 pages) {
     IrqLockGuard guard(g_lock);
     if (!g_frames.free(start, pages))

@@ -23,6 +23,11 @@ inline constexpr PhysAddr kNoPhysFrame = ~0ull;
 // Allocates `pages` contiguous zeroed frames (aligned to `align_pages`) below `limit`;
 // kNoPhysFrame when memory is exhausted.
 PhysAddr frame_alloc(u64 pages = 1, u64 align_pages = 1, PhysAddr limit = ~0ull);
+// The same, left as the last owner left them: for memory that is zeroed later, before
+// anything reads it (a domain's RAM, zeroed on first touch: mm/guest_memory.hpp).
+PhysAddr frame_alloc_uncleared(u64 pages, u64 align_pages);
+// Zeroes frames that frame_alloc_uncleared gave.
+void frame_clear(PhysAddr start, u64 pages);
 void frame_free(PhysAddr start, u64 pages = 1);
 MemoryStats memory_stats();
 

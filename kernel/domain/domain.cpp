@@ -125,10 +125,13 @@ static bool create_memory(Domain& d, const DomainConfig& config, NestedPagingFor
     }
     if (config.hardware_domain)
         return d.memory.create_identity(config.memory_bytes, config.low_memory, format, huge_pages, &d.quota, error);
+    // Zeroed as the guest (or the hypervisor on its behalf) first touches it: a booting
+    // guest touches a fraction of its RAM (mm/guest_memory.hpp, RamZeroing).
+    constexpr RamZeroing zeroing = RamZeroing::OnFirstTouch;
     if (!config.pc_platform || bytes <= kGuestMmioHoleStart)
-        return d.memory.create(bytes, format, huge_pages, &d.quota, error);
+        return d.memory.create(bytes, format, huge_pages, zeroing, &d.quota, error);
     const GuestRamRange ranges[] = {{0, guest_ram_below_4g(bytes)}, {kGuestHighMemoryStart, guest_ram_above_4g(bytes)}};
-    return d.memory.create(ranges, 2, format, huge_pages, &d.quota, error);
+    return d.memory.create(ranges, 2, format, huge_pages, zeroing, &d.quota, error);
 }
 
 Domain* domain_create(const DomainConfig& config, const char** error) {

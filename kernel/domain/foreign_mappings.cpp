@@ -60,7 +60,8 @@ i64 map_locked(Domain& mapper, Domain& target, u64 first_gfn, const u64* local_g
         PhysAddr frame, original;
         P2mEntry e;
         if (local >= kMaxGfn || !target.memory.foreign_source_frame((first_gfn + i) * kPageSize, frame) ||
-            !mapper.memory.lookup(local * kPageSize, e) || e.type != P2mType::Ram) {
+            !mapper.memory.populate(local * kPageSize) || !mapper.memory.lookup(local * kPageSize, e) ||
+            e.type != P2mType::Ram) {
             error = kErrorInvalid;
         } else if (!mapper.memory.map_foreign_page(local * kPageSize, frame, original)) {
             error = kErrorNoMemory;  // no table memory (or quota) to split a large page

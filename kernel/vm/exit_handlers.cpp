@@ -389,6 +389,8 @@ void handle_xsetbv(Vcpu& vcpu) {
 }
 
 void handle_nested_page_fault(Vcpu& vcpu, const NestedPageFaultExit& npf) {
+    // The first touch of a chunk of RAM zeroed on first touch: zeroed, mapped, retried.
+    if (vcpu.domain->memory.populate_on_fault(npf.gpa, npf.present)) return;
     // A write to a page the dirty log protects: marked, writable again, and retried (as
     // is one through a stale translation of a page that is writable again).
     if (npf.write && npf.present && vcpu.domain->memory.dirty_log_write_fault(npf.gpa)) return;

@@ -265,9 +265,11 @@ bool load_domain(const Multiboot2Info& boot, const ModuleGroup& g, u32 ordinal) 
     if (line.weight != kCreditDefaultWeight || line.cap_percent || line.cpus != ~0ull)
         log_info("domain %u (%s): credit scheduler weight %u, cap %u%%, CPUs %#llx", d->id, d->name, line.weight,
                  line.cap_percent, (unsigned long long)line.cpus);
-    if (const u64 gigabytes = d->memory.gigabyte_leaves())
-        log_info("domain %u (%s): %llu GiB of its RAM mapped with 1 GiB pages", d->id, d->name,
-                 (unsigned long long)gigabytes);
+    // RAM zeroed on first touch gets its 1 GiB leaf once all of that gigabyte was touched.
+    if (const u64 gigabytes = d->memory.whole_host_gigabytes())
+        log_info("domain %u (%s): %llu GiB of its RAM in whole host gigabytes, mapped with 1 GiB pages%s", d->id,
+                 d->name, (unsigned long long)gigabytes,
+                 d->memory.unpopulated_bytes() ? " once each is all touched" : "");
     return true;
 }
 

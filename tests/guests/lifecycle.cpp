@@ -18,6 +18,7 @@ extern "C" const char child_timer_start[], child_timer_end[];
 extern "C" const char child_counter_start[], child_counter_end[];
 extern "C" const char child_counter_dr_check[], child_counter_dr_check_end[];
 extern "C" const char child_touch_start[], child_touch_end[];
+extern "C" const char child_scan_start[], child_scan_end[];
 
 namespace {
 
@@ -173,6 +174,42 @@ void test_create_destroy_cycles() {
     CHECK(call(kHypervisorStats, addr(&after)) == 0, "hypervisor_stats again");
     print_stats("after", after);
     CHECK(same_stats(before, after), "free memory, heap, domains, domain ids and VPIDs exactly as before");
+}
+
+// A domain's RAM is zeroed on first touch (mm/guest_memory.hpp, RamZeroing), so its
+// frames hold what their last owner wrote until then: a domain written all over and
+// destroyed leaves them dirty, and the next one (which gets the same frames: the allocator
+// hands out the lowest free ones) must read zero wherever it touches first, whether the
+// guest itself touches it (a nested page fault) or the hypervisor does (a control call).
+void test_fresh_memory_after_reuse() {
+    constexpr uint32_t kMemory = 10 * 1024 * 1024, kPiece = 1024 * 1024;
+    uint32_t* words = reinterpret_cast<uint32_t*>(g_saved_memory);
+    for (uint32_t i = 0; i < kPiece / 4; ++i) words[i] = 0xa5a5a5a5 ^ i;
+    const int32_t dirty = create("scribbler", 1, kMemory);
+    bool written = dirty > 0;
+    for (uint32_t gpa = 0; written && gpa < kMemory; gpa += kPiece)
+        written = call(kDomainMemoryWrite, uint32_t(dirty), gpa, addr(g_saved_memory), kPiece) == 0;
+    CHECK(written && call(kDomainDestroy, uint32_t(dirty)) == 0, "a domain of 10 MiB written all over, destroyed");
+
+    const int32_t fresh = create("fresh", 1, kMemory);
+    DomainStatus s{};
+    CHECK(
+        fresh > 0 && load_child(fresh, 0, child_scan_start, child_scan_end, 0x200000, 0x800000) &&
+            call(kDomainUnpause, uint32_t(fresh)) == 0 && wait_for_state(fresh, kStateShutdown, s) && s.exit_code == 0,
+        "the next domain of 10 MiB reads 2-8 MiB as zeros, touching it first itself (exit code %d)", int(s.exit_code));
+    // 8-10 MiB: nothing touched it yet; the control call's read is its first touch.
+    bool zero = true;
+    for (uint32_t gpa = 8 * 1024 * 1024; zero && gpa < kMemory; gpa += kPiece) {
+        zero = call(kDomainMemoryRead, uint32_t(fresh), gpa, addr(g_saved_memory), kPiece) == 0;
+        for (uint32_t i = 0; zero && i < kPiece / 4; ++i) zero = words[i] == 0;
+    }
+    CHECK(zero, "and 8-10 MiB as zeros through domain_memory_read, its first touch there");
+    // 0-2 MiB: first touched by the control call that wrote the child's code at 0x1000.
+    const uint32_t code_end = kCodeGpa + uint32_t(child_scan_end - child_scan_start);
+    zero = call(kDomainMemoryRead, uint32_t(fresh), 0, addr(g_saved_memory), kPiece) == 0;
+    for (uint32_t i = 0; zero && i < kPiece / 4; ++i) zero = words[i] == 0 || (i * 4 >= kCodeGpa && i * 4 < code_end);
+    CHECK(zero, "and its first MiB, where domain_memory_write put the child's code, as zeros around it");
+    CHECK(call(kDomainDestroy, uint32_t(fresh)) == 0, "destroyed");
 }
 
 void test_save_restore_preview() {
@@ -621,6 +658,7 @@ int guest_main(uint32_t, uint32_t) {
     test_refusals();
     test_cpuid_limit();
     test_create_destroy_cycles();
+    test_fresh_memory_after_reuse();
     test_save_restore_preview();
     test_platform_state();
     test_dirty_log();

@@ -9,6 +9,7 @@
     .globl child_timer_start, child_timer_end
     .globl child_counter_start, child_counter_end, child_counter_dr_check, child_counter_dr_check_end
     .globl child_touch_start, child_touch_end
+    .globl child_scan_start, child_scan_end
 
 /* Ends the domain with exit code EBX through the test exit port. */
 child_exit_start:
@@ -44,6 +45,22 @@ child_touch_start:
 1:  incl 0x2004
     jmp 1b
 child_touch_end:
+
+/* ORs every word of [EBX, EDI) together and exits with 0 when all were zero, 1 when one
+ * was not: memory a fresh domain touches first must read zero. No stack, no hypercall. */
+child_scan_start:
+    xorl %eax, %eax
+1:  orl (%ebx), %eax
+    addl $4, %ebx
+    cmpl %edi, %ebx
+    jb 1b
+    testl %eax, %eax
+    setnz %al
+    movzbl %al, %eax
+    outl %eax, $0xf4
+2:  hlt
+    jmp 2b
+child_scan_end:
 
 /* Counts at 0x2000 and in ESI, which must agree, with XMM0-XMM7 holding EBX+0..EBX+7
  * in every lane all along; exits with 0 once the count reaches EDI, or 1 at the first
