@@ -299,6 +299,7 @@ void GuestMemory::destroy() {
     chunks_ = nullptr;
     delete[] chunk_states_;
     chunk_states_ = nullptr;
+    populated_chunks_ = 0;
     huge_pages_ = false;
     chunk_count_ = 0;
     range_count_ = 0;
@@ -581,6 +582,7 @@ void GuestMemory::populate_chunk(u64 chunk, u64 chunk_gpa) {
     // Cannot fail (build_tables left every table in place); were it to, the guest would
     // meet memory outside its RAM there and end, which is all it could do.
     (void)mapped;
+    __atomic_add_fetch(&populated_chunks_, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&chunk_states_[chunk], kChunkPopulated, __ATOMIC_RELEASE);
 }
 
@@ -607,9 +609,7 @@ bool GuestMemory::populate_on_fault(u64 gpa, bool present) {
 
 u64 GuestMemory::populated_bytes() const {
     if (!chunk_states_) return chunk_count_ * kChunkSize;
-    u64 populated = 0;
-    for (u64 i = 0; i < chunk_count_; ++i) populated += chunk_populated(i) ? kChunkSize : 0;
-    return populated;
+    return __atomic_load_n(&populated_chunks_, __ATOMIC_RELAXED) * kChunkSize;
 }
 
 u64 GuestMemory::whole_host_gigabytes() const {

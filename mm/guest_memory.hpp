@@ -104,9 +104,13 @@ public:
     // when it is RAM that is mapped now (its chunk zeroed and mapped here, or by another
     // CPU since the fault), so the guest just retries.
     bool populate_on_fault(u64 gpa, bool present);
-    // Bytes of RAM zeroed so far on first touch, and those still waiting for it.
+    // Bytes of RAM zeroed so far on first touch, and those still waiting for it (a count,
+    // safe to read while the memory is destroyed: the debug key 'e' does).
     u64 populated_bytes() const;
-    u64 unpopulated_bytes() const { return ram_bytes_ - low_bytes_ - populated_bytes(); }
+    u64 unpopulated_bytes() const {
+        const u64 chunked = ram_bytes_ - low_bytes_, populated = populated_bytes();
+        return populated < chunked ? chunked - populated : 0;
+    }
 
     // The dirty log over the whole RAM (P2m's, under this memory's lock). The bitmap has
     // a bit per 4 KiB page and stays the caller's while the log runs. After enable and
@@ -218,6 +222,7 @@ private:
     // Unpopulated to Zeroing (one CPU zeroes it) to Populated (zeroed and mapped), never back.
     enum ChunkState : u8 { kChunkPopulated = 0, kChunkUnpopulated = 1, kChunkZeroing = 2 };
     u8* chunk_states_ = nullptr;
+    u64 populated_chunks_ = 0;  // atomic; what populated_bytes reports without the states
     bool huge_pages_ = false;
     // The chunk holding RAM at `gpa`, and where that chunk starts; false outside RAM.
     bool chunk_of(u64 gpa, u64& chunk, u64& chunk_gpa) const;

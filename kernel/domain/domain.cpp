@@ -438,6 +438,11 @@ void domain_print_exit_counters() {
     const u32 n = domain_table_snapshot(all, kMaxDomains);
     for (u32 i = 0; i < n; ++i) {
         const Domain& d = *all[i];
+        // RAM zeroed on first touch (mm/guest_memory.hpp): how much of it the domain never
+        // reached yet. Its own line: scripts read the vCPU lines (tools/bench-linux).
+        console_line("  %s (id %u) RAM: %llu MiB, %llu MiB of it not touched yet", d.name, d.id,
+                     (unsigned long long)(d.memory.size() / MiB),
+                     (unsigned long long)(d.memory.unpopulated_bytes() / MiB));
         for (u32 v = 0; v < d.vcpu_count; ++v) {
             char line[512];
             const Vcpu& vcpu = d.vcpus[v];
