@@ -555,35 +555,41 @@ void GuestMemory::populate_chunk(u64 chunk, u64 chunk_gpa) {
         return;
     }
     frame_clear(chunks_[chunk], kChunkSize / kPageSize);
-    bool mapped;
-    {
-        LockGuard<SpinLock> guard(p2m_lock_);
-        mapped = with_p2m(nested_tables_, format_, [&](auto& p2m) {
-            // Writable and executable, as all RAM (build_nested_tables); while a dirty log
-            // runs, write-protected and dirty, as if dirty_log_enable had found it: its
-            // content changed from whatever the frames held to zeros.
-            const bool logging = p2m.dirty_log_active();
-            const bool ok = p2m.map(chunk_gpa, chunks_[chunk], kChunkSize,
+    LockGuard<SpinLock> guard(p2m_lock_);
+    with_p2m(nested_tables_, format_, [&](auto& p2m) {
+        // Writable and executable, as all RAM (build_nested_tables); while a dirty log
+        // runs, write-protected, as dirty_log_enable would have left it, so that the
+        // guest's writes are logged. Not dirty itself: nothing ever read the chunk before
+        // (the first read populates it), so its zeros are news to no one, and marking
+        // 2 MiB for every chunk a migration's first pass populates would send them twice.
+        const bool logging = p2m.dirty_log_active();
+        // Cannot fail (build_tables left every table in place); were it to, the guest
+        // would meet memory outside its RAM there and end, which is all it could do.
+        const bool mapped = p2m.map(chunk_gpa, chunks_[chunk], kChunkSize,
                                     logging ? P2mType::RamLogDirty : P2mType::Ram, !logging, true);
-            p2m.dirty_log_mark(chunk_gpa, kChunkSize);
-            // The last chunk of a gigabyte of host memory that can be one 1 GiB leaf: it
-            // becomes one (the table retired, P2m's rule: freed after the next shootdown
-            // that takes it, or with the tree).
-            const u64 gigabyte = align_down(chunk_gpa, GiB);
-            if (ok && huge_pages_ && contains(gigabyte, GiB)) {
-                const u64 first = chunk - (chunk_gpa - gigabyte) / kChunkSize;
-                bool all = true;
-                for (u64 c = first; c < first + GiB / kChunkSize && all; ++c) all = c == chunk || chunk_populated(c);
-                if (all) p2m.merge(gigabyte, GiB);
-            }
-            return ok;
-        });
-    }
-    // Cannot fail (build_tables left every table in place); were it to, the guest would
-    // meet memory outside its RAM there and end, which is all it could do.
-    (void)mapped;
-    __atomic_add_fetch(&populated_chunks_, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&chunk_states_[chunk], kChunkPopulated, __ATOMIC_RELEASE);
+        // Populated under the lock, so that of two CPUs populating a gigabyte's last two
+        // chunks at once, the second sees the first's and merges.
+        __atomic_add_fetch(&populated_chunks_, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&chunk_states_[chunk], kChunkPopulated, __ATOMIC_RELEASE);
+        // The last chunk of a gigabyte of host memory that can be one 1 GiB leaf: it
+        // becomes one (the table retired, P2m's rule: freed after the next shootdown that
+        // takes it, or with the tree). Not while a log runs: a merge there would fold
+        // tables whose pages the log made writable again, which its next take would have
+        // to split (dirty_log_disable merges everything afterwards anyway).
+        const u64 gigabyte = align_down(chunk_gpa, GiB);
+        if (mapped && !logging && huge_pages_ && contains(gigabyte, GiB)) {
+            const u64 first = chunk - (chunk_gpa - gigabyte) / kChunkSize;
+            bool all = true;
+            for (u64 c = first; c < first + GiB / kChunkSize && all; ++c) all = chunk_populated(c);
+            if (all) p2m.merge(gigabyte, GiB);
+        }
+        return mapped;
+    });
+}
+
+bool GuestMemory::touched(u64 gpa) const {
+    u64 chunk, chunk_gpa;
+    return !chunk_of(gpa, chunk, chunk_gpa) || chunk_populated(chunk);
 }
 
 bool GuestMemory::populate(u64 gpa) {

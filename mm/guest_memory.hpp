@@ -104,6 +104,9 @@ public:
     // when it is RAM that is mapped now (its chunk zeroed and mapped here, or by another
     // CPU since the fault), so the guest just retries.
     bool populate_on_fault(u64 gpa, bool present);
+    // False for RAM at `gpa` that was never touched (zeroed on first touch, so it reads
+    // zero already); true for anything else.
+    bool touched(u64 gpa) const;
     // Bytes of RAM zeroed so far on first touch, and those still waiting for it (a count,
     // safe to read while the memory is destroyed: the debug key 'e' does).
     u64 populated_bytes() const;

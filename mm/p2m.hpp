@@ -255,10 +255,18 @@ private:
         if (end < gpa) return false;
         for (u64 at = gpa; at < end;) {
             P2mEntry e;
-            if (!lookup(at, e)) {
-                at += kPageSize;
+            PhysAddr pa;
+            PageAttributes a;
+            u64 leaf = kPageSize;
+            if (!table_.translate(at, pa, a, leaf)) {
+                // A whole absent entry is skipped at once: RAM zeroed on first touch leaves
+                // most of a large domain unmapped (mm/guest_memory.hpp).
+                const u64 next = (at & ~(leaf - 1)) + leaf;
+                if (next <= at) return true;  // the end of the address space
+                at = next;
                 continue;
             }
+            e = {pa, P2mType(a.software), a.writable, a.executable, leaf};
             const u64 leaf_end = (at & ~(e.page_size - 1)) + e.page_size;
             const u64 chunk = (leaf_end < end ? leaf_end : end) - at;
             if (!f(at, e.frame, chunk, e)) return false;

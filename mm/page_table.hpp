@@ -175,7 +175,10 @@ public:
         PhysAddr table = root_;
         for (u32 level = kLevels; level >= 1; --level) {
             const u64 e = memory_.table(table)[index(va, level)];
-            if (!Format::is_present(e)) return false;
+            if (!Format::is_present(e)) {
+                page_size_out = page_size(level);  // all of it unmapped: callers may skip it
+                return false;
+            }
             if (Format::is_leaf(e, level)) {
                 const u64 size = page_size(level);
                 pa = Format::leaf_address(e, level) + (va & (size - 1));

@@ -281,11 +281,12 @@ bool reload_domain(Domain& d, GuestEntryState& entry, const char** error) {
         return false;
     }
     // A power cycle: RAM comes back zeroed, then the boot loader's work is done again.
+    // RAM never touched is zero already (zeroed on first touch, mm/guest_memory.hpp).
     static const u8 kZeroPage[kPageSize] = {};
     for (usize r = 0; r < d.memory.range_count(); ++r) {
         const GuestRamRange range = d.memory.range(r);
         for (u64 gpa = range.gpa; gpa < range.gpa + range.bytes; gpa += kPageSize)
-            d.memory.write(gpa, kZeroPage, kPageSize);
+            if (d.memory.touched(gpa)) d.memory.write(gpa, kZeroPage, kPageSize);
     }
     const ModuleGroup g{d.image.kernel, d.image.first_extra, d.image.end};
     const Multiboot2Module& kernel = d.image.boot->modules[g.kernel];

@@ -121,6 +121,31 @@ TYPED_TEST(P2mTest, ProtectChangesAccessOfMappedPagesOnly) {
     EXPECT_FALSE(this->p2m.protect(0x800, kPageSize, true, true)) << "unaligned";
 }
 
+// RAM zeroed on first touch leaves most of a large domain unmapped: protect and the dirty
+// log step over a whole absent entry at once, at whatever level it is absent, and must
+// still reach every leaf right behind one.
+TYPED_TEST(P2mTest, ProtectAndTheDirtyLogSkipAbsentEntriesWholeAndMissNoLeaf) {
+    const u64 k512G = 512 * k1G;
+    const u64 pages[] = {0x5000, k2M + 0x1000, k1G + 2 * k2M + 0x3000, k512G + 0x7000};
+    for (u64 gpa : pages) ASSERT_TRUE(this->p2m.map(gpa, kHostRam + gpa % k1G, kPageSize, P2mType::Ram, true, true));
+    ASSERT_TRUE(this->p2m.map(3 * k1G, kHostRam, k2M, P2mType::Ram, true, true));
+    const u64 tables = this->memory.live();
+    ASSERT_TRUE(this->p2m.protect(0, k512G + k2M, false, true));
+    for (u64 gpa : pages) EXPECT_FALSE(this->at(gpa).writable) << std::hex << gpa;
+    EXPECT_FALSE(this->at(3 * k1G + 0x1000).writable) << "the 2 MiB leaf too";
+    EXPECT_EQ(this->at(3 * k1G).page_size, k2M) << "and still whole";
+    P2mEntry e;
+    EXPECT_FALSE(this->p2m.lookup(0x6000, e)) << "an unmapped page stays unmapped";
+    EXPECT_EQ(this->memory.live(), tables) << "nothing split, nothing allocated";
+    ASSERT_TRUE(this->p2m.protect(0, k512G + k2M, true, true));
+    std::vector<u64> bitmap((k512G + k2M) / kPageSize / 64);
+    ASSERT_TRUE(this->p2m.dirty_log_enable(bitmap.data(), (k512G + k2M) / kPageSize));
+    for (u64 gpa : pages) EXPECT_EQ(this->at(gpa).type, P2mType::RamLogDirty) << std::hex << gpa;
+    EXPECT_EQ(this->at(3 * k1G).type, P2mType::RamLogDirty);
+    ASSERT_TRUE(this->p2m.dirty_log_disable());
+    for (u64 gpa : pages) EXPECT_TRUE(this->at(gpa).writable) << std::hex << gpa;
+}
+
 TYPED_TEST(P2mTest, DirtyLogWriteProtectsFaultsAndTakes) {
     constexpr u64 kPages = 2 * k2M / kPageSize;
     ASSERT_TRUE(this->p2m.map(0, kHostRam, 2 * k2M, P2mType::Ram, true, true));
