@@ -530,19 +530,12 @@ bool GuestMemory::contains(u64 gpa, u64 len) const {
 }
 
 bool GuestMemory::chunk_of(u64 gpa, u64& chunk, u64& chunk_gpa) const {
-    if (!chunk_states_) return false;
-    u64 ram_offset = 0;
-    for (usize i = 0; i < range_count_; ++i) {
-        const GuestRamRange& r = ranges_[i];
-        if (gpa >= r.gpa && gpa - r.gpa < r.bytes) {
-            ram_offset += gpa - r.gpa;
-            chunk = ram_offset / kChunkSize;
-            chunk_gpa = gpa - ram_offset % kChunkSize;
-            return true;
-        }
-        ram_offset += r.bytes;
-    }
-    return false;
+    u64 page;
+    if (!chunk_states_ || !ram_page_of(ranges_, range_count_, gpa, page)) return false;
+    const u64 ram_offset = page * kPageSize + gpa % kPageSize;
+    chunk = ram_offset / kChunkSize;
+    chunk_gpa = gpa - ram_offset % kChunkSize;
+    return true;
 }
 
 void GuestMemory::populate_chunk(u64 chunk, u64 chunk_gpa) {
