@@ -87,7 +87,14 @@ function(vireo_link_hypervisor)
     COMMAND ${VIREO_OBJCOPY} --strip-debug ${final} ${boot_elf}
     DEPENDS ${final}
     COMMENT "vireo-boot.elf: vireo.elf without debug information, for the boot images")
-  add_custom_target(hypervisor ALL DEPENDS ${final} ${boot_elf})
+  # The same image flat, from its first byte at KERNEL_LMA, for loaders of Multiboot
+  # version 1 that take no ELF64 (QEMU's -kernel: boot/multiboot1_header.S).
+  set(boot_bin "${CMAKE_BINARY_DIR}/vireo-boot.bin")
+  add_custom_command(OUTPUT ${boot_bin}
+    COMMAND ${VIREO_OBJCOPY} -O binary ${boot_elf} ${boot_bin}
+    DEPENDS ${boot_elf}
+    COMMENT "vireo-boot.bin: the image flat, for QEMU's -kernel (Multiboot version 1)")
+  add_custom_target(hypervisor ALL DEPENDS ${final} ${boot_elf} ${boot_bin})
 endfunction()
 
 function(vireo_make_iso)

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "boot/multiboot1.hpp"
 #include "boot/multiboot2.hpp"
 #include "drivers/acpi/acpi_dump.hpp"
 #include "drivers/acpi/acpi_tables.hpp"
+#include "drivers/acpi/rsdp_search.hpp"
 #include "drivers/cmos_clock.hpp"
 #include "drivers/hardware_port_io.hpp"
 #include "drivers/ioapic.hpp"
@@ -144,6 +146,17 @@ void ap_main(u32 index) {
     scheduler_run_this_cpu();
 }
 
+// The boot information of a Multiboot version 1 loader, read at the entry: the low
+// 4 GiB are in the direct map from the first C++ line (boot/entry32.S), and version 1's
+// pointers are 32-bit.
+class EntryMemory final : public BootMemory {
+public:
+    const u8* map(PhysAddr phys, u64 length) override {
+        if (phys >= 4 * GiB || length > 4 * GiB - phys) return nullptr;
+        return phys_to_virt<const u8>(phys);
+    }
+};
+
 class KernelAcpiMemory final : public AcpiMemory {
 public:
     const u8* map(PhysAddr phys, u64 length) override { return static_cast<const u8*>(map_firmware(phys, length)); }
@@ -154,7 +167,19 @@ void emit_console_line(const char* line, void*) { console_line("%s", line); }
 void init_acpi() {
     KernelAcpiMemory memory;
     const char* error = nullptr;
-    if (g_boot.rsdp_length == 0) panic("acpi: the boot loader passed no ACPI RSDP; Vireo needs ACPI to find CPUs");
+    if (g_boot.rsdp_length == 0) {
+        // Multiboot version 1 has no field for it: where the firmware leaves it.
+        FoundRsdp found;
+        if (!find_rsdp_in_bios_areas(memory, found))
+            panic(
+                "acpi: the boot loader passed no ACPI RSDP and the BIOS areas hold none; Vireo needs ACPI to find "
+                "CPUs");
+        memcpy(g_boot.rsdp, found.bytes, found.length);
+        g_boot.rsdp_length = found.length;
+        g_boot.rsdp_is_xsdp = found.length == Multiboot2Info::kXsdpLength;
+        log_info("acpi: RSDP found at %#llx in the BIOS area (the boot loader passed none)",
+                 (unsigned long long)found.address);
+    }
     if (!parse_acpi(memory, g_boot.rsdp, g_boot.rsdp_length, g_acpi, &error)) panic("acpi: %s", error);
     for (usize i = 0; i < g_acpi.warning_count; ++i) log_warn("acpi: %s", g_acpi.warnings[i]);
     log_info("acpi: %zu tables; %zu CPUs, %zu IOAPICs in the MADT; HPET %s", g_acpi.table_count, g_acpi.madt.cpu_count,
@@ -240,12 +265,19 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     // them may allocate, because the heap comes later (operator new would panic).
     run_global_constructors();
     percpu_init_boot_cpu();
-    if (magic != kMultiboot2BootloaderMagic)
-        early_halt("vireo: not started by a Multiboot2 boot loader (bad magic in EAX); halted.\r\n");
     const char* boot_error = nullptr;
-    if (!parse_multiboot2(phys_to_virt<const u8>(info_phys), info_phys, g_boot, &boot_error)) {
+    bool boot_parsed = false;
+    if (magic == kMultiboot2BootloaderMagic) {
+        boot_parsed = parse_multiboot2(phys_to_virt<const u8>(info_phys), info_phys, g_boot, &boot_error);
+    } else if (magic == kMultiboot1BootloaderMagic) {
+        EntryMemory memory;
+        boot_parsed = parse_multiboot1(memory, info_phys, g_boot, &boot_error);
+    } else {
+        early_halt("vireo: not started by a Multiboot2 or Multiboot boot loader (bad magic in EAX); halted.\r\n");
+    }
+    if (!boot_parsed) {
         char message[200];
-        snprintf(message, sizeof(message), "vireo: bad Multiboot2 boot information: %s; halted.\r\n", boot_error);
+        snprintf(message, sizeof(message), "vireo: bad boot information: %s; halted.\r\n", boot_error);
         early_halt(message);
     }
     CmdlineDiagnostics diagnostics;
