@@ -1,6 +1,8 @@
 /*
  * The 32-bit entry GRUB jumps to (Multiboot2 spec 3.3: EAX = 0x36d76289, EBX = physical
- * address of the boot information, protected mode, paging off, interrupts off), and the
+ * address of the boot information, protected mode, paging off, interrupts off; a
+ * Multiboot version 1 loader such as QEMU's -kernel enters the same way with EAX =
+ * 0x2badb002, spec 0.6.96 3.2), and the
  * climb to long mode (AMD APM vol. 2, 14.6 "Enabling and Activating Long Mode"):
  * PAE on, a PML4 in CR3, EFER.LME, then CR0.PG.
  *
@@ -26,7 +28,7 @@
 boot_entry32:
     cli
     cld
-    movl %eax, %edi                /* multiboot2 magic: first argument of kernel_main */
+    movl %eax, %edi                /* the loader's magic: first argument of kernel_main */
     movl %ebx, %esi                /* boot information: second argument */
     movl $boot_stack_top, %esp
 

@@ -52,6 +52,15 @@ StringRead read_string(BootMemory& memory, PhysAddr phys, char* dest, usize capa
     return StringRead::TooLong;
 }
 
+// Whether the boot loader is GRUB 2 ("GRUB 2.06", or "GRUB 1.99" for its betas; GRUB
+// Legacy names itself "GNU GRUB 0.97"): GRUB 2's `multiboot` and `module` leave the file
+// out of the strings they pass (grub-core/loader/multiboot.c skips argv[0]); QEMU and
+// GRUB Legacy put it first.
+bool loader_omits_path(const char* name) {
+    const char* grub = strstr(name, "GRUB ");
+    return grub && grub[5] >= '1' && grub[5] <= '9';
+}
+
 // Drops the first word (the file's path) and the blanks after it, in place.
 void drop_path(char* text) {
     usize skip = 0;
@@ -60,7 +69,8 @@ void drop_path(char* text) {
     memmove(text, text + skip, strlen(text + skip) + 1);
 }
 
-bool parse_modules(BootMemory& memory, u32 count, u32 list_phys, Multiboot2Info& out, const char** error) {
+bool parse_modules(BootMemory& memory, u32 count, u32 list_phys, bool with_path, Multiboot2Info& out,
+                   const char** error) {
     if (u64(count) * kModuleEntrySize > kMaxListBytes)
         return fail(error, "multiboot1: mods_count is beyond any module list (more than 4096 modules)");
     for (u32 i = 0; i < count; ++i) {
@@ -88,7 +98,7 @@ bool parse_modules(BootMemory& memory, u32 count, u32 list_phys, Multiboot2Info&
             if (read == StringRead::Unreadable)
                 return fail(error, "multiboot1: a module string runs outside readable memory");
             if (read == StringRead::TooLong) module.cmdline_truncated = true;
-            drop_path(text);
+            if (with_path) drop_path(text);
         }
         const usize length = strlen(text);
         if (length >= sizeof module.cmdline) module.cmdline_truncated = true;
@@ -134,19 +144,6 @@ bool parse_multiboot1(BootMemory& memory, PhysAddr info_phys, Multiboot2Info& ou
     u8 fixed[kInfoSize];
     memcpy(fixed, info, sizeof fixed);
     const u32 flags = read_u32(fixed);
-    if (flags & kFlagCmdline) {
-        out.has_cmdline = true;
-        // Room for the path as well as a command line that fits (see parse_modules).
-        char text[2 * Multiboot2Info::kCmdlineCapacity];
-        const StringRead read = read_string(memory, read_u32(fixed + 16), text, sizeof text);
-        if (read == StringRead::Unreadable)
-            return fail(error, "multiboot1: the command line runs outside readable memory");
-        if (read == StringRead::TooLong) return fail(error, "multiboot1: command line longer than 1023 characters");
-        drop_path(text);
-        if (strlen(text) >= sizeof out.cmdline)
-            return fail(error, "multiboot1: command line longer than 1023 characters");
-        memcpy(out.cmdline, text, strlen(text) + 1);
-    }
     if (flags & kFlagBootloaderName) {
         out.has_bootloader_name = true;
         const StringRead read =
@@ -155,7 +152,22 @@ bool parse_multiboot1(BootMemory& memory, PhysAddr info_phys, Multiboot2Info& ou
             return fail(error, "multiboot1: the boot loader name runs outside readable memory");
         if (read == StringRead::TooLong) return fail(error, "multiboot1: boot loader name longer than 63 characters");
     }
-    if ((flags & kFlagModules) && !parse_modules(memory, read_u32(fixed + 20), read_u32(fixed + 24), out, error))
+    const bool with_path = !loader_omits_path(out.bootloader_name);
+    if (flags & kFlagCmdline) {
+        out.has_cmdline = true;
+        // Room for the path as well as a command line that fits (see parse_modules).
+        char text[2 * Multiboot2Info::kCmdlineCapacity];
+        const StringRead read = read_string(memory, read_u32(fixed + 16), text, sizeof text);
+        if (read == StringRead::Unreadable)
+            return fail(error, "multiboot1: the command line runs outside readable memory");
+        if (read == StringRead::TooLong) return fail(error, "multiboot1: command line longer than 1023 characters");
+        if (with_path) drop_path(text);
+        if (strlen(text) >= sizeof out.cmdline)
+            return fail(error, "multiboot1: command line longer than 1023 characters");
+        memcpy(out.cmdline, text, strlen(text) + 1);
+    }
+    if ((flags & kFlagModules) &&
+        !parse_modules(memory, read_u32(fixed + 20), read_u32(fixed + 24), with_path, out, error))
         return false;
     if ((flags & kFlagMemoryMap) && !parse_memory_map(memory, read_u32(fixed + 44), read_u32(fixed + 48), out, error))
         return false;

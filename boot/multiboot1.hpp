@@ -6,9 +6,10 @@
 // through 32-bit pointers: each is read through BootMemory and copied, and a pointer
 // that leads outside it is an error, as is anything that does not fit the copy.
 //
-// Both loaders that speak version 1 (QEMU, and GRUB's `multiboot`) begin the kernel's
-// and each module's string with the file's path: it is dropped, so that what Vireo sees
-// is what GRUB's Multiboot2 `module2` passes (as Xen does for its version-1 loaders).
+// QEMU and GRUB Legacy begin the kernel's and each module's string with the file's path
+// (GRUB 2's `multiboot` does not): it is dropped, up to the first blank, so that what
+// Vireo sees is what GRUB's Multiboot2 `module2` passes (Xen does the same for its
+// version-1 loaders). A path with a blank in it cannot be told apart.
 // There is no RSDP in version 1's information: the kernel searches the BIOS areas for it.
 #pragma once
 

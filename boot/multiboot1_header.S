@@ -8,7 +8,8 @@
  * QEMU's loader takes no ELF64 image, so the header carries the address fields (flag
  * 16, the "a.out kludge", 3.1.3): the file it loads is build/vireo-boot.bin, the image
  * flat from its first byte at KERNEL_LMA (objcopy -O binary, .bss included as zeros).
- * load_end_addr and bss_end_addr 0: the whole file, nothing to clear beyond it.
+ * load_end_addr and bss_end_addr are the image's end: a shorter file is refused (QEMU:
+ * "fread() failed") rather than booted with part of the image missing.
  * The entry is the same as GRUB's; EAX tells the two protocols apart.
  */
 #define MB1_MAGIC 0x1badb002
@@ -24,6 +25,6 @@ mb1_header:
     .long -(MB1_MAGIC + MB1_FLAGS)
     .long mb1_header          /* header_addr */
     .long __image_start_phys  /* load_addr: the flat file's first byte */
-    .long 0                   /* load_end_addr: to the file's end */
-    .long 0                   /* bss_end_addr: none beyond the file */
+    .long __image_end_phys    /* load_end_addr: .bss is in the file, as zeros */
+    .long __image_end_phys    /* bss_end_addr: nothing to clear beyond it */
     .long boot_entry32        /* entry_addr */

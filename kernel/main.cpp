@@ -33,6 +33,7 @@
 #include "kernel/sched/cpu_work.hpp"
 #include "kernel/sched/scheduler.hpp"
 #include "kernel/smp.hpp"
+#include "kernel/symbols.hpp"
 #include "kernel/time.hpp"
 #include "kernel/version.hpp"
 #include "kernel/virtualization_support.hpp"
@@ -270,6 +271,12 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, PhysAddr info_phys) {
     if (magic == kMultiboot2BootloaderMagic) {
         boot_parsed = parse_multiboot2(phys_to_virt<const u8>(info_phys), info_phys, g_boot, &boot_error);
     } else if (magic == kMultiboot1BootloaderMagic) {
+        // The version-1 header's address fields describe vireo-boot.bin; a loader given
+        // the ELF file copies it just as flat, and what follows .data is then wrong.
+        if (!kernel_symbols_in_place())
+            early_halt(
+                "vireo: loaded flat from an ELF file; a Multiboot (version 1) loader takes vireo-boot.bin "
+                "(the image flat from its load address); halted.\r\n");
         EntryMemory memory;
         boot_parsed = parse_multiboot1(memory, info_phys, g_boot, &boot_error);
     } else {

@@ -18,6 +18,16 @@ SymbolMatch find_symbol(const SymbolEntry* entries, u64 count, u64 address, u64 
 extern "C" const u8 __ksyms_start[], __ksyms_end[];
 extern "C" const u8 __text_end[];
 
+bool kernel_symbols_in_place() {
+    const u64 bytes = u64(__ksyms_end - __ksyms_start);
+    if (bytes < 8 + sizeof(SymbolEntry)) return false;
+    const u64 count = *reinterpret_cast<const u64*>(__ksyms_start);
+    if (count == 0 || count > (bytes - 8) / sizeof(SymbolEntry)) return false;
+    const auto* first = reinterpret_cast<const SymbolEntry*>(__ksyms_start + 8);
+    const auto name = reinterpret_cast<const u8*>(first->name);
+    return name >= __ksyms_start && name < __ksyms_end;
+}
+
 SymbolMatch kernel_symbol(u64 address) {
     if (__ksyms_end - __ksyms_start < 8) return {};
     const u64 count = *reinterpret_cast<const u64*>(__ksyms_start);

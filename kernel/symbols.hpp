@@ -21,3 +21,9 @@ SymbolMatch find_symbol(const SymbolEntry* entries, u64 count, u64 address, u64 
 
 // The hypervisor's own table (kernel only).
 SymbolMatch kernel_symbol(u64 address);
+
+// Whether the table is where the image was linked to have it: a count that fits the
+// section and a first name inside it. Not so when a loader copied the ELF file flat
+// (a Multiboot version 1 loader given vireo.elf rather than vireo-boot.bin: the file's
+// bytes after .data are not the image's, and .ksyms lands in .bss).
+bool kernel_symbols_in_place();

@@ -29,7 +29,8 @@ bool valid_rsdp_at(AcpiMemory& memory, PhysAddr phys, FoundRsdp& out) {
         if (!rsdp) return false;
         u32 declared;
         memcpy(&declared, rsdp + 20, sizeof declared);
-        if (declared < kXsdpLength || !sums_to_zero(rsdp, kXsdpLength)) return false;
+        // 36 is the XSDP's length (ACPI 6.5, table 5.3), all the ACPI parser takes.
+        if (declared != kXsdpLength || !sums_to_zero(rsdp, kXsdpLength)) return false;
     }
     out.address = phys;
     out.length = length;

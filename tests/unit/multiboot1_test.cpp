@@ -16,14 +16,13 @@ constexpr u32 kFlagCmdline = 1u << 2;
 constexpr u32 kFlagModules = 1u << 3;
 constexpr u32 kFlagMemoryMap = 1u << 6;
 constexpr u32 kFlagBootloaderName = 1u << 9;
-constexpr PhysAddr kInfo = 0x9000;
+constexpr PhysAddr kInfo = 0x9500;  // QEMU 7.2's ADDR_MBI; its memory map is at 0x9000
 
 // Physical memory [0, size): what lies beyond is unreadable.
 class LowMemory final : public BootMemory {
 public:
     explicit LowMemory(usize size = 2 * MiB) : bytes_(size, 0) {}
     const u8* map(PhysAddr phys, u64 length) override {
-        ++maps;
         if (phys > bytes_.size() || length > bytes_.size() - phys) return nullptr;
         return bytes_.data() + phys;
     }
@@ -32,14 +31,13 @@ public:
     void put_string(PhysAddr at, const std::string& s) { std::memcpy(&bytes_.at(at), s.c_str(), s.size() + 1); }
     void fill(PhysAddr at, usize n, char c) { std::memset(&bytes_.at(at), c, n); }
     usize size() const { return bytes_.size(); }
-    u64 maps = 0;
 
 private:
     std::vector<u8> bytes_;
 };
 
-// The information QEMU 7.2 builds (hw/i386/multiboot.c): the fixed part at 0x9000, the
-// memory map after it, the module list and the strings elsewhere.
+// The information QEMU 7.2 builds (hw/i386/multiboot.c): the memory map at 0x9000, the
+// fixed part at 0x9500, the module list and the strings elsewhere (after the kernel).
 struct QemuLikeInfo {
     LowMemory memory;
     u32 flags = kFlagCmdline | kFlagModules | kFlagMemoryMap | kFlagBootloaderName;
@@ -57,9 +55,9 @@ struct QemuLikeInfo {
         memory.put_string(0x10200, "build/linux/vmlinuz domain name=linux mem=256M -- console=ttyS0");
         memory.put_string(0x10300, "build/linux/initramfs.cpio.gz");
         // Two memory map entries of 24 bytes (size field 20).
-        entry(0x9100, 0, 0x9fc00, 1);
-        entry(0x9118, 0x100000, 0x3fee0000, 1);
-        write_fixed(2, 0x11000, 48, 0x9100);
+        entry(0x9000, 0, 0x9fc00, 1);
+        entry(0x9018, 0x100000, 0x3fee0000, 1);
+        write_fixed(2, 0x11000, 48, 0x9000);
     }
     void entry(PhysAddr at, u64 base, u64 length, u32 type, u32 size = 20) {
         memory.put32(at, size);
@@ -108,10 +106,37 @@ TEST(Multiboot1Test, QemusInformationBecomesWhatGrubsMultiboot2WouldGive) {
     EXPECT_EQ(out.rsdp_length, 0u);  // version 1 has none: the kernel searches for it
 }
 
+TEST(Multiboot1Test, GrubTwoLeavesThePathOutAndItIsNotDropped) {
+    QemuLikeInfo info;
+    info.memory.put_string(0x10100, "GRUB 2.06-13+deb12u2");
+    info.memory.put_string(0x10000, "console=com1 loglevel=info");
+    info.memory.put_string(0x10200, "domain name=linux mem=256M");
+    static Multiboot2Info out;
+    const char* error = nullptr;
+    ASSERT_TRUE(info.parse(out, &error)) << error;
+    EXPECT_STREQ(out.cmdline, "console=com1 loglevel=info");
+    EXPECT_STREQ(out.modules[0].cmdline, "domain name=linux mem=256M");
+    // GRUB Legacy puts it first, as QEMU does.
+    info.memory.put_string(0x10100, "GNU GRUB 0.97");
+    info.memory.put_string(0x10000, "/boot/vireo-boot.bin console=com1");
+    ASSERT_TRUE(info.parse(out, &error)) << error;
+    EXPECT_STREQ(out.cmdline, "console=com1");
+}
+
+TEST(Multiboot1Test, AnEmptyAppendLeavesThePathAndABlank) {
+    QemuLikeInfo info;  // QEMU's "%s %s" of the file and an empty -append
+    info.memory.put_string(0x10000, "build/vireo-boot.bin ");
+    static Multiboot2Info out;
+    const char* error = nullptr;
+    ASSERT_TRUE(info.parse(out, &error)) << error;
+    EXPECT_TRUE(out.has_cmdline);
+    EXPECT_STREQ(out.cmdline, "");
+}
+
 TEST(Multiboot1Test, AbsentFieldsStayAbsent) {
     QemuLikeInfo info;
     info.flags = kFlagMemoryMap;
-    info.write_fixed(2, 0x11000, 48, 0x9100);
+    info.write_fixed(2, 0x11000, 48, 0x9000);
     static Multiboot2Info out;
     const char* error = nullptr;
     ASSERT_TRUE(info.parse(out, &error)) << error;
@@ -126,9 +151,9 @@ TEST(Multiboot1Test, ALineWithoutArgumentsIsEmptyAndMemoryMapEntriesMayBeLarger)
     QemuLikeInfo info;
     info.memory.put_string(0x10000, "vireo-boot.bin");
     // A 28-byte entry (size 24): the next one starts 28 bytes on.
-    info.entry(0x9100, 0, 0x9fc00, 1, 24);
-    info.entry(0x911c, 0x100000, 0x1000000, 2);
-    info.write_fixed(2, 0x11000, 52, 0x9100);
+    info.entry(0x9000, 0, 0x9fc00, 1, 24);
+    info.entry(0x901c, 0x100000, 0x1000000, 2);
+    info.write_fixed(2, 0x11000, 52, 0x9000);
     static Multiboot2Info out;
     const char* error = nullptr;
     ASSERT_TRUE(info.parse(out, &error)) << error;
@@ -154,7 +179,7 @@ TEST(Multiboot1Test, AModuleLineTooLongIsKeptCutAndMarked) {
 
 TEST(Multiboot1Test, MalformedInformationIsAnErrorWithItsReason) {
     {
-        LowMemory memory(0x9000 + 40);  // the fixed part runs past memory's end
+        LowMemory memory(kInfo + 40);  // the fixed part runs past memory's end
         static Multiboot2Info out;
         const char* error = nullptr;
         EXPECT_FALSE(parse_multiboot1(memory, kInfo, out, &error));
@@ -167,12 +192,14 @@ TEST(Multiboot1Test, MalformedInformationIsAnErrorWithItsReason) {
     }
     {
         QemuLikeInfo info;
-        info.memory.fill(0x10000, 3000, 'x');
+        info.memory.fill(0x40000, 3000, 'x');
+        info.memory.put32(kInfo + 16, 0x40000);
         EXPECT_EQ(failure(info), "multiboot1: command line longer than 1023 characters");
     }
     {
         QemuLikeInfo info;  // "path" and 1024 characters: too long once the path is gone
-        info.memory.put_string(0x10000, "path " + std::string(1024, 'c'));
+        info.memory.put_string(0x40000, "path " + std::string(1024, 'c'));
+        info.memory.put32(kInfo + 16, 0x40000);
         EXPECT_EQ(failure(info), "multiboot1: command line longer than 1023 characters");
     }
     {
@@ -182,12 +209,12 @@ TEST(Multiboot1Test, MalformedInformationIsAnErrorWithItsReason) {
     }
     {
         QemuLikeInfo info;
-        info.write_fixed(2, 0x1ffff8, 48, 0x9100);
+        info.write_fixed(2, 0x1ffff8, 48, 0x9000);
         EXPECT_EQ(failure(info), "multiboot1: the module list is outside readable memory");
     }
     {
         QemuLikeInfo info;
-        info.write_fixed(5000, 0x11000, 48, 0x9100);
+        info.write_fixed(5000, 0x11000, 48, 0x9000);
         EXPECT_EQ(failure(info), "multiboot1: mods_count is beyond any module list (more than 4096 modules)");
     }
     {
@@ -203,17 +230,17 @@ TEST(Multiboot1Test, MalformedInformationIsAnErrorWithItsReason) {
     }
     {
         QemuLikeInfo info;
-        info.write_fixed(2, 0x11000, 40, 0x9100);
+        info.write_fixed(2, 0x11000, 40, 0x9000);
         EXPECT_EQ(failure(info), "multiboot1: memory map ends inside an entry");
     }
     {
         QemuLikeInfo info;
-        info.entry(0x9118, 0x100000, 0x1000, 1, 40);
+        info.entry(0x9018, 0x100000, 0x1000, 1, 40);
         EXPECT_EQ(failure(info), "multiboot1: memory map entry extends past mmap_length");
     }
     {
         QemuLikeInfo info;
-        info.entry(0x9118, 0x100000, 0x1000, 1, 8);
+        info.entry(0x9018, 0x100000, 0x1000, 1, 8);
         EXPECT_EQ(failure(info), "multiboot1: memory map entry smaller than 20 bytes");
     }
     {
@@ -223,7 +250,7 @@ TEST(Multiboot1Test, MalformedInformationIsAnErrorWithItsReason) {
     }
     {
         QemuLikeInfo info;
-        info.write_fixed(2, 0x11000, 0x20000, 0x9100);
+        info.write_fixed(2, 0x11000, 0x20000, 0x9000);
         EXPECT_EQ(failure(info), "multiboot1: mmap_length above 64 KiB, refusing to parse");
     }
     {
@@ -243,7 +270,7 @@ TEST(Multiboot1Test, ModulesBeyondTheCopyAreCountedNotKept) {
         info.memory.put32(0x30000 + i * 16 + 4, 0x400000 + i * 0x1000 + 0x800);
         info.memory.put32(0x30000 + i * 16 + 8, 0);
     }
-    info.write_fixed(count, 0x30000, 48, 0x9100);
+    info.write_fixed(count, 0x30000, 48, 0x9000);
     static Multiboot2Info out;
     const char* error = nullptr;
     ASSERT_TRUE(info.parse(out, &error)) << error;

@@ -100,6 +100,12 @@ TEST(RsdpSearchTest, BadChecksumsAndMisalignedCopiesAreSkipped) {
     memory.at(0xe2000)[30] ^= 1;  // extended checksum broken (the first 20 bytes still sum)
     FoundRsdp found;
     EXPECT_FALSE(find_rsdp_in_bios_areas(memory, found));
+    memory.put_rsdp(0xe3000, 2);
+    const u32 longer = 40;  // a length other than the XSDP's 36, checksums made good
+    std::memcpy(memory.at(0xe3000) + 20, &longer, 4);
+    memory.at(0xe3000)[32] = 0;
+    memory.at(0xe3000)[32] = u8(-BiosMemory::sum(memory.at(0xe3000), 36));
+    EXPECT_FALSE(find_rsdp_in_bios_areas(memory, found));
     memory.put_rsdp(0xffff0, 0);  // would end past 1 MiB: not in the ROM area
     EXPECT_FALSE(find_rsdp_in_bios_areas(memory, found));
     memory.put_rsdp(0xfffe0, 0);  // ends inside it: the last place one can be
