@@ -47,12 +47,16 @@ public:
     static constexpr uint32_t kSectorSize = 512;  // the unit of `sector` and capacity, always
     static constexpr uint32_t kHeaderBytes = 16;
     static constexpr uint32_t kIdBytes = 20;  // VIRTIO_BLK_ID_BYTES
-    static constexpr uint16_t kQueueSize = 256;
+    static constexpr uint16_t kQueueSize = 512;
     // Data buffers per request: a request also needs a header and a status descriptor,
-    // so a direct chain still fits the queue.
+    // so a direct chain still fits the queue. Above 256, so that a 1 MiB transfer of
+    // scattered pages (an O_DIRECT read into a user buffer) is one request, not two: with
+    // 254, Linux split each such MiB into 254 pages and 2 (its block layer honours
+    // seg_max), and the second, tiny request cost a whole round trip through the device
+    // model. Linux's own limit (max_sectors, 1280 KiB) then decides.
     static constexpr uint32_t kSegMax = kQueueSize - 2;
     // The largest data buffer (size_max).
-    static constexpr uint32_t kSizeMax = 256 * 1024;
+    static constexpr uint32_t kSizeMax = 128 * 1024;
     static_assert(uint64_t{kSegMax} * kSizeMax + kHeaderBytes + 1 <= Virtqueue::kMaxChainBytes,
                   "the largest request a driver may build fits a chain");
     // struct virtio_blk_config (5.2.4) up to and including write_zeroes_may_unmap and

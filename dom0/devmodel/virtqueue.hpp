@@ -43,7 +43,7 @@ public:
     // 2.6: "the maximum Queue Size value is 32768".
     static constexpr uint32_t kMaxQueueSize = 32768;
     // The largest indirect table taken (2.6.5.3 sets no limit; a table this long already
-    // exceeds any segment count a device here offers: virtio-blk's seg_max is 254).
+    // exceeds any segment count a device here offers: virtio-blk's seg_max is 510).
     static constexpr uint32_t kMaxIndirectDescriptors = 1024;
     // The most bytes one chain may describe: far above any request Linux builds (its
     // block layer splits at max_sectors, 1280 KiB by default), and small enough that a

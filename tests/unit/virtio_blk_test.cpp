@@ -106,12 +106,12 @@ TEST_F(VirtioBlkTest, LinuxReadsAndWritesThroughTheRing) {
     ASSERT_EQ(drv.status(), 0xf);
     // struct virtio_blk_config: capacity, size_max, seg_max, blk_size.
     EXPECT_EQ(drv.mmio_read(drv.at(4, 0), 8), kDiskBytes / 512);
-    EXPECT_EQ(drv.mmio_read(drv.at(4, 8), 4), 256u * 1024);
-    EXPECT_EQ(drv.mmio_read(drv.at(4, 12), 4), 254u);
+    EXPECT_EQ(drv.mmio_read(drv.at(4, 8), 4), 128u * 1024);
+    EXPECT_EQ(drv.mmio_read(drv.at(4, 12), 4), 510u);
     EXPECT_EQ(drv.mmio_read(drv.at(4, 20), 4), 512u);
     EXPECT_EQ(drv.caps.at(4).length, 60u);
     drv.common_write(0x16, 2, 0);
-    EXPECT_EQ(drv.common_read(0x18, 2), 256u);
+    EXPECT_EQ(drv.common_read(0x18, 2), 512u);
 
     // Read sectors 2-3.
     const Request rd = request(drv, VirtioBlk::kTypeIn, 2, 1024);
@@ -288,8 +288,8 @@ const Hostile kHostile[] = {
          drv.write_desc(0, 1, h, 16, 1, 0);
          drv.publish(0, 0);
      }},
-    {"BadHeadIndex", "head descriptor 300 is outside the queue of size 256",
-     [](VirtioBlkTest&, VirtioTestDriver& drv, FakeGuestMemory&) { drv.publish(0, 300); }},
+    {"BadHeadIndex", "head descriptor 600 is outside the queue of size 512",
+     [](VirtioBlkTest&, VirtioTestDriver& drv, FakeGuestMemory&) { drv.publish(0, 600); }},
     {"BadNextIndex", "chains to 4096",
      [](VirtioBlkTest&, VirtioTestDriver& drv, FakeGuestMemory&) {
          drv.write_desc(0, 0, drv.alloc(16), 16, 1, 4096);
@@ -357,7 +357,7 @@ const Hostile kHostile[] = {
          drv.set_status(0xf);
          ram.put16(ram.end() - 2, 1);
      }},
-    {"AvailableIndexJumps", "more than the queue size 256",
+    {"AvailableIndexJumps", "more than the queue size 512",
      [](VirtioBlkTest&, VirtioTestDriver& drv, FakeGuestMemory& ram) { ram.put16(drv.queues[0].avail + 2, 1000); }},
     {"ReadableAfterWritable", "follows a device-writable one",
      [](VirtioBlkTest&, VirtioTestDriver& drv, FakeGuestMemory&) {

@@ -292,7 +292,7 @@ TEST_F(VirtioStateTest, MalformedStatesAreRefusedAndChangeNothing) {
     };
     const Case cases[] = {
         {"queue size not a power of two", [](VirtioFunctionState& s) { s.queues[0].size = 3; }, "power of two"},
-        {"queue size above the maximum", [](VirtioFunctionState& s) { s.queues[0].size = 512; }, "power of two"},
+        {"queue size above the maximum", [](VirtioFunctionState& s) { s.queues[0].size = 1024; }, "power of two"},
         {"descriptor table outside RAM", [](VirtioFunctionState& s) { s.queues[0].desc = 0x40000000; },
          "not guest RAM"},
         {"used ring misaligned", [](VirtioFunctionState& s) { s.queues[0].device += 2; }, "misaligned"},
