@@ -104,12 +104,23 @@ function(vireo_make_iso)
     COMMAND ${CMAKE_COMMAND} -E rm -rf ${root}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/boot/grub
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_BINARY_DIR}/vireo-boot.elf ${root}/boot/vireo.elf
+    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_BINARY_DIR}/vireo-boot.bin ${root}/boot/vireo.bin
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${root}/boot/grub/grub.cfg
     COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/sample-module.txt ${root}/boot/sample-module.txt
     COMMAND ${VIREO_GRUB_MKRESCUE} -o ${iso} ${root} ${VIREO_GRUB_MKRESCUE_OPTIONS} > ${CMAKE_BINARY_DIR}/grub-mkrescue.log 2>&1
-    DEPENDS ${CMAKE_BINARY_DIR}/vireo-boot.elf ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${CMAKE_SOURCE_DIR}/boot/sample-module.txt
+    DEPENDS ${CMAKE_BINARY_DIR}/vireo-boot.elf ${CMAKE_BINARY_DIR}/vireo-boot.bin ${CMAKE_SOURCE_DIR}/boot/grub.cfg
+            ${CMAKE_SOURCE_DIR}/boot/sample-module.txt
     COMMENT "Making the GRUB image vireo.iso")
-  add_custom_target(iso ALL DEPENDS ${iso})
+  # The same image with the Multiboot version 1 entry as its default (Bochs has no SMBIOS
+  # OEM strings to pick an entry with).
+  set(mb1_iso "${CMAKE_BINARY_DIR}/vireo-multiboot1.iso")
+  add_custom_command(OUTPUT ${mb1_iso}
+    COMMAND sed "s/^set default=.*/set default=multiboot1/" ${CMAKE_SOURCE_DIR}/boot/grub.cfg > ${root}/boot/grub/grub.cfg
+    COMMAND ${VIREO_GRUB_MKRESCUE} -o ${mb1_iso} ${root} ${VIREO_GRUB_MKRESCUE_OPTIONS} > ${mb1_iso}.log 2>&1
+    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${root}/boot/grub/grub.cfg
+    DEPENDS ${iso}
+    COMMENT "Making the GRUB image vireo-multiboot1.iso")
+  add_custom_target(iso ALL DEPENDS ${iso} ${mb1_iso})
 endfunction()
 
 set_property(GLOBAL PROPERTY VIREO_HOST_LIBS "")
