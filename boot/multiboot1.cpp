@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "drivers/acpi/table_bytes.hpp"
+
 namespace {
 
 // The fixed part (Multiboot spec 3.3, "Boot information format"), through the boot
@@ -18,17 +20,8 @@ constexpr u64 kMemoryMapEntryMinimum = 20;
 // The module list and the memory map are a few hundred bytes; more means a wild pointer.
 constexpr u64 kMaxListBytes = 64 * KiB;
 
-u32 read_u32(const u8* p) {
-    u32 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-u64 read_u64(const u8* p) {
-    u64 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+using table_bytes::read_u32;
+using table_bytes::read_u64;
 
 bool fail(const char** error, const char* message) {
     if (error) *error = message;

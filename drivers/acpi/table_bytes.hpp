@@ -1,6 +1,6 @@
-// Little-endian loads from firmware tables (ACPI, IVRS, DMAR): fields sit at any byte
-// address and are packed, so a plain load may be misaligned (undefined behaviour); these
-// read through memcpy.
+// Little-endian loads from firmware tables (ACPI, IVRS, DMAR) and a boot loader's
+// information (Multiboot version 1): fields sit at any byte address and are packed, so a
+// plain load may be misaligned (undefined behaviour); these read through memcpy.
 #pragma once
 
 #include <string.h>
