@@ -14,21 +14,15 @@
 #pragma once
 
 #include "boot/multiboot2.hpp"
+#include "drivers/acpi/acpi_tables.hpp"
 #include "kernel/types.hpp"
 
 // EAX at the 32-bit entry (Multiboot spec 3.2, "Machine state").
 inline constexpr u32 kMultiboot1BootloaderMagic = 0x2badb002;
 
-// Physical memory as the parser reads it.
-class BootMemory {
-public:
-    // `length` bytes at `phys`, or nullptr when the range is not readable. The pointer
-    // has to stay valid only until the next call.
-    virtual const u8* map(PhysAddr phys, u64 length) = 0;
-
-protected:
-    ~BootMemory() = default;
-};
+// Physical memory as the parser reads it: the ACPI parser's interface, whose contract
+// (one mapping valid at a time, any alignment) is the one this parser needs.
+using BootMemory = AcpiMemory;
 
 // On success fills `out` completely and returns true; on failure returns false with a
 // static message in `*error` (when not null), and `out` must not be used.

@@ -63,12 +63,7 @@ u16 io_port_of(const AcpiGenericAddress& gas) {
     return gas.space_id == AcpiGenericAddress::kSystemIo && gas.address <= 0xffff ? u16(gas.address) : 0;
 }
 
-// ACPI 5.2.5.3 / 5.2.6: a structure is valid when all of its bytes sum to zero (mod 256).
-u8 byte_sum(const u8* p, usize length) {
-    u8 sum = 0;
-    for (usize i = 0; i < length; ++i) sum = u8(sum + p[i]);
-    return sum;
-}
+using table_bytes::byte_sum;
 
 // Signatures are meant to be four uppercase characters; anything else is shown as '?'
 // so that a corrupt table cannot inject control characters or spaces into log lines.

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "drivers/acpi/table_bytes.hpp"
+
 namespace {
 
 constexpr PhysAddr kEbdaSegmentWord = 0x40e;  // BIOS data area (ACPI 6.5, 5.2.5.1)
@@ -11,26 +13,19 @@ constexpr PhysAddr kBiosRomEnd = 0x100000;
 constexpr u64 kRsdpV1Length = 20;
 constexpr u64 kXsdpLength = 36;
 
-bool sums_to_zero(const u8* bytes, u64 length) {
-    u8 sum = 0;
-    for (u64 i = 0; i < length; ++i) sum = u8(sum + bytes[i]);
-    return sum == 0;
-}
-
 // A valid RSDP at `phys` (ACPI 6.5, 5.2.5.3): its signature, its checksum over the first
 // 20 bytes, and from revision 2 on its extended checksum over the 36 of the XSDP.
 bool valid_rsdp_at(AcpiMemory& memory, PhysAddr phys, FoundRsdp& out) {
     const u8* rsdp = memory.map(phys, kRsdpV1Length);
-    if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) != 0 || !sums_to_zero(rsdp, kRsdpV1Length)) return false;
+    if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) != 0 || table_bytes::byte_sum(rsdp, kRsdpV1Length) != 0) return false;
     const u8 revision = rsdp[15];
     const usize length = revision >= 2 ? kXsdpLength : kRsdpV1Length;
     if (revision >= 2) {
         rsdp = memory.map(phys, kXsdpLength);
         if (!rsdp) return false;
-        u32 declared;
-        memcpy(&declared, rsdp + 20, sizeof declared);
         // 36 is the XSDP's length (ACPI 6.5, table 5.3), all the ACPI parser takes.
-        if (declared != kXsdpLength || !sums_to_zero(rsdp, kXsdpLength)) return false;
+        if (table_bytes::read_u32(rsdp + 20) != kXsdpLength || table_bytes::byte_sum(rsdp, kXsdpLength) != 0)
+            return false;
     }
     out.address = phys;
     out.length = length;
@@ -49,9 +44,7 @@ bool search(AcpiMemory& memory, PhysAddr start, PhysAddr end, FoundRsdp& out) {
 
 bool find_rsdp_in_bios_areas(AcpiMemory& memory, FoundRsdp& out) {
     if (const u8* word = memory.map(kEbdaSegmentWord, 2)) {
-        u16 segment;
-        memcpy(&segment, word, sizeof segment);
-        const PhysAddr ebda = PhysAddr(segment) << 4;
+        const PhysAddr ebda = PhysAddr(table_bytes::read_u16(word)) << 4;
         // An EBDA lies below the 640 KiB line; anything else is no EBDA.
         if (ebda >= 0x400 && ebda + kEbdaSearchLength <= 0xa0000 && search(memory, ebda, ebda + kEbdaSearchLength, out))
             return true;

@@ -27,4 +27,12 @@ inline u64 read_u64(const u8* p) {
     return v;
 }
 
+// ACPI 6.5 5.2.5.3 / 5.2.6: a structure is valid when all of its bytes sum to zero
+// (mod 256).
+inline u8 byte_sum(const u8* p, usize length) {
+    u8 sum = 0;
+    for (usize i = 0; i < length; ++i) sum = u8(sum + p[i]);
+    return sum;
+}
+
 }  // namespace table_bytes
