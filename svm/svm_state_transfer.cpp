@@ -1,5 +1,6 @@
 #include "svm/svm_state_transfer.hpp"
 
+#include "kernel/hot_path.hpp"
 #include "kernel/vcpu/event_encoding.hpp"
 
 namespace svm {
@@ -127,7 +128,7 @@ void arch_state_to_vmcb(const VcpuArchState& in, u32 parts, Vmcb& vmcb, GuestReg
     }
 }
 
-void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb, VirqRedelivery& redelivery) {
+VIREO_HOT_PATH void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb, VirqRedelivery& redelivery) {
     VmcbControlArea& c = vmcb.control;
     redelivery = {};
     if (events.injected.kind == vcpu_state::EventKind::ExternalInterrupt) {
@@ -148,7 +149,7 @@ void events_to_vmcb(VcpuEvents& events, Vmcb& vmcb, VirqRedelivery& redelivery) 
     c.int_ctl = ctl;
 }
 
-void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events, VirqRedelivery& redelivery) {
+VIREO_HOT_PATH void events_from_vmcb(const Vmcb& vmcb, VcpuEvents& events, VirqRedelivery& redelivery) {
     const VmcbControlArea& c = vmcb.control;
     const bool virq_pending = (c.int_ctl & kIntCtlVIrq) != 0;
     if (redelivery.active) {

@@ -2,6 +2,7 @@
 
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
 #include "kernel/percpu.hpp"
@@ -135,7 +136,7 @@ void SvmVcpu::follow_tsc_base(const Vcpu& vcpu) {
         vmcb_->control.intercept_misc1 |= intercept1::kRdtsc;
 }
 
-bool SvmVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
+VIREO_HOT_PATH bool SvmVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
     VmcbStateSaveArea& s = vmcb_->save;
     VmcbControlArea& c = vmcb_->control;
     for (;;) {
@@ -233,7 +234,7 @@ void SvmVcpu::settle_single_step(Vcpu& vcpu) {
     }
 }
 
-void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
+VIREO_HOT_PATH void SvmVcpu::instruction_skipped(Vcpu& vcpu) {
     vmcb_->control.interrupt_shadow &= ~1ull;
     // The instruction Vireo single-stepped (request_single_step) exited instead and was
     // completed by the handler: the step is over, and TF was Vireo's, not the guest's

@@ -10,7 +10,8 @@
  */
 #include "kernel/vm/guest_gprs.inc"
 
-    .text
+    /* On the exit fast path: with the rest of it (kernel/hot_path.hpp). */
+    .section .text.hot, "ax", @progbits
     .globl svm_world_switch
 svm_world_switch:
     pushq %rbp

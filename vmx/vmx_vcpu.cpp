@@ -6,6 +6,7 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/id_allocator.hpp"
 #include "kernel/gdt.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/idt.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
@@ -124,7 +125,7 @@ void VmxVcpu::unload_from_this_cpu() {
     cpu_ = ~0u;  // the next CPU sets up its host state and flushes again
 }
 
-void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
+VIREO_HOT_PATH void VmxVcpu::prepare_vmcs(Vcpu& vcpu) {
     make_current();
     if (needs_entry_state_) {
         needs_entry_state_ = false;  // first: load_boot_state's set_state comes back here
@@ -173,7 +174,7 @@ void VmxVcpu::write_secondary_controls() {
     if (caps->tsc_scaling) write(Field64::TscMultiplier, tsc_multiplier_);
 }
 
-void VmxVcpu::follow_tsc_base(const Vcpu& vcpu) {
+VIREO_HOT_PATH void VmxVcpu::follow_tsc_base(const Vcpu& vcpu) {
     const Domain::TscBase& base = vcpu.domain->tsc_base;
     const Capabilities* caps = capabilities();
     if (base.generation == tsc_generation_ || !caps->tsc_offsetting) return;
@@ -273,7 +274,7 @@ void VmxVcpu::setup_controls(Vcpu& vcpu) {
 // SDM vol. 3C 26.6.1.1), else a requested external interrupt when the guest can take it
 // (IF set, no STI/MOV SS blocking: SDM vol. 3C, 26.3.1.5 and 27.2); otherwise an
 // interrupt-window exit asks for the moment it can.
-void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
+VIREO_HOT_PATH void VmxVcpu::prepare_event_injection(VcpuEvents& events) {
     u32 interruptibility = read(Field32::GuestInterruptibility);
     if (clear_interrupt_shadow_) {
         interruptibility &= ~(kBlockingBySti | kBlockingByMovSs);
@@ -320,7 +321,7 @@ void VmxVcpu::load_syscall_msrs() {
     x86::wrmsr(Msr::KernelGsBase, kernel_gs_base_);
 }
 
-bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
+VIREO_HOT_PATH bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
     for (;;) {
         control_cached_ = false;
         prepare_vmcs(vcpu);
@@ -387,7 +388,7 @@ bool VmxVcpu::run(Vcpu& vcpu, VmExit& exit, const FastExitBounds& bounds) {
     }
 }
 
-void VmxVcpu::translate_exit(VmExit& exit) {
+VIREO_HOT_PATH void VmxVcpu::translate_exit(VmExit& exit) {
     exit = VmExit{};
     const u32 reason = read(Field32::ExitReason);
     exit.raw_reason = reason;

@@ -10,7 +10,8 @@
 #include "kernel/vm/guest_gprs.inc"
 #define HOST_RSP 0x6c14
 
-    .text
+    /* On the exit fast path: with the rest of it (kernel/hot_path.hpp). */
+    .section .text.hot, "ax", @progbits
     .globl vmx_world_switch
 vmx_world_switch:
     pushq %rbp

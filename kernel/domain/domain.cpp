@@ -1,5 +1,6 @@
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/foreign_mappings.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/ioreq/ioreq_server.hpp"
 
 #include <stdarg.h>
@@ -326,7 +327,7 @@ void watch_for_panic(Domain& d) {
 
 }  // namespace
 
-void domain_console_write(Domain& d, const char* text, usize length) {
+VIREO_HOT_PATH void domain_console_write(Domain& d, const char* text, usize length) {
     LockGuard<SpinLock> guard(d.lock);
     // The domain at the console is its terminal: a prompt shows before its line ends. Its
     // lines are still collected (a panic is recognised by its line).
@@ -466,6 +467,14 @@ void domain_print_exit_counters() {
             // A backend without instruction lengths (SVM under QEMU's TCG) looks them up
             // (kernel/vm/exit_instruction_cache.hpp). Its own indented line: scripts read
             // the one above (tools/bench-linux).
+            const Vcpu::FastPathTally& fast = vcpu.fast_path;
+            if (fast.reentered + fast.for_event + fast.for_platform + fast.for_pass + fast.for_deadline > 0)
+                console_line(
+                    "    vcpu%u: exits of the fast path: %llu entered the guest again at once; to the scheduler "
+                    "%llu for an event, %llu for the platform, %llu for a pass, %llu for a deadline",
+                    v, (unsigned long long)fast.reentered, (unsigned long long)fast.for_event,
+                    (unsigned long long)fast.for_platform, (unsigned long long)fast.for_pass,
+                    (unsigned long long)fast.for_deadline);
             const ExitInstructionCache& cache = vcpu.exit_instructions;
             if (cache.hits() + cache.misses() > 0)
                 console_line("    vcpu%u: instruction lengths of exits: %llu from the cache, %llu decoded", v,

@@ -2,6 +2,7 @@
 
 #include "kernel/alloc.hpp"
 #include "kernel/domain/domain.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/ioreq/doorbell_table.hpp"
 #include "kernel/ioreq/vcpu_ioreq.hpp"
 #include "kernel/log.hpp"
@@ -130,7 +131,7 @@ u64 ioreq_forward(Vcpu& vcpu, u8 type, u64 address, u8 size, bool write, u64 val
     return ones;
 }
 
-bool ioreq_waiting(const Vcpu& vcpu) { return vcpu.ioreq && vcpu.ioreq->log.requested(); }
+VIREO_HOT_PATH bool ioreq_waiting(const Vcpu& vcpu) { return vcpu.ioreq && vcpu.ioreq->log.requested(); }
 
 void ioreq_begin_handling(Vcpu& v) {
     if (v.ioreq) v.ioreq->log.begin_handling();

@@ -15,6 +15,7 @@
 
 #include "drivers/hardware_port_io.hpp"
 #include "kernel/alloc.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/platform/platform.hpp"
 
@@ -249,14 +250,14 @@ class PcPlatform final : public GuestClock,
 
     // InterruptLines: ISA IRQ n reaches PIC pin n and IOAPIC pin n, except IRQ 0, which
     // is IOAPIC pin 2 (the MADT's interrupt source override says so).
-    void set_isa_irq(u8 irq, bool high) override {
+    VIREO_HOT_PATH void set_isa_irq(u8 irq, bool high) override {
         pic_.set_irq(irq, high);
         ioapic_.set_pin(irq == 0 ? 2 : irq, high);
         pic_output_changed();
     }
 
     // UartOutput: COM1 lines go to the Vireo console as "[name] text".
-    void uart_transmit(u8 byte) override {
+    VIREO_HOT_PATH void uart_transmit(u8 byte) override {
         const char c = char(byte);
         domain_console_write(domain_, &c, 1);
     }
@@ -752,20 +753,20 @@ template <typename Model>
 class LockedPorts final : public IoDevice {
 public:
     LockedPorts(PcPlatform& platform, Model& model) : platform_(platform), model_(model) {}
-    u32 io_read(Vcpu&, u16 port, u8 size) override {
+    VIREO_HOT_PATH u32 io_read(Vcpu&, u16 port, u8 size) override {
         LockGuard<SpinLock> guard(platform_.lock_);
         const u32 value = model_.port_read(port, size);
         after_access();
         return value;
     }
-    void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
+    VIREO_HOT_PATH void io_write(Vcpu&, u16 port, u8 size, u32 value) override {
         LockGuard<SpinLock> guard(platform_.lock_);
         model_.port_write(port, size, value);
         after_access();
     }
 
 private:
-    void after_access() {
+    VIREO_HOT_PATH void after_access() {
         platform_.pic_output_changed();
         if constexpr (kAccessMovesDeadlines<Model>) platform_.deadlines_changed();
         platform_.after_access(model_);
@@ -978,7 +979,9 @@ public:
 
     bool before_entry(Vcpu& v) override { return platform_.before_entry(v); }
     void after_exit(Vcpu& v) override { platform_.after_exit(v); }
-    bool direct_reentry_allowed(const Vcpu& v) const override { return platform_.direct_reentry_allowed(v); }
+    VIREO_HOT_PATH bool direct_reentry_allowed(const Vcpu& v) const override {
+        return platform_.direct_reentry_allowed(v);
+    }
     void halt(Vcpu& v) override { platform_.halt(v); }
     bool local_apic_enabled(const Vcpu& v) const override { return platform_.lapics_[v.index]->hw_enabled(); }
     u64 read_cr8(Vcpu& v) override {

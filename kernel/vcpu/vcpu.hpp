@@ -130,6 +130,16 @@ struct Vcpu {
     u8 exit_instruction_length = 0;  // of the exit being handled (VmExit::instruction_length)
     // Where it exited lately, for a backend that does not tell instruction lengths.
     ExitInstructionCache exit_instructions;
+    // What the exit fast path (kernel/vm/exit_fast_path.hpp) did with the exits it handled:
+    // entered the guest again at once, or left the vCPU to the scheduler, and why (debug
+    // key 'e'; tools/bench-linux prints it). Exits it did not handle are not counted here.
+    struct FastPathTally {
+        u64 reentered = 0;
+        u64 for_event = 0;     // an event to inject, or an NMI pending
+        u64 for_platform = 0;  // its platform had work around the entry (direct_reentry_allowed)
+        u64 for_pass = 0;      // this CPU's scheduler asked for a pass
+        u64 for_deadline = 0;  // a timer or the time slice was due
+    } fast_path;
     // IA32_MISC_ENABLE as the guest last wrote it (kernel/vm/msr_policy.cpp).
     u64 misc_enable = kGuestMiscEnableReset;
     // CR8 (the task priority) of a vCPU without a virtual local APIC, where VMX makes

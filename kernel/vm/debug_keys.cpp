@@ -2,6 +2,7 @@
 
 #include "kernel/domain/domain.hpp"
 #include "kernel/domain/domain_table.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/log.hpp"
 #include "kernel/platform/platform.hpp"
 #include "kernel/sched/cpu_timers.hpp"
@@ -131,7 +132,7 @@ Timer g_console_timer{console_timer_fired, nullptr};
 
 }  // namespace
 
-bool console_focus_is(u32 domain_id) { return __atomic_load_n(&g_focus, __ATOMIC_RELAXED) == domain_id; }
+VIREO_HOT_PATH bool console_focus_is(u32 domain_id) { return __atomic_load_n(&g_focus, __ATOMIC_RELAXED) == domain_id; }
 
 void debug_keys_start() {
     // As on Xen, the console is Domain-0's from the start when there is one.

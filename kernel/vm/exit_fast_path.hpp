@@ -107,9 +107,12 @@ __attribute__((always_inline)) inline FastExit handle_exit_fast(Backend& backend
     if (!handled) return FastExit::NotHandled;
     // An interrupt requested and not taken yet (the guest's IF clear: Linux's printk) stays
     // requested, as before_entry would leave it; the platform says whether it may.
-    if (vcpu.events.has_injection() || vcpu.events.nmi_pending ||
-        !vcpu.domain->platform->direct_reentry_allowed(vcpu) ||
-        __atomic_load_n(bounds.pass_requested, __ATOMIC_SEQ_CST) || x86::rdtsc() >= bounds.until)
-        return FastExit::Handled;
-    return FastExit::Reenter;
+    Vcpu::FastPathTally& tally = vcpu.fast_path;
+    u64* reason = vcpu.events.has_injection() || vcpu.events.nmi_pending     ? &tally.for_event
+                  : !vcpu.domain->platform->direct_reentry_allowed(vcpu)     ? &tally.for_platform
+                  : __atomic_load_n(bounds.pass_requested, __ATOMIC_SEQ_CST) ? &tally.for_pass
+                  : x86::rdtsc() >= bounds.until                             ? &tally.for_deadline
+                                                                             : &tally.reentered;
+    ++*reason;
+    return reason == &tally.reentered ? FastExit::Reenter : FastExit::Handled;
 }

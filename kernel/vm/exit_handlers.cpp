@@ -1,6 +1,7 @@
 #include "kernel/vm/exit_handlers.hpp"
 
 #include "kernel/domain/domain.hpp"
+#include "kernel/hot_path.hpp"
 #include "kernel/ioreq/ioreq_server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/memory_layout.hpp"
@@ -200,14 +201,14 @@ void log_unclaimed(Vcpu& vcpu, u16 port, const char* access, const char* result)
 // access that would reach the real ports (dom0's fallback) while some of its bytes are a
 // model's (a dword at 0x3F5 would reach Vireo's console at 0x3F8) goes byte by byte, each
 // to its own device, so the hardware never sees a claimed port.
-bool split_across_devices(const Domain& d, u16 port, u8 size) {
+VIREO_HOT_PATH bool split_across_devices(const Domain& d, u16 port, u8 size) {
     if (d.io.claimed_device_at(port)) return false;
     for (u32 p = u32(port) + 1; p < u32(port) + size; ++p)
         if (p > 0xffff || d.io.claimed_device_at(u16(p))) return true;
     return false;
 }
 
-u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
+VIREO_HOT_PATH u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
     Domain& d = *vcpu.domain;
     const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
     if (size > 1 && split_across_devices(d, port, size)) {
@@ -221,7 +222,7 @@ u32 port_read(Vcpu& vcpu, u16 port, u8 size) {
     return mask;  // nothing there: the bus floats high
 }
 
-void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
+VIREO_HOT_PATH void port_write(Vcpu& vcpu, u16 port, u8 size, u32 value) {
     Domain& d = *vcpu.domain;
     const u32 mask = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
     if (size > 1 && split_across_devices(d, port, size)) {
@@ -333,7 +334,7 @@ void handle_string_io(Vcpu& vcpu, const IoExit& io) {
     }
 }
 
-void handle_io(Vcpu& vcpu, const IoExit& io) {
+VIREO_HOT_PATH void handle_io(Vcpu& vcpu, const IoExit& io) {
     if (io.string) {
         handle_string_io(vcpu, io);
         return;
@@ -355,7 +356,7 @@ void handle_io(Vcpu& vcpu, const IoExit& io) {
 
 }  // namespace
 
-bool handle_port_io_in_place(Vcpu& vcpu, const VmExit& exit) {
+VIREO_HOT_PATH bool handle_port_io_in_place(Vcpu& vcpu, const VmExit& exit) {
     if (exit.io.string || vcpu.ioreq || vcpu.domain->hardware_domain) return false;
     ++vcpu.exits[static_cast<u8>(ExitKind::Io)];
     handle_io(vcpu, exit.io);

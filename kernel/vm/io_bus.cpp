@@ -1,5 +1,7 @@
 #include "kernel/vm/io_bus.hpp"
 
+#include "kernel/hot_path.hpp"
+
 bool IoBus::claim(u16 first, u16 last, IoDevice* device) {
     if (first > last || range_count_ == kMaxRanges) return false;
     for (usize i = 0; i < range_count_; ++i)
@@ -8,7 +10,7 @@ bool IoBus::claim(u16 first, u16 last, IoDevice* device) {
     return true;
 }
 
-IoDevice* IoBus::claimed_device_at(u16 port) const {
+VIREO_HOT_PATH IoDevice* IoBus::claimed_device_at(u16 port) const {
     const usize hint = __atomic_load_n(&last_hit_, __ATOMIC_RELAXED);
     if (hint < range_count_ && port >= ranges_[hint].first && port <= ranges_[hint].last) return ranges_[hint].device;
     for (usize i = 0; i < range_count_; ++i) {
@@ -20,7 +22,7 @@ IoDevice* IoBus::claimed_device_at(u16 port) const {
     return nullptr;
 }
 
-IoDevice* IoBus::device_at(u16 port) const {
+VIREO_HOT_PATH IoDevice* IoBus::device_at(u16 port) const {
     IoDevice* device = claimed_device_at(port);
     return device ? device : fallback_;
 }

@@ -1,5 +1,6 @@
 #include "kernel/vm/devices/apic/virtual_lapic.hpp"
 
+#include "kernel/hot_path.hpp"
 #include "kernel/vm/devices/platform_state_codec.hpp"
 
 namespace {
@@ -461,7 +462,7 @@ void VirtualLapic::signal_error(u32 esr_bits) {
     notify();
 }
 
-void VirtualLapic::set_lint(u8 pin, bool level) {
+VIREO_HOT_PATH void VirtualLapic::set_lint(u8 pin, bool level) {
     if (pin > 1) return;
     const bool was = lint_level_[pin];
     lint_level_[pin] = level;

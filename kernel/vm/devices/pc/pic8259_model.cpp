@@ -1,5 +1,6 @@
 #include "kernel/vm/devices/pc/pic8259_model.hpp"
 
+#include "kernel/hot_path.hpp"
 #include "kernel/vm/devices/pc/isa_port_access.hpp"
 #include "kernel/vm/devices/platform_state_codec.hpp"
 
@@ -56,7 +57,7 @@ u8 Pic8259Chip::priority_of_highest(u8 bits) const {
     return 8;
 }
 
-int Pic8259Chip::highest_unserviced_request() const {
+VIREO_HOT_PATH int Pic8259Chip::highest_unserviced_request() const {
     const u8 requests = irr_ & u8(~imr_);
     const u8 request_priority = priority_of_highest(requests);
     if (request_priority == 8) return -1;

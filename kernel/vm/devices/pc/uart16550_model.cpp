@@ -1,5 +1,6 @@
 #include "kernel/vm/devices/pc/uart16550_model.hpp"
 
+#include "kernel/hot_path.hpp"
 #include "kernel/vm/devices/pc/port_access.hpp"
 #include "kernel/vm/devices/platform_state_codec.hpp"
 
@@ -76,7 +77,7 @@ void Uart16550::reset() {
 
 // The UART sits on an 8-bit bus: a wider access becomes byte cycles on consecutive
 // ports, least significant first; bytes past the UART's eight ports read as ones.
-u32 Uart16550::port_read(u16 port, u8 size) {
+VIREO_HOT_PATH u32 Uart16550::port_read(u16 port, u8 size) {
     u32 value = 0;
     for (u32 i = 0; i < port_access_bytes(size); ++i) {
         const u32 offset = u32(port) + i - base_;
@@ -87,7 +88,7 @@ u32 Uart16550::port_read(u16 port, u8 size) {
     return value;
 }
 
-void Uart16550::port_write(u16 port, u8 size, u32 value) {
+VIREO_HOT_PATH void Uart16550::port_write(u16 port, u8 size, u32 value) {
     for (u32 i = 0; i < port_access_bytes(size); ++i) {
         const u32 offset = u32(port) + i - base_;
         if (offset < kPortCount) write_register(u16(offset), u8(value >> (8 * i)));
@@ -112,7 +113,7 @@ bool Uart16550::receive_break() {
 
 bool Uart16550::receive_fifo_full() const { return rx_count_ >= rx_capacity(); }
 
-u8 Uart16550::read_register(u16 offset) {
+VIREO_HOT_PATH u8 Uart16550::read_register(u16 offset) {
     const bool dlab = lcr_ & kLcrDlab;
     switch (offset) {
         case kRbrThr:
@@ -141,7 +142,7 @@ u8 Uart16550::read_register(u16 offset) {
     }
 }
 
-void Uart16550::write_register(u16 offset, u8 value) {
+VIREO_HOT_PATH void Uart16550::write_register(u16 offset, u8 value) {
     const bool dlab = lcr_ & kLcrDlab;
     switch (offset) {
         case kRbrThr:
@@ -181,7 +182,7 @@ void Uart16550::write_register(u16 offset, u8 value) {
     }
 }
 
-void Uart16550::transmit(u8 byte) {
+VIREO_HOT_PATH void Uart16550::transmit(u8 byte) {
     if (mcr_ & kMcrLoop) {
         // Loopback: the byte goes straight to the receiver, never to the line. A full
         // receiver is an overrun: in FIFO mode the new byte is lost, in 16450 mode it
