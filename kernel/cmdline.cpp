@@ -54,6 +54,18 @@ void report(CmdlineDiagnostics& d, const Token& t, const char* why) {
              t.value ? "=" : "", int(t.value ? (t.value_len > 40 ? 40 : t.value_len) : 0), t.value ? t.value : "", why);
 }
 
+// A key whose value is one of two words: `flag` becomes true for `when_true`, false for
+// `when_false`; any other value (or none) is reported and leaves it as it was.
+void apply_either(const Token& t, CmdlineDiagnostics& d, const char* when_true, const char* when_false, bool& flag,
+                  const char* why) {
+    if (t.value && equals(t.value, t.value_len, when_true))
+        flag = true;
+    else if (t.value && equals(t.value, t.value_len, when_false))
+        flag = false;
+    else
+        report(d, t, why);
+}
+
 void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
     if (equals(t.key, t.key_len, "console")) {
         static const u16 kComPorts[] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
@@ -105,19 +117,9 @@ void apply(const Token& t, HypervisorOptions& o, CmdlineDiagnostics& d) {
         else
             o.noreboot = true;
     } else if (equals(t.key, t.key_len, "sched")) {
-        if (t.value && equals(t.value, t.value_len, "credit"))
-            o.round_robin = false;
-        else if (t.value && equals(t.value, t.value_len, "rr"))
-            o.round_robin = true;
-        else
-            report(d, t, "expected credit or rr");
+        apply_either(t, d, "rr", "credit", o.round_robin, "expected credit or rr");
     } else if (equals(t.key, t.key_len, "fastexits")) {
-        if (t.value && equals(t.value, t.value_len, "on"))
-            o.fast_exits = true;
-        else if (t.value && equals(t.value, t.value_len, "off"))
-            o.fast_exits = false;
-        else
-            report(d, t, "expected on or off");
+        apply_either(t, d, "on", "off", o.fast_exits, "expected on or off");
     } else if (equals(t.key, t.key_len, "acpidump")) {
         if (t.value)
             report(d, t, "takes no value");
