@@ -47,6 +47,12 @@ uint8_t* ForeignMapcache::bucket_for(uint64_t gpa, bool hold) {
     victim->gpa = start;
     victim->last_use = ++clock_;
     victim->held = hold;
+    if (++mappings_ == next_report_) {
+        next_report_ *= 2;
+        if (log_)
+            log_("foreign mappings: " + std::to_string(mappings_) + " buckets of 2 MiB mapped so far, " +
+                 std::to_string(kBuckets) + " kept at a time");
+    }
     return victim->mapped;
 }
 

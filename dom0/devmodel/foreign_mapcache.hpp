@@ -11,8 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "dom0/devmodel/guest_memory.hpp"
+#include "dom0/devmodel/log_sink.hpp"
 
 namespace devmodel {
 
@@ -21,8 +23,11 @@ public:
     static constexpr uint64_t kBucketBytes = 2ull << 20;
     static constexpr size_t kBuckets = 16;
 
-    ForeignMapcache(int device_fd, uint32_t domain, uint64_t ram_bytes)
-        : fd_(device_fd), domain_(domain), ram_bytes_(ram_bytes) {}
+    // `log` hears how many buckets were mapped, once that is 64, then 128, 256, ...: a
+    // cache too small for what the domU's requests reach maps a bucket on most requests
+    // (tools/bench-pvio prints the last such line).
+    ForeignMapcache(int device_fd, uint32_t domain, uint64_t ram_bytes, LogSink log = {})
+        : fd_(device_fd), domain_(domain), ram_bytes_(ram_bytes), log_(std::move(log)) {}
     ~ForeignMapcache();
     ForeignMapcache(const ForeignMapcache&) = delete;
     ForeignMapcache& operator=(const ForeignMapcache&) = delete;
@@ -65,6 +70,9 @@ private:
     Bucket buckets_[kBuckets];
     uint64_t clock_ = 0;
     std::string failure_;
+    LogSink log_;
+    uint64_t mappings_ = 0;      // buckets mapped so far
+    uint64_t next_report_ = 64;  // when log_ hears of them next
 };
 
 }  // namespace devmodel

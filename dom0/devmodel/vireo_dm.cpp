@@ -165,7 +165,8 @@ int main(int argc, char** argv) {
         note("/dev/vireo: %s", strerror(errno));
         return 1;
     }
-    ForeignMapcache memory(map_fd, domain, status.memory_bytes);
+    ForeignMapcache memory(map_fd, domain, status.memory_bytes,
+                           [](const std::string& line) { note("%s", line.c_str()); });
     DeviceModel model(domain, channel, memory, status.memory_bytes,
                       [](const std::string& line) { note("%s", line.c_str()); });
     if (!model.map_hole(error)) {
