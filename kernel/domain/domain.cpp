@@ -464,9 +464,8 @@ void domain_print_exit_counters() {
                 snprintf(line + n, sizeof(line) - usize(n), " last-npf=%#llx@rip %#llx",
                          (unsigned long long)vcpu.last_npf_gpa, (unsigned long long)vcpu.last_npf_rip);
             console_line("%s", line);
-            // A backend without instruction lengths (SVM under QEMU's TCG) looks them up
-            // (kernel/vm/exit_instruction_cache.hpp). Its own indented line: scripts read
-            // the one above (tools/bench-linux).
+            // What the exit fast path did with the exits it handled (kernel/vm/
+            // exit_fast_path.hpp): its own indented line, which tools/bench-linux prints.
             const Vcpu::FastPathTally& fast = vcpu.fast_path;
             if (fast.reentered + fast.for_event + fast.for_platform + fast.for_pass + fast.for_deadline > 0)
                 console_line(
@@ -475,6 +474,9 @@ void domain_print_exit_counters() {
                     v, (unsigned long long)fast.reentered, (unsigned long long)fast.for_event,
                     (unsigned long long)fast.for_platform, (unsigned long long)fast.for_pass,
                     (unsigned long long)fast.for_deadline);
+            // A backend without instruction lengths (SVM under QEMU's TCG) looks them up
+            // (kernel/vm/exit_instruction_cache.hpp). Its own indented line: scripts read
+            // the counters' line (tools/bench-linux).
             const ExitInstructionCache& cache = vcpu.exit_instructions;
             if (cache.hits() + cache.misses() > 0)
                 console_line("    vcpu%u: instruction lengths of exits: %llu from the cache, %llu decoded", v,
