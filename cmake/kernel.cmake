@@ -112,12 +112,14 @@ function(vireo_make_iso)
             ${CMAKE_SOURCE_DIR}/boot/sample-module.txt
     COMMENT "Making the GRUB image vireo.iso")
   # The same image with the Multiboot version 1 entry as its default (Bochs has no SMBIOS
-  # OEM strings to pick an entry with).
+  # OEM strings to pick an entry with), from its own copy of the tree.
   set(mb1_iso "${CMAKE_BINARY_DIR}/vireo-multiboot1.iso")
+  set(mb1_root "${CMAKE_BINARY_DIR}/isoroot-multiboot1")
   add_custom_command(OUTPUT ${mb1_iso}
-    COMMAND sed "s/^set default=.*/set default=multiboot1/" ${CMAKE_SOURCE_DIR}/boot/grub.cfg > ${root}/boot/grub/grub.cfg
-    COMMAND ${VIREO_GRUB_MKRESCUE} -o ${mb1_iso} ${root} ${VIREO_GRUB_MKRESCUE_OPTIONS} > ${mb1_iso}.log 2>&1
-    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_SOURCE_DIR}/boot/grub.cfg ${root}/boot/grub/grub.cfg
+    COMMAND ${CMAKE_COMMAND} -E rm -rf ${mb1_root}
+    COMMAND ${CMAKE_COMMAND} -E copy_directory ${root} ${mb1_root}
+    COMMAND sed "s/^set default=.*/set default=multiboot1/" ${CMAKE_SOURCE_DIR}/boot/grub.cfg > ${mb1_root}/boot/grub/grub.cfg
+    COMMAND ${VIREO_GRUB_MKRESCUE} -o ${mb1_iso} ${mb1_root} ${VIREO_GRUB_MKRESCUE_OPTIONS} > ${mb1_iso}.log 2>&1
     DEPENDS ${iso}
     COMMENT "Making the GRUB image vireo-multiboot1.iso")
   add_custom_target(iso ALL DEPENDS ${iso} ${mb1_iso})
